@@ -1,0 +1,863 @@
+/* lsynfin.c - the Lua 5.4 module synfin.core: a thin mapping of the sim
+ * driver and its connections to userdata. No protocol logic lives here; the
+ * scenario API users touch is lua/synfin/init.lua.
+ *
+ * Objects follow luv's habits (STYLE.md): a metatable per type; expected
+ * failures return nil, message, code; wrong arguments raise. A connection
+ * userdata keeps its net alive through its user value, and every Lua hook
+ * runs protected: an error is recorded with its traceback, the segment passes
+ * unchanged, and the scenario fails (DESIGN.md §3). */
+#include "../core/io/sim.h"
+#include "../core/synfin.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SIM_MT "synfin.sim"
+#define CONN_MT "synfin.conn"
+
+typedef struct {
+    sf_sim *sim;   /* NULL once closed */
+    lua_State *L;  /* the thread that is running the sim now */
+    int errors;    /* registry ref of a table of hook failures */
+} lsim;
+
+typedef struct {
+    sf_conn *c;
+    lsim *s;
+    int host; /* 0-based */
+} lconn;
+
+typedef struct {
+    lsim *s;
+    int fn;   /* registry ref of the Lua function */
+} lhook;
+
+/* ---- helpers -------------------------------------------------------------------- */
+
+static int push_fail(lua_State *L, int err)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, sf_strerror(err));
+    lua_pushinteger(L, err);
+    return 3;
+}
+
+static lsim *check_sim(lua_State *L, int idx)
+{
+    lsim *s = luaL_checkudata(L, idx, SIM_MT);
+    if (!s->sim) luaL_error(L, "the net is closed");
+    s->L = L;
+    return s;
+}
+
+static int check_host(lua_State *L, lsim *s, int idx)
+{
+    lua_Integer h = luaL_checkinteger(L, idx);
+    luaL_argcheck(L, h >= 1 && h <= sf_sim_host_count(s->sim), idx, "no such host");
+    return (int)h - 1;
+}
+
+static sf_stack *check_stack(lua_State *L, lsim *s, int host)
+{
+    sf_stack *st = sf_sim_stack(s->sim, host);
+    if (!st) luaL_error(L, "host %d is a bare peer: it has no TCP", host + 1);
+    return st;
+}
+
+static uint32_t check_addr(lua_State *L, int idx)
+{
+    uint32_t a;
+    if (sf_addr_parse(luaL_checkstring(L, idx), &a) != 0)
+        luaL_argerror(L, idx, "an IPv4 address such as \"192.0.2.1\" expected");
+    return a;
+}
+
+static uint16_t check_port(lua_State *L, int idx, int allow_zero)
+{
+    lua_Integer p = luaL_checkinteger(L, idx);
+    luaL_argcheck(L, p >= (allow_zero ? 0 : 1) && p <= 65535, idx, "port out of range");
+    return (uint16_t)p;
+}
+
+static uint64_t to_us(lua_State *L, int idx, const char *what)
+{
+    lua_Number t = lua_tonumber(L, idx);
+    if (!lua_isnumber(L, idx) || !(t >= 0) || t > 1e9)
+        luaL_error(L, "%s: a time in seconds (>= 0) expected", what);
+    return (uint64_t)llround(t * 1e6);
+}
+
+static void push_addr(lua_State *L, uint32_t a)
+{
+    char s[16];
+    sf_addr_str(a, s);
+    lua_pushstring(L, s);
+}
+
+static void push_flags(lua_State *L, uint8_t f)
+{
+    char s[9];
+    sf_flags_str(f, s);
+    lua_pushstring(L, s);
+}
+
+/* Reads a table of settings into a config; unknown keys raise, so that a
+ * typo is never silently ignored. */
+static void read_config(lua_State *L, int idx, sf_config *cfg)
+{
+    if (lua_isnoneornil(L, idx)) return;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    idx = lua_absindex(L, idx);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+        sf_policy *p = &cfg->policy;
+        if (strcmp(k, "msl") == 0) p->msl = to_us(L, -1, k);
+        else if (strcmp(k, "rto") == 0) p->rto_initial = to_us(L, -1, k);
+        else if (strcmp(k, "rto_min") == 0) p->rto_min = to_us(L, -1, k);
+        else if (strcmp(k, "rto_max") == 0) p->rto_max = to_us(L, -1, k);
+        else if (strcmp(k, "retries") == 0) p->max_retries = (uint32_t)luaL_checkinteger(L, -1);
+        else if (strcmp(k, "syn_retries") == 0) p->syn_retries = (uint32_t)luaL_checkinteger(L, -1);
+        else if (strcmp(k, "rcv_buf") == 0) p->rcv_buf = (uint32_t)luaL_checkinteger(L, -1);
+        else if (strcmp(k, "snd_buf") == 0) p->snd_buf = (uint32_t)luaL_checkinteger(L, -1);
+        else if (strcmp(k, "mss") == 0) p->mss = (uint16_t)luaL_checkinteger(L, -1);
+        else if (strcmp(k, "backlog") == 0) cfg->backlog = (uint16_t)luaL_checkinteger(L, -1);
+        else if (strcmp(k, "secret") == 0) cfg->secret = (uint64_t)luaL_checkinteger(L, -1);
+        else if (strcmp(k, "isn") == 0) {
+            cfg->fixed_isn = 1;
+            cfg->isn = (uint32_t)luaL_checkinteger(L, -1);
+        } else
+            luaL_error(L, "unknown setting '%s'", k);
+        lua_pop(L, 1);
+    }
+    if (cfg->policy.rto_min == 0 || cfg->policy.rto_min > cfg->policy.rto_max)
+        luaL_error(L, "rto_min must be > 0 and <= rto_max");
+    if (cfg->policy.mss < 64 || cfg->policy.mss > 1460) luaL_error(L, "mss must be 64..1460");
+    if (cfg->policy.rcv_buf == 0 || cfg->policy.snd_buf == 0) luaL_error(L, "buffers must be > 0");
+}
+
+/* ---- the net -------------------------------------------------------------------- */
+
+static int l_sim_new(lua_State *L)
+{
+    lua_Integer seed = luaL_optinteger(L, 1, 1);
+    lsim *s = lua_newuserdatauv(L, sizeof *s, 0);
+    memset(s, 0, sizeof *s);
+    s->errors = LUA_NOREF;
+    luaL_setmetatable(L, SIM_MT);
+    s->sim = sf_sim_new((uint64_t)seed);
+    if (!s->sim) return luaL_error(L, "out of memory");
+    lua_newtable(L);
+    s->errors = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 1;
+}
+
+static int l_sim_close(lua_State *L)
+{
+    lsim *s = luaL_checkudata(L, 1, SIM_MT);
+    if (s->sim) {
+        sf_sim_free(s->sim); /* hooks release their Lua references here */
+        s->sim = NULL;
+    }
+    luaL_unref(L, LUA_REGISTRYINDEX, s->errors);
+    s->errors = LUA_NOREF;
+    return 0;
+}
+
+static int l_sim_link(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    sf_link link = {to_us(L, 2, "latency"), luaL_optnumber(L, 3, 0)};
+    luaL_argcheck(L, link.loss >= 0 && link.loss <= 1, 3, "loss must be in [0, 1]");
+    sf_sim_set_link(s->sim, &link);
+    return 0;
+}
+
+/* sim:add_host(ip [, settings | false]) -> host index; false makes a bare peer */
+static int l_sim_add_host(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    uint32_t addr = check_addr(L, 2);
+    sf_config cfg;
+    sf_config_default(&cfg);
+    int peer = lua_isboolean(L, 3) && !lua_toboolean(L, 3);
+    if (!peer) read_config(L, 3, &cfg);
+    int h = sf_sim_add_host(s->sim, addr, peer ? NULL : &cfg);
+    if (h < 0) return push_fail(L, h);
+    lua_pushinteger(L, h + 1);
+    return 1;
+}
+
+static int l_sim_now(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    lua_pushinteger(L, (lua_Integer)sf_sim_now(s->sim));
+    return 1;
+}
+
+static int l_sim_next_time(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    uint64_t t = sf_sim_next_time(s->sim);
+    if (t == UINT64_MAX)
+        lua_pushnil(L);
+    else
+        lua_pushinteger(L, (lua_Integer)t);
+    return 1;
+}
+
+/* sim:step(limit_us) -> true if it processed an instant at or before limit */
+static int l_sim_step(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    lua_Integer limit = luaL_checkinteger(L, 2);
+    lua_pushboolean(L, sf_sim_step(s->sim, limit < 0 ? 0 : (uint64_t)limit));
+    return 1;
+}
+
+/* sim:errors() -> the hook failures since the last call (a list of strings) */
+static int l_sim_errors(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->errors);
+    lua_newtable(L);
+    lua_rawseti(L, LUA_REGISTRYINDEX, s->errors);
+    return 1;
+}
+
+static int l_sim_note(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    int host = lua_isnoneornil(L, 2) ? -1 : check_host(L, s, 2);
+    sf_sim_note(s->sim, host, luaL_checkstring(L, 3));
+    return 0;
+}
+
+static int l_sim_trace_len(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    lua_pushinteger(L, (lua_Integer)sf_sim_trace(s->sim)->n);
+    return 1;
+}
+
+static const char *const fate_names[] = {"flight",          "delivered",       "lost",
+                                         "dropped_egress", "dropped_ingress", "no_host"};
+static const char *const cause_names[] = {"user", "segment", "timer"};
+
+static void set_int(lua_State *L, const char *k, lua_Integer v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void set_str(lua_State *L, const char *k, const char *v)
+{
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void set_host(lua_State *L, const char *k, uint16_t h)
+{
+    if (h == UINT16_MAX) return;
+    set_int(L, k, h + 1);
+}
+
+/* sim:trace_get(i) -> the i-th record (1-based) as a table */
+static int l_sim_trace_get(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    sf_trace *t = sf_sim_trace(s->sim);
+    lua_Integer i = luaL_checkinteger(L, 2);
+    if (i < 1 || (size_t)i > t->n) return 0;
+    const sf_trace_rec *r = &t->recs[i - 1];
+    lua_createtable(L, 0, 24);
+    set_int(L, "index", i);
+    set_int(L, "time_us", (lua_Integer)r->time);
+    lua_pushnumber(L, (lua_Number)r->time / 1e6);
+    lua_setfield(L, -2, "time");
+    if (r->conn_id) set_int(L, "conn", r->conn_id);
+    if (r->seg_no) set_int(L, r->kind == SF_TR_SEG ? "n" : "seg", r->seg_no);
+    if (r->why) set_str(L, "why", r->why);
+    switch (r->kind) {
+    case SF_TR_SEG:
+        set_str(L, "kind", "seg");
+        set_host(L, "from", r->host);
+        set_host(L, "to", r->to_host);
+        push_addr(L, r->saddr);
+        lua_setfield(L, -2, "src");
+        push_addr(L, r->daddr);
+        lua_setfield(L, -2, "dst");
+        set_int(L, "sport", r->sport);
+        set_int(L, "dport", r->dport);
+        set_int(L, "seq", r->seq);
+        set_int(L, "ack", r->ack);
+        push_flags(L, r->flags);
+        lua_setfield(L, -2, "flags");
+        set_int(L, "win", r->wnd);
+        set_int(L, "len", r->len);
+        if (r->mss) set_int(L, "mss", r->mss);
+        if (r->wscale >= 0) set_int(L, "wscale", r->wscale);
+        if (r->sack_perm) set_int(L, "sack_perm", 1);
+        if (r->has_ts) set_int(L, "ts", 1);
+        set_str(L, "fate", fate_names[r->fate]);
+        if (r->fate == SF_FATE_DELIVERED || r->fate == SF_FATE_DROPPED_INGRESS) {
+            lua_pushnumber(L, (lua_Number)r->arrival / 1e6);
+            lua_setfield(L, -2, "arrival");
+        }
+        if (r->delay) {
+            lua_pushnumber(L, (lua_Number)r->delay / 1e6);
+            lua_setfield(L, -2, "delay");
+        }
+        if (r->hook_id) set_int(L, "hook", r->hook_id);
+        if (r->injected) {
+            lua_pushboolean(L, 1);
+            lua_setfield(L, -2, "injected");
+        }
+        lua_pushlstring(L, (const char *)t->arena + r->text_off, r->text_len);
+        lua_setfield(L, -2, "payload");
+        break;
+    case SF_TR_STATE:
+        set_str(L, "kind", "state");
+        set_host(L, "host", r->host);
+        set_str(L, "old", sf_state_name((sf_state)r->old_state));
+        set_str(L, "new", sf_state_name((sf_state)r->new_state));
+        set_str(L, "cause", cause_names[r->cause]);
+        set_int(L, "lport", r->sport);
+        set_int(L, "rport", r->dport);
+        push_addr(L, r->daddr);
+        lua_setfield(L, -2, "raddr");
+        break;
+    default:
+        set_str(L, "kind", "note");
+        set_host(L, "host", r->host);
+        if (r->text_len)
+            lua_pushlstring(L, (const char *)t->arena + r->text_off, r->text_len);
+        else
+            lua_pushstring(L, r->why ? r->why : "");
+        lua_setfield(L, -2, "text");
+        break;
+    }
+    return 1;
+}
+
+/* ---- segments from Lua tables ------------------------------------------------------------ */
+
+static lua_Integer opt_field_int(lua_State *L, int t, const char *k, lua_Integer def)
+{
+    lua_getfield(L, t, k);
+    lua_Integer v = luaL_optinteger(L, -1, def);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* Fills a segment from a table of absolute fields: src, dst, sport, dport,
+ * seq, ack, flags, win, payload, mss, wscale, sack_perm, ts_val/ts_ecr,
+ * bad_checksum. The payload string stays on the Lua stack. */
+static void read_seg(lua_State *L, int t, sf_seg *seg)
+{
+    luaL_checktype(L, t, LUA_TTABLE);
+    memset(seg, 0, sizeof *seg);
+    seg->wscale = -1;
+    lua_getfield(L, t, "src");
+    if (sf_addr_parse(luaL_optstring(L, -1, ""), &seg->saddr) != 0)
+        luaL_error(L, "segment: src must be an IPv4 address");
+    lua_getfield(L, t, "dst");
+    if (sf_addr_parse(luaL_optstring(L, -1, ""), &seg->daddr) != 0)
+        luaL_error(L, "segment: dst must be an IPv4 address");
+    lua_pop(L, 2);
+    seg->sport = (uint16_t)opt_field_int(L, t, "sport", 0);
+    seg->dport = (uint16_t)opt_field_int(L, t, "dport", 0);
+    seg->seq = (uint32_t)opt_field_int(L, t, "seq", 0);
+    seg->ack = (uint32_t)opt_field_int(L, t, "ack", 0);
+    seg->wnd = (uint16_t)opt_field_int(L, t, "win", 65535);
+    seg->urp = (uint16_t)opt_field_int(L, t, "urp", 0);
+    seg->mss = (uint16_t)opt_field_int(L, t, "mss", 0);
+    seg->wscale = (int8_t)opt_field_int(L, t, "wscale", -1);
+    lua_getfield(L, t, "flags");
+    int flags = sf_flags_parse(luaL_optstring(L, -1, ""));
+    if (flags < 0) luaL_error(L, "segment: flags are letters of SFRPAUEC");
+    seg->flags = (uint8_t)flags;
+    lua_pop(L, 1);
+    lua_getfield(L, t, "sack_perm");
+    seg->sack_perm = (uint8_t)lua_toboolean(L, -1);
+    lua_getfield(L, t, "bad_checksum");
+    seg->bad_csum = (uint8_t)lua_toboolean(L, -1);
+    lua_getfield(L, t, "ts_val");
+    if (!lua_isnil(L, -1)) {
+        seg->has_ts = 1;
+        seg->ts_val = (uint32_t)luaL_checkinteger(L, -1);
+        seg->ts_ecr = (uint32_t)opt_field_int(L, t, "ts_ecr", 0);
+    }
+    lua_pop(L, 3);
+    lua_getfield(L, t, "payload");
+    size_t len = 0;
+    seg->payload = (const uint8_t *)luaL_optlstring(L, -1, "", &len);
+    seg->len = (uint32_t)len;
+    /* the payload string stays on the stack while the segment is in use */
+}
+
+/* sim:inject(host, "egress"|"ingress", seg) */
+static int l_sim_inject(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    int host = check_host(L, s, 2);
+    static const char *const dirs[] = {"ingress", "egress", NULL};
+    sf_dir dir = (sf_dir)luaL_checkoption(L, 3, NULL, dirs);
+    sf_seg seg;
+    read_seg(L, 4, &seg);
+    if (seg.len > 65000) return luaL_error(L, "segment: payload too large");
+    int rc = sf_sim_inject(s->sim, host, dir, &seg);
+    if (rc < 0) return push_fail(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* ---- hooks ----------------------------------------------------------------------------- */
+
+static int traceback(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (!msg) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+static void hook_failed(lsim *s, lua_State *L, const char *msg)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->errors);
+    lua_pushstring(L, msg);
+    lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
+    lua_pop(L, 1);
+}
+
+static void push_hook_seg(lua_State *L, const sf_hook_ctx *ctx)
+{
+    const sf_seg *g = ctx->seg;
+    lua_createtable(L, 0, 20);
+    set_str(L, "dir", ctx->dir == SF_EGRESS ? "egress" : "ingress");
+    lua_pushnumber(L, (lua_Number)ctx->now / 1e6);
+    lua_setfield(L, -2, "time");
+    push_addr(L, g->saddr);
+    lua_setfield(L, -2, "src");
+    push_addr(L, g->daddr);
+    lua_setfield(L, -2, "dst");
+    set_int(L, "sport", g->sport);
+    set_int(L, "dport", g->dport);
+    set_int(L, "seq", g->seq);
+    set_int(L, "ack", g->ack);
+    push_flags(L, g->flags);
+    lua_setfield(L, -2, "flags");
+    set_int(L, "win", g->wnd);
+    set_int(L, "len", g->len);
+    if (g->mss) set_int(L, "mss", g->mss);
+    lua_pushlstring(L, (const char *)g->payload, g->len);
+    lua_setfield(L, -2, "payload");
+    if (ctx->conn_id) set_int(L, "conn", ctx->conn_id);
+    if (ctx->state >= 0) set_str(L, "state", sf_state_name((sf_state)ctx->state));
+    if (ctx->seg_no) set_int(L, "n", ctx->seg_no);
+    set_int(L, "hook", ctx->hook_id);
+}
+
+/* Runs the Lua function of a hook; its result becomes the verdict:
+ * nil or "pass", "drop", or { delay = seconds }. */
+static int hook_call(void *ud, const sf_hook_ctx *ctx, sf_verdict *v)
+{
+    lhook *k = ud;
+    lua_State *L = k->s->L;
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, traceback);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, k->fn);
+    push_hook_seg(L, ctx);
+    int rc = lua_pcall(L, 1, 1, top + 1);
+    if (rc != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        hook_failed(k->s, L, lua_pushfstring(L, "hook %d failed on segment %d: %s", (int)ctx->hook_id,
+                                             (int)ctx->seg_no, msg ? msg : "?"));
+        lua_settop(L, top);
+        return -1;
+    }
+    int ok = 0;
+    v->kind = SF_PASS;
+    if (lua_isnil(L, -1)) {
+        ok = 1;
+    } else if (lua_type(L, -1) == LUA_TSTRING) {
+        const char *s = lua_tostring(L, -1);
+        if (strcmp(s, "pass") == 0) ok = 1;
+        if (strcmp(s, "drop") == 0) {
+            v->kind = SF_DROP;
+            ok = 1;
+        }
+    } else if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "delay");
+        lua_Number d = lua_tonumber(L, -1);
+        if (lua_isnumber(L, -1) && d >= 0 && d < 1e9) {
+            v->kind = SF_DELAY;
+            v->delay = (uint64_t)llround(d * 1e6);
+            ok = 1;
+        }
+        lua_pop(L, 1);
+    }
+    if (!ok) {
+        hook_failed(k->s, L,
+                    lua_pushfstring(L,
+                                    "hook %d returned a bad verdict (a %s) on segment %d: "
+                                    "expected nil, \"pass\", \"drop\" or { delay = seconds }",
+                                    (int)ctx->hook_id, luaL_typename(L, -1), (int)ctx->seg_no));
+        v->kind = SF_PASS;
+    }
+    lua_settop(L, top);
+    return ok ? 0 : -1;
+}
+
+static void hook_release(void *ud)
+{
+    lhook *k = ud;
+    luaL_unref(k->s->L, LUA_REGISTRYINDEX, k->fn);
+    free(k);
+}
+
+/* sim:hook(host, dir, filter, fn) -> hook id
+ * filter: flags ("F", "=FA"), conn (id), state (name), sport, dport, after,
+ * count, p */
+static int l_sim_hook(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    int host = check_host(L, s, 2);
+    static const char *const dirs[] = {"ingress", "egress", NULL};
+    sf_dir dir = (sf_dir)luaL_checkoption(L, 3, NULL, dirs);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    luaL_checktype(L, 5, LUA_TFUNCTION);
+    sf_filter f;
+    sf_filter_init(&f);
+    lua_getfield(L, 4, "flags");
+    if (!lua_isnil(L, -1) && sf_filter_flags(&f, luaL_checkstring(L, -1)) != 0)
+        return luaL_error(L, "hook filter: flags must be letters of SFRPAUEC, '=' for exact");
+    lua_getfield(L, 4, "state");
+    if (!lua_isnil(L, -1)) {
+        f.state = sf_state_from_name(luaL_checkstring(L, -1));
+        if (f.state < 0) return luaL_error(L, "hook filter: unknown state '%s'", lua_tostring(L, -1));
+    }
+    lua_getfield(L, 4, "p");
+    f.p = luaL_optnumber(L, -1, 1.0);
+    if (!(f.p >= 0 && f.p <= 1)) return luaL_error(L, "hook filter: p must be in [0, 1]");
+    lua_pop(L, 3);
+    f.conn_id = (uint32_t)opt_field_int(L, 4, "conn", 0);
+    f.sport = (uint16_t)opt_field_int(L, 4, "sport", 0);
+    f.dport = (uint16_t)opt_field_int(L, 4, "dport", 0);
+    f.after = (uint32_t)opt_field_int(L, 4, "after", 0);
+    f.count = (uint32_t)opt_field_int(L, 4, "count", 0);
+
+    lhook *k = malloc(sizeof *k);
+    if (!k) return luaL_error(L, "out of memory");
+    k->s = s;
+    lua_pushvalue(L, 5);
+    k->fn = luaL_ref(L, LUA_REGISTRYINDEX);
+    sf_hook *hook = sf_hooks_add(sf_sim_hooks(s->sim, host), dir, &f, hook_call, k, hook_release);
+    if (!hook) {
+        hook_release(k);
+        return luaL_error(L, "out of memory");
+    }
+    lua_pushinteger(L, hook->id);
+    return 1;
+}
+
+static sf_hook *check_hook(lua_State *L, lsim *s)
+{
+    int host = check_host(L, s, 2);
+    sf_hook *k = sf_hooks_find(sf_sim_hooks(s->sim, host), (uint32_t)luaL_checkinteger(L, 3));
+    return k;
+}
+
+static int l_sim_hook_remove(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    sf_hook *k = check_hook(L, s);
+    if (k) sf_hooks_remove(sf_sim_hooks(s->sim, check_host(L, s, 2)), k);
+    lua_pushboolean(L, k != NULL);
+    return 1;
+}
+
+static int l_sim_hook_stats(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    sf_hook *k = check_hook(L, s);
+    if (!k) return 0;
+    lua_createtable(L, 0, 4);
+    set_int(L, "matched", k->matched);
+    set_int(L, "fired", k->fired);
+    set_int(L, "dropped", k->dropped);
+    set_int(L, "delayed", k->delayed);
+    return 1;
+}
+
+/* ---- connections ----------------------------------------------------------------------- */
+
+static void push_conn(lua_State *L, int sim_idx, lsim *s, int host, sf_conn *c)
+{
+    lconn *lc = lua_newuserdatauv(L, sizeof *lc, 1);
+    lc->c = c;
+    lc->s = s;
+    lc->host = host;
+    luaL_setmetatable(L, CONN_MT);
+    lua_pushvalue(L, sim_idx);
+    lua_setiuservalue(L, -2, 1); /* the net lives as long as its connections */
+}
+
+static lconn *check_conn(lua_State *L, int idx)
+{
+    lconn *lc = luaL_checkudata(L, idx, CONN_MT);
+    if (!lc->s->sim) luaL_error(L, "the net of this connection is closed");
+    if (!lc->c) luaL_error(L, "the connection was released");
+    lc->s->L = L;
+    return lc;
+}
+
+/* sim:listen(host, port [, backlog [, settings]]) -> listener */
+static int l_sim_listen(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    int host = check_host(L, s, 2);
+    sf_stack *st = check_stack(L, s, host);
+    uint16_t port = check_port(L, 3, 0);
+    int backlog = (int)luaL_optinteger(L, 4, 0);
+    sf_config cfg;
+    sf_config_default(&cfg);
+    cfg.policy = sf_stack_config(st)->policy;
+    read_config(L, 5, &cfg); /* inherited by every connection it spawns */
+    int err;
+    sf_conn *l = sf_listen(st, sf_sim_now(s->sim), port, backlog, &cfg.policy, &err);
+    if (!l) return push_fail(L, err);
+    push_conn(L, 1, s, host, l);
+    return 1;
+}
+
+/* sim:connect(host, ip, port [, sport [, settings]]) -> conn */
+static int l_sim_connect(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    int host = check_host(L, s, 2);
+    sf_stack *st = check_stack(L, s, host);
+    uint32_t raddr = check_addr(L, 3);
+    uint16_t rport = check_port(L, 4, 0);
+    uint16_t lport = lua_isnoneornil(L, 5) ? 0 : check_port(L, 5, 1);
+    sf_config cfg;
+    sf_config_default(&cfg);
+    cfg.policy = sf_stack_config(st)->policy;
+    read_config(L, 6, &cfg); /* settings apply from the first SYN on */
+    int err;
+    sf_conn *c = sf_connect(st, sf_sim_now(s->sim), raddr, rport, lport, &cfg.policy, &err);
+    if (!c) return push_fail(L, err);
+    sf_sim_flush(s->sim, host);
+    push_conn(L, 1, s, host, c);
+    return 1;
+}
+
+static int l_conn_accept(lua_State *L)
+{
+    lconn *lc = check_conn(L, 1);
+    sf_conn *c = sf_accept(lc->c);
+    if (!c) return 0;
+    lua_getiuservalue(L, 1, 1);
+    push_conn(L, lua_gettop(L), lc->s, lc->host, c);
+    return 1;
+}
+
+/* conn:sim() -> the net (sim userdata) this connection belongs to */
+static int l_conn_sim(lua_State *L)
+{
+    check_conn(L, 1);
+    lua_getiuservalue(L, 1, 1);
+    return 1;
+}
+
+static int l_conn_state(lua_State *L)
+{
+    lconn *lc = check_conn(L, 1);
+    lua_pushstring(L, sf_state_name(sf_conn_state(lc->c)));
+    return 1;
+}
+
+static int l_conn_id(lua_State *L)
+{
+    lconn *lc = check_conn(L, 1);
+    lua_pushinteger(L, sf_conn_id(lc->c));
+    return 1;
+}
+
+static int l_conn_host(lua_State *L)
+{
+    lconn *lc = check_conn(L, 1);
+    lua_pushinteger(L, lc->host + 1);
+    return 1;
+}
+
+static int l_conn_send(lua_State *L)
+{
+    lconn *lc = check_conn(L, 1);
+    size_t len;
+    const char *data = luaL_checklstring(L, 2, &len);
+    int n = sf_send(lc->c, sf_sim_now(lc->s->sim), data, len);
+    sf_sim_flush(lc->s->sim, lc->host);
+    if (n < 0) return push_fail(L, n);
+    lua_pushinteger(L, n);
+    return 1;
+}
+
+/* conn:read([max]) -> data | nil, "end of stream"|message, code; never waits */
+static int l_conn_read(lua_State *L)
+{
+    lconn *lc = check_conn(L, 1);
+    lua_Integer max = luaL_optinteger(L, 2, 65536);
+    luaL_argcheck(L, max > 0, 2, "must be positive");
+    luaL_Buffer b;
+    char *buf = luaL_buffinitsize(L, &b, (size_t)max);
+    int n = sf_recv(lc->c, sf_sim_now(lc->s->sim), buf, (size_t)max);
+    sf_sim_flush(lc->s->sim, lc->host);
+    if (n > 0) {
+        luaL_pushresultsize(&b, (size_t)n);
+        return 1;
+    }
+    if (n == 0) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "end of stream");
+        lua_pushinteger(L, 0);
+        return 3;
+    }
+    return push_fail(L, n);
+}
+
+static int conn_call(lua_State *L, int (*fn)(sf_conn *, uint64_t))
+{
+    lconn *lc = check_conn(L, 1);
+    int rc = fn(lc->c, sf_sim_now(lc->s->sim));
+    sf_sim_flush(lc->s->sim, lc->host);
+    if (rc < 0) return push_fail(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_conn_close(lua_State *L) { return conn_call(L, sf_close); }
+static int l_conn_abort(lua_State *L) { return conn_call(L, sf_abort); }
+
+static int l_conn_info(lua_State *L)
+{
+    lconn *lc = check_conn(L, 1);
+    sf_conn_info i;
+    sf_conn_status(lc->c, &i);
+    lua_createtable(L, 0, 24);
+    set_str(L, "state", sf_state_name(i.state));
+    set_int(L, "id", i.id);
+    push_addr(L, i.laddr);
+    lua_setfield(L, -2, "laddr");
+    push_addr(L, i.raddr);
+    lua_setfield(L, -2, "raddr");
+    set_int(L, "lport", i.lport);
+    set_int(L, "rport", i.rport);
+    set_int(L, "iss", i.iss);
+    set_int(L, "irs", i.irs);
+    set_int(L, "snd_una", i.snd_una);
+    set_int(L, "snd_nxt", i.snd_nxt);
+    set_int(L, "snd_wnd", i.snd_wnd);
+    set_int(L, "rcv_nxt", i.rcv_nxt);
+    set_int(L, "rcv_wnd", i.rcv_wnd);
+    set_int(L, "snd_queued", i.snd_queued);
+    set_int(L, "rcv_queued", i.rcv_queued);
+    lua_pushnumber(L, i.rto / 1e6);
+    lua_setfield(L, -2, "rto");
+    lua_pushnumber(L, i.srtt / 1e6);
+    lua_setfield(L, -2, "srtt");
+    set_int(L, "retransmits", i.retransmits);
+    set_int(L, "segs_in", i.segs_in);
+    set_int(L, "segs_out", i.segs_out);
+    set_int(L, "bytes_in", (lua_Integer)i.bytes_in);
+    set_int(L, "bytes_out", (lua_Integer)i.bytes_out);
+    if (i.error) set_str(L, "error", sf_strerror(i.error));
+    lua_pushboolean(L, i.peer_closed);
+    lua_setfield(L, -2, "peer_closed");
+    return 1;
+}
+
+/* conn:set(settings): the connection's own policy from now on */
+static int l_conn_set(lua_State *L)
+{
+    lconn *lc = check_conn(L, 1);
+    sf_config cfg;
+    sf_config_default(&cfg);
+    cfg.policy = *sf_conn_policy(lc->c);
+    read_config(L, 2, &cfg);
+    *sf_conn_policy(lc->c) = cfg.policy;
+    return 0;
+}
+
+static int l_conn_gc(lua_State *L)
+{
+    lconn *lc = luaL_checkudata(L, 1, CONN_MT);
+    /* the net's finaliser runs after ours (it was marked first), but a net
+     * closed explicitly has already freed every connection */
+    if (lc->c && lc->s->sim) sf_conn_release(lc->c);
+    lc->c = NULL;
+    return 0;
+}
+
+/* ---- the module ---------------------------------------------------------------------------- */
+
+static int l_sizeof_conn(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)sf_conn_sizeof());
+    return 1;
+}
+
+static const luaL_Reg sim_methods[] = {
+    {"close", l_sim_close},         {"link", l_sim_link},
+    {"add_host", l_sim_add_host},   {"now", l_sim_now},
+    {"next_time", l_sim_next_time}, {"step", l_sim_step},
+    {"errors", l_sim_errors},       {"note", l_sim_note},
+    {"trace_len", l_sim_trace_len}, {"trace_get", l_sim_trace_get},
+    {"inject", l_sim_inject},       {"hook", l_sim_hook},
+    {"hook_remove", l_sim_hook_remove}, {"hook_stats", l_sim_hook_stats},
+    {"listen", l_sim_listen},       {"connect", l_sim_connect},
+    {NULL, NULL}};
+
+static const luaL_Reg conn_methods[] = {
+    {"try_accept", l_conn_accept}, {"state", l_conn_state}, {"id", l_conn_id},
+    {"host", l_conn_host},     {"send", l_conn_send},   {"read", l_conn_read},
+    {"sim", l_conn_sim},
+    {"close", l_conn_close},   {"abort", l_conn_abort}, {"info", l_conn_info},
+    {"set", l_conn_set},       {NULL, NULL}};
+
+static void new_type(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction gc)
+{
+    luaL_newmetatable(L, name);
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "__name");
+    lua_pop(L, 1);
+}
+
+int luaopen_synfin_core(lua_State *L)
+{
+    new_type(L, SIM_MT, sim_methods, l_sim_close);
+    new_type(L, CONN_MT, conn_methods, l_conn_gc);
+    lua_newtable(L);
+    lua_pushcfunction(L, l_sim_new);
+    lua_setfield(L, -2, "sim");
+    lua_pushcfunction(L, l_sizeof_conn);
+    lua_setfield(L, -2, "sizeof_conn");
+    lua_pushliteral(L, SF_VERSION);
+    lua_setfield(L, -2, "version");
+    /* the conn metatable's method table, for the Lua layer to extend */
+    luaL_getmetatable(L, CONN_MT);
+    lua_getfield(L, -1, "__index");
+    lua_setfield(L, -3, "conn_methods");
+    lua_pop(L, 1);
+    return 1;
+}

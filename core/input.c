@@ -1,0 +1,426 @@
+/* input.c - SEGMENT ARRIVES, written as RFC 9293 §3.10.7 writes it: one
+ * function per state group, and in the synchronized states one function per
+ * step, in the RFC's order (sequence, RST, security, SYN, ACK, URG, text,
+ * FIN). Transitions are switches on the state inside the steps (LESSONS.md
+ * §1). Every dropped segment is reported with its reason. */
+#include "tcb.h"
+
+#include <string.h>
+
+/* A step's verdict: go on to the next step, or stop processing the segment. */
+typedef enum { STEP_NEXT, STEP_DONE } step_result;
+
+static uint16_t peer_mss(const sf_seg *seg, const sf_conn *c)
+{
+    /* RFC 9293 §3.7.1: 536 without the option (MUST-15); never more than a
+     * packet of ours can carry */
+    uint16_t mss = seg->mss ? seg->mss : 536;
+    if (mss > c->pol.mss) mss = c->pol.mss;
+    if (mss > SF_MAX_PACKET - 80) mss = SF_MAX_PACKET - 80;
+    return mss ? mss : 1;
+}
+
+/* ---- RFC 9293 §3.10.7.2 LISTEN ------------------------------------------------ */
+
+void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
+{
+    sf_stack *st = l->stack;
+    /* first, check for a RST: it cannot be for this incarnation; ignore it */
+    if (seg->flags & SF_RST) {
+        sf_report_drop(st, l, "RST in LISTEN ignored");
+        return;
+    }
+    /* second, check for an ACK: any ACK is bad here; <SEQ=SEG.ACK><CTL=RST> */
+    if (seg->flags & SF_ACK) {
+        sf_report_drop(st, l, "ACK in LISTEN: RST sent");
+        sf_send_rst_for(st, NULL, seg);
+        return;
+    }
+    /* fourth, other control or text: drop */
+    if (!(seg->flags & SF_SYN)) {
+        sf_report_drop(st, l, "no SYN in LISTEN");
+        return;
+    }
+    /* third, a SYN (security: not implemented, MUST-? not applicable) */
+    if (l->children >= l->backlog) {
+        sf_report_drop(st, l, "SYN dropped: listen backlog full");
+        return;
+    }
+    sf_conn *c = sf_conn_new(st, &l->pol);
+    if (!c) {
+        sf_report_drop(st, l, "SYN dropped: out of memory");
+        return;
+    }
+    c->raddr = seg->saddr;
+    c->lport = seg->dport;
+    c->rport = seg->sport;
+    c->passive = true;
+    c->listener = l;
+    sf_conn **at = &l->child_head;
+    while (*at) at = &(*at)->child_next;
+    *at = c;
+    l->children++;
+
+    c->irs = seg->seq;
+    c->rcv_nxt = seg->seq + 1;
+    c->iss = sf_isn(st, now, c->raddr, c->lport, c->rport);
+    c->snd_una = c->iss;
+    c->snd_max = c->iss;
+    c->snd_wnd = seg->wnd;
+    c->max_snd_wnd = seg->wnd;
+    c->snd_wl1 = seg->seq;
+    c->snd_wl2 = seg->ack;
+    c->snd_mss = peer_mss(seg, c);
+    if (seg->len) sf_report_drop(st, c, "data on SYN not kept: the peer will send it again");
+    /* the child starts as a copy of the listening TCB: LISTEN -> SYN_RCVD */
+    c->state = SF_LISTEN;
+    sf_set_state(c, SF_SYN_RCVD, SF_CAUSE_SEGMENT, "SYN");
+    sf_conn_hash(c);
+    sf_send_syn(c, now); /* <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> */
+    sf_rto_arm(c, now);
+}
+
+/* ---- RFC 9293 §3.10.7.3 SYN-SENT -------------------------------------------------- */
+
+static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg);
+
+void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg)
+{
+    sf_stack *st = c->stack;
+    /* first, check the ACK bit */
+    if (seg->flags & SF_ACK) {
+        if (sf_seq_le(seg->ack, c->iss) || sf_seq_gt(seg->ack, c->snd_nxt)) {
+            /* <SEQ=SEG.ACK><CTL=RST>, unless it is a RST (smoltcp#552) */
+            sf_report_drop(st, c, "unacceptable ACK in SYN_SENT");
+            sf_send_rst_for(st, c, seg);
+            return;
+        }
+    }
+    /* second, check the RST bit: accepted only if its ACK acknowledges our
+     * SYN (RFC 9293 §3.5.3; seastar#1334: it aborts the connect at once) */
+    if (seg->flags & SF_RST) {
+        if (seg->flags & SF_ACK)
+            sf_conn_closed(c, SF_CAUSE_SEGMENT, "RST", SF_EREFUSED);
+        else
+            sf_report_drop(st, c, "RST without ACK in SYN_SENT");
+        return;
+    }
+    /* third, security: not implemented (no IP security options) */
+    /* fourth, check the SYN bit */
+    if (!(seg->flags & SF_SYN)) {
+        /* fifth: neither SYN nor RST; data here never draws a SYN (picotcp#114) */
+        sf_report_drop(st, c, "neither SYN nor RST in SYN_SENT");
+        return;
+    }
+    c->irs = seg->seq;
+    c->rcv_nxt = seg->seq + 1;
+    c->snd_mss = peer_mss(seg, c);
+    if (seg->flags & SF_ACK) {
+        sf_rtt_sample(c, now, seg->ack);
+        c->snd_una = seg->ack;
+    }
+    c->snd_wnd = seg->wnd;
+    c->max_snd_wnd = seg->wnd;
+    c->snd_wl1 = seg->seq;
+    c->snd_wl2 = seg->ack;
+    if (sf_seq_gt(c->snd_una, c->iss)) {
+        /* our SYN is acknowledged: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> */
+        c->rto_at = 0;
+        c->retries = 0;
+        sf_timer_update(c);
+        sf_set_state(c, SF_ESTABLISHED, SF_CAUSE_SEGMENT, "SYN-ACK");
+        c->ack_now = true;
+        process_text_and_fin(c, now, seg);
+        sf_output(c, now);
+    } else {
+        /* simultaneous open (picotcp#528): SYN_RCVD, <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> */
+        sf_set_state(c, SF_SYN_RCVD, SF_CAUSE_SEGMENT, "SYN (simultaneous open)");
+        sf_send_syn(c, now);
+    }
+}
+
+/* ---- RFC 9293 §3.10.7.4 other states ------------------------------------------------- */
+
+/* The receive window as last announced (RCV.WND). */
+static uint32_t rcv_wnd(const sf_conn *c)
+{
+    return sf_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+}
+
+/* First, check the sequence number: Table 6's four acceptability cases. */
+static bool seq_acceptable(const sf_conn *c, const sf_seg *seg)
+{
+    uint32_t len = sf_seg_seqlen(seg), wnd = rcv_wnd(c);
+    uint32_t lo = c->rcv_nxt, hi = c->rcv_nxt + wnd;
+    if (len == 0 && wnd == 0) return seg->seq == c->rcv_nxt;
+    if (len == 0) return sf_seq_in(seg->seq, lo, hi);
+    if (wnd == 0) return false;
+    return sf_seq_in(seg->seq, lo, hi) || sf_seq_in(seg->seq + len - 1, lo, hi);
+}
+
+static step_result check_sequence(sf_conn *c, uint64_t now, const sf_seg *seg)
+{
+    if (seq_acceptable(c, seg)) return STEP_NEXT;
+    if (seg->flags & SF_RST) {
+        sf_report_drop(c->stack, c, "RST outside the window");
+        return STEP_DONE;
+    }
+    /* a retransmission of the peer's FIN in TIME_WAIT: acknowledge it and
+     * restart the 2MSL timeout (§3.10.7.4 fifth and eighth steps;
+     * contiki-os/contiki#2160: not ACKing here was the bug) */
+    if (c->state == SF_TIME_WAIT && (seg->flags & SF_FIN) &&
+        seg->seq + sf_seg_seqlen(seg) == c->rcv_nxt) {
+        sf_report_drop(c->stack, c, "retransmitted FIN in TIME_WAIT: ACK, 2MSL restarted");
+        sf_time_wait_start(c, now);
+    } else {
+        sf_report_drop(c->stack, c, "sequence number not acceptable: ACK sent");
+    }
+    /* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> */
+    sf_send_ack(c, now);
+    return STEP_DONE;
+}
+
+/* Second, check the RST bit, with RFC 5961 §3's exact match. */
+static step_result check_rst(sf_conn *c, uint64_t now, const sf_seg *seg)
+{
+    if (!(seg->flags & SF_RST)) return STEP_NEXT;
+    if (seg->seq != c->rcv_nxt) {
+        /* in the window but not exact: a challenge ACK (MUST by RFC 5961 §3.2) */
+        sf_report_drop(c->stack, c, "RST not at RCV.NXT: challenge ACK");
+        sf_send_ack(c, now);
+        return STEP_DONE;
+    }
+    switch (c->state) {
+    case SF_SYN_RCVD:
+        if (c->passive) {
+            /* return to LISTEN: the listener goes on, this child is gone
+             * (gvisor#2814), and the user need not be informed */
+            sf_conn_back_to_listen(c, "RST");
+        } else {
+            sf_conn_closed(c, SF_CAUSE_SEGMENT, "RST", SF_EREFUSED);
+        }
+        break;
+    case SF_ESTABLISHED:
+    case SF_FIN_WAIT_1:
+    case SF_FIN_WAIT_2:
+    case SF_CLOSE_WAIT: sf_conn_closed(c, SF_CAUSE_SEGMENT, "RST", SF_ERESET); break;
+    default: /* CLOSING, LAST_ACK, TIME_WAIT */
+        sf_conn_closed(c, SF_CAUSE_SEGMENT, "RST", 0);
+        break;
+    }
+    return STEP_DONE;
+}
+
+/* Fourth, check the SYN bit (the third, security, does not apply: synfin
+ * carries no IP security options). */
+static step_result check_syn(sf_conn *c, uint64_t now, const sf_seg *seg)
+{
+    if (!(seg->flags & SF_SYN)) return STEP_NEXT;
+    if (c->state == SF_SYN_RCVD && c->passive) {
+        sf_conn_back_to_listen(c, "SYN");
+        return STEP_DONE;
+    }
+    /* RFC 5961 §4: in a synchronized state, a SYN draws a challenge ACK
+     * whatever its sequence number */
+    sf_report_drop(c->stack, c, "SYN in a synchronized state: challenge ACK");
+    sf_send_ack(c, now);
+    return STEP_DONE;
+}
+
+static bool our_fin_acked(const sf_conn *c)
+{
+    return c->fin_sent && sf_seq_gt(c->snd_una, c->fin_seq);
+}
+
+/* The ESTABLISHED processing of an acceptable ACK: advance SND.UNA, free
+ * acknowledged data, manage the retransmission timer, update the window. */
+static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
+{
+    if (sf_seq_gt(seg->ack, c->snd_una)) {
+        uint32_t acked = seg->ack - c->snd_una;
+        if (acked > c->sndbuf.len) acked = c->sndbuf.len; /* the rest is our FIN */
+        sf_ring_read(&c->sndbuf, NULL, acked);
+        sf_rtt_sample(c, now, seg->ack);
+        c->snd_una = seg->ack;
+        if (sf_seq_lt(c->snd_nxt, c->snd_una)) c->snd_nxt = c->snd_una;
+        c->retries = 0;
+        /* RFC 6298 (5.2), (5.3): only an ACK that advances SND.UNA restarts
+         * the timer (smoltcp#62); all acknowledged stops it */
+        if (c->snd_una == c->snd_max) {
+            c->rto_at = 0;
+            sf_timer_update(c);
+        } else {
+            sf_rto_arm(c, now);
+        }
+    }
+    /* the send window, guarded by SND.WL1 and SND.WL2 against old segments */
+    if (sf_seq_lt(c->snd_wl1, seg->seq) ||
+        (c->snd_wl1 == seg->seq && sf_seq_le(c->snd_wl2, seg->ack))) {
+        c->snd_wnd = seg->wnd;
+        c->snd_wl1 = seg->seq;
+        c->snd_wl2 = seg->ack;
+        if (seg->wnd > c->max_snd_wnd) c->max_snd_wnd = seg->wnd;
+    }
+}
+
+/* Fifth, check the ACK field. */
+static step_result check_ack(sf_conn *c, uint64_t now, const sf_seg *seg)
+{
+    if (!(seg->flags & SF_ACK)) {
+        sf_report_drop(c->stack, c, "no ACK bit");
+        return STEP_DONE;
+    }
+    if (c->state == SF_SYN_RCVD) {
+        if (!(sf_seq_lt(c->snd_una, seg->ack) && sf_seq_le(seg->ack, c->snd_max))) {
+            sf_report_drop(c->stack, c, "unacceptable ACK in SYN_RCVD: RST sent");
+            sf_send_rst_for(c->stack, c, seg); /* <SEQ=SEG.ACK><CTL=RST> */
+            return STEP_DONE;
+        }
+        c->snd_wnd = seg->wnd;
+        c->snd_wl1 = seg->seq;
+        c->snd_wl2 = seg->ack;
+        if (seg->wnd > c->max_snd_wnd) c->max_snd_wnd = seg->wnd;
+        sf_set_state(c, SF_ESTABLISHED, SF_CAUSE_SEGMENT, "ACK");
+        /* a CLOSE issued in SYN_RCVD was queued until now (§3.10.4) */
+        if (c->fin_queued) sf_set_state(c, SF_FIN_WAIT_1, SF_CAUSE_USER, "close (queued)");
+    }
+    /* RFC 5961 §5: SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT, else ACK and drop */
+    if (sf_seq_gt(seg->ack, c->snd_max)) {
+        sf_report_drop(c->stack, c, "ACK of data not yet sent: ACK sent");
+        sf_send_ack(c, now);
+        return STEP_DONE;
+    }
+    if (sf_seq_lt(seg->ack, c->snd_una - c->max_snd_wnd)) {
+        sf_report_drop(c->stack, c, "ACK too old (RFC 5961 §5): ACK sent");
+        sf_send_ack(c, now);
+        return STEP_DONE;
+    }
+    ack_established(c, now, seg);
+    switch (c->state) {
+    case SF_FIN_WAIT_1:
+        /* picotcp#527: the FIN is acknowledged when SEG.ACK passes it */
+        if (our_fin_acked(c)) sf_set_state(c, SF_FIN_WAIT_2, SF_CAUSE_SEGMENT, "ACK of our FIN");
+        break;
+    case SF_CLOSING:
+        if (our_fin_acked(c)) {
+            sf_set_state(c, SF_TIME_WAIT, SF_CAUSE_SEGMENT, "ACK of our FIN");
+            sf_time_wait_start(c, now);
+        }
+        return STEP_DONE;
+    case SF_LAST_ACK:
+        /* smoltcp#470: only the ACK of our FIN ends LAST_ACK */
+        if (our_fin_acked(c)) {
+            sf_conn_closed(c, SF_CAUSE_SEGMENT, "ACK of our FIN", 0);
+            return STEP_DONE;
+        }
+        break;
+    default: break;
+    }
+    return STEP_NEXT;
+}
+
+/* Seventh (text) and eighth (FIN) steps. The sixth, URG, is not implemented
+ * yet: the urgent pointer is ignored and the data delivered inline. */
+static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
+{
+    uint32_t data_seq = seg->seq + ((seg->flags & SF_SYN) ? 1u : 0u);
+    uint32_t len = seg->len;
+    const uint8_t *data = seg->payload;
+    bool fin = (seg->flags & SF_FIN) != 0;
+
+    if (sf_seq_gt(data_seq, c->rcv_nxt)) {
+        /* beyond a hole: held segments are future work (SHLD-31); the data
+         * and any FIN are dropped and an ACK repeats RCV.NXT (smoltcp#112: a
+         * FIN after a hole is not a FIN yet) */
+        if (len || fin) {
+            sf_report_drop(c->stack, c, "out of order: not held, ACK sent");
+            c->ack_now = true;
+        }
+        return;
+    }
+    /* trim what was already received */
+    uint32_t skip = c->rcv_nxt - data_seq;
+    if (skip > len) { /* only a duplicate FIN at most */
+        if (fin && skip == len + 1) c->ack_now = true;
+        return;
+    }
+    data += skip;
+    len -= skip;
+
+    if (len) {
+        switch (c->state) {
+        case SF_ESTABLISHED:
+        case SF_FIN_WAIT_1:
+        case SF_FIN_WAIT_2: {
+            uint32_t room = rcv_wnd(c);
+            if (room > sf_ring_free(&c->rcvbuf)) room = sf_ring_free(&c->rcvbuf);
+            uint32_t take = len < room ? len : room;
+            take = sf_ring_write(&c->rcvbuf, data, take);
+            c->rcv_nxt += take;
+            c->bytes_in += take;
+            c->ack_now = true;
+            if (take < len) {
+                sf_report_drop(c->stack, c, "data beyond the receive window trimmed");
+                return; /* a FIN past the window is not ours yet */
+            }
+            break;
+        }
+        default: /* CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT: the peer sent FIN */
+            sf_report_drop(c->stack, c, "data after the peer's FIN ignored");
+            return;
+        }
+    }
+    if (!fin) return;
+
+    /* eighth, check the FIN bit */
+    if (c->fin_received) {
+        /* CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT remain; TIME_WAIT restarts */
+        c->ack_now = true;
+        if (c->state == SF_TIME_WAIT) sf_time_wait_start(c, now);
+        return;
+    }
+    c->rcv_nxt += 1;
+    c->fin_received = true;
+    c->ack_now = true;
+    switch (c->state) {
+    case SF_SYN_RCVD:
+    case SF_ESTABLISHED: sf_set_state(c, SF_CLOSE_WAIT, SF_CAUSE_SEGMENT, "FIN"); break;
+    case SF_FIN_WAIT_1:
+        if (our_fin_acked(c)) {
+            /* SEED.md C3: FIN+ACK in FIN_WAIT_1 goes straight to TIME_WAIT */
+            sf_set_state(c, SF_TIME_WAIT, SF_CAUSE_SEGMENT, "FIN+ACK of our FIN");
+            sf_time_wait_start(c, now);
+        } else {
+            /* FreeRTOS-Plus-TCP#1303: CLOSING, not CLOSE_WAIT */
+            sf_set_state(c, SF_CLOSING, SF_CAUSE_SEGMENT, "FIN (simultaneous close)");
+        }
+        break;
+    case SF_FIN_WAIT_2:
+        sf_set_state(c, SF_TIME_WAIT, SF_CAUSE_SEGMENT, "FIN");
+        sf_time_wait_start(c, now);
+        break;
+    default: break; /* CLOSE_WAIT, CLOSING, LAST_ACK remain */
+    }
+}
+
+void sf_input_other(sf_conn *c, uint64_t now, const sf_seg *seg)
+{
+    /* A duplicate SYN while our SYN-ACK is outstanding: the peer did not get
+     * it. Send it again, never a RST (picotcp#148). */
+    if (c->state == SF_SYN_RCVD && (seg->flags & (SF_SYN | SF_ACK | SF_RST)) == SF_SYN &&
+        seg->seq == c->irs) {
+        sf_report_drop(c->stack, c, "duplicate SYN: SYN-ACK sent again");
+        sf_send_syn(c, now);
+        return;
+    }
+    if (check_sequence(c, now, seg) == STEP_DONE) return;
+    if (check_rst(c, now, seg) == STEP_DONE) return;
+    if (check_syn(c, now, seg) == STEP_DONE) return;
+    if (check_ack(c, now, seg) == STEP_DONE) {
+        if (c->state != SF_CLOSED) sf_output(c, now);
+        return;
+    }
+    process_text_and_fin(c, now, seg);
+    /* MUST-58: one ACK for the whole segment, piggybacked on data if any */
+    sf_output(c, now);
+}

@@ -1,0 +1,458 @@
+/* sim.c - the virtual network (see sim.h). Events are packet arrivals kept
+ * in a min-heap by (time, order of scheduling), plus each stack's next
+ * deadline; the clock jumps from one to the next. */
+#include "sim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct sim_pkt {
+    struct sim_pkt *next; /* free list, or a host's pending list */
+    uint64_t time;        /* arrival */
+    uint64_t order;       /* ties broken by scheduling order: deterministic */
+    int from, to;
+    long rec;             /* its trace record */
+    uint32_t conn_id;     /* the sender's connection, 0 if none */
+    int state;            /* its state when sent, -1 if none */
+    int skip_hooks;       /* ingress hooks already ran (a delayed arrival) */
+    uint32_t len, cap;
+    uint8_t *data;
+} sim_pkt;
+
+typedef struct {
+    sf_sim *sim;
+    int index;
+    uint32_t addr;
+    sf_stack *stack; /* NULL: a bare peer */
+    sf_hooks hooks;
+    sim_pkt *pending, **pending_tail; /* emitted during a call, not yet sent */
+} sim_host;
+
+struct sf_sim {
+    uint64_t now;
+    uint64_t order;
+    sf_link link;
+    sf_rand rng;
+    sf_trace trace;
+    uint32_t hook_ids;
+    int hook_failures;
+    uint32_t current_seg; /* the segment being delivered, for causes */
+
+    sim_host **hosts;
+    int nhosts;
+
+    sim_pkt **heap;
+    size_t heap_len, heap_cap;
+    sim_pkt *free_pkts;
+};
+
+/* ---- packets --------------------------------------------------------------- */
+
+static sim_pkt *pkt_new(sf_sim *sim, const uint8_t *data, size_t len)
+{
+    sim_pkt *p = sim->free_pkts;
+    if (p)
+        sim->free_pkts = p->next;
+    else if (!(p = calloc(1, sizeof *p)))
+        return NULL;
+    if (p->cap < len) {
+        uint8_t *d = realloc(p->data, len);
+        if (!d) {
+            p->next = sim->free_pkts;
+            sim->free_pkts = p;
+            return NULL;
+        }
+        p->data = d;
+        p->cap = (uint32_t)len;
+    }
+    memcpy(p->data, data, len);
+    p->len = (uint32_t)len;
+    p->next = NULL;
+    p->rec = -1;
+    p->conn_id = 0;
+    p->state = -1;
+    p->skip_hooks = 0;
+    p->from = p->to = -1;
+    return p;
+}
+
+static void pkt_free(sf_sim *sim, sim_pkt *p)
+{
+    p->next = sim->free_pkts;
+    sim->free_pkts = p;
+}
+
+static int pkt_before(const sim_pkt *a, const sim_pkt *b)
+{
+    return a->time < b->time || (a->time == b->time && a->order < b->order);
+}
+
+static void schedule(sf_sim *sim, sim_pkt *p, uint64_t at)
+{
+    if (sim->heap_len == sim->heap_cap) {
+        size_t cap = sim->heap_cap ? sim->heap_cap * 2 : 256;
+        sim_pkt **heap = realloc(sim->heap, cap * sizeof *heap);
+        if (!heap) {
+            pkt_free(sim, p); /* out of memory: the packet is lost */
+            return;
+        }
+        sim->heap = heap;
+        sim->heap_cap = cap;
+    }
+    p->time = at;
+    p->order = sim->order++;
+    size_t i = sim->heap_len++;
+    sim->heap[i] = p;
+    while (i > 0 && pkt_before(sim->heap[i], sim->heap[(i - 1) / 2])) {
+        sim_pkt *t = sim->heap[i];
+        sim->heap[i] = sim->heap[(i - 1) / 2];
+        sim->heap[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+static sim_pkt *unschedule(sf_sim *sim)
+{
+    sim_pkt *top = sim->heap[0];
+    sim->heap[0] = sim->heap[--sim->heap_len];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < sim->heap_len && pkt_before(sim->heap[l], sim->heap[m])) m = l;
+        if (r < sim->heap_len && pkt_before(sim->heap[r], sim->heap[m])) m = r;
+        if (m == i) break;
+        sim_pkt *t = sim->heap[i];
+        sim->heap[i] = sim->heap[m];
+        sim->heap[m] = t;
+        i = m;
+    }
+    return top;
+}
+
+/* ---- the stack's callbacks: queue, never act (synfin.h) ------------------------ */
+
+static void host_emit(void *ud, sf_conn *conn, const uint8_t *pkt, size_t len)
+{
+    sim_host *h = ud;
+    sim_pkt *p = pkt_new(h->sim, pkt, len);
+    if (!p) return;
+    if (conn) {
+        p->conn_id = sf_conn_id(conn);
+        p->state = (int)sf_conn_state(conn);
+    }
+    *h->pending_tail = p;
+    h->pending_tail = &p->next;
+}
+
+static void host_event(void *ud, const sf_event *ev)
+{
+    sim_host *h = ud;
+    sf_sim *sim = h->sim;
+    sf_trace *t = &sim->trace;
+    long i = sf_trace_add(t, ev->type == SF_EV_STATE ? SF_TR_STATE : SF_TR_NOTE, sim->now);
+    if (i < 0) return;
+    sf_trace_rec *r = &t->recs[i];
+    r->host = (uint16_t)h->index;
+    r->conn_id = ev->conn_id;
+    r->why = ev->why;
+    r->cause = (uint8_t)ev->cause;
+    r->seg_no = ev->cause == SF_CAUSE_SEGMENT || ev->type != SF_EV_STATE ? sim->current_seg : 0;
+    if (ev->type == SF_EV_STATE) {
+        r->old_state = (int8_t)ev->old_state;
+        r->new_state = (int8_t)ev->new_state;
+    }
+    if (ev->conn) {
+        sf_conn_info info;
+        sf_conn_status(ev->conn, &info);
+        r->saddr = info.laddr;
+        r->daddr = info.raddr;
+        r->sport = info.lport;
+        r->dport = info.rport;
+    }
+}
+
+/* ---- the pipeline -------------------------------------------------------------- */
+
+/* A packet leaves host h: egress hooks, then the link. */
+static void egress(sf_sim *sim, sim_host *h, sim_pkt *p, int injected)
+{
+    sf_seg seg;
+    const char *why = NULL;
+    if (sf_wire_parse(p->data, p->len, &seg, &why) != 0 && !seg.bad_csum) {
+        char note[128];
+        snprintf(note, sizeof note, "unsendable packet: %s", why);
+        sf_sim_note(sim, h->index, note);
+        pkt_free(sim, p);
+        return;
+    }
+    sf_trace *t = &sim->trace;
+    long rec = sf_trace_seg(t, sim->now, &seg);
+    int to = sf_sim_host_of(sim, seg.daddr);
+    if (rec >= 0) {
+        t->recs[rec].host = (uint16_t)h->index;
+        t->recs[rec].to_host = to < 0 ? UINT16_MAX : (uint16_t)to;
+        t->recs[rec].conn_id = p->conn_id;
+        t->recs[rec].injected = (uint8_t)injected;
+    }
+    p->rec = rec;
+    p->from = h->index;
+    p->to = to;
+
+    sf_hook_ctx ctx = {.dir = SF_EGRESS,
+                       .now = sim->now,
+                       .seg = &seg,
+                       .conn_id = p->conn_id,
+                       .state = p->state,
+                       .seg_no = rec >= 0 ? t->recs[rec].seg_no : 0};
+    sf_verdict v = sf_hooks_run(&h->hooks, &ctx, &sim->rng, &sim->hook_failures);
+    sf_trace_rec *r = rec >= 0 ? &t->recs[rec] : NULL; /* hooks may have grown the trace */
+    if (v.kind == SF_DROP) {
+        if (r) {
+            r->fate = SF_FATE_DROPPED_EGRESS;
+            r->hook_id = v.hook_id;
+        }
+        pkt_free(sim, p);
+        return;
+    }
+    uint64_t delay = v.kind == SF_DELAY ? v.delay : 0;
+    if (r && delay) {
+        r->delay = delay;
+        r->hook_id = v.hook_id;
+    }
+    if (to < 0) {
+        if (r) r->fate = SF_FATE_NO_HOST;
+        pkt_free(sim, p);
+        return;
+    }
+    if (sim->link.loss > 0 && sf_rand_unit(&sim->rng) < sim->link.loss) {
+        if (r) r->fate = SF_FATE_LOST;
+        pkt_free(sim, p);
+        return;
+    }
+    schedule(sim, p, sim->now + delay + sim->link.latency);
+}
+
+void sf_sim_flush(sf_sim *sim, int host)
+{
+    sim_host *h = sim->hosts[host];
+    while (h->pending) {
+        sim_pkt *p = h->pending;
+        h->pending = p->next;
+        if (!h->pending) h->pending_tail = &h->pending;
+        p->next = NULL;
+        egress(sim, h, p, 0);
+    }
+}
+
+/* A packet arrives at its host: ingress hooks, then the stack. */
+static void deliver(sf_sim *sim, sim_pkt *p)
+{
+    sim_host *h = sim->hosts[p->to];
+    sf_trace *t = &sim->trace;
+    if (!p->skip_hooks) {
+        sf_seg seg;
+        sf_wire_parse(p->data, p->len, &seg, NULL);
+        sf_hook_ctx ctx = {.dir = SF_INGRESS,
+                           .now = sim->now,
+                           .seg = &seg,
+                           .state = -1,
+                           .seg_no = p->rec >= 0 ? t->recs[p->rec].seg_no : 0};
+        if (h->stack) {
+            sf_conn *c = sf_stack_lookup(h->stack, seg.saddr, seg.dport, seg.sport);
+            if (c) {
+                ctx.conn_id = sf_conn_id(c);
+                ctx.state = (int)sf_conn_state(c);
+            }
+        }
+        sf_verdict v = sf_hooks_run(&h->hooks, &ctx, &sim->rng, &sim->hook_failures);
+        sf_trace_rec *r = p->rec >= 0 ? &t->recs[p->rec] : NULL;
+        if (v.kind == SF_DROP) {
+            if (r) {
+                r->fate = SF_FATE_DROPPED_INGRESS;
+                r->arrival = sim->now;
+                r->hook_id = v.hook_id;
+            }
+            pkt_free(sim, p);
+            return;
+        }
+        if (v.kind == SF_DELAY && v.delay > 0) {
+            if (r) {
+                r->delay += v.delay;
+                r->hook_id = v.hook_id;
+            }
+            p->skip_hooks = 1;
+            schedule(sim, p, sim->now + v.delay);
+            return;
+        }
+    }
+    if (p->rec >= 0) {
+        t->recs[p->rec].fate = SF_FATE_DELIVERED;
+        t->recs[p->rec].arrival = sim->now;
+    }
+    if (h->stack) {
+        sim->current_seg = p->rec >= 0 ? t->recs[p->rec].seg_no : 0;
+        sf_stack_input(h->stack, sim->now, p->data, p->len);
+        sim->current_seg = 0;
+        sf_sim_flush(sim, h->index);
+    }
+    pkt_free(sim, p);
+}
+
+/* ---- the clock ----------------------------------------------------------------- */
+
+uint64_t sf_sim_next_time(const sf_sim *sim)
+{
+    uint64_t next = sim->heap_len ? sim->heap[0]->time : UINT64_MAX;
+    for (int i = 0; i < sim->nhosts; i++) {
+        sf_stack *st = sim->hosts[i]->stack;
+        if (!st) continue;
+        uint64_t d = sf_stack_deadline(st);
+        if (d < next) next = d;
+    }
+    return next;
+}
+
+int sf_sim_step(sf_sim *sim, uint64_t limit)
+{
+    uint64_t next = sf_sim_next_time(sim);
+    if (next == UINT64_MAX || next > limit) {
+        if (limit != UINT64_MAX && limit > sim->now) sim->now = limit;
+        return 0;
+    }
+    if (next > sim->now) sim->now = next;
+    /* timers first, then arrivals, host by host: a fixed order */
+    for (int i = 0; i < sim->nhosts; i++) {
+        sim_host *h = sim->hosts[i];
+        if (h->stack && sf_stack_deadline(h->stack) <= sim->now) {
+            sf_stack_poll(h->stack, sim->now);
+            sf_sim_flush(sim, i);
+        }
+    }
+    /* bounded: the arrivals scheduled for this instant before we began */
+    uint64_t last = sim->order;
+    while (sim->heap_len && sim->heap[0]->time <= sim->now && sim->heap[0]->order < last)
+        deliver(sim, unschedule(sim));
+    return 1;
+}
+
+/* ---- hosts ----------------------------------------------------------------------- */
+
+sf_sim *sf_sim_new(uint64_t seed)
+{
+    sf_sim *sim = calloc(1, sizeof *sim);
+    if (!sim) return NULL;
+    sf_rand_seed(&sim->rng, seed);
+    sf_trace_init(&sim->trace);
+    return sim;
+}
+
+void sf_sim_free(sf_sim *sim)
+{
+    if (!sim) return;
+    for (int i = 0; i < sim->nhosts; i++) {
+        sim_host *h = sim->hosts[i];
+        sf_hooks_clear(&h->hooks);
+        sf_stack_free(h->stack);
+        for (sim_pkt *p = h->pending, *next; p; p = next) {
+            next = p->next;
+            free(p->data);
+            free(p);
+        }
+        free(h);
+    }
+    for (size_t i = 0; i < sim->heap_len; i++) {
+        free(sim->heap[i]->data);
+        free(sim->heap[i]);
+    }
+    for (sim_pkt *p = sim->free_pkts, *next; p; p = next) {
+        next = p->next;
+        free(p->data);
+        free(p);
+    }
+    free(sim->heap);
+    free(sim->hosts);
+    sf_trace_free(&sim->trace);
+    free(sim);
+}
+
+void sf_sim_set_link(sf_sim *sim, const sf_link *link) { sim->link = *link; }
+
+int sf_sim_host_of(const sf_sim *sim, uint32_t addr)
+{
+    for (int i = 0; i < sim->nhosts; i++)
+        if (sim->hosts[i]->addr == addr) return i;
+    return -1;
+}
+
+int sf_sim_add_host(sf_sim *sim, uint32_t addr, const sf_config *cfg)
+{
+    if (sf_sim_host_of(sim, addr) >= 0) return SF_EADDRINUSE;
+    if (sim->nhosts >= UINT16_MAX - 1) return SF_ENOMEM;
+    sim_host **hosts = realloc(sim->hosts, (size_t)(sim->nhosts + 1) * sizeof *hosts);
+    if (!hosts) return SF_ENOMEM;
+    sim->hosts = hosts;
+    sim_host *h = calloc(1, sizeof *h);
+    if (!h) return SF_ENOMEM;
+    h->sim = sim;
+    h->index = sim->nhosts;
+    h->addr = addr;
+    h->hooks.next_id = &sim->hook_ids;
+    h->pending_tail = &h->pending;
+    if (cfg) {
+        sf_config c = *cfg;
+        c.addr = addr;
+        sf_callbacks cb = {host_emit, host_event};
+        h->stack = sf_stack_new(&c, &cb, h);
+        if (!h->stack) {
+            free(h);
+            return SF_ENOMEM;
+        }
+    }
+    sim->hosts[sim->nhosts++] = h;
+    return h->index;
+}
+
+int sf_sim_host_count(const sf_sim *sim) { return sim->nhosts; }
+uint32_t sf_sim_host_addr(const sf_sim *sim, int host) { return sim->hosts[host]->addr; }
+sf_stack *sf_sim_stack(sf_sim *sim, int host) { return sim->hosts[host]->stack; }
+sf_hooks *sf_sim_hooks(sf_sim *sim, int host) { return &sim->hosts[host]->hooks; }
+uint64_t sf_sim_now(const sf_sim *sim) { return sim->now; }
+sf_trace *sf_sim_trace(sf_sim *sim) { return &sim->trace; }
+sf_rand *sf_sim_rand(sf_sim *sim) { return &sim->rng; }
+int sf_sim_hook_failures(const sf_sim *sim) { return sim->hook_failures; }
+
+int sf_sim_inject(sf_sim *sim, int host, sf_dir dir, const sf_seg *seg)
+{
+    uint8_t buf[65535];
+    int n = sf_wire_build(buf, sizeof buf, seg);
+    if (n < 0) return n;
+    sim_pkt *p = pkt_new(sim, buf, (size_t)n);
+    if (!p) return SF_ENOMEM;
+    if (dir == SF_EGRESS) {
+        egress(sim, sim->hosts[host], p, 1);
+        return SF_OK;
+    }
+    /* on the wire toward `host`, arriving now */
+    sf_trace *t = &sim->trace;
+    long rec = sf_trace_seg(t, sim->now, seg);
+    int from = sf_sim_host_of(sim, seg->saddr);
+    if (rec >= 0) {
+        t->recs[rec].host = from < 0 ? UINT16_MAX : (uint16_t)from;
+        t->recs[rec].to_host = (uint16_t)host;
+        t->recs[rec].injected = 1;
+    }
+    p->rec = rec;
+    p->from = from;
+    p->to = host;
+    schedule(sim, p, sim->now);
+    return SF_OK;
+}
+
+void sf_sim_note(sf_sim *sim, int host, const char *text)
+{
+    long i = sf_trace_add(&sim->trace, SF_TR_NOTE, sim->now);
+    if (i < 0) return;
+    sim->trace.recs[i].host = host < 0 ? UINT16_MAX : (uint16_t)host;
+    sf_trace_text(&sim->trace, i, text, strlen(text));
+}

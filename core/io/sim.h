@@ -1,0 +1,57 @@
+/* sim.h - the deterministic virtual network (DESIGN.md §4): hosts in one
+ * process, links with latency and seeded loss, and a virtual clock that jumps
+ * to the next event. Same seed, same run, bit for bit.
+ *
+ * A host is a synfin stack with an address, or a bare peer (no TCP: what is
+ * sent to it is only recorded, what it sends is crafted by a script). Every
+ * segment passes the sender's egress hooks, the link, then the receiver's
+ * ingress hooks; the trace records it all. */
+#ifndef SF_SIM_H
+#define SF_SIM_H
+
+#include "../hook.h"
+#include "../synfin.h"
+#include "../trace.h"
+
+typedef struct sf_sim sf_sim;
+
+typedef struct {
+    uint64_t latency; /* one way, microseconds */
+    double loss;      /* probability that the link loses a segment */
+} sf_link;
+
+sf_sim *sf_sim_new(uint64_t seed);
+void sf_sim_free(sf_sim *sim);
+void sf_sim_set_link(sf_sim *sim, const sf_link *link);
+
+/* Adds a host; cfg NULL makes a bare peer. Returns its index or an error
+ * (SF_EADDRINUSE when the address is taken). */
+int sf_sim_add_host(sf_sim *sim, uint32_t addr, const sf_config *cfg);
+int sf_sim_host_count(const sf_sim *sim);
+uint32_t sf_sim_host_addr(const sf_sim *sim, int host);
+/* The host's stack; NULL for a bare peer. */
+sf_stack *sf_sim_stack(sf_sim *sim, int host);
+sf_hooks *sf_sim_hooks(sf_sim *sim, int host);
+int sf_sim_host_of(const sf_sim *sim, uint32_t addr);
+
+uint64_t sf_sim_now(const sf_sim *sim);
+/* When the next event happens; UINT64_MAX when nothing is pending. */
+uint64_t sf_sim_next_time(const sf_sim *sim);
+/* Processes the events of the next instant if it is at or before `limit`
+ * and returns 1; otherwise moves the clock to `limit` and returns 0. */
+int sf_sim_step(sf_sim *sim, uint64_t limit);
+/* Sends what the host's stack emitted during a user call. Call it after
+ * every user call (sf_send, sf_close, ...) on a sim host's stack. */
+void sf_sim_flush(sf_sim *sim, int host);
+/* A crafted segment: SF_EGRESS as if `host` sent it (its egress hooks, then
+ * the link), SF_INGRESS as if it arrived at `host` now (its ingress hooks). */
+int sf_sim_inject(sf_sim *sim, int host, sf_dir dir, const sf_seg *seg);
+/* A note in the trace, at the host's column (host -1: none). */
+void sf_sim_note(sf_sim *sim, int host, const char *text);
+
+sf_trace *sf_sim_trace(sf_sim *sim);
+sf_rand *sf_sim_rand(sf_sim *sim);
+/* Hook functions that failed so far. */
+int sf_sim_hook_failures(const sf_sim *sim);
+
+#endif

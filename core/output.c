@@ -1,0 +1,159 @@
+/* output.c - what a connection sends: SYN and SYN-ACK, data and FIN within
+ * the peer's window, ACKs, and resets (RFC 9293 §3.5.2, §3.7, §3.8). */
+#include "tcb.h"
+
+#include <string.h>
+
+static void emit_seg(sf_stack *st, sf_conn *c, const sf_seg *seg)
+{
+    int n = sf_wire_build(st->pkt, sizeof st->pkt, seg);
+    if (n < 0) return; /* cannot happen: payloads are bounded by the MSS */
+    if (c) {
+        c->segs_out++;
+        c->bytes_out += seg->len;
+    }
+    st->cb.emit(st->ud, c, st->pkt, (size_t)n);
+}
+
+/* A segment of this connection with the usual addressing filled in. */
+static sf_seg conn_seg(sf_conn *c, uint32_t seq, uint8_t flags)
+{
+    sf_seg seg;
+    memset(&seg, 0, sizeof seg);
+    seg.saddr = c->stack->cfg.addr;
+    seg.daddr = c->raddr;
+    seg.sport = c->lport;
+    seg.dport = c->rport;
+    seg.seq = seq;
+    seg.flags = flags;
+    seg.wscale = -1;
+    if (flags & SF_ACK) seg.ack = c->rcv_nxt;
+    return seg;
+}
+
+/* RFC 9293 §3.8.6: the window we offer. The right edge RCV.NXT + RCV.WND is
+ * never moved left (§3.10.7.4, seventh step: "should not be reduced"). */
+uint16_t sf_rcv_window(sf_conn *c)
+{
+    uint32_t wnd = sf_ring_free(&c->rcvbuf);
+    uint32_t promised = sf_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+    if (wnd < promised) wnd = promised;
+    if (wnd > 65535) wnd = 65535; /* no window scaling yet */
+    c->rcv_adv = c->rcv_nxt + wnd;
+    return (uint16_t)wnd;
+}
+
+/* SYN (SYN_SENT) or SYN-ACK (SYN_RCVD), first or retransmitted: always from
+ * ISS, announcing our MSS (RFC 9293 §3.7.1, MUST-14 may send it). */
+void sf_send_syn(sf_conn *c, uint64_t now)
+{
+    uint8_t flags = c->state == SF_SYN_RCVD ? (SF_SYN | SF_ACK) : SF_SYN;
+    sf_seg seg = conn_seg(c, c->iss, flags);
+    seg.mss = c->pol.mss;
+    seg.wnd = sf_rcv_window(c);
+    c->snd_nxt = c->iss + 1;
+    if (sf_seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
+    if (c->retries == 0) {
+        c->rtt_timing = true;
+        c->rtt_seq = c->iss;
+        c->rtt_start = now;
+    }
+    c->ack_now = false;
+    emit_seg(c->stack, c, &seg);
+}
+
+void sf_send_ack(sf_conn *c, uint64_t now)
+{
+    (void)now;
+    sf_seg seg = conn_seg(c, c->snd_nxt, SF_ACK);
+    seg.wnd = sf_rcv_window(c);
+    c->ack_now = false;
+    emit_seg(c->stack, c, &seg);
+}
+
+/* RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST>. */
+void sf_send_rst(sf_conn *c, uint64_t now)
+{
+    (void)now;
+    sf_seg seg = conn_seg(c, c->snd_nxt, SF_RST);
+    emit_seg(c->stack, c, &seg);
+}
+
+/* RFC 9293 §3.5.2 and §3.10.7.1: a reset that the offending segment's sender
+ * will find acceptable. Never in reply to a RST (picotcp#142). */
+void sf_send_rst_for(sf_stack *st, sf_conn *c, const sf_seg *in)
+{
+    if (in->flags & SF_RST) return;
+    sf_seg seg;
+    memset(&seg, 0, sizeof seg);
+    seg.saddr = in->daddr;
+    seg.daddr = in->saddr;
+    seg.sport = in->dport;
+    seg.dport = in->sport;
+    seg.wscale = -1;
+    if (in->flags & SF_ACK) {
+        seg.seq = in->ack; /* <SEQ=SEG.ACK><CTL=RST> */
+        seg.flags = SF_RST;
+    } else {
+        seg.ack = in->seq + sf_seg_seqlen(in); /* <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> */
+        seg.flags = SF_RST | SF_ACK;
+    }
+    emit_seg(st, c, &seg);
+}
+
+static bool can_send_data(sf_state s)
+{
+    return s == SF_ESTABLISHED || s == SF_CLOSE_WAIT || s == SF_FIN_WAIT_1 || s == SF_CLOSING ||
+           s == SF_LAST_ACK;
+}
+
+/* Sends what the window allows from SND.NXT on: data in segments of at most
+ * the peer's MSS, PSH on the last byte queued, then our FIN once the data is
+ * out; an owed ACK rides on the first segment, or goes out alone. */
+void sf_output(sf_conn *c, uint64_t now)
+{
+    sf_stack *st = c->stack;
+    while (can_send_data(c->state)) {
+        /* our FIN, once sent, closes the sequence space; after a go-back
+         * retransmission SND.NXT is at or before it and it goes out again
+         * with its original sequence number */
+        if (c->fin_sent && sf_seq_gt(c->snd_nxt, c->fin_seq)) break;
+        uint32_t off = c->snd_nxt - c->snd_una;
+        uint32_t unsent = c->sndbuf.len - off;
+        uint32_t edge = c->snd_una + c->snd_wnd;
+        uint32_t usable = sf_seq_gt(edge, c->snd_nxt) ? edge - c->snd_nxt : 0;
+        uint32_t n = unsent;
+        if (n > c->snd_mss) n = c->snd_mss;
+        if (n > usable) n = usable;
+        bool fin = c->fin_queued && n == unsent;
+        if (n == 0 && !fin) break;
+
+        uint8_t flags = SF_ACK;
+        if (fin) flags |= SF_FIN;
+        if (n && n == unsent) flags |= SF_PSH;
+        sf_seg seg = conn_seg(c, c->snd_nxt, flags);
+        if (n) {
+            sf_ring_peek(&c->sndbuf, off, st->payload, n);
+            seg.payload = st->payload;
+            seg.len = n;
+        }
+        seg.wnd = sf_rcv_window(c);
+
+        /* RFC 6298 §3 (Karn): time only segments sent for the first time */
+        if (!c->rtt_timing && sf_seq_ge(c->snd_nxt, c->snd_max)) {
+            c->rtt_timing = true;
+            c->rtt_seq = c->snd_nxt;
+            c->rtt_start = now;
+        }
+        c->snd_nxt += n + (fin ? 1u : 0u);
+        if (sf_seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
+        if (fin) {
+            c->fin_sent = true;
+            c->fin_seq = c->snd_nxt - 1;
+        }
+        c->ack_now = false;
+        emit_seg(st, c, &seg);
+        if (!c->rto_at) sf_rto_arm(c, now); /* RFC 6298 (5.1) */
+    }
+    if (c->ack_now) sf_send_ack(c, now);
+}

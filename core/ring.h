@@ -1,0 +1,27 @@
+/* ring.h - a byte ring buffer for send and receive queues. It works in byte
+ * offsets only, never in sequence numbers (LESSONS.md §1). Storage is
+ * allocated on first use and can be dropped (TIME_WAIT keeps none). */
+#ifndef SF_RING_H
+#define SF_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint8_t *data;
+    uint32_t cap;  /* capacity in bytes */
+    uint32_t head; /* offset of the first byte */
+    uint32_t len;  /* bytes stored */
+} sf_ring;
+
+/* Appends up to n bytes; returns how many fit (0 if storage cannot be had). */
+uint32_t sf_ring_write(sf_ring *r, const uint8_t *src, uint32_t n);
+/* Copies n bytes starting `off` bytes after the head, without consuming. */
+void sf_ring_peek(const sf_ring *r, uint32_t off, uint8_t *dst, uint32_t n);
+/* Consumes up to n bytes, copying them out when dst is not NULL. */
+uint32_t sf_ring_read(sf_ring *r, uint8_t *dst, uint32_t n);
+static inline uint32_t sf_ring_free(const sf_ring *r) { return r->cap - r->len; }
+/* Frees the storage; the ring is empty afterwards. */
+void sf_ring_drop(sf_ring *r);
+
+#endif

@@ -1,0 +1,387 @@
+/* stack.c - one host's TCP: configuration, the 4-tuple and listener tables,
+ * initial sequence numbers, state changes, and the entry points that take a
+ * packet or the time. */
+#include "tcb.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- names ------------------------------------------------------------------ */
+
+const char *sf_strerror(int err)
+{
+    switch (err) {
+    case SF_OK: return "ok";
+    case SF_EINVAL: return "invalid argument";
+    case SF_ENOMEM: return "out of memory";
+    case SF_EEXIST: return "connection already exists";
+    case SF_ENOTCONN: return "connection does not exist";
+    case SF_ECLOSING: return "connection closing";
+    case SF_ERESET: return "connection reset";
+    case SF_EREFUSED: return "connection refused";
+    case SF_ETIMEDOUT: return "connection timed out";
+    case SF_EADDRINUSE: return "address already in use";
+    case SF_EAGAIN: return "try again";
+    case SF_EBADMSG: return "malformed packet";
+    case SF_ENOBUFS: return "buffer too small";
+    default: return "unknown error";
+    }
+}
+
+static const char *const state_names[SF_STATE_COUNT] = {
+    "CLOSED",     "LISTEN",     "SYN_SENT",   "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1",
+    "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING",    "LAST_ACK", "TIME_WAIT",
+};
+
+const char *sf_state_name(sf_state s) { return s < SF_STATE_COUNT ? state_names[s] : "?"; }
+
+int sf_state_from_name(const char *name)
+{
+    char norm[16];
+    size_t i = 0;
+    for (; name[i] && i < sizeof norm - 1; i++) {
+        char ch = name[i] == '-' ? '_' : name[i];
+        norm[i] = (char)(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
+    }
+    norm[i] = 0;
+    if (strcmp(norm, "SYN_RECEIVED") == 0) return SF_SYN_RCVD;
+    for (int s = 0; s < SF_STATE_COUNT; s++)
+        if (strcmp(norm, state_names[s]) == 0) return s;
+    return -1;
+}
+
+void sf_config_default(sf_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->secret = 0x5eed5eed5eed5eedULL;
+    cfg->ephemeral_lo = 49152; /* RFC 6335 §6 dynamic ports */
+    cfg->ephemeral_hi = 65535;
+    cfg->backlog = 128;
+    cfg->policy.msl = 30 * 1000000ULL; /* Linux's TIME_WAIT is 60 s = 2 * 30 s */
+    cfg->policy.rto_initial = 1000000; /* RFC 6298 (2.1) */
+    cfg->policy.rto_min = 1000000;     /* RFC 6298 (2.4): SHOULD be rounded up to 1 s */
+    cfg->policy.rto_max = 60000000;    /* RFC 6298 (2.5): a maximum of at least 60 s */
+    cfg->policy.max_retries = 15;      /* Linux tcp_retries2 */
+    cfg->policy.syn_retries = 6;       /* Linux tcp_syn_retries */
+    cfg->policy.rcv_buf = 65535;
+    cfg->policy.snd_buf = 65536;
+    cfg->policy.mss = 1460;
+}
+
+size_t sf_conn_sizeof(void) { return sizeof(sf_conn); }
+
+/* ---- stack lifetime ----------------------------------------------------------------- */
+
+sf_stack *sf_stack_new(const sf_config *cfg, const sf_callbacks *cb, void *ud)
+{
+    sf_stack *st = calloc(1, sizeof *st);
+    if (!st) return NULL;
+    st->cfg = *cfg;
+    st->cb = *cb;
+    st->ud = ud;
+    st->next_id = 1;
+    st->next_ephemeral = cfg->ephemeral_lo;
+    st->table_size = 64;
+    st->listeners_size = 16;
+    st->table = calloc(st->table_size, sizeof *st->table);
+    st->listeners = calloc(st->listeners_size, sizeof *st->listeners);
+    if (!st->table || !st->listeners) {
+        sf_stack_free(st);
+        return NULL;
+    }
+    return st;
+}
+
+static void conn_free(sf_conn *c)
+{
+    if (c->all_prev)
+        c->all_prev->all_next = c->all_next;
+    else
+        c->stack->all = c->all_next;
+    if (c->all_next) c->all_next->all_prev = c->all_prev;
+    sf_ring_drop(&c->sndbuf);
+    sf_ring_drop(&c->rcvbuf);
+    free(c);
+}
+
+static void reap(sf_stack *st)
+{
+    while (st->reap) {
+        sf_conn *c = st->reap;
+        st->reap = c->hash_next;
+        conn_free(c);
+    }
+}
+
+void sf_stack_free(sf_stack *st)
+{
+    if (!st) return;
+    reap(st);
+    while (st->all) conn_free(st->all); /* held ones too: handles die with the stack */
+    free(st->table);
+    free(st->listeners);
+    free(st->heap);
+    free(st);
+}
+
+uint32_t sf_stack_addr(const sf_stack *st) { return st->cfg.addr; }
+const sf_config *sf_stack_config(const sf_stack *st) { return &st->cfg; }
+size_t sf_stack_conn_count(const sf_stack *st) { return st->nconns; }
+
+/* ---- the tables ------------------------------------------------------------------------ */
+
+static size_t tuple_hash(uint32_t raddr, uint16_t lport, uint16_t rport)
+{
+    uint64_t h = (uint64_t)raddr << 32 | (uint32_t)lport << 16 | rport;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return (size_t)h;
+}
+
+static void table_grow(sf_stack *st)
+{
+    size_t size = st->table_size * 2;
+    sf_conn **table = calloc(size, sizeof *table);
+    if (!table) return; /* keep the longer chains */
+    for (size_t i = 0; i < st->table_size; i++)
+        for (sf_conn *c = st->table[i], *next; c; c = next) {
+            next = c->hash_next;
+            size_t b = tuple_hash(c->raddr, c->lport, c->rport) & (size - 1);
+            c->hash_next = table[b];
+            table[b] = c;
+        }
+    free(st->table);
+    st->table = table;
+    st->table_size = size;
+}
+
+void sf_conn_hash(sf_conn *c)
+{
+    sf_stack *st = c->stack;
+    if (c->hashed) return;
+    if (c->is_listener) {
+        size_t b = c->lport & (st->listeners_size - 1);
+        c->hash_next = st->listeners[b];
+        st->listeners[b] = c;
+    } else {
+        if (st->nconns >= st->table_size) table_grow(st);
+        size_t b = tuple_hash(c->raddr, c->lport, c->rport) & (st->table_size - 1);
+        c->hash_next = st->table[b];
+        st->table[b] = c;
+        st->nconns++;
+    }
+    c->hashed = true;
+}
+
+void sf_conn_unhash(sf_conn *c)
+{
+    sf_stack *st = c->stack;
+    if (!c->hashed) return;
+    sf_conn **at;
+    if (c->is_listener) {
+        at = &st->listeners[c->lport & (st->listeners_size - 1)];
+    } else {
+        at = &st->table[tuple_hash(c->raddr, c->lport, c->rport) & (st->table_size - 1)];
+        st->nconns--;
+    }
+    while (*at && *at != c) at = &(*at)->hash_next;
+    if (*at) *at = c->hash_next;
+    c->hash_next = NULL;
+    c->hashed = false;
+}
+
+static sf_conn *find_conn(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport)
+{
+    size_t b = tuple_hash(raddr, lport, rport) & (st->table_size - 1);
+    for (sf_conn *c = st->table[b]; c; c = c->hash_next)
+        if (c->raddr == raddr && c->lport == lport && c->rport == rport) return c;
+    return NULL;
+}
+
+static sf_conn *find_listener(sf_stack *st, uint16_t lport)
+{
+    for (sf_conn *c = st->listeners[lport & (st->listeners_size - 1)]; c; c = c->hash_next)
+        if (c->lport == lport) return c;
+    return NULL;
+}
+
+sf_conn *sf_stack_lookup(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport)
+{
+    sf_conn *c = find_conn(st, raddr, lport, rport);
+    return c ? c : find_listener(st, lport);
+}
+
+/* ---- connections -------------------------------------------------------------------------- */
+
+sf_conn *sf_conn_new(sf_stack *st, const sf_policy *pol)
+{
+    sf_conn *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->stack = st;
+    c->all_next = st->all;
+    if (st->all) st->all->all_prev = c;
+    st->all = c;
+    c->id = st->next_id++;
+    c->state = SF_CLOSED;
+    c->pol = pol ? *pol : st->cfg.policy;
+    c->heap_idx = UINT32_MAX;
+    c->rto = (uint32_t)c->pol.rto_initial;
+    c->snd_mss = 536; /* RFC 9293 §3.7.1 (MUST-15): 536 when no MSS option came */
+    c->sndbuf.cap = c->pol.snd_buf;
+    c->rcvbuf.cap = c->pol.rcv_buf;
+    return c;
+}
+
+/* RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport, secretkey),
+ * M a 4-microsecond clock. F here is a keyed 64-bit mix (MurmurHash3's
+ * finaliser over the key and the tuple): unpredictable enough for tests; a
+ * deployment facing attackers wants a real PRF such as SipHash. */
+uint32_t sf_isn(sf_stack *st, uint64_t now, uint32_t raddr, uint16_t lport, uint16_t rport)
+{
+    if (st->cfg.fixed_isn) return st->cfg.isn;
+    uint64_t h = st->cfg.secret ^ ((uint64_t)st->cfg.addr << 32 | raddr);
+    h ^= (uint64_t)lport << 16 | rport;
+    for (int i = 0; i < 2; i++) {
+        h ^= h >> 33;
+        h *= 0xff51afd7ed558ccdULL;
+        h ^= h >> 33;
+        h *= 0xc4ceb9fe1a85ec53ULL;
+    }
+    return (uint32_t)h + (uint32_t)(now / 4);
+}
+
+void sf_set_state(sf_conn *c, sf_state s, sf_cause cause, const char *why)
+{
+    sf_state old = c->state;
+    if (old == s) return;
+    c->state = s;
+    sf_event ev = {.type = SF_EV_STATE,
+                   .conn = c,
+                   .conn_id = c->id,
+                   .old_state = old,
+                   .new_state = s,
+                   .cause = cause,
+                   .why = why};
+    c->stack->cb.event(c->stack->ud, &ev);
+}
+
+void sf_report_drop(sf_stack *st, sf_conn *c, const char *why)
+{
+    sf_event ev = {.type = SF_EV_DROP, .conn = c, .conn_id = c ? c->id : 0, .why = why};
+    if (c) ev.old_state = ev.new_state = c->state;
+    st->cb.event(st->ud, &ev);
+}
+
+void sf_report_error(sf_conn *c, int err)
+{
+    c->error = err;
+    sf_event ev = {.type = SF_EV_ERROR,
+                   .conn = c,
+                   .conn_id = c->id,
+                   .old_state = c->state,
+                   .new_state = c->state,
+                   .err = err,
+                   .why = sf_strerror(err)};
+    c->stack->cb.event(c->stack->ud, &ev);
+}
+
+void sf_conn_detach(sf_conn *c)
+{
+    sf_conn *l = c->listener;
+    if (!l) return;
+    sf_conn **at = &l->child_head;
+    while (*at && *at != c) at = &(*at)->child_next;
+    if (*at) *at = c->child_next;
+    c->child_next = NULL;
+    l->children--;
+    c->listener = NULL;
+}
+
+/* Takes a finished connection out of every table and timer and drops its
+ * buffers; freed at the next entry point unless the user holds it. */
+static void conn_retire(sf_conn *c)
+{
+    sf_timer_remove(c);
+    c->rto_at = c->tw_at = 0;
+    sf_conn_unhash(c);
+    sf_conn_detach(c);
+    sf_ring_drop(&c->sndbuf);
+    sf_ring_drop(&c->rcvbuf);
+    if (!c->held) {
+        c->hash_next = c->stack->reap;
+        c->stack->reap = c;
+    }
+}
+
+void sf_conn_closed(sf_conn *c, sf_cause cause, const char *why, int err)
+{
+    conn_retire(c);
+    sf_set_state(c, SF_CLOSED, cause, why);
+    if (err) sf_report_error(c, err);
+}
+
+void sf_conn_back_to_listen(sf_conn *c, const char *why)
+{
+    conn_retire(c);
+    sf_set_state(c, SF_LISTEN, SF_CAUSE_SEGMENT, why);
+}
+
+void sf_conn_hold(sf_conn *c) { c->held = true; }
+
+void sf_conn_release(sf_conn *c)
+{
+    c->held = false;
+    if (c->state == SF_CLOSED)
+        conn_free(c);
+    else if (c->is_listener && c->state == SF_LISTEN)
+        sf_close(c, 0); /* nobody could ever close it: close it now (it is reaped) */
+}
+
+/* ---- entry points ------------------------------------------------------------------------ */
+
+void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
+{
+    reap(st);
+    sf_seg seg;
+    const char *why = NULL;
+    if (sf_wire_parse(pkt, len, &seg, &why) != 0) {
+        sf_report_drop(st, NULL, why);
+        return;
+    }
+    if (seg.daddr != st->cfg.addr) {
+        sf_report_drop(st, NULL, "not addressed to this host");
+        return;
+    }
+    sf_conn *c = find_conn(st, seg.saddr, seg.dport, seg.sport);
+    if (!c) {
+        sf_conn *l = find_listener(st, seg.dport);
+        if (l) {
+            sf_input_listen(l, now, &seg);
+        } else if (seg.flags & SF_RST) {
+            /* RFC 9293 §3.10.7.1: an incoming RST is discarded (MUST-? never
+             * answer a RST with a RST, picotcp#142) */
+            sf_report_drop(st, NULL, "RST for no connection");
+        } else {
+            sf_report_drop(st, NULL, "no connection: RST sent");
+            sf_send_rst_for(st, NULL, &seg);
+        }
+        return;
+    }
+    c->segs_in++;
+    if (c->state == SF_SYN_SENT)
+        sf_input_syn_sent(c, now, &seg);
+    else
+        sf_input_other(c, now, &seg);
+}
+
+void sf_stack_poll(sf_stack *st, uint64_t now)
+{
+    reap(st);
+    sf_timers_run(st, now);
+}
+
+uint64_t sf_stack_deadline(const sf_stack *st)
+{
+    return st->heap_len ? st->heap[0]->deadline : SF_NO_DEADLINE;
+}

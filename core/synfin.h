@@ -1,0 +1,246 @@
+/* synfin.h - the public API of the synfin TCP core.
+ *
+ * The core is sans-I/O (DESIGN.md §1): it never reads a clock, never does I/O
+ * and never calls Lua. Every entry point takes `now` in microseconds; the core
+ * answers through two callbacks (a packet to send, an event to report) and
+ * tells the driver its next deadline with sf_stack_deadline().
+ *
+ * Callbacks are synchronous and must not call back into the same stack: a
+ * driver queues what it is given and acts on it after the entry point returns.
+ * A connection pointer seen in an event stays valid until the next entry point
+ * into the stack, unless the user holds it (sf_conn_hold), in which case it
+ * stays valid until sf_conn_release.
+ */
+#ifndef SYNFIN_H
+#define SYNFIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SF_VERSION "0.1.0"
+
+/* ---- errors: negative codes, named by sf_strerror ------------------------ */
+enum {
+    SF_OK = 0,
+    SF_EINVAL = -1,      /* wrong argument or call in a state that forbids it */
+    SF_ENOMEM = -2,      /* out of memory */
+    SF_EEXIST = -3,      /* "connection already exists" (RFC 9293 §3.10.1) */
+    SF_ENOTCONN = -4,    /* "connection does not exist" */
+    SF_ECLOSING = -5,    /* "connection closing" */
+    SF_ERESET = -6,      /* "connection reset" */
+    SF_EREFUSED = -7,    /* "connection refused" */
+    SF_ETIMEDOUT = -8,   /* retransmissions exhausted / user timeout */
+    SF_EADDRINUSE = -9,  /* local port already in use */
+    SF_EAGAIN = -10,     /* nothing to read now, or no room to send now */
+    SF_EBADMSG = -11,    /* malformed packet */
+    SF_ENOBUFS = -12,    /* a buffer is too small for the packet */
+};
+const char *sf_strerror(int err);
+
+/* ---- the eleven states (RFC 9293 §3.3.2), named as SEED.md names them ------ */
+typedef enum {
+    SF_CLOSED,
+    SF_LISTEN,
+    SF_SYN_SENT,
+    SF_SYN_RCVD,
+    SF_ESTABLISHED,
+    SF_FIN_WAIT_1,
+    SF_FIN_WAIT_2,
+    SF_CLOSE_WAIT,
+    SF_CLOSING,
+    SF_LAST_ACK,
+    SF_TIME_WAIT,
+    SF_STATE_COUNT
+} sf_state;
+const char *sf_state_name(sf_state s);
+/* Parses a state name ("FIN_WAIT_1"; "FIN-WAIT-1" too); -1 when unknown. */
+int sf_state_from_name(const char *name);
+
+/* ---- TCP header flags ------------------------------------------------------ */
+enum {
+    SF_FIN = 0x01,
+    SF_SYN = 0x02,
+    SF_RST = 0x04,
+    SF_PSH = 0x08,
+    SF_ACK = 0x10,
+    SF_URG = 0x20,
+    SF_ECE = 0x40,
+    SF_CWR = 0x80,
+};
+
+/* ---- segments (the wire) ---------------------------------------------------- */
+/* A parsed IPv4 + TCP segment. Addresses are host byte order. Options the core
+ * does not understand are skipped; `opt_bad` counts malformed option lists. */
+typedef struct {
+    uint32_t saddr, daddr;
+    uint16_t sport, dport;
+    uint32_t seq, ack;
+    uint8_t flags;
+    uint16_t wnd;
+    uint16_t urp;
+    uint8_t ttl;
+    uint16_t mss;      /* MSS option, 0 when absent */
+    int8_t wscale;     /* window scale option, -1 when absent */
+    uint8_t sack_perm; /* SACK-permitted option present */
+    uint8_t has_ts;    /* timestamps option present */
+    uint32_t ts_val, ts_ecr;
+    const uint8_t *payload;
+    uint32_t len;      /* payload length in bytes */
+    uint8_t bad_csum;  /* build: write a wrong checksum on purpose; parse: it was wrong */
+} sf_seg;
+
+/* SEG.LEN of RFC 9293 §3.4: payload plus one for SYN and one for FIN. */
+static inline uint32_t sf_seg_seqlen(const sf_seg *s)
+{
+    return s->len + ((s->flags & SF_SYN) ? 1u : 0u) + ((s->flags & SF_FIN) ? 1u : 0u);
+}
+
+/* Parses one IPv4 packet carrying TCP. Returns 0, or SF_EBADMSG with *why set
+ * to a short static explanation. The segment's payload points into pkt. When
+ * only the TCP checksum is wrong, every field is filled and bad_csum is set. */
+int sf_wire_parse(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why);
+/* Builds an IPv4 + TCP packet into buf; returns its length or SF_ENOBUFS. */
+int sf_wire_build(uint8_t *buf, size_t cap, const sf_seg *seg);
+/* Formats flags as letters in the order S, F, R, P, A, U, E, C ("SA", "FA", "PA"). */
+void sf_flags_str(uint8_t flags, char out[9]);
+/* Parses "SA", "FPA", ... (any order) into flag bits; -1 on an unknown letter. */
+int sf_flags_parse(const char *s);
+/* Parses dotted-quad IPv4 into host byte order; 0 on success. */
+int sf_addr_parse(const char *s, uint32_t *addr);
+void sf_addr_str(uint32_t addr, char out[16]);
+
+/* ---- configuration ----------------------------------------------------------- */
+/* Per-connection policy: copied from the stack's at creation, then adjustable
+ * through sf_conn_policy(). Times are microseconds. */
+typedef struct {
+    uint64_t msl;          /* maximum segment lifetime; TIME_WAIT lasts 2*MSL */
+    uint64_t rto_initial;  /* RFC 6298 (2.1): 1 s */
+    uint64_t rto_min;      /* RFC 6298 (2.4): rounded up to 1 s */
+    uint64_t rto_max;      /* RFC 6298 (2.5): at least 60 s */
+    uint32_t max_retries;  /* retransmissions of data/FIN before giving up */
+    uint32_t syn_retries;  /* retransmissions of SYN or SYN-ACK before giving up */
+    uint32_t rcv_buf;      /* receive buffer, bytes (window at most 65535) */
+    uint32_t snd_buf;      /* send buffer, bytes */
+    uint16_t mss;          /* MSS we announce */
+} sf_policy;
+
+typedef struct {
+    uint32_t addr;     /* the stack's IPv4 address */
+    uint64_t secret;   /* key of the RFC 6528 ISN function */
+    int fixed_isn;     /* 1: every ISS is `isn` (scenario tests) */
+    uint32_t isn;
+    uint16_t ephemeral_lo, ephemeral_hi;
+    uint16_t backlog;  /* default listen backlog */
+    sf_policy policy;
+} sf_config;
+
+/* Fills cfg with the defaults (MSL 30 s, RTO 1 s/1 s/60 s, 15 and 6 retries,
+ * 64 KiB buffers, MSS 1460, backlog 128). */
+void sf_config_default(sf_config *cfg);
+
+/* ---- events -------------------------------------------------------------------- */
+typedef enum {
+    SF_EV_STATE,  /* a connection changed state: old, new, cause, why */
+    SF_EV_DROP,   /* a segment was dropped by the protocol: why */
+    SF_EV_ERROR,  /* an error was signalled to the user: err */
+} sf_event_type;
+
+/* Why a state changed: a user call, a segment, or a timer. */
+typedef enum {
+    SF_CAUSE_USER,
+    SF_CAUSE_SEGMENT,
+    SF_CAUSE_TIMER,
+} sf_cause;
+
+typedef struct sf_conn sf_conn;
+typedef struct sf_stack sf_stack;
+
+typedef struct {
+    sf_event_type type;
+    sf_conn *conn;        /* may be NULL for drops outside any connection */
+    uint32_t conn_id;
+    sf_state old_state, new_state;
+    sf_cause cause;
+    const char *why;      /* static text: "connect", "SYN", "ACK of our FIN", "2MSL" */
+    int err;
+} sf_event;
+
+typedef struct {
+    /* A packet the stack sends; conn is its connection, or NULL (a RST for no
+     * connection). The buffer is valid only during the call. */
+    void (*emit)(void *ud, sf_conn *conn, const uint8_t *pkt, size_t len);
+    void (*event)(void *ud, const sf_event *ev);
+} sf_callbacks;
+
+/* ---- the stack: one host's TCP ------------------------------------------------- */
+sf_stack *sf_stack_new(const sf_config *cfg, const sf_callbacks *cb, void *ud);
+void sf_stack_free(sf_stack *st);
+uint32_t sf_stack_addr(const sf_stack *st);
+const sf_config *sf_stack_config(const sf_stack *st);
+/* Hands one IPv4 packet to the stack (RFC 9293 §3.10.7 SEGMENT ARRIVES). */
+void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len);
+/* Runs the timers due at `now` (RFC 9293 §3.10.8). */
+void sf_stack_poll(sf_stack *st, uint64_t now);
+/* The next time sf_stack_poll has work; UINT64_MAX when none. Never earlier
+ * than a real deadline, never "now" when nothing is due. */
+uint64_t sf_stack_deadline(const sf_stack *st);
+/* The connection a segment with this 4-tuple (as seen by this stack) belongs
+ * to, or the listener of lport, or NULL. */
+sf_conn *sf_stack_lookup(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport);
+size_t sf_stack_conn_count(const sf_stack *st);
+
+/* ---- user calls (RFC 9293 §3.9.1 and §3.10.1-6) ---------------------------------- */
+/* OPEN, passive: a listener in LISTEN. pol (NULL: the stack's) is inherited
+ * by the connections it spawns. */
+sf_conn *sf_listen(sf_stack *st, uint64_t now, uint16_t port, int backlog, const sf_policy *pol,
+                   int *err);
+/* OPEN, active: sends a SYN; lport 0 picks an ephemeral port; pol NULL: the
+ * stack's policy. */
+sf_conn *sf_connect(sf_stack *st, uint64_t now, uint32_t raddr, uint16_t rport, uint16_t lport,
+                    const sf_policy *pol, int *err);
+/* The next ESTABLISHED connection from a listener's queue, held for the
+ * caller, or NULL. */
+sf_conn *sf_accept(sf_conn *listener);
+/* SEND: queues up to len bytes; returns how many were taken or an error. */
+int sf_send(sf_conn *c, uint64_t now, const void *data, size_t len);
+/* RECEIVE: copies up to cap bytes; returns the count, 0 at end of stream
+ * (the peer's FIN has been read), SF_EAGAIN when nothing is there yet. */
+int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap);
+/* CLOSE: "no more data to send" (RFC 9293 §3.10.4). */
+int sf_close(sf_conn *c, uint64_t now);
+/* ABORT: RST if synchronized, then CLOSED (RFC 9293 §3.10.5). */
+int sf_abort(sf_conn *c, uint64_t now);
+
+/* STATUS (RFC 9293 §3.10.6), plus counters. Sequence numbers are absolute. */
+typedef struct {
+    sf_state state;
+    uint32_t id;
+    uint32_t laddr, raddr;
+    uint16_t lport, rport;
+    uint32_t iss, irs;
+    uint32_t snd_una, snd_nxt, snd_wnd;
+    uint32_t rcv_nxt, rcv_wnd;
+    uint32_t snd_queued;   /* bytes in the send buffer, unacknowledged included */
+    uint32_t rcv_queued;   /* bytes ready to read */
+    uint32_t rto;          /* current RTO, microseconds */
+    uint32_t srtt;         /* smoothed RTT, microseconds (0: no sample yet) */
+    uint32_t retransmits;  /* segments retransmitted over the life */
+    uint32_t segs_in, segs_out;
+    uint64_t bytes_in, bytes_out;
+    int error;             /* the last error signalled, 0 if none */
+    int peer_closed;       /* the peer's FIN has arrived */
+} sf_conn_info;
+void sf_conn_status(const sf_conn *c, sf_conn_info *info);
+sf_state sf_conn_state(const sf_conn *c);
+uint32_t sf_conn_id(const sf_conn *c);
+sf_policy *sf_conn_policy(sf_conn *c);
+
+/* The user keeps the connection: it is not freed on reaching CLOSED. */
+void sf_conn_hold(sf_conn *c);
+/* The user lets it go: freed now if CLOSED, else when it reaches CLOSED. */
+void sf_conn_release(sf_conn *c);
+
+/* The size of a connection's control block, for the record. */
+size_t sf_conn_sizeof(void);
+
+#endif

@@ -1,0 +1,155 @@
+/* tcb.h - the transmission control block and the stack that owns it.
+ * Internal to core/: drivers and bindings use synfin.h only. */
+#ifndef SF_TCB_H
+#define SF_TCB_H
+
+#include "ring.h"
+#include "seq.h"
+#include "synfin.h"
+
+#include <stdbool.h>
+
+#define SF_NO_DEADLINE UINT64_MAX
+#define SF_MAX_PACKET 1600 /* an IPv4 packet of MSS 1460 plus headers and options */
+
+struct sf_conn {
+    sf_stack *stack;
+    sf_conn *all_prev, *all_next; /* every live connection of the stack */
+    uint32_t id;
+    sf_state state;
+
+    /* the connection's identity: local address is the stack's */
+    uint32_t raddr;
+    uint16_t lport, rport;
+    sf_conn *hash_next; /* chain in the 4-tuple table, or the listener table */
+    bool hashed;
+    bool is_listener;   /* a LISTEN TCB, kept in the listener table */
+
+    /* passive open: the listener this connection came from (RFC 9293 §3.10.7.4:
+     * a RST in SYN_RCVD returns a passive connection to LISTEN) */
+    sf_conn *listener;
+    sf_conn *child_next; /* in the listener's list of children, oldest first */
+
+    /* a listener's own fields: its children are the connections it spawned
+     * and nobody has accepted yet, counted against the backlog */
+    uint16_t backlog;
+    uint16_t children;
+    sf_conn *child_head;
+
+    /* RFC 9293 §3.3.1 send sequence variables */
+    uint32_t iss;
+    uint32_t snd_una, snd_nxt, snd_wnd, snd_wl1, snd_wl2;
+    uint32_t snd_max;    /* highest sequence number sent + 1: after a go-back
+                            retransmission SND.NXT restarts at SND.UNA, and ACKs
+                            up to snd_max are still acceptable */
+    uint32_t max_snd_wnd; /* RFC 5961 §5: largest window the peer offered */
+    uint16_t snd_mss;    /* the peer's MSS (RFC 9293 §3.7.1: 536 if absent) */
+    /* receive sequence variables */
+    uint32_t irs;
+    uint32_t rcv_nxt;
+    uint32_t rcv_adv;    /* RCV.NXT + RCV.WND last announced: never moved left */
+
+    /* what the user asked for and what has happened */
+    bool fin_queued;     /* CLOSE called: a FIN follows the queued data */
+    bool fin_sent;       /* our FIN has been sent at fin_seq */
+    uint32_t fin_seq;
+    bool fin_received;   /* the peer's FIN has been accepted */
+    bool ack_now;        /* an ACK is owed */
+    bool held;           /* the user holds this connection */
+    bool passive;        /* came from LISTEN */
+    int error;           /* the last error signalled to the user */
+
+    sf_ring sndbuf;      /* from SND.UNA on: unacknowledged then unsent data */
+    sf_ring rcvbuf;      /* in-order data not yet read by the user */
+
+    /* timers: one deadline per connection, kept in the stack's heap */
+    uint64_t rto_at;     /* retransmission timer, 0 when off */
+    uint64_t tw_at;      /* TIME_WAIT (2*MSL) timer, 0 when off */
+    uint64_t deadline;
+    uint32_t heap_idx;   /* position in the heap, UINT32_MAX when not in it */
+
+    /* RFC 6298 retransmission timer state */
+    uint32_t rto;        /* microseconds */
+    uint32_t srtt, rttvar;
+    uint32_t retries;    /* consecutive timeouts of the current segment */
+    bool rtt_timing;     /* Karn: timing a segment that was never retransmitted */
+    uint32_t rtt_seq;
+    uint64_t rtt_start;
+
+    sf_policy pol;
+
+    /* statistics */
+    uint32_t retransmits, segs_in, segs_out;
+    uint64_t bytes_in, bytes_out;
+};
+
+struct sf_stack {
+    sf_config cfg;
+    sf_callbacks cb;
+    void *ud;
+    uint32_t next_id;
+    uint16_t next_ephemeral;
+
+    sf_conn *all; /* every connection not yet freed, for sf_stack_free */
+
+    /* connections by 4-tuple: chained hash, grown when the load passes 1 */
+    sf_conn **table;
+    size_t table_size, nconns;
+    /* listeners by local port */
+    sf_conn **listeners;
+    size_t listeners_size;
+
+    /* one deadline per connection, in a binary min-heap (LESSONS.md §1: no
+     * walk over every connection per tick) */
+    sf_conn **heap;
+    size_t heap_len, heap_cap;
+
+    /* connections that reached CLOSED while nobody held them: freed at the
+     * start of the next entry point, so that events may name them */
+    sf_conn *reap;
+
+    uint8_t pkt[SF_MAX_PACKET];     /* the packet being built */
+    uint8_t payload[SF_MAX_PACKET]; /* its payload, copied out of a send ring */
+};
+
+/* stack.c */
+void sf_set_state(sf_conn *c, sf_state s, sf_cause cause, const char *why);
+void sf_report_drop(sf_stack *st, sf_conn *c, const char *why);
+void sf_report_error(sf_conn *c, int err);
+void sf_conn_hash(sf_conn *c);
+void sf_conn_unhash(sf_conn *c);
+sf_conn *sf_conn_new(sf_stack *st, const sf_policy *pol);
+uint32_t sf_isn(sf_stack *st, uint64_t now, uint32_t raddr, uint16_t lport, uint16_t rport);
+/* Enters CLOSED, signals err to the user if not 0, and frees what it can. */
+void sf_conn_closed(sf_conn *c, sf_cause cause, const char *why, int err);
+/* SYN_RCVD from a passive open, reset: "return this connection to LISTEN"
+ * (§3.10.7.4). The listener goes on; the child is gone, its user not told. */
+void sf_conn_back_to_listen(sf_conn *c, const char *why);
+/* A passive child is done with its listener's backlog (it closed or was accepted). */
+void sf_conn_detach(sf_conn *c);
+
+/* timer.c */
+void sf_timer_update(sf_conn *c);
+void sf_timer_remove(sf_conn *c);
+void sf_timers_run(sf_stack *st, uint64_t now);
+void sf_rto_arm(sf_conn *c, uint64_t now);
+void sf_rtt_sample(sf_conn *c, uint64_t now, uint32_t ack);
+void sf_time_wait_start(sf_conn *c, uint64_t now);
+
+/* output.c */
+void sf_output(sf_conn *c, uint64_t now);
+void sf_send_syn(sf_conn *c, uint64_t now);
+void sf_send_ack(sf_conn *c, uint64_t now);
+void sf_send_rst(sf_conn *c, uint64_t now);
+/* A RST for a segment with no connection, per RFC 9293 §3.10.7.1. */
+void sf_send_rst_for(sf_stack *st, sf_conn *c, const sf_seg *seg);
+uint16_t sf_rcv_window(sf_conn *c);
+
+/* input.c */
+void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg);
+void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg);
+void sf_input_other(sf_conn *c, uint64_t now, const sf_seg *seg);
+
+static inline bool sf_synchronized(sf_state s) { return s >= SF_ESTABLISHED; }
+
+#endif

@@ -1,0 +1,176 @@
+/* timer.c - per-connection deadlines in a binary min-heap, and what happens
+ * when they pass (RFC 9293 §3.10.8): retransmission with RFC 6298 backoff and
+ * the TIME_WAIT timeout. Each connection sits in the heap once, at the
+ * earliest of its timers, so a poll touches only connections that are due. */
+#include "tcb.h"
+
+#include <stdlib.h>
+
+static void heap_swap(sf_stack *st, size_t i, size_t j)
+{
+    sf_conn *a = st->heap[i];
+    st->heap[i] = st->heap[j];
+    st->heap[j] = a;
+    st->heap[i]->heap_idx = (uint32_t)i;
+    st->heap[j]->heap_idx = (uint32_t)j;
+}
+
+static void heap_up(sf_stack *st, size_t i)
+{
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (st->heap[parent]->deadline <= st->heap[i]->deadline) break;
+        heap_swap(st, i, parent);
+        i = parent;
+    }
+}
+
+static void heap_down(sf_stack *st, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < st->heap_len && st->heap[l]->deadline < st->heap[m]->deadline) m = l;
+        if (r < st->heap_len && st->heap[r]->deadline < st->heap[m]->deadline) m = r;
+        if (m == i) return;
+        heap_swap(st, i, m);
+        i = m;
+    }
+}
+
+void sf_timer_remove(sf_conn *c)
+{
+    sf_stack *st = c->stack;
+    if (c->heap_idx == UINT32_MAX) return;
+    size_t i = c->heap_idx;
+    st->heap_len--;
+    if (i != st->heap_len) {
+        st->heap[i] = st->heap[st->heap_len];
+        st->heap[i]->heap_idx = (uint32_t)i;
+        heap_down(st, i);
+        heap_up(st, i);
+    }
+    c->heap_idx = UINT32_MAX;
+}
+
+/* Puts the connection in the heap at the earliest of its timers. */
+void sf_timer_update(sf_conn *c)
+{
+    sf_stack *st = c->stack;
+    uint64_t d = SF_NO_DEADLINE;
+    if (c->rto_at && c->rto_at < d) d = c->rto_at;
+    if (c->tw_at && c->tw_at < d) d = c->tw_at;
+    if (d == SF_NO_DEADLINE) {
+        sf_timer_remove(c);
+        return;
+    }
+    c->deadline = d;
+    if (c->heap_idx == UINT32_MAX) {
+        if (st->heap_len == st->heap_cap) {
+            size_t cap = st->heap_cap ? st->heap_cap * 2 : 64;
+            sf_conn **heap = realloc(st->heap, cap * sizeof *heap);
+            if (!heap) return; /* the timer is lost; the connection stalls, no crash */
+            st->heap = heap;
+            st->heap_cap = cap;
+        }
+        c->heap_idx = (uint32_t)st->heap_len;
+        st->heap[st->heap_len++] = c;
+    }
+    heap_down(st, c->heap_idx);
+    heap_up(st, c->heap_idx);
+}
+
+/* RFC 6298 (5.1): start the timer when a segment with data (or SYN/FIN) is
+ * sent and the timer is not running. */
+void sf_rto_arm(sf_conn *c, uint64_t now)
+{
+    c->rto_at = now + c->rto;
+    sf_timer_update(c);
+}
+
+static uint32_t clamp_rto(const sf_conn *c, uint64_t rto)
+{
+    if (rto < c->pol.rto_min) rto = c->pol.rto_min;
+    if (rto > c->pol.rto_max) rto = c->pol.rto_max;
+    return (uint32_t)rto;
+}
+
+/* RFC 6298 (2.2), (2.3): one RTT sample, taken only from a segment that was
+ * not retransmitted (Karn's algorithm, RFC 6298 §3). */
+void sf_rtt_sample(sf_conn *c, uint64_t now, uint32_t ack)
+{
+    if (!c->rtt_timing || !sf_seq_gt(ack, c->rtt_seq)) return;
+    c->rtt_timing = false;
+    uint64_t r = now - c->rtt_start;
+    if (r == 0) r = 1;
+    if (c->srtt == 0) {
+        c->srtt = (uint32_t)r;
+        c->rttvar = (uint32_t)(r / 2);
+    } else {
+        uint64_t delta = r > c->srtt ? r - c->srtt : c->srtt - r;
+        c->rttvar = (uint32_t)((3 * (uint64_t)c->rttvar + delta) / 4); /* beta = 1/4 */
+        c->srtt = (uint32_t)((7 * (uint64_t)c->srtt + r) / 8);         /* alpha = 1/8 */
+    }
+    /* RTO = SRTT + max(G, K*RTTVAR), K = 4, G = 1 us here */
+    uint64_t k = 4 * (uint64_t)c->rttvar;
+    c->rto = clamp_rto(c, c->srtt + (k ? k : 1));
+}
+
+void sf_time_wait_start(sf_conn *c, uint64_t now)
+{
+    /* RFC 9293 §3.10.7.4, eighth step: start the time-wait timer, turn off
+     * the other timers. A TIME_WAIT connection keeps no buffers. */
+    c->rto_at = 0;
+    c->tw_at = now + 2 * c->pol.msl;
+    sf_ring_drop(&c->sndbuf);
+    sf_ring_drop(&c->rcvbuf);
+    sf_timer_update(c);
+}
+
+/* RFC 9293 §3.10.8, RETRANSMISSION TIMEOUT: send the segment at the front of
+ * the queue again and back off (RFC 6298 (5.4)-(5.6)). */
+static void retransmit(sf_conn *c, uint64_t now)
+{
+    bool syn_phase = c->state == SF_SYN_SENT || c->state == SF_SYN_RCVD;
+    uint32_t limit = syn_phase ? c->pol.syn_retries : c->pol.max_retries;
+    if (c->retries >= limit) {
+        /* LESSONS.md §3 (picotcp#40): retransmissions end */
+        if (c->state == SF_SYN_RCVD && c->passive)
+            sf_conn_closed(c, SF_CAUSE_TIMER, "SYN-ACK retries exhausted", 0);
+        else
+            sf_conn_closed(c, SF_CAUSE_TIMER, "retries exhausted", SF_ETIMEDOUT);
+        return;
+    }
+    c->retries++;
+    c->retransmits++;
+    c->rtt_timing = false; /* Karn */
+    c->rto = clamp_rto(c, (uint64_t)c->rto * 2);
+    if (syn_phase) {
+        sf_send_syn(c, now);
+    } else {
+        /* go back to SND.UNA: the first unacknowledged segment goes out again
+         * with its original sequence number, FIN included (warp17#15) */
+        c->snd_nxt = c->snd_una;
+        sf_output(c, now);
+    }
+    sf_rto_arm(c, now);
+}
+
+void sf_timers_run(sf_stack *st, uint64_t now)
+{
+    /* Bounded: each connection is handled at most once per call. */
+    size_t budget = st->heap_len;
+    while (st->heap_len && st->heap[0]->deadline <= now && budget--) {
+        sf_conn *c = st->heap[0];
+        if (c->tw_at && c->tw_at <= now) {
+            /* RFC 9293 §3.10.8, TIME-WAIT TIMEOUT */
+            c->tw_at = 0;
+            sf_conn_closed(c, SF_CAUSE_TIMER, "2MSL", 0);
+            continue;
+        }
+        if (c->rto_at && c->rto_at <= now) {
+            c->rto_at = 0;
+            retransmit(c, now);
+        }
+        if (c->state != SF_CLOSED) sf_timer_update(c);
+    }
+}

@@ -1,0 +1,69 @@
+/* trace.h - the record of a run: every segment on the wire with its fate,
+ * every state change with its cause, every explained drop. Drivers write it;
+ * the Lua side turns it into the ladder diagram and matches expectations on
+ * it. Records only grow; an index names a record for the life of the trace. */
+#ifndef SF_TRACE_H
+#define SF_TRACE_H
+
+#include "synfin.h"
+
+#include <stdbool.h>
+
+typedef enum {
+    SF_TR_SEG,   /* a segment put on the wire (or dropped before it) */
+    SF_TR_STATE, /* a connection changed state */
+    SF_TR_NOTE,  /* an explanation: a protocol drop, a hook failure, a user note */
+} sf_trace_kind;
+
+typedef enum {
+    SF_FATE_FLIGHT,          /* on the wire, not yet arrived */
+    SF_FATE_DELIVERED,       /* handed to the receiving host */
+    SF_FATE_LOST,            /* lost by the link (seeded loss) */
+    SF_FATE_DROPPED_EGRESS,  /* an egress hook dropped it: it never reached the wire */
+    SF_FATE_DROPPED_INGRESS, /* an ingress hook dropped it on arrival */
+    SF_FATE_NO_HOST,         /* no host has the destination address */
+} sf_fate;
+
+typedef struct {
+    uint64_t time;    /* when it happened (a segment: when it entered the wire) */
+    uint64_t arrival; /* a segment: when it reached the receiver */
+    uint64_t delay;   /* a segment: delay added by a hook (egress and ingress) */
+    uint8_t kind, fate, flags, cause;
+    int8_t old_state, new_state;
+    uint8_t injected; /* crafted by a script, not sent by a stack */
+    uint16_t host;    /* sender (segment) or the host concerned */
+    uint16_t to_host; /* receiver, UINT16_MAX when none */
+    uint32_t conn_id;
+    uint32_t saddr, daddr;
+    uint16_t sport, dport;
+    uint32_t seq, ack;
+    uint16_t wnd, mss;
+    int8_t wscale;
+    uint8_t sack_perm, has_ts;
+    uint32_t len;      /* payload bytes */
+    uint32_t seg_no;   /* a segment's number (1, 2, ...); a state change: the
+                          segment that caused it, 0 if none */
+    uint32_t hook_id;  /* the hook whose verdict applied */
+    uint32_t text_off, text_len; /* payload, or a note's text, in the arena */
+    const char *why;   /* static text: a state change's or a drop's reason */
+} sf_trace_rec;
+
+typedef struct {
+    sf_trace_rec *recs;
+    size_t n, cap;
+    uint8_t *arena;
+    size_t arena_len, arena_cap;
+    uint32_t segs;     /* segments numbered so far */
+    bool keep_payload; /* store payload bytes (for patterns on payload) */
+} sf_trace;
+
+void sf_trace_init(sf_trace *t);
+void sf_trace_free(sf_trace *t);
+/* Appends a zeroed record of this kind; returns its index, or -1 without memory. */
+long sf_trace_add(sf_trace *t, sf_trace_kind kind, uint64_t time);
+/* Appends a segment record filled from seg; numbers it. */
+long sf_trace_seg(sf_trace *t, uint64_t time, const sf_seg *seg);
+/* Stores bytes in the arena for record i. */
+void sf_trace_text(sf_trace *t, long i, const void *text, size_t len);
+
+#endif

@@ -1,0 +1,224 @@
+/* user.c - the user calls of RFC 9293 §3.10.1-§3.10.6: OPEN (listen and
+ * connect), SEND, RECEIVE, CLOSE, ABORT and STATUS, with the errors the RFC
+ * names for each state. */
+#include "tcb.h"
+
+#include <string.h>
+
+sf_conn *sf_listen(sf_stack *st, uint64_t now, uint16_t port, int backlog, const sf_policy *pol,
+                   int *err)
+{
+    (void)now;
+    int dummy;
+    if (!err) err = &dummy;
+    if (port == 0) {
+        *err = SF_EINVAL;
+        return NULL;
+    }
+    sf_conn *l = sf_stack_lookup(st, 0, port, 0);
+    if (l && l->is_listener) {
+        *err = SF_EADDRINUSE;
+        return NULL;
+    }
+    l = sf_conn_new(st, pol);
+    if (!l) {
+        *err = SF_ENOMEM;
+        return NULL;
+    }
+    l->lport = port;
+    l->is_listener = true;
+    l->held = true;
+    l->backlog = (uint16_t)(backlog > 0 ? (backlog > 65535 ? 65535 : backlog) : st->cfg.backlog);
+    sf_conn_hash(l);
+    sf_set_state(l, SF_LISTEN, SF_CAUSE_USER, "listen");
+    *err = SF_OK;
+    return l;
+}
+
+/* An unused local port for this remote socket, from the ephemeral range. */
+static uint16_t pick_port(sf_stack *st, uint32_t raddr, uint16_t rport)
+{
+    uint32_t span = (uint32_t)st->cfg.ephemeral_hi - st->cfg.ephemeral_lo + 1;
+    for (uint32_t i = 0; i < span; i++) {
+        uint16_t p = st->next_ephemeral;
+        st->next_ephemeral = p >= st->cfg.ephemeral_hi ? st->cfg.ephemeral_lo : (uint16_t)(p + 1);
+        sf_conn *c = sf_stack_lookup(st, raddr, p, rport);
+        if (!c) return p;
+    }
+    return 0;
+}
+
+sf_conn *sf_connect(sf_stack *st, uint64_t now, uint32_t raddr, uint16_t rport, uint16_t lport,
+                    const sf_policy *pol, int *err)
+{
+    int dummy;
+    if (!err) err = &dummy;
+    if (raddr == 0 || rport == 0) {
+        *err = SF_EINVAL;
+        return NULL;
+    }
+    if (lport == 0) lport = pick_port(st, raddr, rport);
+    if (lport == 0) {
+        *err = SF_EADDRINUSE;
+        return NULL;
+    }
+    sf_conn *old = sf_stack_lookup(st, raddr, lport, rport);
+    if (old && !old->is_listener) {
+        *err = SF_EEXIST; /* §3.10.1: "connection already exists" */
+        return NULL;
+    }
+    sf_conn *c = sf_conn_new(st, pol);
+    if (!c) {
+        *err = SF_ENOMEM;
+        return NULL;
+    }
+    c->raddr = raddr;
+    c->lport = lport;
+    c->rport = rport;
+    c->held = true;
+    c->iss = sf_isn(st, now, raddr, lport, rport);
+    c->snd_una = c->iss;
+    c->snd_max = c->iss;
+    sf_conn_hash(c);
+    /* §3.10.1: <SEQ=ISS><CTL=SYN>, SND.UNA <- ISS, SND.NXT <- ISS+1, SYN_SENT */
+    sf_set_state(c, SF_SYN_SENT, SF_CAUSE_USER, "connect");
+    sf_send_syn(c, now);
+    sf_rto_arm(c, now);
+    *err = SF_OK;
+    return c;
+}
+
+sf_conn *sf_accept(sf_conn *l)
+{
+    if (!l->is_listener) return NULL;
+    for (sf_conn *c = l->child_head; c; c = c->child_next) {
+        if (c->state == SF_SYN_RCVD) continue;
+        sf_conn_detach(c);
+        c->held = true;
+        return c;
+    }
+    return NULL;
+}
+
+int sf_send(sf_conn *c, uint64_t now, const void *data, size_t len)
+{
+    switch (c->state) {
+    case SF_CLOSED: return c->error ? c->error : SF_ENOTCONN;
+    case SF_LISTEN: return SF_EINVAL; /* a listener does not send */
+    case SF_SYN_SENT:
+    case SF_SYN_RCVD: /* queued until ESTABLISHED (§3.10.2) */
+    case SF_ESTABLISHED:
+    case SF_CLOSE_WAIT: break;
+    default: return SF_ECLOSING; /* §3.10.2: "connection closing" */
+    }
+    if (c->fin_queued) return SF_ECLOSING;
+    if (len > UINT32_MAX) len = UINT32_MAX;
+    uint32_t n = sf_ring_write(&c->sndbuf, data, (uint32_t)len);
+    if (n == 0 && len > 0) return SF_EAGAIN;
+    sf_output(c, now);
+    return (int)n;
+}
+
+int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap)
+{
+    if (c->is_listener) return SF_EINVAL;
+    if (cap > UINT32_MAX) cap = UINT32_MAX;
+    uint32_t n = sf_ring_read(&c->rcvbuf, buf, (uint32_t)cap);
+    if (n > 0) {
+        /* RFC 9293 §3.8.6.2.2 (receiver SWS avoidance): announce the opened
+         * window once it grew by min(RCV.BUFF/2, MSS) (smoltcp#199: else a
+         * sender facing a closed window stalls) */
+        uint32_t edge = c->rcv_nxt + sf_ring_free(&c->rcvbuf);
+        uint32_t grow = sf_seq_gt(edge, c->rcv_adv) ? edge - c->rcv_adv : 0;
+        uint32_t step = c->rcvbuf.cap / 2 < c->pol.mss ? c->rcvbuf.cap / 2 : c->pol.mss;
+        bool peer_sends = c->state == SF_ESTABLISHED || c->state == SF_FIN_WAIT_1 ||
+                          c->state == SF_FIN_WAIT_2;
+        if (peer_sends && !c->fin_received && grow >= step) sf_send_ack(c, now);
+        return (int)n;
+    }
+    if (c->fin_received) return 0; /* end of stream */
+    if (c->state == SF_CLOSED) return c->error ? c->error : SF_ENOTCONN;
+    return SF_EAGAIN;
+}
+
+int sf_close(sf_conn *c, uint64_t now)
+{
+    switch (c->state) {
+    case SF_CLOSED: return SF_ENOTCONN;
+    case SF_LISTEN:
+        /* children nobody accepted are reset, as Linux does */
+        while (c->child_head) {
+            sf_conn *child = c->child_head;
+            sf_send_rst(child, now);
+            sf_conn_closed(child, SF_CAUSE_USER, "listener closed", 0);
+        }
+        sf_conn_closed(c, SF_CAUSE_USER, "close", 0);
+        return SF_OK;
+    case SF_SYN_SENT: sf_conn_closed(c, SF_CAUSE_USER, "close", 0); return SF_OK;
+    case SF_SYN_RCVD:
+        /* §3.10.4: queued until ESTABLISHED, then FIN_WAIT_1 */
+        c->fin_queued = true;
+        return SF_OK;
+    case SF_ESTABLISHED:
+        c->fin_queued = true;
+        sf_set_state(c, SF_FIN_WAIT_1, SF_CAUSE_USER, "close");
+        sf_output(c, now);
+        return SF_OK;
+    case SF_CLOSE_WAIT:
+        c->fin_queued = true;
+        sf_set_state(c, SF_LAST_ACK, SF_CAUSE_USER, "close");
+        sf_output(c, now);
+        return SF_OK;
+    default: return SF_ECLOSING; /* FIN_WAIT_*, CLOSING, LAST_ACK, TIME_WAIT */
+    }
+}
+
+int sf_abort(sf_conn *c, uint64_t now)
+{
+    switch (c->state) {
+    case SF_CLOSED: return SF_ENOTCONN;
+    case SF_LISTEN: return sf_close(c, now);
+    case SF_SYN_SENT: break;
+    case SF_SYN_RCVD:
+    case SF_ESTABLISHED:
+    case SF_FIN_WAIT_1:
+    case SF_FIN_WAIT_2:
+    case SF_CLOSE_WAIT: sf_send_rst(c, now); break; /* <SEQ=SND.NXT><CTL=RST> */
+    default: break; /* CLOSING, LAST_ACK, TIME_WAIT: "ok", delete the TCB */
+    }
+    sf_conn_closed(c, SF_CAUSE_USER, "abort", 0);
+    return SF_OK;
+}
+
+void sf_conn_status(const sf_conn *c, sf_conn_info *i)
+{
+    memset(i, 0, sizeof *i);
+    i->state = c->state;
+    i->id = c->id;
+    i->laddr = c->stack->cfg.addr;
+    i->raddr = c->raddr;
+    i->lport = c->lport;
+    i->rport = c->rport;
+    i->iss = c->iss;
+    i->irs = c->irs;
+    i->snd_una = c->snd_una;
+    i->snd_nxt = c->snd_nxt;
+    i->snd_wnd = c->snd_wnd;
+    i->rcv_nxt = c->rcv_nxt;
+    i->rcv_wnd = sf_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+    i->snd_queued = c->sndbuf.len;
+    i->rcv_queued = c->rcvbuf.len;
+    i->rto = c->rto;
+    i->srtt = c->srtt;
+    i->retransmits = c->retransmits;
+    i->segs_in = c->segs_in;
+    i->segs_out = c->segs_out;
+    i->bytes_in = c->bytes_in;
+    i->bytes_out = c->bytes_out;
+    i->error = c->error;
+    i->peer_closed = c->fin_received;
+}
+
+sf_state sf_conn_state(const sf_conn *c) { return c->state; }
+uint32_t sf_conn_id(const sf_conn *c) { return c->id; }
+sf_policy *sf_conn_policy(sf_conn *c) { return &c->pol; }

@@ -1,0 +1,275 @@
+/* wire.c - the only code that touches packet bytes: IPv4 and TCP headers,
+ * options and checksums (RFC 791, RFC 9293 §3.1-3.2). One hand-written parser
+ * per header; every length is checked before it is used (LESSONS.md §3,
+ * Parsing: data offset past the end and option lengths 0 or 1 have crashed
+ * other stacks). */
+#include "synfin.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define IP_HDR 20
+#define TCP_HDR 20
+#define IPPROTO_TCP_NUM 6
+
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, (uint16_t)(v >> 16));
+    put16(p + 2, (uint16_t)v);
+}
+
+/* One's-complement sum of 16-bit words (RFC 1071), not yet folded. */
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+    while (len > 1) {
+        sum += get16(p);
+        p += 2;
+        len -= 2;
+    }
+    if (len) sum += (uint32_t)p[0] << 8;
+    return sum;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}
+
+/* RFC 9293 §3.1: the checksum covers a pseudo-header of source and
+ * destination address, protocol and TCP length. */
+static uint16_t tcp_checksum(uint32_t saddr, uint32_t daddr, const uint8_t *tcp, size_t len)
+{
+    uint32_t sum = (saddr >> 16) + (saddr & 0xffff) + (daddr >> 16) + (daddr & 0xffff);
+    sum += IPPROTO_TCP_NUM + (uint32_t)len;
+    return csum_fold(csum_add(sum, tcp, len));
+}
+
+/* RFC 9293 §3.2: kind 0 ends the list, kind 1 is padding, every other option
+ * has a length byte of at least 2 that must stay inside the header. */
+static int parse_options(const uint8_t *p, size_t len, sf_seg *seg, const char **why)
+{
+    size_t i = 0;
+    while (i < len) {
+        uint8_t kind = p[i];
+        if (kind == 0) break;
+        if (kind == 1) {
+            i++;
+            continue;
+        }
+        if (i + 1 >= len || p[i + 1] < 2 || i + p[i + 1] > len) {
+            *why = "malformed TCP option length";
+            return SF_EBADMSG;
+        }
+        uint8_t olen = p[i + 1];
+        const uint8_t *v = p + i + 2;
+        switch (kind) {
+        case 2:
+            if (olen == 4) seg->mss = get16(v);
+            break;
+        case 3:
+            if (olen == 3) seg->wscale = (int8_t)(v[0] > 14 ? 14 : v[0]); /* RFC 7323 §2.3 */
+            break;
+        case 4:
+            if (olen == 2) seg->sack_perm = 1;
+            break;
+        case 8:
+            if (olen == 10) {
+                seg->has_ts = 1;
+                seg->ts_val = get32(v);
+                seg->ts_ecr = get32(v + 4);
+            }
+            break;
+        default: break; /* MUST-6: ignore options we do not implement */
+        }
+        i += olen;
+    }
+    return 0;
+}
+
+int sf_wire_parse(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why)
+{
+    static const char *unused;
+    if (!why) why = &unused;
+    memset(seg, 0, sizeof *seg);
+    seg->wscale = -1;
+    if (len < IP_HDR) {
+        *why = "packet shorter than an IPv4 header";
+        return SF_EBADMSG;
+    }
+    if (pkt[0] >> 4 != 4) {
+        *why = "not IPv4";
+        return SF_EBADMSG;
+    }
+    size_t ihl = (size_t)(pkt[0] & 0x0f) * 4;
+    size_t total = get16(pkt + 2);
+    if (ihl < IP_HDR || total < ihl || total > len) {
+        *why = "bad IPv4 header or total length";
+        return SF_EBADMSG;
+    }
+    if (csum_fold(csum_add(0, pkt, ihl)) != 0) {
+        *why = "bad IPv4 header checksum";
+        return SF_EBADMSG;
+    }
+    if (pkt[9] != IPPROTO_TCP_NUM) {
+        *why = "not TCP";
+        return SF_EBADMSG;
+    }
+    if ((get16(pkt + 6) & 0x3fff) != 0) {
+        *why = "IPv4 fragment (reassembly not supported)";
+        return SF_EBADMSG;
+    }
+    seg->ttl = pkt[8];
+    seg->saddr = get32(pkt + 12);
+    seg->daddr = get32(pkt + 16);
+
+    const uint8_t *tcp = pkt + ihl;
+    size_t tlen = total - ihl;
+    if (tlen < TCP_HDR) {
+        *why = "segment shorter than a TCP header";
+        return SF_EBADMSG;
+    }
+    size_t doff = (size_t)(tcp[12] >> 4) * 4;
+    if (doff < TCP_HDR || doff > tlen) {
+        *why = "TCP data offset out of range";
+        return SF_EBADMSG;
+    }
+    seg->sport = get16(tcp);
+    seg->dport = get16(tcp + 2);
+    seg->seq = get32(tcp + 4);
+    seg->ack = get32(tcp + 8);
+    seg->flags = tcp[13];
+    seg->wnd = get16(tcp + 14);
+    seg->urp = get16(tcp + 18);
+    if (parse_options(tcp + TCP_HDR, doff - TCP_HDR, seg, why) != 0) return SF_EBADMSG;
+    seg->payload = tcp + doff;
+    seg->len = (uint32_t)(tlen - doff);
+    /* checked last, so that a driver can still show what a corrupted
+     * segment said (MUST-2, MUST-3: the checksum is verified) */
+    if (tcp_checksum(seg->saddr, seg->daddr, tcp, tlen) != 0) {
+        seg->bad_csum = 1;
+        *why = "bad TCP checksum";
+        return SF_EBADMSG;
+    }
+    return 0;
+}
+
+/* Writes the options a segment carries, padded to 4 bytes; returns length. */
+static size_t build_options(uint8_t *p, const sf_seg *seg)
+{
+    size_t n = 0;
+    if (seg->mss) {
+        p[n++] = 2;
+        p[n++] = 4;
+        put16(p + n, seg->mss);
+        n += 2;
+    }
+    if (seg->sack_perm) {
+        p[n++] = 1;
+        p[n++] = 1;
+        p[n++] = 4;
+        p[n++] = 2;
+    }
+    if (seg->has_ts) {
+        p[n++] = 1;
+        p[n++] = 1;
+        p[n++] = 8;
+        p[n++] = 10;
+        put32(p + n, seg->ts_val);
+        put32(p + n + 4, seg->ts_ecr);
+        n += 8;
+    }
+    if (seg->wscale >= 0) {
+        p[n++] = 1;
+        p[n++] = 3;
+        p[n++] = 3;
+        p[n++] = (uint8_t)seg->wscale;
+    }
+    return n;
+}
+
+int sf_wire_build(uint8_t *buf, size_t cap, const sf_seg *seg)
+{
+    uint8_t opts[40];
+    size_t olen = build_options(opts, seg);
+    size_t tlen = TCP_HDR + olen + seg->len;
+    size_t total = IP_HDR + tlen;
+    if (total > cap || total > 65535) return SF_ENOBUFS;
+
+    uint8_t *ip = buf;
+    memset(ip, 0, IP_HDR);
+    ip[0] = 0x45;
+    put16(ip + 2, (uint16_t)total);
+    put16(ip + 6, 0x4000); /* DF */
+    ip[8] = seg->ttl ? seg->ttl : 64;
+    ip[9] = IPPROTO_TCP_NUM;
+    put32(ip + 12, seg->saddr);
+    put32(ip + 16, seg->daddr);
+    put16(ip + 10, csum_fold(csum_add(0, ip, IP_HDR)));
+
+    uint8_t *tcp = buf + IP_HDR;
+    put16(tcp, seg->sport);
+    put16(tcp + 2, seg->dport);
+    put32(tcp + 4, seg->seq);
+    put32(tcp + 8, seg->ack);
+    tcp[12] = (uint8_t)(((TCP_HDR + olen) / 4) << 4);
+    tcp[13] = seg->flags;
+    put16(tcp + 14, seg->wnd);
+    put16(tcp + 16, 0);
+    put16(tcp + 18, seg->urp);
+    memcpy(tcp + TCP_HDR, opts, olen);
+    if (seg->len) memcpy(tcp + TCP_HDR + olen, seg->payload, seg->len);
+    uint16_t sum = tcp_checksum(seg->saddr, seg->daddr, tcp, tlen);
+    if (seg->bad_csum) sum ^= 0x5a5a;
+    put16(tcp + 16, sum);
+    return (int)total;
+}
+
+/* the order people say them in: SYN+ACK "SA", FIN+ACK "FA", PSH+ACK "PA" */
+static const char flag_letters[] = "SFRPAUEC";
+static const uint8_t flag_bits[] = {SF_SYN, SF_FIN, SF_RST, SF_PSH, SF_ACK, SF_URG, SF_ECE, SF_CWR};
+
+void sf_flags_str(uint8_t flags, char out[9])
+{
+    size_t n = 0;
+    for (size_t i = 0; i < 8; i++)
+        if (flags & flag_bits[i]) out[n++] = flag_letters[i];
+    out[n] = 0;
+}
+
+int sf_flags_parse(const char *s)
+{
+    int flags = 0;
+    for (; *s; s++) {
+        const char *at = strchr(flag_letters, *s);
+        if (!at || !*s) return -1;
+        flags |= flag_bits[at - flag_letters];
+    }
+    return flags;
+}
+
+int sf_addr_parse(const char *s, uint32_t *addr)
+{
+    unsigned a, b, c, d;
+    char tail;
+    if (sscanf(s, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4) return SF_EINVAL;
+    if (a > 255 || b > 255 || c > 255 || d > 255) return SF_EINVAL;
+    *addr = a << 24 | b << 16 | c << 8 | d;
+    return 0;
+}
+
+void sf_addr_str(uint32_t addr, char out[16])
+{
+    snprintf(out, 16, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 255, (addr >> 8) & 255,
+             addr & 255);
+}

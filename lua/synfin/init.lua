@@ -1,0 +1,592 @@
+--- synfin: a scriptable TCP state machine.
+--
+--   local synfin = require "synfin"
+--   local net = synfin.sim{ seed = 7, latency = 0.005 }   -- seconds everywhere
+--   local a, b = net:host "192.0.2.1", net:host "192.0.2.2"
+--   local l = b:listen(80)
+--   net:run(function()
+--     local c = a:connect("192.0.2.2", 80)
+--     c:wait("ESTABLISHED", 1)
+--     ...
+--   end)
+--   print(net:trace())
+--
+-- A scenario is one coroutine on the net's virtual clock: every blocking call
+-- (c:wait, c:recv, l:accept, net:expect, net:expect_nothing, net:sleep)
+-- yields until its condition holds or its timeout passes, and a timeout
+-- raises an error that says what was awaited, what happened instead, and the
+-- last lines of the ladder. net:run returns only when the scenario is done, so
+-- it works in a plain busted `it` and under a stock lua5.4. Outside net:run the
+-- same calls drive the clock directly. Nothing is printed unless asked.
+--
+-- Sequence numbers in records, patterns, hooks and crafted segments are
+-- relative to each side's ISN (as packetdrill and Wireshark show them);
+-- abs_seq and abs_ack are the raw numbers.
+local core = require "synfin.core"
+local pattern = require "synfin.pattern"
+local ladder = require "synfin.ladder"
+
+local synfin = {
+  version = core.version,
+  --- Settings that override every net's: the CLI's --seed sets seed.
+  defaults = {},
+}
+
+local TWO32 = 4294967296
+local MAX_STEPS = 50000000 -- a wait that needs more has a runaway network
+
+local function us(t) return math.floor(t * 1e6 + 0.5) end
+
+local nets = setmetatable({}, { __mode = "k" }) -- sim userdata -> Net
+
+local Net, Host, Hook, Trace = {}, {}, {}, {}
+Net.__index, Host.__index, Trace.__index = Net, Host, Trace
+
+local STATES = {}
+for _, s in ipairs { "CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1",
+  "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT" } do
+  STATES[s] = true
+end
+synfin.STATES = { "CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1",
+  "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT" }
+
+-- "file:line:" of the first caller outside synfin's own modules.
+local function where()
+  for level = 2, 40 do
+    local info = debug.getinfo(level, "Sl")
+    if not info then break end
+    if info.currentline > 0 and not info.short_src:find("synfin[/\\]%a+%.lua$")
+      and not info.short_src:find("synfin[/\\]init%.lua$") then
+      return ("%s:%d: "):format(info.short_src, info.currentline)
+    end
+  end
+  return ""
+end
+
+local function argerror(n, fname, msg)
+  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3)
+end
+
+local function check_opts(opts, known, n, fname)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then argerror(n, fname, "table expected, got " .. type(opts)) end
+  for k in pairs(opts) do
+    if not known[k] then argerror(n, fname, ("unknown option '%s'"):format(tostring(k))) end
+  end
+  return opts
+end
+
+local function split(opts, keys)
+  local picked, rest = {}, {}
+  for k, v in pairs(opts) do
+    if keys[k] then picked[k] = v else rest[k] = v end
+  end
+  return picked, rest
+end
+
+local SETTINGS = { msl = true, rto = true, rto_min = true, rto_max = true, retries = true,
+  syn_retries = true, rcv_buf = true, snd_buf = true, mss = true, isn = true, secret = true,
+  backlog = true }
+
+------------------------------------------------------------------------------
+-- The net
+------------------------------------------------------------------------------
+
+--- A deterministic virtual network. opts: seed (integer, default 1),
+-- latency (one way, seconds, default 0.005), loss (0..1, default 0),
+-- timeout (default for blocking calls, seconds of virtual time, default 10).
+function synfin.sim(opts)
+  opts = check_opts(opts, { seed = true, latency = true, loss = true, timeout = true }, 1, "sim")
+  local seed = synfin.defaults.seed or opts.seed or 1
+  if math.type(seed) ~= "integer" then argerror(1, "sim", "seed must be an integer") end
+  local sim = core.sim(seed)
+  sim:link(opts.latency or 0.005, opts.loss or 0)
+  local net = setmetatable({
+    sim = sim,
+    seed = seed,
+    hosts = {},      -- index -> Host
+    by_addr = {},    -- address -> Host
+    recs = {},       -- the trace's records, converted, in order
+    in_flight = {},  -- indices of segment records whose fate may still change
+    isn = {},        -- "addr:port" -> ISN seen on the wire
+    cursor = 1,      -- net:expect looks from here on
+    timeout = opts.timeout or 10,
+    listeners = {},  -- "host:conn" -> { event -> { fn, ... } }
+    dispatched = 0,  -- records whose callbacks have run
+  }, Net)
+  nets[sim] = net
+  return net
+end
+
+--- The current virtual time, in seconds.
+function Net:now() return self.sim:now() / 1e6 end
+
+local function new_host(net, addr, settings, fname)
+  local idx, err = net.sim:add_host(addr, settings)
+  if not idx then error(("bad argument #1 to '%s' (%s: %s)"):format(fname, addr, err), 3) end
+  return idx
+end
+
+--- A host running synfin's TCP at addr. settings: name, msl, rto, rto_min,
+-- rto_max, retries, syn_retries, rcv_buf, snd_buf, mss, isn (a fixed ISN),
+-- secret (ISN key), backlog. Times in seconds.
+function Net:host(addr, settings)
+  if type(addr) ~= "string" then argerror(1, "host", "an IPv4 address string expected") end
+  settings = check_opts(settings, setmetatable({ name = true }, { __index = SETTINGS }), 2, "host")
+  local named, rest = split(settings, { name = true })
+  local idx = new_host(self, addr, rest, "host")
+  local h = setmetatable({ net = self, index = idx, addr = addr, name = named.name }, Host)
+  self.hosts[idx], self.by_addr[addr] = h, h
+  return h
+end
+
+--- A bare peer at addr: it has no TCP. What reaches it is only recorded; what
+-- it sends, a script crafts with peer:send{...}. The scripted side of tests.
+function Net:peer(addr, opts)
+  if type(addr) ~= "string" then argerror(1, "peer", "an IPv4 address string expected") end
+  opts = check_opts(opts, { name = true }, 2, "peer")
+  local idx = new_host(self, addr, false, "peer")
+  local h = setmetatable({ net = self, index = idx, addr = addr, name = opts.name, peer = true }, Host)
+  self.hosts[idx], self.by_addr[addr] = h, h
+  return h
+end
+
+--- Adds a note to the trace (shown in the ladder).
+function Net:note(text, host)
+  self.sim:note(host and host.index or nil, tostring(text))
+end
+
+-- Relative numbers, against the ISNs seen on the wire so far.
+local function relative(net, r)
+  local mine = net.isn[r.src .. ":" .. r.sport]
+  local theirs = net.isn[r.dst .. ":" .. r.dport]
+  r.abs_seq, r.abs_ack = r.seq, r.ack
+  if mine then r.seq = (r.abs_seq - mine) % TWO32 end
+  if theirs then r.ack = (r.abs_ack - theirs) % TWO32 end
+  return r
+end
+
+--- Converts the records the C trace gained since the last call.
+function Net:_sync()
+  local sim = self.sim
+  for i = #self.recs + 1, sim:trace_len() do
+    local r = sim:trace_get(i)
+    if r.kind == "seg" then
+      if r.flags:find("S", 1, true) then self.isn[r.src .. ":" .. r.sport] = r.seq end
+      relative(self, r)
+      if r.fate == "flight" then self.in_flight[i] = true end
+    end
+    self.recs[i] = r
+  end
+end
+
+--- Brings the fates of segments still in flight up to date.
+function Net:_refresh()
+  self:_sync()
+  for i in pairs(self.in_flight) do
+    local fresh = self.sim:trace_get(i)
+    local r = self.recs[i]
+    r.fate, r.arrival, r.delay, r.hook = fresh.fate, fresh.arrival, fresh.delay, fresh.hook
+    if fresh.fate ~= "flight" then self.in_flight[i] = nil end
+  end
+end
+
+--- Every record so far (segments, state changes, notes), in order.
+function Net:records()
+  self:_refresh()
+  return self.recs
+end
+
+-- Runs the state callbacks of records not yet dispatched.
+function Net:_dispatch()
+  while self.dispatched < #self.recs do
+    self.dispatched = self.dispatched + 1
+    local r = self.recs[self.dispatched]
+    if r.kind == "state" then
+      local ls = self.listeners[r.host .. ":" .. r.conn]
+      for _, fn in ipairs(ls and ls.state or {}) do
+        local ok, err = xpcall(fn, debug.traceback, r.old, r.new, r)
+        if not ok then return "a state callback failed: " .. tostring(err) end
+      end
+    end
+  end
+end
+
+function Net:_failure()
+  local errs = self.sim:errors()
+  if #errs > 0 then return "a hook failed: " .. table.concat(errs, "\n") end
+end
+
+--- The last lines of the ladder, for failure messages.
+function Net:_tail(n)
+  local lines = ladder.lines(self, self:records())
+  local first = math.max(3, #lines - (n or 12) + 1)
+  local out = { lines[1] }
+  if first > 3 then out[#out + 1] = "       ..." end
+  for i = first, #lines do out[#out + 1] = lines[i] end
+  return table.concat(out, "\n")
+end
+
+-- Drives the clock until w.check() says done, fails, or w.deadline passes.
+-- Returns "ok", results... or "fail", message.
+function Net:_drive(w)
+  local steps = 0
+  while true do
+    self:_sync()
+    local bad = self:_failure() or self:_dispatch()
+    if bad then return "fail", bad end
+    self:_sync()
+    local res = table.pack(w.check())
+    if res[1] then return "ok", table.unpack(res, 2, res.n) end
+    if res[1] == nil then return "fail", w.where .. res[2] .. "\nlast lines of the trace:\n" .. self:_tail() end
+    if self.sim:now() >= w.deadline then
+      if w.sleep then return "ok" end
+      local instead = w.instead and w.instead() or nil
+      return "fail", ("%stimed out after %g s (at t=%.3f s) waiting for %s%s\nlast lines of the trace:\n%s")
+        :format(w.where, w.timeout, self:now(), w.what, instead and ("\n  instead: " .. instead) or "",
+          self:_tail())
+    end
+    steps = steps + 1
+    if steps > MAX_STEPS then return "fail", w.where .. "the network did not settle while waiting for " .. w.what end
+    self.sim:step(w.deadline)
+  end
+end
+
+-- Blocks the scenario on a wait: yields inside net:run, drives directly outside.
+function Net:_block(what, timeout, check, instead, sleep)
+  timeout = timeout or self.timeout
+  if type(timeout) ~= "number" or timeout < 0 then
+    error(where() .. "a timeout in seconds (>= 0) expected", 0)
+  end
+  local w = { synfin_wait = true, what = what, timeout = timeout, check = check, instead = instead,
+    sleep = sleep, where = where(), deadline = self.sim:now() + us(timeout) }
+  local res
+  if self.co and coroutine.running() == self.co then
+    res = table.pack(coroutine.yield(w))
+  else
+    res = table.pack(self:_drive(w))
+  end
+  if res[1] == "fail" then error(res[2], 0) end
+  return table.unpack(res, 2, res.n)
+end
+
+--- Runs fn(net) as the scenario, on the virtual clock; returns the net when
+-- fn has finished. An error in fn, a failed wait or a failed hook is raised
+-- with its traceback.
+function Net:run(fn)
+  if type(fn) ~= "function" then argerror(1, "run", "function expected") end
+  if self.co then error("net:run is already running", 2) end
+  local co = coroutine.create(fn)
+  self.co = co
+  local ok, w = coroutine.resume(co, self)
+  while ok and coroutine.status(co) ~= "dead" do
+    if type(w) ~= "table" or not w.synfin_wait then
+      ok, w = false, "the scenario yielded something that is not a synfin wait"
+      break
+    end
+    ok, w = coroutine.resume(co, self:_drive(w))
+  end
+  self.co = nil
+  if not ok then error(debug.traceback(co, tostring(w)), 0) end
+  self:_sync()
+  local bad = self:_failure() or self:_dispatch()
+  if bad then error(bad, 0) end
+  return self
+end
+
+--- Lets t seconds of virtual time pass.
+function Net:sleep(t)
+  return self:_block(("%g s"):format(t), t, function() return false end, nil, true)
+end
+
+--- Waits for the next segment on the wire that matches pat (see
+-- synfin.pattern); returns its record. Segments are looked for from the one
+-- after the last expect's match on, so a segment sent just before the call is
+-- still seen. A segment an egress hook dropped never reached the wire.
+function Net:expect(pat, t)
+  pattern.check(pat)
+  return self:_block(pattern.describe(self, pat), t, function()
+    for i = self.cursor, #self.recs do
+      local r = self.recs[i]
+      if r.kind == "seg" and r.fate ~= "dropped_egress" and pattern.match(self, r, pat) then
+        self.cursor = i + 1
+        if pat.label then r.label = pat.label end
+        return true, r
+      end
+    end
+    return false
+  end, function()
+    local seen = {}
+    for i = self.cursor, #self.recs do
+      local r = self.recs[i]
+      if r.kind == "seg" and r.fate ~= "dropped_egress" then seen[#seen + 1] = "#" .. r.n end
+    end
+    return #seen > 0 and ("segments " .. table.concat(seen, ", ") .. " did not match") or "no segment"
+  end)
+end
+
+--- Fails if a segment matching pat goes on the wire within t seconds
+-- (counting from the call); returns true otherwise.
+function Net:expect_nothing(pat, t)
+  pattern.check(pat)
+  self:_sync()
+  local from = #self.recs + 1
+  local what = pattern.describe(self, pat)
+  local bad
+  self:_block("nothing like " .. what, t, function()
+    for i = from, #self.recs do
+      local r = self.recs[i]
+      if r.kind == "seg" and r.fate ~= "dropped_egress" and pattern.match(self, r, pat) then
+        bad = r
+        return nil, ("expected nothing like %s for %g s, but segment #%d came at t=%.3f s")
+          :format(what, t or self.timeout, r.n, r.time)
+      end
+    end
+    return false
+  end, nil, true)
+  return true
+end
+
+--- The ladder diagram of the run so far: print(net:trace()) shows it.
+-- opts: notes = false hides the protocol's explanations.
+function Net:trace(opts)
+  return setmetatable({ net = self, opts = opts or {} }, Trace)
+end
+
+function Trace:text() return ladder.text(self.net, self.net:records(), self.opts) end
+function Trace:lines() return ladder.lines(self.net, self.net:records(), self.opts) end
+Trace.__tostring = Trace.text
+Trace.__concat = function(a, b)
+  return (type(a) == "table" and a:text() or a) .. (type(b) == "table" and b:text() or b)
+end
+
+--- Frees the net and everything in it now (the garbage collector does it too).
+function Net:close() self.sim:close() end
+
+------------------------------------------------------------------------------
+-- Hosts
+------------------------------------------------------------------------------
+
+local function check_host_stack(h, fname)
+  if h.peer then error(("'%s': %s is a bare peer: it has no TCP"):format(fname, h.addr), 3) end
+end
+
+--- Opens a listener (passive OPEN) on port. opts: backlog, plus any host
+-- setting (msl, rto, ...) for the connections it accepts.
+-- Returns the listener, or nil, message, code.
+function Host:listen(port, opts)
+  check_host_stack(self, "listen")
+  if math.type(port) ~= "integer" then argerror(1, "listen", "port number expected") end
+  opts = check_opts(opts, SETTINGS, 2, "listen")
+  local b, rest = split(opts, { backlog = true })
+  return self.net.sim:listen(self.index, port, b.backlog, rest)
+end
+
+--- Active OPEN to addr:port. opts: sport (local port), plus any host setting.
+-- Returns the connection (in SYN_SENT), or nil, message, code.
+function Host:connect(addr, port, opts)
+  check_host_stack(self, "connect")
+  if type(addr) ~= "string" then argerror(1, "connect", "address string expected") end
+  if math.type(port) ~= "integer" then argerror(2, "connect", "port number expected") end
+  opts = check_opts(opts, setmetatable({ sport = true }, { __index = SETTINGS }), 3, "connect")
+  local s, rest = split(opts, { sport = true })
+  return self.net.sim:connect(self.index, addr, port, s.sport, rest)
+end
+
+local HOOK_FILTER = { flags = true, state = true, conn = true, sport = true, dport = true,
+  after = true, count = true, p = true, when = true }
+
+--- Installs a hook on this host's "ingress" or "egress" path. filter: flags
+-- ("F" set, "=FA" exact), state, conn, sport, dport, after (let N matches
+-- pass first), count (fire at most N times), p (probability, from the net's
+-- seeded PRNG), when (a Lua predicate, asked after the others). fn(seg)
+-- returns nil or "pass", "drop", or { delay = seconds }. An error in fn fails
+-- the scenario and lets the segment pass.
+function Host:hook(dir, filter, fn)
+  if dir ~= "ingress" and dir ~= "egress" then argerror(1, "hook", "\"ingress\" or \"egress\" expected") end
+  filter = check_opts(filter, HOOK_FILTER, 2, "hook")
+  if type(fn) ~= "function" then argerror(3, "hook", "function expected") end
+  local net = self.net
+  local cfilter, extra = split(filter, { flags = true, state = true, sport = true, dport = true,
+    after = true, count = true, p = true })
+  if extra.conn then cfilter.conn = extra.conn:id() end
+  if cfilter.state and not STATES[cfilter.state] then argerror(2, "hook", "unknown state '" .. cfilter.state .. "'") end
+  local when = extra.when
+  local id = net.sim:hook(self.index, dir, cfilter, function(seg)
+    net:_sync()
+    seg.src_port, seg.dst_port = seg.sport, seg.dport
+    relative(net, seg)
+    if when and not when(seg) then return nil end
+    return fn(seg)
+  end)
+  return setmetatable({ net = net, host = self, id = id }, Hook)
+end
+
+--- Sends a crafted segment as if this host sent it (through its egress
+-- hooks and the link). seg: dst (default: the only other host), sport,
+-- dport, seq, ack (relative to the ISNs the net has seen; abs_seq, abs_ack
+-- for raw numbers), flags, win, payload, mss, wscale, sack_perm, bad_checksum.
+function Host:send(seg)
+  return self:inject("egress", seg)
+end
+
+--- Injects a crafted segment on this host's "egress" path (as if it sent it)
+-- or its "ingress" path (as if it arrived now).
+function Host:inject(dir, seg)
+  if dir ~= "ingress" and dir ~= "egress" then argerror(1, "inject", "\"ingress\" or \"egress\" expected") end
+  if type(seg) ~= "table" then argerror(2, "inject", "segment table expected") end
+  local net = self.net
+  net:_sync()
+  local s = {}
+  for k, v in pairs(seg) do s[k] = v end
+  if dir == "egress" then s.src = s.src or self.addr else s.dst = s.dst or self.addr end
+  if not s.dst then
+    for _, h in ipairs(net.hosts) do
+      if h ~= self then s.dst = h.addr; break end
+    end
+  end
+  if not s.src then
+    for _, h in ipairs(net.hosts) do
+      if h ~= self then s.src = h.addr; break end
+    end
+  end
+  local mine = net.isn[s.src .. ":" .. tostring(s.sport)]
+  local theirs = net.isn[s.dst .. ":" .. tostring(s.dport)]
+  s.seq = s.abs_seq or ((s.seq or 0) + (mine or 0)) % TWO32
+  s.ack = s.abs_ack or ((s.ack or 0) + (theirs or 0)) % TWO32
+  s.abs_seq, s.abs_ack = nil, nil
+  local ok, err = net.sim:inject(self.index, dir, s)
+  if not ok then error(where() .. "inject: " .. tostring(err), 0) end
+  return true
+end
+
+------------------------------------------------------------------------------
+-- Hooks
+------------------------------------------------------------------------------
+
+--- Removes the hook; returns true if it was installed.
+function Hook:remove()
+  return self.net.sim:hook_remove(self.host.index, self.id)
+end
+
+--- The hook's counters: matched, fired, dropped, delayed.
+function Hook:stats()
+  return self.net.sim:hook_stats(self.host.index, self.id)
+end
+
+Hook.__index = function(h, k)
+  if Hook[k] then return Hook[k] end
+  if k == "matched" or k == "fired" or k == "dropped" or k == "delayed" then
+    local s = h:stats()
+    return s and s[k] or nil
+  end
+end
+
+------------------------------------------------------------------------------
+-- Connections: the C userdata, with the blocking calls added in Lua
+------------------------------------------------------------------------------
+
+local conn = core.conn_methods
+
+--- The net this connection belongs to.
+function conn:net() return nets[self:sim()] end
+
+local function describe(c)
+  local i = c:info()
+  if i.state == "LISTEN" then return ("%s:%d (listener)"):format(i.laddr, i.lport) end
+  return ("%s:%d (with %s:%d)"):format(i.laddr, i.lport, i.raddr, i.rport)
+end
+conn.describe = describe
+
+--- Waits until the connection reaches state (one of synfin.STATES); fails
+-- early if it reaches CLOSED instead. Returns the connection.
+function conn:wait(state, t)
+  if not STATES[state] then argerror(1, "wait", "unknown state '" .. tostring(state) .. "'") end
+  local net = self:net()
+  net:_sync()
+  if self:state() == state then return self end
+  local host, id = self:host(), self:id()
+  local from = #net.recs + 1
+  return net:_block(describe(self) .. " to reach " .. state, t, function()
+    for i = from, #net.recs do
+      local r = net.recs[i]
+      if r.kind == "state" and r.host == host and r.conn == id then
+        if r.new == state then return true, self end
+        if r.new == "CLOSED" then
+          return nil, ("%s reached CLOSED (%s) while waiting for %s"):format(describe(self), r.why, state)
+        end
+      end
+    end
+    from = #net.recs + 1
+    return false
+  end, function() return "it is " .. self:state() end)
+end
+
+--- Waits for n bytes (any amount when n is nil) and returns them; at the end
+-- of the stream returns what there is, or nil, "end of stream"; a reset
+-- returns nil, message.
+function conn:recv(n, t)
+  if n ~= nil and (math.type(n) ~= "integer" or n < 1) then argerror(1, "recv", "positive integer expected") end
+  local net = self:net()
+  local got, parts = 0, {}
+  return net:_block(("%s to receive %s bytes"):format(describe(self), n or "some"), t, function()
+    while true do
+      local data, err = self:read(n and (n - got) or 65536)
+      if data then
+        parts[#parts + 1] = data
+        got = got + #data
+        if not n or got >= n then return true, table.concat(parts) end
+      elseif err == "try again" then
+        return false
+      elseif got > 0 then
+        return true, table.concat(parts)
+      else
+        return true, nil, err
+      end
+    end
+  end, function() return ("%d bytes came"):format(got) end)
+end
+
+--- A listener: waits for the next established connection and returns it.
+function conn:accept(t)
+  local net = self:net()
+  return net:_block(describe(self) .. " to accept a connection", t, function()
+    local c = self:try_accept()
+    if c then return true, c end
+    if self:state() ~= "LISTEN" then return nil, describe(self) .. " is no longer listening" end
+    return false
+  end)
+end
+
+--- Calls fn(old, new, record) on each state change of this connection, from
+-- the scenario's loop (never inside the core). Only "state" exists now.
+function conn:on(event, fn)
+  if event ~= "state" then argerror(1, "on", "\"state\" expected") end
+  if type(fn) ~= "function" then argerror(2, "on", "function expected") end
+  local net = self:net()
+  local key = self:host() .. ":" .. self:id()
+  net.listeners[key] = net.listeners[key] or {}
+  local ls = net.listeners[key]
+  ls.state = ls.state or {}
+  table.insert(ls.state, fn)
+  return self
+end
+
+--- Sends a crafted segment from this connection's host, filled from the
+-- connection (ports, seq = SND.NXT, ack = RCV.NXT, flags "A", its window);
+-- fields given override (seq, ack relative; abs_seq, abs_ack raw).
+function conn:segment(fields)
+  local i = self:info()
+  local net = self:net()
+  local seg = { dst = i.raddr, sport = i.lport, dport = i.rport, flags = "A", win = i.rcv_wnd,
+    abs_seq = i.snd_nxt, abs_ack = i.rcv_nxt }
+  for k, v in pairs(fields or {}) do seg[k] = v end
+  if fields and fields.seq then seg.abs_seq = nil end
+  if fields and fields.ack then seg.abs_ack = nil end
+  return net.hosts[self:host()]:send(seg)
+end
+
+--- The size in bytes of one connection's control block (C struct).
+synfin.sizeof_conn = core.sizeof_conn
+
+return synfin
