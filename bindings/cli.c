@@ -30,6 +30,7 @@ static int traceback(lua_State *L)
 {
     const char *msg = lua_tostring(L, 1);
     if (!msg) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    if (strstr(msg, "stack traceback:")) return 1; /* a scenario's, already traced */
     luaL_traceback(L, L, msg, 1);
     return 1;
 }

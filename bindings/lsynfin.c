@@ -146,10 +146,16 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
 static int l_sim_new(lua_State *L)
 {
     lua_Integer seed = luaL_optinteger(L, 1, 1);
-    lsim *s = lua_newuserdatauv(L, sizeof *s, 0);
+    lsim *s = lua_newuserdatauv(L, sizeof *s, 1);
     memset(s, 0, sizeof *s);
     s->errors = LUA_NOREF;
     luaL_setmetatable(L, SIM_MT);
+    lua_newtable(L); /* its connections' userdata, weak in the values */
+    lua_newtable(L);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_setiuservalue(L, -2, 1);
     s->sim = sf_sim_new((uint64_t)seed);
     if (!s->sim) return luaL_error(L, "out of memory");
     lua_newtable(L);
@@ -597,8 +603,18 @@ static int l_sim_hook_stats(lua_State *L)
 
 /* ---- connections ----------------------------------------------------------------------- */
 
+/* One userdata per connection: a weak table, the net's user value, maps the
+ * C pointer to its userdata, so that a connection met twice (connect, then a
+ * lookup) is the same Lua value, and is released once. */
 static void push_conn(lua_State *L, int sim_idx, lsim *s, int host, sf_conn *c)
 {
+    sim_idx = lua_absindex(L, sim_idx);
+    lua_getiuservalue(L, sim_idx, 1);
+    if (lua_rawgetp(L, -1, c) == LUA_TUSERDATA) {
+        lua_remove(L, -2);
+        return;
+    }
+    lua_pop(L, 1);
     lconn *lc = lua_newuserdatauv(L, sizeof *lc, 1);
     lc->c = c;
     lc->s = s;
@@ -606,6 +622,23 @@ static void push_conn(lua_State *L, int sim_idx, lsim *s, int host, sf_conn *c)
     luaL_setmetatable(L, CONN_MT);
     lua_pushvalue(L, sim_idx);
     lua_setiuservalue(L, -2, 1); /* the net lives as long as its connections */
+    sf_conn_hold(c);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, -3, c);
+    lua_remove(L, -2);
+}
+
+/* sim:lookup(host, raddr, rport, lport) -> the connection with that 4-tuple
+ * (or the listener of lport), held for Lua, or nil */
+static int l_sim_lookup(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    int host = check_host(L, s, 2);
+    sf_stack *st = check_stack(L, s, host);
+    sf_conn *c = sf_stack_lookup(st, check_addr(L, 3), check_port(L, 5, 0), check_port(L, 4, 0));
+    if (!c) return 0;
+    push_conn(L, 1, s, host, c);
+    return 1;
 }
 
 static lconn *check_conn(lua_State *L, int idx)
@@ -821,6 +854,7 @@ static const luaL_Reg sim_methods[] = {
     {"inject", l_sim_inject},       {"hook", l_sim_hook},
     {"hook_remove", l_sim_hook_remove}, {"hook_stats", l_sim_hook_stats},
     {"listen", l_sim_listen},       {"connect", l_sim_connect},
+    {"lookup", l_sim_lookup},
     {NULL, NULL}};
 
 static const luaL_Reg conn_methods[] = {

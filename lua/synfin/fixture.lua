@@ -1,0 +1,247 @@
+--- State-machine test fixtures in the smoltcp style (DESIGN.md §6,
+-- LESSONS.md §2): one synfin host under test, "us" (192.0.2.1), and a bare
+-- scripted peer, "them" (192.0.2.2), on a zero-latency sim. A fixture puts
+-- the connection in any of the eleven states; then a test sends the peer's
+-- segments and expects our exact replies.
+--
+--   local fixture = require "synfin.fixture"
+--   local t = fixture.at_state("FIN_WAIT_1")
+--   t:send { flags = "FA", ack = t:our_nxt() }      -- the peer's FIN, acking ours
+--   t:expect { flags = "=A", seq = t:our_nxt(), ack = t.peer_nxt }
+--   assert.equal("TIME_WAIT", t.c:state())
+--
+-- Numbers are relative: our ISN is 1000 (absolute), the peer's 5000, and
+-- both show as 0. t:send fills seq with the peer's next sequence number
+-- (t.peer_nxt), ack with ours (t:our_nxt()), flags with "A", the window with
+-- t.peer_win and the ports with the connection's; a field given wins.
+-- t:expect checks the *next* segment we sent, strictly: fields not named are
+-- not checked. t:expect_nothing(s) fails if we send anything within s seconds.
+local synfin = require "synfin"
+
+local fixture = {}
+local Fx = {}
+Fx.__index = Fx
+
+local US, THEM = "192.0.2.1", "192.0.2.2"
+local OUR_ISN, PEER_ISN = 1000, 5000
+local PORT, SPORT = 80, 49152
+
+--- A fresh pair: opts.latency (default 0), opts.settings (for our host),
+-- opts.peer_win (default 65535), opts.peer_mss (default 1460; false: none).
+function fixture.new(opts)
+  opts = opts or {}
+  local settings = { isn = OUR_ISN }
+  for k, v in pairs(opts.settings or {}) do settings[k] = v end
+  local net = synfin.sim { seed = opts.seed or 1, latency = opts.latency or 0 }
+  local t = setmetatable({
+    net = net,
+    us = net:host(US, settings),
+    them = net:peer(THEM),
+    peer_nxt = 0,         -- the peer's next relative sequence number
+    peer_win = opts.peer_win or 65535,
+    peer_mss = opts.peer_mss == nil and 1460 or opts.peer_mss,
+    cursor = 1,           -- the next of our segments t:expect looks at
+    passive = false,
+  }, Fx)
+  return t
+end
+
+--- Our next relative sequence number (SND.NXT - ISS).
+function Fx:our_nxt()
+  local i = self.c:info()
+  return (i.snd_nxt - i.iss) % 4294967296
+end
+
+--- The peer sends a segment to us (relative numbers, defaults above).
+function Fx:send(seg)
+  seg = seg or {}
+  local s = {}
+  for k, v in pairs(seg) do s[k] = v end
+  local c = self.c
+  local info = c and c:info()
+  s.flags = s.flags or "A"
+  s.win = s.win or self.peer_win
+  s.sport = s.sport or (info and info.rport ~= 0 and info.rport) or SPORT
+  s.dport = s.dport or (info and info.lport) or PORT
+  if s.seq == nil and s.abs_seq == nil then s.seq = self.peer_nxt end
+  if s.ack == nil and s.abs_ack == nil and info and info.iss ~= 0 then
+    s.ack = self:our_nxt()
+  end
+  if not s.flags:find("A", 1, true) and seg.ack == nil and seg.abs_ack == nil then s.ack = 0 end
+  if s.flags:find("S", 1, true) and s.seq == 0 and s.abs_seq == nil then
+    s.abs_seq = PEER_ISN -- the peer's SYN: its ISN, relative 0
+    s.seq = nil
+    if s.mss == nil and self.peer_mss then s.mss = self.peer_mss end
+  end
+  self.them:send(s)
+  -- the peer's next sequence number moves over what it sent
+  local seq = s.seq or 0
+  local len = #(s.payload or "") + (s.flags:find("S", 1, true) and 1 or 0)
+    + (s.flags:find("F", 1, true) and 1 or 0)
+  if s.abs_seq == PEER_ISN then seq = 0 end
+  if seq + len > self.peer_nxt then self.peer_nxt = seq + len end
+  return self
+end
+
+local function mismatch(r, want)
+  local diff = {}
+  for k, v in pairs(want) do
+    local have = r[k]
+    if k == "flags" then
+      local exact = v:sub(1, 1) == "="
+      local ok = require("synfin.pattern").flags_match(r.flags, v)
+      if not ok then diff[#diff + 1] = ("flags %s (wanted %s%s)"):format(r.flags, exact and "exactly " or "", v:gsub("^=", "")) end
+    elseif k ~= "label" and have ~= v then
+      diff[#diff + 1] = ("%s=%s (wanted %s)"):format(k, tostring(have), tostring(v))
+    end
+  end
+  table.sort(diff)
+  return #diff > 0 and table.concat(diff, ", ") or nil
+end
+
+--- Expects our next segment (within t seconds, default 1) to match want
+-- (flags, seq, ack, win, len, payload, mss, ...); returns its record.
+function Fx:expect(want, t)
+  local net = self.net
+  local us = self.us.index
+  return net:_block("our next segment " .. require("synfin.pattern").describe(net, want), t or 1, function()
+    for i = self.cursor, #net.recs do
+      local r = net.recs[i]
+      if r.kind == "seg" and r.from == us and r.fate ~= "dropped_egress" then
+        self.cursor = i + 1
+        local bad = mismatch(r, want)
+        if bad then return nil, ("our segment #%d (%s seq=%d ack=%d) has %s"):format(r.n, r.flags, r.seq, r.ack, bad) end
+        return true, r
+      end
+    end
+    return false
+  end)
+end
+
+--- Fails if we send any segment within t seconds.
+function Fx:expect_nothing(t)
+  local net = self.net
+  local us = self.us.index
+  net:_sync()
+  for i = self.cursor, #net.recs do
+    local r = net.recs[i]
+    if r.kind == "seg" and r.from == us and r.fate ~= "dropped_egress" then
+      error(("expected nothing from us, but segment #%d (%s) is pending"):format(r.n, r.flags), 2)
+    end
+  end
+  net:expect_nothing({ from = self.us }, t)
+  net:_sync()
+  self.cursor = #net.recs + 1
+  return self
+end
+
+--- Lets virtual time pass (seconds).
+function Fx:sleep(t)
+  self.net:sleep(t)
+  return self
+end
+
+--- Our connection's state.
+function Fx:state() return self.c and self.c:state() or "CLOSED" end
+
+-- The ways into each state, each building on an earlier one.
+local build = {}
+
+function build.CLOSED(t) return t end
+
+function build.LISTEN(t)
+  t.l = assert(t.us:listen(PORT))
+  t.c = t.l
+  t.passive = true
+  return t
+end
+
+function build.SYN_SENT(t)
+  t.c = assert(t.us:connect(THEM, PORT, { sport = SPORT }))
+  t:expect { flags = "=S", seq = 0 }
+  return t
+end
+
+function build.SYN_RCVD(t)
+  build.LISTEN(t)
+  t:send { flags = "S", seq = 0, sport = SPORT, dport = PORT }
+  t:expect { flags = "=SA", seq = 0, ack = 1 }
+  t.c = assert(t.net.sim:lookup(t.us.index, THEM, SPORT, PORT))
+  return t
+end
+
+function build.ESTABLISHED(t, passive)
+  if passive then
+    build.SYN_RCVD(t)
+    t:send { flags = "A", seq = 1, ack = 1 }
+    t.net:sleep(0)
+    t.c = assert(t.l:accept(1))
+  else
+    build.SYN_SENT(t)
+    t:send { flags = "SA", seq = 0, ack = 1 }
+    t:expect { flags = "=A", seq = 1, ack = 1 }
+  end
+  assert(t.c:state() == "ESTABLISHED")
+  return t
+end
+
+function build.FIN_WAIT_1(t, passive)
+  build.ESTABLISHED(t, passive)
+  t.c:close()
+  t:expect { flags = "=FA", seq = 1, ack = 1 }
+  return t
+end
+
+function build.FIN_WAIT_2(t, passive)
+  build.FIN_WAIT_1(t, passive)
+  t:send { flags = "A", ack = 2 }
+  t.net:sleep(0)
+  return t
+end
+
+function build.CLOSING(t, passive)
+  build.FIN_WAIT_1(t, passive)
+  t:send { flags = "FA", ack = 1 } -- the peer's FIN, not acking ours
+  t:expect { flags = "=A", seq = 2, ack = 2 }
+  return t
+end
+
+function build.TIME_WAIT(t, passive)
+  build.FIN_WAIT_2(t, passive)
+  t:send { flags = "FA", ack = 2 }
+  t:expect { flags = "=A", seq = 2, ack = 2 }
+  return t
+end
+
+function build.CLOSE_WAIT(t, passive)
+  build.ESTABLISHED(t, passive)
+  t:send { flags = "FA" }
+  t:expect { flags = "=A", seq = 1, ack = 2 }
+  return t
+end
+
+function build.LAST_ACK(t, passive)
+  build.CLOSE_WAIT(t, passive)
+  t.c:close()
+  t:expect { flags = "=FA", seq = 1, ack = 2 }
+  return t
+end
+
+--- A fixture with our connection in `state`. opts as fixture.new, plus
+-- passive = true to reach the synchronized states as the server.
+function fixture.at_state(state, opts)
+  local way = build[state]
+  if not way then error(("bad argument #1 to 'at_state' (unknown state '%s')"):format(tostring(state)), 2) end
+  local t = fixture.new(opts)
+  way(t, opts and opts.passive)
+  local got = t:state()
+  if got ~= state and not (state == "CLOSED") then
+    error(("fixture: wanted %s, got %s"):format(state, got), 2)
+  end
+  return t
+end
+
+fixture.OUR_ISN, fixture.PEER_ISN, fixture.PORT, fixture.SPORT = OUR_ISN, PEER_ISN, PORT, SPORT
+fixture.US, fixture.THEM = US, THEM
+
+return fixture

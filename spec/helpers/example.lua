@@ -1,0 +1,63 @@
+--- Runs an example script the way the CLI does, but captures what it prints
+-- and the nets it creates, so that a spec can assert its trace.
+--
+--   local example = require "helpers.example"
+--   local run = example.run("examples/handshake.lua")
+--   run.net, run.nets, run.output
+local synfin = require "synfin"
+
+local example = {}
+
+function example.run(path)
+  local nets, out = {}, {}
+  local original = synfin.sim
+  synfin.sim = function(...)
+    local net = original(...)
+    nets[#nets + 1] = net
+    return net
+  end
+  local env = setmetatable({
+    print = function(...)
+      local parts = table.pack(...)
+      for i = 1, parts.n do parts[i] = tostring(parts[i]) end
+      out[#out + 1] = table.concat(parts, "\t", 1, parts.n)
+    end,
+  }, { __index = _G })
+  local chunk, err = loadfile(path, "t", env)
+  if not chunk then
+    synfin.sim = original
+    error(err, 0)
+  end
+  local ok, failure = pcall(chunk)
+  synfin.sim = original
+  if not ok then error(failure, 0) end
+  return { nets = nets, net = nets[1], output = table.concat(out, "\n") }
+end
+
+--- The states a host's connections went through (listeners left out), in
+-- order: { "SYN_SENT", "ESTABLISHED", ... }.
+function example.states(net, host)
+  local list = {}
+  for _, r in ipairs(net:records()) do
+    if r.kind == "state" and r.host == host.index and r.rport ~= 0 then list[#list + 1] = r.new end
+  end
+  return list
+end
+
+--- The segments on the wire as short strings "client>server SA seq=0 ack=1 len=0",
+-- with host names (or addresses); fates other than delivered are appended.
+function example.segments(net)
+  local list = {}
+  for _, r in ipairs(net:records()) do
+    if r.kind == "seg" then
+      local a, b = net.hosts[r.from], net.hosts[r.to]
+      local s = ("%s>%s %s seq=%d ack=%d len=%d"):format(a and (a.name or a.addr) or r.src,
+        b and (b.name or b.addr) or r.dst, r.flags, r.seq, r.ack, r.len)
+      if r.fate ~= "delivered" then s = s .. " " .. r.fate end
+      list[#list + 1] = s
+    end
+  end
+  return list
+end
+
+return example
