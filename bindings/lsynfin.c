@@ -166,6 +166,7 @@ static int l_sim_new(lua_State *L)
 static int l_sim_close(lua_State *L)
 {
     lsim *s = luaL_checkudata(L, 1, SIM_MT);
+    s->L = L; /* hooks release their references through the running thread */
     if (s->sim) {
         sf_sim_free(s->sim); /* hooks release their Lua references here */
         s->sim = NULL;

@@ -331,11 +331,11 @@ void sf_conn_hold(sf_conn *c) { c->held = true; }
 
 void sf_conn_release(sf_conn *c)
 {
+    /* Letting go never changes what the connection does on the wire (a
+     * binding's garbage collector must not make a run nondeterministic): an
+     * open one lives on, orphaned, until it reaches CLOSED or the stack goes. */
     c->held = false;
-    if (c->state == SF_CLOSED)
-        conn_free(c);
-    else if (c->is_listener && c->state == SF_LISTEN)
-        sf_close(c, 0); /* nobody could ever close it: close it now (it is reaped) */
+    if (c->state == SF_CLOSED) conn_free(c);
 }
 
 /* ---- entry points ------------------------------------------------------------------------ */

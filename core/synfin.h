@@ -237,7 +237,8 @@ sf_policy *sf_conn_policy(sf_conn *c);
 
 /* The user keeps the connection: it is not freed on reaching CLOSED. */
 void sf_conn_hold(sf_conn *c);
-/* The user lets it go: freed now if CLOSED, else when it reaches CLOSED. */
+/* The user lets it go: freed now if CLOSED, else when it reaches CLOSED (or
+ * with the stack). It changes nothing on the wire: call sf_close first. */
 void sf_conn_release(sf_conn *c);
 
 /* The size of a connection's control block, for the record. */

@@ -1,0 +1,221 @@
+-- The sim driver and the scenario runner: latency, seeded loss, determinism,
+-- timeouts that explain themselves, and the CLI's exit status.
+local synfin = require "synfin"
+
+local function transfer(seed, loss, bytes)
+  local net = synfin.sim { seed = seed, latency = 0.01, loss = loss }
+  local a, b = net:host "10.0.0.1", net:host "10.0.0.2"
+  local l = b:listen(9000)
+  local payload = ("0123456789abcdef"):rep(bytes // 16)
+  local got
+  net:run(function()
+    local c = a:connect("10.0.0.2", 9000)
+    c:wait("ESTABLISHED", 120)
+    local s = l:accept(120)
+    local sent = 0
+    while sent < #payload do
+      local n = assert(c:send(payload:sub(sent + 1)))
+      sent = sent + n
+      if sent < #payload then net:sleep(0.05) end
+    end
+    got = s:recv(#payload, 600)
+    c:close()
+    s:close()
+    c:wait("TIME_WAIT", 600)
+  end)
+  return net, got == payload
+end
+
+local function lost(net)
+  local n = 0
+  for _, r in ipairs(net:records()) do
+    if r.kind == "seg" and r.fate == "lost" then n = n + 1 end
+  end
+  return n
+end
+
+describe("the sim", function()
+  it("delivers each segment one link latency after it was sent", function()
+    local net = synfin.sim { latency = 0.025 }
+    local a, b = net:host "10.0.0.1", net:host "10.0.0.2"
+    b:listen(80)
+    net:run(function() a:connect("10.0.0.2", 80):wait("ESTABLISHED", 1) end)
+    local delivered = 0
+    for _, r in ipairs(net:records()) do
+      if r.kind == "seg" and r.fate == "delivered" then
+        assert.near(0.025, r.arrival - r.time, 1e-9)
+        delivered = delivered + 1
+      end
+    end
+    assert.equal(2, delivered) -- the handshake's last ACK is still in flight
+  end)
+
+  it("loses segments by its seeded PRNG, and TCP retransmits until the data is through", function()
+    local net, ok = transfer(3, 0.2, 64 * 1024)
+    assert.is_true(ok)
+    assert.is_true(lost(net) > 0)
+  end)
+
+  it("gives the same run for the same seed, byte for byte, and another for another seed", function()
+    local n1 = transfer(5, 0.2, 16 * 1024)
+    local n2 = transfer(5, 0.2, 16 * 1024)
+    local n3 = transfer(6, 0.2, 16 * 1024)
+    local t1, t2, t3 = tostring(n1:trace()), tostring(n2:trace()), tostring(n3:trace())
+    assert.equal(t1, t2)
+    assert.not_equal(t1, t3)
+  end)
+
+  it("lets a delayed segment be overtaken by later ones (netem semantics)", function()
+    local net = synfin.sim { latency = 0.001 }
+    local a, b = net:host "10.0.0.1", net:host "10.0.0.2"
+    local l = b:listen(80)
+    a:hook("egress", { flags = "P", count = 1 }, function() return { delay = 0.5 } end)
+    net:run(function()
+      local c = a:connect("10.0.0.2", 80)
+      c:wait("ESTABLISHED", 1)
+      local s = l:accept(1)
+      c:send("first")
+      c:send("second")
+      assert.equal("firstsecond", s:recv(11, 5))
+    end)
+    local arrivals = {}
+    for _, r in ipairs(net:records()) do
+      if r.kind == "seg" and r.len > 0 and r.from == a.index then arrivals[#arrivals + 1] = r end
+    end
+    assert.equal("first", arrivals[1].payload)
+    assert.equal(0.5, arrivals[1].delay)
+    assert.is_true(arrivals[2].arrival < arrivals[1].arrival)
+  end)
+
+  it("jumps its clock: minutes of TCP time cost milliseconds", function()
+    local started = os.clock()
+    local net = synfin.sim {}
+    net:run(function() net:sleep(3600) end)
+    assert.near(3600, net:now(), 1e-9)
+    assert.is_true(os.clock() - started < 1)
+  end)
+end)
+
+describe("a scenario", function()
+  it("fails a wait that times out with what it waited for, the state instead and the ladder", function()
+    local net = synfin.sim {}
+    local a = net:host "10.0.0.1"
+    net:peer "10.0.0.2" -- answers nothing
+    local ok, err = pcall(net.run, net, function()
+      local c = a:connect("10.0.0.2", 80)
+      c:wait("ESTABLISHED", 0.5)
+    end)
+    assert.is_false(ok)
+    assert.matches("sim_spec.lua:%d+: timed out after 0.5 s", err)
+    assert.matches("to reach ESTABLISHED", err)
+    assert.matches("instead: it is SYN_SENT", err)
+    assert.matches("last lines of the trace", err)
+    assert.matches("#1 S seq=0", err, 1, true)
+  end)
+
+  it("fails an expect that times out, saying which segments did not match", function()
+    local net = synfin.sim {}
+    local a, b = net:host "10.0.0.1", net:host "10.0.0.2"
+    b:listen(80)
+    local ok, err = pcall(net.run, net, function()
+      a:connect("10.0.0.2", 80)
+      net:expect({ from = b, flags = "R" }, 0.2)
+    end)
+    assert.is_false(ok)
+    assert.matches("waiting for { from 10.0.0.2, flags R }", err, 1, true)
+    assert.matches("segments #1, #2, #3 did not match", err, 1, true)
+  end)
+
+  it("fails early when the connection closes instead of reaching the awaited state", function()
+    local net = synfin.sim {}
+    local a = net:host "10.0.0.1"
+    net:host "10.0.0.2" -- no listener: the SYN draws a RST
+    local ok, err = pcall(net.run, net, function()
+      a:connect("10.0.0.2", 80):wait("ESTABLISHED", 10)
+    end)
+    assert.is_false(ok)
+    assert.matches("reached CLOSED %(RST%) while waiting for ESTABLISHED", err)
+    assert.is_true(net:now() < 1)
+  end)
+
+  it("works outside net:run too, driving the clock directly", function()
+    local net = synfin.sim {}
+    local a, b = net:host "10.0.0.1", net:host "10.0.0.2"
+    b:listen(80)
+    local c = a:connect("10.0.0.2", 80)
+    c:wait("ESTABLISHED", 1)
+    assert.equal("ESTABLISHED", c:state())
+  end)
+
+  it("prints nothing unless asked", function()
+    local printed = false
+    local real = _G.print
+    _G.print = function() printed = true end
+    local net = synfin.sim {}
+    local a, b = net:host "10.0.0.1", net:host "10.0.0.2"
+    b:listen(80)
+    net:run(function() a:connect("10.0.0.2", 80):wait("ESTABLISHED", 1) end)
+    _G.print = real
+    assert.is_false(printed)
+  end)
+
+  it("rejects unknown settings and bad arguments with clear errors", function()
+    assert.has_error(function() synfin.sim { sed = 1 } end, "bad argument #1 to 'sim' (unknown option 'sed')")
+    local net = synfin.sim {}
+    assert.has_error(function() net:host("10.0.0.1", { msll = 1 }) end,
+      "bad argument #2 to 'host' (unknown option 'msll')")
+    assert.has_error(function() net:host("not an address") end)
+    local h = net:host "10.0.0.1"
+    assert.has_error(function() h:hook("sideways", {}, function() end) end,
+      "bad argument #1 to 'hook' (\"ingress\" or \"egress\" expected)")
+    assert.has_error(function() h:connect("10.0.0.2", "80") end, "bad argument #2 to 'connect' (port number expected)")
+  end)
+end)
+
+describe("the synfin CLI", function()
+  local cli = os.getenv("SYNFIN_CLI") or "build/synfin"
+  local function run(args)
+    local p = io.popen(cli .. " " .. args .. " 2>&1; echo \"exit=$?\"")
+    local out = p:read("a")
+    p:close()
+    return out, tonumber(out:match("exit=(%d+)%s*$"))
+  end
+
+  it("exits 0 when the scenario passes and prints its trace", function()
+    local out, code = run("examples/seed_walkthrough.lua")
+    assert.equal(0, code)
+    assert.matches("[TIME_WAIT]", out, 1, true)
+  end)
+
+  it("exits non-zero when the scenario fails, with file:line", function()
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write([[
+local net = require("synfin").sim {}
+local a = net:host "10.0.0.1"
+net:peer "10.0.0.2"
+net:run(function() a:connect("10.0.0.2", 80):wait("ESTABLISHED", 1) end)
+]])
+    f:close()
+    local out, code = run(path)
+    os.remove(path)
+    assert.equal(1, code)
+    assert.matches(":4: timed out after 1 s", out)
+  end)
+
+  it("--seed overrides the seed of every net", function()
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write('print(require("synfin").sim{ seed = 1 }.seed)\n')
+    f:close()
+    local out = run("--seed 42 " .. path)
+    os.remove(path)
+    assert.matches("^42", out)
+  end)
+
+  it("--version names the version", function()
+    local out, code = run("--version")
+    assert.equal(0, code)
+    assert.matches("^synfin %d+%.%d+%.%d+", out)
+  end)
+end)
