@@ -253,9 +253,11 @@ static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
             sf_rto_arm(c, now);
         }
     }
-    /* the send window, guarded by SND.WL1 and SND.WL2 against old segments */
-    if (sf_seq_lt(c->snd_wl1, seg->seq) ||
-        (c->snd_wl1 == seg->seq && sf_seq_le(c->snd_wl2, seg->ack))) {
+    /* the send window, when SND.UNA =< SEG.ACK, guarded by SND.WL1 and
+     * SND.WL2 against old segments */
+    if (sf_seq_ge(seg->ack, c->snd_una) &&
+        (sf_seq_lt(c->snd_wl1, seg->seq) ||
+         (c->snd_wl1 == seg->seq && sf_seq_le(c->snd_wl2, seg->ack)))) {
         c->snd_wnd = seg->wnd;
         c->snd_wl1 = seg->seq;
         c->snd_wl2 = seg->ack;
@@ -403,8 +405,20 @@ static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
     }
 }
 
-void sf_input_other(sf_conn *c, uint64_t now, const sf_seg *seg)
+void sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)
 {
+    const sf_seg *seg = in;
+    sf_seg trimmed;
+    /* Simultaneous open (RFC 9293 §3.5, Figure 7): in SYN_RCVD reached from
+     * SYN_SENT, the peer's SYN-ACK repeats its SYN at IRS. The SYN is old and
+     * its ACK is new: only the new part is processed, and it establishes. */
+    if (c->state == SF_SYN_RCVD && !c->passive &&
+        (in->flags & (SF_SYN | SF_ACK | SF_RST)) == (SF_SYN | SF_ACK) && in->seq == c->irs) {
+        trimmed = *in;
+        trimmed.flags &= (uint8_t)~SF_SYN;
+        trimmed.seq++;
+        seg = &trimmed;
+    }
     /* A duplicate SYN while our SYN-ACK is outstanding: the peer did not get
      * it. Send it again, never a RST (picotcp#148). */
     if (c->state == SF_SYN_RCVD && (seg->flags & (SF_SYN | SF_ACK | SF_RST)) == SF_SYN &&
