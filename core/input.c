@@ -300,8 +300,13 @@ static step_result check_ack(sf_conn *c, uint64_t now, const sf_seg *seg)
     ack_established(c, now, seg);
     switch (c->state) {
     case SF_FIN_WAIT_1:
-        /* picotcp#527: the FIN is acknowledged when SEG.ACK passes it */
-        if (our_fin_acked(c)) sf_set_state(c, SF_FIN_WAIT_2, SF_CAUSE_SEGMENT, "ACK of our FIN");
+        /* picotcp#527: the FIN is acknowledged when SEG.ACK passes it. When
+         * the segment also carries the peer's FIN, the eighth step takes us
+         * straight to TIME_WAIT ("our FIN has been ACKed (perhaps in this
+         * segment)", SEED.md C3); a FIN that does not get that far is
+         * handled at the end of sf_input_other */
+        if (our_fin_acked(c) && !(seg->flags & SF_FIN))
+            sf_set_state(c, SF_FIN_WAIT_2, SF_CAUSE_SEGMENT, "ACK of our FIN");
         break;
     case SF_CLOSING:
         if (our_fin_acked(c)) {
@@ -435,6 +440,10 @@ void sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)
         return;
     }
     process_text_and_fin(c, now, seg);
+    /* the segment acked our FIN but its own FIN was not processed (beyond a
+     * hole or the window): FIN_WAIT_2 after all */
+    if (c->state == SF_FIN_WAIT_1 && our_fin_acked(c))
+        sf_set_state(c, SF_FIN_WAIT_2, SF_CAUSE_SEGMENT, "ACK of our FIN");
     /* MUST-58: one ACK for the whole segment, piggybacked on data if any */
     sf_output(c, now);
 }

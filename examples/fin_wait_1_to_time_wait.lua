@@ -19,6 +19,7 @@ local listener = server:listen(80)
 
 -- lose segment 5: the server's pure ACK of the client's FIN
 server:hook("egress", { flags = "=A", state = "CLOSE_WAIT", count = 1 }, function()
+  net:note("segment 5 is lost", server)
   return "drop"
 end)
 

@@ -60,4 +60,46 @@ function example.segments(net)
   return list
 end
 
+--- The state-change records of a host's connections (listeners left out), in
+-- order: each has old, new, why, seg (the segment number that caused it, if
+-- any) and time_us.
+function example.state_records(net, host)
+  local list = {}
+  for _, r in ipairs(net:records()) do
+    if r.kind == "state" and r.host == host.index and r.rport ~= 0 then list[#list + 1] = r end
+  end
+  return list
+end
+
+--- The first state-change record of host (listeners left out) entering state.
+function example.entered(net, host, state)
+  for _, r in ipairs(example.state_records(net, host)) do
+    if r.new == state then return r end
+  end
+end
+
+--- The first state-change record of host (listeners left out) leaving state.
+function example.left(net, host, state)
+  for _, r in ipairs(example.state_records(net, host)) do
+    if r.old == state then return r end
+  end
+end
+
+--- The segment record numbered n (#n in the ladder).
+function example.segment(net, n)
+  for _, r in ipairs(net:records()) do
+    if r.kind == "seg" and r.n == n then return r end
+  end
+end
+
+--- The set of states entered by any connection of the net, listeners
+-- included: { LISTEN = true, SYN_SENT = true, ... }.
+function example.all_states(net)
+  local set = {}
+  for _, r in ipairs(net:records()) do
+    if r.kind == "state" then set[r.new] = true end
+  end
+  return set
+end
+
 return example
