@@ -17,13 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SIM_MT "synfin.sim"
+#define SIM_MT  "synfin.sim"
 #define CONN_MT "synfin.conn"
 
 typedef struct {
-    sf_sim *sim;   /* NULL once closed */
-    lua_State *L;  /* the thread that is running the sim now */
-    int errors;    /* registry ref of a table of hook failures */
+    sf_sim *sim;  /* NULL once closed */
+    lua_State *L; /* the thread that is running the sim now */
+    int errors;   /* registry ref of a table of hook failures */
 } lsim;
 
 typedef struct {
@@ -34,7 +34,7 @@ typedef struct {
 
 typedef struct {
     lsim *s;
-    int fn;   /* registry ref of the Lua function */
+    int fn; /* registry ref of the Lua function */
 } lhook;
 
 /* ---- helpers -------------------------------------------------------------------- */
@@ -117,17 +117,28 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
     while (lua_next(L, idx)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
         sf_policy *p = &cfg->policy;
-        if (strcmp(k, "msl") == 0) p->msl = to_us(L, -1, k);
-        else if (strcmp(k, "rto") == 0) p->rto_initial = to_us(L, -1, k);
-        else if (strcmp(k, "rto_min") == 0) p->rto_min = to_us(L, -1, k);
-        else if (strcmp(k, "rto_max") == 0) p->rto_max = to_us(L, -1, k);
-        else if (strcmp(k, "retries") == 0) p->max_retries = (uint32_t)luaL_checkinteger(L, -1);
-        else if (strcmp(k, "syn_retries") == 0) p->syn_retries = (uint32_t)luaL_checkinteger(L, -1);
-        else if (strcmp(k, "rcv_buf") == 0) p->rcv_buf = (uint32_t)luaL_checkinteger(L, -1);
-        else if (strcmp(k, "snd_buf") == 0) p->snd_buf = (uint32_t)luaL_checkinteger(L, -1);
-        else if (strcmp(k, "mss") == 0) p->mss = (uint16_t)luaL_checkinteger(L, -1);
-        else if (strcmp(k, "backlog") == 0) cfg->backlog = (uint16_t)luaL_checkinteger(L, -1);
-        else if (strcmp(k, "secret") == 0) cfg->secret = (uint64_t)luaL_checkinteger(L, -1);
+        if (strcmp(k, "msl") == 0)
+            p->msl = to_us(L, -1, k);
+        else if (strcmp(k, "rto") == 0)
+            p->rto_initial = to_us(L, -1, k);
+        else if (strcmp(k, "rto_min") == 0)
+            p->rto_min = to_us(L, -1, k);
+        else if (strcmp(k, "rto_max") == 0)
+            p->rto_max = to_us(L, -1, k);
+        else if (strcmp(k, "retries") == 0)
+            p->max_retries = (uint32_t)luaL_checkinteger(L, -1);
+        else if (strcmp(k, "syn_retries") == 0)
+            p->syn_retries = (uint32_t)luaL_checkinteger(L, -1);
+        else if (strcmp(k, "rcv_buf") == 0)
+            p->rcv_buf = (uint32_t)luaL_checkinteger(L, -1);
+        else if (strcmp(k, "snd_buf") == 0)
+            p->snd_buf = (uint32_t)luaL_checkinteger(L, -1);
+        else if (strcmp(k, "mss") == 0)
+            p->mss = (uint16_t)luaL_checkinteger(L, -1);
+        else if (strcmp(k, "backlog") == 0)
+            cfg->backlog = (uint16_t)luaL_checkinteger(L, -1);
+        else if (strcmp(k, "secret") == 0)
+            cfg->secret = (uint64_t)luaL_checkinteger(L, -1);
         else if (strcmp(k, "isn") == 0) {
             cfg->fixed_isn = 1;
             cfg->isn = (uint32_t)luaL_checkinteger(L, -1);
@@ -252,7 +263,7 @@ static int l_sim_trace_len(lua_State *L)
     return 1;
 }
 
-static const char *const fate_names[] = {"flight",          "delivered",       "lost",
+static const char *const fate_names[] = {"flight",         "delivered",       "lost",
                                          "dropped_egress", "dropped_ingress", "no_host"};
 static const char *const cause_names[] = {"user", "segment", "timer"};
 
@@ -483,8 +494,9 @@ static int hook_call(void *ud, const sf_hook_ctx *ctx, sf_verdict *v)
     int rc = lua_pcall(L, 1, 1, top + 1);
     if (rc != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
-        hook_failed(k->s, L, lua_pushfstring(L, "hook %d failed on segment %d: %s", (int)ctx->hook_id,
-                                             (int)ctx->seg_no, msg ? msg : "?"));
+        hook_failed(k->s, L,
+                    lua_pushfstring(L, "hook %d failed on segment %d: %s", (int)ctx->hook_id,
+                                    (int)ctx->seg_no, msg ? msg : "?"));
         lua_settop(L, top);
         return -1;
     }
@@ -547,7 +559,8 @@ static int l_sim_hook(lua_State *L)
     lua_getfield(L, 4, "state");
     if (!lua_isnil(L, -1)) {
         f.state = sf_state_from_name(luaL_checkstring(L, -1));
-        if (f.state < 0) return luaL_error(L, "hook filter: unknown state '%s'", lua_tostring(L, -1));
+        if (f.state < 0)
+            return luaL_error(L, "hook filter: unknown state '%s'", lua_tostring(L, -1));
     }
     lua_getfield(L, 4, "p");
     f.p = luaL_optnumber(L, -1, 1.0);
@@ -775,8 +788,14 @@ static int conn_call(lua_State *L, int (*fn)(sf_conn *, uint64_t))
     return 1;
 }
 
-static int l_conn_close(lua_State *L) { return conn_call(L, sf_close); }
-static int l_conn_abort(lua_State *L) { return conn_call(L, sf_abort); }
+static int l_conn_close(lua_State *L)
+{
+    return conn_call(L, sf_close);
+}
+static int l_conn_abort(lua_State *L)
+{
+    return conn_call(L, sf_abort);
+}
 
 static int l_conn_info(lua_State *L)
 {
@@ -846,24 +865,30 @@ static int l_sizeof_conn(lua_State *L)
     return 1;
 }
 
-static const luaL_Reg sim_methods[] = {
-    {"close", l_sim_close},         {"link", l_sim_link},
-    {"add_host", l_sim_add_host},   {"now", l_sim_now},
-    {"next_time", l_sim_next_time}, {"step", l_sim_step},
-    {"errors", l_sim_errors},       {"note", l_sim_note},
-    {"trace_len", l_sim_trace_len}, {"trace_get", l_sim_trace_get},
-    {"inject", l_sim_inject},       {"hook", l_sim_hook},
-    {"hook_remove", l_sim_hook_remove}, {"hook_stats", l_sim_hook_stats},
-    {"listen", l_sim_listen},       {"connect", l_sim_connect},
-    {"lookup", l_sim_lookup},
-    {NULL, NULL}};
+static const luaL_Reg sim_methods[] = {{"close", l_sim_close},
+                                       {"link", l_sim_link},
+                                       {"add_host", l_sim_add_host},
+                                       {"now", l_sim_now},
+                                       {"next_time", l_sim_next_time},
+                                       {"step", l_sim_step},
+                                       {"errors", l_sim_errors},
+                                       {"note", l_sim_note},
+                                       {"trace_len", l_sim_trace_len},
+                                       {"trace_get", l_sim_trace_get},
+                                       {"inject", l_sim_inject},
+                                       {"hook", l_sim_hook},
+                                       {"hook_remove", l_sim_hook_remove},
+                                       {"hook_stats", l_sim_hook_stats},
+                                       {"listen", l_sim_listen},
+                                       {"connect", l_sim_connect},
+                                       {"lookup", l_sim_lookup},
+                                       {NULL, NULL}};
 
 static const luaL_Reg conn_methods[] = {
     {"try_accept", l_conn_accept}, {"state", l_conn_state}, {"id", l_conn_id},
-    {"host", l_conn_host},     {"send", l_conn_send},   {"read", l_conn_read},
-    {"sim", l_conn_sim},
-    {"close", l_conn_close},   {"abort", l_conn_abort}, {"info", l_conn_info},
-    {"set", l_conn_set},       {NULL, NULL}};
+    {"host", l_conn_host},         {"send", l_conn_send},   {"read", l_conn_read},
+    {"sim", l_conn_sim},           {"close", l_conn_close}, {"abort", l_conn_abort},
+    {"info", l_conn_info},         {"set", l_conn_set},     {NULL, NULL}};
 
 static void new_type(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction gc)
 {

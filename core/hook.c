@@ -33,7 +33,8 @@ sf_hook *sf_hooks_add(sf_hooks *h, sf_dir dir, const sf_filter *f, sf_hook_fn fn
     hook->ud = ud;
     hook->release = release;
     sf_hook **at = &h->head;
-    while (*at) at = &(*at)->next;
+    while (*at)
+        at = &(*at)->next;
     *at = hook;
     return hook;
 }
@@ -74,7 +75,8 @@ void sf_hooks_remove(sf_hooks *h, sf_hook *hook)
 
 void sf_hooks_clear(sf_hooks *h)
 {
-    for (sf_hook *k = h->head; k; k = k->next) k->removed = true;
+    for (sf_hook *k = h->head; k; k = k->next)
+        k->removed = true;
     sweep(h);
 }
 

@@ -57,7 +57,8 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
     c->passive = true;
     c->listener = l;
     sf_conn **at = &l->child_head;
-    while (*at) at = &(*at)->child_next;
+    while (*at)
+        at = &(*at)->child_next;
     *at = c;
     l->children++;
 

@@ -19,7 +19,8 @@ static inline uint64_t sf_splitmix64(uint64_t *x)
 
 static inline void sf_rand_seed(sf_rand *r, uint64_t seed)
 {
-    for (int i = 0; i < 4; i++) r->s[i] = sf_splitmix64(&seed);
+    for (int i = 0; i < 4; i++)
+        r->s[i] = sf_splitmix64(&seed);
 }
 
 static inline uint64_t sf_rand_next(sf_rand *r)
@@ -38,6 +39,9 @@ static inline uint64_t sf_rand_next(sf_rand *r)
 }
 
 /* A uniform double in [0, 1). */
-static inline double sf_rand_unit(sf_rand *r) { return (double)(sf_rand_next(r) >> 11) * 0x1.0p-53; }
+static inline double sf_rand_unit(sf_rand *r)
+{
+    return (double)(sf_rand_next(r) >> 11) * 0x1.0p-53;
+}
 
 #endif

@@ -20,7 +20,10 @@ uint32_t sf_ring_write(sf_ring *r, const uint8_t *src, uint32_t n);
 void sf_ring_peek(const sf_ring *r, uint32_t off, uint8_t *dst, uint32_t n);
 /* Consumes up to n bytes, copying them out when dst is not NULL. */
 uint32_t sf_ring_read(sf_ring *r, uint8_t *dst, uint32_t n);
-static inline uint32_t sf_ring_free(const sf_ring *r) { return r->cap - r->len; }
+static inline uint32_t sf_ring_free(const sf_ring *r)
+{
+    return r->cap - r->len;
+}
 /* Frees the storage; the ring is empty afterwards. */
 void sf_ring_drop(sf_ring *r);
 

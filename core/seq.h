@@ -10,15 +10,36 @@
 #include <stdint.h>
 
 /* a - b as a signed distance; valid while |a - b| < 2^31. */
-static inline int32_t sf_seq_diff(uint32_t a, uint32_t b) { return (int32_t)(a - b); }
-static inline bool sf_seq_lt(uint32_t a, uint32_t b) { return sf_seq_diff(a, b) < 0; }
-static inline bool sf_seq_le(uint32_t a, uint32_t b) { return sf_seq_diff(a, b) <= 0; }
-static inline bool sf_seq_gt(uint32_t a, uint32_t b) { return sf_seq_diff(a, b) > 0; }
-static inline bool sf_seq_ge(uint32_t a, uint32_t b) { return sf_seq_diff(a, b) >= 0; }
+static inline int32_t sf_seq_diff(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b);
+}
+static inline bool sf_seq_lt(uint32_t a, uint32_t b)
+{
+    return sf_seq_diff(a, b) < 0;
+}
+static inline bool sf_seq_le(uint32_t a, uint32_t b)
+{
+    return sf_seq_diff(a, b) <= 0;
+}
+static inline bool sf_seq_gt(uint32_t a, uint32_t b)
+{
+    return sf_seq_diff(a, b) > 0;
+}
+static inline bool sf_seq_ge(uint32_t a, uint32_t b)
+{
+    return sf_seq_diff(a, b) >= 0;
+}
 
 /* lo =< a < hi, in modular arithmetic (the window test of RFC 9293 §3.4). */
-static inline bool sf_seq_in(uint32_t a, uint32_t lo, uint32_t hi) { return a - lo < hi - lo; }
+static inline bool sf_seq_in(uint32_t a, uint32_t lo, uint32_t hi)
+{
+    return a - lo < hi - lo;
+}
 
-static inline uint32_t sf_seq_max(uint32_t a, uint32_t b) { return sf_seq_lt(a, b) ? b : a; }
+static inline uint32_t sf_seq_max(uint32_t a, uint32_t b)
+{
+    return sf_seq_lt(a, b) ? b : a;
+}
 
 #endif

@@ -29,11 +29,14 @@ const char *sf_strerror(int err)
 }
 
 static const char *const state_names[SF_STATE_COUNT] = {
-    "CLOSED",     "LISTEN",     "SYN_SENT",   "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1",
-    "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING",    "LAST_ACK", "TIME_WAIT",
+    "CLOSED",     "LISTEN",     "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1",
+    "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING",  "LAST_ACK", "TIME_WAIT",
 };
 
-const char *sf_state_name(sf_state s) { return s < SF_STATE_COUNT ? state_names[s] : "?"; }
+const char *sf_state_name(sf_state s)
+{
+    return s < SF_STATE_COUNT ? state_names[s] : "?";
+}
 
 int sf_state_from_name(const char *name)
 {
@@ -68,7 +71,10 @@ void sf_config_default(sf_config *cfg)
     cfg->policy.mss = 1460;
 }
 
-size_t sf_conn_sizeof(void) { return sizeof(sf_conn); }
+size_t sf_conn_sizeof(void)
+{
+    return sizeof(sf_conn);
+}
 
 /* ---- stack lifetime ----------------------------------------------------------------- */
 
@@ -117,16 +123,26 @@ void sf_stack_free(sf_stack *st)
 {
     if (!st) return;
     reap(st);
-    while (st->all) conn_free(st->all); /* held ones too: handles die with the stack */
+    while (st->all)
+        conn_free(st->all); /* held ones too: handles die with the stack */
     free(st->table);
     free(st->listeners);
     free(st->heap);
     free(st);
 }
 
-uint32_t sf_stack_addr(const sf_stack *st) { return st->cfg.addr; }
-const sf_config *sf_stack_config(const sf_stack *st) { return &st->cfg; }
-size_t sf_stack_conn_count(const sf_stack *st) { return st->nconns; }
+uint32_t sf_stack_addr(const sf_stack *st)
+{
+    return st->cfg.addr;
+}
+const sf_config *sf_stack_config(const sf_stack *st)
+{
+    return &st->cfg;
+}
+size_t sf_stack_conn_count(const sf_stack *st)
+{
+    return st->nconns;
+}
 
 /* ---- the tables ------------------------------------------------------------------------ */
 
@@ -185,7 +201,8 @@ void sf_conn_unhash(sf_conn *c)
         at = &st->table[tuple_hash(c->raddr, c->lport, c->rport) & (st->table_size - 1)];
         st->nconns--;
     }
-    while (*at && *at != c) at = &(*at)->hash_next;
+    while (*at && *at != c)
+        at = &(*at)->hash_next;
     if (*at) *at = c->hash_next;
     c->hash_next = NULL;
     c->hashed = false;
@@ -291,7 +308,8 @@ void sf_conn_detach(sf_conn *c)
     sf_conn *l = c->listener;
     if (!l) return;
     sf_conn **at = &l->child_head;
-    while (*at && *at != c) at = &(*at)->child_next;
+    while (*at && *at != c)
+        at = &(*at)->child_next;
     if (*at) *at = c->child_next;
     c->child_next = NULL;
     l->children--;
@@ -327,7 +345,10 @@ void sf_conn_back_to_listen(sf_conn *c, const char *why)
     sf_set_state(c, SF_LISTEN, SF_CAUSE_SEGMENT, why);
 }
 
-void sf_conn_hold(sf_conn *c) { c->held = true; }
+void sf_conn_hold(sf_conn *c)
+{
+    c->held = true;
+}
 
 void sf_conn_release(sf_conn *c)
 {

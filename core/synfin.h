@@ -22,18 +22,18 @@
 /* ---- errors: negative codes, named by sf_strerror ------------------------ */
 enum {
     SF_OK = 0,
-    SF_EINVAL = -1,      /* wrong argument or call in a state that forbids it */
-    SF_ENOMEM = -2,      /* out of memory */
-    SF_EEXIST = -3,      /* "connection already exists" (RFC 9293 §3.10.1) */
-    SF_ENOTCONN = -4,    /* "connection does not exist" */
-    SF_ECLOSING = -5,    /* "connection closing" */
-    SF_ERESET = -6,      /* "connection reset" */
-    SF_EREFUSED = -7,    /* "connection refused" */
-    SF_ETIMEDOUT = -8,   /* retransmissions exhausted / user timeout */
-    SF_EADDRINUSE = -9,  /* local port already in use */
-    SF_EAGAIN = -10,     /* nothing to read now, or no room to send now */
-    SF_EBADMSG = -11,    /* malformed packet */
-    SF_ENOBUFS = -12,    /* a buffer is too small for the packet */
+    SF_EINVAL = -1,     /* wrong argument or call in a state that forbids it */
+    SF_ENOMEM = -2,     /* out of memory */
+    SF_EEXIST = -3,     /* "connection already exists" (RFC 9293 §3.10.1) */
+    SF_ENOTCONN = -4,   /* "connection does not exist" */
+    SF_ECLOSING = -5,   /* "connection closing" */
+    SF_ERESET = -6,     /* "connection reset" */
+    SF_EREFUSED = -7,   /* "connection refused" */
+    SF_ETIMEDOUT = -8,  /* retransmissions exhausted / user timeout */
+    SF_EADDRINUSE = -9, /* local port already in use */
+    SF_EAGAIN = -10,    /* nothing to read now, or no room to send now */
+    SF_EBADMSG = -11,   /* malformed packet */
+    SF_ENOBUFS = -12,   /* a buffer is too small for the packet */
 };
 const char *sf_strerror(int err);
 
@@ -85,8 +85,8 @@ typedef struct {
     uint8_t has_ts;    /* timestamps option present */
     uint32_t ts_val, ts_ecr;
     const uint8_t *payload;
-    uint32_t len;      /* payload length in bytes */
-    uint8_t bad_csum;  /* build: write a wrong checksum on purpose; parse: it was wrong */
+    uint32_t len;     /* payload length in bytes */
+    uint8_t bad_csum; /* build: write a wrong checksum on purpose; parse: it was wrong */
 } sf_seg;
 
 /* SEG.LEN of RFC 9293 §3.4: payload plus one for SYN and one for FIN. */
@@ -113,24 +113,24 @@ void sf_addr_str(uint32_t addr, char out[16]);
 /* Per-connection policy: copied from the stack's at creation, then adjustable
  * through sf_conn_policy(). Times are microseconds. */
 typedef struct {
-    uint64_t msl;          /* maximum segment lifetime; TIME_WAIT lasts 2*MSL */
-    uint64_t rto_initial;  /* RFC 6298 (2.1): 1 s */
-    uint64_t rto_min;      /* RFC 6298 (2.4): rounded up to 1 s */
-    uint64_t rto_max;      /* RFC 6298 (2.5): at least 60 s */
-    uint32_t max_retries;  /* retransmissions of data/FIN before giving up */
-    uint32_t syn_retries;  /* retransmissions of SYN or SYN-ACK before giving up */
-    uint32_t rcv_buf;      /* receive buffer, bytes (window at most 65535) */
-    uint32_t snd_buf;      /* send buffer, bytes */
-    uint16_t mss;          /* MSS we announce */
+    uint64_t msl;         /* maximum segment lifetime; TIME_WAIT lasts 2*MSL */
+    uint64_t rto_initial; /* RFC 6298 (2.1): 1 s */
+    uint64_t rto_min;     /* RFC 6298 (2.4): rounded up to 1 s */
+    uint64_t rto_max;     /* RFC 6298 (2.5): at least 60 s */
+    uint32_t max_retries; /* retransmissions of data/FIN before giving up */
+    uint32_t syn_retries; /* retransmissions of SYN or SYN-ACK before giving up */
+    uint32_t rcv_buf;     /* receive buffer, bytes (window at most 65535) */
+    uint32_t snd_buf;     /* send buffer, bytes */
+    uint16_t mss;         /* MSS we announce */
 } sf_policy;
 
 typedef struct {
-    uint32_t addr;     /* the stack's IPv4 address */
-    uint64_t secret;   /* key of the RFC 6528 ISN function */
-    int fixed_isn;     /* 1: every ISS is `isn` (scenario tests) */
+    uint32_t addr;   /* the stack's IPv4 address */
+    uint64_t secret; /* key of the RFC 6528 ISN function */
+    int fixed_isn;   /* 1: every ISS is `isn` (scenario tests) */
     uint32_t isn;
     uint16_t ephemeral_lo, ephemeral_hi;
-    uint16_t backlog;  /* default listen backlog */
+    uint16_t backlog; /* default listen backlog */
     sf_policy policy;
 } sf_config;
 
@@ -140,9 +140,9 @@ void sf_config_default(sf_config *cfg);
 
 /* ---- events -------------------------------------------------------------------- */
 typedef enum {
-    SF_EV_STATE,  /* a connection changed state: old, new, cause, why */
-    SF_EV_DROP,   /* a segment was dropped by the protocol: why */
-    SF_EV_ERROR,  /* an error was signalled to the user: err */
+    SF_EV_STATE, /* a connection changed state: old, new, cause, why */
+    SF_EV_DROP,  /* a segment was dropped by the protocol: why */
+    SF_EV_ERROR, /* an error was signalled to the user: err */
 } sf_event_type;
 
 /* Why a state changed: a user call, a segment, or a timer. */
@@ -157,11 +157,11 @@ typedef struct sf_stack sf_stack;
 
 typedef struct {
     sf_event_type type;
-    sf_conn *conn;        /* may be NULL for drops outside any connection */
+    sf_conn *conn; /* may be NULL for drops outside any connection */
     uint32_t conn_id;
     sf_state old_state, new_state;
     sf_cause cause;
-    const char *why;      /* static text: "connect", "SYN", "ACK of our FIN", "2MSL" */
+    const char *why; /* static text: "connect", "SYN", "ACK of our FIN", "2MSL" */
     int err;
 } sf_event;
 
@@ -220,15 +220,15 @@ typedef struct {
     uint32_t iss, irs;
     uint32_t snd_una, snd_nxt, snd_wnd;
     uint32_t rcv_nxt, rcv_wnd;
-    uint32_t snd_queued;   /* bytes in the send buffer, unacknowledged included */
-    uint32_t rcv_queued;   /* bytes ready to read */
-    uint32_t rto;          /* current RTO, microseconds */
-    uint32_t srtt;         /* smoothed RTT, microseconds (0: no sample yet) */
-    uint32_t retransmits;  /* segments retransmitted over the life */
+    uint32_t snd_queued;  /* bytes in the send buffer, unacknowledged included */
+    uint32_t rcv_queued;  /* bytes ready to read */
+    uint32_t rto;         /* current RTO, microseconds */
+    uint32_t srtt;        /* smoothed RTT, microseconds (0: no sample yet) */
+    uint32_t retransmits; /* segments retransmitted over the life */
     uint32_t segs_in, segs_out;
     uint64_t bytes_in, bytes_out;
-    int error;             /* the last error signalled, 0 if none */
-    int peer_closed;       /* the peer's FIN has arrived */
+    int error;       /* the last error signalled, 0 if none */
+    int peer_closed; /* the peer's FIN has arrived */
 } sf_conn_info;
 void sf_conn_status(const sf_conn *c, sf_conn_info *info);
 sf_state sf_conn_state(const sf_conn *c);

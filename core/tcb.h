@@ -10,7 +10,7 @@
 #include <stdbool.h>
 
 #define SF_NO_DEADLINE UINT64_MAX
-#define SF_MAX_PACKET 1600 /* an IPv4 packet of MSS 1460 plus headers and options */
+#define SF_MAX_PACKET  1600 /* an IPv4 packet of MSS 1460 plus headers and options */
 
 struct sf_conn {
     sf_stack *stack;
@@ -23,7 +23,7 @@ struct sf_conn {
     uint16_t lport, rport;
     sf_conn *hash_next; /* chain in the 4-tuple table, or the listener table */
     bool hashed;
-    bool is_listener;   /* a LISTEN TCB, kept in the listener table */
+    bool is_listener; /* a LISTEN TCB, kept in the listener table */
 
     /* passive open: the listener this connection came from (RFC 9293 §3.10.7.4:
      * a RST in SYN_RCVD returns a passive connection to LISTEN) */
@@ -39,40 +39,40 @@ struct sf_conn {
     /* RFC 9293 §3.3.1 send sequence variables */
     uint32_t iss;
     uint32_t snd_una, snd_nxt, snd_wnd, snd_wl1, snd_wl2;
-    uint32_t snd_max;    /* highest sequence number sent + 1: after a go-back
-                            retransmission SND.NXT restarts at SND.UNA, and ACKs
-                            up to snd_max are still acceptable */
+    uint32_t snd_max;     /* highest sequence number sent + 1: after a go-back
+                             retransmission SND.NXT restarts at SND.UNA, and ACKs
+                             up to snd_max are still acceptable */
     uint32_t max_snd_wnd; /* RFC 5961 §5: largest window the peer offered */
-    uint16_t snd_mss;    /* the peer's MSS (RFC 9293 §3.7.1: 536 if absent) */
+    uint16_t snd_mss;     /* the peer's MSS (RFC 9293 §3.7.1: 536 if absent) */
     /* receive sequence variables */
     uint32_t irs;
     uint32_t rcv_nxt;
-    uint32_t rcv_adv;    /* RCV.NXT + RCV.WND last announced: never moved left */
+    uint32_t rcv_adv; /* RCV.NXT + RCV.WND last announced: never moved left */
 
     /* what the user asked for and what has happened */
-    bool fin_queued;     /* CLOSE called: a FIN follows the queued data */
-    bool fin_sent;       /* our FIN has been sent at fin_seq */
+    bool fin_queued; /* CLOSE called: a FIN follows the queued data */
+    bool fin_sent;   /* our FIN has been sent at fin_seq */
     uint32_t fin_seq;
-    bool fin_received;   /* the peer's FIN has been accepted */
-    bool ack_now;        /* an ACK is owed */
-    bool held;           /* the user holds this connection */
-    bool passive;        /* came from LISTEN */
-    int error;           /* the last error signalled to the user */
+    bool fin_received; /* the peer's FIN has been accepted */
+    bool ack_now;      /* an ACK is owed */
+    bool held;         /* the user holds this connection */
+    bool passive;      /* came from LISTEN */
+    int error;         /* the last error signalled to the user */
 
-    sf_ring sndbuf;      /* from SND.UNA on: unacknowledged then unsent data */
-    sf_ring rcvbuf;      /* in-order data not yet read by the user */
+    sf_ring sndbuf; /* from SND.UNA on: unacknowledged then unsent data */
+    sf_ring rcvbuf; /* in-order data not yet read by the user */
 
     /* timers: one deadline per connection, kept in the stack's heap */
-    uint64_t rto_at;     /* retransmission timer, 0 when off */
-    uint64_t tw_at;      /* TIME_WAIT (2*MSL) timer, 0 when off */
+    uint64_t rto_at; /* retransmission timer, 0 when off */
+    uint64_t tw_at;  /* TIME_WAIT (2*MSL) timer, 0 when off */
     uint64_t deadline;
-    uint32_t heap_idx;   /* position in the heap, UINT32_MAX when not in it */
+    uint32_t heap_idx; /* position in the heap, UINT32_MAX when not in it */
 
     /* RFC 6298 retransmission timer state */
-    uint32_t rto;        /* microseconds */
+    uint32_t rto; /* microseconds */
     uint32_t srtt, rttvar;
-    uint32_t retries;    /* consecutive timeouts of the current segment */
-    bool rtt_timing;     /* Karn: timing a segment that was never retransmitted */
+    uint32_t retries; /* consecutive timeouts of the current segment */
+    bool rtt_timing;  /* Karn: timing a segment that was never retransmitted */
     uint32_t rtt_seq;
     uint64_t rtt_start;
 
@@ -150,6 +150,9 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg);
 void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg);
 void sf_input_other(sf_conn *c, uint64_t now, const sf_seg *seg);
 
-static inline bool sf_synchronized(sf_state s) { return s >= SF_ESTABLISHED; }
+static inline bool sf_synchronized(sf_state s)
+{
+    return s >= SF_ESTABLISHED;
+}
 
 #endif

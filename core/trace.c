@@ -63,7 +63,8 @@ void sf_trace_text(sf_trace *t, long i, const void *text, size_t len)
     if (i < 0 || len > UINT32_MAX) return;
     if (t->arena_len + len > t->arena_cap) {
         size_t cap = t->arena_cap ? t->arena_cap : 4096;
-        while (cap < t->arena_len + len) cap *= 2;
+        while (cap < t->arena_len + len)
+            cap *= 2;
         uint8_t *arena = realloc(t->arena, cap);
         if (!arena) return;
         t->arena = arena;

@@ -40,12 +40,12 @@ typedef struct {
     uint16_t wnd, mss;
     int8_t wscale;
     uint8_t sack_perm, has_ts;
-    uint32_t len;      /* payload bytes */
-    uint32_t seg_no;   /* a segment's number (1, 2, ...); a state change: the
-                          segment that caused it, 0 if none */
-    uint32_t hook_id;  /* the hook whose verdict applied */
+    uint32_t len;                /* payload bytes */
+    uint32_t seg_no;             /* a segment's number (1, 2, ...); a state change: the
+                                    segment that caused it, 0 if none */
+    uint32_t hook_id;            /* the hook whose verdict applied */
     uint32_t text_off, text_len; /* payload, or a note's text, in the arena */
-    const char *why;   /* static text: a state change's or a drop's reason */
+    const char *why;             /* static text: a state change's or a drop's reason */
 } sf_trace_rec;
 
 typedef struct {

@@ -131,8 +131,8 @@ int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap)
         uint32_t edge = c->rcv_nxt + sf_ring_free(&c->rcvbuf);
         uint32_t grow = sf_seq_gt(edge, c->rcv_adv) ? edge - c->rcv_adv : 0;
         uint32_t step = c->rcvbuf.cap / 2 < c->pol.mss ? c->rcvbuf.cap / 2 : c->pol.mss;
-        bool peer_sends = c->state == SF_ESTABLISHED || c->state == SF_FIN_WAIT_1 ||
-                          c->state == SF_FIN_WAIT_2;
+        bool peer_sends =
+            c->state == SF_ESTABLISHED || c->state == SF_FIN_WAIT_1 || c->state == SF_FIN_WAIT_2;
         if (peer_sends && !c->fin_received && grow >= step) sf_send_ack(c, now);
         return (int)n;
     }
@@ -219,6 +219,15 @@ void sf_conn_status(const sf_conn *c, sf_conn_info *i)
     i->peer_closed = c->fin_received;
 }
 
-sf_state sf_conn_state(const sf_conn *c) { return c->state; }
-uint32_t sf_conn_id(const sf_conn *c) { return c->id; }
-sf_policy *sf_conn_policy(sf_conn *c) { return &c->pol; }
+sf_state sf_conn_state(const sf_conn *c)
+{
+    return c->state;
+}
+uint32_t sf_conn_id(const sf_conn *c)
+{
+    return c->id;
+}
+sf_policy *sf_conn_policy(sf_conn *c)
+{
+    return &c->pol;
+}

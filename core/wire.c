@@ -8,11 +8,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#define IP_HDR 20
-#define TCP_HDR 20
+#define IP_HDR          20
+#define TCP_HDR         20
 #define IPPROTO_TCP_NUM 6
 
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint16_t get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
 static uint32_t get32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -42,7 +45,8 @@ static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
 
 static uint16_t csum_fold(uint32_t sum)
 {
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
     return (uint16_t)~sum;
 }
 
@@ -270,6 +274,5 @@ int sf_addr_parse(const char *s, uint32_t *addr)
 
 void sf_addr_str(uint32_t addr, char out[16])
 {
-    snprintf(out, 16, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 255, (addr >> 8) & 255,
-             addr & 255);
+    snprintf(out, 16, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 255, (addr >> 8) & 255, addr & 255);
 }

@@ -12,10 +12,10 @@ typedef struct sim_pkt {
     uint64_t time;        /* arrival */
     uint64_t order;       /* ties broken by scheduling order: deterministic */
     int from, to;
-    long rec;             /* its trace record */
-    uint32_t conn_id;     /* the sender's connection, 0 if none */
-    int state;            /* its state when sent, -1 if none */
-    int skip_hooks;       /* ingress hooks already ran (a delayed arrival) */
+    long rec;         /* its trace record */
+    uint32_t conn_id; /* the sender's connection, 0 if none */
+    int state;        /* its state when sent, -1 if none */
+    int skip_hooks;   /* ingress hooks already ran (a delayed arrival) */
     uint32_t len, cap;
     uint8_t *data;
 } sim_pkt;
@@ -376,7 +376,10 @@ void sf_sim_free(sf_sim *sim)
     free(sim);
 }
 
-void sf_sim_set_link(sf_sim *sim, const sf_link *link) { sim->link = *link; }
+void sf_sim_set_link(sf_sim *sim, const sf_link *link)
+{
+    sim->link = *link;
+}
 
 int sf_sim_host_of(const sf_sim *sim, uint32_t addr)
 {
@@ -413,14 +416,38 @@ int sf_sim_add_host(sf_sim *sim, uint32_t addr, const sf_config *cfg)
     return h->index;
 }
 
-int sf_sim_host_count(const sf_sim *sim) { return sim->nhosts; }
-uint32_t sf_sim_host_addr(const sf_sim *sim, int host) { return sim->hosts[host]->addr; }
-sf_stack *sf_sim_stack(sf_sim *sim, int host) { return sim->hosts[host]->stack; }
-sf_hooks *sf_sim_hooks(sf_sim *sim, int host) { return &sim->hosts[host]->hooks; }
-uint64_t sf_sim_now(const sf_sim *sim) { return sim->now; }
-sf_trace *sf_sim_trace(sf_sim *sim) { return &sim->trace; }
-sf_rand *sf_sim_rand(sf_sim *sim) { return &sim->rng; }
-int sf_sim_hook_failures(const sf_sim *sim) { return sim->hook_failures; }
+int sf_sim_host_count(const sf_sim *sim)
+{
+    return sim->nhosts;
+}
+uint32_t sf_sim_host_addr(const sf_sim *sim, int host)
+{
+    return sim->hosts[host]->addr;
+}
+sf_stack *sf_sim_stack(sf_sim *sim, int host)
+{
+    return sim->hosts[host]->stack;
+}
+sf_hooks *sf_sim_hooks(sf_sim *sim, int host)
+{
+    return &sim->hosts[host]->hooks;
+}
+uint64_t sf_sim_now(const sf_sim *sim)
+{
+    return sim->now;
+}
+sf_trace *sf_sim_trace(sf_sim *sim)
+{
+    return &sim->trace;
+}
+sf_rand *sf_sim_rand(sf_sim *sim)
+{
+    return &sim->rng;
+}
+int sf_sim_hook_failures(const sf_sim *sim)
+{
+    return sim->hook_failures;
+}
 
 int sf_sim_inject(sf_sim *sim, int host, sf_dir dir, const sf_seg *seg)
 {

@@ -35,7 +35,10 @@ static wire W;
 
 static void emit0(void *ud, sf_conn *c, const uint8_t *pkt, size_t len);
 static void emit1(void *ud, sf_conn *c, const uint8_t *pkt, size_t len);
-static void on_event(void *ud, const sf_event *ev) { (void)ud, (void)ev; }
+static void on_event(void *ud, const sf_event *ev)
+{
+    (void)ud, (void)ev;
+}
 
 static void enqueue(int to, const uint8_t *pkt, size_t len)
 {
@@ -142,7 +145,8 @@ static void bench_lifecycles(int n)
     }
     advance(W.now + 10000000);
     double dt = seconds() - t0;
-    printf("| lifecycles (connect, 1 KB each way, close, TIME_WAIT) | %12.0f /s | %d in %.3f s, %llu segments |\n",
+    printf("| lifecycles (connect, 1 KB each way, close, TIME_WAIT) | %12.0f /s | %d in %.3f s, "
+           "%llu segments |\n",
            n / dt, n, dt, (unsigned long long)W.segments);
     teardown();
 }
@@ -165,12 +169,14 @@ static void bench_bulk(size_t total)
             if (n > 0) sent += (size_t)n;
         }
         drain();
-        for (int n; (n = sf_recv(s, W.now, buf, sizeof buf)) > 0;) got += (size_t)n;
+        for (int n; (n = sf_recv(s, W.now, buf, sizeof buf)) > 0;)
+            got += (size_t)n;
         drain();
     }
     double dt = seconds() - t0;
     uint64_t segs = W.segments - segs0;
-    printf("| bulk transfer through the core (MSS 1460)       | %12.0f seg/s | %.2f Gbit/s, %zu MB in %.3f s |\n",
+    printf("| bulk transfer through the core (MSS 1460)       | %12.0f seg/s | %.2f Gbit/s, %zu MB "
+           "in %.3f s |\n",
            segs / dt, total * 8 / dt / 1e9, total >> 20, dt);
     teardown();
 }
@@ -188,23 +194,28 @@ static void bench_sim(int n)
     sf_conn *l = sf_listen(sf_sim_stack(sim, b), 0, 80, 1024, NULL, NULL);
     double t0 = seconds();
     for (int i = 0; i < n; i++) {
-        sf_conn *c = sf_connect(sf_sim_stack(sim, a), sf_sim_now(sim), 0x0a000002, 80, 0, NULL, NULL);
+        sf_conn *c =
+            sf_connect(sf_sim_stack(sim, a), sf_sim_now(sim), 0x0a000002, 80, 0, NULL, NULL);
         sf_sim_flush(sim, a);
         uint64_t until = sf_sim_now(sim) + 10000;
-        while (sf_sim_step(sim, until)) {}
+        while (sf_sim_step(sim, until)) {
+        }
         sf_conn *s = sf_accept(l);
         sf_close(c, sf_sim_now(sim));
         sf_sim_flush(sim, a);
         sf_close(s, sf_sim_now(sim));
         sf_sim_flush(sim, b);
         until = sf_sim_now(sim) + 10000;
-        while (sf_sim_step(sim, until)) {}
+        while (sf_sim_step(sim, until)) {
+        }
         sf_conn_release(c);
         sf_conn_release(s);
     }
-    while (sf_sim_step(sim, sf_sim_now(sim) + 10000000)) {}
+    while (sf_sim_step(sim, sf_sim_now(sim) + 10000000)) {
+    }
     double dt = seconds() - t0;
-    printf("| lifecycles on the sim (handshake, close, trace) | %12.0f /s | %d in %.3f s, %zu trace records |\n",
+    printf("| lifecycles on the sim (handshake, close, trace) | %12.0f /s | %d in %.3f s, %zu "
+           "trace records |\n",
            n / dt, n, dt, sf_sim_trace(sim)->n);
     sf_sim_free(sim);
 }
@@ -216,7 +227,8 @@ int main(int argc, char **argv)
     bench_lifecycles(quick ? 100 : 100000);
     bench_bulk(quick ? (1u << 20) : (1u << 30));
     bench_sim(quick ? 100 : 50000);
-    printf("| memory: struct sf_conn                          | %12zu bytes | buffers are allocated on first use and dropped in TIME_WAIT |\n",
+    printf("| memory: struct sf_conn                          | %12zu bytes | buffers are "
+           "allocated on first use and dropped in TIME_WAIT |\n",
            sf_conn_sizeof());
     return 0;
 }
