@@ -66,6 +66,7 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
     c->rcv_nxt = seg->seq + 1;
     c->iss = sf_isn(st, now, c->raddr, c->lport, c->rport);
     c->snd_una = c->iss;
+    c->snd_nxt = c->iss;
     c->snd_max = c->iss;
     c->snd_wnd = seg->wnd;
     c->max_snd_wnd = seg->wnd;
@@ -238,8 +239,10 @@ static bool our_fin_acked(const sf_conn *c)
 static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
 {
     if (sf_seq_gt(seg->ack, c->snd_una)) {
-        uint32_t acked = seg->ack - c->snd_una;
-        if (acked > c->sndbuf.len) acked = c->sndbuf.len; /* the rest is our FIN */
+        /* bytes of data acknowledged: neither our SYN (a SYN_RCVD connection
+         * may have queued data) nor our FIN */
+        uint32_t acked = seg->ack - c->snd_una - sf_syn_unacked(c);
+        if (acked > c->sndbuf.len) acked = c->sndbuf.len;
         sf_ring_read(&c->sndbuf, NULL, acked);
         sf_rtt_sample(c, now, seg->ack);
         c->snd_una = seg->ack;

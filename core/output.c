@@ -47,11 +47,12 @@ uint16_t sf_rcv_window(sf_conn *c)
  * ISS, announcing our MSS (RFC 9293 §3.7.1, MUST-14 may send it). */
 void sf_send_syn(sf_conn *c, uint64_t now)
 {
-    uint8_t flags = c->state == SF_SYN_RCVD ? (SF_SYN | SF_ACK) : SF_SYN;
+    /* a bare SYN in SYN_SENT; in any later state the peer's SYN has come */
+    uint8_t flags = c->state == SF_SYN_SENT ? SF_SYN : (SF_SYN | SF_ACK);
     sf_seg seg = conn_seg(c, c->iss, flags);
     seg.mss = c->pol.mss;
     seg.wnd = sf_rcv_window(c);
-    c->snd_nxt = c->iss + 1;
+    if (c->snd_nxt == c->iss) c->snd_nxt = c->iss + 1;
     if (sf_seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
     if (c->retries == 0) {
         c->rtt_timing = true;
@@ -118,7 +119,8 @@ void sf_output(sf_conn *c, uint64_t now)
          * retransmission SND.NXT is at or before it and it goes out again
          * with its original sequence number */
         if (c->fin_sent && sf_seq_gt(c->snd_nxt, c->fin_seq)) break;
-        uint32_t off = c->snd_nxt - c->snd_una;
+        if (c->snd_nxt == c->iss) break; /* our SYN goes first: retransmit() */
+        uint32_t off = c->snd_nxt - c->snd_una - sf_syn_unacked(c);
         uint32_t unsent = c->sndbuf.len - off;
         uint32_t edge = c->snd_una + c->snd_wnd;
         uint32_t usable = sf_seq_gt(edge, c->snd_nxt) ? edge - c->snd_nxt : 0;

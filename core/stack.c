@@ -325,7 +325,9 @@ static void conn_retire(sf_conn *c)
     sf_conn_unhash(c);
     sf_conn_detach(c);
     sf_ring_drop(&c->sndbuf);
-    sf_ring_drop(&c->rcvbuf);
+    /* data received and acknowledged stays readable by a user who holds the
+     * connection, until read or released (a reset flushes it: sf_conn_closed) */
+    if (!c->held || c->rcvbuf.len == 0) sf_ring_drop(&c->rcvbuf);
     if (!c->held) {
         c->hash_next = c->stack->reap;
         c->stack->reap = c;
@@ -334,6 +336,8 @@ static void conn_retire(sf_conn *c)
 
 void sf_conn_closed(sf_conn *c, sf_cause cause, const char *why, int err)
 {
+    /* a reset flushes the queues (RFC 9293 §3.10.7.4, second step) */
+    if (err == SF_ERESET) sf_ring_drop(&c->rcvbuf);
     conn_retire(c);
     sf_set_state(c, SF_CLOSED, cause, why);
     if (err) sf_report_error(c, err);

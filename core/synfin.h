@@ -70,7 +70,7 @@ enum {
 
 /* ---- segments (the wire) ---------------------------------------------------- */
 /* A parsed IPv4 + TCP segment. Addresses are host byte order. Options the core
- * does not understand are skipped; `opt_bad` counts malformed option lists. */
+ * does not understand are skipped; a malformed option list rejects the packet. */
 typedef struct {
     uint32_t saddr, daddr;
     uint16_t sport, dport;

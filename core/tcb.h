@@ -155,4 +155,11 @@ static inline bool sf_synchronized(sf_state s)
     return s >= SF_ESTABLISHED;
 }
 
+/* Our SYN occupies ISS; until it is acknowledged (SND.UNA = ISS) the first
+ * data byte sits one sequence number after SND.UNA. */
+static inline uint32_t sf_syn_unacked(const sf_conn *c)
+{
+    return c->snd_una == c->iss ? 1u : 0u;
+}
+
 #endif

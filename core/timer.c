@@ -118,11 +118,13 @@ void sf_rtt_sample(sf_conn *c, uint64_t now, uint32_t ack)
 void sf_time_wait_start(sf_conn *c, uint64_t now)
 {
     /* RFC 9293 §3.10.7.4, eighth step: start the time-wait timer, turn off
-     * the other timers. A TIME_WAIT connection keeps no buffers. */
+     * the other timers. A TIME_WAIT connection keeps no send buffer, and its
+     * receive buffer only while it holds data the user has not read (the
+     * data was acknowledged: it is the user's, §3.10.7.4 seventh step). */
     c->rto_at = 0;
     c->tw_at = now + 2 * c->pol.msl;
     sf_ring_drop(&c->sndbuf);
-    sf_ring_drop(&c->rcvbuf);
+    if (c->rcvbuf.len == 0) sf_ring_drop(&c->rcvbuf);
     sf_timer_update(c);
 }
 
@@ -130,7 +132,8 @@ void sf_time_wait_start(sf_conn *c, uint64_t now)
  * the queue again and back off (RFC 6298 (5.4)-(5.6)). */
 static void retransmit(sf_conn *c, uint64_t now)
 {
-    bool syn_phase = c->state == SF_SYN_SENT || c->state == SF_SYN_RCVD;
+    /* SYN_SENT, SYN_RCVD, or FIN_WAIT_1 reached from SYN_RCVD: our SYN first */
+    bool syn_phase = sf_syn_unacked(c);
     uint32_t limit = syn_phase ? c->pol.syn_retries : c->pol.max_retries;
     if (c->retries >= limit) {
         /* LESSONS.md §3 (picotcp#40): retransmissions end */

@@ -78,6 +78,7 @@ sf_conn *sf_connect(sf_stack *st, uint64_t now, uint32_t raddr, uint16_t rport, 
     c->held = true;
     c->iss = sf_isn(st, now, raddr, lport, rport);
     c->snd_una = c->iss;
+    c->snd_nxt = c->iss;
     c->snd_max = c->iss;
     sf_conn_hash(c);
     /* §3.10.1: <SEQ=ISS><CTL=SYN>, SND.UNA <- ISS, SND.NXT <- ISS+1, SYN_SENT */
@@ -134,6 +135,9 @@ int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap)
         bool peer_sends =
             c->state == SF_ESTABLISHED || c->state == SF_FIN_WAIT_1 || c->state == SF_FIN_WAIT_2;
         if (peer_sends && !c->fin_received && grow >= step) sf_send_ack(c, now);
+        /* past the peer's FIN a drained buffer is not needed any more */
+        if (c->rcvbuf.len == 0 && (c->state == SF_TIME_WAIT || c->state == SF_CLOSED))
+            sf_ring_drop(&c->rcvbuf);
         return (int)n;
     }
     if (c->fin_received) return 0; /* end of stream */
@@ -156,8 +160,13 @@ int sf_close(sf_conn *c, uint64_t now)
         return SF_OK;
     case SF_SYN_SENT: sf_conn_closed(c, SF_CAUSE_USER, "close", 0); return SF_OK;
     case SF_SYN_RCVD:
-        /* §3.10.4: queued until ESTABLISHED, then FIN_WAIT_1 */
+        /* §3.10.4: with nothing to send, form a FIN and enter FIN_WAIT_1;
+         * otherwise queue the close until ESTABLISHED */
         c->fin_queued = true;
+        if (c->sndbuf.len == 0) {
+            sf_set_state(c, SF_FIN_WAIT_1, SF_CAUSE_USER, "close");
+            sf_output(c, now);
+        }
         return SF_OK;
     case SF_ESTABLISHED:
         c->fin_queued = true;
@@ -186,6 +195,7 @@ int sf_abort(sf_conn *c, uint64_t now)
     case SF_CLOSE_WAIT: sf_send_rst(c, now); break; /* <SEQ=SND.NXT><CTL=RST> */
     default: break; /* CLOSING, LAST_ACK, TIME_WAIT: "ok", delete the TCB */
     }
+    sf_ring_drop(&c->rcvbuf); /* §3.10.5: pending RECEIVEs get "reset" */
     sf_conn_closed(c, SF_CAUSE_USER, "abort", 0);
     return SF_OK;
 }

@@ -264,12 +264,22 @@ int sf_flags_parse(const char *s)
 
 int sf_addr_parse(const char *s, uint32_t *addr)
 {
-    unsigned a, b, c, d;
-    char tail;
-    if (sscanf(s, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4) return SF_EINVAL;
-    if (a > 255 || b > 255 || c > 255 || d > 255) return SF_EINVAL;
-    *addr = a << 24 | b << 16 | c << 8 | d;
-    return 0;
+    /* strictly four decimal parts of 1-3 digits, each <= 255, nothing else */
+    uint32_t a = 0;
+    for (int part = 0; part < 4; part++) {
+        if (part > 0 && *s++ != '.') return SF_EINVAL;
+        unsigned v = 0;
+        int digits = 0;
+        for (; *s >= '0' && *s <= '9'; s++) {
+            if (++digits > 3) return SF_EINVAL;
+            v = v * 10 + (unsigned)(*s - '0');
+        }
+        if (digits == 0 || v > 255) return SF_EINVAL;
+        a = a << 8 | v;
+    }
+    if (*s) return SF_EINVAL;
+    *addr = a;
+    return SF_OK;
 }
 
 void sf_addr_str(uint32_t addr, char out[16])

@@ -108,7 +108,8 @@ function synfin.sim(opts)
     by_addr = {},    -- address -> Host
     recs = {},       -- the trace's records, converted, in order
     in_flight = {},  -- indices of segment records whose fate may still change
-    isn = {},        -- "addr:port" -> ISN seen on the wire
+    isn = {},        -- "addr:port>addr:port" -> that direction's ISN seen on the wire
+    closed_flows = {}, -- directions whose connection has closed
     cursor = 1,      -- net:expect looks from here on
     timeout = opts.timeout or 10,
     listeners = {},  -- "host:conn" -> { event -> { fn, ... } }
@@ -156,10 +157,15 @@ function Net:note(text, host)
   self.sim:note(host and host.index or nil, tostring(text))
 end
 
+-- The key of one direction of a connection, for its ISN.
+local function flow(src, sport, dst, dport)
+  return src .. ":" .. tostring(sport) .. ">" .. dst .. ":" .. tostring(dport)
+end
+
 -- Relative numbers, against the ISNs seen on the wire so far.
 local function relative(net, r)
-  local mine = net.isn[r.src .. ":" .. r.sport]
-  local theirs = net.isn[r.dst .. ":" .. r.dport]
+  local mine = net.isn[flow(r.src, r.sport, r.dst, r.dport)]
+  local theirs = net.isn[flow(r.dst, r.dport, r.src, r.sport)]
   r.abs_seq, r.abs_ack = r.seq, r.ack
   if mine then r.seq = (r.abs_seq - mine) % TWO32 end
   if theirs then r.ack = (r.abs_ack - theirs) % TWO32 end
@@ -172,9 +178,20 @@ function Net:_sync()
   for i = #self.recs + 1, sim:trace_len() do
     local r = sim:trace_get(i)
     if r.kind == "seg" then
-      if r.flags:find("S", 1, true) then self.isn[r.src .. ":" .. r.sport] = r.seq end
+      -- a SYN names its direction's ISN, unless that connection is known and
+      -- not closed: a SYN into a synchronized connection does not renumber it
+      local key = flow(r.src, r.sport, r.dst, r.dport)
+      if r.flags:find("S", 1, true) and (not self.isn[key] or self.closed_flows[key]) then
+        self.isn[key], self.closed_flows[key] = r.seq, nil
+      end
       relative(self, r)
       if r.fate == "flight" then self.in_flight[i] = true end
+    elseif r.kind == "state" and (r.new == "CLOSED" or r.new == "LISTEN") and r.rport ~= 0 then
+      -- the connection is gone: its ISNs still number its last segments, and
+      -- the next SYN on these ports starts new ones
+      local host = self.hosts[r.host]
+      self.closed_flows[flow(host.addr, r.lport, r.raddr, r.rport)] = true
+      self.closed_flows[flow(r.raddr, r.rport, host.addr, r.lport)] = true
     end
     self.recs[i] = r
   end
@@ -452,8 +469,8 @@ function Host:inject(dir, seg)
       if h ~= self then s.src = h.addr; break end
     end
   end
-  local mine = net.isn[s.src .. ":" .. tostring(s.sport)]
-  local theirs = net.isn[s.dst .. ":" .. tostring(s.dport)]
+  local mine = net.isn[flow(s.src, s.sport, s.dst, s.dport)]
+  local theirs = net.isn[flow(s.dst, s.dport, s.src, s.sport)]
   s.seq = s.abs_seq or ((s.seq or 0) + (mine or 0)) % TWO32
   s.ack = s.abs_ack or ((s.ack or 0) + (theirs or 0)) % TWO32
   s.abs_seq, s.abs_ack = nil, nil

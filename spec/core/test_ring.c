@@ -1,0 +1,197 @@
+/* The byte ring behind the send and receive queues: capacity, partial writes,
+ * wrap-around, peeks at offsets across the wrap, reads with and without a
+ * destination, and dropping the storage. The ring works in byte offsets only
+ * (LESSONS.md §1). */
+#include "check.h"
+#include "ring.h"
+
+#include <string.h>
+
+/* bytes 0, 1, 2, ... starting at `from`, so that any slice is recognisable */
+static void fill_counting(uint8_t *p, uint32_t n, uint32_t from)
+{
+    for (uint32_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(from + i);
+}
+
+static int is_counting(const uint8_t *p, uint32_t n, uint32_t from)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (p[i] != (uint8_t)(from + i)) return 0;
+    return 1;
+}
+
+static void test_empty_ring(void)
+{
+    sf_ring r = {.cap = 16};
+    uint8_t out[16];
+    /* storage comes on first use only */
+    CHECK(r.data == NULL);
+    CHECK(sf_ring_free(&r) == 16);
+    CHECK(sf_ring_read(&r, out, 16) == 0);
+    CHECK(sf_ring_read(&r, NULL, 16) == 0);
+    CHECK(sf_ring_write(&r, out, 0) == 0);
+    sf_ring_drop(&r);
+    CHECK(r.len == 0 && r.head == 0);
+
+    /* a ring of capacity 0 takes nothing */
+    sf_ring z = {.cap = 0};
+    CHECK(sf_ring_write(&z, out, 4) == 0);
+    CHECK(sf_ring_read(&z, out, 4) == 0);
+    CHECK(sf_ring_free(&z) == 0);
+    sf_ring_drop(&z);
+}
+
+static void test_write_to_capacity(void)
+{
+    sf_ring r = {.cap = 10};
+    uint8_t in[32], out[32];
+    fill_counting(in, sizeof in, 0);
+    CHECK(sf_ring_write(&r, in, 4) == 4);
+    CHECK(r.len == 4 && sf_ring_free(&r) == 6);
+    CHECK(r.data != NULL);
+    CHECK(sf_ring_write(&r, in + 4, 6) == 6);
+    CHECK(sf_ring_free(&r) == 0);
+    /* a full ring takes nothing more */
+    CHECK(sf_ring_write(&r, in, 1) == 0);
+    CHECK(r.len == 10);
+    CHECK(sf_ring_read(&r, out, 32) == 10);
+    CHECK(is_counting(out, 10, 0));
+    CHECK(r.len == 0 && sf_ring_free(&r) == 10);
+    sf_ring_drop(&r);
+    CHECK(r.data == NULL);
+}
+
+static void test_partial_writes(void)
+{
+    sf_ring r = {.cap = 10};
+    uint8_t in[32], out[32];
+    fill_counting(in, sizeof in, 100);
+    /* more than fits: only what fits is taken, and said so */
+    CHECK(sf_ring_write(&r, in, 25) == 10);
+    CHECK(r.len == 10);
+    CHECK(sf_ring_read(&r, out, 3) == 3);
+    CHECK(is_counting(out, 3, 100));
+    CHECK(sf_ring_write(&r, in + 10, 25) == 3);
+    CHECK(r.len == 10);
+    CHECK(sf_ring_read(&r, out, 32) == 10);
+    CHECK(is_counting(out, 10, 103));
+    sf_ring_drop(&r);
+}
+
+static void test_wrap_around(void)
+{
+    sf_ring r = {.cap = 8};
+    uint8_t in[64], out[64];
+    fill_counting(in, sizeof in, 0);
+    /* move the head to 5, then write 6 bytes: 3 at the end, 3 at the start */
+    CHECK(sf_ring_write(&r, in, 5) == 5);
+    CHECK(sf_ring_read(&r, out, 4) == 4);
+    CHECK(r.head == 4 && r.len == 1);
+    CHECK(sf_ring_write(&r, in + 5, 7) == 7); /* tail at 5: 5..7, then 0..3 */
+    CHECK(r.len == 8);
+    memset(out, 0, sizeof out);
+    CHECK(sf_ring_read(&r, out, 8) == 8);
+    CHECK(is_counting(out, 8, 4));
+    /* an emptied ring starts again at offset 0 */
+    CHECK(r.head == 0);
+
+    /* a long stream through a small ring, odd step sizes: the bytes come out
+     * in order whatever the head's position */
+    uint32_t wrote = 0, read = 0;
+    int in_order = 1;
+    for (int round = 0; round < 1000; round++) {
+        uint8_t chunk[8];
+        uint32_t w = (uint32_t)(round * 5 % 9);
+        fill_counting(chunk, w, wrote);
+        wrote += sf_ring_write(&r, chunk, w);
+        uint32_t want = (uint32_t)(round * 3 % 7);
+        uint32_t got = sf_ring_read(&r, out, want);
+        if (!is_counting(out, got, read)) in_order = 0;
+        read += got;
+        if (r.len != wrote - read || r.len > r.cap) in_order = 0;
+    }
+    CHECK(in_order);
+    CHECK(wrote > 1000);
+    sf_ring_drop(&r);
+}
+
+static void test_peek(void)
+{
+    sf_ring r = {.cap = 10};
+    uint8_t in[16], out[16];
+    fill_counting(in, sizeof in, 0);
+    /* head at 7, 9 bytes stored: offsets 0-2 at the end, 3-8 at the start */
+    CHECK(sf_ring_write(&r, in, 7) == 7);
+    CHECK(sf_ring_read(&r, NULL, 7) == 7);
+    CHECK(sf_ring_write(&r, in, 9) == 9);
+    CHECK(r.head == 0); /* emptied, so it restarted at 0 */
+    CHECK(sf_ring_read(&r, NULL, 7) == 7);
+    CHECK(sf_ring_write(&r, in + 9, 7) == 7); /* now head 7, len 9: 7..15 */
+    CHECK(r.head == 7 && r.len == 9);
+
+    /* every offset and length within the stored bytes, across the wrap */
+    int all = 1;
+    for (uint32_t off = 0; off < r.len; off++)
+        for (uint32_t n = 0; off + n <= r.len; n++) {
+            memset(out, 0xee, sizeof out);
+            sf_ring_peek(&r, off, out, n);
+            if (!is_counting(out, n, 7 + off)) all = 0;
+            if (n < sizeof out && out[n] != 0xee) all = 0; /* nothing past n */
+        }
+    CHECK(all);
+    /* peeking consumes nothing */
+    CHECK(r.len == 9 && r.head == 7);
+    CHECK(sf_ring_read(&r, out, 9) == 9);
+    CHECK(is_counting(out, 9, 7));
+    sf_ring_drop(&r);
+}
+
+static void test_read_null_dst(void)
+{
+    sf_ring r = {.cap = 6};
+    uint8_t in[6], out[6];
+    fill_counting(in, 6, 50);
+    CHECK(sf_ring_write(&r, in, 6) == 6);
+    /* reading into NULL discards (an ACK freeing acknowledged send data) */
+    CHECK(sf_ring_read(&r, NULL, 2) == 2);
+    CHECK(r.len == 4);
+    CHECK(sf_ring_read(&r, out, 1) == 1);
+    CHECK(out[0] == 52);
+    /* more than stored: what is stored */
+    CHECK(sf_ring_read(&r, NULL, 100) == 3);
+    CHECK(r.len == 0);
+    sf_ring_drop(&r);
+}
+
+static void test_drop(void)
+{
+    sf_ring r = {.cap = 8};
+    uint8_t in[8], out[8];
+    fill_counting(in, 8, 0);
+    CHECK(sf_ring_write(&r, in, 5) == 5);
+    CHECK(sf_ring_read(&r, NULL, 2) == 2);
+    sf_ring_drop(&r);
+    /* dropped: empty, no storage, same capacity */
+    CHECK(r.data == NULL && r.len == 0 && r.head == 0 && r.cap == 8);
+    CHECK(sf_ring_read(&r, out, 8) == 0);
+    /* and usable again: storage comes back on the next write */
+    CHECK(sf_ring_write(&r, in, 8) == 8);
+    CHECK(r.data != NULL);
+    CHECK(sf_ring_read(&r, out, 8) == 8 && is_counting(out, 8, 0));
+    sf_ring_drop(&r);
+    sf_ring_drop(&r); /* twice is harmless */
+    CHECK(r.data == NULL);
+}
+
+int main(void)
+{
+    test_empty_ring();
+    test_write_to_capacity();
+    test_partial_writes();
+    test_wrap_around();
+    test_peek();
+    test_read_null_dst();
+    test_drop();
+    return check_report("ring");
+}

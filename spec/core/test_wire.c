@@ -1,0 +1,693 @@
+/* The wire format: IPv4 + TCP build and parse (RFC 791, RFC 9293 §3.1-3.2),
+ * checksums, malformed input, flag letters and dotted-quad addresses. Every
+ * packet handed to sf_wire_parse here lives in a buffer of exactly its length,
+ * so that AddressSanitizer sees any read past the end. */
+#include "check.h"
+#include "rand.h"
+#include "synfin.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IP_HDR  20
+#define TCP_OFF 20 /* where the TCP header starts in a packet built by synfin */
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static uint16_t get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+/* RFC 1071 one's-complement checksum of the IPv4 header. */
+static void fix_ip_checksum(uint8_t *pkt)
+{
+    size_t ihl = (size_t)(pkt[0] & 0x0f) * 4;
+    put16(pkt + 10, 0);
+    uint32_t sum = 0;
+    for (size_t i = 0; i + 1 < ihl; i += 2)
+        sum += get16(pkt + i);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    put16(pkt + 10, (uint16_t)~sum);
+}
+
+/* RFC 9293 §3.1: the TCP checksum over pseudo-header, header and data. */
+static void fix_tcp_checksum(uint8_t *pkt)
+{
+    size_t ihl = (size_t)(pkt[0] & 0x0f) * 4;
+    size_t total = get16(pkt + 2);
+    uint8_t *tcp = pkt + ihl;
+    size_t tlen = total - ihl;
+    put16(tcp + 16, 0);
+    uint32_t sum = get16(pkt + 12) + get16(pkt + 14) + get16(pkt + 16) + get16(pkt + 18);
+    sum += 6 + (uint32_t)tlen;
+    size_t i = 0;
+    for (; i + 1 < tlen; i += 2)
+        sum += get16(tcp + i);
+    if (i < tlen) sum += (uint32_t)tcp[i] << 8;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    put16(tcp + 16, (uint16_t)~sum);
+}
+
+/* Parses a copy of pkt[0..len) held in a buffer of exactly len bytes. */
+static int parse_exact(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    if (len) memcpy(copy, pkt, len);
+    int rc = sf_wire_parse(copy, len, seg, why);
+    free(copy);
+    seg->payload = NULL; /* pointed into the copy */
+    return rc;
+}
+
+static sf_seg base_seg(void)
+{
+    sf_seg s;
+    memset(&s, 0, sizeof s);
+    s.saddr = 0x0a000001; /* 10.0.0.1 */
+    s.daddr = 0xc0a80102; /* 192.168.1.2 */
+    s.sport = 49152;
+    s.dport = 80;
+    s.seq = 0xfffffff0u;
+    s.ack = 0x12345678u;
+    s.flags = SF_SYN | SF_ACK;
+    s.wnd = 65535;
+    s.urp = 7;
+    s.ttl = 17;
+    s.wscale = -1;
+    return s;
+}
+
+static const uint8_t payload_text[] = "GET / HTTP/1.0\r\n\r\n";
+
+/* A packet with every option and a payload, used by several tests. */
+static int build_full(uint8_t *buf, size_t cap)
+{
+    sf_seg s = base_seg();
+    s.mss = 1460;
+    s.wscale = 7;
+    s.sack_perm = 1;
+    s.has_ts = 1;
+    s.ts_val = 0xdeadbeef;
+    s.ts_ecr = 0x01020304;
+    s.payload = payload_text;
+    s.len = sizeof payload_text - 1;
+    return sf_wire_build(buf, cap, &s);
+}
+
+/* ---- round trips ------------------------------------------------------------- */
+
+static void test_round_trip_plain(void)
+{
+    uint8_t buf[128];
+    sf_seg s = base_seg(), p;
+    int n = sf_wire_build(buf, sizeof buf, &s);
+    CHECK(n == IP_HDR + 20); /* no options, no payload */
+    const char *why = NULL;
+    CHECK(parse_exact(buf, (size_t)n, &p, &why) == 0);
+    CHECK(p.saddr == s.saddr && p.daddr == s.daddr);
+    CHECK(p.sport == s.sport && p.dport == s.dport);
+    CHECK(p.seq == s.seq && p.ack == s.ack);
+    CHECK(p.flags == s.flags);
+    CHECK(p.wnd == s.wnd && p.urp == s.urp);
+    CHECK(p.ttl == 17);
+    /* absent options read as absent */
+    CHECK(p.mss == 0);
+    CHECK(p.wscale == -1);
+    CHECK(p.sack_perm == 0 && p.has_ts == 0);
+    CHECK(p.len == 0);
+    CHECK(p.bad_csum == 0);
+    /* the IPv4 header: version 4, IHL 5, DF, protocol 6 */
+    CHECK(buf[0] == 0x45);
+    CHECK(get16(buf + 2) == (uint16_t)n);
+    CHECK(buf[9] == 6);
+    /* a TTL of 0 asks for the default, 64 */
+    s.ttl = 0;
+    n = sf_wire_build(buf, sizeof buf, &s);
+    CHECK(parse_exact(buf, (size_t)n, &p, NULL) == 0 && p.ttl == 64);
+}
+
+static void test_round_trip_options_payload(void)
+{
+    uint8_t buf[256];
+    int n = build_full(buf, sizeof buf);
+    CHECK(n > 0);
+    sf_seg p;
+    /* parse in place: the payload points into the packet */
+    CHECK(sf_wire_parse(buf, (size_t)n, &p, NULL) == 0);
+    CHECK(p.mss == 1460);
+    CHECK(p.wscale == 7);
+    CHECK(p.sack_perm == 1);
+    CHECK(p.has_ts == 1 && p.ts_val == 0xdeadbeef && p.ts_ecr == 0x01020304);
+    CHECK(p.len == sizeof payload_text - 1);
+    CHECK(p.payload >= buf && p.payload + p.len == buf + n);
+    CHECK(p.payload && memcmp(p.payload, payload_text, p.len) == 0);
+    CHECK(p.seq == 0xfffffff0u && p.ack == 0x12345678u);
+    /* options are padded to a multiple of 4: the data offset covers them */
+    CHECK((buf[TCP_OFF + 12] >> 4) * 4 == n - IP_HDR - (int)p.len);
+
+    /* each option alone */
+    sf_seg s = base_seg();
+    s.mss = 536;
+    n = sf_wire_build(buf, sizeof buf, &s);
+    CHECK(sf_wire_parse(buf, (size_t)n, &p, NULL) == 0);
+    CHECK(p.mss == 536 && p.wscale == -1 && !p.sack_perm && !p.has_ts);
+    s = base_seg();
+    s.wscale = 0; /* a shift of 0 is present, not absent */
+    n = sf_wire_build(buf, sizeof buf, &s);
+    CHECK(sf_wire_parse(buf, (size_t)n, &p, NULL) == 0);
+    CHECK(p.wscale == 0 && p.mss == 0);
+    s.wscale = 14; /* RFC 7323 §2.3: the largest shift */
+    n = sf_wire_build(buf, sizeof buf, &s);
+    CHECK(sf_wire_parse(buf, (size_t)n, &p, NULL) == 0 && p.wscale == 14);
+    s = base_seg();
+    s.sack_perm = 1;
+    n = sf_wire_build(buf, sizeof buf, &s);
+    CHECK(sf_wire_parse(buf, (size_t)n, &p, NULL) == 0);
+    CHECK(p.sack_perm == 1 && !p.has_ts && p.wscale == -1);
+    s = base_seg();
+    s.has_ts = 1;
+    s.ts_val = 1;
+    s.ts_ecr = 0;
+    n = sf_wire_build(buf, sizeof buf, &s);
+    CHECK(sf_wire_parse(buf, (size_t)n, &p, NULL) == 0);
+    CHECK(p.has_ts && p.ts_val == 1 && p.ts_ecr == 0 && !p.sack_perm);
+
+    /* every flag combination survives */
+    int all_flags_ok = 1;
+    for (int f = 0; f < 256; f++) {
+        s = base_seg();
+        s.flags = (uint8_t)f;
+        n = sf_wire_build(buf, sizeof buf, &s);
+        if (n < 0 || sf_wire_parse(buf, (size_t)n, &p, NULL) != 0 || p.flags != f) all_flags_ok = 0;
+    }
+    CHECK(all_flags_ok);
+}
+
+static void test_round_trip_large_payload(void)
+{
+    /* an odd payload length exercises the checksum's trailing byte */
+    static uint8_t data[1461];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 7 + 3);
+    static uint8_t buf[2000];
+    sf_seg s = base_seg(), p;
+    s.flags = SF_PSH | SF_ACK;
+    s.payload = data;
+    s.len = sizeof data;
+    int n = sf_wire_build(buf, sizeof buf, &s);
+    CHECK(n == IP_HDR + 20 + (int)sizeof data);
+    CHECK(parse_exact(buf, (size_t)n, &p, NULL) == 0);
+    CHECK(p.len == sizeof data);
+    CHECK(sf_wire_parse(buf, (size_t)n, &p, NULL) == 0 && memcmp(p.payload, data, p.len) == 0);
+}
+
+static void test_build_no_room(void)
+{
+    uint8_t buf[256];
+    int n = build_full(buf, sizeof buf);
+    CHECK(n > 0);
+    /* one byte short of the packet: SF_ENOBUFS, nothing claimed */
+    CHECK(build_full(buf, (size_t)n - 1) == SF_ENOBUFS);
+    CHECK(build_full(buf, (size_t)n) == n);
+    CHECK(build_full(buf, 0) == SF_ENOBUFS);
+    /* a packet longer than IPv4's 65535-byte total length cannot be built */
+    static uint8_t big[70000];
+    static uint8_t out[70100];
+    sf_seg s = base_seg();
+    s.payload = big;
+    s.len = 65535 - 40 + 1;
+    CHECK(sf_wire_build(out, sizeof out, &s) == SF_ENOBUFS);
+    s.len = 65535 - 40;
+    CHECK(sf_wire_build(out, sizeof out, &s) == 65535);
+}
+
+/* A packet may be followed by bytes that are not part of it (link padding):
+ * the IPv4 total length says where it ends. */
+static void test_trailing_bytes_ignored(void)
+{
+    uint8_t buf[256];
+    int n = build_full(buf, sizeof buf);
+    memset(buf + n, 0xee, 6);
+    sf_seg p;
+    CHECK(parse_exact(buf, (size_t)n + 6, &p, NULL) == 0);
+    CHECK(p.len == sizeof payload_text - 1);
+}
+
+/* ---- checksums ----------------------------------------------------------------- */
+
+static void test_checksums(void)
+{
+    uint8_t buf[256];
+    int n = build_full(buf, sizeof buf);
+    int plen = (int)sizeof payload_text - 1;
+    sf_seg p;
+    CHECK(parse_exact(buf, (size_t)n, &p, NULL) == 0);
+
+    /* RFC 9293 §3.1 (MUST-2, MUST-3): the checksum covers header and data, so
+     * any single corrupted byte of the TCP part is caught; RFC 791: the header
+     * checksum catches any corrupted byte of the IPv4 header. */
+    static const uint8_t masks[] = {0x01, 0x80, 0xff, 0x5a};
+    int ip_caught = 0, tcp_caught = 0, tcp_flags_bad_csum = 0;
+    for (int i = 0; i < n; i++) {
+        for (size_t m = 0; m < sizeof masks; m++) {
+            uint8_t copy[256];
+            memcpy(copy, buf, (size_t)n);
+            copy[i] ^= masks[m];
+            const char *why = NULL;
+            int rc = parse_exact(copy, (size_t)n, &p, &why);
+            if (i < IP_HDR) {
+                ip_caught += rc == SF_EBADMSG && why != NULL;
+            } else {
+                tcp_caught += rc == SF_EBADMSG && why != NULL;
+                /* a byte of the fixed header (other than the data offset)
+                 * or of the payload cannot change what is checked before the
+                 * checksum: those failures are checksum failures */
+                bool fixed_or_data = (i < TCP_OFF + 20 && i != TCP_OFF + 12) || i >= n - plen;
+                if (fixed_or_data && rc == SF_EBADMSG && p.bad_csum) tcp_flags_bad_csum++;
+            }
+        }
+    }
+    CHECK(ip_caught == IP_HDR * (int)sizeof masks);
+    CHECK(tcp_caught == (n - IP_HDR) * (int)sizeof masks);
+    /* those are reported as a bad checksum with the fields filled (a
+     * corrupted option or data offset may be reported as malformed first) */
+    CHECK(tcp_flags_bad_csum == (19 + plen) * (int)sizeof masks);
+
+    /* bad_csum on build: a packet whose checksum is wrong on purpose; parse
+     * fails, says why, and still fills every field */
+    sf_seg s = base_seg();
+    s.mss = 1200;
+    s.wscale = 3;
+    s.payload = payload_text;
+    s.len = 5;
+    s.bad_csum = 1;
+    n = sf_wire_build(buf, sizeof buf, &s);
+    CHECK(n > 0);
+    const char *why = NULL;
+    CHECK(sf_wire_parse(buf, (size_t)n, &p, &why) == SF_EBADMSG);
+    CHECK(p.bad_csum == 1);
+    CHECK(why && strstr(why, "checksum"));
+    CHECK(p.saddr == s.saddr && p.daddr == s.daddr && p.sport == s.sport && p.dport == s.dport);
+    CHECK(p.seq == s.seq && p.ack == s.ack && p.flags == s.flags && p.wnd == s.wnd);
+    CHECK(p.mss == 1200 && p.wscale == 3);
+    CHECK(p.len == 5 && p.payload && memcmp(p.payload, payload_text, 5) == 0);
+    /* the IPv4 header of such a packet is still good: only TCP is wrong */
+    s.bad_csum = 0;
+    uint8_t good[256];
+    CHECK(sf_wire_build(good, sizeof good, &s) == n);
+    CHECK(memcmp(good, buf, IP_HDR) == 0);
+    CHECK(memcmp(good + TCP_OFF + 18, buf + TCP_OFF + 18, (size_t)n - TCP_OFF - 18) == 0);
+}
+
+/* ---- malformed input --------------------------------------------------------------- */
+
+static void test_truncations(void)
+{
+    uint8_t buf[256];
+    int n = build_full(buf, sizeof buf);
+    int rejected = 0;
+    for (int len = 0; len < n; len++) {
+        sf_seg p;
+        const char *why = NULL;
+        if (parse_exact(buf, (size_t)len, &p, &why) == SF_EBADMSG && why) rejected++;
+    }
+    CHECK(rejected == n); /* 0..n-1: every truncation is rejected */
+    /* a NULL why is allowed */
+    sf_seg p;
+    CHECK(sf_wire_parse(buf, 3, &p, NULL) == SF_EBADMSG);
+}
+
+static int expect_bad(uint8_t *pkt, size_t len, const char *why_part)
+{
+    sf_seg p;
+    const char *why = NULL;
+    int rc = parse_exact(pkt, len, &p, &why);
+    if (rc != SF_EBADMSG || !why) return 0;
+    if (why_part && !strstr(why, why_part)) {
+        fprintf(stderr, "  why was \"%s\", expected \"%s\"\n", why, why_part);
+        return 0;
+    }
+    return 1;
+}
+
+static void test_ip_header_errors(void)
+{
+    uint8_t good[256], pkt[256];
+    int n = build_full(good, sizeof good);
+
+    /* not IPv4: version 6 */
+    memcpy(pkt, good, (size_t)n);
+    pkt[0] = 0x65;
+    CHECK(expect_bad(pkt, (size_t)n, "IPv4"));
+    /* IHL below 5 words, checksum fixed so that only the IHL is wrong */
+    for (int ihl = 0; ihl < 5; ihl++) {
+        memcpy(pkt, good, (size_t)n);
+        pkt[0] = (uint8_t)(0x40 | ihl);
+        CHECK(expect_bad(pkt, (size_t)n, NULL));
+    }
+    /* IHL past the total length */
+    memcpy(pkt, good, (size_t)n);
+    put16(pkt + 2, 40);
+    pkt[0] = 0x4f; /* 60-byte header in a 40-byte packet */
+    CHECK(expect_bad(pkt, (size_t)n, NULL));
+    /* total length larger than the buffer */
+    memcpy(pkt, good, (size_t)n);
+    put16(pkt + 2, (uint16_t)(n + 1));
+    fix_ip_checksum(pkt);
+    CHECK(expect_bad(pkt, (size_t)n, "total length"));
+    put16(pkt + 2, 65535);
+    fix_ip_checksum(pkt);
+    CHECK(expect_bad(pkt, (size_t)n, "total length"));
+    /* total length shorter than the IPv4 header */
+    memcpy(pkt, good, (size_t)n);
+    put16(pkt + 2, 19);
+    fix_ip_checksum(pkt);
+    CHECK(expect_bad(pkt, (size_t)n, NULL));
+    /* total length leaving less than a TCP header */
+    memcpy(pkt, good, (size_t)n);
+    put16(pkt + 2, IP_HDR + 19);
+    fix_ip_checksum(pkt);
+    CHECK(expect_bad(pkt, (size_t)n, "TCP header"));
+    /* not TCP: UDP (17), ICMP (1) */
+    memcpy(pkt, good, (size_t)n);
+    pkt[9] = 17;
+    fix_ip_checksum(pkt);
+    CHECK(expect_bad(pkt, (size_t)n, "not TCP"));
+    pkt[9] = 1;
+    fix_ip_checksum(pkt);
+    CHECK(expect_bad(pkt, (size_t)n, "not TCP"));
+    /* IPv4 fragments: more-fragments set, or a fragment offset */
+    memcpy(pkt, good, (size_t)n);
+    put16(pkt + 6, 0x2000);
+    fix_ip_checksum(pkt);
+    CHECK(expect_bad(pkt, (size_t)n, "fragment"));
+    put16(pkt + 6, 0x0001);
+    fix_ip_checksum(pkt);
+    CHECK(expect_bad(pkt, (size_t)n, "fragment"));
+    put16(pkt + 6, 0x4000 | 0x1fff);
+    fix_ip_checksum(pkt);
+    CHECK(expect_bad(pkt, (size_t)n, "fragment"));
+    /* DF alone is no fragment */
+    put16(pkt + 6, 0x4000);
+    fix_ip_checksum(pkt);
+    sf_seg p;
+    CHECK(parse_exact(pkt, (size_t)n, &p, NULL) == 0);
+    put16(pkt + 6, 0x0000);
+    fix_ip_checksum(pkt);
+    CHECK(parse_exact(pkt, (size_t)n, &p, NULL) == 0);
+    /* a bad IPv4 header checksum */
+    memcpy(pkt, good, (size_t)n);
+    pkt[10] ^= 0x01;
+    CHECK(expect_bad(pkt, (size_t)n, "checksum"));
+}
+
+/* IPv4 options (IHL > 5) move the TCP header; a packet with them parses. */
+static void test_ip_options(void)
+{
+    uint8_t good[256], pkt[256];
+    int n = build_full(good, sizeof good);
+    /* insert 4 bytes of IPv4 options (NOP, NOP, NOP, EOL) */
+    memcpy(pkt, good, IP_HDR);
+    pkt[20] = 1;
+    pkt[21] = 1;
+    pkt[22] = 1;
+    pkt[23] = 0;
+    memcpy(pkt + 24, good + IP_HDR, (size_t)n - IP_HDR);
+    pkt[0] = 0x46;
+    put16(pkt + 2, (uint16_t)(n + 4));
+    fix_ip_checksum(pkt);
+    sf_seg p;
+    CHECK(parse_exact(pkt, (size_t)n + 4, &p, NULL) == 0);
+    CHECK(p.sport == 49152 && p.dport == 80 && p.mss == 1460);
+    CHECK(p.len == sizeof payload_text - 1);
+}
+
+/* A TCP header with room for `optlen` bytes of options, then `plen` bytes
+ * of payload; checksums correct. Returns the packet length. */
+static size_t craft(uint8_t *pkt, const uint8_t *opts, size_t optlen, size_t plen)
+{
+    sf_seg s = base_seg();
+    uint8_t tmp[128];
+    int n = sf_wire_build(tmp, sizeof tmp, &s);
+    size_t total = (size_t)n + optlen + plen;
+    memcpy(pkt, tmp, (size_t)n);
+    if (optlen) memcpy(pkt + n, opts, optlen);
+    memset(pkt + n + optlen, 'x', plen);
+    put16(pkt + 2, (uint16_t)total);
+    pkt[TCP_OFF + 12] = (uint8_t)(((20 + optlen) / 4) << 4);
+    fix_ip_checksum(pkt);
+    fix_tcp_checksum(pkt);
+    return total;
+}
+
+static void test_tcp_header_errors(void)
+{
+    uint8_t pkt[256];
+    sf_seg p;
+    size_t n = craft(pkt, NULL, 0, 8);
+    CHECK(parse_exact(pkt, n, &p, NULL) == 0 && p.len == 8);
+
+    /* RFC 9293 §3.1: the data offset counts 32-bit words, at least 5 */
+    for (int doff = 0; doff < 5; doff++) {
+        n = craft(pkt, NULL, 0, 8);
+        pkt[TCP_OFF + 12] = (uint8_t)(doff << 4);
+        fix_tcp_checksum(pkt);
+        CHECK(expect_bad(pkt, n, "data offset"));
+    }
+    /* data offset past the end of the segment (LESSONS.md §3) */
+    n = craft(pkt, NULL, 0, 8);
+    pkt[TCP_OFF + 12] = 8 << 4; /* 32 bytes, the segment has 28 */
+    fix_tcp_checksum(pkt);
+    CHECK(expect_bad(pkt, n, "data offset"));
+    n = craft(pkt, NULL, 0, 0);
+    pkt[TCP_OFF + 12] = 15 << 4; /* 60 bytes, the segment has 20 */
+    fix_tcp_checksum(pkt);
+    CHECK(expect_bad(pkt, n, "data offset"));
+    /* data offset exactly at the end: no payload, fine */
+    n = craft(pkt, NULL, 0, 12);
+    pkt[TCP_OFF + 12] = 8 << 4;
+    memset(pkt + TCP_OFF + 20, 1, 12); /* the "payload" becomes NOP options */
+    fix_tcp_checksum(pkt);
+    CHECK(parse_exact(pkt, n, &p, NULL) == 0 && p.len == 0);
+}
+
+static void test_tcp_option_errors(void)
+{
+    uint8_t pkt[256];
+    sf_seg p;
+    const char *why;
+
+    /* RFC 9293 §3.2: an option other than EOL and NOP has a length byte of
+     * at least 2; length 0 would loop forever, length 1 would read its own
+     * length as data. Both are rejected. */
+    static const uint8_t len0[] = {2, 0, 0, 0};
+    CHECK(expect_bad(pkt, craft(pkt, len0, 4, 0), "option"));
+    static const uint8_t len1[] = {2, 1, 0, 0};
+    CHECK(expect_bad(pkt, craft(pkt, len1, 4, 0), "option"));
+    static const uint8_t unknown_len0[] = {1, 1, 99, 0};
+    CHECK(expect_bad(pkt, craft(pkt, unknown_len0, 4, 0), "option"));
+    /* an option running past the header (into the payload or past the end) */
+    static const uint8_t past[] = {8, 10, 0, 0}; /* timestamps need 10 bytes */
+    CHECK(expect_bad(pkt, craft(pkt, past, 4, 0), "option"));
+    CHECK(expect_bad(pkt, craft(pkt, past, 4, 20), "option")); /* payload is not options */
+    static const uint8_t past_by_one[] = {1, 1, 30, 3};
+    CHECK(expect_bad(pkt, craft(pkt, past_by_one, 4, 0), "option"));
+    /* a kind byte as the last byte of the header, with no room for a length */
+    static const uint8_t kind_last[] = {1, 1, 1, 2};
+    CHECK(expect_bad(pkt, craft(pkt, kind_last, 4, 0), "option"));
+
+    /* EOL ends the list: what follows is not parsed */
+    static const uint8_t eol[] = {0, 2, 0, 0};
+    CHECK(parse_exact(pkt, craft(pkt, eol, 4, 0), &p, NULL) == 0 && p.mss == 0);
+    /* an option that exactly fills the header is fine */
+    static const uint8_t exact[] = {2, 4, 0x05, 0xb4};
+    CHECK(parse_exact(pkt, craft(pkt, exact, 4, 0), &p, NULL) == 0 && p.mss == 1460);
+
+    /* RFC 9293 §3.2 (MUST-6): options the stack does not implement are
+     * skipped by their length, and the options after them still count */
+    static const uint8_t unknown[] = {30, 6, 0xaa, 0xbb, 0xcc, 0xdd, 2, 4, 0x02, 0x18, 1, 0};
+    why = NULL;
+    CHECK(parse_exact(pkt, craft(pkt, unknown, 12, 3), &p, &why) == 0);
+    CHECK(p.mss == 536 && p.len == 3);
+    static const uint8_t sack_block[] = {5, 10, 0, 0, 0, 1, 0, 0, 0, 2, 3, 3, 2, 1, 1, 1};
+    CHECK(parse_exact(pkt, craft(pkt, sack_block, 16, 0), &p, NULL) == 0 && p.wscale == 2);
+    /* a known option with the wrong length is not taken for that option */
+    static const uint8_t odd_mss[] = {2, 3, 9, 1};
+    CHECK(parse_exact(pkt, craft(pkt, odd_mss, 4, 0), &p, NULL) == 0 && p.mss == 0);
+    /* RFC 7323 §2.3: a shift above 14 is used as 14 */
+    static const uint8_t big_shift[] = {3, 3, 200, 1};
+    CHECK(parse_exact(pkt, craft(pkt, big_shift, 4, 0), &p, NULL) == 0 && p.wscale == 14);
+}
+
+/* Random bytes must never crash the parser, nor make it claim a payload
+ * outside the packet. Half the inputs get a valid IPv4 header around random
+ * TCP bytes so that the TCP and option parsers are reached. */
+static void test_random_bytes(void)
+{
+    sf_rand rng;
+    sf_rand_seed(&rng, 20240917);
+    int ok = 0, bad = 0, inside = 1, reached_tcp = 0;
+    for (int it = 0; it < 100000; it++) {
+        size_t len = (size_t)(sf_rand_next(&rng) % 120);
+        uint8_t *pkt = malloc(len ? len : 1);
+        for (size_t i = 0; i < len; i++)
+            pkt[i] = (uint8_t)sf_rand_next(&rng);
+        if ((it & 1) && len >= IP_HDR) {
+            pkt[0] = (uint8_t)(0x45 + (sf_rand_next(&rng) % 4 == 0 ? sf_rand_next(&rng) % 11 : 0));
+            size_t ihl = (size_t)(pkt[0] & 0x0f) * 4;
+            size_t total = ihl + (size_t)(sf_rand_next(&rng) % (len + 8));
+            if (total > len && sf_rand_next(&rng) % 8) total = len;
+            put16(pkt + 2, (uint16_t)total);
+            put16(pkt + 6, 0);
+            pkt[9] = 6;
+            if (ihl <= len) {
+                fix_ip_checksum(pkt);
+                if (total <= len && total >= ihl + 20) {
+                    reached_tcp++;
+                    if (sf_rand_next(&rng) % 2) fix_tcp_checksum(pkt);
+                }
+            }
+        }
+        sf_seg p;
+        const char *why = NULL;
+        int rc = sf_wire_parse(pkt, len, &p, &why);
+        if (rc == 0) {
+            ok++;
+            if (p.payload < pkt || p.payload + p.len > pkt + len) inside = 0;
+        } else {
+            bad++;
+            if (rc != SF_EBADMSG || !why) inside = 0;
+        }
+        free(pkt);
+    }
+    printf("random: %d parsed, %d rejected, %d reached TCP\n", ok, bad, reached_tcp);
+    CHECK(inside);
+    CHECK(ok + bad == 100000);
+    CHECK(ok > 0); /* the structured half produced valid packets too */
+    CHECK(reached_tcp > 10000);
+}
+
+/* ---- flags and addresses ------------------------------------------------------------ */
+
+static void test_flags(void)
+{
+    char s[9];
+    sf_flags_str(SF_SYN | SF_ACK, s);
+    CHECK(strcmp(s, "SA") == 0);
+    sf_flags_str(SF_FIN | SF_ACK, s);
+    CHECK(strcmp(s, "FA") == 0);
+    sf_flags_str(SF_PSH | SF_ACK, s);
+    CHECK(strcmp(s, "PA") == 0);
+    sf_flags_str(SF_RST | SF_ACK, s);
+    CHECK(strcmp(s, "RA") == 0);
+    sf_flags_str(SF_FIN | SF_PSH | SF_ACK, s);
+    CHECK(strcmp(s, "FPA") == 0);
+    sf_flags_str(0, s);
+    CHECK(strcmp(s, "") == 0);
+    sf_flags_str(0xff, s);
+    CHECK(strcmp(s, "SFRPAUEC") == 0);
+    sf_flags_str(SF_URG | SF_ECE | SF_CWR, s);
+    CHECK(strcmp(s, "UEC") == 0);
+
+    CHECK(sf_flags_parse("SA") == (SF_SYN | SF_ACK));
+    CHECK(sf_flags_parse("AS") == (SF_SYN | SF_ACK)); /* any order */
+    CHECK(sf_flags_parse("FPA") == (SF_FIN | SF_PSH | SF_ACK));
+    CHECK(sf_flags_parse("") == 0);
+    CHECK(sf_flags_parse("R") == SF_RST);
+    CHECK(sf_flags_parse("SS") == SF_SYN);
+    CHECK(sf_flags_parse("X") == -1);
+    CHECK(sf_flags_parse("SAx") == -1);
+    CHECK(sf_flags_parse("sa") == -1); /* letters are upper case */
+    CHECK(sf_flags_parse(" S") == -1);
+    CHECK(sf_flags_parse("=S") == -1); /* '=' is the hook filter's, not a flag */
+    int round = 1;
+    for (int f = 0; f < 256; f++) {
+        sf_flags_str((uint8_t)f, s);
+        size_t bits = 0;
+        for (int b = 0; b < 8; b++)
+            bits += (size_t)((f >> b) & 1);
+        if (sf_flags_parse(s) != f || strlen(s) != bits) round = 0;
+    }
+    CHECK(round);
+}
+
+/* How many of these strings sf_addr_parse accepts (each one named). */
+static int count_accepted(const char *const *inputs, size_t n)
+{
+    int accepted = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t a = 0xdeadbeef;
+        int rc = sf_addr_parse(inputs[i], &a);
+        if (rc == 0 || a != 0xdeadbeef) {
+            fprintf(stderr, "  sf_addr_parse(\"%s\") returned %d, address %08x\n", inputs[i], rc,
+                    a);
+            accepted++;
+        }
+    }
+    return accepted;
+}
+
+static void test_addresses(void)
+{
+    uint32_t a = 0xdeadbeef;
+    CHECK(sf_addr_parse("10.0.0.1", &a) == 0 && a == 0x0a000001);
+    CHECK(sf_addr_parse("192.168.1.254", &a) == 0 && a == 0xc0a801fe);
+    CHECK(sf_addr_parse("0.0.0.0", &a) == 0 && a == 0);
+    CHECK(sf_addr_parse("255.255.255.255", &a) == 0 && a == 0xffffffffu);
+
+    /* bad inputs fail and leave the output alone */
+    static const char *const malformed[] = {
+        "",       "1.2.3",  "256.1.1.1", "1.2.3.4x", "1.2.3.4.5", "1.2.3.256", "a.b.c.d",
+        "1..2.3", "1.2.3.", ".1.2.3",    "1.2.3.4 ", "-1.2.3.4",  "1.2.3.-4",
+    };
+    CHECK(count_accepted(malformed, sizeof malformed / sizeof malformed[0]) == 0);
+    /* a component too large for 32 bits must not wrap around into range
+     * (4294967297 is 2^32 + 1: read as 1 it would give 1.1.1.1) */
+    static const char *const huge[] = {"4294967297.1.1.1", "1.1.1.4294967552",
+                                       "99999999999999999999.1.1.1"};
+    CHECK(count_accepted(huge, sizeof huge / sizeof huge[0]) == 0);
+    /* a dotted quad is digits and dots only (as inet_pton reads it): no
+     * signs, no white space */
+    static const char *const not_strict[] = {"1.2.3.+4", "+1.2.3.4", " 1.2.3.4", "1. 2.3.4",
+                                             "1.2.3.\t4"};
+    CHECK(count_accepted(not_strict, sizeof not_strict / sizeof not_strict[0]) == 0);
+
+    char s[16];
+    sf_addr_str(0x0a000001, s);
+    CHECK(strcmp(s, "10.0.0.1") == 0);
+    sf_addr_str(0xffffffffu, s);
+    CHECK(strcmp(s, "255.255.255.255") == 0);
+    sf_addr_str(0, s);
+    CHECK(strcmp(s, "0.0.0.0") == 0);
+    /* string, parse, string: the same */
+    sf_addr_str(0xc0a801fe, s);
+    CHECK(sf_addr_parse(s, &a) == 0 && a == 0xc0a801fe);
+}
+
+int main(void)
+{
+    test_round_trip_plain();
+    test_round_trip_options_payload();
+    test_round_trip_large_payload();
+    test_build_no_room();
+    test_trailing_bytes_ignored();
+    test_checksums();
+    test_truncations();
+    test_ip_header_errors();
+    test_ip_options();
+    test_tcp_header_errors();
+    test_tcp_option_errors();
+    test_random_bytes();
+    test_flags();
+    test_addresses();
+    return check_report("wire");
+}
