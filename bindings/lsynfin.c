@@ -285,6 +285,27 @@ static void set_host(lua_State *L, const char *k, uint16_t h)
     set_int(L, k, h + 1);
 }
 
+/* The header fields of a segment, as a record and a hook both show them. */
+static void set_wire_fields(lua_State *L, const sf_seg *g)
+{
+    push_addr(L, g->saddr);
+    lua_setfield(L, -2, "src");
+    push_addr(L, g->daddr);
+    lua_setfield(L, -2, "dst");
+    set_int(L, "sport", g->sport);
+    set_int(L, "dport", g->dport);
+    set_int(L, "seq", g->seq);
+    set_int(L, "ack", g->ack);
+    push_flags(L, g->flags);
+    lua_setfield(L, -2, "flags");
+    set_int(L, "win", g->wnd);
+    set_int(L, "len", g->len);
+    if (g->mss) set_int(L, "mss", g->mss);
+    if (g->wscale >= 0) set_int(L, "wscale", g->wscale);
+    if (g->sack_perm) set_int(L, "sack_perm", 1);
+    if (g->has_ts) set_int(L, "ts", 1);
+}
+
 /* sim:trace_get(i) -> the i-th record (1-based) as a table */
 static int l_sim_trace_get(lua_State *L)
 {
@@ -306,22 +327,19 @@ static int l_sim_trace_get(lua_State *L)
         set_str(L, "kind", "seg");
         set_host(L, "from", r->host);
         set_host(L, "to", r->to_host);
-        push_addr(L, r->saddr);
-        lua_setfield(L, -2, "src");
-        push_addr(L, r->daddr);
-        lua_setfield(L, -2, "dst");
-        set_int(L, "sport", r->sport);
-        set_int(L, "dport", r->dport);
-        set_int(L, "seq", r->seq);
-        set_int(L, "ack", r->ack);
-        push_flags(L, r->flags);
-        lua_setfield(L, -2, "flags");
-        set_int(L, "win", r->wnd);
-        set_int(L, "len", r->len);
-        if (r->mss) set_int(L, "mss", r->mss);
-        if (r->wscale >= 0) set_int(L, "wscale", r->wscale);
-        if (r->sack_perm) set_int(L, "sack_perm", 1);
-        if (r->has_ts) set_int(L, "ts", 1);
+        set_wire_fields(L, &(sf_seg){.saddr = r->saddr,
+                                     .daddr = r->daddr,
+                                     .sport = r->sport,
+                                     .dport = r->dport,
+                                     .seq = r->seq,
+                                     .ack = r->ack,
+                                     .flags = r->flags,
+                                     .wnd = r->wnd,
+                                     .len = r->len,
+                                     .mss = r->mss,
+                                     .wscale = r->wscale,
+                                     .sack_perm = r->sack_perm,
+                                     .has_ts = r->has_ts});
         set_str(L, "fate", fate_names[r->fate]);
         if (r->fate == SF_FATE_DELIVERED || r->fate == SF_FATE_DROPPED_INGRESS) {
             lua_pushnumber(L, (lua_Number)r->arrival / 1e6);
@@ -460,19 +478,7 @@ static void push_hook_seg(lua_State *L, const sf_hook_ctx *ctx)
     set_str(L, "dir", ctx->dir == SF_EGRESS ? "egress" : "ingress");
     lua_pushnumber(L, (lua_Number)ctx->now / 1e6);
     lua_setfield(L, -2, "time");
-    push_addr(L, g->saddr);
-    lua_setfield(L, -2, "src");
-    push_addr(L, g->daddr);
-    lua_setfield(L, -2, "dst");
-    set_int(L, "sport", g->sport);
-    set_int(L, "dport", g->dport);
-    set_int(L, "seq", g->seq);
-    set_int(L, "ack", g->ack);
-    push_flags(L, g->flags);
-    lua_setfield(L, -2, "flags");
-    set_int(L, "win", g->wnd);
-    set_int(L, "len", g->len);
-    if (g->mss) set_int(L, "mss", g->mss);
+    set_wire_fields(L, g);
     lua_pushlstring(L, (const char *)g->payload, g->len);
     lua_setfield(L, -2, "payload");
     if (ctx->conn_id) set_int(L, "conn", ctx->conn_id);
