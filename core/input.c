@@ -332,58 +332,96 @@ static step_result check_ack(sf_conn *c, uint64_t now, const sf_seg *seg)
 
 /* Seventh (text) and eighth (FIN) steps. The sixth, URG, is not implemented
  * yet: the urgent pointer is ignored and the data delivered inline. */
-static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
+static bool accepts_text(sf_state s)
 {
-    uint32_t data_seq = seg->seq + ((seg->flags & SF_SYN) ? 1u : 0u);
-    uint32_t len = seg->len;
-    const uint8_t *data = seg->payload;
-    bool fin = (seg->flags & SF_FIN) != 0;
+    return s == SF_ESTABLISHED || s == SF_FIN_WAIT_1 || s == SF_FIN_WAIT_2;
+}
 
-    if (sf_seq_gt(data_seq, c->rcv_nxt)) {
-        /* beyond a hole: held segments are future work (SHLD-31); the data
-         * and any FIN are dropped and an ACK repeats RCV.NXT (smoltcp#112: a
-         * FIN after a hole is not a FIN yet) */
-        if (len || fin) {
-            sf_report_drop(c->stack, c, "out of order: not held, ACK sent");
-            c->ack_now = true;
+/* Records the byte range [off, off + len) past RCV.NXT as held, merging it
+ * with the ranges it touches. False when there is no room for another range. */
+static bool hold_range(sf_conn *c, uint32_t off, uint32_t len)
+{
+    uint32_t lo = off, hi = off + len;
+    int n = 0, at = -1;
+    for (int i = 0; i < c->ooo_count; i++) {
+        uint32_t rlo = c->ooo[i].off, rhi = c->ooo[i].off + c->ooo[i].len;
+        if (rhi < lo || rlo > hi) {
+            if (rlo > hi && at < 0) at = n; /* the merged range goes here */
+            c->ooo[n++] = c->ooo[i];
+        } else { /* overlapping or adjacent: absorb */
+            if (rlo < lo) lo = rlo;
+            if (rhi > hi) hi = rhi;
         }
+    }
+    if (n == SF_OOO_MAX) {
+        c->ooo_count = (uint8_t)n;
+        return false;
+    }
+    if (at < 0) at = n;
+    for (int i = n; i > at; i--)
+        c->ooo[i] = c->ooo[i - 1];
+    c->ooo[at].off = lo;
+    c->ooo[at].len = hi - lo;
+    c->ooo_count = (uint8_t)(n + 1);
+    return true;
+}
+
+/* RCV.NXT moved over `n` in-order bytes: held ranges it reached are in order
+ * now; store them and move on (byte offsets, never sequence numbers). */
+static void drain_held(sf_conn *c, uint32_t n)
+{
+    int kept = 0;
+    uint32_t extra = 0;
+    for (int i = 0; i < c->ooo_count; i++) {
+        uint32_t lo = c->ooo[i].off, hi = lo + c->ooo[i].len;
+        if (lo <= n + extra) { /* reached: what lies past the edge is new */
+            if (hi > n + extra) extra = hi - n;
+        } else {
+            c->ooo[kept].off = lo - n - extra;
+            c->ooo[kept].len = hi - lo;
+            kept++;
+        }
+    }
+    c->ooo_count = (uint8_t)kept;
+    if (extra) {
+        sf_ring_commit(&c->rcvbuf, extra);
+        c->rcv_nxt += extra;
+        c->bytes_in += extra;
+    }
+    if (c->fin_held) {
+        if (c->fin_off >= n + extra)
+            c->fin_off -= n + extra;
+        else
+            c->fin_held = false; /* data past the peer's FIN: the FIN was bogus */
+    }
+}
+
+/* A segment whose data starts past RCV.NXT: hold what fits in the window
+ * (SHLD-31) and a FIN right after it, and ACK RCV.NXT at once so that the
+ * sender learns of the hole (RFC 5681 §4.2). smoltcp#112: a FIN after a hole
+ * is not a FIN yet. */
+static void hold_out_of_order(sf_conn *c, uint32_t off, const uint8_t *data, uint32_t len, bool fin)
+{
+    c->ack_now = true;
+    if (!accepts_text(c->state)) return;
+    uint32_t room = rcv_wnd(c);
+    uint32_t free = sf_ring_free(&c->rcvbuf);
+    if (room > free) room = free;
+    uint32_t take = off >= room ? 0 : (len < room - off ? len : room - off);
+    if (take && (!sf_ring_write_at(&c->rcvbuf, off, data, take) || !hold_range(c, off, take))) {
+        sf_report_drop(c->stack, c, "out of order: no room to hold it, ACK sent");
         return;
     }
-    /* trim what was already received */
-    uint32_t skip = c->rcv_nxt - data_seq;
-    if (skip > len) { /* only a duplicate FIN at most */
-        if (fin && skip == len + 1) c->ack_now = true;
-        return;
+    if (fin && take == len && !c->fin_held) {
+        c->fin_held = true;
+        c->fin_off = off + len;
     }
-    data += skip;
-    len -= skip;
+    sf_report_drop(c->stack, c, "out of order: held, ACK sent");
+}
 
-    if (len) {
-        switch (c->state) {
-        case SF_ESTABLISHED:
-        case SF_FIN_WAIT_1:
-        case SF_FIN_WAIT_2: {
-            uint32_t room = rcv_wnd(c);
-            if (room > sf_ring_free(&c->rcvbuf)) room = sf_ring_free(&c->rcvbuf);
-            uint32_t take = len < room ? len : room;
-            take = sf_ring_write(&c->rcvbuf, data, take);
-            c->rcv_nxt += take;
-            c->bytes_in += take;
-            c->ack_now = true;
-            if (take < len) {
-                sf_report_drop(c->stack, c, "data beyond the receive window trimmed");
-                return; /* a FIN past the window is not ours yet */
-            }
-            break;
-        }
-        default: /* CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT: the peer sent FIN */
-            sf_report_drop(c->stack, c, "data after the peer's FIN ignored");
-            return;
-        }
-    }
-    if (!fin) return;
-
-    /* eighth, check the FIN bit */
+/* Eighth, check the FIN bit: the peer's FIN is in order now. */
+static void process_fin(sf_conn *c, uint64_t now)
+{
     if (c->fin_received) {
         /* CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT remain; TIME_WAIT restarts */
         c->ack_now = true;
@@ -392,6 +430,7 @@ static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
     }
     c->rcv_nxt += 1;
     c->fin_received = true;
+    c->fin_held = false;
     c->ack_now = true;
     switch (c->state) {
     case SF_SYN_RCVD:
@@ -412,6 +451,50 @@ static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
         break;
     default: break; /* CLOSE_WAIT, CLOSING, LAST_ACK remain */
     }
+}
+
+/* Seventh (text) and eighth (FIN) steps. The sixth, URG, is not implemented
+ * yet: the urgent pointer is ignored and the data delivered inline. */
+static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
+{
+    uint32_t data_seq = seg->seq + ((seg->flags & SF_SYN) ? 1u : 0u);
+    uint32_t len = seg->len;
+    const uint8_t *data = seg->payload;
+    bool fin = (seg->flags & SF_FIN) != 0;
+
+    if (sf_seq_gt(data_seq, c->rcv_nxt)) {
+        if (len || fin) hold_out_of_order(c, data_seq - c->rcv_nxt, data, len, fin);
+        return;
+    }
+    /* trim what was already received */
+    uint32_t skip = c->rcv_nxt - data_seq;
+    if (skip > len) { /* only a duplicate FIN at most */
+        if (fin && skip == len + 1) c->ack_now = true;
+        return;
+    }
+    data += skip;
+    len -= skip;
+
+    if (len) {
+        if (!accepts_text(c->state)) {
+            /* CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT: the peer sent FIN */
+            sf_report_drop(c->stack, c, "data after the peer's FIN ignored");
+            return;
+        }
+        uint32_t room = rcv_wnd(c);
+        if (room > sf_ring_free(&c->rcvbuf)) room = sf_ring_free(&c->rcvbuf);
+        uint32_t take = len < room ? len : room;
+        take = sf_ring_write(&c->rcvbuf, data, take);
+        c->rcv_nxt += take;
+        c->bytes_in += take;
+        c->ack_now = true;
+        drain_held(c, take);
+        if (take < len) {
+            sf_report_drop(c->stack, c, "data beyond the receive window trimmed");
+            return; /* a FIN past the window is not ours yet */
+        }
+    }
+    if (fin || (c->fin_held && c->fin_off == 0)) process_fin(c, now);
 }
 
 void sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)

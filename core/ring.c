@@ -22,6 +22,22 @@ uint32_t sf_ring_write(sf_ring *r, const uint8_t *src, uint32_t n)
     return n;
 }
 
+int sf_ring_write_at(sf_ring *r, uint32_t off, const uint8_t *src, uint32_t n)
+{
+    if (n == 0) return 1;
+    if (!ensure_storage(r)) return 0;
+    uint32_t at = (r->head + r->len + off) % r->cap;
+    uint32_t first = r->cap - at < n ? r->cap - at : n;
+    memcpy(r->data + at, src, first);
+    memcpy(r->data, src + first, n - first);
+    return 1;
+}
+
+void sf_ring_commit(sf_ring *r, uint32_t n)
+{
+    r->len += n;
+}
+
 void sf_ring_peek(const sf_ring *r, uint32_t off, uint8_t *dst, uint32_t n)
 {
     uint32_t at = (r->head + off) % r->cap;
@@ -36,8 +52,7 @@ uint32_t sf_ring_read(sf_ring *r, uint8_t *dst, uint32_t n)
     if (n == 0) return 0;
     if (dst) sf_ring_peek(r, 0, dst, n);
     r->head = (r->head + n) % r->cap;
-    r->len -= n;
-    if (r->len == 0) r->head = 0;
+    r->len -= n; /* the head stays where it is: data held past the end keeps its place */
     return n;
 }
 

@@ -16,6 +16,12 @@ typedef struct {
 
 /* Appends up to n bytes; returns how many fit (0 if storage cannot be had). */
 uint32_t sf_ring_write(sf_ring *r, const uint8_t *src, uint32_t n);
+/* Writes n bytes `off` bytes past the stored data, without storing them yet
+ * (out-of-order data, RFC 9293 §3.10.7.4 SHLD-31); the caller keeps
+ * len + off + n <= cap. Returns 0 if storage cannot be had. */
+int sf_ring_write_at(sf_ring *r, uint32_t off, const uint8_t *src, uint32_t n);
+/* Stores the n bytes already written just past the stored data. */
+void sf_ring_commit(sf_ring *r, uint32_t n);
 /* Copies n bytes starting `off` bytes after the head, without consuming. */
 void sf_ring_peek(const sf_ring *r, uint32_t off, uint8_t *dst, uint32_t n);
 /* Consumes up to n bytes, copying them out when dst is not NULL. */

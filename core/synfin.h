@@ -122,7 +122,19 @@ typedef struct {
     uint32_t rcv_buf;     /* receive buffer, bytes (window at most 65535) */
     uint32_t snd_buf;     /* send buffer, bytes */
     uint16_t mss;         /* MSS we announce */
+    /* FIN_WAIT_2 of a connection its user let go (sf_conn_release) ends after
+     * this long, as Linux's tcp_fin_timeout does; 0: never (LESSONS.md §3) */
+    uint64_t fin_wait_2_timeout;
+    uint8_t rst_in_time_wait; /* SF_TW_RST_CLOSE (RFC 9293, Linux) or _IGNORE (RFC 1337) */
+    uint8_t syn_in_time_wait; /* SF_TW_SYN_REOPEN (RFC 1122 4.2.2.13, Linux) or _CHALLENGE */
 } sf_policy;
+
+/* What a RST in TIME_WAIT does (LESSONS.md §4). */
+enum { SF_TW_RST_CLOSE, SF_TW_RST_IGNORE };
+/* What a SYN in TIME_WAIT does: a SYN above RCV.NXT may open a new
+ * connection on the same ports (RFC 1122 §4.2.2.13), or draws a challenge
+ * ACK as in any synchronized state (RFC 5961 §4). */
+enum { SF_TW_SYN_REOPEN, SF_TW_SYN_CHALLENGE };
 
 typedef struct {
     uint32_t addr;   /* the stack's IPv4 address */
@@ -131,6 +143,9 @@ typedef struct {
     uint32_t isn;
     uint16_t ephemeral_lo, ephemeral_hi;
     uint16_t backlog; /* default listen backlog */
+    /* RFC 5961 §7: at most this many challenge ACKs a second (the stack's
+     * whole); 0: no limit */
+    uint32_t challenge_ack_limit;
     sf_policy policy;
 } sf_config;
 

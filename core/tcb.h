@@ -11,6 +11,7 @@
 
 #define SF_NO_DEADLINE UINT64_MAX
 #define SF_MAX_PACKET  1600 /* an IPv4 packet of MSS 1460 plus headers and options */
+#define SF_OOO_MAX     8    /* out-of-order ranges held per connection */
 
 struct sf_conn {
     sf_stack *stack;
@@ -60,11 +61,22 @@ struct sf_conn {
     int error;         /* the last error signalled to the user */
 
     sf_ring sndbuf; /* from SND.UNA on: unacknowledged then unsent data */
-    sf_ring rcvbuf; /* in-order data not yet read by the user */
+    /* out-of-order data (SHLD-31), held in rcvbuf past the in-order bytes:
+     * byte ranges from RCV.NXT, sorted, disjoint and not adjacent */
+    struct {
+        uint32_t off, len;
+    } ooo[SF_OOO_MAX];
+    uint8_t ooo_count;
+    bool fin_held;    /* the peer's FIN came after a hole */
+    uint32_t fin_off; /* ... at this byte offset from RCV.NXT */
+    sf_ring rcvbuf;   /* in-order data not yet read by the user */
 
     /* timers: one deadline per connection, kept in the stack's heap */
-    uint64_t rto_at; /* retransmission timer, 0 when off */
-    uint64_t tw_at;  /* TIME_WAIT (2*MSL) timer, 0 when off */
+    uint64_t rto_at;         /* retransmission timer, 0 when off */
+    uint64_t tw_at;          /* TIME_WAIT (2*MSL) timer, 0 when off */
+    uint64_t persist_at;     /* zero-window probe timer (RFC 9293 §3.8.6.1), 0 when off */
+    uint64_t fw2_at;         /* FIN_WAIT_2 timeout of an orphan, 0 when off */
+    uint32_t persist_probes; /* probes sent since the peer last answered */
     uint64_t deadline;
     uint32_t heap_idx; /* position in the heap, UINT32_MAX when not in it */
 
@@ -107,6 +119,10 @@ struct sf_stack {
     /* connections that reached CLOSED while nobody held them: freed at the
      * start of the next entry point, so that events may name them */
     sf_conn *reap;
+
+    uint64_t now;             /* the time of the latest entry point */
+    uint64_t challenge_start; /* RFC 5961 §7: the current one-second window */
+    uint32_t challenge_count; /* challenge ACKs sent in it */
 
     uint8_t pkt[SF_MAX_PACKET];     /* the packet being built */
     uint8_t payload[SF_MAX_PACKET]; /* its payload, copied out of a send ring */

@@ -93,8 +93,9 @@ static void test_wrap_around(void)
     memset(out, 0, sizeof out);
     CHECK(sf_ring_read(&r, out, 8) == 8);
     CHECK(is_counting(out, 8, 4));
-    /* an emptied ring starts again at offset 0 */
-    CHECK(r.head == 0);
+    /* an emptied ring keeps its head where it is: bytes held past the end
+     * (out-of-order data, sf_ring_write_at) must not move */
+    CHECK(r.head == 4 && r.len == 0);
 
     /* a long stream through a small ring, odd step sizes: the bytes come out
      * in order whatever the head's position */
@@ -124,10 +125,8 @@ static void test_peek(void)
     /* head at 7, 9 bytes stored: offsets 0-2 at the end, 3-8 at the start */
     CHECK(sf_ring_write(&r, in, 7) == 7);
     CHECK(sf_ring_read(&r, NULL, 7) == 7);
-    CHECK(sf_ring_write(&r, in, 9) == 9);
-    CHECK(r.head == 0); /* emptied, so it restarted at 0 */
-    CHECK(sf_ring_read(&r, NULL, 7) == 7);
-    CHECK(sf_ring_write(&r, in + 9, 7) == 7); /* now head 7, len 9: 7..15 */
+    CHECK(r.head == 7 && r.len == 0);
+    CHECK(sf_ring_write(&r, in + 7, 9) == 9); /* head 7, len 9: bytes 7..15 */
     CHECK(r.head == 7 && r.len == 9);
 
     /* every offset and length within the stored bytes, across the wrap */
@@ -144,6 +143,30 @@ static void test_peek(void)
     CHECK(r.len == 9 && r.head == 7);
     CHECK(sf_ring_read(&r, out, 9) == 9);
     CHECK(is_counting(out, 9, 7));
+    sf_ring_drop(&r);
+}
+
+/* Out-of-order data: written past the stored bytes, stored later by commit,
+ * at the same place whatever is read meanwhile and across the wrap. */
+static void test_write_at_commit(void)
+{
+    sf_ring r = {.cap = 11};
+    uint8_t in[32], out[32];
+    fill_counting(in, sizeof in, 0);
+    CHECK(sf_ring_write(&r, in, 4) == 4); /* move the head to 4 */
+    CHECK(sf_ring_read(&r, NULL, 4) == 4);
+    CHECK(sf_ring_write(&r, in, 6) == 6);      /* bytes 0..5 stored at 4..9 */
+    CHECK(sf_ring_write_at(&r, 2, in + 8, 3)); /* bytes 8..10 held at 1..3, wrapped */
+    CHECK(r.len == 6);                         /* held bytes are not stored yet */
+    CHECK(sf_ring_read(&r, out, 6) == 6);      /* the reader drains the ring */
+    CHECK(is_counting(out, 6, 0) && r.len == 0);
+    CHECK(sf_ring_write(&r, in + 6, 2) == 2); /* the hole is filled, across the wrap */
+    sf_ring_commit(&r, 3);                    /* and the held bytes join */
+    CHECK(r.len == 5);
+    memset(out, 0, sizeof out);
+    CHECK(sf_ring_read(&r, out, 5) == 5);
+    CHECK(is_counting(out, 5, 6));
+    CHECK(sf_ring_write_at(&r, 0, in, 0)); /* nothing to write: fine */
     sf_ring_drop(&r);
 }
 
@@ -191,6 +214,7 @@ int main(void)
     test_partial_writes();
     test_wrap_around();
     test_peek();
+    test_write_at_commit();
     test_read_null_dst();
     test_drop();
     return check_report("ring");
