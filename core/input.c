@@ -64,6 +64,7 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
 
     c->irs = seg->seq;
     c->rcv_nxt = seg->seq + 1;
+    c->rcv_adv = c->rcv_nxt; /* nothing promised yet */
     c->iss = sf_isn(st, now, c->raddr, c->lport, c->rport);
     c->snd_una = c->iss;
     c->snd_nxt = c->iss;
@@ -116,6 +117,8 @@ void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg)
     }
     c->irs = seg->seq;
     c->rcv_nxt = seg->seq + 1;
+    c->rcv_adv = c->rcv_nxt;
+    sf_rcv_window(c); /* the window our SYN offered starts at RCV.NXT */
     c->snd_mss = peer_mss(seg, c);
     if (seg->flags & SF_ACK) {
         sf_rtt_sample(c, now, seg->ack);
@@ -266,6 +269,15 @@ static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
         c->snd_wl1 = seg->seq;
         c->snd_wl2 = seg->ack;
         if (seg->wnd > c->max_snd_wnd) c->max_snd_wnd = seg->wnd;
+    }
+    c->persist_probes = 0; /* the peer answers: probing goes on as long as it does */
+    if (c->persist_at && c->snd_wnd > 0) {
+        /* the window opened: a probe byte not acknowledged goes again as
+         * ordinary data, under the retransmission timer */
+        c->persist_at = 0;
+        c->persist_shift = 0;
+        c->snd_nxt = c->snd_una;
+        sf_timer_update(c);
     }
 }
 

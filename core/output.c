@@ -158,4 +158,29 @@ void sf_output(sf_conn *c, uint64_t now)
         if (!c->rto_at) sf_rto_arm(c, now); /* RFC 6298 (5.1) */
     }
     if (c->ack_now) sf_send_ack(c, now);
+    /* a zero window, data waiting and nothing in flight: only the persist
+     * timer can learn that the window opened (RFC 9293 §3.8.6.1) */
+    if (can_send_data(c->state) && c->snd_wnd == 0 && c->sndbuf.len > 0 &&
+        c->snd_max == c->snd_una && !c->persist_at && !c->rto_at) {
+        c->persist_at = now + c->rto;
+        sf_timer_update(c);
+    }
+}
+
+/* A zero-window probe: the first byte not yet acknowledged, at SND.UNA, as
+ * new data (never an empty segment nor an old byte: LESSONS.md §3). */
+void sf_send_probe(sf_conn *c, uint64_t now)
+{
+    (void)now;
+    sf_stack *st = c->stack;
+    c->snd_nxt = c->snd_una;
+    sf_seg seg = conn_seg(c, c->snd_nxt, SF_ACK);
+    sf_ring_peek(&c->sndbuf, 0, st->payload, 1);
+    seg.payload = st->payload;
+    seg.len = 1;
+    seg.wnd = sf_rcv_window(c);
+    c->snd_nxt += 1;
+    if (sf_seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
+    c->ack_now = false;
+    emit_seg(st, c, &seg);
 }

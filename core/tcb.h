@@ -77,6 +77,7 @@ struct sf_conn {
     uint64_t persist_at;     /* zero-window probe timer (RFC 9293 §3.8.6.1), 0 when off */
     uint64_t fw2_at;         /* FIN_WAIT_2 timeout of an orphan, 0 when off */
     uint32_t persist_probes; /* probes sent since the peer last answered */
+    uint8_t persist_shift;   /* backoff of the probes: doubles until the window opens */
     uint64_t deadline;
     uint32_t heap_idx; /* position in the heap, UINT32_MAX when not in it */
 
@@ -156,6 +157,7 @@ void sf_time_wait_start(sf_conn *c, uint64_t now);
 void sf_output(sf_conn *c, uint64_t now);
 void sf_send_syn(sf_conn *c, uint64_t now);
 void sf_send_ack(sf_conn *c, uint64_t now);
+void sf_send_probe(sf_conn *c, uint64_t now);
 void sf_send_rst(sf_conn *c, uint64_t now);
 /* A RST for a segment with no connection, per RFC 9293 §3.10.7.1. */
 void sf_send_rst_for(sf_stack *st, sf_conn *c, const sf_seg *seg);

@@ -59,6 +59,8 @@ void sf_timer_update(sf_conn *c)
     uint64_t d = SF_NO_DEADLINE;
     if (c->rto_at && c->rto_at < d) d = c->rto_at;
     if (c->tw_at && c->tw_at < d) d = c->tw_at;
+    if (c->persist_at && c->persist_at < d) d = c->persist_at;
+    if (c->fw2_at && c->fw2_at < d) d = c->fw2_at;
     if (d == SF_NO_DEADLINE) {
         sf_timer_remove(c);
         return;
@@ -158,6 +160,25 @@ static void retransmit(sf_conn *c, uint64_t now)
     sf_rto_arm(c, now);
 }
 
+/* RFC 9293 §3.8.6.1 (MUST-36): while the peer offers a zero window and we
+ * have data, probe it with one byte of new data, backing off exponentially.
+ * Probing never gives up while the peer answers (each ACK resets the count);
+ * with no answer at all it ends like a retransmission would. */
+static void persist(sf_conn *c, uint64_t now)
+{
+    if (c->snd_wnd != 0 || c->sndbuf.len == 0) return;
+    if (c->persist_probes >= c->pol.max_retries) {
+        sf_conn_closed(c, SF_CAUSE_TIMER, "zero-window probes unanswered", SF_ETIMEDOUT);
+        return;
+    }
+    sf_send_probe(c, now);
+    if (c->persist_shift < 16) c->persist_shift++;
+    uint64_t wait = (uint64_t)c->rto << c->persist_shift;
+    if (wait > c->pol.rto_max) wait = c->pol.rto_max;
+    c->persist_probes++;
+    c->persist_at = now + wait;
+}
+
 void sf_timers_run(sf_stack *st, uint64_t now)
 {
     /* Bounded: each connection is handled at most once per call. */
@@ -170,9 +191,20 @@ void sf_timers_run(sf_stack *st, uint64_t now)
             sf_conn_closed(c, SF_CAUSE_TIMER, "2MSL", 0);
             continue;
         }
+        if (c->fw2_at && c->fw2_at <= now) {
+            /* LESSONS.md §3 (picotcp#60): a vanished peer cannot hold an
+             * orphaned FIN_WAIT_2 forever */
+            c->fw2_at = 0;
+            sf_conn_closed(c, SF_CAUSE_TIMER, "FIN_WAIT_2 timeout", 0);
+            continue;
+        }
         if (c->rto_at && c->rto_at <= now) {
             c->rto_at = 0;
             retransmit(c, now);
+        }
+        if (c->persist_at && c->persist_at <= now && c->state != SF_CLOSED) {
+            c->persist_at = 0;
+            persist(c, now);
         }
         if (c->state != SF_CLOSED) sf_timer_update(c);
     }
