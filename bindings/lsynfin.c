@@ -137,7 +137,17 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
             p->mss = (uint16_t)luaL_checkinteger(L, -1);
         else if (strcmp(k, "backlog") == 0)
             cfg->backlog = (uint16_t)luaL_checkinteger(L, -1);
-        else if (strcmp(k, "secret") == 0)
+        else if (strcmp(k, "fin_wait_2_timeout") == 0)
+            p->fin_wait_2_timeout = to_us(L, -1, k);
+        else if (strcmp(k, "challenge_ack_limit") == 0)
+            cfg->challenge_ack_limit = (uint32_t)luaL_checkinteger(L, -1);
+        else if (strcmp(k, "rst_in_time_wait") == 0) {
+            static const char *const opts[] = {"close", "ignore", NULL};
+            p->rst_in_time_wait = (uint8_t)luaL_checkoption(L, -1, NULL, opts);
+        } else if (strcmp(k, "syn_in_time_wait") == 0) {
+            static const char *const opts[] = {"reopen", "challenge", NULL};
+            p->syn_in_time_wait = (uint8_t)luaL_checkoption(L, -1, NULL, opts);
+        } else if (strcmp(k, "secret") == 0)
             cfg->secret = (uint64_t)luaL_checkinteger(L, -1);
         else if (strcmp(k, "isn") == 0) {
             cfg->fixed_isn = 1;

@@ -185,14 +185,42 @@ static step_result check_sequence(sf_conn *c, uint64_t now, const sf_seg *seg)
     return STEP_DONE;
 }
 
+/* A challenge ACK, <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (RFC 5961 §3-5), at
+ * most challenge_ack_limit a second for the whole stack (RFC 5961 §7: two
+ * stacks could otherwise challenge each other forever, smoltcp#29). The
+ * duplicate ACK for an unacceptable segment is not one of these: it is never
+ * limited (smoltcp test_old_data_ack_not_rate_limited). */
+static void challenge_ack(sf_conn *c, uint64_t now, const char *why)
+{
+    sf_stack *st = c->stack;
+    uint32_t limit = st->cfg.challenge_ack_limit;
+    if (limit) {
+        if (now - st->challenge_start >= 1000000) {
+            st->challenge_start = now;
+            st->challenge_count = 0;
+        }
+        if (st->challenge_count >= limit) {
+            sf_report_drop(st, c, "challenge ACK rate-limited (RFC 5961 §7)");
+            return;
+        }
+        st->challenge_count++;
+    }
+    sf_report_drop(st, c, why);
+    sf_send_ack(c, now);
+}
+
 /* Second, check the RST bit, with RFC 5961 §3's exact match. */
 static step_result check_rst(sf_conn *c, uint64_t now, const sf_seg *seg)
 {
     if (!(seg->flags & SF_RST)) return STEP_NEXT;
+    if (c->state == SF_TIME_WAIT && c->pol.rst_in_time_wait == SF_TW_RST_IGNORE) {
+        /* RFC 1337 (TIME-WAIT assassination): the policy ignores it */
+        sf_report_drop(c->stack, c, "RST in TIME_WAIT ignored (RFC 1337 policy)");
+        return STEP_DONE;
+    }
     if (seg->seq != c->rcv_nxt) {
         /* in the window but not exact: a challenge ACK (MUST by RFC 5961 §3.2) */
-        sf_report_drop(c->stack, c, "RST not at RCV.NXT: challenge ACK");
-        sf_send_ack(c, now);
+        challenge_ack(c, now, "RST not at RCV.NXT: challenge ACK");
         return STEP_DONE;
     }
     switch (c->state) {
@@ -227,9 +255,15 @@ static step_result check_syn(sf_conn *c, uint64_t now, const sf_seg *seg)
     }
     /* RFC 5961 §4: in a synchronized state, a SYN draws a challenge ACK
      * whatever its sequence number */
-    sf_report_drop(c->stack, c, "SYN in a synchronized state: challenge ACK");
-    sf_send_ack(c, now);
+    challenge_ack(c, now, "SYN in a synchronized state: challenge ACK");
     return STEP_DONE;
+}
+
+/* FIN_WAIT_2, with its timeout armed when the policy sets one. */
+static void enter_fin_wait_2(sf_conn *c, uint64_t now)
+{
+    sf_set_state(c, SF_FIN_WAIT_2, SF_CAUSE_SEGMENT, "ACK of our FIN");
+    sf_fin_wait_2_arm(c, now);
 }
 
 static bool our_fin_acked(const sf_conn *c)
@@ -304,13 +338,11 @@ static step_result check_ack(sf_conn *c, uint64_t now, const sf_seg *seg)
     }
     /* RFC 5961 §5: SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT, else ACK and drop */
     if (sf_seq_gt(seg->ack, c->snd_max)) {
-        sf_report_drop(c->stack, c, "ACK of data not yet sent: ACK sent");
-        sf_send_ack(c, now);
+        challenge_ack(c, now, "ACK of data not yet sent: ACK sent");
         return STEP_DONE;
     }
     if (sf_seq_lt(seg->ack, c->snd_una - c->max_snd_wnd)) {
-        sf_report_drop(c->stack, c, "ACK too old (RFC 5961 §5): ACK sent");
-        sf_send_ack(c, now);
+        challenge_ack(c, now, "ACK too old (RFC 5961 §5): ACK sent");
         return STEP_DONE;
     }
     ack_established(c, now, seg);
@@ -321,8 +353,7 @@ static step_result check_ack(sf_conn *c, uint64_t now, const sf_seg *seg)
          * straight to TIME_WAIT ("our FIN has been ACKed (perhaps in this
          * segment)", SEED.md C3); a FIN that does not get that far is
          * handled at the end of sf_input_other */
-        if (our_fin_acked(c) && !(seg->flags & SF_FIN))
-            sf_set_state(c, SF_FIN_WAIT_2, SF_CAUSE_SEGMENT, "ACK of our FIN");
+        if (our_fin_acked(c) && !(seg->flags & SF_FIN)) enter_fin_wait_2(c, now);
         break;
     case SF_CLOSING:
         if (our_fin_acked(c)) {
@@ -509,10 +540,18 @@ static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
     if (fin || (c->fin_held && c->fin_off == 0)) process_fin(c, now);
 }
 
-void sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)
+bool sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)
 {
     const sf_seg *seg = in;
     sf_seg trimmed;
+    /* A SYN above RCV.NXT in TIME_WAIT may open a new connection on the same
+     * ports (RFC 1122 §4.2.2.13; Linux does, LESSONS.md §3, asterinas#1531):
+     * the old incarnation ends and the SYN goes to the listener. */
+    if (c->state == SF_TIME_WAIT && (in->flags & (SF_SYN | SF_ACK | SF_RST)) == SF_SYN &&
+        c->pol.syn_in_time_wait == SF_TW_SYN_REOPEN && sf_seq_gt(in->seq, c->rcv_nxt)) {
+        sf_conn_closed(c, SF_CAUSE_SEGMENT, "SYN (new connection)", 0);
+        return true;
+    }
     /* Simultaneous open (RFC 9293 §3.5, Figure 7): in SYN_RCVD reached from
      * SYN_SENT, the peer's SYN-ACK repeats its SYN at IRS. The SYN is old and
      * its ACK is new: only the new part is processed, and it establishes. */
@@ -529,20 +568,20 @@ void sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)
         seg->seq == c->irs) {
         sf_report_drop(c->stack, c, "duplicate SYN: SYN-ACK sent again");
         sf_send_syn(c, now);
-        return;
+        return false;
     }
-    if (check_sequence(c, now, seg) == STEP_DONE) return;
-    if (check_rst(c, now, seg) == STEP_DONE) return;
-    if (check_syn(c, now, seg) == STEP_DONE) return;
+    if (check_sequence(c, now, seg) == STEP_DONE) return false;
+    if (check_rst(c, now, seg) == STEP_DONE) return false;
+    if (check_syn(c, now, seg) == STEP_DONE) return false;
     if (check_ack(c, now, seg) == STEP_DONE) {
         if (c->state != SF_CLOSED) sf_output(c, now);
-        return;
+        return false;
     }
     process_text_and_fin(c, now, seg);
     /* the segment acked our FIN but its own FIN was not processed (beyond a
      * hole or the window): FIN_WAIT_2 after all */
-    if (c->state == SF_FIN_WAIT_1 && our_fin_acked(c))
-        sf_set_state(c, SF_FIN_WAIT_2, SF_CAUSE_SEGMENT, "ACK of our FIN");
+    if (c->state == SF_FIN_WAIT_1 && our_fin_acked(c)) enter_fin_wait_2(c, now);
     /* MUST-58: one ACK for the whole segment, piggybacked on data if any */
     sf_output(c, now);
+    return false;
 }

@@ -69,6 +69,9 @@ void sf_config_default(sf_config *cfg)
     cfg->policy.rcv_buf = 65535;
     cfg->policy.snd_buf = 65536;
     cfg->policy.mss = 1460;
+    cfg->policy.rst_in_time_wait = SF_TW_RST_CLOSE;  /* Linux, RFC 9293 */
+    cfg->policy.syn_in_time_wait = SF_TW_SYN_REOPEN; /* Linux, RFC 1122 §4.2.2.13 */
+    cfg->challenge_ack_limit = 1000;                 /* Linux's historic default */
 }
 
 size_t sf_conn_sizeof(void)
@@ -379,25 +382,26 @@ void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
         return;
     }
     sf_conn *c = find_conn(st, seg.saddr, seg.dport, seg.sport);
-    if (!c) {
-        sf_conn *l = find_listener(st, seg.dport);
-        if (l) {
-            sf_input_listen(l, now, &seg);
-        } else if (seg.flags & SF_RST) {
-            /* RFC 9293 §3.10.7.1: an incoming RST is discarded (MUST-? never
-             * answer a RST with a RST, picotcp#142) */
-            sf_report_drop(st, NULL, "RST for no connection");
-        } else {
-            sf_report_drop(st, NULL, "no connection: RST sent");
-            sf_send_rst_for(st, NULL, &seg);
+    if (c) {
+        c->segs_in++;
+        if (c->state == SF_SYN_SENT) {
+            sf_input_syn_sent(c, now, &seg);
+            return;
         }
-        return;
+        if (!sf_input_other(c, now, &seg)) return;
+        /* the segment ended that connection and may start a new one */
     }
-    c->segs_in++;
-    if (c->state == SF_SYN_SENT)
-        sf_input_syn_sent(c, now, &seg);
-    else
-        sf_input_other(c, now, &seg);
+    sf_conn *l = find_listener(st, seg.dport);
+    if (l) {
+        sf_input_listen(l, now, &seg);
+    } else if (seg.flags & SF_RST) {
+        /* RFC 9293 §3.10.7.1: an incoming RST is discarded (never a RST in
+         * reply to a RST, picotcp#142) */
+        sf_report_drop(st, NULL, "RST for no connection");
+    } else {
+        sf_report_drop(st, NULL, "no connection: RST sent");
+        sf_send_rst_for(st, NULL, &seg);
+    }
 }
 
 void sf_stack_poll(sf_stack *st, uint64_t now)

@@ -122,8 +122,9 @@ typedef struct {
     uint32_t rcv_buf;     /* receive buffer, bytes (window at most 65535) */
     uint32_t snd_buf;     /* send buffer, bytes */
     uint16_t mss;         /* MSS we announce */
-    /* FIN_WAIT_2 of a connection its user let go (sf_conn_release) ends after
-     * this long, as Linux's tcp_fin_timeout does; 0: never (LESSONS.md §3) */
+    /* FIN_WAIT_2 ends (CLOSED) after this long; 0: never, the RFC's way, for
+     * a half-closed connection may legitimately last (LESSONS.md §3: Linux
+     * bounds orphans by 60 s, lwIP by 20 s; a script chooses) */
     uint64_t fin_wait_2_timeout;
     uint8_t rst_in_time_wait; /* SF_TW_RST_CLOSE (RFC 9293, Linux) or _IGNORE (RFC 1337) */
     uint8_t syn_in_time_wait; /* SF_TW_SYN_REOPEN (RFC 1122 4.2.2.13, Linux) or _CHALLENGE */

@@ -152,6 +152,8 @@ void sf_timers_run(sf_stack *st, uint64_t now);
 void sf_rto_arm(sf_conn *c, uint64_t now);
 void sf_rtt_sample(sf_conn *c, uint64_t now, uint32_t ack);
 void sf_time_wait_start(sf_conn *c, uint64_t now);
+/* Arms the FIN_WAIT_2 timeout, when the policy sets one. */
+void sf_fin_wait_2_arm(sf_conn *c, uint64_t now);
 
 /* output.c */
 void sf_output(sf_conn *c, uint64_t now);
@@ -166,7 +168,9 @@ uint16_t sf_rcv_window(sf_conn *c);
 /* input.c */
 void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg);
 void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg);
-void sf_input_other(sf_conn *c, uint64_t now, const sf_seg *seg);
+/* Returns true when the segment ended the connection and must be handed to
+ * the stack again (a SYN reopening a TIME_WAIT pair of ports). */
+bool sf_input_other(sf_conn *c, uint64_t now, const sf_seg *seg);
 
 static inline bool sf_synchronized(sf_state s)
 {

@@ -117,13 +117,20 @@ void sf_rtt_sample(sf_conn *c, uint64_t now, uint32_t ack)
     c->rto = clamp_rto(c, c->srtt + (k ? k : 1));
 }
 
+void sf_fin_wait_2_arm(sf_conn *c, uint64_t now)
+{
+    if (c->state != SF_FIN_WAIT_2 || !c->pol.fin_wait_2_timeout || c->fw2_at) return;
+    c->fw2_at = now + c->pol.fin_wait_2_timeout;
+    sf_timer_update(c);
+}
+
 void sf_time_wait_start(sf_conn *c, uint64_t now)
 {
     /* RFC 9293 §3.10.7.4, eighth step: start the time-wait timer, turn off
      * the other timers. A TIME_WAIT connection keeps no send buffer, and its
      * receive buffer only while it holds data the user has not read (the
      * data was acknowledged: it is the user's, §3.10.7.4 seventh step). */
-    c->rto_at = 0;
+    c->rto_at = c->persist_at = c->fw2_at = 0;
     c->tw_at = now + 2 * c->pol.msl;
     sf_ring_drop(&c->sndbuf);
     if (c->rcvbuf.len == 0) sf_ring_drop(&c->rcvbuf);
@@ -192,8 +199,8 @@ void sf_timers_run(sf_stack *st, uint64_t now)
             continue;
         }
         if (c->fw2_at && c->fw2_at <= now) {
-            /* LESSONS.md §3 (picotcp#60): a vanished peer cannot hold an
-             * orphaned FIN_WAIT_2 forever */
+            /* LESSONS.md §3 (picotcp#60): with the policy set, a vanished
+             * peer cannot hold FIN_WAIT_2 forever */
             c->fw2_at = 0;
             sf_conn_closed(c, SF_CAUSE_TIMER, "FIN_WAIT_2 timeout", 0);
             continue;

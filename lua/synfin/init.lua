@@ -86,7 +86,8 @@ end
 
 local SETTINGS = { msl = true, rto = true, rto_min = true, rto_max = true, retries = true,
   syn_retries = true, rcv_buf = true, snd_buf = true, mss = true, isn = true, secret = true,
-  backlog = true }
+  backlog = true, fin_wait_2_timeout = true, challenge_ack_limit = true,
+  rst_in_time_wait = true, syn_in_time_wait = true }
 
 ------------------------------------------------------------------------------
 -- The net
@@ -194,6 +195,7 @@ function Net:_sync()
       self.closed_flows[flow(r.raddr, r.rport, host.addr, r.lport)] = true
     end
     self.recs[i] = r
+    if r.kind == "state" then require("synfin.coverage").record(self, r) end
   end
 end
 
