@@ -137,6 +137,11 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
             p->mss = (uint16_t)luaL_checkinteger(L, -1);
         else if (strcmp(k, "backlog") == 0)
             cfg->backlog = (uint16_t)luaL_checkinteger(L, -1);
+        else if (strcmp(k, "delayed_ack") == 0) {
+            p->delayed_ack = to_us(L, -1, k);
+            if (p->delayed_ack >= 500000) luaL_error(L, "delayed_ack must be < 0.5 s (MUST-40)");
+        } else if (strcmp(k, "nagle") == 0)
+            p->nagle = (uint8_t)lua_toboolean(L, -1);
         else if (strcmp(k, "fin_wait_2_timeout") == 0)
             p->fin_wait_2_timeout = to_us(L, -1, k);
         else if (strcmp(k, "challenge_ack_limit") == 0)

@@ -373,6 +373,21 @@ static step_result check_ack(sf_conn *c, uint64_t now, const sf_seg *seg)
     return STEP_NEXT;
 }
 
+/* In-order data came: ACK it now, or (delayed_ack) within that delay and at
+ * least every second full-sized segment (RFC 9293 §3.8.6.3, SHLD-18/19,
+ * MUST-40). A FIN, or data filling a hole, is ACKed at once. */
+static void ack_data(sf_conn *c, uint64_t now, bool at_once)
+{
+    if (!c->pol.delayed_ack || at_once || c->unacked_in >= 2u * c->pol.mss) {
+        c->ack_now = true;
+        return;
+    }
+    if (!c->dack_at) {
+        c->dack_at = now + c->pol.delayed_ack;
+        sf_timer_update(c);
+    }
+}
+
 /* Seventh (text) and eighth (FIN) steps. The sixth, URG, is not implemented
  * yet: the urgent pointer is ignored and the data delivered inline. */
 static bool accepts_text(sf_state s)
@@ -530,8 +545,10 @@ static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
         take = sf_ring_write(&c->rcvbuf, data, take);
         c->rcv_nxt += take;
         c->bytes_in += take;
-        c->ack_now = true;
+        c->unacked_in += take;
+        bool filled_hole = c->ooo_count > 0; /* RFC 5681 §4.2: ACK at once */
         drain_held(c, take);
+        ack_data(c, now, fin || filled_hole);
         if (take < len) {
             sf_report_drop(c->stack, c, "data beyond the receive window trimmed");
             return; /* a FIN past the window is not ours yet */

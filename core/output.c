@@ -11,6 +11,13 @@ static void emit_seg(sf_stack *st, sf_conn *c, const sf_seg *seg)
     if (c) {
         c->segs_out++;
         c->bytes_out += seg->len;
+        if (seg->flags & SF_ACK) {
+            c->unacked_in = 0;
+            if (c->dack_at) {
+                c->dack_at = 0; /* the owed ACK rides on this segment */
+                sf_timer_update(c);
+            }
+        }
     }
     st->cb.emit(st->ud, c, st->pkt, (size_t)n);
 }
@@ -129,6 +136,9 @@ void sf_output(sf_conn *c, uint64_t now)
         if (n > usable) n = usable;
         bool fin = c->fin_queued && n == unsent;
         if (n == 0 && !fin) break;
+        /* Nagle (RFC 9293 §3.7.4): while data is unacknowledged, a segment
+         * smaller than the MSS waits, unless it carries our FIN */
+        if (c->pol.nagle && n < c->snd_mss && !fin && c->snd_nxt != c->snd_una) break;
 
         uint8_t flags = SF_ACK;
         if (fin) flags |= SF_FIN;

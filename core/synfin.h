@@ -126,6 +126,10 @@ typedef struct {
      * a half-closed connection may legitimately last (LESSONS.md §3: Linux
      * bounds orphans by 60 s, lwIP by 20 s; a script chooses) */
     uint64_t fin_wait_2_timeout;
+    /* RFC 9293 §3.8.6.3: ACK in-order data at most this late (MUST-40: < 0.5 s)
+     * and at least every second full-sized segment (SHLD-19); 0: at once */
+    uint64_t delayed_ack;
+    uint8_t nagle; /* RFC 9293 §3.7.4 (SHLD-7): hold small segments while data is unacked */
     uint8_t rst_in_time_wait; /* SF_TW_RST_CLOSE (RFC 9293, Linux) or _IGNORE (RFC 1337) */
     uint8_t syn_in_time_wait; /* SF_TW_SYN_REOPEN (RFC 1122 4.2.2.13, Linux) or _CHALLENGE */
 } sf_policy;

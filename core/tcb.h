@@ -75,7 +75,9 @@ struct sf_conn {
     uint64_t rto_at;         /* retransmission timer, 0 when off */
     uint64_t tw_at;          /* TIME_WAIT (2*MSL) timer, 0 when off */
     uint64_t persist_at;     /* zero-window probe timer (RFC 9293 §3.8.6.1), 0 when off */
-    uint64_t fw2_at;         /* FIN_WAIT_2 timeout of an orphan, 0 when off */
+    uint64_t fw2_at;         /* FIN_WAIT_2 timeout, 0 when off */
+    uint64_t dack_at;        /* delayed ACK timer, 0 when off */
+    uint32_t unacked_in;     /* in-order bytes received since our last ACK */
     uint32_t persist_probes; /* probes sent since the peer last answered */
     uint8_t persist_shift;   /* backoff of the probes: doubles until the window opens */
     uint64_t deadline;

@@ -61,6 +61,7 @@ void sf_timer_update(sf_conn *c)
     if (c->tw_at && c->tw_at < d) d = c->tw_at;
     if (c->persist_at && c->persist_at < d) d = c->persist_at;
     if (c->fw2_at && c->fw2_at < d) d = c->fw2_at;
+    if (c->dack_at && c->dack_at < d) d = c->dack_at;
     if (d == SF_NO_DEADLINE) {
         sf_timer_remove(c);
         return;
@@ -130,7 +131,7 @@ void sf_time_wait_start(sf_conn *c, uint64_t now)
      * the other timers. A TIME_WAIT connection keeps no send buffer, and its
      * receive buffer only while it holds data the user has not read (the
      * data was acknowledged: it is the user's, §3.10.7.4 seventh step). */
-    c->rto_at = c->persist_at = c->fw2_at = 0;
+    c->rto_at = c->persist_at = c->fw2_at = c->dack_at = 0;
     c->tw_at = now + 2 * c->pol.msl;
     sf_ring_drop(&c->sndbuf);
     if (c->rcvbuf.len == 0) sf_ring_drop(&c->rcvbuf);
@@ -204,6 +205,10 @@ void sf_timers_run(sf_stack *st, uint64_t now)
             c->fw2_at = 0;
             sf_conn_closed(c, SF_CAUSE_TIMER, "FIN_WAIT_2 timeout", 0);
             continue;
+        }
+        if (c->dack_at && c->dack_at <= now) {
+            c->dack_at = 0; /* RFC 9293 §3.8.6.3: the delayed ACK is due */
+            sf_send_ack(c, now);
         }
         if (c->rto_at && c->rto_at <= now) {
             c->rto_at = 0;
