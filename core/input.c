@@ -20,6 +20,14 @@ static uint16_t peer_mss(const sf_seg *seg, const sf_conn *c)
     return mss ? mss : 1;
 }
 
+/* RFC 6298 (5.7): if our SYN or SYN-ACK timed out and the RTO in use is
+ * below 3 s, data transmission starts with an RTO of 3 s. */
+static void handshake_done(sf_conn *c)
+{
+    if (c->retransmits > 0 && c->pol.rto_initial < 3000000)
+        c->rto = c->pol.rto_max < 3000000 ? (uint32_t)c->pol.rto_max : 3000000;
+}
+
 /* ---- RFC 9293 §3.10.7.2 LISTEN ------------------------------------------------ */
 
 void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
@@ -134,6 +142,7 @@ void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg)
         c->retries = 0;
         sf_timer_update(c);
         sf_set_state(c, SF_ESTABLISHED, SF_CAUSE_SEGMENT, "SYN-ACK");
+        handshake_done(c);
         c->ack_now = true;
         process_text_and_fin(c, now, seg);
         sf_output(c, now);
@@ -333,6 +342,7 @@ static step_result check_ack(sf_conn *c, uint64_t now, const sf_seg *seg)
         c->snd_wl2 = seg->ack;
         if (seg->wnd > c->max_snd_wnd) c->max_snd_wnd = seg->wnd;
         sf_set_state(c, SF_ESTABLISHED, SF_CAUSE_SEGMENT, "ACK");
+        handshake_done(c);
         /* a CLOSE issued in SYN_RCVD was queued until now (§3.10.4) */
         if (c->fin_queued) sf_set_state(c, SF_FIN_WAIT_1, SF_CAUSE_USER, "close (queued)");
     }

@@ -219,3 +219,43 @@ net:run(function() a:connect("10.0.0.2", 80):wait("ESTABLISHED", 1) end)
     assert.matches("^synfin %d+%.%d+%.%d+", out)
   end)
 end)
+
+describe("the retransmission timer", function()
+  it("RFC 6298 (5.7): after a SYN timed out, data transmission starts with an RTO of 3 s", function()
+    local synfin = require "synfin"
+    local net = synfin.sim { latency = 0.01 }
+    local a, b = net:host "10.0.0.1", net:host "10.0.0.2"
+    local l = b:listen(80)
+    a:hook("egress", { flags = "=S", count = 1 }, function() return "drop" end)
+    a:hook("egress", { flags = "P", count = 1 }, function() return "drop" end)
+    net:run(function()
+      local c = a:connect("10.0.0.2", 80)
+      c:wait("ESTABLISHED", 5)
+      assert.equal(3, c:info().rto)
+      l:accept(1)
+      c:send("data")
+      net:expect({ from = a, flags = "P" }, 10) -- the retransmission: the first never reached the wire
+    end)
+    local data = {}
+    for _, r in ipairs(net:records()) do
+      if r.kind == "seg" and r.from == a.index and r.len > 0 then data[#data + 1] = r end
+    end
+    assert.equal("dropped_egress", data[1].fate)
+    assert.equal(data[1].seq, data[2].seq)
+    assert.near(3, data[2].time - data[1].time, 1e-6)
+  end)
+
+  it("RFC 6298 (2.2)-(2.3): the RTO follows the measured RTT, never below rto_min", function()
+    local synfin = require "synfin"
+    local net = synfin.sim { latency = 0.2 }
+    local a, b = net:host("10.0.0.1", { rto_min = 0.2 }), net:host "10.0.0.2"
+    b:listen(80)
+    net:run(function()
+      local c = a:connect("10.0.0.2", 80)
+      c:wait("ESTABLISHED", 5)
+      local i = c:info()
+      assert.near(0.4, i.srtt, 1e-6)          -- one round trip
+      assert.near(0.4 + 4 * 0.2, i.rto, 1e-6) -- SRTT + 4 * RTTVAR, RTTVAR = R/2
+    end)
+  end)
+end)

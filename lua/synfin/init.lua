@@ -199,7 +199,8 @@ function Net:_sync()
   end
 end
 
---- Brings the fates of segments still in flight up to date.
+--- Brings the fates of segments still in flight up to date (a hook may have
+-- synced a segment's record while its fate was still being decided).
 function Net:_refresh()
   self:_sync()
   for i in pairs(self.in_flight) do
@@ -252,10 +253,10 @@ function Net:_drive(w)
   local steps = 0
   local idle = false
   while true do
-    self:_sync()
+    self:_refresh()
     local bad = self:_failure() or self:_dispatch()
     if bad then return "fail", bad end
-    self:_sync()
+    self:_refresh()
     local res = table.pack(w.check())
     if res[1] then return "ok", table.unpack(res, 2, res.n) end
     if res[1] == nil then return "fail", w.where .. res[2] .. "\nlast lines of the trace:\n" .. self:_tail() end
