@@ -142,6 +142,16 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
             if (p->delayed_ack >= 500000) luaL_error(L, "delayed_ack must be < 0.5 s (MUST-40)");
         } else if (strcmp(k, "nagle") == 0)
             p->nagle = (uint8_t)lua_toboolean(L, -1);
+        else if (strcmp(k, "user_timeout") == 0)
+            p->user_timeout = to_us(L, -1, k);
+        else if (strcmp(k, "keepalive") == 0)
+            /* true: the RFC's default of two hours (MUST-25) */
+            p->keepalive = lua_isboolean(L, -1) ? (lua_toboolean(L, -1) ? 7200000000ULL : 0)
+                                                : to_us(L, -1, k);
+        else if (strcmp(k, "keepalive_interval") == 0)
+            p->keepalive_interval = to_us(L, -1, k);
+        else if (strcmp(k, "keepalive_probes") == 0)
+            p->keepalive_probes = (uint32_t)luaL_checkinteger(L, -1);
         else if (strcmp(k, "fin_wait_2_timeout") == 0)
             p->fin_wait_2_timeout = to_us(L, -1, k);
         else if (strcmp(k, "challenge_ack_limit") == 0)

@@ -22,8 +22,9 @@ static uint16_t peer_mss(const sf_seg *seg, const sf_conn *c)
 
 /* RFC 6298 (5.7): if our SYN or SYN-ACK timed out and the RTO in use is
  * below 3 s, data transmission starts with an RTO of 3 s. */
-static void handshake_done(sf_conn *c)
+static void handshake_done(sf_conn *c, uint64_t now)
 {
+    sf_keepalive_heard(c, now); /* the keep-alive idle time starts */
     if (c->retransmits > 0 && c->pol.rto_initial < 3000000)
         c->rto = c->pol.rto_max < 3000000 ? (uint32_t)c->pol.rto_max : 3000000;
 }
@@ -142,7 +143,7 @@ void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg)
         c->retries = 0;
         sf_timer_update(c);
         sf_set_state(c, SF_ESTABLISHED, SF_CAUSE_SEGMENT, "SYN-ACK");
-        handshake_done(c);
+        handshake_done(c, now);
         c->ack_now = true;
         process_text_and_fin(c, now, seg);
         sf_output(c, now);
@@ -294,6 +295,7 @@ static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
         c->snd_una = seg->ack;
         if (sf_seq_lt(c->snd_nxt, c->snd_una)) c->snd_nxt = c->snd_una;
         c->retries = 0;
+        sf_user_timeout_progress(c, now);
         /* RFC 6298 (5.2), (5.3): only an ACK that advances SND.UNA restarts
          * the timer (smoltcp#62); all acknowledged stops it */
         if (c->snd_una == c->snd_max) {
@@ -342,7 +344,7 @@ static step_result check_ack(sf_conn *c, uint64_t now, const sf_seg *seg)
         c->snd_wl2 = seg->ack;
         if (seg->wnd > c->max_snd_wnd) c->max_snd_wnd = seg->wnd;
         sf_set_state(c, SF_ESTABLISHED, SF_CAUSE_SEGMENT, "ACK");
-        handshake_done(c);
+        handshake_done(c, now);
         /* a CLOSE issued in SYN_RCVD was queued until now (§3.10.4) */
         if (c->fin_queued) sf_set_state(c, SF_FIN_WAIT_1, SF_CAUSE_USER, "close (queued)");
     }
@@ -571,6 +573,7 @@ bool sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)
 {
     const sf_seg *seg = in;
     sf_seg trimmed;
+    sf_keepalive_heard(c, now);
     /* A SYN above RCV.NXT in TIME_WAIT may open a new connection on the same
      * ports (RFC 1122 §4.2.2.13; Linux does, LESSONS.md §3, asterinas#1531):
      * the old incarnation ends and the SYN goes to the listener. */

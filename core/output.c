@@ -165,7 +165,10 @@ void sf_output(sf_conn *c, uint64_t now)
         }
         c->ack_now = false;
         emit_seg(st, c, &seg);
-        if (!c->rto_at) sf_rto_arm(c, now); /* RFC 6298 (5.1) */
+        if (!c->rto_at) {
+            sf_rto_arm(c, now); /* RFC 6298 (5.1) */
+            if (!c->ut_at) sf_user_timeout_progress(c, now);
+        }
     }
     if (c->ack_now) sf_send_ack(c, now);
     /* a zero window, data waiting and nothing in flight: only the persist
@@ -175,6 +178,15 @@ void sf_output(sf_conn *c, uint64_t now)
         c->persist_at = now + c->rto;
         sf_timer_update(c);
     }
+}
+
+/* RFC 9293 §3.8.4: <SEQ=SND.NXT-1><ACK=RCV.NXT><CTL=ACK>, no data. */
+void sf_send_keepalive(sf_conn *c, uint64_t now)
+{
+    (void)now;
+    sf_seg seg = conn_seg(c, c->snd_nxt - 1, SF_ACK);
+    seg.wnd = sf_rcv_window(c);
+    emit_seg(c->stack, c, &seg);
 }
 
 /* A zero-window probe: the first byte not yet acknowledged, at SND.UNA, as

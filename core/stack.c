@@ -69,6 +69,8 @@ void sf_config_default(sf_config *cfg)
     cfg->policy.rcv_buf = 65535;
     cfg->policy.snd_buf = 65536;
     cfg->policy.mss = 1460;
+    cfg->policy.keepalive_interval = 75000000;       /* Linux tcp_keepalive_intvl */
+    cfg->policy.keepalive_probes = 9;                /* Linux tcp_keepalive_probes */
     cfg->policy.rst_in_time_wait = SF_TW_RST_CLOSE;  /* Linux, RFC 9293 */
     cfg->policy.syn_in_time_wait = SF_TW_SYN_REOPEN; /* Linux, RFC 1122 §4.2.2.13 */
     cfg->challenge_ack_limit = 1000;                 /* Linux's historic default */

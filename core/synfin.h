@@ -129,6 +129,17 @@ typedef struct {
     /* RFC 9293 §3.8.6.3: ACK in-order data at most this late (MUST-40: < 0.5 s)
      * and at least every second full-sized segment (SHLD-19); 0: at once */
     uint64_t delayed_ack;
+    /* RFC 9293 §3.10.8 USER TIMEOUT (RFC 5482): data unacknowledged this long
+     * without progress aborts the connection; 0: only the retry limit */
+    uint64_t user_timeout;
+    /* RFC 9293 §3.8.4 keep-alives (MAY-5): per connection (MUST-24), off by
+     * default (MUST-25), sent only when idle with nothing outstanding
+     * (MUST-26) after `keepalive` (MUST-27; two hours with `true` in Lua,
+     * MUST-28), then every keepalive_interval; keepalive_probes unanswered
+     * ones end the connection, never a single one (MUST-29) */
+    uint64_t keepalive;
+    uint64_t keepalive_interval;
+    uint32_t keepalive_probes;
     uint8_t nagle; /* RFC 9293 §3.7.4 (SHLD-7): hold small segments while data is unacked */
     uint8_t rst_in_time_wait; /* SF_TW_RST_CLOSE (RFC 9293, Linux) or _IGNORE (RFC 1337) */
     uint8_t syn_in_time_wait; /* SF_TW_SYN_REOPEN (RFC 1122 4.2.2.13, Linux) or _CHALLENGE */

@@ -77,6 +77,9 @@ struct sf_conn {
     uint64_t persist_at;     /* zero-window probe timer (RFC 9293 §3.8.6.1), 0 when off */
     uint64_t fw2_at;         /* FIN_WAIT_2 timeout, 0 when off */
     uint64_t dack_at;        /* delayed ACK timer, 0 when off */
+    uint64_t ut_at;          /* user timeout, 0 when off */
+    uint64_t ka_at;          /* keep-alive timer, 0 when off */
+    uint32_t ka_probes;      /* keep-alives sent since the peer last spoke */
     uint32_t unacked_in;     /* in-order bytes received since our last ACK */
     uint32_t persist_probes; /* probes sent since the peer last answered */
     uint8_t persist_shift;   /* backoff of the probes: doubles until the window opens */
@@ -156,12 +159,15 @@ void sf_rtt_sample(sf_conn *c, uint64_t now, uint32_t ack);
 void sf_time_wait_start(sf_conn *c, uint64_t now);
 /* Arms the FIN_WAIT_2 timeout, when the policy sets one. */
 void sf_fin_wait_2_arm(sf_conn *c, uint64_t now);
+void sf_keepalive_heard(sf_conn *c, uint64_t now);
+void sf_user_timeout_progress(sf_conn *c, uint64_t now);
 
 /* output.c */
 void sf_output(sf_conn *c, uint64_t now);
 void sf_send_syn(sf_conn *c, uint64_t now);
 void sf_send_ack(sf_conn *c, uint64_t now);
 void sf_send_probe(sf_conn *c, uint64_t now);
+void sf_send_keepalive(sf_conn *c, uint64_t now);
 void sf_send_rst(sf_conn *c, uint64_t now);
 /* A RST for a segment with no connection, per RFC 9293 §3.10.7.1. */
 void sf_send_rst_for(sf_stack *st, sf_conn *c, const sf_seg *seg);

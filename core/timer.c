@@ -62,6 +62,8 @@ void sf_timer_update(sf_conn *c)
     if (c->persist_at && c->persist_at < d) d = c->persist_at;
     if (c->fw2_at && c->fw2_at < d) d = c->fw2_at;
     if (c->dack_at && c->dack_at < d) d = c->dack_at;
+    if (c->ut_at && c->ut_at < d) d = c->ut_at;
+    if (c->ka_at && c->ka_at < d) d = c->ka_at;
     if (d == SF_NO_DEADLINE) {
         sf_timer_remove(c);
         return;
@@ -131,7 +133,7 @@ void sf_time_wait_start(sf_conn *c, uint64_t now)
      * the other timers. A TIME_WAIT connection keeps no send buffer, and its
      * receive buffer only while it holds data the user has not read (the
      * data was acknowledged: it is the user's, §3.10.7.4 seventh step). */
-    c->rto_at = c->persist_at = c->fw2_at = c->dack_at = 0;
+    c->rto_at = c->persist_at = c->fw2_at = c->dack_at = c->ut_at = c->ka_at = 0;
     c->tw_at = now + 2 * c->pol.msl;
     sf_ring_drop(&c->sndbuf);
     if (c->rcvbuf.len == 0) sf_ring_drop(&c->rcvbuf);
@@ -187,6 +189,43 @@ static void persist(sf_conn *c, uint64_t now)
     c->persist_at = now + wait;
 }
 
+/* RFC 9293 §3.8.4: an idle connection asks the peer whether it is still
+ * there with <SEQ=SND.NXT-1><CTL=ACK> and no data (picotcp#93), which draws
+ * an ACK. Data in flight makes the retransmission timer do that job. */
+static void keepalive(sf_conn *c, uint64_t now)
+{
+    if (!c->pol.keepalive || (c->state != SF_ESTABLISHED && c->state != SF_CLOSE_WAIT)) return;
+    if (c->snd_una != c->snd_max || c->sndbuf.len > 0) {
+        c->ka_at = now + c->pol.keepalive;
+        return;
+    }
+    if (c->ka_probes >= c->pol.keepalive_probes) {
+        sf_conn_closed(c, SF_CAUSE_TIMER, "keep-alives unanswered", SF_ETIMEDOUT);
+        return;
+    }
+    sf_send_keepalive(c, now);
+    c->ka_probes++;
+    c->ka_at = now + c->pol.keepalive_interval;
+}
+
+/* The peer spoke: it is alive, and the keep-alive idle time starts again. */
+void sf_keepalive_heard(sf_conn *c, uint64_t now)
+{
+    if (!c->pol.keepalive) return;
+    c->ka_probes = 0;
+    c->ka_at = now + c->pol.keepalive;
+    sf_timer_update(c);
+}
+
+/* Data was acknowledged, or began to be outstanding: the user timeout counts
+ * from now, and stops when nothing is outstanding. */
+void sf_user_timeout_progress(sf_conn *c, uint64_t now)
+{
+    if (!c->pol.user_timeout) return;
+    c->ut_at = c->snd_una == c->snd_max ? 0 : now + c->pol.user_timeout;
+    sf_timer_update(c);
+}
+
 void sf_timers_run(sf_stack *st, uint64_t now)
 {
     /* Bounded: each connection is handled at most once per call. */
@@ -205,6 +244,17 @@ void sf_timers_run(sf_stack *st, uint64_t now)
             c->fw2_at = 0;
             sf_conn_closed(c, SF_CAUSE_TIMER, "FIN_WAIT_2 timeout", 0);
             continue;
+        }
+        if (c->ut_at && c->ut_at <= now) {
+            /* RFC 9293 §3.10.8, USER TIMEOUT: flush, signal, CLOSED */
+            c->ut_at = 0;
+            sf_conn_closed(c, SF_CAUSE_TIMER, "user timeout", SF_ETIMEDOUT);
+            continue;
+        }
+        if (c->ka_at && c->ka_at <= now) {
+            c->ka_at = 0;
+            keepalive(c, now);
+            if (c->state == SF_CLOSED) continue;
         }
         if (c->dack_at && c->dack_at <= now) {
             c->dack_at = 0; /* RFC 9293 §3.8.6.3: the delayed ACK is due */

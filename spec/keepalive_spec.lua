@@ -1,0 +1,103 @@
+-- Keep-alives (RFC 9293 §3.8.4: MAY-5, MUST-24 to MUST-29, SHLD-12) and the
+-- user timeout (RFC 9293 §3.10.8, RFC 5482).
+local fixture = require "synfin.fixture"
+
+local function last_state(t)
+  local last
+  for _, r in ipairs(t.net:records()) do
+    if r.kind == "state" and r.host == t.us.index and r.rport ~= 0 then last = r end
+  end
+  return last
+end
+
+describe("keep-alives", function()
+  it("MUST-25: they are off unless asked for: an idle connection stays silent for days", function()
+    local t = fixture.at_state("ESTABLISHED")
+    t:expect_nothing(3 * 86400)
+    assert.equal("ESTABLISHED", t:state())
+  end)
+
+  it("MUST-28: keepalive = true waits two hours of idleness before the first probe", function()
+    local t = fixture.at_state("ESTABLISHED", { settings = { keepalive = true } })
+    local start = t.net:now()
+    local probe = t:expect({ flags = "=A", seq = 0, ack = 1, len = 0 }, 7201)
+    assert.near(7200, probe.time - start, 1e-6)
+  end)
+
+  it("picotcp#93, SHLD-12, MUST-27: a keep-alive is <SEQ=SND.NXT-1><ACK=RCV.NXT><CTL=ACK> with no data; an answer resets it", function()
+    local t = fixture.at_state("ESTABLISHED", { settings = { keepalive = 10, keepalive_interval = 2 } })
+    local start = t.net:now()
+    local p1 = t:expect({ flags = "=A", seq = 0, ack = 1, len = 0 }, 11)
+    assert.near(10, p1.time - start, 1e-6)
+    t:send { flags = "A", seq = 1, ack = 1 } -- the peer answers
+    local p2 = t:expect({ flags = "=A", seq = 0, ack = 1, len = 0 }, 11)
+    assert.near(10, p2.time - p1.time, 1e-6) -- idle again from the answer
+    assert.equal("ESTABLISHED", t:state())
+  end)
+
+  it("MUST-29: unanswered keep-alives end the connection only after keepalive_probes of them", function()
+    local t = fixture.at_state("ESTABLISHED", { settings = { keepalive = 10, keepalive_interval = 2, keepalive_probes = 3 } })
+    local start = t.net:now()
+    for i = 1, 3 do
+      local p = t:expect({ flags = "=A", seq = 0, len = 0 }, 11)
+      assert.near(10 + 2 * (i - 1), p.time - start, 1e-6)
+    end
+    t:sleep(2.5)
+    assert.equal("CLOSED", t:state())
+    local r = last_state(t)
+    assert.equal("keep-alives unanswered", r.why)
+    assert.equal("connection timed out", t.c:info().error)
+  end)
+
+  it("MUST-26: no keep-alive while data is in flight: retransmission is already asking", function()
+    local t = fixture.at_state("ESTABLISHED", { settings = { keepalive = 2, retries = 20 } })
+    t.c:send("x")
+    t:expect { flags = "PA", seq = 1, len = 1 }
+    for _ = 1, 3 do t:expect({ flags = "PA", seq = 1, len = 1 }, 10) end -- retransmissions only
+  end)
+
+  it("MUST-24: keep-alives are turned on for one connection", function()
+    local t = fixture.at_state("ESTABLISHED")
+    t.c:set { keepalive = 30 }
+    t:send { flags = "A", seq = 1, ack = 1 } -- the idle time starts from the peer's last word
+    local start = t.net:now()
+    local p = t:expect({ flags = "=A", seq = 0, len = 0 }, 31)
+    assert.near(30, p.time - start, 1e-6)
+  end)
+
+  it("MUST-29: by default nine probes go unanswered before the connection ends", function()
+    local t = fixture.at_state("ESTABLISHED", { settings = { keepalive = 10, keepalive_interval = 1 } })
+    for _ = 1, 9 do t:expect({ flags = "=A", seq = 0, len = 0 }, 11) end
+    assert.equal("ESTABLISHED", t:state())
+    t:sleep(1.5)
+    assert.equal("CLOSED", t:state())
+  end)
+end)
+
+describe("the user timeout", function()
+  it("RFC 9293 §3.10.8: data unacknowledged for user_timeout aborts with a timeout", function()
+    local t = fixture.at_state("ESTABLISHED", { settings = { user_timeout = 5 } })
+    local start = t.net:now()
+    t.c:send("x")
+    t:expect { flags = "PA", seq = 1 }
+    t:sleep(6)
+    assert.equal("CLOSED", t:state())
+    local r = last_state(t)
+    assert.equal("user timeout", r.why)
+    assert.near(5, r.time - start, 1e-6)
+    assert.equal("connection timed out", t.c:info().error)
+  end)
+
+  it("each acknowledgment that makes progress starts it again; all acknowledged stops it", function()
+    local t = fixture.at_state("ESTABLISHED", { settings = { user_timeout = 5 } })
+    t.c:send("ab")
+    t:expect { flags = "PA", seq = 1, len = 2 }
+    t:sleep(4)
+    t:send { flags = "A", ack = 2 } -- one byte acknowledged at 4 s
+    t:sleep(4)
+    assert.equal("ESTABLISHED", t:state()) -- 8 s, but progress at 4 s
+    t:send { flags = "A", ack = 3 } -- everything acknowledged
+    t:sleep(60)
+    assert.equal("ESTABLISHED", t:state())
+  end)
+end)
