@@ -101,3 +101,32 @@ describe("the user timeout", function()
     assert.equal("ESTABLISHED", t:state())
   end)
 end)
+
+describe("the user timeout in every state with something outstanding", function()
+  for _, case in ipairs {
+    { "ESTABLISHED", function(t) t.c:send("x") end },
+    { "FIN_WAIT_1" }, -- our FIN is outstanding
+    { "CLOSE_WAIT", function(t) t.c:send("x") end },
+    { "CLOSING" },
+    { "LAST_ACK" },
+  } do
+    local state, act = case[1], case[2]
+    it("RFC 9293 §3.10.8: " .. state .. " -> CLOSED on the user timeout", function()
+      local t = fixture.at_state(state, { settings = { user_timeout = 5 } })
+      if act then act(t) end
+      t:sleep(6)
+      assert.equal("CLOSED", t:state())
+      assert.equal("user timeout", last_state(t).why)
+      assert.equal(state, last_state(t).old)
+    end)
+  end
+
+  it("MUST-29: keep-alives go on in CLOSE_WAIT, and end it when unanswered", function()
+    local t = fixture.at_state("CLOSE_WAIT", { settings = { keepalive = 10, keepalive_interval = 1, keepalive_probes = 2 } })
+    t:expect({ flags = "=A", seq = 0, ack = 2, len = 0 }, 11)
+    t:expect({ flags = "=A", seq = 0, ack = 2, len = 0 }, 2)
+    t:sleep(1.5)
+    assert.equal("CLOSED", t:state())
+    assert.equal("keep-alives unanswered", last_state(t).why)
+  end)
+end)

@@ -13,9 +13,9 @@
 -- reachable): the report lists such a transition as never reached without
 -- failing. Every other transition must be taken by some spec.
 --
--- Left out, as the core implements none of them: the USER TIMEOUT of §3.10.8
--- (the core closes after R2 retransmissions instead, below), and Figure 5's
--- note 3, a RST sent from any state with a transition to TIME_WAIT (the
+-- The USER TIMEOUT of §3.10.8 and the keep-alives of §3.8.4 are policies,
+-- off by default, listed with the states a spec takes them from. Left out, as
+-- the core does not implement it: Figure 5's note 3, a RST sent from any state with a transition to TIME_WAIT (the
 -- core's ABORT goes to CLOSED, §3.10.5).
 return {
   -- Figure 5: the state diagram
@@ -103,4 +103,11 @@ return {
 
   -- not in RFC 9293: the fin_wait_2_timeout policy (Linux's tcp_fin_timeout)
   { "FIN_WAIT_2", "CLOSED", "timer FIN_WAIT_2 timeout", ref = "policy fin_wait_2_timeout (not in RFC 9293)" },
+  { "ESTABLISHED", "CLOSED", "timer user timeout", ref = "§3.10.8 USER TIMEOUT (policy user_timeout)" },
+  { "FIN_WAIT_1", "CLOSED", "timer user timeout", ref = "§3.10.8 USER TIMEOUT (policy user_timeout)" },
+  { "CLOSE_WAIT", "CLOSED", "timer user timeout", ref = "§3.10.8 USER TIMEOUT (policy user_timeout)" },
+  { "CLOSING", "CLOSED", "timer user timeout", ref = "§3.10.8 USER TIMEOUT (policy user_timeout)" },
+  { "LAST_ACK", "CLOSED", "timer user timeout", ref = "§3.10.8 USER TIMEOUT (policy user_timeout)" },
+  { "ESTABLISHED", "CLOSED", "timer keep-alives unanswered", ref = "§3.8.4 keep-alives (MUST-29)" },
+  { "CLOSE_WAIT", "CLOSED", "timer keep-alives unanswered", ref = "§3.8.4 keep-alives (MUST-29)" },
 }
