@@ -124,7 +124,7 @@ describe("LISTEN", function()
     assert.equal("LISTEN", t.l:state())
   end)
 
-  it("RFC 9293 §3.7.1: the SYN-ACK announces the MSS we are configured with", function()
+  it("RFC 9293 §3.7.1, MUST-14: the SYN-ACK announces the MSS we are configured with", function()
     local t = fixture.at_state("LISTEN", { settings = { mss = 1000 } })
     t:send { flags = "S", seq = 0, mss = 1460 }
     t:expect { flags = "=SA", seq = 0, ack = 1, mss = 1000 }

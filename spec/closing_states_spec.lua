@@ -369,7 +369,7 @@ describe("LAST_ACK", function()
     assert.equal("LAST_ACK", t.c:state())
   end)
 
-  it("picotcp#40: LAST_ACK is bounded: after `retries` FIN retransmissions, CLOSED with \"connection timed out\"", function()
+  it("picotcp#40, MUST-20: LAST_ACK is bounded: after `retries` FIN retransmissions, CLOSED with \"connection timed out\"", function()
     local t = fixture.at_state("LAST_ACK", { settings = { retries = 1 } })
     assert.equal(1 * S, t:expect({ flags = "=FA", seq = 1, ack = 2 }, 2).time_us)
     t:expect_nothing(5)

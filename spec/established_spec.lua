@@ -81,7 +81,7 @@ describe("ESTABLISHED", function()
       assert.equal("hello world", t.c:read())
     end)
 
-    it("RFC 9293 §3.10.7.4 (seventh): data after a hole is not delivered; a duplicate ACK repeats RCV.NXT", function()
+    it("RFC 9293 §3.10.7.4 (seventh), MAY-13: data after a hole is not delivered; a duplicate ACK repeats RCV.NXT", function()
       local t = fixture.at_state("ESTABLISHED")
       t:send { flags = "PA", seq = 10, payload = "later" }
       t:expect { flags = "=A", seq = 1, ack = 1 }
@@ -110,7 +110,7 @@ describe("ESTABLISHED", function()
       assert.is_true(sm.noted(t, "no ACK bit"))
     end)
 
-    it("RFC 9293 §3.10.7.4 (eighth): a FIN -> CLOSE_WAIT and <ACK=FIN's seq + 1>; the reader sees end of stream", function()
+    it("RFC 9293 §3.10.7.4 (eighth), MUST-12: a FIN -> CLOSE_WAIT and <ACK=FIN's seq + 1>; the reader sees end of stream", function()
       local t = fixture.at_state("ESTABLISHED")
       t:send { flags = "FA" }
       t:expect { flags = "=A", seq = 1, ack = 2, len = 0 }
@@ -122,7 +122,7 @@ describe("ESTABLISHED", function()
       assert.equal("end of stream", err)
     end)
 
-    it("RFC 9293 §3.10.7.4 (eighth): FIN with data: the data is delivered, then end of stream; one ACK covers both", function()
+    it("RFC 9293 §3.10.7.4 (eighth), MUST-58: FIN with data: the data is delivered, then end of stream; one ACK covers both", function()
       local t = fixture.at_state("ESTABLISHED", { passive = true })
       t:send { flags = "FPA", payload = "bye" }
       t:expect { flags = "=A", seq = 1, ack = 5 }
@@ -136,7 +136,7 @@ describe("ESTABLISHED", function()
   end)
 
   describe("RST and SYN (RFC 5961)", function()
-    it("RFC 9293 §3.10.7.4 (second), RFC 5961 §3.2: a RST exactly at RCV.NXT -> CLOSED, \"connection reset\"", function()
+    it("RFC 9293 §3.10.7.4 (second), RFC 5961 §3.2, MUST-12: a RST exactly at RCV.NXT -> CLOSED, \"connection reset\"", function()
       local t = fixture.at_state("ESTABLISHED")
       t:send { flags = "R", seq = 1 }
       t:expect_nothing(5)
@@ -211,7 +211,7 @@ describe("ESTABLISHED", function()
       assert.equal("ESTABLISHED", t.c:state())
     end)
 
-    it("RFC 5961 §5: an ACK below SND.UNA - MAX.SND.WND draws an ACK; the segment is dropped", function()
+    it("RFC 5961 §5, MAY-12: an ACK below SND.UNA - MAX.SND.WND draws an ACK; the segment is dropped", function()
       local t = fixture.at_state("ESTABLISHED")
       t:send { flags = "PA", ack = 1 - 70000, payload = "old" }
       t:expect { flags = "=A", seq = 1, ack = 1 }
@@ -256,7 +256,7 @@ describe("ESTABLISHED", function()
       assert.equal(1000000, r.time_us)
     end)
 
-    it("RFC 9293 §3.7.1: no segment carries more than the peer's MSS", function()
+    it("RFC 9293 §3.7.1, MUST-14: no segment carries more than the peer's MSS", function()
       local t = fixture.at_state("ESTABLISHED", { peer_mss = 100 })
       t.c:send(string.rep("m", 250))
       t:expect { flags = "=A", seq = 1, len = 100 }
@@ -292,7 +292,7 @@ describe("ESTABLISHED", function()
       t:expect_nothing(0.5)
     end)
 
-    it("smoltcp#489, picotcp#127: a peer shrinking its window causes no underflow and nothing is sent past it", function()
+    it("smoltcp#489, picotcp#127, MUST-34, SHLD-15, SHLD-16: a peer shrinking its window causes no underflow and nothing is sent past it", function()
       local t = fixture.at_state("ESTABLISHED", { peer_win = 1000 })
       t.c:send(string.rep("s", 1000))
       t:expect { flags = "=PA", seq = 1, len = 1000 }
@@ -311,7 +311,7 @@ describe("ESTABLISHED", function()
       t:expect_nothing(0.5)
     end)
 
-    it("picotcp#40: retransmissions end: after `retries` timeouts the connection is CLOSED, \"connection timed out\"", function()
+    it("picotcp#40, MUST-20: retransmissions end: after `retries` timeouts the connection is CLOSED, \"connection timed out\"", function()
       local t = fixture.at_state("ESTABLISHED", { settings = { retries = 2 } })
       t.c:send("abc")
       t:expect { flags = "=PA", seq = 1, len = 3 }

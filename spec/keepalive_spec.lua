@@ -24,7 +24,7 @@ describe("keep-alives", function()
     assert.near(7200, probe.time - start, 1e-6)
   end)
 
-  it("picotcp#93, SHLD-12, MUST-27: a keep-alive is <SEQ=SND.NXT-1><ACK=RCV.NXT><CTL=ACK> with no data; an answer resets it", function()
+  it("picotcp#93, SHLD-12, MUST-26, MUST-27: a keep-alive is <SEQ=SND.NXT-1><ACK=RCV.NXT><CTL=ACK> with no data; an answer resets it", function()
     local t = fixture.at_state("ESTABLISHED", { settings = { keepalive = 10, keepalive_interval = 2 } })
     local start = t.net:now()
     local p1 = t:expect({ flags = "=A", seq = 0, ack = 1, len = 0 }, 11)
@@ -56,7 +56,7 @@ describe("keep-alives", function()
     for _ = 1, 3 do t:expect({ flags = "PA", seq = 1, len = 1 }, 10) end -- retransmissions only
   end)
 
-  it("MUST-24: keep-alives are turned on for one connection", function()
+  it("MAY-5, MUST-24: keep-alives are turned on for one connection", function()
     local t = fixture.at_state("ESTABLISHED")
     t.c:set { keepalive = 30 }
     t:send { flags = "A", seq = 1, ack = 1 } -- the idle time starts from the peer's last word

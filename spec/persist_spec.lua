@@ -7,7 +7,7 @@ local fixture = require "synfin.fixture"
 local function time_of(t, rec) return rec.time_us / 1e6 end
 
 describe("zero-window probing", function()
-  it("MUST-36: against a zero window we send nothing, then probe with one byte of new data after the RTO", function()
+  it("MUST-36, SHLD-29: against a zero window we send nothing, then probe with one byte of new data after the RTO", function()
     local t = fixture.at_state("ESTABLISHED", { peer_win = 0 })
     local start = t.net:now()
     t.c:send("hello")
@@ -15,7 +15,7 @@ describe("zero-window probing", function()
     assert.near(1.0, time_of(t, probe) - start, 1e-6)
   end)
 
-  it("MUST-36: probes back off exponentially and carry the same first unacknowledged byte", function()
+  it("MUST-36, SHLD-30: probes back off exponentially and carry the same first unacknowledged byte", function()
     local t = fixture.at_state("ESTABLISHED", { peer_win = 0 })
     t.c:send("hello")
     local times = {}
@@ -45,7 +45,7 @@ describe("zero-window probing", function()
     t:expect { flags = "PA", seq = 1, len = 5, payload = "hello" }
   end)
 
-  it("MUST-36: probing never gives up while the peer answers", function()
+  it("MUST-36, MUST-37: probing never gives up while the peer answers", function()
     local t = fixture.at_state("ESTABLISHED", { peer_win = 0, settings = { retries = 3 } })
     t.c:send("x")
     for _ = 1, 12 do

@@ -7,7 +7,7 @@ local function established()
 end
 
 describe("reassembly", function()
-  it("SHLD-31: a segment past a hole is held, and ACK RCV.NXT goes out at once", function()
+  it("SHLD-31, MAY-13: a segment past a hole is held, and ACK RCV.NXT goes out at once", function()
     local t = established()
     t:send { seq = 4, payload = "def" }                       -- bytes 4..6; 1..3 missing
     t:expect { flags = "=A", seq = 1, ack = 1 }               -- the hole is announced

@@ -63,7 +63,7 @@ describe("SYN_RCVD (passive open)", function()
     assert.equal("SYN_RCVD", t.c:state())
   end)
 
-  it("RFC 9293 §3.10.7.4 (second), gvisor#2814: a RST at RCV.NXT returns the child to LISTEN; the listener goes on", function()
+  it("RFC 9293 §3.10.7.4 (second), gvisor#2814, MUST-11: a RST at RCV.NXT returns the child to LISTEN; the listener goes on", function()
     local t = passive()
     t:send { flags = "R", seq = 1 }
     t:expect_nothing(3) -- nothing sent, no more SYN-ACKs
@@ -140,7 +140,7 @@ describe("SYN_RCVD (passive open)", function()
     assert.equal(3, t.c:info().retransmits)
   end)
 
-  it("picotcp#40: after syn_retries the child is dropped silently (no RST); the listener stays", function()
+  it("picotcp#40, MUST-22: after syn_retries the child is dropped silently (no RST); the listener stays", function()
     local t = fixture.at_state("SYN_RCVD", { passive = true, settings = { syn_retries = 2 } })
     t:expect({ flags = "=SA", seq = 0 }, 2)
     t:expect({ flags = "=SA", seq = 0 }, 3)

@@ -4,7 +4,7 @@ local fixture = require "synfin.fixture"
 local sm = require "helpers.state_machine"
 
 describe("SYN_SENT", function()
-  it("RFC 9293 §3.10.1: connect sends <SEQ=ISS><CTL=SYN> with our MSS and enters SYN_SENT", function()
+  it("RFC 9293 §3.10.1, MUST-14: connect sends <SEQ=ISS><CTL=SYN> with our MSS and enters SYN_SENT", function()
     local t = fixture.new()
     t.c = assert(t.us:connect(fixture.THEM, fixture.PORT, { sport = fixture.SPORT }))
     local r = t:expect { flags = "=S", seq = 0, ack = 0, mss = 1460, win = 65535, len = 0 }
@@ -82,7 +82,7 @@ describe("SYN_SENT", function()
     assert.is_true(sm.noted(t, "RST without ACK in SYN_SENT"))
   end)
 
-  it("RFC 9293 §3.10.7.3 (fourth), picotcp#528: a bare SYN is a simultaneous open: SYN_RCVD and <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>", function()
+  it("RFC 9293 §3.10.7.3 (fourth), picotcp#528, MUST-10: a bare SYN is a simultaneous open: SYN_RCVD and <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>", function()
     local t = fixture.at_state("SYN_SENT")
     t:send { flags = "S", seq = 0 }
     local r = t:expect { flags = "=SA", seq = 0, ack = 1, mss = 1460, len = 0 }
@@ -95,7 +95,7 @@ describe("SYN_SENT", function()
     assert.same({ "SYN_SENT", "SYN_RCVD", "ESTABLISHED" }, sm.states(t, t.c))
   end)
 
-  it("RFC 9293 §3.5 Figure 7: in a simultaneous open the peer's SYN-ACK (its SYN again, at IRS) establishes; nothing more is sent", function()
+  it("RFC 9293 §3.5 Figure 7, MUST-10: in a simultaneous open the peer's SYN-ACK (its SYN again, at IRS) establishes; nothing more is sent", function()
     local t = fixture.at_state("SYN_SENT")
     t:send { flags = "S", seq = 0 }
     t:expect { flags = "=SA", seq = 0, ack = 1 }
@@ -118,7 +118,7 @@ describe("SYN_SENT", function()
     assert.equal(5, t.c:info().snd_queued)
   end)
 
-  it("gvisor#2814: a RST in SYN_RCVD reached by an active open -> CLOSED, \"connection refused\"", function()
+  it("gvisor#2814, MUST-11: a RST in SYN_RCVD reached by an active open -> CLOSED, \"connection refused\"", function()
     local t = fixture.at_state("SYN_SENT")
     t:send { flags = "S", seq = 0 }
     t:expect { flags = "=SA", seq = 0, ack = 1 }
@@ -172,7 +172,7 @@ describe("SYN_SENT", function()
     assert.equal("SYN_SENT", t.c:state())
   end)
 
-  it("picotcp#40: after syn_retries = 6 the connect fails: CLOSED with a timeout error, RTO capped at rto_max = 60 s", function()
+  it("picotcp#40, MUST-22: after syn_retries = 6 the connect fails: CLOSED with a timeout error, RTO capped at rto_max = 60 s", function()
     local t = fixture.at_state("SYN_SENT")
     t:sleep(200)
     assert.equal(7, #sm.ours(t)) -- the SYN and its 6 retransmissions, nothing more
@@ -184,7 +184,7 @@ describe("SYN_SENT", function()
     assert.equal(123 * 1000000, closed.time_us)
   end)
 
-  it("syn_retries is a setting: with syn_retries = 2 the SYNs go at 0, 1, 3 s and CLOSED at 7 s", function()
+  it("MUST-22: syn_retries is a setting: with syn_retries = 2 the SYNs go at 0, 1, 3 s and CLOSED at 7 s", function()
     local t = fixture.at_state("SYN_SENT", { settings = { syn_retries = 2 } })
     local r1 = t:expect({ flags = "=S", seq = 0 }, 5)
     local r2 = t:expect({ flags = "=S", seq = 0 }, 5)

@@ -488,7 +488,9 @@ static void test_tcp_option_errors(void)
 
     /* RFC 9293 §3.2: an option other than EOL and NOP has a length byte of
      * at least 2; length 0 would loop forever, length 1 would read its own
-     * length as data. Both are rejected. */
+     * length as data. Both are rejected (MUST-7: an illegal option length is
+     * coped with: the segment is dropped with a reason, nothing is read past
+     * the header). */
     static const uint8_t len0[] = {2, 0, 0, 0};
     CHECK(expect_bad(pkt, craft(pkt, len0, 4, 0), "option"));
     static const uint8_t len1[] = {2, 1, 0, 0};
@@ -505,7 +507,8 @@ static void test_tcp_option_errors(void)
     static const uint8_t kind_last[] = {1, 1, 1, 2};
     CHECK(expect_bad(pkt, craft(pkt, kind_last, 4, 0), "option"));
 
-    /* EOL ends the list: what follows is not parsed */
+    /* MUST-4: the mandatory options, End of Option List, No-Operation and
+     * MSS. EOL ends the list: what follows is not parsed */
     static const uint8_t eol[] = {0, 2, 0, 0};
     CHECK(parse_exact(pkt, craft(pkt, eol, 4, 0), &p, NULL) == 0 && p.mss == 0);
     /* an option that exactly fills the header is fine */
@@ -513,7 +516,8 @@ static void test_tcp_option_errors(void)
     CHECK(parse_exact(pkt, craft(pkt, exact, 4, 0), &p, NULL) == 0 && p.mss == 1460);
 
     /* RFC 9293 §3.2 (MUST-6): options the stack does not implement are
-     * skipped by their length, and the options after them still count */
+     * skipped by their length, and the options after them still count, even
+     * off a word boundary (MUST-64: the MSS below starts at offset 6) */
     static const uint8_t unknown[] = {30, 6, 0xaa, 0xbb, 0xcc, 0xdd, 2, 4, 0x02, 0x18, 1, 0};
     why = NULL;
     CHECK(parse_exact(pkt, craft(pkt, unknown, 12, 3), &p, &why) == 0);
