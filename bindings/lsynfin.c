@@ -8,6 +8,7 @@
  * runs protected: an error is recorded with its traceback, the segment passes
  * unchanged, and the scenario fails (DESIGN.md §3). */
 #include "../core/io/sim.h"
+#include "../core/rand.h"
 #include "../core/synfin.h"
 
 #include <lauxlib.h>
@@ -21,7 +22,8 @@
 #define CONN_MT "synfin.conn"
 
 typedef struct {
-    sf_sim *sim;  /* NULL once closed */
+    sf_sim *sim; /* NULL once closed */
+    uint64_t seed;
     lua_State *L; /* the thread that is running the sim now */
     int errors;   /* registry ref of a table of hook failures */
 } lsim;
@@ -106,6 +108,16 @@ static void push_flags(lua_State *L, uint8_t f)
     lua_pushstring(L, s);
 }
 
+/* The ISN key from a seed and an address, so that a sim is deterministic. */
+static void derive_secret(sf_config *cfg, uint64_t seed, uint32_t addr)
+{
+    uint64_t x = seed ^ ((uint64_t)addr << 17);
+    for (size_t i = 0; i < sizeof cfg->secret; i += 8) {
+        uint64_t v = sf_splitmix64(&x);
+        memcpy(cfg->secret + i, &v, 8);
+    }
+}
+
 /* Reads a table of settings into a config; unknown keys raise, so that a
  * typo is never silently ignored. */
 static void read_config(lua_State *L, int idx, sf_config *cfg)
@@ -142,12 +154,16 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
             if (p->delayed_ack >= 500000) luaL_error(L, "delayed_ack must be < 0.5 s (MUST-40)");
         } else if (strcmp(k, "nagle") == 0)
             p->nagle = (uint8_t)lua_toboolean(L, -1);
+        else if (strcmp(k, "ttl") == 0)
+            p->ttl = (uint8_t)luaL_checkinteger(L, -1);
+        else if (strcmp(k, "tos") == 0)
+            p->tos = (uint8_t)luaL_checkinteger(L, -1);
         else if (strcmp(k, "user_timeout") == 0)
             p->user_timeout = to_us(L, -1, k);
         else if (strcmp(k, "keepalive") == 0)
             /* true: the RFC's default of two hours (MUST-25) */
-            p->keepalive = lua_isboolean(L, -1) ? (lua_toboolean(L, -1) ? 7200000000ULL : 0)
-                                                : to_us(L, -1, k);
+            p->keepalive =
+                lua_isboolean(L, -1) ? (lua_toboolean(L, -1) ? 7200000000ULL : 0) : to_us(L, -1, k);
         else if (strcmp(k, "keepalive_interval") == 0)
             p->keepalive_interval = to_us(L, -1, k);
         else if (strcmp(k, "keepalive_probes") == 0)
@@ -162,9 +178,17 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
         } else if (strcmp(k, "syn_in_time_wait") == 0) {
             static const char *const opts[] = {"reopen", "challenge", NULL};
             p->syn_in_time_wait = (uint8_t)luaL_checkoption(L, -1, NULL, opts);
-        } else if (strcmp(k, "secret") == 0)
-            cfg->secret = (uint64_t)luaL_checkinteger(L, -1);
-        else if (strcmp(k, "isn") == 0) {
+        } else if (strcmp(k, "secret") == 0) {
+            /* the ISN key: 16 bytes, or an integer spread over them */
+            size_t n = 0;
+            const char *key = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
+            if (key && n == sizeof cfg->secret)
+                memcpy(cfg->secret, key, n);
+            else if (lua_isinteger(L, -1))
+                derive_secret(cfg, (uint64_t)lua_tointeger(L, -1), 0);
+            else
+                luaL_error(L, "secret: a 16-byte string or an integer expected");
+        } else if (strcmp(k, "isn") == 0) {
             cfg->fixed_isn = 1;
             cfg->isn = (uint32_t)luaL_checkinteger(L, -1);
         } else
@@ -192,6 +216,7 @@ static int l_sim_new(lua_State *L)
     lua_setfield(L, -2, "__mode");
     lua_setmetatable(L, -2);
     lua_setiuservalue(L, -2, 1);
+    s->seed = (uint64_t)seed;
     s->sim = sf_sim_new((uint64_t)seed);
     if (!s->sim) return luaL_error(L, "out of memory");
     lua_newtable(L);
@@ -228,6 +253,7 @@ static int l_sim_add_host(lua_State *L)
     uint32_t addr = check_addr(L, 2);
     sf_config cfg;
     sf_config_default(&cfg);
+    derive_secret(&cfg, s->seed, addr);
     int peer = lua_isboolean(L, 3) && !lua_toboolean(L, 3);
     if (!peer) read_config(L, 3, &cfg);
     int h = sf_sim_add_host(s->sim, addr, peer ? NULL : &cfg);
@@ -329,6 +355,8 @@ static void set_wire_fields(lua_State *L, const sf_seg *g)
     if (g->wscale >= 0) set_int(L, "wscale", g->wscale);
     if (g->sack_perm) set_int(L, "sack_perm", 1);
     if (g->has_ts) set_int(L, "ts", 1);
+    set_int(L, "ttl", g->ttl);
+    set_int(L, "tos", g->tos);
 }
 
 /* sim:trace_get(i) -> the i-th record (1-based) as a table */
@@ -364,7 +392,9 @@ static int l_sim_trace_get(lua_State *L)
                                      .mss = r->mss,
                                      .wscale = r->wscale,
                                      .sack_perm = r->sack_perm,
-                                     .has_ts = r->has_ts});
+                                     .has_ts = r->has_ts,
+                                     .ttl = r->ttl,
+                                     .tos = r->tos});
         set_str(L, "fate", fate_names[r->fate]);
         if (r->fate == SF_FATE_DELIVERED || r->fate == SF_FATE_DROPPED_INGRESS) {
             lua_pushnumber(L, (lua_Number)r->arrival / 1e6);

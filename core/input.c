@@ -24,6 +24,13 @@ static uint16_t peer_mss(const sf_seg *seg, const sf_conn *c)
  * below 3 s, data transmission starts with an RTO of 3 s. */
 static void handshake_done(sf_conn *c, uint64_t now)
 {
+    if (c->tw_parked) {
+        /* the reopening SYN was a new connection: the old one is done */
+        sf_conn *tw = c->tw_parked;
+        c->tw_parked = NULL;
+        tw->tw_child = NULL;
+        sf_conn_closed(tw, SF_CAUSE_SEGMENT, "new connection established", 0);
+    }
     sf_keepalive_heard(c, now); /* the keep-alive idle time starts */
     if (c->retransmits > 0 && c->pol.rto_initial < 3000000)
         c->rto = c->pol.rto_max < 3000000 ? (uint32_t)c->pol.rto_max : 3000000;
@@ -75,6 +82,16 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
     c->rcv_nxt = seg->seq + 1;
     c->rcv_adv = c->rcv_nxt; /* nothing promised yet */
     c->iss = sf_isn(st, now, c->raddr, c->lport, c->rport);
+    sf_conn *tw = st->reopening;
+    st->reopening = NULL;
+    if (tw) {
+        /* MAY-2 (1): the new ISS lies above the old connection's sequence
+         * space, by a window more, so that none of its segments can be
+         * mistaken for the new one's (Linux adds 65535 + 2 likewise) */
+        if (!sf_seq_gt(c->iss, tw->snd_max + 65535)) c->iss = tw->snd_max + 65536;
+        c->tw_parked = tw;
+        tw->tw_child = c;
+    }
     c->snd_una = c->iss;
     c->snd_nxt = c->iss;
     c->snd_max = c->iss;
@@ -395,7 +412,8 @@ static void ack_data(sf_conn *c, uint64_t now, bool at_once)
         return;
     }
     if (!c->dack_at) {
-        c->dack_at = now + c->pol.delayed_ack;
+        /* MUST-40: less than 0.5 s, whatever the policy says */
+        c->dack_at = now + (c->pol.delayed_ack < 500000 ? c->pol.delayed_ack : 499999);
         sf_timer_update(c);
     }
 }
@@ -575,11 +593,16 @@ bool sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)
     sf_seg trimmed;
     sf_keepalive_heard(c, now);
     /* A SYN above RCV.NXT in TIME_WAIT may open a new connection on the same
-     * ports (RFC 1122 §4.2.2.13; Linux does, LESSONS.md §3, asterinas#1531):
-     * the old incarnation ends and the SYN goes to the listener. */
-    if (c->state == SF_TIME_WAIT && (in->flags & (SF_SYN | SF_ACK | SF_RST)) == SF_SYN &&
-        c->pol.syn_in_time_wait == SF_TW_SYN_REOPEN && sf_seq_gt(in->seq, c->rcv_nxt)) {
-        sf_conn_closed(c, SF_CAUSE_SEGMENT, "SYN (new connection)", 0);
+     * ports when a listener takes it (RFC 9293 §3.6.1 MAY-2, RFC 1122
+     * §4.2.2.13; Linux does, LESSONS.md §3, asterinas#1531). The old
+     * connection is parked until the new one is established; its new ISS
+     * lies above the old sequence space (see sf_input_listen). */
+    sf_conn *l = c->state == SF_TIME_WAIT ? sf_find_listener(c->stack, c->lport) : NULL;
+    if (l && (in->flags & (SF_SYN | SF_ACK | SF_RST)) == SF_SYN &&
+        c->pol.syn_in_time_wait == SF_TW_SYN_REOPEN && sf_seq_gt(in->seq, c->rcv_nxt) &&
+        l->children < l->backlog) {
+        sf_conn_unhash(c);
+        c->stack->reopening = c;
         return true;
     }
     /* Simultaneous open (RFC 9293 §3.5, Figure 7): in SYN_RCVD reached from

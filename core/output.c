@@ -34,18 +34,30 @@ static sf_seg conn_seg(sf_conn *c, uint32_t seq, uint8_t flags)
     seg.seq = seq;
     seg.flags = flags;
     seg.wscale = -1;
+    seg.ttl = c->pol.ttl;
+    seg.tos = c->pol.tos;
     if (flags & SF_ACK) seg.ack = c->rcv_nxt;
     return seg;
 }
 
-/* RFC 9293 §3.8.6: the window we offer. The right edge RCV.NXT + RCV.WND is
- * never moved left (§3.10.7.4, seventh step: "should not be reduced"). */
+/* RFC 9293 §3.8.6.2.2 (MUST-39, receiver SWS avoidance): the window we can
+ * offer now. The right edge RCV.NXT + RCV.WND never moves left (§3.10.7.4,
+ * seventh step), and moves right only once the space not yet offered reaches
+ * min(RCV.BUFF / 2, Eff.snd.MSS), so that small openings never leak out. */
+uint32_t sf_rcv_offer(const sf_conn *c)
+{
+    uint32_t space = sf_ring_free(&c->rcvbuf);
+    if (space > 65535) space = 65535; /* no window scaling yet */
+    uint32_t promised = sf_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+    uint32_t step = c->rcvbuf.cap / 2 < c->snd_mss ? c->rcvbuf.cap / 2 : c->snd_mss;
+    if (step == 0) step = 1;
+    return space > promised && space - promised >= step ? space : promised;
+}
+
+/* The window to put in a segment: the offer, now promised. */
 uint16_t sf_rcv_window(sf_conn *c)
 {
-    uint32_t wnd = sf_ring_free(&c->rcvbuf);
-    uint32_t promised = sf_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
-    if (wnd < promised) wnd = promised;
-    if (wnd > 65535) wnd = 65535; /* no window scaling yet */
+    uint32_t wnd = sf_rcv_offer(c);
     c->rcv_adv = c->rcv_nxt + wnd;
     return (uint16_t)wnd;
 }
@@ -171,10 +183,11 @@ void sf_output(sf_conn *c, uint64_t now)
         }
     }
     if (c->ack_now) sf_send_ack(c, now);
-    /* a zero window, data waiting and nothing in flight: only the persist
-     * timer can learn that the window opened (RFC 9293 §3.8.6.1) */
-    if (can_send_data(c->state) && c->snd_wnd == 0 && c->sndbuf.len > 0 &&
-        c->snd_max == c->snd_una && !c->persist_at && !c->rto_at) {
+    /* a zero window and data waiting: only the persist timer can learn that
+     * the window opened (RFC 9293 §3.8.6.1). A window shrunk to zero with
+     * data in flight is probed too, never timed out (MUST-35, SHLD-17) */
+    if (can_send_data(c->state) && c->snd_wnd == 0 && c->sndbuf.len > 0 && !c->persist_at) {
+        c->rto_at = 0;
         c->persist_at = now + c->rto;
         sf_timer_update(c);
     }

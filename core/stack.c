@@ -1,6 +1,7 @@
 /* stack.c - one host's TCP: configuration, the 4-tuple and listener tables,
  * initial sequence numbers, state changes, and the entry points that take a
  * packet or the time. */
+#include "siphash.h"
 #include "tcb.h"
 
 #include <stdlib.h>
@@ -56,7 +57,6 @@ int sf_state_from_name(const char *name)
 void sf_config_default(sf_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->secret = 0x5eed5eed5eed5eedULL;
     cfg->ephemeral_lo = 49152; /* RFC 6335 §6 dynamic ports */
     cfg->ephemeral_hi = 65535;
     cfg->backlog = 128;
@@ -65,10 +65,11 @@ void sf_config_default(sf_config *cfg)
     cfg->policy.rto_min = 1000000;     /* RFC 6298 (2.4): SHOULD be rounded up to 1 s */
     cfg->policy.rto_max = 60000000;    /* RFC 6298 (2.5): a maximum of at least 60 s */
     cfg->policy.max_retries = 15;      /* Linux tcp_retries2 */
-    cfg->policy.syn_retries = 6;       /* Linux tcp_syn_retries */
+    cfg->policy.syn_retries = 7;       /* MUST-23: 0, 1, 3, ..., 63, 123 s: gives up at 183 s */
     cfg->policy.rcv_buf = 65535;
     cfg->policy.snd_buf = 65536;
     cfg->policy.mss = 1460;
+    cfg->policy.ttl = 64;
     cfg->policy.keepalive_interval = 75000000;       /* Linux tcp_keepalive_intvl */
     cfg->policy.keepalive_probes = 9;                /* Linux tcp_keepalive_probes */
     cfg->policy.rst_in_time_wait = SF_TW_RST_CLOSE;  /* Linux, RFC 9293 */
@@ -221,7 +222,7 @@ static sf_conn *find_conn(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t
     return NULL;
 }
 
-static sf_conn *find_listener(sf_stack *st, uint16_t lport)
+sf_conn *sf_find_listener(sf_stack *st, uint16_t lport)
 {
     for (sf_conn *c = st->listeners[lport & (st->listeners_size - 1)]; c; c = c->hash_next)
         if (c->lport == lport) return c;
@@ -231,7 +232,7 @@ static sf_conn *find_listener(sf_stack *st, uint16_t lport)
 sf_conn *sf_stack_lookup(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport)
 {
     sf_conn *c = find_conn(st, raddr, lport, rport);
-    return c ? c : find_listener(st, lport);
+    return c ? c : sf_find_listener(st, lport);
 }
 
 /* ---- connections -------------------------------------------------------------------------- */
@@ -255,22 +256,18 @@ sf_conn *sf_conn_new(sf_stack *st, const sf_policy *pol)
     return c;
 }
 
-/* RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport, secretkey),
- * M a 4-microsecond clock. F here is a keyed 64-bit mix (MurmurHash3's
- * finaliser over the key and the tuple): unpredictable enough for tests; a
- * deployment facing attackers wants a real PRF such as SipHash. */
+/* RFC 6528 (RFC 9293 §3.4.1, MUST-8, MUST-9, SHLD-1): ISN = M + F(localip,
+ * localport, remoteip, remoteport, secretkey), M a clock ticking every 4
+ * microseconds, F the keyed PRF SipHash-2-4. */
 uint32_t sf_isn(sf_stack *st, uint64_t now, uint32_t raddr, uint16_t lport, uint16_t rport)
 {
     if (st->cfg.fixed_isn) return st->cfg.isn;
-    uint64_t h = st->cfg.secret ^ ((uint64_t)st->cfg.addr << 32 | raddr);
-    h ^= (uint64_t)lport << 16 | rport;
-    for (int i = 0; i < 2; i++) {
-        h ^= h >> 33;
-        h *= 0xff51afd7ed558ccdULL;
-        h ^= h >> 33;
-        h *= 0xc4ceb9fe1a85ec53ULL;
-    }
-    return (uint32_t)h + (uint32_t)(now / 4);
+    uint32_t laddr = st->cfg.addr;
+    uint8_t tuple[12] = {(uint8_t)(laddr >> 24), (uint8_t)(laddr >> 16), (uint8_t)(laddr >> 8),
+                         (uint8_t)laddr,         (uint8_t)(lport >> 8),  (uint8_t)lport,
+                         (uint8_t)(raddr >> 24), (uint8_t)(raddr >> 16), (uint8_t)(raddr >> 8),
+                         (uint8_t)raddr,         (uint8_t)(rport >> 8),  (uint8_t)rport};
+    return (uint32_t)sf_siphash(st->cfg.secret, tuple, sizeof tuple) + (uint32_t)(now / 4);
 }
 
 void sf_set_state(sf_conn *c, sf_state s, sf_cause cause, const char *why)
@@ -326,8 +323,21 @@ void sf_conn_detach(sf_conn *c)
 static void conn_retire(sf_conn *c)
 {
     sf_timer_remove(c);
-    c->rto_at = c->tw_at = 0;
+    c->rto_at = c->tw_at = c->persist_at = c->fw2_at = c->dack_at = c->ut_at = c->ka_at = 0;
     sf_conn_unhash(c);
+    if (c->tw_parked) {
+        /* the SYN that reopened a TIME_WAIT was an old duplicate (MAY-2):
+         * the old connection is TIME_WAIT again, with its own 2MSL */
+        sf_conn *tw = c->tw_parked;
+        tw->tw_child = NULL;
+        c->tw_parked = NULL;
+        sf_conn_hash(tw);
+        sf_report_drop(c->stack, tw, "the reopening SYN was an old duplicate: TIME_WAIT again");
+    }
+    if (c->tw_child) { /* 2MSL ran out while parked */
+        c->tw_child->tw_parked = NULL;
+        c->tw_child = NULL;
+    }
     sf_conn_detach(c);
     sf_ring_drop(&c->sndbuf);
     /* data received and acknowledged stays readable by a user who holds the
@@ -380,7 +390,13 @@ void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
         return;
     }
     if (seg.daddr != st->cfg.addr) {
+        /* MUST-57: nothing addressed to a broadcast or multicast address */
         sf_report_drop(st, NULL, "not addressed to this host");
+        return;
+    }
+    if (!sf_addr_is_unicast(seg.saddr)) {
+        /* MUST-63 (and RFC 1122 for every segment, not only SYNs) */
+        sf_report_drop(st, NULL, "source address not unicast: ignored");
         return;
     }
     sf_conn *c = find_conn(st, seg.saddr, seg.dport, seg.sport);
@@ -393,9 +409,13 @@ void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
         if (!sf_input_other(c, now, &seg)) return;
         /* the segment ended that connection and may start a new one */
     }
-    sf_conn *l = find_listener(st, seg.dport);
+    sf_conn *l = sf_find_listener(st, seg.dport);
     if (l) {
         sf_input_listen(l, now, &seg);
+        if (st->reopening) { /* the listener did not take it: TIME_WAIT goes on */
+            sf_conn_hash(st->reopening);
+            st->reopening = NULL;
+        }
     } else if (seg.flags & SF_RST) {
         /* RFC 9293 §3.10.7.1: an incoming RST is discarded (never a RST in
          * reply to a RST, picotcp#142) */

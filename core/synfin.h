@@ -79,6 +79,7 @@ typedef struct {
     uint16_t wnd;
     uint16_t urp;
     uint8_t ttl;
+    uint8_t tos;       /* IPv4 Differentiated Services and ECN byte */
     uint16_t mss;      /* MSS option, 0 when absent */
     int8_t wscale;     /* window scale option, -1 when absent */
     uint8_t sack_perm; /* SACK-permitted option present */
@@ -108,6 +109,9 @@ int sf_flags_parse(const char *s);
 /* Parses dotted-quad IPv4 into host byte order; 0 on success. */
 int sf_addr_parse(const char *s, uint32_t *addr);
 void sf_addr_str(uint32_t addr, char out[16]);
+/* Whether an address can be a TCP endpoint: not 0.0.0.0/8, not multicast
+ * (224/4), not reserved or broadcast (240/4, 255.255.255.255). */
+int sf_addr_is_unicast(uint32_t addr);
 
 /* ---- configuration ----------------------------------------------------------- */
 /* Per-connection policy: copied from the stack's at creation, then adjustable
@@ -141,6 +145,8 @@ typedef struct {
     uint64_t keepalive_interval;
     uint32_t keepalive_probes;
     uint8_t nagle; /* RFC 9293 §3.7.4 (SHLD-7): hold small segments while data is unacked */
+    uint8_t ttl;   /* MUST-49: the TTL of what we send (default 64) */
+    uint8_t tos;   /* MUST-48, SHLD-21, SHLD-22: the DS field (DSCP and ECN) we send */
     uint8_t rst_in_time_wait; /* SF_TW_RST_CLOSE (RFC 9293, Linux) or _IGNORE (RFC 1337) */
     uint8_t syn_in_time_wait; /* SF_TW_SYN_REOPEN (RFC 1122 4.2.2.13, Linux) or _CHALLENGE */
 } sf_policy;
@@ -153,9 +159,12 @@ enum { SF_TW_RST_CLOSE, SF_TW_RST_IGNORE };
 enum { SF_TW_SYN_REOPEN, SF_TW_SYN_CHALLENGE };
 
 typedef struct {
-    uint32_t addr;   /* the stack's IPv4 address */
-    uint64_t secret; /* key of the RFC 6528 ISN function */
-    int fixed_isn;   /* 1: every ISS is `isn` (scenario tests) */
+    uint32_t addr; /* the stack's IPv4 address */
+    /* the key of the RFC 6528 ISN function (SipHash-2-4): the embedder MUST
+     * fill it with random bytes wherever synfin faces a real network (the
+     * core has no source of randomness); the sim derives it from its seed */
+    uint8_t secret[16];
+    int fixed_isn; /* 1: every ISS is `isn` (scenario tests) */
     uint32_t isn;
     uint16_t ephemeral_lo, ephemeral_hi;
     uint16_t backlog; /* default listen backlog */

@@ -29,6 +29,11 @@ struct sf_conn {
     /* passive open: the listener this connection came from (RFC 9293 §3.10.7.4:
      * a RST in SYN_RCVD returns a passive connection to LISTEN) */
     sf_conn *listener;
+    /* RFC 9293 §3.6.1 (MAY-2): a TIME_WAIT connection a SYN reopened waits,
+     * out of the tables, until the new connection is established (then it
+     * closes) or fails in SYN_RCVD (an old duplicate: it is TIME_WAIT again) */
+    sf_conn *tw_parked;  /* in the new connection: the old one */
+    sf_conn *tw_child;   /* in the old one: the new connection */
     sf_conn *child_next; /* in the listener's list of children, oldest first */
 
     /* a listener's own fields: its children are the connections it spawned
@@ -126,6 +131,7 @@ struct sf_stack {
      * start of the next entry point, so that events may name them */
     sf_conn *reap;
 
+    sf_conn *reopening;       /* a TIME_WAIT a SYN is reopening, for sf_input_listen */
     uint64_t now;             /* the time of the latest entry point */
     uint64_t challenge_start; /* RFC 5961 §7: the current one-second window */
     uint32_t challenge_count; /* challenge ACKs sent in it */
@@ -144,6 +150,7 @@ sf_conn *sf_conn_new(sf_stack *st, const sf_policy *pol);
 uint32_t sf_isn(sf_stack *st, uint64_t now, uint32_t raddr, uint16_t lport, uint16_t rport);
 /* Enters CLOSED, signals err to the user if not 0, and frees what it can. */
 void sf_conn_closed(sf_conn *c, sf_cause cause, const char *why, int err);
+sf_conn *sf_find_listener(sf_stack *st, uint16_t lport);
 /* SYN_RCVD from a passive open, reset: "return this connection to LISTEN"
  * (§3.10.7.4). The listener goes on; the child is gone, its user not told. */
 void sf_conn_back_to_listen(sf_conn *c, const char *why);
@@ -171,6 +178,7 @@ void sf_send_keepalive(sf_conn *c, uint64_t now);
 void sf_send_rst(sf_conn *c, uint64_t now);
 /* A RST for a segment with no connection, per RFC 9293 §3.10.7.1. */
 void sf_send_rst_for(sf_stack *st, sf_conn *c, const sf_seg *seg);
+uint32_t sf_rcv_offer(const sf_conn *c);
 uint16_t sf_rcv_window(sf_conn *c);
 
 /* input.c */

@@ -167,7 +167,7 @@ static void retransmit(sf_conn *c, uint64_t now)
         c->snd_nxt = c->snd_una;
         sf_output(c, now);
     }
-    sf_rto_arm(c, now);
+    if (!c->persist_at) sf_rto_arm(c, now); /* a zero window: persisting instead */
 }
 
 /* RFC 9293 §3.8.6.1 (MUST-36): while the peer offers a zero window and we

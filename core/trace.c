@@ -52,6 +52,8 @@ long sf_trace_seg(sf_trace *t, uint64_t time, const sf_seg *seg)
     r->mss = seg->mss;
     r->wscale = seg->wscale;
     r->sack_perm = seg->sack_perm;
+    r->ttl = seg->ttl;
+    r->tos = seg->tos;
     r->has_ts = seg->has_ts;
     r->len = seg->len;
     if (t->keep_payload && seg->len) sf_trace_text(t, i, seg->payload, seg->len);

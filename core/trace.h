@@ -39,6 +39,7 @@ typedef struct {
     uint32_t seq, ack;
     uint16_t wnd, mss;
     int8_t wscale;
+    uint8_t ttl, tos;
     uint8_t sack_perm, has_ts;
     uint32_t len;                /* payload bytes */
     uint32_t seg_no;             /* a segment's number (1, 2, ...); a state change: the

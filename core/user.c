@@ -53,7 +53,8 @@ sf_conn *sf_connect(sf_stack *st, uint64_t now, uint32_t raddr, uint16_t rport, 
 {
     int dummy;
     if (!err) err = &dummy;
-    if (raddr == 0 || rport == 0) {
+    /* MUST-46: an OPEN to a broadcast or multicast address is refused */
+    if (!sf_addr_is_unicast(raddr) || rport == 0) {
         *err = SF_EINVAL;
         return NULL;
     }
@@ -126,15 +127,13 @@ int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap)
     if (cap > UINT32_MAX) cap = UINT32_MAX;
     uint32_t n = sf_ring_read(&c->rcvbuf, buf, (uint32_t)cap);
     if (n > 0) {
-        /* RFC 9293 §3.8.6.2.2 (receiver SWS avoidance): announce the opened
-         * window once it grew by min(RCV.BUFF/2, MSS) (smoltcp#199: else a
-         * sender facing a closed window stalls) */
-        uint32_t edge = c->rcv_nxt + sf_ring_free(&c->rcvbuf);
-        uint32_t grow = sf_seq_gt(edge, c->rcv_adv) ? edge - c->rcv_adv : 0;
-        uint32_t step = c->rcvbuf.cap / 2 < c->pol.mss ? c->rcvbuf.cap / 2 : c->pol.mss;
+        /* announce the opened window as soon as receiver SWS avoidance lets
+         * the right edge move (smoltcp#199: else a sender facing a closed
+         * window stalls; smoltcp#358: none after the peer's FIN) */
         bool peer_sends =
             c->state == SF_ESTABLISHED || c->state == SF_FIN_WAIT_1 || c->state == SF_FIN_WAIT_2;
-        if (peer_sends && !c->fin_received && grow >= step) sf_send_ack(c, now);
+        if (peer_sends && !c->fin_received && sf_seq_gt(c->rcv_nxt + sf_rcv_offer(c), c->rcv_adv))
+            sf_send_ack(c, now);
         /* past the peer's FIN a drained buffer is not needed any more */
         if (c->rcvbuf.len == 0 && (c->state == SF_TIME_WAIT || c->state == SF_CLOSED))
             sf_ring_drop(&c->rcvbuf);

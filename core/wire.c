@@ -134,6 +134,7 @@ int sf_wire_parse(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why)
         return SF_EBADMSG;
     }
     seg->ttl = pkt[8];
+    seg->tos = pkt[1];
     seg->saddr = get32(pkt + 12);
     seg->daddr = get32(pkt + 16);
 
@@ -213,6 +214,7 @@ int sf_wire_build(uint8_t *buf, size_t cap, const sf_seg *seg)
     uint8_t *ip = buf;
     memset(ip, 0, IP_HDR);
     ip[0] = 0x45;
+    ip[1] = seg->tos;
     put16(ip + 2, (uint16_t)total);
     put16(ip + 6, 0x4000); /* DF */
     ip[8] = seg->ttl ? seg->ttl : 64;
@@ -280,6 +282,11 @@ int sf_addr_parse(const char *s, uint32_t *addr)
     if (*s) return SF_EINVAL;
     *addr = a;
     return SF_OK;
+}
+
+int sf_addr_is_unicast(uint32_t a)
+{
+    return (a >> 24) != 0 && (a >> 28) != 0xe && (a >> 28) != 0xf;
 }
 
 void sf_addr_str(uint32_t addr, char out[16])

@@ -229,7 +229,7 @@ describe("TIME_WAIT", function()
     assert.is_nil(t.c:info().error)
   end)
 
-  it("RFC 9293 §3.10.8: TIME_WAIT lasts 2*MSL, 60 s with the default MSL of 30 s", function()
+  it("RFC 9293 §3.10.8, MUST-13: TIME_WAIT lasts 2*MSL, 60 s with the default MSL of 30 s", function()
     local t = fixture.at_state("TIME_WAIT")
     t:sleep(59.999)
     assert.equal("TIME_WAIT", t.c:state())

@@ -113,3 +113,33 @@ describe("the window we offer", function()
     t:expect { flags = "=A", seq = 1, ack = 3, win = 998 }
   end)
 end)
+
+describe("a window shrunk to zero with data in flight", function()
+  it("MUST-35, SHLD-17: it is probed, not timed out, for as long as the peer answers", function()
+    local t = fixture.at_state("ESTABLISHED", { settings = { retries = 3 } })
+    t.c:send(("d"):rep(1000))
+    t:expect { flags = "PA", seq = 1, len = 1000 }
+    t:send { flags = "A", ack = 1, win = 0 } -- the window shrinks to zero, nothing acknowledged
+    for _ = 1, 8 do
+      t:expect({ flags = "A", seq = 1, len = 1, payload = "d" }, 61) -- probes, one byte at SND.UNA
+      t:send { flags = "A", ack = 1, win = 0 }
+    end
+    assert.equal("ESTABLISHED", t:state())
+    t:send { flags = "A", ack = 1, win = 2000 } -- it opens: everything goes again
+    t:expect { flags = "PA", seq = 1, len = 1000 }
+  end)
+end)
+
+describe("receiver silly window syndrome avoidance", function()
+  it("MUST-39: small reads do not open the window; once min(RCV.BUFF/2, MSS) is free, a window update goes", function()
+    local t = fixture.at_state("ESTABLISHED", { settings = { rcv_buf = 1000 } })
+    t:send { seq = 1, payload = ("a"):rep(1000) }
+    t:expect { flags = "=A", ack = 1001, win = 0 }
+    assert.equal(10, #t.c:read(10))        -- 10 bytes free: not enough
+    t:expect_nothing(0.1)
+    t:send { seq = 1001, payload = "z" }    -- the peer's zero-window probe
+    t:expect { flags = "=A", ack = 1001, win = 0 } -- still zero: no small opening leaks out
+    assert.equal(490, #t.c:read(490))      -- 500 free: RCV.BUFF / 2
+    t:expect { flags = "=A", ack = 1001, win = 500 }
+  end)
+end)

@@ -172,16 +172,16 @@ describe("SYN_SENT", function()
     assert.equal("SYN_SENT", t.c:state())
   end)
 
-  it("picotcp#40, MUST-22: after syn_retries = 6 the connect fails: CLOSED with a timeout error, RTO capped at rto_max = 60 s", function()
+  it("picotcp#40, MUST-22, MUST-23: after syn_retries = 7 the connect fails at 183 s (at least 3 minutes): CLOSED with a timeout error, RTO capped at rto_max = 60 s", function()
     local t = fixture.at_state("SYN_SENT")
-    t:sleep(200)
-    assert.equal(7, #sm.ours(t)) -- the SYN and its 6 retransmissions, nothing more
+    t:sleep(300)
+    assert.equal(8, #sm.ours(t)) -- the SYN and its 7 retransmissions, nothing more
     assert.equal("CLOSED", t.c:state())
     assert.equal("connection timed out", t.c:info().error)
     local closed = sm.entered(t, t.c, "CLOSED")
     assert.equal("timer", closed.cause)
-    -- the last SYN at 63 s, then RTO min(64, 60) = 60 s
-    assert.equal(123 * 1000000, closed.time_us)
+    -- the last SYN at 123 s, then RTO 60 s
+    assert.equal(183 * 1000000, closed.time_us)
   end)
 
   it("MUST-22: syn_retries is a setting: with syn_retries = 2 the SYNs go at 0, 1, 3 s and CLOSED at 7 s", function()

@@ -32,23 +32,45 @@ end)
 describe("SYN in TIME_WAIT", function()
   local NEW_ISN = fixture.PEER_ISN + 100000
 
-  it("by default (Linux, RFC 1122 §4.2.2.13) a SYN above RCV.NXT ends TIME_WAIT and opens a new connection", function()
+  it("MAY-2: by default (Linux, RFC 1122 §4.2.2.13) a SYN above RCV.NXT to a listener opens a new connection; TIME_WAIT ends when it is established", function()
     local t = fixture.at_state("TIME_WAIT", { passive = true })
+    local old = t.c:info()
     t:send { flags = "S", abs_seq = NEW_ISN, ack = 0 }
     local synack = t:expect { flags = "=SA" }
     assert.equal(NEW_ISN + 1, synack.abs_ack)
+    -- MAY-2 (1): the new ISS lies above the old sequence space, by a window
+    assert.is_true(synack.abs_seq - old.snd_nxt > 65535)
+    assert.equal("TIME_WAIT", t:state()) -- parked until the new connection is up
+    t:send { flags = "A", abs_seq = NEW_ISN + 1, abs_ack = synack.abs_seq + 1 }
+    t.net:sleep(0)
+    assert.equal("CLOSED", t:state())
     local list = states(t)
-    assert.equal("TIME_WAIT", list[#list - 1].old)
-    assert.equal("CLOSED", list[#list - 1].new)
-    assert.equal("SYN (new connection)", list[#list - 1].why)
-    assert.equal("SYN_RCVD", list[#list].new)
+    assert.equal("ESTABLISHED", list[#list - 1].new)
+    assert.equal("TIME_WAIT", list[#list].old)
+    assert.equal("new connection established", list[#list].why)
   end)
 
-  it("with no listener the reopening SYN finds the port closed and draws a RST", function()
+  it("MAY-2 (2): when the reopening SYN was an old duplicate (the peer resets our SYN-ACK), TIME_WAIT again, 2MSL unchanged", function()
+    local t = fixture.at_state("TIME_WAIT", { passive = true, settings = { msl = 10 } })
+    local entered = t.net:now()
+    t:send { flags = "S", abs_seq = NEW_ISN, ack = 0 }
+    t:expect { flags = "=SA" }
+    t:send { flags = "R", abs_seq = NEW_ISN + 1, ack = 0 } -- the peer knows no such connection
+    t.net:sleep(0)
+    assert.equal("TIME_WAIT", t:state())
+    t:send { flags = "FA", seq = 1, ack = 2 } -- the old connection's FIN again: ACKed by TIME_WAIT
+    t:expect { flags = "=A", seq = 2, ack = 2 }
+    t:sleep(25)
+    assert.equal("CLOSED", t:state())
+    local closed = states(t)[#states(t)]
+    assert.equal("2MSL", closed.why)
+  end)
+
+  it("MUST-13: with no listener a SYN in TIME_WAIT does not end it: a challenge ACK (RFC 5961 §4)", function()
     local t = fixture.at_state("TIME_WAIT")
     t:send { flags = "S", abs_seq = NEW_ISN, ack = 0 }
-    t:expect { flags = "=RA", abs_seq = 0, abs_ack = NEW_ISN + 1 }
-    assert.equal("CLOSED", t:state())
+    t:expect { flags = "=A", seq = 2, ack = 2 }
+    assert.equal("TIME_WAIT", t:state())
   end)
 
   it("RFC 5961 §4: a SYN at or below RCV.NXT draws a challenge ACK; TIME_WAIT stays", function()

@@ -42,7 +42,7 @@ static void xfer_setup(xfer *x, uint64_t seed, double loss, uint64_t bytes)
     sf_config cfg;
     sf_config_default(&cfg);
     x->a = sf_sim_add_host(x->sim, ADDR_A, &cfg);
-    cfg.secret ^= 0xabcdef;
+    cfg.secret[0] ^= 0xab; /* another ISN key */
     x->b = sf_sim_add_host(x->sim, ADDR_B, &cfg);
     x->to_send = bytes;
     x->data_ok = true;

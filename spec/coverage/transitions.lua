@@ -99,7 +99,7 @@ return {
 
   -- §3.6.1 MAY-2: a SYN above RCV.NXT ends TIME_WAIT and goes to the listener
   -- (the syn_in_time_wait policy's default, RFC 6191 / Linux)
-  { "TIME_WAIT", "CLOSED", "segment SYN (new connection)", ref = "§3.6.1 MAY-2: a new SYN reopens from TIME-WAIT" },
+  { "TIME_WAIT", "CLOSED", "segment new connection established", ref = "§3.6.1 MAY-2: a SYN reopens TIME-WAIT; it ends when the new connection is established" },
 
   -- not in RFC 9293: the fin_wait_2_timeout policy (Linux's tcp_fin_timeout)
   { "FIN_WAIT_2", "CLOSED", "timer FIN_WAIT_2 timeout", ref = "policy fin_wait_2_timeout (not in RFC 9293)" },
