@@ -152,6 +152,9 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
         else if (strcmp(k, "delayed_ack") == 0) {
             p->delayed_ack = to_us(L, -1, k);
             if (p->delayed_ack >= 500000) luaL_error(L, "delayed_ack must be < 0.5 s (MUST-40)");
+        } else if (strcmp(k, "congestion_control") == 0) {
+            static const char *const opts[] = {"none", "newreno", NULL};
+            p->congestion_control = (uint8_t)luaL_checkoption(L, -1, NULL, opts);
         } else if (strcmp(k, "nagle") == 0)
             p->nagle = (uint8_t)lua_toboolean(L, -1);
         else if (strcmp(k, "ttl") == 0)

@@ -24,6 +24,7 @@ static uint16_t peer_mss(const sf_seg *seg, const sf_conn *c)
  * below 3 s, data transmission starts with an RTO of 3 s. */
 static void handshake_done(sf_conn *c, uint64_t now)
 {
+    sf_cc_init(c); /* after the handshake: it decides the initial window */
     if (c->tw_parked) {
         /* the reopening SYN was a new connection: the old one is done */
         sf_conn *tw = c->tw_parked;
@@ -302,7 +303,14 @@ static bool our_fin_acked(const sf_conn *c)
  * acknowledged data, manage the retransmission timer, update the window. */
 static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
 {
+    /* RFC 5681 §2, a duplicate ACK: data outstanding, no data nor SYN nor
+     * FIN in it, SEG.ACK = SND.UNA and the window unchanged */
+    bool dupack = seg->ack == c->snd_una && seg->len == 0 && !(seg->flags & (SF_SYN | SF_FIN)) &&
+                  seg->wnd == c->snd_wnd && c->snd_max != c->snd_una &&
+                  c->snd_wnd != 0; /* answers to zero-window probes are not losses */
+    bool resend_first = false;
     if (sf_seq_gt(seg->ack, c->snd_una)) {
+        resend_first = sf_cc_on_ack(c, seg->ack);
         /* bytes of data acknowledged: neither our SYN (a SYN_RCVD connection
          * may have queued data) nor our FIN */
         uint32_t acked = seg->ack - c->snd_una - sf_syn_unacked(c);
@@ -321,7 +329,10 @@ static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
         } else {
             sf_rto_arm(c, now);
         }
+    } else if (dupack && sf_cc_on_dupack(c)) {
+        resend_first = true;
     }
+    if (resend_first && c->pol.congestion_control) sf_retransmit_first(c, now);
     /* the send window, when SND.UNA =< SEG.ACK, guarded by SND.WL1 and
      * SND.WL2 against old segments */
     if (sf_seq_ge(seg->ack, c->snd_una) &&

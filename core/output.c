@@ -127,60 +127,70 @@ static bool can_send_data(sf_state s)
            s == SF_LAST_ACK;
 }
 
-/* Sends what the window allows from SND.NXT on: data in segments of at most
- * the peer's MSS, PSH on the last byte queued, then our FIN once the data is
+/* Sends the segment that starts at SND.NXT, if the window up to `edge`, the
+ * data queued and Nagle let one go; returns whether it sent one. */
+static bool send_one(sf_conn *c, uint64_t now, uint32_t edge)
+{
+    sf_stack *st = c->stack;
+    if (!can_send_data(c->state)) return false;
+    /* our FIN, once sent, closes the sequence space; after a go-back
+     * retransmission SND.NXT is at or before it and it goes out again with
+     * its original sequence number */
+    if (c->fin_sent && sf_seq_gt(c->snd_nxt, c->fin_seq)) return false;
+    if (c->snd_nxt == c->iss) return false; /* our SYN goes first: retransmit() */
+    uint32_t off = c->snd_nxt - c->snd_una - sf_syn_unacked(c);
+    uint32_t unsent = c->sndbuf.len - off;
+    uint32_t usable = sf_seq_gt(edge, c->snd_nxt) ? edge - c->snd_nxt : 0;
+    uint32_t n = unsent;
+    if (n > c->snd_mss) n = c->snd_mss;
+    if (n > usable) n = usable;
+    bool fin = c->fin_queued && n == unsent;
+    if (n == 0 && !fin) return false;
+    /* Nagle (RFC 9293 §3.7.4): while data is unacknowledged, a segment
+     * smaller than the MSS waits, unless it carries our FIN */
+    if (c->pol.nagle && n < c->snd_mss && !fin && c->snd_nxt != c->snd_una) return false;
+
+    uint8_t flags = SF_ACK;
+    if (fin) flags |= SF_FIN;
+    if (n && n == unsent) flags |= SF_PSH;
+    sf_seg seg = conn_seg(c, c->snd_nxt, flags);
+    if (n) {
+        sf_ring_peek(&c->sndbuf, off, st->payload, n);
+        seg.payload = st->payload;
+        seg.len = n;
+    }
+    seg.wnd = sf_rcv_window(c);
+
+    /* RFC 6298 §3 (Karn): time only segments sent for the first time */
+    if (!c->rtt_timing && sf_seq_ge(c->snd_nxt, c->snd_max)) {
+        c->rtt_timing = true;
+        c->rtt_seq = c->snd_nxt;
+        c->rtt_start = now;
+    }
+    c->snd_nxt += n + (fin ? 1u : 0u);
+    if (sf_seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
+    if (fin) {
+        c->fin_sent = true;
+        c->fin_seq = c->snd_nxt - 1;
+    }
+    c->ack_now = false;
+    emit_seg(st, c, &seg);
+    if (!c->rto_at) {
+        sf_rto_arm(c, now); /* RFC 6298 (5.1) */
+        if (!c->ut_at) sf_user_timeout_progress(c, now);
+    }
+    return true;
+}
+
+/* Sends what the windows allow from SND.NXT on: the peer's offered window
+ * and the congestion window (RFC 5681), data in segments of at most the
+ * peer's MSS, PSH on the last byte queued, then our FIN once the data is
  * out; an owed ACK rides on the first segment, or goes out alone. */
 void sf_output(sf_conn *c, uint64_t now)
 {
-    sf_stack *st = c->stack;
-    while (can_send_data(c->state)) {
-        /* our FIN, once sent, closes the sequence space; after a go-back
-         * retransmission SND.NXT is at or before it and it goes out again
-         * with its original sequence number */
-        if (c->fin_sent && sf_seq_gt(c->snd_nxt, c->fin_seq)) break;
-        if (c->snd_nxt == c->iss) break; /* our SYN goes first: retransmit() */
-        uint32_t off = c->snd_nxt - c->snd_una - sf_syn_unacked(c);
-        uint32_t unsent = c->sndbuf.len - off;
-        uint32_t edge = c->snd_una + c->snd_wnd;
-        uint32_t usable = sf_seq_gt(edge, c->snd_nxt) ? edge - c->snd_nxt : 0;
-        uint32_t n = unsent;
-        if (n > c->snd_mss) n = c->snd_mss;
-        if (n > usable) n = usable;
-        bool fin = c->fin_queued && n == unsent;
-        if (n == 0 && !fin) break;
-        /* Nagle (RFC 9293 §3.7.4): while data is unacknowledged, a segment
-         * smaller than the MSS waits, unless it carries our FIN */
-        if (c->pol.nagle && n < c->snd_mss && !fin && c->snd_nxt != c->snd_una) break;
-
-        uint8_t flags = SF_ACK;
-        if (fin) flags |= SF_FIN;
-        if (n && n == unsent) flags |= SF_PSH;
-        sf_seg seg = conn_seg(c, c->snd_nxt, flags);
-        if (n) {
-            sf_ring_peek(&c->sndbuf, off, st->payload, n);
-            seg.payload = st->payload;
-            seg.len = n;
-        }
-        seg.wnd = sf_rcv_window(c);
-
-        /* RFC 6298 §3 (Karn): time only segments sent for the first time */
-        if (!c->rtt_timing && sf_seq_ge(c->snd_nxt, c->snd_max)) {
-            c->rtt_timing = true;
-            c->rtt_seq = c->snd_nxt;
-            c->rtt_start = now;
-        }
-        c->snd_nxt += n + (fin ? 1u : 0u);
-        if (sf_seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
-        if (fin) {
-            c->fin_sent = true;
-            c->fin_seq = c->snd_nxt - 1;
-        }
-        c->ack_now = false;
-        emit_seg(st, c, &seg);
-        if (!c->rto_at) {
-            sf_rto_arm(c, now); /* RFC 6298 (5.1) */
-            if (!c->ut_at) sf_user_timeout_progress(c, now);
-        }
+    uint32_t cwnd = sf_cc_window(c);
+    uint32_t wnd = c->snd_wnd < cwnd ? c->snd_wnd : cwnd;
+    while (send_one(c, now, c->snd_una + wnd)) {
     }
     if (c->ack_now) sf_send_ack(c, now);
     /* a zero window and data waiting: only the persist timer can learn that
@@ -218,4 +228,19 @@ void sf_send_probe(sf_conn *c, uint64_t now)
     if (sf_seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
     c->ack_now = false;
     emit_seg(st, c, &seg);
+}
+
+/* RFC 5681 (4.2), RFC 6582: fast retransmit, and each partial ACK of fast
+ * recovery, send the first unacknowledged segment again, whatever the
+ * congestion window says. */
+void sf_retransmit_first(sf_conn *c, uint64_t now)
+{
+    uint32_t next = c->snd_nxt;
+    c->snd_nxt = c->snd_una;
+    if (send_one(c, now, c->snd_una + (c->snd_wnd ? c->snd_wnd : 1))) {
+        c->retransmits++;
+        c->rtt_timing = false; /* Karn */
+        sf_rto_arm(c, now);
+    }
+    if (sf_seq_gt(next, c->snd_nxt)) c->snd_nxt = next;
 }

@@ -70,6 +70,7 @@ void sf_config_default(sf_config *cfg)
     cfg->policy.snd_buf = 65536;
     cfg->policy.mss = 1460;
     cfg->policy.ttl = 64;
+    cfg->policy.congestion_control = 1;
     cfg->policy.keepalive_interval = 75000000;       /* Linux tcp_keepalive_intvl */
     cfg->policy.keepalive_probes = 9;                /* Linux tcp_keepalive_probes */
     cfg->policy.rst_in_time_wait = SF_TW_RST_CLOSE;  /* Linux, RFC 9293 */
@@ -251,6 +252,7 @@ sf_conn *sf_conn_new(sf_stack *st, const sf_policy *pol)
     c->heap_idx = UINT32_MAX;
     c->rto = (uint32_t)c->pol.rto_initial;
     c->snd_mss = 536; /* RFC 9293 §3.7.1 (MUST-15): 536 when no MSS option came */
+    sf_cc_init(c);
     c->sndbuf.cap = c->pol.snd_buf;
     c->rcvbuf.cap = c->pol.rcv_buf;
     return c;

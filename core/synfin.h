@@ -145,8 +145,11 @@ typedef struct {
     uint64_t keepalive_interval;
     uint32_t keepalive_probes;
     uint8_t nagle; /* RFC 9293 §3.7.4 (SHLD-7): hold small segments while data is unacked */
-    uint8_t ttl;   /* MUST-49: the TTL of what we send (default 64) */
-    uint8_t tos;   /* MUST-48, SHLD-21, SHLD-22: the DS field (DSCP and ECN) we send */
+    /* RFC 9293 §3.8.2 (MUST-19): 1 (default) NewReno (RFC 5681, RFC 6582); 0:
+     * none, the peer's window alone limits what is sent */
+    uint8_t congestion_control;
+    uint8_t ttl;              /* MUST-49: the TTL of what we send (default 64) */
+    uint8_t tos;              /* MUST-48, SHLD-21, SHLD-22: the DS field (DSCP and ECN) we send */
     uint8_t rst_in_time_wait; /* SF_TW_RST_CLOSE (RFC 9293, Linux) or _IGNORE (RFC 1337) */
     uint8_t syn_in_time_wait; /* SF_TW_SYN_REOPEN (RFC 1122 4.2.2.13, Linux) or _CHALLENGE */
 } sf_policy;

@@ -101,6 +101,13 @@ struct sf_conn {
 
     sf_policy pol;
 
+    /* congestion control (cc.c, RFC 5681 and RFC 6582), in bytes */
+    uint32_t cwnd, ssthresh;
+    uint32_t dupacks; /* duplicate ACKs in a row */
+    uint32_t recover; /* SND.MAX when fast recovery (or an RTO) began */
+    bool recover_valid;
+    bool in_recovery;
+
     /* statistics */
     uint32_t retransmits, segs_in, segs_out;
     uint64_t bytes_in, bytes_out;
@@ -180,6 +187,18 @@ void sf_send_rst(sf_conn *c, uint64_t now);
 void sf_send_rst_for(sf_stack *st, sf_conn *c, const sf_seg *seg);
 uint32_t sf_rcv_offer(const sf_conn *c);
 uint16_t sf_rcv_window(sf_conn *c);
+
+/* cc.c */
+void sf_cc_init(sf_conn *c);
+uint32_t sf_cc_window(const sf_conn *c);
+/* New data acknowledged up to ack (before SND.UNA moves); true when a
+ * partial ACK in fast recovery calls for the next segment again. */
+bool sf_cc_on_ack(sf_conn *c, uint32_t ack);
+/* A duplicate ACK; true when it is the third: fast retransmit. */
+bool sf_cc_on_dupack(sf_conn *c);
+void sf_cc_on_rto(sf_conn *c);
+/* Sends the first unacknowledged segment again (fast retransmit). */
+void sf_retransmit_first(sf_conn *c, uint64_t now);
 
 /* input.c */
 void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg);

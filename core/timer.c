@@ -163,7 +163,9 @@ static void retransmit(sf_conn *c, uint64_t now)
         sf_send_syn(c, now);
     } else {
         /* go back to SND.UNA: the first unacknowledged segment goes out again
-         * with its original sequence number, FIN included (warp17#15) */
+         * with its original sequence number, FIN included (warp17#15), under
+         * a loss window of one segment (RFC 5681) */
+        sf_cc_on_rto(c);
         c->snd_nxt = c->snd_una;
         sf_output(c, now);
     }

@@ -118,6 +118,13 @@ function Fx:expect(want, t)
   end)
 end
 
+--- Lets t:expect look only at what we send from now on.
+function Fx:skip()
+  self.net:_sync()
+  self.cursor = #self.net.recs + 1
+  return self
+end
+
 --- Fails if we send any segment within t seconds.
 function Fx:expect_nothing(t)
   local net = self.net

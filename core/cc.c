@@ -1,0 +1,100 @@
+/* cc.c - congestion control: slow start, congestion avoidance, fast
+ * retransmit and fast recovery as RFC 5681 specifies them, with NewReno's
+ * partial acknowledgments (RFC 6582). RFC 9293 §3.8.2 (MUST-19) requires it.
+ * Windows are in bytes; SMSS is the connection's send MSS. */
+#include "tcb.h"
+
+static uint32_t smss(const sf_conn *c)
+{
+    return c->snd_mss;
+}
+
+static uint32_t flight_size(const sf_conn *c)
+{
+    return c->snd_max - c->snd_una;
+}
+
+/* RFC 5681 (4): ssthresh = max(FlightSize / 2, 2*SMSS) */
+static uint32_t half_flight(const sf_conn *c)
+{
+    uint32_t half = flight_size(c) / 2;
+    return half > 2 * smss(c) ? half : 2 * smss(c);
+}
+
+void sf_cc_init(sf_conn *c)
+{
+    /* RFC 5681 §3.1 (3): IW = min(4*SMSS, max(2*SMSS, 4380 bytes)); one
+     * segment when our SYN or SYN-ACK had to be retransmitted */
+    uint32_t s = smss(c);
+    uint32_t iw = 2 * s > 4380 ? 2 * s : 4380;
+    if (iw > 4 * s) iw = 4 * s;
+    c->cwnd = c->retransmits ? s : iw;
+    c->ssthresh = UINT32_MAX; /* "arbitrarily high" */
+    c->dupacks = 0;
+    c->in_recovery = false;
+}
+
+uint32_t sf_cc_window(const sf_conn *c)
+{
+    return c->pol.congestion_control ? c->cwnd : UINT32_MAX;
+}
+
+bool sf_cc_on_ack(sf_conn *c, uint32_t ack)
+{
+    uint32_t acked = ack - c->snd_una;
+    c->dupacks = 0;
+    if (c->in_recovery) {
+        if (sf_seq_ge(ack, c->recover)) {
+            /* RFC 6582 §3.2 (3), full acknowledgment: deflate the window */
+            uint32_t flight = c->snd_max - ack;
+            uint32_t w = flight + smss(c);
+            c->cwnd = c->ssthresh < w ? c->ssthresh : w;
+            c->in_recovery = false;
+            return false;
+        }
+        /* RFC 6582 §3.2 (3), partial acknowledgment: retransmit the first
+         * unacknowledged segment, deflate by what was acked, add one SMSS */
+        c->cwnd = c->cwnd > acked ? c->cwnd - acked : 0;
+        if (acked >= smss(c)) c->cwnd += smss(c);
+        if (c->cwnd < smss(c)) c->cwnd = smss(c);
+        return true;
+    }
+    if (c->cwnd < c->ssthresh) {
+        /* slow start: at most SMSS per ACK (RFC 5681 (2), RFC 3465 L = 1) */
+        c->cwnd += acked < smss(c) ? acked : smss(c);
+    } else {
+        /* congestion avoidance: about SMSS per RTT (RFC 5681 (3)) */
+        uint32_t inc = (uint32_t)((uint64_t)smss(c) * smss(c) / c->cwnd);
+        c->cwnd += inc ? inc : 1;
+    }
+    return false;
+}
+
+bool sf_cc_on_dupack(sf_conn *c)
+{
+    if (c->in_recovery) {
+        c->cwnd += smss(c); /* RFC 5681 (4.3): inflate for the segment that left */
+        return false;
+    }
+    if (++c->dupacks != 3) return false;
+    /* RFC 6582 §3.2 (2): fast retransmit, unless the loss this ACK reports
+     * was already recovered (SND.UNA has not passed `recover`) */
+    if (c->recover_valid && sf_seq_le(c->snd_una, c->recover)) return false;
+    c->ssthresh = half_flight(c);
+    c->cwnd = c->ssthresh + 3 * smss(c);
+    c->recover = c->snd_max;
+    c->recover_valid = true;
+    c->in_recovery = true;
+    return true;
+}
+
+void sf_cc_on_rto(sf_conn *c)
+{
+    /* RFC 5681 (4) and §3.1: the loss window is one segment */
+    c->ssthresh = half_flight(c);
+    c->cwnd = smss(c);
+    c->dupacks = 0;
+    c->in_recovery = false;
+    c->recover = c->snd_max; /* RFC 6582 §3.2 (4) */
+    c->recover_valid = true;
+}

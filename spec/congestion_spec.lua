@@ -1,0 +1,149 @@
+-- Congestion control (RFC 9293 §3.8.2, MUST-19): slow start, congestion
+-- avoidance and fast retransmit / fast recovery as RFC 5681 specifies them,
+-- with NewReno's partial acknowledgments (RFC 6582).
+local synfin = require "synfin"
+local fixture = require "synfin.fixture"
+
+local MSS = 1460
+
+-- Our data segments sent since index `from` of the trace.
+local function data_since(t, from)
+  local list = {}
+  for i = from, #t.net:records() do
+    local r = t.net.recs[i]
+    if r.kind == "seg" and r.from == t.us.index and r.len > 0 then list[#list + 1] = r end
+  end
+  return list
+end
+
+describe("slow start", function()
+  it("MUST-19: the initial window is 3 segments of 1460 bytes (RFC 5681 §3.1: min(4*SMSS, max(2*SMSS, 4380)))", function()
+    local t = fixture.at_state("ESTABLISHED")
+    local from = #t.net:records() + 1
+    t.c:send(("s"):rep(20000))
+    t.net:sleep(0.5)
+    local sent = data_since(t, from)
+    assert.equal(3, #sent)
+    assert.equal(4380, t.c:info().snd_nxt - t.c:info().snd_una)
+  end)
+
+  it("MUST-19: each ACK in slow start opens the window by one segment: the window doubles each round trip", function()
+    local t = fixture.at_state("ESTABLISHED")
+    t.c:send(("s"):rep(60000))
+    local acked = 1
+    local rounds = {}
+    for round = 1, 4 do
+      t.net:sleep(0)
+      local from = #t.net:records() + 1
+      local count = 0
+      -- the peer acknowledges what is in flight, one ACK per segment
+      local info = t.c:info()
+      local inflight = (info.snd_nxt - info.snd_una) // MSS
+      for _ = 1, inflight do
+        acked = acked + MSS
+        t:send { flags = "A", ack = acked }
+      end
+      t.net:sleep(0)
+      rounds[round] = #data_since(t, from)
+    end
+    -- 3 -> 6 -> 12 -> 24, but after 21 segments the 60000 bytes run out
+    assert.same({ 6, 12, 21, 0 }, rounds)
+  end)
+
+  it("RFC 5681 §3.1: after a lost SYN the initial window is one segment", function()
+    local net = synfin.sim { latency = 0.01 }
+    local a, b = net:host "10.0.0.1", net:peer "10.0.0.2"
+    a:hook("egress", { flags = "=S", count = 1 }, function() return "drop" end)
+    local c = a:connect("10.0.0.2", 80, { sport = 40000 })
+    local syn = net:expect({ from = a, flags = "=S" }, 2)
+    b:send { flags = "SA", sport = 80, dport = 40000, abs_seq = 777, abs_ack = syn.abs_seq + 1, mss = MSS }
+    c:wait("ESTABLISHED", 1)
+    c:send(("x"):rep(10000))
+    net:sleep(0.5)
+    local data = 0
+    for _, r in ipairs(net:records()) do
+      if r.kind == "seg" and r.from == a.index and r.len > 0 then data = data + 1 end
+    end
+    assert.equal(1, data)
+  end)
+
+  it("congestion_control = \"none\" lets the whole offered window go at once", function()
+    local t = fixture.at_state("ESTABLISHED", { settings = { congestion_control = "none" } })
+    local from = #t.net:records() + 1
+    t.c:send(("s"):rep(20000))
+    t.net:sleep(0)
+    assert.equal(14, #data_since(t, from)) -- 13 full segments and the rest
+  end)
+end)
+
+describe("losses", function()
+  it("MUST-19: a retransmission timeout brings the window down to one segment (RFC 5681 (4) and §3.1)", function()
+    local t = fixture.at_state("ESTABLISHED")
+    t.c:send(("s"):rep(20000))
+    t.net:sleep(0)
+    local from = #t.net:records() + 1
+    t:sleep(1.1) -- the RTO (1 s) passes with nothing acknowledged
+    local again = data_since(t, from)
+    assert.equal(1, #again)
+    assert.equal(1, again[1].seq)
+  end)
+
+  it("RFC 5681 §3.2: the third duplicate ACK triggers a fast retransmit, long before the RTO", function()
+    local t = fixture.at_state("ESTABLISHED")
+    t.c:send(("s"):rep(20000))
+    t.net:sleep(0) -- 3 segments in flight: 1, 1461, 2921
+    t:send { flags = "A", ack = 1 + MSS } -- the first arrived: two more segments go
+    t.net:sleep(0)
+    t:skip()
+    for _ = 1, 3 do
+      t:send { flags = "A", ack = 1 + MSS } -- the second was lost: three duplicate ACKs
+    end
+    t:skip()
+    local resent = t:expect({ flags = "A", seq = 1 + MSS, len = MSS }, 0.5)
+    assert.equal(0, resent.time) -- at once (the fixture's clock is at 0), not after an RTO
+  end)
+
+  it("RFC 6582 (NewReno): a partial ACK during fast recovery retransmits the next hole at once", function()
+    local t = fixture.at_state("ESTABLISHED", { settings = { congestion_control = "newreno" } })
+    t.c:send(("s"):rep(40000))
+    t.net:sleep(0)
+    -- let the window grow to 6 segments: ACK the first three
+    for i = 1, 3 do t:send { flags = "A", ack = 1 + i * MSS } end
+    t.net:sleep(0)
+    t:skip()
+    -- segments 4 (seq 4381) and 6 (seq 7301) are lost: duplicate ACKs for 4381
+    t:skip()
+    for _ = 1, 3 do t:send { flags = "A", ack = 1 + 3 * MSS } end
+    t:expect({ flags = "A", seq = 1 + 3 * MSS, len = MSS }, 0.1) -- fast retransmit of 4
+    t:skip()
+    -- a partial ACK: 4 and 5 arrived, 6 is still missing
+    t:send { flags = "A", ack = 1 + 5 * MSS }
+    t:expect({ flags = "A", seq = 1 + 5 * MSS, len = MSS }, 0.1) -- 6 again, at once
+  end)
+
+  it("MUST-19: a lossy bulk transfer completes, recovering mostly by fast retransmit", function()
+    local net = synfin.sim { seed = 11, latency = 0.01, loss = 0.02 }
+    local a, b = net:host "10.0.0.1", net:host("10.0.0.2", { rcv_buf = 65535 })
+    local l = b:listen(80)
+    local payload = ("0123456789"):rep(30000)
+    local got
+    net:run(function()
+      local c = a:connect("10.0.0.2", 80)
+      c:wait("ESTABLISHED", 5)
+      local s = l:accept(5)
+      local sent = 0
+      local chunks = {}
+      while #table.concat(chunks) < #payload do
+        if sent < #payload then
+          local n = c:send(payload:sub(sent + 1))
+          if n then sent = sent + n end
+        end
+        local d = s:recv(nil, 5)
+        if d then chunks[#chunks + 1] = d end
+      end
+      got = table.concat(chunks)
+      assert.is_true(c:info().retransmits > 0)
+    end)
+    assert.equal(payload, got)
+  end)
+end)
