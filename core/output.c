@@ -146,6 +146,18 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge)
     if (n > usable) n = usable;
     bool fin = c->fin_queued && n == unsent;
     if (n == 0 && !fin) return false;
+    /* sender SWS avoidance (RFC 9293 §3.8.6.2.1, MUST-38): new data the
+     * window cuts short of both the MSS and the data queued goes only if it
+     * is at least half the largest window the peer offered, or when the
+     * override timer says so; old data is retransmitted normally (SHLD-16) */
+    if (n < c->snd_mss && n < unsent && n < c->max_snd_wnd / 2 && !c->sws_override &&
+        sf_seq_ge(c->snd_nxt, c->snd_max)) {
+        if (!c->sws_at) {
+            c->sws_at = now + SF_SWS_OVERRIDE;
+            sf_timer_update(c);
+        }
+        return false;
+    }
     /* Nagle (RFC 9293 §3.7.4): while data is unacknowledged, a segment
      * smaller than the MSS waits, unless it carries our FIN */
     if (c->pol.nagle && n < c->snd_mss && !fin && c->snd_nxt != c->snd_una) return false;

@@ -325,7 +325,8 @@ void sf_conn_detach(sf_conn *c)
 static void conn_retire(sf_conn *c)
 {
     sf_timer_remove(c);
-    c->rto_at = c->tw_at = c->persist_at = c->fw2_at = c->dack_at = c->ut_at = c->ka_at = 0;
+    c->rto_at = c->tw_at = c->persist_at = c->fw2_at = c->dack_at = c->ut_at = c->ka_at =
+        c->sws_at = 0;
     sf_conn_unhash(c);
     if (c->tw_parked) {
         /* the SYN that reopened a TIME_WAIT was an old duplicate (MAY-2):

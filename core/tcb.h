@@ -12,6 +12,8 @@
 #define SF_NO_DEADLINE UINT64_MAX
 #define SF_MAX_PACKET  1600 /* an IPv4 packet of MSS 1460 plus headers and options */
 #define SF_OOO_MAX     8    /* out-of-order ranges held per connection */
+/* RFC 9293 §3.8.6.2.1: the sender SWS override timeout, in 0.1 - 1.0 s */
+#define SF_SWS_OVERRIDE 200000
 
 struct sf_conn {
     sf_stack *stack;
@@ -82,6 +84,8 @@ struct sf_conn {
     uint64_t persist_at;     /* zero-window probe timer (RFC 9293 §3.8.6.1), 0 when off */
     uint64_t fw2_at;         /* FIN_WAIT_2 timeout, 0 when off */
     uint64_t dack_at;        /* delayed ACK timer, 0 when off */
+    uint64_t sws_at;         /* sender SWS override timer, 0 when off */
+    bool sws_override;       /* it fired: send the small segment */
     uint64_t ut_at;          /* user timeout, 0 when off */
     uint64_t ka_at;          /* keep-alive timer, 0 when off */
     uint32_t ka_probes;      /* keep-alives sent since the peer last spoke */

@@ -62,6 +62,7 @@ void sf_timer_update(sf_conn *c)
     if (c->persist_at && c->persist_at < d) d = c->persist_at;
     if (c->fw2_at && c->fw2_at < d) d = c->fw2_at;
     if (c->dack_at && c->dack_at < d) d = c->dack_at;
+    if (c->sws_at && c->sws_at < d) d = c->sws_at;
     if (c->ut_at && c->ut_at < d) d = c->ut_at;
     if (c->ka_at && c->ka_at < d) d = c->ka_at;
     if (d == SF_NO_DEADLINE) {
@@ -133,7 +134,7 @@ void sf_time_wait_start(sf_conn *c, uint64_t now)
      * the other timers. A TIME_WAIT connection keeps no send buffer, and its
      * receive buffer only while it holds data the user has not read (the
      * data was acknowledged: it is the user's, §3.10.7.4 seventh step). */
-    c->rto_at = c->persist_at = c->fw2_at = c->dack_at = c->ut_at = c->ka_at = 0;
+    c->rto_at = c->persist_at = c->fw2_at = c->dack_at = c->ut_at = c->ka_at = c->sws_at = 0;
     c->tw_at = now + 2 * c->pol.msl;
     sf_ring_drop(&c->sndbuf);
     if (c->rcvbuf.len == 0) sf_ring_drop(&c->rcvbuf);
@@ -257,6 +258,12 @@ void sf_timers_run(sf_stack *st, uint64_t now)
             c->ka_at = 0;
             keepalive(c, now);
             if (c->state == SF_CLOSED) continue;
+        }
+        if (c->sws_at && c->sws_at <= now) {
+            c->sws_at = 0; /* §3.8.6.2.1 (4): the override timeout */
+            c->sws_override = true;
+            sf_output(c, now);
+            c->sws_override = false;
         }
         if (c->dack_at && c->dack_at <= now) {
             c->dack_at = 0; /* RFC 9293 §3.8.6.3: the delayed ACK is due */

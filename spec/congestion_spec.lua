@@ -147,3 +147,34 @@ describe("losses", function()
     assert.equal(payload, got)
   end)
 end)
+
+describe("sender silly window syndrome avoidance (RFC 9293 §3.8.6.2.1)", function()
+  local settings = { congestion_control = "none" } -- the offered window alone limits the sender
+
+  it("MUST-38: a sliver of window is not used at once: it waits for the override timeout", function()
+    local t = fixture.at_state("ESTABLISHED", { peer_win = 10000, settings = settings })
+    local start = t.net:now()
+    t.c:send(("w"):rep(20000))
+    for i = 0, 5 do t:expect { flags = "A", seq = 1 + i * 1460, len = 1460 } end
+    t:expect_nothing(0.1) -- 1240 bytes of window left: less than half the largest window
+    local late = t:expect({ flags = "A", seq = 8761, len = 1240 }, 0.5)
+    assert.near(0.2, late.time - start, 1e-6) -- the override timeout
+  end)
+
+  it("MUST-38: a window opening by a few bytes at a time does not draw tiny segments", function()
+    local t = fixture.at_state("ESTABLISHED", { peer_win = 10000, settings = settings })
+    t.c:send(("w"):rep(20000))
+    t.net:sleep(0.3)
+    t:skip()
+    t:send { flags = "A", ack = 10001, win = 100 } -- everything acknowledged, a tiny window
+    t:expect_nothing(0.1)
+    t:send { flags = "A", ack = 10001, win = 6000 } -- a real opening
+    t:expect { flags = "A", seq = 10001, len = 1460 }
+  end)
+
+  it("MUST-38: data that all fits is sent at once, however small (rule 2)", function()
+    local t = fixture.at_state("ESTABLISHED", { peer_win = 10000, settings = settings })
+    t.c:send("tiny")
+    t:expect { flags = "PA", seq = 1, len = 4 }
+  end)
+end)
