@@ -358,6 +358,7 @@ static void set_wire_fields(lua_State *L, const sf_seg *g)
     if (g->wscale >= 0) set_int(L, "wscale", g->wscale);
     if (g->sack_perm) set_int(L, "sack_perm", 1);
     if (g->has_ts) set_int(L, "ts", 1);
+    if (g->flags & SF_URG) set_int(L, "urp", g->urp);
     set_int(L, "ttl", g->ttl);
     set_int(L, "tos", g->tos);
 }
@@ -397,6 +398,7 @@ static int l_sim_trace_get(lua_State *L)
                                      .sack_perm = r->sack_perm,
                                      .has_ts = r->has_ts,
                                      .ttl = r->ttl,
+                                     .urp = r->urp,
                                      .tos = r->tos});
         set_str(L, "fate", fate_names[r->fate]);
         if (r->fate == SF_FATE_DELIVERED || r->fate == SF_FATE_DROPPED_INGRESS) {
@@ -812,7 +814,15 @@ static int l_conn_send(lua_State *L)
     lconn *lc = check_conn(L, 1);
     size_t len;
     const char *data = luaL_checklstring(L, 2, &len);
-    int n = sf_send(lc->c, sf_sim_now(lc->s->sim), data, len);
+    int urgent = 0;
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        lua_getfield(L, 3, "urgent");
+        urgent = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
+    uint64_t now = sf_sim_now(lc->s->sim);
+    int n = urgent ? sf_send_urgent(lc->c, now, data, len) : sf_send(lc->c, now, data, len);
     sf_sim_flush(lc->s->sim, lc->host);
     if (n < 0) return push_fail(L, n);
     lua_pushinteger(L, n);
@@ -896,6 +906,7 @@ static int l_conn_info(lua_State *L)
     if (i.error) set_str(L, "error", sf_strerror(i.error));
     lua_pushboolean(L, i.peer_closed);
     lua_setfield(L, -2, "peer_closed");
+    set_int(L, "urgent", i.urgent);
     return 1;
 }
 

@@ -319,6 +319,7 @@ static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
         sf_rtt_sample(c, now, seg->ack);
         c->snd_una = seg->ack;
         if (sf_seq_lt(c->snd_nxt, c->snd_una)) c->snd_nxt = c->snd_una;
+        if (c->snd_urgent && sf_seq_ge(c->snd_una, c->snd_up)) c->snd_urgent = false;
         c->retries = 0;
         sf_user_timeout_progress(c, now);
         /* RFC 6298 (5.2), (5.3): only an ACK that advances SND.UNA restarts
@@ -429,12 +430,35 @@ static void ack_data(sf_conn *c, uint64_t now, bool at_once)
     }
 }
 
-/* Seventh (text) and eighth (FIN) steps. The sixth, URG, is not implemented
- * yet: the urgent pointer is ignored and the data delivered inline. */
 static bool accepts_text(sf_state s)
 {
     return s == SF_ESTABLISHED || s == SF_FIN_WAIT_1 || s == SF_FIN_WAIT_2;
 }
+
+/* Sixth, check the URG bit (RFC 9293 §3.10.7.4, §3.8.5): RCV.UP <-
+ * max(RCV.UP, SEG.UP), and the user is told once the pointer moves ahead of
+ * what it has read (MUST-32). Urgent data stays in the stream ("inline"); how
+ * much of it remains is in the connection's status (MUST-33). */
+static void check_urg(sf_conn *c, const sf_seg *seg)
+{
+    if (!(seg->flags & SF_URG) || !accepts_text(c->state)) return; /* CLOSE_WAIT...: ignored */
+    uint32_t up = seg->seq + ((seg->flags & SF_SYN) ? 1u : 0u) + seg->urp;
+    if (c->rcv_urgent && !sf_seq_gt(up, c->rcv_up)) return;
+    c->rcv_up = up;
+    c->rcv_urgent = true;
+    uint32_t read_point = c->rcv_nxt - c->rcvbuf.len;
+    if (sf_seq_gt(up, read_point)) {
+        sf_event ev = {.type = SF_EV_URGENT,
+                       .conn = c,
+                       .conn_id = c->id,
+                       .old_state = c->state,
+                       .new_state = c->state,
+                       .why = "urgent data pending"};
+        c->stack->cb.event(c->stack->ud, &ev);
+    }
+}
+
+/* Seventh (text) and eighth (FIN) steps. */
 
 /* Records the byte range [off, off + len) past RCV.NXT as held, merging it
  * with the ranges it touches. False when there is no room for another range. */
@@ -634,6 +658,21 @@ bool sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)
         sf_send_syn(c, now);
         return false;
     }
+    /* RFC 9293 §3.10.7.4 first step: with a zero receive window no text is
+     * acceptable, but "special allowance should be made to accept valid
+     * ACKs, URGs, and RSTs" (MUST-66): a segment at RCV.NXT is processed
+     * without its text, which draws the ACK an unacceptable segment draws */
+    sf_seg zero_window;
+    if (rcv_wnd(c) == 0 && seg->seq == c->rcv_nxt && (seg->len || (seg->flags & SF_FIN)) &&
+        !(seg->flags & (SF_SYN | SF_RST))) {
+        zero_window = *seg;
+        zero_window.len = 0;
+        zero_window.payload = NULL;
+        zero_window.flags &= (uint8_t)~SF_FIN;
+        seg = &zero_window;
+        sf_report_drop(c->stack, c, "text with a zero window: ACK and URG processed, ACK sent");
+        c->ack_now = true;
+    }
     if (check_sequence(c, now, seg) == STEP_DONE) return false;
     if (check_rst(c, now, seg) == STEP_DONE) return false;
     if (check_syn(c, now, seg) == STEP_DONE) return false;
@@ -641,6 +680,7 @@ bool sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)
         if (c->state != SF_CLOSED) sf_output(c, now);
         return false;
     }
+    check_urg(c, seg);
     process_text_and_fin(c, now, seg);
     /* the segment acked our FIN but its own FIN was not processed (beyond a
      * hole or the window): FIN_WAIT_2 after all */

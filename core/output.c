@@ -166,6 +166,13 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge)
     if (fin) flags |= SF_FIN;
     if (n && n == unsent) flags |= SF_PSH;
     sf_seg seg = conn_seg(c, c->snd_nxt, flags);
+    if (c->snd_urgent && sf_seq_gt(c->snd_up, c->snd_nxt)) {
+        /* MUST-62: the pointer names the octet after the urgent data, as an
+         * offset from this segment's seq (at most 65535 ahead) */
+        uint32_t up = c->snd_up - c->snd_nxt;
+        seg.flags |= SF_URG;
+        seg.urp = (uint16_t)(up > 65535 ? 65535 : up);
+    }
     if (n) {
         sf_ring_peek(&c->sndbuf, off, st->payload, n);
         seg.payload = st->payload;

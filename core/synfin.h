@@ -77,7 +77,7 @@ typedef struct {
     uint32_t seq, ack;
     uint8_t flags;
     uint16_t wnd;
-    uint16_t urp;
+    uint16_t urp; /* urgent pointer: an offset from seq (MUST-62) */
     uint8_t ttl;
     uint8_t tos;       /* IPv4 Differentiated Services and ECN byte */
     uint16_t mss;      /* MSS option, 0 when absent */
@@ -183,9 +183,10 @@ void sf_config_default(sf_config *cfg);
 
 /* ---- events -------------------------------------------------------------------- */
 typedef enum {
-    SF_EV_STATE, /* a connection changed state: old, new, cause, why */
-    SF_EV_DROP,  /* a segment was dropped by the protocol: why */
-    SF_EV_ERROR, /* an error was signalled to the user: err */
+    SF_EV_STATE,  /* a connection changed state: old, new, cause, why */
+    SF_EV_DROP,   /* a segment was dropped by the protocol: why */
+    SF_EV_ERROR,  /* an error was signalled to the user: err */
+    SF_EV_URGENT, /* the peer's urgent pointer advanced past what was read (MUST-32) */
 } sf_event_type;
 
 /* Why a state changed: a user call, a segment, or a timer. */
@@ -246,6 +247,10 @@ sf_conn *sf_connect(sf_stack *st, uint64_t now, uint32_t raddr, uint16_t rport, 
 sf_conn *sf_accept(sf_conn *listener);
 /* SEND: queues up to len bytes; returns how many were taken or an error. */
 int sf_send(sf_conn *c, uint64_t now, const void *data, size_t len);
+/* SEND with the URGENT flag (RFC 9293 §3.8.5): the data queued up to and
+ * including this is urgent; segments carry URG and the urgent pointer until
+ * the peer has acknowledged it. */
+int sf_send_urgent(sf_conn *c, uint64_t now, const void *data, size_t len);
 /* RECEIVE: copies up to cap bytes; returns the count, 0 at end of stream
  * (the peer's FIN has been read), SF_EAGAIN when nothing is there yet. */
 int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap);
@@ -272,6 +277,7 @@ typedef struct {
     uint64_t bytes_in, bytes_out;
     int error;       /* the last error signalled, 0 if none */
     int peer_closed; /* the peer's FIN has arrived */
+    uint32_t urgent; /* bytes of the peer's urgent data not yet read (MUST-33) */
 } sf_conn_info;
 void sf_conn_status(const sf_conn *c, sf_conn_info *info);
 sf_state sf_conn_state(const sf_conn *c);

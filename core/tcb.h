@@ -74,9 +74,13 @@ struct sf_conn {
         uint32_t off, len;
     } ooo[SF_OOO_MAX];
     uint8_t ooo_count;
-    bool fin_held;    /* the peer's FIN came after a hole */
-    uint32_t fin_off; /* ... at this byte offset from RCV.NXT */
-    sf_ring rcvbuf;   /* in-order data not yet read by the user */
+    bool fin_held; /* the peer's FIN came after a hole */
+    /* RFC 9293 §3.8.5: the urgent pointers, sequence numbers of the octet
+     * that follows the urgent data (MUST-62) */
+    uint32_t snd_up, rcv_up;
+    bool snd_urgent, rcv_urgent; /* the pointer is set */
+    uint32_t fin_off;            /* ... at this byte offset from RCV.NXT */
+    sf_ring rcvbuf;              /* in-order data not yet read by the user */
 
     /* timers: one deadline per connection, kept in the stack's heap */
     uint64_t rto_at;         /* retransmission timer, 0 when off */

@@ -53,6 +53,7 @@ long sf_trace_seg(sf_trace *t, uint64_t time, const sf_seg *seg)
     r->wscale = seg->wscale;
     r->sack_perm = seg->sack_perm;
     r->ttl = seg->ttl;
+    r->urp = seg->urp;
     r->tos = seg->tos;
     r->has_ts = seg->has_ts;
     r->len = seg->len;

@@ -102,7 +102,8 @@ sf_conn *sf_accept(sf_conn *l)
     return NULL;
 }
 
-int sf_send(sf_conn *c, uint64_t now, const void *data, size_t len)
+/* SEND (RFC 9293 §3.10.2), urgent or not. */
+static int send_data(sf_conn *c, uint64_t now, const void *data, size_t len, bool urgent)
 {
     switch (c->state) {
     case SF_CLOSED: return c->error ? c->error : SF_ENOTCONN;
@@ -117,8 +118,24 @@ int sf_send(sf_conn *c, uint64_t now, const void *data, size_t len)
     if (len > UINT32_MAX) len = UINT32_MAX;
     uint32_t n = sf_ring_write(&c->sndbuf, data, (uint32_t)len);
     if (n == 0 && len > 0) return SF_EAGAIN;
+    if (urgent && n > 0) {
+        /* MUST-30, MUST-31: the urgent data ends with the last byte queued;
+         * a later urgent send moves the pointer on */
+        c->snd_up = c->snd_una + sf_syn_unacked(c) + c->sndbuf.len;
+        c->snd_urgent = true;
+    }
     sf_output(c, now);
     return (int)n;
+}
+
+int sf_send(sf_conn *c, uint64_t now, const void *data, size_t len)
+{
+    return send_data(c, now, data, len, false);
+}
+
+int sf_send_urgent(sf_conn *c, uint64_t now, const void *data, size_t len)
+{
+    return send_data(c, now, data, len, true);
 }
 
 int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap)
@@ -226,6 +243,8 @@ void sf_conn_status(const sf_conn *c, sf_conn_info *i)
     i->bytes_out = c->bytes_out;
     i->error = c->error;
     i->peer_closed = c->fin_received;
+    uint32_t read_point = c->rcv_nxt - c->rcvbuf.len; /* the next byte the user reads */
+    if (c->rcv_urgent && sf_seq_gt(c->rcv_up, read_point)) i->urgent = c->rcv_up - read_point;
 }
 
 sf_state sf_conn_state(const sf_conn *c)
