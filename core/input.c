@@ -208,8 +208,8 @@ static step_result check_sequence(sf_conn *c, uint64_t now, const sf_seg *seg)
     } else {
         sf_report_drop(c->stack, c, "sequence number not acceptable: ACK sent");
     }
-    /* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> */
-    sf_send_ack(c, now);
+    /* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, sent with the segment's output */
+    c->ack_now = true;
     return STEP_DONE;
 }
 
@@ -234,7 +234,7 @@ static void challenge_ack(sf_conn *c, uint64_t now, const char *why)
         st->challenge_count++;
     }
     sf_report_drop(st, c, why);
-    sf_send_ack(c, now);
+    c->ack_now = true; /* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> */
 }
 
 /* Second, check the RST bit, with RFC 5961 §3's exact match. */
@@ -622,6 +622,20 @@ static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
     if (fin || (c->fin_held && c->fin_off == 0)) process_fin(c, now);
 }
 
+/* The steps of §3.10.7.4 after the first, each able to end the processing. */
+static void process_steps(sf_conn *c, uint64_t now, const sf_seg *seg)
+{
+    if (check_sequence(c, now, seg) == STEP_DONE) return;
+    if (check_rst(c, now, seg) == STEP_DONE) return;
+    if (check_syn(c, now, seg) == STEP_DONE) return;
+    if (check_ack(c, now, seg) == STEP_DONE) return;
+    check_urg(c, seg);
+    process_text_and_fin(c, now, seg);
+    /* the segment acked our FIN but its own FIN was not processed (beyond a
+     * hole or the window): FIN_WAIT_2 after all */
+    if (c->state == SF_FIN_WAIT_1 && our_fin_acked(c)) enter_fin_wait_2(c, now);
+}
+
 bool sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)
 {
     const sf_seg *seg = in;
@@ -673,19 +687,9 @@ bool sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)
         sf_report_drop(c->stack, c, "text with a zero window: ACK and URG processed, ACK sent");
         c->ack_now = true;
     }
-    if (check_sequence(c, now, seg) == STEP_DONE) return false;
-    if (check_rst(c, now, seg) == STEP_DONE) return false;
-    if (check_syn(c, now, seg) == STEP_DONE) return false;
-    if (check_ack(c, now, seg) == STEP_DONE) {
-        if (c->state != SF_CLOSED) sf_output(c, now);
-        return false;
-    }
-    check_urg(c, seg);
-    process_text_and_fin(c, now, seg);
-    /* the segment acked our FIN but its own FIN was not processed (beyond a
-     * hole or the window): FIN_WAIT_2 after all */
-    if (c->state == SF_FIN_WAIT_1 && our_fin_acked(c)) enter_fin_wait_2(c, now);
-    /* MUST-58: one ACK for the whole segment, piggybacked on data if any */
-    sf_output(c, now);
+    process_steps(c, now, seg);
+    /* MUST-58: one ACK for the whole segment, piggybacked on data if any;
+     * MUST-59: in a batch, one for all of them (sf_stack_batch_end) */
+    if (c->state != SF_CLOSED) sf_output_soon(c, now);
     return false;
 }

@@ -263,3 +263,15 @@ void sf_retransmit_first(sf_conn *c, uint64_t now)
     }
     if (sf_seq_gt(next, c->snd_nxt)) c->snd_nxt = next;
 }
+
+void sf_output_soon(sf_conn *c, uint64_t now)
+{
+    sf_stack *st = c->stack;
+    if (!st->batch) {
+        sf_output(c, now);
+    } else if (!c->output_pending) {
+        c->output_pending = true;
+        c->pending_next = st->pending;
+        st->pending = c;
+    }
+}

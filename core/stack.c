@@ -383,9 +383,27 @@ void sf_conn_release(sf_conn *c)
 
 /* ---- entry points ------------------------------------------------------------------------ */
 
+void sf_stack_batch_begin(sf_stack *st)
+{
+    st->batch = true;
+}
+
+void sf_stack_batch_end(sf_stack *st, uint64_t now)
+{
+    st->batch = false;
+    /* MUST-59: every queued segment was processed; now the ACKs and data */
+    while (st->pending) {
+        sf_conn *c = st->pending;
+        st->pending = c->pending_next;
+        c->pending_next = NULL;
+        c->output_pending = false;
+        if (c->state != SF_CLOSED) sf_output(c, now);
+    }
+}
+
 void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
 {
-    reap(st);
+    if (!st->batch) reap(st); /* a batch's pending list may still name them */
     sf_seg seg;
     const char *why = NULL;
     if (sf_wire_parse(pkt, len, &seg, &why) != 0) {

@@ -223,6 +223,12 @@ uint32_t sf_stack_addr(const sf_stack *st);
 const sf_config *sf_stack_config(const sf_stack *st);
 /* Hands one IPv4 packet to the stack (RFC 9293 §3.10.7 SEGMENT ARRIVES). */
 void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len);
+/* A batch of packets that arrived together (MUST-59: "process them all
+ * before sending any ACK segments"): between begin and end, sf_stack_input
+ * defers each connection's ACK and output, and end sends one per connection.
+ * User calls in between send at once, as always. */
+void sf_stack_batch_begin(sf_stack *st);
+void sf_stack_batch_end(sf_stack *st, uint64_t now);
 /* Runs the timers due at `now` (RFC 9293 §3.10.8). */
 void sf_stack_poll(sf_stack *st, uint64_t now);
 /* The next time sf_stack_poll has work; UINT64_MAX when none. Never earlier

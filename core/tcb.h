@@ -26,7 +26,9 @@ struct sf_conn {
     uint16_t lport, rport;
     sf_conn *hash_next; /* chain in the 4-tuple table, or the listener table */
     bool hashed;
-    bool is_listener; /* a LISTEN TCB, kept in the listener table */
+    bool is_listener;    /* a LISTEN TCB, kept in the listener table */
+    bool output_pending; /* in the stack's list of output deferred by a batch */
+    sf_conn *pending_next;
 
     /* passive open: the listener this connection came from (RFC 9293 §3.10.7.4:
      * a RST in SYN_RCVD returns a passive connection to LISTEN) */
@@ -147,6 +149,8 @@ struct sf_stack {
     sf_conn *reap;
 
     sf_conn *reopening;       /* a TIME_WAIT a SYN is reopening, for sf_input_listen */
+    bool batch;               /* sf_stack_batch_begin: output waits for the end */
+    sf_conn *pending;         /* connections whose output waits for it */
     uint64_t now;             /* the time of the latest entry point */
     uint64_t challenge_start; /* RFC 5961 §7: the current one-second window */
     uint32_t challenge_count; /* challenge ACKs sent in it */
@@ -185,6 +189,8 @@ void sf_keepalive_heard(sf_conn *c, uint64_t now);
 void sf_user_timeout_progress(sf_conn *c, uint64_t now);
 
 /* output.c */
+/* sf_output now, or at the end of the batch being processed (MUST-59). */
+void sf_output_soon(sf_conn *c, uint64_t now);
 void sf_output(sf_conn *c, uint64_t now);
 void sf_send_syn(sf_conn *c, uint64_t now);
 void sf_send_ack(sf_conn *c, uint64_t now);

@@ -29,8 +29,9 @@ net:run(function()
   local sfin = net:expect({ from = server, flags = "F", label = "server's FIN, crossing it" }, 1)
   c:wait("CLOSING", 1)
   s:wait("CLOSING", 1)
-  net:expect({ from = server, flags = "=A", ack = cfin.seq + 1, label = "server ACKs the client's FIN" }, 1)
+  -- both ACK at the same instant
   net:expect({ from = client, flags = "=A", ack = sfin.seq + 1, label = "client ACKs the server's FIN" }, 1)
+  net:expect({ from = server, flags = "=A", ack = cfin.seq + 1, label = "server ACKs the client's FIN" }, 1)
   c:wait("TIME_WAIT", 1)
   s:wait("TIME_WAIT", 1)
   c:wait("CLOSED", 61) -- 2*MSL = 60 s

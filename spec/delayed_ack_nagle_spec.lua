@@ -101,3 +101,48 @@ describe("Nagle", function()
     t:expect { flags = "FPA", seq = 2, payload = "b" }
   end)
 end)
+
+describe("ACK aggregation", function()
+  it("MUST-59: segments that arrive together are all processed before one ACK answers them", function()
+    local t = fixture.at_state("ESTABLISHED")
+    t:send_together {
+      { seq = 1, payload = "abc" },
+      { seq = 4, payload = "def" },
+      { seq = 7, payload = "ghi" },
+    }
+    t:expect { flags = "=A", ack = 10 }
+    t:expect_nothing(0.5)
+    assert.equal("abcdefghi", t.c:read())
+  end)
+
+  it("MUST-59: a queue of unacceptable segments draws one duplicate ACK, not one each", function()
+    local t = fixture.at_state("ESTABLISHED")
+    t:send_together {
+      { seq = 90000, payload = "x" },
+      { seq = 90001, payload = "y" },
+      { seq = 90002, payload = "z" },
+    }
+    t:expect { flags = "=A", ack = 1 }
+    t:expect_nothing(0.5)
+  end)
+
+  it("MUST-58, MUST-59: in the sim, segments reaching a host at the same instant are one batch", function()
+    local synfin = require "synfin"
+    local net = synfin.sim { latency = 0.01 }
+    local a, b = net:host "10.0.0.1", net:host "10.0.0.2"
+    local l = b:listen(80)
+    net:run(function()
+      local c = a:connect("10.0.0.2", 80)
+      c:wait("ESTABLISHED", 1)
+      local s = l:accept(1)
+      c:send(("q"):rep(3 * 1460)) -- three segments leave together, arrive together
+      assert.equal(3 * 1460, #s:recv(3 * 1460, 1))
+    end)
+    -- no ACK of one or two of the three segments: only of all three
+    local acked = {}
+    for _, r in ipairs(net:records()) do
+      if r.kind == "seg" and r.from == b.index and r.ack > 1 then acked[r.ack] = true end
+    end
+    assert.same({ [3 * 1460 + 1] = true }, acked)
+  end)
+end)

@@ -13,8 +13,8 @@ describe("a simultaneous close goes through CLOSING (SEED.md C3)", function()
       "client>server A seq=1 ack=1 len=0",
       "client>server FA seq=1 ack=1 len=0",   -- the client's FIN
       "server>client FA seq=1 ack=1 len=0",   -- the server's FIN, crossing it: it does not ACK it
-      "server>client A seq=2 ack=2 len=0",    -- the server ACKs the client's FIN
       "client>server A seq=2 ack=2 len=0",    -- the client ACKs the server's FIN
+      "server>client A seq=2 ack=2 len=0",    -- the server ACKs the client's FIN, at the same instant
     }, example.segments(net))
   end)
 
@@ -41,10 +41,10 @@ describe("a simultaneous close goes through CLOSING (SEED.md C3)", function()
   it("enters CLOSING on the peer's FIN and TIME_WAIT on the ACK of its own", function()
     assert.equal(4, example.entered(net, server, "CLOSING").seg)
     assert.equal(5, example.entered(net, client, "CLOSING").seg)
-    assert.equal(6, example.entered(net, client, "TIME_WAIT").seg)
-    assert.equal(7, example.entered(net, server, "TIME_WAIT").seg)
-    assert.equal(example.segment(net, 4).seq + 1, example.segment(net, 6).ack)
-    assert.equal(example.segment(net, 5).seq + 1, example.segment(net, 7).ack)
+    assert.equal(7, example.entered(net, client, "TIME_WAIT").seg)
+    assert.equal(6, example.entered(net, server, "TIME_WAIT").seg)
+    assert.equal(example.segment(net, 5).seq + 1, example.segment(net, 6).ack)
+    assert.equal(example.segment(net, 4).seq + 1, example.segment(net, 7).ack)
   end)
 
   it("keeps both sides in TIME_WAIT for 2*MSL", function()

@@ -329,10 +329,18 @@ int sf_sim_step(sf_sim *sim, uint64_t limit)
             sf_sim_flush(sim, i);
         }
     }
-    /* bounded: the arrivals scheduled for this instant before we began */
+    /* bounded: the arrivals scheduled for this instant before we began,
+     * one batch per host: all processed before any ACK (MUST-59) */
     uint64_t last = sim->order;
+    for (int i = 0; i < sim->nhosts; i++)
+        if (sim->hosts[i]->stack) sf_stack_batch_begin(sim->hosts[i]->stack);
     while (sim->heap_len && sim->heap[0]->time <= sim->now && sim->heap[0]->order < last)
         deliver(sim, unschedule(sim));
+    for (int i = 0; i < sim->nhosts; i++) {
+        if (!sim->hosts[i]->stack) continue;
+        sf_stack_batch_end(sim->hosts[i]->stack, sim->now);
+        sf_sim_flush(sim, i);
+    }
     return 1;
 }
 

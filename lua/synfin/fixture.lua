@@ -52,8 +52,24 @@ function Fx:our_nxt()
   return (i.snd_nxt - i.iss) % 4294967296
 end
 
---- The peer sends a segment to us (relative numbers, defaults above).
+--- The peer sends a segment to us (relative numbers, defaults above); we
+-- process it at once, before anything else arrives.
 function Fx:send(seg)
+  self:queue(seg)
+  self.net:sleep(0)
+  return self
+end
+
+--- Segments the peer sends together: they arrive at the same instant and we
+-- process them all before answering (MUST-59).
+function Fx:send_together(list)
+  for _, seg in ipairs(list) do self:queue(seg) end
+  self.net:sleep(0)
+  return self
+end
+
+--- Puts the peer's segment on the wire toward us, without letting time run.
+function Fx:queue(seg)
   seg = seg or {}
   local s = {}
   for k, v in pairs(seg) do s[k] = v end
