@@ -70,6 +70,8 @@ void sf_config_default(sf_config *cfg)
     cfg->policy.snd_buf = 65536;
     cfg->policy.mss = 1460;
     cfg->policy.ttl = 64;
+    cfg->policy.r1 = 3;
+    cfg->policy.soft_errors = 1;
     cfg->policy.congestion_control = 1;
     cfg->policy.keepalive_interval = 75000000;       /* Linux tcp_keepalive_intvl */
     cfg->policy.keepalive_probes = 9;                /* Linux tcp_keepalive_probes */

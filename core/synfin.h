@@ -121,7 +121,10 @@ typedef struct {
     uint64_t rto_initial; /* RFC 6298 (2.1): 1 s */
     uint64_t rto_min;     /* RFC 6298 (2.4): rounded up to 1 s */
     uint64_t rto_max;     /* RFC 6298 (2.5): at least 60 s */
-    uint32_t max_retries; /* retransmissions of data/FIN before giving up */
+    uint32_t max_retries; /* R2: retransmissions of data/FIN before giving up (MUST-21) */
+    uint32_t r1;          /* R1: at this many, the application hears of it (SHLD-9, SHLD-10: 3) */
+    uint8_t soft_errors;  /* 1 (default): report soft errors; 0: the application turned them off
+                             (SHLD-20) */
     uint32_t syn_retries; /* retransmissions of SYN or SYN-ACK before giving up */
     uint32_t rcv_buf;     /* receive buffer, bytes (window at most 65535) */
     uint32_t snd_buf;     /* send buffer, bytes */
@@ -183,10 +186,11 @@ void sf_config_default(sf_config *cfg);
 
 /* ---- events -------------------------------------------------------------------- */
 typedef enum {
-    SF_EV_STATE,  /* a connection changed state: old, new, cause, why */
-    SF_EV_DROP,   /* a segment was dropped by the protocol: why */
-    SF_EV_ERROR,  /* an error was signalled to the user: err */
-    SF_EV_URGENT, /* the peer's urgent pointer advanced past what was read (MUST-32) */
+    SF_EV_STATE,      /* a connection changed state: old, new, cause, why */
+    SF_EV_DROP,       /* a segment was dropped by the protocol: why */
+    SF_EV_ERROR,      /* an error was signalled to the user: err */
+    SF_EV_URGENT,     /* the peer's urgent pointer advanced past what was read (MUST-32) */
+    SF_EV_SOFT_ERROR, /* a soft error (MUST-47): retransmissions reached R1 (SHLD-9) */
 } sf_event_type;
 
 /* Why a state changed: a user call, a segment, or a timer. */

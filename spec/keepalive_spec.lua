@@ -130,3 +130,39 @@ describe("the user timeout in every state with something outstanding", function(
     assert.equal("keep-alives unanswered", last_state(t).why)
   end)
 end)
+
+describe("soft errors (RFC 9293 §3.8.3, §3.9.1.8)", function()
+  local function soft(t)
+    local n = 0
+    for _, r in ipairs(t.net:records()) do
+      if r.kind == "note" and r.text == "soft error: retransmissions reached R1" then n = n + 1 end
+    end
+    return n
+  end
+
+  it("MUST-47, SHLD-9, SHLD-10: at R1 = 3 retransmissions the application hears of the delivery problem, before R2 closes", function()
+    local t = fixture.at_state("ESTABLISHED", { settings = { retries = 6 } })
+    t.c:send("x")
+    t:sleep(1 + 2 + 3.5) -- retransmissions at 1, 3 and 7 s
+    assert.equal(0, soft(t))
+    t:sleep(1)
+    assert.equal(1, soft(t)) -- the third, at 7 s
+    assert.equal("ESTABLISHED", t:state())
+  end)
+
+  it("SHLD-20: the application can turn the reports off", function()
+    local t = fixture.at_state("ESTABLISHED", { settings = { soft_errors = false } })
+    t.c:send("x")
+    t:sleep(20)
+    assert.equal(0, soft(t))
+  end)
+
+  it("MUST-21: the application sets R2 for its connection", function()
+    local t = fixture.at_state("ESTABLISHED")
+    t.c:set { retries = 1 }
+    t.c:send("x")
+    t:sleep(4)
+    assert.equal("CLOSED", t:state())
+    assert.equal("connection timed out", t.c:info().error)
+  end)
+end)
