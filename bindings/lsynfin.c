@@ -157,6 +157,8 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
             p->congestion_control = (uint8_t)luaL_checkoption(L, -1, NULL, opts);
         } else if (strcmp(k, "nagle") == 0)
             p->nagle = (uint8_t)lua_toboolean(L, -1);
+        else if (strcmp(k, "window_scaling") == 0)
+            p->window_scaling = (uint8_t)lua_toboolean(L, -1);
         else if (strcmp(k, "r1") == 0)
             p->r1 = (uint32_t)luaL_checkinteger(L, -1);
         else if (strcmp(k, "soft_errors") == 0)

@@ -10,6 +10,22 @@
 /* A step's verdict: go on to the next step, or stop processing the segment. */
 typedef enum { STEP_NEXT, STEP_DONE } step_result;
 
+/* The peer's window in bytes: scaled, except in a SYN (RFC 7323 §2.2). */
+static uint32_t peer_window(const sf_conn *c, const sf_seg *seg)
+{
+    return (seg->flags & SF_SYN) ? seg->wnd : (uint32_t)seg->wnd << c->snd_wscale;
+}
+
+/* RFC 7323 §2.2, §2.3: scaling is on when both SYNs offered it; the peer's
+ * shift is capped at 14. */
+static void agree_wscale(sf_conn *c, const sf_seg *seg)
+{
+    int ours = sf_wscale_offer(c);
+    c->ws_agreed = ours >= 0 && seg->wscale >= 0;
+    c->snd_wscale = c->ws_agreed ? (uint8_t)(seg->wscale > 14 ? 14 : seg->wscale) : 0;
+    c->rcv_wscale = c->ws_agreed ? (uint8_t)ours : 0;
+}
+
 static uint16_t peer_mss(const sf_seg *seg, const sf_conn *c)
 {
     /* RFC 9293 §3.7.1: 536 without the option (MUST-15); never more than a
@@ -96,11 +112,12 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
     c->snd_una = c->iss;
     c->snd_nxt = c->iss;
     c->snd_max = c->iss;
-    c->snd_wnd = seg->wnd;
+    c->snd_wnd = seg->wnd; /* a SYN's window is never scaled */
     c->max_snd_wnd = seg->wnd;
     c->snd_wl1 = seg->seq;
     c->snd_wl2 = seg->ack;
     c->snd_mss = peer_mss(seg, c);
+    agree_wscale(c, seg);
     if (seg->len) sf_report_drop(st, c, "data on SYN not kept: the peer will send it again");
     /* the child starts as a copy of the listening TCB: LISTEN -> SYN_RCVD */
     c->state = SF_LISTEN;
@@ -147,6 +164,7 @@ void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg)
     c->rcv_adv = c->rcv_nxt;
     sf_rcv_window(c); /* the window our SYN offered starts at RCV.NXT */
     c->snd_mss = peer_mss(seg, c);
+    agree_wscale(c, seg);
     if (seg->flags & SF_ACK) {
         sf_rtt_sample(c, now, seg->ack);
         c->snd_una = seg->ack;
@@ -306,7 +324,7 @@ static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
     /* RFC 5681 §2, a duplicate ACK: data outstanding, no data nor SYN nor
      * FIN in it, SEG.ACK = SND.UNA and the window unchanged */
     bool dupack = seg->ack == c->snd_una && seg->len == 0 && !(seg->flags & (SF_SYN | SF_FIN)) &&
-                  seg->wnd == c->snd_wnd && c->snd_max != c->snd_una &&
+                  peer_window(c, seg) == c->snd_wnd && c->snd_max != c->snd_una &&
                   c->snd_wnd != 0; /* answers to zero-window probes are not losses */
     bool resend_first = false;
     if (sf_seq_gt(seg->ack, c->snd_una)) {
@@ -339,10 +357,10 @@ static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
     if (sf_seq_ge(seg->ack, c->snd_una) &&
         (sf_seq_lt(c->snd_wl1, seg->seq) ||
          (c->snd_wl1 == seg->seq && sf_seq_le(c->snd_wl2, seg->ack)))) {
-        c->snd_wnd = seg->wnd;
+        c->snd_wnd = peer_window(c, seg);
         c->snd_wl1 = seg->seq;
         c->snd_wl2 = seg->ack;
-        if (seg->wnd > c->max_snd_wnd) c->max_snd_wnd = seg->wnd;
+        if (c->snd_wnd > c->max_snd_wnd) c->max_snd_wnd = c->snd_wnd;
     }
     c->persist_probes = 0; /* the peer answers: probing goes on as long as it does */
     if (c->persist_at && c->snd_wnd > 0) {
@@ -368,10 +386,10 @@ static step_result check_ack(sf_conn *c, uint64_t now, const sf_seg *seg)
             sf_send_rst_for(c->stack, c, seg); /* <SEQ=SEG.ACK><CTL=RST> */
             return STEP_DONE;
         }
-        c->snd_wnd = seg->wnd;
+        c->snd_wnd = peer_window(c, seg);
         c->snd_wl1 = seg->seq;
         c->snd_wl2 = seg->ack;
-        if (seg->wnd > c->max_snd_wnd) c->max_snd_wnd = seg->wnd;
+        if (c->snd_wnd > c->max_snd_wnd) c->max_snd_wnd = c->snd_wnd;
         sf_set_state(c, SF_ESTABLISHED, SF_CAUSE_SEGMENT, "ACK");
         handshake_done(c, now);
         /* a CLOSE issued in SYN_RCVD was queued until now (§3.10.4) */

@@ -47,19 +47,35 @@ static sf_seg conn_seg(sf_conn *c, uint32_t seq, uint8_t flags)
 uint32_t sf_rcv_offer(const sf_conn *c)
 {
     uint32_t space = sf_ring_free(&c->rcvbuf);
-    if (space > 65535) space = 65535; /* no window scaling yet */
+    uint32_t most = 65535u << c->rcv_wscale; /* RFC 7323 §2.3 */
+    if (space > most) space = most;
     uint32_t promised = sf_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
     uint32_t step = c->rcvbuf.cap / 2 < c->snd_mss ? c->rcvbuf.cap / 2 : c->snd_mss;
     if (step == 0) step = 1;
     return space > promised && space - promised >= step ? space : promised;
 }
 
-/* The window to put in a segment: the offer, now promised. */
+/* The window field of a segment: the offer, scaled down (RFC 7323 §2.3),
+ * and promised as the peer will read it. */
 uint16_t sf_rcv_window(sf_conn *c)
 {
     uint32_t wnd = sf_rcv_offer(c);
-    c->rcv_adv = c->rcv_nxt + wnd;
-    return (uint16_t)wnd;
+    uint32_t field = wnd >> c->rcv_wscale;
+    if (field > 65535) field = 65535;
+    /* what the field says is the promise; rounded down, it never goes back
+     * on an earlier one, which the offer already covers */
+    uint32_t promised = field << c->rcv_wscale;
+    if (sf_seq_gt(c->rcv_nxt + promised, c->rcv_adv)) c->rcv_adv = c->rcv_nxt + promised;
+    return (uint16_t)field;
+}
+
+int sf_wscale_offer(const sf_conn *c)
+{
+    if (!c->pol.window_scaling) return -1;
+    int shift = 0;
+    while (shift < 14 && (c->pol.rcv_buf >> shift) > 65535)
+        shift++;
+    return shift;
 }
 
 /* SYN (SYN_SENT) or SYN-ACK (SYN_RCVD), first or retransmitted: always from
@@ -70,7 +86,16 @@ void sf_send_syn(sf_conn *c, uint64_t now)
     uint8_t flags = c->state == SF_SYN_SENT ? SF_SYN : (SF_SYN | SF_ACK);
     sf_seg seg = conn_seg(c, c->iss, flags);
     seg.mss = c->pol.mss;
-    seg.wnd = sf_rcv_window(c);
+    /* RFC 7323 §2.2: a SYN offers window scaling; a SYN-ACK only answers a
+     * SYN that offered it. The window of a SYN is never scaled. */
+    if (flags == SF_SYN)
+        seg.wscale = (int8_t)sf_wscale_offer(c);
+    else if (c->ws_agreed)
+        seg.wscale = (int8_t)c->rcv_wscale;
+    uint32_t w = sf_rcv_offer(c);
+    if (w > 65535) w = 65535;
+    c->rcv_adv = c->rcv_nxt + w;
+    seg.wnd = (uint16_t)w;
     if (c->snd_nxt == c->iss) c->snd_nxt = c->iss + 1;
     if (sf_seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
     if (c->retries == 0) {

@@ -151,6 +151,8 @@ typedef struct {
     /* RFC 9293 §3.8.2 (MUST-19): 1 (default) NewReno (RFC 5681, RFC 6582); 0:
      * none, the peer's window alone limits what is sent */
     uint8_t congestion_control;
+    /* RFC 7323 §2: offer window scaling (default 1); our shift follows rcv_buf */
+    uint8_t window_scaling;
     uint8_t ttl;              /* MUST-49: the TTL of what we send (default 64) */
     uint8_t tos;              /* MUST-48, SHLD-21, SHLD-22: the DS field (DSCP and ECN) we send */
     uint8_t rst_in_time_wait; /* SF_TW_RST_CLOSE (RFC 9293, Linux) or _IGNORE (RFC 1337) */

@@ -54,6 +54,10 @@ struct sf_conn {
                              up to snd_max are still acceptable */
     uint32_t max_snd_wnd; /* RFC 5961 §5: largest window the peer offered */
     uint16_t snd_mss;     /* the peer's MSS (RFC 9293 §3.7.1: 536 if absent) */
+    /* RFC 7323 §2: window scale shifts, both 0 unless both ends offered it */
+    uint8_t snd_wscale; /* applied to the windows the peer sends */
+    uint8_t rcv_wscale; /* applied to the windows we send */
+    bool ws_agreed;     /* both ends offered window scaling */
     /* receive sequence variables */
     uint32_t irs;
     uint32_t rcv_nxt;
@@ -213,6 +217,10 @@ bool sf_cc_on_dupack(sf_conn *c);
 void sf_cc_on_rto(sf_conn *c);
 /* Sends the first unacknowledged segment again (fast retransmit). */
 void sf_retransmit_first(sf_conn *c, uint64_t now);
+
+/* The window scale shift we offer: the smallest that fits rcv_buf in 16
+ * bits (RFC 7323 §2.3: at most 14); -1 when the policy does not offer it. */
+int sf_wscale_offer(const sf_conn *c);
 
 /* input.c */
 void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg);
