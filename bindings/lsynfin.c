@@ -922,8 +922,15 @@ static int l_conn_set(lua_State *L)
     lconn *lc = check_conn(L, 1);
     sf_config cfg;
     sf_config_default(&cfg);
-    cfg.policy = *sf_conn_policy(lc->c);
+    sf_policy before = *sf_conn_policy(lc->c);
+    cfg.policy = before;
     read_config(L, 2, &cfg);
+    /* these shape the connection when it is made: changing them later would
+     * be silently ignored, so it is refused */
+    if (cfg.policy.rcv_buf != before.rcv_buf || cfg.policy.snd_buf != before.snd_buf ||
+        cfg.policy.mss != before.mss || cfg.policy.window_scaling != before.window_scaling)
+        return luaL_error(L, "rcv_buf, snd_buf, mss and window_scaling are set when the "
+                             "connection is made (host, listen or connect settings)");
     *sf_conn_policy(lc->c) = cfg.policy;
     return 0;
 }

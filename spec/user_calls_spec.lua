@@ -291,3 +291,13 @@ describe("STATUS", function()
     assert.same({ "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT", "CLOSED" }, seen)
   end)
 end)
+
+describe("c:set", function()
+  it("refuses settings that only shape a connection when it is made", function()
+    local fixture = require "synfin.fixture"
+    local t = fixture.at_state("ESTABLISHED")
+    assert.has_error(function() t.c:set { rcv_buf = 1000 } end,
+      "rcv_buf, snd_buf, mss and window_scaling are set when the connection is made (host, listen or connect settings)")
+    t.c:set { msl = 1, nagle = true } -- these apply from now on
+  end)
+end)
