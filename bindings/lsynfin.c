@@ -157,6 +157,8 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
             p->congestion_control = (uint8_t)luaL_checkoption(L, -1, NULL, opts);
         } else if (strcmp(k, "nagle") == 0)
             p->nagle = (uint8_t)lua_toboolean(L, -1);
+        else if (strcmp(k, "timestamps") == 0)
+            p->timestamps = (uint8_t)lua_toboolean(L, -1);
         else if (strcmp(k, "window_scaling") == 0)
             p->window_scaling = (uint8_t)lua_toboolean(L, -1);
         else if (strcmp(k, "r1") == 0)
@@ -363,7 +365,11 @@ static void set_wire_fields(lua_State *L, const sf_seg *g)
     if (g->mss) set_int(L, "mss", g->mss);
     if (g->wscale >= 0) set_int(L, "wscale", g->wscale);
     if (g->sack_perm) set_int(L, "sack_perm", 1);
-    if (g->has_ts) set_int(L, "ts", 1);
+    if (g->has_ts) {
+        set_int(L, "ts", 1);
+        set_int(L, "ts_val", g->ts_val);
+        set_int(L, "ts_ecr", g->ts_ecr);
+    }
     if (g->flags & SF_URG) set_int(L, "urp", g->urp);
     set_int(L, "ttl", g->ttl);
     set_int(L, "tos", g->tos);
@@ -405,6 +411,8 @@ static int l_sim_trace_get(lua_State *L)
                                      .has_ts = r->has_ts,
                                      .ttl = r->ttl,
                                      .urp = r->urp,
+                                     .ts_val = r->ts_val,
+                                     .ts_ecr = r->ts_ecr,
                                      .tos = r->tos});
         set_str(L, "fate", fate_names[r->fate]);
         if (r->fate == SF_FATE_DELIVERED || r->fate == SF_FATE_DROPPED_INGRESS) {
@@ -928,9 +936,10 @@ static int l_conn_set(lua_State *L)
     /* these shape the connection when it is made: changing them later would
      * be silently ignored, so it is refused */
     if (cfg.policy.rcv_buf != before.rcv_buf || cfg.policy.snd_buf != before.snd_buf ||
-        cfg.policy.mss != before.mss || cfg.policy.window_scaling != before.window_scaling)
-        return luaL_error(L, "rcv_buf, snd_buf, mss and window_scaling are set when the "
-                             "connection is made (host, listen or connect settings)");
+        cfg.policy.mss != before.mss || cfg.policy.window_scaling != before.window_scaling ||
+        cfg.policy.timestamps != before.timestamps)
+        return luaL_error(L, "rcv_buf, snd_buf, mss, window_scaling and timestamps are set when "
+                             "the connection is made (host, listen or connect settings)");
     *sf_conn_policy(lc->c) = cfg.policy;
     return 0;
 }

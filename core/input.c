@@ -18,6 +18,13 @@ static uint32_t peer_window(const sf_conn *c, const sf_seg *seg)
 
 /* RFC 7323 §2.2, §2.3: scaling is on when both SYNs offered it; the peer's
  * shift is capped at 14. */
+/* RFC 7323 §3.2: timestamps are on when both SYNs carried them. */
+static void agree_ts(sf_conn *c, const sf_seg *seg)
+{
+    c->ts_ok = c->pol.timestamps && seg->has_ts;
+    if (c->ts_ok) c->ts_recent = seg->ts_val;
+}
+
 static void agree_wscale(sf_conn *c, const sf_seg *seg)
 {
     int ours = sf_wscale_offer(c);
@@ -118,6 +125,7 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
     c->snd_wl2 = seg->ack;
     c->snd_mss = peer_mss(seg, c);
     agree_wscale(c, seg);
+    agree_ts(c, seg);
     if (seg->len) sf_report_drop(st, c, "data on SYN not kept: the peer will send it again");
     /* the child starts as a copy of the listening TCB: LISTEN -> SYN_RCVD */
     c->state = SF_LISTEN;
@@ -165,6 +173,7 @@ void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg)
     sf_rcv_window(c); /* the window our SYN offered starts at RCV.NXT */
     c->snd_mss = peer_mss(seg, c);
     agree_wscale(c, seg);
+    agree_ts(c, seg);
     if (seg->flags & SF_ACK) {
         sf_rtt_sample(c, now, seg->ack);
         c->snd_una = seg->ack;
@@ -644,6 +653,10 @@ static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
 static void process_steps(sf_conn *c, uint64_t now, const sf_seg *seg)
 {
     if (check_sequence(c, now, seg) == STEP_DONE) return;
+    /* RFC 7323 §4.3: TS.Recent follows the segments that cover Last.ACK.sent */
+    if (c->ts_ok && seg->has_ts && sf_seq_ge(seg->ts_val, c->ts_recent) &&
+        sf_seq_le(seg->seq, c->last_ack_sent))
+        c->ts_recent = seg->ts_val;
     if (check_rst(c, now, seg) == STEP_DONE) return;
     if (check_syn(c, now, seg) == STEP_DONE) return;
     if (check_ack(c, now, seg) == STEP_DONE) return;
@@ -665,12 +678,30 @@ bool sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)
      * connection is parked until the new one is established; its new ISS
      * lies above the old sequence space (see sf_input_listen). */
     sf_conn *l = c->state == SF_TIME_WAIT ? sf_find_listener(c->stack, c->lport) : NULL;
+    /* RFC 6191 (SHLD-4): with timestamps, a SYN whose TSval is newer may
+     * reopen too, whatever its sequence number */
+    bool newer = sf_seq_gt(in->seq, c->rcv_nxt) ||
+                 (c->ts_ok && in->has_ts && sf_seq_gt(in->ts_val, c->ts_recent));
     if (l && (in->flags & (SF_SYN | SF_ACK | SF_RST)) == SF_SYN &&
-        c->pol.syn_in_time_wait == SF_TW_SYN_REOPEN && sf_seq_gt(in->seq, c->rcv_nxt) &&
-        l->children < l->backlog) {
+        c->pol.syn_in_time_wait == SF_TW_SYN_REOPEN && newer && l->children < l->backlog) {
         sf_conn_unhash(c);
         c->stack->reopening = c;
         return true;
+    }
+    /* RFC 7323 §3.2 and §5.3 (PAWS): once timestamps are on, a segment (not
+     * a RST) without one is dropped, and one whose TSval is older than
+     * TS.Recent is an old duplicate: it draws an ACK and is dropped */
+    if (c->ts_ok && !(in->flags & SF_RST)) {
+        if (!in->has_ts) {
+            sf_report_drop(c->stack, c, "no timestamp (RFC 7323 §3.2): dropped");
+            return false;
+        }
+        if (sf_seq_lt(in->ts_val, c->ts_recent)) {
+            sf_report_drop(c->stack, c, "PAWS: timestamp older than TS.Recent: ACK sent");
+            c->ack_now = true;
+            sf_output_soon(c, now);
+            return false;
+        }
     }
     /* Simultaneous open (RFC 9293 §3.5, Figure 7): in SYN_RCVD reached from
      * SYN_SENT, the peer's SYN-ACK repeats its SYN at IRS. The SYN is old and

@@ -12,6 +12,7 @@ static void emit_seg(sf_stack *st, sf_conn *c, const sf_seg *seg)
         c->segs_out++;
         c->bytes_out += seg->len;
         if (seg->flags & SF_ACK) {
+            c->last_ack_sent = seg->ack; /* RFC 7323 §4.3: Last.ACK.sent */
             c->unacked_in = 0;
             if (c->dack_at) {
                 c->dack_at = 0; /* the owed ACK rides on this segment */
@@ -23,7 +24,14 @@ static void emit_seg(sf_stack *st, sf_conn *c, const sf_seg *seg)
 }
 
 /* A segment of this connection with the usual addressing filled in. */
-static sf_seg conn_seg(sf_conn *c, uint32_t seq, uint8_t flags)
+/* Our timestamp clock (RFC 7323 §5.4): milliseconds, from an offset of the
+ * connection's own (its ISS) so that it tells nothing of the host's clock. */
+uint32_t sf_ts_now(const sf_conn *c, uint64_t now)
+{
+    return (uint32_t)(now / 1000) + c->iss;
+}
+
+static sf_seg conn_seg(sf_conn *c, uint64_t now, uint32_t seq, uint8_t flags)
 {
     sf_seg seg;
     memset(&seg, 0, sizeof seg);
@@ -37,6 +45,12 @@ static sf_seg conn_seg(sf_conn *c, uint32_t seq, uint8_t flags)
     seg.ttl = c->pol.ttl;
     seg.tos = c->pol.tos;
     if (flags & SF_ACK) seg.ack = c->rcv_nxt;
+    if (c->ts_ok && !(flags & SF_RST)) {
+        /* RFC 7323 §3.2: once agreed, every segment but a RST carries TSopt */
+        seg.has_ts = 1;
+        seg.ts_val = sf_ts_now(c, now);
+        seg.ts_ecr = c->ts_recent;
+    }
     return seg;
 }
 
@@ -84,7 +98,7 @@ void sf_send_syn(sf_conn *c, uint64_t now)
 {
     /* a bare SYN in SYN_SENT; in any later state the peer's SYN has come */
     uint8_t flags = c->state == SF_SYN_SENT ? SF_SYN : (SF_SYN | SF_ACK);
-    sf_seg seg = conn_seg(c, c->iss, flags);
+    sf_seg seg = conn_seg(c, now, c->iss, flags);
     seg.mss = c->pol.mss;
     /* RFC 7323 §2.2: a SYN offers window scaling; a SYN-ACK only answers a
      * SYN that offered it. The window of a SYN is never scaled. */
@@ -92,6 +106,13 @@ void sf_send_syn(sf_conn *c, uint64_t now)
         seg.wscale = (int8_t)sf_wscale_offer(c);
     else if (c->ws_agreed)
         seg.wscale = (int8_t)c->rcv_wscale;
+    /* RFC 7323 §3.2: a SYN offers timestamps; a SYN-ACK answers only a SYN
+     * that offered them (then conn_seg filled them in) */
+    if (flags == SF_SYN && c->pol.timestamps) {
+        seg.has_ts = 1;
+        seg.ts_val = sf_ts_now(c, now);
+        seg.ts_ecr = 0;
+    }
     uint32_t w = sf_rcv_offer(c);
     if (w > 65535) w = 65535;
     c->rcv_adv = c->rcv_nxt + w;
@@ -110,7 +131,7 @@ void sf_send_syn(sf_conn *c, uint64_t now)
 void sf_send_ack(sf_conn *c, uint64_t now)
 {
     (void)now;
-    sf_seg seg = conn_seg(c, c->snd_nxt, SF_ACK);
+    sf_seg seg = conn_seg(c, now, c->snd_nxt, SF_ACK);
     seg.wnd = sf_rcv_window(c);
     c->ack_now = false;
     emit_seg(c->stack, c, &seg);
@@ -120,7 +141,7 @@ void sf_send_ack(sf_conn *c, uint64_t now)
 void sf_send_rst(sf_conn *c, uint64_t now)
 {
     (void)now;
-    sf_seg seg = conn_seg(c, c->snd_nxt, SF_RST);
+    sf_seg seg = conn_seg(c, now, c->snd_nxt, SF_RST);
     emit_seg(c->stack, c, &seg);
 }
 
@@ -166,8 +187,9 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge)
     uint32_t off = c->snd_nxt - c->snd_una - sf_syn_unacked(c);
     uint32_t unsent = c->sndbuf.len - off;
     uint32_t usable = sf_seq_gt(edge, c->snd_nxt) ? edge - c->snd_nxt : 0;
+    uint32_t mss = sf_eff_mss(c);
     uint32_t n = unsent;
-    if (n > c->snd_mss) n = c->snd_mss;
+    if (n > mss) n = mss;
     if (n > usable) n = usable;
     bool fin = c->fin_queued && n == unsent;
     if (n == 0 && !fin) return false;
@@ -175,7 +197,7 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge)
      * window cuts short of both the MSS and the data queued goes only if it
      * is at least half the largest window the peer offered, or when the
      * override timer says so; old data is retransmitted normally (SHLD-16) */
-    if (n < c->snd_mss && n < unsent && n < c->max_snd_wnd / 2 && !c->sws_override &&
+    if (n < mss && n < unsent && n < c->max_snd_wnd / 2 && !c->sws_override &&
         sf_seq_ge(c->snd_nxt, c->snd_max)) {
         if (!c->sws_at) {
             c->sws_at = now + SF_SWS_OVERRIDE;
@@ -185,12 +207,12 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge)
     }
     /* Nagle (RFC 9293 §3.7.4): while data is unacknowledged, a segment
      * smaller than the MSS waits, unless it carries our FIN */
-    if (c->pol.nagle && n < c->snd_mss && !fin && c->snd_nxt != c->snd_una) return false;
+    if (c->pol.nagle && n < mss && !fin && c->snd_nxt != c->snd_una) return false;
 
     uint8_t flags = SF_ACK;
     if (fin) flags |= SF_FIN;
     if (n && n == unsent) flags |= SF_PSH;
-    sf_seg seg = conn_seg(c, c->snd_nxt, flags);
+    sf_seg seg = conn_seg(c, now, c->snd_nxt, flags);
     if (c->snd_urgent && sf_seq_gt(c->snd_up, c->snd_nxt)) {
         /* MUST-62: the pointer names the octet after the urgent data, as an
          * offset from this segment's seq (at most 65535 ahead) */
@@ -251,7 +273,7 @@ void sf_output(sf_conn *c, uint64_t now)
 void sf_send_keepalive(sf_conn *c, uint64_t now)
 {
     (void)now;
-    sf_seg seg = conn_seg(c, c->snd_nxt - 1, SF_ACK);
+    sf_seg seg = conn_seg(c, now, c->snd_nxt - 1, SF_ACK);
     seg.wnd = sf_rcv_window(c);
     emit_seg(c->stack, c, &seg);
 }
@@ -263,7 +285,7 @@ void sf_send_probe(sf_conn *c, uint64_t now)
     (void)now;
     sf_stack *st = c->stack;
     c->snd_nxt = c->snd_una;
-    sf_seg seg = conn_seg(c, c->snd_nxt, SF_ACK);
+    sf_seg seg = conn_seg(c, now, c->snd_nxt, SF_ACK);
     sf_ring_peek(&c->sndbuf, 0, st->payload, 1);
     seg.payload = st->payload;
     seg.len = 1;

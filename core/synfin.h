@@ -153,6 +153,9 @@ typedef struct {
     uint8_t congestion_control;
     /* RFC 7323 §2: offer window scaling (default 1); our shift follows rcv_buf */
     uint8_t window_scaling;
+    /* RFC 7323 §3-5: offer timestamps (default 1): PAWS, and the RFC 6191 use
+     * of them for a SYN in TIME_WAIT */
+    uint8_t timestamps;
     uint8_t ttl;              /* MUST-49: the TTL of what we send (default 64) */
     uint8_t tos;              /* MUST-48, SHLD-21, SHLD-22: the DS field (DSCP and ECN) we send */
     uint8_t rst_in_time_wait; /* SF_TW_RST_CLOSE (RFC 9293, Linux) or _IGNORE (RFC 1337) */

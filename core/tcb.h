@@ -58,6 +58,10 @@ struct sf_conn {
     uint8_t snd_wscale; /* applied to the windows the peer sends */
     uint8_t rcv_wscale; /* applied to the windows we send */
     bool ws_agreed;     /* both ends offered window scaling */
+    /* RFC 7323 §3-5: timestamps, when both SYNs offered them */
+    bool ts_ok;
+    uint32_t ts_recent;     /* TS.Recent */
+    uint32_t last_ack_sent; /* Last.ACK.sent */
     /* receive sequence variables */
     uint32_t irs;
     uint32_t rcv_nxt;
@@ -217,6 +221,14 @@ bool sf_cc_on_dupack(sf_conn *c);
 void sf_cc_on_rto(sf_conn *c);
 /* Sends the first unacknowledged segment again (fast retransmit). */
 void sf_retransmit_first(sf_conn *c, uint64_t now);
+
+uint32_t sf_ts_now(const sf_conn *c, uint64_t now);
+/* The effective send MSS (RFC 9293 §3.7.1): the peer's MSS less the options
+ * every segment carries (the 12 bytes of timestamps, when on). */
+static inline uint32_t sf_eff_mss(const sf_conn *c)
+{
+    return c->ts_ok ? c->snd_mss - 12u : c->snd_mss;
+}
 
 /* The window scale shift we offer: the smallest that fits rcv_buf in 16
  * bits (RFC 7323 §2.3: at most 14); -1 when the policy does not offer it. */

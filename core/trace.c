@@ -54,6 +54,8 @@ long sf_trace_seg(sf_trace *t, uint64_t time, const sf_seg *seg)
     r->sack_perm = seg->sack_perm;
     r->ttl = seg->ttl;
     r->urp = seg->urp;
+    r->ts_val = seg->ts_val;
+    r->ts_ecr = seg->ts_ecr;
     r->tos = seg->tos;
     r->has_ts = seg->has_ts;
     r->len = seg->len;

@@ -39,6 +39,7 @@ typedef struct {
     uint32_t seq, ack;
     uint16_t wnd, mss;
     int8_t wscale;
+    uint32_t ts_val, ts_ecr;
     uint16_t urp;
     uint8_t ttl, tos;
     uint8_t sack_perm, has_ts;

@@ -81,16 +81,16 @@ describe("RFC 9293 §3.1-3.2, §3.7.1 options", function()
     assert.equal("ESTABLISHED", t.c:state())
   end)
 
-  it("MUST-6: options synfin does not implement (SACK-permitted, timestamps) on a SYN are ignored; window scale is answered", function()
+  it("MUST-6: an option synfin does not implement (SACK-permitted) on a SYN is ignored; window scale and timestamps are answered", function()
     local t = fixture.at_state("LISTEN")
     t:send { flags = "S", seq = 0, wscale = 7, sack_perm = true, ts_val = 1, ts_ecr = 0 }
     local r = t:expect { flags = "=SA", seq = 0, ack = 1, mss = 1460 }
     assert.equal(0, r.wscale) -- RFC 7323: our shift for a 64 KiB buffer
     assert.is_nil(r.sack_perm)
-    assert.is_nil(r.ts)
+    assert.equal(1, r.ts)
     -- the handshake completes; the peer's window is scaled by 2^7: 100 means 12800 bytes
     t.c = assert(sm.child(t))
-    t:send { flags = "A", seq = 1, ack = 1, win = 100 }
+    t:send { flags = "A", seq = 1, ack = 1, win = 100, ts_val = 2, ts_ecr = r.ts_val }
     t.net:sleep(0)
     t.c = assert(t.l:accept(1))
     assert.equal(12800, t.c:info().snd_wnd)
