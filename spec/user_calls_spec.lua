@@ -297,7 +297,7 @@ describe("c:set", function()
     local fixture = require "synfin.fixture"
     local t = fixture.at_state("ESTABLISHED")
     assert.has_error(function() t.c:set { rcv_buf = 1000 } end,
-      "rcv_buf, snd_buf, mss and window_scaling are set when the connection is made (host, listen or connect settings)")
+      "rcv_buf, snd_buf, mss, window_scaling and timestamps are set when the connection is made (host, listen or connect settings)")
     t.c:set { msl = 1, nagle = true } -- these apply from now on
   end)
 end)
