@@ -1,11 +1,13 @@
 /* cli.c - the synfin command: runs a Lua scenario script.
  *
- *   synfin script.lua [--seed N] [args...]
+ *   synfin [--seed N] [--trace] [--svg FILE] [--quiet] script.lua [args...]
  *   synfin --version
  *
  * The synfin.core module is linked in; the Lua modules are found next to the
  * sources (a build tree) or where they were installed. Exit status 1 when the
- * script fails, with the error and its traceback on stderr. */
+ * script fails, with the error and its traceback on stderr; 2 for a bad
+ * command line. The options come before the script: what follows it is the
+ * script's (its global arg, as lua(1) sets it). */
 #include "../core/synfin.h"
 
 #include <lauxlib.h>
@@ -20,11 +22,67 @@ int luaopen_synfin_core(lua_State *L);
 
 static void usage(FILE *to)
 {
-    fputs("usage: synfin SCRIPT.lua [--seed N] [ARGS...]\n"
+    fputs("usage: synfin [OPTIONS] SCRIPT.lua [ARGS...]\n"
           "       synfin --version\n"
-          "Runs a synfin scenario script; exits 1 if it fails.\n",
+          "Runs a synfin scenario script; exits 1 if it fails.\n"
+          "  --seed N      every net the script creates uses seed N\n"
+          "  --trace       after the script, print the ladder of every net it created\n"
+          "                (unless the script printed that ladder itself)\n"
+          "  --svg FILE    after the script, draw the ladder of the last net it created\n"
+          "                as an SVG picture in FILE\n"
+          "  --quiet       discard what the script prints with print()\n"
+          "  --version     print the version\n"
+          "Options come before the script; the arguments after it are the script's.\n",
           to);
 }
+
+/* The CLI's side of --trace, --svg and --quiet, run before the script with
+ * (trace, svg, quiet); returns the function to call after it. Nets are
+ * remembered through synfin.defaults.on_net; print is wrapped to discard the
+ * script's output (--quiet) and to note which ladders the script printed
+ * itself (print(net:trace()) with nothing happening after it). */
+static const char cli_lua[] =
+    "local trace, svg, quiet = ...\n"
+    "local synfin = require 'synfin'\n"
+    "local nets, shown = {}, {}\n"
+    "local on_net = synfin.defaults.on_net\n"
+    "synfin.defaults.on_net = function(net)\n"
+    "  nets[#nets + 1] = net\n"
+    "  if on_net then return on_net(net) end\n"
+    "end\n"
+    "local print0 = print\n"
+    "print = function(...)\n"
+    "  if quiet then return end\n"
+    "  for i = 1, select('#', ...) do\n"
+    "    local v = select(i, ...)\n"
+    "    if type(v) == 'table' and type(rawget(v, 'net')) == 'table' and type(v.text) == 'function' then\n"
+    "      shown[v.net] = #v.net:records()\n"
+    "    end\n"
+    "  end\n"
+    "  return print0(...)\n"
+    "end\n"
+    "return function()\n"
+    "  if trace then\n"
+    "    local first = true\n"
+    "    for i, net in ipairs(nets) do\n"
+    "      local n = #net:records()\n"
+    "      if n > 0 and shown[net] ~= n then\n"
+    "        if #nets > 1 then\n"
+    "          io.stdout:write(first and '' or '\\n', ('net %d of %d (seed %d):\\n'):format(i, #nets, net.seed))\n"
+    "        end\n"
+    "        io.stdout:write(net:trace():text(), '\\n')\n"
+    "        first = false\n"
+    "      end\n"
+    "    end\n"
+    "    io.stdout:flush()\n"
+    "  end\n"
+    "  if svg then\n"
+    "    local net = nets[#nets]\n"
+    "    if not net then error('--svg ' .. svg .. ': the script created no net', 0) end\n"
+    "    local ok, err = net:trace():svg(svg)\n"
+    "    if not ok then error('--svg: ' .. tostring(err), 0) end\n"
+    "  end\n"
+    "end\n";
 
 static int traceback(lua_State *L)
 {
@@ -51,22 +109,49 @@ int main(int argc, char **argv)
 {
     const char *script = NULL;
     const char *seed = NULL;
+    const char *svg = NULL;
+    int trace = 0, quiet = 0;
     int first_arg = argc;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--version") == 0) {
+        const char *a = argv[i];
+        if (strcmp(a, "--version") == 0) {
             printf("synfin %s\n", SF_VERSION);
             return 0;
-        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             return 0;
-        } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
-            seed = argv[++i];
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "synfin: unknown option %s\n", argv[i]);
+        } else if (strcmp(a, "--seed") == 0 || strcmp(a, "--svg") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "synfin: %s needs %s\n", a,
+                        strcmp(a, "--seed") == 0 ? "a number" : "a file name");
+                usage(stderr);
+                return 2;
+            }
+            if (strcmp(a, "--seed") == 0) {
+                char *end;
+                seed = argv[++i];
+                (void)strtoll(seed, &end, 10);
+                if (!*seed || *end) {
+                    fprintf(stderr, "synfin: --seed needs an integer, not '%s'\n", seed);
+                    return 2;
+                }
+            } else {
+                svg = argv[++i];
+            }
+        } else if (strcmp(a, "--trace") == 0) {
+            trace = 1;
+        } else if (strcmp(a, "--quiet") == 0) {
+            quiet = 1;
+        } else if (strcmp(a, "--") == 0 && i + 1 < argc) {
+            script = argv[i + 1];
+            first_arg = i + 2;
+            break;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "synfin: unknown option %s\n", a);
             usage(stderr);
             return 2;
         } else {
-            script = argv[i];
+            script = a;
             first_arg = i + 1;
             break;
         }
@@ -113,9 +198,40 @@ int main(int argc, char **argv)
         lua_setfield(L, -2, "seed");
         lua_pop(L, 2);
     }
+    int after = 0; /* stack index of the function to run after the script */
+    if (trace || svg || quiet) {
+        if (luaL_loadbuffer(L, cli_lua, sizeof cli_lua - 1, "=synfin") != LUA_OK) {
+            fprintf(stderr, "synfin: %s\n", lua_tostring(L, -1));
+            lua_close(L);
+            return 1;
+        }
+        lua_pushboolean(L, trace);
+        if (svg) lua_pushstring(L, svg); else lua_pushnil(L);
+        lua_pushboolean(L, quiet);
+        if (lua_pcall(L, 3, 1, msgh) != LUA_OK) {
+            fprintf(stderr, "synfin: %s\n", lua_tostring(L, -1));
+            lua_close(L);
+            return 1;
+        }
+        after = lua_gettop(L);
+    }
     if (luaL_loadfile(L, script) != LUA_OK || lua_pcall(L, 0, 0, msgh) != LUA_OK) {
+        /* the ladder and the picture are written even so: they show what happened */
+        if (after) {
+            lua_pushvalue(L, after);
+            if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+                fprintf(stderr, "synfin: %s\n", lua_tostring(L, -1));
+                lua_pop(L, 1);
+            }
+        }
         fprintf(stderr, "synfin: %s\n", lua_tostring(L, -1));
         status = 1;
+    } else if (after) {
+        lua_pushvalue(L, after);
+        if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+            fprintf(stderr, "synfin: %s\n", lua_tostring(L, -1));
+            status = 1;
+        }
     }
     lua_close(L);
     return status;

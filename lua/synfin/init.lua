@@ -28,7 +28,8 @@ local ladder = require "synfin.ladder"
 
 local synfin = {
   version = core.version,
-  --- Settings that override every net's: the CLI's --seed sets seed.
+  --- Settings that override every net's: the CLI's --seed sets seed; on_net,
+  -- when set, is called with each new net (the CLI's --trace and --svg).
   defaults = {},
 }
 
@@ -120,6 +121,7 @@ function synfin.sim(opts)
     dispatched = 0,  -- records whose callbacks have run
   }, Net)
   nets[sim] = net
+  if synfin.defaults.on_net then synfin.defaults.on_net(net) end -- the CLI's --trace and --svg
   return net
 end
 
@@ -380,10 +382,29 @@ end
 
 function Trace:text() return ladder.text(self.net, self.net:records(), self.opts) end
 function Trace:lines() return ladder.lines(self.net, self.net:records(), self.opts) end
+
+--- The ladder as an SVG picture (lua/synfin/ladder.lua): written to path,
+-- returning true, or nil, message when the file cannot be written. Without a
+-- path, returns the SVG text.
+function Trace:svg(path)
+  local svg = ladder.svg(self.net, self.net:records(), self.opts)
+  if path == nil then return svg end
+  if type(path) ~= "string" then argerror(1, "svg", "a file name expected") end
+  local f, err = io.open(path, "w")
+  if not f then return nil, err end
+  local ok, werr = f:write(svg)
+  local cok, cerr = f:close()
+  if not ok or not cok then return nil, werr or cerr end
+  return true
+end
 Trace.__tostring = Trace.text
 Trace.__concat = function(a, b)
   return (type(a) == "table" and a:text() or a) .. (type(b) == "table" and b:text() or b)
 end
+
+--- The eleven-state machine as Graphviz DOT, the transitions this run took
+-- drawn bold with their counts (lua/synfin/states.lua).
+function Net:states_dot(opts) return require("synfin.states").dot(self:records(), opts) end
 
 --- Frees the net and everything in it now (the garbage collector does it too).
 function Net:close() self.sim:close() end

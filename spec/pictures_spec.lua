@@ -1,0 +1,498 @@
+-- Pictures of a run: the ladder as SVG (trace:svg), the state machine as DOT
+-- (net:states_dot), the CLI's --trace, --svg and --quiet, and a screenshot of
+-- the walkthrough's SVG taken with Debian's chromium, checked to be a real
+-- picture.
+local synfin = require "synfin"
+local ladder = require "synfin.ladder"
+local example = require "helpers.example"
+
+local cli = os.getenv("SYNFIN_CLI") or "build/synfin"
+
+local function sh(cmd)
+  local p = io.popen(cmd .. " 2>&1; echo \"exit=$?\"")
+  local out = p:read("a")
+  p:close()
+  return out, tonumber(out:match("exit=(%d+)%s*$"))
+end
+
+local function run_cli(args) return sh(cli .. " " .. args) end
+
+local function tmpdir()
+  local p = io.popen("mktemp -d")
+  local dir = p:read("l")
+  p:close()
+  assert(dir and dir:match("^/"), "mktemp -d failed")
+  return dir
+end
+
+local function slurp(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function write(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+local function have(cmd)
+  local _, code = sh("command -v " .. cmd .. " >/dev/null")
+  return code == 0
+end
+
+-- XML well-formedness, enough for SVG: one root, nested tags, quoted
+-- attributes (each once), entity references, no markup characters in text,
+-- UTF-8. Returns true, or nil and what is wrong where.
+local ENTITIES = { ["&amp;"] = true, ["&lt;"] = true, ["&gt;"] = true, ["&quot;"] = true, ["&apos;"] = true }
+local function well_formed(s)
+  if not utf8.len(s) then return nil, "not UTF-8" end
+  local function check_text(t)
+    if t:find("[%z\1-\8\11\12\14-\31]") then return false, "a control character" end
+    local p = 1
+    while true do
+      local a = t:find("&", p, true)
+      if not a then return true end
+      local ref = t:match("^&[^;%s&<]*;", a)
+      if not ref or not (ENTITIES[ref] or ref:match("^&#%d+;$") or ref:match("^&#x%x+;$")) then
+        return false, "a bare & or unknown entity: " .. t:sub(a, a + 10)
+      end
+      p = a + #ref
+    end
+  end
+  local pos, stack, root = 1, {}, false
+  local function fail(msg) return nil, ("%s (byte %d)"):format(msg, pos) end
+  while pos <= #s do
+    local lt = s:find("<", pos, true)
+    local text = s:sub(pos, (lt or #s + 1) - 1)
+    if #stack == 0 and text:find("%S") then return fail("text outside the root element") end
+    local ok, bad = check_text(text)
+    if not ok then return fail(bad) end
+    if not lt then break end
+    pos = lt
+    if s:sub(pos, pos + 3) == "<!--" then
+      local e = s:find("-->", pos + 4, true)
+      if not e then return fail("an unclosed comment") end
+      pos = e + 3
+    elseif s:sub(pos, pos + 1) == "<?" then
+      local e = s:find("?>", pos + 2, true)
+      if not e or (pos > 1 and s:sub(pos, pos + 4) == "<?xml") then return fail("a bad processing instruction") end
+      pos = e + 2
+    elseif s:sub(pos, pos + 1) == "</" then
+      local name, e = s:match("^</([%a_:][%w_:.-]*)%s*>()", pos)
+      if not name then return fail("a bad end tag") end
+      if stack[#stack] ~= name then return fail(("</%s> closes <%s>"):format(name, tostring(stack[#stack]))) end
+      stack[#stack] = nil
+      pos = e
+    else
+      local name, p = s:match("^<([%a_:][%w_:.-]*)()", pos)
+      if not name then return fail("a bad start tag") end
+      if #stack == 0 then
+        if root then return fail("a second root element") end
+        root = true
+      end
+      local seen = {}
+      while true do
+        local ws, p2 = s:match("^(%s*)()", p)
+        p = p2
+        if s:sub(p, p + 1) == "/>" then p = p + 2; break end
+        if s:sub(p, p) == ">" then p = p + 1; stack[#stack + 1] = name; break end
+        if ws == "" then return fail("no space before an attribute of <" .. name .. ">") end
+        local an, q, p3 = s:match("^([%a_:][%w_:.-]*)%s*=%s*([\"'])()", p)
+        if not an then return fail("a bad attribute in <" .. name .. ">") end
+        if seen[an] then return fail("attribute " .. an .. " twice in <" .. name .. ">") end
+        seen[an] = true
+        local close = s:find(q, p3, true)
+        if not close then return fail("an unclosed attribute value") end
+        local v = s:sub(p3, close - 1)
+        if v:find("<", 1, true) then return fail("< in an attribute value") end
+        local vok, vbad = check_text(v)
+        if not vok then return fail(vbad) end
+        p = close + 1
+      end
+      pos = p
+    end
+  end
+  if #stack > 0 then return nil, "<" .. stack[#stack] .. "> is never closed" end
+  if not root then return nil, "no root element" end
+  return true
+end
+
+local function assert_xml(svg)
+  local ok, err = well_formed(svg)
+  assert(ok, "the SVG is not well-formed XML: " .. tostring(err))
+  -- and libxml2's own parser (libxml2-utils, installed with the project)
+  assert(have("xmllint"), "xmllint is not installed: apt-get install libxml2-utils")
+  local dir = tmpdir()
+  write(dir .. "/p.svg", svg)
+  local out, code = sh("xmllint --noout " .. dir .. "/p.svg")
+  os.execute("rm -rf " .. dir)
+  assert(code == 0, "xmllint: " .. out)
+end
+
+-- PNG: the signature, then chunks (length, type, data, CRC-32 of type and
+-- data) from IHDR to IEND. Returns { width, height, idat = bytes }.
+local CRC = {}
+for i = 0, 255 do
+  local c = i
+  for _ = 1, 8 do c = (c & 1 == 1) and (0xEDB88320 ~ (c >> 1)) or (c >> 1) end
+  CRC[i] = c
+end
+local function crc32(s, i, j)
+  local c = 0xFFFFFFFF
+  for k = i, j do c = CRC[(c ~ s:byte(k)) & 0xFF] ~ (c >> 8) end
+  return c ~ 0xFFFFFFFF
+end
+local function png_info(data)
+  if data:sub(1, 8) ~= "\137PNG\r\n\26\n" then return nil, "no PNG signature" end
+  local pos, info, first, last = 9, { idat = 0 }, nil, nil
+  while pos <= #data do
+    if pos + 11 > #data then return nil, "a truncated chunk" end
+    local len, kind = (">I4c4"):unpack(data, pos)
+    if pos + 11 + len > #data then return nil, "a truncated " .. kind .. " chunk" end
+    local crc = (">I4"):unpack(data, pos + 8 + len)
+    if crc ~= crc32(data, pos + 4, pos + 7 + len) then return nil, "a bad CRC in " .. kind end
+    first = first or kind
+    last = kind
+    if kind == "IHDR" then info.width, info.height = (">I4I4"):unpack(data, pos + 8) end
+    if kind == "IDAT" then info.idat = info.idat + len end
+    pos = pos + 12 + len
+  end
+  if first ~= "IHDR" or last ~= "IEND" then return nil, "chunks not from IHDR to IEND" end
+  return info
+end
+
+-- the seed walkthrough, run as the CLI runs it
+local function walkthrough()
+  local run = example.run("examples/seed_walkthrough.lua")
+  return run.nets[1]
+end
+
+describe("the ladder as SVG", function()
+  local net, svg
+  setup(function()
+    net = walkthrough()
+    svg = net:trace():svg()
+  end)
+
+  it("is a well-formed XML document with an svg root, and the well-formedness check rejects broken XML", function()
+    assert_xml(svg)
+    assert.matches('^<%?xml version="1.0" encoding="UTF%-8"%?>\n<svg xmlns="http://www.w3.org/2000/svg"', svg)
+    for _, bad in ipairs { "<svg><g></svg>", "<svg a='1' a='2'/>", "<svg>&nbsp;</svg>", "<svg>a < b</svg>",
+      "<svg/><svg/>", "<svg x=1/>", "<svg>\1</svg>", "text<svg/>" } do
+      assert.is_nil((well_formed(bad)), bad)
+    end
+  end)
+
+  it("is self-contained: no scripts, no external fonts, images or links", function()
+    assert.not_matches("<script", svg, 1, true)
+    assert.not_matches("@import", svg, 1, true)
+    assert.not_matches("url%(['\"]?http", svg)
+    assert.not_matches("href", svg, 1, true)
+    assert.not_matches("<image", svg, 1, true)
+  end)
+
+  it("numbers every segment, 1 to 11, and draws one arrow for each", function()
+    for n = 1, 11 do
+      assert.matches('<tspan class="num">#' .. n .. '</tspan>', svg, 1, true)
+      assert.matches('<g class="seg" id="seg-' .. n .. '">', svg, 1, true)
+    end
+    assert.not_matches("#12<", svg, 1, true)
+    local heads = select(2, svg:gsub('marker%-end="url%(#ah%-%d+%)"', ""))
+    assert.equal(11 + 2, heads) -- the legend draws two sample arrows
+  end)
+
+  it("labels each segment with its flags, relative seq/ack, window, length and the scenario's label", function()
+    assert.matches("</tspan> S seq=0 win=65535 &lt;mss 1460&gt;</text>", svg, 1, true)
+    assert.matches("</tspan> PA seq=1 ack=1 win=65535 len=18</text>", svg, 1, true)
+    assert.matches(">segment 2: SYN+ACK</text>", svg, 1, true)
+    assert.matches(">segment 7: ACK of FIN</text>", svg, 1, true)
+  end)
+
+  it("boxes every state the run took, with its cause", function()
+    local states = {}
+    for _, r in ipairs(net:records()) do
+      if r.kind == "state" then states[r.new] = true end
+    end
+    for _, name in ipairs { "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2",
+      "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSED" } do
+      assert.is_true(states[name], name)
+    end
+    for name in pairs(states) do
+      assert.matches('<tspan class="state">[^<]-' .. name .. "</tspan>", svg)
+    end
+    assert.matches('<tspan class="state">TIME_WAIT</tspan><tspan class="cause">  FIN #10</tspan>', svg, 1, true)
+    assert.matches('<tspan class="state">CLOSED</tspan><tspan class="cause">  2MSL</tspan>', svg, 1, true)
+  end)
+
+  it("compresses the 60 s of TIME_WAIT into a break mark, and says so in the legend", function()
+    assert.equal(1, select(2, svg:gsub('<g class="break">', "")))
+    assert.matches("59.995 s later: idle gap compressed, not to scale", svg, 1, true)
+    assert.matches("quiet gaps over 40.0 ms (2*MSL, timeouts) are compressed at a break mark", svg, 1, true)
+    local height = tonumber(svg:match('<svg [^>]*height="(%d+)"'))
+    assert.is_true(height < 2000, "height " .. height)
+    -- the time after the break is the real one
+    assert.matches(">60.040</text>", svg, 1, true)
+  end)
+
+  it("ends lost and dropped segments in an X with the verdict, dashes delayed ones, and escapes text", function()
+    local n = synfin.sim { latency = 0.01 }
+    local a, b = n:host("10.0.0.1", { name = "a<&>" }), n:host "10.0.0.2"
+    local l = b:listen(80)
+    a:hook("egress", { flags = "=A", state = "ESTABLISHED", count = 1 }, function() return { delay = 0.5 } end)
+    b:hook("ingress", { flags = "P", count = 1 }, function() return "drop" end)
+    a:hook("egress", { flags = "F", count = 1 }, function() return "drop" end)
+    n:run(function()
+      local c = a:connect("10.0.0.2", 80)
+      c:wait("ESTABLISHED", 1)
+      l:accept(2)
+      c:send("x")
+      n:note([[quotes " ' and <tags> & ampersands]], a)
+      n:sleep(0.5)
+      c:close()
+      n:sleep(0.1)
+    end)
+    local s = n:trace():svg()
+    assert_xml(s)
+    assert.matches('stroke%-dasharray="7,4"[^/]*/>', s)
+    assert.matches(">delayed 0.5 s by hook 1</text>", s, 1, true)
+    assert.matches(">dropped on arrival by hook 2</text>", s, 1, true)
+    assert.matches(">dropped by egress hook 3</text>", s, 1, true)
+    assert.matches(">quotes &quot; &apos; and &lt;tags&gt; &amp; ampersands</text>", s, 1, true)
+    assert.matches(">a&lt;&amp;&gt;</text>", s, 1, true)
+    -- an X is two crossed strokes in red
+    assert.is_true(select(2, s:gsub('<path d="M[^"]*" stroke="#c62828"', "")) >= 3)
+  end)
+
+  it("draws a net with no hosts, and hides notes when asked", function()
+    local empty = synfin.sim {}
+    empty:note("a note & no host")
+    assert_xml(empty:trace():svg())
+    local n = synfin.sim {}
+    n:host "10.0.0.1"
+    n:note("hidden")
+    assert.matches(">hidden</text>", n:trace():svg(), 1, true)
+    assert.not_matches("hidden", n:trace({ notes = false }):svg(), 1, true)
+    assert.equal(ladder.svg(n, n:records(), {}), n:trace():svg())
+  end)
+
+  it("trace:svg(path) writes the file and returns true, or nil and a message", function()
+    local dir = tmpdir()
+    finally(function() os.execute("rm -rf " .. dir) end)
+    assert.is_true(net:trace():svg(dir .. "/w.svg"))
+    assert.equal(svg, slurp(dir .. "/w.svg"))
+    local ok, err = net:trace():svg(dir .. "/no/such/dir/w.svg")
+    assert.is_nil(ok)
+    assert.matches("No such file or directory", err)
+    assert.has_error(function() net:trace():svg(42) end, "bad argument #1 to 'svg' (a file name expected)")
+  end)
+
+  it("is the same for the same run, byte for byte", function()
+    assert.equal(svg, walkthrough():trace():svg())
+  end)
+end)
+
+describe("net:states_dot()", function()
+  -- the transitions in a net's records, with their counts
+  local function taken(net)
+    local counts, order = {}, {}
+    for _, r in ipairs(net:records()) do
+      if r.kind == "state" then
+        local key = ("%s|%s|%s"):format(r.old, r.new, r.cause .. ((r.why or "") ~= "" and (" " .. r.why) or ""))
+        if not counts[key] then order[#order + 1] = key end
+        counts[key] = (counts[key] or 0) + 1
+      end
+    end
+    return order, counts
+  end
+  local function edge(key, n)
+    local from, to, event = key:match("^(.-)|(.-)|(.*)$")
+    return ('"%s" -> "%s" [label="%s\\n%d %s"'):format(from, to, event, n, n == 1 and "time" or "times")
+  end
+
+  it("draws every transition the walkthrough took, bold, with its count", function()
+    local net = walkthrough()
+    local dot = net:states_dot()
+    assert.matches("^digraph tcp_states {\n", dot)
+    assert.matches("}\n$", dot)
+    local order, counts = taken(net)
+    assert.equal(12, #order)
+    for _, key in ipairs(order) do assert.matches(edge(key, counts[key]), dot, 1, true) end
+    assert.matches('"FIN_WAIT_1" -> "FIN_WAIT_2" [label="segment ACK of our FIN\\n1 time", color="#1f5fa8"', dot,
+      1, true)
+    assert.matches('"TIME_WAIT" -> "CLOSED" [label="timer 2MSL\\n1 time"', dot, 1, true)
+    -- the figure's other edges, grey and dashed; all eleven states
+    assert.matches('"FIN_WAIT_1" -> "CLOSING" [label="rcv FIN / snd ACK", style=dashed];', dot, 1, true)
+    for _, s in ipairs(synfin.STATES) do assert.matches('\n  "' .. s .. '"', dot) end
+    assert.matches('\n  "CLOSING";', dot, 1, true) -- never visited: not filled
+  end)
+
+  it("counts a transition taken twice, and adds those the figure does not draw", function()
+    local net = example.run("examples/simultaneous_close.lua").nets[1]
+    local dot = net:states_dot()
+    local order, counts = taken(net)
+    for _, key in ipairs(order) do assert.matches(edge(key, counts[key]), dot, 1, true) end
+    assert.matches('"ESTABLISHED" -> "FIN_WAIT_1" [label="user close\\n2 times"', dot, 1, true)
+    assert.matches('"TIME_WAIT" -> "CLOSED" [label="timer 2MSL\\n2 times"', dot, 1, true)
+
+    local n = synfin.sim {}
+    local a, b = n:host "10.0.0.1", n:host "10.0.0.2"
+    b:listen(80)
+    n:run(function()
+      local c = a:connect("10.0.0.2", 80)
+      c:wait("ESTABLISHED", 1)
+      c:abort()
+    end)
+    assert.matches('"ESTABLISHED" -> "CLOSED" [label="user abort\\n1 time"', n:states_dot(), 1, true)
+  end)
+
+  it("is a graph Graphviz reads, when Graphviz is installed", function()
+    if not have("dot") then return end
+    local dir = tmpdir()
+    finally(function() os.execute("rm -rf " .. dir) end)
+    write(dir .. "/s.dot", walkthrough():states_dot())
+    local out, code = sh("dot -Tsvg -o " .. dir .. "/s.svg " .. dir .. "/s.dot")
+    assert.equal(0, code, out)
+  end)
+end)
+
+describe("the synfin CLI's pictures", function()
+  local dir
+  before_each(function() dir = tmpdir() end)
+  after_each(function() os.execute("rm -rf " .. dir) end)
+
+  local QUIET_SCRIPT = [[
+local synfin = require "synfin"
+print("chatter")
+local net = synfin.sim { seed = 3 }
+local a, b = net:host "10.0.0.1", net:host "10.0.0.2"
+b:listen(80)
+net:run(function() a:connect("10.0.0.2", 80):wait("ESTABLISHED", 1) end)
+]]
+
+  it("--trace prints the ladder of a net the script did not print", function()
+    write(dir .. "/s.lua", QUIET_SCRIPT)
+    local out, code = run_cli("--trace " .. dir .. "/s.lua")
+    assert.equal(0, code, out)
+    assert.matches("^chatter\n  time %(s%)  10.0.0.1 ", out)
+    assert.matches("[ESTABLISHED] SYN-ACK #2", out, 1, true)
+  end)
+
+  it("--trace does not print again a ladder the script printed", function()
+    local out, code = run_cli("--trace examples/seed_walkthrough.lua")
+    assert.equal(0, code, out)
+    assert.equal(1, select(2, out:gsub("time %(s%)", "")))
+  end)
+
+  it("--trace prints every net, each under its name, when there are several", function()
+    write(dir .. "/s.lua", QUIET_SCRIPT .. QUIET_SCRIPT:gsub("local synfin = require \"synfin\"\n", ""))
+    local out, code = run_cli("--quiet --trace " .. dir .. "/s.lua")
+    assert.equal(0, code, out)
+    assert.matches("^net 1 of 2 %(seed 3%):\n", out)
+    assert.matches("\nnet 2 of 2 (seed 3):\n", out, 1, true)
+    assert.equal(2, select(2, out:gsub("time %(s%)", "")))
+  end)
+
+  it("--quiet discards what the script prints", function()
+    local out, code = run_cli("--quiet examples/seed_walkthrough.lua")
+    assert.equal(0, code)
+    assert.equal("exit=0\n", out)
+    write(dir .. "/s.lua", QUIET_SCRIPT)
+    out = run_cli("--quiet --trace " .. dir .. "/s.lua")
+    assert.not_matches("chatter", out, 1, true)
+    assert.matches("^  time %(s%)", out)
+  end)
+
+  it("--svg FILE writes the picture of the net, with --seed's seed", function()
+    local out, code = run_cli("--quiet --seed 5 --svg " .. dir .. "/w.svg examples/seed_walkthrough.lua")
+    assert.equal(0, code, out)
+    local svg = slurp(dir .. "/w.svg")
+    assert_xml(svg)
+    assert.matches("<title>synfin trace, seed 5</title>", svg, 1, true)
+    assert.matches('<tspan class="num">#11</tspan>', svg, 1, true)
+  end)
+
+  it("writes the ladder and the picture of a failed run too, and exits 1 with file:line", function()
+    write(dir .. "/f.lua", [[
+local net = require("synfin").sim {}
+local a = net:host "10.0.0.1"
+net:peer "10.0.0.2"
+net:run(function() a:connect("10.0.0.2", 80):wait("ESTABLISHED", 1) end)
+]])
+    local out, code = run_cli("--trace --svg " .. dir .. "/f.svg " .. dir .. "/f.lua")
+    assert.equal(1, code)
+    assert.matches("f.lua:4: timed out after 1 s", out, 1, true)
+    -- the whole ladder, and the error's last lines of it
+    assert.equal(2, select(2, out:gsub("time %(s%)", "")))
+    assert_xml(slurp(dir .. "/f.svg"))
+  end)
+
+  it("says what is wrong with a bad command line or an unwritable picture", function()
+    local out, code = run_cli("--svg")
+    assert.equal(2, code)
+    assert.matches("--svg needs a file name", out, 1, true)
+    out, code = run_cli("--seed x examples/handshake.lua")
+    assert.equal(2, code)
+    assert.matches("--seed needs an integer", out, 1, true)
+    out, code = run_cli("--bogus examples/handshake.lua")
+    assert.equal(2, code)
+    assert.matches("unknown option --bogus", out, 1, true)
+    out, code = run_cli("--help")
+    assert.equal(0, code)
+    for _, opt in ipairs { "--seed N", "--trace", "--svg FILE", "--quiet", "--version" } do
+      assert.matches(opt, out, 1, true)
+    end
+    out, code = run_cli("--quiet --svg " .. dir .. "/no/such/w.svg examples/handshake.lua")
+    assert.equal(1, code)
+    assert.matches("synfin: --svg: " .. dir .. "/no/such/w.svg: No such file or directory", out, 1, true)
+    write(dir .. "/nonet.lua", "local x = 1\n")
+    out, code = run_cli("--svg " .. dir .. "/n.svg " .. dir .. "/nonet.lua")
+    assert.equal(1, code)
+    assert.matches("the script created no net", out, 1, true)
+  end)
+
+  it("leaves what follows the script to the script", function()
+    write(dir .. "/args.lua", "print(table.concat(arg, ','))\n")
+    local out, code = run_cli(dir .. "/args.lua --trace --svg x")
+    assert.equal(0, code)
+    assert.matches("^%-%-trace,%-%-svg,x\n", out)
+  end)
+end)
+
+describe("a screenshot of the walkthrough's SVG", function()
+  local W, H = 1400, 2000
+  local function screenshot(svg_path, png_path, dir)
+    local cmd = ("timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-background-networking "
+      .. "--disable-component-update --disable-sync --no-first-run --user-data-dir=%s/profile "
+      .. "--screenshot=%s --window-size=%d,%d file://%s"):format(dir, png_path, W, H, svg_path)
+    return sh(cmd)
+  end
+
+  it("in Debian's chromium, headless, is a picture, not a blank page", function()
+    -- a missing chromium fails the spec: the README's install line and .ci/run install it
+    assert(have("chromium"), "chromium is not installed: apt-get install chromium")
+    local dir = tmpdir()
+    finally(function() os.execute("rm -rf " .. dir) end)
+    assert.is_true(walkthrough():trace():svg(dir .. "/w.svg"))
+    -- a blank page of the same size, for comparison
+    write(dir .. "/blank.svg", '<svg xmlns="http://www.w3.org/2000/svg" width="992" height="1516"/>\n')
+    local out = screenshot(dir .. "/w.svg", dir .. "/w.png", dir)
+    local png = io.open(dir .. "/w.png", "rb")
+    assert(png, "chromium wrote no screenshot:\n" .. out)
+    png:close()
+    screenshot(dir .. "/blank.svg", dir .. "/blank.png", dir)
+
+    local info = assert(png_info(slurp(dir .. "/w.png")))
+    assert.equal(W, info.width)
+    assert.equal(H, info.height)
+    local blank = assert(png_info(slurp(dir .. "/blank.png")))
+    assert.equal(W, blank.width)
+    -- a blank page compresses to almost nothing; the ladder's text, lines
+    -- and boxes do not
+    assert.is_true(info.idat > 20000, "the screenshot's image data is only " .. info.idat .. " bytes")
+    assert.is_true(info.idat > 5 * blank.idat,
+      ("the screenshot (%d bytes) is not much more than a blank page (%d bytes)"):format(info.idat, blank.idat))
+  end)
+end)
