@@ -147,7 +147,11 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
             p->snd_buf = (uint32_t)luaL_checkinteger(L, -1);
         else if (strcmp(k, "mss") == 0)
             p->mss = (uint16_t)luaL_checkinteger(L, -1);
-        else if (strcmp(k, "backlog") == 0)
+        else if (strcmp(k, "mtu") == 0) {
+            lua_Integer mtu = luaL_checkinteger(L, -1);
+            if (mtu < 576 || mtu > 1540) luaL_error(L, "mtu must be 576..1540");
+            cfg->mtu = (uint16_t)mtu;
+        } else if (strcmp(k, "backlog") == 0)
             cfg->backlog = (uint16_t)luaL_checkinteger(L, -1);
         else if (strcmp(k, "delayed_ack") == 0) {
             p->delayed_ack = to_us(L, -1, k);
@@ -522,6 +526,35 @@ static int l_sim_inject(lua_State *L)
     read_seg(L, 4, &seg);
     if (seg.len > 65000) return luaL_error(L, "segment: payload too large");
     int rc = sf_sim_inject(s->sim, host, dir, &seg);
+    if (rc < 0) return push_fail(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* sim:inject_icmp(host, { type, code, mtu, src, dst, q_src, q_dst, q_sport,
+ * q_dport, q_seq }) */
+static int l_sim_inject_icmp(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    int host = check_host(L, s, 2);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    sf_icmp m;
+    memset(&m, 0, sizeof m);
+    m.type = (uint8_t)opt_field_int(L, 3, "type", 3);
+    m.code = (uint8_t)opt_field_int(L, 3, "code", 0);
+    m.mtu = (uint16_t)opt_field_int(L, 3, "mtu", 0);
+    m.q_sport = (uint16_t)opt_field_int(L, 3, "q_sport", 0);
+    m.q_dport = (uint16_t)opt_field_int(L, 3, "q_dport", 0);
+    m.q_seq = (uint32_t)opt_field_int(L, 3, "q_seq", 0);
+    static const char *const addrs[] = {"src", "dst", "q_src", "q_dst"};
+    uint32_t *slots[] = {&m.saddr, &m.daddr, &m.q_saddr, &m.q_daddr};
+    for (int i = 0; i < 4; i++) {
+        lua_getfield(L, 3, addrs[i]);
+        if (!lua_isnil(L, -1) && sf_addr_parse(luaL_checkstring(L, -1), slots[i]) != 0)
+            return luaL_error(L, "icmp: %s must be an IPv4 address", addrs[i]);
+        lua_pop(L, 1);
+    }
+    int rc = sf_sim_inject_icmp(s->sim, host, &m);
     if (rc < 0) return push_fail(L, rc);
     lua_pushboolean(L, 1);
     return 1;
@@ -979,6 +1012,7 @@ static const luaL_Reg sim_methods[] = {{"close", l_sim_close},
                                        {"listen", l_sim_listen},
                                        {"connect", l_sim_connect},
                                        {"lookup", l_sim_lookup},
+                                       {"inject_icmp", l_sim_inject_icmp},
                                        {NULL, NULL}};
 
 static const luaL_Reg conn_methods[] = {

@@ -38,7 +38,11 @@ static uint16_t peer_mss(const sf_seg *seg, const sf_conn *c)
     /* RFC 9293 §3.7.1: 536 without the option (MUST-15); never more than a
      * packet of ours can carry */
     uint16_t mss = seg->mss ? seg->mss : 536;
-    if (mss > c->pol.mss) mss = c->pol.mss;
+    /* MUST-16: the effective send MSS is also bounded by what our link can
+     * send (MMS_S = MTU - 40), and by the mss setting (as Linux's
+     * TCP_MAXSEG bounds both directions) */
+    uint16_t ours = sf_mss_announced(c);
+    if (mss > ours) mss = ours;
     if (mss > SF_MAX_PACKET - 80) mss = SF_MAX_PACKET - 80;
     return mss ? mss : 1;
 }

@@ -99,7 +99,7 @@ void sf_send_syn(sf_conn *c, uint64_t now)
     /* a bare SYN in SYN_SENT; in any later state the peer's SYN has come */
     uint8_t flags = c->state == SF_SYN_SENT ? SF_SYN : (SF_SYN | SF_ACK);
     sf_seg seg = conn_seg(c, now, c->iss, flags);
-    seg.mss = c->pol.mss;
+    seg.mss = sf_mss_announced(c);
     /* RFC 7323 §2.2: a SYN offers window scaling; a SYN-ACK only answers a
      * SYN that offered it. The window of a SYN is never scaled. */
     if (flags == SF_SYN)

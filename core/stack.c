@@ -25,6 +25,7 @@ const char *sf_strerror(int err)
     case SF_EAGAIN: return "try again";
     case SF_EBADMSG: return "malformed packet";
     case SF_ENOBUFS: return "buffer too small";
+    case SF_EUNREACH: return "destination unreachable";
     default: return "unknown error";
     }
 }
@@ -60,6 +61,7 @@ void sf_config_default(sf_config *cfg)
     cfg->ephemeral_lo = 49152; /* RFC 6335 §6 dynamic ports */
     cfg->ephemeral_hi = 65535;
     cfg->backlog = 128;
+    cfg->mtu = 1500;
     cfg->policy.msl = 30 * 1000000ULL; /* Linux's TIME_WAIT is 60 s = 2 * 30 s */
     cfg->policy.rto_initial = 1000000; /* RFC 6298 (2.1) */
     cfg->policy.rto_min = 1000000;     /* RFC 6298 (2.4): SHOULD be rounded up to 1 s */
@@ -408,6 +410,10 @@ void sf_stack_batch_end(sf_stack *st, uint64_t now)
 void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
 {
     if (!st->batch) reap(st); /* a batch's pending list may still name them */
+    if (sf_wire_is_icmp(pkt, len)) {
+        sf_icmp_input(st, now, pkt, len); /* RFC 9293 §3.9.2.2 */
+        return;
+    }
     sf_seg seg;
     const char *why = NULL;
     if (sf_wire_parse(pkt, len, &seg, &why) != 0) {

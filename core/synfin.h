@@ -34,6 +34,7 @@ enum {
     SF_EAGAIN = -10,    /* nothing to read now, or no room to send now */
     SF_EBADMSG = -11,   /* malformed packet */
     SF_ENOBUFS = -12,   /* a buffer is too small for the packet */
+    SF_EUNREACH = -13,  /* an ICMP hard error: destination unreachable */
 };
 const char *sf_strerror(int err);
 
@@ -102,6 +103,23 @@ static inline uint32_t sf_seg_seqlen(const sf_seg *s)
 int sf_wire_parse(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why);
 /* Builds an IPv4 + TCP packet into buf; returns its length or SF_ENOBUFS. */
 int sf_wire_build(uint8_t *buf, size_t cap, const sf_seg *seg);
+/* An ICMP error message about a TCP segment (RFC 792; RFC 9293 §3.9.2.2):
+ * its addresses, type and code, the next-hop MTU of "fragmentation needed"
+ * (RFC 1191), and the quoted segment's addresses, ports and sequence number. */
+typedef struct {
+    uint32_t saddr, daddr;
+    uint8_t type, code;
+    uint16_t mtu;
+    uint32_t q_saddr, q_daddr;
+    uint16_t q_sport, q_dport;
+    uint32_t q_seq;
+} sf_icmp;
+int sf_wire_is_icmp(const uint8_t *pkt, size_t len);
+/* Parses an ICMP message quoting a TCP segment; 0 or SF_EBADMSG with *why. */
+int sf_icmp_parse(const uint8_t *pkt, size_t len, sf_icmp *m, const char **why);
+/* Builds one (for drivers and tests); returns its length or SF_ENOBUFS. */
+int sf_icmp_build(uint8_t *buf, size_t cap, const sf_icmp *m);
+
 /* Formats flags as letters in the order S, F, R, P, A, U, E, C ("SA", "FA", "PA"). */
 void sf_flags_str(uint8_t flags, char out[9]);
 /* Parses "SA", "FPA", ... (any order) into flag bits; -1 on an unknown letter. */
@@ -179,6 +197,9 @@ typedef struct {
     uint32_t isn;
     uint16_t ephemeral_lo, ephemeral_hi;
     uint16_t backlog; /* default listen backlog */
+    /* the MTU of the host's link: the MSS announced is at most mtu - 40
+     * (MMS_R, MUST-67), and what is sent at most mtu - 40 too (MMS_S) */
+    uint16_t mtu;
     /* RFC 5961 §7: at most this many challenge ACKs a second (the stack's
      * whole); 0: no limit */
     uint32_t challenge_ack_limit;

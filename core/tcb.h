@@ -230,9 +230,20 @@ static inline uint32_t sf_eff_mss(const sf_conn *c)
     return c->ts_ok ? c->snd_mss - 12u : c->snd_mss;
 }
 
+/* The MSS we announce: our setting, at most what the link lets us receive
+ * (MMS_R = MTU - 40 for IPv4 without options, RFC 9293 §3.7.1, MUST-67). */
+static inline uint16_t sf_mss_announced(const sf_conn *c)
+{
+    uint32_t mms = c->stack->cfg.mtu > 40 ? c->stack->cfg.mtu - 40u : 536u;
+    return (uint16_t)(c->pol.mss < mms ? c->pol.mss : mms);
+}
+
 /* The window scale shift we offer: the smallest that fits rcv_buf in 16
  * bits (RFC 7323 §2.3: at most 14); -1 when the policy does not offer it. */
 int sf_wscale_offer(const sf_conn *c);
+
+/* icmp.c */
+void sf_icmp_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len);
 
 /* input.c */
 void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg);

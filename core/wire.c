@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#define IP_HDR          20
-#define TCP_HDR         20
-#define IPPROTO_TCP_NUM 6
+#define IP_HDR           20
+#define TCP_HDR          20
+#define IPPROTO_TCP_NUM  6
+#define IPPROTO_ICMP_NUM 1
+#define ICMP_HDR         8
 
 static uint16_t get16(const uint8_t *p)
 {
@@ -101,12 +103,10 @@ static int parse_options(const uint8_t *p, size_t len, sf_seg *seg, const char *
     return 0;
 }
 
-int sf_wire_parse(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why)
+/* The IPv4 header (RFC 791): version, lengths, checksum; fragments are not
+ * reassembled. Sets the header and total lengths. */
+static int parse_ip(const uint8_t *pkt, size_t len, size_t *ihl, size_t *total, const char **why)
 {
-    static const char *unused;
-    if (!why) why = &unused;
-    memset(seg, 0, sizeof *seg);
-    seg->wscale = -1;
     if (len < IP_HDR) {
         *why = "packet shorter than an IPv4 header";
         return SF_EBADMSG;
@@ -115,22 +115,33 @@ int sf_wire_parse(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why)
         *why = "not IPv4";
         return SF_EBADMSG;
     }
-    size_t ihl = (size_t)(pkt[0] & 0x0f) * 4;
-    size_t total = get16(pkt + 2);
-    if (ihl < IP_HDR || total < ihl || total > len) {
+    *ihl = (size_t)(pkt[0] & 0x0f) * 4;
+    *total = get16(pkt + 2);
+    if (*ihl < IP_HDR || *total < *ihl || *total > len) {
         *why = "bad IPv4 header or total length";
         return SF_EBADMSG;
     }
-    if (csum_fold(csum_add(0, pkt, ihl)) != 0) {
+    if (csum_fold(csum_add(0, pkt, *ihl)) != 0) {
         *why = "bad IPv4 header checksum";
-        return SF_EBADMSG;
-    }
-    if (pkt[9] != IPPROTO_TCP_NUM) {
-        *why = "not TCP";
         return SF_EBADMSG;
     }
     if ((get16(pkt + 6) & 0x3fff) != 0) {
         *why = "IPv4 fragment (reassembly not supported)";
+        return SF_EBADMSG;
+    }
+    return 0;
+}
+
+int sf_wire_parse(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why)
+{
+    static const char *unused;
+    if (!why) why = &unused;
+    memset(seg, 0, sizeof *seg);
+    seg->wscale = -1;
+    size_t ihl, total;
+    if (parse_ip(pkt, len, &ihl, &total, why) != 0) return SF_EBADMSG;
+    if (pkt[9] != IPPROTO_TCP_NUM) {
+        *why = "not TCP";
         return SF_EBADMSG;
     }
     seg->ttl = pkt[8];
@@ -292,4 +303,90 @@ int sf_addr_is_unicast(uint32_t a)
 void sf_addr_str(uint32_t addr, char out[16])
 {
     snprintf(out, 16, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 255, (addr >> 8) & 255, addr & 255);
+}
+
+/* ---- ICMP (RFC 792), for the errors TCP acts on (RFC 9293 §3.9.2.2) ---------- */
+
+int sf_wire_is_icmp(const uint8_t *pkt, size_t len)
+{
+    return len >= IP_HDR && pkt[0] >> 4 == 4 && pkt[9] == IPPROTO_ICMP_NUM;
+}
+
+int sf_icmp_parse(const uint8_t *pkt, size_t len, sf_icmp *m, const char **why)
+{
+    static const char *unused;
+    if (!why) why = &unused;
+    memset(m, 0, sizeof *m);
+    size_t ihl, total;
+    if (parse_ip(pkt, len, &ihl, &total, why) != 0) return SF_EBADMSG;
+    if (pkt[9] != IPPROTO_ICMP_NUM) {
+        *why = "not ICMP";
+        return SF_EBADMSG;
+    }
+    const uint8_t *icmp = pkt + ihl;
+    size_t ilen = total - ihl;
+    if (ilen < ICMP_HDR) {
+        *why = "ICMP message shorter than its header";
+        return SF_EBADMSG;
+    }
+    if (csum_fold(csum_add(0, icmp, ilen)) != 0) {
+        *why = "bad ICMP checksum";
+        return SF_EBADMSG;
+    }
+    m->saddr = get32(pkt + 12);
+    m->daddr = get32(pkt + 16);
+    m->type = icmp[0];
+    m->code = icmp[1];
+    m->mtu = get16(icmp + 6); /* RFC 1191: next-hop MTU, in "fragmentation needed" */
+    /* the offending datagram: its IPv4 header and at least 8 bytes of TCP */
+    const uint8_t *q = icmp + ICMP_HDR;
+    size_t qlen = ilen - ICMP_HDR;
+    if (qlen < IP_HDR || q[0] >> 4 != 4) {
+        *why = "ICMP message quotes no IPv4 header";
+        return SF_EBADMSG;
+    }
+    size_t qihl = (size_t)(q[0] & 0x0f) * 4;
+    if (qihl < IP_HDR || qlen < qihl + 8 || q[9] != IPPROTO_TCP_NUM) {
+        *why = "ICMP message quotes no TCP header";
+        return SF_EBADMSG;
+    }
+    m->q_saddr = get32(q + 12);
+    m->q_daddr = get32(q + 16);
+    m->q_sport = get16(q + qihl);
+    m->q_dport = get16(q + qihl + 2);
+    m->q_seq = get32(q + qihl + 4);
+    return 0;
+}
+
+int sf_icmp_build(uint8_t *buf, size_t cap, const sf_icmp *m)
+{
+    size_t total = IP_HDR + ICMP_HDR + IP_HDR + 8;
+    if (cap < total) return SF_ENOBUFS;
+    memset(buf, 0, total);
+    uint8_t *ip = buf;
+    ip[0] = 0x45;
+    put16(ip + 2, (uint16_t)total);
+    ip[8] = 64;
+    ip[9] = IPPROTO_ICMP_NUM;
+    put32(ip + 12, m->saddr);
+    put32(ip + 16, m->daddr);
+    put16(ip + 10, csum_fold(csum_add(0, ip, IP_HDR)));
+    uint8_t *icmp = buf + IP_HDR;
+    icmp[0] = m->type;
+    icmp[1] = m->code;
+    put16(icmp + 6, m->mtu);
+    /* the quoted datagram: an IPv4 header and the first 8 bytes of TCP */
+    uint8_t *q = icmp + ICMP_HDR;
+    q[0] = 0x45;
+    put16(q + 2, IP_HDR + TCP_HDR);
+    q[8] = 64;
+    q[9] = IPPROTO_TCP_NUM;
+    put32(q + 12, m->q_saddr);
+    put32(q + 16, m->q_daddr);
+    put16(q + 10, csum_fold(csum_add(0, q, IP_HDR)));
+    put16(q + IP_HDR, m->q_sport);
+    put16(q + IP_HDR + 2, m->q_dport);
+    put32(q + IP_HDR + 4, m->q_seq);
+    put16(icmp + 2, csum_fold(csum_add(0, icmp, total - IP_HDR)));
+    return (int)total;
 }

@@ -491,3 +491,25 @@ void sf_sim_note(sf_sim *sim, int host, const char *text)
     sim->trace.recs[i].host = host < 0 ? UINT16_MAX : (uint16_t)host;
     sf_trace_text(&sim->trace, i, text, strlen(text));
 }
+
+int sf_sim_inject_icmp(sf_sim *sim, int host, const sf_icmp *m)
+{
+    sf_icmp msg = *m;
+    if (!msg.saddr) msg.saddr = sim->hosts[host]->addr;
+    uint8_t buf[128];
+    int n = sf_icmp_build(buf, sizeof buf, &msg);
+    if (n < 0) return n;
+    int to = sf_sim_host_of(sim, msg.daddr);
+    char text[128], addr[16];
+    sf_addr_str(msg.daddr, addr);
+    snprintf(text, sizeof text, "ICMP type %u code %u to %s", msg.type, msg.code, addr);
+    sf_sim_note(sim, host, text);
+    if (to < 0) return SF_OK;
+    sim_pkt *p = pkt_new(sim, buf, (size_t)n);
+    if (!p) return SF_ENOMEM;
+    p->from = host;
+    p->to = to;
+    p->skip_hooks = 1; /* hooks see TCP segments only */
+    schedule(sim, p, sim->now + sim->link.latency);
+    return SF_OK;
+}

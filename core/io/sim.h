@@ -46,6 +46,9 @@ void sf_sim_flush(sf_sim *sim, int host);
 /* A crafted segment: SF_EGRESS as if `host` sent it (its egress hooks, then
  * the link), SF_INGRESS as if it arrived at `host` now (its ingress hooks). */
 int sf_sim_inject(sf_sim *sim, int host, sf_dir dir, const sf_seg *seg);
+/* An ICMP message from `host` (its address, or m->saddr when set) to the
+ * host at m->daddr, over the link; no hooks see it, a note records it. */
+int sf_sim_inject_icmp(sf_sim *sim, int host, const sf_icmp *m);
 /* A note in the trace, at the host's column (host -1: none). */
 void sf_sim_note(sf_sim *sim, int host, const char *text);
 

@@ -91,7 +91,7 @@ local SETTINGS = { msl = true, rto = true, rto_min = true, rto_max = true, retri
   rst_in_time_wait = true, syn_in_time_wait = true, delayed_ack = true, nagle = true,
   user_timeout = true, keepalive = true, keepalive_interval = true, keepalive_probes = true,
   ttl = true, tos = true, congestion_control = true, r1 = true, soft_errors = true,
-  window_scaling = true, timestamps = true }
+  window_scaling = true, timestamps = true, mtu = true }
 
 ------------------------------------------------------------------------------
 -- The net
@@ -503,6 +503,25 @@ function Host:inject(dir, seg)
   s.abs_seq, s.abs_ack = nil, nil
   local ok, err = net.sim:inject(self.index, dir, s)
   if not ok then error(where() .. "inject: " .. tostring(err), 0) end
+  return true
+end
+
+--- Sends an ICMP error about a segment (a record, e.g. from net:expect) to
+-- the host that sent it, as a router or the peer would: opts.type (3,
+-- destination unreachable, by default; 4 source quench; 11 time exceeded;
+-- 12 parameter problem), opts.code, opts.mtu (for 3/4, fragmentation
+-- needed), opts.src (the ICMP's source, this host's address by default).
+function Host:send_icmp(opts)
+  if type(opts) ~= "table" or type(opts.about) ~= "table" then
+    argerror(1, "send_icmp", "a table with about = a segment record expected")
+  end
+  local seg = opts.about
+  local ok, err = self.net.sim:inject_icmp(self.index, {
+    type = opts.type or 3, code = opts.code or 0, mtu = opts.mtu, src = opts.src, dst = seg.src,
+    q_src = seg.src, q_dst = seg.dst, q_sport = seg.sport, q_dport = seg.dport,
+    q_seq = seg.abs_seq or seg.seq,
+  })
+  if not ok then error(where() .. "send_icmp: " .. tostring(err), 0) end
   return true
 end
 

@@ -363,8 +363,10 @@ static void test_ip_options_and_icmp(void)
 
     /* MUST-55, MUST-56: ICMP messages about the connection, the soft errors
      * (Destination Unreachable codes 0, 1 and 5, Time Exceeded, Parameter
-     * Problem) and a Source Quench, are discarded silently: nothing is sent,
-     * no error reaches the user, the connection stays ESTABLISHED. */
+     * Problem) and a Source Quench, never abort it: nothing is sent, no error
+     * reaches the user, the connection stays ESTABLISHED. (They quote our
+     * ACK, which has nothing in flight, so RFC 5927 §4.1 does not even
+     * believe them; spec/icmp_spec.lua has the ones about data in flight.) */
     static const uint8_t icmp[][2] = {{3, 0}, {3, 1}, {3, 5}, {11, 0}, {11, 1}, {12, 0}, {12, 1}, {12, 2}, {4, 0}};
     size_t before = k->n;
     for (size_t i = 0; i < sizeof icmp / sizeof icmp[0]; i++) {
