@@ -8,18 +8,6 @@
 enum { ICMP_UNREACH = 3, ICMP_SOURCE_QUENCH = 4, ICMP_TIME_EXCEEDED = 11, ICMP_PARAM = 12 };
 enum { UNREACH_PROTOCOL = 2, UNREACH_PORT = 3, UNREACH_NEEDFRAG = 4 };
 
-static void soft_error(sf_conn *c, const char *why)
-{
-    if (!c->pol.soft_errors) return; /* SHLD-20: the application turned reports off */
-    sf_event ev = {.type = SF_EV_SOFT_ERROR,
-                   .conn = c,
-                   .conn_id = c->id,
-                   .old_state = c->state,
-                   .new_state = c->state,
-                   .why = why};
-    c->stack->cb.event(c->stack->ud, &ev);
-}
-
 void sf_icmp_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
 {
     sf_icmp m;
@@ -63,10 +51,11 @@ void sf_icmp_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
                            m.code == UNREACH_PORT ? SF_EREFUSED : SF_EUNREACH);
             return;
         }
-        soft_error(c, "ICMP destination unreachable (soft error)"); /* codes 0, 1, 5, ... */
+        sf_report_soft_error(c,
+                             "ICMP destination unreachable (soft error)"); /* codes 0, 1, 5, ... */
         return;
-    case ICMP_TIME_EXCEEDED: soft_error(c, "ICMP time exceeded (soft error)"); return;
-    case ICMP_PARAM: soft_error(c, "ICMP parameter problem (soft error)"); return;
+    case ICMP_TIME_EXCEEDED: sf_report_soft_error(c, "ICMP time exceeded (soft error)"); return;
+    case ICMP_PARAM: sf_report_soft_error(c, "ICMP parameter problem (soft error)"); return;
     default: sf_report_drop(st, c, "ICMP message of no concern to TCP"); return;
     }
 }

@@ -478,15 +478,7 @@ static void check_urg(sf_conn *c, const sf_seg *seg)
     c->rcv_up = up;
     c->rcv_urgent = true;
     uint32_t read_point = c->rcv_nxt - c->rcvbuf.len;
-    if (sf_seq_gt(up, read_point)) {
-        sf_event ev = {.type = SF_EV_URGENT,
-                       .conn = c,
-                       .conn_id = c->id,
-                       .old_state = c->state,
-                       .new_state = c->state,
-                       .why = "urgent data pending"};
-        c->stack->cb.event(c->stack->ud, &ev);
-    }
+    if (sf_seq_gt(up, read_point)) sf_report(c, SF_EV_URGENT, "urgent data pending");
 }
 
 /* Seventh (text) and eighth (FIN) steps. */

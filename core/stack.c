@@ -300,6 +300,22 @@ void sf_report_drop(sf_stack *st, sf_conn *c, const char *why)
     st->cb.event(st->ud, &ev);
 }
 
+void sf_report(sf_conn *c, sf_event_type type, const char *why)
+{
+    sf_event ev = {.type = type,
+                   .conn = c,
+                   .conn_id = c->id,
+                   .old_state = c->state,
+                   .new_state = c->state,
+                   .why = why};
+    c->stack->cb.event(c->stack->ud, &ev);
+}
+
+void sf_report_soft_error(sf_conn *c, const char *why)
+{
+    if (c->pol.soft_errors) sf_report(c, SF_EV_SOFT_ERROR, why); /* SHLD-20 */
+}
+
 void sf_report_error(sf_conn *c, int err)
 {
     c->error = err;

@@ -171,6 +171,10 @@ struct sf_stack {
 void sf_set_state(sf_conn *c, sf_state s, sf_cause cause, const char *why);
 void sf_report_drop(sf_stack *st, sf_conn *c, const char *why);
 void sf_report_error(sf_conn *c, int err);
+/* An asynchronous report about a connection (RFC 9293 §3.9.1.8). */
+void sf_report(sf_conn *c, sf_event_type type, const char *why);
+/* A soft error (MUST-47), unless the application turned them off (SHLD-20). */
+void sf_report_soft_error(sf_conn *c, const char *why);
 void sf_conn_hash(sf_conn *c);
 void sf_conn_unhash(sf_conn *c);
 sf_conn *sf_conn_new(sf_stack *st, const sf_policy *pol);

@@ -158,18 +158,9 @@ static void retransmit(sf_conn *c, uint64_t now)
     }
     c->retries++;
     c->retransmits++;
-    if (c->retries == c->pol.r1 && c->pol.soft_errors) {
-        /* RFC 9293 §3.8.3 (e): tell the application of the delivery problem
-         * between R1 and R2 (SHLD-9), through the asynchronous reports
-         * (MUST-47) */
-        sf_event ev = {.type = SF_EV_SOFT_ERROR,
-                       .conn = c,
-                       .conn_id = c->id,
-                       .old_state = c->state,
-                       .new_state = c->state,
-                       .why = "soft error: retransmissions reached R1"};
-        c->stack->cb.event(c->stack->ud, &ev);
-    }
+    /* RFC 9293 §3.8.3 (e): tell the application of the delivery problem
+     * between R1 and R2 (SHLD-9), through the asynchronous reports (MUST-47) */
+    if (c->retries == c->pol.r1) sf_report_soft_error(c, "soft error: retransmissions reached R1");
     c->rtt_timing = false; /* Karn */
     c->rto = clamp_rto(c, (uint64_t)c->rto * 2);
     if (syn_phase) {
