@@ -18,14 +18,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SIM_MT  "synfin.sim"
-#define CONN_MT "synfin.conn"
+#define SIM_MT         "synfin.sim"
+#define CONN_MT        "synfin.conn"
+#define SF_HOOK_PACKET 65600 /* the largest packet a hook may build */
 
 typedef struct {
     sf_sim *sim; /* NULL once closed */
     uint64_t seed;
-    lua_State *L; /* the thread that is running the sim now */
-    int errors;   /* registry ref of a table of hook failures */
+    lua_State *L;    /* the thread that is running the sim now */
+    int errors;      /* registry ref of a table of hook failures */
+    uint8_t *packet; /* where a hook's replacement or answer is built */
 } lsim;
 
 typedef struct {
@@ -232,7 +234,9 @@ static int l_sim_new(lua_State *L)
     lua_setmetatable(L, -2);
     lua_setiuservalue(L, -2, 1);
     s->seed = (uint64_t)seed;
+    s->packet = malloc(SF_HOOK_PACKET);
     s->sim = sf_sim_new((uint64_t)seed);
+    if (!s->packet) return luaL_error(L, "out of memory");
     if (!s->sim) return luaL_error(L, "out of memory");
     lua_newtable(L);
     s->errors = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -247,6 +251,8 @@ static int l_sim_close(lua_State *L)
         sf_sim_free(s->sim); /* hooks release their Lua references here */
         s->sim = NULL;
     }
+    free(s->packet);
+    s->packet = NULL;
     luaL_unref(L, LUA_REGISTRYINDEX, s->errors);
     s->errors = LUA_NOREF;
     return 0;
@@ -329,8 +335,8 @@ static int l_sim_trace_len(lua_State *L)
     return 1;
 }
 
-static const char *const fate_names[] = {"flight",         "delivered",       "lost",
-                                         "dropped_egress", "dropped_ingress", "no_host"};
+static const char *const fate_names[] = {
+    "flight", "delivered", "lost", "dropped_egress", "dropped_ingress", "no_host", "replaced"};
 static const char *const cause_names[] = {"user", "segment", "timer"};
 
 static void set_int(lua_State *L, const char *k, lua_Integer v)
@@ -515,6 +521,25 @@ static void read_seg(lua_State *L, int t, sf_seg *seg)
     /* the payload string stays on the stack while the segment is in use */
 }
 
+/* read_seg under lua_pcall, for where an error must not unwind C frames */
+static int read_seg_protected(lua_State *L)
+{
+    read_seg(L, 1, lua_touserdata(L, 2));
+    return 0;
+}
+
+static int lua_pcall_read_seg(lua_State *L, int idx, sf_seg *seg)
+{
+    lua_pushcfunction(L, read_seg_protected);
+    lua_pushvalue(L, idx);
+    lua_pushlightuserdata(L, seg);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+        lua_pop(L, 1);
+        return -1;
+    }
+    return 0; /* the payload stays alive in the table at idx */
+}
+
 /* sim:inject(host, "egress"|"ingress", seg) */
 static int l_sim_inject(lua_State *L)
 {
@@ -625,20 +650,48 @@ static int hook_call(void *ud, const sf_hook_ctx *ctx, sf_verdict *v)
             ok = 1;
         }
     } else if (lua_istable(L, -1)) {
-        lua_getfield(L, -1, "delay");
-        lua_Number d = lua_tonumber(L, -1);
-        if (lua_isnumber(L, -1) && d >= 0 && d < 1e9) {
-            v->kind = SF_DELAY;
-            v->delay = (uint64_t)llround(d * 1e6);
-            ok = 1;
+        int t = lua_gettop(L);
+        if (lua_getfield(L, t, "delay") != LUA_TNIL) {
+            lua_Number d = lua_tonumber(L, -1);
+            if (lua_isnumber(L, -1) && d >= 0 && d < 1e9) {
+                v->kind = SF_DELAY;
+                v->delay = (uint64_t)llround(d * 1e6);
+                ok = 1;
+            }
+        } else if (lua_getfield(L, t, "dup") != LUA_TNIL) {
+            lua_Integer n = lua_tointeger(L, -1);
+            if (lua_isinteger(L, -1) && n >= 1 && n <= 100) {
+                v->kind = SF_DUP;
+                v->count = (uint32_t)n;
+                ok = 1;
+            }
+        } else {
+            /* { replace = seg } or { answer = seg }: a whole segment, absolute */
+            static const char *const keys[] = {"replace", "answer"};
+            for (int i = 0; i < 2 && !ok; i++) {
+                lua_settop(L, t);
+                if (lua_getfield(L, t, keys[i]) != LUA_TTABLE) continue;
+                sf_seg seg;
+                int n = -1;
+                if (lua_pcall_read_seg(L, lua_gettop(L), &seg) == 0) {
+                    n = sf_wire_build(k->s->packet, SF_HOOK_PACKET, &seg);
+                }
+                if (n > 0) {
+                    v->kind = i == 0 ? SF_REPLACE : SF_ANSWER;
+                    v->pkt = k->s->packet;
+                    v->len = (size_t)n;
+                    ok = 1;
+                }
+            }
         }
-        lua_pop(L, 1);
+        lua_settop(L, t);
     }
     if (!ok) {
         hook_failed(k->s, L,
                     lua_pushfstring(L,
                                     "hook %d returned a bad verdict (a %s) on segment %d: "
-                                    "expected nil, \"pass\", \"drop\" or { delay = seconds }",
+                                    "expected nil, \"pass\", \"drop\", { delay = seconds }, "
+                                    "{ dup = n }, seg:with{...} or { answer = seg:reply{...} }",
                                     (int)ctx->hook_id, luaL_typename(L, -1), (int)ctx->seg_no));
         v->kind = SF_PASS;
     }
@@ -725,6 +778,8 @@ static int l_sim_hook_stats(lua_State *L)
     set_int(L, "fired", k->fired);
     set_int(L, "dropped", k->dropped);
     set_int(L, "delayed", k->delayed);
+    set_int(L, "replaced", k->replaced);
+    set_int(L, "duplicated", k->duplicated);
     return 1;
 }
 

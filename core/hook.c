@@ -93,7 +93,7 @@ static bool filter_match(const sf_filter *f, const sf_hook_ctx *ctx)
 
 sf_verdict sf_hooks_run(sf_hooks *h, sf_hook_ctx *ctx, sf_rand *rng, int *failed)
 {
-    sf_verdict v = {SF_PASS, 0, 0};
+    sf_verdict v = {.kind = SF_PASS};
     h->running++;
     for (sf_hook *k = h->head; k; k = k->next) {
         if (k->removed || k->dir != ctx->dir || !filter_match(&k->filter, ctx)) continue;
@@ -102,14 +102,16 @@ sf_verdict sf_hooks_run(sf_hooks *h, sf_hook_ctx *ctx, sf_rand *rng, int *failed
         if (k->filter.count && k->fired >= k->filter.count) continue;
         if (k->filter.p < 1.0 && sf_rand_unit(rng) >= k->filter.p) continue;
         k->fired++;
-        sf_verdict out = {SF_PASS, 0, 0};
+        sf_verdict out = {.kind = SF_PASS};
         ctx->hook_id = k->id;
         if (k->fn(k->ud, ctx, &out) != 0) {
             if (failed) (*failed)++;
             continue; /* a failed hook lets the segment pass (DESIGN.md §3) */
         }
-        if (out.kind == SF_DROP) k->dropped++;
+        if (out.kind == SF_DROP || out.kind == SF_ANSWER) k->dropped++;
         if (out.kind == SF_DELAY) k->delayed++;
+        if (out.kind == SF_REPLACE) k->replaced++;
+        if (out.kind == SF_DUP) k->duplicated++;
         if (out.kind != SF_PASS) {
             v = out;
             v.hook_id = k->id;

@@ -14,14 +14,21 @@
 typedef enum { SF_INGRESS = 0, SF_EGRESS = 1 } sf_dir;
 
 typedef enum {
-    SF_PASS,  /* deliver as is */
-    SF_DROP,  /* discard, recorded as dropped by the hook */
-    SF_DELAY, /* deliver `delay` microseconds later; later segments may overtake */
+    SF_PASS,    /* deliver as is */
+    SF_DROP,    /* discard, recorded as dropped by the hook */
+    SF_DELAY,   /* deliver `delay` microseconds later; later segments may overtake */
+    SF_REPLACE, /* deliver the packet `pkt` instead (a modified copy) */
+    SF_DUP,     /* deliver `count` copies */
+    SF_ANSWER,  /* drop it, and send `pkt` the other way instead */
 } sf_verdict_kind;
 
 typedef struct {
     sf_verdict_kind kind;
     uint64_t delay;
+    uint32_t count;
+    const uint8_t *pkt; /* REPLACE, ANSWER: a whole IPv4 packet, valid until the
+                           next hook runs (the driver copies it at once) */
+    size_t len;
     uint32_t hook_id; /* the hook that decided, 0 for none */
 } sf_verdict;
 
@@ -63,7 +70,7 @@ typedef struct sf_hook {
     /* counters */
     uint32_t matched; /* segments that passed the filter */
     uint32_t fired;   /* times the function ran */
-    uint32_t dropped, delayed;
+    uint32_t dropped, delayed, replaced, duplicated;
 } sf_hook;
 
 typedef struct {

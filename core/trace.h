@@ -22,6 +22,7 @@ typedef enum {
     SF_FATE_DROPPED_EGRESS,  /* an egress hook dropped it: it never reached the wire */
     SF_FATE_DROPPED_INGRESS, /* an ingress hook dropped it on arrival */
     SF_FATE_NO_HOST,         /* no host has the destination address */
+    SF_FATE_REPLACED,        /* an egress hook sent a modified copy instead */
 } sf_fate;
 
 typedef struct {

@@ -174,53 +174,43 @@ static void host_event(void *ud, const sf_event *ev)
 
 /* ---- the pipeline -------------------------------------------------------------- */
 
-/* A packet leaves host h: egress hooks, then the link. */
-static void egress(sf_sim *sim, sim_host *h, sim_pkt *p, int injected)
+/* Records a packet going on the wire from host h (a segment record), and
+ * where it goes. Returns its record, or -1 if it is not a TCP segment. */
+static long record_seg(sf_sim *sim, int h, sim_pkt *p, sf_seg *seg, int injected)
 {
-    sf_seg seg;
     const char *why = NULL;
-    if (sf_wire_parse(p->data, p->len, &seg, &why) != 0 && !seg.bad_csum) {
+    if (sf_wire_parse(p->data, p->len, seg, &why) != 0 && !seg->bad_csum) {
         char note[128];
         snprintf(note, sizeof note, "unsendable packet: %s", why);
-        sf_sim_note(sim, h->index, note);
-        pkt_free(sim, p);
-        return;
+        sf_sim_note(sim, h, note);
+        return -1;
     }
     sf_trace *t = &sim->trace;
-    long rec = sf_trace_seg(t, sim->now, &seg);
-    int to = sf_sim_host_of(sim, seg.daddr);
+    long rec = sf_trace_seg(t, sim->now, seg);
+    int to = sf_sim_host_of(sim, seg->daddr);
     if (rec >= 0) {
-        t->recs[rec].host = (uint16_t)h->index;
+        t->recs[rec].host = h < 0 ? UINT16_MAX : (uint16_t)h;
         t->recs[rec].to_host = to < 0 ? UINT16_MAX : (uint16_t)to;
         t->recs[rec].conn_id = p->conn_id;
         t->recs[rec].injected = (uint8_t)injected;
     }
     p->rec = rec;
-    p->from = h->index;
+    p->from = h;
     p->to = to;
+    return rec;
+}
 
-    sf_hook_ctx ctx = {.dir = SF_EGRESS,
-                       .now = sim->now,
-                       .seg = &seg,
-                       .conn_id = p->conn_id,
-                       .state = p->state,
-                       .seg_no = rec >= 0 ? t->recs[rec].seg_no : 0};
-    sf_verdict v = sf_hooks_run(&h->hooks, &ctx, &sim->rng, &sim->hook_failures);
-    sf_trace_rec *r = rec >= 0 ? &t->recs[rec] : NULL; /* hooks may have grown the trace */
-    if (v.kind == SF_DROP) {
-        if (r) {
-            r->fate = SF_FATE_DROPPED_EGRESS;
-            r->hook_id = v.hook_id;
-        }
-        pkt_free(sim, p);
-        return;
-    }
-    uint64_t delay = v.kind == SF_DELAY ? v.delay : 0;
-    if (r && delay) {
-        r->delay = delay;
-        r->hook_id = v.hook_id;
-    }
-    if (to < 0) {
+static sf_trace_rec *rec_of(sf_sim *sim, long rec)
+{
+    return rec >= 0 ? &sim->trace.recs[rec] : NULL; /* hooks may have grown the trace */
+}
+
+/* The link: lost by its seeded loss, or delivered one latency (plus the
+ * hooks' delay) later. */
+static void to_link(sf_sim *sim, sim_pkt *p, uint64_t delay)
+{
+    sf_trace_rec *r = rec_of(sim, p->rec);
+    if (p->to < 0) {
         if (r) r->fate = SF_FATE_NO_HOST;
         pkt_free(sim, p);
         return;
@@ -231,6 +221,102 @@ static void egress(sf_sim *sim, sim_host *h, sim_pkt *p, int injected)
         return;
     }
     schedule(sim, p, sim->now + delay + sim->link.latency);
+}
+
+/* A packet a hook made (a replacement, a copy, an answer), sent by host h
+ * onto the wire without passing hooks again. */
+static void send_made(sf_sim *sim, int h, sim_pkt *q, uint32_t hook_id)
+{
+    sf_seg seg;
+    long rec = record_seg(sim, h, q, &seg, 1);
+    if (rec < 0) {
+        pkt_free(sim, q);
+        return;
+    }
+    sim->trace.recs[rec].hook_id = hook_id;
+    to_link(sim, q, 0);
+}
+
+static void hook_sends(sf_sim *sim, int h, const uint8_t *pkt, size_t len, uint32_t conn_id,
+                       uint32_t hook_id)
+{
+    sim_pkt *q = pkt_new(sim, pkt, len);
+    if (!q) return;
+    q->conn_id = conn_id;
+    send_made(sim, h, q, hook_id);
+}
+
+/* A packet leaves host h: egress hooks, then the link. */
+static void egress(sf_sim *sim, sim_host *h, sim_pkt *p, int injected)
+{
+    sf_seg seg;
+    if (record_seg(sim, h->index, p, &seg, injected) < 0) {
+        pkt_free(sim, p);
+        return;
+    }
+    sf_hook_ctx ctx = {.dir = SF_EGRESS,
+                       .now = sim->now,
+                       .seg = &seg,
+                       .conn_id = p->conn_id,
+                       .state = p->state,
+                       .seg_no = p->rec >= 0 ? sim->trace.recs[p->rec].seg_no : 0};
+    sf_verdict v = sf_hooks_run(&h->hooks, &ctx, &sim->rng, &sim->hook_failures);
+    sf_trace_rec *r = rec_of(sim, p->rec);
+    switch (v.kind) {
+    case SF_DROP:
+    case SF_REPLACE:
+    case SF_ANSWER:
+        if (r) {
+            r->fate = v.kind == SF_REPLACE ? SF_FATE_REPLACED : SF_FATE_DROPPED_EGRESS;
+            r->hook_id = v.hook_id;
+        }
+        if (v.kind == SF_REPLACE) hook_sends(sim, h->index, v.pkt, v.len, p->conn_id, v.hook_id);
+        if (v.kind == SF_ANSWER) {
+            /* the answer comes back to this host, from the other side, now */
+            sim_pkt *a = pkt_new(sim, v.pkt, v.len);
+            if (a) {
+                sf_seg as;
+                int from = sf_wire_parse(a->data, a->len, &as, NULL) == 0 || as.bad_csum
+                               ? sf_sim_host_of(sim, as.saddr)
+                               : -1;
+                if (record_seg(sim, from, a, &as, 1) >= 0) {
+                    sim->trace.recs[a->rec].hook_id = v.hook_id;
+                    sim->trace.recs[a->rec].to_host = (uint16_t)h->index;
+                    a->to = h->index;
+                    a->skip_hooks = 1;
+                    schedule(sim, a, sim->now);
+                } else {
+                    pkt_free(sim, a);
+                }
+            }
+        }
+        pkt_free(sim, p);
+        return;
+    case SF_DUP: {
+        /* the copies go on the wire right behind it */
+        sim_pkt *copies[100];
+        uint32_t n = 0;
+        for (uint32_t i = 1; i < v.count && n < 100; i++) {
+            sim_pkt *q = pkt_new(sim, p->data, p->len);
+            if (!q) break;
+            q->conn_id = p->conn_id;
+            copies[n++] = q;
+        }
+        if (r) r->hook_id = v.hook_id;
+        to_link(sim, p, 0);
+        for (uint32_t i = 0; i < n; i++)
+            send_made(sim, h->index, copies[i], v.hook_id);
+        return;
+    }
+    case SF_DELAY:
+        if (r) {
+            r->delay = v.delay;
+            r->hook_id = v.hook_id;
+        }
+        to_link(sim, p, v.delay);
+        return;
+    default: to_link(sim, p, 0); return;
+    }
 }
 
 void sf_sim_flush(sf_sim *sim, int host)
@@ -284,6 +370,38 @@ static void deliver(sf_sim *sim, sim_pkt *p)
             p->skip_hooks = 1;
             schedule(sim, p, sim->now + v.delay);
             return;
+        }
+        if (v.kind == SF_ANSWER) {
+            /* dropped on arrival; the answer goes back from this host */
+            if (r) {
+                r->fate = SF_FATE_DROPPED_INGRESS;
+                r->arrival = sim->now;
+                r->hook_id = v.hook_id;
+            }
+            hook_sends(sim, h->index, v.pkt, v.len, 0, v.hook_id);
+            pkt_free(sim, p);
+            return;
+        }
+        if (v.kind == SF_REPLACE) {
+            /* the stack gets the hook's version; the wire had the original */
+            sim_pkt *q = pkt_new(sim, v.pkt, v.len);
+            if (q) {
+                q->rec = p->rec;
+                q->from = p->from;
+                q->to = p->to;
+                pkt_free(sim, p);
+                p = q;
+                if (r) r->hook_id = v.hook_id;
+                char note[64];
+                snprintf(note, sizeof note, "segment #%u modified on arrival by hook %u",
+                         r ? r->seg_no : 0u, v.hook_id);
+                sf_sim_note(sim, h->index, note);
+            }
+        }
+        if (v.kind == SF_DUP && h->stack) {
+            for (uint32_t i = 1; i < v.count; i++) /* the copies arrive too */
+                sf_stack_input(h->stack, sim->now, p->data, p->len);
+            if (r) r->hook_id = v.hook_id;
         }
     }
     if (p->rec >= 0) {

@@ -13,6 +13,7 @@
 local assert = require "luassert"
 local say = require "say"
 local pattern = require "synfin.pattern"
+local synfin = require "synfin"
 
 local M = {}
 
@@ -280,7 +281,7 @@ local function trace_has(st, arguments, level)
   end
   local wire = {}
   for _, r in ipairs(net:records()) do
-    if r.kind == "seg" and r.fate ~= "dropped_egress" then wire[#wire + 1] = r end
+    if synfin.on_wire(r) then wire[#wire + 1] = r end
   end
   local k, matched = 1, {}
   for _, r in ipairs(wire) do

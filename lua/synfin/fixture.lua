@@ -123,7 +123,7 @@ function Fx:expect(want, t)
   return net:_block("our next segment " .. require("synfin.pattern").describe(net, want), t or 1, function()
     for i = self.cursor, #net.recs do
       local r = net.recs[i]
-      if r.kind == "seg" and r.from == us and r.fate ~= "dropped_egress" then
+      if synfin.on_wire(r) and r.from == us then
         self.cursor = i + 1
         local bad = mismatch(r, want)
         if bad then return nil, ("our segment #%d (%s seq=%d ack=%d) has %s"):format(r.n, r.flags, r.seq, r.ack, bad) end
@@ -148,7 +148,7 @@ function Fx:expect_nothing(t)
   net:_sync()
   for i = self.cursor, #net.recs do
     local r = net.recs[i]
-    if r.kind == "seg" and r.from == us and r.fate ~= "dropped_egress" then
+    if synfin.on_wire(r) and r.from == us then
       error(("expected nothing from us, but segment #%d (%s) is pending"):format(r.n, r.flags), 2)
     end
   end

@@ -38,6 +38,12 @@ local MAX_STEPS = 50000000 -- a wait that needs more has a runaway network
 
 local function us(t) return math.floor(t * 1e6 + 0.5) end
 
+--- Whether a record is a segment that reached the wire: one an egress hook
+-- dropped or replaced never did (expectations see only the wire).
+function synfin.on_wire(r)
+  return r.kind == "seg" and r.fate ~= "dropped_egress" and r.fate ~= "replaced"
+end
+
 local nets = setmetatable({}, { __mode = "k" }) -- sim userdata -> Net
 
 local Net, Host, Hook, Trace = {}, {}, {}, {}
@@ -335,7 +341,7 @@ function Net:expect(pat, t)
   return self:_block(pattern.describe(self, pat), t, function()
     for i = self.cursor, #self.recs do
       local r = self.recs[i]
-      if r.kind == "seg" and r.fate ~= "dropped_egress" and pattern.match(self, r, pat) then
+      if synfin.on_wire(r) and pattern.match(self, r, pat) then
         self.cursor = i + 1
         if pat.label then r.label = pat.label end
         return true, r
@@ -346,7 +352,7 @@ function Net:expect(pat, t)
     local seen = {}
     for i = self.cursor, #self.recs do
       local r = self.recs[i]
-      if r.kind == "seg" and r.fate ~= "dropped_egress" then seen[#seen + 1] = "#" .. r.n end
+      if synfin.on_wire(r) then seen[#seen + 1] = "#" .. r.n end
     end
     return #seen > 0 and ("segments " .. table.concat(seen, ", ") .. " did not match") or "no segment"
   end)
@@ -363,7 +369,7 @@ function Net:expect_nothing(pat, t)
   self:_block("nothing like " .. what, t, function()
     for i = from, #self.recs do
       local r = self.recs[i]
-      if r.kind == "seg" and r.fate ~= "dropped_egress" and pattern.match(self, r, pat) then
+      if synfin.on_wire(r) and pattern.match(self, r, pat) then
         bad = r
         return nil, ("expected nothing like %s for %g s, but segment #%d came at t=%.3f s")
           :format(what, t or self.timeout, r.n, r.time)
@@ -439,6 +445,66 @@ function Host:connect(addr, port, opts)
   return self.net.sim:connect(self.index, addr, port, s.sport, rest)
 end
 
+-- The segment a hook sees: its fields, and two ways to make another one.
+local Seg = {}
+Seg.__index = Seg
+
+local SEG_FIELDS = { src = true, dst = true, sport = true, dport = true, seq = true, ack = true,
+  abs_seq = true, abs_ack = true, flags = true, win = true, payload = true, mss = true,
+  wscale = true, sack_perm = true, ts_val = true, ts_ecr = true, urp = true, bad_checksum = true }
+
+local function copy_fields(seg, fields, fname)
+  local out = setmetatable({}, Seg)
+  for k, v in pairs(seg) do out[k] = v end
+  for k, v in pairs(fields or {}) do
+    if not SEG_FIELDS[k] then argerror(1, fname, ("unknown segment field '%s'"):format(tostring(k))) end
+    out[k] = v
+  end
+  return out
+end
+
+--- A modified copy of this segment, to return from a hook: it is sent (or
+-- delivered) instead. fields: flags, seq, ack (relative), abs_seq, abs_ack,
+-- win, payload, ...; the checksums are right unless bad_checksum = true.
+function Seg:with(fields)
+  local out = copy_fields(self, fields, "with")
+  if fields and fields.seq and not fields.abs_seq then
+    out.abs_seq = (self.abs_seq + (fields.seq - self.seq)) % TWO32
+  end
+  if fields and fields.ack and not fields.abs_ack then
+    out.abs_ack = (self.abs_ack + (fields.ack - self.ack)) % TWO32
+  end
+  out.len = out.payload and #out.payload or 0
+  return out
+end
+
+--- A segment going back to this one's sender, to return as { answer = ... }
+-- from a hook: by default a RST that the sender accepts (RFC 9293 §3.5.2:
+-- <SEQ=SEG.ACK> if it had an ACK, else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>).
+function Seg:reply(fields)
+  local len = #(self.payload or "") + (self.flags:find("S", 1, true) and 1 or 0)
+    + (self.flags:find("F", 1, true) and 1 or 0)
+  local has_ack = self.flags:find("A", 1, true) ~= nil
+  local out = setmetatable({
+    src = self.dst, dst = self.src, sport = self.dport, dport = self.sport,
+    flags = has_ack and "R" or "RA", win = 0, payload = "",
+    abs_seq = has_ack and self.abs_ack or 0, abs_ack = (self.abs_seq + len) % TWO32,
+  }, Seg)
+  for k, v in pairs(fields or {}) do
+    if not SEG_FIELDS[k] then argerror(1, "reply", ("unknown segment field '%s'"):format(tostring(k))) end
+    out[k] = v
+  end
+  return out
+end
+
+-- A segment table as the C side builds it: absolute numbers.
+local function wire(seg)
+  return { src = seg.src, dst = seg.dst, sport = seg.sport, dport = seg.dport,
+    seq = seg.abs_seq, ack = seg.abs_ack, flags = seg.flags, win = seg.win,
+    payload = seg.payload, mss = seg.mss, wscale = seg.wscale, sack_perm = seg.sack_perm,
+    ts_val = seg.ts_val, ts_ecr = seg.ts_ecr, urp = seg.urp, bad_checksum = seg.bad_checksum }
+end
+
 local HOOK_FILTER = { flags = true, state = true, conn = true, sport = true, dport = true,
   after = true, count = true, p = true, when = true }
 
@@ -460,10 +526,13 @@ function Host:hook(dir, filter, fn)
   local when = extra.when
   local id = net.sim:hook(self.index, dir, cfilter, function(seg)
     net:_sync()
-    seg.src_port, seg.dst_port = seg.sport, seg.dport
     relative(net, seg)
+    setmetatable(seg, Seg)
     if when and not when(seg) then return nil end
-    return fn(seg)
+    local verdict = fn(seg)
+    if getmetatable(verdict) == Seg then return { replace = wire(verdict) } end
+    if type(verdict) == "table" and verdict.answer then return { answer = wire(verdict.answer) } end
+    return verdict
   end)
   return setmetatable({ net = net, host = self, id = id }, Hook)
 end
@@ -534,14 +603,16 @@ function Hook:remove()
   return self.net.sim:hook_remove(self.host.index, self.id)
 end
 
---- The hook's counters: matched, fired, dropped, delayed.
+--- The hook's counters: matched, fired, dropped (answers too), delayed,
+-- replaced, duplicated.
 function Hook:stats()
   return self.net.sim:hook_stats(self.host.index, self.id)
 end
 
 Hook.__index = function(h, k)
   if Hook[k] then return Hook[k] end
-  if k == "matched" or k == "fired" or k == "dropped" or k == "delayed" then
+  if k == "matched" or k == "fired" or k == "dropped" or k == "delayed" or k == "replaced"
+    or k == "duplicated" then
     local s = h:stats()
     return s and s[k] or nil
   end

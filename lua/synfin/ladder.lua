@@ -23,7 +23,12 @@ end
 -- What happened to a segment, when it is worth a word.
 local function seg_fate(r)
   local notes = {}
-  if r.injected then notes[#notes + 1] = "injected" end
+  if r.injected and r.hook then
+    notes[#notes + 1] = ("made by hook %d"):format(r.hook)
+  elseif r.injected then
+    notes[#notes + 1] = "injected"
+  end
+  if r.fate == "replaced" then notes[#notes + 1] = ("replaced by hook %d"):format(r.hook) end
   if r.delay then notes[#notes + 1] = ("delayed %gs by hook %d"):format(r.delay, r.hook or 0) end
   if r.fate == "lost" then notes[#notes + 1] = "lost by the link" end
   if r.fate == "dropped_egress" then notes[#notes + 1] = ("dropped by hook %d"):format(r.hook) end
@@ -99,7 +104,7 @@ function ladder.lines(net, recs, opts)
         local fill = span - #body - 4
         local right = a < b
         local head_ch = right and ">" or "<"
-        if r.fate == "dropped_egress" then
+        if r.fate == "dropped_egress" or r.fate == "replaced" then
           body = (right and "-X " or "") .. body .. (right and "" or " X-")
           line = put(blank, right and lo + 1 or hi - #body, body)
         else
@@ -183,6 +188,7 @@ local function tlen(s) return utf8.len(s) or #s end
 local function verdict(r)
   if r.fate == "lost" then return "lost by the link" end
   if r.fate == "dropped_egress" then return ("dropped by egress hook %d"):format(r.hook or 0) end
+  if r.fate == "replaced" then return ("replaced by hook %d"):format(r.hook or 0) end
   if r.fate == "dropped_ingress" then return ("dropped on arrival by hook %d"):format(r.hook or 0) end
   if r.fate == "no_host" then return ("no host at %s:%d"):format(r.dst, r.dport) end
   if r.fate == "flight" then return "still in flight when the trace ends" end
@@ -384,7 +390,7 @@ function ladder.svg(net, recs, opts)
     else
       local yw = y_at(r.time + latency + (r.delay or 0))
       g.y1 = math.min(math.max(yw, g.y0 + ROW), g.y0 + 2 * ROW + GAP_UNIT)
-      if r.fate == "dropped_egress" then g.stub = 0.35 elseif r.fate == "lost" then g.stub = 0.55 end
+      if r.fate == "dropped_egress" or r.fate == "replaced" then g.stub = 0.35 elseif r.fate == "lost" then g.stub = 0.55 end
     end
     bottom = math.max(bottom, g.y1 + ROW)
     s.g = g
