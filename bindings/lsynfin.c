@@ -810,6 +810,36 @@ static void push_conn(lua_State *L, int sim_idx, lsim *s, int host, sf_conn *c)
     lua_remove(L, -2);
 }
 
+static void push_conn_row(void *ud, const sf_conn *c)
+{
+    lua_State *L = ud;
+    sf_conn_info i;
+    sf_conn_status(c, &i);
+    lua_createtable(L, 0, 8);
+    set_str(L, "state", sf_state_name(i.state));
+    set_int(L, "id", i.id);
+    push_addr(L, i.laddr);
+    lua_setfield(L, -2, "laddr");
+    set_int(L, "lport", i.lport);
+    push_addr(L, i.raddr);
+    lua_setfield(L, -2, "raddr");
+    set_int(L, "rport", i.rport);
+    set_int(L, "send_q", i.snd_queued);
+    set_int(L, "recv_q", i.rcv_queued);
+    lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
+}
+
+/* sim:connections(host) -> a list of rows, one per connection (no handles) */
+static int l_sim_connections(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    int host = check_host(L, s, 2);
+    lua_newtable(L);
+    sf_stack *st = sf_sim_stack(s->sim, host);
+    if (st) sf_stack_foreach(st, push_conn_row, L);
+    return 1;
+}
+
 /* sim:lookup(host, raddr, rport, lport) -> the connection with that 4-tuple
  * (or the listener of lport), held for Lua, or nil */
 static int l_sim_lookup(lua_State *L)
@@ -1068,6 +1098,7 @@ static const luaL_Reg sim_methods[] = {{"close", l_sim_close},
                                        {"connect", l_sim_connect},
                                        {"lookup", l_sim_lookup},
                                        {"inject_icmp", l_sim_inject_icmp},
+                                       {"connections", l_sim_connections},
                                        {NULL, NULL}};
 
 static const luaL_Reg conn_methods[] = {

@@ -157,6 +157,13 @@ size_t sf_stack_conn_count(const sf_stack *st)
     return st->nconns;
 }
 
+void sf_stack_foreach(sf_stack *st, void (*fn)(void *ud, const sf_conn *c), void *ud)
+{
+    /* what the tables know, and a TIME_WAIT parked by a reopening SYN */
+    for (sf_conn *c = st->all; c; c = c->all_next)
+        if (c->state != SF_CLOSED && (c->hashed || c->tw_child)) fn(ud, c);
+}
+
 /* ---- the tables ------------------------------------------------------------------------ */
 
 static size_t tuple_hash(uint32_t raddr, uint16_t lport, uint16_t rport)

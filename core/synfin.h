@@ -268,6 +268,9 @@ uint64_t sf_stack_deadline(const sf_stack *st);
  * to, or the listener of lport, or NULL. */
 sf_conn *sf_stack_lookup(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport);
 size_t sf_stack_conn_count(const sf_stack *st);
+/* Calls fn for every connection the stack has, listeners and TIME_WAIT
+ * included, newest first (the `ss -tan` view). fn must not call the stack. */
+void sf_stack_foreach(sf_stack *st, void (*fn)(void *ud, const sf_conn *c), void *ud);
 
 /* ---- user calls (RFC 9293 §3.9.1 and §3.10.1-6) ---------------------------------- */
 /* OPEN, passive: a listener in LISTEN. pol (NULL: the stack's) is inherited

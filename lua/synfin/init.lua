@@ -107,7 +107,8 @@ local SETTINGS = { msl = true, rto = true, rto_min = true, rto_max = true, retri
 -- latency (one way, seconds, default 0.005), loss (0..1, default 0),
 -- timeout (default for blocking calls, seconds of virtual time, default 10).
 function synfin.sim(opts)
-  opts = check_opts(opts, { seed = true, latency = true, loss = true, timeout = true }, 1, "sim")
+  opts = check_opts(opts, { seed = true, latency = true, loss = true, timeout = true,
+    strict = true }, 1, "sim")
   local seed = synfin.defaults.seed or opts.seed or 1
   if math.type(seed) ~= "integer" then argerror(1, "sim", "seed must be an integer") end
   local sim = core.sim(seed)
@@ -125,6 +126,8 @@ function synfin.sim(opts)
     timeout = opts.timeout or 10,
     listeners = {},  -- "host:conn" -> { event -> { fn, ... } }
     dispatched = 0,  -- records whose callbacks have run
+    hooks = {},      -- every hook installed, for the leftovers report
+    strict = opts.strict, -- leftovers at the end of net:run are an error
   }, Net)
   nets[sim] = net
   if synfin.defaults.on_net then synfin.defaults.on_net(net) end -- the CLI's --trace and --svg
@@ -303,11 +306,96 @@ function Net:_block(what, timeout, check, instead, sleep)
   return table.unpack(res, 2, res.n)
 end
 
+-- A wait that has not begun: start() makes its check (and what to say
+-- instead on a timeout) when the waiting begins. Every blocking call is one
+-- of these, run by Net:_await; Net:first races several.
+local function waitable(net, what, start)
+  return { synfin_waitable = true, net = net, what = what, start = start }
+end
+
+function Net:_await(w, t)
+  local check, instead, deadline = w.start()
+  if deadline then t = math.max(0, (deadline - self.sim:now()) / 1e6) end
+  return self:_block(w.what, t, check, instead, deadline ~= nil)
+end
+
+--- Waits for whichever of several waits is satisfied first, and returns its
+-- name and results; the others are dropped (nothing of theirs lingers: they
+-- are only checks on the virtual clock). branches: name -> a wait made by
+-- c:waiting(state), c:receiving(n), l:accepting(), net:expecting(pattern) or
+-- net:after(seconds). A branch that fails (a connection closed instead)
+-- wins with nil, message. t bounds the whole race.
+function Net:first(branches, t)
+  if type(branches) ~= "table" then argerror(1, "first", "table of waits expected") end
+  local names = {}
+  for name, w in pairs(branches) do
+    if type(w) ~= "table" or not w.synfin_waitable then
+      argerror(1, "first", ("'%s' is not a wait (use c:waiting, net:expecting, net:after ...)"):format(tostring(name)))
+    end
+    names[#names + 1] = name
+  end
+  table.sort(names, function(x, y) return tostring(x) < tostring(y) end)
+  local checks, whats = {}, {}
+  local soonest
+  for i, name in ipairs(names) do
+    local check, _, deadline = branches[name].start()
+    checks[i] = check
+    whats[i] = tostring(name) .. ": " .. branches[name].what
+    if deadline and (not soonest or deadline < soonest) then soonest = deadline end
+  end
+  t = t or self.timeout
+  if soonest then t = math.min(t, math.max(0, (soonest - self.sim:now()) / 1e6)) end
+  return self:_block("the first of { " .. table.concat(whats, "; ") .. " }", t, function()
+    for i, name in ipairs(names) do
+      local r = table.pack(checks[i]())
+      if r[1] then return true, name, table.unpack(r, 2, r.n) end
+      if r[1] == nil then return true, name, nil, r[2] end
+    end
+    return false
+  end)
+end
+
+--- A wait satisfied once t seconds have passed (for net:first).
+function Net:after(t)
+  if type(t) ~= "number" or t < 0 then argerror(1, "after", "seconds (>= 0) expected") end
+  return waitable(self, ("%g s"):format(t), function()
+    local deadline = self.sim:now() + us(t)
+    return function()
+      -- the time has come, and everything due by then has happened
+      local next_event = self.sim:next_time()
+      return self.sim:now() >= deadline and (next_event == nil or next_event > deadline)
+    end, nil, deadline
+  end)
+end
+
+--- What a scenario left behind: connections not CLOSED (listeners aside;
+-- TIME_WAIT is said so), and hooks with a count that never fired that many
+-- times (a fault that did not happen). A list of strings, empty when clean.
+function Net:leftovers()
+  local out = {}
+  for _, h in ipairs(self.hosts) do
+    for _, r in ipairs(h:connections()) do
+      if r.rport ~= 0 then
+        out[#out + 1] = ("connection %s:%d -> %s:%d is %s"):format(r.laddr, r.lport, r.raddr, r.rport, r.state)
+      end
+    end
+  end
+  for _, hook in ipairs(self.hooks) do
+    local st = hook:stats()
+    if st and hook.count and hook.count > 0 and st.fired < hook.count then
+      out[#out + 1] = ("hook %d on %s fired %d of its %d times"):format(hook.id, hook.host.addr, st.fired, hook.count)
+    end
+  end
+  return out
+end
+
 --- Runs fn(net) as the scenario, on the virtual clock; returns the net when
 -- fn has finished. An error in fn, a failed wait or a failed hook is raised
--- with its traceback.
-function Net:run(fn)
+-- with its traceback. opts.strict (or the net's strict setting): leftovers
+-- (net:leftovers()) are an error too.
+function Net:run(fn, opts)
   if type(fn) ~= "function" then argerror(1, "run", "function expected") end
+  opts = check_opts(opts, { strict = true }, 2, "run")
   if self.co then error("net:run is already running", 2) end
   local co = coroutine.create(fn)
   self.co = co
@@ -324,12 +412,18 @@ function Net:run(fn)
   self:_sync()
   local bad = self:_failure() or self:_dispatch()
   if bad then error(bad, 0) end
+  local strict = opts.strict
+  if strict == nil then strict = self.strict end
+  if strict then
+    local left = self:leftovers()
+    if #left > 0 then error("the scenario left behind:\n  " .. table.concat(left, "\n  "), 0) end
+  end
   return self
 end
 
 --- Lets t seconds of virtual time pass.
 function Net:sleep(t)
-  return self:_block(("%g s"):format(t), t, function() return false end, nil, true)
+  return self:_await(self:after(t))
 end
 
 --- Waits for the next segment on the wire that matches pat (see
@@ -337,24 +431,31 @@ end
 -- after the last expect's match on, so a segment sent just before the call is
 -- still seen. A segment an egress hook dropped never reached the wire.
 function Net:expect(pat, t)
+  return self:_await(self:expecting(pat), t)
+end
+
+--- The wait of net:expect, for net:first.
+function Net:expecting(pat)
   pattern.check(pat)
-  return self:_block(pattern.describe(self, pat), t, function()
-    for i = self.cursor, #self.recs do
-      local r = self.recs[i]
-      if synfin.on_wire(r) and pattern.match(self, r, pat) then
-        self.cursor = i + 1
-        if pat.label then r.label = pat.label end
-        return true, r
+  return waitable(self, pattern.describe(self, pat), function()
+    return function()
+      for i = self.cursor, #self.recs do
+        local r = self.recs[i]
+        if synfin.on_wire(r) and pattern.match(self, r, pat) then
+          self.cursor = i + 1
+          if pat.label then r.label = pat.label end
+          return true, r
+        end
       end
+      return false
+    end, function()
+      local seen = {}
+      for i = self.cursor, #self.recs do
+        local r = self.recs[i]
+        if synfin.on_wire(r) then seen[#seen + 1] = "#" .. r.n end
+      end
+      return #seen > 0 and ("segments " .. table.concat(seen, ", ") .. " did not match") or "no segment"
     end
-    return false
-  end, function()
-    local seen = {}
-    for i = self.cursor, #self.recs do
-      local r = self.recs[i]
-      if synfin.on_wire(r) then seen[#seen + 1] = "#" .. r.n end
-    end
-    return #seen > 0 and ("segments " .. table.concat(seen, ", ") .. " did not match") or "no segment"
   end)
 end
 
@@ -534,7 +635,9 @@ function Host:hook(dir, filter, fn)
     if type(verdict) == "table" and verdict.answer then return { answer = wire(verdict.answer) } end
     return verdict
   end)
-  return setmetatable({ net = net, host = self, id = id }, Hook)
+  local h = setmetatable({ net = net, host = self, id = id, count = cfilter.count }, Hook)
+  net.hooks[#net.hooks + 1] = h
+  return h
 end
 
 --- Sends a crafted segment as if this host sent it (through its egress
@@ -573,6 +676,25 @@ function Host:inject(dir, seg)
   local ok, err = net.sim:inject(self.index, dir, s)
   if not ok then error(where() .. "inject: " .. tostring(err), 0) end
   return true
+end
+
+--- The host's connections, as rows: state, laddr, lport, raddr, rport,
+-- send_q, recv_q, id (listeners and TIME_WAIT included, CLOSED ones not).
+function Host:connections()
+  if self.peer then return {} end
+  return self.net.sim:connections(self.index)
+end
+
+--- The connections as `ss -tan` prints them.
+function Host:ss()
+  local lines = { ("%-12s %6s %6s  %-21s %-21s"):format("State", "Recv-Q", "Send-Q",
+    "Local Address:Port", "Peer Address:Port") }
+  for _, r in ipairs(self:connections()) do
+    local peer = r.rport == 0 and "*:*" or (r.raddr .. ":" .. r.rport)
+    lines[#lines + 1] = ("%-12s %6d %6d  %-21s %-21s"):format(r.state:gsub("_", "-"), r.recv_q,
+      r.send_q, r.laddr .. ":" .. r.lport, peer)
+  end
+  return table.concat(lines, "\n")
 end
 
 --- Sends an ICMP error about a segment (a record, e.g. from net:expect) to
@@ -637,60 +759,80 @@ conn.describe = describe
 --- Waits until the connection reaches state (one of synfin.STATES); fails
 -- early if it reaches CLOSED instead. Returns the connection.
 function conn:wait(state, t)
-  if not STATES[state] then argerror(1, "wait", "unknown state '" .. tostring(state) .. "'") end
+  return self:net():_await(self:waiting(state), t)
+end
+
+--- The wait of c:wait, for net:first.
+function conn:waiting(state)
+  if not STATES[state] then argerror(1, "waiting", "unknown state '" .. tostring(state) .. "'") end
   local net = self:net()
-  net:_sync()
-  if self:state() == state then return self end
-  local host, id = self:host(), self:id()
-  local from = #net.recs + 1
-  return net:_block(describe(self) .. " to reach " .. state, t, function()
-    for i = from, #net.recs do
-      local r = net.recs[i]
-      if r.kind == "state" and r.host == host and r.conn == id then
-        if r.new == state then return true, self end
-        if r.new == "CLOSED" then
-          return nil, ("%s reached CLOSED (%s) while waiting for %s"):format(describe(self), r.why, state)
+  return waitable(net, describe(self) .. " to reach " .. state, function()
+    net:_sync()
+    local already = self:state() == state
+    local host, id = self:host(), self:id()
+    local from = #net.recs + 1
+    return function()
+      if already then return true, self end
+      for i = from, #net.recs do
+        local r = net.recs[i]
+        if r.kind == "state" and r.host == host and r.conn == id then
+          if r.new == state then return true, self end
+          if r.new == "CLOSED" then
+            return nil, ("%s reached CLOSED (%s) while waiting for %s"):format(describe(self), r.why, state)
+          end
         end
       end
-    end
-    from = #net.recs + 1
-    return false
-  end, function() return "it is " .. self:state() end)
+      from = #net.recs + 1
+      return false
+    end, function() return "it is " .. self:state() end
+  end)
 end
 
 --- Waits for n bytes (any amount when n is nil) and returns them; at the end
 -- of the stream returns what there is, or nil, "end of stream"; a reset
 -- returns nil, message.
 function conn:recv(n, t)
+  return self:net():_await(self:receiving(n), t)
+end
+
+--- The wait of c:recv, for net:first.
+function conn:receiving(n)
   if n ~= nil and (math.type(n) ~= "integer" or n < 1) then argerror(1, "recv", "positive integer expected") end
-  local net = self:net()
-  local got, parts = 0, {}
-  return net:_block(("%s to receive %s bytes"):format(describe(self), n or "some"), t, function()
-    while true do
-      local data, err = self:read(n and (n - got) or 65536)
-      if data then
-        parts[#parts + 1] = data
-        got = got + #data
-        if not n or got >= n then return true, table.concat(parts) end
-      elseif err == "try again" then
-        return false
-      elseif got > 0 then
-        return true, table.concat(parts)
-      else
-        return true, nil, err
+  return waitable(self:net(), ("%s to receive %s bytes"):format(describe(self), n or "some"), function()
+    local got, parts = 0, {}
+    return function()
+      while true do
+        local data, err = self:read(n and (n - got) or 65536)
+        if data then
+          parts[#parts + 1] = data
+          got = got + #data
+          if not n or got >= n then return true, table.concat(parts) end
+        elseif err == "try again" then
+          return false
+        elseif got > 0 then
+          return true, table.concat(parts)
+        else
+          return true, nil, err
+        end
       end
-    end
-  end, function() return ("%d bytes came"):format(got) end)
+    end, function() return ("%d bytes came"):format(got) end
+  end)
 end
 
 --- A listener: waits for the next established connection and returns it.
 function conn:accept(t)
-  local net = self:net()
-  return net:_block(describe(self) .. " to accept a connection", t, function()
-    local c = self:try_accept()
-    if c then return true, c end
-    if self:state() ~= "LISTEN" then return nil, describe(self) .. " is no longer listening" end
-    return false
+  return self:net():_await(self:accepting(), t)
+end
+
+--- The wait of l:accept, for net:first.
+function conn:accepting()
+  return waitable(self:net(), describe(self) .. " to accept a connection", function()
+    return function()
+      local c = self:try_accept()
+      if c then return true, c end
+      if self:state() ~= "LISTEN" then return nil, describe(self) .. " is no longer listening" end
+      return false
+    end
   end)
 end
 
