@@ -20,9 +20,38 @@
 
 int luaopen_synfin_core(lua_State *L);
 
+/* synfin -i: a prompt with `synfin`, a net and two hosts ready. An
+ * expression prints its values; a statement left open (a function, an if)
+ * reads on with a ">>" prompt, as lua(1) does. */
+static const char repl_lua[] =
+    "synfin = require 'synfin'\n"
+    "net = net or synfin.sim {}\n"
+    "a = a or net:host '192.0.2.1'\n"
+    "b = b or net:host '192.0.2.2'\n"
+    "print(('synfin %s: net, a (192.0.2.1) and b (192.0.2.2) are ready; '\n"
+    "  .. 'print(net:trace()) shows the ladder, Ctrl-D ends'):format(synfin.version))\n"
+    "local pending = nil\n"
+    "while true do\n"
+    "  io.write(pending and '>> ' or '> ') io.flush()\n"
+    "  local line = io.read('l')\n"
+    "  if not line then io.write('\\n') break end\n"
+    "  local source = pending and (pending .. '\\n' .. line) or line\n"
+    "  local chunk, err = load('return ' .. source, '=stdin')\n"
+    "  if not chunk then chunk, err = load(source, '=stdin') end\n"
+    "  if not chunk and err:find('<eof>$') then pending = source\n"
+    "  else\n"
+    "    pending = nil\n"
+    "    if not chunk then print(err) else\n"
+    "      local r = table.pack(xpcall(chunk, debug.traceback))\n"
+    "      if not r[1] then print(r[2]) elseif r.n > 1 then print(table.unpack(r, 2, r.n)) end\n"
+    "    end\n"
+    "  end\n"
+    "end\n";
+
 static void usage(FILE *to)
 {
     fputs("usage: synfin [OPTIONS] SCRIPT.lua [ARGS...]\n"
+          "       synfin -i\n"
           "       synfin --version\n"
           "Runs a synfin scenario script; exits 1 if it fails.\n"
           "  --seed N      every net the script creates uses seed N\n"
@@ -31,6 +60,8 @@ static void usage(FILE *to)
           "  --svg FILE    after the script, draw the ladder of the last net it created\n"
           "                as an SVG picture in FILE\n"
           "  --quiet       discard what the script prints with print()\n"
+          "  -i            interactive: a Lua prompt with a net and two hosts ready\n"
+          "                (after the script, if one is given)\n"
           "  --version     print the version\n"
           "Options come before the script; the arguments after it are the script's.\n",
           to);
@@ -55,7 +86,8 @@ static const char cli_lua[] =
     "  if quiet then return end\n"
     "  for i = 1, select('#', ...) do\n"
     "    local v = select(i, ...)\n"
-    "    if type(v) == 'table' and type(rawget(v, 'net')) == 'table' and type(v.text) == 'function' then\n"
+    "    if type(v) == 'table' and type(rawget(v, 'net')) == 'table' and type(v.text) == "
+    "'function' then\n"
     "      shown[v.net] = #v.net:records()\n"
     "    end\n"
     "  end\n"
@@ -68,7 +100,8 @@ static const char cli_lua[] =
     "      local n = #net:records()\n"
     "      if n > 0 and shown[net] ~= n then\n"
     "        if #nets > 1 then\n"
-    "          io.stdout:write(first and '' or '\\n', ('net %d of %d (seed %d):\\n'):format(i, #nets, net.seed))\n"
+    "          io.stdout:write(first and '' or '\\n', ('net %d of %d (seed %d):\\n'):format(i, "
+    "#nets, net.seed))\n"
     "        end\n"
     "        io.stdout:write(net:trace():text(), '\\n')\n"
     "        first = false\n"
@@ -110,7 +143,7 @@ int main(int argc, char **argv)
     const char *script = NULL;
     const char *seed = NULL;
     const char *svg = NULL;
-    int trace = 0, quiet = 0;
+    int trace = 0, quiet = 0, interactive = 0;
     int first_arg = argc;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -142,6 +175,8 @@ int main(int argc, char **argv)
             trace = 1;
         } else if (strcmp(a, "--quiet") == 0) {
             quiet = 1;
+        } else if (strcmp(a, "-i") == 0) {
+            interactive = 1;
         } else if (strcmp(a, "--") == 0 && i + 1 < argc) {
             script = argv[i + 1];
             first_arg = i + 2;
@@ -156,7 +191,7 @@ int main(int argc, char **argv)
             break;
         }
     }
-    if (!script) {
+    if (!script && !interactive) {
         usage(stderr);
         return 2;
     }
@@ -173,7 +208,7 @@ int main(int argc, char **argv)
 
     /* arg, as lua(1) sets it */
     lua_createtable(L, argc - first_arg, 1);
-    lua_pushstring(L, script);
+    lua_pushstring(L, script ? script : argv[0]);
     lua_rawseti(L, -2, 0);
     for (int i = first_arg; i < argc; i++) {
         lua_pushstring(L, argv[i]);
@@ -206,7 +241,10 @@ int main(int argc, char **argv)
             return 1;
         }
         lua_pushboolean(L, trace);
-        if (svg) lua_pushstring(L, svg); else lua_pushnil(L);
+        if (svg)
+            lua_pushstring(L, svg);
+        else
+            lua_pushnil(L);
         lua_pushboolean(L, quiet);
         if (lua_pcall(L, 3, 1, msgh) != LUA_OK) {
             fprintf(stderr, "synfin: %s\n", lua_tostring(L, -1));
@@ -215,7 +253,9 @@ int main(int argc, char **argv)
         }
         after = lua_gettop(L);
     }
-    if (luaL_loadfile(L, script) != LUA_OK || lua_pcall(L, 0, 0, msgh) != LUA_OK) {
+    if (!script) {
+        /* only the prompt */
+    } else if (luaL_loadfile(L, script) != LUA_OK || lua_pcall(L, 0, 0, msgh) != LUA_OK) {
         /* the ladder and the picture are written even so: they show what happened */
         if (after) {
             lua_pushvalue(L, after);
@@ -229,6 +269,13 @@ int main(int argc, char **argv)
     } else if (after) {
         lua_pushvalue(L, after);
         if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+            fprintf(stderr, "synfin: %s\n", lua_tostring(L, -1));
+            status = 1;
+        }
+    }
+    if (interactive && status == 0) {
+        if (luaL_loadbuffer(L, repl_lua, sizeof repl_lua - 1, "=synfin -i") != LUA_OK ||
+            lua_pcall(L, 0, 0, msgh) != LUA_OK) {
             fprintf(stderr, "synfin: %s\n", lua_tostring(L, -1));
             status = 1;
         }

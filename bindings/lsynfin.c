@@ -1062,6 +1062,22 @@ static int l_conn_set(lua_State *L)
     return 0;
 }
 
+/* local c <close> = host:connect(...): CLOSE when the variable goes out of
+ * scope, if the connection can still be closed (a listener stops listening) */
+static int l_conn_tbc(lua_State *L)
+{
+    lconn *lc = luaL_checkudata(L, 1, CONN_MT);
+    if (!lc->c || !lc->s->sim) return 0;
+    sf_state st = sf_conn_state(lc->c);
+    if (st == SF_LISTEN || st == SF_SYN_SENT || st == SF_SYN_RCVD || st == SF_ESTABLISHED ||
+        st == SF_CLOSE_WAIT) {
+        lc->s->L = L;
+        sf_close(lc->c, sf_sim_now(lc->s->sim));
+        sf_sim_flush(lc->s->sim, lc->host);
+    }
+    return 0;
+}
+
 static int l_conn_gc(lua_State *L)
 {
     lconn *lc = luaL_checkudata(L, 1, CONN_MT);
@@ -1124,6 +1140,10 @@ int luaopen_synfin_core(lua_State *L)
 {
     new_type(L, SIM_MT, sim_methods, l_sim_close);
     new_type(L, CONN_MT, conn_methods, l_conn_gc);
+    luaL_getmetatable(L, CONN_MT);
+    lua_pushcfunction(L, l_conn_tbc);
+    lua_setfield(L, -2, "__close");
+    lua_pop(L, 1);
     lua_newtable(L);
     lua_pushcfunction(L, l_sim_new);
     lua_setfield(L, -2, "sim");

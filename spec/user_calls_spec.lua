@@ -301,3 +301,23 @@ describe("c:set", function()
     t.c:set { msl = 1, nagle = true } -- these apply from now on
   end)
 end)
+
+describe("<close>", function()
+  it("local c <close> = ... closes the connection when it goes out of scope", function()
+    local synfin = require "synfin"
+    local net = synfin.sim { latency = 0.01 }
+    local a, b = net:host "10.0.0.1", net:host "10.0.0.2"
+    local l = b:listen(80)
+    local kept
+    net:run(function()
+      do
+        local c <close> = a:connect("10.0.0.2", 80)
+        c:wait("ESTABLISHED", 1)
+        kept = c
+      end
+      assert.equal("FIN_WAIT_1", kept:state())
+      local s = l:accept(1)
+      s:wait("CLOSE_WAIT", 1)
+    end)
+  end)
+end)
