@@ -8,6 +8,7 @@
  * script fails, with the error and its traceback on stderr; 2 for a bad
  * command line. The options come before the script: what follows it is the
  * script's (its global arg, as lua(1) sets it). */
+#define _POSIX_C_SOURCE 200809L /* readlink */
 #include "../core/synfin.h"
 
 #include <lauxlib.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int luaopen_synfin_core(lua_State *L);
 
@@ -129,9 +131,22 @@ static int traceback(lua_State *L)
 /* Puts the source and install Lua directories in front of package.path. */
 static void set_path(lua_State *L)
 {
+    /* an installed synfin finds its modules beside itself (bin/../share/lua/5.4),
+     * wherever the tree was installed or moved; a build tree, in the sources */
+    char exe[2048], near[4200] = "";
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            snprintf(near, sizeof near, "%s/../share/lua/5.4/?.lua;%s/../share/lua/5.4/?/init.lua;",
+                     exe, exe);
+        }
+    }
     lua_getglobal(L, "package");
     lua_getfield(L, -1, "path");
-    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s/?.lua;%s/?/init.lua;%s", SYNFIN_LUA_DIR,
+    lua_pushfstring(L, "%s%s/?.lua;%s/?/init.lua;%s/?.lua;%s/?/init.lua;%s", near, SYNFIN_LUA_DIR,
                     SYNFIN_LUA_DIR, SYNFIN_INSTALL_LUA_DIR, SYNFIN_INSTALL_LUA_DIR,
                     lua_tostring(L, -1));
     lua_setfield(L, -3, "path");

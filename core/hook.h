@@ -11,6 +11,10 @@
 
 #include <stdbool.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum { SF_INGRESS = 0, SF_EGRESS = 1 } sf_dir;
 
 typedef enum {
@@ -93,5 +97,9 @@ void sf_hooks_clear(sf_hooks *h);
  * added; the first verdict other than pass ends the run. *failed counts hook
  * functions that failed. */
 sf_verdict sf_hooks_run(sf_hooks *h, sf_hook_ctx *ctx, sf_rand *rng, int *failed);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

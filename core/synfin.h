@@ -17,6 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SF_VERSION "0.1.0"
 
 /* ---- errors: negative codes, named by sf_strerror ------------------------ */
@@ -331,5 +335,9 @@ void sf_conn_release(sf_conn *c);
 
 /* The size of a connection's control block, for the record. */
 size_t sf_conn_sizeof(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -9,6 +9,10 @@
 
 #include <stdbool.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
     SF_TR_SEG,   /* a segment put on the wire (or dropped before it) */
     SF_TR_STATE, /* a connection changed state */
@@ -69,5 +73,9 @@ long sf_trace_add(sf_trace *t, sf_trace_kind kind, uint64_t time);
 long sf_trace_seg(sf_trace *t, uint64_t time, const sf_seg *seg);
 /* Stores bytes in the arena for record i. */
 void sf_trace_text(sf_trace *t, long i, const void *text, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -13,6 +13,10 @@
 #include "../synfin.h"
 #include "../trace.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct sf_sim sf_sim;
 
 typedef struct {
@@ -56,5 +60,9 @@ sf_trace *sf_sim_trace(sf_sim *sim);
 sf_rand *sf_sim_rand(sf_sim *sim);
 /* Hook functions that failed so far. */
 int sf_sim_hook_failures(const sf_sim *sim);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
