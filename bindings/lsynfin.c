@@ -149,6 +149,8 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
             p->snd_buf = (uint32_t)luaL_checkinteger(L, -1);
         else if (strcmp(k, "mss") == 0)
             p->mss = (uint16_t)luaL_checkinteger(L, -1);
+        else if (strcmp(k, "quiet_time") == 0)
+            cfg->quiet_time = to_us(L, -1, k);
         else if (strcmp(k, "mtu") == 0) {
             lua_Integer mtu = luaL_checkinteger(L, -1);
             if (mtu < 576 || mtu > 1540) luaL_error(L, "mtu must be 576..1540");

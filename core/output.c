@@ -6,6 +6,10 @@
 
 static void emit_seg(sf_stack *st, sf_conn *c, const sf_seg *seg)
 {
+    if (st->now < st->quiet_until) {
+        sf_report_drop(st, c, "quiet time (RFC 9293 §3.4.3): not sent");
+        return;
+    }
     int n = sf_wire_build(st->pkt, sizeof st->pkt, seg);
     if (n < 0) return; /* cannot happen: payloads are bounded by the MSS */
     if (c) {

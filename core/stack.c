@@ -412,6 +412,15 @@ void sf_conn_release(sf_conn *c)
 
 /* ---- entry points ------------------------------------------------------------------------ */
 
+void sf_stack_at(sf_stack *st, uint64_t now)
+{
+    if (!st->started) {
+        st->started = true;
+        st->quiet_until = now + st->cfg.quiet_time;
+    }
+    if (now > st->now) st->now = now;
+}
+
 void sf_stack_batch_begin(sf_stack *st)
 {
     st->batch = true;
@@ -419,6 +428,7 @@ void sf_stack_batch_begin(sf_stack *st)
 
 void sf_stack_batch_end(sf_stack *st, uint64_t now)
 {
+    sf_stack_at(st, now);
     st->batch = false;
     /* MUST-59: every queued segment was processed; now the ACKs and data */
     while (st->pending) {
@@ -432,6 +442,7 @@ void sf_stack_batch_end(sf_stack *st, uint64_t now)
 
 void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
 {
+    sf_stack_at(st, now);
     if (!st->batch) reap(st); /* a batch's pending list may still name them */
     if (sf_wire_is_icmp(pkt, len)) {
         sf_icmp_input(st, now, pkt, len); /* RFC 9293 §3.9.2.2 */
@@ -482,6 +493,7 @@ void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
 
 void sf_stack_poll(sf_stack *st, uint64_t now)
 {
+    sf_stack_at(st, now);
     reap(st);
     sf_timers_run(st, now);
 }

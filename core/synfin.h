@@ -204,6 +204,10 @@ typedef struct {
     /* the MTU of the host's link: the MSS announced is at most mtu - 40
      * (MMS_R, MUST-67), and what is sent at most mtu - 40 too (MMS_S) */
     uint16_t mtu;
+    /* RFC 9293 §3.4.3, the quiet time: a host that lost track of its
+     * sequence numbers (it restarted) sends nothing for this long (an MSL)
+     * after its first entry point; 0 (default): no quiet time */
+    uint64_t quiet_time;
     /* RFC 5961 §7: at most this many challenge ACKs a second (the stack's
      * whole); 0: no limit */
     uint32_t challenge_ack_limit;

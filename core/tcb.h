@@ -160,6 +160,8 @@ struct sf_stack {
     bool batch;               /* sf_stack_batch_begin: output waits for the end */
     sf_conn *pending;         /* connections whose output waits for it */
     uint64_t now;             /* the time of the latest entry point */
+    bool started;             /* an entry point has been called */
+    uint64_t quiet_until;     /* RFC 9293 §3.4.3: nothing is sent before */
     uint64_t challenge_start; /* RFC 5961 §7: the current one-second window */
     uint32_t challenge_count; /* challenge ACKs sent in it */
 
@@ -187,6 +189,9 @@ sf_conn *sf_find_listener(sf_stack *st, uint16_t lport);
 void sf_conn_back_to_listen(sf_conn *c, const char *why);
 /* A passive child is done with its listener's backlog (it closed or was accepted). */
 void sf_conn_detach(sf_conn *c);
+
+/* Every entry point tells the stack the time first. */
+void sf_stack_at(sf_stack *st, uint64_t now);
 
 /* timer.c */
 void sf_timer_update(sf_conn *c);

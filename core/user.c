@@ -8,6 +8,7 @@
 sf_conn *sf_listen(sf_stack *st, uint64_t now, uint16_t port, int backlog, const sf_policy *pol,
                    int *err)
 {
+    sf_stack_at(st, now);
     (void)now;
     int dummy;
     if (!err) err = &dummy;
@@ -51,6 +52,7 @@ static uint16_t pick_port(sf_stack *st, uint32_t raddr, uint16_t rport)
 sf_conn *sf_connect(sf_stack *st, uint64_t now, uint32_t raddr, uint16_t rport, uint16_t lport,
                     const sf_policy *pol, int *err)
 {
+    sf_stack_at(st, now);
     int dummy;
     if (!err) err = &dummy;
     /* MUST-46: an OPEN to a broadcast or multicast address is refused */
@@ -105,6 +107,7 @@ sf_conn *sf_accept(sf_conn *l)
 /* SEND (RFC 9293 §3.10.2), urgent or not. */
 static int send_data(sf_conn *c, uint64_t now, const void *data, size_t len, bool urgent)
 {
+    sf_stack_at(c->stack, now);
     switch (c->state) {
     case SF_CLOSED: return c->error ? c->error : SF_ENOTCONN;
     case SF_LISTEN: return SF_EINVAL; /* a listener does not send */
@@ -140,6 +143,7 @@ int sf_send_urgent(sf_conn *c, uint64_t now, const void *data, size_t len)
 
 int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap)
 {
+    sf_stack_at(c->stack, now);
     if (c->is_listener) return SF_EINVAL;
     if (cap > UINT32_MAX) cap = UINT32_MAX;
     uint32_t n = sf_ring_read(&c->rcvbuf, buf, (uint32_t)cap);
@@ -163,6 +167,7 @@ int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap)
 
 int sf_close(sf_conn *c, uint64_t now)
 {
+    sf_stack_at(c->stack, now);
     switch (c->state) {
     case SF_CLOSED: return SF_ENOTCONN;
     case SF_LISTEN:
@@ -200,6 +205,7 @@ int sf_close(sf_conn *c, uint64_t now)
 
 int sf_abort(sf_conn *c, uint64_t now)
 {
+    sf_stack_at(c->stack, now);
     switch (c->state) {
     case SF_CLOSED: return SF_ENOTCONN;
     case SF_LISTEN: return sf_close(c, now);
