@@ -173,9 +173,11 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
             p->r1 = (uint32_t)luaL_checkinteger(L, -1);
         else if (strcmp(k, "soft_errors") == 0)
             p->soft_errors = (uint8_t)lua_toboolean(L, -1);
-        else if (strcmp(k, "ttl") == 0)
-            p->ttl = (uint8_t)luaL_checkinteger(L, -1);
-        else if (strcmp(k, "tos") == 0)
+        else if (strcmp(k, "ttl") == 0) {
+            lua_Integer ttl = luaL_checkinteger(L, -1);
+            if (ttl < 1 || ttl > 255) luaL_error(L, "ttl must be 1..255");
+            p->ttl = (uint8_t)ttl;
+        } else if (strcmp(k, "tos") == 0)
             p->tos = (uint8_t)luaL_checkinteger(L, -1);
         else if (strcmp(k, "user_timeout") == 0)
             p->user_timeout = to_us(L, -1, k);

@@ -123,6 +123,8 @@ void sf_send_syn(sf_conn *c, uint64_t now)
     seg.wnd = (uint16_t)w;
     if (c->snd_nxt == c->iss) c->snd_nxt = c->iss + 1;
     if (sf_seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
+    /* RFC 9293 §3.10.8: the user timeout holds in any state, SYN_SENT too */
+    if (!c->ut_at) sf_user_timeout_progress(c, now);
     if (c->retries == 0) {
         c->rtt_timing = true;
         c->rtt_seq = c->iss;

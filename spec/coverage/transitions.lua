@@ -105,6 +105,7 @@ return {
   { "FIN_WAIT_2", "CLOSED", "timer FIN_WAIT_2 timeout", ref = "policy fin_wait_2_timeout (not in RFC 9293)" },
   { "SYN_SENT", "CLOSED", "segment ICMP destination unreachable (hard error)", ref = "§3.9.2.2 SHLD-26: an ICMP hard error aborts" },
   { "ESTABLISHED", "CLOSED", "segment ICMP destination unreachable (hard error)", ref = "§3.9.2.2 SHLD-26: an ICMP hard error aborts" },
+  { "SYN_SENT", "CLOSED", "timer user timeout", ref = "§3.10.8 USER TIMEOUT (policy user_timeout): any state" },
   { "ESTABLISHED", "CLOSED", "timer user timeout", ref = "§3.10.8 USER TIMEOUT (policy user_timeout)" },
   { "FIN_WAIT_1", "CLOSED", "timer user timeout", ref = "§3.10.8 USER TIMEOUT (policy user_timeout)" },
   { "CLOSE_WAIT", "CLOSED", "timer user timeout", ref = "§3.10.8 USER TIMEOUT (policy user_timeout)" },
