@@ -1007,6 +1007,24 @@ static int l_conn_abort(lua_State *L)
     return conn_call(L, sf_abort);
 }
 
+static int l_conn_forget(lua_State *L)
+{
+    return conn_call(L, sf_forget);
+}
+
+/* conn:close_with(data): the last data and the FIN together */
+static int l_conn_close_with(lua_State *L)
+{
+    lconn *lc = check_conn(L, 1);
+    size_t len;
+    const char *data = luaL_checklstring(L, 2, &len);
+    int rc = sf_close_with(lc->c, sf_sim_now(lc->s->sim), data, len);
+    sf_sim_flush(lc->s->sim, lc->host);
+    if (rc < 0) return push_fail(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static int l_conn_info(lua_State *L)
 {
     lconn *lc = check_conn(L, 1);
@@ -1121,11 +1139,20 @@ static const luaL_Reg sim_methods[] = {{"close", l_sim_close},
                                        {"connections", l_sim_connections},
                                        {NULL, NULL}};
 
-static const luaL_Reg conn_methods[] = {
-    {"try_accept", l_conn_accept}, {"state", l_conn_state}, {"id", l_conn_id},
-    {"host", l_conn_host},         {"send", l_conn_send},   {"read", l_conn_read},
-    {"sim", l_conn_sim},           {"close", l_conn_close}, {"abort", l_conn_abort},
-    {"info", l_conn_info},         {"set", l_conn_set},     {NULL, NULL}};
+static const luaL_Reg conn_methods[] = {{"try_accept", l_conn_accept},
+                                        {"state", l_conn_state},
+                                        {"id", l_conn_id},
+                                        {"host", l_conn_host},
+                                        {"send", l_conn_send},
+                                        {"read", l_conn_read},
+                                        {"sim", l_conn_sim},
+                                        {"close", l_conn_close},
+                                        {"abort", l_conn_abort},
+                                        {"info", l_conn_info},
+                                        {"set", l_conn_set},
+                                        {"forget", l_conn_forget},
+                                        {"close_with", l_conn_close_with},
+                                        {NULL, NULL}};
 
 static void new_type(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction gc)
 {

@@ -52,7 +52,7 @@ static uint16_t peer_mss(const sf_seg *seg, const sf_conn *c)
 static void handshake_done(sf_conn *c, uint64_t now)
 {
     sf_user_timeout_progress(c, now); /* the SYN is acknowledged */
-    sf_cc_init(c); /* after the handshake: it decides the initial window */
+    sf_cc_init(c);                    /* after the handshake: it decides the initial window */
     if (c->tw_parked) {
         /* the reopening SYN was a new connection: the old one is done */
         sf_conn *tw = c->tw_parked;

@@ -303,6 +303,12 @@ int sf_send_urgent(sf_conn *c, uint64_t now, const void *data, size_t len);
 int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap);
 /* CLOSE: "no more data to send" (RFC 9293 §3.10.4). */
 int sf_close(sf_conn *c, uint64_t now);
+/* CLOSE with the last data: queued with the FIN, so that they can leave in
+ * one segment ("FIN carrying the last data"). */
+int sf_close_with(sf_conn *c, uint64_t now, const void *data, size_t len);
+/* Forgets the connection: CLOSED at once, nothing sent (a host that
+ * vanished; the peer finds out through its retransmissions or a RST). */
+int sf_forget(sf_conn *c, uint64_t now);
 /* ABORT: RST if synchronized, then CLOSED (RFC 9293 §3.10.5). */
 int sf_abort(sf_conn *c, uint64_t now);
 

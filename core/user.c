@@ -203,6 +203,24 @@ int sf_close(sf_conn *c, uint64_t now)
     }
 }
 
+int sf_close_with(sf_conn *c, uint64_t now, const void *data, size_t len)
+{
+    sf_stack_at(c->stack, now);
+    if (c->state != SF_ESTABLISHED && c->state != SF_CLOSE_WAIT) return sf_close(c, now);
+    if (len > UINT32_MAX) len = UINT32_MAX;
+    if (sf_ring_write(&c->sndbuf, data, (uint32_t)len) < len) return SF_EAGAIN;
+    return sf_close(c, now); /* its output sends the data, the FIN on the last segment */
+}
+
+int sf_forget(sf_conn *c, uint64_t now)
+{
+    sf_stack_at(c->stack, now);
+    if (c->state == SF_CLOSED) return SF_ENOTCONN;
+    sf_ring_drop(&c->rcvbuf);
+    sf_conn_closed(c, SF_CAUSE_USER, "forget", 0);
+    return SF_OK;
+}
+
 int sf_abort(sf_conn *c, uint64_t now)
 {
     sf_stack_at(c->stack, now);

@@ -127,6 +127,8 @@ function synfin.sim(opts)
     listeners = {},  -- "host:conn" -> { event -> { fn, ... } }
     dispatched = 0,  -- records whose callbacks have run
     hooks = {},      -- every hook installed, for the leftovers report
+    timers = {},     -- the scenario's own timers (close policies), by time
+    close_policies = {}, -- "host:conn" (or "host:listener") -> policy
     strict = opts.strict, -- leftovers at the end of net:run are an error
   }, Net)
   nets[sim] = net
@@ -268,7 +270,7 @@ function Net:_drive(w)
   local idle = false
   while true do
     self:_refresh()
-    local bad = self:_failure() or self:_dispatch()
+    local bad = self:_failure() or self:_dispatch() or self:_run_timers()
     if bad then return "fail", bad end
     self:_refresh()
     local res = table.pack(w.check())
@@ -284,8 +286,36 @@ function Net:_drive(w)
     end
     steps = steps + 1
     if steps > MAX_STEPS then return "fail", w.where .. "the network did not settle while waiting for " .. w.what end
-    idle = not self.sim:step(w.deadline)
+    -- stop at the scenario's own timers (close policies) too
+    local limit = w.deadline
+    local timer = self.timers[1]
+    if timer and timer.at < limit then limit = timer.at end
+    local stepped = self.sim:step(limit)
+    if not stepped and limit < w.deadline then
+      bad = self:_run_timers()
+      if bad then return "fail", bad end
+    else
+      idle = not stepped
+    end
   end
+end
+
+-- Runs the scenario's timers that are due; a failing one fails the scenario.
+function Net:_run_timers()
+  local now = self.sim:now()
+  while self.timers[1] and self.timers[1].at <= now do
+    local timer = table.remove(self.timers, 1)
+    local ok, err = xpcall(timer.fn, debug.traceback)
+    if not ok then return "a close policy's timer failed: " .. tostring(err) end
+  end
+end
+
+-- Calls fn at virtual time now + seconds, while the scenario waits.
+function Net:_at(seconds, fn)
+  local timer = { at = self.sim:now() + us(seconds), fn = fn, order = #self.timers }
+  local i = #self.timers + 1
+  while i > 1 and self.timers[i - 1].at > timer.at do i = i - 1 end
+  table.insert(self.timers, i, timer)
 end
 
 -- Blocks the scenario on a wait: yields inside net:run, drives directly outside.
@@ -524,15 +554,19 @@ local function check_host_stack(h, fname)
   if h.peer then error(("'%s': %s is a bare peer: it has no TCP"):format(fname, h.addr), 3) end
 end
 
---- Opens a listener (passive OPEN) on port. opts: backlog, plus any host
--- setting (msl, rto, ...) for the connections it accepts.
+--- Opens a listener (passive OPEN) on port. opts: backlog, close (a close
+-- policy for the connections it accepts), plus any host setting (msl, rto,
+-- ...) for them.
 -- Returns the listener, or nil, message, code.
 function Host:listen(port, opts)
   check_host_stack(self, "listen")
   if math.type(port) ~= "integer" then argerror(1, "listen", "port number expected") end
-  opts = check_opts(opts, SETTINGS, 2, "listen")
-  local b, rest = split(opts, { backlog = true })
-  return self.net.sim:listen(self.index, port, b.backlog, rest)
+  opts = check_opts(opts, setmetatable({ close = true }, { __index = SETTINGS }), 2, "listen")
+  local b, rest = split(opts, { backlog = true, close = true })
+  if b.close ~= nil and type(b.close) ~= "function" then argerror(2, "listen", "close must be a function") end
+  local l, err, code = self.net.sim:listen(self.index, port, b.backlog, rest)
+  if l and b.close then l:set_close(b.close) end
+  return l, err, code
 end
 
 --- Active OPEN to addr:port. opts: sport (local port), plus any host setting.
@@ -746,6 +780,9 @@ end
 
 local conn = core.conn_methods
 
+-- The key of a connection's close policy in net.close_policies.
+local function policy_key(c) return c:host() .. ":" .. c:id() end
+
 --- The net this connection belongs to.
 function conn:net() return nets[self:sim()] end
 
@@ -826,14 +863,91 @@ end
 
 --- The wait of l:accept, for net:first.
 function conn:accepting()
-  return waitable(self:net(), describe(self) .. " to accept a connection", function()
+  local net = self:net()
+  return waitable(net, describe(self) .. " to accept a connection", function()
     return function()
       local c = self:try_accept()
-      if c then return true, c end
+      if c then
+        local policy = net.close_policies[policy_key(self)]
+        if policy then net.close_policies[policy_key(c)] = policy end
+        return true, c
+      end
       if self:state() ~= "LISTEN" then return nil, describe(self) .. " is no longer listening" end
       return false
     end
   end)
+end
+
+------------------------------------------------------------------------------
+-- Close behaviours as Lua functions (DESIGN.md §5.3)
+------------------------------------------------------------------------------
+
+local close_now = conn.close -- the C CLOSE
+
+local CLOSE_DECISION = { linger = true, fin_with = true, delay_fin = true, time_wait = true }
+
+-- Carries out a close policy's decision (see conn:set_close).
+local function close_as(c, decision)
+  local net = c:net()
+  if decision == nil or decision == "fin" then return close_now(c) end
+  if decision == "rst" then return c:abort() end
+  if decision == "silent" then return c:forget() end
+  if type(decision) ~= "table" then
+    error(("bad close decision %s: \"fin\", \"rst\", \"silent\" or a table of linger, fin_with, delay_fin, time_wait"):format(tostring(decision)), 3)
+  end
+  for k in pairs(decision) do
+    if not CLOSE_DECISION[k] then error(("bad close decision: unknown key '%s'"):format(tostring(k)), 3) end
+  end
+  if decision.time_wait then
+    -- TIME_WAIT lasts 2*MSL: this connection's MSL is half of it. With 0
+    -- there is no TIME_WAIT at all, which RFC 9293 forbids (MUST-13):
+    -- its protection then rests on timestamps (RFC 6191) and the ISN clock
+    c:set { msl = decision.time_wait / 2 }
+  end
+  local function finish()
+    if c:state() == "CLOSED" then return true end
+    if decision.fin_with then return c:close_with(decision.fin_with) end
+    return close_now(c)
+  end
+  if decision.delay_fin then
+    net:_at(decision.delay_fin, finish)
+  else
+    local ok, err, code = finish()
+    if not ok then return ok, err, code end
+  end
+  if decision.linger then
+    -- SO_LINGER with a timeout: if our FIN is not acknowledged by then, RST
+    local deadline = (decision.delay_fin or 0) + decision.linger
+    net:_at(deadline, function()
+      local st = c:state()
+      if st == "FIN_WAIT_1" or st == "CLOSING" or st == "LAST_ACK" or st == "ESTABLISHED"
+        or st == "CLOSE_WAIT" then
+        c:abort()
+      end
+    end)
+  end
+  return true
+end
+
+--- CLOSE, through the connection's close policy when it has one.
+function conn:close()
+  local policy = self:net().close_policies[policy_key(self)]
+  if not policy then return close_now(self) end
+  return close_as(self, policy(self, { reason = "close" }))
+end
+
+--- Gives the connection a close behaviour: policy(c, event) is called when
+-- the application closes it, and returns what to do: nothing or "fin" (the
+-- RFC's CLOSE), "rst" (ABORT), "silent" (forget it, sending nothing), or a
+-- table: { linger = s } (a RST if the FIN is not acknowledged within s),
+-- { fin_with = data } (the last data and the FIN in one segment),
+-- { delay_fin = s } (the FIN s later), { time_wait = s } (TIME_WAIT lasts s;
+-- 0: none, against MUST-13). Keys combine. Timers run while the scenario
+-- waits. A listener's policy goes to the connections it accepts.
+function conn:set_close(policy)
+  if type(policy) ~= "function" then argerror(1, "set_close", "function expected") end
+  self:net().close_policies[policy_key(self)] = policy
+  return self
 end
 
 --- Calls fn(old, new, record) on each state change of this connection, from
