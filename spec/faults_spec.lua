@@ -440,7 +440,8 @@ describe("fault options", function()
     { function() faults.link(a, "dialup") end, "bad argument #2 to 'faults.link' (unknown preset 'dialup'; presets: 3g, edge, lan, lossy-wifi, satellite)" },
     { function() faults.link(a, { latency = { jitter = 1 } }) end, "bad argument #2 to 'faults.link' (latency: 'delay' is required" },
     { function() faults.link(a, "3g", { dir = "up" }) end, "'dir' must be \"both\", \"egress\" or \"ingress\"" },
-    { function() faults.combine(a, "egress", { duplicate = {} }) end, "bad argument #3 to 'faults.combine' (unknown fault 'duplicate')" },
+    { function() faults.combine(a, "egress", { shuffle = {} }) end, "bad argument #3 to 'faults.combine' (unknown fault 'shuffle')" },
+    { function() faults.combine(a, "egress", { duplicate = {} }) end, "bad argument #3 to 'faults.combine' (duplicate does not combine: install it as a hook of its own)" },
     { function() faults.loss(a, "egress", { p = 0.1, filter = { port = 80 } }) end, "'filter' has an unknown key 'port'" },
     { function() faults.prng(1.5) end, "bad argument #1 to 'faults.prng' (integer seed expected)" },
   }
@@ -464,5 +465,82 @@ describe("fault options", function()
         assert.are_not.equal("dropped_egress", r.fate)
       end
     end
+  end)
+end)
+
+describe("faults that make segments", function()
+  local function net2()
+    local net = synfin.sim { seed = 5, latency = 0.01 }
+    local a = net:host(A, { timestamps = false })
+    local b = net:host(B, { timestamps = false })
+    return net, a, b, assert(b:listen(80))
+  end
+
+  it("duplicate: each segment goes as `copies` copies; the receiver takes the data once", function()
+    local net, a, b, l = net2()
+    local h = faults.duplicate(a, "egress", { copies = 3, filter = { flags = "P" } })
+    net:run(function()
+      local c = a:connect(B, 80)
+      c:wait("ESTABLISHED", 1)
+      local s = l:accept(1)
+      c:send("abc")
+      assert.equal("abc", s:recv(3, 1))
+      net:sleep(0.1)
+      assert.is_nil((s:read()))
+    end)
+    local copies = 0
+    for _, r in ipairs(net:records()) do
+      if r.kind == "seg" and r.from == a.index and r.len == 3 then copies = copies + 1 end
+    end
+    assert.equal(3, copies)
+    assert.equal(1, h.duplicated)
+  end)
+
+  it("corrupt: a flipped bit and a checksum that no longer matches: the receiver drops it, TCP recovers", function()
+    local net, a, b, l = net2()
+    local h = faults.corrupt(a, "egress", { p = 1, filter = { flags = "P", count = 1 } })
+    net:run(function()
+      local c = a:connect(B, 80)
+      c:wait("ESTABLISHED", 1)
+      local s = l:accept(1)
+      c:send("payload")
+      assert.equal("payload", s:recv(7, 5)) -- the retransmission is clean
+    end)
+    local bad = 0
+    for _, r in ipairs(net:records()) do
+      if r.kind == "note" and r.text == "bad TCP checksum" and r.host == b.index then bad = bad + 1 end
+    end
+    assert.equal(1, bad)
+    assert.equal(1, h.ctx.corrupted)
+    local corrupted
+    for _, r in ipairs(net:records()) do
+      if r.kind == "seg" and r.from == a.index and r.len == 7 and r.fate == "delivered" and not corrupted then corrupted = r end
+    end
+    assert.not_equal("payload", corrupted.payload) -- one bit differs
+  end)
+
+  it("slicer: data goes in pieces of at most size bytes, in order, and arrives whole", function()
+    local net, a, b, l = net2()
+    local h = faults.slicer(a, "egress", { size = 4 })
+    net:run(function()
+      local c = a:connect(B, 80)
+      c:wait("ESTABLISHED", 1)
+      local s = l:accept(1)
+      c:send("hello world")
+      assert.equal("hello world", s:recv(11, 1))
+    end)
+    local pieces = {}
+    for _, r in ipairs(net:records()) do
+      if r.kind == "seg" and r.from == a.index and r.len > 0 and r.fate == "delivered" then
+        pieces[#pieces + 1] = r.payload
+      end
+    end
+    assert.same({ "hell", "o wo", "rld" }, pieces)
+    assert.equal(1, h.ctx.sliced)
+  end)
+
+  it("the ones that make segments do not combine", function()
+    local net, a = net2()
+    assert.has_error(function() faults.combine(a, "egress", { duplicate = {} }) end)
   end)
 end)

@@ -368,6 +368,71 @@ KINDS.limit_data = {
 -- Factories
 ------------------------------------------------------------------------------
 
+--- faults.duplicate(host, dir, { p = 1, copies = 2 }): netem's duplicate:
+-- with probability p a segment goes out as `copies` copies.
+KINDS.duplicate = {
+  alone = true,
+  opts = { p = true, copies = true },
+  check = function(o)
+    return first(num(o, "p", 0, 1, false, "a probability in [0, 1]"),
+      int(o, "copies", 2, false, "an integer >= 2"))
+  end,
+  new = function(o, ctx)
+    local p, copies = o.p or 1, o.copies or 2
+    return function() if ctx.rng:unit() < p then return { dup = copies } end end
+  end,
+}
+
+--- faults.corrupt(host, dir, { p }): netem's corrupt: with probability p a
+-- segment has one bit of its payload flipped (a segment without payload, its
+-- checksum), and keeps a checksum that no longer matches, as a corrupted
+-- packet does: the receiver drops it (RFC 9293 MUST-2, MUST-3).
+KINDS.corrupt = {
+  alone = true,
+  opts = { p = true },
+  check = function(o) return num(o, "p", 0, 1, true, "a probability in [0, 1]") end,
+  new = function(o, ctx)
+    return function(seg)
+      if ctx.rng:unit() >= o.p then return nil end
+      local payload = seg.payload or ""
+      if #payload > 0 then
+        local i = ctx.rng:int(#payload)
+        local bit = 1 << (ctx.rng:int(8) - 1)
+        payload = payload:sub(1, i - 1) .. string.char(payload:byte(i) ~ bit) .. payload:sub(i + 1)
+      end
+      ctx.corrupted = (ctx.corrupted or 0) + 1
+      return seg:with { payload = payload, bad_checksum = true }
+    end
+  end,
+}
+
+--- faults.slicer(host, dir, { size }): toxiproxy's slicer: a segment with
+-- more than size bytes of data goes as several of at most size bytes each,
+-- in order (SYN, FIN and PSH stay with the first and the last piece).
+KINDS.slicer = {
+  alone = true,
+  opts = { size = true },
+  check = function(o) return int(o, "size", 1, true, "an integer >= 1") end,
+  new = function(o, ctx)
+    return function(seg)
+      if seg.len <= o.size then return nil end
+      local payload = seg.payload
+      for off = 0, #payload - 1, o.size do
+        local last = off + o.size >= #payload
+        local flags = seg.flags:gsub("[FP]", "")
+        if last then flags = seg.flags:gsub("S", "") end
+        if off > 0 then flags = flags:gsub("S", "") end
+        ctx.host:inject(ctx.dir, { src = seg.src, dst = seg.dst, sport = seg.sport,
+          dport = seg.dport, abs_seq = (seg.abs_seq + off) % 4294967296, abs_ack = seg.abs_ack,
+          flags = flags, win = seg.win, payload = payload:sub(off + 1, off + o.size),
+          ts_val = seg.ts_val, ts_ecr = seg.ts_ecr }) -- options every segment carries
+      end
+      ctx.sliced = (ctx.sliced or 0) + 1
+      return "drop"
+    end
+  end,
+}
+
 local COMMON = { seed = true, filter = true }
 local HOOK_FILTER = { flags = true, state = true, conn = true, sport = true, dport = true,
   after = true, count = true, p = true, when = true }
@@ -417,6 +482,7 @@ local function install(host, dir, filter, decide, name, ctx)
     local v = decide(seg, 0)
     if v == "drop" then return "drop" end
     if type(v) == "number" and v > 0 then return { delay = v } end
+    if type(v) == "table" then return v end -- a verdict of its own (duplicate, corrupt)
   end)
   rawset(h, "fault", name)
   rawset(h, "ctx", ctx)
@@ -447,6 +513,7 @@ local function check_spec(spec)
   for k, o in pairs(spec) do
     local kind = KINDS[k]
     if not kind then return ("unknown fault '%s'"):format(tostring(k)) end
+    if kind.alone then return ("%s does not combine: install it as a hook of its own"):format(k) end
     if type(o) ~= "table" then return ("%s: options table expected"):format(k) end
     for ok in pairs(o) do
       if not kind.opts[ok] then return ("%s: unknown option '%s'"):format(k, tostring(ok)) end
