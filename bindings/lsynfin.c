@@ -8,6 +8,7 @@
  * runs protected: an error is recorded with its traceback, the segment passes
  * unchanged, and the scenario fails (DESIGN.md §3). */
 #include "../core/io/sim.h"
+#include "../core/io/tun.h"
 #include "../core/rand.h"
 #include "../core/synfin.h"
 
@@ -24,6 +25,7 @@
 
 typedef struct {
     sf_sim *sim; /* NULL once closed */
+    sf_tun *tun; /* a real-time net on a TUN device; NULL: virtual time */
     uint64_t seed;
     lua_State *L;    /* the thread that is running the sim now */
     int errors;      /* registry ref of a table of hook failures */
@@ -56,6 +58,7 @@ static lsim *check_sim(lua_State *L, int idx)
     lsim *s = luaL_checkudata(L, idx, SIM_MT);
     if (!s->sim) luaL_error(L, "the net is closed");
     s->L = L;
+    if (s->tun) sf_sim_set_now(s->sim, sf_tun_now(s->tun)); /* real time runs on */
     return s;
 }
 
@@ -251,6 +254,8 @@ static int l_sim_close(lua_State *L)
 {
     lsim *s = luaL_checkudata(L, 1, SIM_MT);
     s->L = L; /* hooks release their references through the running thread */
+    sf_tun_close(s->tun); /* the device goes before the net it feeds */
+    s->tun = NULL;
     if (s->sim) {
         sf_sim_free(s->sim); /* hooks release their Lua references here */
         s->sim = NULL;
@@ -310,7 +315,51 @@ static int l_sim_step(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
     lua_Integer limit = luaL_checkinteger(L, 2);
-    lua_pushboolean(L, sf_sim_step(s->sim, limit < 0 ? 0 : (uint64_t)limit));
+    uint64_t until = limit < 0 ? 0 : (uint64_t)limit;
+    lua_pushboolean(L, s->tun ? sf_tun_step(s->tun, until) : sf_sim_step(s->sim, until));
+    return 1;
+}
+
+/* sim:tun(name, kernel_addr, prefix, mtu) -> the kernel's host index, the
+ * device's name; or nil, the reason. The net runs in real time from now. */
+static int l_sim_tun(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    if (s->tun) return luaL_error(L, "the net has a TUN device already");
+    sf_tun_config cfg = {.name = luaL_optstring(L, 2, NULL),
+                         .kernel_addr = check_addr(L, 3),
+                         .prefix = (int)luaL_optinteger(L, 4, 24),
+                         .mtu = (int)luaL_optinteger(L, 5, 0)};
+    char err[256] = "";
+    s->tun = sf_tun_open(s->sim, NULL, &cfg, err, sizeof err);
+    if (!s->tun) {
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    lua_pushinteger(L, sf_tun_kernel_host(s->tun) + 1);
+    lua_pushstring(L, sf_tun_name(s->tun));
+    return 2;
+}
+
+/* sim:tun_stats() -> { rx_packets, tx_packets, tx_dropped, ignored, fd } or nil */
+static int l_sim_tun_stats(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    if (!s->tun) return 0;
+    sf_tun_stats st;
+    sf_tun_get_stats(s->tun, &st);
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, (lua_Integer)st.rx_packets);
+    lua_setfield(L, -2, "rx_packets");
+    lua_pushinteger(L, (lua_Integer)st.tx_packets);
+    lua_setfield(L, -2, "tx_packets");
+    lua_pushinteger(L, (lua_Integer)st.tx_dropped);
+    lua_setfield(L, -2, "tx_dropped");
+    lua_pushinteger(L, (lua_Integer)sf_sim_ignored(s->sim));
+    lua_setfield(L, -2, "ignored");
+    lua_pushinteger(L, sf_tun_fd(s->tun));
+    lua_setfield(L, -2, "fd");
     return 1;
 }
 
@@ -1093,9 +1142,10 @@ static int l_conn_tbc(lua_State *L)
     sf_state st = sf_conn_state(lc->c);
     if (st == SF_LISTEN || st == SF_SYN_SENT || st == SF_SYN_RCVD || st == SF_ESTABLISHED ||
         st == SF_CLOSE_WAIT) {
-        lc->s->L = L;
-        sf_close(lc->c, sf_sim_now(lc->s->sim));
-        sf_sim_flush(lc->s->sim, lc->host);
+        /* through the method, so that a close policy (set_close) decides */
+        lua_getfield(L, 1, "close");
+        lua_pushvalue(L, 1);
+        lua_call(L, 1, 0);
     }
     return 0;
 }
@@ -1124,6 +1174,8 @@ static const luaL_Reg sim_methods[] = {{"close", l_sim_close},
                                        {"now", l_sim_now},
                                        {"next_time", l_sim_next_time},
                                        {"step", l_sim_step},
+                                       {"tun", l_sim_tun},
+                                       {"tun_stats", l_sim_tun_stats},
                                        {"errors", l_sim_errors},
                                        {"note", l_sim_note},
                                        {"trace_len", l_sim_trace_len},

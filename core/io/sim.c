@@ -26,6 +26,8 @@ typedef struct {
     uint32_t addr;
     sf_stack *stack; /* NULL: a bare peer */
     sf_hooks hooks;
+    sf_port_send port; /* non-NULL: a peer standing for the outside world */
+    void *port_ud;
     sim_pkt *pending, **pending_tail; /* emitted during a call, not yet sent */
 } sim_host;
 
@@ -38,6 +40,7 @@ struct sf_sim {
     uint32_t hook_ids;
     int hook_failures;
     uint32_t current_seg; /* the segment being delivered, for causes */
+    uint64_t ignored;     /* packets from the outside that no host took */
 
     sim_host **hosts;
     int nhosts;
@@ -336,6 +339,16 @@ static void deliver(sf_sim *sim, sim_pkt *p)
 {
     sim_host *h = sim->hosts[p->to];
     sf_trace *t = &sim->trace;
+    if (h->port) {
+        /* out to the real network: hooks ran on the sending host */
+        if (p->rec >= 0) {
+            t->recs[p->rec].fate = SF_FATE_DELIVERED;
+            t->recs[p->rec].arrival = sim->now;
+        }
+        h->port(h->port_ud, p->data, p->len);
+        pkt_free(sim, p);
+        return;
+    }
     if (!p->skip_hooks) {
         sf_seg seg;
         sf_wire_parse(p->data, p->len, &seg, NULL);
@@ -600,6 +613,60 @@ int sf_sim_inject(sf_sim *sim, int host, sf_dir dir, const sf_seg *seg)
     p->to = host;
     schedule(sim, p, sim->now);
     return SF_OK;
+}
+
+void sf_sim_set_port(sf_sim *sim, int host, sf_port_send send, void *ud)
+{
+    sim->hosts[host]->port = send;
+    sim->hosts[host]->port_ud = ud;
+}
+
+int sf_sim_receive(sf_sim *sim, const uint8_t *pkt, size_t len)
+{
+    /* only IPv4 TCP and ICMP; a real device also carries IPv6, ARP's
+     * neighbours, multicast: not ours */
+    if (len < 20 || (pkt[0] >> 4) != 4 || (pkt[9] != 6 && pkt[9] != 1)) {
+        sim->ignored++;
+        return -1;
+    }
+    uint32_t daddr = (uint32_t)pkt[16] << 24 | (uint32_t)pkt[17] << 16 | (uint32_t)pkt[18] << 8 | pkt[19];
+    uint32_t saddr = (uint32_t)pkt[12] << 24 | (uint32_t)pkt[13] << 16 | (uint32_t)pkt[14] << 8 | pkt[15];
+    int to = sf_sim_host_of(sim, daddr);
+    if (to < 0 || sim->hosts[to]->port) {
+        sim->ignored++;
+        return -1;
+    }
+    sim_pkt *p = pkt_new(sim, pkt, len);
+    if (!p) return -1;
+    if (pkt[9] == 6) {
+        sf_seg seg;
+        if (record_seg(sim, sf_sim_host_of(sim, saddr), p, &seg, 0) < 0) {
+            pkt_free(sim, p); /* malformed: the note says why */
+            return 0;
+        }
+    } else {
+        p->from = sf_sim_host_of(sim, saddr);
+        p->to = to;
+        p->skip_hooks = 1; /* hooks see TCP segments only */
+        size_t ihl = (size_t)(pkt[0] & 15) * 4;
+        char note[64], from[16];
+        sf_addr_str(saddr, from);
+        snprintf(note, sizeof note, "ICMP type %u code %u from %s", len > ihl ? pkt[ihl] : 0u,
+                 len > ihl + 1 ? pkt[ihl + 1] : 0u, from);
+        sf_sim_note(sim, to, note);
+    }
+    schedule(sim, p, sim->now);
+    return 0;
+}
+
+uint64_t sf_sim_ignored(const sf_sim *sim)
+{
+    return sim->ignored;
+}
+
+void sf_sim_set_now(sf_sim *sim, uint64_t now)
+{
+    if (now > sim->now) sim->now = now;
 }
 
 void sf_sim_note(sf_sim *sim, int host, const char *text)

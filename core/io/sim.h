@@ -56,6 +56,24 @@ int sf_sim_inject_icmp(sf_sim *sim, int host, const sf_icmp *m);
 /* A note in the trace, at the host's column (host -1: none). */
 void sf_sim_note(sf_sim *sim, int host, const char *text);
 
+/* ---- the outside world (core/io/tun, core/io/raw) ----
+ * A bare peer can stand for a real network: what is delivered to it goes to
+ * `send` (a device write), after the sender's egress hooks and any delay,
+ * instead of being only recorded. Packets read from the device come in
+ * through sf_sim_receive. A real-time driver moves the clock with
+ * sf_sim_set_now and then steps to it. */
+typedef void (*sf_port_send)(void *ud, const uint8_t *pkt, size_t len);
+void sf_sim_set_port(sf_sim *sim, int host, sf_port_send send, void *ud);
+/* A packet from the outside, arriving now: recorded, then delivered to the
+ * host with its destination address through that host's ingress hooks at
+ * the next step. Returns 0, or -1 when no host of this net has that address
+ * or the packet is not IPv4 TCP or ICMP (it is counted, not traced). */
+int sf_sim_receive(sf_sim *sim, const uint8_t *pkt, size_t len);
+/* Packets from the outside that no host took. */
+uint64_t sf_sim_ignored(const sf_sim *sim);
+/* Moves the clock forward to `now` (never back). */
+void sf_sim_set_now(sf_sim *sim, uint64_t now);
+
 sf_trace *sf_sim_trace(sf_sim *sim);
 sf_rand *sf_sim_rand(sf_sim *sim);
 /* Hook functions that failed so far. */

@@ -933,7 +933,9 @@ end
 function conn:close()
   local policy = self:net().close_policies[policy_key(self)]
   if not policy then return close_now(self) end
-  return close_as(self, policy(self, { reason = "close" }))
+  -- not a tail call: close_as's errors name the line that called close
+  local ok, err, code = close_as(self, policy(self, { reason = "close" }))
+  return ok, err, code
 end
 
 --- Gives the connection a close behaviour: policy(c, event) is called when

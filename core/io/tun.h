@@ -1,0 +1,67 @@
+/* tun.h - a net on a TUN device, in real time (DESIGN.md §4). The net is
+ * the same sf_sim as the virtual network, hooks, delays, traces and all;
+ * the driver adds a bare peer standing for the Linux kernel at the device's
+ * address, writes what is sent to it into the device, turns what the
+ * kernel routes into the device into arrivals, and runs the clock on
+ * libuv's monotonic time instead of jumping it.
+ *
+ * The synfin hosts of the net take addresses inside the device's subnet;
+ * the kernel routes that subnet into the device, so its sockets reach them
+ * (connect to 10.73.0.2 from a kernel program), and they reach the
+ * kernel's sockets bound to the device's address (or to any). Nothing is
+ * written to the device for any other address. */
+#ifndef SF_TUN_H
+#define SF_TUN_H
+
+#include "sim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sf_tun sf_tun;
+struct uv_loop_s; /* uv_loop_t: this header leaves <uv.h> to its user */
+
+typedef struct {
+    const char *name;     /* the device's name; NULL or "": the kernel picks (synfin%d) */
+    uint32_t kernel_addr; /* the kernel's address on the device */
+    int prefix;           /* the subnet's prefix length, 8..30 */
+    int mtu;              /* 0: 1500 */
+} sf_tun_config;
+
+/* Creates the device, gives the kernel its address, brings it up and waits
+ * until it runs (a new TUN drops what is written before), then attaches it
+ * to `sim`. loop NULL: the driver runs its own libuv loop; otherwise the
+ * caller's, which must outlive the driver. NULL on failure, with the
+ * reason in err (for example, no permission to create a TUN device). */
+sf_tun *sf_tun_open(sf_sim *sim, struct uv_loop_s *loop, const sf_tun_config *cfg, char *err,
+                    size_t errlen);
+/* Removes the device (the kernel drops its routes and sockets' paths). */
+void sf_tun_close(sf_tun *tun);
+
+const char *sf_tun_name(const sf_tun *tun);
+/* The sim host that stands for the kernel. */
+int sf_tun_kernel_host(const sf_tun *tun);
+/* The device's file descriptor, for a caller that polls it itself. */
+int sf_tun_fd(const sf_tun *tun);
+/* The net's clock now, microseconds: libuv's monotonic clock since the
+ * net's time when the device was opened. */
+uint64_t sf_tun_now(const sf_tun *tun);
+
+/* Runs the net until something happens (a packet arrives, a timer or a
+ * delayed segment is due) and returns 1 after processing it, or, when
+ * nothing happens before `limit` on the net's clock, waits until then and
+ * returns 0. The same contract as sf_sim_step, in real time. */
+int sf_tun_step(sf_tun *tun, uint64_t limit);
+
+typedef struct {
+    uint64_t rx_packets, tx_packets; /* read from / written to the device */
+    uint64_t tx_dropped;             /* writes the device refused (full) */
+} sf_tun_stats;
+void sf_tun_get_stats(const sf_tun *tun, sf_tun_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
