@@ -113,4 +113,6 @@ return {
   { "LAST_ACK", "CLOSED", "timer user timeout", ref = "§3.10.8 USER TIMEOUT (policy user_timeout)" },
   { "ESTABLISHED", "CLOSED", "timer keep-alives unanswered", ref = "§3.8.4 keep-alives (MUST-29)" },
   { "CLOSE_WAIT", "CLOSED", "timer keep-alives unanswered", ref = "§3.8.4 keep-alives (MUST-29)" },
+  -- not in RFC 9293: the "silent" close policy forgets the connection, sending nothing
+  { "ESTABLISHED", "CLOSED", "user forget", ref = "close policy \"silent\" (sf_forget; not RFC 9293's)" },
 }
