@@ -15,8 +15,10 @@
 extern "C" {
 #endif
 
+/* A host's path a hook is on: what arrives (ingress) or what it sends (egress). */
 typedef enum { SF_INGRESS = 0, SF_EGRESS = 1 } sf_dir;
 
+/* What a hook decides about a segment. */
 typedef enum {
     SF_PASS,    /* deliver as is */
     SF_DROP,    /* discard, recorded as dropped by the hook */
@@ -26,6 +28,7 @@ typedef enum {
     SF_ANSWER,  /* drop it, and send `pkt` the other way instead */
 } sf_verdict_kind;
 
+/* A verdict: its kind, and what that kind needs. */
 typedef struct {
     sf_verdict_kind kind;
     uint64_t delay;
@@ -52,6 +55,8 @@ typedef struct {
  * passes unchanged and the driver reports the failure. */
 typedef int (*sf_hook_fn)(void *ud, const sf_hook_ctx *ctx, sf_verdict *v);
 
+/* Which segments a hook sees (all its conditions hold); sf_filter_init
+ * makes one that lets every segment through. */
 typedef struct {
     uint8_t flags_mask, flags_value; /* match when (flags & mask) == value */
     uint32_t conn_id;                /* 0: any connection */
@@ -62,6 +67,7 @@ typedef struct {
     double p;                        /* fire with this probability (seeded) */
 } sf_filter;
 
+/* An installed hook: its filter, its function and its counters. */
 typedef struct sf_hook {
     struct sf_hook *next;
     uint32_t id;
@@ -77,6 +83,7 @@ typedef struct sf_hook {
     uint32_t dropped, delayed, replaced, duplicated;
 } sf_hook;
 
+/* A host's hooks, both directions, in the order they were added. */
 typedef struct {
     sf_hook *head;
     uint32_t *next_id; /* shared by all the hooks of a net: ids are unique */
@@ -86,12 +93,21 @@ typedef struct {
 /* Parses a flags pattern: "F" (F set, others any), "=FA" (exactly F and A),
  * "" (any). Returns 0, or SF_EINVAL on an unknown letter. */
 int sf_filter_flags(sf_filter *f, const char *pattern);
+/* A filter that matches every segment: any flags, connection, state and
+ * port, no after or count, p = 1. */
 void sf_filter_init(sf_filter *f);
 
+/* Adds a hook after the others (the filter is copied); release(ud), when
+ * not NULL, is called when the hook is freed. Returns it, or NULL without
+ * memory. */
 sf_hook *sf_hooks_add(sf_hooks *h, sf_dir dir, const sf_filter *f, sf_hook_fn fn, void *ud,
                       void (*release)(void *ud));
+/* The hook with this id, or NULL (a removed hook is not found). */
 sf_hook *sf_hooks_find(sf_hooks *h, uint32_t id);
+/* Removes a hook. One removed while the hooks run (a hook removing itself)
+ * is freed after the run. */
 void sf_hooks_remove(sf_hooks *h, sf_hook *hook);
+/* Removes every hook. */
 void sf_hooks_clear(sf_hooks *h);
 /* Runs the hooks of one direction over a segment, in the order they were
  * added; the first verdict other than pass ends the run. *failed counts hook

@@ -21,9 +21,11 @@
 extern "C" {
 #endif
 
+/* The version of synfin (the Lua module's synfin.version). */
 #define SF_VERSION "0.1.0"
 
 /* ---- errors: negative codes, named by sf_strerror ------------------------ */
+/* What a call that fails returns: a negative code, never 0. */
 enum {
     SF_OK = 0,
     SF_EINVAL = -1,     /* wrong argument or call in a state that forbids it */
@@ -40,9 +42,12 @@ enum {
     SF_ENOBUFS = -12,   /* a buffer is too small for the packet */
     SF_EUNREACH = -13,  /* an ICMP hard error: destination unreachable */
 };
+/* The error's text, "connection reset" (static); "unknown error" for a code
+ * that is none of these. */
 const char *sf_strerror(int err);
 
 /* ---- the eleven states (RFC 9293 §3.3.2), named as SEED.md names them ------ */
+/* A connection's state; SF_STATE_COUNT is their number. */
 typedef enum {
     SF_CLOSED,
     SF_LISTEN,
@@ -57,11 +62,13 @@ typedef enum {
     SF_TIME_WAIT,
     SF_STATE_COUNT
 } sf_state;
+/* The state's name, "FIN_WAIT_1" (static text). */
 const char *sf_state_name(sf_state s);
 /* Parses a state name ("FIN_WAIT_1"; "FIN-WAIT-1" too); -1 when unknown. */
 int sf_state_from_name(const char *name);
 
 /* ---- TCP header flags ------------------------------------------------------ */
+/* The bits of sf_seg.flags. */
 enum {
     SF_FIN = 0x01,
     SF_SYN = 0x02,
@@ -118,6 +125,7 @@ typedef struct {
     uint16_t q_sport, q_dport;
     uint32_t q_seq;
 } sf_icmp;
+/* Whether an IPv4 packet carries ICMP (not TCP). */
 int sf_wire_is_icmp(const uint8_t *pkt, size_t len);
 /* Parses an ICMP message quoting a TCP segment; 0 or SF_EBADMSG with *why. */
 int sf_icmp_parse(const uint8_t *pkt, size_t len, sf_icmp *m, const char **why);
@@ -130,6 +138,7 @@ void sf_flags_str(uint8_t flags, char out[9]);
 int sf_flags_parse(const char *s);
 /* Parses dotted-quad IPv4 into host byte order; 0 on success. */
 int sf_addr_parse(const char *s, uint32_t *addr);
+/* Formats an address (host byte order) as a dotted quad. */
 void sf_addr_str(uint32_t addr, char out[16]);
 /* Whether an address can be a TCP endpoint: not 0.0.0.0/8, not multicast
  * (224/4), not reserved or broadcast (240/4, 255.255.255.255). */
@@ -191,6 +200,8 @@ enum { SF_TW_RST_CLOSE, SF_TW_RST_IGNORE };
  * ACK as in any synchronized state (RFC 5961 §4). */
 enum { SF_TW_SYN_REOPEN, SF_TW_SYN_CHALLENGE };
 
+/* A stack's configuration: sf_config_default fills it, then the embedder
+ * changes what differs (addr at least). */
 typedef struct {
     uint32_t addr; /* the stack's IPv4 address */
     /* the key of the RFC 6528 ISN function (SipHash-2-4): the embedder MUST
@@ -219,6 +230,7 @@ typedef struct {
 void sf_config_default(sf_config *cfg);
 
 /* ---- events -------------------------------------------------------------------- */
+/* What an event reports (sf_event.type). */
 typedef enum {
     SF_EV_STATE,      /* a connection changed state: old, new, cause, why */
     SF_EV_DROP,       /* a segment was dropped by the protocol: why */
@@ -234,9 +246,12 @@ typedef enum {
     SF_CAUSE_TIMER,
 } sf_cause;
 
+/* A connection, or a listener: opaque, owned by its stack. */
 typedef struct sf_conn sf_conn;
+/* One host's TCP: its connections, listeners and timers; opaque. */
 typedef struct sf_stack sf_stack;
 
+/* An event, reported through sf_callbacks.event. */
 typedef struct {
     sf_event_type type;
     sf_conn *conn; /* may be NULL for drops outside any connection */
@@ -247,6 +262,7 @@ typedef struct {
     int err;
 } sf_event;
 
+/* How the stack answers; both callbacks get the ud given to sf_stack_new. */
 typedef struct {
     /* A packet the stack sends; conn is its connection, or NULL (a RST for no
      * connection). The buffer is valid only during the call. */
@@ -255,9 +271,14 @@ typedef struct {
 } sf_callbacks;
 
 /* ---- the stack: one host's TCP ------------------------------------------------- */
+/* A new stack with the configuration cfg and the callbacks cb (both
+ * copied); NULL without memory. */
 sf_stack *sf_stack_new(const sf_config *cfg, const sf_callbacks *cb, void *ud);
+/* Frees the stack and every connection it has, held ones too (NULL: nothing). */
 void sf_stack_free(sf_stack *st);
+/* The stack's IPv4 address. */
 uint32_t sf_stack_addr(const sf_stack *st);
+/* The configuration the stack was made with. */
 const sf_config *sf_stack_config(const sf_stack *st);
 /* Hands one IPv4 packet to the stack (RFC 9293 §3.10.7 SEGMENT ARRIVES). */
 void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len);
@@ -266,6 +287,7 @@ void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len);
  * defers each connection's ACK and output, and end sends one per connection.
  * User calls in between send at once, as always. */
 void sf_stack_batch_begin(sf_stack *st);
+/* Ends the batch: each connection sends its deferred ACK and output. */
 void sf_stack_batch_end(sf_stack *st, uint64_t now);
 /* Runs the timers due at `now` (RFC 9293 §3.10.8). */
 void sf_stack_poll(sf_stack *st, uint64_t now);
@@ -275,6 +297,7 @@ uint64_t sf_stack_deadline(const sf_stack *st);
 /* The connection a segment with this 4-tuple (as seen by this stack) belongs
  * to, or the listener of lport, or NULL. */
 sf_conn *sf_stack_lookup(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport);
+/* How many connections the stack has, listeners aside (TIME_WAIT included). */
 size_t sf_stack_conn_count(const sf_stack *st);
 /* Calls fn for every connection the stack has, listeners and TIME_WAIT
  * included, newest first (the `ss -tan` view). fn must not call the stack. */
@@ -332,9 +355,13 @@ typedef struct {
     int peer_closed; /* the peer's FIN has arrived */
     uint32_t urgent; /* bytes of the peer's urgent data not yet read (MUST-33) */
 } sf_conn_info;
+/* Fills info with the connection's status. */
 void sf_conn_status(const sf_conn *c, sf_conn_info *info);
+/* The connection's state. */
 sf_state sf_conn_state(const sf_conn *c);
+/* The connection's id, unique within its stack (conn_id in events and traces). */
 uint32_t sf_conn_id(const sf_conn *c);
+/* The connection's policy, to read or to change from now on. */
 sf_policy *sf_conn_policy(sf_conn *c);
 
 /* The user keeps the connection: it is not freed on reaching CLOSED. */

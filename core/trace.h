@@ -13,12 +13,14 @@
 extern "C" {
 #endif
 
+/* What a record is. */
 typedef enum {
     SF_TR_SEG,   /* a segment put on the wire (or dropped before it) */
     SF_TR_STATE, /* a connection changed state */
     SF_TR_NOTE,  /* an explanation: a protocol drop, a hook failure, a user note */
 } sf_trace_kind;
 
+/* What became of a segment. */
 typedef enum {
     SF_FATE_FLIGHT,          /* on the wire, not yet arrived */
     SF_FATE_DELIVERED,       /* handed to the receiving host */
@@ -29,6 +31,7 @@ typedef enum {
     SF_FATE_REPLACED,        /* an egress hook sent a modified copy instead */
 } sf_fate;
 
+/* One record; which fields mean something depends on its kind. */
 typedef struct {
     uint64_t time;    /* when it happened (a segment: when it entered the wire) */
     uint64_t arrival; /* a segment: when it reached the receiver */
@@ -56,6 +59,7 @@ typedef struct {
     const char *why;             /* static text: a state change's or a drop's reason */
 } sf_trace_rec;
 
+/* A trace: its records, and an arena for payloads and the texts of notes. */
 typedef struct {
     sf_trace_rec *recs;
     size_t n, cap;
@@ -65,7 +69,9 @@ typedef struct {
     bool keep_payload; /* store payload bytes (for patterns on payload) */
 } sf_trace;
 
+/* An empty trace, which keeps payloads. */
 void sf_trace_init(sf_trace *t);
+/* Frees the trace's memory; it is empty again. */
 void sf_trace_free(sf_trace *t);
 /* Appends a zeroed record of this kind; returns its index, or -1 without memory. */
 long sf_trace_add(sf_trace *t, sf_trace_kind kind, uint64_t time);

@@ -17,27 +17,38 @@
 extern "C" {
 #endif
 
+/* A net: its hosts, the link between them, the virtual clock and the trace. */
 typedef struct sf_sim sf_sim;
 
+/* The link between every two hosts of a net. */
 typedef struct {
     uint64_t latency; /* one way, microseconds */
     double loss;      /* probability that the link loses a segment */
 } sf_link;
 
+/* A new net with no host, at time 0; seed seeds its PRNG (the link's loss,
+ * the hooks' probabilities). NULL without memory. */
 sf_sim *sf_sim_new(uint64_t seed);
+/* Frees the net: its hosts with their stacks and hooks, and the trace. */
 void sf_sim_free(sf_sim *sim);
+/* Sets the link (copied). */
 void sf_sim_set_link(sf_sim *sim, const sf_link *link);
 
 /* Adds a host; cfg NULL makes a bare peer. Returns its index or an error
  * (SF_EADDRINUSE when the address is taken). */
 int sf_sim_add_host(sf_sim *sim, uint32_t addr, const sf_config *cfg);
+/* How many hosts the net has; their indices are 0 to count - 1. */
 int sf_sim_host_count(const sf_sim *sim);
+/* The host's address. */
 uint32_t sf_sim_host_addr(const sf_sim *sim, int host);
 /* The host's stack; NULL for a bare peer. */
 sf_stack *sf_sim_stack(sf_sim *sim, int host);
+/* The host's hooks, both directions (hook.h). */
 sf_hooks *sf_sim_hooks(sf_sim *sim, int host);
+/* The index of the host with this address, or -1. */
 int sf_sim_host_of(const sf_sim *sim, uint32_t addr);
 
+/* The virtual time now, in microseconds. */
 uint64_t sf_sim_now(const sf_sim *sim);
 /* When the next event happens; UINT64_MAX when nothing is pending. */
 uint64_t sf_sim_next_time(const sf_sim *sim);
@@ -62,7 +73,10 @@ void sf_sim_note(sf_sim *sim, int host, const char *text);
  * instead of being only recorded. Packets read from the device come in
  * through sf_sim_receive. A real-time driver moves the clock with
  * sf_sim_set_now and then steps to it. */
+/* Writes one packet (IPv4) to the outside world. */
 typedef void (*sf_port_send)(void *ud, const uint8_t *pkt, size_t len);
+/* Makes the bare peer `host` stand for the outside world: what is delivered
+ * to it goes to send(ud, pkt, len); NULL: only recorded again. */
 void sf_sim_set_port(sf_sim *sim, int host, sf_port_send send, void *ud);
 /* A packet from the outside, arriving now: recorded, then delivered to the
  * host with its destination address through that host's ingress hooks at
@@ -74,7 +88,9 @@ uint64_t sf_sim_ignored(const sf_sim *sim);
 /* Moves the clock forward to `now` (never back). */
 void sf_sim_set_now(sf_sim *sim, uint64_t now);
 
+/* The net's trace (trace.h). */
 sf_trace *sf_sim_trace(sf_sim *sim);
+/* The net's PRNG (rand.h), seeded by sf_sim_new. */
 sf_rand *sf_sim_rand(sf_sim *sim);
 /* Hook functions that failed so far. */
 int sf_sim_hook_failures(const sf_sim *sim);

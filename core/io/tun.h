@@ -19,9 +19,12 @@
 extern "C" {
 #endif
 
+/* A TUN device attached to a net (opaque). */
 typedef struct sf_tun sf_tun;
-struct uv_loop_s; /* uv_loop_t: this header leaves <uv.h> to its user */
+/* libuv's uv_loop_t: this header leaves <uv.h> to its user. */
+struct uv_loop_s;
 
+/* What sf_tun_open makes. */
 typedef struct {
     const char *name;     /* the device's name; NULL or "": the kernel picks (synfin%d) */
     uint32_t kernel_addr; /* the kernel's address on the device */
@@ -39,6 +42,7 @@ sf_tun *sf_tun_open(sf_sim *sim, struct uv_loop_s *loop, const sf_tun_config *cf
 /* Removes the device (the kernel drops its routes and sockets' paths). */
 void sf_tun_close(sf_tun *tun);
 
+/* The device's name, as the kernel knows it ("synfin0"). */
 const char *sf_tun_name(const sf_tun *tun);
 /* The sim host that stands for the kernel. */
 int sf_tun_kernel_host(const sf_tun *tun);
@@ -54,10 +58,12 @@ uint64_t sf_tun_now(const sf_tun *tun);
  * returns 0. The same contract as sf_sim_step, in real time. */
 int sf_tun_step(sf_tun *tun, uint64_t limit);
 
+/* The device's counters. */
 typedef struct {
     uint64_t rx_packets, tx_packets; /* read from / written to the device */
     uint64_t tx_dropped;             /* writes the device refused (full) */
 } sf_tun_stats;
+/* Copies the counters into *out. */
 void sf_tun_get_stats(const sf_tun *tun, sf_tun_stats *out);
 
 #ifdef __cplusplus

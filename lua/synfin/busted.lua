@@ -1,15 +1,16 @@
 --- synfin.busted: luassert assertions for synfin scenarios in busted specs.
 --
---   require "synfin.busted"
+--     require "synfin.busted"
 --
---   assert.state(c, "TIME_WAIT")
---   assert.segment(net:expect({ from = b }, 1), { flags = "=FA", ack = 7, len = 0 })
---   assert.trace_has(net, { "S", "SA", "A" })
---   assert.is_not.state(c, "CLOSED")                 -- every one negates
+--     assert.state(c, "TIME_WAIT")
+--     assert.segment(net:expect({ from = b }, 1), { flags = "=FA", ack = 7, len = 0 })
+--     assert.trace_has(net, { "S", "SA", "A" })
+--     assert.is_not.state(c, "CLOSED")                 -- every one negates
 --
 -- Requiring the module registers the assertions with luassert (the assert
 -- busted gives specs) and returns a table of them, for use outside busted.
 -- Each takes an optional last argument, a message shown above luassert's.
+-- @module synfin.busted
 local assert = require "luassert"
 local say = require "say"
 local pattern = require "synfin.pattern"
@@ -49,13 +50,20 @@ end
 
 ------------------------------------------------------------------------------
 -- assert.state(conn, state [, message])
+-- @section state
 ------------------------------------------------------------------------------
 
---- assert.state(conn, "TIME_WAIT"): the connection (or listener, or a
+--- `assert.state(conn, "TIME_WAIT")`: the connection (or listener, or a
 -- fixture: anything with :state()) is in that state now, one of the eleven
 -- of RFC 9293 (synfin.STATES).
---   Expected connection 192.0.2.1:40000 (with 192.0.2.2:80) to be in state
---   TIME_WAIT, but it is FIN_WAIT_2
+--
+--     Expected connection 192.0.2.1:40000 (with 192.0.2.2:80) to be in state
+--     TIME_WAIT, but it is FIN_WAIT_2
+--
+-- @function assert.state
+-- @param conn a connection, a listener or a fixture
+-- @tparam string state
+-- @tparam[opt] string message
 local function state(st, arguments, level)
   local c, want = arguments[1], arguments[2]
   set_failure_message(st, arguments[3])
@@ -102,6 +110,7 @@ M.state = function(...) return assert.state(...) end
 
 ------------------------------------------------------------------------------
 -- assert.segment(record, pattern [, message])
+-- @section segment
 ------------------------------------------------------------------------------
 
 local function show(v)
@@ -131,6 +140,9 @@ end
 
 --- The fields of pat that rec does not match, as lines "field: expected
 -- ..., got ...", in a fixed order.
+-- @tparam table rec a segment record
+-- @tparam table pat a pattern
+-- @treturn {string,...} empty when rec matches
 function M.segment_diff(rec, pat)
   local out = {}
   local function add(k, want, have) out[#out + 1] = ("%s: expected %s, got %s"):format(k, want, have) end
@@ -203,15 +215,21 @@ local function describe_pat(pat)
   return "{ " .. table.concat(parts, ", ") .. " }"
 end
 
---- assert.segment(record, pattern): a segment record (from net:expect,
+--- `assert.segment(record, pattern)`: a segment record (from net:expect,
 -- net:records(), or the seg a hook gets) matches a synfin.pattern: flags
--- ("FA" set, "=FA" exactly), seq, ack (relative), abs_seq, abs_ack, len,
+-- ("FA" set, "=FA" exactly), seq, ack (relative), `abs_seq`, `abs_ack`, len,
 -- win, sport, dport, payload, mss, n, from, to (a host, an address or an
 -- index), conn, injected, where. The message lists every field that differs:
---   Expected segment #8 FA seq=19 ack=25 win=65535 len=0 ... to match
---   { flags = "=A", ack = 26 }, but:
---     flags: expected exactly "A", got "FA"
---     ack: expected 26, got 25
+--
+--     Expected segment #8 FA seq=19 ack=25 win=65535 len=0 ... to match
+--     { flags = "=A", ack = 26 }, but:
+--       flags: expected exactly "A", got "FA"
+--       ack: expected 26, got 25
+--
+-- @function assert.segment
+-- @tparam table record a segment record
+-- @tparam table pattern
+-- @tparam[opt] string message
 local function segment(st, arguments, level)
   local rec, pat = arguments[1], arguments[2]
   set_failure_message(st, arguments[3])
@@ -234,6 +252,7 @@ M.segment = function(...) return assert.segment(...) end
 
 ------------------------------------------------------------------------------
 -- assert.trace_has(net, { "S", "SA", "A" } [, message])
+-- @section trace_has
 ------------------------------------------------------------------------------
 
 local function flag_key(s)
@@ -247,15 +266,21 @@ end
 
 local MAX_SHOWN = 40
 
---- assert.trace_has(net, steps): the segments on the wire (what reached the
+--- `assert.trace_has(net, steps)`: the segments on the wire (what reached the
 -- link: not those an egress hook dropped), in order, contain steps as a
 -- subsequence: other segments may come between. A step is a flags string,
 -- matched exactly (letter order does not matter; "." or "" is no flag), or a
 -- synfin.pattern table ({ from = b, flags = "R" }). The message shows how far
 -- the steps matched and the flags on the wire:
---   Expected the trace to contain S, SA, R in this order, but only S (#1),
---   SA (#2) came; R never came after #2
---   flags on the wire: #1 S, #2 SA, #3 A, #4 PA, ...
+--
+--     Expected the trace to contain S, SA, R in this order, but only S (#1),
+--     SA (#2) came; R never came after #2
+--     flags on the wire: #1 S, #2 SA, #3 A, #4 PA, ...
+--
+-- @function assert.trace_has
+-- @tparam synfin.Net net
+-- @tparam {string|table,...} steps flags strings or patterns
+-- @tparam[opt] string message
 local function trace_has(st, arguments, level)
   local net, steps = arguments[1], arguments[2]
   set_failure_message(st, arguments[3])

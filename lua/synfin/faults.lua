@@ -1,10 +1,10 @@
 --- synfin.faults: the faults people know from netem and toxiproxy, as hook
 -- factories (DESIGN.md §3, LESSONS.md §5).
 --
---   local faults = require "synfin.faults"
---   faults.latency(a, "egress", { delay = 0.05, jitter = 0.01 })
---   faults.loss(b, "ingress", { p = 0.1 })
---   faults.link(a, "3g")                     -- a preset, both directions of a
+--     local faults = require "synfin.faults"
+--     faults.latency(a, "egress", { delay = 0.05, jitter = 0.01 })
+--     faults.loss(b, "ingress", { p = 0.1 })
+--     faults.link(a, "3g")                     -- a preset, both directions of a
 --
 -- Each factory is faults.NAME(host, dir, opts) and returns the handle of the
 -- hook it installs (host:hook): handle:remove(), handle:stats(), and the
@@ -13,12 +13,13 @@
 -- receives). Times are in seconds of virtual time, probabilities in [0, 1].
 --
 -- Options every factory takes besides its own:
---   seed    an integer: the fault's random draws come from its own PRNG,
---           seeded from this (default: the net's seed, so the CLI's --seed
---           reseeds faults too) and from the fault's name, host, direction
---           and rank among identical faults. The same seed gives the same run.
---   filter  a host:hook filter ({ conn = c, dport = 80, flags = "A", ... }):
---           the fault only sees the segments that match it.
+--
+-- - seed: an integer: the fault's random draws come from its own PRNG,
+--   seeded from this (default: the net's seed, so the CLI's --seed
+--   reseeds faults too) and from the fault's name, host, direction
+--   and rank among identical faults. The same seed gives the same run.
+-- - filter: a host:hook filter ({ conn = c, dport = 80, flags = "A", ... }):
+--   the fault only sees the segments that match it.
 --
 -- Verdicts do not compose: on one path, the first hook that drops or delays
 -- a segment decides, and the hooks after it do not see that segment. To put
@@ -28,7 +29,9 @@
 --
 -- A delayed segment can be overtaken by later ones (netem semantics). synfin
 -- cannot truncate or modify a segment yet, so the byte-counting faults
--- (limit_data, reset_peer) act on whole segments.
+-- (`limit_data`, `reset_peer`) act on whole segments.
+-- @module synfin.faults
+-- @pragma nostrip
 local faults = {}
 
 local TWO32 = 4294967296
@@ -55,6 +58,8 @@ local function rotl(x, k) return (x << k) | (x >> (64 - k)) end
 -- integer seed; p:next() gives 64 random bits (an integer), p:unit() a float
 -- in [0, 1), p:int(n) an integer in [1, n]. The same seed gives the same
 -- numbers on every platform.
+-- @tparam integer seed
+-- @treturn Prng
 function faults.prng(seed)
   if math.type(seed) ~= "integer" then
     error("bad argument #1 to 'faults.prng' (integer seed expected)", 2)
@@ -63,6 +68,11 @@ function faults.prng(seed)
   return setmetatable({ s = { splitmix(st), splitmix(st), splitmix(st), splitmix(st) } }, Prng)
 end
 
+--- A PRNG from faults.prng: `xoshiro256**`, seeded by splitmix64.
+-- @type Prng
+
+--- 64 random bits.
+-- @treturn integer
 function Prng:next()
   local s = self.s
   local result = rotl(s[2] * 5, 7) * 9
@@ -76,8 +86,13 @@ function Prng:next()
   return result
 end
 
+--- A float in [0, 1).
+-- @treturn number
 function Prng:unit() return (self:next() >> 11) * (1.0 / 9007199254740992.0) end
 
+--- An integer in [1, n].
+-- @tparam integer n
+-- @treturn integer
 function Prng:int(n) return 1 + math.floor(self:unit() * n) end
 
 -- FNV-1a, 64 bits: mixes a fault's identity into its seed.
@@ -148,12 +163,23 @@ end
 
 local KINDS = {}
 
---- faults.latency(host, dir, { delay, jitter = 0, correlation = 0 }):
+--- Factories.
+-- Each faults.NAME(host, dir, opts) installs one hook on host's dir path
+-- and returns its handle; opts are the fault's own options, and seed and
+-- filter.
+-- @section factories
+
+--- `faults.latency(host, dir, { delay, jitter = 0, correlation = 0 })`:
 -- netem's delay. Every segment is delayed by delay ± jitter seconds (a
 -- uniform draw in [delay - jitter, delay + jitter], never below 0), on top of
 -- the link's own latency. correlation in [0, 1) ties each draw to the
--- previous one as netem does: r = (1 - c) * uniform + c * r_previous. With
+-- previous one as netem does: r = (1 - c) * uniform + c * `r_previous`. With
 -- jitter, later segments may overtake earlier ones, as with netem.
+-- @function faults.latency
+-- @tparam synfin.Host host
+-- @tparam string dir "egress" or "ingress"
+-- @tparam table opts delay, jitter, correlation (and seed, filter)
+-- @treturn synfin.Hook the hook's handle
 KINDS.latency = {
   opts = { delay = true, jitter = true, correlation = true },
   check = function(o)
@@ -176,14 +202,19 @@ KINDS.latency = {
   end,
 }
 
---- faults.loss(host, dir, { p }): netem's random loss: each segment is
+--- `faults.loss(host, dir, { p })`: netem's random loss: each segment is
 -- dropped with probability p.
--- faults.loss(host, dir, { model = "gilbert", p_gb, p_bg, loss_good = 0,
--- loss_bad = 1 }): Gilbert-Elliott bursts (netem's "loss gemodel"). The link
+-- faults.loss(host, dir, { model = "gilbert", `p_gb`, `p_bg`, `loss_good` = 0,
+-- `loss_bad` = 1 }): Gilbert-Elliott bursts (netem's "loss gemodel"). The link
 -- is in a good or a bad state, good at first; at each segment it moves from
--- good to bad with probability p_gb, from bad to good with probability p_bg,
--- then loses the segment with probability loss_good or loss_bad of the state
--- it is in. Bursts last 1 / p_bg segments on average.
+-- good to bad with probability `p_gb`, from bad to good with probability `p_bg`,
+-- then loses the segment with probability `loss_good` or `loss_bad` of the state
+-- it is in. Bursts last 1 / `p_bg` segments on average.
+-- @function faults.loss
+-- @tparam synfin.Host host
+-- @tparam string dir "egress" or "ingress"
+-- @tparam table opts p; or model, `p_gb`, `p_bg`, `loss_good`, `loss_bad` (and seed, filter)
+-- @treturn synfin.Hook the hook's handle
 KINDS.loss = {
   opts = { p = true, model = true, p_gb = true, p_bg = true, loss_good = true, loss_bad = true },
   check = function(o)
@@ -222,10 +253,15 @@ KINDS.loss = {
   end,
 }
 
---- faults.reorder(host, dir, { gap, delay }): netem's reorder with a gap:
+--- `faults.reorder(host, dir, { gap, delay })`: netem's reorder with a gap:
 -- every gap-th segment (gap >= 2, counting the segments this fault sees) is
 -- held back by delay seconds, so the segments sent after it overtake it.
 -- The receiver has to reassemble.
+-- @function faults.reorder
+-- @tparam synfin.Host host
+-- @tparam string dir "egress" or "ingress"
+-- @tparam table opts gap, delay (and seed, filter)
+-- @treturn synfin.Hook the hook's handle
 KINDS.reorder = {
   opts = { gap = true, delay = true },
   check = function(o)
@@ -242,12 +278,17 @@ KINDS.reorder = {
   end,
 }
 
---- faults.rate(host, dir, { bytes_per_s, overhead = 40 }): netem's rate: a
--- link of bytes_per_s with a queue. Each segment takes (len + overhead) /
--- bytes_per_s seconds to send (overhead: the IP and TCP headers), and waits
+--- `faults.rate(host, dir, { bytes_per_s, overhead = 40 })`: netem's rate: a
+-- link of `bytes_per_s` with a queue. Each segment takes (len + overhead) /
+-- `bytes_per_s` seconds to send (overhead: the IP and TCP headers), and waits
 -- until the segments before it are sent: it is delayed until the link would
 -- be free, plus its own transmission time. Back-to-back segments arrive
 -- spaced by their size over the rate. Computed in whole microseconds.
+-- @function faults.rate
+-- @tparam synfin.Host host
+-- @tparam string dir "egress" or "ingress"
+-- @tparam table opts `bytes_per_s`, overhead (and seed, filter)
+-- @treturn synfin.Hook the hook's handle
 KINDS.rate = {
   opts = { bytes_per_s = true, overhead = true },
   check = function(o)
@@ -267,18 +308,28 @@ KINDS.rate = {
   end,
 }
 
---- faults.blackhole(host, dir, {}): toxiproxy's timeout with no timeout: every
+--- `faults.blackhole(host, dir, {})`: toxiproxy's timeout with no timeout: every
 -- segment is dropped. A handshake through it stalls (the SYN is retransmitted
 -- into the void).
+-- @function faults.blackhole
+-- @tparam synfin.Host host
+-- @tparam string dir "egress" or "ingress"
+-- @tparam[opt] table opts none of its own (and seed, filter)
+-- @treturn synfin.Hook the hook's handle
 KINDS.blackhole = {
   opts = {},
   check = function() end,
   new = function() return function() return "drop" end end,
 }
 
---- faults.slow_close(host, dir, { delay }): toxiproxy's slow_close: every
+--- `faults.slow_close(host, dir, { delay })`: toxiproxy's `slow_close`: every
 -- segment that carries a FIN is delayed by delay seconds, so the close is
 -- seen that much later (data before it is not delayed).
+-- @function faults.slow_close
+-- @tparam synfin.Host host
+-- @tparam string dir "egress" or "ingress"
+-- @tparam table opts delay (and seed, filter)
+-- @treturn synfin.Hook the hook's handle
 KINDS.slow_close = {
   opts = { delay = true },
   filter_flags = "F",
@@ -293,21 +344,28 @@ KINDS.slow_close = {
   end,
 }
 
---- faults.reset_peer(host, dir, { after_bytes }): toxiproxy's reset_peer,
+--- `faults.reset_peer(host, dir, { after_bytes })`: toxiproxy's `reset_peer`,
 -- counted in bytes. For each connection (each direction of data), once the
--- data seen reaches after_bytes bytes of the stream (the segment that reaches
+-- data seen reaches `after_bytes` bytes of the stream (the segment that reaches
 -- or crosses the count passes), the connection is reset, once:
---   dir = "ingress": this host, receiving the data, sends a RST to the
---     sender with host:send (seq = the segment's ACK number, which is the
---     sender's RCV.NXT, so the RST is acceptable even under RFC 5961);
---   dir = "egress": this host, sending the data, gets a RST injected on its
---     ingress path as if its peer had sent it.
+--
+-- - dir = "ingress": this host, receiving the data, sends a RST to the
+--   sender with host:send (seq = the segment's ACK number, which is the
+--   sender's RCV.NXT, so the RST is acceptable even under RFC 5961);
+-- - dir = "egress": this host, sending the data, gets a RST injected on its
+--   ingress path as if its peer had sent it.
+--
 -- The sender's connection goes to CLOSED (error "connection reset"). Data
 -- and FINs of that flow that follow on this path (already in flight) are
 -- dropped; the receiver's side learns of the reset from the RST its next
--- segment draws from the closed sender. after_bytes = 0 resets on the first
+-- segment draws from the closed sender. `after_bytes` = 0 resets on the first
 -- data segment. Counts use sequence numbers, so retransmissions are not
 -- counted twice. handle.ctx.resets counts the resets sent.
+-- @function faults.reset_peer
+-- @tparam synfin.Host host
+-- @tparam string dir "egress" or "ingress"
+-- @tparam table opts `after_bytes` (and seed, filter)
+-- @treturn synfin.Hook the hook's handle
 KINDS.reset_peer = {
   opts = { after_bytes = true },
   check = function(o)
@@ -343,12 +401,17 @@ KINDS.reset_peer = {
   end,
 }
 
---- faults.limit_data(host, dir, { bytes }): toxiproxy's limit_data: for each
+--- `faults.limit_data(host, dir, { bytes })`: toxiproxy's `limit_data`: for each
 -- connection (each direction of data), the first bytes bytes of the stream
 -- pass and everything past them is dropped: a segment carrying any byte past
 -- the limit is dropped whole (so at most bytes bytes arrive), and so is a FIN
 -- after it. Pure ACKs pass. Counts use sequence numbers, so retransmissions of
 -- bytes within the limit still pass.
+-- @function faults.limit_data
+-- @tparam synfin.Host host
+-- @tparam string dir "egress" or "ingress"
+-- @tparam table opts bytes (and seed, filter)
+-- @treturn synfin.Hook the hook's handle
 KINDS.limit_data = {
   opts = { bytes = true },
   check = function(o)
@@ -366,10 +429,16 @@ KINDS.limit_data = {
 
 ------------------------------------------------------------------------------
 -- Factories
+-- @section factories
 ------------------------------------------------------------------------------
 
---- faults.duplicate(host, dir, { p = 1, copies = 2 }): netem's duplicate:
+--- `faults.duplicate(host, dir, { p = 1, copies = 2 })`: netem's duplicate:
 -- with probability p a segment goes out as `copies` copies.
+-- @function faults.duplicate
+-- @tparam synfin.Host host
+-- @tparam string dir "egress" or "ingress"
+-- @tparam table opts p, copies (and seed, filter)
+-- @treturn synfin.Hook the hook's handle
 KINDS.duplicate = {
   alone = true,
   opts = { p = true, copies = true },
@@ -383,10 +452,15 @@ KINDS.duplicate = {
   end,
 }
 
---- faults.corrupt(host, dir, { p }): netem's corrupt: with probability p a
+--- `faults.corrupt(host, dir, { p })`: netem's corrupt: with probability p a
 -- segment has one bit of its payload flipped (a segment without payload, its
 -- checksum), and keeps a checksum that no longer matches, as a corrupted
 -- packet does: the receiver drops it (RFC 9293 MUST-2, MUST-3).
+-- @function faults.corrupt
+-- @tparam synfin.Host host
+-- @tparam string dir "egress" or "ingress"
+-- @tparam table opts p (and seed, filter)
+-- @treturn synfin.Hook the hook's handle
 KINDS.corrupt = {
   alone = true,
   opts = { p = true },
@@ -406,9 +480,14 @@ KINDS.corrupt = {
   end,
 }
 
---- faults.slicer(host, dir, { size }): toxiproxy's slicer: a segment with
+--- `faults.slicer(host, dir, { size })`: toxiproxy's slicer: a segment with
 -- more than size bytes of data goes as several of at most size bytes each,
 -- in order (SYN, FIN and PSH stay with the first and the last piece).
+-- @function faults.slicer
+-- @tparam synfin.Host host
+-- @tparam string dir "egress" or "ingress"
+-- @tparam table opts size (and seed, filter)
+-- @treturn synfin.Hook the hook's handle
 KINDS.slicer = {
   alone = true,
   opts = { size = true },
@@ -501,7 +580,7 @@ for name, kind in pairs(KINDS) do
   end
 end
 
--- The order in which combine applies faults: the ones that drop first (a
+--- The order in which combine applies faults: the ones that drop first (a
 -- dropped segment takes no room in the rate queue), then the queue, then the
 -- delays, which add up.
 faults.ORDER = { "blackhole", "limit_data", "reset_peer", "loss", "rate", "latency", "reorder",
@@ -546,13 +625,19 @@ end
 
 local NO_OPTS = { opts = {}, check = function() end }
 
---- faults.combine(host, dir, spec, opts): several faults as one hook, so
+--- `faults.combine(host, dir, spec, opts)`: several faults as one hook, so
 -- that they compose: spec = { loss = { p = 0.01 }, latency = { delay = 0.1 },
 -- ... } (one entry per fault name, each with that fault's options). The
 -- faults apply in the order of faults.ORDER; the first drop wins, delays add
 -- up (rate sees the time a segment enters its queue). opts: seed, filter, as
 -- for every factory. Returns the hook handle (handle.fault = "combine";
 -- handle.ctx[name] holds each fault's state).
+-- @tparam synfin.Host host
+-- @tparam string dir "egress" or "ingress"
+-- @tparam table spec fault name -> its options
+-- @tparam[opt] table opts seed, filter
+-- @treturn synfin.Hook
+-- @usage faults.combine(a, "egress", { loss = { p = 0.01 }, latency = { delay = 0.1 } })
 function faults.combine(host, dir, spec, opts)
   opts = check_args("faults.combine", NO_OPTS, host, dir, opts, 2)
   local msg = check_spec(spec)
@@ -590,13 +675,18 @@ faults.presets = {
   },
 }
 
---- faults.link(host, preset, opts): a whole link's conditions on host's
+--- `faults.link(host, preset, opts)`: a whole link's conditions on host's
 -- traffic: preset is a name of faults.presets ("lan", "lossy-wifi",
 -- "satellite", "3g", "edge") or a spec table as for faults.combine. opts:
 -- dir = "both" (default: what the host sends and what it receives, each
 -- with its own draws), "egress" or "ingress"; seed; filter. Returns
 -- { egress = handle, ingress = handle } (the directions installed) with
 -- :remove() to remove both.
+-- @tparam synfin.Host host
+-- @param preset a name of faults.presets, or a spec table
+-- @tparam[opt] table opts dir, seed, filter
+-- @treturn table { egress = handle, ingress = handle, remove = function }
+-- @usage faults.link(a, "lossy-wifi")
 function faults.link(host, preset, opts)
   local fname = "faults.link"
   local spec = preset

@@ -4,18 +4,24 @@
 -- the connection in any of the eleven states; then a test sends the peer's
 -- segments and expects our exact replies.
 --
---   local fixture = require "synfin.fixture"
---   local t = fixture.at_state("FIN_WAIT_1")
---   t:send { flags = "FA", ack = t:our_nxt() }      -- the peer's FIN, acking ours
---   t:expect { flags = "=A", seq = t:our_nxt(), ack = t.peer_nxt }
---   assert.equal("TIME_WAIT", t.c:state())
+--     local fixture = require "synfin.fixture"
+--     local t = fixture.at_state("FIN_WAIT_1")
+--     t:send { flags = "FA", ack = t:our_nxt() }      -- the peer's FIN, acking ours
+--     t:expect { flags = "=A", seq = t:our_nxt(), ack = t.peer_nxt }
+--     assert.equal("TIME_WAIT", t.c:state())
 --
 -- Numbers are relative: our ISN is 1000 (absolute), the peer's 5000, and
 -- both show as 0. t:send fills seq with the peer's next sequence number
--- (t.peer_nxt), ack with ours (t:our_nxt()), flags with "A", the window with
--- t.peer_win and the ports with the connection's; a field given wins.
+-- (`t.peer_nxt`), ack with ours (`t:our_nxt()`), flags with "A", the window with
+-- `t.peer_win` and the ports with the connection's; a field given wins.
 -- t:expect checks the *next* segment we sent, strictly: fields not named are
--- not checked. t:expect_nothing(s) fails if we send anything within s seconds.
+-- not checked. `t:expect_nothing(s)` fails if we send anything within s seconds.
+--
+-- fixture.US and fixture.THEM are the two addresses, `fixture.OUR_ISN` and
+-- `fixture.PEER_ISN` the absolute ISNs, fixture.PORT the server's port (80)
+-- and fixture.SPORT the client's (49152).
+-- @module synfin.fixture
+-- @pragma nostrip
 local synfin = require "synfin"
 
 local fixture = {}
@@ -27,7 +33,9 @@ local OUR_ISN, PEER_ISN = 1000, 5000
 local PORT, SPORT = 80, 49152
 
 --- A fresh pair: opts.latency (default 0), opts.settings (for our host),
--- opts.peer_win (default 65535), opts.peer_mss (default 1460; false: none).
+-- `opts.peer_win` (default 65535), `opts.peer_mss` (default 1460; false: none).
+-- @tparam[opt] table opts latency, settings, `peer_win`, `peer_mss`, seed
+-- @treturn Fixture with no connection yet
 function fixture.new(opts)
   opts = opts or {}
   local settings = { isn = OUR_ISN }
@@ -46,7 +54,14 @@ function fixture.new(opts)
   return t
 end
 
+--- A fixture: t.net, our host t.us, the peer t.them (a bare peer), our
+-- connection t.c once there is one (t.l, the listener, when passive), and
+-- `t.peer_nxt` and `t.peer_win`, what the peer's next segment carries.
+-- @type Fixture
+
 --- Our next relative sequence number (SND.NXT - ISS).
+-- @function Fixture:our_nxt
+-- @treturn integer
 function Fx:our_nxt()
   local i = self.c:info()
   return (i.snd_nxt - i.iss) % 4294967296
@@ -54,6 +69,9 @@ end
 
 --- The peer sends a segment to us (relative numbers, defaults above); we
 -- process it at once, before anything else arrives.
+-- @function Fixture:send
+-- @tparam[opt] table seg a segment (flags, seq, ack, win, payload, ...)
+-- @treturn Fixture
 function Fx:send(seg)
   self:queue(seg)
   self.net:sleep(0)
@@ -62,6 +80,9 @@ end
 
 --- Segments the peer sends together: they arrive at the same instant and we
 -- process them all before answering (MUST-59).
+-- @function Fixture:send_together
+-- @tparam {table,...} list segments, as for t:send
+-- @treturn Fixture
 function Fx:send_together(list)
   for _, seg in ipairs(list) do self:queue(seg) end
   self.net:sleep(0)
@@ -69,6 +90,9 @@ function Fx:send_together(list)
 end
 
 --- Puts the peer's segment on the wire toward us, without letting time run.
+-- @function Fixture:queue
+-- @tparam[opt] table seg as for t:send
+-- @treturn Fixture
 function Fx:queue(seg)
   seg = seg or {}
   local s = {}
@@ -117,6 +141,10 @@ end
 
 --- Expects our next segment (within t seconds, default 1) to match want
 -- (flags, seq, ack, win, len, payload, mss, ...); returns its record.
+-- @function Fixture:expect
+-- @tparam table want the fields to check
+-- @tparam[opt=1] number t seconds
+-- @treturn table the segment's record
 function Fx:expect(want, t)
   local net = self.net
   local us = self.us.index
@@ -135,6 +163,8 @@ function Fx:expect(want, t)
 end
 
 --- Lets t:expect look only at what we send from now on.
+-- @function Fixture:skip
+-- @treturn Fixture
 function Fx:skip()
   self.net:_sync()
   self.cursor = #self.net.recs + 1
@@ -142,6 +172,9 @@ function Fx:skip()
 end
 
 --- Fails if we send any segment within t seconds.
+-- @function Fixture:expect_nothing
+-- @tparam[opt] number t seconds (default: the net's timeout)
+-- @treturn Fixture
 function Fx:expect_nothing(t)
   local net = self.net
   local us = self.us.index
@@ -159,12 +192,17 @@ function Fx:expect_nothing(t)
 end
 
 --- Lets virtual time pass (seconds).
+-- @function Fixture:sleep
+-- @tparam number t seconds
+-- @treturn Fixture
 function Fx:sleep(t)
   self.net:sleep(t)
   return self
 end
 
 --- Our connection's state.
+-- @function Fixture:state
+-- @treturn string one of synfin.STATES ("CLOSED" before there is one)
 function Fx:state() return self.c and self.c:state() or "CLOSED" end
 
 -- The ways into each state, each building on an earlier one.
@@ -250,8 +288,14 @@ function build.LAST_ACK(t, passive)
   return t
 end
 
+--- @section end
+
 --- A fixture with our connection in `state`. opts as fixture.new, plus
 -- passive = true to reach the synchronized states as the server.
+-- @tparam string state one of synfin.STATES
+-- @tparam[opt] table opts as for fixture.new, and passive
+-- @treturn Fixture
+-- @usage local t = fixture.at_state("CLOSE_WAIT", { passive = true })
 function fixture.at_state(state, opts)
   local way = build[state]
   if not way then error(("bad argument #1 to 'at_state' (unknown state '%s')"):format(tostring(state)), 2) end

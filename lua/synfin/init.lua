@@ -1,18 +1,18 @@
 --- synfin: a scriptable TCP state machine.
 --
---   local synfin = require "synfin"
---   local net = synfin.sim{ seed = 7, latency = 0.005 }   -- seconds everywhere
---   local a, b = net:host "192.0.2.1", net:host "192.0.2.2"
---   local l = b:listen(80)
---   net:run(function()
---     local c = a:connect("192.0.2.2", 80)
---     c:wait("ESTABLISHED", 1)
---     ...
---   end)
---   print(net:trace())
+--     local synfin = require "synfin"
+--     local net = synfin.sim{ seed = 7, latency = 0.005 }   -- seconds everywhere
+--     local a, b = net:host "192.0.2.1", net:host "192.0.2.2"
+--     local l = b:listen(80)
+--     net:run(function()
+--       local c = a:connect("192.0.2.2", 80)
+--       c:wait("ESTABLISHED", 1)
+--       ...
+--     end)
+--     print(net:trace())
 --
 -- A scenario is one coroutine on the net's virtual clock: every blocking call
--- (c:wait, c:recv, l:accept, net:expect, net:expect_nothing, net:sleep)
+-- (c:wait, c:recv, l:accept, net:expect, `net:expect_nothing`, net:sleep)
 -- yields until its condition holds or its timeout passes, and a timeout
 -- raises an error that says what was awaited, what happened instead, and the
 -- last lines of the ladder. net:run returns only when the scenario is done, so
@@ -21,15 +21,22 @@
 --
 -- Sequence numbers in records, patterns, hooks and crafted segments are
 -- relative to each side's ISN (as packetdrill and Wireshark show them);
--- abs_seq and abs_ack are the raw numbers.
+-- `abs_seq` and `abs_ack` are the raw numbers.
+-- @module synfin
+-- @pragma nostrip
 local core = require "synfin.core"
 local pattern = require "synfin.pattern"
 local ladder = require "synfin.ladder"
 
 local synfin = {
+  --- The version of synfin ("0.1.0"): the C core's `SF_VERSION`.
   version = core.version,
-  --- Settings that override every net's: the CLI's --seed sets seed; on_net,
+  --- What the CLI sets for every net.
+  -- Settings that override every net's: the CLI's --seed sets seed; `on_net`,
   -- when set, is called with each new net (the CLI's --trace and --svg).
+  -- @table synfin.defaults
+  -- @field seed an integer: every net's seed, whatever synfin.sim is given
+  -- @field on_net a function called with each new net
   defaults = {},
 }
 
@@ -40,6 +47,8 @@ local function us(t) return math.floor(t * 1e6 + 0.5) end
 
 --- Whether a record is a segment that reached the wire: one an egress hook
 -- dropped or replaced never did (expectations see only the wire).
+-- @tparam table r a record (of net:records(), or from net:expect)
+-- @treturn boolean
 function synfin.on_wire(r)
   return r.kind == "seg" and r.fate ~= "dropped_egress" and r.fate ~= "replaced"
 end
@@ -54,6 +63,8 @@ for _, s in ipairs { "CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", 
   "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT" } do
   STATES[s] = true
 end
+--- The eleven states of RFC 9293 (§3.3.2), in order, spelled as state
+-- names are everywhere (`"SYN_SENT"`, `"TIME_WAIT"`).
 synfin.STATES = { "CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1",
   "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT" }
 
@@ -100,12 +111,20 @@ local SETTINGS = { msl = true, rto = true, rto_min = true, rto_max = true, retri
   window_scaling = true, timestamps = true, mtu = true, quiet_time = true }
 
 ------------------------------------------------------------------------------
--- The net
+-- The net: a deterministic virtual network with a virtual clock, made by
+-- synfin.sim. It holds the hosts, runs the scenario (net:run) and its waits
+-- (net:expect, net:first, net:sleep, ...), and keeps the record of the run
+-- (net:trace, net:records).
+-- @type Net
 ------------------------------------------------------------------------------
 
 --- A deterministic virtual network. opts: seed (integer, default 1),
 -- latency (one way, seconds, default 0.005), loss (0..1, default 0),
--- timeout (default for blocking calls, seconds of virtual time, default 10).
+-- timeout (default for blocking calls, seconds of virtual time, default 10),
+-- strict (leftovers are an error at the end of net:run).
+-- @tparam[opt] table opts seed, latency, loss, timeout, strict
+-- @treturn Net
+-- @usage local net = synfin.sim { seed = 7, latency = 0.005 }
 function synfin.sim(opts)
   opts = check_opts(opts, { seed = true, latency = true, loss = true, timeout = true,
     strict = true }, 1, "sim")
@@ -137,7 +156,47 @@ function synfin.sim(opts)
 end
 
 --- The current virtual time, in seconds.
+-- @treturn number
 function Net:now() return self.sim:now() / 1e6 end
+
+--- A net on a TUN device, in real time: the Linux kernel's own TCP is its
+-- peer. The same Net as synfin.sim (hosts, hooks, faults, expectations,
+-- traces), on libuv's clock. The kernel gets `kernel` (default
+-- "10.73.0.1") on the device; give the synfin hosts other addresses of its
+-- subnet, and the kernel's sockets reach them. It stands in the net as the
+-- host `net.kernel` (a peer: traced, never run by synfin). Needs
+-- `CAP_NET_ADMIN`: run it as root or in a namespace of your own
+-- (`unshare -Urn synfin script.lua`). opts: name (the device's, default
+-- "synfin%d": the kernel picks), kernel, prefix (default 24), mtu (default
+-- 1500), seed, timeout (seconds of real time, default 10), strict.
+-- @tparam[opt] table opts
+-- @treturn Net
+-- @usage local net = synfin.tun { kernel = "10.73.0.1" }
+-- local server = net:host "10.73.0.2"
+function synfin.tun(opts)
+  opts = check_opts(opts, { name = true, kernel = true, prefix = true, mtu = true, seed = true,
+    timeout = true, strict = true }, 1, "tun")
+  local kernel = opts.kernel or "10.73.0.1"
+  if type(kernel) ~= "string" then argerror(1, "tun", "kernel must be an IPv4 address string") end
+  if opts.prefix ~= nil and math.type(opts.prefix) ~= "integer" then
+    argerror(1, "tun", "prefix must be an integer")
+  end
+  local net = synfin.sim { seed = opts.seed, timeout = opts.timeout, strict = opts.strict }
+  local idx, dev = net.sim:tun(opts.name, kernel, opts.prefix, opts.mtu)
+  if not idx then
+    net:close()
+    error(("synfin.tun: cannot make the TUN device: %s"):format(dev), 2)
+  end
+  net.device, net.realtime = dev, true
+  local h = setmetatable({ net = net, index = idx, addr = kernel, name = "kernel", peer = true }, Host)
+  net.hosts[idx], net.by_addr[kernel], net.kernel = h, h, h
+  return net
+end
+
+--- The TUN device's counters (`rx_packets`, `tx_packets`, `tx_dropped`, ignored:
+-- packets from the kernel no host took, and fd), or nil on a sim.
+-- @treturn table|nil
+function Net:device_stats() return self.sim:tun_stats() end
 
 local function new_host(net, addr, settings, fname)
   local idx, err = net.sim:add_host(addr, settings)
@@ -145,9 +204,13 @@ local function new_host(net, addr, settings, fname)
   return idx
 end
 
---- A host running synfin's TCP at addr. settings: name, msl, rto, rto_min,
--- rto_max, retries, syn_retries, rcv_buf, snd_buf, mss, isn (a fixed ISN),
+--- A host running synfin's TCP at addr. settings: name, msl, rto, `rto_min`,
+-- `rto_max`, retries, `syn_retries`, `rcv_buf`, `snd_buf`, mss, isn (a fixed ISN),
 -- secret (ISN key), backlog. Times in seconds.
+-- The README lists every setting (timers, buffers, policies).
+-- @tparam string addr an IPv4 address, "192.0.2.1"
+-- @tparam[opt] table settings the host's settings
+-- @treturn Host
 function Net:host(addr, settings)
   if type(addr) ~= "string" then argerror(1, "host", "an IPv4 address string expected") end
   settings = check_opts(settings, setmetatable({ name = true }, { __index = SETTINGS }), 2, "host")
@@ -160,6 +223,9 @@ end
 
 --- A bare peer at addr: it has no TCP. What reaches it is only recorded; what
 -- it sends, a script crafts with peer:send{...}. The scripted side of tests.
+-- @tparam string addr an IPv4 address
+-- @tparam[opt] table opts name
+-- @treturn Host a host whose peer field is true
 function Net:peer(addr, opts)
   if type(addr) ~= "string" then argerror(1, "peer", "an IPv4 address string expected") end
   opts = check_opts(opts, { name = true }, 2, "peer")
@@ -170,6 +236,8 @@ function Net:peer(addr, opts)
 end
 
 --- Adds a note to the trace (shown in the ladder).
+-- @param text the note (any value: tostring makes it text)
+-- @tparam[opt] Host host the host whose lane shows it
 function Net:note(text, host)
   self.sim:note(host and host.index or nil, tostring(text))
 end
@@ -190,6 +258,7 @@ local function relative(net, r)
 end
 
 --- Converts the records the C trace gained since the last call.
+-- @local
 function Net:_sync()
   local sim = self.sim
   for i = #self.recs + 1, sim:trace_len() do
@@ -217,6 +286,7 @@ end
 
 --- Brings the fates of segments still in flight up to date (a hook may have
 -- synced a segment's record while its fate was still being decided).
+-- @local
 function Net:_refresh()
   self:_sync()
   for i in pairs(self.in_flight) do
@@ -228,6 +298,7 @@ function Net:_refresh()
 end
 
 --- Every record so far (segments, state changes, notes), in order.
+-- @treturn {table,...} the records: kind = "seg", "state" or "note"
 function Net:records()
   self:_refresh()
   return self.recs
@@ -254,6 +325,7 @@ function Net:_failure()
 end
 
 --- The last lines of the ladder, for failure messages.
+-- @local
 function Net:_tail(n)
   local lines = ladder.lines(self, self:records())
   local first = math.max(3, #lines - (n or 12) + 1)
@@ -355,6 +427,10 @@ end
 -- c:waiting(state), c:receiving(n), l:accepting(), net:expecting(pattern) or
 -- net:after(seconds). A branch that fails (a connection closed instead)
 -- wins with nil, message. t bounds the whole race.
+-- @tparam table branches name -> a wait
+-- @tparam[opt] number t seconds (default: the net's timeout)
+-- @return the winning branch's name, then its results
+-- @usage local name, data = net:first { data = c:receiving(5), quiet = net:after(2) }
 function Net:first(branches, t)
   if type(branches) ~= "table" then argerror(1, "first", "table of waits expected") end
   local names = {}
@@ -386,6 +462,8 @@ function Net:first(branches, t)
 end
 
 --- A wait satisfied once t seconds have passed (for net:first).
+-- @tparam number t seconds
+-- @return a wait
 function Net:after(t)
   if type(t) ~= "number" or t < 0 then argerror(1, "after", "seconds (>= 0) expected") end
   return waitable(self, ("%g s"):format(t), function()
@@ -399,8 +477,9 @@ function Net:after(t)
 end
 
 --- What a scenario left behind: connections not CLOSED (listeners aside;
--- TIME_WAIT is said so), and hooks with a count that never fired that many
+-- `TIME_WAIT` is said so), and hooks with a count that never fired that many
 -- times (a fault that did not happen). A list of strings, empty when clean.
+-- @treturn {string,...}
 function Net:leftovers()
   local out = {}
   for _, h in ipairs(self.hosts) do
@@ -423,6 +502,9 @@ end
 -- fn has finished. An error in fn, a failed wait or a failed hook is raised
 -- with its traceback. opts.strict (or the net's strict setting): leftovers
 -- (net:leftovers()) are an error too.
+-- @tparam function fn the scenario, called with the net
+-- @tparam[opt] table opts strict
+-- @treturn Net
 function Net:run(fn, opts)
   if type(fn) ~= "function" then argerror(1, "run", "function expected") end
   opts = check_opts(opts, { strict = true }, 2, "run")
@@ -452,6 +534,7 @@ function Net:run(fn, opts)
 end
 
 --- Lets t seconds of virtual time pass.
+-- @tparam number t seconds
 function Net:sleep(t)
   return self:_await(self:after(t))
 end
@@ -460,11 +543,17 @@ end
 -- synfin.pattern); returns its record. Segments are looked for from the one
 -- after the last expect's match on, so a segment sent just before the call is
 -- still seen. A segment an egress hook dropped never reached the wire.
+-- @tparam table pat a pattern
+-- @tparam[opt] number t seconds (default: the net's timeout)
+-- @treturn table the segment's record
+-- @usage local fin = net:expect({ from = a, flags = "F" }, 1)
 function Net:expect(pat, t)
   return self:_await(self:expecting(pat), t)
 end
 
 --- The wait of net:expect, for net:first.
+-- @tparam table pat a pattern
+-- @return a wait
 function Net:expecting(pat)
   pattern.check(pat)
   return waitable(self, pattern.describe(self, pat), function()
@@ -491,6 +580,9 @@ end
 
 --- Fails if a segment matching pat goes on the wire within t seconds
 -- (counting from the call); returns true otherwise.
+-- @tparam table pat a pattern
+-- @tparam[opt] number t seconds (default: the net's timeout)
+-- @treturn boolean true
 function Net:expect_nothing(pat, t)
   pattern.check(pat)
   self:_sync()
@@ -513,16 +605,29 @@ end
 
 --- The ladder diagram of the run so far: print(net:trace()) shows it.
 -- opts: notes = false hides the protocol's explanations.
+-- @tparam[opt] table opts notes
+-- @treturn Trace
 function Net:trace(opts)
   return setmetatable({ net = self, opts = opts or {} }, Trace)
 end
 
+--- The ladder of a net's run, from net:trace(). tostring(trace) and
+-- print(trace) give its text, and trace .. "text" concatenates it; it is
+-- drawn from the records when asked, so it shows the run up to then.
+-- @type Trace
+
+--- The ladder as text.
+-- @treturn string
 function Trace:text() return ladder.text(self.net, self.net:records(), self.opts) end
+--- The ladder as a list of lines of text.
+-- @treturn {string,...}
 function Trace:lines() return ladder.lines(self.net, self.net:records(), self.opts) end
 
 --- The ladder as an SVG picture (lua/synfin/ladder.lua): written to path,
 -- returning true, or nil, message when the file cannot be written. Without a
 -- path, returns the SVG text.
+-- @tparam[opt] string path the file to write
+-- @return true; or nil, message; or, without a path, the SVG text
 function Trace:svg(path)
   local svg = ladder.svg(self.net, self.net:records(), self.opts)
   if path == nil then return svg end
@@ -539,15 +644,23 @@ Trace.__concat = function(a, b)
   return (type(a) == "table" and a:text() or a) .. (type(b) == "table" and b:text() or b)
 end
 
+--- The net (continued).
+-- @type Net
+
 --- The eleven-state machine as Graphviz DOT, the transitions this run took
 -- drawn bold with their counts (lua/synfin/states.lua).
+-- @tparam[opt] table opts title
+-- @treturn string
 function Net:states_dot(opts) return require("synfin.states").dot(self:records(), opts) end
 
 --- Frees the net and everything in it now (the garbage collector does it too).
 function Net:close() self.sim:close() end
 
 ------------------------------------------------------------------------------
--- Hosts
+-- Hosts: a host running synfin's TCP (net:host), or a bare peer with no TCP
+-- (net:peer; its peer field is true). Fields: net, index (in net.hosts),
+-- addr, name.
+-- @type Host
 ------------------------------------------------------------------------------
 
 local function check_host_stack(h, fname)
@@ -558,6 +671,10 @@ end
 -- policy for the connections it accepts), plus any host setting (msl, rto,
 -- ...) for them.
 -- Returns the listener, or nil, message, code.
+-- @tparam integer port
+-- @tparam[opt] table opts backlog, and host settings
+-- @treturn[1] Conn the listener, in LISTEN
+-- @return[2] nil, message, code
 function Host:listen(port, opts)
   check_host_stack(self, "listen")
   if math.type(port) ~= "integer" then argerror(1, "listen", "port number expected") end
@@ -570,7 +687,12 @@ function Host:listen(port, opts)
 end
 
 --- Active OPEN to addr:port. opts: sport (local port), plus any host setting.
--- Returns the connection (in SYN_SENT), or nil, message, code.
+-- Returns the connection (in `SYN_SENT`), or nil, message, code.
+-- @tparam string addr the peer's address
+-- @tparam integer port the peer's port
+-- @tparam[opt] table opts sport, and host settings
+-- @treturn[1] Conn the connection
+-- @return[2] nil, message, code
 function Host:connect(addr, port, opts)
   check_host_stack(self, "connect")
   if type(addr) ~= "string" then argerror(1, "connect", "address string expected") end
@@ -580,7 +702,12 @@ function Host:connect(addr, port, opts)
   return self.net.sim:connect(self.index, addr, port, s.sport, rest)
 end
 
--- The segment a hook sees: its fields, and two ways to make another one.
+--- The segment a hook sees: its fields, and two ways to make another one.
+-- Fields: dir, time, src, dst, sport, dport, seq, ack (relative), `abs_seq`,
+-- `abs_ack`, flags, win, len, payload, mss, wscale, `sack_perm`, `ts_val`,
+-- `ts_ecr`, urp, ttl, tos, conn (the connection's id), state (its
+-- connection's), n (its number in the trace), hook.
+-- @type Seg
 local Seg = {}
 Seg.__index = Seg
 
@@ -599,8 +726,11 @@ local function copy_fields(seg, fields, fname)
 end
 
 --- A modified copy of this segment, to return from a hook: it is sent (or
--- delivered) instead. fields: flags, seq, ack (relative), abs_seq, abs_ack,
--- win, payload, ...; the checksums are right unless bad_checksum = true.
+-- delivered) instead. fields: flags, seq, ack (relative), `abs_seq`, `abs_ack`,
+-- win, payload, ...; the checksums are right unless `bad_checksum` = true.
+-- @tparam[opt] table fields
+-- @treturn Seg
+-- @usage a:hook("egress", { flags = "S" }, function(seg) return seg:with { win = 0 } end)
 function Seg:with(fields)
   local out = copy_fields(self, fields, "with")
   if fields and fields.seq and not fields.abs_seq then
@@ -615,7 +745,10 @@ end
 
 --- A segment going back to this one's sender, to return as { answer = ... }
 -- from a hook: by default a RST that the sender accepts (RFC 9293 §3.5.2:
--- <SEQ=SEG.ACK> if it had an ACK, else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>).
+-- `<SEQ=SEG.ACK>` if it had an ACK, else `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`).
+-- @tparam[opt] table fields fields that override the RST's
+-- @treturn Seg
+-- @usage b:hook("ingress", { flags = "S" }, function(seg) return { answer = seg:reply() } end)
 function Seg:reply(fields)
   local len = #(self.payload or "") + (self.flags:find("S", 1, true) and 1 or 0)
     + (self.flags:find("F", 1, true) and 1 or 0)
@@ -643,12 +776,20 @@ end
 local HOOK_FILTER = { flags = true, state = true, conn = true, sport = true, dport = true,
   after = true, count = true, p = true, when = true }
 
+--- Hosts (continued).
+-- @type Host
+
 --- Installs a hook on this host's "ingress" or "egress" path. filter: flags
 -- ("F" set, "=FA" exact), state, conn, sport, dport, after (let N matches
 -- pass first), count (fire at most N times), p (probability, from the net's
 -- seeded PRNG), when (a Lua predicate, asked after the others). fn(seg)
 -- returns nil or "pass", "drop", or { delay = seconds }. An error in fn fails
--- the scenario and lets the segment pass.
+-- the scenario and lets the segment pass. fn may also return a modified
+-- copy (seg:with{...}), { dup = n } (n copies) or { answer = seg:reply{...} }.
+-- @tparam string dir "ingress" or "egress"
+-- @tparam[opt] table filter
+-- @tparam function fn called with each matching Seg
+-- @treturn Hook
 function Host:hook(dir, filter, fn)
   if dir ~= "ingress" and dir ~= "egress" then argerror(1, "hook", "\"ingress\" or \"egress\" expected") end
   filter = check_opts(filter, HOOK_FILTER, 2, "hook")
@@ -676,14 +817,19 @@ end
 
 --- Sends a crafted segment as if this host sent it (through its egress
 -- hooks and the link). seg: dst (default: the only other host), sport,
--- dport, seq, ack (relative to the ISNs the net has seen; abs_seq, abs_ack
--- for raw numbers), flags, win, payload, mss, wscale, sack_perm, bad_checksum.
+-- dport, seq, ack (relative to the ISNs the net has seen; `abs_seq`, `abs_ack`
+-- for raw numbers), flags, win, payload, mss, wscale, `sack_perm`, `bad_checksum`.
+-- @tparam table seg
+-- @treturn boolean true
 function Host:send(seg)
   return self:inject("egress", seg)
 end
 
 --- Injects a crafted segment on this host's "egress" path (as if it sent it)
 -- or its "ingress" path (as if it arrived now).
+-- @tparam string dir "egress" or "ingress"
+-- @tparam table seg as for host:send
+-- @treturn boolean true
 function Host:inject(dir, seg)
   if dir ~= "ingress" and dir ~= "egress" then argerror(1, "inject", "\"ingress\" or \"egress\" expected") end
   if type(seg) ~= "table" then argerror(2, "inject", "segment table expected") end
@@ -713,13 +859,15 @@ function Host:inject(dir, seg)
 end
 
 --- The host's connections, as rows: state, laddr, lport, raddr, rport,
--- send_q, recv_q, id (listeners and TIME_WAIT included, CLOSED ones not).
+-- `send_q`, `recv_q`, id (listeners and `TIME_WAIT` included, CLOSED ones not).
+-- @treturn {table,...}
 function Host:connections()
   if self.peer then return {} end
   return self.net.sim:connections(self.index)
 end
 
 --- The connections as `ss -tan` prints them.
+-- @treturn string
 function Host:ss()
   local lines = { ("%-12s %6s %6s  %-21s %-21s"):format("State", "Recv-Q", "Send-Q",
     "Local Address:Port", "Peer Address:Port") }
@@ -736,6 +884,8 @@ end
 -- destination unreachable, by default; 4 source quench; 11 time exceeded;
 -- 12 parameter problem), opts.code, opts.mtu (for 3/4, fragmentation
 -- needed), opts.src (the ICMP's source, this host's address by default).
+-- @tparam table opts about (the segment's record), type, code, mtu, src
+-- @treturn boolean true
 function Host:send_icmp(opts)
   if type(opts) ~= "table" or type(opts.about) ~= "table" then
     argerror(1, "send_icmp", "a table with about = a segment record expected")
@@ -751,16 +901,20 @@ function Host:send_icmp(opts)
 end
 
 ------------------------------------------------------------------------------
--- Hooks
+-- Hooks: the handle host:hook returns. Its counters read as fields too:
+-- h.matched, h.fired, h.dropped, h.delayed, h.replaced, h.duplicated.
+-- @type Hook
 ------------------------------------------------------------------------------
 
 --- Removes the hook; returns true if it was installed.
+-- @treturn boolean
 function Hook:remove()
   return self.net.sim:hook_remove(self.host.index, self.id)
 end
 
 --- The hook's counters: matched, fired, dropped (answers too), delayed,
 -- replaced, duplicated.
+-- @treturn table
 function Hook:stats()
   return self.net.sim:hook_stats(self.host.index, self.id)
 end
@@ -775,17 +929,93 @@ Hook.__index = function(h, k)
 end
 
 ------------------------------------------------------------------------------
--- Connections: the C userdata, with the blocking calls added in Lua
+-- Connections: the C userdata, with the blocking calls added in Lua.
+-- A connection comes from host:connect or l:accept, a listener from
+-- host:listen; `local c <close> = a:connect(...)` closes it at the end of
+-- its scope.
+-- @type Conn
 ------------------------------------------------------------------------------
 
 local conn = core.conn_methods
+
+--- Queues data to send (SEND); never waits. Implemented in C, as are
+-- read, `close_with`, abort, forget, state, info, set, id, host and `try_accept`.
+-- @function Conn:send
+-- @tparam string data
+-- @tparam[opt] table opts urgent = true: urgent data (RFC 9293 §3.8.5)
+-- @treturn[1] integer the bytes taken (fewer when the send buffer is full)
+-- @return[2] nil, message, code
+
+--- Reads what has arrived, up to max bytes; never waits (c:recv waits).
+-- @function Conn:read
+-- @tparam[opt=65536] integer max
+-- @treturn[1] string the data
+-- @return[2] nil, "end of stream", 0 once the peer's FIN has been read
+-- @return[3] nil, "try again", code when nothing is there yet; nil, message,
+-- code on an error
+
+--- CLOSE with the last data: queued with the FIN, so that they can leave
+-- in one segment ("FIN carrying the last data").
+-- @function Conn:close_with
+-- @tparam string data
+-- @treturn[1] boolean true
+-- @return[2] nil, message, code
+
+--- ABORT (RFC 9293 §3.10.5): a RST if the connection is synchronized, then
+-- CLOSED.
+-- @function Conn:abort
+-- @treturn[1] boolean true
+-- @return[2] nil, message, code
+
+--- Forgets the connection: CLOSED at once, nothing sent (a host that
+-- vanished; the peer finds out through its retransmissions or a RST).
+-- @function Conn:forget
+-- @treturn[1] boolean true
+-- @return[2] nil, message, code
+
+--- The connection's state now, one of synfin.STATES.
+-- @function Conn:state
+-- @treturn string
+
+--- STATUS (RFC 9293 §3.10.6) and statistics: state, id, laddr, lport, raddr,
+-- rport, iss, irs, `snd_una`, `snd_nxt`, `snd_wnd`, `rcv_nxt`, `rcv_wnd` (absolute
+-- sequence numbers), `snd_queued`, `rcv_queued`, rto and srtt (seconds),
+-- retransmits, `segs_in`, `segs_out`, `bytes_in`, `bytes_out`, error (the last
+-- error's message, if any), `peer_closed`, urgent (unread urgent bytes).
+-- @function Conn:info
+-- @treturn table
+
+--- Changes the connection's settings from now on (host settings, times in
+-- seconds). `rcv_buf`, `snd_buf`, mss, `window_scaling` and timestamps are fixed
+-- when the connection is made: changing them is an error.
+-- @function Conn:set
+-- @tparam table settings
+
+--- The connection's id on its host: the conn of its records.
+-- @function Conn:id
+-- @treturn integer
+
+--- The index of the connection's host in net.hosts.
+-- @function Conn:host
+-- @treturn integer
+
+--- A listener: the next established connection of its queue, or nil; never
+-- waits (l:accept waits).
+-- @function Conn:try_accept
+-- @treturn Conn or nil
 
 -- The key of a connection's close policy in net.close_policies.
 local function policy_key(c) return c:host() .. ":" .. c:id() end
 
 --- The net this connection belongs to.
+-- @function Conn:net
+-- @treturn Net
 function conn:net() return nets[self:sim()] end
 
+--- The connection in words, for messages: "192.0.2.1:49152 (with
+-- 192.0.2.2:80)", or "192.0.2.2:80 (listener)".
+-- @function Conn:describe
+-- @treturn string
 local function describe(c)
   local i = c:info()
   if i.state == "LISTEN" then return ("%s:%d (listener)"):format(i.laddr, i.lport) end
@@ -795,11 +1025,18 @@ conn.describe = describe
 
 --- Waits until the connection reaches state (one of synfin.STATES); fails
 -- early if it reaches CLOSED instead. Returns the connection.
+-- @function Conn:wait
+-- @tparam string state
+-- @tparam[opt] number t seconds (default: the net's timeout)
+-- @treturn Conn
 function conn:wait(state, t)
   return self:net():_await(self:waiting(state), t)
 end
 
 --- The wait of c:wait, for net:first.
+-- @function Conn:waiting
+-- @tparam string state
+-- @return a wait
 function conn:waiting(state)
   if not STATES[state] then argerror(1, "waiting", "unknown state '" .. tostring(state) .. "'") end
   local net = self:net()
@@ -828,11 +1065,19 @@ end
 --- Waits for n bytes (any amount when n is nil) and returns them; at the end
 -- of the stream returns what there is, or nil, "end of stream"; a reset
 -- returns nil, message.
+-- @function Conn:recv
+-- @tparam[opt] integer n bytes
+-- @tparam[opt] number t seconds (default: the net's timeout)
+-- @treturn[1] string the data
+-- @return[2] nil, message
 function conn:recv(n, t)
   return self:net():_await(self:receiving(n), t)
 end
 
 --- The wait of c:recv, for net:first.
+-- @function Conn:receiving
+-- @tparam[opt] integer n bytes
+-- @return a wait
 function conn:receiving(n)
   if n ~= nil and (math.type(n) ~= "integer" or n < 1) then argerror(1, "recv", "positive integer expected") end
   return waitable(self:net(), ("%s to receive %s bytes"):format(describe(self), n or "some"), function()
@@ -857,11 +1102,16 @@ function conn:receiving(n)
 end
 
 --- A listener: waits for the next established connection and returns it.
+-- @function Conn:accept
+-- @tparam[opt] number t seconds (default: the net's timeout)
+-- @treturn Conn
 function conn:accept(t)
   return self:net():_await(self:accepting(), t)
 end
 
 --- The wait of l:accept, for net:first.
+-- @function Conn:accepting
+-- @return a wait
 function conn:accepting()
   local net = self:net()
   return waitable(net, describe(self) .. " to accept a connection", function()
@@ -930,6 +1180,11 @@ local function close_as(c, decision)
 end
 
 --- CLOSE, through the connection's close policy when it has one.
+-- Without one, RFC 9293's CLOSE (§3.10.4): no more data to send, a FIN
+-- follows what is queued; a listener stops listening.
+-- @function Conn:close
+-- @treturn[1] boolean true
+-- @return[2] nil, message, code
 function conn:close()
   local policy = self:net().close_policies[policy_key(self)]
   if not policy then return close_now(self) end
@@ -942,10 +1197,14 @@ end
 -- the application closes it, and returns what to do: nothing or "fin" (the
 -- RFC's CLOSE), "rst" (ABORT), "silent" (forget it, sending nothing), or a
 -- table: { linger = s } (a RST if the FIN is not acknowledged within s),
--- { fin_with = data } (the last data and the FIN in one segment),
--- { delay_fin = s } (the FIN s later), { time_wait = s } (TIME_WAIT lasts s;
+-- { `fin_with` = data } (the last data and the FIN in one segment),
+-- { `delay_fin` = s } (the FIN s later), { `time_wait` = s } (`TIME_WAIT` lasts s;
 -- 0: none, against MUST-13). Keys combine. Timers run while the scenario
 -- waits. A listener's policy goes to the connections it accepts.
+-- @function Conn:set_close
+-- @tparam function policy called with the connection and { reason = "close" }
+-- @treturn Conn
+-- @usage c:set_close(function(c, event) return { linger = 1 } end)
 function conn:set_close(policy)
   if type(policy) ~= "function" then argerror(1, "set_close", "function expected") end
   self:net().close_policies[policy_key(self)] = policy
@@ -954,6 +1213,10 @@ end
 
 --- Calls fn(old, new, record) on each state change of this connection, from
 -- the scenario's loop (never inside the core). Only "state" exists now.
+-- @function Conn:on
+-- @tparam string event "state"
+-- @tparam function fn called with old, new and the state record
+-- @treturn Conn
 function conn:on(event, fn)
   if event ~= "state" then argerror(1, "on", "\"state\" expected") end
   if type(fn) ~= "function" then argerror(2, "on", "function expected") end
@@ -968,7 +1231,10 @@ end
 
 --- Sends a crafted segment from this connection's host, filled from the
 -- connection (ports, seq = SND.NXT, ack = RCV.NXT, flags "A", its window);
--- fields given override (seq, ack relative; abs_seq, abs_ack raw).
+-- fields given override (seq, ack relative; `abs_seq`, `abs_ack` raw).
+-- @function Conn:segment
+-- @tparam[opt] table fields
+-- @treturn boolean true
 function conn:segment(fields)
   local i = self:info()
   local net = self:net()
@@ -980,7 +1246,11 @@ function conn:segment(fields)
   return net.hosts[self:host()]:send(seg)
 end
 
+--- @section end
+
 --- The size in bytes of one connection's control block (C struct).
+-- @function synfin.sizeof_conn
+-- @treturn integer
 synfin.sizeof_conn = core.sizeof_conn
 
 return synfin

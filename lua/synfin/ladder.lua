@@ -6,6 +6,11 @@
 -- ladder.lines and ladder.text draw it as text for a terminal; ladder.svg
 -- draws the same records as a picture (an SVG document), with slanted arrows
 -- from each segment's send time to its arrival time.
+--
+-- Scripts use them through net:trace(): print(net:trace()),
+-- net:trace():lines(), net:trace():svg(path).
+-- @module synfin.ladder
+-- @pragma nostrip
 local ladder = {}
 
 local TIME_W = 10
@@ -64,6 +69,11 @@ local function put(line, col, text)
 end
 
 --- Renders records (a list) of a net as text lines; returns the list of lines.
+-- opts: notes = false hides the protocol's explanations.
+-- @tparam synfin.Net net
+-- @tparam {table,...} recs records, as net:records() returns them
+-- @tparam[opt] table opts notes
+-- @treturn {string,...}
 function ladder.lines(net, recs, opts)
   opts = opts or {}
   local hosts = net.hosts
@@ -138,12 +148,18 @@ function ladder.lines(net, recs, opts)
   return out
 end
 
+--- The same lines as one text, for print.
+-- @tparam synfin.Net net
+-- @tparam {table,...} recs
+-- @tparam[opt] table opts as for ladder.lines
+-- @treturn string
 function ladder.text(net, recs, opts)
   return table.concat(ladder.lines(net, recs, opts), "\n")
 end
 
 ------------------------------------------------------------------------------
 -- The ladder as SVG
+-- @section svg
 ------------------------------------------------------------------------------
 
 -- Geometry, in pixels. Text is monospace, so its width is known: CW per
@@ -211,9 +227,13 @@ end
 --- Renders records of a net as an SVG document (a string): one lane per host,
 -- time flowing down, each segment a slanted arrow from its send time on the
 -- sender's lane to its arrival on the receiver's, state changes as boxes,
--- notes in grey. Quiet gaps much longer than a link latency (TIME_WAIT's
+-- notes in grey. Quiet gaps much longer than a link latency (`TIME_WAIT`'s
 -- 2*MSL, a retransmission timeout) are compressed and marked with a break.
 -- opts: notes = false hides the notes; title = a heading.
+-- @tparam synfin.Net net
+-- @tparam {table,...} recs records, as net:records() returns them
+-- @tparam[opt] table opts notes, title
+-- @treturn string the SVG document
 function ladder.svg(net, recs, opts)
   opts = opts or {}
   local hosts = net.hosts

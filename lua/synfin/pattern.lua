@@ -1,13 +1,19 @@
 --- Segment patterns: a pattern is a table shaped like a segment record, and a
 -- record matches when every field the pattern names agrees (DESIGN.md §5).
 --
---   { from = a, to = b, flags = "FA", seq = 1, ack = 7, len = 0 }
+--     { from = a, to = b, flags = "FA", seq = 1, ack = 7, len = 0 }
 --
 -- flags = "F" means at least F is set; "=FA" means exactly F and A.
--- seq and ack are relative to the ISNs (as the ladder shows them); abs_seq
--- and abs_ack are the raw numbers. from and to take a host, an address
+-- seq and ack are relative to the ISNs (as the ladder shows them); `abs_seq`
+-- and `abs_ack` are the raw numbers. from and to take a host, an address
 -- string or a host index. where = function(rec) adds any other test, and
 -- label = "..." (not a test) names the matched segment in the ladder.
+--
+-- The fields: from, to, flags, seq, ack, `abs_seq`, `abs_ack`, len, win, sport,
+-- dport, payload, mss, n (the segment's number), conn (a connection: its
+-- segments), injected (crafted by a script or not), where, label.
+-- @module synfin.pattern
+-- @pragma nostrip
 local pattern = {}
 
 local FLAG_ORDER = "SFRPAUEC"
@@ -30,6 +36,8 @@ local function flag_set(s)
 end
 
 --- Checks a pattern's keys once, so that a typo fails loudly.
+-- @tparam table pat
+-- @treturn table pat; an unknown field or flag letter raises an error
 function pattern.check(pat)
   if type(pat) ~= "table" then error("a pattern must be a table", 0) end
   for k in pairs(pat) do
@@ -39,6 +47,11 @@ function pattern.check(pat)
   return pat
 end
 
+--- Whether the flags have (letters, "FA") satisfy want: "F" means at least F
+-- is set, "=FA" exactly F and A.
+-- @tparam string have
+-- @tparam string want
+-- @treturn boolean
 function pattern.flags_match(have, want)
   local exact = want:sub(1, 1) == "="
   local w = flag_set(exact and want:sub(2) or want)
@@ -59,6 +72,10 @@ local function host_index(net, h)
 end
 
 --- Does record rec (a "seg" record with relative fields) match pat?
+-- @tparam synfin.Net net the net of the record (for host names and indices)
+-- @tparam table rec
+-- @tparam table pat
+-- @treturn boolean
 function pattern.match(net, rec, pat)
   if rec.kind ~= "seg" then return false end
   if pat.from ~= nil and rec.from ~= host_index(net, pat.from) then return false end
@@ -78,6 +95,9 @@ function pattern.match(net, rec, pat)
 end
 
 --- A short description of a pattern, for failure messages.
+-- @tparam synfin.Net net
+-- @tparam table pat
+-- @treturn string "{ from 192.0.2.2, flags =FA, ack=7 }"
 function pattern.describe(net, pat)
   local parts = {}
   local function host_name(h)

@@ -1,8 +1,8 @@
 --- synfin.states: the eleven-state machine of RFC 9293 as Graphviz DOT, with
 -- the transitions one run took drawn bold with how often it took them.
 --
---   print(net:states_dot())            -- or states.dot(net:records())
---   dot -Tsvg states.dot > states.svg  -- Debian's graphviz
+--     print(net:states_dot())            -- or states.dot(net:records())
+--     dot -Tsvg states.dot > states.svg  -- Debian's graphviz
 --
 -- Every edge of the state diagram (RFC 9293 §3.3.2, Figure 5) is drawn; an
 -- edge the run never took is grey, labelled with the figure's event. A
@@ -10,8 +10,11 @@
 -- reason the core gave ("segment ACK of our FIN") and its count ("2 times");
 -- one the figure does not have (an abort, a timeout, a reset) is added. The
 -- states the run visited are filled.
+-- @module synfin.states
+-- @pragma nostrip
 local states = {}
 
+--- The eleven states, as synfin.STATES lists them.
 states.NAMES = { "CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1",
   "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT" }
 
@@ -55,6 +58,8 @@ end
 
 --- The transitions in records (state records: old, new, cause, why), in the
 -- order first taken: a list of { from, to, event = "cause why", count }.
+-- @tparam {table,...} recs records, as net:records() returns them
+-- @treturn {table,...}
 function states.taken(recs)
   local list, by = {}, {}
   for _, r in ipairs(recs) do
@@ -77,6 +82,9 @@ local function times(n) return n == 1 and "1 time" or (n .. " times") end
 
 --- The state machine as DOT text, the transitions in recs highlighted.
 -- opts: title.
+-- @tparam {table,...} recs records, as net:records() returns them
+-- @tparam[opt] table opts title
+-- @treturn string the DOT text
 function states.dot(recs, opts)
   opts = opts or {}
   local taken = states.taken(recs)
