@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""The kernel's side of the interop specs: ordinary socket programs on the
+Linux kernel's TCP, in the test's own network namespace. Each prints one
+JSON line with what it saw, then exits; every call is bounded by a socket
+timeout and the whole program by an alarm.
+
+  kernel_peer.py client HOST PORT SEND_BYTES [--shut-wr] [--conns N]
+      connect, send SEND_BYTES bytes (a known pattern), optionally shut down
+      writing, read until EOF; N connections at once (threads)
+  kernel_peer.py server HOST PORT [--echo] [--send N] [--conns N] [--close-first]
+      listen, accept N connections; with --echo send back what arrives; with
+      --send N send N bytes; --close-first: close right after sending
+      (before the peer's FIN), else read to EOF and then close
+"""
+import argparse
+import hashlib
+import json
+import signal
+import socket
+import sys
+import threading
+
+TIMEOUT = 20
+
+
+def pattern(n):
+    block = bytes(range(256)) * 256
+    out = bytearray()
+    while len(out) < n:
+        out += block[: n - len(out)]
+    return bytes(out)
+
+
+def read_all(s, digest):
+    total = 0
+    while True:
+        try:
+            data = s.recv(1 << 16)
+        except ConnectionResetError:
+            return total, "reset"
+        if not data:
+            return total, "eof"
+        digest.update(data)
+        total += len(data)
+
+
+def client(args, results, i):
+    r = {"conn": i}
+    try:
+        s = socket.create_connection((args.host, args.port), timeout=TIMEOUT)
+        r["local_port"] = s.getsockname()[1]
+        data = pattern(args.send)
+        s.sendall(data)
+        r["sent"] = len(data)
+        r["sent_sha256"] = hashlib.sha256(data).hexdigest()
+        if args.shut_wr:
+            s.shutdown(socket.SHUT_WR)
+        d = hashlib.sha256()
+        r["received"], r["end"] = read_all(s, d)
+        r["received_sha256"] = d.hexdigest()
+        s.close()
+    except Exception as e:  # reported, not raised: the spec reads it
+        r["error"] = "%s: %s" % (type(e).__name__, e)
+    results[i] = r
+
+
+def serve_one(args, conn, results, i):
+    r = {"conn": i}
+    try:
+        conn.settimeout(TIMEOUT)
+        r["peer_port"] = conn.getpeername()[1]
+        d = hashlib.sha256()
+        if args.send:
+            data = pattern(args.send)
+            conn.sendall(data)
+            r["sent"] = len(data)
+            r["sent_sha256"] = hashlib.sha256(data).hexdigest()
+        if args.close_first:
+            conn.close()
+            results[i] = r
+            return
+        total = 0
+        while True:
+            try:
+                data = conn.recv(1 << 16)
+            except ConnectionResetError:
+                r["end"] = "reset"
+                break
+            if not data:
+                r["end"] = "eof"
+                break
+            d.update(data)
+            total += len(data)
+            if args.echo:
+                conn.sendall(data)
+        r["received"] = total
+        r["received_sha256"] = d.hexdigest()
+        conn.close()
+    except Exception as e:
+        r["error"] = "%s: %s" % (type(e).__name__, e)
+    results[i] = r
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("role", choices=["client", "server"])
+    p.add_argument("host")
+    p.add_argument("port", type=int)
+    p.add_argument("send", type=int, nargs="?", default=0)
+    p.add_argument("--send", dest="send_opt", type=int, default=None)
+    p.add_argument("--shut-wr", action="store_true")
+    p.add_argument("--echo", action="store_true")
+    p.add_argument("--close-first", action="store_true")
+    p.add_argument("--conns", type=int, default=1)
+    args = p.parse_args()
+    if args.send_opt is not None:
+        args.send = args.send_opt
+    signal.alarm(TIMEOUT * 3)  # the whole program is bounded
+    results = [None] * args.conns
+    threads = []
+    if args.role == "client":
+        for i in range(args.conns):
+            t = threading.Thread(target=client, args=(args, results, i))
+            t.start()
+            threads.append(t)
+    else:
+        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind((args.host, args.port))
+        ls.listen(max(args.conns, 16))
+        ls.settimeout(TIMEOUT)
+        print(json.dumps({"listening": args.port}), flush=True)
+        for i in range(args.conns):
+            conn, _ = ls.accept()
+            t = threading.Thread(target=serve_one, args=(args, conn, results, i))
+            t.start()
+            threads.append(t)
+        ls.close()
+    for t in threads:
+        t.join()
+    print(json.dumps({"done": True, "results": results}), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
