@@ -388,6 +388,15 @@ static int l_sim_trace_len(lua_State *L)
     return 1;
 }
 
+/* sim:keep_payloads(bool): whether the trace stores payload bytes (off for
+ * bulk transfers: records keep their lengths, patterns on payload fail) */
+static int l_sim_keep_payloads(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    sf_sim_trace(s->sim)->keep_payload = lua_toboolean(L, 2);
+    return 0;
+}
+
 static const char *const fate_names[] = {
     "flight", "delivered", "lost", "dropped_egress", "dropped_ingress", "no_host", "replaced"};
 static const char *const cause_names[] = {"user", "segment", "timer"};
@@ -1179,6 +1188,7 @@ static const luaL_Reg sim_methods[] = {{"close", l_sim_close},
                                        {"errors", l_sim_errors},
                                        {"note", l_sim_note},
                                        {"trace_len", l_sim_trace_len},
+                                       {"keep_payloads", l_sim_keep_payloads},
                                        {"trace_get", l_sim_trace_get},
                                        {"inject", l_sim_inject},
                                        {"hook", l_sim_hook},

@@ -121,17 +121,20 @@ local SETTINGS = { msl = true, rto = true, rto_min = true, rto_max = true, retri
 --- A deterministic virtual network. opts: seed (integer, default 1),
 -- latency (one way, seconds, default 0.005), loss (0..1, default 0),
 -- timeout (default for blocking calls, seconds of virtual time, default 10),
--- strict (leftovers are an error at the end of net:run).
--- @tparam[opt] table opts seed, latency, loss, timeout, strict
+-- strict (leftovers are an error at the end of net:run), payloads (false:
+-- the trace keeps segments' lengths but not their bytes, for bulk transfers;
+-- patterns on payload then see "").
+-- @tparam[opt] table opts seed, latency, loss, timeout, strict, payloads
 -- @treturn Net
 -- @usage local net = synfin.sim { seed = 7, latency = 0.005 }
 function synfin.sim(opts)
   opts = check_opts(opts, { seed = true, latency = true, loss = true, timeout = true,
-    strict = true }, 1, "sim")
+    strict = true, payloads = true }, 1, "sim")
   local seed = synfin.defaults.seed or opts.seed or 1
   if math.type(seed) ~= "integer" then argerror(1, "sim", "seed must be an integer") end
   local sim = core.sim(seed)
   sim:link(opts.latency or 0.005, opts.loss or 0)
+  if opts.payloads == false then sim:keep_payloads(false) end
   local net = setmetatable({
     sim = sim,
     seed = seed,
@@ -168,20 +171,22 @@ function Net:now() return self.sim:now() / 1e6 end
 -- `CAP_NET_ADMIN`: run it as root or in a namespace of your own
 -- (`unshare -Urn synfin script.lua`). opts: name (the device's, default
 -- "synfin%d": the kernel picks), kernel, prefix (default 24), mtu (default
--- 1500), seed, timeout (seconds of real time, default 10), strict.
+-- 1500), seed, timeout (seconds of real time, default 10), strict,
+-- payloads (as for synfin.sim).
 -- @tparam[opt] table opts
 -- @treturn Net
 -- @usage local net = synfin.tun { kernel = "10.73.0.1" }
 -- local server = net:host "10.73.0.2"
 function synfin.tun(opts)
   opts = check_opts(opts, { name = true, kernel = true, prefix = true, mtu = true, seed = true,
-    timeout = true, strict = true }, 1, "tun")
+    timeout = true, strict = true, payloads = true }, 1, "tun")
   local kernel = opts.kernel or "10.73.0.1"
   if type(kernel) ~= "string" then argerror(1, "tun", "kernel must be an IPv4 address string") end
   if opts.prefix ~= nil and math.type(opts.prefix) ~= "integer" then
     argerror(1, "tun", "prefix must be an integer")
   end
-  local net = synfin.sim { seed = opts.seed, timeout = opts.timeout, strict = opts.strict }
+  local net = synfin.sim { seed = opts.seed, timeout = opts.timeout, strict = opts.strict,
+    payloads = opts.payloads }
   local idx, dev = net.sim:tun(opts.name, kernel, opts.prefix, opts.mtu)
   if not idx then
     net:close()
@@ -1098,6 +1103,38 @@ function conn:receiving(n)
         end
       end
     end, function() return ("%d bytes came"):format(got) end
+  end)
+end
+
+--- Queues all of data for sending, waiting while the send buffer is full;
+-- returns the number of bytes (all of them) once the last is queued. For
+-- bulk transfers: c:send takes only what fits.
+-- @function Conn:send_all
+-- @tparam string data
+-- @tparam[opt] number t seconds (default: the net's timeout)
+-- @treturn integer #data
+function conn:send_all(data, t)
+  return self:net():_await(self:sending_all(data), t)
+end
+
+--- The wait of c:send_all, for net:first.
+-- @function Conn:sending_all
+-- @tparam string data
+-- @return a wait
+function conn:sending_all(data)
+  if type(data) ~= "string" then argerror(1, "send_all", "string expected") end
+  return waitable(self:net(), ("%s to queue %d bytes"):format(describe(self), #data), function()
+    local off = 0
+    return function()
+      while off < #data do
+        -- at most 64 KiB a call: never copy the rest of a large string
+        local n, err = self:send(data:sub(off + 1, off + 65536))
+        if not n and err ~= "try again" then return nil, err end
+        if not n or n == 0 then return false end -- full: wait for room
+        off = off + n
+      end
+      return true, off
+    end, function() return ("%d of %d bytes were queued"):format(off, #data) end
   end)
 end
 

@@ -112,10 +112,11 @@ def main():
     p.add_argument("--echo", action="store_true")
     p.add_argument("--close-first", action="store_true")
     p.add_argument("--conns", type=int, default=1)
+    p.add_argument("--alarm", type=int, default=TIMEOUT * 3, help="seconds the whole run may take")
     args = p.parse_args()
     if args.send_opt is not None:
         args.send = args.send_opt
-    signal.alarm(TIMEOUT * 3)  # the whole program is bounded
+    signal.alarm(args.alarm)  # the whole program is bounded
     results = [None] * args.conns
     threads = []
     if args.role == "client":
