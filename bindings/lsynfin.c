@@ -253,7 +253,7 @@ static int l_sim_new(lua_State *L)
 static int l_sim_close(lua_State *L)
 {
     lsim *s = luaL_checkudata(L, 1, SIM_MT);
-    s->L = L; /* hooks release their references through the running thread */
+    s->L = L;             /* hooks release their references through the running thread */
     sf_tun_close(s->tun); /* the device goes before the net it feeds */
     s->tun = NULL;
     if (s->sim) {

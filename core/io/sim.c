@@ -177,6 +177,26 @@ static void host_event(void *ud, const sf_event *ev)
 
 /* ---- the pipeline -------------------------------------------------------------- */
 
+/* Records a parsed segment on the wire from host `from` to host `to` (-1:
+ * none), and notes both in the packet. Returns its record, -1 if the trace
+ * could not grow. */
+static long record_parsed(sf_sim *sim, int from, int to, sim_pkt *p, const sf_seg *seg,
+                          int injected)
+{
+    sf_trace *t = &sim->trace;
+    long rec = sf_trace_seg(t, sim->now, seg);
+    if (rec >= 0) {
+        t->recs[rec].host = from < 0 ? UINT16_MAX : (uint16_t)from;
+        t->recs[rec].to_host = to < 0 ? UINT16_MAX : (uint16_t)to;
+        t->recs[rec].conn_id = p->conn_id;
+        t->recs[rec].injected = (uint8_t)injected;
+    }
+    p->rec = rec;
+    p->from = from;
+    p->to = to;
+    return rec;
+}
+
 /* Records a packet going on the wire from host h (a segment record), and
  * where it goes. Returns its record, or -1 if it is not a TCP segment. */
 static long record_seg(sf_sim *sim, int h, sim_pkt *p, sf_seg *seg, int injected)
@@ -188,19 +208,17 @@ static long record_seg(sf_sim *sim, int h, sim_pkt *p, sf_seg *seg, int injected
         sf_sim_note(sim, h, note);
         return -1;
     }
-    sf_trace *t = &sim->trace;
-    long rec = sf_trace_seg(t, sim->now, seg);
-    int to = sf_sim_host_of(sim, seg->daddr);
-    if (rec >= 0) {
-        t->recs[rec].host = h < 0 ? UINT16_MAX : (uint16_t)h;
-        t->recs[rec].to_host = to < 0 ? UINT16_MAX : (uint16_t)to;
-        t->recs[rec].conn_id = p->conn_id;
-        t->recs[rec].injected = (uint8_t)injected;
-    }
-    p->rec = rec;
-    p->from = h;
-    p->to = to;
-    return rec;
+    return record_parsed(sim, h, sf_sim_host_of(sim, seg->daddr), p, seg, injected);
+}
+
+/* A note for an ICMP message, at `host`'s column: "ICMP type 3 code 4 to
+ * 192.0.2.1" (dir "to", addr its destination) or "from" its source. */
+static void note_icmp(sf_sim *sim, int host, const sf_icmp *m, const char *dir, uint32_t addr)
+{
+    char text[128], a[16];
+    sf_addr_str(addr, a);
+    snprintf(text, sizeof text, "ICMP type %u code %u %s %s", m->type, m->code, dir, a);
+    sf_sim_note(sim, host, text);
 }
 
 static sf_trace_rec *rec_of(sf_sim *sim, long rec)
@@ -600,17 +618,7 @@ int sf_sim_inject(sf_sim *sim, int host, sf_dir dir, const sf_seg *seg)
         return SF_OK;
     }
     /* on the wire toward `host`, arriving now */
-    sf_trace *t = &sim->trace;
-    long rec = sf_trace_seg(t, sim->now, seg);
-    int from = sf_sim_host_of(sim, seg->saddr);
-    if (rec >= 0) {
-        t->recs[rec].host = from < 0 ? UINT16_MAX : (uint16_t)from;
-        t->recs[rec].to_host = (uint16_t)host;
-        t->recs[rec].injected = 1;
-    }
-    p->rec = rec;
-    p->from = from;
-    p->to = host;
+    record_parsed(sim, sf_sim_host_of(sim, seg->saddr), host, p, seg, 1);
     schedule(sim, p, sim->now);
     return SF_OK;
 }
@@ -623,40 +631,37 @@ void sf_sim_set_port(sf_sim *sim, int host, sf_port_send send, void *ud)
 
 int sf_sim_receive(sf_sim *sim, const uint8_t *pkt, size_t len)
 {
-    /* only IPv4 TCP and ICMP; a real device also carries IPv6, ARP's
-     * neighbours, multicast: not ours */
-    if (len < 20 || (pkt[0] >> 4) != 4 || (pkt[9] != 6 && pkt[9] != 1)) {
-        sim->ignored++;
-        return -1;
+    /* IPv4 TCP, and ICMP quoting TCP, for a host of this net; a real device
+     * also carries IPv6, multicast, other protocols: not ours */
+    int is_icmp = sf_wire_is_icmp(pkt, len);
+    sf_seg seg;
+    sf_icmp icmp;
+    uint32_t saddr, daddr;
+    if (is_icmp) {
+        if (sf_icmp_parse(pkt, len, &icmp, NULL) != 0) goto ignore;
+        saddr = icmp.saddr, daddr = icmp.daddr;
+    } else {
+        if (sf_wire_parse(pkt, len, &seg, NULL) != 0 && !seg.bad_csum) goto ignore;
+        saddr = seg.saddr, daddr = seg.daddr;
     }
-    uint32_t daddr = (uint32_t)pkt[16] << 24 | (uint32_t)pkt[17] << 16 | (uint32_t)pkt[18] << 8 | pkt[19];
-    uint32_t saddr = (uint32_t)pkt[12] << 24 | (uint32_t)pkt[13] << 16 | (uint32_t)pkt[14] << 8 | pkt[15];
     int to = sf_sim_host_of(sim, daddr);
-    if (to < 0 || sim->hosts[to]->port) {
-        sim->ignored++;
-        return -1;
-    }
+    if (to < 0 || sim->hosts[to]->port) goto ignore;
     sim_pkt *p = pkt_new(sim, pkt, len);
     if (!p) return -1;
-    if (pkt[9] == 6) {
-        sf_seg seg;
-        if (record_seg(sim, sf_sim_host_of(sim, saddr), p, &seg, 0) < 0) {
-            pkt_free(sim, p); /* malformed: the note says why */
-            return 0;
-        }
-    } else {
-        p->from = sf_sim_host_of(sim, saddr);
+    int from = sf_sim_host_of(sim, saddr);
+    if (is_icmp) {
+        p->from = from;
         p->to = to;
         p->skip_hooks = 1; /* hooks see TCP segments only */
-        size_t ihl = (size_t)(pkt[0] & 15) * 4;
-        char note[64], from[16];
-        sf_addr_str(saddr, from);
-        snprintf(note, sizeof note, "ICMP type %u code %u from %s", len > ihl ? pkt[ihl] : 0u,
-                 len > ihl + 1 ? pkt[ihl + 1] : 0u, from);
-        sf_sim_note(sim, to, note);
+        note_icmp(sim, to, &icmp, "from", saddr);
+    } else {
+        record_parsed(sim, from, to, p, &seg, 0);
     }
     schedule(sim, p, sim->now);
     return 0;
+ignore:
+    sim->ignored++;
+    return -1;
 }
 
 uint64_t sf_sim_ignored(const sf_sim *sim)
@@ -685,10 +690,7 @@ int sf_sim_inject_icmp(sf_sim *sim, int host, const sf_icmp *m)
     int n = sf_icmp_build(buf, sizeof buf, &msg);
     if (n < 0) return n;
     int to = sf_sim_host_of(sim, msg.daddr);
-    char text[128], addr[16];
-    sf_addr_str(msg.daddr, addr);
-    snprintf(text, sizeof text, "ICMP type %u code %u to %s", msg.type, msg.code, addr);
-    sf_sim_note(sim, host, text);
+    note_icmp(sim, host, &msg, "to", msg.daddr);
     if (to < 0) return SF_OK;
     sim_pkt *p = pkt_new(sim, buf, (size_t)n);
     if (!p) return SF_ENOMEM;

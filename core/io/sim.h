@@ -81,7 +81,8 @@ void sf_sim_set_port(sf_sim *sim, int host, sf_port_send send, void *ud);
 /* A packet from the outside, arriving now: recorded, then delivered to the
  * host with its destination address through that host's ingress hooks at
  * the next step. Returns 0, or -1 when no host of this net has that address
- * or the packet is not IPv4 TCP or ICMP (it is counted, not traced). */
+ * or the packet is neither IPv4 TCP (a bad checksum is traced, and dropped
+ * by the host) nor ICMP quoting TCP (it is counted, not traced). */
 int sf_sim_receive(sf_sim *sim, const uint8_t *pkt, size_t len);
 /* Packets from the outside that no host took. */
 uint64_t sf_sim_ignored(const sf_sim *sim);

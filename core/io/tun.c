@@ -77,13 +77,12 @@ static int fail(char *err, size_t errlen, const char *what)
     return -1;
 }
 
-static int set_addr(struct ifreq *ifr, uint32_t addr)
+static void set_addr(struct ifreq *ifr, uint32_t addr)
 {
     struct sockaddr_in *sin = (struct sockaddr_in *)&ifr->ifr_addr;
     memset(sin, 0, sizeof *sin);
     sin->sin_family = AF_INET;
     sin->sin_addr.s_addr = htonl(addr);
-    return 0;
 }
 
 /* Address, netmask, MTU, up; then wait (bounded) until the kernel says the
@@ -165,8 +164,12 @@ sf_tun *sf_tun_open(sf_sim *sim, struct uv_loop_s *loop, const sf_tun_config *cf
     ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
     snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s",
              cfg->name && cfg->name[0] ? cfg->name : "synfin%d");
-    if (ioctl(tun->fd, TUNSETIFF, &ifr) < 0 ? fail(err, errlen, "creating the TUN device")
-                                             : configure(ifr.ifr_name, cfg, err, errlen)) {
+    int rc = ioctl(tun->fd, TUNSETIFF, &ifr);
+    if (rc < 0)
+        fail(err, errlen, "creating the TUN device");
+    else
+        rc = configure(ifr.ifr_name, cfg, err, errlen);
+    if (rc < 0) {
         close(tun->fd);
         free(tun);
         return NULL;

@@ -1,7 +1,7 @@
 -- spec/interop/kernel.lua: the kernel's side of an interop spec, as seen
 -- from a scenario. Starts spec/interop/kernel_peer.py in the background
 -- (its output to a file, its PID kept), lets the scenario's net run while
--- it works, reads its JSON result, and stops it by its PID if it is still
+-- it works, reads its result, and stops it by its PID if it is still
 -- there. Also `ss -tan` of the namespace, parsed.
 local kernel = {}
 
@@ -34,14 +34,16 @@ function Proc:output()
   return s
 end
 
---- Drives the net until the output has a line containing `field` (a JSON
--- key), for at most t seconds; returns that line decoded (a very small JSON
--- reader: enough for kernel_peer.py's flat objects and lists).
+--- Drives the net until the output has a line with the key `field` (one
+-- of kernel_peer.py's Lua table literals), for at most t seconds; returns
+-- that line's table.
 function Proc:wait_for(net, field, t)
   local deadline = net:now() + t
   while net:now() < deadline do
     for line in self:output():gmatch("[^\n]+") do
-      if line:find('"' .. field .. '"', 1, true) then return kernel.decode(line) end
+      if line:find('["' .. field .. '"]', 1, true) then
+        return assert(load("return " .. line, "=kernel_peer.py", "t", {}))()
+      end
     end
     net:sleep(0.01)
   end
@@ -54,62 +56,6 @@ function Proc:result(net, t) return self:wait_for(net, "done", t or 30).results 
 function Proc:stop()
   os.execute(("kill %d 2>/dev/null"):format(self.pid))
   os.remove(self.out)
-end
-
--- A JSON decoder for the flat values kernel_peer.py prints.
-function kernel.decode(s)
-  local pos = 1
-  local value
-  local function skip() pos = s:find("[^%s]", pos) or #s + 1 end
-  local function str()
-    local e = s:find('"', pos + 1, true)
-    local v = s:sub(pos + 1, e - 1)
-    pos = e + 1
-    return v
-  end
-  function value()
-    skip()
-    local c = s:sub(pos, pos)
-    if c == "{" then
-      local t = {}
-      pos = pos + 1
-      skip()
-      if s:sub(pos, pos) == "}" then pos = pos + 1 return t end
-      while true do
-        skip()
-        local k = str()
-        skip()
-        pos = pos + 1 -- ':'
-        t[k] = value()
-        skip()
-        local d = s:sub(pos, pos)
-        pos = pos + 1
-        if d == "}" then return t end
-      end
-    elseif c == "[" then
-      local t = {}
-      pos = pos + 1
-      skip()
-      if s:sub(pos, pos) == "]" then pos = pos + 1 return t end
-      while true do
-        t[#t + 1] = value()
-        skip()
-        local d = s:sub(pos, pos)
-        pos = pos + 1
-        if d == "]" then return t end
-      end
-    elseif c == '"' then
-      return str()
-    elseif s:find("^true", pos) then pos = pos + 4 return true
-    elseif s:find("^false", pos) then pos = pos + 5 return false
-    elseif s:find("^null", pos) then pos = pos + 4 return nil
-    else
-      local num = s:match("^-?[%d.eE+-]+", pos)
-      pos = pos + #num
-      return tonumber(num)
-    end
-  end
-  return value()
 end
 
 --- The kernel's TCP sockets in this namespace (`ss -tanH`): a list of

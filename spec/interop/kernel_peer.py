@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The kernel's side of the interop specs: ordinary socket programs on the
 Linux kernel's TCP, in the test's own network namespace. Each prints one
-JSON line with what it saw, then exits; every call is bounded by a socket
+line, a Lua table literal, with what it saw, then exits; every call is bounded by a socket
 timeout and the whole program by an alarm.
 
   kernel_peer.py client HOST PORT SEND_BYTES [--shut-wr] [--conns N]
@@ -14,13 +14,27 @@ timeout and the whole program by an alarm.
 """
 import argparse
 import hashlib
-import json
 import signal
 import socket
 import sys
 import threading
 
 TIMEOUT = 20
+
+
+def lua(v):
+    """v as a Lua literal: the specs read these lines with load()."""
+    if v is None:
+        return "nil"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return '"%s"' % v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    if isinstance(v, dict):
+        return "{" + ", ".join("[%s] = %s" % (lua(k), lua(x)) for k, x in v.items()) + "}"
+    return "{" + ", ".join(lua(x) for x in v) + "}"
 
 
 def pattern(n):
@@ -130,7 +144,7 @@ def main():
         ls.bind((args.host, args.port))
         ls.listen(max(args.conns, 16))
         ls.settimeout(TIMEOUT)
-        print(json.dumps({"listening": args.port}), flush=True)
+        print(lua({"listening": args.port}), flush=True)
         for i in range(args.conns):
             conn, _ = ls.accept()
             t = threading.Thread(target=serve_one, args=(args, conn, results, i))
@@ -139,7 +153,7 @@ def main():
         ls.close()
     for t in threads:
         t.join()
-    print(json.dumps({"done": True, "results": results}), flush=True)
+    print(lua({"done": True, "results": results}), flush=True)
 
 
 if __name__ == "__main__":
