@@ -1,6 +1,6 @@
 /* cli.c - the synfin command: runs a Lua scenario script.
  *
- *   synfin [--seed N] [--trace] [--svg FILE] [--quiet] script.lua [args...]
+ *   synfin [--seed N] [--trace] [--svg FILE] [--pcap FILE] [--quiet] script.lua [args...]
  *   synfin --version
  *
  * The synfin.core module is linked in; the Lua modules are found next to the
@@ -61,6 +61,10 @@ static void usage(FILE *to)
           "                (unless the script printed that ladder itself)\n"
           "  --svg FILE    after the script, draw the ladder of the last net it created\n"
           "                as an SVG picture in FILE\n"
+          "  --pcap FILE   record every packet of the first net the script creates to\n"
+          "                FILE (pcapng, with synfin's verdicts as packet comments); the\n"
+          "                Nth net records to FILE with -N before its extension\n"
+          "                (out.pcapng, out-2.pcapng, ...)\n"
           "  --quiet       discard what the script prints with print()\n"
           "  -i            interactive: a Lua prompt with a net and two hosts ready\n"
           "                (after the script, if one is given)\n"
@@ -69,18 +73,28 @@ static void usage(FILE *to)
           to);
 }
 
-/* The CLI's side of --trace, --svg and --quiet, run before the script with
- * (trace, svg, quiet); returns the function to call after it. Nets are
- * remembered through synfin.defaults.on_net; print is wrapped to discard the
+/* The CLI's side of --trace, --svg, --quiet and --pcap, run before the
+ * script with (trace, svg, quiet, pcap); returns the function to call after
+ * it. Nets are remembered through synfin.defaults.on_net, which also starts
+ * each one's recording (--pcap); print is wrapped to discard the
  * script's output (--quiet) and to note which ladders the script printed
  * itself (print(net:trace()) with nothing happening after it). */
 static const char cli_lua[] =
-    "local trace, svg, quiet = ...\n"
+    "local trace, svg, quiet, pcap = ...\n"
     "local synfin = require 'synfin'\n"
     "local nets, shown = {}, {}\n"
     "local on_net = synfin.defaults.on_net\n"
     "synfin.defaults.on_net = function(net)\n"
     "  nets[#nets + 1] = net\n"
+    "  if pcap then\n"
+    "    local file = pcap\n"
+    "    if #nets > 1 then\n"
+    "      local base, ext = pcap:match('^(.*[^/])(%.[^./]*)$')\n"
+    "      file = base and (base .. '-' .. #nets .. ext) or (pcap .. '-' .. #nets)\n"
+    "    end\n"
+    "    local ok, err = net.sim:pcap(file)\n"
+    "    if not ok then error('--pcap: ' .. err, 0) end\n"
+    "  end\n"
     "  if on_net then return on_net(net) end\n"
     "end\n"
     "local print0 = print\n"
@@ -96,6 +110,12 @@ static const char cli_lua[] =
     "  return print0(...)\n"
     "end\n"
     "return function()\n"
+    "  if pcap then\n"
+    "    for _, net in ipairs(nets) do\n"
+    "      local ok, err = net.sim:pcap(false)\n"
+    "      if not ok then error('--pcap: ' .. err, 0) end\n"
+    "    end\n"
+    "  end\n"
     "  if trace then\n"
     "    local first = true\n"
     "    for i, net in ipairs(nets) do\n"
@@ -158,6 +178,7 @@ int main(int argc, char **argv)
     const char *script = NULL;
     const char *seed = NULL;
     const char *svg = NULL;
+    const char *pcap = NULL;
     int trace = 0, quiet = 0, interactive = 0;
     int first_arg = argc;
     for (int i = 1; i < argc; i++) {
@@ -168,7 +189,8 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             return 0;
-        } else if (strcmp(a, "--seed") == 0 || strcmp(a, "--svg") == 0) {
+        } else if (strcmp(a, "--seed") == 0 || strcmp(a, "--svg") == 0 ||
+                   strcmp(a, "--pcap") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "synfin: %s needs %s\n", a,
                         strcmp(a, "--seed") == 0 ? "a number" : "a file name");
@@ -183,8 +205,10 @@ int main(int argc, char **argv)
                     fprintf(stderr, "synfin: --seed needs an integer, not '%s'\n", seed);
                     return 2;
                 }
-            } else {
+            } else if (strcmp(a, "--svg") == 0) {
                 svg = argv[++i];
+            } else {
+                pcap = argv[++i];
             }
         } else if (strcmp(a, "--trace") == 0) {
             trace = 1;
@@ -249,7 +273,7 @@ int main(int argc, char **argv)
         lua_pop(L, 2);
     }
     int after = 0; /* stack index of the function to run after the script */
-    if (trace || svg || quiet) {
+    if (trace || svg || quiet || pcap) {
         if (luaL_loadbuffer(L, cli_lua, sizeof cli_lua - 1, "=synfin") != LUA_OK) {
             fprintf(stderr, "synfin: %s\n", lua_tostring(L, -1));
             lua_close(L);
@@ -261,7 +285,11 @@ int main(int argc, char **argv)
         else
             lua_pushnil(L);
         lua_pushboolean(L, quiet);
-        if (lua_pcall(L, 3, 1, msgh) != LUA_OK) {
+        if (pcap)
+            lua_pushstring(L, pcap);
+        else
+            lua_pushnil(L);
+        if (lua_pcall(L, 4, 1, msgh) != LUA_OK) {
             fprintf(stderr, "synfin: %s\n", lua_tostring(L, -1));
             lua_close(L);
             return 1;

@@ -8,6 +8,7 @@
  * runs protected: an error is recorded with its traceback, the segment passes
  * unchanged, and the scenario fails (DESIGN.md §3). */
 #include "../core/io/sim.h"
+#include "../core/io/raw.h"
 #include "../core/io/tun.h"
 #include "../core/rand.h"
 #include "../core/synfin.h"
@@ -26,6 +27,8 @@
 typedef struct {
     sf_sim *sim; /* NULL once closed */
     sf_tun *tun; /* a real-time net on a TUN device; NULL: virtual time */
+    sf_raw *raw; /* or on an interface, through a packet socket */
+    sf_rt *rt;   /* the real-time net of either; NULL: virtual time */
     uint64_t seed;
     lua_State *L;    /* the thread that is running the sim now */
     int errors;      /* registry ref of a table of hook failures */
@@ -58,7 +61,7 @@ static lsim *check_sim(lua_State *L, int idx)
     lsim *s = luaL_checkudata(L, idx, SIM_MT);
     if (!s->sim) luaL_error(L, "the net is closed");
     s->L = L;
-    if (s->tun) sf_sim_set_now(s->sim, sf_tun_now(s->tun)); /* real time runs on */
+    if (s->rt) sf_sim_set_now(s->sim, sf_rt_now(s->rt)); /* real time runs on */
     return s;
 }
 
@@ -255,7 +258,10 @@ static int l_sim_close(lua_State *L)
     lsim *s = luaL_checkudata(L, 1, SIM_MT);
     s->L = L;             /* hooks release their references through the running thread */
     sf_tun_close(s->tun); /* the device goes before the net it feeds */
+    sf_raw_close(s->raw);
     s->tun = NULL;
+    s->raw = NULL;
+    s->rt = NULL;
     if (s->sim) {
         sf_sim_free(s->sim); /* hooks release their Lua references here */
         s->sim = NULL;
@@ -316,7 +322,7 @@ static int l_sim_step(lua_State *L)
     lsim *s = check_sim(L, 1);
     lua_Integer limit = luaL_checkinteger(L, 2);
     uint64_t until = limit < 0 ? 0 : (uint64_t)limit;
-    lua_pushboolean(L, s->tun ? sf_tun_step(s->tun, until) : sf_sim_step(s->sim, until));
+    lua_pushboolean(L, s->rt ? sf_rt_step(s->rt, until) : sf_sim_step(s->sim, until));
     return 1;
 }
 
@@ -325,7 +331,7 @@ static int l_sim_step(lua_State *L)
 static int l_sim_tun(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
-    if (s->tun) return luaL_error(L, "the net has a TUN device already");
+    if (s->rt) return luaL_error(L, "the net has a device already");
     sf_tun_config cfg = {.name = luaL_optstring(L, 2, NULL),
                          .kernel_addr = check_addr(L, 3),
                          .prefix = (int)luaL_optinteger(L, 4, 24),
@@ -337,19 +343,20 @@ static int l_sim_tun(lua_State *L)
         lua_pushstring(L, err);
         return 2;
     }
+    s->rt = sf_tun_rt(s->tun);
     lua_pushinteger(L, sf_tun_kernel_host(s->tun) + 1);
     lua_pushstring(L, sf_tun_name(s->tun));
     return 2;
 }
 
-/* sim:tun_stats() -> { rx_packets, tx_packets, tx_dropped, ignored, fd } or nil */
+/* sim:tun_stats() -> { rx_packets, tx_packets, tx_dropped, ignored, fd, timeout } or nil */
 static int l_sim_tun_stats(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
     if (!s->tun) return 0;
     sf_tun_stats st;
     sf_tun_get_stats(s->tun, &st);
-    lua_createtable(L, 0, 5);
+    lua_createtable(L, 0, 6);
     lua_pushinteger(L, (lua_Integer)st.rx_packets);
     lua_setfield(L, -2, "rx_packets");
     lua_pushinteger(L, (lua_Integer)st.tx_packets);
@@ -360,6 +367,98 @@ static int l_sim_tun_stats(lua_State *L)
     lua_setfield(L, -2, "ignored");
     lua_pushinteger(L, sf_tun_fd(s->tun));
     lua_setfield(L, -2, "fd");
+    lua_pushinteger(L, sf_rt_timeout(s->rt));
+    lua_setfield(L, -2, "timeout");
+    return 1;
+}
+
+/* sim:raw(interface, peer_addr, mac, mtu) -> the peer's host index, synfin's
+ * MAC ("02:73:66:..."); or nil, the reason. mac: a 6-byte string or nil
+ * (derived). The net runs in real time from now. */
+static int l_sim_raw(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    if (s->rt) return luaL_error(L, "the net has a device already");
+    size_t maclen = 0;
+    const char *mac = luaL_optlstring(L, 4, NULL, &maclen);
+    luaL_argcheck(L, !mac || maclen == 6, 4, "a MAC is 6 bytes");
+    sf_raw_config cfg = {.interface = luaL_checkstring(L, 2),
+                         .peer_addr = check_addr(L, 3),
+                         .mac = (const uint8_t *)mac,
+                         .mtu = (int)luaL_optinteger(L, 5, 0)};
+    char err[256] = "";
+    s->raw = sf_raw_open(s->sim, NULL, &cfg, err, sizeof err);
+    if (!s->raw) {
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    s->rt = sf_raw_rt(s->raw);
+    const uint8_t *m = sf_raw_mac(s->raw);
+    char text[18]; /* lua_pushfstring has no %02x */
+    snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
+             m[5]);
+    lua_pushinteger(L, sf_raw_peer_host(s->raw) + 1);
+    lua_pushstring(L, text);
+    return 2;
+}
+
+/* sim:raw_stats() -> the counters of raw.h's sf_raw_stats, ignored (packets
+ * no host took), fd, timeout (sf_rt_timeout); or nil on another net */
+static int l_sim_raw_stats(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    if (!s->raw) return 0;
+    sf_raw_stats st;
+    sf_raw_get_stats(s->raw, &st);
+    const struct {
+        const char *name;
+        uint64_t v;
+    } f[] = {{"rx_packets", st.rx_packets},
+             {"tx_packets", st.tx_packets},
+             {"tx_dropped", st.tx_dropped},
+             {"rx_not_for_us", st.rx_not_for_us},
+             {"rx_other_type", st.rx_other_type},
+             {"rx_malformed", st.rx_malformed},
+             {"arp_requests_sent", st.arp_requests_sent},
+             {"arp_replies_sent", st.arp_replies_sent},
+             {"arp_requests_received", st.arp_requests_received},
+             {"arp_replies_received", st.arp_replies_received},
+             {"ignored", sf_sim_ignored(s->sim)}};
+    lua_createtable(L, 0, (int)(sizeof f / sizeof f[0]) + 2);
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        lua_pushinteger(L, (lua_Integer)f[i].v);
+        lua_setfield(L, -2, f[i].name);
+    }
+    lua_pushinteger(L, sf_rt_fd(s->rt));
+    lua_setfield(L, -2, "fd");
+    lua_pushinteger(L, sf_rt_timeout(s->rt));
+    lua_setfield(L, -2, "timeout");
+    return 1;
+}
+
+/* sim:pcap(path) -> true, or nil, message: records every packet to a pcapng
+ * file from now on; sim:pcap(false) -> true, or nil, message: stops and
+ * flushes (a no-op on a closed net, whose closing stopped it) */
+static int l_sim_pcap(lua_State *L)
+{
+    lsim *s = luaL_checkudata(L, 1, SIM_MT);
+    int stop = lua_isboolean(L, 2) && !lua_toboolean(L, 2);
+    if (stop && !s->sim) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    check_sim(L, 1);
+    const char *path = stop ? NULL : luaL_checkstring(L, 2);
+    char err[512];
+    int rc = stop ? sf_sim_pcap_close(s->sim, err, sizeof err)
+                  : sf_sim_pcap_open(s->sim, path, err, sizeof err);
+    if (rc != 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
     return 1;
 }
 
@@ -1185,7 +1284,10 @@ static const luaL_Reg sim_methods[] = {{"close", l_sim_close},
                                        {"step", l_sim_step},
                                        {"tun", l_sim_tun},
                                        {"tun_stats", l_sim_tun_stats},
+                                       {"raw", l_sim_raw},
+                                       {"raw_stats", l_sim_raw_stats},
                                        {"errors", l_sim_errors},
+                                       {"pcap", l_sim_pcap},
                                        {"note", l_sim_note},
                                        {"trace_len", l_sim_trace_len},
                                        {"keep_payloads", l_sim_keep_payloads},

@@ -1,12 +1,15 @@
 /* cc.c - congestion control: slow start, congestion avoidance, fast
  * retransmit and fast recovery as RFC 5681 specifies them, with NewReno's
  * partial acknowledgments (RFC 6582). RFC 9293 §3.8.2 (MUST-19) requires it.
- * Windows are in bytes; SMSS is the connection's send MSS. */
+ * Windows are in bytes; SMSS is the effective send MSS, the largest
+ * payload a segment carries once its options are counted (RFC 5681 §2:
+ * SMSS "does not include the TCP/IP headers and options"), so that a
+ * window of n segments holds n full segments. */
 #include "tcb.h"
 
 static uint32_t smss(const sf_conn *c)
 {
-    return c->snd_mss;
+    return sf_eff_mss(c);
 }
 
 static uint32_t flight_size(const sf_conn *c)

@@ -549,6 +549,9 @@ static void drain_held(sf_conn *c, uint32_t n)
  * is not a FIN yet. */
 static void hold_out_of_order(sf_conn *c, uint32_t off, const uint8_t *data, uint32_t len, bool fin)
 {
+    /* one duplicate ACK per out-of-order segment (RFC 5681 §4.2), even when
+     * a batch sends them only once it has processed every segment */
+    if (c->ack_now && c->dupacks_owed < UINT16_MAX) c->dupacks_owed++;
     c->ack_now = true;
     if (!accepts_text(c->state)) return;
     uint32_t room = rcv_wnd(c);
@@ -635,6 +638,7 @@ static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
         c->rcv_nxt += take;
         c->bytes_in += take;
         c->unacked_in += take;
+        if (take) c->dupacks_owed = 0; /* the next ACK is new, not a duplicate */
         bool filled_hole = c->ooo_count > 0; /* RFC 5681 §4.2: ACK at once */
         drain_held(c, take);
         ack_data(c, now, fin || filled_hole);

@@ -179,9 +179,10 @@ static bool can_send_data(sf_state s)
            s == SF_LAST_ACK;
 }
 
-/* Sends the segment that starts at SND.NXT, if the window up to `edge`, the
- * data queued and Nagle let one go; returns whether it sent one. */
-static bool send_one(sf_conn *c, uint64_t now, uint32_t edge)
+/* Sends the segment that starts at SND.NXT, if the peer's window up to
+ * `edge`, the congestion window `cwnd` (bytes from SND.UNA; UINT32_MAX: no
+ * limit), the data queued and Nagle let one go; returns whether it sent one. */
+static bool send_one(sf_conn *c, uint64_t now, uint32_t edge, uint32_t cwnd)
 {
     sf_stack *st = c->stack;
     if (!can_send_data(c->state)) return false;
@@ -211,6 +212,11 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge)
         }
         return false;
     }
+    /* The congestion window lets whole segments go, never a sliver of one
+     * (RFC 5681 counts it in SMSS-sized segments): a segment that does not
+     * fit waits for the ACK that opens it, which data in flight brings (the
+     * window is at least one SMSS, so with nothing in flight it fits). */
+    if ((uint64_t)(c->snd_nxt - c->snd_una) + n > cwnd && c->snd_nxt != c->snd_una) return false;
     /* Nagle (RFC 9293 §3.7.4): while data is unacknowledged, a segment
      * smaller than the MSS waits, unless it carries our FIN */
     if (c->pol.nagle && n < mss && !fin && c->snd_nxt != c->snd_una) return false;
@@ -261,10 +267,16 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge)
 void sf_output(sf_conn *c, uint64_t now)
 {
     uint32_t cwnd = sf_cc_window(c);
-    uint32_t wnd = c->snd_wnd < cwnd ? c->snd_wnd : cwnd;
-    while (send_one(c, now, c->snd_una + wnd)) {
+    while (send_one(c, now, c->snd_una + c->snd_wnd, cwnd)) {
     }
+    /* RFC 5681 §4.2: each out-of-order segment draws its own duplicate
+     * ACK, which the sender counts towards fast retransmit; a batch
+     * (MUST-59) processed them all first, and now owes one per segment */
     if (c->ack_now) sf_send_ack(c, now);
+    while (c->dupacks_owed > 0) {
+        c->dupacks_owed--;
+        sf_send_ack(c, now);
+    }
     /* a zero window and data waiting: only the persist timer can learn that
      * the window opened (RFC 9293 §3.8.6.1). A window shrunk to zero with
      * data in flight is probed too, never timed out (MUST-35, SHLD-17) */
@@ -309,7 +321,8 @@ void sf_retransmit_first(sf_conn *c, uint64_t now)
 {
     uint32_t next = c->snd_nxt;
     c->snd_nxt = c->snd_una;
-    if (send_one(c, now, c->snd_una + (c->snd_wnd ? c->snd_wnd : 1))) {
+    uint32_t edge = c->snd_una + (c->snd_wnd ? c->snd_wnd : 1);
+    if (send_one(c, now, edge, UINT32_MAX)) {
         c->retransmits++;
         c->rtt_timing = false; /* Karn */
         sf_rto_arm(c, now);

@@ -73,6 +73,7 @@ struct sf_conn {
     uint32_t fin_seq;
     bool fin_received; /* the peer's FIN has been accepted */
     bool ack_now;      /* an ACK is owed */
+    uint16_t dupacks_owed; /* duplicate ACKs owed beyond it (RFC 5681 §4.2) */
     bool held;         /* the user holds this connection */
     bool passive;      /* came from LISTEN */
     int error;         /* the last error signalled to the user */

@@ -3,9 +3,9 @@
 --
 --   lua5.4 tools/cdoc.lua [-o FILE] [-C ROOT] [HEADER ...]
 --
--- Reads the headers (by default core/synfin.h, core/io/sim.h, core/io/tun.h, core/hook.h
--- and core/trace.h, relative to ROOT, the repository: this script's parent
--- directory) and writes one Markdown page to FILE (standard output without
+-- Reads the headers (by default core/synfin.h, core/io/sim.h, core/io/pcap.h, core/io/rt.h,
+-- core/io/tun.h, core/io/raw.h, core/hook.h and core/trace.h, relative to
+-- ROOT, the repository: this script's parent directory) and writes one Markdown page to FILE (standard output without
 -- -o): for each header its opening comment, then its declarations grouped
 -- by the header's banner sections (/* ---- title ---- */), each with the
 -- comment right above it and the declaration itself.
@@ -18,7 +18,8 @@
 -- "core/x.h:LINE: NAME: no comment above it". Exit status 2: bad usage or
 -- an unreadable header.
 
-local DEFAULT_HEADERS = { "core/synfin.h", "core/io/sim.h", "core/io/tun.h", "core/hook.h", "core/trace.h" }
+local DEFAULT_HEADERS = { "core/synfin.h", "core/io/sim.h", "core/io/pcap.h", "core/io/rt.h",
+  "core/io/tun.h", "core/io/raw.h", "core/hook.h", "core/trace.h" }
 
 -- Where each header is installed (README, "Install"): core/X.h is <synfin/X.h>.
 local function include_name(path)

@@ -3,19 +3,31 @@
  * deadline; the clock jumps from one to the next. */
 #include "sim.h"
 
+#include "pcap.h"
+
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Who put a packet on the wire, for its comment in the pcap. */
+enum pkt_origin { ORIGIN_STACK, ORIGIN_SCRIPT, ORIGIN_REPLACEMENT, ORIGIN_COPY, ORIGIN_ANSWER };
+
 typedef struct sim_pkt {
     struct sim_pkt *next; /* free list, or a host's pending list */
     uint64_t time;        /* arrival */
+    uint64_t sent;        /* when it was made: an ICMP message's time on the wire */
     uint64_t order;       /* ties broken by scheduling order: deterministic */
     int from, to;
     long rec;         /* its trace record */
     uint32_t conn_id; /* the sender's connection, 0 if none */
     int state;        /* its state when sent, -1 if none */
     int skip_hooks;   /* ingress hooks already ran (a delayed arrival) */
+    /* what the pcap comment tells beyond the trace record's fate */
+    uint8_t origin;      /* enum pkt_origin */
+    uint32_t made_by;    /* the hook that made it (a replacement, a copy, an answer) */
+    uint32_t dup_hook;   /* the egress hook that sent copies behind it */
+    uint32_t delay_hook; /* the last hook that delayed it */
     uint32_t len, cap;
     uint8_t *data;
 } sim_pkt;
@@ -41,6 +53,7 @@ struct sf_sim {
     int hook_failures;
     uint32_t current_seg; /* the segment being delivered, for causes */
     uint64_t ignored;     /* packets from the outside that no host took */
+    sf_pcap *pcap;        /* recording every packet (sf_sim_pcap_open); NULL: not */
 
     sim_host **hosts;
     int nhosts;
@@ -77,6 +90,9 @@ static sim_pkt *pkt_new(sf_sim *sim, const uint8_t *data, size_t len)
     p->state = -1;
     p->skip_hooks = 0;
     p->from = p->to = -1;
+    p->sent = sim->now;
+    p->origin = ORIGIN_STACK;
+    p->made_by = p->dup_hook = p->delay_hook = 0;
     return p;
 }
 
@@ -226,6 +242,94 @@ static sf_trace_rec *rec_of(sf_sim *sim, long rec)
     return rec >= 0 ? &sim->trace.recs[rec] : NULL; /* hooks may have grown the trace */
 }
 
+/* ---- the pcap: every packet once, when its fate is settled --------------------- */
+
+/* How a packet's story ends, the last words of its comment in the pcap. */
+typedef enum {
+    CAP_DELIVERED,
+    CAP_MODIFIED,   /* delivered; the stack got an ingress hook's version */
+    CAP_DUPLICATED, /* delivered; an ingress hook gave the stack copies too */
+    CAP_LOST,
+    CAP_NO_HOST,
+    CAP_DROPPED_EGRESS,
+    CAP_ANSWERED_EGRESS,
+    CAP_REPLACED,
+    CAP_DROPPED_INGRESS,
+    CAP_ANSWERED_INGRESS,
+    CAP_IN_FLIGHT, /* the recording stopped before it arrived */
+} cap_fate;
+
+static const char *const cap_fates[] = {
+    [CAP_DELIVERED] = "delivered",
+    [CAP_MODIFIED] = "modified on arrival by hook %u, delivered",
+    [CAP_DUPLICATED] = "duplicated on arrival by hook %u, delivered",
+    [CAP_LOST] = "lost by the link",
+    [CAP_NO_HOST] = "no host",
+    [CAP_DROPPED_EGRESS] = "dropped by egress hook %u",
+    [CAP_ANSWERED_EGRESS] = "dropped by egress hook %u, which answered",
+    [CAP_REPLACED] = "replaced by hook %u",
+    [CAP_DROPPED_INGRESS] = "dropped by ingress hook %u",
+    [CAP_ANSWERED_INGRESS] = "dropped by ingress hook %u, which answered",
+    [CAP_IN_FLIGHT] = "in flight at the end",
+};
+
+static const char *const cap_origins[] = {
+    [ORIGIN_STACK] = "",
+    [ORIGIN_SCRIPT] = "injected by the script, ",
+    [ORIGIN_REPLACEMENT] = "replacement by hook %u, ",
+    [ORIGIN_COPY] = "copy by hook %u, ",
+    [ORIGIN_ANSWER] = "answer by hook %u, ",
+};
+
+static void append(char *buf, size_t size, const char *fmt, ...)
+{
+    size_t n = strlen(buf);
+    if (n + 1 >= size) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + n, size - n, fmt, ap);
+    va_end(ap);
+}
+
+/* A host's address; for none (a crafted packet's stranger, no host), the
+ * address in the IPv4 header at `offset` (12: source, 16: destination). */
+static void cap_addr(sf_sim *sim, int host, const sim_pkt *p, int offset, char out[16])
+{
+    uint32_t a = 0;
+    if (host >= 0)
+        a = sim->hosts[host]->addr;
+    else if (p->len >= 20)
+        a = (uint32_t)p->data[offset] << 24 | (uint32_t)p->data[offset + 1] << 16 |
+            (uint32_t)p->data[offset + 2] << 8 | p->data[offset + 3];
+    sf_addr_str(a, out);
+}
+
+/* Writes p to the pcap: its bytes as they were on the wire (an ingress
+ * hook's modification reaches only the stack), stamped with the time it
+ * entered the wire, and a comment with what synfin knows: "synfin #12
+ * 192.0.2.1 > 192.0.2.2: delayed 1 s by hook 2, delivered". Callers check
+ * sim->pcap first, so that a net without one pays a NULL check. The fate
+ * of a segment is settled late (an ingress hook may drop it on arrival),
+ * so the file is in the order of fates, not of times. */
+static void capture(sf_sim *sim, const sim_pkt *p, cap_fate fate, uint32_t hook)
+{
+    const sf_trace_rec *r = rec_of(sim, p->rec);
+    char text[256] = "", from[16], to[16];
+    cap_addr(sim, p->from, p, 12, from);
+    cap_addr(sim, p->to, p, 16, to);
+    if (r)
+        append(text, sizeof text, "synfin #%u %s > %s: ", r->seg_no, from, to);
+    else
+        append(text, sizeof text, "synfin ICMP %s > %s: ", from, to);
+    append(text, sizeof text, cap_origins[p->origin], p->made_by);
+    if (p->dup_hook) append(text, sizeof text, "duplicated by hook %u, ", p->dup_hook);
+    if (r && r->delay)
+        append(text, sizeof text, "delayed %g s by hook %u, ", (double)r->delay / 1e6,
+               p->delay_hook);
+    append(text, sizeof text, cap_fates[fate], hook);
+    sf_pcap_write(sim->pcap, r ? r->time : p->sent, p->data, p->len, text);
+}
+
 /* The link: lost by its seeded loss, or delivered one latency (plus the
  * hooks' delay) later. */
 static void to_link(sf_sim *sim, sim_pkt *p, uint64_t delay)
@@ -233,22 +337,26 @@ static void to_link(sf_sim *sim, sim_pkt *p, uint64_t delay)
     sf_trace_rec *r = rec_of(sim, p->rec);
     if (p->to < 0) {
         if (r) r->fate = SF_FATE_NO_HOST;
+        if (sim->pcap) capture(sim, p, CAP_NO_HOST, 0);
         pkt_free(sim, p);
         return;
     }
     if (sim->link.loss > 0 && sf_rand_unit(&sim->rng) < sim->link.loss) {
         if (r) r->fate = SF_FATE_LOST;
+        if (sim->pcap) capture(sim, p, CAP_LOST, 0);
         pkt_free(sim, p);
         return;
     }
     schedule(sim, p, sim->now + delay + sim->link.latency);
 }
 
-/* A packet a hook made (a replacement, a copy, an answer), sent by host h
- * onto the wire without passing hooks again. */
-static void send_made(sf_sim *sim, int h, sim_pkt *q, uint32_t hook_id)
+/* A packet a hook made (a replacement, a copy, an answer: `origin`), sent by
+ * host h onto the wire without passing hooks again. */
+static void send_made(sf_sim *sim, int h, sim_pkt *q, uint32_t hook_id, int origin)
 {
     sf_seg seg;
+    q->origin = (uint8_t)origin;
+    q->made_by = hook_id;
     long rec = record_seg(sim, h, q, &seg, 1);
     if (rec < 0) {
         pkt_free(sim, q);
@@ -259,18 +367,19 @@ static void send_made(sf_sim *sim, int h, sim_pkt *q, uint32_t hook_id)
 }
 
 static void hook_sends(sf_sim *sim, int h, const uint8_t *pkt, size_t len, uint32_t conn_id,
-                       uint32_t hook_id)
+                       uint32_t hook_id, int origin)
 {
     sim_pkt *q = pkt_new(sim, pkt, len);
     if (!q) return;
     q->conn_id = conn_id;
-    send_made(sim, h, q, hook_id);
+    send_made(sim, h, q, hook_id, origin);
 }
 
 /* A packet leaves host h: egress hooks, then the link. */
 static void egress(sf_sim *sim, sim_host *h, sim_pkt *p, int injected)
 {
     sf_seg seg;
+    if (injected) p->origin = ORIGIN_SCRIPT;
     if (record_seg(sim, h->index, p, &seg, injected) < 0) {
         pkt_free(sim, p);
         return;
@@ -291,12 +400,21 @@ static void egress(sf_sim *sim, sim_host *h, sim_pkt *p, int injected)
             r->fate = v.kind == SF_REPLACE ? SF_FATE_REPLACED : SF_FATE_DROPPED_EGRESS;
             r->hook_id = v.hook_id;
         }
-        if (v.kind == SF_REPLACE) hook_sends(sim, h->index, v.pkt, v.len, p->conn_id, v.hook_id);
+        if (sim->pcap)
+            capture(sim, p,
+                    v.kind == SF_REPLACE  ? CAP_REPLACED
+                    : v.kind == SF_ANSWER ? CAP_ANSWERED_EGRESS
+                                          : CAP_DROPPED_EGRESS,
+                    v.hook_id);
+        if (v.kind == SF_REPLACE)
+            hook_sends(sim, h->index, v.pkt, v.len, p->conn_id, v.hook_id, ORIGIN_REPLACEMENT);
         if (v.kind == SF_ANSWER) {
             /* the answer comes back to this host, from the other side, now */
             sim_pkt *a = pkt_new(sim, v.pkt, v.len);
             if (a) {
                 sf_seg as;
+                a->origin = ORIGIN_ANSWER;
+                a->made_by = v.hook_id;
                 int from = sf_wire_parse(a->data, a->len, &as, NULL) == 0 || as.bad_csum
                                ? sf_sim_host_of(sim, as.saddr)
                                : -1;
@@ -324,9 +442,10 @@ static void egress(sf_sim *sim, sim_host *h, sim_pkt *p, int injected)
             copies[n++] = q;
         }
         if (r) r->hook_id = v.hook_id;
+        if (n) p->dup_hook = v.hook_id;
         to_link(sim, p, 0);
         for (uint32_t i = 0; i < n; i++)
-            send_made(sim, h->index, copies[i], v.hook_id);
+            send_made(sim, h->index, copies[i], v.hook_id, ORIGIN_COPY);
         return;
     }
     case SF_DELAY:
@@ -334,6 +453,7 @@ static void egress(sf_sim *sim, sim_host *h, sim_pkt *p, int injected)
             r->delay = v.delay;
             r->hook_id = v.hook_id;
         }
+        p->delay_hook = v.hook_id;
         to_link(sim, p, v.delay);
         return;
     default: to_link(sim, p, 0); return;
@@ -357,12 +477,15 @@ static void deliver(sf_sim *sim, sim_pkt *p)
 {
     sim_host *h = sim->hosts[p->to];
     sf_trace *t = &sim->trace;
+    cap_fate fate = CAP_DELIVERED; /* for the pcap */
+    uint32_t fate_hook = 0;
     if (h->port) {
         /* out to the real network: hooks ran on the sending host */
         if (p->rec >= 0) {
             t->recs[p->rec].fate = SF_FATE_DELIVERED;
             t->recs[p->rec].arrival = sim->now;
         }
+        if (sim->pcap) capture(sim, p, CAP_DELIVERED, 0);
         h->port(h->port_ud, p->data, p->len);
         pkt_free(sim, p);
         return;
@@ -390,6 +513,7 @@ static void deliver(sf_sim *sim, sim_pkt *p)
                 r->arrival = sim->now;
                 r->hook_id = v.hook_id;
             }
+            if (sim->pcap) capture(sim, p, CAP_DROPPED_INGRESS, v.hook_id);
             pkt_free(sim, p);
             return;
         }
@@ -398,6 +522,7 @@ static void deliver(sf_sim *sim, sim_pkt *p)
                 r->delay += v.delay;
                 r->hook_id = v.hook_id;
             }
+            p->delay_hook = v.hook_id;
             p->skip_hooks = 1;
             schedule(sim, p, sim->now + v.delay);
             return;
@@ -409,7 +534,8 @@ static void deliver(sf_sim *sim, sim_pkt *p)
                 r->arrival = sim->now;
                 r->hook_id = v.hook_id;
             }
-            hook_sends(sim, h->index, v.pkt, v.len, 0, v.hook_id);
+            if (sim->pcap) capture(sim, p, CAP_ANSWERED_INGRESS, v.hook_id);
+            hook_sends(sim, h->index, v.pkt, v.len, 0, v.hook_id, ORIGIN_ANSWER);
             pkt_free(sim, p);
             return;
         }
@@ -420,6 +546,8 @@ static void deliver(sf_sim *sim, sim_pkt *p)
                 q->rec = p->rec;
                 q->from = p->from;
                 q->to = p->to;
+                if (sim->pcap) capture(sim, p, CAP_MODIFIED, v.hook_id); /* the wire's bytes */
+                fate = CAP_MODIFIED;
                 pkt_free(sim, p);
                 p = q;
                 if (r) r->hook_id = v.hook_id;
@@ -433,12 +561,15 @@ static void deliver(sf_sim *sim, sim_pkt *p)
             for (uint32_t i = 1; i < v.count; i++) /* the copies arrive too */
                 sf_stack_input(h->stack, sim->now, p->data, p->len);
             if (r) r->hook_id = v.hook_id;
+            fate = CAP_DUPLICATED;
+            fate_hook = v.hook_id;
         }
     }
     if (p->rec >= 0) {
         t->recs[p->rec].fate = SF_FATE_DELIVERED;
         t->recs[p->rec].arrival = sim->now;
     }
+    if (sim->pcap && fate != CAP_MODIFIED) capture(sim, p, fate, fate_hook);
     if (h->stack) {
         sim->current_seg = p->rec >= 0 ? t->recs[p->rec].seg_no : 0;
         sf_stack_input(h->stack, sim->now, p->data, p->len);
@@ -507,6 +638,7 @@ sf_sim *sf_sim_new(uint64_t seed)
 void sf_sim_free(sf_sim *sim)
 {
     if (!sim) return;
+    sf_sim_pcap_close(sim, NULL, 0);
     for (int i = 0; i < sim->nhosts; i++) {
         sim_host *h = sim->hosts[i];
         sf_hooks_clear(&h->hooks);
@@ -618,6 +750,7 @@ int sf_sim_inject(sf_sim *sim, int host, sf_dir dir, const sf_seg *seg)
         return SF_OK;
     }
     /* on the wire toward `host`, arriving now */
+    p->origin = ORIGIN_SCRIPT;
     record_parsed(sim, sf_sim_host_of(sim, seg->saddr), host, p, seg, 1);
     schedule(sim, p, sim->now);
     return SF_OK;
@@ -697,6 +830,27 @@ int sf_sim_inject_icmp(sf_sim *sim, int host, const sf_icmp *m)
     p->from = host;
     p->to = to;
     p->skip_hooks = 1; /* hooks see TCP segments only */
+    p->origin = ORIGIN_SCRIPT;
     schedule(sim, p, sim->now + sim->link.latency);
     return SF_OK;
+}
+
+/* ---- recording ------------------------------------------------------------------- */
+
+int sf_sim_pcap_open(sf_sim *sim, const char *path, char *err, size_t errlen)
+{
+    if (sf_sim_pcap_close(sim, err, errlen) != 0) return -1;
+    sim->pcap = sf_pcap_open(path, err, errlen);
+    return sim->pcap ? 0 : -1;
+}
+
+int sf_sim_pcap_close(sf_sim *sim, char *err, size_t errlen)
+{
+    if (!sim->pcap) return 0;
+    /* what is still on its way: its fate is never settled */
+    for (size_t i = 0; i < sim->heap_len; i++)
+        capture(sim, sim->heap[i], CAP_IN_FLIGHT, 0);
+    int rc = sf_pcap_close(sim->pcap, err, errlen);
+    sim->pcap = NULL;
+    return rc;
 }

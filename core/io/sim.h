@@ -89,6 +89,25 @@ uint64_t sf_sim_ignored(const sf_sim *sim);
 /* Moves the clock forward to `now` (never back). */
 void sf_sim_set_now(sf_sim *sim, uint64_t now);
 
+/* ---- recording (core/io/pcap) ----
+ * Every packet the net puts on the wire (a stack's, a script's, a hook's,
+ * one from the outside world, ICMP) is written once to a pcapng file
+ * (pcap.h), with its bytes as they were on the wire, the time it entered
+ * the wire, and a comment: its segment number in the trace, its sender and
+ * receiver, and its fate with the hooks' verdicts ("synfin #4 192.0.2.1 >
+ * 192.0.2.2: dropped by egress hook 1"). A packet is written when its
+ * fate is settled (delivered, lost, dropped on arrival...), so the file is
+ * in that order, not in time order. */
+/* Records from now on to a pcapng file at path (created or truncated),
+ * after closing any recording already open. Returns 0, or -1 with the
+ * reason in err ("cannot open PATH: Permission denied"). */
+int sf_sim_pcap_open(sf_sim *sim, const char *path, char *err, size_t errlen);
+/* Stops recording: writes the packets still in flight ("in flight at the
+ * end") and closes the file. Returns 0 (also when nothing was recording),
+ * or -1 when a write failed, with the reason in err (err may be NULL).
+ * sf_sim_free does it too. */
+int sf_sim_pcap_close(sf_sim *sim, char *err, size_t errlen);
+
 /* The net's trace (trace.h). */
 sf_trace *sf_sim_trace(sf_sim *sim);
 /* The net's PRNG (rand.h), seeded by sf_sim_new. */

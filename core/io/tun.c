@@ -1,10 +1,8 @@
-/* tun.c - the TUN driver (see tun.h): the device read through uv_poll on
- * its non-blocking fd, timers on a uv_timer, the net's clock on
- * uv_hrtime. */
+/* tun.c - the TUN driver (see tun.h): the device, its address and its
+ * packets; the real-time machinery (the fd's watcher, the timers, the
+ * clock, the step) is the real-time net's (rt.c). */
 #define _GNU_SOURCE
 #include "tun.h"
-
-#include <uv.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,21 +20,15 @@ enum { READS_PER_WAKE = 256 }; /* then let timers run: bounded work per wake */
 
 struct sf_tun {
     sf_sim *sim;
-    uv_loop_t own_loop, *loop;
-    uv_poll_t poll;
-    uv_timer_t timer;
+    sf_rt *rt;
     int fd;
-    int kernel_host;
     char name[IFNAMSIZ];
-    uint64_t base_us; /* the net's clock when the device opened */
-    uint64_t t0_ns;   /* uv_hrtime then */
-    int received;     /* packets arrived since the last step */
     sf_tun_stats stats;
 };
 
 uint64_t sf_tun_now(const sf_tun *tun)
 {
-    return tun->base_us + (uv_hrtime() - tun->t0_ns) / 1000;
+    return sf_rt_now(tun->rt);
 }
 
 static void port_send(void *ud, const uint8_t *pkt, size_t len)
@@ -49,24 +41,18 @@ static void port_send(void *ud, const uint8_t *pkt, size_t len)
         tun->stats.tx_dropped++;
 }
 
-static void on_readable(uv_poll_t *poll, int status, int events)
+static int tun_read(void *ud)
 {
-    sf_tun *tun = poll->data;
-    (void)events;
-    if (status < 0) return;
+    sf_tun *tun = ud;
     uint8_t buf[65536];
-    sf_sim_set_now(tun->sim, sf_tun_now(tun));
+    int taken = 0;
     for (int i = 0; i < READS_PER_WAKE; i++) {
         ssize_t n = read(tun->fd, buf, sizeof buf);
         if (n <= 0) break; /* EAGAIN: drained */
         tun->stats.rx_packets++;
-        if (sf_sim_receive(tun->sim, buf, (size_t)n) == 0) tun->received = 1;
+        if (sf_sim_receive(tun->sim, buf, (size_t)n) == 0) taken++;
     }
-}
-
-static void on_timer(uv_timer_t *timer)
-{
-    (void)timer; /* it only ends uv_run's wait */
+    return taken;
 }
 
 /* ---- the device ------------------------------------------------------------ */
@@ -143,10 +129,6 @@ sf_tun *sf_tun_open(sf_sim *sim, struct uv_loop_s *loop, const sf_tun_config *cf
         snprintf(err, errlen, "prefix must be 8..30, got %d", cfg->prefix);
         return NULL;
     }
-    if (sf_sim_host_of(sim, cfg->kernel_addr) >= 0) {
-        snprintf(err, errlen, "the kernel's address is a host of this net already");
-        return NULL;
-    }
     sf_tun *tun = calloc(1, sizeof *tun);
     if (!tun) {
         snprintf(err, errlen, "out of memory");
@@ -176,36 +158,24 @@ sf_tun *sf_tun_open(sf_sim *sim, struct uv_loop_s *loop, const sf_tun_config *cf
     }
     snprintf(tun->name, sizeof tun->name, "%s", ifr.ifr_name);
 
-    if (loop) {
-        tun->loop = loop;
-    } else {
-        uv_loop_init(&tun->own_loop);
-        tun->loop = &tun->own_loop;
+    sf_rt_driver drv = {.fd = tun->fd,
+                        .peer_addr = cfg->kernel_addr,
+                        .read = tun_read,
+                        .send = port_send,
+                        .ud = tun};
+    tun->rt = sf_rt_open(sim, loop, &drv, err, errlen);
+    if (!tun->rt) {
+        close(tun->fd); /* the device goes with it */
+        free(tun);
+        return NULL;
     }
-    uv_poll_init(tun->loop, &tun->poll, tun->fd);
-    tun->poll.data = tun;
-    uv_poll_start(&tun->poll, UV_READABLE, on_readable);
-    uv_timer_init(tun->loop, &tun->timer);
-    tun->timer.data = tun;
-
-    tun->kernel_host = sf_sim_add_host(sim, cfg->kernel_addr, NULL);
-    sf_sim_set_port(sim, tun->kernel_host, port_send, tun);
-    sf_link link = {0, 0}; /* the real network has its own */
-    sf_sim_set_link(sim, &link);
-    tun->base_us = sf_sim_now(sim);
-    tun->t0_ns = uv_hrtime();
     return tun;
 }
 
 void sf_tun_close(sf_tun *tun)
 {
     if (!tun) return;
-    sf_sim_set_port(tun->sim, tun->kernel_host, NULL, NULL); /* to a bare peer again */
-    uv_poll_stop(&tun->poll);
-    uv_close((uv_handle_t *)&tun->poll, NULL);
-    uv_close((uv_handle_t *)&tun->timer, NULL);
-    uv_run(tun->loop, UV_RUN_NOWAIT); /* the close callbacks */
-    if (tun->loop == &tun->own_loop) uv_loop_close(&tun->own_loop);
+    sf_rt_close(tun->rt);
     close(tun->fd);
     free(tun);
 }
@@ -216,7 +186,7 @@ const char *sf_tun_name(const sf_tun *tun)
 }
 int sf_tun_kernel_host(const sf_tun *tun)
 {
-    return tun->kernel_host;
+    return sf_rt_peer_host(tun->rt);
 }
 int sf_tun_fd(const sf_tun *tun)
 {
@@ -226,29 +196,12 @@ void sf_tun_get_stats(const sf_tun *tun, sf_tun_stats *out)
 {
     *out = tun->stats;
 }
-
-/* ---- the clock ----------------------------------------------------------------- */
+sf_rt *sf_tun_rt(sf_tun *tun)
+{
+    return tun->rt;
+}
 
 int sf_tun_step(sf_tun *tun, uint64_t limit)
 {
-    sf_sim *sim = tun->sim;
-    for (;;) {
-        uint64_t now = sf_tun_now(tun);
-        sf_sim_set_now(sim, now);
-        now = sf_sim_now(sim);
-        if (tun->received || sf_sim_next_time(sim) <= now) {
-            tun->received = 0;
-            sf_sim_step(sim, now);
-            return 1;
-        }
-        if (now >= limit) return 0;
-        uint64_t next = sf_sim_next_time(sim);
-        uint64_t until = next < limit ? next : limit;
-        /* libuv's timers count milliseconds: round up, never wake early
-         * for nothing more than once */
-        uint64_t ms = (until - now + 999) / 1000;
-        uv_timer_start(&tun->timer, on_timer, ms, 0);
-        uv_run(tun->loop, UV_RUN_ONCE);
-        uv_timer_stop(&tun->timer);
-    }
+    return sf_rt_step(tun->rt, limit);
 }

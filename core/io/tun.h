@@ -3,7 +3,8 @@
  * the driver adds a bare peer standing for the Linux kernel at the device's
  * address, writes what is sent to it into the device, turns what the
  * kernel routes into the device into arrivals, and runs the clock on
- * libuv's monotonic time instead of jumping it.
+ * libuv's monotonic time instead of jumping it (a real-time net, rt.h,
+ * which raw.h's driver shares).
  *
  * The synfin hosts of the net take addresses inside the device's subnet;
  * the kernel routes that subnet into the device, so its sockets reach them
@@ -13,7 +14,7 @@
 #ifndef SF_TUN_H
 #define SF_TUN_H
 
-#include "sim.h"
+#include "rt.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -21,8 +22,6 @@ extern "C" {
 
 /* A TUN device attached to a net (opaque). */
 typedef struct sf_tun sf_tun;
-/* libuv's uv_loop_t: this header leaves <uv.h> to its user. */
-struct uv_loop_s;
 
 /* What sf_tun_open makes. */
 typedef struct {
@@ -48,6 +47,9 @@ const char *sf_tun_name(const sf_tun *tun);
 int sf_tun_kernel_host(const sf_tun *tun);
 /* The device's file descriptor, for a caller that polls it itself. */
 int sf_tun_fd(const sf_tun *tun);
+/* The real-time net the device drives (rt.h): for sf_rt_timeout, and for
+ * code that serves the TUN and raw drivers alike. */
+sf_rt *sf_tun_rt(sf_tun *tun);
 /* The net's clock now, microseconds: libuv's monotonic clock since the
  * net's time when the device was opened. */
 uint64_t sf_tun_now(const sf_tun *tun);

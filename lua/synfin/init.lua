@@ -162,6 +162,56 @@ end
 -- @treturn number
 function Net:now() return self.sim:now() / 1e6 end
 
+--- The tolerance a real-time net (`net.realtime`: synfin.tun, synfin.raw)
+-- gives its expectations' times by default: 20 ms plus 10 % of the
+-- interval. A kernel's timers, the scheduler and libuv's millisecond timers
+-- all add jitter that a virtual clock does not have; a sim's tolerance is 0.
+-- @table synfin.TOLERANCE
+-- @field abs seconds (0.02)
+-- @field pct a fraction of the interval (0.1)
+synfin.TOLERANCE = { abs = 0.02, pct = 0.1 }
+
+local function check_tolerance(tol, n, fname)
+  if type(tol) ~= "table" then argerror(n, fname, "a table { abs = seconds, pct = fraction } expected") end
+  for k, v in pairs(tol) do
+    if k ~= "abs" and k ~= "pct" then argerror(n, fname, ("unknown tolerance field '%s'"):format(tostring(k))) end
+    if type(v) ~= "number" or v < 0 then argerror(n, fname, ("tolerance %s must be a number >= 0"):format(k)) end
+  end
+  return { abs = tol.abs or 0, pct = tol.pct or 0 }
+end
+
+--- Sets how far from its time an expectation may be met and still pass:
+-- abs seconds plus pct (a fraction) of the interval waited. net:expect,
+-- c:wait, c:recv, l:accept, c:send_all and net:first wait that much
+-- longer than their timeout; net:expect_nothing forgives a segment in the
+-- last stretch of its window; net:expect_at takes its segment that much
+-- early or late. net:sleep stays exact. A real-time net starts with
+-- synfin.TOLERANCE, a sim with none (virtual time is exact; set one there
+-- only to rehearse a real-time scenario).
+-- @tparam table tol abs (seconds), pct (a fraction: 0.1 is 10 %); a field left out is 0
+-- @treturn Net the net
+-- @usage net:set_tolerance { abs = 0.05, pct = 0.2 }
+function Net:set_tolerance(tol)
+  self.tol = check_tolerance(tol, 1, "set_tolerance")
+  return self
+end
+
+--- The net's tolerance: a table { abs = seconds, pct = fraction }.
+-- @treturn table
+function Net:tolerance()
+  local tol = self.tol or (self.realtime and synfin.TOLERANCE) or { abs = 0, pct = 0 }
+  return { abs = tol.abs, pct = tol.pct }
+end
+
+--- The tolerance for an interval of t seconds: abs + pct * t (0 on a sim).
+-- @tparam number t seconds
+-- @treturn number seconds
+function Net:slack(t)
+  local tol = self.tol or (self.realtime and synfin.TOLERANCE)
+  if not tol then return 0 end
+  return tol.abs + tol.pct * t
+end
+
 --- A net on a TUN device, in real time: the Linux kernel's own TCP is its
 -- peer. The same Net as synfin.sim (hosts, hooks, faults, expectations,
 -- traces), on libuv's clock. The kernel gets `kernel` (default
@@ -172,14 +222,17 @@ function Net:now() return self.sim:now() / 1e6 end
 -- (`unshare -Urn synfin script.lua`). opts: name (the device's, default
 -- "synfin%d": the kernel picks), kernel, prefix (default 24), mtu (default
 -- 1500), seed, timeout (seconds of real time, default 10), strict,
--- payloads (as for synfin.sim).
+-- payloads (as for synfin.sim), tolerance ({ abs = seconds, pct = fraction }:
+-- how late or early an expectation may be met, see net:set_tolerance;
+-- default synfin.TOLERANCE, 20 ms + 10 %).
 -- @tparam[opt] table opts
 -- @treturn Net
--- @usage local net = synfin.tun { kernel = "10.73.0.1" }
+-- @usage local net = synfin.tun { kernel = "10.73.0.1", tolerance = { abs = 0.05, pct = 0.1 } }
 -- local server = net:host "10.73.0.2"
 function synfin.tun(opts)
   opts = check_opts(opts, { name = true, kernel = true, prefix = true, mtu = true, seed = true,
-    timeout = true, strict = true, payloads = true }, 1, "tun")
+    timeout = true, strict = true, payloads = true, tolerance = true }, 1, "tun")
+  if opts.tolerance ~= nil then check_tolerance(opts.tolerance, 1, "tun") end
   local kernel = opts.kernel or "10.73.0.1"
   if type(kernel) ~= "string" then argerror(1, "tun", "kernel must be an IPv4 address string") end
   if opts.prefix ~= nil and math.type(opts.prefix) ~= "integer" then
@@ -193,15 +246,70 @@ function synfin.tun(opts)
     error(("synfin.tun: cannot make the TUN device: %s"):format(dev), 2)
   end
   net.device, net.realtime = dev, true
+  if opts.tolerance ~= nil then net:set_tolerance(opts.tolerance) end
   local h = setmetatable({ net = net, index = idx, addr = kernel, name = "kernel", peer = true }, Host)
   net.hosts[idx], net.by_addr[kernel], net.kernel = h, h, h
   return net
 end
 
---- The TUN device's counters (`rx_packets`, `tx_packets`, `tx_dropped`, ignored:
--- packets from the kernel no host took, and fd), or nil on a sim.
+--- A net on an Ethernet interface, in real time, through a packet socket
+-- (AF_PACKET): a synfin host on a real link, the host at its other end as
+-- its peer (on a veth pair, the Linux kernel). The same Net as synfin.tun,
+-- and the peer is `net.kernel` too, whatever runs there. synfin speaks
+-- Ethernet with a MAC of its own (`net.mac`; by default a locally
+-- administered one derived from the interface's name and the peer's
+-- address, never the interface's, so the kernel that owns the interface
+-- drops the frames meant for synfin instead of answering them with RSTs),
+-- answers ARP for every synfin host's address and resolves the peer's
+-- (3 requests a second apart, then a note "no ARP reply from ..." and
+-- the waiting packets are dropped). Give the interface no IPv4 address:
+-- the address is the peer's (`ip addr add 10.74.0.1/24 dev veth0`,
+-- `ip link set veth1 up`). Needs `CAP_NET_RAW`: root or a namespace of
+-- your own. opts: interface (required, e.g. "veth1"; it must be up), peer
+-- (the peer's address, required), mac ("02:00:00:00:00:01"), mtu (default:
+-- the interface's), seed, timeout, strict, payloads, tolerance (as for
+-- synfin.tun).
+-- @tparam table opts
+-- @treturn Net
+-- @usage local net = synfin.raw { interface = "veth1", peer = "10.74.0.1" }
+-- local server = net:host "10.74.0.2"
+function synfin.raw(opts)
+  opts = check_opts(opts, { interface = true, peer = true, mac = true, mtu = true, seed = true,
+    timeout = true, strict = true, payloads = true, tolerance = true }, 1, "raw")
+  if type(opts.interface) ~= "string" then argerror(1, "raw", "interface must be a string") end
+  if type(opts.peer) ~= "string" then argerror(1, "raw", "peer must be an IPv4 address string") end
+  if opts.tolerance ~= nil then check_tolerance(opts.tolerance, 1, "raw") end
+  local mac
+  if opts.mac ~= nil then
+    local hex = { tostring(opts.mac):match("^(%x%x):(%x%x):(%x%x):(%x%x):(%x%x):(%x%x)$") }
+    if #hex ~= 6 then argerror(1, "raw", "mac must look like 02:00:00:00:00:01") end
+    for i, h in ipairs(hex) do hex[i] = string.char(tonumber(h, 16)) end
+    mac = table.concat(hex)
+  end
+  local net = synfin.sim { seed = opts.seed, timeout = opts.timeout, strict = opts.strict,
+    payloads = opts.payloads }
+  local idx, got = net.sim:raw(opts.interface, opts.peer, mac, opts.mtu)
+  if not idx then
+    net:close()
+    error(("synfin.raw: cannot open %s: %s"):format(opts.interface, got), 2)
+  end
+  net.device, net.mac, net.realtime = opts.interface, got, true
+  if opts.tolerance ~= nil then net:set_tolerance(opts.tolerance) end
+  local h = setmetatable({ net = net, index = idx, addr = opts.peer, name = "kernel", peer = true }, Host)
+  net.hosts[idx], net.by_addr[opts.peer], net.kernel = h, h, h
+  return net
+end
+
+--- The device's counters, or nil on a sim. Both drivers: `rx_packets`,
+-- `tx_packets`, `tx_dropped`, ignored (packets from outside no host took),
+-- fd and timeout (the fd to poll and the milliseconds until the net's next
+-- event, -1: none; for a program with a poll loop of its own).
+-- synfin.raw adds `rx_not_for_us` (frames for another MAC),
+-- `rx_other_type` (neither IPv4 nor ARP), `rx_malformed` (short frames, bad
+-- IPv4 or ARP headers), `arp_requests_sent`, `arp_replies_sent`,
+-- `arp_requests_received` and `arp_replies_received`.
 -- @treturn table|nil
-function Net:device_stats() return self.sim:tun_stats() end
+function Net:device_stats() return self.sim:tun_stats() or self.sim:raw_stats() end
 
 local function new_host(net, addr, settings, fname)
   local idx, err = net.sim:add_host(addr, settings)
@@ -357,9 +465,15 @@ function Net:_drive(w)
       -- nothing more happens before the deadline, and the clock is there
       if w.sleep then return "ok" end
       local instead = w.instead and w.instead() or nil
+      instead = instead and ("\n  instead: " .. instead) or ""
+      if w.slack > 0 then
+        -- a real-time net: say by how much the expectation missed
+        return "fail", ("%stimed out waiting for %s: expected within %.3f s (+%.3f s tolerance), %s for %.3f s (at t=%.3f s)%s\nlast lines of the trace:\n%s")
+          :format(w.where, w.what, w.timeout, w.slack, w.missing or "it had not happened",
+            (self.sim:now() - w.start) / 1e6, self:now(), instead, self:_tail())
+      end
       return "fail", ("%stimed out after %g s (at t=%.3f s) waiting for %s%s\nlast lines of the trace:\n%s")
-        :format(w.where, w.timeout, self:now(), w.what, instead and ("\n  instead: " .. instead) or "",
-          self:_tail())
+        :format(w.where, w.timeout, self:now(), w.what, instead, self:_tail())
     end
     steps = steps + 1
     if steps > MAX_STEPS then return "fail", w.where .. "the network did not settle while waiting for " .. w.what end
@@ -396,13 +510,19 @@ function Net:_at(seconds, fn)
 end
 
 -- Blocks the scenario on a wait: yields inside net:run, drives directly outside.
-function Net:_block(what, timeout, check, instead, sleep)
+-- A wait that is not a sleep gets the net's tolerance on top of its timeout
+-- (net:slack: 0 on a sim); missing says what did not happen ("nothing
+-- came"), for the timeout's message on a real-time net.
+function Net:_block(what, timeout, check, instead, sleep, missing)
   timeout = timeout or self.timeout
   if type(timeout) ~= "number" or timeout < 0 then
     error(where() .. "a timeout in seconds (>= 0) expected", 0)
   end
+  local slack = sleep and 0 or self:slack(timeout)
+  local now = self.sim:now()
   local w = { synfin_wait = true, what = what, timeout = timeout, check = check, instead = instead,
-    sleep = sleep, where = where(), deadline = self.sim:now() + us(timeout) }
+    sleep = sleep, where = where(), start = now, slack = slack, missing = missing,
+    deadline = now + us(timeout + slack) }
   local res
   if self.co and coroutine.running() == self.co then
     res = table.pack(coroutine.yield(w))
@@ -416,14 +536,14 @@ end
 -- A wait that has not begun: start() makes its check (and what to say
 -- instead on a timeout) when the waiting begins. Every blocking call is one
 -- of these, run by Net:_await; Net:first races several.
-local function waitable(net, what, start)
-  return { synfin_waitable = true, net = net, what = what, start = start }
+local function waitable(net, what, start, missing)
+  return { synfin_waitable = true, net = net, what = what, start = start, missing = missing }
 end
 
 function Net:_await(w, t)
   local check, instead, deadline = w.start()
   if deadline then t = math.max(0, (deadline - self.sim:now()) / 1e6) end
-  return self:_block(w.what, t, check, instead, deadline ~= nil)
+  return self:_block(w.what, t, check, instead, deadline ~= nil, w.missing)
 end
 
 --- Waits for whichever of several waits is satisfied first, and returns its
@@ -556,6 +676,29 @@ function Net:expect(pat, t)
   return self:_await(self:expecting(pat), t)
 end
 
+-- The next segment on the wire from net.cursor on that matches pat (the
+-- cursor moves past it), or nil.
+local function next_match(net, pat)
+  for i = net.cursor, #net.recs do
+    local r = net.recs[i]
+    if synfin.on_wire(r) and pattern.match(net, r, pat) then
+      net.cursor = i + 1
+      if pat.label then r.label = pat.label end
+      return r
+    end
+  end
+end
+
+-- What came instead of a match, for a timeout's message.
+local function unmatched(net)
+  local seen = {}
+  for i = net.cursor, #net.recs do
+    local r = net.recs[i]
+    if synfin.on_wire(r) then seen[#seen + 1] = "#" .. r.n end
+  end
+  return #seen > 0 and ("segments " .. table.concat(seen, ", ") .. " did not match") or "no segment"
+end
+
 --- The wait of net:expect, for net:first.
 -- @tparam table pat a pattern
 -- @return a wait
@@ -563,24 +706,48 @@ function Net:expecting(pat)
   pattern.check(pat)
   return waitable(self, pattern.describe(self, pat), function()
     return function()
-      for i = self.cursor, #self.recs do
-        local r = self.recs[i]
-        if synfin.on_wire(r) and pattern.match(self, r, pat) then
-          self.cursor = i + 1
-          if pat.label then r.label = pat.label end
-          return true, r
-        end
-      end
+      local r = next_match(self, pat)
+      if r then return true, r end
       return false
-    end, function()
-      local seen = {}
-      for i = self.cursor, #self.recs do
-        local r = self.recs[i]
-        if synfin.on_wire(r) then seen[#seen + 1] = "#" .. r.n end
-      end
-      return #seen > 0 and ("segments " .. table.concat(seen, ", ") .. " did not match") or "no segment"
+    end, function() return unmatched(self) end
+  end, "nothing came")
+end
+
+--- Waits for the next segment matching pat to come at time at (seconds on
+-- the net's clock, as net:now() and records' time), give or take the
+-- net's tolerance for the interval from now to at (net:slack; exactly at
+-- on a sim). Fails if it comes early, and if it is late says by how much
+-- (waiting at most as long again, within the net's timeout, to find out).
+-- For timers: retransmissions, keepalives, TIME_WAIT's end.
+-- @tparam table pat a pattern
+-- @tparam number at the time it should come
+-- @treturn table the segment's record
+-- @usage local again = net:expect_at({ flags = "SA" }, first.time + 1) -- RTO: 1 s
+function Net:expect_at(pat, at)
+  pattern.check(pat)
+  if type(at) ~= "number" then argerror(2, "expect_at", "a time in seconds expected") end
+  local now = self:now()
+  local slack = self:slack(math.max(0, at - now))
+  local lo, hi = us(at - slack), us(at + slack)
+  -- past the window, wait a little longer only to say how late it was
+  local extra = math.min(self.timeout, math.max(1, at - now))
+  local what = pattern.describe(self, pat)
+  local window = slack > 0 and ("t=%.3f s (+/- %.3f s tolerance)"):format(at, slack) or ("t=%.6f s"):format(at)
+  local r = self:_block(what .. " at " .. window, math.max(0, at + slack - now) + extra, function()
+    local r = next_match(self, pat)
+    if not r then return false end
+    local t = r.time_us or us(r.time)
+    if t < lo or t > hi then
+      return nil, ("expected %s at %s, but segment #%d came at t=%.3f s, %.3f s %s")
+        :format(what, window, r.n, r.time, math.abs(r.time - at), t < lo and "early" or "late")
     end
-  end)
+    return true, r
+  end, nil, true) -- a sleep: its end is no failure of itself, the check below says what missed
+  if not r then
+    error(("%sexpected %s at %s, nothing came by t=%.3f s (%.3f s late and counting); %s\nlast lines of the trace:\n%s")
+      :format(where(), what, window, self:now(), self:now() - at, unmatched(self), self:_tail()), 0)
+  end
+  return r
 end
 
 --- Fails if a segment matching pat goes on the wire within t seconds
@@ -593,14 +760,23 @@ function Net:expect_nothing(pat, t)
   self:_sync()
   local from = #self.recs + 1
   local what = pattern.describe(self, pat)
-  local bad
+  t = t or self.timeout
+  -- on a real-time net a segment in the window's last stretch (the
+  -- tolerance) may be one that is due just then: forgiven
+  local slack = math.min(t, self:slack(t))
+  local start = self.sim:now()
+  local strict_until = start + us(t - slack)
   self:_block("nothing like " .. what, t, function()
     for i = from, #self.recs do
       local r = self.recs[i]
-      if synfin.on_wire(r) and pattern.match(self, r, pat) then
-        bad = r
+      if synfin.on_wire(r) and pattern.match(self, r, pat) and (r.time_us or us(r.time)) < strict_until then
+        if slack > 0 then
+          local after = ((r.time_us or us(r.time)) - start) / 1e6
+          return nil, ("expected nothing like %s for %.3f s (-%.3f s tolerance), but segment #%d came at t=%.3f s, after %.3f s: %.3f s early")
+            :format(what, t, slack, r.n, r.time, after, t - after)
+        end
         return nil, ("expected nothing like %s for %g s, but segment #%d came at t=%.3f s")
-          :format(what, t or self.timeout, r.n, r.time)
+          :format(what, t, r.n, r.time)
       end
     end
     return false
@@ -658,8 +834,40 @@ end
 -- @treturn string
 function Net:states_dot(opts) return require("synfin.states").dot(self:records(), opts) end
 
---- Frees the net and everything in it now (the garbage collector does it too).
-function Net:close() self.sim:close() end
+--- Records every packet of the net to a pcapng file, for tcpdump, tshark
+-- and Wireshark, from now until net:pcap(false) or net:close() (or the
+-- garbage collector). On the sim and on TUN alike, each packet is written
+-- once, when its fate is settled, with its bytes as they were on the wire
+-- (also with `payloads = false`), the time it entered the wire (the net's
+-- clock, from 0), and a comment saying what synfin knows: its number in the
+-- trace, its sender and receiver, the hooks' verdicts and its fate, as
+-- "synfin #4 192.0.2.1 > 192.0.2.2: dropped by egress hook 1" (or:
+-- delivered; lost by the link; dropped by ingress hook N; delayed 1 s by hook
+-- N, delivered; replaced by hook N, then "replacement by hook N, delivered";
+-- duplicated by hook N / copy by hook N; answer by hook N; injected by the
+-- script; no host; in flight at the end). The file is in the order of fates,
+-- so its timestamps may go back; `tshark -r F -T fields -e frame.comment`
+-- prints the comments. Recording again switches files.
+-- @tparam string|boolean path the file (created or truncated), or false to stop
+-- @treturn Net the net
+-- @raise when the file cannot be opened or written ("net:pcap: cannot open x:
+-- No such file or directory")
+-- @usage net:pcap "run.pcapng"   -- then: tshark -r run.pcapng
+function Net:pcap(path)
+  if path ~= false and type(path) ~= "string" then
+    argerror(1, "pcap", "a file name or false expected, got " .. type(path))
+  end
+  local ok, err = self.sim:pcap(path)
+  if not ok then error("net:pcap: " .. err, 2) end
+  return self
+end
+
+--- Frees the net and everything in it now (the garbage collector does it too);
+-- a recording (net:pcap) is flushed and closed first.
+function Net:close()
+  self:pcap(false)
+  self.sim:close()
+end
 
 ------------------------------------------------------------------------------
 -- Hosts: a host running synfin's TCP (net:host), or a bare peer with no TCP

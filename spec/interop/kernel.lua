@@ -1,29 +1,59 @@
 -- spec/interop/kernel.lua: the kernel's side of an interop spec, as seen
--- from a scenario. Starts spec/interop/kernel_peer.py in the background
--- (its output to a file, its PID kept), lets the scenario's net run while
--- it works, reads its result, and stops it by its PID if it is still
--- there. Also `ss -tan` of the namespace, parsed.
+-- from a scenario. Starts programs on the kernel's TCP in the background
+-- (spec/interop/kernel_peer.py, curl, python3 -m http.server: their output
+-- to a file, their PID kept), lets the scenario's net run while they work,
+-- reads their results, and stops them by their PID if they are still
+-- there. Also `ss -tan` of the namespace, parsed. The examples in
+-- examples/linux/ use it too.
 local kernel = {}
 
 local HERE = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local PEER = HERE .. "kernel_peer.py"
+kernel.PEER = PEER -- its path, for kernel.spawn
 
 local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 local Proc = {}
 Proc.__index = Proc
 
---- Starts kernel_peer.py with args (a list); returns a process handle.
-function kernel.start(args)
-  local out = os.tmpname()
-  local words = { "python3", shell_quote(PEER) }
-  for _, a in ipairs(args) do words[#words + 1] = shell_quote(a) end
-  local cmd = ("%s > %s 2>&1 & echo $!"):format(table.concat(words, " "), shell_quote(out))
-  local p = assert(io.popen(cmd))
+--- Whether a program is on the PATH.
+function kernel.have(program)
+  return os.execute(("command -v %s >/dev/null 2>&1"):format(shell_quote(program))) == true
+end
+
+--- Starts argv (a list: the program, then its arguments) in the
+-- background, in the directory opts.cwd if given; returns a process handle
+-- (pid: the program's own PID). Fails clearly when the program is missing.
+function kernel.spawn(argv, opts)
+  opts = opts or {}
+  if not kernel.have(argv[1]) then
+    error(("%s is not installed (the interop specs need it: apt-get install %s)"):format(argv[1], argv[1]), 2)
+  end
+  local out, rc, pidf = os.tmpname(), os.tmpname(), os.tmpname()
+  os.remove(rc)
+  os.remove(pidf)
+  local words = {}
+  for i, a in ipairs(argv) do words[i] = shell_quote(a) end
+  local cmd = "exec " .. table.concat(words, " ")
+  if opts.cwd then cmd = "cd " .. shell_quote(opts.cwd) .. " && " .. cmd end
+  -- the subshell execs the program (same PID), a wrapper waits for it and
+  -- keeps its exit status; the PID is read back from a file, at most 2 s
+  local script = ("( ( %s ) <%s >%s 2>&1 & echo $! >%s; wait $!; echo $? >%s ) >/dev/null 2>&1 &\n"
+    .. "i=0; while [ ! -s %s ] && [ $i -lt 200 ]; do sleep 0.01; i=$((i+1)); done; cat %s")
+    :format(cmd, "/dev/null", shell_quote(out), shell_quote(pidf), shell_quote(rc), shell_quote(pidf), shell_quote(pidf))
+  local p = assert(io.popen(script))
   local pid = tonumber(p:read("l"))
   p:close()
-  assert(pid, "could not start kernel_peer.py")
-  return setmetatable({ pid = pid, out = out }, Proc)
+  os.remove(pidf)
+  assert(pid, "could not start " .. argv[1])
+  return setmetatable({ pid = pid, out = out, rc = rc, name = argv[1] }, Proc)
+end
+
+--- Starts kernel_peer.py with args (a list); returns a process handle.
+function kernel.start(args)
+  local argv = { "python3", PEER }
+  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  return kernel.spawn(argv)
 end
 
 function Proc:output()
@@ -52,10 +82,36 @@ end
 
 function Proc:result(net, t) return self:wait_for(net, "done", t or 30).results end
 
---- Stops it (by its PID, only if it still runs) and removes its output file.
+--- Its exit status once it has ended, else nil.
+function Proc:exit_code()
+  local f = io.open(self.rc)
+  if not f then return nil end
+  local code = tonumber(f:read("l"))
+  f:close()
+  return code
+end
+
+--- Drives the net until it has ended, for at most t seconds; returns its
+-- exit status and output.
+function Proc:wait_exit(net, t)
+  local deadline = net:now() + t
+  while net:now() < deadline do
+    local code = self:exit_code()
+    if code then return code, self:output() end
+    net:sleep(0.01)
+  end
+  error(("%s (pid %d) did not end within %g s; its output:\n%s"):format(self.name, self.pid, t, self:output()), 2)
+end
+
+--- Stops it (by its PID, only if it still runs) and removes its files.
 function Proc:stop()
-  os.execute(("kill %d 2>/dev/null"):format(self.pid))
+  if not self:exit_code() then
+    -- then let its wrapper write the status, so that no file is left behind
+    os.execute(("kill %d 2>/dev/null; i=0; while [ ! -s %s ] && [ $i -lt 100 ]; do sleep 0.01; i=$((i+1)); done")
+      :format(self.pid, shell_quote(self.rc)))
+  end
   os.remove(self.out)
+  os.remove(self.rc)
 end
 
 --- The kernel's TCP sockets in this namespace (`ss -tanH`): a list of
@@ -77,6 +133,43 @@ function kernel.state_of(here, peer)
   for _, s in ipairs(kernel.ss()) do
     if s["local"] == here and s.peer == peer then return s.state end
   end
+end
+
+--- Drives the net until the kernel has a listening socket at here
+-- ("addr:port"), for at most t seconds (a server just started).
+function kernel.wait_listening(net, here, t)
+  local deadline = net:now() + t
+  while net:now() < deadline do
+    if kernel.state_of(here, "0.0.0.0:*") == "LISTEN" or kernel.state_of(here, "*:*") == "LISTEN" then return end
+    net:sleep(0.02)
+  end
+  error(("nothing listens at %s after %g s; ss -tan:\n%s"):format(here, t, kernel.ss_text()), 2)
+end
+
+--- `ss -tan` of the namespace, as text (to print).
+function kernel.ss_text()
+  local p = assert(io.popen("ss -tan 2>/dev/null"))
+  local s = p:read("a")
+  p:close()
+  return s
+end
+
+--- The segment records of a net's run (those pred accepts, if given).
+function kernel.segments(net, pred)
+  local out = {}
+  for _, r in ipairs(net:records()) do
+    if r.kind == "seg" and (not pred or pred(r)) then out[#out + 1] = r end
+  end
+  return out
+end
+
+--- The states a synfin host's connections went through, in order.
+function kernel.states(net, host)
+  local out = {}
+  for _, r in ipairs(net:records()) do
+    if r.kind == "state" and r.host == host.index and r.rport ~= 0 then out[#out + 1] = r.new end
+  end
+  return out
 end
 
 --- Whether this process can run the interop specs: in a namespace of its

@@ -11,6 +11,9 @@ timeout and the whole program by an alarm.
       listen, accept N connections; with --echo send back what arrives; with
       --send N send N bytes; --close-first: close right after sending
       (before the peer's FIN), else read to EOF and then close
+  kernel_peer.py http-get HOST PORT [--path PATH]
+      python's http.client: GET PATH (default /), read the whole response;
+      prints its status, version, body and the socket's end
 """
 import argparse
 import hashlib
@@ -31,7 +34,9 @@ def lua(v):
     if isinstance(v, (int, float)):
         return repr(v)
     if isinstance(v, str):
-        return '"%s"' % v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        # printable ASCII as it is, anything else (CR, LF, bytes >= 127) as \ddd
+        return '"%s"' % "".join(c if " " <= c < "\x7f" and c not in '"\\' else
+                                "\\%03d" % ord(c) if ord(c) < 256 else c for c in v)
     if isinstance(v, dict):
         return "{" + ", ".join("[%s] = %s" % (lua(k), lua(x)) for k, x in v.items()) + "}"
     return "{" + ", ".join(lua(x) for x in v) + "}"
@@ -115,9 +120,27 @@ def serve_one(args, conn, results, i):
     results[i] = r
 
 
+def http_get(args):
+    import http.client
+    r = {}
+    try:
+        conn = http.client.HTTPConnection(args.host, args.port, timeout=TIMEOUT)
+        conn.request("GET", args.path)
+        resp = conn.getresponse()
+        body = resp.read()
+        r["status"] = resp.status
+        r["version"] = resp.version  # 10 for HTTP/1.0
+        r["body"] = body.decode("latin-1")
+        r["length"] = len(body)
+        conn.close()
+    except Exception as e:
+        r["error"] = "%s: %s" % (type(e).__name__, e)
+    return r
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("role", choices=["client", "server"])
+    p.add_argument("role", choices=["client", "server", "http-get"])
     p.add_argument("host")
     p.add_argument("port", type=int)
     p.add_argument("send", type=int, nargs="?", default=0)
@@ -126,6 +149,7 @@ def main():
     p.add_argument("--echo", action="store_true")
     p.add_argument("--close-first", action="store_true")
     p.add_argument("--conns", type=int, default=1)
+    p.add_argument("--path", default="/")
     p.add_argument("--alarm", type=int, default=TIMEOUT * 3, help="seconds the whole run may take")
     args = p.parse_args()
     if args.send_opt is not None:
@@ -133,7 +157,9 @@ def main():
     signal.alarm(args.alarm)  # the whole program is bounded
     results = [None] * args.conns
     threads = []
-    if args.role == "client":
+    if args.role == "http-get":
+        results = [http_get(args)]
+    elif args.role == "client":
         for i in range(args.conns):
             t = threading.Thread(target=client, args=(args, results, i))
             t.start()

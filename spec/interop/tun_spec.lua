@@ -36,23 +36,7 @@ local function start(args)
   return proc
 end
 
-local function segs(net, pred)
-  local out = {}
-  for _, r in ipairs(net:records()) do
-    if r.kind == "seg" and (not pred or pred(r)) then out[#out + 1] = r end
-  end
-  return out
-end
-
-local function states(net, host)
-  local out = {}
-  for _, r in ipairs(net:records()) do
-    if r.kind == "state" and r.host == host.index and r.rport ~= 0 then
-      out[#out + 1] = r.new
-    end
-  end
-  return out
-end
+local segs, states = kernel.segments, kernel.states
 
 describe("over TUN, a synfin server and kernel clients", function()
   it("takes data both ways and closes passively when the kernel closes first", function()

@@ -45,7 +45,7 @@ libdir=$(dirname "$(dirname "$pc")")
 for f in \
     "$libdir/libsynfin.a" "$libdir/libsynfin.so" "$libdir/libsynfin.so.0" \
     include/synfin/synfin.h include/synfin/hook.h include/synfin/trace.h \
-    include/synfin/rand.h include/synfin/io/sim.h \
+    include/synfin/rand.h include/synfin/io/sim.h include/synfin/io/pcap.h \
     share/lua/5.4/synfin/init.lua share/lua/5.4/synfin/ladder.lua \
     lib/lua/5.4/synfin/core.so bin/synfin; do
     case $f in /*) path=$f ;; *) path=$prefix/$f ;; esac

@@ -1,0 +1,490 @@
+/* raw.c - the raw-socket driver (see raw.h): Ethernet and ARP for the
+ * synfin hosts of a net, on an AF_PACKET socket; the real-time machinery
+ * is the real-time net's (rt.c). */
+#define _GNU_SOURCE
+#include "raw.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if_arp.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum {
+    READS_PER_WAKE = 256, /* then let timers run: bounded work per wake */
+    ETH_HDR = 14,         /* destination, source, type */
+    ETH_MIN_FRAME = 60,   /* without the FCS: shorter frames are padded */
+    ARP_LEN = 28,         /* an ARP packet for IPv4 over Ethernet */
+    ARP_TRIES = 3,        /* requests before the peer is called unreachable */
+    ARP_QUEUE = 32,       /* packets that wait for the peer's MAC */
+    FRAME_MAX = 65536,    /* the largest frame read */
+};
+static const uint64_t ARP_INTERVAL = 1000000; /* microseconds between requests */
+static const uint8_t BROADCAST[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+typedef struct {
+    uint8_t *pkt;
+    size_t len;
+} queued;
+
+struct sf_raw {
+    sf_sim *sim;
+    sf_rt *rt;
+    int fd, ifindex, mtu;
+    char name[IFNAMSIZ];
+    uint8_t mac[6];
+    uint32_t peer_addr;
+    uint8_t peer_mac[6];
+    int peer_known;
+    /* resolving the peer's MAC: requests sent so far, when the next one
+     * is due, the address they are sent from */
+    int resolving, arp_tries;
+    uint64_t arp_next;
+    uint32_t arp_from;
+    queued queue[ARP_QUEUE];
+    int queued;
+    sf_raw_stats stats;
+    /* two buffers: an ARP reply read into rx sends queued packets
+     * through tx while its fields are still being read */
+    uint8_t rx[FRAME_MAX], tx[FRAME_MAX];
+};
+
+static uint16_t get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, (uint16_t)(v >> 16));
+    put16(p + 2, (uint16_t)v);
+}
+
+/* ---- writing frames ------------------------------------------------------------ */
+
+/* Writes the frame whose payload is in raw->tx after the header; 0 or -1. */
+static int send_frame(sf_raw *raw, const uint8_t *dst, uint16_t type, size_t payload)
+{
+    uint8_t *f = raw->tx;
+    memcpy(f, dst, 6);
+    memcpy(f + 6, raw->mac, 6);
+    put16(f + 12, type);
+    size_t len = ETH_HDR + payload;
+    if (len < ETH_MIN_FRAME) { /* a real NIC would pad it; a veth does not care */
+        memset(f + len, 0, ETH_MIN_FRAME - len);
+        len = ETH_MIN_FRAME;
+    }
+    return send(raw->fd, f, len, 0) == (ssize_t)len ? 0 : -1;
+}
+
+static void send_ip(sf_raw *raw, const uint8_t *pkt, size_t len)
+{
+    memcpy(raw->tx + ETH_HDR, pkt, len);
+    if (send_frame(raw, raw->peer_mac, ETH_P_IP, len) == 0)
+        raw->stats.tx_packets++;
+    else
+        raw->stats.tx_dropped++;
+}
+
+static int send_arp(sf_raw *raw, uint16_t op, const uint8_t *tha, uint32_t spa, uint32_t tpa)
+{
+    uint8_t *a = raw->tx + ETH_HDR;
+    put16(a, ARPHRD_ETHER);
+    put16(a + 2, ETH_P_IP);
+    a[4] = 6;
+    a[5] = 4;
+    put16(a + 6, op);
+    memcpy(a + 8, raw->mac, 6);
+    put32(a + 14, spa);
+    memcpy(a + 18, op == ARPOP_REQUEST ? (const uint8_t[6]){0} : tha, 6);
+    put32(a + 24, tpa);
+    return send_frame(raw, op == ARPOP_REQUEST ? BROADCAST : tha, ETH_P_ARP, ARP_LEN);
+}
+
+/* ---- the peer's MAC ------------------------------------------------------------ */
+
+static void arp_request(sf_raw *raw, uint64_t now)
+{
+    if (send_arp(raw, ARPOP_REQUEST, NULL, raw->arp_from, raw->peer_addr) == 0)
+        raw->stats.arp_requests_sent++;
+    raw->arp_tries++;
+    raw->arp_next = now + ARP_INTERVAL;
+}
+
+static void drop_queue(sf_raw *raw, int sent)
+{
+    for (int i = 0; i < raw->queued; i++) {
+        if (sent)
+            send_ip(raw, raw->queue[i].pkt, raw->queue[i].len);
+        else
+            raw->stats.tx_dropped++;
+        free(raw->queue[i].pkt);
+    }
+    raw->queued = 0;
+}
+
+/* The peer's MAC, from its reply or its own request: what waited goes. */
+static void learn_peer(sf_raw *raw, const uint8_t *mac)
+{
+    if (mac[0] & 1) return; /* a group address is nobody's own */
+    memcpy(raw->peer_mac, mac, 6);
+    raw->peer_known = 1;
+    raw->resolving = 0;
+    drop_queue(raw, 1);
+}
+
+static uint64_t raw_next_time(void *ud)
+{
+    sf_raw *raw = ud;
+    return raw->resolving ? raw->arp_next : UINT64_MAX;
+}
+
+static void raw_run_timers(void *ud, uint64_t now)
+{
+    sf_raw *raw = ud;
+    if (!raw->resolving || now < raw->arp_next) return;
+    if (raw->arp_tries < ARP_TRIES) {
+        arp_request(raw, now);
+        return;
+    }
+    /* like a neighbour entry gone FAILED: what waited is lost, and the
+     * next packet starts another round */
+    raw->resolving = 0;
+    drop_queue(raw, 0);
+    char note[64];
+    struct in_addr in = {htonl(raw->peer_addr)};
+    char addr[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &in, addr, sizeof addr);
+    snprintf(note, sizeof note, "no ARP reply from %s", addr);
+    sf_sim_note(raw->sim, sf_rt_peer_host(raw->rt), note);
+}
+
+/* sf_port_send: a packet a host sent to the peer. */
+static void port_send(void *ud, const uint8_t *pkt, size_t len)
+{
+    sf_raw *raw = ud;
+    if (len > (size_t)raw->mtu || len < 20) {
+        raw->stats.tx_dropped++;
+        return;
+    }
+    if (raw->peer_known) {
+        send_ip(raw, pkt, len);
+        return;
+    }
+    uint8_t *copy = raw->queued < ARP_QUEUE ? malloc(len) : NULL;
+    if (!copy) {
+        raw->stats.tx_dropped++;
+    } else {
+        memcpy(copy, pkt, len);
+        raw->queue[raw->queued++] = (queued){copy, len};
+    }
+    if (!raw->resolving) {
+        raw->resolving = 1;
+        raw->arp_tries = 0;
+        raw->arp_from = get32(pkt + 12); /* the sender asks: the peer learns it too */
+        arp_request(raw, sf_sim_now(raw->sim));
+    }
+}
+
+/* ---- reading frames ------------------------------------------------------------ */
+
+/* RFC 9293 §3.1: the TCP checksum, over the pseudo-header and the segment
+ * (its checksum field zero), stored into the segment. */
+static void fill_tcp_checksum(uint8_t *ip, size_t ihl, size_t total)
+{
+    uint8_t *tcp = ip + ihl;
+    size_t len = total - ihl;
+    uint32_t sum =
+        get16(ip + 12) + get16(ip + 14) + get16(ip + 16) + get16(ip + 18) + 6 + (uint32_t)len;
+    tcp[16] = tcp[17] = 0;
+    for (size_t i = 0; i + 1 < len; i += 2)
+        sum += get16(tcp + i);
+    if (len & 1) sum += (uint32_t)tcp[len - 1] << 8;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    put16(tcp + 16, (uint16_t)~sum);
+}
+
+/* partial: the sender left the transport checksum to the hardware
+ * (TP_STATUS_CSUMNOTREADY: a veth, or a frame this host sends), so only
+ * the pseudo-header's sum is there; finish it as the NIC would have. */
+static int ip_in(sf_raw *raw, uint8_t *p, size_t len, int partial)
+{
+    if (len < 20 || p[0] >> 4 != 4) goto bad;
+    size_t ihl = (size_t)(p[0] & 15) * 4, total = get16(p + 2);
+    if (ihl < 20 || ihl > len || total < ihl || total > len) goto bad;
+    int fragment = (get16(p + 6) & 0x3fff) != 0; /* MF or an offset */
+    if (partial && p[9] == 6 && !fragment && total - ihl >= 20) fill_tcp_checksum(p, ihl, total);
+    raw->stats.rx_packets++;
+    /* total, not len: a short frame's Ethernet padding is no payload */
+    return sf_sim_receive(raw->sim, p, total) == 0;
+bad:
+    raw->stats.rx_malformed++;
+    return 0;
+}
+
+static void arp_in(sf_raw *raw, const uint8_t *a, size_t len)
+{
+    if (len < ARP_LEN) {
+        raw->stats.rx_malformed++;
+        return;
+    }
+    if (get16(a) != ARPHRD_ETHER || get16(a + 2) != ETH_P_IP || a[4] != 6 || a[5] != 4) {
+        raw->stats.rx_other_type++;
+        return;
+    }
+    uint16_t op = get16(a + 6);
+    const uint8_t *sha = a + 8;
+    uint32_t spa = get32(a + 14), tpa = get32(a + 24);
+    if (op == ARPOP_REQUEST) {
+        raw->stats.arp_requests_received++;
+        if (spa == raw->peer_addr) learn_peer(raw, sha);
+        /* RFC 826: answer for our own protocol addresses, here every
+         * synfin host's (a bare peer stands for someone else) */
+        int h = sf_sim_host_of(raw->sim, tpa);
+        if (h >= 0 && sf_sim_stack(raw->sim, h) && !(sha[0] & 1) &&
+            send_arp(raw, ARPOP_REPLY, sha, tpa, spa) == 0)
+            raw->stats.arp_replies_sent++;
+    } else if (op == ARPOP_REPLY) {
+        raw->stats.arp_replies_received++;
+        if (spa == raw->peer_addr) learn_peer(raw, sha);
+    } else {
+        raw->stats.rx_other_type++;
+    }
+}
+
+/* One frame: for synfin's MAC or broadcast, IPv4 or ARP. Returns 1 when
+ * a host took an IPv4 packet from it. */
+static int frame_in(sf_raw *raw, uint8_t *f, size_t len, int partial)
+{
+    if (len < ETH_HDR) {
+        raw->stats.rx_malformed++;
+        return 0;
+    }
+    if (memcmp(f, raw->mac, 6) != 0 && memcmp(f, BROADCAST, 6) != 0) {
+        raw->stats.rx_not_for_us++;
+        return 0;
+    }
+    uint16_t type = get16(f + 12);
+    if (type == ETH_P_IP) return ip_in(raw, f + ETH_HDR, len - ETH_HDR, partial);
+    if (type == ETH_P_ARP)
+        arp_in(raw, f + ETH_HDR, len - ETH_HDR);
+    else
+        raw->stats.rx_other_type++;
+    return 0;
+}
+
+static int raw_read(void *ud)
+{
+    sf_raw *raw = ud;
+    int taken = 0;
+    for (int i = 0; i < READS_PER_WAKE; i++) {
+        struct sockaddr_ll from;
+        union { /* aligned for the control message */
+            struct cmsghdr h;
+            uint8_t buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+        } ctl;
+        struct iovec iov = {raw->rx, sizeof raw->rx};
+        struct msghdr msg = {.msg_name = &from,
+                             .msg_namelen = sizeof from,
+                             .msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = ctl.buf,
+                             .msg_controllen = sizeof ctl.buf};
+        ssize_t n = recvmsg(raw->fd, &msg, 0);
+        if (n < 0) break; /* EAGAIN: drained */
+        /* what this host sends out of the interface (the kernel's own
+         * frames, ours where PACKET_IGNORE_OUTGOING is missing) */
+        if (from.sll_pkttype == PACKET_OUTGOING) continue;
+        uint32_t status = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA) {
+                struct tpacket_auxdata aux;
+                memcpy(&aux, CMSG_DATA(c), sizeof aux);
+                status = aux.tp_status;
+            }
+        }
+        /* the kernel took a VLAN tag off: that frame was for a VLAN, not
+         * for the untagged link synfin is on */
+        if (status & TP_STATUS_VLAN_VALID) {
+            raw->stats.rx_other_type++;
+            continue;
+        }
+        taken += frame_in(raw, raw->rx, (size_t)n, (status & TP_STATUS_CSUMNOTREADY) != 0);
+    }
+    return taken;
+}
+
+/* ---- the socket ---------------------------------------------------------------- */
+
+static int fail(char *err, size_t errlen, const char *what, const char *name)
+{
+    snprintf(err, errlen, "%s %s: %s", what, name, strerror(errno));
+    return -1;
+}
+
+/* A locally administered unicast MAC (02:...), the same for the same
+ * interface and peer on every run: FNV-1a of both. */
+static void derive_mac(uint8_t mac[6], const char *name, uint32_t peer)
+{
+    uint32_t h = 2166136261u;
+    for (const char *c = name; *c; c++)
+        h = (h ^ (uint8_t)*c) * 16777619u;
+    for (int i = 0; i < 4; i++)
+        h = (h ^ (uint8_t)(peer >> (8 * i))) * 16777619u;
+    mac[0] = 0x02, mac[1] = 's', mac[2] = 'f';
+    mac[3] = (uint8_t)(h >> 16), mac[4] = (uint8_t)(h >> 8), mac[5] = (uint8_t)h;
+}
+
+/* The interface's index, MTU and MAC; checks that it is up and Ethernet;
+ * binds the socket to it and makes it promiscuous. */
+static int attach(sf_raw *raw, const sf_raw_config *cfg, char *err, size_t errlen)
+{
+    const char *name = raw->name;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
+    if (ioctl(raw->fd, SIOCGIFINDEX, &ifr) < 0) return fail(err, errlen, "no interface", name);
+    raw->ifindex = ifr.ifr_ifindex;
+    if (ioctl(raw->fd, SIOCGIFFLAGS, &ifr) < 0)
+        return fail(err, errlen, "reading the flags of", name);
+    if (!(ifr.ifr_flags & IFF_UP)) {
+        snprintf(err, errlen, "the interface %s is down (ip link set %s up)", name, name);
+        return -1;
+    }
+    if (ioctl(raw->fd, SIOCGIFHWADDR, &ifr) < 0)
+        return fail(err, errlen, "reading the MAC of", name);
+    if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
+        snprintf(err, errlen, "the interface %s is not Ethernet", name);
+        return -1;
+    }
+    if (cfg->mac)
+        memcpy(raw->mac, cfg->mac, 6);
+    else
+        derive_mac(raw->mac, name, cfg->peer_addr);
+    if (!cfg->mac && memcmp(raw->mac, ifr.ifr_hwaddr.sa_data, 6) == 0)
+        raw->mac[5] ^= 1; /* never the interface's own: its kernel would take the frames */
+    if (raw->mac[0] & 1) {
+        snprintf(err, errlen, "synfin's MAC must be unicast");
+        return -1;
+    }
+    if (ioctl(raw->fd, SIOCGIFMTU, &ifr) < 0) return fail(err, errlen, "reading the MTU of", name);
+    raw->mtu = cfg->mtu ? cfg->mtu : ifr.ifr_mtu;
+    if (raw->mtu < 68 || raw->mtu > FRAME_MAX - ETH_HDR) {
+        snprintf(err, errlen, "mtu must be 68..%d, got %d", FRAME_MAX - ETH_HDR, raw->mtu);
+        return -1;
+    }
+
+    struct sockaddr_ll sll;
+    memset(&sll, 0, sizeof sll);
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(ETH_P_ALL);
+    sll.sll_ifindex = raw->ifindex;
+    if (bind(raw->fd, (struct sockaddr *)&sll, sizeof sll) < 0)
+        return fail(err, errlen, "binding to", name);
+    /* frames for synfin's MAC: a real NIC filters them out otherwise */
+    struct packet_mreq mr;
+    memset(&mr, 0, sizeof mr);
+    mr.mr_ifindex = raw->ifindex;
+    mr.mr_type = PACKET_MR_PROMISC;
+    if (setsockopt(raw->fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr) < 0)
+        return fail(err, errlen, "making promiscuous", name);
+    int on = 1; /* the frame's status: a checksum left to the NIC, a VLAN tag taken off */
+    if (setsockopt(raw->fd, SOL_PACKET, PACKET_AUXDATA, &on, sizeof on) < 0)
+        return fail(err, errlen, "asking for the frames' status on", name);
+#ifdef PACKET_IGNORE_OUTGOING
+    int one = 1; /* Linux 4.20: our own frames do not come back (raw_read skips them anyway) */
+    (void)setsockopt(raw->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
+#endif
+    return 0;
+}
+
+sf_raw *sf_raw_open(sf_sim *sim, struct uv_loop_s *loop, const sf_raw_config *cfg, char *err,
+                    size_t errlen)
+{
+    if (!cfg->interface || !cfg->interface[0] || strlen(cfg->interface) >= IFNAMSIZ) {
+        snprintf(err, errlen, "an interface's name is needed (at most %d bytes)", IFNAMSIZ - 1);
+        return NULL;
+    }
+    sf_raw *raw = calloc(1, sizeof *raw);
+    if (!raw) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    raw->sim = sim;
+    raw->peer_addr = cfg->peer_addr;
+    snprintf(raw->name, sizeof raw->name, "%s", cfg->interface);
+    /* protocol 0: nothing arrives before bind names the interface and
+     * ETH_P_ALL, so no other interface's frame is ever queued */
+    raw->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (raw->fd < 0) {
+        fail(err, errlen, "opening a packet socket for", raw->name);
+        free(raw);
+        return NULL;
+    }
+    if (attach(raw, cfg, err, errlen) < 0) {
+        close(raw->fd);
+        free(raw);
+        return NULL;
+    }
+    sf_rt_driver drv = {.fd = raw->fd,
+                        .peer_addr = cfg->peer_addr,
+                        .read = raw_read,
+                        .send = port_send,
+                        .next_time = raw_next_time,
+                        .run_timers = raw_run_timers,
+                        .ud = raw};
+    raw->rt = sf_rt_open(sim, loop, &drv, err, errlen);
+    if (!raw->rt) {
+        close(raw->fd);
+        free(raw);
+        return NULL;
+    }
+    return raw;
+}
+
+void sf_raw_close(sf_raw *raw)
+{
+    if (!raw) return;
+    sf_rt_close(raw->rt);
+    for (int i = 0; i < raw->queued; i++)
+        free(raw->queue[i].pkt);
+    close(raw->fd); /* the promiscuous membership goes with it */
+    free(raw);
+}
+
+const char *sf_raw_interface(const sf_raw *raw)
+{
+    return raw->name;
+}
+const uint8_t *sf_raw_mac(const sf_raw *raw)
+{
+    return raw->mac;
+}
+int sf_raw_peer_host(const sf_raw *raw)
+{
+    return sf_rt_peer_host(raw->rt);
+}
+sf_rt *sf_raw_rt(sf_raw *raw)
+{
+    return raw->rt;
+}
+void sf_raw_get_stats(const sf_raw *raw, sf_raw_stats *out)
+{
+    *out = raw->stats;
+}
