@@ -41,6 +41,7 @@ end
 function bulk.run(opts)
   local net = synfin.tun { payloads = false, timeout = 120 }
   local host = net:host(SYNFIN, { name = "synfin", rcv_buf = 1 << 20, snd_buf = 1 << 20 })
+  if os.getenv("SYNFIN_BULK_PCAP") then net:pcap(os.getenv("SYNFIN_BULK_PCAP")) end
   local hooks = {}
   for _, dir in ipairs { "ingress", "egress" } do
     if (opts.loss or 0) > 0 then

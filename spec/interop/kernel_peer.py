@@ -42,12 +42,27 @@ def lua(v):
     return "{" + ", ".join(lua(x) for x in v) + "}"
 
 
-def pattern(n):
-    block = bytes(range(256)) * 256
-    out = bytearray()
-    while len(out) < n:
-        out += block[: n - len(out)]
-    return bytes(out)
+BLOCK = bytes(range(256)) * 256  # 64 KiB of the pattern
+
+
+def pattern_chunks(n):
+    """The pattern's first n bytes, 64 KiB at a time."""
+    while n > 0:
+        chunk = BLOCK[:n]
+        n -= len(chunk)
+        yield chunk
+
+
+def send_pattern(s, n):
+    """Sends the pattern's first n bytes and returns their SHA-256. Chunk by
+    chunk: since Python 3.5 a socket timeout bounds a whole sendall, so one
+    sendall of 100 MiB over a lossy path would time out while data still
+    flows; per chunk, the timeout means "no progress for TIMEOUT s"."""
+    digest = hashlib.sha256()
+    for chunk in pattern_chunks(n):
+        s.sendall(chunk)
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def read_all(s, digest):
@@ -68,10 +83,8 @@ def client(args, results, i):
     try:
         s = socket.create_connection((args.host, args.port), timeout=TIMEOUT)
         r["local_port"] = s.getsockname()[1]
-        data = pattern(args.send)
-        s.sendall(data)
-        r["sent"] = len(data)
-        r["sent_sha256"] = hashlib.sha256(data).hexdigest()
+        r["sent_sha256"] = send_pattern(s, args.send)
+        r["sent"] = args.send
         if args.shut_wr:
             s.shutdown(socket.SHUT_WR)
         d = hashlib.sha256()
@@ -90,10 +103,8 @@ def serve_one(args, conn, results, i):
         r["peer_port"] = conn.getpeername()[1]
         d = hashlib.sha256()
         if args.send:
-            data = pattern(args.send)
-            conn.sendall(data)
-            r["sent"] = len(data)
-            r["sent_sha256"] = hashlib.sha256(data).hexdigest()
+            r["sent_sha256"] = send_pattern(conn, args.send)
+            r["sent"] = args.send
         if args.close_first:
             conn.close()
             results[i] = r
