@@ -326,6 +326,25 @@ static int l_sim_step(lua_State *L)
     return 1;
 }
 
+/* sim:fd() -> the real-time net's fd to poll for reading, or nil on a sim */
+static int l_sim_fd(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    if (!s->rt) return 0;
+    lua_pushinteger(L, sf_rt_fd(s->rt));
+    return 1;
+}
+
+/* sim:timeout() -> milliseconds until the real-time net's next event (0:
+ * due now, -1: none pending), or nil on a sim */
+static int l_sim_timeout(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    if (!s->rt) return 0;
+    lua_pushinteger(L, sf_rt_timeout(s->rt));
+    return 1;
+}
+
 /* sim:tun(name, kernel_addr, prefix, mtu) -> the kernel's host index, the
  * device's name; or nil, the reason. The net runs in real time from now. */
 static int l_sim_tun(lua_State *L)
@@ -349,14 +368,14 @@ static int l_sim_tun(lua_State *L)
     return 2;
 }
 
-/* sim:tun_stats() -> { rx_packets, tx_packets, tx_dropped, ignored, fd, timeout } or nil */
+/* sim:tun_stats() -> { rx_packets, tx_packets, tx_dropped, ignored } or nil */
 static int l_sim_tun_stats(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
     if (!s->tun) return 0;
     sf_tun_stats st;
     sf_tun_get_stats(s->tun, &st);
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, 0, 4);
     lua_pushinteger(L, (lua_Integer)st.rx_packets);
     lua_setfield(L, -2, "rx_packets");
     lua_pushinteger(L, (lua_Integer)st.tx_packets);
@@ -365,10 +384,6 @@ static int l_sim_tun_stats(lua_State *L)
     lua_setfield(L, -2, "tx_dropped");
     lua_pushinteger(L, (lua_Integer)sf_sim_ignored(s->sim));
     lua_setfield(L, -2, "ignored");
-    lua_pushinteger(L, sf_tun_fd(s->tun));
-    lua_setfield(L, -2, "fd");
-    lua_pushinteger(L, sf_rt_timeout(s->rt));
-    lua_setfield(L, -2, "timeout");
     return 1;
 }
 
@@ -404,7 +419,7 @@ static int l_sim_raw(lua_State *L)
 }
 
 /* sim:raw_stats() -> the counters of raw.h's sf_raw_stats, ignored (packets
- * no host took), fd, timeout (sf_rt_timeout); or nil on another net */
+ * no host took); or nil on another net */
 static int l_sim_raw_stats(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
@@ -425,15 +440,11 @@ static int l_sim_raw_stats(lua_State *L)
              {"arp_requests_received", st.arp_requests_received},
              {"arp_replies_received", st.arp_replies_received},
              {"ignored", sf_sim_ignored(s->sim)}};
-    lua_createtable(L, 0, (int)(sizeof f / sizeof f[0]) + 2);
+    lua_createtable(L, 0, (int)(sizeof f / sizeof f[0]));
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         lua_pushinteger(L, (lua_Integer)f[i].v);
         lua_setfield(L, -2, f[i].name);
     }
-    lua_pushinteger(L, sf_rt_fd(s->rt));
-    lua_setfield(L, -2, "fd");
-    lua_pushinteger(L, sf_rt_timeout(s->rt));
-    lua_setfield(L, -2, "timeout");
     return 1;
 }
 
@@ -1282,6 +1293,8 @@ static const luaL_Reg sim_methods[] = {{"close", l_sim_close},
                                        {"now", l_sim_now},
                                        {"next_time", l_sim_next_time},
                                        {"step", l_sim_step},
+                                       {"fd", l_sim_fd},
+                                       {"timeout", l_sim_timeout},
                                        {"tun", l_sim_tun},
                                        {"tun_stats", l_sim_tun_stats},
                                        {"raw", l_sim_raw},

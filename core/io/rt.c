@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -17,10 +18,15 @@ struct sf_rt {
     uv_loop_t own_loop, *loop;
     uv_poll_t poll;
     uv_timer_t timer;
+    uv_prepare_t prepare; /* on the caller's loop: re-arms the timer each iteration */
+    bool on_caller_loop;  /* the net runs by itself on the caller's loop */
+    sf_rt_progress progress;
+    void *progress_ud;
     int peer_host;
     uint64_t base_us; /* the net's clock when the driver opened */
     uint64_t t0_ns;   /* uv_hrtime then */
     int received;     /* packets a host took since the last step */
+    int open_handles; /* closing handles whose callbacks have not run */
 };
 
 uint64_t sf_rt_now(const sf_rt *rt)
@@ -50,6 +56,20 @@ static uint64_t next_event(const sf_rt *rt)
     return a < b ? a : b;
 }
 
+static int process_due(sf_rt *rt);
+
+/* On the caller's loop, the net's work is done in the loop's callbacks:
+ * everything due now, in a bounded number of instants (a flood must not
+ * hold the caller's loop: what is left is due at once, and the timer,
+ * re-armed before the loop polls, comes back for it). */
+enum { MAX_INSTANTS_PER_CALLBACK = 64 };
+
+static void run_due(sf_rt *rt)
+{
+    for (int i = 0; i < MAX_INSTANTS_PER_CALLBACK && process_due(rt); i++) {
+    }
+}
+
 static void on_readable(uv_poll_t *poll, int status, int events)
 {
     sf_rt *rt = poll->data;
@@ -58,21 +78,64 @@ static void on_readable(uv_poll_t *poll, int status, int events)
     /* arrivals are stamped with the time they were read */
     sf_sim_set_now(rt->sim, sf_rt_now(rt));
     if (rt->drv.read(rt->drv.ud) > 0) rt->received = 1;
+    if (rt->on_caller_loop) run_due(rt);
 }
 
 static void on_timer(uv_timer_t *timer)
 {
-    (void)timer; /* it only ends uv_run's wait */
+    sf_rt *rt = timer->data;
+    /* on the net's own loop it only ends uv_run's wait (sf_rt_step works) */
+    if (rt->on_caller_loop) run_due(rt);
 }
 
-/* Closes the watchers, and the loop if it is the net's own. */
-static void stop_watching(sf_rt *rt)
+/* The caller's loop is about to wait: whatever its callbacks did to the
+ * net (user calls, segments injected) may have made something due, so
+ * process that, then let the timer wake the loop at the net's next event. */
+static void on_prepare(uv_prepare_t *prepare)
+{
+    sf_rt *rt = prepare->data;
+    run_due(rt);
+    int ms = sf_rt_timeout(rt);
+    if (ms < 0) {
+        uv_timer_stop(&rt->timer);
+        return;
+    }
+    uv_update_time(rt->loop); /* count from now, not from the last poll */
+    uv_timer_start(&rt->timer, on_timer, (uint64_t)ms, 0);
+}
+
+/* A handle's close callback: the last one frees the net (its handles live
+ * in it, and libuv holds them until their callbacks have run). */
+static void on_closed(uv_handle_t *handle)
+{
+    sf_rt *rt = handle->data;
+    if (--rt->open_handles == 0) free(rt);
+}
+
+static void close_handle(sf_rt *rt, uv_handle_t *handle)
+{
+    rt->open_handles++;
+    uv_close(handle, on_closed);
+}
+
+/* Closes the watchers, then frees the net: at once on the net's own loop
+ * (which is closed too), on the caller's loop when it has run the close
+ * callbacks (its next iteration). No callback of ours runs after this. */
+static void close_and_free(sf_rt *rt)
 {
     uv_poll_stop(&rt->poll);
-    uv_close((uv_handle_t *)&rt->poll, NULL);
-    uv_close((uv_handle_t *)&rt->timer, NULL);
-    uv_run(rt->loop, UV_RUN_NOWAIT); /* the close callbacks */
-    if (rt->loop == &rt->own_loop) uv_loop_close(&rt->own_loop);
+    uv_loop_t *own = rt->loop == &rt->own_loop ? rt->loop : NULL;
+    close_handle(rt, (uv_handle_t *)&rt->poll);
+    close_handle(rt, (uv_handle_t *)&rt->timer);
+    if (rt->on_caller_loop) close_handle(rt, (uv_handle_t *)&rt->prepare);
+    if (own) {
+        /* the loop lives in rt: run the callbacks but the last one, which
+         * frees rt, only after the loop is closed */
+        rt->open_handles++;
+        uv_run(own, UV_RUN_NOWAIT);
+        uv_loop_close(own);
+        if (--rt->open_handles == 0) free(rt);
+    }
 }
 
 sf_rt *sf_rt_open(sf_sim *sim, struct uv_loop_s *loop, const sf_rt_driver *drv, char *err,
@@ -105,15 +168,20 @@ sf_rt *sf_rt_open(sf_sim *sim, struct uv_loop_s *loop, const sf_rt_driver *drv, 
     rt->poll.data = rt;
     uv_timer_init(rt->loop, &rt->timer);
     rt->timer.data = rt;
+    if (loop) {
+        rt->on_caller_loop = true;
+        uv_prepare_init(rt->loop, &rt->prepare);
+        rt->prepare.data = rt;
+    }
     /* the peer last: a failure before leaves the net as it was */
     rt->peer_host = sf_sim_add_host(sim, drv->peer_addr, NULL);
     if (rt->peer_host < 0) {
         snprintf(err, errlen, "adding the peer: %s", sf_strerror(rt->peer_host));
-        stop_watching(rt);
-        free(rt);
+        close_and_free(rt);
         return NULL;
     }
     uv_poll_start(&rt->poll, UV_READABLE, on_readable);
+    if (rt->on_caller_loop) uv_prepare_start(&rt->prepare, on_prepare);
     sf_sim_set_port(sim, rt->peer_host, drv->send, drv->ud);
     sf_link link = {0, 0}; /* the real network has its own */
     sf_sim_set_link(sim, &link);
@@ -122,12 +190,17 @@ sf_rt *sf_rt_open(sf_sim *sim, struct uv_loop_s *loop, const sf_rt_driver *drv, 
     return rt;
 }
 
+void sf_rt_on_progress(sf_rt *rt, sf_rt_progress fn, void *ud)
+{
+    rt->progress = fn;
+    rt->progress_ud = ud;
+}
+
 void sf_rt_close(sf_rt *rt)
 {
     if (!rt) return;
     sf_sim_set_port(rt->sim, rt->peer_host, NULL, NULL); /* to a bare peer again */
-    stop_watching(rt);
-    free(rt);
+    close_and_free(rt);
 }
 
 int sf_rt_timeout(const sf_rt *rt)
@@ -163,6 +236,7 @@ static int process_due(sf_rt *rt)
         sf_sim_step(sim, now);
         did = 1;
     }
+    if (did && rt->progress) rt->progress(rt->progress_ud);
     return did;
 }
 

@@ -6,12 +6,19 @@
  * on the fd and on the net's next event (uv_poll, uv_timer), and a step
  * function with sf_sim_step's contract.
  *
- * Embedding (DESIGN.md §5, principle 6): a program with a loop of its own
- * (luv, cqueues, poll(2)) polls sf_rt_fd for reading with sf_rt_timeout
- * as the timeout, then calls sf_rt_step(rt, sf_rt_now(rt)) until it
- * returns 0; a libuv program can instead hand its uv_loop_t to the
- * driver's open function, and then the fd's watcher and the timer live on
- * its loop. */
+ * Embedding (DESIGN.md §5, principle 6), two ways:
+ * - A libuv program hands its uv_loop_t to the driver's open function.
+ *   The net then runs by itself on that loop, as the program's other
+ *   handles do: the fd's watcher, a timer and a prepare handle live on it,
+ *   arrivals and timers are processed in their callbacks, and
+ *   sf_rt_on_progress tells the program when the net has done something
+ *   (to look at its connections, send, close). User calls made in any of
+ *   the loop's callbacks take effect before the loop next waits. Do not
+ *   call sf_rt_step then: the loop is the caller's to run.
+ * - A program with another loop (luv's, cqueues, poll(2)) opens the
+ *   driver with loop NULL, polls sf_rt_fd for reading with sf_rt_timeout
+ *   as the timeout, then calls sf_rt_step(rt, sf_rt_now(rt)) until it
+ *   returns 0. */
 #ifndef SF_RT_H
 #define SF_RT_H
 
@@ -53,8 +60,18 @@ typedef struct {
 sf_rt *sf_rt_open(sf_sim *sim, struct uv_loop_s *loop, const sf_rt_driver *drv, char *err,
                   size_t errlen);
 /* Detaches: the peer is a bare peer again, the watchers are closed, and
- * the loop too if it is the net's own. The driver closes its fd after. */
+ * the loop too if it is the net's own. On the caller's loop the memory
+ * goes when that loop has run the watchers' close callbacks (its next
+ * iteration); nothing of the net's runs after this call. The driver
+ * closes its fd after. */
 void sf_rt_close(sf_rt *rt);
+
+/* Called after the net has processed something (an arrival, a timer, a
+ * delayed segment), with the ud given to sf_rt_on_progress. */
+typedef void (*sf_rt_progress)(void *ud);
+/* Sets (fn NULL: clears) the function called after each instant the net
+ * processes, on either kind of loop; it may make user calls. */
+void sf_rt_on_progress(sf_rt *rt, sf_rt_progress fn, void *ud);
 
 /* The sim host that stands for the outside world (the kernel). */
 int sf_rt_peer_host(const sf_rt *rt);

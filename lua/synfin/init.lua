@@ -301,9 +301,7 @@ function synfin.raw(opts)
 end
 
 --- The device's counters, or nil on a sim. Both drivers: `rx_packets`,
--- `tx_packets`, `tx_dropped`, ignored (packets from outside no host took),
--- fd and timeout (the fd to poll and the milliseconds until the net's next
--- event, -1: none; for a program with a poll loop of its own).
+-- `tx_packets`, `tx_dropped`, ignored (packets from outside no host took).
 -- synfin.raw adds `rx_not_for_us` (frames for another MAC),
 -- `rx_other_type` (neither IPv4 nor ARP), `rx_malformed` (short frames, bad
 -- IPv4 or ARP headers), `arp_requests_sent`, `arp_replies_sent`,
@@ -449,10 +447,11 @@ function Net:_tail(n)
 end
 
 -- Drives the clock until w.check() says done, fails, or w.deadline passes.
--- Returns "ok", results... or "fail", message.
-function Net:_drive(w)
-  local steps = 0
-  local idle = false
+-- Returns "ok", results... or "fail", message; with a budget (a time on the
+-- net's clock, microseconds) that comes first, "pending" when it has come
+-- (net:step: the wait goes on at the next step).
+function Net:_drive(w, budget)
+  w.steps = w.steps or 0
   while true do
     self:_refresh()
     local bad = self:_failure() or self:_dispatch() or self:_run_timers()
@@ -461,7 +460,7 @@ function Net:_drive(w)
     local res = table.pack(w.check())
     if res[1] then return "ok", table.unpack(res, 2, res.n) end
     if res[1] == nil then return "fail", w.where .. res[2] .. "\nlast lines of the trace:\n" .. self:_tail() end
-    if idle then
+    if w.idle then
       -- nothing more happens before the deadline, and the clock is there
       if w.sleep then return "ok" end
       local instead = w.instead and w.instead() or nil
@@ -475,18 +474,26 @@ function Net:_drive(w)
       return "fail", ("%stimed out after %g s (at t=%.3f s) waiting for %s%s\nlast lines of the trace:\n%s")
         :format(w.where, w.timeout, self:now(), w.what, instead, self:_tail())
     end
-    steps = steps + 1
-    if steps > MAX_STEPS then return "fail", w.where .. "the network did not settle while waiting for " .. w.what end
+    w.steps = w.steps + 1
+    if w.steps > MAX_STEPS then return "fail", w.where .. "the network did not settle while waiting for " .. w.what end
     -- stop at the scenario's own timers (close policies) too
     local limit = w.deadline
     local timer = self.timers[1]
     if timer and timer.at < limit then limit = timer.at end
+    -- a race's net:after branch is due before the race's deadline (which
+    -- has the tolerance on top): wake for it, no later
+    if w.wake and w.wake < limit and w.wake > self.sim:now() then limit = w.wake end
+    local paused = budget and budget < limit
+    if paused then limit = budget end
     local stepped = self.sim:step(limit)
-    if not stepped and limit < w.deadline then
-      bad = self:_run_timers()
-      if bad then return "fail", bad end
-    else
-      idle = not stepped
+    if not stepped then
+      if paused then return "pending" end
+      if limit < w.deadline then
+        bad = self:_run_timers()
+        if bad then return "fail", bad end
+      else
+        w.idle = true
+      end
     end
   end
 end
@@ -513,7 +520,7 @@ end
 -- A wait that is not a sleep gets the net's tolerance on top of its timeout
 -- (net:slack: 0 on a sim); missing says what did not happen ("nothing
 -- came"), for the timeout's message on a real-time net.
-function Net:_block(what, timeout, check, instead, sleep, missing)
+function Net:_block(what, timeout, check, instead, sleep, missing, wake)
   timeout = timeout or self.timeout
   if type(timeout) ~= "number" or timeout < 0 then
     error(where() .. "a timeout in seconds (>= 0) expected", 0)
@@ -522,7 +529,7 @@ function Net:_block(what, timeout, check, instead, sleep, missing)
   local now = self.sim:now()
   local w = { synfin_wait = true, what = what, timeout = timeout, check = check, instead = instead,
     sleep = sleep, where = where(), start = now, slack = slack, missing = missing,
-    deadline = now + us(timeout + slack) }
+    deadline = now + us(timeout + slack), wake = wake }
   local res
   if self.co and coroutine.running() == self.co then
     res = table.pack(coroutine.yield(w))
@@ -583,7 +590,7 @@ function Net:first(branches, t)
       if r[1] == nil then return true, name, nil, r[2] end
     end
     return false
-  end)
+  end, nil, nil, nil, soonest)
 end
 
 --- A wait satisfied once t seconds have passed (for net:first).
@@ -623,39 +630,141 @@ function Net:leftovers()
   return out
 end
 
---- Runs fn(net) as the scenario, on the virtual clock; returns the net when
--- fn has finished. An error in fn, a failed wait or a failed hook is raised
--- with its traceback. opts.strict (or the net's strict setting): leftovers
--- (net:leftovers()) are an error too.
--- @tparam function fn the scenario, called with the net
--- @tparam[opt] table opts strict
--- @treturn Net
-function Net:run(fn, opts)
-  if type(fn) ~= "function" then argerror(1, "run", "function expected") end
-  opts = check_opts(opts, { strict = true }, 2, "run")
-  if self.co then error("net:run is already running", 2) end
-  local co = coroutine.create(fn)
-  self.co = co
-  local ok, w = coroutine.resume(co, self)
-  while ok and coroutine.status(co) ~= "dead" do
-    if type(w) ~= "table" or not w.synfin_wait then
-      ok, w = false, "the scenario yielded something that is not a synfin wait"
-      break
-    end
-    ok, w = coroutine.resume(co, self:_drive(w))
+-- Makes fn the net's scenario, a coroutine, and runs it to its first wait.
+local function begin(net, fn, opts, fname)
+  if type(fn) ~= "function" then argerror(1, fname, "function expected") end
+  opts = check_opts(opts, { strict = true }, 2, fname)
+  if net.co then error("a scenario is already running on this net", 3) end
+  local strict = opts.strict
+  if strict == nil then strict = net.strict end
+  net.co = coroutine.create(fn)
+  net.scenario = { co = net.co, strict = strict }
+  return net:_resume(net)
+end
+
+-- Resumes the scenario with what its last wait gave, until it waits again
+-- (true) or has ended (false; an error raised if it failed).
+function Net:_resume(...)
+  local sc = self.scenario
+  local ok, w = coroutine.resume(sc.co, ...)
+  if not ok then return self:_finish(debug.traceback(sc.co, tostring(w))) end
+  if coroutine.status(sc.co) == "dead" then return self:_finish() end
+  if type(w) ~= "table" or not w.synfin_wait then
+    return self:_finish("the scenario yielded something that is not a synfin wait")
   end
-  self.co = nil
-  if not ok then error(debug.traceback(co, tostring(w)), 0) end
+  sc.wait = w
+  return true
+end
+
+-- The scenario has ended: its failure, a hook's or a callback's, or its
+-- leftovers when strict, are raised.
+function Net:_finish(err)
+  local strict = self.scenario.strict
+  self.co, self.scenario = nil, nil
+  if err then error(err, 0) end
   self:_sync()
   local bad = self:_failure() or self:_dispatch()
   if bad then error(bad, 0) end
-  local strict = opts.strict
-  if strict == nil then strict = self.strict end
   if strict then
     local left = self:leftovers()
     if #left > 0 then error("the scenario left behind:\n  " .. table.concat(left, "\n  "), 0) end
   end
+  return false
+end
+
+-- Runs the scenario's waits until one is pending at budget (true) or the
+-- scenario ends (false). budget nil: no bound.
+function Net:_advance(budget)
+  local sc = self.scenario
+  while true do
+    local res = table.pack(self:_drive(sc.wait, budget))
+    if res[1] == "pending" then return true end
+    if not self:_resume(table.unpack(res, 1, res.n)) then return false end
+  end
+end
+
+--- Runs fn(net) as the scenario, on the net's clock; returns the net when
+-- fn has finished. An error in fn, a failed wait or a failed hook is raised
+-- with its traceback. opts.strict (or the net's strict setting): leftovers
+-- (net:leftovers()) are an error too. net:start and net:step do the same a
+-- step at a time, for a program with a loop of its own.
+-- @tparam function fn the scenario, called with the net
+-- @tparam[opt] table opts strict
+-- @treturn Net
+function Net:run(fn, opts)
+  if begin(self, fn, opts, "run") then self:_advance(nil) end
   return self
+end
+
+--- Starts fn(net) as the scenario without waiting for it to finish: it
+-- runs until its first wait, and net:step runs it on. For a program with
+-- a loop of its own (luv, cqueues, a poll loop) that drives a real-time
+-- net: poll net:fd() for reading, with net:next_timeout() as the timeout,
+-- and call net:step() when either fires, until it returns false.
+-- @tparam function fn the scenario, called with the net
+-- @tparam[opt] table opts strict
+-- @treturn boolean true while the scenario runs, false when it has finished already
+-- @raise the scenario's failure, as net:run raises it
+-- @usage net:start(function() local c = host:connect("10.73.0.1", 80) ... end)
+function Net:start(fn, opts)
+  return begin(self, fn, opts, "start")
+end
+
+--- Lets the net run for at most t seconds (default 0: only what is there
+-- or due now, without waiting), then returns. On a real-time net it reads
+-- what has arrived on the device and runs the timers that are due; on a
+-- sim it moves the virtual clock on by t at most. A scenario started with
+-- net:start goes on as far as that lets it.
+-- @tparam[opt] number t seconds (>= 0)
+-- @treturn boolean true while the scenario started with net:start runs;
+-- false when it has finished (or none was started)
+-- @raise the scenario's failure (a failed wait, an error in it or in a hook),
+-- when it fails in this step
+-- @usage while net:step(0.1) do end
+function Net:step(t)
+  t = t or 0
+  if type(t) ~= "number" or t < 0 then argerror(1, "step", "seconds (>= 0) expected") end
+  if self.co and coroutine.running() == self.co then error("net:step is called from inside the scenario", 2) end
+  local budget = self.sim:now() + us(t)
+  if self.scenario then return self:_advance(budget) end
+  local n = 0
+  while n < MAX_STEPS and self.sim:step(budget) do n = n + 1 end
+  self:_refresh()
+  local bad = self:_failure() or self:_dispatch()
+  if bad then error(bad, 0) end
+  return false
+end
+
+--- The fd a program's loop polls for reading on behalf of a real-time net
+-- (synfin.tun: the TUN device's; synfin.raw: the packet socket's); nil on
+-- a sim, which needs no loop. When it is readable, call net:step().
+-- @treturn integer|nil
+function Net:fd() return self.sim:fd() end
+
+--- Seconds until the net next needs a step: its next timer or delayed
+-- segment, or the deadline of the scenario's wait (net:start), whichever
+-- comes first; 0 when something is due now; nil when nothing is pending
+-- (then only the fd can wake it). On a sim, virtual seconds.
+-- @treturn number|nil
+function Net:next_timeout()
+  local now = self.sim:now()
+  local at
+  local rt_ms = self.sim:timeout()
+  if rt_ms then
+    if rt_ms >= 0 then at = now + rt_ms * 1000 end
+  else
+    at = self.sim:next_time()
+  end
+  local w = self.scenario and self.scenario.wait
+  if w then
+    local due = w.deadline
+    if w.wake and w.wake < due and w.wake > now then due = w.wake end
+    if not at or due < at then at = due end
+  end
+  local timer = self.timers[1]
+  if timer and (not at or timer.at < at) then at = timer.at end
+  if not at then return nil end
+  return math.max(0, at - now) / 1e6
 end
 
 --- Lets t seconds of virtual time pass.
