@@ -171,6 +171,8 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
             p->congestion_control = (uint8_t)luaL_checkoption(L, -1, NULL, opts);
         } else if (strcmp(k, "nagle") == 0)
             p->nagle = (uint8_t)lua_toboolean(L, -1);
+        else if (strcmp(k, "tail_loss_probe") == 0)
+            p->tail_loss_probe = (uint8_t)lua_toboolean(L, -1);
         else if (strcmp(k, "timestamps") == 0)
             p->timestamps = (uint8_t)lua_toboolean(L, -1);
         else if (strcmp(k, "window_scaling") == 0)

@@ -1,10 +1,9 @@
 /* cc.c - congestion control: slow start, congestion avoidance, fast
  * retransmit and fast recovery as RFC 5681 specifies them, with NewReno's
- * partial acknowledgments (RFC 6582). RFC 9293 §3.8.2 (MUST-19) requires it.
- * Windows are in bytes; SMSS is the effective send MSS, the largest
- * payload a segment carries once its options are counted (RFC 5681 §2:
- * SMSS "does not include the TCP/IP headers and options"), so that a
- * window of n segments holds n full segments. */
+ * partial acknowledgments (RFC 6582) and Limited Transmit (RFC 3042). RFC 9293 §3.8.2 (MUST-19)
+ * requires it. Windows are in bytes; SMSS is the effective send MSS, the largest payload a segment
+ * carries once its options are counted (RFC 5681 §2: SMSS "does not include the TCP/IP headers and
+ * options"), so that a window of n segments holds n full segments. */
 #include "tcb.h"
 
 static uint32_t smss(const sf_conn *c)
@@ -39,7 +38,15 @@ void sf_cc_init(sf_conn *c)
 
 uint32_t sf_cc_window(const sf_conn *c)
 {
-    return c->pol.congestion_control ? c->cwnd : UINT32_MAX;
+    if (!c->pol.congestion_control) return UINT32_MAX;
+    /* RFC 5681 §3.2 and RFC 3042 (Limited Transmit): on the first and
+     * second duplicate ACK a new segment may go beyond cwnd, 2*SMSS at
+     * most, cwnd itself unchanged, so that a small window (a few segments
+     * in flight) still draws the third duplicate ACK that fast retransmit
+     * needs instead of waiting for the RTO */
+    if (!c->in_recovery && c->dupacks > 0 && c->dupacks < 3)
+        return c->cwnd + (uint32_t)c->dupacks * smss(c);
+    return c->cwnd;
 }
 
 bool sf_cc_on_ack(sf_conn *c, uint32_t ack)

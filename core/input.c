@@ -362,6 +362,10 @@ static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
         } else {
             sf_rto_arm(c, now);
         }
+        /* RFC 8985 §7.2: an ACK of new data ends a probe's episode and
+         * restarts the probe timeout (none with nothing in flight) */
+        c->tlp_out = false;
+        sf_tlp_arm(c, now);
     } else if (dupack && sf_cc_on_dupack(c)) {
         resend_first = true;
     }
@@ -638,7 +642,7 @@ static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
         c->rcv_nxt += take;
         c->bytes_in += take;
         c->unacked_in += take;
-        if (take) c->dupacks_owed = 0; /* the next ACK is new, not a duplicate */
+        if (take) c->dupacks_owed = 0;       /* the next ACK is new, not a duplicate */
         bool filled_hole = c->ooo_count > 0; /* RFC 5681 §4.2: ACK at once */
         drain_held(c, take);
         ack_data(c, now, fin || filled_hole);

@@ -245,6 +245,7 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge, uint32_t cwnd)
         c->rtt_seq = c->snd_nxt;
         c->rtt_start = now;
     }
+    bool new_data = sf_seq_ge(seg.seq, c->snd_max);
     c->snd_nxt += n + (fin ? 1u : 0u);
     if (sf_seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
     if (fin) {
@@ -257,7 +258,27 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge, uint32_t cwnd)
         sf_rto_arm(c, now); /* RFC 6298 (5.1) */
         if (!c->ut_at) sf_user_timeout_progress(c, now);
     }
+    if (new_data) sf_tlp_arm(c, now); /* RFC 8985 §7.2: after new data */
     return true;
+}
+
+bool sf_send_tail_probe(sf_conn *c, uint64_t now)
+{
+    if (c->snd_una == c->snd_max) return false;
+    uint32_t edge = c->snd_una + c->snd_wnd;
+    if (send_one(c, now, edge, UINT32_MAX)) return true;
+    /* no new data can go: the last segment sent, again (at most one MSS
+     * back from SND.MAX, our FIN with it if it was sent) */
+    uint32_t flight = c->snd_max - c->snd_una, mss = sf_eff_mss(c);
+    uint32_t saved = c->snd_nxt;
+    c->snd_nxt = c->snd_max - (flight < mss ? flight : mss);
+    bool sent = send_one(c, now, c->snd_wnd ? edge : c->snd_una + 1, UINT32_MAX);
+    if (sent) {
+        c->retransmits++;
+        c->rtt_timing = false; /* Karn */
+    }
+    if (!sent || sf_seq_lt(c->snd_nxt, saved)) c->snd_nxt = saved;
+    return sent;
 }
 
 /* Sends what the windows allow from SND.NXT on: the peer's offered window
@@ -281,7 +302,7 @@ void sf_output(sf_conn *c, uint64_t now)
      * the window opened (RFC 9293 §3.8.6.1). A window shrunk to zero with
      * data in flight is probed too, never timed out (MUST-35, SHLD-17) */
     if (can_send_data(c->state) && c->snd_wnd == 0 && c->sndbuf.len > 0 && !c->persist_at) {
-        c->rto_at = 0;
+        c->rto_at = c->tlp_at = 0;
         c->persist_at = now + c->rto;
         sf_timer_update(c);
     }

@@ -182,6 +182,11 @@ typedef struct {
     /* RFC 9293 §3.8.2 (MUST-19): 1 (default) NewReno (RFC 5681, RFC 6582); 0:
      * none, the peer's window alone limits what is sent */
     uint8_t congestion_control;
+    /* RFC 8985 §7 Tail Loss Probe (default 0, as RFC 9293 has none): when
+     * ACKs stop coming with data in flight, probe after about two RTTs with
+     * one segment (new data, else the last one sent), so that a lost tail
+     * (or a lost ACK of a whole flight) draws an ACK long before the RTO */
+    uint8_t tail_loss_probe;
     /* RFC 7323 §2: offer window scaling (default 1); our shift follows rcv_buf */
     uint8_t window_scaling;
     /* RFC 7323 §3-5: offer timestamps (default 1): PAWS, and the RFC 6191 use

@@ -71,12 +71,12 @@ struct sf_conn {
     bool fin_queued; /* CLOSE called: a FIN follows the queued data */
     bool fin_sent;   /* our FIN has been sent at fin_seq */
     uint32_t fin_seq;
-    bool fin_received; /* the peer's FIN has been accepted */
-    bool ack_now;      /* an ACK is owed */
+    bool fin_received;     /* the peer's FIN has been accepted */
+    bool ack_now;          /* an ACK is owed */
     uint16_t dupacks_owed; /* duplicate ACKs owed beyond it (RFC 5681 §4.2) */
-    bool held;         /* the user holds this connection */
-    bool passive;      /* came from LISTEN */
-    int error;         /* the last error signalled to the user */
+    bool held;             /* the user holds this connection */
+    bool passive;          /* came from LISTEN */
+    int error;             /* the last error signalled to the user */
 
     sf_ring sndbuf; /* from SND.UNA on: unacknowledged then unsent data */
     /* out-of-order data (SHLD-31), held in rcvbuf past the in-order bytes:
@@ -103,6 +103,8 @@ struct sf_conn {
     bool sws_override;       /* it fired: send the small segment */
     uint64_t ut_at;          /* user timeout, 0 when off */
     uint64_t ka_at;          /* keep-alive timer, 0 when off */
+    uint64_t tlp_at;         /* tail loss probe timer (RFC 8985 §7.2), 0 when off */
+    bool tlp_out;            /* a probe is out: no other until an ACK of new data */
     uint32_t ka_probes;      /* keep-alives sent since the peer last spoke */
     uint32_t unacked_in;     /* in-order bytes received since our last ACK */
     uint32_t persist_probes; /* probes sent since the peer last answered */
@@ -221,6 +223,12 @@ uint32_t sf_rcv_offer(const sf_conn *c);
 uint16_t sf_rcv_window(sf_conn *c);
 
 /* cc.c */
+/* RFC 8985 §7 (timer.c): (re)starts the tail loss probe timeout. */
+void sf_tlp_arm(sf_conn *c, uint64_t now);
+/* RFC 8985 §7.3 (output.c): sends the probe, one segment of new data if
+ * the peer's window lets it go (the congestion window does not count),
+ * else the last segment sent again; returns whether it sent one. */
+bool sf_send_tail_probe(sf_conn *c, uint64_t now);
 void sf_cc_init(sf_conn *c);
 uint32_t sf_cc_window(const sf_conn *c);
 /* New data acknowledged up to ack (before SND.UNA moves); true when a

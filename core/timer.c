@@ -65,6 +65,7 @@ void sf_timer_update(sf_conn *c)
     if (c->sws_at && c->sws_at < d) d = c->sws_at;
     if (c->ut_at && c->ut_at < d) d = c->ut_at;
     if (c->ka_at && c->ka_at < d) d = c->ka_at;
+    if (c->tlp_at && c->tlp_at < d) d = c->tlp_at;
     if (d == SF_NO_DEADLINE) {
         sf_timer_remove(c);
         return;
@@ -90,6 +91,33 @@ void sf_timer_update(sf_conn *c)
 void sf_rto_arm(sf_conn *c, uint64_t now)
 {
     c->rto_at = now + c->rto;
+    sf_timer_update(c);
+}
+
+/* RFC 8985 §7.2: (re)starts the probe timeout after new data went out or
+ * an ACK acknowledged new data, unless the policy is off, a probe is out
+ * already, fast recovery is on, or nothing is in flight. PTO = 2*SRTT
+ * (plus the worst-case delayed ACK, 200 ms, when one segment is in flight:
+ * its ACK may be delayed), 1 s before any RTT sample, never past the RTO.
+ * At least 10 ms, as Linux bounds it: on a path of microseconds, 2*SRTT
+ * would fire between the ACKs of a healthy flight. */
+void sf_tlp_arm(sf_conn *c, uint64_t now)
+{
+    c->tlp_at = 0;
+    uint32_t flight = c->snd_max - c->snd_una;
+    if (!c->pol.tail_loss_probe || c->tlp_out || c->in_recovery || flight == 0 ||
+        c->snd_nxt != c->snd_max || !c->rto_at) {
+        sf_timer_update(c);
+        return;
+    }
+    uint64_t pto = 1000000;
+    if (c->srtt) {
+        pto = 2 * (uint64_t)c->srtt;
+        if (flight <= sf_eff_mss(c)) pto += 200000;
+        if (pto < 10000) pto = 10000;
+    }
+    uint64_t at = now + pto;
+    if (at < c->rto_at) c->tlp_at = at; /* else the RTO comes first anyway */
     sf_timer_update(c);
 }
 
@@ -134,7 +162,8 @@ void sf_time_wait_start(sf_conn *c, uint64_t now)
      * the other timers. A TIME_WAIT connection keeps no send buffer, and its
      * receive buffer only while it holds data the user has not read (the
      * data was acknowledged: it is the user's, §3.10.7.4 seventh step). */
-    c->rto_at = c->persist_at = c->fw2_at = c->dack_at = c->ut_at = c->ka_at = c->sws_at = 0;
+    c->rto_at = c->persist_at = c->fw2_at = c->dack_at = c->ut_at = c->ka_at = c->sws_at =
+        c->tlp_at = 0;
     c->tw_at = now + 2 * c->pol.msl;
     sf_ring_drop(&c->sndbuf);
     if (c->rcvbuf.len == 0) sf_ring_drop(&c->rcvbuf);
@@ -272,8 +301,19 @@ void sf_timers_run(sf_stack *st, uint64_t now)
             c->dack_at = 0; /* RFC 9293 §3.8.6.3: the delayed ACK is due */
             sf_send_ack(c, now);
         }
+        if (c->tlp_at && c->tlp_at <= now) {
+            /* RFC 8985 §7.3: the probe, then the RTO (re)armed, not the PTO */
+            c->tlp_at = 0;
+            c->tlp_out = true; /* one probe an episode: the probe arms no other */
+            if (sf_send_tail_probe(c, now))
+                sf_rto_arm(c, now);
+            else
+                c->tlp_out = false;
+        }
         if (c->rto_at && c->rto_at <= now) {
             c->rto_at = 0;
+            c->tlp_at = 0;
+            c->tlp_out = false;
             retransmit(c, now);
         }
         if (c->persist_at && c->persist_at <= now && c->state != SF_CLOSED) {

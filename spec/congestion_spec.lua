@@ -95,11 +95,64 @@ describe("losses", function()
     t:send { flags = "A", ack = 1 + MSS } -- the first arrived: two more segments go
     t.net:sleep(0)
     t:skip()
-    for _ = 1, 3 do
-      t:send { flags = "A", ack = 1 + MSS } -- the second was lost: three duplicate ACKs
-    end
+    -- the second was lost: three duplicate ACKs; the first two each let a
+    -- new segment go (Limited Transmit, RFC 3042)
+    t:send { flags = "A", ack = 1 + MSS }
+    t:expect({ flags = "A", seq = 1 + 5 * MSS, len = MSS }, 0.1)
+    t:send { flags = "A", ack = 1 + MSS }
+    t:expect({ flags = "A", seq = 1 + 6 * MSS, len = MSS }, 0.1)
+    t:send { flags = "A", ack = 1 + MSS }
     local resent = t:expect({ flags = "A", seq = 1 + MSS, len = MSS }, 0.5)
     assert.equal(0, resent.time) -- at once (the fixture's clock is at 0), not after an RTO
+  end)
+
+  it("RFC 3042 (Limited Transmit): the first and second duplicate ACKs each let one new segment go, beyond cwnd", function()
+    local t = fixture.at_state("ESTABLISHED")
+    t.c:send(("s"):rep(20000))
+    t.net:sleep(0) -- the initial window: 3 segments, 1, 1461, 2921
+    t:skip()
+    t:send { flags = "A", ack = 1 } -- the first was lost: a duplicate ACK
+    t:expect({ flags = "A", seq = 1 + 3 * MSS, len = MSS }, 0.1) -- new data, not a retransmission
+    t:expect_nothing(0.01)
+    t:send { flags = "A", ack = 1 }
+    t:expect({ flags = "A", seq = 1 + 4 * MSS, len = MSS }, 0.1)
+    t:expect_nothing(0.01)
+    -- the third: fast retransmit of the first, and cwnd itself was unchanged
+    -- until then (ssthresh is half of the 5 segments in flight)
+    t:send { flags = "A", ack = 1 }
+    t:expect({ flags = "A", seq = 1, len = MSS }, 0.1)
+  end)
+
+  it("RFC 3042: with 3 segments in flight, the loss of the first is repaired by fast retransmit, not by the RTO", function()
+    local net = synfin.sim { seed = 5, latency = 0.01 }
+    local a, b = net:host "10.0.0.1", net:host "10.0.0.2"
+    -- the first data segment is lost once; its two successors draw only two
+    -- duplicate ACKs, and Limited Transmit's new segments draw the third
+    local dropped = false
+    a:hook("egress", {}, function(seg)
+      if seg.len > 0 and not dropped then
+        dropped = true
+        return "drop"
+      end
+    end)
+    local l = b:listen(80)
+    local got, resent_at, sent_at
+    net:run(function()
+      local c = a:connect("10.0.0.2", 80)
+      c:wait("ESTABLISHED", 1)
+      local s = l:accept(1)
+      sent_at = net:now()
+      c:send(("d"):rep(8 * MSS))
+      got = s:recv(8 * MSS, 5)
+      for _, r in ipairs(net:records()) do
+        if r.kind == "seg" and r.from == a.index and r.seq == 1 and r.len > 0 and r.fate == "delivered" then
+          resent_at = r.time
+        end
+      end
+    end)
+    assert.equal(8 * MSS, #got)
+    -- two round trips (40 ms): the loss, then the duplicate ACKs' answer
+    assert.truthy(resent_at - sent_at < 0.1, ("repaired after %.3f s"):format(resent_at - sent_at))
   end)
 
   it("RFC 6582 (NewReno): a partial ACK during fast recovery retransmits the next hole at once", function()
@@ -112,7 +165,11 @@ describe("losses", function()
     t:skip()
     -- segments 4 (seq 4381) and 6 (seq 7301) are lost: duplicate ACKs for 4381
     t:skip()
-    for _ = 1, 3 do t:send { flags = "A", ack = 1 + 3 * MSS } end
+    t:send { flags = "A", ack = 1 + 3 * MSS }
+    t:expect({ flags = "A", seq = 1 + 9 * MSS, len = MSS }, 0.1) -- Limited Transmit (RFC 3042)
+    t:send { flags = "A", ack = 1 + 3 * MSS }
+    t:expect({ flags = "A", seq = 1 + 10 * MSS, len = MSS }, 0.1)
+    t:send { flags = "A", ack = 1 + 3 * MSS }
     t:expect({ flags = "A", seq = 1 + 3 * MSS, len = MSS }, 0.1) -- fast retransmit of 4
     t:skip()
     -- a partial ACK: 4 and 5 arrived, 6 is still missing
@@ -175,5 +232,71 @@ describe("sender silly window syndrome avoidance (RFC 9293 §3.8.6.2.1)", functi
     local t = fixture.at_state("ESTABLISHED", { peer_win = 10000, settings = settings })
     t.c:send("tiny")
     t:expect { flags = "PA", seq = 1, len = 4 }
+  end)
+end)
+
+describe("tail loss probe (RFC 8985 §7, policy tail_loss_probe, off by default)", function()
+  local tlp = { tail_loss_probe = true }
+
+  -- A connection whose RTT was measured (the fixture's peer ACKs 20 ms
+  -- after our segment), and its probe timeout: 2*SRTT, at least 10 ms.
+  local function measured(settings)
+    local t = fixture.at_state("ESTABLISHED", { settings = settings })
+    t.c:send(("p"):rep(MSS))
+    t:expect({ flags = "A", seq = 1, len = MSS }, 0.1)
+    t:sleep(0.02)
+    t:send { flags = "A", ack = 1 + MSS }
+    local srtt = t.c:info().srtt
+    assert.truthy(srtt > 0)
+    return t, math.max(2 * srtt, 0.01)
+  end
+
+  it("probes with the last segment after 2*SRTT when the ACK of a whole flight is lost", function()
+    local t, pto = measured(tlp)
+    local start = t.net:now()
+    t.c:send(("q"):rep(3 * MSS)) -- three segments, nothing more to send
+    for i = 0, 2 do t:expect({ flags = "A", seq = 1 + (1 + i) * MSS, len = MSS }, 0.1) end
+    -- no ACK comes: the probe is the last segment again, after the PTO,
+    -- long before the RTO (1 s)
+    local probe = t:expect({ flags = "A", seq = 1 + 3 * MSS, len = MSS }, 0.5)
+    assert.near(pto, probe.time - start, 2e-6)
+    assert.equal(1, t.c:info().retransmits)
+    t:expect_nothing(0.5) -- one probe an episode, then only the RTO
+    t:send { flags = "A", ack = 1 + 4 * MSS } -- the probe's ACK covers the flight
+    t:expect_nothing(1.5)
+    assert.equal(0, t.c:info().snd_nxt - t.c:info().snd_una)
+  end)
+
+  it("probes with new data when the peer's window has room for it, beyond cwnd", function()
+    local t, pto = measured(tlp)
+    local start = t.net:now()
+    local from = #t.net:records() + 1
+    t.c:send(("r"):rep(10 * MSS)) -- cwnd (4 segments after one ACK) holds the rest back
+    t.net:sleep(0)
+    assert.equal(4, #data_since(t, from))
+    t:skip()
+    local probe = t:expect({ flags = "A", seq = 1 + 5 * MSS, len = MSS }, 0.5)
+    assert.near(pto, probe.time - start, 2e-6)
+    assert.equal(0, t.c:info().retransmits) -- new data is no retransmission
+  end)
+
+  it("is off by default: the same lost ACK waits for the RTO", function()
+    local t = measured(nil)
+    local start = t.net:now()
+    t.c:send(("q"):rep(3 * MSS))
+    for i = 0, 2 do t:expect({ flags = "A", seq = 1 + (1 + i) * MSS, len = MSS }, 0.1) end
+    local again = t:expect({ flags = "A", len = MSS }, 2)
+    assert.equal(1 + MSS, again.seq) -- the RTO: the first unacknowledged segment
+    assert.near(1.0, again.time - start, 1e-6)
+  end)
+
+  it("waits 2*SRTT + 200 ms with one segment in flight (its ACK may be delayed)", function()
+    local t = measured(tlp)
+    local srtt = t.c:info().srtt
+    local start = t.net:now()
+    t.c:send(("s"):rep(100))
+    t:expect({ flags = "PA", seq = 1 + MSS, len = 100 }, 0.1)
+    local probe = t:expect({ flags = "PA", seq = 1 + MSS, len = 100 }, 1)
+    assert.near(math.max(2 * srtt + 0.2, 0.01), probe.time - start, 2e-6)
   end)
 end)

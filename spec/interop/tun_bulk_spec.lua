@@ -1,14 +1,12 @@
 -- Bulk transfer between synfin and the Linux kernel over TUN (issue 5):
 -- 100 MiB each way with a hook dropping 1% of the segments and another
 -- delaying 1% by 10 ms, in both directions; what arrives hashes (SHA-256)
--- as what left. Runs only through spec/netns/run. The throughput it takes
--- is measured by spec/bench/tun_throughput.lua, not asserted here.
---
--- NOT YET IN CTEST (hence not named *_spec.lua): at 100 MiB with both
--- faults, the transfer stalls for over 20 s at about 50 MiB in both
--- directions (the kernel peer's socket timeout ends it), a bug still to be
--- found (issue 5). 10 MiB passes. Run it by hand:
---   SYNFIN_BULK_MIB=100 spec/netns/run lua5.4 /usr/bin/busted spec/interop/tun_bulk.lua
+-- as what left. Runs only through spec/netns/run (ctest: interop/tun_bulk_spec).
+-- The throughput is measured by spec/bench/tun_throughput.lua, not
+-- asserted here. SYNFIN_BULK_MIB sets the size (the sanitizer build runs
+-- 8 MiB: the same code, instrumented; its memory checks matter there, not
+-- the volume):
+--   SYNFIN_BULK_MIB=10 spec/netns/run lua5.4 /usr/bin/busted spec/interop/tun_bulk_spec.lua
 -- (with LUA_PATH/LUA_CPATH as ctest sets them for the specs).
 local kernel = require "interop.kernel"
 local bulk = require "interop.bulk"
@@ -18,8 +16,7 @@ if not kernel.available() then
 end
 
 local MiB = 1 << 20
--- 100 MiB, the issue's figure; the sanitizer build sets fewer (the same
--- code, instrumented: its memory checks matter, not the volume)
+-- 100 MiB, the issue's figure
 local SIZE = (tonumber(os.getenv("SYNFIN_BULK_MIB")) or 100) * MiB
 
 describe(("over TUN, %d MiB each way with 1%% of segments dropped and 1%% delayed"):format(SIZE // MiB), function()
