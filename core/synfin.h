@@ -114,6 +114,11 @@ static inline uint32_t sf_seg_seqlen(const sf_seg *s)
 int sf_wire_parse(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why);
 /* Builds an IPv4 + TCP packet into buf; returns its length or SF_ENOBUFS. */
 int sf_wire_build(uint8_t *buf, size_t cap, const sf_seg *seg);
+/* Computes the TCP checksum of an IPv4 packet of len bytes (its IP total
+ * length) and stores it in place, as a NIC with checksum offload would:
+ * for packets whose sender left it undone. 0, or SF_EBADMSG when pkt is
+ * not IPv4 carrying a whole TCP header. */
+int sf_wire_fill_tcp_checksum(uint8_t *pkt, size_t len);
 /* An ICMP error message about a TCP segment (RFC 792; RFC 9293 §3.9.2.2):
  * its addresses, type and code, the next-hop MTU of "fragmentation needed"
  * (RFC 1191), and the quoted segment's addresses, ports and sequence number. */

@@ -3,6 +3,7 @@
  * per header; every length is checked before it is used (LESSONS.md §3,
  * Parsing: data offset past the end and option lengths 0 or 1 have crashed
  * other stacks). */
+#include "bytes.h"
 #include "synfin.h"
 
 #include <stdio.h>
@@ -14,30 +15,11 @@
 #define IPPROTO_ICMP_NUM 1
 #define ICMP_HDR         8
 
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
-
 /* One's-complement sum of 16-bit words (RFC 1071), not yet folded. */
 static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
 {
     while (len > 1) {
-        sum += get16(p);
+        sum += sf_get16(p);
         p += 2;
         len -= 2;
     }
@@ -61,6 +43,17 @@ static uint16_t tcp_checksum(uint32_t saddr, uint32_t daddr, const uint8_t *tcp,
     return csum_fold(csum_add(sum, tcp, len));
 }
 
+int sf_wire_fill_tcp_checksum(uint8_t *pkt, size_t len)
+{
+    if (len < IP_HDR) return SF_EBADMSG;
+    size_t ihl = (size_t)(pkt[0] & 15) * 4;
+    if (ihl < IP_HDR || len < ihl + TCP_HDR || pkt[9] != IPPROTO_TCP_NUM) return SF_EBADMSG;
+    uint8_t *tcp = pkt + ihl;
+    sf_put16(tcp + 16, 0);
+    sf_put16(tcp + 16, tcp_checksum(sf_get32(pkt + 12), sf_get32(pkt + 16), tcp, len - ihl));
+    return 0;
+}
+
 /* RFC 9293 §3.2: kind 0 ends the list, kind 1 is padding, every other option
  * has a length byte of at least 2 that must stay inside the header. */
 static int parse_options(const uint8_t *p, size_t len, sf_seg *seg, const char **why)
@@ -81,7 +74,7 @@ static int parse_options(const uint8_t *p, size_t len, sf_seg *seg, const char *
         const uint8_t *v = p + i + 2;
         switch (kind) {
         case 2:
-            if (olen == 4) seg->mss = get16(v);
+            if (olen == 4) seg->mss = sf_get16(v);
             break;
         case 3:
             if (olen == 3) seg->wscale = (int8_t)(v[0] > 14 ? 14 : v[0]); /* RFC 7323 §2.3 */
@@ -92,8 +85,8 @@ static int parse_options(const uint8_t *p, size_t len, sf_seg *seg, const char *
         case 8:
             if (olen == 10) {
                 seg->has_ts = 1;
-                seg->ts_val = get32(v);
-                seg->ts_ecr = get32(v + 4);
+                seg->ts_val = sf_get32(v);
+                seg->ts_ecr = sf_get32(v + 4);
             }
             break;
         default: break; /* MUST-6: ignore options we do not implement */
@@ -116,7 +109,7 @@ static int parse_ip(const uint8_t *pkt, size_t len, size_t *ihl, size_t *total, 
         return SF_EBADMSG;
     }
     *ihl = (size_t)(pkt[0] & 0x0f) * 4;
-    *total = get16(pkt + 2);
+    *total = sf_get16(pkt + 2);
     if (*ihl < IP_HDR || *total < *ihl || *total > len) {
         *why = "bad IPv4 header or total length";
         return SF_EBADMSG;
@@ -125,7 +118,7 @@ static int parse_ip(const uint8_t *pkt, size_t len, size_t *ihl, size_t *total, 
         *why = "bad IPv4 header checksum";
         return SF_EBADMSG;
     }
-    if ((get16(pkt + 6) & 0x3fff) != 0) {
+    if ((sf_get16(pkt + 6) & 0x3fff) != 0) {
         *why = "IPv4 fragment (reassembly not supported)";
         return SF_EBADMSG;
     }
@@ -146,8 +139,8 @@ int sf_wire_parse(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why)
     }
     seg->ttl = pkt[8];
     seg->tos = pkt[1];
-    seg->saddr = get32(pkt + 12);
-    seg->daddr = get32(pkt + 16);
+    seg->saddr = sf_get32(pkt + 12);
+    seg->daddr = sf_get32(pkt + 16);
 
     const uint8_t *tcp = pkt + ihl;
     size_t tlen = total - ihl;
@@ -160,13 +153,13 @@ int sf_wire_parse(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why)
         *why = "TCP data offset out of range";
         return SF_EBADMSG;
     }
-    seg->sport = get16(tcp);
-    seg->dport = get16(tcp + 2);
-    seg->seq = get32(tcp + 4);
-    seg->ack = get32(tcp + 8);
+    seg->sport = sf_get16(tcp);
+    seg->dport = sf_get16(tcp + 2);
+    seg->seq = sf_get32(tcp + 4);
+    seg->ack = sf_get32(tcp + 8);
     seg->flags = tcp[13];
-    seg->wnd = get16(tcp + 14);
-    seg->urp = get16(tcp + 18);
+    seg->wnd = sf_get16(tcp + 14);
+    seg->urp = sf_get16(tcp + 18);
     if (parse_options(tcp + TCP_HDR, doff - TCP_HDR, seg, why) != 0) return SF_EBADMSG;
     seg->payload = tcp + doff;
     seg->len = (uint32_t)(tlen - doff);
@@ -187,7 +180,7 @@ static size_t build_options(uint8_t *p, const sf_seg *seg)
     if (seg->mss) {
         p[n++] = 2;
         p[n++] = 4;
-        put16(p + n, seg->mss);
+        sf_put16(p + n, seg->mss);
         n += 2;
     }
     if (seg->sack_perm) {
@@ -201,8 +194,8 @@ static size_t build_options(uint8_t *p, const sf_seg *seg)
         p[n++] = 1;
         p[n++] = 8;
         p[n++] = 10;
-        put32(p + n, seg->ts_val);
-        put32(p + n + 4, seg->ts_ecr);
+        sf_put32(p + n, seg->ts_val);
+        sf_put32(p + n + 4, seg->ts_ecr);
         n += 8;
     }
     if (seg->wscale >= 0) {
@@ -226,29 +219,29 @@ int sf_wire_build(uint8_t *buf, size_t cap, const sf_seg *seg)
     memset(ip, 0, IP_HDR);
     ip[0] = 0x45;
     ip[1] = seg->tos;
-    put16(ip + 2, (uint16_t)total);
-    put16(ip + 6, 0x4000); /* DF */
+    sf_put16(ip + 2, (uint16_t)total);
+    sf_put16(ip + 6, 0x4000); /* DF */
     ip[8] = seg->ttl ? seg->ttl : 64;
     ip[9] = IPPROTO_TCP_NUM;
-    put32(ip + 12, seg->saddr);
-    put32(ip + 16, seg->daddr);
-    put16(ip + 10, csum_fold(csum_add(0, ip, IP_HDR)));
+    sf_put32(ip + 12, seg->saddr);
+    sf_put32(ip + 16, seg->daddr);
+    sf_put16(ip + 10, csum_fold(csum_add(0, ip, IP_HDR)));
 
     uint8_t *tcp = buf + IP_HDR;
-    put16(tcp, seg->sport);
-    put16(tcp + 2, seg->dport);
-    put32(tcp + 4, seg->seq);
-    put32(tcp + 8, seg->ack);
+    sf_put16(tcp, seg->sport);
+    sf_put16(tcp + 2, seg->dport);
+    sf_put32(tcp + 4, seg->seq);
+    sf_put32(tcp + 8, seg->ack);
     tcp[12] = (uint8_t)(((TCP_HDR + olen) / 4) << 4);
     tcp[13] = seg->flags;
-    put16(tcp + 14, seg->wnd);
-    put16(tcp + 16, 0);
-    put16(tcp + 18, seg->urp);
+    sf_put16(tcp + 14, seg->wnd);
+    sf_put16(tcp + 16, 0);
+    sf_put16(tcp + 18, seg->urp);
     memcpy(tcp + TCP_HDR, opts, olen);
     if (seg->len) memcpy(tcp + TCP_HDR + olen, seg->payload, seg->len);
     uint16_t sum = tcp_checksum(seg->saddr, seg->daddr, tcp, tlen);
     if (seg->bad_csum) sum ^= 0x5a5a;
-    put16(tcp + 16, sum);
+    sf_put16(tcp + 16, sum);
     return (int)total;
 }
 
@@ -333,11 +326,11 @@ int sf_icmp_parse(const uint8_t *pkt, size_t len, sf_icmp *m, const char **why)
         *why = "bad ICMP checksum";
         return SF_EBADMSG;
     }
-    m->saddr = get32(pkt + 12);
-    m->daddr = get32(pkt + 16);
+    m->saddr = sf_get32(pkt + 12);
+    m->daddr = sf_get32(pkt + 16);
     m->type = icmp[0];
     m->code = icmp[1];
-    m->mtu = get16(icmp + 6); /* RFC 1191: next-hop MTU, in "fragmentation needed" */
+    m->mtu = sf_get16(icmp + 6); /* RFC 1191: next-hop MTU, in "fragmentation needed" */
     /* the offending datagram: its IPv4 header and at least 8 bytes of TCP */
     const uint8_t *q = icmp + ICMP_HDR;
     size_t qlen = ilen - ICMP_HDR;
@@ -350,11 +343,11 @@ int sf_icmp_parse(const uint8_t *pkt, size_t len, sf_icmp *m, const char **why)
         *why = "ICMP message quotes no TCP header";
         return SF_EBADMSG;
     }
-    m->q_saddr = get32(q + 12);
-    m->q_daddr = get32(q + 16);
-    m->q_sport = get16(q + qihl);
-    m->q_dport = get16(q + qihl + 2);
-    m->q_seq = get32(q + qihl + 4);
+    m->q_saddr = sf_get32(q + 12);
+    m->q_daddr = sf_get32(q + 16);
+    m->q_sport = sf_get16(q + qihl);
+    m->q_dport = sf_get16(q + qihl + 2);
+    m->q_seq = sf_get32(q + qihl + 4);
     return 0;
 }
 
@@ -365,28 +358,28 @@ int sf_icmp_build(uint8_t *buf, size_t cap, const sf_icmp *m)
     memset(buf, 0, total);
     uint8_t *ip = buf;
     ip[0] = 0x45;
-    put16(ip + 2, (uint16_t)total);
+    sf_put16(ip + 2, (uint16_t)total);
     ip[8] = 64;
     ip[9] = IPPROTO_ICMP_NUM;
-    put32(ip + 12, m->saddr);
-    put32(ip + 16, m->daddr);
-    put16(ip + 10, csum_fold(csum_add(0, ip, IP_HDR)));
+    sf_put32(ip + 12, m->saddr);
+    sf_put32(ip + 16, m->daddr);
+    sf_put16(ip + 10, csum_fold(csum_add(0, ip, IP_HDR)));
     uint8_t *icmp = buf + IP_HDR;
     icmp[0] = m->type;
     icmp[1] = m->code;
-    put16(icmp + 6, m->mtu);
+    sf_put16(icmp + 6, m->mtu);
     /* the quoted datagram: an IPv4 header and the first 8 bytes of TCP */
     uint8_t *q = icmp + ICMP_HDR;
     q[0] = 0x45;
-    put16(q + 2, IP_HDR + TCP_HDR);
+    sf_put16(q + 2, IP_HDR + TCP_HDR);
     q[8] = 64;
     q[9] = IPPROTO_TCP_NUM;
-    put32(q + 12, m->q_saddr);
-    put32(q + 16, m->q_daddr);
-    put16(q + 10, csum_fold(csum_add(0, q, IP_HDR)));
-    put16(q + IP_HDR, m->q_sport);
-    put16(q + IP_HDR + 2, m->q_dport);
-    put32(q + IP_HDR + 4, m->q_seq);
-    put16(icmp + 2, csum_fold(csum_add(0, icmp, total - IP_HDR)));
+    sf_put32(q + 12, m->q_saddr);
+    sf_put32(q + 16, m->q_daddr);
+    sf_put16(q + 10, csum_fold(csum_add(0, q, IP_HDR)));
+    sf_put16(q + IP_HDR, m->q_sport);
+    sf_put16(q + IP_HDR + 2, m->q_dport);
+    sf_put32(q + IP_HDR + 4, m->q_seq);
+    sf_put16(icmp + 2, csum_fold(csum_add(0, icmp, total - IP_HDR)));
     return (int)total;
 }

@@ -2,6 +2,7 @@
  * synfin hosts of a net, on an AF_PACKET socket; the real-time machinery
  * is the real-time net's (rt.c). */
 #define _GNU_SOURCE
+#include "../bytes.h"
 #include "raw.h"
 
 #include <arpa/inet.h>
@@ -56,25 +57,6 @@ struct sf_raw {
     uint8_t rx[FRAME_MAX], tx[FRAME_MAX];
 };
 
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
-
 /* ---- writing frames ------------------------------------------------------------ */
 
 /* Writes the frame whose payload is in raw->tx after the header; 0 or -1. */
@@ -83,7 +65,7 @@ static int send_frame(sf_raw *raw, const uint8_t *dst, uint16_t type, size_t pay
     uint8_t *f = raw->tx;
     memcpy(f, dst, 6);
     memcpy(f + 6, raw->mac, 6);
-    put16(f + 12, type);
+    sf_put16(f + 12, type);
     size_t len = ETH_HDR + payload;
     if (len < ETH_MIN_FRAME) { /* a real NIC would pad it; a veth does not care */
         memset(f + len, 0, ETH_MIN_FRAME - len);
@@ -104,15 +86,15 @@ static void send_ip(sf_raw *raw, const uint8_t *pkt, size_t len)
 static int send_arp(sf_raw *raw, uint16_t op, const uint8_t *tha, uint32_t spa, uint32_t tpa)
 {
     uint8_t *a = raw->tx + ETH_HDR;
-    put16(a, ARPHRD_ETHER);
-    put16(a + 2, ETH_P_IP);
+    sf_put16(a, ARPHRD_ETHER);
+    sf_put16(a + 2, ETH_P_IP);
     a[4] = 6;
     a[5] = 4;
-    put16(a + 6, op);
+    sf_put16(a + 6, op);
     memcpy(a + 8, raw->mac, 6);
-    put32(a + 14, spa);
+    sf_put32(a + 14, spa);
     memcpy(a + 18, op == ARPOP_REQUEST ? (const uint8_t[6]){0} : tha, 6);
-    put32(a + 24, tpa);
+    sf_put32(a + 24, tpa);
     return send_frame(raw, op == ARPOP_REQUEST ? BROADCAST : tha, ETH_P_ARP, ARP_LEN);
 }
 
@@ -196,29 +178,12 @@ static void port_send(void *ud, const uint8_t *pkt, size_t len)
     if (!raw->resolving) {
         raw->resolving = 1;
         raw->arp_tries = 0;
-        raw->arp_from = get32(pkt + 12); /* the sender asks: the peer learns it too */
+        raw->arp_from = sf_get32(pkt + 12); /* the sender asks: the peer learns it too */
         arp_request(raw, sf_sim_now(raw->sim));
     }
 }
 
 /* ---- reading frames ------------------------------------------------------------ */
-
-/* RFC 9293 §3.1: the TCP checksum, over the pseudo-header and the segment
- * (its checksum field zero), stored into the segment. */
-static void fill_tcp_checksum(uint8_t *ip, size_t ihl, size_t total)
-{
-    uint8_t *tcp = ip + ihl;
-    size_t len = total - ihl;
-    uint32_t sum =
-        get16(ip + 12) + get16(ip + 14) + get16(ip + 16) + get16(ip + 18) + 6 + (uint32_t)len;
-    tcp[16] = tcp[17] = 0;
-    for (size_t i = 0; i + 1 < len; i += 2)
-        sum += get16(tcp + i);
-    if (len & 1) sum += (uint32_t)tcp[len - 1] << 8;
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    put16(tcp + 16, (uint16_t)~sum);
-}
 
 /* partial: the sender left the transport checksum to the hardware
  * (TP_STATUS_CSUMNOTREADY: a veth, or a frame this host sends), so only
@@ -226,10 +191,10 @@ static void fill_tcp_checksum(uint8_t *ip, size_t ihl, size_t total)
 static int ip_in(sf_raw *raw, uint8_t *p, size_t len, int partial)
 {
     if (len < 20 || p[0] >> 4 != 4) goto bad;
-    size_t ihl = (size_t)(p[0] & 15) * 4, total = get16(p + 2);
+    size_t ihl = (size_t)(p[0] & 15) * 4, total = sf_get16(p + 2);
     if (ihl < 20 || ihl > len || total < ihl || total > len) goto bad;
-    int fragment = (get16(p + 6) & 0x3fff) != 0; /* MF or an offset */
-    if (partial && p[9] == 6 && !fragment && total - ihl >= 20) fill_tcp_checksum(p, ihl, total);
+    int fragment = (sf_get16(p + 6) & 0x3fff) != 0; /* MF or an offset */
+    if (partial && p[9] == 6 && !fragment && total - ihl >= 20) sf_wire_fill_tcp_checksum(p, total);
     raw->stats.rx_packets++;
     /* total, not len: a short frame's Ethernet padding is no payload */
     return sf_sim_receive(raw->sim, p, total) == 0;
@@ -244,13 +209,13 @@ static void arp_in(sf_raw *raw, const uint8_t *a, size_t len)
         raw->stats.rx_malformed++;
         return;
     }
-    if (get16(a) != ARPHRD_ETHER || get16(a + 2) != ETH_P_IP || a[4] != 6 || a[5] != 4) {
+    if (sf_get16(a) != ARPHRD_ETHER || sf_get16(a + 2) != ETH_P_IP || a[4] != 6 || a[5] != 4) {
         raw->stats.rx_other_type++;
         return;
     }
-    uint16_t op = get16(a + 6);
+    uint16_t op = sf_get16(a + 6);
     const uint8_t *sha = a + 8;
-    uint32_t spa = get32(a + 14), tpa = get32(a + 24);
+    uint32_t spa = sf_get32(a + 14), tpa = sf_get32(a + 24);
     if (op == ARPOP_REQUEST) {
         raw->stats.arp_requests_received++;
         if (spa == raw->peer_addr) learn_peer(raw, sha);
@@ -280,7 +245,7 @@ static int frame_in(sf_raw *raw, uint8_t *f, size_t len, int partial)
         raw->stats.rx_not_for_us++;
         return 0;
     }
-    uint16_t type = get16(f + 12);
+    uint16_t type = sf_get16(f + 12);
     if (type == ETH_P_IP) return ip_in(raw, f + ETH_HDR, len - ETH_HDR, partial);
     if (type == ETH_P_ARP)
         arp_in(raw, f + ETH_HDR, len - ETH_HDR);

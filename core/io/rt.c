@@ -187,6 +187,11 @@ sf_rt *sf_rt_open(sf_sim *sim, struct uv_loop_s *loop, const sf_rt_driver *drv, 
     sf_sim_set_link(sim, &link);
     rt->base_us = sf_sim_now(sim);
     rt->t0_ns = uv_hrtime();
+    uv_timeval64_t wall;
+    if (uv_gettimeofday(&wall) == 0) {
+        uint64_t wall_us = (uint64_t)wall.tv_sec * 1000000u + (uint64_t)wall.tv_usec;
+        sf_sim_set_epoch(sim, wall_us - rt->base_us); /* pcap timestamps in real time */
+    }
     return rt;
 }
 

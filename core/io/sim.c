@@ -54,6 +54,7 @@ struct sf_sim {
     uint32_t current_seg; /* the segment being delivered, for causes */
     uint64_t ignored;     /* packets from the outside that no host took */
     sf_pcap *pcap;        /* recording every packet (sf_sim_pcap_open); NULL: not */
+    uint64_t epoch_us;    /* the wall-clock time of the net's time 0 (sf_sim_set_epoch) */
 
     sim_host **hosts;
     int nhosts;
@@ -327,7 +328,7 @@ static void capture(sf_sim *sim, const sim_pkt *p, cap_fate fate, uint32_t hook)
         append(text, sizeof text, "delayed %g s by hook %u, ", (double)r->delay / 1e6,
                p->delay_hook);
     append(text, sizeof text, cap_fates[fate], hook);
-    sf_pcap_write(sim->pcap, r ? r->time : p->sent, p->data, p->len, text);
+    sf_pcap_write(sim->pcap, sim->epoch_us + (r ? r->time : p->sent), p->data, p->len, text);
 }
 
 /* The link: lost by its seeded loss, or delivered one latency (plus the
@@ -836,6 +837,11 @@ int sf_sim_inject_icmp(sf_sim *sim, int host, const sf_icmp *m)
 }
 
 /* ---- recording ------------------------------------------------------------------- */
+
+void sf_sim_set_epoch(sf_sim *sim, uint64_t epoch_us)
+{
+    sim->epoch_us = epoch_us;
+}
 
 int sf_sim_pcap_open(sf_sim *sim, const char *path, char *err, size_t errlen)
 {

@@ -102,6 +102,11 @@ void sf_sim_set_now(sf_sim *sim, uint64_t now);
  * after closing any recording already open. Returns 0, or -1 with the
  * reason in err ("cannot open PATH: Permission denied"). */
 int sf_sim_pcap_open(sf_sim *sim, const char *path, char *err, size_t errlen);
+/* The wall-clock time (microseconds since 1970) of the net's time 0, which
+ * the pcap's timestamps count from: 0 on a sim (its virtual clock starts
+ * at 1970-01-01 in the file); a real-time net (rt.h) sets it when its
+ * driver opens, so that its files line up with a capture of the device. */
+void sf_sim_set_epoch(sf_sim *sim, uint64_t epoch_us);
 /* Stops recording: writes the packets still in flight ("in flight at the
  * end") and closes the file. Returns 0 (also when nothing was recording),
  * or -1 when a write failed, with the reason in err (err may be NULL).

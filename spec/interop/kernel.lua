@@ -172,6 +172,31 @@ function kernel.states(net, host)
   return out
 end
 
+--- Makes the veth pair the raw specs use: veth0, the kernel's end, with
+-- kernel_addr/24, and veth1, synfin's end, with no address (so the kernel
+-- never answers for synfin there); both up within a second, or an error.
+-- An old pair goes first; kernel.remove_veth_pair() takes it away.
+function kernel.veth_pair(kernel_addr)
+  kernel.remove_veth_pair()
+  for _, cmd in ipairs { "ip link add veth0 type veth peer name veth1",
+      "ip addr add " .. kernel_addr .. "/24 dev veth0", "ip link set veth0 up",
+      "ip link set veth1 up" } do
+    assert(os.execute(cmd), "failed: " .. cmd)
+  end
+  for _ = 1, 100 do
+    local p = assert(io.popen("ip -br link show veth0; ip -br link show veth1"))
+    local s = p:read("a")
+    p:close()
+    local _, up = s:gsub("%sUP%s", "")
+    if up == 2 then return end
+    os.execute("sleep 0.01")
+  end
+  error("the veth pair did not come up within a second")
+end
+
+--- Removes the veth pair (deleting veth0 takes veth1 with it), if any.
+function kernel.remove_veth_pair() os.execute("ip link del veth0 2>/dev/null") end
+
 --- Whether this process can run the interop specs: in a namespace of its
 -- own (spec/netns/run sets SYNFIN_NETNS), with a TUN device.
 function kernel.available() return os.getenv("SYNFIN_NETNS") == "1" end

@@ -32,23 +32,8 @@ local function on_cleanup(fn) table.insert(cleanups, 1, fn) end
 after_each(function()
   for _, fn in ipairs(cleanups) do pcall(fn) end
   cleanups = {}
-  os.execute("ip link del veth0 2>/dev/null") -- takes veth1 with it
+  kernel.remove_veth_pair()
 end)
-
--- The link: the kernel's end has the address, synfin's end none.
-local function make_link()
-  os.execute("ip link del veth0 2>/dev/null")
-  sh("ip link add veth0 type veth peer name veth1")
-  sh("ip addr add " .. KERNEL .. "/24 dev veth0")
-  sh("ip link set veth0 up && ip link set veth1 up")
-  for _ = 1, 100 do -- at most a second until both ends carry
-    if read_cmd("ip -br link show veth0"):find("UP") and read_cmd("ip -br link show veth1"):find("UP") then
-      return
-    end
-    os.execute("sleep 0.01")
-  end
-  error("the veth pair did not come up within a second")
-end
 
 -- The kernel's TCP RSTs sent so far in this namespace (/proc/net/snmp).
 local function kernel_out_rsts()
@@ -66,7 +51,7 @@ local function kernel_out_rsts()
 end
 
 local function raw_net(opts)
-  make_link()
+  kernel.veth_pair(KERNEL)
   opts = opts or {}
   opts.interface, opts.peer = "veth1", opts.peer or KERNEL
   local net = synfin.raw(opts)
@@ -81,21 +66,7 @@ local function start(args)
   return proc
 end
 
-local function segs(net, pred)
-  local out = {}
-  for _, r in ipairs(net:records()) do
-    if r.kind == "seg" and (not pred or pred(r)) then out[#out + 1] = r end
-  end
-  return out
-end
-
-local function states(net, host)
-  local out = {}
-  for _, r in ipairs(net:records()) do
-    if r.kind == "state" and r.host == host.index and r.rport ~= 0 then out[#out + 1] = r.new end
-  end
-  return out
-end
+local segs, states = kernel.segments, kernel.states
 
 local function no_rst(net)
   assert.same({}, segs(net, function(r) return r.flags:find("R") ~= nil end))
