@@ -103,21 +103,23 @@ void sf_rto_arm(sf_conn *c, uint64_t now)
  * would fire between the ACKs of a healthy flight. */
 void sf_tlp_arm(sf_conn *c, uint64_t now)
 {
-    c->tlp_at = 0;
+    /* off by default: a connection without the policy pays one test per
+     * segment, no timer work */
+    if (!c->pol.tail_loss_probe) return;
+    uint64_t at = 0;
     uint32_t flight = c->snd_max - c->snd_una;
-    if (!c->pol.tail_loss_probe || c->tlp_out || c->in_recovery || flight == 0 ||
-        c->snd_nxt != c->snd_max || !c->rto_at) {
-        sf_timer_update(c);
-        return;
+    if (!c->tlp_out && !c->in_recovery && flight > 0 && c->snd_nxt == c->snd_max && c->rto_at) {
+        uint64_t pto = 1000000;
+        if (c->srtt) {
+            pto = 2 * (uint64_t)c->srtt;
+            if (flight <= sf_eff_mss(c)) pto += 200000;
+            if (pto < 10000) pto = 10000;
+        }
+        at = now + pto;
+        if (at >= c->rto_at) at = 0; /* the RTO comes first anyway */
     }
-    uint64_t pto = 1000000;
-    if (c->srtt) {
-        pto = 2 * (uint64_t)c->srtt;
-        if (flight <= sf_eff_mss(c)) pto += 200000;
-        if (pto < 10000) pto = 10000;
-    }
-    uint64_t at = now + pto;
-    if (at < c->rto_at) c->tlp_at = at; /* else the RTO comes first anyway */
+    if (at == c->tlp_at) return;
+    c->tlp_at = at;
     sf_timer_update(c);
 }
 
