@@ -173,6 +173,8 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
             p->nagle = (uint8_t)lua_toboolean(L, -1);
         else if (strcmp(k, "tail_loss_probe") == 0)
             p->tail_loss_probe = (uint8_t)lua_toboolean(L, -1);
+        else if (strcmp(k, "sack") == 0)
+            p->sack = (uint8_t)lua_toboolean(L, -1);
         else if (strcmp(k, "timestamps") == 0)
             p->timestamps = (uint8_t)lua_toboolean(L, -1);
         else if (strcmp(k, "window_scaling") == 0)
@@ -549,6 +551,18 @@ static void set_wire_fields(lua_State *L, const sf_seg *g)
     if (g->mss) set_int(L, "mss", g->mss);
     if (g->wscale >= 0) set_int(L, "wscale", g->wscale);
     if (g->sack_perm) set_int(L, "sack_perm", 1);
+    if (g->sack_n) { /* { { left, right }, ... }, absolute */
+        lua_createtable(L, g->sack_n, 0);
+        for (int b = 0; b < g->sack_n && b < 4; b++) {
+            lua_createtable(L, 2, 0);
+            lua_pushinteger(L, g->sack[b][0]);
+            lua_rawseti(L, -2, 1);
+            lua_pushinteger(L, g->sack[b][1]);
+            lua_rawseti(L, -2, 2);
+            lua_rawseti(L, -2, b + 1);
+        }
+        lua_setfield(L, -2, "sack");
+    }
     if (g->has_ts) {
         set_int(L, "ts", 1);
         set_int(L, "ts_val", g->ts_val);
@@ -580,24 +594,27 @@ static int l_sim_trace_get(lua_State *L)
         set_str(L, "kind", "seg");
         set_host(L, "from", r->host);
         set_host(L, "to", r->to_host);
-        set_wire_fields(L, &(sf_seg){.saddr = r->saddr,
-                                     .daddr = r->daddr,
-                                     .sport = r->sport,
-                                     .dport = r->dport,
-                                     .seq = r->seq,
-                                     .ack = r->ack,
-                                     .flags = r->flags,
-                                     .wnd = r->wnd,
-                                     .len = r->len,
-                                     .mss = r->mss,
-                                     .wscale = r->wscale,
-                                     .sack_perm = r->sack_perm,
-                                     .has_ts = r->has_ts,
-                                     .ttl = r->ttl,
-                                     .urp = r->urp,
-                                     .ts_val = r->ts_val,
-                                     .ts_ecr = r->ts_ecr,
-                                     .tos = r->tos});
+        sf_seg g = {.saddr = r->saddr,
+                    .daddr = r->daddr,
+                    .sport = r->sport,
+                    .dport = r->dport,
+                    .seq = r->seq,
+                    .ack = r->ack,
+                    .flags = r->flags,
+                    .wnd = r->wnd,
+                    .len = r->len,
+                    .mss = r->mss,
+                    .wscale = r->wscale,
+                    .sack_perm = r->sack_perm,
+                    .has_ts = r->has_ts,
+                    .ttl = r->ttl,
+                    .urp = r->urp,
+                    .ts_val = r->ts_val,
+                    .ts_ecr = r->ts_ecr,
+                    .tos = r->tos};
+        g.sack_n = r->sack_n;
+        memcpy(g.sack, r->sack, sizeof g.sack);
+        set_wire_fields(L, &g);
         set_str(L, "fate", fate_names[r->fate]);
         if (r->fate == SF_FATE_DELIVERED || r->fate == SF_FATE_DROPPED_INGRESS) {
             lua_pushnumber(L, (lua_Number)r->arrival / 1e6);

@@ -23,6 +23,8 @@ static void agree_ts(sf_conn *c, const sf_seg *seg)
 {
     c->ts_ok = c->pol.timestamps && seg->has_ts;
     if (c->ts_ok) c->ts_recent = seg->ts_val;
+    /* RFC 2018 §2: SACK when the SYN and the SYN-ACK both permitted it */
+    c->sack_ok = c->pol.sack && seg->sack_perm;
 }
 
 static void agree_wscale(sf_conn *c, const sf_seg *seg)
@@ -565,6 +567,11 @@ static void hold_out_of_order(sf_conn *c, uint32_t off, const uint8_t *data, uin
     if (take && (!sf_ring_write_at(&c->rcvbuf, off, data, take) || !hold_range(c, off, take))) {
         sf_report_drop(c->stack, c, "out of order: no room to hold it, ACK sent");
         return;
+    }
+    if (take) { /* its block goes first in the SACK option (RFC 2018 §4) */
+        memmove(c->sack_recent + 1, c->sack_recent,
+                sizeof c->sack_recent - sizeof c->sack_recent[0]);
+        c->sack_recent[0] = c->rcv_nxt + off;
     }
     if (fin && take == len && !c->fin_held) {
         c->fin_held = true;

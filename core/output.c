@@ -117,6 +117,8 @@ void sf_send_syn(sf_conn *c, uint64_t now)
         seg.ts_val = sf_ts_now(c, now);
         seg.ts_ecr = 0;
     }
+    /* RFC 2018 §2: a SYN offers SACK; a SYN-ACK answers a SYN that did */
+    seg.sack_perm = flags == SF_SYN ? c->pol.sack : c->sack_ok;
     uint32_t w = sf_rcv_offer(c);
     if (w > 65535) w = 65535;
     c->rcv_adv = c->rcv_nxt + w;
@@ -134,11 +136,49 @@ void sf_send_syn(sf_conn *c, uint64_t now)
     emit_seg(c->stack, c, &seg);
 }
 
+/* The held range (SHLD-31) that holds sequence number seq, or -1. */
+static int held_range_of(const sf_conn *c, uint32_t seq)
+{
+    for (int i = 0; i < c->ooo_count; i++) {
+        uint32_t left = c->rcv_nxt + c->ooo[i].off;
+        if (sf_seq_ge(seq, left) && sf_seq_lt(seq, left + c->ooo[i].len)) return i;
+    }
+    return -1;
+}
+
+/* RFC 2018 §4: the data held past a hole, as SACK blocks: first the block
+ * with the segment that arrived last, then the blocks of the segments held
+ * before it, latest first (the blocks most recently reported), then any
+ * other from the left, as many as fit (3 beside timestamps, else 4). Only
+ * pure ACKs carry them: a data segment's room for options is counted
+ * without them. */
+static void add_sack_blocks(const sf_conn *c, sf_seg *seg)
+{
+    if (!c->sack_ok || c->ooo_count == 0) return;
+    int room = c->ts_ok ? 3 : 4, n = 0;
+    bool used[SF_OOO_MAX] = {false};
+    int order[4 + SF_OOO_MAX], k = 0;
+    for (int h = 0; h < 4; h++)
+        order[k++] = held_range_of(c, c->sack_recent[h]);
+    for (int i = 0; i < c->ooo_count; i++)
+        order[k++] = i;
+    for (int j = 0; j < k && n < room; j++) {
+        int i = order[j];
+        if (i < 0 || used[i]) continue;
+        used[i] = true;
+        seg->sack[n][0] = c->rcv_nxt + c->ooo[i].off;
+        seg->sack[n][1] = seg->sack[n][0] + c->ooo[i].len;
+        n++;
+    }
+    seg->sack_n = (uint8_t)n;
+}
+
 void sf_send_ack(sf_conn *c, uint64_t now)
 {
     (void)now;
     sf_seg seg = conn_seg(c, now, c->snd_nxt, SF_ACK);
     seg.wnd = sf_rcv_window(c);
+    add_sack_blocks(c, &seg);
     c->ack_now = false;
     emit_seg(c->stack, c, &seg);
 }

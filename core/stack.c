@@ -77,6 +77,7 @@ void sf_config_default(sf_config *cfg)
     cfg->policy.congestion_control = 1;
     cfg->policy.window_scaling = 1;
     cfg->policy.timestamps = 1;
+    cfg->policy.sack = 1;
     cfg->policy.keepalive_interval = 75000000;       /* Linux tcp_keepalive_intvl */
     cfg->policy.keepalive_probes = 9;                /* Linux tcp_keepalive_probes */
     cfg->policy.rst_in_time_wait = SF_TW_RST_CLOSE;  /* Linux, RFC 9293 */

@@ -91,11 +91,13 @@ typedef struct {
     uint16_t wnd;
     uint16_t urp; /* urgent pointer: an offset from seq (MUST-62) */
     uint8_t ttl;
-    uint8_t tos;       /* IPv4 Differentiated Services and ECN byte */
-    uint16_t mss;      /* MSS option, 0 when absent */
-    int8_t wscale;     /* window scale option, -1 when absent */
-    uint8_t sack_perm; /* SACK-permitted option present */
-    uint8_t has_ts;    /* timestamps option present */
+    uint8_t tos;         /* IPv4 Differentiated Services and ECN byte */
+    uint16_t mss;        /* MSS option, 0 when absent */
+    int8_t wscale;       /* window scale option, -1 when absent */
+    uint8_t sack_perm;   /* SACK-permitted option present */
+    uint8_t sack_n;      /* SACK blocks (RFC 2018 §3), 0..4 */
+    uint32_t sack[4][2]; /* each block's left and right edge, absolute sequence numbers */
+    uint8_t has_ts;      /* timestamps option present */
     uint32_t ts_val, ts_ecr;
     const uint8_t *payload;
     uint32_t len;     /* payload length in bytes */
@@ -192,6 +194,11 @@ typedef struct {
      * one segment (new data, else the last one sent), so that a lost tail
      * (or a lost ACK of a whole flight) draws an ACK long before the RTO */
     uint8_t tail_loss_probe;
+    /* RFC 2018: offer SACK-permitted (default 1, as Linux does) and, when
+     * both SYNs carried it, tell the peer in SACK blocks which data past a
+     * hole is held, so that it resends only what is missing. As a sender,
+     * synfin reads no SACK blocks yet: NewReno recovers as without them */
+    uint8_t sack;
     /* RFC 7323 §2: offer window scaling (default 1); our shift follows rcv_buf */
     uint8_t window_scaling;
     /* RFC 7323 §3-5: offer timestamps (default 1): PAWS, and the RFC 6191 use

@@ -85,6 +85,10 @@ struct sf_conn {
         uint32_t off, len;
     } ooo[SF_OOO_MAX];
     uint8_t ooo_count;
+    bool sack_ok; /* RFC 2018: both SYNs carried SACK-permitted */
+    /* a sequence number of each of the last segments held out of order,
+     * the latest first: the order of SACK blocks (RFC 2018 §4) */
+    uint32_t sack_recent[4];
     bool fin_held; /* the peer's FIN came after a hole */
     /* RFC 9293 §3.8.5: the urgent pointers, sequence numbers of the octet
      * that follows the urgent data (MUST-62) */

@@ -52,6 +52,8 @@ long sf_trace_seg(sf_trace *t, uint64_t time, const sf_seg *seg)
     r->mss = seg->mss;
     r->wscale = seg->wscale;
     r->sack_perm = seg->sack_perm;
+    r->sack_n = seg->sack_n > 4 ? 4 : seg->sack_n;
+    memcpy(r->sack, seg->sack, sizeof r->sack);
     r->ttl = seg->ttl;
     r->urp = seg->urp;
     r->ts_val = seg->ts_val;

@@ -51,6 +51,8 @@ typedef struct {
     uint16_t urp;
     uint8_t ttl, tos;
     uint8_t sack_perm, has_ts;
+    uint8_t sack_n;              /* SACK blocks (RFC 2018) */
+    uint32_t sack[4][2];         /* their left and right edges, absolute */
     uint32_t len;                /* payload bytes */
     uint32_t seg_no;             /* a segment's number (1, 2, ...); a state change: the
                                     segment that caused it, 0 if none */

@@ -82,6 +82,15 @@ static int parse_options(const uint8_t *p, size_t len, sf_seg *seg, const char *
         case 4:
             if (olen == 2) seg->sack_perm = 1;
             break;
+        case 5: /* RFC 2018 §3: 8 bytes a block; more than 4 never fit */
+            if (olen >= 10 && (olen - 2) % 8 == 0) {
+                seg->sack_n = (uint8_t)((olen - 2) / 8 > 4 ? 4 : (olen - 2) / 8);
+                for (int b = 0; b < seg->sack_n; b++) {
+                    seg->sack[b][0] = sf_get32(v + 8 * b);
+                    seg->sack[b][1] = sf_get32(v + 8 * b + 4);
+                }
+            }
+            break;
         case 8:
             if (olen == 10) {
                 seg->has_ts = 1;
@@ -203,6 +212,21 @@ static size_t build_options(uint8_t *p, const sf_seg *seg)
         p[n++] = 3;
         p[n++] = 3;
         p[n++] = (uint8_t)seg->wscale;
+    }
+    /* RFC 2018 §3: as many blocks as the 40 bytes of options still hold */
+    int blocks = seg->sack_n > 4 ? 4 : seg->sack_n;
+    while (blocks > 0 && n + 4 + 8 * (size_t)blocks > 40)
+        blocks--;
+    if (blocks > 0) {
+        p[n++] = 1;
+        p[n++] = 1;
+        p[n++] = 5;
+        p[n++] = (uint8_t)(2 + 8 * blocks);
+        for (int b = 0; b < blocks; b++) {
+            sf_put32(p + n, seg->sack[b][0]);
+            sf_put32(p + n + 4, seg->sack[b][1]);
+            n += 8;
+        }
     }
     return n;
 }

@@ -120,14 +120,13 @@ end)
 -- LISTEN
 ------------------------------------------------------------------------------
 describe("smoltcp: LISTEN", function()
-  it("smoltcp test_listen_sack_option: SACK-permitted or not on the SYN, the SYN-ACK never offers SACK", function()
-    -- smoltcp negotiates SACK; synfin has no SACK (README), so it never agrees
-    -- to it (RFC 2018 §2: SACK-permitted is an offer the other side may ignore)
+  it("smoltcp test_listen_sack_option: the SYN-ACK permits SACK exactly when the SYN did", function()
+    -- RFC 2018 §2: SACK-permitted on a SYN-ACK only answers a SYN that had it
     for _, offered in ipairs { false, true } do
       local t = fixture.at_state("LISTEN")
       t:send { flags = "S", seq = 0, sack_perm = offered }
       local r = t:expect { flags = "=SA", seq = 0, ack = 1, mss = 1460, win = 65535, len = 0 }
-      assert.is_nil(r.sack_perm)
+      assert.equal(offered and 1 or nil, r.sack_perm)
       assert.equal("SYN_RCVD", assert(sm.child(t)):state())
     end
   end)
@@ -375,8 +374,8 @@ describe("smoltcp: SYN_SENT", function()
     local r = t:expect { flags = "=S", seq = 0, ack = 0, mss = 1460, wscale = 0, win = 65535, len = 0 }
     assert.equal(fixture.OUR_ISN, r.abs_seq)
     -- smoltcp offers SACK-permitted and no timestamps by default; synfin offers
-    -- timestamps (RFC 7323) and no SACK
-    assert.is_nil(r.sack_perm)
+    -- both (RFC 2018, RFC 7323)
+    assert.equal(1, r.sack_perm)
     assert.is_not_nil(r.ts_val)
     assert.equal(0, r.ts_ecr)
     assert.equal("SYN_SENT", t.c:state())
@@ -481,10 +480,10 @@ describe("smoltcp: SYN_SENT", function()
     t:expect_nothing(10)
   end)
 
-  it("smoltcp test_syn_sent_sack_option: our SYN offers no SACK; a SYN-ACK with or without SACK-permitted establishes alike", function()
+  it("smoltcp test_syn_sent_sack_option: our SYN offers SACK; a SYN-ACK with or without SACK-permitted establishes alike", function()
     for _, offered in ipairs { true, false } do
       local t, syn = open_with({}, { mss = 1380, wscale = 0, sack_perm = offered })
-      assert.is_nil(syn.sack_perm)
+      assert.equal(1, syn.sack_perm)
       t:expect { flags = "=A", seq = 1, ack = 1, win = 65535, len = 0 }
       assert.equal("ESTABLISHED", t.c:state())
     end

@@ -33,8 +33,9 @@ local OUR_ISN, PEER_ISN = 1000, 5000
 local PORT, SPORT = 80, 49152
 
 --- A fresh pair: opts.latency (default 0), opts.settings (for our host),
--- `opts.peer_win` (default 65535), `opts.peer_mss` (default 1460; false: none).
--- @tparam[opt] table opts latency, settings, `peer_win`, `peer_mss`, seed
+-- `opts.peer_win` (default 65535), `opts.peer_mss` (default 1460; false: none),
+-- `opts.peer_sack` (the peer's SYN permits SACK, RFC 2018; default not).
+-- @tparam[opt] table opts latency, settings, `peer_win`, `peer_mss`, `peer_sack`, seed
 -- @treturn Fixture with no connection yet
 function fixture.new(opts)
   opts = opts or {}
@@ -48,6 +49,7 @@ function fixture.new(opts)
     peer_nxt = 0,         -- the peer's next relative sequence number
     peer_win = opts.peer_win or 65535,
     peer_mss = opts.peer_mss == nil and 1460 or opts.peer_mss,
+    peer_sack = opts.peer_sack,
     cursor = 1,           -- the next of our segments t:expect looks at
     passive = false,
   }, Fx)
@@ -112,6 +114,7 @@ function Fx:queue(seg)
     s.abs_seq = PEER_ISN -- the peer's SYN: its ISN, relative 0
     s.seq = nil
     if s.mss == nil and self.peer_mss then s.mss = self.peer_mss end
+    if s.sack_perm == nil and self.peer_sack then s.sack_perm = true end
   end
   self.them:send(s)
   -- the peer's next sequence number moves over what it sent

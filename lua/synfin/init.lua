@@ -109,7 +109,7 @@ local SETTINGS = { msl = true, rto = true, rto_min = true, rto_max = true, retri
   user_timeout = true, keepalive = true, keepalive_interval = true, keepalive_probes = true,
   ttl = true, tos = true, congestion_control = true, r1 = true, soft_errors = true,
   window_scaling = true, timestamps = true, mtu = true, quiet_time = true,
-  tail_loss_probe = true }
+  tail_loss_probe = true, sack = true }
 
 ------------------------------------------------------------------------------
 -- The net: a deterministic virtual network with a virtual clock, made by
@@ -366,6 +366,16 @@ local function relative(net, r)
   r.abs_seq, r.abs_ack = r.seq, r.ack
   if mine then r.seq = (r.abs_seq - mine) % TWO32 end
   if theirs then r.ack = (r.abs_ack - theirs) % TWO32 end
+  if r.sack then
+    -- SACK blocks name the other direction's bytes, as the ACK does
+    r.abs_sack = r.sack
+    if theirs then
+      r.sack = {}
+      for i, b in ipairs(r.abs_sack) do
+        r.sack[i] = { (b[1] - theirs) % TWO32, (b[2] - theirs) % TWO32 }
+      end
+    end
+  end
   return r
 end
 

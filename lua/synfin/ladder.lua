@@ -22,6 +22,11 @@ local function seg_label(r)
   parts[#parts + 1] = "win=" .. r.win
   if r.len > 0 then parts[#parts + 1] = "len=" .. r.len end
   if r.mss then parts[#parts + 1] = "<mss " .. r.mss .. ">" end
+  if r.sack then
+    local blocks = {}
+    for i, b in ipairs(r.sack) do blocks[i] = b[1] .. "-" .. b[2] end
+    parts[#parts + 1] = "<sack " .. table.concat(blocks, " ") .. ">"
+  end
   return table.concat(parts, " ")
 end
 
