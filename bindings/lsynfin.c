@@ -694,6 +694,22 @@ static void read_seg(lua_State *L, int t, sf_seg *seg)
     if (flags < 0) luaL_error(L, "segment: flags are letters of SFRPAUEC");
     seg->flags = (uint8_t)flags;
     lua_pop(L, 1);
+    lua_getfield(L, t, "sack"); /* { { left, right }, ... }, absolute */
+    if (lua_istable(L, -1)) {
+        int n = (int)lua_rawlen(L, -1);
+        if (n > 4) luaL_error(L, "segment: at most 4 SACK blocks");
+        for (int b = 0; b < n; b++) {
+            lua_rawgeti(L, -1, b + 1);
+            luaL_checktype(L, -1, LUA_TTABLE);
+            lua_rawgeti(L, -1, 1);
+            lua_rawgeti(L, -2, 2);
+            seg->sack[b][0] = (uint32_t)luaL_checkinteger(L, -2);
+            seg->sack[b][1] = (uint32_t)luaL_checkinteger(L, -1);
+            lua_pop(L, 3);
+        }
+        seg->sack_n = (uint8_t)n;
+    }
+    lua_pop(L, 1);
     lua_getfield(L, t, "sack_perm");
     seg->sack_perm = (uint8_t)lua_toboolean(L, -1);
     lua_getfield(L, t, "bad_checksum");

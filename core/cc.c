@@ -95,6 +95,7 @@ bool sf_cc_on_dupack(sf_conn *c)
     c->recover = c->snd_max;
     c->recover_valid = true;
     c->in_recovery = true;
+    c->high_rxt = c->snd_una; /* RFC 6675 §5 (1): nothing retransmitted yet */
     return true;
 }
 
@@ -107,4 +108,7 @@ void sf_cc_on_rto(sf_conn *c)
     c->in_recovery = false;
     c->recover = c->snd_max; /* RFC 6582 §3.2 (4) */
     c->recover_valid = true;
+    /* RFC 2018 §8: after a timeout the SACKed bits are turned off (the
+     * receiver may have dropped what it held) */
+    sf_sack_clear(c);
 }

@@ -333,15 +333,45 @@ static bool our_fin_acked(const sf_conn *c)
     return c->fin_sent && sf_seq_gt(c->snd_una, c->fin_seq);
 }
 
+/* Fast recovery's retransmissions. NewReno (RFC 6582) resends SND.UNA on
+ * the third duplicate ACK and on each partial ACK. With SACK (RFC 6675
+ * §5, simplified) the scoreboard says where the holes are: the first one
+ * not yet resent goes instead of SND.UNA when SND.UNA was resent already,
+ * and each further duplicate ACK in recovery resends the next hole, in
+ * place of the new segment its window inflation would let go. */
+static void repair(sf_conn *c, uint64_t now, bool resend_first, bool dupack)
+{
+    uint32_t start, end;
+    bool hole = c->sack_ok && c->in_recovery && sf_sack_next_hole(c, &start, &end);
+    if (c->sack_ok && c->in_recovery && !resend_first && sf_sack_una_rxt_lost(c)) {
+        sf_retransmit_first(c, now); /* again: it was lost as well */
+        return;
+    }
+    if (resend_first) {
+        if (hole && sf_seq_gt(c->high_rxt, c->snd_una))
+            sf_retransmit_range(c, now, start, end);
+        else
+            sf_retransmit_first(c, now);
+    } else if (dupack && hole && sf_retransmit_range(c, now, start, end)) {
+        uint32_t mss = sf_eff_mss(c); /* the inflation paid for it */
+        c->cwnd = c->cwnd > mss ? c->cwnd - mss : mss;
+    }
+}
+
 /* The ESTABLISHED processing of an acceptable ACK: advance SND.UNA, free
  * acknowledged data, manage the retransmission timer, update the window. */
 static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
 {
     /* RFC 5681 §2, a duplicate ACK: data outstanding, no data nor SYN nor
-     * FIN in it, SEG.ACK = SND.UNA and the window unchanged */
-    bool dupack = seg->ack == c->snd_una && seg->len == 0 && !(seg->flags & (SF_SYN | SF_FIN)) &&
-                  peer_window(c, seg) == c->snd_wnd && c->snd_max != c->snd_una &&
-                  c->snd_wnd != 0; /* answers to zero-window probes are not losses */
+     * FIN in it, SEG.ACK = SND.UNA and the window unchanged. With SACK,
+     * RFC 6675 §2's: an ACK whose blocks SACK bytes not SACKed before,
+     * whatever its window (a receiver that grows its window as it goes,
+     * as Linux does, changes it in every ACK) */
+    uint32_t newly_sacked = c->sack_ok ? sf_sack_update(c, seg) : 0;
+    bool same_ack = seg->ack == c->snd_una && seg->len == 0 && !(seg->flags & (SF_SYN | SF_FIN)) &&
+                    c->snd_max != c->snd_una &&
+                    c->snd_wnd != 0; /* answers to zero-window probes are not losses */
+    bool dupack = same_ack && (peer_window(c, seg) == c->snd_wnd || newly_sacked > 0);
     bool resend_first = false;
     if (sf_seq_gt(seg->ack, c->snd_una)) {
         resend_first = sf_cc_on_ack(c, seg->ack);
@@ -371,7 +401,7 @@ static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
     } else if (dupack && sf_cc_on_dupack(c)) {
         resend_first = true;
     }
-    if (resend_first && c->pol.congestion_control) sf_retransmit_first(c, now);
+    if (c->pol.congestion_control) repair(c, now, resend_first, dupack);
     /* the send window, when SND.UNA =< SEG.ACK, guarded by SND.WL1 and
      * SND.WL2 against old segments */
     if (sf_seq_ge(seg->ack, c->snd_una) &&

@@ -378,17 +378,27 @@ void sf_send_probe(sf_conn *c, uint64_t now)
 /* RFC 5681 (4.2), RFC 6582: fast retransmit, and each partial ACK of fast
  * recovery, send the first unacknowledged segment again, whatever the
  * congestion window says. */
-void sf_retransmit_first(sf_conn *c, uint64_t now)
+bool sf_retransmit_range(sf_conn *c, uint64_t now, uint32_t start, uint32_t end)
 {
     uint32_t next = c->snd_nxt;
-    c->snd_nxt = c->snd_una;
+    if (start == c->snd_una) c->una_rxt_mark = c->snd_max;
+    c->snd_nxt = start;
     uint32_t edge = c->snd_una + (c->snd_wnd ? c->snd_wnd : 1);
-    if (send_one(c, now, edge, UINT32_MAX)) {
+    if (sf_seq_lt(end, edge)) edge = end;
+    bool sent = send_one(c, now, edge, UINT32_MAX);
+    if (sent) {
         c->retransmits++;
         c->rtt_timing = false; /* Karn */
         sf_rto_arm(c, now);
+        if (sf_seq_gt(c->snd_nxt, c->high_rxt)) c->high_rxt = c->snd_nxt; /* RFC 6675 HighRxt */
     }
     if (sf_seq_gt(next, c->snd_nxt)) c->snd_nxt = next;
+    return sent;
+}
+
+void sf_retransmit_first(sf_conn *c, uint64_t now)
+{
+    sf_retransmit_range(c, now, c->snd_una, c->snd_max);
 }
 
 void sf_output_soon(sf_conn *c, uint64_t now)

@@ -12,6 +12,7 @@
 #define SF_NO_DEADLINE UINT64_MAX
 #define SF_MAX_PACKET  1600 /* an IPv4 packet of MSS 1460 plus headers and options */
 #define SF_OOO_MAX     8    /* out-of-order ranges held per connection */
+#define SF_SACKED_MAX  8    /* ranges the peer SACKed, on the sender's scoreboard */
 /* RFC 9293 §3.8.6.2.1: the sender SWS override timeout, in 0.1 - 1.0 s */
 #define SF_SWS_OVERRIDE 200000
 
@@ -132,6 +133,15 @@ struct sf_conn {
     uint32_t recover; /* SND.MAX when fast recovery (or an RTO) began */
     bool recover_valid;
     bool in_recovery;
+    /* the SACK scoreboard (sack.c, RFC 6675 §3): ranges above SND.UNA the
+     * peer holds, sorted and disjoint, and how far this recovery has
+     * retransmitted (RFC 6675's HighRxt) */
+    struct {
+        uint32_t left, right;
+    } sacked[SF_SACKED_MAX];
+    uint8_t sacked_n;
+    uint32_t high_rxt;
+    uint32_t una_rxt_mark; /* SND.MAX when SND.UNA was last retransmitted */
 
     /* statistics */
     uint32_t retransmits, segs_in, segs_out;
@@ -227,6 +237,22 @@ uint32_t sf_rcv_offer(const sf_conn *c);
 uint16_t sf_rcv_window(sf_conn *c);
 
 /* cc.c */
+/* sack.c: the sender's SACK scoreboard (RFC 6675 §3). Takes an ACK's
+ * blocks and returns how many bytes they SACKed that were not before;
+ * forgets it all (after an RTO); finds the
+ * next hole to retransmit, from max(SND.UNA, HighRxt) up to the SACKed
+ * range above it. */
+uint32_t sf_sack_update(sf_conn *c, const sf_seg *seg); /* bytes newly SACKed */
+void sf_sack_clear(sf_conn *c);
+bool sf_sack_next_hole(const sf_conn *c, uint32_t *start, uint32_t *end);
+/* Whether SND.UNA's retransmission was lost too: three segments' worth of
+ * data sent after it has been SACKed, and SND.UNA has not moved (the idea
+ * of RFC 8985's RACK, for the one case NewReno cannot see without an RTO). */
+bool sf_sack_una_rxt_lost(const sf_conn *c);
+/* output.c: sends the data at [start, end) again, one segment at most
+ * (the congestion window does not count: fast recovery allows it);
+ * returns whether it sent one. */
+bool sf_retransmit_range(sf_conn *c, uint64_t now, uint32_t start, uint32_t end);
 /* RFC 8985 §7 (timer.c): (re)starts the tail loss probe timeout. */
 void sf_tlp_arm(sf_conn *c, uint64_t now);
 /* RFC 8985 §7.3 (output.c): sends the probe, one segment of new data if

@@ -121,3 +121,113 @@ describe("SACK (RFC 2018) as a receiver", function()
     assert.truthy(sacks > 0, "no ACK carried a SACK block")
   end)
 end)
+
+describe("SACK (RFC 2018, RFC 6675) as a sender", function()
+  local MSS = 1460
+  -- our segment i (1-based) of a bulk send: relative seq 1 + (i-1)*MSS
+  local function our(i) return 1 + (i - 1) * MSS end
+
+  -- ESTABLISHED with SACK agreed, cwnd opened to 8 segments, 8 in flight
+  local function eight_in_flight(opts)
+    local t = established(opts)
+    t.c:send(("s"):rep(40 * MSS))
+    t.net:sleep(0) -- the initial window: 3 segments
+    t:send { flags = "A", ack = our(2) }
+    t:send { flags = "A", ack = our(3) }
+    t:send { flags = "A", ack = our(4) } -- cwnd 6 segments, 4..9 in flight
+    t:send { flags = "A", ack = our(5) } -- cwnd 7: 5..11
+    t.net:sleep(0)
+    t:skip()
+    return t
+  end
+
+  it("resends each hole the SACK blocks show, without waiting for partial ACKs", function()
+    local t = eight_in_flight()
+    -- segments 5 and 8 are lost; the peer holds 6-7 and 9-11
+    local function dup(blocks) t:send { flags = "A", ack = our(5), sack = blocks } end
+    dup { { our(6), our(7) } }
+    t:expect { flags = "A", seq = our(12), len = MSS } -- Limited Transmit
+    dup { { our(6), our(8) } }
+    t:expect { flags = "A", seq = our(13), len = MSS }
+    dup { { our(9), our(10) }, { our(6), our(8) } }
+    t:expect { flags = "A", seq = our(5), len = MSS } -- fast retransmit of 5
+    -- the next duplicate ACK: the scoreboard says 8 is missing too, and it
+    -- goes now, one round trip before NewReno's partial ACK would ask for it
+    dup { { our(9), our(11) }, { our(6), our(8) } }
+    t:expect { flags = "A", seq = our(8), len = MSS }
+    -- nothing else is missing below the highest SACKed byte, and NewReno's
+    -- window (inflated by one segment a duplicate ACK, less the holes
+    -- resent) has no room for new data yet: no hole goes twice
+    dup { { our(9), our(12) }, { our(6), our(8) } }
+    t:expect_nothing(0.5)
+    -- both holes arrived: the cumulative ACK covers everything sent
+    t:send { flags = "A", ack = our(14) }
+    local r = t:expect { flags = "A", len = MSS }
+    assert.equal(our(14), r.seq) -- new data again
+  end)
+
+  it("without SACK, the second hole waits for the partial ACK (NewReno)", function()
+    -- the peer did not permit SACK, yet sends blocks: they are not read
+    local t = eight_in_flight { peer_sack = false }
+    for _ = 1, 2 do
+      t:send { flags = "A", ack = our(5), sack = { { our(6), our(8) } } }
+      t:skip()
+    end
+    t:send { flags = "A", ack = our(5), sack = { { our(9), our(10) }, { our(6), our(8) } } }
+    t:expect { flags = "A", seq = our(5), len = MSS }
+    t:send { flags = "A", ack = our(5), sack = { { our(9), our(11) }, { our(6), our(8) } } }
+    local r = t:expect { flags = "A", len = MSS }
+    assert.are_not.equal(our(8), r.seq)
+  end)
+
+  it("trusts no block outside SND.UNA..SND.MAX, and forgets the scoreboard at an RTO", function()
+    local t = eight_in_flight()
+    -- a block below the ACK and one beyond what we sent: both ignored
+    for _ = 1, 3 do
+      t:send { flags = "A", ack = our(5), sack = { { our(1), our(3) }, { our(40), our(41) } } }
+    end
+    t:skip()
+    t:send { flags = "A", ack = our(5), sack = { { our(1), our(3) } } }
+    local r = t:expect { flags = "A", len = MSS }
+    assert.are_not.equal(our(1), r.seq)
+  end)
+end)
+
+describe("SACK: a lost retransmission", function()
+  local MSS = 1460
+  local function our(i) return 1 + (i - 1) * MSS end
+
+  it("resends SND.UNA again once data sent after its retransmission is SACKed, long before the RTO", function()
+    local t = established()
+    t.c:send(("s"):rep(60 * MSS))
+    t.net:sleep(0)
+    for i = 2, 5 do t:send { flags = "A", ack = our(i) } end
+    t.net:sleep(0)
+    t:skip()
+    -- segment 5 is lost; the peer SACKs what follows, one more each time
+    local right = our(6)
+    local function dup()
+      right = right + MSS
+      t:send { flags = "A", ack = our(5), sack = { { our(6), right } } }
+    end
+    local first_rxt, second_rxt
+    for _ = 1, 40 do
+      dup()
+      t.net:sleep(0)
+      for i = t.cursor, #t.net:records() do
+        local r = t.net.recs[i]
+        if r.kind == "seg" and r.from == t.us.index and r.seq == our(5) and r.len > 0 then
+          if not first_rxt then first_rxt = r elseif not second_rxt and r ~= first_rxt then second_rxt = r end
+        end
+      end
+      t:skip()
+      if second_rxt then break end
+      -- no SACK can name data we have not sent: stop where SND.MAX is
+      local info = t.c:info()
+      if right + MSS > (info.snd_max or info.snd_nxt) - info.iss then right = right - MSS end
+    end
+    assert.is_not_nil(first_rxt, "no fast retransmit of segment 5")
+    assert.is_not_nil(second_rxt, "segment 5's lost retransmission was not resent before the RTO")
+    assert.equal(0, second_rxt.time) -- the fixture's clock never moved: no RTO
+  end)
+end)

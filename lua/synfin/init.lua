@@ -1103,7 +1103,7 @@ local function wire(seg)
   return { src = seg.src, dst = seg.dst, sport = seg.sport, dport = seg.dport,
     seq = seg.abs_seq, ack = seg.abs_ack, flags = seg.flags, win = seg.win,
     payload = seg.payload, mss = seg.mss, wscale = seg.wscale, sack_perm = seg.sack_perm,
-    ts_val = seg.ts_val, ts_ecr = seg.ts_ecr, urp = seg.urp, bad_checksum = seg.bad_checksum }
+    sack = seg.abs_sack, ts_val = seg.ts_val, ts_ecr = seg.ts_ecr, urp = seg.urp, bad_checksum = seg.bad_checksum }
 end
 
 local HOOK_FILTER = { flags = true, state = true, conn = true, sport = true, dport = true,
@@ -1151,7 +1151,8 @@ end
 --- Sends a crafted segment as if this host sent it (through its egress
 -- hooks and the link). seg: dst (default: the only other host), sport,
 -- dport, seq, ack (relative to the ISNs the net has seen; `abs_seq`, `abs_ack`
--- for raw numbers), flags, win, payload, mss, wscale, `sack_perm`, `bad_checksum`.
+-- for raw numbers), flags, win, payload, mss, wscale, `sack_perm`, sack (SACK
+-- blocks, { { left, right }, ... }, relative as ack is; `abs_sack` raw), `bad_checksum`.
 -- @tparam table seg
 -- @treturn boolean true
 function Host:send(seg)
@@ -1185,7 +1186,16 @@ function Host:inject(dir, seg)
   local theirs = net.isn[flow(s.dst, s.dport, s.src, s.sport)]
   s.seq = s.abs_seq or ((s.seq or 0) + (mine or 0)) % TWO32
   s.ack = s.abs_ack or ((s.ack or 0) + (theirs or 0)) % TWO32
-  s.abs_seq, s.abs_ack = nil, nil
+  if s.abs_sack then
+    s.sack = s.abs_sack
+  elseif s.sack then -- SACK blocks are relative as the ACK is
+    local blocks = {}
+    for i, b in ipairs(s.sack) do
+      blocks[i] = { (b[1] + (theirs or 0)) % TWO32, (b[2] + (theirs or 0)) % TWO32 }
+    end
+    s.sack = blocks
+  end
+  s.abs_seq, s.abs_ack, s.abs_sack = nil, nil, nil
   local ok, err = net.sim:inject(self.index, dir, s)
   if not ok then error(where() .. "inject: " .. tostring(err), 0) end
   return true
