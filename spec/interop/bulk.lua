@@ -36,13 +36,13 @@ end
 
 --- Runs one transfer. opts: dir ("to_kernel" or "from_kernel"), bytes,
 -- loss and delay (the share of segments dropped / delayed by 10 ms, in
--- both directions, by hooks on synfin's host), tlp (synfin's
--- tail_loss_probe setting), port. Returns { seconds,
+-- both directions, by hooks on synfin's host), tlp and sack (synfin's
+-- tail_loss_probe and sack settings), port. Returns { seconds,
 -- bytes, sent_sha256, received_sha256, retransmits, dropped, delayed }.
 function bulk.run(opts)
   local net = synfin.tun { payloads = false, timeout = 120 }
   local host = net:host(SYNFIN, { name = "synfin", rcv_buf = 1 << 20, snd_buf = 1 << 20,
-    tail_loss_probe = opts.tlp or nil })
+    tail_loss_probe = opts.tlp or nil, sack = opts.sack })
   if os.getenv("SYNFIN_BULK_PCAP") then net:pcap(os.getenv("SYNFIN_BULK_PCAP")) end
   local hooks = {}
   for _, dir in ipairs { "ingress", "egress" } do
