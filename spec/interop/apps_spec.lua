@@ -12,25 +12,12 @@ end
 
 local KERNEL, SYNFIN = "10.73.0.1", "10.73.0.2"
 
--- What a test made, undone when it ends however it ends.
-local cleanups = {}
-local function on_cleanup(fn) table.insert(cleanups, 1, fn) end
-after_each(function()
-  for _, fn in ipairs(cleanups) do pcall(fn) end
-  cleanups = {}
-end)
+local scope = kernel.scope(after_each)
+local on_cleanup = scope.on_cleanup
 
-local function tun_net()
-  local net = synfin.tun()
-  on_cleanup(function() net:close() end)
-  return net, net:host(SYNFIN, { name = "synfin" })
-end
+local function tun_net() return scope.tun_net(SYNFIN) end
 
-local function spawn(argv, opts)
-  local proc = kernel.spawn(argv, opts)
-  on_cleanup(function() proc:stop() end)
-  return proc
-end
+local spawn = scope.spawn
 
 -- An HTTP request's head, read until its blank line (RFC 9112 §2.1).
 local function read_head(c)

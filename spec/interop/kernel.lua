@@ -172,6 +172,39 @@ function kernel.states(net, host)
   return out
 end
 
+--- What an interop test makes, undone when it ends however it ends: a
+-- device left behind would keep its subnet's route, a kernel program would
+-- keep running. Call with busted's after_each (a module does not see
+-- busted's globals); returns on_cleanup(fn) (run after the test, the last
+-- registered first), start(args) and spawn(argv, opts) (kernel programs
+-- stopped after the test), and tun_net(addr, opts) (a synfin.tun net,
+-- closed after the test, with a synfin host at addr).
+function kernel.scope(after_each)
+  local fns = {}
+  local s = {}
+  function s.on_cleanup(fn) table.insert(fns, 1, fn) end
+  after_each(function()
+    for _, fn in ipairs(fns) do pcall(fn) end
+    fns = {}
+  end)
+  function s.start(args)
+    local proc = kernel.start(args)
+    s.on_cleanup(function() proc:stop() end)
+    return proc
+  end
+  function s.spawn(argv, opts)
+    local proc = kernel.spawn(argv, opts)
+    s.on_cleanup(function() proc:stop() end)
+    return proc
+  end
+  function s.tun_net(addr, opts)
+    local net = require("synfin").tun(opts)
+    s.on_cleanup(function() net:close() end)
+    return net, net:host(addr, { name = "synfin" })
+  end
+  return s
+end
+
 --- Makes the veth pair the raw specs use: veth0, the kernel's end, with
 -- kernel_addr/24, and veth1, synfin's end, with no address (so the kernel
 -- never answers for synfin there); both up within a second, or an error.

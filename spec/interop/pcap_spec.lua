@@ -18,16 +18,9 @@ end
 local TUN_KERNEL, TUN_SYNFIN = "10.73.0.1", "10.73.0.2"
 local RAW_KERNEL, RAW_SYNFIN = "10.74.0.1", "10.74.0.2"
 
--- What a test made, undone when it ends however it ends (busted's finally
--- keeps only one function per test): a device left behind would keep its
--- subnet's route, a kernel program would keep running, a file would stay.
-local cleanups = {}
-local function on_cleanup(fn) table.insert(cleanups, 1, fn) end
-after_each(function()
-  for _, fn in ipairs(cleanups) do pcall(fn) end
-  cleanups = {}
-  kernel.remove_veth_pair()
-end)
+local scope = kernel.scope(after_each)
+local on_cleanup = scope.on_cleanup
+after_each(kernel.remove_veth_pair)
 
 -- A temporary directory for the test's file, removed when the test ends.
 local function tmpdir()
@@ -36,17 +29,9 @@ local function tmpdir()
   return dir
 end
 
-local function start(args)
-  local proc = kernel.start(args)
-  on_cleanup(function() proc:stop() end)
-  return proc
-end
+local start = scope.start
 
-local function tun_net()
-  local net = synfin.tun()
-  on_cleanup(function() net:close() end)
-  return net, net:host(TUN_SYNFIN, { name = "synfin" })
-end
+local function tun_net() return scope.tun_net(TUN_SYNFIN) end
 
 -- The veth pair of spec/interop/raw_spec.lua (kernel.veth_pair).
 local function raw_net()

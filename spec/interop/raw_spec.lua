@@ -26,14 +26,9 @@ local function read_cmd(cmd)
   return s
 end
 
--- What a test made, undone when it ends however it ends.
-local cleanups = {}
-local function on_cleanup(fn) table.insert(cleanups, 1, fn) end
-after_each(function()
-  for _, fn in ipairs(cleanups) do pcall(fn) end
-  cleanups = {}
-  kernel.remove_veth_pair()
-end)
+local scope = kernel.scope(after_each)
+local on_cleanup = scope.on_cleanup
+after_each(kernel.remove_veth_pair)
 
 -- The kernel's TCP RSTs sent so far in this namespace (/proc/net/snmp).
 local function kernel_out_rsts()
@@ -60,11 +55,7 @@ local function raw_net(opts)
   return net, host
 end
 
-local function start(args)
-  local proc = kernel.start(args)
-  on_cleanup(function() proc:stop() end)
-  return proc
-end
+local start = scope.start
 
 local segs, states = kernel.segments, kernel.states
 

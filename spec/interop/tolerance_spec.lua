@@ -11,12 +11,8 @@ end
 
 local KERNEL, SYNFIN = "10.73.0.1", "10.73.0.2"
 
-local cleanups = {}
-local function on_cleanup(fn) table.insert(cleanups, 1, fn) end
-after_each(function()
-  for _, fn in ipairs(cleanups) do pcall(fn) end
-  cleanups = {}
-end)
+local scope = kernel.scope(after_each)
+local on_cleanup = scope.on_cleanup
 
 -- A kernel listener on port, and a synfin client whose handshake's last
 -- ACK is lost (count times; nil: always): the kernel stays in SYN-RECV and

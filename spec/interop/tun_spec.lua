@@ -12,29 +12,13 @@ end
 
 local KERNEL, SYNFIN = "10.73.0.1", "10.73.0.2"
 
--- What a test made, undone when it ends however it ends (busted's finally
--- keeps only one function per test): a device left behind would keep the
--- subnet's route, a kernel program would keep running.
-local cleanups = {}
-local function on_cleanup(fn) table.insert(cleanups, 1, fn) end
-after_each(function()
-  for _, fn in ipairs(cleanups) do pcall(fn) end
-  cleanups = {}
-end)
+local scope = kernel.scope(after_each)
+local on_cleanup = scope.on_cleanup
 
 -- A fresh net (and device) per test.
-local function tun_net(opts)
-  local net = synfin.tun(opts)
-  on_cleanup(function() net:close() end)
-  local host = net:host(SYNFIN, { name = "synfin" })
-  return net, host
-end
+local function tun_net(opts) return scope.tun_net(SYNFIN, opts) end
 
-local function start(args)
-  local proc = kernel.start(args)
-  on_cleanup(function() proc:stop() end)
-  return proc
-end
+local start = scope.start
 
 local segs, states = kernel.segments, kernel.states
 
