@@ -341,12 +341,16 @@ static bool our_fin_acked(const sf_conn *c)
  * place of the new segment its window inflation would let go. */
 static void repair(sf_conn *c, uint64_t now, bool resend_first, bool dupack)
 {
-    uint32_t start, end;
-    bool hole = c->sack_ok && c->in_recovery && sf_sack_next_hole(c, &start, &end);
-    if (c->sack_ok && c->in_recovery && !resend_first && sf_sack_una_rxt_lost(c)) {
+    if (!c->sack_ok || !c->in_recovery) { /* NewReno alone */
+        if (resend_first) sf_retransmit_first(c, now);
+        return;
+    }
+    if (!resend_first && sf_sack_una_rxt_lost(c)) {
         sf_retransmit_first(c, now); /* again: it was lost as well */
         return;
     }
+    uint32_t start, end;
+    bool hole = sf_sack_next_hole(c, &start, &end);
     if (resend_first) {
         if (hole && sf_seq_gt(c->high_rxt, c->snd_una))
             sf_retransmit_range(c, now, start, end);

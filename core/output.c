@@ -310,15 +310,7 @@ bool sf_send_tail_probe(sf_conn *c, uint64_t now)
     /* no new data can go: the last segment sent, again (at most one MSS
      * back from SND.MAX, our FIN with it if it was sent) */
     uint32_t flight = c->snd_max - c->snd_una, mss = sf_eff_mss(c);
-    uint32_t saved = c->snd_nxt;
-    c->snd_nxt = c->snd_max - (flight < mss ? flight : mss);
-    bool sent = send_one(c, now, c->snd_wnd ? edge : c->snd_una + 1, UINT32_MAX);
-    if (sent) {
-        c->retransmits++;
-        c->rtt_timing = false; /* Karn */
-    }
-    if (!sent || sf_seq_lt(c->snd_nxt, saved)) c->snd_nxt = saved;
-    return sent;
+    return sf_retransmit_range(c, now, c->snd_max - (flight < mss ? flight : mss), c->snd_max);
 }
 
 /* Sends what the windows allow from SND.NXT on: the peer's offered window

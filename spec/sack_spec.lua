@@ -180,16 +180,38 @@ describe("SACK (RFC 2018, RFC 6675) as a sender", function()
     assert.are_not.equal(our(8), r.seq)
   end)
 
-  it("trusts no block outside SND.UNA..SND.MAX, and forgets the scoreboard at an RTO", function()
-    local t = eight_in_flight()
-    -- a block below the ACK and one beyond what we sent: both ignored
-    for _ = 1, 3 do
-      t:send { flags = "A", ack = our(5), sack = { { our(1), our(3) }, { our(40), our(41) } } }
+  -- three duplicate ACKs with these blocks: Limited Transmit sends 12 and
+  -- 13, the third resends 5; then a fourth with the same blocks
+  local function four_dupacks(t, blocks)
+    for i = 1, 3 do
+      t:send { flags = "A", ack = our(5), sack = blocks }
+      t:expect { flags = "A", seq = i < 3 and our(11 + i) or our(5), len = MSS }
     end
-    t:skip()
-    t:send { flags = "A", ack = our(5), sack = { { our(1), our(3) } } }
-    local r = t:expect { flags = "A", len = MSS }
-    assert.are_not.equal(our(1), r.seq)
+    t:send { flags = "A", ack = our(5), sack = blocks }
+  end
+
+  it("counts an ACK that SACKs new data as a duplicate, though its window changed (RFC 6675 §2)", function()
+    local t = eight_in_flight()
+    -- Linux grows its window as it reads: no two of these ACKs offer the
+    -- same, so RFC 5681's definition would count none of them
+    for i = 1, 3 do
+      t:send { flags = "A", ack = our(5), win = 60000 + 1000 * i, sack = { { our(6), our(6 + i) } } }
+      t:expect { flags = "A", seq = i < 3 and our(11 + i) or our(5), len = MSS }
+    end
+  end)
+
+  it("trusts no block beyond what it sent (SND.MAX)", function()
+    local t = eight_in_flight()
+    -- trusted, it would make 6..11 a hole and resend 6 now
+    four_dupacks(t, { { our(12), our(50) } })
+    t:expect_nothing(0.5) -- the window is full, and nothing is known missing
+  end)
+
+  it("trusts no block that starts at or below SND.UNA", function()
+    local t = eight_in_flight()
+    -- 3..7 straddles the ACK: trusted, the hole would start at 7, not 6
+    four_dupacks(t, { { our(3), our(7) }, { our(8), our(9) } })
+    t:expect { flags = "A", seq = our(6), len = MSS }
   end)
 end)
 

@@ -20,7 +20,7 @@ local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 package.path = here .. "../../spec/?.lua;" .. package.path
 local kernel = require "interop.kernel" -- kernel programs by their PID, and ss
 
-assert(kernel.available(), "run it in a namespace of its own: spec/netns/run build/synfin examples/linux/rst_in_time_wait.lua")
+kernel.need_namespace "build/synfin examples/linux/rst_in_time_wait.lua"
 
 local f = assert(io.open("/proc/sys/net/ipv4/tcp_rfc1337"))
 local rfc1337 = tonumber(f:read("l"))

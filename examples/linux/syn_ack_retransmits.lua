@@ -16,7 +16,7 @@ local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 package.path = here .. "../../spec/?.lua;" .. package.path
 local kernel = require "interop.kernel" -- kernel programs by their PID, and ss
 
-assert(kernel.available(), "run it in a namespace of its own: spec/netns/run build/synfin examples/linux/syn_ack_retransmits.lua")
+kernel.need_namespace "build/synfin examples/linux/syn_ack_retransmits.lua"
 
 local KERNEL, PORT = "10.73.0.1", 7001
 local net = synfin.tun()

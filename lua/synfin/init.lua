@@ -213,6 +213,26 @@ function Net:slack(t)
   return tol.abs + tol.pct * t
 end
 
+-- A real-time net: a sim (opts as synfin.sim's, and tolerance) to which
+-- open(sim) attaches a driver, returning the index of the host that stands
+-- for the outside world at peer_addr and what the driver tells (the
+-- device's name, the MAC), or nil and why. Returns the net and that, or nil
+-- and why (the sim closed).
+local function realtime_net(opts, peer_addr, open)
+  local net = synfin.sim { seed = opts.seed, timeout = opts.timeout, strict = opts.strict,
+    payloads = opts.payloads }
+  local idx, got = open(net.sim)
+  if not idx then
+    net:close()
+    return nil, got
+  end
+  net.realtime = true
+  if opts.tolerance ~= nil then net:set_tolerance(opts.tolerance) end
+  local h = setmetatable({ net = net, index = idx, addr = peer_addr, name = "kernel", peer = true }, Host)
+  net.hosts[idx], net.by_addr[peer_addr], net.kernel = h, h, h
+  return net, got
+end
+
 --- A net on a TUN device, in real time: the Linux kernel's own TCP is its
 -- peer. The same Net as synfin.sim (hosts, hooks, faults, expectations,
 -- traces), on libuv's clock. The kernel gets `kernel` (default
@@ -239,17 +259,11 @@ function synfin.tun(opts)
   if opts.prefix ~= nil and math.type(opts.prefix) ~= "integer" then
     argerror(1, "tun", "prefix must be an integer")
   end
-  local net = synfin.sim { seed = opts.seed, timeout = opts.timeout, strict = opts.strict,
-    payloads = opts.payloads }
-  local idx, dev = net.sim:tun(opts.name, kernel, opts.prefix, opts.mtu)
-  if not idx then
-    net:close()
-    error(("synfin.tun: cannot make the TUN device: %s"):format(dev), 2)
-  end
-  net.device, net.realtime = dev, true
-  if opts.tolerance ~= nil then net:set_tolerance(opts.tolerance) end
-  local h = setmetatable({ net = net, index = idx, addr = kernel, name = "kernel", peer = true }, Host)
-  net.hosts[idx], net.by_addr[kernel], net.kernel = h, h, h
+  local net, dev = realtime_net(opts, kernel, function(sim)
+    return sim:tun(opts.name, kernel, opts.prefix, opts.mtu)
+  end)
+  if not net then error(("synfin.tun: cannot make the TUN device: %s"):format(dev), 2) end
+  net.device = dev
   return net
 end
 
@@ -287,17 +301,11 @@ function synfin.raw(opts)
     for i, h in ipairs(hex) do hex[i] = string.char(tonumber(h, 16)) end
     mac = table.concat(hex)
   end
-  local net = synfin.sim { seed = opts.seed, timeout = opts.timeout, strict = opts.strict,
-    payloads = opts.payloads }
-  local idx, got = net.sim:raw(opts.interface, opts.peer, mac, opts.mtu)
-  if not idx then
-    net:close()
-    error(("synfin.raw: cannot open %s: %s"):format(opts.interface, got), 2)
-  end
-  net.device, net.mac, net.realtime = opts.interface, got, true
-  if opts.tolerance ~= nil then net:set_tolerance(opts.tolerance) end
-  local h = setmetatable({ net = net, index = idx, addr = opts.peer, name = "kernel", peer = true }, Host)
-  net.hosts[idx], net.by_addr[opts.peer], net.kernel = h, h, h
+  local net, got = realtime_net(opts, opts.peer, function(sim)
+    return sim:raw(opts.interface, opts.peer, mac, opts.mtu)
+  end)
+  if not net then error(("synfin.raw: cannot open %s: %s"):format(opts.interface, got), 2) end
+  net.device, net.mac = opts.interface, got
   return net
 end
 

@@ -234,4 +234,12 @@ function kernel.remove_veth_pair() os.execute("ip link del veth0 2>/dev/null") e
 -- own (spec/netns/run sets SYNFIN_NETNS), with a TUN device.
 function kernel.available() return os.getenv("SYNFIN_NETNS") == "1" end
 
+--- Raises, saying how to run it (cmd, through spec/netns/run), unless
+-- this process is in a namespace of its own.
+function kernel.need_namespace(cmd)
+  if not kernel.available() then
+    error(("this runs in a network namespace of its own: spec/netns/run %s"):format(cmd), 2)
+  end
+end
+
 return kernel

@@ -11,9 +11,7 @@ local synfin = require "synfin"
 local kernel = require "interop.kernel"
 local pcap = require "pcap_read"
 
-if not kernel.available() then
-  error("spec/interop/pcap_spec.lua runs in a namespace of its own: spec/netns/run lua5.4 /usr/bin/busted spec/interop/pcap_spec.lua")
-end
+kernel.need_namespace "lua5.4 /usr/bin/busted spec/interop/pcap_spec.lua"
 
 local TUN_KERNEL, TUN_SYNFIN = "10.73.0.1", "10.73.0.2"
 local RAW_KERNEL, RAW_SYNFIN = "10.74.0.1", "10.74.0.2"
@@ -92,6 +90,22 @@ end
 -- kernel_peer.py sends bytes(range(256)) over and over: its first bytes.
 local PATTERN = "000102030405060708090a0b0c0d0e0f"
 
+-- The trace's faulted segments: the one the drop hook took (fate, from
+-- dropped_src), its retransmission (delivered) and the one the delay hook
+-- held (from delayed_src, with data).
+local function faulted(segs, fate, dropped_src, drop, delayed_src, delay)
+  local dropped = pcap.first(segs, function(s) return s.fate == fate end)
+  assert.equal(dropped_src, dropped.src)
+  assert.equal(drop.id, dropped.hook)
+  local again = retransmission(segs, dropped)
+  assert.equal("delivered", again.fate)
+  local delayed = pcap.first(segs, function(s) return s.delay end)
+  assert.equal(delayed_src, delayed.src)
+  assert.equal(delay.id, delayed.hook)
+  assert.is_true(delayed.len > 0)
+  return dropped, again, delayed
+end
+
 describe("over TUN, net:pcap with a kernel client", function()
   it("writes every segment once with its verdict: the kernel's data dropped on arrival and sent again, synfin's delayed", function()
     local dir = tmpdir()
@@ -125,15 +139,7 @@ describe("over TUN, net:pcap with a kernel client", function()
     assert.equal("eof", r["end"])
 
     local segs = pcap.segments(net)
-    local dropped = pcap.first(segs, function(s) return s.fate == "dropped_ingress" end)
-    assert.equal(TUN_KERNEL, dropped.src)
-    assert.equal(drop.id, dropped.hook)
-    local again = retransmission(segs, dropped)
-    assert.equal("delivered", again.fate)
-    local delayed = pcap.first(segs, function(s) return s.delay end)
-    assert.equal(TUN_SYNFIN, delayed.src)
-    assert.equal(delay.id, delayed.hook)
-    assert.is_true(delayed.len > 0)
+    local dropped, again, delayed = faulted(segs, "dropped_ingress", TUN_KERNEL, drop, TUN_SYNFIN, delay)
     assert.is_true(math.abs(delayed.delay - 0.1) < 1e-6)
 
     local by = check_file(path, segs, {
@@ -182,14 +188,7 @@ describe("on a veth pair, net:pcap with a kernel server", function()
     assert.equal("eof", results[1]["end"])
 
     local segs = pcap.segments(net)
-    local dropped = pcap.first(segs, function(s) return s.fate == "dropped_egress" end)
-    assert.equal(RAW_SYNFIN, dropped.src)
-    assert.equal(drop.id, dropped.hook)
-    local again = retransmission(segs, dropped)
-    assert.equal("delivered", again.fate)
-    local delayed = pcap.first(segs, function(s) return s.delay end)
-    assert.equal(RAW_KERNEL, delayed.src)
-    assert.equal(delay.id, delayed.hook)
+    local dropped, again, delayed = faulted(segs, "dropped_egress", RAW_SYNFIN, drop, RAW_KERNEL, delay)
     assert.equal(13, delayed.len)
 
     local by = check_file(path, segs, {

@@ -8,9 +8,7 @@
 local synfin = require "synfin"
 local kernel = require "interop.kernel"
 
-if not kernel.available() then
-  error("spec/interop/raw_spec.lua runs in a namespace of its own: spec/netns/run lua5.4 /usr/bin/busted spec/interop/raw_spec.lua")
-end
+kernel.need_namespace "lua5.4 /usr/bin/busted spec/interop/raw_spec.lua"
 
 local KERNEL, SYNFIN = "10.74.0.1", "10.74.0.2"
 

@@ -5,9 +5,7 @@
 local synfin = require "synfin"
 local kernel = require "interop.kernel"
 
-if not kernel.available() then
-  error("spec/interop/tolerance_spec.lua runs in a namespace of its own: spec/netns/run lua5.4 /usr/bin/busted spec/interop/tolerance_spec.lua")
-end
+kernel.need_namespace "lua5.4 /usr/bin/busted spec/interop/tolerance_spec.lua"
 
 local KERNEL, SYNFIN = "10.73.0.1", "10.73.0.2"
 

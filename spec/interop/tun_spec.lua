@@ -6,9 +6,7 @@
 local synfin = require "synfin"
 local kernel = require "interop.kernel"
 
-if not kernel.available() then
-  error("spec/interop/tun_spec.lua runs in a namespace of its own: spec/netns/run lua5.4 /usr/bin/busted spec/interop/tun_spec.lua")
-end
+kernel.need_namespace "lua5.4 /usr/bin/busted spec/interop/tun_spec.lua"
 
 local KERNEL, SYNFIN = "10.73.0.1", "10.73.0.2"
 
