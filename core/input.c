@@ -46,7 +46,10 @@ static uint16_t peer_mss(const sf_seg *seg, const sf_conn *c)
     uint16_t ours = sf_mss_announced(c);
     if (mss > ours) mss = ours;
     if (mss > SF_MAX_PACKET - 80) mss = SF_MAX_PACKET - 80;
-    return mss ? mss : 1;
+    /* a floor, as Linux has: a peer announcing MSS 1..47 gets segments of
+     * 48 bytes less the options (an attacker's tiny MSS would otherwise
+     * cost a segment per byte, or leave no room at all beside timestamps) */
+    return mss < SF_MIN_SND_MSS ? (uint16_t)SF_MIN_SND_MSS : mss;
 }
 
 /* RFC 6298 (5.7): if our SYN or SYN-ACK timed out and the RTO in use is

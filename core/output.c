@@ -237,6 +237,9 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge, uint32_t cwnd)
     uint32_t mss = sf_eff_mss(c);
     uint32_t n = unsent;
     if (n > mss) n = mss;
+    /* the copy below goes into st->payload: bound it by that buffer itself,
+     * never only by numbers derived from the peer's options */
+    if (n > sizeof st->payload) n = sizeof st->payload;
     if (n > usable) n = usable;
     bool fin = c->fin_queued && n == unsent;
     if (n == 0 && !fin) return false;

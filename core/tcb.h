@@ -11,6 +11,13 @@
 
 #define SF_NO_DEADLINE UINT64_MAX
 #define SF_MAX_PACKET  1600 /* an IPv4 packet of MSS 1460 plus headers and options */
+/* The smallest send MSS synfin uses, whatever the peer announces (Linux's
+ * tcp_min_snd_mss, 48). RFC 6691: the MSS counts the data and the TCP options
+ * beyond the fixed header alike, so the options every segment carries come
+ * out of it (sf_eff_mss); an MSS of 1..12 with timestamps must not leave
+ * zero or "negative" room for data. */
+#define SF_MIN_SND_MSS 48u
+#define SF_TS_OPT_LEN  12u /* the timestamps option, padded (RFC 7323 §3.2) */
 #define SF_OOO_MAX     8    /* out-of-order ranges held per connection */
 #define SF_SACKED_MAX  8    /* ranges the peer SACKed, on the sender's scoreboard */
 /* RFC 9293 §3.8.6.2.1: the sender SWS override timeout, in 0.1 - 1.0 s */
@@ -271,11 +278,14 @@ void sf_cc_on_rto(sf_conn *c);
 void sf_retransmit_first(sf_conn *c, uint64_t now);
 
 uint32_t sf_ts_now(const sf_conn *c, uint64_t now);
-/* The effective send MSS (RFC 9293 §3.7.1): the peer's MSS less the options
- * every segment carries (the 12 bytes of timestamps, when on). */
+/* The effective send MSS (RFC 9293 §3.7.1, RFC 6691): the peer's MSS less
+ * the options every segment carries (the 12 bytes of timestamps, when on).
+ * snd_mss is at least SF_MIN_SND_MSS (peer_mss), so this never wraps; the
+ * check stands for any path that sets snd_mss otherwise. */
 static inline uint32_t sf_eff_mss(const sf_conn *c)
 {
-    return c->ts_ok ? c->snd_mss - 12u : c->snd_mss;
+    uint32_t opts = c->ts_ok ? SF_TS_OPT_LEN : 0u;
+    return c->snd_mss > opts ? c->snd_mss - opts : 1u;
 }
 
 /* The MSS we announce: our setting, at most what the link lets us receive
