@@ -18,8 +18,8 @@
  * zero or "negative" room for data. */
 #define SF_MIN_SND_MSS 48u
 #define SF_TS_OPT_LEN  12u /* the timestamps option, padded (RFC 7323 §3.2) */
-#define SF_OOO_MAX     8    /* out-of-order ranges held per connection */
-#define SF_SACKED_MAX  8    /* ranges the peer SACKed, on the sender's scoreboard */
+#define SF_OOO_MAX     8   /* out-of-order ranges held per connection */
+#define SF_SACKED_MAX  8   /* ranges the peer SACKed, on the sender's scoreboard */
 /* RFC 9293 §3.8.6.2.1: the sender SWS override timeout, in 0.1 - 1.0 s */
 #define SF_SWS_OVERRIDE 200000
 
