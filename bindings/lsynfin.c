@@ -155,7 +155,11 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
             p->snd_buf = (uint32_t)luaL_checkinteger(L, -1);
         else if (strcmp(k, "mss") == 0)
             p->mss = (uint16_t)luaL_checkinteger(L, -1);
-        else if (strcmp(k, "quiet_time") == 0)
+        else if (strcmp(k, "min_snd_mss") == 0) {
+            lua_Integer m = luaL_checkinteger(L, -1);
+            if (m < 1 || m > 1460) luaL_error(L, "min_snd_mss must be 1..1460");
+            p->min_snd_mss = (uint16_t)m;
+        } else if (strcmp(k, "quiet_time") == 0)
             cfg->quiet_time = to_us(L, -1, k);
         else if (strcmp(k, "mtu") == 0) {
             lua_Integer mtu = luaL_checkinteger(L, -1);

@@ -49,7 +49,8 @@ static uint16_t peer_mss(const sf_seg *seg, const sf_conn *c)
     /* a floor, as Linux has: a peer announcing MSS 1..47 gets segments of
      * 48 bytes less the options (an attacker's tiny MSS would otherwise
      * cost a segment per byte, or leave no room at all beside timestamps) */
-    return mss < SF_MIN_SND_MSS ? (uint16_t)SF_MIN_SND_MSS : mss;
+    uint16_t floor = c->pol.min_snd_mss ? c->pol.min_snd_mss : 1;
+    return mss < floor ? floor : mss;
 }
 
 /* RFC 6298 (5.7): if our SYN or SYN-ACK timed out and the RTO in use is
@@ -336,6 +337,18 @@ static bool our_fin_acked(const sf_conn *c)
     return c->fin_sent && sf_seq_gt(c->snd_una, c->fin_seq);
 }
 
+/* RFC 7323 §4.3: TS.Recent follows the segments that cover Last.ACK.sent;
+ * only once the segment's ACK is found acceptable, since RFC 5961 §5.2 says
+ * a segment with an unacceptable ACK is discarded (Linux likewise updates
+ * it only after tcp_ack accepts the ACK): a forged segment with a TSval
+ * far ahead would otherwise make PAWS drop the peer's real segments. */
+static void update_ts_recent(sf_conn *c, const sf_seg *seg)
+{
+    if (c->ts_ok && seg->has_ts && sf_seq_ge(seg->ts_val, c->ts_recent) &&
+        sf_seq_le(seg->seq, c->last_ack_sent))
+        c->ts_recent = seg->ts_val;
+}
+
 /* Fast recovery's retransmissions. NewReno (RFC 6582) resends SND.UNA on
  * the third duplicate ACK and on each partial ACK. With SACK (RFC 6675
  * §5, simplified) the scoreboard says where the holes are: the first one
@@ -461,6 +474,7 @@ static step_result check_ack(sf_conn *c, uint64_t now, const sf_seg *seg)
         challenge_ack(c, now, "ACK too old (RFC 5961 §5): ACK sent");
         return STEP_DONE;
     }
+    update_ts_recent(c, seg);
     ack_established(c, now, seg);
     switch (c->state) {
     case SF_FIN_WAIT_1:
@@ -702,10 +716,6 @@ static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
 static void process_steps(sf_conn *c, uint64_t now, const sf_seg *seg)
 {
     if (check_sequence(c, now, seg) == STEP_DONE) return;
-    /* RFC 7323 §4.3: TS.Recent follows the segments that cover Last.ACK.sent */
-    if (c->ts_ok && seg->has_ts && sf_seq_ge(seg->ts_val, c->ts_recent) &&
-        sf_seq_le(seg->seq, c->last_ack_sent))
-        c->ts_recent = seg->ts_val;
     if (check_rst(c, now, seg) == STEP_DONE) return;
     if (check_syn(c, now, seg) == STEP_DONE) return;
     if (check_ack(c, now, seg) == STEP_DONE) return;

@@ -71,6 +71,7 @@ void sf_config_default(sf_config *cfg)
     cfg->policy.rcv_buf = 65535;
     cfg->policy.snd_buf = 65536;
     cfg->policy.mss = 1460;
+    cfg->policy.min_snd_mss = SF_MIN_SND_MSS;
     cfg->policy.ttl = 64;
     cfg->policy.r1 = 3;
     cfg->policy.soft_errors = 1;

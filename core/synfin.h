@@ -167,6 +167,10 @@ typedef struct {
     uint32_t rcv_buf;     /* receive buffer, bytes (window at most 65535) */
     uint32_t snd_buf;     /* send buffer, bytes */
     uint16_t mss;         /* MSS we announce */
+    /* the smallest send MSS, whatever the peer announces (default 48, Linux's
+     * tcp_min_snd_mss); the options every segment carries come out of it
+     * (RFC 6691), leaving at least one byte of data */
+    uint16_t min_snd_mss;
     /* FIN_WAIT_2 ends (CLOSED) after this long; 0: never, the RFC's way, for
      * a half-closed connection may legitimately last (LESSONS.md §3: Linux
      * bounds orphans by 60 s, lwIP by 20 s; a script chooses) */

@@ -11,11 +11,11 @@
 
 #define SF_NO_DEADLINE UINT64_MAX
 #define SF_MAX_PACKET  1600 /* an IPv4 packet of MSS 1460 plus headers and options */
-/* The smallest send MSS synfin uses, whatever the peer announces (Linux's
- * tcp_min_snd_mss, 48). RFC 6691: the MSS counts the data and the TCP options
- * beyond the fixed header alike, so the options every segment carries come
- * out of it (sf_eff_mss); an MSS of 1..12 with timestamps must not leave
- * zero or "negative" room for data. */
+/* The default floor of the send MSS (policy min_snd_mss), whatever the peer
+ * announces: Linux's tcp_min_snd_mss, 48. RFC 6691: the MSS counts the data
+ * and the TCP options beyond the fixed header alike, so the options every
+ * segment carries come out of it (sf_eff_mss); an MSS of 1..12 beside
+ * timestamps must not leave zero or "negative" room for data. */
 #define SF_MIN_SND_MSS 48u
 #define SF_TS_OPT_LEN  12u /* the timestamps option, padded (RFC 7323 §3.2) */
 #define SF_OOO_MAX     8   /* out-of-order ranges held per connection */
