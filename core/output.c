@@ -173,21 +173,39 @@ static void add_sack_blocks(const sf_conn *c, sf_seg *seg)
     seg->sack_n = (uint8_t)n;
 }
 
+/* The sequence number of a segment with no data, SYN or FIN: a pure ACK or
+ * a RST. RFC 9293 writes <SEQ=SND.NXT>, where SND.NXT never moves back; ours
+ * goes back to SND.UNA for a go-back retransmission (RFC 9293 §3.10.8), and
+ * the peer may already hold everything up to SND.MAX, so that SND.NXT lies
+ * below its RCV.NXT. An ACK there is unacceptable (§3.10.7.4, first step)
+ * and its ACK field never read: two such peers, each retransmitting, each
+ * answering the other's ACK with its own, stall forever. So it is SND.MAX,
+ * as BSD does (tcp_output uses snd_max for such segments) and Linux too
+ * (its snd_nxt is the highest sent), but never past the right edge of the
+ * peer's window, should it have shrunk (Linux's tcp_acceptable_seq). */
+static uint32_t empty_seq(const sf_conn *c)
+{
+    uint32_t edge = c->snd_una + c->snd_wnd;
+    uint32_t seq = sf_seq_gt(c->snd_max, edge) ? edge : c->snd_max;
+    return sf_seq_gt(c->snd_nxt, seq) ? c->snd_nxt : seq;
+}
+
 void sf_send_ack(sf_conn *c, uint64_t now)
 {
     (void)now;
-    sf_seg seg = conn_seg(c, now, c->snd_nxt, SF_ACK);
+    sf_seg seg = conn_seg(c, now, empty_seq(c), SF_ACK);
     seg.wnd = sf_rcv_window(c);
     add_sack_blocks(c, &seg);
     c->ack_now = false;
     emit_seg(c->stack, c, &seg);
 }
 
-/* RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST>. */
+/* RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST>, SND.NXT as empty_seq
+ * reads it (a RST below the peer's RCV.NXT would be ignored). */
 void sf_send_rst(sf_conn *c, uint64_t now)
 {
     (void)now;
-    sf_seg seg = conn_seg(c, now, c->snd_nxt, SF_RST);
+    sf_seg seg = conn_seg(c, now, empty_seq(c), SF_RST);
     emit_seg(c->stack, c, &seg);
 }
 
