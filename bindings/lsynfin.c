@@ -210,6 +210,9 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
         else if (strcmp(k, "rst_in_time_wait") == 0) {
             static const char *const opts[] = {"close", "ignore", NULL};
             p->rst_in_time_wait = (uint8_t)luaL_checkoption(L, -1, NULL, opts);
+        } else if (strcmp(k, "syn_cookies") == 0) {
+            static const char *const opts[] = {"auto", "always", "never", NULL};
+            p->syn_cookies = (uint8_t)luaL_checkoption(L, -1, NULL, opts);
         } else if (strcmp(k, "syn_in_time_wait") == 0) {
             static const char *const opts[] = {"reopen", "challenge", NULL};
             p->syn_in_time_wait = (uint8_t)luaL_checkoption(L, -1, NULL, opts);

@@ -35,7 +35,7 @@ static void agree_wscale(sf_conn *c, const sf_seg *seg)
     c->rcv_wscale = c->ws_agreed ? (uint8_t)ours : 0;
 }
 
-static uint16_t peer_mss(const sf_seg *seg, const sf_conn *c)
+uint16_t sf_peer_mss(const sf_seg *seg, const sf_conn *c)
 {
     /* RFC 9293 §3.7.1: 536 without the option (MUST-15); never more than a
      * packet of ours can carry */
@@ -57,6 +57,8 @@ static uint16_t peer_mss(const sf_seg *seg, const sf_conn *c)
  * below 3 s, data transmission starts with an RTO of 3 s. */
 static void handshake_done(sf_conn *c, uint64_t now)
 {
+    /* a passive child leaves the SYN queue for the accept queue */
+    if (c->listener) sf_child_enqueue(&c->listener->accept_queue, c);
     sf_user_timeout_progress(c, now); /* the SYN is acknowledged */
     sf_cc_init(c);                    /* after the handshake: it decides the initial window */
     if (c->tw_parked) {
@@ -81,8 +83,23 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
         sf_report_drop(st, l, "RST in LISTEN ignored");
         return;
     }
-    /* second, check for an ACK: any ACK is bad here; <SEQ=SEG.ACK><CTL=RST> */
+    /* second, check for an ACK: any ACK is bad here; <SEQ=SEG.ACK><CTL=RST>,
+     * unless it answers a SYN cookie of ours (RFC 4987 §3.6): then it is
+     * the third segment of a handshake whose SYN_RCVD we did not keep */
     if (seg->flags & SF_ACK) {
+        int cookie = (seg->flags & SF_SYN) ? -1 : sf_syncookie_valid(l, now, seg);
+        if (cookie >= 0) {
+            /* a full accept queue drops it, as Linux does (the peer's next
+             * segment tries again); so does a lack of memory */
+            sf_conn *c =
+                l->accept_queue.len < l->backlog ? sf_syncookie_conn(l, seg, cookie) : NULL;
+            if (c)
+                sf_input_other(c, now, seg);
+            else
+                sf_report_drop(st, l,
+                               "ACK of a SYN cookie dropped: accept queue full or no memory");
+            return;
+        }
         sf_report_drop(st, l, "ACK in LISTEN: RST sent");
         sf_send_rst_for(st, NULL, seg);
         return;
@@ -92,9 +109,26 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
         sf_report_drop(st, l, "no SYN in LISTEN");
         return;
     }
-    /* third, a SYN (security: not implemented, MUST-? not applicable) */
-    if (l->children >= l->backlog) {
-        sf_report_drop(st, l, "SYN dropped: listen backlog full");
+    /* third, a SYN (security: not implemented, MUST-? not applicable). A
+     * full accept queue takes nothing more (as Linux); a full SYN queue
+     * answers with a SYN cookie and keeps no state (RFC 4987 §3.6, as
+     * Linux with tcp_syncookies = 1), so that a flood of spoofed SYNs
+     * cannot lock legitimate clients out */
+    if (l->accept_queue.len >= l->backlog) {
+        sf_report_drop(st, l, "SYN dropped: accept queue full");
+        return;
+    }
+    bool full = l->syn_queue.len >= l->backlog;
+    /* (a SYN reopening a TIME_WAIT pair of ports needs the state a cookie
+     * would not keep; it comes only while there is room) */
+    bool cookie = l->pol.syn_cookies == SF_SYN_COOKIES_ALWAYS ||
+                  (full && l->pol.syn_cookies == SF_SYN_COOKIES_AUTO);
+    if (cookie && !st->reopening) {
+        sf_syncookie_send(l, now, seg);
+        return;
+    }
+    if (full) {
+        sf_report_drop(st, l, "SYN dropped: SYN queue full");
         return;
     }
     sf_conn *c = sf_conn_new(st, &l->pol);
@@ -107,11 +141,7 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
     c->rport = seg->sport;
     c->passive = true;
     c->listener = l;
-    sf_conn **at = &l->child_head;
-    while (*at)
-        at = &(*at)->child_next;
-    *at = c;
-    l->children++;
+    sf_child_enqueue(&l->syn_queue, c);
 
     c->irs = seg->seq;
     c->rcv_nxt = seg->seq + 1;
@@ -134,7 +164,7 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
     c->max_snd_wnd = seg->wnd;
     c->snd_wl1 = seg->seq;
     c->snd_wl2 = seg->ack;
-    c->snd_mss = peer_mss(seg, c);
+    c->snd_mss = sf_peer_mss(seg, c);
     agree_wscale(c, seg);
     agree_ts(c, seg);
     if (seg->len) sf_report_drop(st, c, "data on SYN not kept: the peer will send it again");
@@ -182,7 +212,7 @@ void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg)
     c->rcv_nxt = seg->seq + 1;
     c->rcv_adv = c->rcv_nxt;
     sf_rcv_window(c); /* the window our SYN offered starts at RCV.NXT */
-    c->snd_mss = peer_mss(seg, c);
+    c->snd_mss = sf_peer_mss(seg, c);
     agree_wscale(c, seg);
     agree_ts(c, seg);
     if (seg->flags & SF_ACK) {
@@ -742,7 +772,7 @@ bool sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)
     bool newer = sf_seq_gt(in->seq, c->rcv_nxt) ||
                  (c->ts_ok && in->has_ts && sf_seq_gt(in->ts_val, c->ts_recent));
     if (l && (in->flags & (SF_SYN | SF_ACK | SF_RST)) == SF_SYN &&
-        c->pol.syn_in_time_wait == SF_TW_SYN_REOPEN && newer && l->children < l->backlog) {
+        c->pol.syn_in_time_wait == SF_TW_SYN_REOPEN && newer && sf_listener_has_room(l)) {
         sf_conn_unhash(c);
         c->stack->reopening = c;
         return true;

@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-static void emit_seg(sf_stack *st, sf_conn *c, const sf_seg *seg)
+void sf_emit_seg(sf_stack *st, sf_conn *c, const sf_seg *seg)
 {
     if (st->now < st->quiet_until) {
         sf_report_drop(st, c, "quiet time (RFC 9293 §3.4.3): not sent");
@@ -133,7 +133,7 @@ void sf_send_syn(sf_conn *c, uint64_t now)
         c->rtt_start = now;
     }
     c->ack_now = false;
-    emit_seg(c->stack, c, &seg);
+    sf_emit_seg(c->stack, c, &seg);
 }
 
 /* The held range (SHLD-31) that holds sequence number seq, or -1. */
@@ -197,7 +197,7 @@ void sf_send_ack(sf_conn *c, uint64_t now)
     seg.wnd = sf_rcv_window(c);
     add_sack_blocks(c, &seg);
     c->ack_now = false;
-    emit_seg(c->stack, c, &seg);
+    sf_emit_seg(c->stack, c, &seg);
 }
 
 /* RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST>, SND.NXT as empty_seq
@@ -206,7 +206,7 @@ void sf_send_rst(sf_conn *c, uint64_t now)
 {
     (void)now;
     sf_seg seg = conn_seg(c, now, empty_seq(c), SF_RST);
-    emit_seg(c->stack, c, &seg);
+    sf_emit_seg(c->stack, c, &seg);
 }
 
 /* RFC 9293 §3.5.2 and §3.10.7.1: a reset that the offending segment's sender
@@ -228,7 +228,7 @@ void sf_send_rst_for(sf_stack *st, sf_conn *c, const sf_seg *in)
         seg.ack = in->seq + sf_seg_seqlen(in); /* <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> */
         seg.flags = SF_RST | SF_ACK;
     }
-    emit_seg(st, c, &seg);
+    sf_emit_seg(st, c, &seg);
 }
 
 static bool can_send_data(sf_state s)
@@ -314,7 +314,7 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge, uint32_t cwnd)
         c->fin_seq = c->snd_nxt - 1;
     }
     c->ack_now = false;
-    emit_seg(st, c, &seg);
+    sf_emit_seg(st, c, &seg);
     if (!c->rto_at) {
         sf_rto_arm(c, now); /* RFC 6298 (5.1) */
         if (!c->ut_at) sf_user_timeout_progress(c, now);
@@ -367,7 +367,7 @@ void sf_send_keepalive(sf_conn *c, uint64_t now)
     (void)now;
     sf_seg seg = conn_seg(c, now, c->snd_nxt - 1, SF_ACK);
     seg.wnd = sf_rcv_window(c);
-    emit_seg(c->stack, c, &seg);
+    sf_emit_seg(c->stack, c, &seg);
 }
 
 /* A zero-window probe: the first byte not yet acknowledged, at SND.UNA, as
@@ -385,7 +385,7 @@ void sf_send_probe(sf_conn *c, uint64_t now)
     c->snd_nxt += 1;
     if (sf_seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
     c->ack_now = false;
-    emit_seg(st, c, &seg);
+    sf_emit_seg(st, c, &seg);
 }
 
 /* RFC 5681 (4.2), RFC 6582: fast retransmit, and each partial ACK of fast

@@ -212,7 +212,14 @@ typedef struct {
     uint8_t tos;              /* MUST-48, SHLD-21, SHLD-22: the DS field (DSCP and ECN) we send */
     uint8_t rst_in_time_wait; /* SF_TW_RST_CLOSE (RFC 9293, Linux) or _IGNORE (RFC 1337) */
     uint8_t syn_in_time_wait; /* SF_TW_SYN_REOPEN (RFC 1122 4.2.2.13, Linux) or _CHALLENGE */
+    /* a listener's SYN cookies (RFC 4987 §3.6): SF_SYN_COOKIES_AUTO (default,
+     * as Linux's tcp_syncookies = 1) answers with one when the SYN queue is
+     * full, _ALWAYS for every SYN, _NEVER drops the SYN then */
+    uint8_t syn_cookies;
 } sf_policy;
+
+/* When a listener answers a SYN with a SYN cookie. */
+enum { SF_SYN_COOKIES_AUTO, SF_SYN_COOKIES_ALWAYS, SF_SYN_COOKIES_NEVER };
 
 /* What a RST in TIME_WAIT does (LESSONS.md §4). */
 enum { SF_TW_RST_CLOSE, SF_TW_RST_IGNORE };

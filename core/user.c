@@ -95,13 +95,11 @@ sf_conn *sf_connect(sf_stack *st, uint64_t now, uint32_t raddr, uint16_t rport, 
 sf_conn *sf_accept(sf_conn *l)
 {
     if (!l->is_listener) return NULL;
-    for (sf_conn *c = l->child_head; c; c = c->child_next) {
-        if (c->state == SF_SYN_RCVD) continue;
-        sf_conn_detach(c);
-        c->held = true;
-        return c;
-    }
-    return NULL;
+    sf_conn *c = l->accept_queue.head; /* the oldest past SYN_RCVD */
+    if (!c) return NULL;
+    sf_conn_detach(c);
+    c->held = true;
+    return c;
 }
 
 /* SEND (RFC 9293 §3.10.2), urgent or not. */
@@ -172,8 +170,8 @@ int sf_close(sf_conn *c, uint64_t now)
     case SF_CLOSED: return SF_ENOTCONN;
     case SF_LISTEN:
         /* children nobody accepted are reset, as Linux does */
-        while (c->child_head) {
-            sf_conn *child = c->child_head;
+        while (c->syn_queue.head || c->accept_queue.head) {
+            sf_conn *child = c->accept_queue.head ? c->accept_queue.head : c->syn_queue.head;
             sf_send_rst(child, now);
             sf_conn_closed(child, SF_CAUSE_USER, "listener closed", 0);
         }
