@@ -250,6 +250,7 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge, uint32_t cwnd)
     if (c->fin_sent && sf_seq_gt(c->snd_nxt, c->fin_seq)) return false;
     if (c->snd_nxt == c->iss) return false; /* our SYN goes first: retransmit() */
     uint32_t off = c->snd_nxt - c->snd_una - sf_syn_unacked(c);
+    if (off > c->sndbuf.len) return false; /* never past the data: no wrapped length */
     uint32_t unsent = c->sndbuf.len - off;
     uint32_t usable = sf_seq_gt(edge, c->snd_nxt) ? edge - c->snd_nxt : 0;
     uint32_t mss = sf_eff_mss(c);
