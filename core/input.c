@@ -819,7 +819,7 @@ bool sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)
         !(seg->flags & (SF_SYN | SF_RST))) {
         zero_window = *seg;
         zero_window.len = 0;
-        zero_window.payload = NULL;
+        /* (payload kept: NULL + 0 is undefined where the text step trims) */
         zero_window.flags &= (uint8_t)~SF_FIN;
         seg = &zero_window;
         sf_report_drop(c->stack, c, "text with a zero window: ACK and URG processed, ACK sent");

@@ -355,10 +355,12 @@ int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap);
 /* CLOSE: "no more data to send" (RFC 9293 §3.10.4). */
 int sf_close(sf_conn *c, uint64_t now);
 /* CLOSE with the last data: queued with the FIN, so that they can leave in
- * one segment ("FIN carrying the last data"). */
+ * one segment ("FIN carrying the last data"). All or nothing: SF_EAGAIN,
+ * with nothing queued, when the send buffer has no room for all of it. */
 int sf_close_with(sf_conn *c, uint64_t now, const void *data, size_t len);
 /* Forgets the connection: CLOSED at once, nothing sent (a host that
- * vanished; the peer finds out through its retransmissions or a RST). */
+ * vanished; the peer finds out through its retransmissions or a RST). A
+ * listener's children nobody accepted are forgotten with it. */
 int sf_forget(sf_conn *c, uint64_t now);
 /* ABORT: RST if synchronized, then CLOSED (RFC 9293 §3.10.5). */
 int sf_abort(sf_conn *c, uint64_t now);

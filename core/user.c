@@ -163,6 +163,17 @@ int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap)
     return SF_EAGAIN;
 }
 
+/* A listener's children nobody accepted end with it: reset (close, abort),
+ * or silently (forget); none may outlive the listener it points to. */
+static void end_children(sf_conn *l, uint64_t now, bool reset)
+{
+    while (l->syn_queue.head || l->accept_queue.head) {
+        sf_conn *child = l->accept_queue.head ? l->accept_queue.head : l->syn_queue.head;
+        if (reset) sf_send_rst(child, now);
+        sf_conn_closed(child, SF_CAUSE_USER, reset ? "listener closed" : "listener forgotten", 0);
+    }
+}
+
 int sf_close(sf_conn *c, uint64_t now)
 {
     sf_stack_at(c->stack, now);
@@ -170,11 +181,7 @@ int sf_close(sf_conn *c, uint64_t now)
     case SF_CLOSED: return SF_ENOTCONN;
     case SF_LISTEN:
         /* children nobody accepted are reset, as Linux does */
-        while (c->syn_queue.head || c->accept_queue.head) {
-            sf_conn *child = c->accept_queue.head ? c->accept_queue.head : c->syn_queue.head;
-            sf_send_rst(child, now);
-            sf_conn_closed(child, SF_CAUSE_USER, "listener closed", 0);
-        }
+        end_children(c, now, true);
         sf_conn_closed(c, SF_CAUSE_USER, "close", 0);
         return SF_OK;
     case SF_SYN_SENT: sf_conn_closed(c, SF_CAUSE_USER, "close", 0); return SF_OK;
@@ -205,8 +212,9 @@ int sf_close_with(sf_conn *c, uint64_t now, const void *data, size_t len)
 {
     sf_stack_at(c->stack, now);
     if (c->state != SF_ESTABLISHED && c->state != SF_CLOSE_WAIT) return sf_close(c, now);
-    if (len > UINT32_MAX) len = UINT32_MAX;
-    if (sf_ring_write(&c->sndbuf, data, (uint32_t)len) < len) return SF_EAGAIN;
+    /* all or nothing: a caller that tries again must not queue a part twice */
+    if (len > sf_ring_free(&c->sndbuf)) return SF_EAGAIN;
+    if (sf_ring_write(&c->sndbuf, data, (uint32_t)len) < len) return SF_ENOMEM;
     return sf_close(c, now); /* its output sends the data, the FIN on the last segment */
 }
 
@@ -214,6 +222,7 @@ int sf_forget(sf_conn *c, uint64_t now)
 {
     sf_stack_at(c->stack, now);
     if (c->state == SF_CLOSED) return SF_ENOTCONN;
+    if (c->state == SF_LISTEN) end_children(c, now, false);
     sf_ring_drop(&c->rcvbuf);
     sf_conn_closed(c, SF_CAUSE_USER, "forget", 0);
     return SF_OK;
