@@ -2,6 +2,7 @@
 -- careful stack must survive. Each case checks the answer RFC 9293 (or the
 -- RFC it names) gives, and that the connection still carries data after it.
 local fixture = require "synfin.fixture"
+local sm = require "helpers.state_machine"
 
 -- The peer's side of a bulk transfer from us: ACK every segment we send,
 -- as it comes, until `total` bytes have arrived; returns the segments' lengths.
@@ -33,10 +34,85 @@ local function established_ts(opts)
   return t
 end
 
+local TWO32 = 4294967296
+
+-- RCV.NXT and SND.UNA, relative to the peer's ISN and ours.
+local function rcv_nxt(t)
+  local i = t.c:info()
+  return (i.rcv_nxt - i.irs) % TWO32
+end
+local function snd_una(t)
+  local i = t.c:info()
+  return (i.snd_una - i.iss) % TWO32
+end
+
+-- A segment of the peer's, with its timestamp when timestamps are on
+-- (t.peer_ts, the peer's clock, ticks once a segment).
+local function stamped(t, seg)
+  if t.peer_ts and seg.ts_val == nil then
+    t.peer_ts = t.peer_ts + 1
+    seg.ts_val, seg.ts_ecr = t.peer_ts, t.our_ts or 1
+  end
+  return seg
+end
+
+-- The states in which each side may still send data.
+local PEER_SENDS = { ESTABLISHED = true, FIN_WAIT_1 = true, FIN_WAIT_2 = true }
+local WE_SEND = { ESTABLISHED = true, CLOSE_WAIT = true }
+
+-- After a hostile segment: the connection is still in `state` and carries
+-- data in every direction that state allows. The peer's "ping" (acking
+-- SND.UNA, so that our FIN stays unacknowledged) is acknowledged at once
+-- and read; our "pong" goes out and the peer's ACK of it empties the send
+-- queue. In CLOSING, LAST_ACK and TIME_WAIT no data can move: the close
+-- goes on to its end instead (the ACK of our FIN; TIME_WAIT's 2MSL).
+local function carries_on(t, state)
+  assert.equal(state, t.c:state())
+  t.peer_nxt = rcv_nxt(t)
+  local peer = t.peer_nxt
+  if PEER_SENDS[state] then
+    t:send(stamped(t, { flags = "PA", seq = peer, ack = snd_una(t), payload = "ping" }))
+    t:expect { flags = "=A", seq = t:our_nxt(), ack = peer + 4 }
+    assert.equal("ping", t.c:recv(4, 0))
+    peer = peer + 4
+  end
+  if WE_SEND[state] then
+    local ours = t:our_nxt()
+    assert.equal(4, t.c:send("pong"))
+    t:expect { flags = "=PA", seq = ours, ack = peer, payload = "pong" }
+    t:send(stamped(t, { flags = "A", seq = peer, ack = ours + 4 }))
+    t:sleep(0)
+    assert.equal(0, t.c:info().snd_queued)
+  end
+  assert.equal(state, t.c:state())
+  if state == "CLOSING" or state == "LAST_ACK" then
+    t:send(stamped(t, { flags = "A", seq = peer, ack = t:our_nxt() }))
+    t:sleep(0)
+    assert.equal(state == "CLOSING" and "TIME_WAIT" or "CLOSED", t.c:state())
+  elseif state == "TIME_WAIT" then
+    t:expect_nothing(59)
+    t:sleep(2)
+    assert.equal("CLOSED", t.c:state())
+  end
+end
+
+-- After the connection was reset: the peer (restarted) connects again
+-- from the same port, with a new ISN; our listener takes it and the new
+-- connection carries data both ways.
+local function peer_reconnects(t)
+  assert.equal("CLOSED", t.c:state())
+  t.peer_nxt = 0
+  t:send { flags = "S", abs_seq = 777777 }
+  t:expect { flags = "=SA", seq = 0, ack = 1 }
+  t:send { flags = "A", seq = 1, abs_ack = fixture.OUR_ISN + 1 }
+  t.c = assert(t.l:accept(1))
+  carries_on(t, "ESTABLISHED")
+end
+
 describe("a peer's tiny MSS (RFC 9293 §3.7.1, RFC 6691)", function()
   -- Linux floors the send MSS at 48 (tcp_min_snd_mss); the options every
   -- segment carries come out of it (RFC 6691), so timestamps leave 36 bytes
-  for _, mss in ipairs { 1, 11, 12, 13, 47, 48, 100 } do
+  for _, mss in ipairs { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 47, 48, 100 } do
     for _, ts in ipairs { true, false } do
       local want = math.max(mss, 48) - (ts and 12 or 0)
       it(("MSS %d %s timestamps: segments of %d bytes, and every byte arrives"):format(
@@ -91,4 +167,114 @@ describe("an ACK of data never sent (RFC 5961 §5.2)", function()
     t:expect { flags = "=A", seq = 1, ack = 1001 }
     assert.equal(("x"):rep(1000), t.c:recv(1000, 0))
   end)
+end)
+
+-- RFC 5961: blind in-window attacks. The RST, SYN and ACK checks of RFC
+-- 9293 §3.10.7.4 with RFC 5961's refinements, in ESTABLISHED and in every
+-- synchronized state after it.
+local SYNCHRONIZED = { "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT" }
+
+describe("RFC 5961 §3: a RST", function()
+  it("in the window but not at RCV.NXT (RST, RST+ACK) draws a challenge ACK <SEQ=SND.NXT><ACK=RCV.NXT>; ESTABLISHED carries data", function()
+    local t = fixture.at_state("ESTABLISHED")
+    local mark = sm.mark(t)
+    t:send { flags = "R", seq = 2 }
+    t:expect { flags = "=A", seq = 1, ack = 1, len = 0 }
+    t:send { flags = "RA", seq = 65535, ack = 1 } -- the last sequence number in the window
+    t:expect { flags = "=A", seq = 1, ack = 1, len = 0 }
+    t:expect_nothing(0.5)
+    assert.is_true(sm.noted(t, "RST not at RCV.NXT: challenge ACK", mark))
+    assert.is_nil(t.c:info().error)
+    carries_on(t, "ESTABLISHED")
+  end)
+
+  it("exactly at RCV.NXT resets: CLOSED, \"connection reset\", nothing sent; the peer's next connection works", function()
+    local t = fixture.at_state("ESTABLISHED", { passive = true })
+    t:send { flags = "PA", payload = "abc" }
+    t:expect { flags = "=A", seq = 1, ack = 4 }
+    t:send { flags = "R", seq = 4, ack = 0 }
+    t:expect_nothing(3)
+    assert.equal("CLOSED", t.c:state())
+    assert.equal("connection reset", t.c:info().error)
+    peer_reconnects(t)
+  end)
+
+  it("outside the window (right of it, left of RCV.NXT, far off) is dropped silently; ESTABLISHED carries data", function()
+    local t = fixture.at_state("ESTABLISHED")
+    local mark = sm.mark(t)
+    for _, seq in ipairs { 1 + 65535, 0, 1 - 70000, 1 + 2 ^ 31 } do
+      t:send { flags = "R", seq = seq % TWO32 }
+      t:send { flags = "RA", seq = seq % TWO32, ack = 1 }
+    end
+    t:expect_nothing(1)
+    assert.equal(8, #sm.notes(t, mark))
+    for _, n in ipairs(sm.notes(t, mark)) do assert.equal("RST outside the window", n) end
+    carries_on(t, "ESTABLISHED")
+  end)
+
+  for _, state in ipairs(SYNCHRONIZED) do
+    if state ~= "ESTABLISHED" then
+      it(("in %s: not at RCV.NXT, a challenge ACK; outside the window, silence; %s goes on"):format(state, state), function()
+        local t = fixture.at_state(state)
+        local rcv, ours = rcv_nxt(t), t:our_nxt()
+        local mark = sm.mark(t)
+        t:send { flags = "R", seq = rcv + 1 }
+        t:expect { flags = "=A", seq = ours, ack = rcv, len = 0 }
+        assert.is_true(sm.noted(t, "RST not at RCV.NXT: challenge ACK", mark))
+        mark = sm.mark(t)
+        t:send { flags = "R", seq = rcv - 1 }
+        t:send { flags = "R", seq = rcv + 70000 }
+        t:expect_nothing(0.5)
+        assert.same({ "RST outside the window", "RST outside the window" }, sm.notes(t, mark))
+        carries_on(t, state)
+      end)
+
+      it(("in %s: exactly at RCV.NXT, CLOSED%s, nothing sent"):format(state,
+        (state == "FIN_WAIT_1" or state == "FIN_WAIT_2" or state == "CLOSE_WAIT") and ", \"connection reset\"" or " quietly"), function()
+        local t = fixture.at_state(state, { passive = true })
+        t:send { flags = "R", seq = rcv_nxt(t), ack = 0 }
+        t:expect_nothing(3)
+        assert.equal("CLOSED", t.c:state())
+        assert.equal("RST", sm.entered(t, t.c, "CLOSED").why)
+        local reset = state == "FIN_WAIT_1" or state == "FIN_WAIT_2" or state == "CLOSE_WAIT"
+        assert.equal(reset and "connection reset" or nil, t.c:info().error)
+        peer_reconnects(t)
+      end)
+    end
+  end
+end)
+
+describe("RFC 5961 §4: a SYN in a synchronized state", function()
+  for _, state in ipairs(SYNCHRONIZED) do
+    it(("in %s draws a challenge ACK, in the window or not; %s goes on"):format(state, state), function()
+      local t = fixture.at_state(state)
+      local rcv, ours = rcv_nxt(t), t:our_nxt()
+      local mark = sm.mark(t)
+      -- (absolute numbers: a SYN names an ISN; this one is RCV.NXT, in the window)
+      t:send { flags = "S", abs_seq = fixture.PEER_ISN + rcv, ack = 0 }
+      t:expect { flags = "=A", seq = ours, ack = rcv, len = 0 }
+      assert.is_true(sm.noted(t, "SYN in a synchronized state: challenge ACK", mark))
+      -- the old ISN, left of the window: an ACK all the same, never a RST
+      t:send { flags = "S", abs_seq = fixture.PEER_ISN, ack = 0 }
+      t:expect { flags = "=A", seq = ours, ack = rcv, len = 0 }
+      t:send { flags = "SA", abs_seq = fixture.PEER_ISN + rcv + 10 }
+      t:expect { flags = "=A", seq = ours, ack = rcv, len = 0 }
+      assert.equal(state, t.c:state())
+      assert.equal(fixture.PEER_ISN + rcv, t.c:info().rcv_nxt)
+      carries_on(t, state)
+    end)
+
+    it(("in %s: the peer's RST at the challenge ACK's number resets; its new connection works"):format(state), function()
+      local t = fixture.at_state(state, { passive = true })
+      -- the peer restarted, with a new ISN left of the window (in TIME_WAIT,
+      -- one right of it would open a new connection: RFC 1122 §4.2.2.13)
+      t:send { flags = "S", abs_seq = fixture.PEER_ISN - 4000, ack = 0, mss = 1460 }
+      local challenge = t:expect { flags = "=A", seq = t:our_nxt(), ack = rcv_nxt(t) }
+      assert.equal(state, t.c:state())
+      t:send { flags = "R", abs_seq = challenge.abs_ack, ack = 0 }
+      t:expect_nothing(1)
+      assert.equal("CLOSED", t.c:state())
+      peer_reconnects(t)
+    end)
+  end
 end)
