@@ -278,3 +278,122 @@ describe("RFC 5961 §4: a SYN in a synchronized state", function()
     end)
   end
 end)
+
+describe("RFC 5961 §5: the ACK field", function()
+  it("an ACK of data not yet sent (SEG.ACK > SND.NXT) draws a challenge ACK; its data is dropped, SND.UNA stays", function()
+    local t = fixture.at_state("ESTABLISHED")
+    t.c:send(("d"):rep(100))
+    t:expect { flags = "=PA", seq = 1, ack = 1, len = 100 }
+    t:send { flags = "PA", ack = 200, payload = "zz" }
+    t:expect { flags = "=A", seq = 101, ack = 1, len = 0 }
+    assert.is_true(sm.noted(t, "ACK of data not yet sent: ACK sent"))
+    assert.equal(1, snd_una(t))
+    assert.equal(1, rcv_nxt(t))
+    t:send { flags = "A", seq = 1, ack = 101 }
+    carries_on(t, "ESTABLISHED")
+  end)
+
+  it("an ACK too old (SEG.ACK < SND.UNA - MAX.SND.WND) draws a challenge ACK; at the bound exactly it is acceptable", function()
+    local t = fixture.at_state("ESTABLISHED") -- MAX.SND.WND = 65535 (the peer's SYN-ACK)
+    local mark = sm.mark(t)
+    t:send { flags = "PA", seq = 1, ack = (1 - 65535 - 1) % TWO32, payload = "old" }
+    t:expect { flags = "=A", seq = 1, ack = 1, len = 0 }
+    assert.same({ "ACK too old (RFC 5961 §5): ACK sent" }, sm.notes(t, mark))
+    assert.equal(1, rcv_nxt(t))
+    t:send { flags = "PA", seq = 1, ack = (1 - 65535) % TWO32, payload = "new" }
+    t:expect { flags = "=A", seq = 1, ack = 4, len = 0 }
+    assert.equal("new", t.c:recv(3, 0))
+    assert.equal(1, snd_una(t))
+    carries_on(t, "ESTABLISHED")
+  end)
+
+  it("an old ACK in the acceptable range (reordered) is accepted: its data is taken, SND.UNA and the window stay", function()
+    local t = fixture.at_state("ESTABLISHED")
+    t.c:send(("d"):rep(3000))
+    t:expect { flags = "=A", seq = 1, len = 1460 }
+    t:expect { flags = "=A", seq = 1461, len = 1460 }
+    t:expect { flags = "=PA", seq = 2921, len = 80 }
+    t:send { flags = "A", seq = 1, ack = 3001, win = 30000 }
+    t:sleep(0)
+    local mark = sm.mark(t)
+    -- a late segment of the peer's, sent before our data arrived
+    t:send { flags = "PA", seq = 1, ack = 1, win = 65535, payload = "late" }
+    t:expect { flags = "=A", seq = 3001, ack = 5, len = 0 }
+    assert.same({}, sm.notes(t, mark))
+    assert.equal("late", t.c:recv(4, 0))
+    assert.equal(3001, snd_una(t))
+    assert.equal(30000, t.c:info().snd_wnd) -- SND.WL1, SND.WL2: an old segment does not move the window
+    carries_on(t, "ESTABLISHED")
+  end)
+
+  for _, state in ipairs(SYNCHRONIZED) do
+    if state ~= "ESTABLISHED" then
+      it(("in %s: an ACK of data not yet sent and an ACK too old each draw a challenge ACK; %s goes on"):format(state, state), function()
+        local t = fixture.at_state(state)
+        local rcv, ours = rcv_nxt(t), t:our_nxt()
+        local mark = sm.mark(t)
+        t:send { flags = "A", seq = rcv, ack = ours + 10 }
+        t:expect { flags = "=A", seq = ours, ack = rcv, len = 0 }
+        t:send { flags = "A", seq = rcv, ack = (ours - 70000) % TWO32 }
+        t:expect { flags = "=A", seq = ours, ack = rcv, len = 0 }
+        assert.same({ "ACK of data not yet sent: ACK sent", "ACK too old (RFC 5961 §5): ACK sent" }, sm.notes(t, mark))
+        carries_on(t, state)
+      end)
+    end
+  end
+end)
+
+describe("RFC 5961 §7: the challenge ACK rate limit", function()
+  it("challenge_ack_limit = 3: three challenge ACKs a second, for RST, SYN and ACK alike; the duplicate ACK is never limited", function()
+    local t = fixture.at_state("ESTABLISHED", { settings = { challenge_ack_limit = 3 } })
+    local mark = sm.mark(t)
+    t:send { flags = "R", seq = 100 }
+    t:send { flags = "S", abs_seq = fixture.PEER_ISN + 1, ack = 0 }
+    t:send { flags = "A", seq = 1, ack = 50 }
+    for _ = 1, 3 do t:expect { flags = "=A", seq = 1, ack = 1, len = 0 } end
+    t:send { flags = "R", seq = 100 }
+    t:send { flags = "S", abs_seq = fixture.PEER_ISN + 1, ack = 0 }
+    t:send { flags = "A", seq = 1, ack = 50 }
+    t:expect_nothing(0.2)
+    local limited = 0
+    for _, n in ipairs(sm.notes(t, mark)) do
+      if n == "challenge ACK rate-limited (RFC 5961 §7)" then limited = limited + 1 end
+    end
+    assert.equal(3, limited)
+    -- an unacceptable segment's ACK (RFC 9293 §3.10.7.4 first) is not a challenge
+    t:send { flags = "A", seq = 1 + 65535, ack = 1 }
+    t:expect { flags = "=A", seq = 1, ack = 1, len = 0 }
+    t:sleep(1)
+    t:send { flags = "R", seq = 100 }
+    t:expect { flags = "=A", seq = 1, ack = 1, len = 0 }
+    carries_on(t, "ESTABLISHED")
+  end)
+
+  it("challenge_ack_limit = 0: no limit, every one of 200 in-window RSTs is challenged", function()
+    local t = fixture.at_state("ESTABLISHED", { settings = { challenge_ack_limit = 0 } })
+    for i = 1, 200 do t:send { flags = "R", seq = 1 + i } end
+    for _ = 1, 200 do t:expect { flags = "=A", seq = 1, ack = 1, len = 0 } end
+    t:expect_nothing(0.5)
+    carries_on(t, "ESTABLISHED")
+  end)
+
+  it("the limit is the host's, not the connection's: challenges on one connection use up another's", function()
+    local t = fixture.at_state("ESTABLISHED", { passive = true, settings = { challenge_ack_limit = 2 } })
+    local other = fixture.SPORT + 1
+    t:send { flags = "S", abs_seq = 9000, sport = other, ack = 0 }
+    t:expect { flags = "=SA", seq = 0, ack = 1, dport = other }
+    t:send { flags = "A", seq = 1, ack = 1, sport = other }
+    local c2 = assert(t.l:accept(1))
+    assert.equal(other, c2:info().rport)
+    t:send { flags = "R", seq = 100 }
+    t:send { flags = "R", seq = 100 }
+    t:expect { flags = "=A", seq = 1, ack = 1, dport = fixture.SPORT }
+    t:expect { flags = "=A", seq = 1, ack = 1, dport = fixture.SPORT }
+    local mark = sm.mark(t)
+    t:send { flags = "R", seq = 100, sport = other }
+    t:expect_nothing(0.2)
+    assert.same({ "challenge ACK rate-limited (RFC 5961 §7)" }, sm.notes(t, mark))
+    assert.equal("ESTABLISHED", c2:state())
+    carries_on(t, "ESTABLISHED")
+  end)
+end)
