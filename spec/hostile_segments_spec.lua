@@ -397,3 +397,90 @@ describe("RFC 5961 §7: the challenge ACK rate limit", function()
     carries_on(t, "ESTABLISHED")
   end)
 end)
+
+describe("window scale and MSS options (RFC 7323 §2, RFC 9293 §3.7.1)", function()
+  -- our passive connection with a peer whose SYN offered `wscale`, its
+  -- handshake ACK offering `win`
+  local function scaled(wscale, win, opts)
+    local t = fixture.at_state("LISTEN", opts)
+    t:send { flags = "S", seq = 0, wscale = wscale }
+    local synack = t:expect { flags = "=SA", seq = 0, ack = 1 }
+    t:send { flags = "A", seq = 1, ack = 1, win = win }
+    t.c = assert(t.l:accept(1))
+    return t, synack
+  end
+
+  for _, shift in ipairs { 15, 100 } do
+    it(("a shift of %d in the SYN is taken as 14 (RFC 7323 §2.3); the connection carries data"):format(shift), function()
+      local t, synack = scaled(shift, 1)
+      assert.equal(0, synack.wscale) -- ours, for a 64 KiB buffer: scaling is on
+      assert.equal(16384, t.c:info().snd_wnd) -- 1 << 14, not 1 << 15 (or a wrapped shift)
+      carries_on(t, "ESTABLISHED")
+    end)
+  end
+
+  it("a shift of 15 in the SYN-ACK is taken as 14 (RFC 7323 §2.3)", function()
+    local t = fixture.at_state("SYN_SENT")
+    t:send { flags = "SA", seq = 0, ack = 1, wscale = 15, win = 1000 }
+    t:expect { flags = "=A", seq = 1, ack = 1 }
+    assert.equal(1000, t.c:info().snd_wnd) -- a SYN's window is never scaled
+    t:send { flags = "A", seq = 1, ack = 1, win = 2 }
+    t:sleep(0)
+    assert.equal(2 * 16384, t.c:info().snd_wnd)
+    carries_on(t, "ESTABLISHED")
+  end)
+
+  it("a window scale option on a segment without SYN is ignored (RFC 7323 §2.2), scaling off", function()
+    local t = fixture.at_state("ESTABLISHED") -- the peer's SYN-ACK offered no scaling
+    t:send { flags = "A", seq = 1, ack = 1, wscale = 7, win = 100 }
+    t:sleep(0)
+    assert.equal(100, t.c:info().snd_wnd)
+    t.c:send(("w"):rep(300))
+    t:expect { flags = "=A", seq = 1, len = 100 }
+    t:expect_nothing(0.5)
+    t:send { flags = "A", seq = 1, ack = 101, win = 65535 }
+    t:expect { flags = "=PA", seq = 101, len = 200 }
+    t:send { flags = "A", seq = 1, ack = 301 }
+    carries_on(t, "ESTABLISHED")
+  end)
+
+  it("a window scale option on a segment without SYN is ignored, scaling on: the agreed shift stays", function()
+    local t = scaled(2, 100)
+    assert.equal(400, t.c:info().snd_wnd)
+    t:send { flags = "A", seq = 1, ack = 1, wscale = 14, win = 100 }
+    t:sleep(0)
+    assert.equal(400, t.c:info().snd_wnd)
+    carries_on(t, "ESTABLISHED")
+  end)
+
+  it("an MSS option on a segment without SYN is ignored (RFC 9293 §3.2): segments stay at the SYN's MSS", function()
+    local t = fixture.at_state("ESTABLISHED")
+    t:send { flags = "A", seq = 1, ack = 1, mss = 10 }
+    t.c:send(("m"):rep(1500))
+    t:expect { flags = "=A", seq = 1, len = 1460 }
+    t:expect { flags = "=PA", seq = 1461, len = 40 }
+    t:send { flags = "A", seq = 1, ack = 1501 }
+    carries_on(t, "ESTABLISHED")
+  end)
+
+  it("a window of 65535 with scale 14 (about 1 GiB): no overflow, 60 kB arrive, the RFC 5961 §5 bound follows it", function()
+    local t = scaled(14, 65535, { settings = { timestamps = false } })
+    assert.equal(65535 * 16384, t.c:info().snd_wnd)
+    assert.equal(60000, t.c:send(("h"):rep(60000)))
+    drain(t, 60000, false)
+    assert.equal(0, t.c:info().snd_queued)
+    local una = snd_una(t)
+    t.peer_nxt = 1
+    local mark = sm.mark(t)
+    -- half a gigabyte behind SND.UNA is still within MAX.SND.WND: accepted
+    t:send { flags = "PA", seq = 1, ack = (una - 2 ^ 29) % TWO32, payload = "x" }
+    t:expect { flags = "=A", seq = una, ack = 2 }
+    assert.same({}, sm.notes(t, mark))
+    -- beyond it: challenged
+    t:send { flags = "PA", seq = 2, ack = (una - 65535 * 16384 - 1) % TWO32, payload = "y" }
+    t:expect { flags = "=A", seq = una, ack = 2 }
+    assert.same({ "ACK too old (RFC 5961 §5): ACK sent" }, sm.notes(t, mark))
+    assert.equal("x", t.c:recv(1, 0))
+    carries_on(t, "ESTABLISHED")
+  end)
+end)
