@@ -101,7 +101,7 @@ end
 -- connection carries data both ways.
 local function peer_reconnects(t)
   assert.equal("CLOSED", t.c:state())
-  t.peer_nxt = 0
+  t.peer_nxt, t.peer_ts = 0, nil
   t:send { flags = "S", abs_seq = 777777 }
   t:expect { flags = "=SA", seq = 0, ack = 1 }
   t:send { flags = "A", seq = 1, abs_ack = fixture.OUR_ISN + 1 }
@@ -481,6 +481,157 @@ describe("window scale and MSS options (RFC 7323 §2, RFC 9293 §3.7.1)", functi
     t:expect { flags = "=A", seq = una, ack = 2 }
     assert.same({ "ACK too old (RFC 5961 §5): ACK sent" }, sm.notes(t, mark))
     assert.equal("x", t.c:recv(1, 0))
+    carries_on(t, "ESTABLISHED")
+  end)
+end)
+
+describe("SACK blocks (RFC 2018) are advice, never trusted beyond what we sent", function()
+  local MSS = 1460
+  -- ESTABLISHED with SACK agreed (no timestamps: four blocks fit), three
+  -- full segments in flight: 1..4381
+  local function in_flight(settings)
+    local t = fixture.at_state("ESTABLISHED", { peer_sack = true, settings = settings })
+    t.c:send(("s"):rep(3 * MSS))
+    for i = 0, 2 do t:expect { flags = "A", seq = 1 + i * MSS, len = MSS } end
+    return t
+  end
+  -- three ACKs of SND.UNA, each with another window (so that only SACK
+  -- blocks naming new data can make them duplicates, RFC 6675 §2)
+  local function three_acks(t, blocks)
+    for i = 1, 3 do t:send { flags = "A", seq = 1, ack = 1, win = 60000 + 1000 * i, sack = blocks(i) } end
+  end
+  -- nothing resent early; the cumulative ACK then takes it all
+  local function not_trusted(t)
+    t:expect_nothing(0.5)
+    t:send { flags = "A", seq = 1, ack = 1 + 3 * MSS }
+    carries_on(t, "ESTABLISHED")
+  end
+
+  it("(the control) blocks naming data we sent are read: three such ACKs resend SND.UNA at once", function()
+    local t = in_flight()
+    three_acks(t, function(i) return { { 1 + MSS, 1 + MSS + 400 * i } } end)
+    t:expect { flags = "A", seq = 1, len = MSS }
+    t:send { flags = "A", seq = 1, ack = 1 + 3 * MSS }
+    carries_on(t, "ESTABLISHED")
+  end)
+
+  it("blocks beyond SND.MAX are ignored", function()
+    local t = in_flight()
+    three_acks(t, function(i) return { { 1 + 3 * MSS, 1 + 3 * MSS + 400 * i } } end)
+    not_trusted(t)
+  end)
+
+  it("blocks starting at or below SND.UNA are ignored", function()
+    local t = in_flight()
+    three_acks(t, function(i) return { { (1 - 5) % TWO32, 1 + 400 * i } } end)
+    not_trusted(t)
+  end)
+
+  it("inverted blocks (left edge past the right) are ignored", function()
+    local t = in_flight()
+    three_acks(t, function(i) return { { 1 + 2 * MSS + 100 * i, 1 + MSS } } end)
+    not_trusted(t)
+  end)
+
+  it("blocks wider than 2^31 (wrapping the sequence space) are ignored", function()
+    local t = in_flight()
+    three_acks(t, function(i) return { { 1 + MSS, (1 + MSS + 2 ^ 31 + 400 * i) % TWO32 } } end)
+    not_trusted(t)
+  end)
+
+  it("four bogus blocks in one option (beyond, below, inverted, empty) are all ignored", function()
+    local t = in_flight()
+    three_acks(t, function(i)
+      return { { 1 + 3 * MSS, 1 + 3 * MSS + 400 * i }, { (1 - 100 * i) % TWO32, 1 }, { 1 + 2 * MSS, 1 + MSS + i },
+        { 1 + MSS + i, 1 + MSS + i } }
+    end)
+    local r = t.net:records()
+    local last
+    for i = #r, 1, -1 do if r[i].kind == "seg" and r[i].from ~= t.us.index then last = r[i]; break end end
+    assert.equal(4, #last.sack) -- all four went on the wire
+    not_trusted(t)
+  end)
+
+  it("a block wrapping 2^32 that names data we sent is read as any other (ISS 2^32 - 2000)", function()
+    local t = in_flight { isn = TWO32 - 2000 }
+    three_acks(t, function(i) return { { 1 + MSS, 1 + MSS + 400 * i } } end) -- from 2^32 - 539 on
+    t:expect { flags = "A", seq = 1, len = MSS }
+    t:send { flags = "A", seq = 1, ack = 1 + 3 * MSS }
+    carries_on(t, "ESTABLISHED")
+  end)
+
+  it("blocks in a SYN are ignored: the handshake and the data go as without them", function()
+    local t = fixture.at_state("LISTEN", { peer_sack = true })
+    t:send { flags = "S", seq = 0, sack = { { 1, 100 }, { 200, 300 } } }
+    t:expect { flags = "=SA", seq = 0, ack = 1, sack_perm = 1 }
+    t:send { flags = "A", seq = 1, ack = 1, sack = { { 5, 9 } } }
+    t.c = assert(t.l:accept(1))
+    carries_on(t, "ESTABLISHED")
+  end)
+end)
+
+describe("timestamps (RFC 7323)", function()
+  it("PAWS (§5.3): a TSval older than TS.Recent is dropped with an ACK; its data is not taken", function()
+    local t = established_ts()
+    t.peer_ts = 2
+    t:send { flags = "PA", seq = 1, ack = 1, ts_val = 1, ts_ecr = t.our_ts, payload = "old" }
+    local r = t:expect { flags = "=A", seq = 1, ack = 1, len = 0 }
+    assert.equal(2, r.ts_ecr)
+    assert.is_true(sm.noted(t, "PAWS: timestamp older than TS.Recent: ACK sent"))
+    assert.equal(1, rcv_nxt(t))
+    carries_on(t, "ESTABLISHED")
+  end)
+
+  it("§3.2: once agreed, a segment without a timestamp is dropped silently", function()
+    local t = established_ts()
+    t.peer_ts = 2
+    t:send { flags = "PA", seq = 1, ack = 1, payload = "bare" }
+    t:expect_nothing(1)
+    assert.is_true(sm.noted(t, "no timestamp (RFC 7323 §3.2): dropped"))
+    assert.equal(1, rcv_nxt(t))
+    carries_on(t, "ESTABLISHED")
+  end)
+
+  it("§3.2, §5.2: a RST is acceptable without a timestamp, or with an old one: challenged off RCV.NXT, a reset at it", function()
+    local t = established_ts()
+    t:send { flags = "R", seq = 5, ack = 0 }
+    t:expect { flags = "=A", seq = 1, ack = 1 }
+    t:send { flags = "R", seq = 1, ack = 0, ts_val = 0, ts_ecr = 0 }
+    t:expect_nothing(1)
+    assert.equal("CLOSED", t.c:state())
+    assert.equal("connection reset", t.c:info().error)
+    peer_reconnects(t)
+  end)
+
+  it("a garbage TSecr is harmless: the data is taken, TS.Recent follows TSval, the RTO stays sane", function()
+    local t = established_ts()
+    t:send { flags = "PA", seq = 1, ack = 1, ts_val = 3, ts_ecr = 0xdeadbeef, payload = "junk" }
+    local r = t:expect { flags = "=A", seq = 1, ack = 5 }
+    assert.equal(3, r.ts_ecr)
+    assert.equal("junk", t.c:recv(4, 0))
+    t.c:send("abc")
+    t:expect { flags = "=PA", seq = 1, ack = 5, len = 3 }
+    t:send { flags = "A", seq = 5, ack = 4, ts_val = 4, ts_ecr = 0 } -- TSecr 0 too
+    t:sleep(0)
+    assert.is_true(t.c:info().rto >= 1 and t.c:info().rto <= 3)
+    t.peer_ts = 4
+    carries_on(t, "ESTABLISHED")
+  end)
+
+  it("TSval wrapping 2^32 is newer, not old (§5.2: compared modulo 2^32); one behind it is PAWS-dropped", function()
+    local t = fixture.at_state("LISTEN")
+    t:send { flags = "S", seq = 0, ts_val = TWO32 - 2, ts_ecr = 0 }
+    local synack = t:expect { flags = "=SA", seq = 0, ack = 1 }
+    t.our_ts = synack.ts_val
+    t:send { flags = "A", seq = 1, ack = 1, ts_val = TWO32 - 1, ts_ecr = t.our_ts }
+    t.c = assert(t.l:accept(1))
+    t:send { flags = "PA", seq = 1, ack = 1, ts_val = 3, ts_ecr = t.our_ts, payload = "wrap" }
+    assert.equal(3, t:expect({ flags = "=A", seq = 1, ack = 5 }).ts_ecr)
+    assert.equal("wrap", t.c:recv(4, 0))
+    t:send { flags = "PA", seq = 5, ack = 1, ts_val = TWO32 - 1, ts_ecr = t.our_ts, payload = "back" }
+    t:expect { flags = "=A", seq = 1, ack = 5 }
+    assert.is_true(sm.noted(t, "PAWS"))
+    t.peer_ts = 3
     carries_on(t, "ESTABLISHED")
   end)
 end)
