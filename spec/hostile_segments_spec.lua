@@ -951,3 +951,187 @@ describe("flag combinations (RFC 9293 §3.10.7)", function()
     end)
   end)
 end)
+
+describe("data where it does not belong (RFC 9293 §3.10.7)", function()
+  it("data on a SYN to a listener is not acknowledged (not kept before the handshake); sent again, it arrives", function()
+    local t = fixture.at_state("LISTEN")
+    t:send { flags = "S", seq = 0, payload = "early" }
+    t:expect { flags = "=SA", seq = 0, ack = 1 }
+    assert.is_true(sm.noted(t, "data on SYN not kept: the peer will send it again"))
+    t:send { flags = "A", seq = 1, ack = 1 }
+    t.c = assert(t.l:accept(1))
+    assert.equal(0, t.c:info().rcv_queued)
+    t:send { flags = "PA", seq = 1, ack = 1, payload = "early" }
+    t:expect { flags = "=A", seq = 1, ack = 6 }
+    assert.equal("early", t.c:recv(5, 0))
+    carries_on(t, "ESTABLISHED")
+  end)
+
+  it("data on a SYN-ACK is taken (§3.10.7.3: processing continues with the text)", function()
+    local t = fixture.at_state("SYN_SENT")
+    t:send { flags = "SPA", seq = 0, ack = 1, payload = "hello" }
+    t:expect { flags = "=A", seq = 1, ack = 6 }
+    assert.equal("hello", t.c:recv(5, 0))
+    carries_on(t, "ESTABLISHED")
+  end)
+
+  it("data past the right edge of the window is trimmed; sent again once the window opens, it arrives", function()
+    local t = fixture.at_state("ESTABLISHED", { settings = { rcv_buf = 100 } })
+    t:send { flags = "PA", seq = 1, payload = ("a"):rep(50) }
+    t:expect { flags = "=A", seq = 1, ack = 51, win = 50 }
+    local mark = sm.mark(t)
+    t:send { flags = "PA", seq = 51, payload = ("b"):rep(100) } -- straddles the right edge at 101
+    t:expect { flags = "=A", seq = 1, ack = 101, win = 0 }
+    assert.same({ "data beyond the receive window trimmed" }, sm.notes(t, mark))
+    assert.equal(("a"):rep(50) .. ("b"):rep(50), t.c:recv(100, 0))
+    t:expect { flags = "=A", seq = 1, ack = 101, win = 100 } -- the window opens
+    t:send { flags = "PA", seq = 101, payload = ("b"):rep(50) }
+    t:expect { flags = "=A", seq = 1, ack = 151 }
+    assert.equal(("b"):rep(50), t.c:recv(50, 0))
+    t:expect { flags = "=A", seq = 1, ack = 151, win = 100 }
+    carries_on(t, "ESTABLISHED")
+  end)
+
+  it("a segment entirely below RCV.NXT (data or not) draws a duplicate ACK and is not delivered twice", function()
+    local t = fixture.at_state("ESTABLISHED")
+    t:send { flags = "PA", seq = 1, payload = "hello" }
+    t:expect { flags = "=A", seq = 1, ack = 6 }
+    local mark = sm.mark(t)
+    t:send { flags = "PA", seq = 1, payload = "hel" }
+    t:expect { flags = "=A", seq = 1, ack = 6, len = 0 }
+    t:send { flags = "A", seq = 0 } -- zero length, left of RCV.NXT
+    t:expect { flags = "=A", seq = 1, ack = 6, len = 0 }
+    assert.same({ "sequence number not acceptable: ACK sent", "sequence number not acceptable: ACK sent" }, sm.notes(t, mark))
+    assert.equal("hello", t.c:recv(5, 0))
+    carries_on(t, "ESTABLISHED")
+  end)
+
+  it("a zero-length segment at the window's right edge is not acceptable (an ACK); one byte left of it is (silence)", function()
+    local t = fixture.at_state("ESTABLISHED") -- RCV.WND 65535: the right edge is 1 + 65535
+    local mark = sm.mark(t)
+    t:send { flags = "A", seq = 1 + 65535 }
+    t:expect { flags = "=A", seq = 1, ack = 1, len = 0 }
+    assert.same({ "sequence number not acceptable: ACK sent" }, sm.notes(t, mark))
+    t:send { flags = "A", seq = 65535 }
+    t:expect_nothing(0.5)
+    carries_on(t, "ESTABLISHED")
+  end)
+
+  it("with a zero window: a zero-length segment at RCV.NXT is acceptable, one past it is not, data at RCV.NXT gets an ACK (MUST-66)", function()
+    local t = fixture.at_state("ESTABLISHED", { settings = { rcv_buf = 10 } })
+    t:send { flags = "PA", seq = 1, payload = ("z"):rep(10) }
+    t:expect { flags = "=A", seq = 1, ack = 11, win = 0 }
+    t.c:send("ours")
+    t:expect { flags = "=PA", seq = 1, ack = 11, len = 4 }
+    t:send { flags = "A", seq = 11, ack = 5 } -- zero length at RCV.NXT: its ACK is taken
+    t:expect_nothing(0.2)
+    assert.equal(5, snd_una(t))
+    t:send { flags = "A", seq = 12, ack = 5 }
+    t:expect { flags = "=A", seq = 5, ack = 11, win = 0 }
+    t:send { flags = "PA", seq = 11, ack = 5, payload = "more" }
+    t:expect { flags = "=A", seq = 5, ack = 11, win = 0 }
+    assert.is_true(sm.noted(t, "text with a zero window: ACK and URG processed, ACK sent"))
+    assert.equal(("z"):rep(10), t.c:recv(10, 0))
+    t:expect { flags = "=A", seq = 5, ack = 11, win = 10 }
+    carries_on(t, "ESTABLISHED")
+  end)
+end)
+
+describe("sequence numbers wrapping 2^32 (both ISNs near 0xffffffff)", function()
+  -- ISS 2^32 - 3 (ours), IRS 2^32 - 2 (the peer's): both streams cross 2^32
+  -- within their first bytes
+  local function near_wrap()
+    local t = fixture.at_state("LISTEN", { settings = { isn = TWO32 - 3 } })
+    t:send { flags = "S", abs_seq = TWO32 - 2, mss = 1460 }
+    local synack = t:expect { flags = "=SA", seq = 0, ack = 1 }
+    assert.equal(TWO32 - 3, synack.abs_seq)
+    assert.equal(TWO32 - 1, synack.abs_ack)
+    t:send { flags = "A", seq = 1, ack = 1 }
+    t.c = assert(t.l:accept(1))
+    return t
+  end
+
+  it("the handshake and 3000 bytes each way cross 2^32 in both directions", function()
+    local t = near_wrap()
+    local theirs = ("p"):rep(3000)
+    t:send { flags = "PA", seq = 1, ack = 1, payload = theirs:sub(1, 1460) }
+    t:send { flags = "PA", seq = 1461, ack = 1, payload = theirs:sub(1461) }
+    t:expect { flags = "=A", seq = 1, ack = 1461 }
+    local r = t:expect { flags = "=A", seq = 1, ack = 3001 }
+    assert.equal(2999, r.abs_ack) -- IRS + 3001, past 2^32
+    assert.equal(theirs, t.c:recv(3000, 0))
+    t:expect { flags = "=A", seq = 1, ack = 3001, win = 65535 } -- the window opens again
+    t.c:send(("o"):rep(3000))
+    local s1 = t:expect { flags = "=A", seq = 1, len = 1460 }
+    assert.equal(TWO32 - 2, s1.abs_seq)
+    t:expect { flags = "=A", seq = 1461, len = 1460 }
+    t:expect { flags = "=PA", seq = 2921, len = 80 }
+    t:send { flags = "A", seq = 3001, ack = 3001 }
+    t:sleep(0)
+    assert.equal(0, t.c:info().snd_queued)
+    assert.equal(2998, t.c:info().snd_una) -- ISS + 3001, past 2^32
+    carries_on(t, "ESTABLISHED")
+  end)
+
+  it("across the wrap, RFC 5961's answers hold: challenges, silence for a RST left of the window, a duplicate ACK for old data", function()
+    local t = near_wrap()
+    t:send { flags = "PA", seq = 1, ack = 1, payload = "abcd" } -- RCV.NXT: relative 5, absolute 3
+    t:expect { flags = "=A", seq = 1, ack = 5 }
+    assert.equal(3, t.c:info().rcv_nxt)
+    assert.equal("abcd", t.c:recv(4, 0))
+    local mark = sm.mark(t)
+    t:send { flags = "R", seq = 6 }                         -- in the window, not exact
+    t:expect { flags = "=A", seq = 1, ack = 5 }
+    t:send { flags = "R", seq = 1 }                         -- left of RCV.NXT, before 2^32
+    t:send { flags = "A", seq = 5, ack = 50 }               -- beyond SND.NXT, past 2^32
+    t:expect { flags = "=A", seq = 1, ack = 5 }
+    t:send { flags = "A", seq = 5, ack = (1 - 70000) % TWO32 } -- too old, back across 2^32
+    t:expect { flags = "=A", seq = 1, ack = 5 }
+    t:send { flags = "S", abs_seq = 3, ack = 0 }              -- a SYN at RCV.NXT
+    t:expect { flags = "=A", seq = 1, ack = 5 }
+    t:send { flags = "PA", seq = 1, ack = 1, payload = "ab" } -- old data straddling 2^32
+    t:expect { flags = "=A", seq = 1, ack = 5 }
+    assert.same({
+      "RST not at RCV.NXT: challenge ACK",
+      "RST outside the window",
+      "ACK of data not yet sent: ACK sent",
+      "ACK too old (RFC 5961 §5): ACK sent",
+      "SYN in a synchronized state: challenge ACK",
+      "sequence number not acceptable: ACK sent",
+    }, sm.notes(t, mark))
+    assert.equal(0, t.c:info().rcv_queued)
+    carries_on(t, "ESTABLISHED")
+  end)
+end)
+
+describe("SYN cookies under hostile segments (RFC 4987 §3.6)", function()
+  it("syn_cookies = always, a peer's MSS of 1: the cookie's smallest MSS, 48; the connection carries data", function()
+    local t = fixture.at_state("LISTEN", { peer_mss = 1, settings = { syn_cookies = "always" } })
+    t:send { flags = "S", seq = 0 }
+    local synack = t:expect { flags = "=SA", ack = 1 }
+    assert.is_true(sm.noted(t, "SYN queue full: SYN cookie sent, no state kept (RFC 4987)"))
+    assert.is_nil(sm.child(t))
+    t:send { flags = "A", seq = 1, ack = 1 }
+    t.c = assert(t.l:accept(1))
+    assert.equal(synack.abs_seq, t.c:info().iss)
+    t.c:send(("c"):rep(100))
+    assert.same({ 48, 48, 4 }, drain(t, 100, false))
+    carries_on(t, "ESTABLISHED")
+  end)
+
+  it("syn_cookies = always: an ACK whose cookie is wrong draws <SEQ=SEG.ACK><CTL=RST> and makes nothing", function()
+    local t = fixture.at_state("LISTEN", { settings = { syn_cookies = "always" } })
+    t:send { flags = "S", seq = 0 }
+    t:expect { flags = "=SA", ack = 1 }
+    local mark = sm.mark(t)
+    t:send { flags = "A", seq = 1, ack = 2 } -- ISS + 2: not the cookie
+    t:expect { flags = "=R", seq = 2, len = 0 }
+    t:send { flags = "A", seq = 2, ack = 1 } -- the cookie, the wrong IRS
+    t:expect { flags = "=R", seq = 1, len = 0 }
+    assert.same({ "ACK in LISTEN: RST sent", "ACK in LISTEN: RST sent" }, sm.notes(t, mark))
+    assert.is_nil(sm.child(t))
+    t:send { flags = "A", seq = 1, ack = 1 } -- the right one still works
+    t.c = assert(t.l:accept(1))
+    carries_on(t, "ESTABLISHED")
+  end)
+end)
