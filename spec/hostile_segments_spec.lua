@@ -156,6 +156,24 @@ describe("min_snd_mss", function()
     assert.same({ 6, 6, 6, 2 }, drain(t, 20, false))
   end)
 
+  it("1, with timestamps: a peer's MSS of 12 or less leaves no room beside them: 1-byte segments (documented floor), all data arrives", function()
+    for _, case in ipairs { { mss = 12, len = 1 }, { mss = 13, len = 1 }, { mss = 20, len = 8 } } do
+      local t = fixture.at_state("LISTEN", { peer_mss = case.mss, settings = { min_snd_mss = 1 } })
+      t:send { flags = "S", seq = 0, ts_val = 1, ts_ecr = 0 }
+      local synack = t:expect { flags = "=SA", seq = 0, ack = 1 }
+      t:send { flags = "A", seq = 1, ack = 1, ts_val = 2, ts_ecr = synack.ts_val }
+      t.c = assert(t.l:accept(1))
+      t.c:send(("t"):rep(24))
+      local lens = drain(t, 24, true)
+      for _, n in ipairs(lens) do assert.equal(case.len, n) end
+      -- and the peer's data comes in as usual
+      t:send { flags = "PA", seq = 1, ack = 25, ts_val = 100, ts_ecr = synack.ts_val, payload = "ping" }
+      t:expect { flags = "=A", seq = 25, ack = 5 }
+      assert.equal("ping", t.c:recv(4, 0))
+      assert.equal("ESTABLISHED", t.c:state())
+    end
+  end)
+
   it("refuses 0 and values above 1460", function()
     local t = fixture.new {}
     assert.has_error(function() t.us:listen(81, { min_snd_mss = 0 }) end, "min_snd_mss must be 1..1460")
