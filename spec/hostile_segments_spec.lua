@@ -140,6 +140,12 @@ describe("a peer's tiny MSS (RFC 9293 §3.7.1, RFC 6691)", function()
         assert.equal(want, lens[1])
         for _, n in ipairs(lens) do assert.is_true(n <= want) end
         assert.equal("ESTABLISHED", t.c:state())
+        -- and the peer's data comes in as usual
+        local ping = { flags = "PA", seq = 1, ack = 1001, payload = "ping" }
+        if ts then ping.ts_val, ping.ts_ecr = 5000, synack.ts_val end
+        t:send(ping)
+        t:expect { flags = "=A", seq = 1001, ack = 5 }
+        assert.equal("ping", t.c:recv(4, 0))
       end)
     end
   end
