@@ -101,7 +101,8 @@ static void emit_cb(void *ud, sf_conn *conn, const uint8_t *data, size_t len)
         n->lost++;
         return;
     }
-    uint32_t daddr = (uint32_t)data[16] << 24 | (uint32_t)data[17] << 16 | (uint32_t)data[18] << 8 | data[19];
+    uint32_t daddr =
+        (uint32_t)data[16] << 24 | (uint32_t)data[17] << 16 | (uint32_t)data[18] << 8 | data[19];
     if (daddr == ADDR_RAW) {
         if (n->nkept < KEEPMAX) {
             pkt *p = &n->kept[n->nkept++];
@@ -217,7 +218,7 @@ static int cases, failed_cases;
 #define EXPECT(name, cond)                                                                         \
     do {                                                                                           \
         bool expect_ok_ = (cond);                                                                  \
-        CHECK(expect_ok_ && #cond);                                                                \
+        CHECK(expect_ok_ &&#cond);                                                                 \
         if (!expect_ok_) fprintf(stderr, "  in case: %s\n", name);                                 \
     } while (0)
 
@@ -661,7 +662,8 @@ static void syn_case(const char *name, const uint8_t *opts, size_t olen, const c
         EXPECT(name, sf_stack_conn_count(n->st[1]) == conns);
     } else {
         sf_seg sa;
-        EXPECT(name, n->nkept == 1 && sf_wire_parse(n->kept[0].data, n->kept[0].len, &sa, NULL) == 0);
+        EXPECT(name,
+               n->nkept == 1 && sf_wire_parse(n->kept[0].data, n->kept[0].len, &sa, NULL) == 0);
         if (n->nkept != 1) {
             net_free(n);
             return;
@@ -691,7 +693,8 @@ static void syn_case(const char *name, const uint8_t *opts, size_t olen, const c
             n->nkept = 0;
             EXPECT(name, sf_send(c, n->now, bulk, sizeof bulk) == (int)sizeof bulk);
             sf_seg d;
-            EXPECT(name, n->nkept >= 1 && sf_wire_parse(n->kept[0].data, n->kept[0].len, &d, NULL) == 0);
+            EXPECT(name,
+                   n->nkept >= 1 && sf_wire_parse(n->kept[0].data, n->kept[0].len, &d, NULL) == 0);
             EXPECT(name, n->nkept >= 1 && d.len == first_len);
             if (n->nkept >= 1 && d.len != first_len)
                 fprintf(stderr, "  first segment of %u bytes, wanted %u\n", d.len, first_len);
@@ -752,14 +755,15 @@ int main(void)
     /* RFC 1122 §3.2.1.8: IP options are passed over; the segment is TCP's */
     segment_case("IP options (Router Alert, NOP, EOL)", ip_options, NULL, TS);
     segment_case("IP version 6 in an IPv4 header", version_6, "not IPv4", TS);
-    segment_case("truncated IP header (19 bytes)", size_19, "packet shorter than an IPv4 header", TS);
+    segment_case("truncated IP header (19 bytes)", size_19, "packet shorter than an IPv4 header",
+                 TS);
     segment_case("truncated TCP header (30 bytes, total length 60+)", truncated_tcp,
                  "bad IPv4 header or total length", TS);
     /* fragments are not reassembled */
     segment_case("IP fragment, more fragments set", more_fragments,
                  "IPv4 fragment (reassembly not supported)", TS);
-    segment_case("IP fragment, offset 8", fragment_offset, "IPv4 fragment (reassembly not supported)",
-                 TS);
+    segment_case("IP fragment, offset 8", fragment_offset,
+                 "IPv4 fragment (reassembly not supported)", TS);
     /* other protocols */
     segment_case("protocol 17 (UDP)", proto_udp, "not TCP", TS);
     segment_case("protocol 1 (ICMP) around a TCP segment", proto_icmp, "bad ICMP checksum", TS);
