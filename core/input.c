@@ -179,6 +179,7 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
 /* ---- RFC 9293 §3.10.7.3 SYN-SENT -------------------------------------------------- */
 
 static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg);
+static void check_urg(sf_conn *c, const sf_seg *seg);
 
 void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg)
 {
@@ -231,10 +232,17 @@ void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg)
         sf_set_state(c, SF_ESTABLISHED, SF_CAUSE_SEGMENT, "SYN-ACK");
         handshake_done(c, now);
         c->ack_now = true;
+        /* "continue processing at the sixth step below where the URG bit
+         * is checked" */
+        check_urg(c, seg);
         process_text_and_fin(c, now, seg);
         sf_output(c, now);
     } else {
-        /* simultaneous open (picotcp#528): SYN_RCVD, <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> */
+        /* simultaneous open (picotcp#528): SYN_RCVD, <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+         * RFC 9293 would queue the SYN's text and FIN until ESTABLISHED;
+         * Linux drops them, and the peer sends them again, acknowledged */
+        if (seg->len || (seg->flags & SF_FIN))
+            sf_report_drop(st, c, "text or FIN on a SYN without ACK not kept: the peer will send it again");
         sf_set_state(c, SF_SYN_RCVD, SF_CAUSE_SEGMENT, "SYN (simultaneous open)");
         sf_send_syn(c, now);
     }

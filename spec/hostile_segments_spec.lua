@@ -96,16 +96,6 @@ local function carries_on(t, state)
   end
 end
 
--- A case showing a known bug in synfin: it runs, and while it fails it is
--- reported pending with the diagnosis (the first line of its failure
--- after it); once the bug is fixed it simply passes.
-local function known_bug(diagnosis, case)
-  return function()
-    local ok, err = pcall(case)
-    if not ok then pending(("BUG: %s [fails with: %s]"):format(diagnosis, tostring(err):match("[^\n]*"))) end
-  end
-end
-
 -- After the connection was reset: the peer (restarted) connects again
 -- from the same port, with a new ISN; our listener takes it and the new
 -- connection carries data both ways.
@@ -760,18 +750,18 @@ describe("flag combinations (RFC 9293 §3.10.7)", function()
       carries_on(t, "ESTABLISHED")
     end)
 
-    it("SYN+FIN without ACK: the FIN is queued and processed once ESTABLISHED (\"queue them for processing after the ESTABLISHED state has been reached\")", known_bug(
-      "RFC 9293 §3.10.7.3 fourth step queues other controls and text of a SYN without ACK until ESTABLISHED; "
-      .. "sf_input_syn_sent (core/input.c:236-239, the simultaneous-open branch) sends the SYN-ACK and discards them "
-      .. "(as Linux does): the peer must retransmit its FIN", function()
+    it("SYN+FIN without ACK: SYN_RCVD, the FIN not kept (as Linux; RFC 9293 §3.10.7.3 would queue it); the peer's FIN sent again closes", function()
       local t = fixture.at_state("SYN_SENT")
       t:send { flags = "SF", seq = 0 }
       t:expect { flags = "=SA", seq = 0, ack = 1 }
-      t:send { flags = "A", seq = 2, ack = 1 } -- the peer's next, after its FIN
+      assert.is_true(sm.noted(t, "text or FIN on a SYN without ACK not kept"))
+      t:send { flags = "A", seq = 1, ack = 1 } -- the peer learns its FIN was not taken
+      assert.equal("ESTABLISHED", t.c:state())
+      t:send { flags = "FA", seq = 1, ack = 1 } -- and sends it again
       t:expect { flags = "=A", seq = 1, ack = 2 }
       assert.equal("CLOSE_WAIT", t.c:state())
       carries_on(t, "CLOSE_WAIT")
-    end))
+    end)
 
     for _, flags in ipairs { "SR", "FR" } do
       it(("%s without ACK: a RST without ACK is dropped silently (second step); SYN_SENT stays"):format(flags), function()
@@ -814,10 +804,7 @@ describe("flag combinations (RFC 9293 §3.10.7)", function()
       completes(t)
     end)
 
-    it("a SYN-ACK with URG and the pointer past its data: ESTABLISHED, the data delivered, the urgent pointer signalled (sixth step)", known_bug(
-      "RFC 9293 §3.10.7.3 fourth step continues \"at the sixth step below where the URG bit is checked\"; "
-      .. "sf_input_syn_sent (core/input.c:234) calls process_text_and_fin without check_urg: RCV.UP is never set "
-      .. "from a SYN-ACK and the user is not told (MUST-32)", function()
+    it("a SYN-ACK with URG and the pointer past its data: ESTABLISHED, the data delivered, the urgent pointer signalled (sixth step)", function()
       local t = fixture.at_state("SYN_SENT")
       t:send { flags = "SAUP", seq = 0, ack = 1, payload = "abc", urp = 100 }
       t:expect { flags = "=A", seq = 1, ack = 4 }
@@ -826,7 +813,7 @@ describe("flag combinations (RFC 9293 §3.10.7)", function()
       assert.is_true(t.c:info().urgent > 3)
       assert.equal("abc", t.c:recv(3, 0))
       carries_on(t, "ESTABLISHED")
-    end))
+    end)
 
     it("PSH alone (with data): neither SYN nor RST: dropped silently", function()
       local t = fixture.at_state("SYN_SENT")
