@@ -242,7 +242,8 @@ void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg)
          * RFC 9293 would queue the SYN's text and FIN until ESTABLISHED;
          * Linux drops them, and the peer sends them again, acknowledged */
         if (seg->len || (seg->flags & SF_FIN))
-            sf_report_drop(st, c, "text or FIN on a SYN without ACK not kept: the peer will send it again");
+            sf_report_drop(
+                st, c, "text or FIN on a SYN without ACK not kept: the peer will send it again");
         sf_set_state(c, SF_SYN_RCVD, SF_CAUSE_SEGMENT, "SYN (simultaneous open)");
         sf_send_syn(c, now);
     }
