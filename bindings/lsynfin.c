@@ -2,11 +2,12 @@
  * driver and its connections to userdata. No protocol logic lives here; the
  * scenario API users touch is lua/synfin/init.lua.
  *
- * Objects follow luv's habits (STYLE.md): a metatable per type; expected
+ * Objects follow luv's habits: a metatable per type; expected
  * failures return nil, message, code; wrong arguments raise. A connection
  * userdata keeps its net alive through its user value, and every Lua hook
  * runs protected: an error is recorded with its traceback, the segment passes
- * unchanged, and the scenario fails (DESIGN.md §3). */
+ * unchanged, and the scenario fails (an error in a script never crashes
+ * the process nor stops the net in a broken state). */
 #include "../core/io/sim.h"
 #include "../core/io/raw.h"
 #include "../core/io/tun.h"

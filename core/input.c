@@ -1,8 +1,10 @@
 /* input.c - SEGMENT ARRIVES, written as RFC 9293 §3.10.7 writes it: one
  * function per state group, and in the synchronized states one function per
  * step, in the RFC's order (sequence, RST, security, SYN, ACK, URG, text,
- * FIN). Transitions are switches on the state inside the steps (LESSONS.md
- * §1). Every dropped segment is reported with its reason. */
+ * FIN). Transitions are switches on the state inside the steps, not a table
+ * of flag combinations (picoTCP's table drew a RST for an unlisted flag set
+ * and had no FIN handler in TIME_WAIT). Every dropped segment is reported
+ * with its reason. */
 #include "tcb.h"
 
 #include <string.h>
@@ -464,7 +466,7 @@ static step_result check_ack(sf_conn *c, uint64_t now, const sf_seg *seg)
         /* picotcp#527: the FIN is acknowledged when SEG.ACK passes it. When
          * the segment also carries the peer's FIN, the eighth step takes us
          * straight to TIME_WAIT ("our FIN has been ACKed (perhaps in this
-         * segment)", SEED.md C3); a FIN that does not get that far is
+         * segment)", §3.10.7.4, eighth step); a FIN that does not get that far is
          * handled at the end of sf_input_other */
         if (our_fin_acked(c) && !(seg->flags & SF_FIN)) enter_fin_wait_2(c, now);
         break;
@@ -632,7 +634,8 @@ static void process_fin(sf_conn *c, uint64_t now)
     case SF_ESTABLISHED: sf_set_state(c, SF_CLOSE_WAIT, SF_CAUSE_SEGMENT, "FIN"); break;
     case SF_FIN_WAIT_1:
         if (our_fin_acked(c)) {
-            /* SEED.md C3: FIN+ACK in FIN_WAIT_1 goes straight to TIME_WAIT */
+            /* RFC 9293 §3.10.7.4, eighth step: FIN+ACK of our FIN in
+             * FIN_WAIT_1 goes straight to TIME_WAIT */
             sf_set_state(c, SF_TIME_WAIT, SF_CAUSE_SEGMENT, "FIN+ACK of our FIN");
             sf_time_wait_start(c, now);
         } else {
@@ -720,7 +723,8 @@ bool sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)
     sf_keepalive_heard(c, now);
     /* A SYN above RCV.NXT in TIME_WAIT may open a new connection on the same
      * ports when a listener takes it (RFC 9293 §3.6.1 MAY-2, RFC 1122
-     * §4.2.2.13; Linux does, LESSONS.md §3, asterinas#1531). The old
+     * §4.2.2.13; Linux does, and asterinas#1531 shows what refusing costs:
+     * nginx 20 times slower). The old
      * connection is parked until the new one is established; its new ISS
      * lies above the old sequence space (see sf_input_listen). */
     sf_conn *l = c->state == SF_TIME_WAIT ? sf_find_listener(c->stack, c->lport) : NULL;

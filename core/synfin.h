@@ -1,6 +1,6 @@
 /* synfin.h - the public API of the synfin TCP core.
  *
- * The core is sans-I/O (DESIGN.md §1): it never reads a clock, never does I/O
+ * The core is sans-I/O: it never reads a clock, never does I/O
  * and never calls Lua. Every entry point takes `now` in microseconds; the core
  * answers through two callbacks (a packet to send, an event to report) and
  * tells the driver its next deadline with sf_stack_deadline().
@@ -46,7 +46,7 @@ enum {
  * that is none of these. */
 const char *sf_strerror(int err);
 
-/* ---- the eleven states (RFC 9293 §3.3.2), named as SEED.md names them ------ */
+/* ---- the eleven states (RFC 9293 §3.3.2) -------------------------------------- */
 /* A connection's state; SF_STATE_COUNT is their number. */
 typedef enum {
     SF_CLOSED,
@@ -168,8 +168,8 @@ typedef struct {
     uint32_t snd_buf;     /* send buffer, bytes */
     uint16_t mss;         /* MSS we announce */
     /* FIN_WAIT_2 ends (CLOSED) after this long; 0: never, the RFC's way, for
-     * a half-closed connection may legitimately last (LESSONS.md §3: Linux
-     * bounds orphans by 60 s, lwIP by 20 s; a script chooses) */
+     * a half-closed connection may legitimately last (Linux bounds orphans
+     * by 60 s, lwIP by 20 s, picotcp#60 had none; a script chooses) */
     uint64_t fin_wait_2_timeout;
     /* RFC 9293 §3.8.6.3: ACK in-order data at most this late (MUST-40: < 0.5 s)
      * and at least every second full-sized segment (SHLD-19); 0: at once */
@@ -210,7 +210,8 @@ typedef struct {
     uint8_t syn_in_time_wait; /* SF_TW_SYN_REOPEN (RFC 1122 4.2.2.13, Linux) or _CHALLENGE */
 } sf_policy;
 
-/* What a RST in TIME_WAIT does (LESSONS.md §4). */
+/* What a RST in TIME_WAIT does: RFC 9293 §3.10.7.4 closes (as Linux does);
+ * RFC 1337 ignores it, against TIME-WAIT assassination. */
 enum { SF_TW_RST_CLOSE, SF_TW_RST_IGNORE };
 /* What a SYN in TIME_WAIT does: a SYN above RCV.NXT may open a new
  * connection on the same ports (RFC 1122 §4.2.2.13), or draws a challenge

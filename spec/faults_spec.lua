@@ -1,5 +1,6 @@
--- synfin.faults: the netem and toxiproxy faults as hook factories (DESIGN.md
--- §3, LESSONS.md §5). Each fault is proven on a real transfer between two
+-- synfin.faults: the netem and toxiproxy faults as hook factories (the
+-- packet-level faults toxiproxy's users ask for: toxiproxy#87, #100, #285,
+-- #578). Each fault is proven on a real transfer between two
 -- synfin hosts: its effect on the wire (the trace's records) and on TCP.
 local synfin = require "synfin"
 local faults = require "synfin.faults"

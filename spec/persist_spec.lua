@@ -1,5 +1,5 @@
 -- Zero-window probing (RFC 9293 §3.8.6.1, MUST-36) and the bugs other stacks
--- shipped around it (LESSONS.md §3: picotcp#126, zephyr#47966, #48471,
+-- shipped around it (picotcp#126, zephyr#47966, #48471,
 -- picotcp#107, esp-idf#2425).
 local synfin = require "synfin"
 local fixture = require "synfin.fixture"

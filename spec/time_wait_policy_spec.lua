@@ -1,4 +1,5 @@
--- The policies where stacks and RFCs differ (LESSONS.md §3-4), each a
+-- The policies where stacks and RFCs differ (Linux, FreeBSD, lwIP, RFC 1337,
+-- RFC 6191), each a
 -- setting with a Linux-like default, and RFC 5961's challenge-ACK limit.
 local fixture = require "synfin.fixture"
 
@@ -112,7 +113,7 @@ describe("challenge ACK rate limit (RFC 5961 §7)", function()
   end)
 end)
 
-describe("FIN_WAIT_2 timeout (LESSONS.md §3, picotcp#60)", function()
+describe("FIN_WAIT_2 timeout (picotcp#60)", function()
   it("by default FIN_WAIT_2 waits for the peer's FIN as long as it takes (RFC 9293)", function()
     local t = fixture.at_state("FIN_WAIT_2")
     t:sleep(3600)

@@ -1,4 +1,4 @@
--- Hook verdicts beyond pass, drop and delay (DESIGN.md §3): a modified copy
+-- Hook verdicts beyond pass, drop and delay: a modified copy
 -- (seg:with{...}), copies ({ dup = n }), and an answer the other way
 -- ({ answer = seg:reply{...} }).
 local synfin = require "synfin"

@@ -1,4 +1,4 @@
-/* sim.h - the deterministic virtual network (DESIGN.md §4): hosts in one
+/* sim.h - the deterministic virtual network: hosts in one
  * process, links with latency and seeded loss, and a virtual clock that jumps
  * to the next event. Same seed, same run, bit for bit.
  *

@@ -1,5 +1,6 @@
 --- synfin.faults: the faults people know from netem and toxiproxy, as hook
--- factories (DESIGN.md §3, LESSONS.md §5).
+-- factories: each fault is a hook, per host and direction, drawing from the
+-- net's seeded PRNG; a fault of your own is a Lua function.
 --
 --     local faults = require "synfin.faults"
 --     faults.latency(a, "egress", { delay = 0.05, jitter = 0.01 })

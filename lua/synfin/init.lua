@@ -1512,7 +1512,7 @@ function conn:accepting()
 end
 
 ------------------------------------------------------------------------------
--- Close behaviours as Lua functions (DESIGN.md §5.3)
+-- Close behaviours as Lua functions (a policy, not a patch to the core)
 ------------------------------------------------------------------------------
 
 local close_now = conn.close -- the C CLOSE

@@ -1,4 +1,4 @@
-/* The sim driver (DESIGN.md §4): two hosts over a link with latency and
+/* The sim driver: two hosts over a link with latency and
  * seeded loss. The same seed gives the same trace, record for record and byte
  * for byte; loss is repaired by retransmission; hook verdicts and injected
  * segments have their fates recorded. */

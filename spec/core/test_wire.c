@@ -463,7 +463,7 @@ static void test_tcp_header_errors(void)
         fix_tcp_checksum(pkt);
         CHECK(expect_bad(pkt, n, "data offset"));
     }
-    /* data offset past the end of the segment (LESSONS.md §3) */
+    /* data offset past the end of the segment (smoltcp#261 crashed on it) */
     n = craft(pkt, NULL, 0, 8);
     pkt[TCP_OFF + 12] = 8 << 4; /* 32 bytes, the segment has 28 */
     fix_tcp_checksum(pkt);

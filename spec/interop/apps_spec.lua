@@ -149,7 +149,7 @@ describe("over TUN, a synfin client", function()
   end)
 end)
 
-describe("over TUN, a simultaneous close with the kernel (SEED.md: CLOSING)", function()
+describe("over TUN, a simultaneous close with the kernel (claim C3: CLOSING)", function()
   it("both send FIN before seeing the other's: both go CLOSING, then TIME_WAIT", function()
     -- RFC 9293 §3.6, case 3 (Figure 13). The kernel closes first, and its
     -- FIN is held for a while in synfin's ingress (as if the link were

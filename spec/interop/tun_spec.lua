@@ -117,7 +117,7 @@ describe("over TUN, a synfin client and kernel servers", function()
     assert.equal(3000, results[1].received)
     assert.equal("eof", results[1]["end"])
     -- Linux answers our FIN with its own at once (FIN+ACK): FIN_WAIT_1 goes
-    -- straight to TIME_WAIT (SEED.md C4), or through FIN_WAIT_2 when its
+    -- straight to TIME_WAIT (claim C3), or through FIN_WAIT_2 when its
     -- ACK and FIN come apart
     local st = states(net, client)
     assert.same({ "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1" }, { st[1], st[2], st[3] })
@@ -144,7 +144,7 @@ describe("over TUN, a synfin client and kernel servers", function()
   end)
 end)
 
-describe("over TUN, the kernel's states seen with ss (SEED.md)", function()
+describe("over TUN, the kernel's states seen with ss (claim C3)", function()
   it("C3: withholding the handshake's last ACK leaves the kernel in SYN-RECV, retransmitting its SYN-ACK", function()
     local net, client = tun_net()
     local proc = start { "server", KERNEL, "9002" }
