@@ -46,7 +46,7 @@ static void fix_tcp_checksum(uint8_t *pkt)
     uint8_t *tcp = pkt + ihl;
     size_t tlen = total - ihl;
     put16(tcp + 16, 0);
-    uint32_t sum = get16(pkt + 12) + get16(pkt + 14) + get16(pkt + 16) + get16(pkt + 18);
+    uint32_t sum = (uint32_t)get16(pkt + 12) + get16(pkt + 14) + get16(pkt + 16) + get16(pkt + 18);
     sum += 6 + (uint32_t)tlen;
     size_t i = 0;
     for (; i + 1 < tlen; i += 2)
