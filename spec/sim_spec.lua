@@ -235,7 +235,6 @@ end)
 
 describe("the retransmission timer", function()
   it("RFC 6298 (5.7): after a SYN timed out, data transmission starts with an RTO of 3 s", function()
-    local synfin = require "synfin"
     local net = synfin.sim { latency = 0.01 }
     local a, b = net:host "10.0.0.1", net:host "10.0.0.2"
     local l = b:listen(80)
@@ -259,7 +258,6 @@ describe("the retransmission timer", function()
   end)
 
   it("RFC 6298 (2.2)-(2.3): the RTO follows the measured RTT, never below rto_min", function()
-    local synfin = require "synfin"
     local net = synfin.sim { latency = 0.2 }
     local a, b = net:host("10.0.0.1", { rto_min = 0.2 }), net:host "10.0.0.2"
     b:listen(80)

@@ -305,7 +305,7 @@ function fixture.at_state(state, opts)
   local t = fixture.new(opts)
   way(t, opts and opts.passive)
   local got = t:state()
-  if got ~= state and not (state == "CLOSED") then
+  if got ~= state and state ~= "CLOSED" then
     error(("fixture: wanted %s, got %s"):format(state, got), 2)
   end
   return t

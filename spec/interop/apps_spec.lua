@@ -3,7 +3,6 @@
 -- a synfin client against `python3 -m http.server`, and a simultaneous
 -- close with the kernel. Runs only through spec/netns/run, in a network
 -- namespace of its own (10.73.0.0/24 on the TUN device, nothing else).
-local synfin = require "synfin"
 local kernel = require "interop.kernel"
 
 kernel.need_namespace "lua5.4 /usr/bin/busted spec/interop/apps_spec.lua"
