@@ -512,10 +512,6 @@ static int l_sim_keep_payloads(lua_State *L)
     return 0;
 }
 
-static const char *const fate_names[] = {
-    "flight", "delivered", "lost", "dropped_egress", "dropped_ingress", "no_host", "replaced"};
-static const char *const cause_names[] = {"user", "segment", "timer"};
-
 static void set_int(lua_State *L, const char *k, lua_Integer v)
 {
     lua_pushinteger(L, v);
@@ -616,7 +612,7 @@ static int l_sim_trace_get(lua_State *L)
         g.sack_n = r->sack_n;
         memcpy(g.sack, r->sack, sizeof g.sack);
         set_wire_fields(L, &g);
-        set_str(L, "fate", fate_names[r->fate]);
+        set_str(L, "fate", sf_fate_name((sf_fate)r->fate));
         if (r->fate == SF_FATE_DELIVERED || r->fate == SF_FATE_DROPPED_INGRESS) {
             lua_pushnumber(L, (lua_Number)r->arrival / 1e6);
             lua_setfield(L, -2, "arrival");
@@ -638,7 +634,7 @@ static int l_sim_trace_get(lua_State *L)
         set_host(L, "host", r->host);
         set_str(L, "old", sf_state_name((sf_state)r->old_state));
         set_str(L, "new", sf_state_name((sf_state)r->new_state));
-        set_str(L, "cause", cause_names[r->cause]);
+        set_str(L, "cause", sf_cause_name((sf_cause)r->cause));
         set_int(L, "lport", r->sport);
         set_int(L, "rport", r->dport);
         push_addr(L, r->daddr);

@@ -263,6 +263,11 @@ typedef enum {
     SF_CAUSE_SEGMENT,
     SF_CAUSE_TIMER,
 } sf_cause;
+/* The event type's name: "state", "drop", "error", "urgent", "soft_error"
+ * (static text; "?" when unknown), for an embedder's log. */
+const char *sf_event_name(sf_event_type type);
+/* The cause's name: "user", "segment", "timer" (static text; "?" when unknown). */
+const char *sf_cause_name(sf_cause cause);
 
 /* A connection, or a listener: opaque, owned by its stack. */
 typedef struct sf_conn sf_conn;
