@@ -1301,6 +1301,28 @@ static int l_conn_tbc(lua_State *L)
     return 0;
 }
 
+/* tostring(c): "<conn 192.0.2.1:49152 -> 192.0.2.2:80 ESTABLISHED>", a
+ * listener "<listener 192.0.2.2:80 LISTEN>"; never raises */
+static int l_conn_tostring(lua_State *L)
+{
+    lconn *lc = luaL_checkudata(L, 1, CONN_MT);
+    if (!lc->c || !lc->s->sim) {
+        lua_pushstring(L, lc->c ? "<conn of a closed net>" : "<conn released>");
+        return 1;
+    }
+    sf_conn_info i;
+    char la[16], ra[16];
+    sf_conn_status(lc->c, &i);
+    sf_addr_str(i.laddr, la);
+    sf_addr_str(i.raddr, ra);
+    if (i.rport == 0)
+        lua_pushfstring(L, "<listener %s:%d %s>", la, (int)i.lport, sf_state_name(i.state));
+    else
+        lua_pushfstring(L, "<conn %s:%d -> %s:%d %s>", la, (int)i.lport, ra, (int)i.rport,
+                        sf_state_name(i.state));
+    return 1;
+}
+
 static int l_conn_gc(lua_State *L)
 {
     lconn *lc = luaL_checkudata(L, 1, CONN_MT);
@@ -1383,6 +1405,8 @@ int luaopen_synfin_core(lua_State *L)
     luaL_getmetatable(L, CONN_MT);
     lua_pushcfunction(L, l_conn_tbc);
     lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, l_conn_tostring);
+    lua_setfield(L, -2, "__tostring");
     lua_pop(L, 1);
     lua_newtable(L);
     lua_pushcfunction(L, l_sim_new);
