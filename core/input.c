@@ -90,7 +90,8 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
         sf_report_drop(st, l, "no SYN in LISTEN");
         return;
     }
-    /* third, a SYN (security: not implemented, MUST-? not applicable) */
+    /* third, a SYN (its security/compartment check does not apply: synfin
+     * has no IP security options) */
     if (l->children >= l->backlog) {
         sf_report_drop(st, l, "SYN dropped: listen backlog full");
         return;
@@ -651,8 +652,8 @@ static void process_fin(sf_conn *c, uint64_t now)
     }
 }
 
-/* Seventh (text) and eighth (FIN) steps. The sixth, URG, is not implemented
- * yet: the urgent pointer is ignored and the data delivered inline. */
+/* Seventh (text) and eighth (FIN) steps (the sixth, URG, is check_urg:
+ * urgent data stays inline, in the stream). */
 static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
 {
     uint32_t data_seq = seg->seq + ((seg->flags & SF_SYN) ? 1u : 0u);

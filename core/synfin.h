@@ -164,7 +164,8 @@ typedef struct {
     uint8_t soft_errors;  /* 1 (default): report soft errors; 0: the application turned them off
                              (SHLD-20) */
     uint32_t syn_retries; /* retransmissions of SYN or SYN-ACK before giving up */
-    uint32_t rcv_buf;     /* receive buffer, bytes (window at most 65535) */
+    uint32_t rcv_buf;     /* receive buffer, bytes: the most we offer (past 65535 with
+                             window scaling, RFC 7323 §2) */
     uint32_t snd_buf;     /* send buffer, bytes */
     uint16_t mss;         /* MSS we announce */
     /* FIN_WAIT_2 ends (CLOSED) after this long; 0: never, the RFC's way, for
@@ -196,8 +197,9 @@ typedef struct {
     uint8_t tail_loss_probe;
     /* RFC 2018: offer SACK-permitted (default 1, as Linux does) and, when
      * both SYNs carried it, tell the peer in SACK blocks which data past a
-     * hole is held, so that it resends only what is missing. As a sender,
-     * synfin reads no SACK blocks yet: NewReno recovers as without them */
+     * hole is held, so that it resends only what is missing; as a sender,
+     * keep a scoreboard of the peer's blocks (core/sack.c, RFC 6675 §3) whose
+     * holes fast recovery resends */
     uint8_t sack;
     /* RFC 7323 §2: offer window scaling (default 1); our shift follows rcv_buf */
     uint8_t window_scaling;

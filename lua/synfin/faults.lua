@@ -28,9 +28,10 @@
 -- faults.combine(host, dir, { loss = {...}, latency = {...} }) or use a
 -- faults.link preset.
 --
--- A delayed segment can be overtaken by later ones (netem semantics). synfin
--- cannot truncate or modify a segment yet, so the byte-counting faults
--- (`limit_data`, `reset_peer`) act on whole segments.
+-- A delayed segment can be overtaken by later ones (netem semantics). The
+-- byte-counting faults (`limit_data`, `reset_peer`) act on whole segments:
+-- they drop or pass a segment, never cut it (a hook of your own can send a
+-- shorter copy, seg:with{ payload = ... }).
 -- @module synfin.faults
 -- @pragma nostrip
 local faults = {}
