@@ -39,6 +39,7 @@ static const char repl_lua[] =
     "  .. 'print(net:trace()) shows the ladder, Ctrl-D ends'):format(synfin.version))\n"
     "local ok, rl = false, nil\n"
     "if tty then ok, rl = pcall(require, 'readline') end\n"
+    "ok = ok and type(rl) == 'table'\n"
     "local read\n"
     "if ok then\n"
     "  rl.set_options { histfile = '~/.synfin_history', keeplines = 1000 }\n"
