@@ -257,9 +257,15 @@ net:run(function() a:connect("10.0.0.2", 80):wait("ESTABLISHED", 1) end)
     end
     local home = io.popen("mktemp -d"):read("l")
     finally(function() os.execute("rm -rf '" .. home .. "'") end)
-    -- "net:hos" + Tab completes to net:host; the history keeps both lines
+    -- "net:hos" + Tab completes to net:host; the history keeps both lines.
+    -- (In the sanitizer build, no leak check here: GNU readline keeps its
+    -- history and keymaps for the life of the process, and once lua_close
+    -- has unloaded the module LeakSanitizer sees them as leaked, with no
+    -- symbols left to tell them apart; the test above checks synfin -i's
+    -- own memory.)
     local p = io.popen(("printf 'x = net:hos\\t(\"192.0.2.7\")\\nprint(x)\\n\\004' | HOME='%s' "
-      .. "timeout 20 script -qec '%s -i' /dev/null 2>&1; echo \"exit=$?\""):format(home, cli))
+      .. "ASAN_OPTIONS=detect_leaks=0 timeout 20 script -qec '%s -i' /dev/null 2>&1; echo \"exit=$?\"")
+      :format(home, cli))
     local out = p:read("a")
     p:close()
     assert.equal("0", out:match("exit=(%d+)%s*$"), out)
