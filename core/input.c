@@ -1,8 +1,10 @@
 /* input.c - SEGMENT ARRIVES, written as RFC 9293 §3.10.7 writes it: one
  * function per state group, and in the synchronized states one function per
  * step, in the RFC's order (sequence, RST, security, SYN, ACK, URG, text,
- * FIN). Transitions are switches on the state inside the steps (LESSONS.md
- * §1). Every dropped segment is reported with its reason. */
+ * FIN). Transitions are switches on the state inside the steps, not a table
+ * of flag combinations (picoTCP's table drew a RST for an unlisted flag set
+ * and had no FIN handler in TIME_WAIT). Every dropped segment is reported
+ * with its reason. */
 #include "tcb.h"
 
 #include <string.h>
@@ -109,7 +111,8 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
         sf_report_drop(st, l, "no SYN in LISTEN");
         return;
     }
-    /* third, a SYN (security: not implemented, MUST-? not applicable). A
+    /* third, a SYN (its security/compartment check does not apply: synfin
+     * has no IP security options). A
      * full accept queue takes nothing more (as Linux); a full SYN queue
      * answers with a SYN cookie and keeps no state (RFC 4987 §3.6, as
      * Linux with tcp_syncookies = 1), so that a flood of spoofed SYNs
@@ -520,7 +523,7 @@ static step_result check_ack(sf_conn *c, uint64_t now, const sf_seg *seg)
         /* picotcp#527: the FIN is acknowledged when SEG.ACK passes it. When
          * the segment also carries the peer's FIN, the eighth step takes us
          * straight to TIME_WAIT ("our FIN has been ACKed (perhaps in this
-         * segment)", SEED.md C3); a FIN that does not get that far is
+         * segment)", §3.10.7.4, eighth step); a FIN that does not get that far is
          * handled at the end of sf_input_other */
         if (our_fin_acked(c) && !(seg->flags & SF_FIN)) enter_fin_wait_2(c, now);
         break;
@@ -688,7 +691,8 @@ static void process_fin(sf_conn *c, uint64_t now)
     case SF_ESTABLISHED: sf_set_state(c, SF_CLOSE_WAIT, SF_CAUSE_SEGMENT, "FIN"); break;
     case SF_FIN_WAIT_1:
         if (our_fin_acked(c)) {
-            /* SEED.md C3: FIN+ACK in FIN_WAIT_1 goes straight to TIME_WAIT */
+            /* RFC 9293 §3.10.7.4, eighth step: FIN+ACK of our FIN in
+             * FIN_WAIT_1 goes straight to TIME_WAIT */
             sf_set_state(c, SF_TIME_WAIT, SF_CAUSE_SEGMENT, "FIN+ACK of our FIN");
             sf_time_wait_start(c, now);
         } else {
@@ -704,8 +708,8 @@ static void process_fin(sf_conn *c, uint64_t now)
     }
 }
 
-/* Seventh (text) and eighth (FIN) steps. The sixth, URG, is not implemented
- * yet: the urgent pointer is ignored and the data delivered inline. */
+/* Seventh (text) and eighth (FIN) steps (the sixth, URG, is check_urg:
+ * urgent data stays inline, in the stream). */
 static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
 {
     uint32_t data_seq = seg->seq + ((seg->flags & SF_SYN) ? 1u : 0u);
@@ -772,7 +776,8 @@ bool sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)
     sf_keepalive_heard(c, now);
     /* A SYN above RCV.NXT in TIME_WAIT may open a new connection on the same
      * ports when a listener takes it (RFC 9293 §3.6.1 MAY-2, RFC 1122
-     * §4.2.2.13; Linux does, LESSONS.md §3, asterinas#1531). The old
+     * §4.2.2.13; Linux does, and asterinas#1531 shows what refusing costs:
+     * nginx 20 times slower). The old
      * connection is parked until the new one is established; its new ISS
      * lies above the old sequence space (see sf_input_listen). */
     sf_conn *l = c->state == SF_TIME_WAIT ? sf_find_listener(c->stack, c->lport) : NULL;

@@ -372,7 +372,8 @@ void sf_send_keepalive(sf_conn *c, uint64_t now)
 }
 
 /* A zero-window probe: the first byte not yet acknowledged, at SND.UNA, as
- * new data (never an empty segment nor an old byte: LESSONS.md §3). */
+ * new data (never an empty segment nor an old byte: picotcp#126, zephyr#47966
+ * and zephyr#48471 had peers that answered neither). */
 void sf_send_probe(sf_conn *c, uint64_t now)
 {
     (void)now;

@@ -1,5 +1,6 @@
 /* ring.h - a byte ring buffer for send and receive queues. It works in byte
- * offsets only, never in sequence numbers (LESSONS.md §1). Storage is
+ * offsets only, never in sequence numbers (smoltcp#1136: a SACK panic from
+ * mixing the two). Storage is
  * allocated on first use and can be dropped (TIME_WAIT keeps none). */
 #ifndef SF_RING_H
 #define SF_RING_H

@@ -184,8 +184,9 @@ struct sf_stack {
     sf_conn **listeners;
     size_t listeners_size;
 
-    /* one deadline per connection, in a binary min-heap (LESSONS.md §1: no
-     * walk over every connection per tick) */
+    /* one deadline per connection, in a binary min-heap: no walk over every
+     * connection per tick, so that a million connections cost nothing while
+     * idle */
     sf_conn **heap;
     size_t heap_len, heap_cap;
 

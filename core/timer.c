@@ -180,7 +180,7 @@ static void retransmit(sf_conn *c, uint64_t now)
     bool syn_phase = sf_syn_unacked(c);
     uint32_t limit = syn_phase ? c->pol.syn_retries : c->pol.max_retries;
     if (c->retries >= limit) {
-        /* LESSONS.md §3 (picotcp#40): retransmissions end */
+        /* picotcp#40: retransmissions end (RFC 9293 §3.8.3, MUST-20) */
         if (c->state == SF_SYN_RCVD && c->passive)
             sf_conn_closed(c, SF_CAUSE_TIMER, "SYN-ACK retries exhausted", 0);
         else
@@ -280,7 +280,7 @@ void sf_timers_run(sf_stack *st, uint64_t now)
             continue;
         }
         if (c->fw2_at && c->fw2_at <= now) {
-            /* LESSONS.md §3 (picotcp#60): with the policy set, a vanished
+            /* picotcp#60: with the policy set, a vanished
              * peer cannot hold FIN_WAIT_2 forever */
             c->fw2_at = 0;
             sf_conn_closed(c, SF_CAUSE_TIMER, "FIN_WAIT_2 timeout", 0);

@@ -177,7 +177,7 @@ static void bench_bulk(size_t total)
     uint64_t segs = W.segments - segs0;
     printf("| bulk transfer through the core (MSS 1460)       | %12.0f seg/s | %.2f Gbit/s, %zu MB "
            "in %.3f s |\n",
-           segs / dt, total * 8 / dt / 1e9, total >> 20, dt);
+           (double)segs / dt, (double)total * 8 / dt / 1e9, total >> 20, dt);
     teardown();
 }
 

@@ -1,7 +1,7 @@
 /* The byte ring behind the send and receive queues: capacity, partial writes,
  * wrap-around, peeks at offsets across the wrap, reads with and without a
- * destination, and dropping the storage. The ring works in byte offsets only
- * (LESSONS.md §1). */
+ * destination, and dropping the storage. The ring works in byte offsets only,
+ * never in sequence numbers (smoltcp#1136). */
 #include "check.h"
 #include "ring.h"
 
