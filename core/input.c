@@ -442,6 +442,7 @@ static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
         uint32_t acked = seg->ack - c->snd_una - sf_syn_unacked(c);
         if (acked > c->sndbuf.len) acked = c->sndbuf.len;
         sf_ring_read(&c->sndbuf, NULL, acked);
+        sf_ring_trim(&c->sndbuf); /* all acknowledged: an idle sender holds no buffer */
         sf_rtt_sample(c, now, seg->ack);
         c->snd_una = seg->ack;
         if (sf_seq_lt(c->snd_nxt, c->snd_una)) c->snd_nxt = c->snd_una;
