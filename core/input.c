@@ -229,9 +229,8 @@ void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg)
     c->snd_wl2 = seg->ack;
     if (sf_seq_gt(c->snd_una, c->iss)) {
         /* our SYN is acknowledged: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> */
-        c->rto_at = 0;
         c->retries = 0;
-        sf_timer_update(c);
+        sf_timer_stop(c, SF_TIMER_RTO);
         sf_set_state(c, SF_ESTABLISHED, SF_CAUSE_SEGMENT, "SYN-ACK");
         handshake_done(c, now);
         c->ack_now = true;
@@ -452,8 +451,7 @@ static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
         /* RFC 6298 (5.2), (5.3): only an ACK that advances SND.UNA restarts
          * the timer (smoltcp#62); all acknowledged stops it */
         if (c->snd_una == c->snd_max) {
-            c->rto_at = 0;
-            sf_timer_update(c);
+            sf_timer_stop(c, SF_TIMER_RTO);
         } else {
             sf_rto_arm(c, now);
         }
@@ -476,13 +474,12 @@ static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
         if (c->snd_wnd > c->max_snd_wnd) c->max_snd_wnd = c->snd_wnd;
     }
     c->persist_probes = 0; /* the peer answers: probing goes on as long as it does */
-    if (c->persist_at && c->snd_wnd > 0) {
+    if (sf_timer_on(c, SF_TIMER_PERSIST) && c->snd_wnd > 0) {
         /* the window opened: a probe byte not acknowledged goes again as
          * ordinary data, under the retransmission timer */
-        c->persist_at = 0;
         c->persist_shift = 0;
         c->snd_nxt = c->snd_una;
-        sf_timer_update(c);
+        sf_timer_stop(c, SF_TIMER_PERSIST);
     }
 }
 
@@ -555,10 +552,11 @@ static void ack_data(sf_conn *c, uint64_t now, bool at_once)
         c->ack_now = true;
         return;
     }
-    if (!c->dack_at) {
+    if (!sf_timer_on(c, SF_TIMER_DELACK)) {
         /* MUST-40: less than 0.5 s, whatever the policy says */
-        c->dack_at = now + (c->pol.delayed_ack < 500000 ? c->pol.delayed_ack : 499999);
-        sf_timer_update(c);
+        uint64_t delay =
+            c->pol.delayed_ack < SF_DELACK_MAX ? c->pol.delayed_ack : SF_DELACK_MAX - 1;
+        sf_timer_set(c, SF_TIMER_DELACK, now + delay);
     }
 }
 

@@ -401,9 +401,7 @@ void sf_conn_detach(sf_conn *c)
  * buffers; freed at the next entry point unless the user holds it. */
 static void conn_retire(sf_conn *c)
 {
-    sf_timer_remove(c);
-    c->rto_at = c->tw_at = c->persist_at = c->fw2_at = c->dack_at = c->ut_at = c->ka_at =
-        c->sws_at = 0;
+    sf_timers_stop_all(c);
     sf_conn_unhash(c);
     if (c->tw_parked) {
         /* the SYN that reopened a TIME_WAIT was an old duplicate (MAY-2):
