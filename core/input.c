@@ -13,7 +13,7 @@
 typedef enum { STEP_NEXT, STEP_DONE } step_result;
 
 /* The peer's window in bytes: scaled, except in a SYN (RFC 7323 §2.2). */
-static uint32_t peer_window(const sf_conn *c, const sf_seg *seg)
+uint32_t sf_peer_window(const sf_conn *c, const sf_seg *seg)
 {
     return (seg->flags & SF_SYN) ? seg->wnd : (uint32_t)seg->wnd << c->snd_wscale;
 }
@@ -390,49 +390,11 @@ static void update_ts_recent(sf_conn *c, const sf_seg *seg)
         c->ts_recent = seg->ts_val;
 }
 
-/* Fast recovery's retransmissions. NewReno (RFC 6582) resends SND.UNA on
- * the third duplicate ACK and on each partial ACK. With SACK (RFC 6675
- * §5, simplified) the scoreboard says where the holes are: the first one
- * not yet resent goes instead of SND.UNA when SND.UNA was resent already,
- * and each further duplicate ACK in recovery resends the next hole, in
- * place of the new segment its window inflation would let go. */
-static void repair(sf_conn *c, uint64_t now, bool resend_first, bool dupack)
-{
-    if (!c->sack_ok || !c->in_recovery) { /* NewReno alone */
-        if (resend_first) sf_retransmit_first(c, now);
-        return;
-    }
-    if (!resend_first && sf_sack_una_rxt_lost(c)) {
-        sf_retransmit_first(c, now); /* again: it was lost as well */
-        return;
-    }
-    uint32_t start, end;
-    bool hole = sf_sack_next_hole(c, &start, &end);
-    if (resend_first) {
-        if (hole && sf_seq_gt(c->high_rxt, c->snd_una))
-            sf_retransmit_range(c, now, start, end);
-        else
-            sf_retransmit_first(c, now);
-    } else if (dupack && hole && sf_retransmit_range(c, now, start, end)) {
-        uint32_t mss = sf_eff_mss(c); /* the inflation paid for it */
-        c->cwnd = c->cwnd > mss ? c->cwnd - mss : mss;
-    }
-}
-
 /* The ESTABLISHED processing of an acceptable ACK: advance SND.UNA, free
  * acknowledged data, manage the retransmission timer, update the window. */
 static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
 {
-    /* RFC 5681 §2, a duplicate ACK: data outstanding, no data nor SYN nor
-     * FIN in it, SEG.ACK = SND.UNA and the window unchanged. With SACK,
-     * RFC 6675 §2's: an ACK whose blocks SACK bytes not SACKed before,
-     * whatever its window (a receiver that grows its window as it goes,
-     * as Linux does, changes it in every ACK) */
-    uint32_t newly_sacked = c->sack_ok ? sf_sack_update(c, seg) : 0;
-    bool same_ack = seg->ack == c->snd_una && seg->len == 0 && !(seg->flags & (SF_SYN | SF_FIN)) &&
-                    c->snd_max != c->snd_una &&
-                    c->snd_wnd != 0; /* answers to zero-window probes are not losses */
-    bool dupack = same_ack && (peer_window(c, seg) == c->snd_wnd || newly_sacked > 0);
+    bool dupack = sf_recovery_read_ack(c, seg); /* loss signals, SACK blocks */
     bool resend_first = false;
     if (sf_seq_gt(seg->ack, c->snd_una)) {
         resend_first = sf_cc_on_ack(c, seg->ack);
@@ -462,13 +424,13 @@ static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
     } else if (dupack && sf_cc_on_dupack(c)) {
         resend_first = true;
     }
-    if (c->pol.congestion_control) repair(c, now, resend_first, dupack);
+    if (c->pol.congestion_control) sf_recovery_repair(c, now, resend_first, dupack);
     /* the send window, when SND.UNA =< SEG.ACK, guarded by SND.WL1 and
      * SND.WL2 against old segments */
     if (sf_seq_ge(seg->ack, c->snd_una) &&
         (sf_seq_lt(c->snd_wl1, seg->seq) ||
          (c->snd_wl1 == seg->seq && sf_seq_le(c->snd_wl2, seg->ack)))) {
-        c->snd_wnd = peer_window(c, seg);
+        c->snd_wnd = sf_peer_window(c, seg);
         c->snd_wl1 = seg->seq;
         c->snd_wl2 = seg->ack;
         if (c->snd_wnd > c->max_snd_wnd) c->max_snd_wnd = c->snd_wnd;
@@ -496,7 +458,7 @@ static step_result check_ack(sf_conn *c, uint64_t now, const sf_seg *seg)
             sf_send_rst_for(c->stack, c, seg); /* <SEQ=SEG.ACK><CTL=RST> */
             return STEP_DONE;
         }
-        c->snd_wnd = peer_window(c, seg);
+        c->snd_wnd = sf_peer_window(c, seg);
         c->snd_wl1 = seg->seq;
         c->snd_wl2 = seg->ack;
         if (c->snd_wnd > c->max_snd_wnd) c->max_snd_wnd = c->snd_wnd;

@@ -316,6 +316,12 @@ bool sf_sack_una_rxt_lost(const sf_conn *c);
  * (the congestion window does not count: fast recovery allows it);
  * returns whether it sent one. */
 bool sf_retransmit_range(sf_conn *c, uint64_t now, uint32_t start, uint32_t end);
+/* recovery.c: reads an acceptable ACK's loss signals before SND.UNA moves
+ * (the SACK scoreboard updated); true for a duplicate ACK. */
+bool sf_recovery_read_ack(sf_conn *c, const sf_seg *seg);
+/* The retransmissions the ACK calls for: resend_first when fast retransmit
+ * or a partial ACK asks for SND.UNA again (cc.c), dupack from above. */
+void sf_recovery_repair(sf_conn *c, uint64_t now, bool resend_first, bool dupack);
 /* RFC 8985 §7 (timer.c): (re)starts the tail loss probe timeout. */
 void sf_tlp_arm(sf_conn *c, uint64_t now);
 /* RFC 8985 §7.3 (output.c): sends the probe, one segment of new data if
@@ -360,6 +366,8 @@ int sf_wscale_offer(const sf_conn *c);
 void sf_icmp_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len);
 
 /* input.c */
+/* The peer's window in bytes: scaled, except in a SYN (RFC 7323 §2.2). */
+uint32_t sf_peer_window(const sf_conn *c, const sf_seg *seg);
 /* The send MSS a SYN (or SYN-ACK) sets, within our bounds and floor. */
 uint16_t sf_peer_mss(const sf_seg *seg, const sf_conn *c);
 void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg);
