@@ -339,7 +339,9 @@ size_t sf_stack_conn_count(const sf_stack *st);
  * (they answer as a connection would; a lookup makes one a connection again). */
 size_t sf_stack_time_wait_records(const sf_stack *st);
 /* Calls fn for every connection the stack has, listeners and TIME_WAIT
- * included, newest first (the `ss -tan` view). fn must not call the stack. */
+ * included, newest first, then the TIME_WAIT records (the `ss -tan` view).
+ * fn must not call the stack, and must not keep the pointer: a record's is
+ * a view, valid during the call. */
 void sf_stack_foreach(sf_stack *st, void (*fn)(void *ud, const sf_conn *c), void *ud);
 
 /* ---- user calls (RFC 9293 §3.9.1 and §3.10.1-6) ---------------------------------- */
