@@ -758,6 +758,13 @@ static int l_sim_inject(lua_State *L)
     read_seg(L, 4, &seg);
     if (seg.len > 65000) return luaL_error(L, "segment: payload too large");
     int rc = sf_sim_inject(s->sim, host, dir, &seg);
+    if (rc == SF_ELOOP) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "egress hooks nested %d deep: does a hook send on its own path?",
+                        SF_SIM_DEPTH_MAX);
+        lua_pushinteger(L, rc);
+        return 3;
+    }
     if (rc < 0) return push_fail(L, rc);
     lua_pushboolean(L, 1);
     return 1;

@@ -26,6 +26,7 @@ const char *sf_strerror(int err)
     case SF_EBADMSG: return "malformed packet";
     case SF_ENOBUFS: return "buffer too small";
     case SF_EUNREACH: return "destination unreachable";
+    case SF_ELOOP: return "hooks nested too deep";
     default: return "unknown error";
     }
 }

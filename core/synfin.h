@@ -41,6 +41,7 @@ enum {
     SF_EBADMSG = -11,   /* malformed packet */
     SF_ENOBUFS = -12,   /* a buffer is too small for the packet */
     SF_EUNREACH = -13,  /* an ICMP hard error: destination unreachable */
+    SF_ELOOP = -14,     /* a driver's hooks nested too deep (a hook sending on its own path) */
 };
 /* The error's text, "connection reset" (static); "unknown error" for a code
  * that is none of these. */

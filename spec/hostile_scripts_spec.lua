@@ -76,3 +76,42 @@ describe("the garbage collector inside a callback", function()
     assert.equal("ESTABLISHED", closed.old)
   end)
 end)
+
+describe("hooks that feed themselves", function()
+  it("a hook that sends on its own egress path fails at a bounded depth, with a clear error", function()
+    local net, a = pair()
+    local depth = 0
+    a:hook("egress", { dport = 9 }, function()
+      depth = depth + 1
+      a:send { dst = B, dport = 9, flags = "S" }
+    end)
+    local err = error_of(net.run, net, function() a:send { dst = B, dport = 9, flags = "S" } end)
+    has(err, "a hook failed", "inject: egress hooks nested 16 deep: does a hook send on its own path?")
+    assert.equal(16, depth)
+  end)
+
+  it("a hook that opens a connection for each SYN it sees runs out of ports, not of C stack", function()
+    local net, a = pair()
+    local opened, refused = 0, nil
+    a:hook("egress", { flags = "S" }, function()
+      local c, err = a:connect(B, 81)
+      if c then opened = opened + 1 else refused = err end
+    end)
+    net:run(function() a:connect(B, 81) end)
+    assert.equal(16383, opened) -- the ephemeral ports 49152..65535, less the first
+    assert.equal("address already in use", refused)
+  end)
+
+  it("a hook that adds a hook does not see its new hook run on the same segment", function()
+    local net, a = pair()
+    local seen = {} -- segment number -> how many hooks saw it
+    local function watcher(seg)
+      seen[seg.n] = (seen[seg.n] or 0) + 1
+      if #net.hooks < 100 then a:hook("egress", {}, watcher) end
+    end
+    a:hook("egress", {}, watcher)
+    net:run(function() a:connect(B, 80):wait("ESTABLISHED", 1) end)
+    assert.equal(1, seen[1]) -- the SYN: the first hook only
+    assert.equal(2, seen[3]) -- the ACK: the first hook and the one the SYN added
+  end)
+end)
