@@ -7,6 +7,7 @@
  * userdata keeps its net alive through its user value, and every Lua hook
  * runs protected: an error is recorded with its traceback, the segment passes
  * unchanged, and the scenario fails (DESIGN.md §3). */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "../core/io/sim.h"
 #include "../core/io/raw.h"
 #include "../core/io/tun.h"
@@ -17,8 +18,10 @@
 #include <lua.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SIM_MT         "synfin.sim"
 #define CONN_MT        "synfin.conn"
@@ -33,6 +36,10 @@ typedef struct {
     lua_State *L;    /* the thread that is running the sim now */
     int errors;      /* registry ref of a table of hook failures */
     uint8_t *packet; /* where a hook's replacement or answer is built */
+    int busy;        /* frames of its callbacks running (see "callbacks") */
+    double budget;   /* each callback's wall-clock seconds; 0: no limit */
+    double time_limit;   /* the scenario's whole run, seconds; 0: none */
+    double run_deadline; /* when it ends, on the monotonic clock; HUGE_VAL: none */
 } lsim;
 
 typedef struct {
@@ -44,6 +51,8 @@ typedef struct {
 typedef struct {
     lsim *s;
     int fn; /* registry ref of the Lua function */
+    int host;
+    sf_dir dir;
 } lhook;
 
 /* ---- helpers -------------------------------------------------------------------- */
@@ -232,6 +241,140 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
     if (cfg->policy.rcv_buf == 0 || cfg->policy.snd_buf == 0) luaL_error(L, "buffers must be > 0");
 }
 
+/* ---- callbacks: who runs, and for how long ---------------------------------------- */
+
+/* Every Lua function of the script's that the net calls (a hook, a state
+ * callback, a close policy, the scenario between two waits) runs in a
+ * frame: a record on the C stack of the call that runs it, chained to the
+ * frames it runs inside (innermost first, its head in the registry). The
+ * frames say what is running, so that the net refuses what it cannot do
+ * meanwhile (close itself, step its clock), and bound its time: a count
+ * hook on the thread checks the frame's deadlines every FRAME_CHECK
+ * instructions, and past one raises an error that names the callback and
+ * its line (a loop in a callback would otherwise hang the process).
+ *
+ * Each callback's budget counts its own time: a frame's budget moves on by
+ * the time of the frames run inside it (the scenario's c:send runs a hook:
+ * the hook's time is the hook's). The scenario's time limit counts all.
+ * A thread that already has a debug hook (a debugger, a coverage tool)
+ * keeps it, and its callbacks have no deadline. */
+
+#define FRAME_CHECK 1000 /* instructions between two looks at the clock */
+
+typedef struct frame {
+    struct frame *outer;
+    lsim *s;
+    char kind[24];     /* "hook", "state callback", "close policy", "pattern", "scenario" */
+    char what[96];     /* "hook 3 (ingress of 192.0.2.2)" */
+    double started;    /* monotonic seconds */
+    double budget_end; /* when its budget runs out; HUGE_VAL: no budget */
+    double run_end;    /* when the scenario's time limit does; HUGE_VAL: none */
+    double budget, time_limit; /* seconds, for the messages */
+    lua_State *thread; /* where its count hook is; NULL: none installed */
+    lua_Hook old_hook; /* the thread's hook before it, put back after */
+    int old_mask, old_count;
+} frame;
+
+static const char frames_key = 0; /* the registry's light userdata: the innermost frame */
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static frame *frames_top(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &frames_key);
+    frame *f = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return f;
+}
+
+static void set_frames_top(lua_State *L, frame *f)
+{
+    lua_pushlightuserdata(L, f);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &frames_key);
+}
+
+/* The innermost frame of the net s, or NULL when none of its callbacks runs. */
+static frame *busy_frame(lua_State *L, const lsim *s)
+{
+    for (frame *f = s->busy ? frames_top(L) : NULL; f; f = f->outer)
+        if (f->s == s) return f;
+    return NULL;
+}
+
+/* The count hook: past the innermost frame's deadline, an error at every
+ * instruction from now on, so that a callback that catches it (pcall in a
+ * loop) cannot go on. */
+static void frame_hook(lua_State *L, lua_Debug *ar)
+{
+    frame *f = frames_top(L);
+    if (!f) {
+        lua_sethook(L, NULL, 0, 0); /* a coroutine made in a callback, run after it */
+        return;
+    }
+    double now = mono_now();
+    if (now < f->budget_end && now < f->run_end) return;
+    lua_sethook(L, frame_hook, LUA_MASKCOUNT, 1);
+    char limit[96];
+    int scenario = strcmp(f->kind, "scenario") == 0;
+    if (f->budget_end <= f->run_end)
+        snprintf(limit, sizeof limit, "its budget of %g s%s (callback_budget)", f->budget,
+                 scenario ? " between two waits" : "");
+    else
+        snprintf(limit, sizeof limit, "%s time limit of %g s (time_limit)",
+                 scenario ? "its" : "the scenario's", f->time_limit);
+    lua_getinfo(L, "Sl", ar);
+    if (ar->currentline > 0)
+        lua_pushfstring(L, "synfin: %s ran past %s, at %s:%d", f->what, limit, ar->short_src,
+                        ar->currentline);
+    else
+        lua_pushfstring(L, "synfin: %s ran past %s", f->what, limit);
+    lua_error(L);
+}
+
+/* Enters a frame for a callback of the net s that runs on `thread`, named
+ * f->what (filled by the caller). Nothing here raises: frame_leave must
+ * follow. */
+static void frame_enter(lua_State *L, frame *f, lsim *s, lua_State *thread, const char *kind)
+{
+    f->outer = frames_top(L);
+    set_frames_top(L, f); /* no allocation: the key is there since luaopen */
+    f->s = s;
+    snprintf(f->kind, sizeof f->kind, "%s", kind);
+    f->started = mono_now();
+    f->budget = s->budget;
+    f->budget_end = s->budget > 0 ? f->started + s->budget : HUGE_VAL;
+    f->time_limit = s->time_limit;
+    f->run_end = s->run_deadline;
+    frame *o = f->outer;
+    if (o && o->run_end < f->run_end) { /* another net's callback runs this one */
+        f->run_end = o->run_end;
+        f->time_limit = o->time_limit;
+    }
+    f->thread = NULL;
+    f->old_hook = lua_gethook(thread);
+    f->old_mask = lua_gethookmask(thread);
+    f->old_count = lua_gethookcount(thread);
+    int bounded = f->budget_end < HUGE_VAL || f->run_end < HUGE_VAL;
+    if (bounded && (!f->old_hook || f->old_hook == frame_hook)) {
+        f->thread = thread;
+        lua_sethook(thread, frame_hook, LUA_MASKCOUNT, FRAME_CHECK);
+    }
+    s->busy++;
+}
+
+static void frame_leave(lua_State *L, frame *f)
+{
+    if (f->thread) lua_sethook(f->thread, f->old_hook, f->old_mask, f->old_count);
+    f->s->busy--;
+    if (f->outer) f->outer->budget_end += mono_now() - f->started; /* not the outer's time */
+    set_frames_top(L, f->outer);
+}
+
 /* ---- the net -------------------------------------------------------------------- */
 
 static int l_sim_new(lua_State *L)
@@ -248,6 +391,7 @@ static int l_sim_new(lua_State *L)
     lua_setmetatable(L, -2);
     lua_setiuservalue(L, -2, 1);
     s->seed = (uint64_t)seed;
+    s->run_deadline = HUGE_VAL;
     s->packet = malloc(SF_HOOK_PACKET);
     s->sim = sf_sim_new((uint64_t)seed);
     if (!s->packet) return luaL_error(L, "out of memory");
@@ -257,9 +401,20 @@ static int l_sim_new(lua_State *L)
     return 1;
 }
 
+/* Raises when one of the net's callbacks is running: `doing` (what the
+ * script asked for) would pull the net from under it. */
+static void check_not_busy(lua_State *L, lsim *s, const char *doing)
+{
+    frame *f = busy_frame(L, s);
+    if (f)
+        luaL_error(L, "synfin: %s inside %s: the net is running it; do it after net:run returns",
+                   doing, f->what);
+}
+
 static int l_sim_close(lua_State *L)
 {
     lsim *s = luaL_checkudata(L, 1, SIM_MT);
+    check_not_busy(L, s, "net:close()");
     s->L = L;             /* hooks release their references through the running thread */
     sf_tun_close(s->tun); /* the device goes before the net it feeds */
     sf_raw_close(s->raw);
@@ -324,6 +479,7 @@ static int l_sim_next_time(lua_State *L)
 static int l_sim_step(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
+    check_not_busy(L, s, "moving the net's clock (a wait, net:step, net:run)");
     lua_Integer limit = luaL_checkinteger(L, 2);
     uint64_t until = limit < 0 ? 0 : (uint64_t)limit;
     lua_pushboolean(L, s->rt ? sf_rt_step(s->rt, until) : sf_sim_step(s->sim, until));
@@ -354,6 +510,7 @@ static int l_sim_timeout(lua_State *L)
 static int l_sim_tun(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
+    check_not_busy(L, s, "opening a device");
     if (s->rt) return luaL_error(L, "the net has a device already");
     sf_tun_config cfg = {.name = luaL_optstring(L, 2, NULL),
                          .kernel_addr = check_addr(L, 3),
@@ -397,6 +554,7 @@ static int l_sim_tun_stats(lua_State *L)
 static int l_sim_raw(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
+    check_not_busy(L, s, "opening a device");
     if (s->rt) return luaL_error(L, "the net has a device already");
     size_t maclen = 0;
     const char *mac = luaL_optlstring(L, 4, NULL, &maclen);
@@ -843,7 +1001,14 @@ static int hook_call(void *ud, const sf_hook_ctx *ctx, sf_verdict *v)
     lua_pushcfunction(L, traceback);
     lua_rawgeti(L, LUA_REGISTRYINDEX, k->fn);
     push_hook_seg(L, ctx);
+    frame f;
+    char addr[16];
+    sf_addr_str(sf_sim_host_addr(k->s->sim, k->host), addr);
+    snprintf(f.what, sizeof f.what, "hook %u (%s of %s)", ctx->hook_id,
+             k->dir == SF_EGRESS ? "egress" : "ingress", addr);
+    frame_enter(L, &f, k->s, L, "hook");
     int rc = lua_pcall(L, 1, 1, top + 1);
+    frame_leave(L, &f);
     if (rc != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
         hook_failed(k->s, L,
@@ -955,6 +1120,8 @@ static int l_sim_hook(lua_State *L)
     lhook *k = malloc(sizeof *k);
     if (!k) return luaL_error(L, "out of memory");
     k->s = s;
+    k->host = host;
+    k->dir = dir;
     lua_pushvalue(L, 5);
     k->fn = luaL_ref(L, LUA_REGISTRYINDEX);
     sf_hook *hook = sf_hooks_add(sf_sim_hooks(s->sim, host), dir, &f, hook_call, k, hook_release);
@@ -994,6 +1161,108 @@ static int l_sim_hook_stats(lua_State *L)
     set_int(L, "delayed", k->delayed);
     set_int(L, "replaced", k->replaced);
     set_int(L, "duplicated", k->duplicated);
+    return 1;
+}
+
+/* ---- running the script's callbacks --------------------------------------------------- */
+
+/* sim:call(kind, what, fn, ...) -> true, fn's results; or false, the error
+ * with its traceback: fn(...) run as a callback of the net (a frame: see
+ * "callbacks"), kind one of "state callback", "close policy", "pattern", what
+ * its name in messages */
+static int l_sim_call(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    const char *kind = luaL_checkstring(L, 2);
+    const char *what = luaL_checkstring(L, 3);
+    luaL_checktype(L, 4, LUA_TFUNCTION);
+    int nargs = lua_gettop(L) - 4;
+    lua_pushcfunction(L, traceback);
+    lua_replace(L, 2); /* the message handler, where kind was */
+    frame f;
+    snprintf(f.what, sizeof f.what, "%s", what);
+    frame_enter(L, &f, s, L, kind);
+    int rc = lua_pcall(L, nargs, LUA_MULTRET, 2);
+    frame_leave(L, &f);
+    lua_pushboolean(L, rc == LUA_OK);
+    lua_replace(L, 3); /* where what was */
+    return lua_gettop(L) - 2;
+}
+
+/* sim:resume(co, ...) -> as coroutine.resume, the coroutine running as the
+ * net's scenario (a frame: see "callbacks") until it waits or ends */
+static int l_sim_resume(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    lua_State *co = lua_tothread(L, 2);
+    luaL_argcheck(L, co, 2, "coroutine expected");
+    int nargs = lua_gettop(L) - 2;
+    if (!lua_checkstack(co, nargs)) return luaL_error(L, "too many arguments to resume");
+    lua_xmove(L, co, nargs);
+    frame f;
+    snprintf(f.what, sizeof f.what, "the scenario");
+    frame_enter(L, &f, s, co, "scenario");
+    int nres = 0;
+    int rc = lua_resume(co, L, nargs, &nres);
+    frame_leave(L, &f);
+    if (rc != LUA_OK && rc != LUA_YIELD) {
+        lua_pushboolean(L, 0);
+        lua_xmove(co, L, 1); /* the error */
+        return 2;
+    }
+    if (!lua_checkstack(L, nres + 1)) return luaL_error(L, "too many results to resume");
+    lua_pushboolean(L, 1);
+    lua_xmove(co, L, nres);
+    return nres + 1;
+}
+
+/* sim:busy() -> the kind and the name of the innermost callback of the net
+ * that is running ("hook", "hook 3 (ingress of 192.0.2.2)"), or nothing */
+static int l_sim_busy(lua_State *L)
+{
+    lsim *s = luaL_checkudata(L, 1, SIM_MT); /* a closed net runs nothing */
+    frame *f = busy_frame(L, s);
+    if (!f) return 0;
+    lua_pushstring(L, f->kind);
+    lua_pushstring(L, f->what);
+    return 2;
+}
+
+/* A time in seconds, or false/nil for none: 0. */
+static double check_limit(lua_State *L, int idx, const char *name)
+{
+    if (lua_isnoneornil(L, idx) || (lua_isboolean(L, idx) && !lua_toboolean(L, idx))) return 0;
+    lua_Number t = lua_tonumber(L, idx);
+    if (!lua_isnumber(L, idx) || !(t > 0 && t <= 1e6))
+        luaL_error(L, "synfin: setting '%s' must be a time in seconds in (0, 1e6] or false, got %s",
+                   name, luaL_tolstring(L, idx, NULL));
+    return t;
+}
+
+/* sim:set_budget(seconds | false): each callback's wall-clock budget */
+static int l_sim_set_budget(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    s->budget = check_limit(L, 2, "callback_budget");
+    return 0;
+}
+
+/* sim:set_time_limit(seconds | false): the scenario's run ends by now +
+ * seconds (its callbacks with it); false: no limit */
+static int l_sim_set_time_limit(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    s->time_limit = check_limit(L, 2, "time_limit");
+    s->run_deadline = s->time_limit > 0 ? mono_now() + s->time_limit : HUGE_VAL;
+    return 0;
+}
+
+/* sim:over_time() -> nil, or the time limit (seconds) the run went past */
+static int l_sim_over_time(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    if (mono_now() < s->run_deadline) return 0;
+    lua_pushnumber(L, s->time_limit);
     return 1;
 }
 
@@ -1356,6 +1625,12 @@ static const luaL_Reg sim_methods[] = {{"close", l_sim_close},
                                        {"lookup", l_sim_lookup},
                                        {"inject_icmp", l_sim_inject_icmp},
                                        {"connections", l_sim_connections},
+                                       {"call", l_sim_call},
+                                       {"resume", l_sim_resume},
+                                       {"busy", l_sim_busy},
+                                       {"set_budget", l_sim_set_budget},
+                                       {"set_time_limit", l_sim_set_time_limit},
+                                       {"over_time", l_sim_over_time},
                                        {NULL, NULL}};
 
 static const luaL_Reg conn_methods[] = {{"try_accept", l_conn_accept},
@@ -1388,6 +1663,7 @@ static void new_type(lua_State *L, const char *name, const luaL_Reg *methods, lu
 
 int luaopen_synfin_core(lua_State *L)
 {
+    set_frames_top(L, NULL); /* the key exists from now on: entering a frame allocates nothing */
     new_type(L, SIM_MT, sim_methods, l_sim_close);
     new_type(L, CONN_MT, conn_methods, l_conn_gc);
     luaL_getmetatable(L, CONN_MT);

@@ -94,6 +94,14 @@ local function check_opts(opts, known, n, fname)
   return opts
 end
 
+-- A time limit: seconds (> 0) or false.
+local function check_time_limit(t, n, fname)
+  if t ~= false and (type(t) ~= "number" or not (t > 0 and t <= 1e6)) then
+    argerror(n, fname, ("time_limit must be seconds in (0, 1e6] or false, got %s"):format(tostring(t)))
+  end
+  return t
+end
+
 local function split(opts, keys)
   local picked, rest = {}, {}
   for k, v in pairs(opts) do
@@ -119,23 +127,45 @@ local SETTINGS = { msl = true, rto = true, rto_min = true, rto_max = true, retri
 -- @type Net
 ------------------------------------------------------------------------------
 
+--- Each callback's budget by default: 10 seconds of wall-clock time (see
+-- synfin.sim's `callback_budget`).
+synfin.CALLBACK_BUDGET = 10
+
 --- A deterministic virtual network. opts: seed (integer, default 1),
 -- latency (one way, seconds, default 0.005), loss (0..1, default 0),
 -- timeout (default for blocking calls, seconds of virtual time, default 10),
 -- strict (leftovers are an error at the end of net:run), payloads (false:
 -- the trace keeps segments' lengths but not their bytes, for bulk transfers;
--- patterns on payload then see "").
--- @tparam[opt] table opts seed, latency, loss, timeout, strict, payloads
+-- patterns on payload then see ""), `callback_budget` and `time_limit`.
+--
+-- Nothing a script runs may hang the process. Each of its functions the
+-- net calls (a hook, a state callback, a close policy, a pattern's where,
+-- and the scenario between two waits) has `callback_budget` seconds of
+-- wall-clock time (default synfin.CALLBACK_BUDGET; false: no limit, see
+-- net:set_budget); past it, an error names the callback and the line it was
+-- running ("synfin: hook 3 (ingress of 192.0.2.2) ran past its budget of
+-- 0.05 s (callback_budget), at x.lua:12"), which fails the scenario.
+-- `time_limit` bounds each run of a scenario as a whole (seconds of
+-- wall-clock time, default none; net:run's own `time_limit` overrides it).
+-- A callback that only calls C (a huge string.rep) or blocks in the
+-- system is stopped only once it runs Lua again; a thread with a debug hook
+-- of its own (a debugger, a coverage tool) keeps it, and has no budget.
+-- @tparam[opt] table opts seed, latency, loss, timeout, strict, payloads,
+-- `callback_budget`, `time_limit`
 -- @treturn Net
 -- @usage local net = synfin.sim { seed = 7, latency = 0.005 }
 function synfin.sim(opts)
   opts = check_opts(opts, { seed = true, latency = true, loss = true, timeout = true,
-    strict = true, payloads = true }, 1, "sim")
+    strict = true, payloads = true, callback_budget = true, time_limit = true }, 1, "sim")
   local seed = synfin.defaults.seed or opts.seed or 1
   if math.type(seed) ~= "integer" then argerror(1, "sim", "seed must be an integer") end
   local sim = core.sim(seed)
   sim:link(opts.latency or 0.005, opts.loss or 0)
   if opts.payloads == false then sim:keep_payloads(false) end
+  local budget = opts.callback_budget
+  if budget == nil then budget = synfin.CALLBACK_BUDGET end
+  sim:set_budget(budget)
+  if opts.time_limit ~= nil then check_time_limit(opts.time_limit, 1, "sim") end
   local net = setmetatable({
     sim = sim,
     seed = seed,
@@ -153,6 +183,7 @@ function synfin.sim(opts)
     timers = {},     -- the scenario's own timers (close policies), by time
     close_policies = {}, -- "host:conn" (or "host:listener") -> policy
     strict = opts.strict, -- leftovers at the end of net:run are an error
+    time_limit = opts.time_limit, -- each run's, in seconds of wall-clock time
   }, Net)
   nets[sim] = net
   if synfin.defaults.on_net then synfin.defaults.on_net(net) end -- the CLI's --trace and --svg
@@ -197,6 +228,19 @@ function Net:set_tolerance(tol)
   return self
 end
 
+--- Sets each callback's wall-clock budget from now on (see synfin.sim's
+-- `callback_budget`).
+-- @tparam number|boolean seconds the budget (> 0), or false for none
+-- @treturn Net the net
+-- @usage net:set_budget(0.5)
+function Net:set_budget(seconds)
+  if seconds ~= false and type(seconds) ~= "number" then
+    argerror(1, "set_budget", "seconds or false expected, got " .. type(seconds))
+  end
+  self.sim:set_budget(seconds)
+  return self
+end
+
 --- The net's tolerance: a table { abs = seconds, pct = fraction }.
 -- @treturn table
 function Net:tolerance()
@@ -220,7 +264,7 @@ end
 -- and why (the sim closed).
 local function realtime_net(opts, peer_addr, open)
   local net = synfin.sim { seed = opts.seed, timeout = opts.timeout, strict = opts.strict,
-    payloads = opts.payloads }
+    payloads = opts.payloads, callback_budget = opts.callback_budget, time_limit = opts.time_limit }
   local idx, got = open(net.sim)
   if not idx then
     net:close()
@@ -252,7 +296,8 @@ end
 -- local server = net:host "10.73.0.2"
 function synfin.tun(opts)
   opts = check_opts(opts, { name = true, kernel = true, prefix = true, mtu = true, seed = true,
-    timeout = true, strict = true, payloads = true, tolerance = true }, 1, "tun")
+    timeout = true, strict = true, payloads = true, tolerance = true, callback_budget = true,
+    time_limit = true }, 1, "tun")
   if opts.tolerance ~= nil then check_tolerance(opts.tolerance, 1, "tun") end
   local kernel = opts.kernel or "10.73.0.1"
   if type(kernel) ~= "string" then argerror(1, "tun", "kernel must be an IPv4 address string") end
@@ -290,7 +335,8 @@ end
 -- local server = net:host "10.74.0.2"
 function synfin.raw(opts)
   opts = check_opts(opts, { interface = true, peer = true, mac = true, mtu = true, seed = true,
-    timeout = true, strict = true, payloads = true, tolerance = true }, 1, "raw")
+    timeout = true, strict = true, payloads = true, tolerance = true, callback_budget = true,
+    time_limit = true }, 1, "raw")
   if type(opts.interface) ~= "string" then argerror(1, "raw", "interface must be a string") end
   if type(opts.peer) ~= "string" then argerror(1, "raw", "peer must be an IPv4 address string") end
   if opts.tolerance ~= nil then check_tolerance(opts.tolerance, 1, "raw") end
@@ -442,7 +488,8 @@ function Net:_dispatch()
     if r.kind == "state" then
       local ls = self.listeners[r.host .. ":" .. r.conn]
       for _, fn in ipairs(ls and ls.state or {}) do
-        local ok, err = xpcall(fn, debug.traceback, r.old, r.new, r)
+        local what = ("a state callback of connection %d on %s"):format(r.conn, self.hosts[r.host].addr)
+        local ok, err = self.sim:call("state callback", what, fn, r.old, r.new, r)
         if not ok then return "a state callback failed: " .. tostring(err) end
       end
     end
@@ -475,6 +522,11 @@ function Net:_drive(w, budget)
     self:_refresh()
     local bad = self:_failure() or self:_dispatch() or self:_run_timers()
     if bad then return "fail", bad end
+    local over = self.sim:over_time()
+    if over then
+      return "fail", ("synfin: the scenario ran past its time limit of %g s (time_limit), at t=%.3f s, while waiting for %s")
+        :format(over, self:now(), w.what)
+    end
     self:_refresh()
     local res = table.pack(w.check())
     if res[1] then return "ok", table.unpack(res, 2, res.n) end
@@ -540,6 +592,12 @@ end
 -- (net:slack: 0 on a sim); missing says what did not happen ("nothing
 -- came"), for the timeout's message on a real-time net.
 function Net:_block(what, timeout, check, instead, sleep, missing, wake)
+  local kind, running = self.sim:busy()
+  if kind and kind ~= "scenario" then
+    -- waiting would move the clock under it, or yield across the C that runs it
+    error(("%ssynfin: waiting for %s inside %s: a callback runs to its end without waiting")
+      :format(where(), what, running), 0)
+  end
   timeout = timeout or self.timeout
   if type(timeout) ~= "number" or timeout < 0 then
     error(where() .. "a timeout in seconds (>= 0) expected", 0)
@@ -652,10 +710,14 @@ end
 -- Makes fn the net's scenario, a coroutine, and runs it to its first wait.
 local function begin(net, fn, opts, fname)
   if type(fn) ~= "function" then argerror(1, fname, "function expected") end
-  opts = check_opts(opts, { strict = true }, 2, fname)
+  opts = check_opts(opts, { strict = true, time_limit = true }, 2, fname)
+  if opts.time_limit ~= nil then check_time_limit(opts.time_limit, 2, fname) end
   if net.co then error("a scenario is already running on this net", 3) end
   local strict = opts.strict
   if strict == nil then strict = net.strict end
+  local limit = opts.time_limit
+  if limit == nil then limit = net.time_limit end
+  net.sim:set_time_limit(limit or false)
   net.co = coroutine.create(fn)
   net.scenario = { co = net.co, strict = strict }
   return net:_resume(net)
@@ -665,7 +727,7 @@ end
 -- (true) or has ended (false; an error raised if it failed).
 function Net:_resume(...)
   local sc = self.scenario
-  local ok, w = coroutine.resume(sc.co, ...)
+  local ok, w = self.sim:resume(sc.co, ...)
   if not ok then return self:_finish(debug.traceback(sc.co, tostring(w))) end
   if coroutine.status(sc.co) == "dead" then return self:_finish() end
   if type(w) ~= "table" or not w.synfin_wait then
@@ -680,6 +742,7 @@ end
 function Net:_finish(err)
   local strict = self.scenario.strict
   self.co, self.scenario = nil, nil
+  self.sim:set_time_limit(false)
   if err then error(err, 0) end
   self:_sync()
   local bad = self:_failure() or self:_dispatch()
@@ -705,10 +768,12 @@ end
 --- Runs fn(net) as the scenario, on the net's clock; returns the net when
 -- fn has finished. An error in fn, a failed wait or a failed hook is raised
 -- with its traceback. opts.strict (or the net's strict setting): leftovers
--- (net:leftovers()) are an error too. net:start and net:step do the same a
--- step at a time, for a program with a loop of its own.
+-- (net:leftovers()) are an error too. opts.`time_limit` (or the net's):
+-- seconds of wall-clock time the whole run may take (see synfin.sim).
+-- net:start and net:step do the same a step at a time, for a program with a
+-- loop of its own.
 -- @tparam function fn the scenario, called with the net
--- @tparam[opt] table opts strict
+-- @tparam[opt] table opts strict, `time_limit`
 -- @treturn Net
 function Net:run(fn, opts)
   if begin(self, fn, opts, "run") then self:_advance(nil) end
@@ -721,7 +786,7 @@ end
 -- net: poll net:fd() for reading, with net:next_timeout() as the timeout,
 -- and call net:step() when either fires, until it returns false.
 -- @tparam function fn the scenario, called with the net
--- @tparam[opt] table opts strict
+-- @tparam[opt] table opts strict, `time_limit` (as for net:run)
 -- @treturn boolean true while the scenario runs, false when it has finished already
 -- @raise the scenario's failure, as net:run raises it
 -- @usage net:start(function() local c = host:connect("10.73.0.1", 80) ... end)
@@ -743,6 +808,10 @@ end
 function Net:step(t)
   t = t or 0
   if type(t) ~= "number" or t < 0 then argerror(1, "step", "seconds (>= 0) expected") end
+  local kind, running = self.sim:busy()
+  if kind and kind ~= "scenario" then
+    error(("synfin: net:step inside %s: a callback runs to its end without moving the clock"):format(running), 2)
+  end
   if self.co and coroutine.running() == self.co then error("net:step is called from inside the scenario", 2) end
   local budget = self.sim:now() + us(t)
   if self.scenario then return self:_advance(budget) end
@@ -991,8 +1060,18 @@ function Net:pcap(path)
 end
 
 --- Frees the net and everything in it now (the garbage collector does it too);
--- a recording (net:pcap) is flushed and closed first.
+-- a recording (net:pcap) is flushed and closed first. Closing it twice is
+-- harmless; any other use of it (or of its connections) after that raises
+-- "the net is closed". Refused inside a callback of the net (a hook, a
+-- state callback, a close policy) and inside its scenario: the net is
+-- running them; close it once net:run has returned.
 function Net:close()
+  local _, running = self.sim:busy()
+  if running then
+    -- it would free the hooks, connections and clock that are running it
+    error(("synfin: net:close() inside %s: the net is running it; close the net after net:run returns")
+      :format(running), 2)
+  end
   self:pcap(false)
   self.sim:close()
 end
@@ -1569,11 +1648,23 @@ end
 -- @treturn[1] boolean true
 -- @return[2] nil, message, code
 function conn:close()
-  local policy = self:net().close_policies[policy_key(self)]
+  local net = self:net()
+  local key = policy_key(self)
+  local policy = net.close_policies[key]
   if not policy then return close_now(self) end
+  net.deciding = net.deciding or {}
+  if net.deciding[key] then
+    error(where() .. "synfin: c:close() inside its own close policy: the policy returns what to do"
+      .. " (\"fin\", \"rst\", \"silent\" or a table), it does not close", 0)
+  end
+  net.deciding[key] = true
+  local ok, decision = net.sim:call("close policy", "the close policy of " .. describe(self),
+    policy, self, { reason = "close" })
+  net.deciding[key] = nil
+  if not ok then error(decision, 0) end
   -- not a tail call: close_as's errors name the line that called close
-  local ok, err, code = close_as(self, policy(self, { reason = "close" }))
-  return ok, err, code
+  local cok, err, code = close_as(self, decision)
+  return cok, err, code
 end
 
 --- Gives the connection a close behaviour: policy(c, event) is called when
