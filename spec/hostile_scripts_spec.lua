@@ -354,3 +354,160 @@ describe("callbacks that never end", function()
       .. "(time_limit), at " .. at(loop))
   end)
 end)
+
+describe("absurd values", function()
+  -- each: what the script does, and the error it gets (the value's name,
+  -- its range and what it was given)
+  local function net2() return pair() end
+  local cases = {
+    { "retries = -1", function() net2():host("192.0.2.9", { retries = -1 }) end,
+      "synfin: setting 'retries' must be an integer in 0..4294967295, got -1" },
+    { "backlog = 70000", function() net2():host("192.0.2.9", { backlog = 70000 }) end,
+      "synfin: setting 'backlog' must be an integer in 0..65535, got 70000" },
+    { "a listener's backlog = 70000", function() local _, _, b = net2(); b:listen(81, { backlog = 70000 }) end,
+      "synfin: setting 'backlog' must be an integer in 0..65535, got 70000" },
+    { "snd_buf = 2^32 + 5", function() net2():host("192.0.2.9", { snd_buf = 2 ^ 32 + 5 }) end,
+      "synfin: setting 'snd_buf' must be an integer in 1..1073741824, got 4294967301" },
+    { "rcv_buf = 1.5", function() net2():host("192.0.2.9", { rcv_buf = 1.5 }) end,
+      "synfin: setting 'rcv_buf' must be an integer in 1..1073741824, got 1.5" },
+    { "mss = \"1460\" (a string)", function() net2():host("192.0.2.9", { mss = "1460" }) end,
+      "synfin: setting 'mss' must be an integer in 64..1460, got \"1460\"" },
+    { "isn = 2^32", function() net2():host("192.0.2.9", { isn = 2 ^ 32 }) end,
+      "synfin: setting 'isn' must be an integer in 0..4294967295, got 4294967296.0" },
+    { "tos = 256", function() net2():host("192.0.2.9", { tos = 256 }) end,
+      "synfin: setting 'tos' must be an integer in 0..255, got 256" },
+    { "msl = NaN", function() net2():host("192.0.2.9", { msl = 0 / 0 }) end,
+      "synfin: setting 'msl' must be a time in seconds in 0..1e+09, got " .. tostring(0 / 0) },
+    { "msl = infinity", function() net2():host("192.0.2.9", { msl = math.huge }) end,
+      "synfin: setting 'msl' must be a time in seconds in 0..1e+09, got inf" },
+    { "user_timeout = 2^53", function() net2():host("192.0.2.9", { user_timeout = 2 ^ 53 }) end,
+      "synfin: setting 'user_timeout' must be a time in seconds in 0..1e+09, got 9.007199254741e+15" },
+    { "rto = 5000 s (more than the core's RTO holds)", function() net2():host("192.0.2.9", { rto = 5000 }) end,
+      "synfin: setting 'rto' must be a time in seconds in 0..3600, got 5000" },
+    { "nagle = \"no\"", function() net2():host("192.0.2.9", { nagle = "no" }) end,
+      "synfin: setting 'nagle' must be true or false, got \"no\"" },
+    { "congestion_control = \"cubic\"", function() net2():host("192.0.2.9", { congestion_control = "cubic" }) end,
+      "synfin: setting 'congestion_control' must be \"none\" or \"newreno\", got \"cubic\"" },
+    { "a connection's settings: keepalive_probes = -3", function()
+        local _, a = net2(); a:connect(B, 80, { keepalive_probes = -3 }) end,
+      "synfin: setting 'keepalive_probes' must be an integer in 0..4294967295, got -3" },
+    { "c:set with a NaN time", function()
+        local _, a = net2(); a:connect(B, 80):set { fin_wait_2_timeout = 0 / 0 } end,
+      "synfin: setting 'fin_wait_2_timeout' must be a time in seconds in 0..1e+09, got " },
+    { "a host at 0.0.0.0", function() net2():host "0.0.0.0" end,
+      "synfin: a host cannot be at 0.0.0.0: not a unicast address" },
+    { "a host at 255.255.255.255", function() net2():host "255.255.255.255" end,
+      "synfin: a host cannot be at 255.255.255.255: not a unicast address" },
+    { "a peer at 224.0.0.1", function() net2():peer "224.0.0.1" end,
+      "synfin: a host cannot be at 224.0.0.1: not a unicast address" },
+    { "latency = -1", function() synfin.sim { latency = -1 } end,
+      "synfin: setting 'latency' must be a time in seconds in 0..1e+09, got -1" },
+    { "loss = 2", function() synfin.sim { loss = 2 } end,
+      "synfin: setting 'loss' must be a probability in 0..1, got 2" },
+    { "timeout = NaN", function() synfin.sim { timeout = 0 / 0 } end,
+      "synfin: setting 'timeout' must be a time in seconds in 0..1e+09, got " },
+    { "callback_budget = -1", function() synfin.sim { callback_budget = -1 } end,
+      "synfin: setting 'callback_budget' must be a time in seconds in (0, 1e6] or false, got -1" },
+    { "a wait of infinite time", function() local net, a = net2(); a:connect(B, 80):wait("ESTABLISHED", math.huge) end,
+      "synfin: the timeout must be a time in seconds in 0..1e+09, got inf" },
+    { "net:sleep(NaN)", function() local net = net2(); net:sleep(0 / 0) end,
+      "bad argument #1 to 'after' (a time in seconds in 0..1e+09 expected, got " },
+    { "a crafted segment with win = -1", function() local _, a = net2(); a:send { dport = 80, flags = "A", win = -1 } end,
+      "synfin: segment field 'win' must be an integer in 0..65535, got -1" },
+    { "a crafted segment with ttl = 1000", function() local _, a = net2(); a:send { dport = 80, flags = "A", ttl = 1000 } end,
+      "synfin: segment field 'ttl' must be an integer in 1..255, got 1000" },
+    { "a crafted segment with sport = 70000", function() local _, a = net2(); a:send { sport = 70000, dport = 80 } end,
+      "synfin: segment field 'sport' must be an integer in 0..65535, got 70000" },
+    { "a crafted segment with abs_seq = 2^32", function() local _, a = net2(); a:send { dport = 80, abs_seq = 2 ^ 32 } end,
+      "synfin: segment field 'seq' must be an integer in 0..4294967295, got 4294967296" },
+    { "a crafted segment with seq = \"x\"", function() local _, a = net2(); a:send { dport = 80, seq = "x" } end,
+      "synfin: segment field 'seq' must be an integer, got \"x\"" },
+    { "a crafted segment with flags \"SYN\"", function() local _, a = net2(); a:send { dport = 80, flags = "SYN" } end,
+      "synfin: segment field 'flags' must be letters of SFRPAUEC, got \"SYN\"" },
+    { "a crafted segment with a misspelt field", function() local _, a = net2(); a:send { dport = 80, windw = 5 } end,
+      "synfin: unknown segment field \"windw\"" },
+    { "a crafted segment with sack = 5", function() local _, a = net2(); a:send { dport = 80, sack = 5 } end,
+      "synfin: segment field 'sack' must be a list of { left, right } integers, got 5" },
+    { "a crafted segment from the address 5", function() local _, a = net2(); a:send { dport = 80, dst = 5 } end,
+      "synfin: segment field 'dst' must be an IPv4 address such as \"192.0.2.1\", got 5" },
+    { "an ICMP message of type 300", function()
+        local _, a = net2(); a.net.sim:inject_icmp(a.index, { type = 300, dst = B }) end,
+      "synfin: ICMP field 'type' must be an integer in 0..255, got 300" },
+    { "a hook filter with count = -1", function() local _, a = net2(); a:hook("egress", { count = -1 }, print) end,
+      "synfin: hook filter 'count' must be an integer in 0..4294967295, got -1" },
+    { "a hook filter with p = NaN", function() local _, a = net2(); a:hook("egress", { p = 0 / 0 }, print) end,
+      "synfin: hook filter 'p' must be a probability in 0..1, got " },
+    { "a hook filter with conn = 3 (not a connection)", function() local _, a = net2(); a:hook("egress", { conn = 3 }, print) end,
+      "bad argument #2 to 'hook' (conn must be a connection, got 3)" },
+    { "a hook filter with when = true", function() local _, a = net2(); a:hook("egress", { when = true }, print) end,
+      "bad argument #2 to 'hook' (when must be a function, got true)" },
+    { "c:read(0)", function() local _, a = net2(); a:connect(B, 80):read(0) end,
+      "synfin: argument 'max' must be an integer in 1..1073741824, got 0" },
+    { "a close decision { linger = -1 }", function()
+        local net, a = net2()
+        net:run(function() a:connect(B, 80):wait("ESTABLISHED", 1):set_close(function() return { linger = -1 } end):close() end)
+      end, "synfin: close decision 'linger' must be a time in seconds in 0..1e+09, got -1" },
+  }
+  for _, case in ipairs(cases) do
+    it(case[1] .. " is refused, saying so", function() has(error_of(case[2]), case[3]) end)
+  end
+
+  -- a hook's verdict: what it returned, and why it is no verdict
+  local verdicts = {
+    { "{ delay = -1 }", { delay = -1 }, "synfin: verdict field 'delay' must be a time in seconds in 0..1e+09, got -1" },
+    { "{ dup = 0 }", { dup = 0 }, "synfin: verdict field 'dup' must be an integer in 1..100, got 0" },
+    { "{ dup = 101 }", { dup = 101 }, "synfin: verdict field 'dup' must be an integer in 1..100, got 101" },
+    { "{ delay = 1, dup = 2 }", { delay = 1, dup = 2 }, "both" },
+    { "{}", {}, "an empty table" },
+    { "{ replace = \"x\" }", { replace = "x" }, "verdict field 'replace' must be a segment, got \"x\"" },
+    { "{ replace = { win = 70000 } }", { replace = { win = 70000 } },
+      "synfin: segment field 'win' must be an integer in 0..65535, got 70000" },
+    { "{ answer = 5 }", { answer = 5 }, "synfin: hook verdict: answer must be a segment (seg:reply{...}), got 5" },
+    { "true", true, "got true; a verdict is nil" },
+  }
+  for _, case in ipairs(verdicts) do
+    it("a hook returning " .. case[1] .. " fails with a clear message; the segment passes", function()
+      local net, a = pair()
+      a:hook("egress", { flags = "S" }, function() return case[2] end)
+      local c
+      local err = error_of(net.run, net, function()
+        c = a:connect(B, 80)
+        c:wait("ESTABLISHED", 1)
+      end)
+      has(err, "a hook failed", "hook 1 ", "on segment 1: ", case[3])
+      net:run(function() c:wait("ESTABLISHED", 1) end)
+    end)
+  end
+
+  it("seg:with a field out of range fails where the hook built it", function()
+    local net, a = pair()
+    a:hook("egress", { flags = "S" }, function(seg) return seg:with { ttl = 0 } end)
+    has(error_of(net.run, net, function() a:connect(B, 80):wait("ESTABLISHED", 1) end),
+      "hook 1 returned a bad verdict on segment 1: synfin: segment field 'ttl' must be an integer in 1..255, got 0")
+  end)
+
+  it("a crafted segment's ttl and tos reach the wire as given", function()
+    local net, a = pair()
+    a:send { dport = 80, flags = "A", ttl = 3, tos = 0x28 }
+    local r = segment(net, 1)
+    assert.equal(3, r.ttl)
+    assert.equal(0x28, r.tos)
+  end)
+
+  it("seg:reply's seq and ack are relative, as the sender of the reply numbers them", function()
+    local net, a, b = pair()
+    b:hook("ingress", { flags = "=A", count = 1 }, function(seg)
+      return { answer = seg:reply { flags = "A", seq = 7, ack = 3 } }
+    end)
+    net:run(function()
+      a:connect(B, 80):wait("ESTABLISHED", 1)
+      net:sleep(0.1)
+    end)
+    local answer
+    for _, r in ipairs(net:records()) do
+      if r.kind == "seg" and r.injected and r.from == b.index then answer = r end
+    end
+    assert.equal(7, answer.seq)
+    assert.equal(3, answer.ack)
+  end)
+end)

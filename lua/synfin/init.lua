@@ -81,8 +81,36 @@ local function where()
   return ""
 end
 
-local function argerror(n, fname, msg)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3)
+-- Raises "bad argument #n to 'fname' (msg)" at the line that called fname
+-- (level: how far up that is from argerror's caller, 3 when fname calls it).
+local function argerror(n, fname, msg, level)
+  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), level or 3)
+end
+
+-- A value as an error message shows it: 70000, nan, "x", a table.
+local function shown(v)
+  if type(v) == "string" then return ("%q"):format(v) end
+  if type(v) == "number" or type(v) == "boolean" or v == nil then return tostring(v) end
+  return "a " .. type(v)
+end
+
+local TIME_MAX = 1e9 -- seconds: any time a script gives (about 31 years)
+
+-- t, a time in seconds in 0..TIME_MAX (not NaN, not infinite); else an
+-- error at the script's line naming what it is ("the timeout").
+local function check_time(t, what)
+  if type(t) ~= "number" or not (t >= 0 and t <= TIME_MAX) then
+    error(("%ssynfin: %s must be a time in seconds in 0..1e+09, got %s"):format(where(), what, shown(t)), 0)
+  end
+  return t
+end
+
+-- t, the time argument n of fname: a time in seconds in 0..TIME_MAX.
+local function check_time_arg(t, n, fname)
+  if type(t) ~= "number" or not (t >= 0 and t <= TIME_MAX) then
+    argerror(n, fname, "a time in seconds in 0..1e+09 expected, got " .. shown(t), 4)
+  end
+  return t
 end
 
 local function check_opts(opts, known, n, fname)
@@ -159,6 +187,7 @@ function synfin.sim(opts)
     strict = true, payloads = true, callback_budget = true, time_limit = true }, 1, "sim")
   local seed = synfin.defaults.seed or opts.seed or 1
   if math.type(seed) ~= "integer" then argerror(1, "sim", "seed must be an integer") end
+  if opts.timeout ~= nil then check_time(opts.timeout, "setting 'timeout'") end
   local sim = core.sim(seed)
   sim:link(opts.latency or 0.005, opts.loss or 0)
   if opts.payloads == false then sim:keep_payloads(false) end
@@ -207,7 +236,9 @@ local function check_tolerance(tol, n, fname)
   if type(tol) ~= "table" then argerror(n, fname, "a table { abs = seconds, pct = fraction } expected") end
   for k, v in pairs(tol) do
     if k ~= "abs" and k ~= "pct" then argerror(n, fname, ("unknown tolerance field '%s'"):format(tostring(k))) end
-    if type(v) ~= "number" or v < 0 then argerror(n, fname, ("tolerance %s must be a number >= 0"):format(k)) end
+    if type(v) ~= "number" or not (v >= 0 and v <= TIME_MAX) then
+      argerror(n, fname, ("tolerance %s must be a number in 0..1e+09, got %s"):format(k, shown(v)))
+    end
   end
   return { abs = tol.abs or 0, pct = tol.pct or 0 }
 end
@@ -599,9 +630,7 @@ function Net:_block(what, timeout, check, instead, sleep, missing, wake)
       :format(where(), what, running), 0)
   end
   timeout = timeout or self.timeout
-  if type(timeout) ~= "number" or timeout < 0 then
-    error(where() .. "a timeout in seconds (>= 0) expected", 0)
-  end
+  check_time(timeout, "the timeout")
   local slack = sleep and 0 or self:slack(timeout)
   local now = self.sim:now()
   local w = { synfin_wait = true, what = what, timeout = timeout, check = check, instead = instead,
@@ -674,7 +703,7 @@ end
 -- @tparam number t seconds
 -- @return a wait
 function Net:after(t)
-  if type(t) ~= "number" or t < 0 then argerror(1, "after", "seconds (>= 0) expected") end
+  check_time_arg(t, 1, "after")
   return waitable(self, ("%g s"):format(t), function()
     local deadline = self.sim:now() + us(t)
     return function()
@@ -807,7 +836,7 @@ end
 -- @usage while net:step(0.1) do end
 function Net:step(t)
   t = t or 0
-  if type(t) ~= "number" or t < 0 then argerror(1, "step", "seconds (>= 0) expected") end
+  check_time_arg(t, 1, "step")
   local kind, running = self.sim:busy()
   if kind and kind ~= "scenario" then
     error(("synfin: net:step inside %s: a callback runs to its end without moving the clock"):format(running), 2)
@@ -922,7 +951,7 @@ end
 -- @usage local again = net:expect_at({ flags = "SA" }, first.time + 1) -- RTO: 1 s
 function Net:expect_at(pat, at)
   pattern.check(pat)
-  if type(at) ~= "number" then argerror(2, "expect_at", "a time in seconds expected") end
+  check_time_arg(at, 2, "expect_at")
   local now = self:now()
   local slack = self:slack(math.max(0, at - now))
   local lo, hi = us(at - slack), us(at + slack)
@@ -957,7 +986,7 @@ function Net:expect_nothing(pat, t)
   self:_sync()
   local from = #self.recs + 1
   local what = pattern.describe(self, pat)
-  t = t or self.timeout
+  t = check_time_arg(t or self.timeout, 2, "expect_nothing")
   -- on a real-time net a segment in the window's last stretch (the
   -- tolerance) may be one that is due just then: forgiven
   local slack = math.min(t, self:slack(t))
@@ -1133,7 +1162,20 @@ Seg.__index = Seg
 
 local SEG_FIELDS = { src = true, dst = true, sport = true, dport = true, seq = true, ack = true,
   abs_seq = true, abs_ack = true, flags = true, win = true, payload = true, mss = true,
-  wscale = true, sack_perm = true, ts_val = true, ts_ecr = true, urp = true, bad_checksum = true }
+  wscale = true, sack_perm = true, ts_val = true, ts_ecr = true, urp = true, bad_checksum = true,
+  ttl = true, tos = true }
+
+-- Sequence numbers that the Lua side computes with must be integers (a
+-- relative one may be any: it wraps); every field's range is checked where
+-- the segment is built (synfin.core), with its name.
+local function check_seq_fields(fields)
+  for _, k in ipairs { "seq", "ack", "abs_seq", "abs_ack" } do
+    local v = fields[k]
+    if v ~= nil and not (type(v) == "number" and math.tointeger(v)) then
+      error(("%ssynfin: segment field '%s' must be an integer, got %s"):format(where(), k, shown(v)), 0)
+    end
+  end
+end
 
 local function copy_fields(seg, fields, fname)
   local out = setmetatable({}, Seg)
@@ -1142,6 +1184,7 @@ local function copy_fields(seg, fields, fname)
     if not SEG_FIELDS[k] then argerror(1, fname, ("unknown segment field '%s'"):format(tostring(k))) end
     out[k] = v
   end
+  check_seq_fields(fields or {})
   return out
 end
 
@@ -1182,6 +1225,15 @@ function Seg:reply(fields)
     if not SEG_FIELDS[k] then argerror(1, "reply", ("unknown segment field '%s'"):format(tostring(k))) end
     out[k] = v
   end
+  check_seq_fields(fields or {})
+  -- relative numbers, as this segment's sender sees the reply's: its SEQ in
+  -- the numbering of this one's ACK, and the other way round
+  if fields and fields.seq and not fields.abs_seq then
+    out.abs_seq = (self.abs_ack - self.ack + fields.seq) % TWO32
+  end
+  if fields and fields.ack and not fields.abs_ack then
+    out.abs_ack = (self.abs_seq - self.seq + fields.ack) % TWO32
+  end
   return out
 end
 
@@ -1190,7 +1242,8 @@ local function wire(seg)
   return { src = seg.src, dst = seg.dst, sport = seg.sport, dport = seg.dport,
     seq = seg.abs_seq, ack = seg.abs_ack, flags = seg.flags, win = seg.win,
     payload = seg.payload, mss = seg.mss, wscale = seg.wscale, sack_perm = seg.sack_perm,
-    sack = seg.abs_sack, ts_val = seg.ts_val, ts_ecr = seg.ts_ecr, urp = seg.urp, bad_checksum = seg.bad_checksum }
+    sack = seg.abs_sack, ts_val = seg.ts_val, ts_ecr = seg.ts_ecr, urp = seg.urp, bad_checksum = seg.bad_checksum,
+    ttl = seg.ttl, tos = seg.tos }
 end
 
 local HOOK_FILTER = { flags = true, state = true, conn = true, sport = true, dport = true,
@@ -1217,8 +1270,19 @@ function Host:hook(dir, filter, fn)
   local net = self.net
   local cfilter, extra = split(filter, { flags = true, state = true, sport = true, dport = true,
     after = true, count = true, p = true })
-  if extra.conn then cfilter.conn = extra.conn:id() end
-  if cfilter.state and not STATES[cfilter.state] then argerror(2, "hook", "unknown state '" .. cfilter.state .. "'") end
+  if extra.conn ~= nil then
+    local mt = type(extra.conn) == "userdata" and getmetatable(extra.conn)
+    if not (mt and mt.__name == "synfin.conn") then
+      argerror(2, "hook", "conn must be a connection, got " .. shown(extra.conn))
+    end
+    cfilter.conn = extra.conn:id()
+  end
+  if cfilter.state ~= nil and not STATES[cfilter.state] then
+    argerror(2, "hook", "unknown state " .. shown(cfilter.state))
+  end
+  if extra.when ~= nil and type(extra.when) ~= "function" then
+    argerror(2, "hook", "when must be a function, got " .. shown(extra.when))
+  end
   local when = extra.when
   local id = net.sim:hook(self.index, dir, cfilter, function(seg)
     net:_sync()
@@ -1227,7 +1291,15 @@ function Host:hook(dir, filter, fn)
     if when and not when(seg) then return nil end
     local verdict = fn(seg)
     if getmetatable(verdict) == Seg then return { replace = wire(verdict) } end
-    if type(verdict) == "table" and verdict.answer then return { answer = wire(verdict.answer) } end
+    if type(verdict) == "table" and verdict.answer ~= nil then
+      if type(verdict.answer) ~= "table" then
+        error("synfin: hook verdict: answer must be a segment (seg:reply{...}), got " .. shown(verdict.answer), 0)
+      end
+      local v = {} -- the other keys as they are: the core refuses a second verdict
+      for k, x in pairs(verdict) do v[k] = x end
+      v.answer = wire(verdict.answer)
+      return v
+    end
     return verdict
   end)
   local h = setmetatable({ net = net, host = self, id = id, count = cfilter.count }, Hook)
@@ -1239,7 +1311,8 @@ end
 -- hooks and the link). seg: dst (default: the only other host), sport,
 -- dport, seq, ack (relative to the ISNs the net has seen; `abs_seq`, `abs_ack`
 -- for raw numbers), flags, win, payload, mss, wscale, `sack_perm`, sack (SACK
--- blocks, { { left, right }, ... }, relative as ack is; `abs_sack` raw), `bad_checksum`.
+-- blocks, { { left, right }, ... }, relative as ack is; `abs_sack` raw), `bad_checksum`,
+-- ttl (default 64), tos. Another field, or one out of its range, is an error.
 -- @tparam table seg
 -- @treturn boolean true
 function Host:send(seg)
@@ -1257,7 +1330,29 @@ function Host:inject(dir, seg)
   local net = self.net
   net:_sync()
   local s = {}
-  for k, v in pairs(seg) do s[k] = v end
+  for k, v in pairs(seg) do
+    if not SEG_FIELDS[k] and k ~= "sack" and k ~= "abs_sack" then
+      error(("%ssynfin: unknown segment field %s"):format(where(), shown(k)), 0)
+    end
+    s[k] = v
+  end
+  check_seq_fields(s)
+  for _, k in ipairs { "src", "dst" } do
+    if s[k] ~= nil and type(s[k]) ~= "string" then
+      error(("%ssynfin: segment field '%s' must be an IPv4 address such as \"192.0.2.1\", got %s")
+        :format(where(), k, shown(s[k])), 0)
+    end
+  end
+  if s.sack ~= nil and s.abs_sack == nil then
+    local ok = type(s.sack) == "table"
+    for _, b in ipairs(ok and s.sack or {}) do
+      ok = ok and type(b) == "table" and math.type(b[1]) == "integer" and math.type(b[2]) == "integer"
+    end
+    if not ok then
+      error(("%ssynfin: segment field 'sack' must be a list of { left, right } integers, got %s")
+        :format(where(), shown(s.sack)), 0)
+    end
+  end
   if dir == "egress" then s.src = s.src or self.addr else s.dst = s.dst or self.addr end
   if not s.dst then
     for _, h in ipairs(net.hosts) do
@@ -1607,8 +1702,13 @@ local function close_as(c, decision)
   if type(decision) ~= "table" then
     error(("bad close decision %s: \"fin\", \"rst\", \"silent\" or a table of linger, fin_with, delay_fin, time_wait"):format(tostring(decision)), 3)
   end
-  for k in pairs(decision) do
+  for k, v in pairs(decision) do
     if not CLOSE_DECISION[k] then error(("bad close decision: unknown key '%s'"):format(tostring(k)), 3) end
+    if k == "fin_with" then
+      if type(v) ~= "string" then error(("bad close decision: fin_with must be a string, got %s"):format(shown(v)), 3) end
+    else
+      check_time(v, ("close decision '%s'"):format(k))
+    end
   end
   if decision.time_wait then
     -- TIME_WAIT lasts 2*MSL: this connection's MSL is half of it. With 0
