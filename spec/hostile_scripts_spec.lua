@@ -511,3 +511,170 @@ describe("absurd values", function()
     assert.equal(3, answer.ack)
   end)
 end)
+
+describe("errors in callbacks", function()
+  it("a hook that raises a table (not a string) is reported as such", function()
+    local net, a = pair()
+    a:hook("egress", { flags = "S" }, function() error({ code = 7 }) end)
+    has(error_of(net.run, net, function() a:connect(B, 80):wait("ESTABLISHED", 1) end),
+      "hook 1 failed on segment 1: (error object is a table value)")
+  end)
+
+  it("a hook that recurses without end gets Lua's stack overflow, and the net runs on", function()
+    local net, a = pair()
+    local function deep(n) return deep(n + 1) + 1 end
+    a:hook("egress", { flags = "S" }, function() deep(1) end)
+    local c
+    has(error_of(net.run, net, function()
+      c = a:connect(B, 80)
+      c:wait("ESTABLISHED", 1)
+    end), "hook 1 failed on segment 1", "stack overflow")
+    net:run(function() c:wait("ESTABLISHED", 1) end)
+  end)
+
+  it("a state callback's error fails the scenario with its message", function()
+    local net, a = pair()
+    has(error_of(net.run, net, function()
+      a:connect(B, 80):on("state", function(_, new) error("saw " .. new) end):wait("ESTABLISHED", 1)
+    end), "a state callback failed", "saw SYN_SENT")
+  end)
+
+  it("a close policy's error comes out of c:close()", function()
+    local net, a = pair()
+    has(error_of(net.run, net, function()
+      a:connect(B, 80):wait("ESTABLISHED", 1):set_close(function() error("no closing today") end):close()
+    end), "no closing today")
+  end)
+
+  it("c:close() inside its own close policy is refused, not a recursion", function()
+    local net, a = pair()
+    has(error_of(net.run, net, function()
+      a:connect(B, 80):wait("ESTABLISHED", 1):set_close(function(c) c:close() end):close()
+    end), "synfin: c:close() inside its own close policy: the policy returns what to do")
+  end)
+
+  it("a state callback that aborts its own connection: the net runs on and reports it", function()
+    local net, a = pair()
+    local seen = {}
+    net:run(function()
+      local c = a:connect(B, 80)
+      c:on("state", function(_, new)
+        seen[#seen + 1] = new
+        if new == "ESTABLISHED" then c:abort() end
+      end)
+      c:wait("CLOSED", 1)
+    end)
+    assert.same({ "SYN_SENT", "ESTABLISHED", "CLOSED" }, seen)
+  end)
+
+  it("a hook that removes every hook, itself too, mid-run: the segment and the rest pass", function()
+    local net, a = pair()
+    local hooks = {}
+    hooks[1] = a:hook("egress", {}, function() for _, h in ipairs(hooks) do h:remove() end end)
+    hooks[2] = a:hook("egress", {}, function() return "drop" end)
+    net:run(function() a:connect(B, 80):wait("ESTABLISHED", 1) end)
+    -- hook 2 never dropped the SYN: removed by hook 1 before its turn
+    assert.is_nil(hooks[1].fired) -- removed: it has no counters any more
+    assert.is_false(hooks[2]:remove())
+  end)
+end)
+
+describe("the garbage collector, again", function()
+  before_each(function() collectgarbage("stop") end)
+  after_each(function() collectgarbage("restart") end)
+
+  it("a state callback that collects the handle of the connection it reports on", function()
+    local net, a = pair()
+    local handles = setmetatable({}, { __mode = "v" })
+    net:run(function()
+      local function open()
+        local c = a:connect(B, 80)
+        handles[1] = c
+        c:on("state", function(_, new) if new == "CLOSED" then collectgarbage("collect") end end)
+        c:wait("ESTABLISHED", 1)
+        c:abort()
+      end
+      open()
+      net:sleep(1)
+      a:connect(B, 80):wait("ESTABLISHED", 1) -- the stack goes on
+    end)
+    assert.is_nil(handles[1])
+  end)
+
+  it("an egress hook that collects the handle of the connection whose segment goes out", function()
+    local net = synfin.sim { seed = 7, latency = 0.005 }
+    local a, b = net:host(A, { msl = 1 }), net:host(B)
+    local l = assert(b:listen(80))
+    local handles = setmetatable({}, { __mode = "v" })
+    a:hook("egress", {}, function() collectgarbage("collect") end)
+    net:run(function()
+      local function open()
+        local c = a:connect(B, 80)
+        handles[1] = c
+        c:wait("ESTABLISHED", 1)
+        c:close()
+      end
+      open()
+      local s = l:accept(1)
+      s:wait("CLOSE_WAIT", 1)
+      s:close() -- a's ACK of this FIN goes out through the hook: a's handle is collected
+      s:wait("CLOSED", 1)
+      net:sleep(3) -- a's TIME_WAIT (2 s) ends with nobody holding it
+    end)
+    assert.is_nil(handles[1])
+    assert.same({}, a:connections())
+  end)
+end)
+
+describe("use after close", function()
+  local function closed()
+    local net, a, b, l = pair()
+    local c
+    net:run(function() c = a:connect(B, 80):wait("ESTABLISHED", 1) end)
+    local h = a:hook("egress", {}, print)
+    net:close()
+    return net, a, c, l, h
+  end
+  local uses = {
+    { "net:host", function(net) net:host "192.0.2.9" end, "synfin: the net is closed" },
+    { "net:run", function(net) net:run(function() end) end, "synfin: the net is closed" },
+    { "net:sleep", function(net) net:sleep(1) end, "synfin: the net is closed" },
+    { "net:now", function(net) net:now() end, "synfin: the net is closed" },
+    { "a:connect", function(_, a) a:connect(B, 80) end, "synfin: the net is closed" },
+    { "a:send", function(_, a) a:send { dport = 80 } end, "synfin: the net is closed" },
+    { "a:hook", function(_, a) a:hook("egress", {}, print) end, "synfin: the net is closed" },
+    { "c:state", function(_, _, c) c:state() end, "synfin: the net of this connection is closed" },
+    { "c:send", function(_, _, c) c:send "x" end, "synfin: the net of this connection is closed" },
+    { "c:close", function(_, _, c) c:close() end, "synfin: the net of this connection is closed" },
+    { "l:accept", function(_, _, _, l) l:accept(1) end, "synfin: the net of this connection is closed" },
+    { "hook:remove", function(_, _, _, _, h) h:remove() end, "synfin: the net is closed" },
+  }
+  for _, use in ipairs(uses) do
+    it(use[1] .. " on a closed net fails, saying so", function()
+      local net, a, c, l, h = closed()
+      has(error_of(use[2], net, a, c, l, h), use[3])
+    end)
+  end
+
+  it("net:close() twice, and a collected net's connections, are harmless", function()
+    local net = closed()
+    net:close()
+    net = nil
+    collectgarbage("collect")
+  end)
+
+  it("a connection whose handle was collected, brought back by a finalizer, says it was released", function()
+    local net, a = pair()
+    local back
+    do
+      local c = a:connect(B, 80)
+      -- marked for finalisation after c: finalised before it, in the same cycle
+      setmetatable({ c = c }, { __gc = function(t) back = t.c end })
+    end
+    collectgarbage("collect")
+    collectgarbage("collect")
+    assert.is_not_nil(back)
+    has(error_of(back.state, back), "synfin: the connection was released (its handle was collected)")
+    net:run(function() net:sleep(1) end) -- the SYN_SENT connection it was lives on, orphaned
+  end)
+end)
