@@ -1407,10 +1407,10 @@ static double check_limit(lua_State *L, int idx, const char *name)
 {
     if (lua_isnoneornil(L, idx) || (lua_isboolean(L, idx) && !lua_toboolean(L, idx))) return 0;
     lua_Number t = lua_tonumber(L, idx);
-    if (!lua_isnumber(L, idx) || !(t > 0 && t <= 1e6))
-        script_error(L,
-                     "synfin: setting '%s' must be a time in seconds in (0, 1e6] or false, got %s",
-                     name, luaL_tolstring(L, idx, NULL));
+    if (lua_type(L, idx) != LUA_TNUMBER || !(t > 0 && t <= 1e6))
+        script_error(
+            L, "synfin: setting '%s' must be a time in seconds in (0, 1e+06], or false, got %s",
+            name, shown(L, idx));
     return t;
 }
 

@@ -125,7 +125,7 @@ end
 -- A time limit: seconds (> 0) or false.
 local function check_time_limit(t, n, fname)
   if t ~= false and (type(t) ~= "number" or not (t > 0 and t <= 1e6)) then
-    argerror(n, fname, ("time_limit must be seconds in (0, 1e6] or false, got %s"):format(tostring(t)))
+    argerror(n, fname, ("time_limit must be a time in seconds in (0, 1e+06], or false, got %s"):format(shown(t)))
   end
   return t
 end
