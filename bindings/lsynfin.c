@@ -191,14 +191,23 @@ static int check_bool(lua_State *L, int idx, const char *kind, const char *name)
     return lua_toboolean(L, idx);
 }
 
-/* One of the names in opts (a NULL-terminated list), as its index. */
+/* One of the names in opts (a NULL-terminated list), as its index; else
+ * an error listing them: "must be \"none\" or \"newreno\"". */
 static int check_choice(lua_State *L, int idx, const char *name, const char *const opts[])
 {
     const char *v = lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : NULL;
     for (int i = 0; v && opts[i]; i++)
         if (strcmp(v, opts[i]) == 0) return i;
-    script_error(L, "synfin: setting '%s' must be \"%s\" or \"%s\", got %s", name, opts[0], opts[1],
-                 shown(L, idx));
+    const char *got = shown(L, idx);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 0; opts[i]; i++) {
+        if (i > 0) luaL_addstring(&b, opts[i + 1] ? ", " : " or ");
+        lua_pushfstring(L, "\"%s\"", opts[i]);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    script_error(L, "synfin: setting '%s' must be %s, got %s", name, lua_tostring(L, -1), got);
     return 0;
 }
 
@@ -260,6 +269,8 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
             p->snd_buf = (uint32_t)check_int_in(L, -1, "setting", k, 1, 1 << 30);
         else if (strcmp(k, "mss") == 0)
             p->mss = (uint16_t)check_int_in(L, -1, "setting", k, 64, 1460);
+        else if (strcmp(k, "min_snd_mss") == 0)
+            p->min_snd_mss = (uint16_t)check_int_in(L, -1, "setting", k, 1, 1460);
         else if (strcmp(k, "quiet_time") == 0)
             cfg->quiet_time = check_time_in(L, -1, "setting", k, TIME_MAX_S);
         else if (strcmp(k, "mtu") == 0)
@@ -310,6 +321,9 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
         else if (strcmp(k, "rst_in_time_wait") == 0) {
             static const char *const opts[] = {"close", "ignore", NULL};
             p->rst_in_time_wait = (uint8_t)check_choice(L, -1, k, opts);
+        } else if (strcmp(k, "syn_cookies") == 0) {
+            static const char *const opts[] = {"auto", "always", "never", NULL};
+            p->syn_cookies = (uint8_t)check_choice(L, -1, k, opts);
         } else if (strcmp(k, "syn_in_time_wait") == 0) {
             static const char *const opts[] = {"reopen", "challenge", NULL};
             p->syn_in_time_wait = (uint8_t)check_choice(L, -1, k, opts);

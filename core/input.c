@@ -35,7 +35,7 @@ static void agree_wscale(sf_conn *c, const sf_seg *seg)
     c->rcv_wscale = c->ws_agreed ? (uint8_t)ours : 0;
 }
 
-static uint16_t peer_mss(const sf_seg *seg, const sf_conn *c)
+uint16_t sf_peer_mss(const sf_seg *seg, const sf_conn *c)
 {
     /* RFC 9293 §3.7.1: 536 without the option (MUST-15); never more than a
      * packet of ours can carry */
@@ -46,13 +46,19 @@ static uint16_t peer_mss(const sf_seg *seg, const sf_conn *c)
     uint16_t ours = sf_mss_announced(c);
     if (mss > ours) mss = ours;
     if (mss > SF_MAX_PACKET - 80) mss = SF_MAX_PACKET - 80;
-    return mss ? mss : 1;
+    /* a floor, as Linux has: a peer announcing MSS 1..47 gets segments of
+     * 48 bytes less the options (an attacker's tiny MSS would otherwise
+     * cost a segment per byte, or leave no room at all beside timestamps) */
+    uint16_t floor = c->pol.min_snd_mss ? c->pol.min_snd_mss : 1;
+    return mss < floor ? floor : mss;
 }
 
 /* RFC 6298 (5.7): if our SYN or SYN-ACK timed out and the RTO in use is
  * below 3 s, data transmission starts with an RTO of 3 s. */
 static void handshake_done(sf_conn *c, uint64_t now)
 {
+    /* a passive child leaves the SYN queue for the accept queue */
+    if (c->listener) sf_child_enqueue(&c->listener->accept_queue, c);
     sf_user_timeout_progress(c, now); /* the SYN is acknowledged */
     sf_cc_init(c);                    /* after the handshake: it decides the initial window */
     if (c->tw_parked) {
@@ -77,8 +83,23 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
         sf_report_drop(st, l, "RST in LISTEN ignored");
         return;
     }
-    /* second, check for an ACK: any ACK is bad here; <SEQ=SEG.ACK><CTL=RST> */
+    /* second, check for an ACK: any ACK is bad here; <SEQ=SEG.ACK><CTL=RST>,
+     * unless it answers a SYN cookie of ours (RFC 4987 §3.6): then it is
+     * the third segment of a handshake whose SYN_RCVD we did not keep */
     if (seg->flags & SF_ACK) {
+        int cookie = (seg->flags & SF_SYN) ? -1 : sf_syncookie_valid(l, now, seg);
+        if (cookie >= 0) {
+            /* a full accept queue drops it, as Linux does (the peer's next
+             * segment tries again); so does a lack of memory */
+            sf_conn *c =
+                l->accept_queue.len < l->backlog ? sf_syncookie_conn(l, seg, cookie) : NULL;
+            if (c)
+                sf_input_other(c, now, seg);
+            else
+                sf_report_drop(st, l,
+                               "ACK of a SYN cookie dropped: accept queue full or no memory");
+            return;
+        }
         sf_report_drop(st, l, "ACK in LISTEN: RST sent");
         sf_send_rst_for(st, NULL, seg);
         return;
@@ -88,9 +109,26 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
         sf_report_drop(st, l, "no SYN in LISTEN");
         return;
     }
-    /* third, a SYN (security: not implemented, MUST-? not applicable) */
-    if (l->children >= l->backlog) {
-        sf_report_drop(st, l, "SYN dropped: listen backlog full");
+    /* third, a SYN (security: not implemented, MUST-? not applicable). A
+     * full accept queue takes nothing more (as Linux); a full SYN queue
+     * answers with a SYN cookie and keeps no state (RFC 4987 §3.6, as
+     * Linux with tcp_syncookies = 1), so that a flood of spoofed SYNs
+     * cannot lock legitimate clients out */
+    if (l->accept_queue.len >= l->backlog) {
+        sf_report_drop(st, l, "SYN dropped: accept queue full");
+        return;
+    }
+    bool full = l->syn_queue.len >= l->backlog;
+    /* (a SYN reopening a TIME_WAIT pair of ports needs the state a cookie
+     * would not keep; it comes only while there is room) */
+    bool cookie = l->pol.syn_cookies == SF_SYN_COOKIES_ALWAYS ||
+                  (full && l->pol.syn_cookies == SF_SYN_COOKIES_AUTO);
+    if (cookie && !st->reopening) {
+        sf_syncookie_send(l, now, seg);
+        return;
+    }
+    if (full) {
+        sf_report_drop(st, l, "SYN dropped: SYN queue full");
         return;
     }
     sf_conn *c = sf_conn_new(st, &l->pol);
@@ -103,11 +141,7 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
     c->rport = seg->sport;
     c->passive = true;
     c->listener = l;
-    sf_conn **at = &l->child_head;
-    while (*at)
-        at = &(*at)->child_next;
-    *at = c;
-    l->children++;
+    sf_child_enqueue(&l->syn_queue, c);
 
     c->irs = seg->seq;
     c->rcv_nxt = seg->seq + 1;
@@ -130,7 +164,7 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
     c->max_snd_wnd = seg->wnd;
     c->snd_wl1 = seg->seq;
     c->snd_wl2 = seg->ack;
-    c->snd_mss = peer_mss(seg, c);
+    c->snd_mss = sf_peer_mss(seg, c);
     agree_wscale(c, seg);
     agree_ts(c, seg);
     if (seg->len) sf_report_drop(st, c, "data on SYN not kept: the peer will send it again");
@@ -145,6 +179,7 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
 /* ---- RFC 9293 §3.10.7.3 SYN-SENT -------------------------------------------------- */
 
 static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg);
+static void check_urg(sf_conn *c, const sf_seg *seg);
 
 void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg)
 {
@@ -178,7 +213,7 @@ void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg)
     c->rcv_nxt = seg->seq + 1;
     c->rcv_adv = c->rcv_nxt;
     sf_rcv_window(c); /* the window our SYN offered starts at RCV.NXT */
-    c->snd_mss = peer_mss(seg, c);
+    c->snd_mss = sf_peer_mss(seg, c);
     agree_wscale(c, seg);
     agree_ts(c, seg);
     if (seg->flags & SF_ACK) {
@@ -197,10 +232,18 @@ void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg)
         sf_set_state(c, SF_ESTABLISHED, SF_CAUSE_SEGMENT, "SYN-ACK");
         handshake_done(c, now);
         c->ack_now = true;
+        /* "continue processing at the sixth step below where the URG bit
+         * is checked" */
+        check_urg(c, seg);
         process_text_and_fin(c, now, seg);
         sf_output(c, now);
     } else {
-        /* simultaneous open (picotcp#528): SYN_RCVD, <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> */
+        /* simultaneous open (picotcp#528): SYN_RCVD, <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+         * RFC 9293 would queue the SYN's text and FIN until ESTABLISHED;
+         * Linux drops them, and the peer sends them again, acknowledged */
+        if (seg->len || (seg->flags & SF_FIN))
+            sf_report_drop(
+                st, c, "text or FIN on a SYN without ACK not kept: the peer will send it again");
         sf_set_state(c, SF_SYN_RCVD, SF_CAUSE_SEGMENT, "SYN (simultaneous open)");
         sf_send_syn(c, now);
     }
@@ -333,6 +376,18 @@ static bool our_fin_acked(const sf_conn *c)
     return c->fin_sent && sf_seq_gt(c->snd_una, c->fin_seq);
 }
 
+/* RFC 7323 §4.3: TS.Recent follows the segments that cover Last.ACK.sent;
+ * only once the segment's ACK is found acceptable, since RFC 5961 §5.2 says
+ * a segment with an unacceptable ACK is discarded (Linux likewise updates
+ * it only after tcp_ack accepts the ACK): a forged segment with a TSval
+ * far ahead would otherwise make PAWS drop the peer's real segments. */
+static void update_ts_recent(sf_conn *c, const sf_seg *seg)
+{
+    if (c->ts_ok && seg->has_ts && sf_seq_ge(seg->ts_val, c->ts_recent) &&
+        sf_seq_le(seg->seq, c->last_ack_sent))
+        c->ts_recent = seg->ts_val;
+}
+
 /* Fast recovery's retransmissions. NewReno (RFC 6582) resends SND.UNA on
  * the third duplicate ACK and on each partial ACK. With SACK (RFC 6675
  * §5, simplified) the scoreboard says where the holes are: the first one
@@ -458,6 +513,7 @@ static step_result check_ack(sf_conn *c, uint64_t now, const sf_seg *seg)
         challenge_ack(c, now, "ACK too old (RFC 5961 §5): ACK sent");
         return STEP_DONE;
     }
+    update_ts_recent(c, seg);
     ack_established(c, now, seg);
     switch (c->state) {
     case SF_FIN_WAIT_1:
@@ -699,10 +755,6 @@ static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
 static void process_steps(sf_conn *c, uint64_t now, const sf_seg *seg)
 {
     if (check_sequence(c, now, seg) == STEP_DONE) return;
-    /* RFC 7323 §4.3: TS.Recent follows the segments that cover Last.ACK.sent */
-    if (c->ts_ok && seg->has_ts && sf_seq_ge(seg->ts_val, c->ts_recent) &&
-        sf_seq_le(seg->seq, c->last_ack_sent))
-        c->ts_recent = seg->ts_val;
     if (check_rst(c, now, seg) == STEP_DONE) return;
     if (check_syn(c, now, seg) == STEP_DONE) return;
     if (check_ack(c, now, seg) == STEP_DONE) return;
@@ -729,7 +781,7 @@ bool sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)
     bool newer = sf_seq_gt(in->seq, c->rcv_nxt) ||
                  (c->ts_ok && in->has_ts && sf_seq_gt(in->ts_val, c->ts_recent));
     if (l && (in->flags & (SF_SYN | SF_ACK | SF_RST)) == SF_SYN &&
-        c->pol.syn_in_time_wait == SF_TW_SYN_REOPEN && newer && l->children < l->backlog) {
+        c->pol.syn_in_time_wait == SF_TW_SYN_REOPEN && newer && sf_listener_has_room(l)) {
         sf_conn_unhash(c);
         c->stack->reopening = c;
         return true;
@@ -776,7 +828,7 @@ bool sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)
         !(seg->flags & (SF_SYN | SF_RST))) {
         zero_window = *seg;
         zero_window.len = 0;
-        zero_window.payload = NULL;
+        /* (payload kept: NULL + 0 is undefined where the text step trims) */
         zero_window.flags &= (uint8_t)~SF_FIN;
         seg = &zero_window;
         sf_report_drop(c->stack, c, "text with a zero window: ACK and URG processed, ACK sent");

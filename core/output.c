@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-static void emit_seg(sf_stack *st, sf_conn *c, const sf_seg *seg)
+void sf_emit_seg(sf_stack *st, sf_conn *c, const sf_seg *seg)
 {
     if (st->now < st->quiet_until) {
         sf_report_drop(st, c, "quiet time (RFC 9293 §3.4.3): not sent");
@@ -133,7 +133,7 @@ void sf_send_syn(sf_conn *c, uint64_t now)
         c->rtt_start = now;
     }
     c->ack_now = false;
-    emit_seg(c->stack, c, &seg);
+    sf_emit_seg(c->stack, c, &seg);
 }
 
 /* The held range (SHLD-31) that holds sequence number seq, or -1. */
@@ -173,22 +173,40 @@ static void add_sack_blocks(const sf_conn *c, sf_seg *seg)
     seg->sack_n = (uint8_t)n;
 }
 
+/* The sequence number of a segment with no data, SYN or FIN: a pure ACK or
+ * a RST. RFC 9293 writes <SEQ=SND.NXT>, where SND.NXT never moves back; ours
+ * goes back to SND.UNA for a go-back retransmission (RFC 9293 §3.10.8), and
+ * the peer may already hold everything up to SND.MAX, so that SND.NXT lies
+ * below its RCV.NXT. An ACK there is unacceptable (§3.10.7.4, first step)
+ * and its ACK field never read: two such peers, each retransmitting, each
+ * answering the other's ACK with its own, stall forever. So it is SND.MAX,
+ * as BSD does (tcp_output uses snd_max for such segments) and Linux too
+ * (its snd_nxt is the highest sent), but never past the right edge of the
+ * peer's window, should it have shrunk (Linux's tcp_acceptable_seq). */
+static uint32_t empty_seq(const sf_conn *c)
+{
+    uint32_t edge = c->snd_una + c->snd_wnd;
+    uint32_t seq = sf_seq_gt(c->snd_max, edge) ? edge : c->snd_max;
+    return sf_seq_gt(c->snd_nxt, seq) ? c->snd_nxt : seq;
+}
+
 void sf_send_ack(sf_conn *c, uint64_t now)
 {
     (void)now;
-    sf_seg seg = conn_seg(c, now, c->snd_nxt, SF_ACK);
+    sf_seg seg = conn_seg(c, now, empty_seq(c), SF_ACK);
     seg.wnd = sf_rcv_window(c);
     add_sack_blocks(c, &seg);
     c->ack_now = false;
-    emit_seg(c->stack, c, &seg);
+    sf_emit_seg(c->stack, c, &seg);
 }
 
-/* RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST>. */
+/* RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST>, SND.NXT as empty_seq
+ * reads it (a RST below the peer's RCV.NXT would be ignored). */
 void sf_send_rst(sf_conn *c, uint64_t now)
 {
     (void)now;
-    sf_seg seg = conn_seg(c, now, c->snd_nxt, SF_RST);
-    emit_seg(c->stack, c, &seg);
+    sf_seg seg = conn_seg(c, now, empty_seq(c), SF_RST);
+    sf_emit_seg(c->stack, c, &seg);
 }
 
 /* RFC 9293 §3.5.2 and §3.10.7.1: a reset that the offending segment's sender
@@ -210,7 +228,7 @@ void sf_send_rst_for(sf_stack *st, sf_conn *c, const sf_seg *in)
         seg.ack = in->seq + sf_seg_seqlen(in); /* <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> */
         seg.flags = SF_RST | SF_ACK;
     }
-    emit_seg(st, c, &seg);
+    sf_emit_seg(st, c, &seg);
 }
 
 static bool can_send_data(sf_state s)
@@ -232,11 +250,15 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge, uint32_t cwnd)
     if (c->fin_sent && sf_seq_gt(c->snd_nxt, c->fin_seq)) return false;
     if (c->snd_nxt == c->iss) return false; /* our SYN goes first: retransmit() */
     uint32_t off = c->snd_nxt - c->snd_una - sf_syn_unacked(c);
+    if (off > c->sndbuf.len) return false; /* never past the data: no wrapped length */
     uint32_t unsent = c->sndbuf.len - off;
     uint32_t usable = sf_seq_gt(edge, c->snd_nxt) ? edge - c->snd_nxt : 0;
     uint32_t mss = sf_eff_mss(c);
     uint32_t n = unsent;
     if (n > mss) n = mss;
+    /* the copy below goes into st->payload: bound it by that buffer itself,
+     * never only by numbers derived from the peer's options */
+    if (n > sizeof st->payload) n = sizeof st->payload;
     if (n > usable) n = usable;
     bool fin = c->fin_queued && n == unsent;
     if (n == 0 && !fin) return false;
@@ -293,7 +315,7 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge, uint32_t cwnd)
         c->fin_seq = c->snd_nxt - 1;
     }
     c->ack_now = false;
-    emit_seg(st, c, &seg);
+    sf_emit_seg(st, c, &seg);
     if (!c->rto_at) {
         sf_rto_arm(c, now); /* RFC 6298 (5.1) */
         if (!c->ut_at) sf_user_timeout_progress(c, now);
@@ -346,7 +368,7 @@ void sf_send_keepalive(sf_conn *c, uint64_t now)
     (void)now;
     sf_seg seg = conn_seg(c, now, c->snd_nxt - 1, SF_ACK);
     seg.wnd = sf_rcv_window(c);
-    emit_seg(c->stack, c, &seg);
+    sf_emit_seg(c->stack, c, &seg);
 }
 
 /* A zero-window probe: the first byte not yet acknowledged, at SND.UNA, as
@@ -364,7 +386,7 @@ void sf_send_probe(sf_conn *c, uint64_t now)
     c->snd_nxt += 1;
     if (sf_seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
     c->ack_now = false;
-    emit_seg(st, c, &seg);
+    sf_emit_seg(st, c, &seg);
 }
 
 /* RFC 5681 (4.2), RFC 6582: fast retransmit, and each partial ACK of fast

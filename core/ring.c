@@ -25,6 +25,9 @@ uint32_t sf_ring_write(sf_ring *r, const uint8_t *src, uint32_t n)
 int sf_ring_write_at(sf_ring *r, uint32_t off, const uint8_t *src, uint32_t n)
 {
     if (n == 0) return 1;
+    /* only into the free space past the data, whatever the caller computed */
+    uint32_t free = r->cap - r->len;
+    if (off > free || n > free - off) return 0;
     if (!ensure_storage(r)) return 0;
     uint32_t at = (r->head + r->len + off) % r->cap;
     uint32_t first = r->cap - at < n ? r->cap - at : n;

@@ -72,6 +72,7 @@ void sf_config_default(sf_config *cfg)
     cfg->policy.rcv_buf = 65535;
     cfg->policy.snd_buf = 65536;
     cfg->policy.mss = 1460;
+    cfg->policy.min_snd_mss = SF_MIN_SND_MSS;
     cfg->policy.ttl = 64;
     cfg->policy.r1 = 3;
     cfg->policy.soft_errors = 1;
@@ -83,6 +84,7 @@ void sf_config_default(sf_config *cfg)
     cfg->policy.keepalive_probes = 9;                /* Linux tcp_keepalive_probes */
     cfg->policy.rst_in_time_wait = SF_TW_RST_CLOSE;  /* Linux, RFC 9293 */
     cfg->policy.syn_in_time_wait = SF_TW_SYN_REOPEN; /* Linux, RFC 1122 §4.2.2.13 */
+    cfg->policy.syn_cookies = SF_SYN_COOKIES_AUTO;   /* Linux's tcp_syncookies = 1 */
     cfg->challenge_ack_limit = 1000;                 /* Linux's historic default */
 }
 
@@ -338,16 +340,39 @@ void sf_report_error(sf_conn *c, int err)
     c->stack->cb.event(c->stack->ud, &ev);
 }
 
+static void child_unlink(sf_conn *c)
+{
+    sf_child_queue *q = c->queue;
+    if (!q) return;
+    if (c->child_prev)
+        c->child_prev->child_next = c->child_next;
+    else
+        q->head = c->child_next;
+    if (c->child_next)
+        c->child_next->child_prev = c->child_prev;
+    else
+        q->tail = c->child_prev;
+    q->len--;
+    c->child_prev = c->child_next = NULL;
+    c->queue = NULL;
+}
+
+void sf_child_enqueue(sf_child_queue *q, sf_conn *c)
+{
+    child_unlink(c);
+    c->child_prev = q->tail;
+    if (q->tail)
+        q->tail->child_next = c;
+    else
+        q->head = c;
+    q->tail = c;
+    q->len++;
+    c->queue = q;
+}
+
 void sf_conn_detach(sf_conn *c)
 {
-    sf_conn *l = c->listener;
-    if (!l) return;
-    sf_conn **at = &l->child_head;
-    while (*at && *at != c)
-        at = &(*at)->child_next;
-    if (*at) *at = c->child_next;
-    c->child_next = NULL;
-    l->children--;
+    child_unlink(c);
     c->listener = NULL;
 }
 

@@ -168,6 +168,10 @@ typedef struct {
     uint32_t rcv_buf;     /* receive buffer, bytes (window at most 65535) */
     uint32_t snd_buf;     /* send buffer, bytes */
     uint16_t mss;         /* MSS we announce */
+    /* the smallest send MSS, whatever the peer announces (default 48, Linux's
+     * tcp_min_snd_mss); the options every segment carries come out of it
+     * (RFC 6691), leaving at least one byte of data */
+    uint16_t min_snd_mss;
     /* FIN_WAIT_2 ends (CLOSED) after this long; 0: never, the RFC's way, for
      * a half-closed connection may legitimately last (LESSONS.md §3: Linux
      * bounds orphans by 60 s, lwIP by 20 s; a script chooses) */
@@ -209,7 +213,14 @@ typedef struct {
     uint8_t tos;              /* MUST-48, SHLD-21, SHLD-22: the DS field (DSCP and ECN) we send */
     uint8_t rst_in_time_wait; /* SF_TW_RST_CLOSE (RFC 9293, Linux) or _IGNORE (RFC 1337) */
     uint8_t syn_in_time_wait; /* SF_TW_SYN_REOPEN (RFC 1122 4.2.2.13, Linux) or _CHALLENGE */
+    /* a listener's SYN cookies (RFC 4987 §3.6): SF_SYN_COOKIES_AUTO (default,
+     * as Linux's tcp_syncookies = 1) answers with one when the SYN queue is
+     * full, _ALWAYS for every SYN, _NEVER drops the SYN then */
+    uint8_t syn_cookies;
 } sf_policy;
+
+/* When a listener answers a SYN with a SYN cookie. */
+enum { SF_SYN_COOKIES_AUTO, SF_SYN_COOKIES_ALWAYS, SF_SYN_COOKIES_NEVER };
 
 /* What a RST in TIME_WAIT does (LESSONS.md §4). */
 enum { SF_TW_RST_CLOSE, SF_TW_RST_IGNORE };
@@ -345,10 +356,12 @@ int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap);
 /* CLOSE: "no more data to send" (RFC 9293 §3.10.4). */
 int sf_close(sf_conn *c, uint64_t now);
 /* CLOSE with the last data: queued with the FIN, so that they can leave in
- * one segment ("FIN carrying the last data"). */
+ * one segment ("FIN carrying the last data"). All or nothing: SF_EAGAIN,
+ * with nothing queued, when the send buffer has no room for all of it. */
 int sf_close_with(sf_conn *c, uint64_t now, const void *data, size_t len);
 /* Forgets the connection: CLOSED at once, nothing sent (a host that
- * vanished; the peer finds out through its retransmissions or a RST). */
+ * vanished; the peer finds out through its retransmissions or a RST). A
+ * listener's children nobody accepted are forgotten with it. */
 int sf_forget(sf_conn *c, uint64_t now);
 /* ABORT: RST if synchronized, then CLOSED (RFC 9293 §3.10.5). */
 int sf_abort(sf_conn *c, uint64_t now);

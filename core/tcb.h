@@ -11,10 +11,24 @@
 
 #define SF_NO_DEADLINE UINT64_MAX
 #define SF_MAX_PACKET  1600 /* an IPv4 packet of MSS 1460 plus headers and options */
-#define SF_OOO_MAX     8    /* out-of-order ranges held per connection */
-#define SF_SACKED_MAX  8    /* ranges the peer SACKed, on the sender's scoreboard */
+/* The default floor of the send MSS (policy min_snd_mss), whatever the peer
+ * announces: Linux's tcp_min_snd_mss, 48. RFC 6691: the MSS counts the data
+ * and the TCP options beyond the fixed header alike, so the options every
+ * segment carries come out of it (sf_eff_mss); an MSS of 1..12 beside
+ * timestamps must not leave zero or "negative" room for data. */
+#define SF_MIN_SND_MSS 48u
+#define SF_TS_OPT_LEN  12u /* the timestamps option, padded (RFC 7323 §3.2) */
+#define SF_OOO_MAX     8   /* out-of-order ranges held per connection */
+#define SF_SACKED_MAX  8   /* ranges the peer SACKed, on the sender's scoreboard */
 /* RFC 9293 §3.8.6.2.1: the sender SWS override timeout, in 0.1 - 1.0 s */
 #define SF_SWS_OVERRIDE 200000
+
+/* A listener's queue of children, oldest first; doubly linked, so that a
+ * child comes in and goes out in O(1) whatever the backlog. */
+typedef struct {
+    sf_conn *head, *tail;
+    uint32_t len;
+} sf_child_queue;
 
 struct sf_conn {
     sf_stack *stack;
@@ -37,15 +51,21 @@ struct sf_conn {
     /* RFC 9293 §3.6.1 (MAY-2): a TIME_WAIT connection a SYN reopened waits,
      * out of the tables, until the new connection is established (then it
      * closes) or fails in SYN_RCVD (an old duplicate: it is TIME_WAIT again) */
-    sf_conn *tw_parked;  /* in the new connection: the old one */
-    sf_conn *tw_child;   /* in the old one: the new connection */
-    sf_conn *child_next; /* in the listener's list of children, oldest first */
+    sf_conn *tw_parked; /* in the new connection: the old one */
+    sf_conn *tw_child;  /* in the old one: the new connection */
+    /* a child's place in its listener's queues */
+    sf_child_queue *queue; /* the queue it is in, NULL when none */
+    sf_conn *child_prev, *child_next;
 
     /* a listener's own fields: its children are the connections it spawned
-     * and nobody has accepted yet, counted against the backlog */
+     * and nobody has accepted yet. Those still in SYN_RCVD wait in the SYN
+     * queue, those past it in the accept queue; each holds at most backlog
+     * (as Linux bounds both by the backlog). When the SYN queue is full, a
+     * SYN is answered with a SYN cookie (RFC 4987 §3.6) and keeps no state. */
     uint16_t backlog;
-    uint16_t children;
-    sf_conn *child_head;
+    sf_child_queue syn_queue, accept_queue;
+    uint64_t cookie_sent_at; /* when this listener last sent a SYN cookie */
+    bool cookie_sent;        /* it has sent one */
 
     /* RFC 9293 §3.3.1 send sequence variables */
     uint32_t iss;
@@ -206,6 +226,24 @@ sf_conn *sf_find_listener(sf_stack *st, uint16_t lport);
 void sf_conn_back_to_listen(sf_conn *c, const char *why);
 /* A passive child is done with its listener's backlog (it closed or was accepted). */
 void sf_conn_detach(sf_conn *c);
+/* A child joins the tail of one of its listener's queues (leaving the other). */
+void sf_child_enqueue(sf_child_queue *q, sf_conn *c);
+/* Whether the listener takes another SYN into its SYN queue now. */
+static inline bool sf_listener_has_room(const sf_conn *l)
+{
+    return l->syn_queue.len < l->backlog && l->accept_queue.len < l->backlog;
+}
+
+/* syncookie.c (RFC 4987 §3.6): a SYN-ACK whose ISS encodes the connection,
+ * sent from the listener without keeping any state, and the check of the
+ * ACK that answers it. */
+void sf_syncookie_send(sf_conn *l, uint64_t now, const sf_seg *syn);
+/* Whether SEG.ACK - 1 is a cookie this listener made for the ACK's peer
+ * lately: the MSS index it encodes, or -1. */
+int sf_syncookie_valid(const sf_conn *l, uint64_t now, const sf_seg *ack);
+/* The child, in SYN_RCVD, that a valid cookie's ACK makes (NULL without
+ * memory); the ACK itself then goes to sf_input_other. */
+sf_conn *sf_syncookie_conn(sf_conn *l, const sf_seg *ack, int mss_index);
 
 /* Every entry point tells the stack the time first. */
 void sf_stack_at(sf_stack *st, uint64_t now);
@@ -223,6 +261,8 @@ void sf_keepalive_heard(sf_conn *c, uint64_t now);
 void sf_user_timeout_progress(sf_conn *c, uint64_t now);
 
 /* output.c */
+/* Puts a built segment on the wire (c NULL: no connection's). */
+void sf_emit_seg(sf_stack *st, sf_conn *c, const sf_seg *seg);
 /* sf_output now, or at the end of the batch being processed (MUST-59). */
 void sf_output_soon(sf_conn *c, uint64_t now);
 void sf_output(sf_conn *c, uint64_t now);
@@ -271,11 +311,14 @@ void sf_cc_on_rto(sf_conn *c);
 void sf_retransmit_first(sf_conn *c, uint64_t now);
 
 uint32_t sf_ts_now(const sf_conn *c, uint64_t now);
-/* The effective send MSS (RFC 9293 §3.7.1): the peer's MSS less the options
- * every segment carries (the 12 bytes of timestamps, when on). */
+/* The effective send MSS (RFC 9293 §3.7.1, RFC 6691): the peer's MSS less
+ * the options every segment carries (the 12 bytes of timestamps, when on).
+ * snd_mss is at least SF_MIN_SND_MSS (peer_mss), so this never wraps; the
+ * check stands for any path that sets snd_mss otherwise. */
 static inline uint32_t sf_eff_mss(const sf_conn *c)
 {
-    return c->ts_ok ? c->snd_mss - 12u : c->snd_mss;
+    uint32_t opts = c->ts_ok ? SF_TS_OPT_LEN : 0u;
+    return c->snd_mss > opts ? c->snd_mss - opts : 1u;
 }
 
 /* The MSS we announce: our setting, at most what the link lets us receive
@@ -294,6 +337,8 @@ int sf_wscale_offer(const sf_conn *c);
 void sf_icmp_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len);
 
 /* input.c */
+/* The send MSS a SYN (or SYN-ACK) sets, within our bounds and floor. */
+uint16_t sf_peer_mss(const sf_seg *seg, const sf_conn *c);
 void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg);
 void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg);
 /* Returns true when the segment ended the connection and must be handed to

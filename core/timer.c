@@ -237,6 +237,10 @@ static void keepalive(sf_conn *c, uint64_t now)
         return;
     }
     if (c->ka_probes >= c->pol.keepalive_probes) {
+        /* RFC 9293 §3.8.4 does not say; Linux (tcp_keepalive_timer) and
+         * FreeBSD (tcp_timer_keep) send <SEQ=SND.NXT><CTL=RST> first, so
+         * that a peer that is there after all learns the connection is gone */
+        sf_send_rst(c, now);
         sf_conn_closed(c, SF_CAUSE_TIMER, "keep-alives unanswered", SF_ETIMEDOUT);
         return;
     }

@@ -95,13 +95,11 @@ sf_conn *sf_connect(sf_stack *st, uint64_t now, uint32_t raddr, uint16_t rport, 
 sf_conn *sf_accept(sf_conn *l)
 {
     if (!l->is_listener) return NULL;
-    for (sf_conn *c = l->child_head; c; c = c->child_next) {
-        if (c->state == SF_SYN_RCVD) continue;
-        sf_conn_detach(c);
-        c->held = true;
-        return c;
-    }
-    return NULL;
+    sf_conn *c = l->accept_queue.head; /* the oldest past SYN_RCVD */
+    if (!c) return NULL;
+    sf_conn_detach(c);
+    c->held = true;
+    return c;
 }
 
 /* SEND (RFC 9293 §3.10.2), urgent or not. */
@@ -165,6 +163,17 @@ int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap)
     return SF_EAGAIN;
 }
 
+/* A listener's children nobody accepted end with it: reset (close, abort),
+ * or silently (forget); none may outlive the listener it points to. */
+static void end_children(sf_conn *l, uint64_t now, bool reset)
+{
+    while (l->syn_queue.head || l->accept_queue.head) {
+        sf_conn *child = l->accept_queue.head ? l->accept_queue.head : l->syn_queue.head;
+        if (reset) sf_send_rst(child, now);
+        sf_conn_closed(child, SF_CAUSE_USER, reset ? "listener closed" : "listener forgotten", 0);
+    }
+}
+
 int sf_close(sf_conn *c, uint64_t now)
 {
     sf_stack_at(c->stack, now);
@@ -172,11 +181,7 @@ int sf_close(sf_conn *c, uint64_t now)
     case SF_CLOSED: return SF_ENOTCONN;
     case SF_LISTEN:
         /* children nobody accepted are reset, as Linux does */
-        while (c->child_head) {
-            sf_conn *child = c->child_head;
-            sf_send_rst(child, now);
-            sf_conn_closed(child, SF_CAUSE_USER, "listener closed", 0);
-        }
+        end_children(c, now, true);
         sf_conn_closed(c, SF_CAUSE_USER, "close", 0);
         return SF_OK;
     case SF_SYN_SENT: sf_conn_closed(c, SF_CAUSE_USER, "close", 0); return SF_OK;
@@ -207,8 +212,9 @@ int sf_close_with(sf_conn *c, uint64_t now, const void *data, size_t len)
 {
     sf_stack_at(c->stack, now);
     if (c->state != SF_ESTABLISHED && c->state != SF_CLOSE_WAIT) return sf_close(c, now);
-    if (len > UINT32_MAX) len = UINT32_MAX;
-    if (sf_ring_write(&c->sndbuf, data, (uint32_t)len) < len) return SF_EAGAIN;
+    /* all or nothing: a caller that tries again must not queue a part twice */
+    if (len > sf_ring_free(&c->sndbuf)) return SF_EAGAIN;
+    if (sf_ring_write(&c->sndbuf, data, (uint32_t)len) < len) return SF_ENOMEM;
     return sf_close(c, now); /* its output sends the data, the FIN on the last segment */
 }
 
@@ -216,6 +222,7 @@ int sf_forget(sf_conn *c, uint64_t now)
 {
     sf_stack_at(c->stack, now);
     if (c->state == SF_CLOSED) return SF_ENOTCONN;
+    if (c->state == SF_LISTEN) end_children(c, now, false);
     sf_ring_drop(&c->rcvbuf);
     sf_conn_closed(c, SF_CAUSE_USER, "forget", 0);
     return SF_OK;

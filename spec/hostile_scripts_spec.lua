@@ -388,6 +388,8 @@ describe("absurd values", function()
       "synfin: setting 'nagle' must be true or false, got \"no\"" },
     { "congestion_control = \"cubic\"", function() net2():host("192.0.2.9", { congestion_control = "cubic" }) end,
       "synfin: setting 'congestion_control' must be \"none\" or \"newreno\", got \"cubic\"" },
+    { "syn_cookies = \"sometimes\"", function() net2():host("192.0.2.9", { syn_cookies = "sometimes" }) end,
+      "synfin: setting 'syn_cookies' must be \"auto\", \"always\" or \"never\", got \"sometimes\"" },
     { "a connection's settings: keepalive_probes = -3", function()
         local _, a = net2(); a:connect(B, 80, { keepalive_probes = -3 }) end,
       "synfin: setting 'keepalive_probes' must be an integer in 0..4294967295, got -3" },

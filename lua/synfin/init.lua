@@ -145,7 +145,7 @@ local SETTINGS = { msl = true, rto = true, rto_min = true, rto_max = true, retri
   user_timeout = true, keepalive = true, keepalive_interval = true, keepalive_probes = true,
   ttl = true, tos = true, congestion_control = true, r1 = true, soft_errors = true,
   window_scaling = true, timestamps = true, mtu = true, quiet_time = true,
-  tail_loss_probe = true, sack = true }
+  tail_loss_probe = true, sack = true, min_snd_mss = true, syn_cookies = true }
 
 ------------------------------------------------------------------------------
 -- The net: a deterministic virtual network with a virtual clock, made by
@@ -1346,7 +1346,8 @@ function Host:inject(dir, seg)
   if s.sack ~= nil and s.abs_sack == nil then
     local ok = type(s.sack) == "table"
     for _, b in ipairs(ok and s.sack or {}) do
-      ok = ok and type(b) == "table" and math.type(b[1]) == "integer" and math.type(b[2]) == "integer"
+      ok = ok and type(b) == "table" and type(b[1]) == "number" and math.tointeger(b[1]) ~= nil
+        and type(b[2]) == "number" and math.tointeger(b[2]) ~= nil
     end
     if not ok then
       error(("%ssynfin: segment field 'sack' must be a list of { left, right } integers, got %s")

@@ -207,6 +207,26 @@ static void test_drop(void)
     CHECK(r.data == NULL);
 }
 
+/* write_at writes only into the free space past the data, whatever offset
+ * and length it is given: a wrong computation upstream is refused, never a
+ * write past the buffer or over data not yet read */
+static void test_write_at_bounds(void)
+{
+    sf_ring r = {.cap = 8};
+    uint8_t in[16];
+    fill_counting(in, 16, 0);
+    CHECK(sf_ring_write(&r, in, 3) == 3); /* 5 bytes free */
+    CHECK(sf_ring_write_at(&r, 0, in, 5));
+    CHECK(!sf_ring_write_at(&r, 0, in, 6));
+    CHECK(!sf_ring_write_at(&r, 4, in, 2));
+    CHECK(sf_ring_write_at(&r, 4, in, 1));
+    CHECK(!sf_ring_write_at(&r, 6, in, 1));
+    CHECK(!sf_ring_write_at(&r, UINT32_MAX, in, 2));
+    CHECK(!sf_ring_write_at(&r, 2, in, UINT32_MAX));
+    CHECK(r.len == 3);
+    sf_ring_drop(&r);
+}
+
 int main(void)
 {
     test_empty_ring();
@@ -215,6 +235,7 @@ int main(void)
     test_wrap_around();
     test_peek();
     test_write_at_commit();
+    test_write_at_bounds();
     test_read_null_dst();
     test_drop();
     return check_report("ring");

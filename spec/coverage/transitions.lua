@@ -23,6 +23,8 @@ return {
   { "CLOSED", "SYN_SENT", "user connect", ref = "Figure 5: active OPEN, snd SYN" },
   { "LISTEN", "CLOSED", "user close", ref = "Figure 5: CLOSE (and §3.10.5 ABORT in LISTEN)" },
   { "LISTEN", "SYN_RCVD", "segment SYN", ref = "Figure 5: rcv SYN, snd SYN,ACK" },
+  { "LISTEN", "SYN_RCVD", "segment ACK of a SYN cookie (RFC 4987)",
+    ref = "RFC 4987 §3.6: the SYN_RCVD a SYN cookie did not keep, made from the ACK" },
   { "LISTEN", "SYN_SENT", "user send", ref = "Figure 5: SEND, snd SYN",
     missing = "not implemented: a listener does not send (§3.10.2 LISTEN; the core returns EINVAL)" },
   { "SYN_SENT", "CLOSED", "user close", ref = "Figure 5: CLOSE" },
