@@ -24,18 +24,71 @@ int luaopen_synfin_core(lua_State *L);
 
 /* synfin -i: a prompt with `synfin`, a net and two hosts ready. An
  * expression prints its values; a statement left open (a function, an if)
- * reads on with a ">>" prompt, as lua(1) does. */
+ * reads on with a ">>" prompt, as lua(1) does. On a terminal, Debian's
+ * lua-readline (the module `readline`, GNU readline) gives line editing, a
+ * history kept in ~/.synfin_history and Tab completion of names and fields
+ * (`net:ho` -> `net:host`); without it the prompt says how to get them.
+ * Run with (isatty(stdin)). */
 static const char repl_lua[] =
+    "local tty = ...\n"
     "synfin = require 'synfin'\n"
     "net = net or synfin.sim {}\n"
     "a = a or net:host '192.0.2.1'\n"
     "b = b or net:host '192.0.2.2'\n"
     "print(('synfin %s: net, a (192.0.2.1) and b (192.0.2.2) are ready; '\n"
     "  .. 'print(net:trace()) shows the ladder, Ctrl-D ends'):format(synfin.version))\n"
+    "local ok, rl = false, nil\n"
+    "if tty then ok, rl = pcall(require, 'readline') end\n"
+    "ok = ok and type(rl) == 'table'\n"
+    "local read\n"
+    "if ok then\n"
+    "  rl.set_options { histfile = '~/.synfin_history', keeplines = 1000 }\n"
+    "  -- completes a name, or a field after `.` or `:` (methods through __index)\n"
+    "  local function fields(v, out, seen)\n"
+    "    for _ = 1, 4 do\n"
+    "      if type(v) == 'table' then for k in pairs(v) do out[k] = true end end\n"
+    "      local mt = getmetatable(v)\n"
+    "      local up = type(mt) == 'table' and mt.__index\n"
+    "      if type(up) ~= 'table' or seen[up] then break end\n"
+    "      v, seen[up] = up, true\n"
+    "    end\n"
+    "  end\n"
+    "  if rl.set_complete_function then\n"
+    "    rl.set_complete_function(function(text, from, to)\n"
+    "      local word = text:sub(from, to)\n"
+    "      local base, sep, part = word:match('^([%w_.:]-)([.:])([%w_]*)$')\n"
+    "      local v = _G\n"
+    "      if base then\n"
+    "        for name in base:gmatch('[^.:]+') do\n"
+    "          local got, x = pcall(function() return v[name] end)\n"
+    "          if not got or x == nil then return {} end\n"
+    "          v = x\n"
+    "        end\n"
+    "      else base, sep, part = '', '', word end\n"
+    "      local names, out = {}, {}\n"
+    "      fields(v, names, {})\n"
+    "      local function method(k)\n"
+    "        return type(select(2, pcall(function() return v[k] end))) == 'function'\n"
+    "      end\n"
+    "      for k in pairs(names) do\n"
+    "        if type(k) == 'string' and k:sub(1, #part) == part and k:match('^[%a_][%w_]*$')\n"
+    "          and (sep ~= ':' or method(k)) then out[#out + 1] = base .. sep .. k end\n"
+    "      end\n"
+    "      table.sort(out)\n"
+    "      return out\n"
+    "    end)\n"
+    "  end\n"
+    "  read = rl.readline\n"
+    "else\n"
+    "  if tty then\n"
+    "    print('(no line editing or history: install lua-readline (Debian) '\n"
+    "      .. 'or run rlwrap synfin -i)')\n"
+    "  end\n"
+    "  read = function(prompt) io.write(prompt) io.flush() return io.read('l') end\n"
+    "end\n"
     "local pending = nil\n"
     "while true do\n"
-    "  io.write(pending and '>> ' or '> ') io.flush()\n"
-    "  local line = io.read('l')\n"
+    "  local line = read(pending and '>> ' or '> ')\n"
     "  if not line then io.write('\\n') break end\n"
     "  local source = pending and (pending .. '\\n' .. line) or line\n"
     "  local chunk, err = load('return ' .. source, '=stdin')\n"
@@ -48,7 +101,8 @@ static const char repl_lua[] =
     "      if not r[1] then print(r[2]) elseif r.n > 1 then print(table.unpack(r, 2, r.n)) end\n"
     "    end\n"
     "  end\n"
-    "end\n";
+    "end\n"
+    "if ok then rl.save_history() end\n";
 
 static void usage(FILE *to)
 {
@@ -317,8 +371,9 @@ int main(int argc, char **argv)
         }
     }
     if (interactive && status == 0) {
-        if (luaL_loadbuffer(L, repl_lua, sizeof repl_lua - 1, "=synfin -i") != LUA_OK ||
-            lua_pcall(L, 0, 0, msgh) != LUA_OK) {
+        int ok = luaL_loadbuffer(L, repl_lua, sizeof repl_lua - 1, "=synfin -i") == LUA_OK;
+        if (ok) lua_pushboolean(L, isatty(STDIN_FILENO));
+        if (!ok || lua_pcall(L, 1, 0, msgh) != LUA_OK) {
             fprintf(stderr, "synfin: %s\n", lua_tostring(L, -1));
             status = 1;
         }

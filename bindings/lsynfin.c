@@ -2,11 +2,12 @@
  * driver and its connections to userdata. No protocol logic lives here; the
  * scenario API users touch is lua/synfin/init.lua.
  *
- * Objects follow luv's habits (STYLE.md): a metatable per type; expected
+ * Objects follow luv's habits: a metatable per type; expected
  * failures return nil, message, code; wrong arguments raise. A connection
  * userdata keeps its net alive through its user value, and every Lua hook
  * runs protected: an error is recorded with its traceback, the segment passes
- * unchanged, and the scenario fails (DESIGN.md §3). */
+ * unchanged, and the scenario fails (an error in a script never crashes
+ * the process nor stops the net in a broken state). */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "../core/io/sim.h"
 #include "../core/io/raw.h"
@@ -790,10 +791,6 @@ static int l_sim_keep_payloads(lua_State *L)
     return 0;
 }
 
-static const char *const fate_names[] = {
-    "flight", "delivered", "lost", "dropped_egress", "dropped_ingress", "no_host", "replaced"};
-static const char *const cause_names[] = {"user", "segment", "timer"};
-
 static void set_int(lua_State *L, const char *k, lua_Integer v)
 {
     lua_pushinteger(L, v);
@@ -894,7 +891,7 @@ static int l_sim_trace_get(lua_State *L)
         g.sack_n = r->sack_n;
         memcpy(g.sack, r->sack, sizeof g.sack);
         set_wire_fields(L, &g);
-        set_str(L, "fate", fate_names[r->fate]);
+        set_str(L, "fate", sf_fate_name((sf_fate)r->fate));
         if (r->fate == SF_FATE_DELIVERED || r->fate == SF_FATE_DROPPED_INGRESS) {
             lua_pushnumber(L, (lua_Number)r->arrival / 1e6);
             lua_setfield(L, -2, "arrival");
@@ -916,7 +913,7 @@ static int l_sim_trace_get(lua_State *L)
         set_host(L, "host", r->host);
         set_str(L, "old", sf_state_name((sf_state)r->old_state));
         set_str(L, "new", sf_state_name((sf_state)r->new_state));
-        set_str(L, "cause", cause_names[r->cause]);
+        set_str(L, "cause", sf_cause_name((sf_cause)r->cause));
         set_int(L, "lport", r->sport);
         set_int(L, "rport", r->dport);
         push_addr(L, r->daddr);
@@ -1770,6 +1767,28 @@ static int l_conn_tbc(lua_State *L)
     return 0;
 }
 
+/* tostring(c): "<conn 192.0.2.1:49152 -> 192.0.2.2:80 ESTABLISHED>", a
+ * listener "<listener 192.0.2.2:80 LISTEN>"; never raises */
+static int l_conn_tostring(lua_State *L)
+{
+    lconn *lc = luaL_checkudata(L, 1, CONN_MT);
+    if (!lc->c || !lc->s->sim) {
+        lua_pushstring(L, lc->c ? "<conn of a closed net>" : "<conn released>");
+        return 1;
+    }
+    sf_conn_info i;
+    char la[16], ra[16];
+    sf_conn_status(lc->c, &i);
+    sf_addr_str(i.laddr, la);
+    sf_addr_str(i.raddr, ra);
+    if (i.rport == 0)
+        lua_pushfstring(L, "<listener %s:%d %s>", la, (int)i.lport, sf_state_name(i.state));
+    else
+        lua_pushfstring(L, "<conn %s:%d -> %s:%d %s>", la, (int)i.lport, ra, (int)i.rport,
+                        sf_state_name(i.state));
+    return 1;
+}
+
 static int l_conn_gc(lua_State *L)
 {
     lconn *lc = luaL_checkudata(L, 1, CONN_MT);
@@ -1859,6 +1878,8 @@ int luaopen_synfin_core(lua_State *L)
     luaL_getmetatable(L, CONN_MT);
     lua_pushcfunction(L, l_conn_tbc);
     lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, l_conn_tostring);
+    lua_setfield(L, -2, "__tostring");
     lua_pop(L, 1);
     lua_newtable(L);
     lua_pushcfunction(L, l_sim_new);

@@ -110,7 +110,7 @@ sf_verdict sf_hooks_run(sf_hooks *h, sf_hook_ctx *ctx, sf_rand *rng, int *failed
         ctx->hook_id = k->id;
         if (k->fn(k->ud, ctx, &out) != 0) {
             if (failed) (*failed)++;
-            continue; /* a failed hook lets the segment pass (DESIGN.md §3) */
+            continue; /* a failed hook lets the segment pass unchanged */
         }
         if (out.kind == SF_DROP || out.kind == SF_ANSWER) k->dropped++;
         if (out.kind == SF_DELAY) k->delayed++;

@@ -1,4 +1,4 @@
-/* hook.h - the segment pipeline (DESIGN.md §3): hooks on a host's ingress or
+/* hook.h - the segment pipeline: hooks on a host's ingress or
  * egress path, each with a filter matched here in C (so that a hook that does
  * not match costs a few comparisons) and a function that returns a verdict.
  * Drivers run the pipeline; the verdicts' effects (delay queues, delivery)

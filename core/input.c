@@ -1,8 +1,10 @@
 /* input.c - SEGMENT ARRIVES, written as RFC 9293 §3.10.7 writes it: one
  * function per state group, and in the synchronized states one function per
  * step, in the RFC's order (sequence, RST, security, SYN, ACK, URG, text,
- * FIN). Transitions are switches on the state inside the steps (LESSONS.md
- * §1). Every dropped segment is reported with its reason. */
+ * FIN). Transitions are switches on the state inside the steps, not a table
+ * of flag combinations (picoTCP's table drew a RST for an unlisted flag set
+ * and had no FIN handler in TIME_WAIT). Every dropped segment is reported
+ * with its reason. */
 #include "tcb.h"
 
 #include <string.h>
@@ -11,7 +13,7 @@
 typedef enum { STEP_NEXT, STEP_DONE } step_result;
 
 /* The peer's window in bytes: scaled, except in a SYN (RFC 7323 §2.2). */
-static uint32_t peer_window(const sf_conn *c, const sf_seg *seg)
+uint32_t sf_peer_window(const sf_conn *c, const sf_seg *seg)
 {
     return (seg->flags & SF_SYN) ? seg->wnd : (uint32_t)seg->wnd << c->snd_wscale;
 }
@@ -109,7 +111,8 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
         sf_report_drop(st, l, "no SYN in LISTEN");
         return;
     }
-    /* third, a SYN (security: not implemented, MUST-? not applicable). A
+    /* third, a SYN (its security/compartment check does not apply: synfin
+     * has no IP security options). A
      * full accept queue takes nothing more (as Linux); a full SYN queue
      * answers with a SYN cookie and keeps no state (RFC 4987 §3.6, as
      * Linux with tcp_syncookies = 1), so that a flood of spoofed SYNs
@@ -226,9 +229,8 @@ void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg)
     c->snd_wl2 = seg->ack;
     if (sf_seq_gt(c->snd_una, c->iss)) {
         /* our SYN is acknowledged: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> */
-        c->rto_at = 0;
         c->retries = 0;
-        sf_timer_update(c);
+        sf_timer_stop(c, SF_TIMER_RTO);
         sf_set_state(c, SF_ESTABLISHED, SF_CAUSE_SEGMENT, "SYN-ACK");
         handshake_done(c, now);
         c->ack_now = true;
@@ -388,49 +390,11 @@ static void update_ts_recent(sf_conn *c, const sf_seg *seg)
         c->ts_recent = seg->ts_val;
 }
 
-/* Fast recovery's retransmissions. NewReno (RFC 6582) resends SND.UNA on
- * the third duplicate ACK and on each partial ACK. With SACK (RFC 6675
- * §5, simplified) the scoreboard says where the holes are: the first one
- * not yet resent goes instead of SND.UNA when SND.UNA was resent already,
- * and each further duplicate ACK in recovery resends the next hole, in
- * place of the new segment its window inflation would let go. */
-static void repair(sf_conn *c, uint64_t now, bool resend_first, bool dupack)
-{
-    if (!c->sack_ok || !c->in_recovery) { /* NewReno alone */
-        if (resend_first) sf_retransmit_first(c, now);
-        return;
-    }
-    if (!resend_first && sf_sack_una_rxt_lost(c)) {
-        sf_retransmit_first(c, now); /* again: it was lost as well */
-        return;
-    }
-    uint32_t start, end;
-    bool hole = sf_sack_next_hole(c, &start, &end);
-    if (resend_first) {
-        if (hole && sf_seq_gt(c->high_rxt, c->snd_una))
-            sf_retransmit_range(c, now, start, end);
-        else
-            sf_retransmit_first(c, now);
-    } else if (dupack && hole && sf_retransmit_range(c, now, start, end)) {
-        uint32_t mss = sf_eff_mss(c); /* the inflation paid for it */
-        c->cwnd = c->cwnd > mss ? c->cwnd - mss : mss;
-    }
-}
-
 /* The ESTABLISHED processing of an acceptable ACK: advance SND.UNA, free
  * acknowledged data, manage the retransmission timer, update the window. */
 static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
 {
-    /* RFC 5681 §2, a duplicate ACK: data outstanding, no data nor SYN nor
-     * FIN in it, SEG.ACK = SND.UNA and the window unchanged. With SACK,
-     * RFC 6675 §2's: an ACK whose blocks SACK bytes not SACKed before,
-     * whatever its window (a receiver that grows its window as it goes,
-     * as Linux does, changes it in every ACK) */
-    uint32_t newly_sacked = c->sack_ok ? sf_sack_update(c, seg) : 0;
-    bool same_ack = seg->ack == c->snd_una && seg->len == 0 && !(seg->flags & (SF_SYN | SF_FIN)) &&
-                    c->snd_max != c->snd_una &&
-                    c->snd_wnd != 0; /* answers to zero-window probes are not losses */
-    bool dupack = same_ack && (peer_window(c, seg) == c->snd_wnd || newly_sacked > 0);
+    bool dupack = sf_recovery_read_ack(c, seg); /* loss signals, SACK blocks */
     bool resend_first = false;
     if (sf_seq_gt(seg->ack, c->snd_una)) {
         resend_first = sf_cc_on_ack(c, seg->ack);
@@ -439,6 +403,7 @@ static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
         uint32_t acked = seg->ack - c->snd_una - sf_syn_unacked(c);
         if (acked > c->sndbuf.len) acked = c->sndbuf.len;
         sf_ring_read(&c->sndbuf, NULL, acked);
+        sf_ring_trim(&c->sndbuf); /* all acknowledged: an idle sender holds no buffer */
         sf_rtt_sample(c, now, seg->ack);
         c->snd_una = seg->ack;
         if (sf_seq_lt(c->snd_nxt, c->snd_una)) c->snd_nxt = c->snd_una;
@@ -448,8 +413,7 @@ static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
         /* RFC 6298 (5.2), (5.3): only an ACK that advances SND.UNA restarts
          * the timer (smoltcp#62); all acknowledged stops it */
         if (c->snd_una == c->snd_max) {
-            c->rto_at = 0;
-            sf_timer_update(c);
+            sf_timer_stop(c, SF_TIMER_RTO);
         } else {
             sf_rto_arm(c, now);
         }
@@ -460,25 +424,24 @@ static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
     } else if (dupack && sf_cc_on_dupack(c)) {
         resend_first = true;
     }
-    if (c->pol.congestion_control) repair(c, now, resend_first, dupack);
+    if (c->pol.congestion_control) sf_recovery_repair(c, now, resend_first, dupack);
     /* the send window, when SND.UNA =< SEG.ACK, guarded by SND.WL1 and
      * SND.WL2 against old segments */
     if (sf_seq_ge(seg->ack, c->snd_una) &&
         (sf_seq_lt(c->snd_wl1, seg->seq) ||
          (c->snd_wl1 == seg->seq && sf_seq_le(c->snd_wl2, seg->ack)))) {
-        c->snd_wnd = peer_window(c, seg);
+        c->snd_wnd = sf_peer_window(c, seg);
         c->snd_wl1 = seg->seq;
         c->snd_wl2 = seg->ack;
         if (c->snd_wnd > c->max_snd_wnd) c->max_snd_wnd = c->snd_wnd;
     }
     c->persist_probes = 0; /* the peer answers: probing goes on as long as it does */
-    if (c->persist_at && c->snd_wnd > 0) {
+    if (sf_timer_on(c, SF_TIMER_PERSIST) && c->snd_wnd > 0) {
         /* the window opened: a probe byte not acknowledged goes again as
          * ordinary data, under the retransmission timer */
-        c->persist_at = 0;
         c->persist_shift = 0;
         c->snd_nxt = c->snd_una;
-        sf_timer_update(c);
+        sf_timer_stop(c, SF_TIMER_PERSIST);
     }
 }
 
@@ -495,7 +458,7 @@ static step_result check_ack(sf_conn *c, uint64_t now, const sf_seg *seg)
             sf_send_rst_for(c->stack, c, seg); /* <SEQ=SEG.ACK><CTL=RST> */
             return STEP_DONE;
         }
-        c->snd_wnd = peer_window(c, seg);
+        c->snd_wnd = sf_peer_window(c, seg);
         c->snd_wl1 = seg->seq;
         c->snd_wl2 = seg->ack;
         if (c->snd_wnd > c->max_snd_wnd) c->max_snd_wnd = c->snd_wnd;
@@ -520,7 +483,7 @@ static step_result check_ack(sf_conn *c, uint64_t now, const sf_seg *seg)
         /* picotcp#527: the FIN is acknowledged when SEG.ACK passes it. When
          * the segment also carries the peer's FIN, the eighth step takes us
          * straight to TIME_WAIT ("our FIN has been ACKed (perhaps in this
-         * segment)", SEED.md C3); a FIN that does not get that far is
+         * segment)", §3.10.7.4, eighth step); a FIN that does not get that far is
          * handled at the end of sf_input_other */
         if (our_fin_acked(c) && !(seg->flags & SF_FIN)) enter_fin_wait_2(c, now);
         break;
@@ -551,10 +514,11 @@ static void ack_data(sf_conn *c, uint64_t now, bool at_once)
         c->ack_now = true;
         return;
     }
-    if (!c->dack_at) {
+    if (!sf_timer_on(c, SF_TIMER_DELACK)) {
         /* MUST-40: less than 0.5 s, whatever the policy says */
-        c->dack_at = now + (c->pol.delayed_ack < 500000 ? c->pol.delayed_ack : 499999);
-        sf_timer_update(c);
+        uint64_t delay =
+            c->pol.delayed_ack < SF_DELACK_MAX ? c->pol.delayed_ack : SF_DELACK_MAX - 1;
+        sf_timer_set(c, SF_TIMER_DELACK, now + delay);
     }
 }
 
@@ -688,7 +652,8 @@ static void process_fin(sf_conn *c, uint64_t now)
     case SF_ESTABLISHED: sf_set_state(c, SF_CLOSE_WAIT, SF_CAUSE_SEGMENT, "FIN"); break;
     case SF_FIN_WAIT_1:
         if (our_fin_acked(c)) {
-            /* SEED.md C3: FIN+ACK in FIN_WAIT_1 goes straight to TIME_WAIT */
+            /* RFC 9293 §3.10.7.4, eighth step: FIN+ACK of our FIN in
+             * FIN_WAIT_1 goes straight to TIME_WAIT */
             sf_set_state(c, SF_TIME_WAIT, SF_CAUSE_SEGMENT, "FIN+ACK of our FIN");
             sf_time_wait_start(c, now);
         } else {
@@ -704,8 +669,8 @@ static void process_fin(sf_conn *c, uint64_t now)
     }
 }
 
-/* Seventh (text) and eighth (FIN) steps. The sixth, URG, is not implemented
- * yet: the urgent pointer is ignored and the data delivered inline. */
+/* Seventh (text) and eighth (FIN) steps (the sixth, URG, is check_urg:
+ * urgent data stays inline, in the stream). */
 static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
 {
     uint32_t data_seq = seg->seq + ((seg->flags & SF_SYN) ? 1u : 0u);
@@ -772,7 +737,8 @@ bool sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)
     sf_keepalive_heard(c, now);
     /* A SYN above RCV.NXT in TIME_WAIT may open a new connection on the same
      * ports when a listener takes it (RFC 9293 §3.6.1 MAY-2, RFC 1122
-     * §4.2.2.13; Linux does, LESSONS.md §3, asterinas#1531). The old
+     * §4.2.2.13; Linux does, and asterinas#1531 shows what refusing costs:
+     * nginx 20 times slower). The old
      * connection is parked until the new one is established; its new ISS
      * lies above the old sequence space (see sf_input_listen). */
     sf_conn *l = c->state == SF_TIME_WAIT ? sf_find_listener(c->stack, c->lport) : NULL;

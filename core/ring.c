@@ -4,20 +4,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int ensure_storage(sf_ring *r)
+/* Makes the first `need` bytes from the head addressable (need <= cap),
+ * growing the storage to a power of two at least that large (at most cap)
+ * and laying the old bytes out from offset 0: stored and held data alike. */
+static int ensure_storage(sf_ring *r, uint32_t need)
 {
-    if (!r->data && r->cap) r->data = malloc(r->cap);
-    return r->data != NULL;
+    if (need <= r->size && r->data) return 1;
+    uint32_t size = SF_RING_MIN_SIZE;
+    while (size < need && size < (1u << 31))
+        size *= 2;
+    if (size > r->cap) size = r->cap;
+    if (size < need) return 0;
+    uint8_t *data = malloc(size);
+    if (!data) return 0;
+    if (r->data) {
+        uint32_t first = r->size - r->head;
+        memcpy(data, r->data + r->head, first);
+        memcpy(data + first, r->data, r->head);
+        free(r->data);
+    }
+    r->data = data;
+    r->size = size;
+    r->head = 0;
+    return 1;
+}
+
+/* Copies n bytes in at storage offset `at`, wrapping. */
+static void copy_in(sf_ring *r, uint32_t at, const uint8_t *src, uint32_t n)
+{
+    uint32_t first = r->size - at < n ? r->size - at : n;
+    memcpy(r->data + at, src, first);
+    memcpy(r->data, src + first, n - first);
 }
 
 uint32_t sf_ring_write(sf_ring *r, const uint8_t *src, uint32_t n)
 {
     if (n > r->cap - r->len) n = r->cap - r->len;
-    if (n == 0 || !ensure_storage(r)) return 0;
-    uint32_t tail = (r->head + r->len) % r->cap;
-    uint32_t first = r->cap - tail < n ? r->cap - tail : n;
-    memcpy(r->data + tail, src, first);
-    memcpy(r->data, src + first, n - first);
+    if (n == 0 || !ensure_storage(r, r->len + n)) return 0;
+    copy_in(r, (r->head + r->len) % r->size, src, n);
     r->len += n;
     return n;
 }
@@ -28,11 +52,8 @@ int sf_ring_write_at(sf_ring *r, uint32_t off, const uint8_t *src, uint32_t n)
     /* only into the free space past the data, whatever the caller computed */
     uint32_t free = r->cap - r->len;
     if (off > free || n > free - off) return 0;
-    if (!ensure_storage(r)) return 0;
-    uint32_t at = (r->head + r->len + off) % r->cap;
-    uint32_t first = r->cap - at < n ? r->cap - at : n;
-    memcpy(r->data + at, src, first);
-    memcpy(r->data, src + first, n - first);
+    if (!ensure_storage(r, r->len + off + n)) return 0;
+    copy_in(r, (r->head + r->len + off) % r->size, src, n);
     return 1;
 }
 
@@ -43,8 +64,9 @@ void sf_ring_commit(sf_ring *r, uint32_t n)
 
 void sf_ring_peek(const sf_ring *r, uint32_t off, uint8_t *dst, uint32_t n)
 {
-    uint32_t at = (r->head + off) % r->cap;
-    uint32_t first = r->cap - at < n ? r->cap - at : n;
+    if (n == 0) return;
+    uint32_t at = (r->head + off) % r->size;
+    uint32_t first = r->size - at < n ? r->size - at : n;
     memcpy(dst, r->data + at, first);
     memcpy(dst + first, r->data, n - first);
 }
@@ -54,7 +76,7 @@ uint32_t sf_ring_read(sf_ring *r, uint8_t *dst, uint32_t n)
     if (n > r->len) n = r->len;
     if (n == 0) return 0;
     if (dst) sf_ring_peek(r, 0, dst, n);
-    r->head = (r->head + n) % r->cap;
+    r->head = (r->head + n) % r->size;
     r->len -= n; /* the head stays where it is: data held past the end keeps its place */
     return n;
 }
@@ -63,5 +85,10 @@ void sf_ring_drop(sf_ring *r)
 {
     free(r->data);
     r->data = NULL;
-    r->head = r->len = 0;
+    r->size = r->head = r->len = 0;
+}
+
+void sf_ring_trim(sf_ring *r)
+{
+    if (r->len == 0) sf_ring_drop(r);
 }

@@ -1,16 +1,25 @@
 /* ring.h - a byte ring buffer for send and receive queues. It works in byte
- * offsets only, never in sequence numbers (LESSONS.md §1). Storage is
- * allocated on first use and can be dropped (TIME_WAIT keeps none). */
+ * offsets only, never in sequence numbers (smoltcp#1136: a SACK panic from
+ * mixing the two). Its capacity is the buffer's setting (what the windows
+ * count); its storage costs what it holds: none until the first write, then
+ * a power of two that grows (doubling, at most to the capacity) as data and
+ * held data need it, and none again after sf_ring_trim on an empty ring or
+ * sf_ring_drop. An idle connection so holds no buffer, and a short one
+ * never asks malloc for its whole window. */
 #ifndef SF_RING_H
 #define SF_RING_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+/* The least storage a ring takes when it needs any. */
+#define SF_RING_MIN_SIZE 512u
+
 typedef struct {
     uint8_t *data;
-    uint32_t cap;  /* capacity in bytes */
-    uint32_t head; /* offset of the first byte */
+    uint32_t cap;  /* capacity in bytes: the most it may hold */
+    uint32_t size; /* storage allocated, 0 when none; cap at most */
+    uint32_t head; /* offset of the first byte in the storage */
     uint32_t len;  /* bytes stored */
 } sf_ring;
 
@@ -32,5 +41,8 @@ static inline uint32_t sf_ring_free(const sf_ring *r)
 }
 /* Frees the storage; the ring is empty afterwards. */
 void sf_ring_drop(sf_ring *r);
+/* Frees the storage if the ring is empty; the caller knows that nothing is
+ * held past the stored data (sf_ring_write_at). */
+void sf_ring_trim(sf_ring *r);
 
 #endif

@@ -2,7 +2,8 @@
  *
  * Sequence numbers live in a 2^32 space and wrap. Every comparison of two
  * sequence numbers in synfin goes through these helpers; buffers never use
- * sequence numbers, only byte offsets (LESSONS.md §1, smoltcp#1136). */
+ * sequence numbers, only byte offsets (smoltcp#1136: a SACK panic from
+ * mixing the two). */
 #ifndef SF_SEQ_H
 #define SF_SEQ_H
 

@@ -41,6 +41,28 @@ const char *sf_state_name(sf_state s)
     return s < SF_STATE_COUNT ? state_names[s] : "?";
 }
 
+const char *sf_event_name(sf_event_type type)
+{
+    switch (type) {
+    case SF_EV_STATE: return "state";
+    case SF_EV_DROP: return "drop";
+    case SF_EV_ERROR: return "error";
+    case SF_EV_URGENT: return "urgent";
+    case SF_EV_SOFT_ERROR: return "soft_error";
+    default: return "?";
+    }
+}
+
+const char *sf_cause_name(sf_cause cause)
+{
+    switch (cause) {
+    case SF_CAUSE_USER: return "user";
+    case SF_CAUSE_SEGMENT: return "segment";
+    case SF_CAUSE_TIMER: return "timer";
+    default: return "?";
+    }
+}
+
 int sf_state_from_name(const char *name)
 {
     char norm[16];
@@ -380,9 +402,7 @@ void sf_conn_detach(sf_conn *c)
  * buffers; freed at the next entry point unless the user holds it. */
 static void conn_retire(sf_conn *c)
 {
-    sf_timer_remove(c);
-    c->rto_at = c->tw_at = c->persist_at = c->fw2_at = c->dack_at = c->ut_at = c->ka_at =
-        c->sws_at = 0;
+    sf_timers_stop_all(c);
     sf_conn_unhash(c);
     if (c->tw_parked) {
         /* the SYN that reopened a TIME_WAIT was an old duplicate (MAY-2):

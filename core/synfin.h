@@ -1,6 +1,6 @@
 /* synfin.h - the public API of the synfin TCP core.
  *
- * The core is sans-I/O (DESIGN.md §1): it never reads a clock, never does I/O
+ * The core is sans-I/O: it never reads a clock, never does I/O
  * and never calls Lua. Every entry point takes `now` in microseconds; the core
  * answers through two callbacks (a packet to send, an event to report) and
  * tells the driver its next deadline with sf_stack_deadline().
@@ -47,7 +47,7 @@ enum {
  * that is none of these. */
 const char *sf_strerror(int err);
 
-/* ---- the eleven states (RFC 9293 §3.3.2), named as SEED.md names them ------ */
+/* ---- the eleven states (RFC 9293 §3.3.2) -------------------------------------- */
 /* A connection's state; SF_STATE_COUNT is their number. */
 typedef enum {
     SF_CLOSED,
@@ -165,7 +165,8 @@ typedef struct {
     uint8_t soft_errors;  /* 1 (default): report soft errors; 0: the application turned them off
                              (SHLD-20) */
     uint32_t syn_retries; /* retransmissions of SYN or SYN-ACK before giving up */
-    uint32_t rcv_buf;     /* receive buffer, bytes (window at most 65535) */
+    uint32_t rcv_buf;     /* receive buffer, bytes: the most we offer (past 65535 with
+                             window scaling, RFC 7323 §2) */
     uint32_t snd_buf;     /* send buffer, bytes */
     uint16_t mss;         /* MSS we announce */
     /* the smallest send MSS, whatever the peer announces (default 48, Linux's
@@ -173,8 +174,8 @@ typedef struct {
      * (RFC 6691), leaving at least one byte of data */
     uint16_t min_snd_mss;
     /* FIN_WAIT_2 ends (CLOSED) after this long; 0: never, the RFC's way, for
-     * a half-closed connection may legitimately last (LESSONS.md §3: Linux
-     * bounds orphans by 60 s, lwIP by 20 s; a script chooses) */
+     * a half-closed connection may legitimately last (Linux bounds orphans
+     * by 60 s, lwIP by 20 s, picotcp#60 had none; a script chooses) */
     uint64_t fin_wait_2_timeout;
     /* RFC 9293 §3.8.6.3: ACK in-order data at most this late (MUST-40: < 0.5 s)
      * and at least every second full-sized segment (SHLD-19); 0: at once */
@@ -201,8 +202,9 @@ typedef struct {
     uint8_t tail_loss_probe;
     /* RFC 2018: offer SACK-permitted (default 1, as Linux does) and, when
      * both SYNs carried it, tell the peer in SACK blocks which data past a
-     * hole is held, so that it resends only what is missing. As a sender,
-     * synfin reads no SACK blocks yet: NewReno recovers as without them */
+     * hole is held, so that it resends only what is missing; as a sender,
+     * keep a scoreboard of the peer's blocks (core/sack.c, RFC 6675 §3) whose
+     * holes fast recovery resends */
     uint8_t sack;
     /* RFC 7323 §2: offer window scaling (default 1); our shift follows rcv_buf */
     uint8_t window_scaling;
@@ -222,7 +224,8 @@ typedef struct {
 /* When a listener answers a SYN with a SYN cookie. */
 enum { SF_SYN_COOKIES_AUTO, SF_SYN_COOKIES_ALWAYS, SF_SYN_COOKIES_NEVER };
 
-/* What a RST in TIME_WAIT does (LESSONS.md §4). */
+/* What a RST in TIME_WAIT does: RFC 9293 §3.10.7.4 closes (as Linux does);
+ * RFC 1337 ignores it, against TIME-WAIT assassination. */
 enum { SF_TW_RST_CLOSE, SF_TW_RST_IGNORE };
 /* What a SYN in TIME_WAIT does: a SYN above RCV.NXT may open a new
  * connection on the same ports (RFC 1122 §4.2.2.13), or draws a challenge
@@ -274,6 +277,11 @@ typedef enum {
     SF_CAUSE_SEGMENT,
     SF_CAUSE_TIMER,
 } sf_cause;
+/* The event type's name: "state", "drop", "error", "urgent", "soft_error"
+ * (static text; "?" when unknown), for an embedder's log. */
+const char *sf_event_name(sf_event_type type);
+/* The cause's name: "user", "segment", "timer" (static text; "?" when unknown). */
+const char *sf_cause_name(sf_cause cause);
 
 /* A connection, or a listener: opaque, owned by its stack. */
 typedef struct sf_conn sf_conn;

@@ -22,6 +22,24 @@
 #define SF_SACKED_MAX  8   /* ranges the peer SACKed, on the sender's scoreboard */
 /* RFC 9293 §3.8.6.2.1: the sender SWS override timeout, in 0.1 - 1.0 s */
 #define SF_SWS_OVERRIDE 200000
+/* MUST-40: an ACK is delayed less than 0.5 s, whatever the policy says */
+#define SF_DELACK_MAX 500000
+
+/* A connection's timers (RFC 9293 §3.8, §3.10.8), in the order they are
+ * handled when several are due at once: those that end the connection
+ * first. Each has one handler in timer.c. */
+typedef enum {
+    SF_TIMER_TIME_WAIT,  /* 2*MSL in TIME_WAIT (§3.10.8 TIME-WAIT TIMEOUT) */
+    SF_TIMER_FIN_WAIT_2, /* the fin_wait_2_timeout policy */
+    SF_TIMER_USER,       /* §3.10.8 USER TIMEOUT (RFC 5482) */
+    SF_TIMER_KEEPALIVE,  /* §3.8.4 keep-alives */
+    SF_TIMER_SWS,        /* §3.8.6.2.1 (4) the sender's SWS override */
+    SF_TIMER_DELACK,     /* §3.8.6.3 the delayed ACK */
+    SF_TIMER_TLP,        /* RFC 8985 §7 the tail loss probe */
+    SF_TIMER_RTO,        /* §3.10.8 RETRANSMISSION TIMEOUT (RFC 6298) */
+    SF_TIMER_PERSIST,    /* §3.8.6.1 zero-window probes */
+    SF_TIMER_COUNT
+} sf_timer;
 
 /* A listener's queue of children, oldest first; doubly linked, so that a
  * child comes in and goes out in O(1) whatever the backlog. */
@@ -118,17 +136,10 @@ struct sf_conn {
     uint32_t fin_off;            /* ... at this byte offset from RCV.NXT */
     sf_ring rcvbuf;              /* in-order data not yet read by the user */
 
-    /* timers: one deadline per connection, kept in the stack's heap */
-    uint64_t rto_at;         /* retransmission timer, 0 when off */
-    uint64_t tw_at;          /* TIME_WAIT (2*MSL) timer, 0 when off */
-    uint64_t persist_at;     /* zero-window probe timer (RFC 9293 §3.8.6.1), 0 when off */
-    uint64_t fw2_at;         /* FIN_WAIT_2 timeout, 0 when off */
-    uint64_t dack_at;        /* delayed ACK timer, 0 when off */
-    uint64_t sws_at;         /* sender SWS override timer, 0 when off */
-    bool sws_override;       /* it fired: send the small segment */
-    uint64_t ut_at;          /* user timeout, 0 when off */
-    uint64_t ka_at;          /* keep-alive timer, 0 when off */
-    uint64_t tlp_at;         /* tail loss probe timer (RFC 8985 §7.2), 0 when off */
+    /* timers: the deadline of each (0 when off); the connection sits in the
+     * stack's heap once, at the earliest (timer.c) */
+    uint64_t timer_at[SF_TIMER_COUNT];
+    bool sws_override;       /* the SWS override timer fired: send the small segment */
     bool tlp_out;            /* a probe is out: no other until an ACK of new data */
     uint32_t ka_probes;      /* keep-alives sent since the peer last spoke */
     uint32_t unacked_in;     /* in-order bytes received since our last ACK */
@@ -184,8 +195,9 @@ struct sf_stack {
     sf_conn **listeners;
     size_t listeners_size;
 
-    /* one deadline per connection, in a binary min-heap (LESSONS.md §1: no
-     * walk over every connection per tick) */
+    /* one deadline per connection, in a binary min-heap: no walk over every
+     * connection per tick, so that a million connections cost nothing while
+     * idle */
     sf_conn **heap;
     size_t heap_len, heap_cap;
 
@@ -249,6 +261,17 @@ sf_conn *sf_syncookie_conn(sf_conn *l, const sf_seg *ack, int mss_index);
 void sf_stack_at(sf_stack *st, uint64_t now);
 
 /* timer.c */
+/* Whether a timer is running. */
+static inline bool sf_timer_on(const sf_conn *c, sf_timer t)
+{
+    return c->timer_at[t] != 0;
+}
+/* Starts (or moves) a timer to `at`, an absolute time (> 0). */
+void sf_timer_set(sf_conn *c, sf_timer t, uint64_t at);
+/* Stops a timer. */
+void sf_timer_stop(sf_conn *c, sf_timer t);
+/* Stops every timer. */
+void sf_timers_stop_all(sf_conn *c);
 void sf_timer_update(sf_conn *c);
 void sf_timer_remove(sf_conn *c);
 void sf_timers_run(sf_stack *st, uint64_t now);
@@ -293,6 +316,12 @@ bool sf_sack_una_rxt_lost(const sf_conn *c);
  * (the congestion window does not count: fast recovery allows it);
  * returns whether it sent one. */
 bool sf_retransmit_range(sf_conn *c, uint64_t now, uint32_t start, uint32_t end);
+/* recovery.c: reads an acceptable ACK's loss signals before SND.UNA moves
+ * (the SACK scoreboard updated); true for a duplicate ACK. */
+bool sf_recovery_read_ack(sf_conn *c, const sf_seg *seg);
+/* The retransmissions the ACK calls for: resend_first when fast retransmit
+ * or a partial ACK asks for SND.UNA again (cc.c), dupack from above. */
+void sf_recovery_repair(sf_conn *c, uint64_t now, bool resend_first, bool dupack);
 /* RFC 8985 §7 (timer.c): (re)starts the tail loss probe timeout. */
 void sf_tlp_arm(sf_conn *c, uint64_t now);
 /* RFC 8985 §7.3 (output.c): sends the probe, one segment of new data if
@@ -337,6 +366,8 @@ int sf_wscale_offer(const sf_conn *c);
 void sf_icmp_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len);
 
 /* input.c */
+/* The peer's window in bytes: scaled, except in a SYN (RFC 7323 §2.2). */
+uint32_t sf_peer_window(const sf_conn *c, const sf_seg *seg);
 /* The send MSS a SYN (or SYN-ACK) sets, within our bounds and floor. */
 uint16_t sf_peer_mss(const sf_seg *seg, const sf_conn *c);
 void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg);

@@ -4,6 +4,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *sf_fate_name(sf_fate fate)
+{
+    switch (fate) {
+    case SF_FATE_FLIGHT: return "flight";
+    case SF_FATE_DELIVERED: return "delivered";
+    case SF_FATE_LOST: return "lost";
+    case SF_FATE_DROPPED_EGRESS: return "dropped_egress";
+    case SF_FATE_DROPPED_INGRESS: return "dropped_ingress";
+    case SF_FATE_NO_HOST: return "no_host";
+    case SF_FATE_REPLACED: return "replaced";
+    default: return "?";
+    }
+}
+
 void sf_trace_init(sf_trace *t)
 {
     memset(t, 0, sizeof *t);

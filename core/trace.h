@@ -31,6 +31,11 @@ typedef enum {
     SF_FATE_REPLACED,        /* an egress hook sent a modified copy instead */
 } sf_fate;
 
+/* The fate's name, as records in Lua spell it: "flight", "delivered",
+ * "lost", "dropped_egress", "dropped_ingress", "no_host", "replaced"
+ * (static text; "?" when unknown). */
+const char *sf_fate_name(sf_fate fate);
+
 /* One record; which fields mean something depends on its kind. */
 typedef struct {
     uint64_t time;    /* when it happened (a segment: when it entered the wire) */

@@ -153,9 +153,9 @@ int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap)
             c->state == SF_ESTABLISHED || c->state == SF_FIN_WAIT_1 || c->state == SF_FIN_WAIT_2;
         if (peer_sends && !c->fin_received && sf_seq_gt(c->rcv_nxt + sf_rcv_offer(c), c->rcv_adv))
             sf_send_ack(c, now);
-        /* past the peer's FIN a drained buffer is not needed any more */
-        if (c->rcvbuf.len == 0 && (c->state == SF_TIME_WAIT || c->state == SF_CLOSED))
-            sf_ring_drop(&c->rcvbuf);
+        /* a drained buffer holding nothing out of order costs nothing until
+         * data comes again (and past the peer's FIN, none comes) */
+        if (c->ooo_count == 0) sf_ring_trim(&c->rcvbuf);
         return (int)n;
     }
     if (c->fin_received) return 0; /* end of stream */

@@ -1,8 +1,8 @@
 /* wire.c - the only code that touches packet bytes: IPv4 and TCP headers,
  * options and checksums (RFC 791, RFC 9293 §3.1-3.2). One hand-written parser
- * per header; every length is checked before it is used (LESSONS.md §3,
- * Parsing: data offset past the end and option lengths 0 or 1 have crashed
- * other stacks). */
+ * per header; every length is checked before it is used (a data offset
+ * past the end and option lengths 0 or 1 have crashed other stacks:
+ * contiki-ng#1173, smoltcp#261, smoltcp#694). */
 #include "bytes.h"
 #include "synfin.h"
 

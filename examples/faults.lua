@@ -1,4 +1,4 @@
--- A transfer through a bad link: synfin.faults (DESIGN.md §3), the netem
+-- A transfer through a bad link: synfin.faults, the netem
 -- faults as hook factories.
 --
 --   synfin examples/faults.lua [--seed N]

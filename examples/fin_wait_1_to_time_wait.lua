@@ -1,4 +1,4 @@
--- SEED.md C3, FIN_WAIT_1 straight to TIME_WAIT: if, in FIN_WAIT_1, one
+-- Claim C3 (README), FIN_WAIT_1 straight to TIME_WAIT: if, in FIN_WAIT_1, one
 -- segment arrives carrying both the peer's FIN and the ACK of our FIN, the
 -- connection goes to TIME_WAIT without passing through FIN_WAIT_2.
 --

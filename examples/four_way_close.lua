@@ -1,4 +1,4 @@
--- SEED.md C2, the four-way close (segments 4-7), and the second half of C4:
+-- Claim C2 (README), the four-way close (segments 4-7), and the second half of C4:
 -- why closing takes four segments when opening takes three.
 --
 --   synfin examples/four_way_close.lua

@@ -1,4 +1,4 @@
--- SEED.md C2 and C3, CLOSE_WAIT and FIN_WAIT_2: a half-closed connection.
+-- Claims C2 and C3 (README), CLOSE_WAIT and FIN_WAIT_2: a half-closed connection.
 -- A FIN only means "no more data in this direction"; the side that got it
 -- may go on sending for as long as it likes.
 --

@@ -1,4 +1,4 @@
--- SEED.md C1, the three-way handshake (segments 1-3), and the first half of
+-- Claim C1 (README), the three-way handshake (segments 1-3), and the first half of
 -- C4: a listening server puts its ACK and its own SYN in ONE segment, so
 -- opening takes three segments.
 --

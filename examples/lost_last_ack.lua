@@ -1,4 +1,4 @@
--- SEED.md C5, why TIME_WAIT lasts 2*MSL: the last ACK (segment 7) may be
+-- Claim C5 (README), why TIME_WAIT lasts 2*MSL: the last ACK (segment 7) may be
 -- lost, and TIME_WAIT is there to ACK the FIN the peer then retransmits.
 --
 --   synfin examples/lost_last_ack.lua

@@ -1,4 +1,4 @@
--- The whole life of one connection, as SEED.md tells it: the three-way
+-- The whole life of one connection, as the README's claims tell it: the three-way
 -- handshake (segments 1-3), some data each way, the four-way close (segments
 -- 4-7), every state of both sides, and TIME_WAIT ending after 2*MSL of
 -- virtual time.

@@ -1,4 +1,4 @@
--- SEED.md C3, CLOSING: the rare state of a simultaneous close. We sent FIN
+-- Claim C3 (README), CLOSING: the rare state of a simultaneous close. We sent FIN
 -- and, before its ACK came, received the peer's FIN.
 --
 --   synfin examples/simultaneous_close.lua

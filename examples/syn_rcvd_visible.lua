@@ -1,4 +1,4 @@
--- SEED.md C3, SYN_RCVD made visible. Normally the server passes through
+-- Claim C3 (README), SYN_RCVD made visible. Normally the server passes through
 -- SYN_RCVD in one round trip; here the client withholds the handshake's last
 -- ACK (segment 3), so the server sits in SYN_RCVD.
 --

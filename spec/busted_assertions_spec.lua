@@ -1,6 +1,5 @@
 -- synfin.busted: assert.state, assert.segment and assert.trace_has, each
--- passing, failing with its message, negated, and refusing bad arguments
--- (DESIGN.md §5).
+-- passing, failing with its message, negated, and refusing bad arguments.
 local synfin = require "synfin"
 local sb = require "synfin.busted"
 

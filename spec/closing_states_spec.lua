@@ -1,6 +1,7 @@
 -- The closing states: FIN_WAIT_1, FIN_WAIT_2, CLOSING, TIME_WAIT (active
 -- close) and CLOSE_WAIT, LAST_ACK (passive close). RFC 9293 §3.10.4,
--- §3.10.7.4 (fifth and eighth steps), §3.10.8, and LESSONS.md §3.
+-- §3.10.7.4 (fifth and eighth steps), §3.10.8, and the close races other
+-- stacks got wrong (each test names its issue).
 -- In the fixtures our FIN is at relative seq 1 (so its ACK is ack=2) and the
 -- peer's FIN, when it has sent one, at relative seq 1 too.
 local fixture = require "synfin.fixture"
@@ -33,7 +34,7 @@ describe("FIN_WAIT_1", function()
     assert.equal("TIME_WAIT", t.c:state())
   end)
 
-  it("SEED.md C3: FIN+ACK of our FIN in FIN_WAIT_1 goes straight to TIME_WAIT without passing through FIN_WAIT_2", function()
+  it("claim C3, RFC 9293 §3.10.7.4 (eighth): FIN+ACK of our FIN in FIN_WAIT_1 goes straight to TIME_WAIT without passing through FIN_WAIT_2", function()
     local t = fixture.at_state("FIN_WAIT_1")
     t:send { flags = "FA", ack = 2 }
     t:expect { flags = "=A", seq = 2, ack = 2 }
@@ -251,7 +252,7 @@ describe("TIME_WAIT", function()
     assert.equal(3.5 * S, sm.entered(t, t.c, "CLOSED").time_us)
   end)
 
-  it("LESSONS.md §3 (Linux default, not RFC 1337): a RST at RCV.NXT in TIME_WAIT -> CLOSED at once", function()
+  it("RFC 9293 §3.10.7.4 (second; the Linux default, not RFC 1337): a RST at RCV.NXT in TIME_WAIT -> CLOSED at once", function()
     local t = fixture.at_state("TIME_WAIT", { settings = { msl = 1 } })
     t:sleep(0.5)
     t:send { flags = "R", seq = 2 }
@@ -272,7 +273,7 @@ describe("TIME_WAIT", function()
 end)
 
 describe("CLOSE_WAIT", function()
-  it("SEED.md C2: in CLOSE_WAIT we can still send data", function()
+  it("claim C2: in CLOSE_WAIT we can still send data", function()
     local t = fixture.at_state("CLOSE_WAIT")
     assert.equal(5, t.c:send("reply"))
     t:expect { flags = "=PA", seq = 1, ack = 2, len = 5, payload = "reply" }
@@ -360,7 +361,7 @@ describe("LAST_ACK", function()
     assert.equal("LAST_ACK", t.c:state())
   end)
 
-  it("SEED.md C5, RFC 9293 §3.10.8: our FIN is retransmitted on RTO with its original seq (1 s, then 3 s)", function()
+  it("claim C5, RFC 9293 §3.10.8: our FIN is retransmitted on RTO with its original seq (1 s, then 3 s)", function()
     local t = fixture.at_state("LAST_ACK")
     local r1 = t:expect({ flags = "=FA", seq = 1, ack = 2, len = 0 }, 2)
     local r2 = t:expect({ flags = "=FA", seq = 1, ack = 2, len = 0 }, 3)

@@ -35,7 +35,6 @@ describe("slow start", function()
     for round = 1, 4 do
       t.net:sleep(0)
       local from = #t.net:records() + 1
-      local count = 0
       -- the peer acknowledges what is in flight, one ACK per segment
       local info = t.c:info()
       local inflight = (info.snd_nxt - info.snd_una) // MSS

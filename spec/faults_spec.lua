@@ -1,5 +1,6 @@
--- synfin.faults: the netem and toxiproxy faults as hook factories (DESIGN.md
--- §3, LESSONS.md §5). Each fault is proven on a real transfer between two
+-- synfin.faults: the netem and toxiproxy faults as hook factories (the
+-- packet-level faults toxiproxy's users ask for: toxiproxy#87, #100, #285,
+-- #578). Each fault is proven on a real transfer between two
 -- synfin hosts: its effect on the wire (the trace's records) and on TCP.
 local synfin = require "synfin"
 local faults = require "synfin.faults"
@@ -477,7 +478,7 @@ describe("faults that make segments", function()
   end
 
   it("duplicate: each segment goes as `copies` copies; the receiver takes the data once", function()
-    local net, a, b, l = net2()
+    local net, a, _, l = net2()
     local h = faults.duplicate(a, "egress", { copies = 3, filter = { flags = "P" } })
     net:run(function()
       local c = a:connect(B, 80)
@@ -520,7 +521,7 @@ describe("faults that make segments", function()
   end)
 
   it("slicer: data goes in pieces of at most size bytes, in order, and arrives whole", function()
-    local net, a, b, l = net2()
+    local net, a, _, l = net2()
     local h = faults.slicer(a, "egress", { size = 4 })
     net:run(function()
       local c = a:connect(B, 80)
@@ -540,7 +541,7 @@ describe("faults that make segments", function()
   end)
 
   it("the ones that make segments do not combine", function()
-    local net, a = net2()
+    local _, a = net2()
     assert.has_error(function() faults.combine(a, "egress", { duplicate = {} }) end)
   end)
 end)

@@ -1,8 +1,8 @@
--- SEED.md C3, FIN_WAIT_1 straight to TIME_WAIT on a FIN that ACKs our FIN:
+-- Claim C3 (README), FIN_WAIT_1 straight to TIME_WAIT on a FIN that ACKs our FIN:
 -- examples/fin_wait_1_to_time_wait.lua.
 local example = require "helpers.example"
 
-describe("FIN_WAIT_1 to TIME_WAIT on FIN+ACK (SEED.md C3)", function()
+describe("FIN_WAIT_1 to TIME_WAIT on FIN+ACK (claim C3)", function()
   local run = example.run("examples/fin_wait_1_to_time_wait.lua")
   local net = run.net
   local client, server = net.hosts[1], net.hosts[2]

@@ -1,7 +1,7 @@
--- SEED.md C2 (segments 4-7) and the second half of C4: examples/four_way_close.lua.
+-- Claim C2 of the README (segments 4-7) and the second half of C4: examples/four_way_close.lua.
 local example = require "helpers.example"
 
-describe("the four-way close (SEED.md C2, C4)", function()
+describe("the four-way close (claims C2, C4)", function()
   local run = example.run("examples/four_way_close.lua")
   local net = run.net
   local client, server = net.hosts[1], net.hosts[2]

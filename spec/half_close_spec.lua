@@ -1,8 +1,8 @@
--- SEED.md C2, C3: CLOSE_WAIT and FIN_WAIT_2 as a half-closed connection:
+-- Claims C2 and C3 (README): CLOSE_WAIT and FIN_WAIT_2 as a half-closed connection:
 -- examples/half_close.lua.
 local example = require "helpers.example"
 
-describe("a half-closed connection (SEED.md C2, C3)", function()
+describe("a half-closed connection (claims C2, C3)", function()
   local run = example.run("examples/half_close.lua")
   local net = run.net
   local client, server = net.hosts[1], net.hosts[2]

@@ -1,7 +1,7 @@
--- SEED.md C1 (segments 1-3) and the first half of C4: examples/handshake.lua.
+-- Claim C1 of the README (segments 1-3) and the first half of C4: examples/handshake.lua.
 local example = require "helpers.example"
 
-describe("the three-way handshake (SEED.md C1, C4)", function()
+describe("the three-way handshake (claims C1, C4)", function()
   local run = example.run("examples/handshake.lua")
   local net = run.net
   local client, server = net.hosts[1], net.hosts[2]

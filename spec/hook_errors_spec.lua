@@ -1,6 +1,6 @@
--- Hooks that fail, and the hook filters and counters (DESIGN.md §3,
--- LESSONS.md §5: every callback runs protected, and an error in a callback
--- must never leave the loop in a broken state, luv#99, #433, #437).
+-- Hooks that fail, and the hook filters and counters (every callback runs
+-- protected, and an error in a callback must never leave the loop in a
+-- broken state: luv#99, #433, #437).
 local synfin = require "synfin"
 
 local A, B = "192.0.2.1", "192.0.2.2"
@@ -28,7 +28,7 @@ local function fates(net, from)
 end
 
 describe("a Lua error inside a hook", function()
-  it("DESIGN.md §3: net:run raises an error with the hook's message and a traceback", function()
+  it("an error in a hook: net:run raises an error with the hook's message and a traceback", function()
     local net, a = pair()
     a:hook("egress", { flags = "=S" }, function() error("boom in the SYN hook") end)
     local ok, err = pcall(net.run, net, function()
@@ -42,7 +42,7 @@ describe("a Lua error inside a hook", function()
     assert.truthy(err:find("hook failed", 1, true), err)
   end)
 
-  it("DESIGN.md §3: the segment passes unchanged and the connection still establishes; the net goes on", function()
+  it("an error in a hook: the segment passes unchanged and the connection still establishes; the net goes on", function()
     local net, a, b, l = pair()
     local h = a:hook("egress", { flags = "=S" }, function() error("boom") end)
     assert.is_false((pcall(net.run, net, function()
@@ -162,7 +162,7 @@ describe("hook counters and filters", function()
     assert.equal(1, c:info().retransmits)
   end)
 
-  it("SEED.md C3: a delay on the handshake's ACK keeps the server in SYN_RCVD; delayed counts it", function()
+  it("claim C3: a delay on the handshake's ACK keeps the server in SYN_RCVD; delayed counts it", function()
     local net, a, b = pair()
     local h = a:hook("egress", { flags = "=A", state = "ESTABLISHED", count = 1 },
       function() return { delay = 1 } end)

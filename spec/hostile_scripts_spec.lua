@@ -414,7 +414,7 @@ describe("absurd values", function()
       "bad argument #2 to 'run' (time_limit must be a time in seconds in (0, 1e+06], or false, got 0)" },
     { "net:set_budget(\"1s\")", function() local net = net2(); net:set_budget "1s" end,
       "bad argument #1 to 'set_budget' (seconds or false expected, got string)" },
-    { "a wait of infinite time", function() local net, a = net2(); a:connect(B, 80):wait("ESTABLISHED", math.huge) end,
+    { "a wait of infinite time", function() local _, a = net2(); a:connect(B, 80):wait("ESTABLISHED", math.huge) end,
       "synfin: the timeout must be a time in seconds in 0..1e+09, got inf" },
     { "net:sleep(NaN)", function() local net = net2(); net:sleep(0 / 0) end,
       "bad argument #1 to 'after' (a time in seconds in 0..1e+09 expected, got " },
@@ -639,7 +639,7 @@ end)
 
 describe("use after close", function()
   local function closed()
-    local net, a, b, l = pair()
+    local net, a, _, l = pair()
     local c
     net:run(function() c = a:connect(B, 80):wait("ESTABLISHED", 1) end)
     local h = a:hook("egress", {}, print)
@@ -667,11 +667,17 @@ describe("use after close", function()
     end)
   end
 
-  it("net:close() twice, and a collected net's connections, are harmless", function()
-    local net = closed()
-    net:close()
-    net = nil
+  it("net:close() twice, and a collected closed net with its connections, are harmless", function()
+    local handles = setmetatable({}, { __mode = "v" })
+    do
+      local net, _, c = closed()
+      net:close()
+      handles[1], handles[2] = net.sim, c
+    end
     collectgarbage("collect")
+    collectgarbage("collect")
+    assert.is_nil(handles[1])
+    assert.is_nil(handles[2])
   end)
 
   it("a connection whose handle was collected, brought back by a finalizer, says it was released", function()

@@ -1,7 +1,7 @@
--- SEED.md C5, why TIME_WAIT lasts 2*MSL: examples/lost_last_ack.lua.
+-- Claim C5 (README), why TIME_WAIT lasts 2*MSL: examples/lost_last_ack.lua.
 local example = require "helpers.example"
 
-describe("a lost last ACK, ACKed again from TIME_WAIT (SEED.md C5)", function()
+describe("a lost last ACK, ACKed again from TIME_WAIT (claim C5)", function()
   local run = example.run("examples/lost_last_ack.lua")
   local net = run.net
   local client, server = net.hosts[1], net.hosts[2]

@@ -12,7 +12,7 @@ end
 
 describe("net:first", function()
   it("returns the branch that is satisfied first, with its results", function()
-    local net, a, b, l = pair()
+    local net, a, b = pair()
     net:run(function()
       local c = a:connect(B, 80)
       local name, got = net:first {
@@ -27,8 +27,8 @@ describe("net:first", function()
   end)
 
   it("a timer branch wins when nothing else happens, at exactly its time", function()
-    local net, a = synfin.sim { latency = 0.01 }, nil
-    a = net:host(A)
+    local net = synfin.sim { latency = 0.01 }
+    local a = net:host(A)
     net:peer(B) -- silent
     net:run(function()
       local c = a:connect(B, 80)
@@ -40,8 +40,8 @@ describe("net:first", function()
   end)
 
   it("a branch that fails wins with nil and its message (the connection was refused)", function()
-    local net, a = synfin.sim { latency = 0.01 }, nil
-    a = net:host(A)
+    local net = synfin.sim { latency = 0.01 }
+    local a = net:host(A)
     net:host(B) -- no listener: the SYN draws a RST
     net:run(function()
       local c = a:connect(B, 80)
@@ -66,8 +66,8 @@ describe("net:first", function()
   end)
 
   it("times out as a whole when no branch comes, saying what it raced", function()
-    local net, a = synfin.sim { latency = 0.01 }, nil
-    a = net:host(A)
+    local net = synfin.sim { latency = 0.01 }
+    local a = net:host(A)
     net:peer(B)
     local ok, err = pcall(net.run, net, function()
       local c = a:connect(B, 80)
@@ -117,7 +117,7 @@ end)
 
 describe("statistics", function()
   it("a connection counts its segments, bytes, retransmissions, RTT and RTO", function()
-    local net, a, b, l = pair()
+    local net, a, _, l = pair()
     a:hook("egress", { flags = "P", count = 1 }, function() return "drop" end)
     net:run(function()
       local c = a:connect(B, 80)
@@ -138,7 +138,7 @@ end)
 
 describe("leftovers", function()
   it("net:leftovers() names connections still open and hooks that never fired", function()
-    local net, a, b, l = pair()
+    local net, a = pair()
     a:hook("egress", { flags = "R", count = 1 }, function() return "drop" end)
     net:run(function()
       a:connect(B, 80, { sport = 40000 }):wait("ESTABLISHED", 1)
@@ -149,11 +149,11 @@ describe("leftovers", function()
   end)
 
   it("strict makes them an error at the end of net:run; a clean scenario passes", function()
-    local net, a, b, l = pair { latency = 0.01, strict = true }
+    local net, a = pair { latency = 0.01, strict = true }
     local ok, err = pcall(net.run, net, function() a:connect(B, 80):wait("ESTABLISHED", 1) end)
     assert.is_false(ok)
     assert.matches("the scenario left behind", err)
-    local net2, a2, b2, l2 = pair()
+    local net2, a2, _, l2 = pair()
     net2:run(function()
       local c = a2:connect(B, 80)
       c:wait("ESTABLISHED", 1)

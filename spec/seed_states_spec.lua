@@ -1,4 +1,4 @@
--- SEED.md C3: the seven claim examples together show all eleven states.
+-- Claim C3 (README): the seven claim examples together show all eleven states.
 local example = require "helpers.example"
 local synfin = require "synfin"
 
@@ -12,7 +12,7 @@ local EXAMPLES = {
   "examples/lost_last_ack.lua",
 }
 
-describe("the claim examples (SEED.md C3)", function()
+describe("the claim examples (claim C3)", function()
   local seen = {}
   for _, path in ipairs(EXAMPLES) do
     for state in pairs(example.all_states(example.run(path).net)) do seen[state] = true end

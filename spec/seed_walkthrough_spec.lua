@@ -1,7 +1,7 @@
--- SEED.md, the whole life of one connection: examples/seed_walkthrough.lua.
+-- Claims C1, C2, C3 and C5 (README), the whole life of one connection: examples/seed_walkthrough.lua.
 local example = require "helpers.example"
 
-describe("the seed walkthrough (SEED.md C1, C2, C3, C5)", function()
+describe("the seed walkthrough (claims C1, C2, C3, C5)", function()
   local run = example.run("examples/seed_walkthrough.lua")
   local net = run.net
   local client, server = net.hosts[1], net.hosts[2]

@@ -1,7 +1,7 @@
--- SEED.md C3, CLOSING in a simultaneous close: examples/simultaneous_close.lua.
+-- Claim C3 (README), CLOSING in a simultaneous close: examples/simultaneous_close.lua.
 local example = require "helpers.example"
 
-describe("a simultaneous close goes through CLOSING (SEED.md C3)", function()
+describe("a simultaneous close goes through CLOSING (claim C3)", function()
   local run = example.run("examples/simultaneous_close.lua")
   local net = run.net
   local client, server = net.hosts[1], net.hosts[2]

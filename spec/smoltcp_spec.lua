@@ -29,9 +29,10 @@
 --   test_connect_unspecified_local,      binding a connection to a chosen local
 --   test_connect_specified_local         address; a synfin connection always uses
 --                                        its host's one address (IPv4 only)
---   test_established_rfc2018_cases,      SACK (RFC 2018): synfin does not implement
---   test_established_rfc2018_case_3,     it yet (README); its refusal to negotiate it
---   test_sack_tx_skip                    is covered by test_listen_sack_option and
+--   test_established_rfc2018_cases,      SACK (RFC 2018): spec/sack_spec.lua has RFC
+--   test_established_rfc2018_case_3,     2018's own cases 2 and 3 for synfin's blocks,
+--   test_sack_tx_skip                    and its sender side (RFC 6675); negotiation
+--                                        is test_listen_sack_option and
 --                                        test_syn_sent_sack_option below
 --   test_peek_slice,                     smoltcp's peek API and the wrap-around of its
 --   test_peek_slice_buffer_wrap,         ring buffers, manipulated directly by the test

@@ -1,7 +1,7 @@
--- SEED.md C3, SYN_RCVD made visible by a withheld ACK: examples/syn_rcvd_visible.lua.
+-- Claim C3 (README), SYN_RCVD made visible by a withheld ACK: examples/syn_rcvd_visible.lua.
 local example = require "helpers.example"
 
-describe("SYN_RCVD with the handshake's last ACK withheld (SEED.md C3)", function()
+describe("SYN_RCVD with the handshake's last ACK withheld (claim C3)", function()
   local run = example.run("examples/syn_rcvd_visible.lua")
   local net = run.net
   local client, server = net.hosts[1], net.hosts[2]

@@ -294,7 +294,6 @@ end)
 
 describe("c:set", function()
   it("refuses settings that only shape a connection when it is made", function()
-    local fixture = require "synfin.fixture"
     local t = fixture.at_state("ESTABLISHED")
     assert.has_error(function() t.c:set { rcv_buf = 1000 } end,
       "rcv_buf, snd_buf, mss, window_scaling and timestamps are set when the connection is made (host, listen or connect settings)")

@@ -1,4 +1,4 @@
--- Hook verdicts beyond pass, drop and delay (DESIGN.md §3): a modified copy
+-- Hook verdicts beyond pass, drop and delay: a modified copy
 -- (seg:with{...}), copies ({ dup = n }), and an answer the other way
 -- ({ answer = seg:reply{...} }).
 local synfin = require "synfin"
@@ -21,7 +21,7 @@ end
 
 describe("seg:with", function()
   it("an egress hook sends a modified copy instead: the wire shows the copy, the original never left", function()
-    local net, a, b, l = pair()
+    local net, a, b = pair()
     local h = b:hook("egress", { flags = "=SA", count = 1 }, function(seg) return seg:with { win = 1000 } end)
     net:run(function()
       local c = a:connect(B, 80)
@@ -39,7 +39,7 @@ describe("seg:with", function()
   end)
 
   it("bad_checksum = true keeps a wrong checksum on purpose: the receiver drops it, the sender retransmits", function()
-    local net, a, b, l = pair()
+    local net, a, _, l = pair()
     a:hook("egress", { flags = "P", count = 1 }, function(seg) return seg:with { bad_checksum = true } end)
     net:run(function()
       local c = a:connect(B, 80)
@@ -91,7 +91,7 @@ end)
 
 describe("{ dup = n }", function()
   it("n copies go on the wire; the data is delivered once, the copies draw duplicate ACKs", function()
-    local net, a, b, l = pair()
+    local net, a, _, l = pair()
     local h = a:hook("egress", { flags = "P", count = 1 }, function() return { dup = 3 } end)
     net:run(function()
       local c = a:connect(B, 80)
@@ -111,7 +111,7 @@ end)
 
 describe("{ answer = seg:reply{...} }", function()
   it("an ingress hook answers a SYN with a RST in the listener's name: the client is refused, the server never saw it", function()
-    local net, a, b, l = pair()
+    local net, a, b = pair()
     b:hook("ingress", { flags = "=S", count = 1 }, function(seg) return { answer = seg:reply {} } end)
     net:run(function()
       local c = a:connect(B, 80)
@@ -128,8 +128,8 @@ describe("{ answer = seg:reply{...} }", function()
   end)
 
   it("an egress hook answers its own host: a SYN that never leaves is met by a crafted SYN-ACK", function()
-    local net, a = synfin.sim { latency = 0.01 }, nil
-    a = net:host(A)
+    local net = synfin.sim { latency = 0.01 }
+    local a = net:host(A)
     net:peer(B) -- no TCP there at all
     a:hook("egress", { flags = "=S", count = 1 }, function(seg)
       return { answer = seg:reply { flags = "SA", abs_seq = 424242, abs_ack = seg.abs_seq + 1, win = 5000, mss = 1460 } }
@@ -142,7 +142,7 @@ describe("{ answer = seg:reply{...} }", function()
   end)
 
   it("a bad verdict is reported as such", function()
-    local net, a, b, l = pair()
+    local net, a = pair()
     a:hook("egress", { flags = "=S" }, function() return { dup = 0 } end)
     local ok, err = pcall(net.run, net, function() a:connect(B, 80):wait("ESTABLISHED", 1) end)
     assert.is_false(ok)

@@ -1,4 +1,4 @@
-/* pcap.h - a pcapng file writer (DESIGN.md §4), for tcpdump, tshark and
+/* pcap.h - a pcapng file writer, for tcpdump, tshark and
  * Wireshark: one section, one interface of raw IPv4 packets
  * (LINKTYPE_RAW) with microsecond timestamps, and one Enhanced Packet
  * Block per packet, whose comment (opt_comment) says what synfin knows of

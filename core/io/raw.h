@@ -1,5 +1,5 @@
 /* raw.h - a net on an Ethernet interface, in real time, through an
- * AF_PACKET socket (DESIGN.md §4). The net is the same sf_sim as the
+ * AF_PACKET socket. The net is the same sf_sim as the
  * virtual network; the driver adds a bare peer standing for the host at
  * the other end of the link (the outside world: on a veth pair, the Linux
  * kernel), and speaks Ethernet and ARP for the synfin hosts of the net:

@@ -1,4 +1,4 @@
-/* rt.h - a real-time net (DESIGN.md §4): what the TUN and raw-socket
+/* rt.h - a real-time net: what the TUN and raw-socket
  * drivers share. A driver owns a device (a non-blocking fd) and knows how
  * to read packets from it and write packets to it; the real-time net owns
  * the rest: a bare peer in the sim that stands for the outside world
@@ -6,7 +6,7 @@
  * on the fd and on the net's next event (uv_poll, uv_timer), and a step
  * function with sf_sim_step's contract.
  *
- * Embedding (DESIGN.md §5, principle 6), two ways:
+ * Embedding: a program with a loop of its own drives the net, two ways:
  * - A libuv program hands its uv_loop_t to the driver's open function.
  *   The net then runs by itself on that loop, as the program's other
  *   handles do: the fd's watcher, a timer and a prepare handle live on it,

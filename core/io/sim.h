@@ -1,4 +1,4 @@
-/* sim.h - the deterministic virtual network (DESIGN.md §4): hosts in one
+/* sim.h - the deterministic virtual network: hosts in one
  * process, links with latency and seeded loss, and a virtual clock that jumps
  * to the next event. Same seed, same run, bit for bit.
  *
@@ -12,6 +12,8 @@
 #include "../hook.h"
 #include "../synfin.h"
 #include "../trace.h"
+
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -125,6 +127,12 @@ int sf_sim_pcap_close(sf_sim *sim, char *err, size_t errlen);
 
 /* The net's trace (trace.h). */
 sf_trace *sf_sim_trace(sf_sim *sim);
+/* Prints the trace as a ladder diagram (core/io/ladder.c), as
+ * print(net:trace()) does in Lua: a lane per host, time down the left, each
+ * segment an arrow with its number, flags, relative seq/ack, window and
+ * length, each state change in its host's lane with its cause. Returns 0, or
+ * -1 when writing failed or without memory. */
+int sf_sim_print_trace(sf_sim *sim, FILE *out);
 /* The net's PRNG (rand.h), seeded by sf_sim_new. */
 sf_rand *sf_sim_rand(sf_sim *sim);
 /* Hook functions that failed so far. */

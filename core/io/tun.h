@@ -1,4 +1,4 @@
-/* tun.h - a net on a TUN device, in real time (DESIGN.md §4). The net is
+/* tun.h - a net on a TUN device, in real time. The net is
  * the same sf_sim as the virtual network, hooks, delays, traces and all;
  * the driver adds a bare peer standing for the Linux kernel at the device's
  * address, writes what is sent to it into the device, turns what the

@@ -2,13 +2,19 @@
  * connection's whole life. The client connects, sends a line, the server
  * echoes it and closes when the client has closed; the sim runs until nothing
  * is pending (the client's TIME_WAIT ends after 2*MSL of virtual time). It
- * prints the states each side went through and the bytes each received, and
- * exits 0 only when everything went as RFC 9293 says it should.
+ * prints the run as a ladder (sf_sim_print_trace), the states each side went
+ * through and the bytes each received, and exits 0 only when everything went
+ * as RFC 9293 says it should.
  *
  * Built in the tree by CMake (the target synfin_embed, the test example/embed);
- * against an installed synfin:
+ * against a synfin installed under PREFIX (README, "Install"):
  *
- *     cc embed.c $(pkg-config --cflags --libs synfin) -o embed
+ *     export PKG_CONFIG_PATH=PREFIX/lib/pkgconfig
+ *     cc embed.c $(pkg-config --cflags --libs synfin) \
+ *         -Wl,-rpath,$(pkg-config --variable=libdir synfin) -o embed && ./embed
+ *
+ * (the rpath tells the program where libsynfin.so.0 is when the dynamic
+ * linker does not search PREFIX/lib; LD_LIBRARY_PATH=PREFIX/lib does too).
  */
 #include <synfin/io/sim.h>
 #include <synfin/synfin.h>
@@ -177,6 +183,8 @@ int main(void)
     static const sf_state server_want[] = {SF_LISTEN,     SF_SYN_RCVD, SF_ESTABLISHED,
                                            SF_CLOSE_WAIT, SF_LAST_ACK, SF_CLOSED};
     bool ok = x.errors == 0 && x.server != NULL;
+    sf_sim_print_trace(x.sim, stdout); /* the ladder, as print(net:trace()) draws it in Lua */
+    putchar('\n');
     ok = states(&x, "client", x.a, x.client, client_want, 7) && ok;
     if (x.server) ok = states(&x, "server", x.b, x.server, server_want, 6) && ok;
     printf("server received %zu bytes: \"%.*s\\n\"\n", x.server_got,
@@ -184,6 +192,16 @@ int main(void)
     printf("client received %zu bytes (the echo)\n", x.client_got);
     printf("%u segments, %.3f s of virtual time\n", sf_sim_trace(x.sim)->segs,
            (double)sf_sim_now(x.sim) / 1e6);
+    /* what became of them (trace.h): each record's fate, by name */
+    sf_trace *t = sf_sim_trace(x.sim);
+    size_t lost = 0;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->recs[i].kind == SF_TR_SEG && t->recs[i].fate != SF_FATE_DELIVERED) {
+            printf("segment #%u: %s\n", (unsigned)t->recs[i].seg_no,
+                   sf_fate_name((sf_fate)t->recs[i].fate));
+            lost++;
+        }
+    if (!lost) printf("every segment: %s\n", sf_fate_name(SF_FATE_DELIVERED));
 
     size_t len = sizeof message - 1;
     ok = ok && x.server_got == len && memcmp(x.server_buf, message, len) == 0 &&

@@ -1,5 +1,6 @@
 --- synfin.faults: the faults people know from netem and toxiproxy, as hook
--- factories (DESIGN.md §3, LESSONS.md §5).
+-- factories: each fault is a hook, per host and direction, drawing from the
+-- net's seeded PRNG; a fault of your own is a Lua function.
 --
 --     local faults = require "synfin.faults"
 --     faults.latency(a, "egress", { delay = 0.05, jitter = 0.01 })
@@ -27,9 +28,10 @@
 -- faults.combine(host, dir, { loss = {...}, latency = {...} }) or use a
 -- faults.link preset.
 --
--- A delayed segment can be overtaken by later ones (netem semantics). synfin
--- cannot truncate or modify a segment yet, so the byte-counting faults
--- (`limit_data`, `reset_peer`) act on whole segments.
+-- A delayed segment can be overtaken by later ones (netem semantics). The
+-- byte-counting faults (`limit_data`, `reset_peer`) act on whole segments:
+-- they drop or pass a segment, never cut it (a hook of your own can send a
+-- shorter copy, seg:with{ payload = ... }).
 -- @module synfin.faults
 -- @pragma nostrip
 local faults = {}

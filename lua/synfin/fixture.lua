@@ -1,5 +1,5 @@
---- State-machine test fixtures in the smoltcp style (DESIGN.md §6,
--- LESSONS.md §2): one synfin host under test, "us" (192.0.2.1), and a bare
+--- State-machine test fixtures in the smoltcp style (send a segment at time
+-- t, expect the exact reply; expect nothing until t): one synfin host under test, "us" (192.0.2.1), and a bare
 -- scripted peer, "them" (192.0.2.2), on a zero-latency sim. A fixture puts
 -- the connection in any of the eleven states; then a test sends the peer's
 -- segments and expects our exact replies.
@@ -305,7 +305,7 @@ function fixture.at_state(state, opts)
   local t = fixture.new(opts)
   way(t, opts and opts.passive)
   local got = t:state()
-  if got ~= state and not (state == "CLOSED") then
+  if got ~= state and state ~= "CLOSED" then
     error(("fixture: wanted %s, got %s"):format(state, got), 2)
   end
   return t

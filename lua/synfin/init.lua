@@ -1302,7 +1302,7 @@ function Host:hook(dir, filter, fn)
     end
     return verdict
   end)
-  local h = setmetatable({ net = net, host = self, id = id, count = cfilter.count }, Hook)
+  local h = setmetatable({ net = net, host = self, id = id, dir = dir, count = cfilter.count }, Hook)
   net.hooks[#net.hooks + 1] = h
   return h
 end
@@ -1687,7 +1687,7 @@ function conn:accepting()
 end
 
 ------------------------------------------------------------------------------
--- Close behaviours as Lua functions (DESIGN.md §5.3)
+-- Close behaviours as Lua functions (a policy, not a patch to the core)
 ------------------------------------------------------------------------------
 
 local close_now = conn.close -- the C CLOSE
@@ -1822,6 +1822,28 @@ function conn:segment(fields)
 end
 
 --- @section end
+
+-- How the objects print (tostring, print, the synfin -i prompt): what they
+-- are, never a bare address; a connection prints as "<conn 192.0.2.1:49152
+-- -> 192.0.2.2:80 ESTABLISHED>" (in C). None of these raises.
+Net.__tostring = function(net)
+  local ok, now = pcall(Net.now, net)
+  return ("<net %s seed %d: %d hosts, %s>"):format(net.realtime and "real time" or "sim", net.seed,
+    #net.hosts, ok and ("%.3f s"):format(now) or "closed")
+end
+Host.__tostring = function(h)
+  return ("<%s %s%s>"):format(h.peer and "peer" or "host", h.addr, h.name and (" " .. h.name) or "")
+end
+Hook.__tostring = function(h)
+  local ok, s = pcall(Hook.stats, h)
+  return ("<hook %d %s on %s: %s>"):format(h.id, h.dir or "?", h.host.addr,
+    ok and s and ("matched %d, fired %d"):format(s.matched, s.fired) or "removed")
+end
+Seg.__tostring = function(s)
+  return ("<seg%s %s %s:%s -> %s:%s seq=%s ack=%s win=%s len=%d>"):format(s.n and (" #" .. s.n) or "",
+    s.flags ~= "" and s.flags or ".", s.src, s.sport, s.dst, s.dport, s.seq, s.ack, s.win,
+    #(s.payload or ""))
+end
 
 --- The size in bytes of one connection's control block (C struct).
 -- @function synfin.sizeof_conn

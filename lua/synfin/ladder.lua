@@ -557,16 +557,16 @@ function ladder.svg(net, recs, opts)
 
   -- text along a line: at (x, y), turned by the line's angle, above (dy < 0)
   -- or below it
-  local function along(class, x, y, deg, anchor, dy, text, fill)
+  local function along(class, tx, ty, deg, anchor, dy, text, fill)
     local body = esc(text)
     if class == "seg" then body = body:gsub("^(#%d+)", '<tspan class="num">%1</tspan>') end
     w(('<text class="%s" transform="translate(%s,%s) rotate(%s)" text-anchor="%s" dy="%s"%s>%s</text>')
-      :format(class, num(x), num(y), ("%.2f"):format(deg), anchor, num(dy),
+      :format(class, num(tx), num(ty), ("%.2f"):format(deg), anchor, num(dy),
         fill and (' style="fill:' .. fill .. '"') or "", body))
   end
-  local function cross(x, y)
+  local function cross(cx, cy)
     w(('<path d="M%s,%s L%s,%s M%s,%s L%s,%s" stroke="%s" stroke-width="2.2"/>'):format(
-      num(x - 5), num(y - 5), num(x + 5), num(y + 5), num(x - 5), num(y + 5), num(x + 5), num(y - 5), RED))
+      num(cx - 5), num(cy - 5), num(cx + 5), num(cy + 5), num(cx - 5), num(cy + 5), num(cx + 5), num(cy - 5), RED))
   end
 
   -- Where the words go. What is already taken (state boxes, notes, the
@@ -643,12 +643,12 @@ function ladder.svg(net, recs, opts)
     local seen = {}
     for _, idx in ipairs { taken, lines } do
       for k = math.floor(y0 / BUCKET), math.floor(y1 / BUCKET) do
-        for _, o in ipairs(rawget(idx, k) or {}) do
-          if not seen[o] and o.x0 < x1 and x0 < o.x1 and o.y0 < y1 and y0 < o.y1 then
-            seen[o] = true
+        for _, box in ipairs(rawget(idx, k) or {}) do
+          if not seen[box] and box.x0 < x1 and x0 < box.x1 and box.y0 < y1 and y0 < box.y1 then
+            seen[box] = true
             if idx == taken then
-              if overlap(bx, o.poly) then n = n + 10 end
-            elseif o.seg ~= own and overlap(bx, o.poly) then
+              if overlap(bx, box.poly) then n = n + 10 end
+            elseif box.seg ~= own and overlap(bx, box.poly) then
               n = n + 1
             end
           end
@@ -678,8 +678,8 @@ function ladder.svg(net, recs, opts)
     g.deg = math.deg(math.atan((g.y1 - g.y0) / full))
     local dir, slope = g.dir, g.slope
     local out, inw = dir > 0 and "start" or "end", dir > 0 and "end" or "start"
-    local function at(x, y, class, anchor, dy, text, fill)
-      return { class = class, x = x, y = y, deg = g.deg, anchor = anchor, dy = dy, text = text, fill = fill }
+    local function at(tx, ty, class, anchor, dy, text, fill)
+      return { class = class, x = tx, y = ty, deg = g.deg, anchor = anchor, dy = dy, text = text, fill = fill }
     end
     s.texts = {}
     local ex, ey = g.x1, g.y1
@@ -744,10 +744,10 @@ function ladder.svg(net, recs, opts)
       if not first then first, second = second, nil end
       local toward_head = (c[3] == "end") == (dir > 0)
       local fx, fy = c[1], c[2]
-      local function text_of(t, x, y, anchor)
+      local function text_of(t, tx, ty, anchor)
         local fill = colors[g.a]
         if t == s.verdict then fill = r.fate == "flight" and GREY or nil end
-        return { class = t == s.verdict and "verdict" or "lbl", x = x, y = y, deg = g.deg, anchor = anchor,
+        return { class = t == s.verdict and "verdict" or "lbl", x = tx, y = ty, deg = g.deg, anchor = anchor,
           dy = 14, text = t, fill = fill }
       end
       if toward_head then

@@ -1,5 +1,5 @@
 --- Segment patterns: a pattern is a table shaped like a segment record, and a
--- record matches when every field the pattern names agrees (DESIGN.md §5).
+-- record matches when every field the pattern names agrees.
 --
 --     { from = a, to = b, flags = "FA", seq = 1, ack = 7, len = 0 }
 --

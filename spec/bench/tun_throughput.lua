@@ -5,8 +5,9 @@
 --
 --   spec/netns/run build/synfin spec/bench/tun_throughput.lua [MiB] [clean]
 --
--- "clean" leaves out the rows with faults (the slow ones: synfin has no
--- SACK yet, see the README). Prints a table. Real time: the numbers depend
+-- "clean" leaves out the rows with faults (the slow ones: the README says
+-- what limits synfin's recovery, below its table of these rows). Prints a
+-- table. Real time: the numbers depend
 -- on the machine.
 package.path = "spec/?.lua;" .. package.path
 local bulk = require "interop.bulk"

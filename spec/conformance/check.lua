@@ -6,7 +6,9 @@
 -- It reads
 --   * every requirement ID of RFC 9293 Appendix B (MUST-n, SHLD-n, MAY-n,
 --     REC-n) from the RFC text: the second argument, $SYNFIN_RFC9293, or
---     SOURCE_DIR/../shared/rfc/rfc9293.txt;
+--     SOURCE_DIR/spec/conformance/rfc9293.txt (the RFC, whole, as the RFC
+--     Editor publishes it: the repository carries it so that the check
+--     needs nothing outside it);
 --   * the matrix: one table row per ID, `| ID | requirement | section |
 --     status | evidence or note |`, status `implemented`, `not applicable` or
 --     `not yet`;
@@ -102,13 +104,8 @@ end
 -- RFC 9293 Appendix B
 ------------------------------------------------------------------------------
 
-local rfc_path = arg[2] or os.getenv("SYNFIN_RFC9293")
-if not rfc_path then
-  for _, p in ipairs { root .. "/../shared/rfc/rfc9293.txt", root .. "/spec/conformance/rfc9293.txt" } do
-    if read(p) then rfc_path = p; break end
-  end
-end
-local rfc = rfc_path and read(rfc_path)
+local rfc_path = arg[2] or os.getenv("SYNFIN_RFC9293") or (root .. "/spec/conformance/rfc9293.txt")
+local rfc = read(rfc_path)
 local appendix = {} -- ID -> true
 do
   local body
@@ -121,8 +118,8 @@ do
   end
   local ids = body and ids_in(body) or {}
   for _, id in ipairs(ids) do appendix[id] = true end
-  check(#ids > 0, ("RFC 9293 Appendix B: no requirement IDs found in %s (give the RFC text as the second argument)")
-    :format(rfc_path or (root .. "/../shared/rfc/rfc9293.txt")))
+  check(#ids > 0, ("RFC 9293 Appendix B: no requirement IDs found in %s%s")
+    :format(rfc_path, rfc and "" or " (cannot read it)"))
 end
 
 ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-/* The hook pipeline (DESIGN.md §3): filters matched in C (flags subset or
+/* The hook pipeline: filters matched in C (flags subset or
  * exact, state, connection, ports, after N, count N, seeded probability),
  * verdicts (the first one other than pass wins), failing hooks, removal from
  * inside a hook, counters and release callbacks. */
@@ -353,7 +353,7 @@ static void test_failing_hook(void)
     sf_filter f;
     sf_filter_init(&f);
     /* a failing hook that asks for a drop: the failure wins, the segment
-     * passes (DESIGN.md §3) and the failure is counted */
+     * passes unchanged and the failure is counted */
     probe bad = {.kind = SF_DROP, .fail = 1}, later = {.kind = SF_PASS};
     sf_hook *kb = sf_hooks_add(&h, SF_EGRESS, &f, probe_fn, &bad, NULL);
     sf_hooks_add(&h, SF_EGRESS, &f, probe_fn, &later, NULL);

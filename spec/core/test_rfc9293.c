@@ -248,8 +248,8 @@ static void test_option_encoding(void)
         }
         CHECK(lengths_ok);
         CHECK(zeros_after_eol);
-        CHECK(i == end);       /* nothing dangles past the last option */
-        CHECK(seen == combo);  /* each option written once, none invented */
+        CHECK(i == end);      /* nothing dangles past the last option */
+        CHECK(seen == combo); /* each option written once, none invented */
     }
 }
 
@@ -275,7 +275,7 @@ static void test_retransmission_same_ip_id(void)
         CHECK(k->len[0] == k->len[1]);
         CHECK(memcmp(k->pkt[0], k->pkt[1], k->len[0]) == 0);
         CHECK(get16(k->pkt[0] + 4) == 0 && get16(k->pkt[1] + 4) == 0); /* ID */
-        CHECK((get16(k->pkt[1] + 6) & 0x4000) != 0);                     /* DF */
+        CHECK((get16(k->pkt[1] + 6) & 0x4000) != 0);                   /* DF */
     }
     CHECK(k->bad_csum == 0);
     sf_conn_release(c);
@@ -336,10 +336,10 @@ static void test_ip_options_and_icmp(void)
      * an unknown option) are ignored: the handshake and the data of segments
      * carrying them are processed as without them. */
     static const uint8_t ip_opts[] = {
-        7,    7, 4, 0,    0, 0, 0,    /* Record Route, one empty slot */
-        1,                            /* NOP */
-        68,   8, 5, 0x00, 0, 0, 0, 0, /* Timestamp, one empty slot */
-        0x9e, 4, 0xaa, 0xbb,          /* an option nobody defined */
+        7,    7, 4,    0,    0, 0, 0,    /* Record Route, one empty slot */
+        1,                               /* NOP */
+        68,   8, 5,    0x00, 0, 0, 0, 0, /* Timestamp, one empty slot */
+        0x9e, 4, 0xaa, 0xbb,             /* an option nobody defined */
     };
     uint8_t pkt[1600];
     sf_seg syn = from_a(7000, 0, SF_SYN, NULL);
@@ -367,7 +367,8 @@ static void test_ip_options_and_icmp(void)
      * reaches the user, the connection stays ESTABLISHED. (They quote our
      * ACK, which has nothing in flight, so RFC 5927 §4.1 does not even
      * believe them; spec/icmp_spec.lua has the ones about data in flight.) */
-    static const uint8_t icmp[][2] = {{3, 0}, {3, 1}, {3, 5}, {11, 0}, {11, 1}, {12, 0}, {12, 1}, {12, 2}, {4, 0}};
+    static const uint8_t icmp[][2] = {{3, 0},  {3, 1},  {3, 5},  {11, 0}, {11, 1},
+                                      {12, 0}, {12, 1}, {12, 2}, {4, 0}};
     size_t before = k->n;
     for (size_t i = 0; i < sizeof icmp / sizeof icmp[0]; i++) {
         size_t n = icmp_about(pkt, icmp[i][0], icmp[i][1], k->pkt[1]);

@@ -1,7 +1,7 @@
 /* The byte ring behind the send and receive queues: capacity, partial writes,
  * wrap-around, peeks at offsets across the wrap, reads with and without a
- * destination, and dropping the storage. The ring works in byte offsets only
- * (LESSONS.md §1). */
+ * destination, and dropping the storage. The ring works in byte offsets only,
+ * never in sequence numbers (smoltcp#1136). */
 #include "check.h"
 #include "ring.h"
 
@@ -227,6 +227,42 @@ static void test_write_at_bounds(void)
     sf_ring_drop(&r);
 }
 
+/* storage costs what the ring holds: it grows by doubling from
+ * SF_RING_MIN_SIZE up to the capacity, keeps stored and held bytes in order
+ * across a wrap when it grows, and goes when trimmed empty */
+static void test_growth(void)
+{
+    sf_ring r = {.cap = 5000};
+    uint8_t in[6000], out[6000];
+    fill_counting(in, sizeof in, 0);
+    CHECK(sf_ring_write(&r, in, 3) == 3);
+    CHECK(r.size == SF_RING_MIN_SIZE);
+    CHECK(sf_ring_read(&r, NULL, 3) == 3);
+    /* wrap the head around the small storage, then hold data past the end */
+    CHECK(sf_ring_write(&r, in, 500) == 500);
+    CHECK(r.size == SF_RING_MIN_SIZE && r.head == 3);
+    CHECK(sf_ring_write_at(&r, 100, in + 600, 200)); /* needs 800: grows to 1024 */
+    CHECK(r.size == 1024 && r.head == 0);
+    CHECK(sf_ring_write(&r, in + 500, 100) == 100); /* fills the hole */
+    sf_ring_commit(&r, 200);
+    CHECK(r.len == 800);
+    CHECK(sf_ring_read(&r, out, 800) == 800 && is_counting(out, 800, 0));
+    /* one big write takes the power of two it needs, at most the capacity */
+    CHECK(sf_ring_write(&r, in, 4000) == 4000);
+    CHECK(r.size == 4096);
+    CHECK(sf_ring_write(&r, in + 4000, 2000) == 1000); /* the capacity bounds it */
+    CHECK(r.size == 5000);
+    CHECK(sf_ring_read(&r, out, 5000) == 5000 && is_counting(out, 5000, 0));
+    /* trimmed when empty, not before */
+    CHECK(sf_ring_write(&r, in, 10) == 10);
+    sf_ring_trim(&r);
+    CHECK(r.data != NULL);
+    CHECK(sf_ring_read(&r, NULL, 10) == 10);
+    sf_ring_trim(&r);
+    CHECK(r.data == NULL && r.size == 0);
+    sf_ring_drop(&r);
+}
+
 int main(void)
 {
     test_empty_ring();
@@ -236,6 +272,7 @@ int main(void)
     test_peek();
     test_write_at_commit();
     test_write_at_bounds();
+    test_growth();
     test_read_null_dst();
     test_drop();
     return check_report("ring");

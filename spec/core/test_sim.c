@@ -1,4 +1,4 @@
-/* The sim driver (DESIGN.md §4): two hosts over a link with latency and
+/* The sim driver: two hosts over a link with latency and
  * seeded loss. The same seed gives the same trace, record for record and byte
  * for byte; loss is repaired by retransmission; hook verdicts and injected
  * segments have their fates recorded. */
@@ -516,11 +516,76 @@ static void test_inject(void)
     sf_sim_free(sim);
 }
 
+/* ---- the ladder in C (core/io/ladder.c) and the names -------------------------------- */
+
+/* A short transfer drawn by sf_sim_print_trace: the picture print(net:trace())
+ * draws in Lua for the same records. */
+static void test_print_trace(void)
+{
+    static const char want[] =
+        "  time (s)  10.0.0.1                                        10.0.0.2\n"
+        "            |                                               |\n"
+        "     0.000  |                                               [listener :80 LISTEN] listen\n"
+        "     0.000  [SYN_SENT] connect                              |\n"
+        "     0.000  |--#1 S seq=0 win=65535 <mss 1460> ------------>|\n"
+        "     0.005  |                                               [SYN_RCVD] SYN #1\n"
+        "     0.005  |<----- #2 SA seq=0 ack=1 win=65535 <mss 1460>--|\n"
+        "     0.010  [ESTABLISHED] SYN-ACK #2                        |\n"
+        "     0.010  |--#3 A seq=1 ack=1 win=65535 ----------------->|\n"
+        "     0.010  |--#4 A seq=1 ack=1 win=65535 len=1448 -------->|\n"
+        "     0.010  |--#5 PA seq=1449 ack=1 win=65535 len=600 ----->|\n"
+        "     0.010  |--#6 PA seq=2049 ack=1 win=65535 len=952 ----->|\n"
+        "     0.010  [FIN_WAIT_1] close                              |\n"
+        "     0.010  |--#7 FA seq=3001 ack=1 win=65535 ------------->|\n"
+        "     0.015  |                                               [ESTABLISHED] ACK #3\n"
+        "     0.015  |                                               [CLOSE_WAIT] FIN #7\n"
+        "     0.015  |<-------------- #8 A seq=1 ack=3002 win=62534--|\n"
+        "     0.015  |                                               [LAST_ACK] close\n"
+        "     0.015  |<------------- #9 FA seq=1 ack=3002 win=65535--|\n"
+        "     0.020  [FIN_WAIT_2] ACK of our FIN #8                  |\n"
+        "     0.020  [TIME_WAIT] FIN #9                              |\n"
+        "     0.020  |--#10 A seq=3002 ack=2 win=65534 ------------->|\n"
+        "     0.025  |                                               [CLOSED] ACK of our FIN #10\n"
+        "    60.020  [CLOSED] 2MSL                                   |\n"
+        "    60.020  |                                               (the end)\n";
+    xfer x;
+    xfer_setup(&x, 1, 0.0, 3000);
+    xfer_run(&x, UINT64_MAX);
+    CHECK(xfer_done(&x));
+    sf_sim_note(x.sim, x.b, "the end");
+    FILE *f = tmpfile();
+    CHECK(f != NULL);
+    if (!f) return;
+    CHECK(sf_sim_print_trace(x.sim, f) == 0);
+    char got[8192];
+    rewind(f);
+    size_t n = fread(got, 1, sizeof got - 1, f);
+    got[n] = 0;
+    fclose(f);
+    CHECK(strcmp(got, want) == 0);
+    if (strcmp(got, want) != 0) fprintf(stderr, "the ladder:\n%s", got);
+    xfer_free(&x);
+}
+
+static void test_names(void)
+{
+    CHECK(strcmp(sf_fate_name(SF_FATE_FLIGHT), "flight") == 0);
+    CHECK(strcmp(sf_fate_name(SF_FATE_DROPPED_EGRESS), "dropped_egress") == 0);
+    CHECK(strcmp(sf_fate_name(SF_FATE_REPLACED), "replaced") == 0);
+    CHECK(strcmp(sf_fate_name((sf_fate)99), "?") == 0);
+    CHECK(strcmp(sf_cause_name(SF_CAUSE_TIMER), "timer") == 0);
+    CHECK(strcmp(sf_event_name(SF_EV_STATE), "state") == 0);
+    CHECK(strcmp(sf_event_name(SF_EV_SOFT_ERROR), "soft_error") == 0);
+    CHECK(strcmp(sf_event_name((sf_event_type)99), "?") == 0);
+}
+
 int main(void)
 {
     test_same_seed_same_trace();
     test_loss_repaired();
     test_hook_fates();
     test_inject();
+    test_print_trace();
+    test_names();
     return check_report("sim");
 }

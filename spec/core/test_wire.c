@@ -46,7 +46,7 @@ static void fix_tcp_checksum(uint8_t *pkt)
     uint8_t *tcp = pkt + ihl;
     size_t tlen = total - ihl;
     put16(tcp + 16, 0);
-    uint32_t sum = get16(pkt + 12) + get16(pkt + 14) + get16(pkt + 16) + get16(pkt + 18);
+    uint32_t sum = (uint32_t)get16(pkt + 12) + get16(pkt + 14) + get16(pkt + 16) + get16(pkt + 18);
     sum += 6 + (uint32_t)tlen;
     size_t i = 0;
     for (; i + 1 < tlen; i += 2)
@@ -463,7 +463,7 @@ static void test_tcp_header_errors(void)
         fix_tcp_checksum(pkt);
         CHECK(expect_bad(pkt, n, "data offset"));
     }
-    /* data offset past the end of the segment (LESSONS.md §3) */
+    /* data offset past the end of the segment (smoltcp#261 crashed on it) */
     n = craft(pkt, NULL, 0, 8);
     pkt[TCP_OFF + 12] = 8 << 4; /* 32 bytes, the segment has 28 */
     fix_tcp_checksum(pkt);

@@ -3,7 +3,6 @@
 -- a synfin client against `python3 -m http.server`, and a simultaneous
 -- close with the kernel. Runs only through spec/netns/run, in a network
 -- namespace of its own (10.73.0.0/24 on the TUN device, nothing else).
-local synfin = require "synfin"
 local kernel = require "interop.kernel"
 
 kernel.need_namespace "lua5.4 /usr/bin/busted spec/interop/apps_spec.lua"
@@ -149,7 +148,7 @@ describe("over TUN, a synfin client", function()
   end)
 end)
 
-describe("over TUN, a simultaneous close with the kernel (SEED.md: CLOSING)", function()
+describe("over TUN, a simultaneous close with the kernel (claim C3: CLOSING)", function()
   it("both send FIN before seeing the other's: both go CLOSING, then TIME_WAIT", function()
     -- RFC 9293 §3.6, case 3 (Figure 13). The kernel closes first, and its
     -- FIN is held for a while in synfin's ingress (as if the link were

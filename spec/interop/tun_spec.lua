@@ -3,7 +3,6 @@
 -- device, its subnet 10.73.0.0/24 and every socket live and die there.
 -- The kernel's side is spec/interop/kernel_peer.py (plain sockets); its
 -- sockets are watched with `ss -tan`.
-local synfin = require "synfin"
 local kernel = require "interop.kernel"
 
 kernel.need_namespace "lua5.4 /usr/bin/busted spec/interop/tun_spec.lua"
@@ -11,7 +10,6 @@ kernel.need_namespace "lua5.4 /usr/bin/busted spec/interop/tun_spec.lua"
 local KERNEL, SYNFIN = "10.73.0.1", "10.73.0.2"
 
 local scope = kernel.scope(after_each)
-local on_cleanup = scope.on_cleanup
 
 -- A fresh net (and device) per test.
 local function tun_net(opts) return scope.tun_net(SYNFIN, opts) end
@@ -43,7 +41,7 @@ describe("over TUN, a synfin server and kernel clients", function()
     -- the kernel's FIN came first: synfin went CLOSE_WAIT -> LAST_ACK -> CLOSED
     local st = states(net, server)
     assert.same({ "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED" }, st)
-    local syn = segs(net, function(r) return r.flags == "S" end)[1]
+    local syn = segs(net, function(rec) return rec.flags == "S" end)[1]
     assert.equal(KERNEL, syn.src)
     assert.equal(1460, syn.mss)
   end)
@@ -117,7 +115,7 @@ describe("over TUN, a synfin client and kernel servers", function()
     assert.equal(3000, results[1].received)
     assert.equal("eof", results[1]["end"])
     -- Linux answers our FIN with its own at once (FIN+ACK): FIN_WAIT_1 goes
-    -- straight to TIME_WAIT (SEED.md C4), or through FIN_WAIT_2 when its
+    -- straight to TIME_WAIT (claim C3), or through FIN_WAIT_2 when its
     -- ACK and FIN come apart
     local st = states(net, client)
     assert.same({ "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1" }, { st[1], st[2], st[3] })
@@ -144,7 +142,7 @@ describe("over TUN, a synfin client and kernel servers", function()
   end)
 end)
 
-describe("over TUN, the kernel's states seen with ss (SEED.md)", function()
+describe("over TUN, the kernel's states seen with ss (claim C3)", function()
   it("C3: withholding the handshake's last ACK leaves the kernel in SYN-RECV, retransmitting its SYN-ACK", function()
     local net, client = tun_net()
     local proc = start { "server", KERNEL, "9002" }

@@ -84,6 +84,23 @@ if readelf -d "$tmp/installed_static" | grep -q 'NEEDED.*libsynfin'; then
 fi
 "$tmp/installed_static"
 
+step "the README's embedding example against the prefix: an rpath, or LD_LIBRARY_PATH"
+# the README's command: examples/embed/embed.c, with -Wl,-rpath to the
+# libdir pkg-config names (the prefix is not one the dynamic linker searches)
+pc_libdir=$(pkg-config --variable=libdir synfin)
+"$cc" "${sanitize[@]}" "$src/examples/embed/embed.c" "${cflags[@]}" "${libs[@]}" \
+    -Wl,-rpath,"$pc_libdir" -o "$tmp/embed"
+"$tmp/embed" >"$tmp/embed.out" || {
+    cat "$tmp/embed.out"
+    die "examples/embed/embed.c built with an rpath failed"
+}
+grep -F '[TIME_WAIT] FIN #8' "$tmp/embed.out" || {
+    cat "$tmp/embed.out"
+    die "no ladder from examples/embed/embed.c (sf_sim_print_trace)"
+}
+"$cc" "${sanitize[@]}" "$src/examples/embed/embed.c" "${cflags[@]}" "${libs[@]}" -o "$tmp/embed_ld"
+LD_LIBRARY_PATH="$pc_libdir" "$tmp/embed_ld" >/dev/null || die "embed with LD_LIBRARY_PATH=$pc_libdir failed"
+
 step "the installed CLI on examples/seed_walkthrough.lua"
 (cd "$tmp" && "$prefix/bin/synfin" "$src/examples/seed_walkthrough.lua") >"$tmp/cli.out" || {
     cat "$tmp/cli.out"

@@ -38,8 +38,14 @@ int main(void)
     }
     ok = ok && closed && sf_conn_state(c) == SF_CLOSED && sf_conn_state(s) == SF_CLOSED &&
          sf_sim_trace(sim)->segs > 0;
-    printf("synfin %s: %s after %u segments\n", SF_VERSION,
-           ok ? sf_state_name(sf_conn_state(c)) : "?", ok ? sf_sim_trace(sim)->segs : 0);
+    const sf_trace *t = sf_sim_trace(sim);
+    unsigned delivered = 0;
+    for (size_t i = 0; i < t->n; i++)
+        delivered += t->recs[i].kind == SF_TR_SEG && t->recs[i].fate == SF_FATE_DELIVERED;
+    printf("synfin %s: %s after %u segments, %u %s\n", SF_VERSION,
+           ok ? sf_state_name(sf_conn_state(c)) : "?", ok ? t->segs : 0, delivered,
+           sf_fate_name(SF_FATE_DELIVERED));
+    ok = ok && sf_sim_print_trace(sim, stdout) == 0;
     sf_sim_free(sim);
     return ok ? 0 : 1;
 }

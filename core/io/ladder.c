@@ -1,0 +1,302 @@
+/* ladder.c - a sim's trace as a ladder diagram in text, for C programs: the
+ * same picture the Lua side draws (lua/synfin/ladder.lua, print(net:trace())),
+ * one lane per host, time down the left, each segment an arrow numbered in
+ * order with its flags, relative seq/ack, window and length, each state
+ * change in its host's lane with its cause.
+ *
+ * Sequence numbers are shown relative to each direction's ISN, as
+ * packetdrill and Wireshark show them: the ISN of a direction is the
+ * sequence number of the last SYN seen in it, unless its connection is
+ * still open (a SYN into a synchronized connection does not renumber it). */
+#include "sim.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TIME_W   10 /* the time column: "%10.3f" */
+#define MIN_GAP  30 /* columns between two lanes, at least */
+#define LINE_MAX 1024
+
+/* One direction of a connection, and its ISN. */
+typedef struct {
+    uint32_t saddr, daddr;
+    uint16_t sport, dport;
+    uint32_t isn;
+    bool closed; /* its connection has closed: the next SYN starts anew */
+} flow;
+
+typedef struct {
+    flow *v;
+    size_t n, cap;
+} flows;
+
+static flow *find_flow(flows *fs, uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport)
+{
+    for (size_t i = 0; i < fs->n; i++) {
+        flow *f = &fs->v[i];
+        if (f->saddr == saddr && f->sport == sport && f->daddr == daddr && f->dport == dport)
+            return f;
+    }
+    return NULL;
+}
+
+static flow *add_flow(flows *fs, uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport)
+{
+    if (fs->n == fs->cap) {
+        size_t cap = fs->cap ? fs->cap * 2 : 16;
+        flow *v = realloc(fs->v, cap * sizeof *v);
+        if (!v) return NULL;
+        fs->v = v;
+        fs->cap = cap;
+    }
+    flow *f = &fs->v[fs->n++];
+    *f = (flow){.saddr = saddr, .sport = sport, .daddr = daddr, .dport = dport};
+    return f;
+}
+
+/* The relative numbers of segment record r, against the ISNs seen so far;
+ * a SYN names its direction's ISN, unless that connection is known and not
+ * closed. *sack_base is the ISN the SACK blocks count from (0: none). */
+static void relative(flows *fs, const sf_trace_rec *r, uint32_t *seq, uint32_t *ack,
+                     uint32_t *sack_base)
+{
+    flow *mine = find_flow(fs, r->saddr, r->sport, r->daddr, r->dport);
+    if ((r->flags & SF_SYN) && (!mine || mine->closed)) {
+        if (!mine) mine = add_flow(fs, r->saddr, r->sport, r->daddr, r->dport);
+        if (mine) {
+            mine->isn = r->seq;
+            mine->closed = false;
+        }
+    }
+    flow *theirs = find_flow(fs, r->daddr, r->dport, r->saddr, r->sport);
+    *seq = r->seq - (mine ? mine->isn : 0);
+    *ack = r->ack - (theirs ? theirs->isn : 0);
+    *sack_base = theirs ? theirs->isn : 0;
+}
+
+/* After state record r: when its connection is gone, its ISNs still number
+ * its last segments, and the next SYN on these ports starts new ones. */
+static void note_state(flows *fs, sf_sim *sim, const sf_trace_rec *r)
+{
+    if (r->dport == 0 || (r->new_state != SF_CLOSED && r->new_state != SF_LISTEN)) return;
+    uint32_t me = sf_sim_host_addr(sim, r->host);
+    flow *f = find_flow(fs, me, r->sport, r->daddr, r->dport);
+    if (f) f->closed = true;
+    f = find_flow(fs, r->daddr, r->dport, me, r->sport);
+    if (f) f->closed = true;
+}
+
+/* A line being drawn: text placed at columns, blanks between. */
+typedef struct {
+    char s[LINE_MAX + 1];
+    size_t len;
+} line;
+
+/* Writes text at column col (0-based), padding with blanks up to it. */
+static void put(line *l, size_t col, const char *text)
+{
+    size_t n = strlen(text);
+    if (col >= LINE_MAX) return;
+    if (col + n > LINE_MAX) n = LINE_MAX - col;
+    while (l->len < col)
+        l->s[l->len++] = ' ';
+    memcpy(l->s + col, text, n);
+    if (col + n > l->len) l->len = col + n;
+    l->s[l->len] = 0;
+}
+
+/* The segment's label: "#4 FA seq=19 ack=25 win=65511 len=5 <mss 1460>". */
+static void seg_label(const sf_trace_rec *r, uint32_t seq, uint32_t ack, uint32_t sack_base,
+                      char *out, size_t cap)
+{
+    char flags[9];
+    sf_flags_str(r->flags, flags);
+    int n = snprintf(out, cap, "#%u %s seq=%u", (unsigned)r->seg_no, flags[0] ? flags : ".",
+                     (unsigned)seq);
+    if (r->flags & SF_ACK) n += snprintf(out + n, cap - (size_t)n, " ack=%u", (unsigned)ack);
+    n += snprintf(out + n, cap - (size_t)n, " win=%u", (unsigned)r->wnd);
+    if (r->len) n += snprintf(out + n, cap - (size_t)n, " len=%u", (unsigned)r->len);
+    if (r->mss) n += snprintf(out + n, cap - (size_t)n, " <mss %u>", (unsigned)r->mss);
+    if (r->sack_n) {
+        /* SACK blocks name the other direction's bytes, as the ACK does */
+        n += snprintf(out + n, cap - (size_t)n, " <sack");
+        for (int b = 0; b < r->sack_n && b < 4; b++)
+            n += snprintf(out + n, cap - (size_t)n, " %u-%u", (unsigned)(r->sack[b][0] - sack_base),
+                          (unsigned)(r->sack[b][1] - sack_base));
+        snprintf(out + n, cap - (size_t)n, ">");
+    }
+}
+
+/* Appends a note to the list in out ("a, b"). */
+static void add_note(char *out, size_t cap, const char *fmt, ...)
+{
+    size_t n = strlen(out);
+    if (n && n + 2 < cap) {
+        memcpy(out + n, ", ", 3);
+        n += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out + n, cap - n, fmt, ap);
+    va_end(ap);
+}
+
+/* What happened to a segment, when it is worth a word ("" otherwise). */
+static void seg_fate(const sf_trace_rec *r, char *out, size_t cap)
+{
+    unsigned hook = r->hook_id;
+    out[0] = 0;
+    if (r->injected && hook)
+        add_note(out, cap, "made by hook %u", hook);
+    else if (r->injected)
+        add_note(out, cap, "injected");
+    if (r->fate == SF_FATE_REPLACED) add_note(out, cap, "replaced by hook %u", hook);
+    if (r->delay) add_note(out, cap, "delayed %gs by hook %u", (double)r->delay / 1e6, hook);
+    if (r->fate == SF_FATE_LOST) add_note(out, cap, "lost by the link");
+    if (r->fate == SF_FATE_DROPPED_EGRESS) add_note(out, cap, "dropped by hook %u", hook);
+    if (r->fate == SF_FATE_DROPPED_INGRESS)
+        add_note(out, cap, "dropped on arrival by hook %u", hook);
+    if (r->fate == SF_FATE_NO_HOST) {
+        char dst[16];
+        sf_addr_str(r->daddr, dst);
+        add_note(out, cap, "no host at %s", dst);
+    }
+}
+
+/* How many connections (listeners aside) each host's state records name,
+ * to tell them apart in its lane when there are several. */
+static size_t *conns_per_host(const sf_trace *t, int hosts)
+{
+    size_t *count = calloc((size_t)hosts + 1, sizeof *count);
+    if (!count) return NULL;
+    for (size_t i = 0; i < t->n; i++) {
+        const sf_trace_rec *r = &t->recs[i];
+        if (r->kind != SF_TR_STATE || r->dport == 0 || r->host >= hosts) continue;
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++) {
+            const sf_trace_rec *q = &t->recs[j];
+            seen = q->kind == SF_TR_STATE && q->dport != 0 && q->host == r->host &&
+                   q->conn_id == r->conn_id;
+        }
+        if (!seen) count[r->host]++;
+    }
+    return count;
+}
+
+int sf_sim_print_trace(sf_sim *sim, FILE *out)
+{
+    sf_trace *t = sf_sim_trace(sim);
+    int hosts = sf_sim_host_count(sim);
+    if (hosts <= 0) return fputs("(no hosts)\n", out) < 0 ? -1 : 0;
+
+    /* lanes: wide enough for the longest label, as the Lua ladder makes them */
+    char label[256], fate[256], text[LINE_MAX];
+    uint32_t seq, ack, sack_base;
+    size_t gap = MIN_GAP;
+    flows fs = {0};
+    for (size_t i = 0; i < t->n; i++) {
+        const sf_trace_rec *r = &t->recs[i];
+        if (r->kind == SF_TR_STATE && r->host < hosts) note_state(&fs, sim, r);
+        if (r->kind != SF_TR_SEG) continue;
+        relative(&fs, r, &seq, &ack, &sack_base);
+        seg_label(r, seq, ack, sack_base, label, sizeof label);
+        if (strlen(label) + 10 > gap) gap = strlen(label) + 10;
+    }
+    fs.n = 0; /* and again from the start, drawing */
+    size_t *conns = conns_per_host(t, hosts);
+    if (!conns) {
+        free(fs.v);
+        return -1;
+    }
+#define LANE(h) ((size_t)TIME_W + 2 + (size_t)(h)*gap)
+
+    line blank = {.len = 0};
+    put(&blank, 0, "");
+    for (int h = 0; h < hosts; h++)
+        put(&blank, LANE(h), "|");
+    line head = {.len = 0};
+    snprintf(text, sizeof text, "%*s", TIME_W, "time (s)");
+    put(&head, 0, text);
+    for (int h = 0; h < hosts; h++) {
+        char addr[16];
+        sf_addr_str(sf_sim_host_addr(sim, h), addr);
+        put(&head, LANE(h), addr);
+    }
+    int err = fprintf(out, "%s\n%s\n", head.s, blank.s) < 0;
+
+    for (size_t i = 0; i < t->n && !err; i++) {
+        const sf_trace_rec *r = &t->recs[i];
+        line l = blank;
+        bool drawn = true;
+        if (r->kind == SF_TR_SEG) {
+            relative(&fs, r, &seq, &ack, &sack_base);
+            seg_label(r, seq, ack, sack_base, label, sizeof label);
+            int a = r->host, b = r->to_host;
+            if (b != UINT16_MAX && a != b && a < hosts && b < hosts) {
+                size_t lo = LANE(a < b ? a : b), hi = LANE(a < b ? b : a);
+                bool right = a < b;
+                if (r->fate == SF_FATE_DROPPED_EGRESS || r->fate == SF_FATE_REPLACED) {
+                    /* it never reached the wire: a stub with an X at its sender */
+                    snprintf(text, sizeof text, "%s%s%s", right ? "-X " : "", label,
+                             right ? "" : " X-");
+                    put(&l, right ? lo + 1 : hi - strlen(text), text);
+                } else {
+                    size_t span = hi - lo - 1, body = strlen(label) + 4;
+                    size_t fill = span > body ? span - body : 1;
+                    char dashes[LINE_MAX - sizeof label - 8]; /* the arrow fits the line */
+                    if (fill > sizeof dashes - 1) fill = sizeof dashes - 1;
+                    memset(dashes, '-', fill);
+                    dashes[fill] = 0;
+                    bool cut = r->fate == SF_FATE_LOST || r->fate == SF_FATE_DROPPED_INGRESS;
+                    if (right)
+                        snprintf(text, sizeof text, "--%s %s%c", label, dashes, cut ? 'X' : '>');
+                    else
+                        snprintf(text, sizeof text, "%c%s %s--", cut ? 'X' : '<', dashes, label);
+                    put(&l, lo + 1, text);
+                }
+            } else {
+                char dst[16];
+                sf_addr_str(r->daddr, dst);
+                snprintf(text, sizeof text, "%s -> %s:%u", label, dst, (unsigned)r->dport);
+                put(&l, LANE(a < hosts ? a : 0) + 2, text);
+            }
+            seg_fate(r, fate, sizeof fate);
+            if (fate[0]) {
+                put(&l, l.len, "  ");
+                put(&l, l.len, fate);
+            }
+        } else if (r->kind == SF_TR_STATE && r->host < hosts) {
+            char who[32] = "", seg[16] = "";
+            if (r->dport == 0)
+                snprintf(who, sizeof who, "listener :%u ", (unsigned)r->sport);
+            else if (conns[r->host] > 1)
+                snprintf(who, sizeof who, ":%u~%u ", (unsigned)r->sport, (unsigned)r->dport);
+            if (r->seg_no) snprintf(seg, sizeof seg, " #%u", (unsigned)r->seg_no);
+            snprintf(text, sizeof text, "[%s%s] %s%s", who, sf_state_name((sf_state)r->new_state),
+                     r->why ? r->why : sf_cause_name((sf_cause)r->cause), seg);
+            put(&l, LANE(r->host), text);
+            note_state(&fs, sim, r);
+        } else if (r->kind == SF_TR_NOTE) {
+            char seg[16] = "";
+            if (r->seg_no) snprintf(seg, sizeof seg, " #%u", (unsigned)r->seg_no);
+            if (r->text_len)
+                snprintf(text, sizeof text, "(%.*s%s)", (int)r->text_len,
+                         (const char *)t->arena + r->text_off, seg);
+            else
+                snprintf(text, sizeof text, "(%s%s)", r->why ? r->why : "", seg);
+            put(&l, r->host < hosts ? LANE(r->host) : TIME_W + 2, text);
+        } else {
+            drawn = false;
+        }
+        if (!drawn) continue;
+        while (l.len > 0 && l.s[l.len - 1] == ' ')
+            l.s[--l.len] = 0;
+        /* the time in the first column (wider only past 999999 s) */
+        err = fprintf(out, "%*.3f%s\n", TIME_W, (double)r->time / 1e6, l.s + TIME_W) < 0;
+    }
+#undef LANE
+    free(conns);
+    free(fs.v);
+    return err ? -1 : 0;
+}
