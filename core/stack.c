@@ -139,6 +139,7 @@ sf_stack *sf_stack_new(const sf_config *cfg, const sf_callbacks *cb, void *ud)
 
 static void conn_free(sf_conn *c)
 {
+    sf_tw_unschedule(c);
     if (c->all_prev)
         c->all_prev->all_next = c->all_next;
     else
@@ -158,12 +159,28 @@ static void reap(sf_stack *st)
     }
 }
 
+/* At an entry point outside a batch, when nothing names a connection any
+ * more: CLOSED ones are freed, TIME_WAIT ones nobody holds become records. */
+static void tidy(sf_stack *st)
+{
+    reap(st);
+    sf_tw_compact_scheduled(st);
+}
+
+void sf_conn_free_compacted(sf_conn *c)
+{
+    sf_timer_remove(c);
+    sf_conn_unhash(c);
+    conn_free(c);
+}
+
 void sf_stack_free(sf_stack *st)
 {
     if (!st) return;
     reap(st);
     while (st->all)
         conn_free(st->all); /* held ones too: handles die with the stack */
+    sf_tw_free_all(st);
     free(st->table);
     free(st->listeners);
     free(st->heap);
@@ -180,7 +197,7 @@ const sf_config *sf_stack_config(const sf_stack *st)
 }
 size_t sf_stack_conn_count(const sf_stack *st)
 {
-    return st->nconns;
+    return st->nconns + st->ntw;
 }
 
 void sf_stack_foreach(sf_stack *st, void (*fn)(void *ud, const sf_conn *c), void *ud)
@@ -188,11 +205,12 @@ void sf_stack_foreach(sf_stack *st, void (*fn)(void *ud, const sf_conn *c), void
     /* what the tables know, and a TIME_WAIT parked by a reopening SYN */
     for (sf_conn *c = st->all; c; c = c->all_next)
         if (c->state != SF_CLOSED && (c->hashed || c->tw_child)) fn(ud, c);
+    sf_tw_foreach(st, fn, ud); /* and the TIME_WAIT records */
 }
 
 /* ---- the tables ------------------------------------------------------------------------ */
 
-static size_t tuple_hash(uint32_t raddr, uint16_t lport, uint16_t rport)
+size_t sf_tuple_hash(uint32_t raddr, uint16_t lport, uint16_t rport)
 {
     uint64_t h = (uint64_t)raddr << 32 | (uint32_t)lport << 16 | rport;
     h ^= h >> 33;
@@ -209,7 +227,7 @@ static void table_grow(sf_stack *st)
     for (size_t i = 0; i < st->table_size; i++)
         for (sf_conn *c = st->table[i], *next; c; c = next) {
             next = c->hash_next;
-            size_t b = tuple_hash(c->raddr, c->lport, c->rport) & (size - 1);
+            size_t b = sf_tuple_hash(c->raddr, c->lport, c->rport) & (size - 1);
             c->hash_next = table[b];
             table[b] = c;
         }
@@ -228,7 +246,7 @@ void sf_conn_hash(sf_conn *c)
         st->listeners[b] = c;
     } else {
         if (st->nconns >= st->table_size) table_grow(st);
-        size_t b = tuple_hash(c->raddr, c->lport, c->rport) & (st->table_size - 1);
+        size_t b = sf_tuple_hash(c->raddr, c->lport, c->rport) & (st->table_size - 1);
         c->hash_next = st->table[b];
         st->table[b] = c;
         st->nconns++;
@@ -244,7 +262,7 @@ void sf_conn_unhash(sf_conn *c)
     if (c->is_listener) {
         at = &st->listeners[c->lport & (st->listeners_size - 1)];
     } else {
-        at = &st->table[tuple_hash(c->raddr, c->lport, c->rport) & (st->table_size - 1)];
+        at = &st->table[sf_tuple_hash(c->raddr, c->lport, c->rport) & (st->table_size - 1)];
         st->nconns--;
     }
     while (*at && *at != c)
@@ -256,7 +274,7 @@ void sf_conn_unhash(sf_conn *c)
 
 static sf_conn *find_conn(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport)
 {
-    size_t b = tuple_hash(raddr, lport, rport) & (st->table_size - 1);
+    size_t b = sf_tuple_hash(raddr, lport, rport) & (st->table_size - 1);
     for (sf_conn *c = st->table[b]; c; c = c->hash_next)
         if (c->raddr == raddr && c->lport == lport && c->rport == rport) return c;
     return NULL;
@@ -269,15 +287,29 @@ sf_conn *sf_find_listener(sf_stack *st, uint16_t lport)
     return NULL;
 }
 
-sf_conn *sf_stack_lookup(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport)
+/* The connection of this 4-tuple, a TIME_WAIT record made one again. */
+static sf_conn *find_or_expand(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport)
 {
     sf_conn *c = find_conn(st, raddr, lport, rport);
+    if (c) return c;
+    sf_tw *t = sf_tw_find(st, raddr, lport, rport);
+    return t ? sf_tw_expand(st, t) : NULL;
+}
+
+sf_conn *sf_stack_lookup(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport)
+{
+    sf_conn *c = find_or_expand(st, raddr, lport, rport);
     return c ? c : sf_find_listener(st, lport);
+}
+
+bool sf_tuple_taken(const sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport)
+{
+    return find_conn((sf_stack *)st, raddr, lport, rport) || sf_tw_find(st, raddr, lport, rport);
 }
 
 /* ---- connections -------------------------------------------------------------------------- */
 
-sf_conn *sf_conn_new(sf_stack *st, const sf_policy *pol)
+sf_conn *sf_conn_alloc(sf_stack *st)
 {
     sf_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
@@ -285,6 +317,13 @@ sf_conn *sf_conn_new(sf_stack *st, const sf_policy *pol)
     c->all_next = st->all;
     if (st->all) st->all->all_prev = c;
     st->all = c;
+    return c;
+}
+
+sf_conn *sf_conn_new(sf_stack *st, const sf_policy *pol)
+{
+    sf_conn *c = sf_conn_alloc(st);
+    if (!c) return NULL;
     c->id = st->next_id++;
     c->state = SF_CLOSED;
     c->pol = pol ? *pol : st->cfg.policy;
@@ -461,6 +500,8 @@ void sf_conn_release(sf_conn *c)
     if (c->state == SF_CLOSED) {
         c->hash_next = c->stack->reap;
         c->stack->reap = c;
+    } else if (c->state == SF_TIME_WAIT) {
+        sf_tw_schedule(c); /* a record, from the next entry point */
     }
 }
 
@@ -498,7 +539,7 @@ void sf_stack_batch_end(sf_stack *st, uint64_t now)
 void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
 {
     sf_stack_at(st, now);
-    if (!st->batch) reap(st); /* a batch's pending list may still name them */
+    if (!st->batch) tidy(st); /* a batch's pending list may still name them */
     if (sf_wire_is_icmp(pkt, len)) {
         sf_icmp_input(st, now, pkt, len); /* RFC 9293 §3.9.2.2 */
         return;
@@ -519,7 +560,7 @@ void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
         sf_report_drop(st, NULL, "source address not unicast: ignored");
         return;
     }
-    sf_conn *c = find_conn(st, seg.saddr, seg.dport, seg.sport);
+    sf_conn *c = find_or_expand(st, seg.saddr, seg.dport, seg.sport);
     if (c) {
         c->segs_in++;
         if (c->state == SF_SYN_SENT) {
@@ -549,11 +590,14 @@ void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
 void sf_stack_poll(sf_stack *st, uint64_t now)
 {
     sf_stack_at(st, now);
-    reap(st);
+    tidy(st);
+    sf_tw_expire(st, now);
     sf_timers_run(st, now);
 }
 
 uint64_t sf_stack_deadline(const sf_stack *st)
 {
-    return st->heap_len ? st->heap[0]->deadline : SF_NO_DEADLINE;
+    uint64_t d = st->heap_len ? st->heap[0]->deadline : SF_NO_DEADLINE;
+    uint64_t tw = sf_tw_deadline(st);
+    return tw < d ? tw : d;
 }

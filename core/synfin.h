@@ -336,8 +336,13 @@ uint64_t sf_stack_deadline(const sf_stack *st);
 sf_conn *sf_stack_lookup(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport);
 /* How many connections the stack has, listeners aside (TIME_WAIT included). */
 size_t sf_stack_conn_count(const sf_stack *st);
+/* Of those, the TIME_WAIT connections nobody holds, kept as small records
+ * (they answer as a connection would; a lookup makes one a connection again). */
+size_t sf_stack_time_wait_records(const sf_stack *st);
 /* Calls fn for every connection the stack has, listeners and TIME_WAIT
- * included, newest first (the `ss -tan` view). fn must not call the stack. */
+ * included, newest first, then the TIME_WAIT records (the `ss -tan` view).
+ * fn must not call the stack, and must not keep the pointer: a record's is
+ * a view, valid during the call. */
 void sf_stack_foreach(sf_stack *st, void (*fn)(void *ud, const sf_conn *c), void *ud);
 
 /* ---- user calls (RFC 9293 §3.9.1 and §3.10.1-6) ---------------------------------- */
@@ -413,6 +418,8 @@ void sf_conn_release(sf_conn *c);
 
 /* The size of a connection's control block, for the record. */
 size_t sf_conn_sizeof(void);
+/* The size of a TIME_WAIT record (see sf_stack_time_wait_records). */
+size_t sf_time_wait_sizeof(void);
 
 #ifdef __cplusplus
 }

@@ -41,6 +41,9 @@ typedef enum {
     SF_TIMER_COUNT
 } sf_timer;
 
+/* A TIME_WAIT connection nobody holds, compacted (timewait.c). */
+typedef struct sf_tw sf_tw;
+
 /* A listener's queue of children, oldest first; doubly linked, so that a
  * child comes in and goes out in O(1) whatever the backlog. */
 typedef struct {
@@ -62,6 +65,8 @@ struct sf_conn {
     bool is_listener;    /* a LISTEN TCB, kept in the listener table */
     bool output_pending; /* in the stack's list of output deferred by a batch */
     sf_conn *pending_next;
+    bool compact_pending; /* in the stack's list to become a TIME_WAIT record */
+    sf_conn *compact_next;
 
     /* passive open: the listener this connection came from (RFC 9293 §3.10.7.4:
      * a RST in SYN_RCVD returns a passive connection to LISTEN) */
@@ -205,6 +210,14 @@ struct sf_stack {
      * start of the next entry point, so that events may name them */
     sf_conn *reap;
 
+    /* TIME_WAIT connections nobody holds, as records (timewait.c): by
+     * 4-tuple, and by deadline; connections to compact at the next entry point */
+    sf_tw **tw_table;
+    size_t tw_table_size, ntw;
+    sf_tw **tw_heap;
+    size_t tw_heap_len, tw_heap_cap;
+    sf_conn *compact;
+
     sf_conn *reopening;       /* a TIME_WAIT a SYN is reopening, for sf_input_listen */
     bool batch;               /* sf_stack_batch_begin: output waits for the end */
     sf_conn *pending;         /* connections whose output waits for it */
@@ -219,6 +232,28 @@ struct sf_stack {
 };
 
 /* stack.c */
+size_t sf_tuple_hash(uint32_t raddr, uint16_t lport, uint16_t rport);
+/* A zeroed connection of the stack, in its list of all (no id, no policy). */
+sf_conn *sf_conn_alloc(sf_stack *st);
+/* Frees a connection that became a TIME_WAIT record: out of every table. */
+void sf_conn_free_compacted(sf_conn *c);
+
+/* timewait.c */
+sf_tw *sf_tw_find(const sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport);
+/* The record made a connection again (NULL without memory). */
+sf_conn *sf_tw_expand(sf_stack *st, sf_tw *t);
+/* The connection is to become a record at the next entry point, if it can. */
+void sf_tw_schedule(sf_conn *c);
+void sf_tw_unschedule(sf_conn *c);
+/* At an entry point, outside a batch: the scheduled ones that can, become records. */
+void sf_tw_compact_scheduled(sf_stack *st);
+/* Records whose 2*MSL ran out become connections, for the timers to end. */
+void sf_tw_expire(sf_stack *st, uint64_t now);
+uint64_t sf_tw_deadline(const sf_stack *st);
+/* Calls fn with a view of each record as a connection (valid during the call). */
+void sf_tw_foreach(sf_stack *st, void (*fn)(void *ud, const sf_conn *c), void *ud);
+void sf_tw_free_all(sf_stack *st);
+
 void sf_set_state(sf_conn *c, sf_state s, sf_cause cause, const char *why);
 void sf_report_drop(sf_stack *st, sf_conn *c, const char *why);
 void sf_report_error(sf_conn *c, int err);
@@ -233,6 +268,8 @@ uint32_t sf_isn(sf_stack *st, uint64_t now, uint32_t raddr, uint16_t lport, uint
 /* Enters CLOSED, signals err to the user if not 0, and frees what it can. */
 void sf_conn_closed(sf_conn *c, sf_cause cause, const char *why, int err);
 sf_conn *sf_find_listener(sf_stack *st, uint16_t lport);
+/* Whether a connection (or a TIME_WAIT record) has this 4-tuple; expands nothing. */
+bool sf_tuple_taken(const sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport);
 /* SYN_RCVD from a passive open, reset: "return this connection to LISTEN"
  * (§3.10.7.4). The listener goes on; the child is gone, its user not told. */
 void sf_conn_back_to_listen(sf_conn *c, const char *why);

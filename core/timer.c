@@ -181,6 +181,7 @@ void sf_time_wait_start(sf_conn *c, uint64_t now)
     sf_ring_drop(&c->sndbuf);
     if (c->rcvbuf.len == 0) sf_ring_drop(&c->rcvbuf);
     sf_timer_update(c);
+    if (!c->held) sf_tw_schedule(c); /* a small record from the next entry point */
 }
 
 /* RFC 9293 §3.10.8, RETRANSMISSION TIMEOUT: send the segment at the front of
