@@ -26,6 +26,7 @@ const char *sf_strerror(int err)
     case SF_EBADMSG: return "malformed packet";
     case SF_ENOBUFS: return "buffer too small";
     case SF_EUNREACH: return "destination unreachable";
+    case SF_ELOOP: return "hooks nested too deep";
     default: return "unknown error";
     }
 }
@@ -490,12 +491,18 @@ void sf_conn_release(sf_conn *c)
 {
     /* Letting go never changes what the connection does on the wire (a
      * binding's garbage collector must not make a run nondeterministic): an
-     * open one lives on, orphaned, until it reaches CLOSED or the stack goes. */
+     * open one lives on, orphaned, until it reaches CLOSED or the stack goes.
+     * A closed one is reaped, not freed here: the user may let go in the
+     * middle of the stack's work (a garbage collector runs in a driver's
+     * hook, between two arrivals of a batch), while the batch's list of
+     * deferred output still names it. */
     c->held = false;
-    if (c->state == SF_CLOSED)
-        conn_free(c);
-    else if (c->state == SF_TIME_WAIT)
+    if (c->state == SF_CLOSED) {
+        c->hash_next = c->stack->reap;
+        c->stack->reap = c;
+    } else if (c->state == SF_TIME_WAIT) {
         sf_tw_schedule(c); /* a record, from the next entry point */
+    }
 }
 
 /* ---- entry points ------------------------------------------------------------------------ */
@@ -511,6 +518,7 @@ void sf_stack_at(sf_stack *st, uint64_t now)
 
 void sf_stack_batch_begin(sf_stack *st)
 {
+    reap(st); /* the last batch's pending list is empty: nothing names them */
     st->batch = true;
 }
 

@@ -41,6 +41,7 @@ enum {
     SF_EBADMSG = -11,   /* malformed packet */
     SF_ENOBUFS = -12,   /* a buffer is too small for the packet */
     SF_EUNREACH = -13,  /* an ICMP hard error: destination unreachable */
+    SF_ELOOP = -14,     /* a driver's hooks nested too deep (a hook sending on its own path) */
 };
 /* The error's text, "connection reset" (static); "unknown error" for a code
  * that is none of these. */
@@ -409,8 +410,10 @@ sf_policy *sf_conn_policy(sf_conn *c);
 
 /* The user keeps the connection: it is not freed on reaching CLOSED. */
 void sf_conn_hold(sf_conn *c);
-/* The user lets it go: freed now if CLOSED, else when it reaches CLOSED (or
- * with the stack). It changes nothing on the wire: call sf_close first. */
+/* The user lets it go: if CLOSED, freed at the stack's next entry point
+ * (sf_stack_input outside a batch, sf_stack_poll), else once it reaches
+ * CLOSED (or with the stack). It may be called at any time, in a batch too.
+ * It changes nothing on the wire: call sf_close first. */
 void sf_conn_release(sf_conn *c);
 
 /* The size of a connection's control block, for the record. */
