@@ -927,6 +927,12 @@ static int l_sim_trace_get(lua_State *L)
         else
             lua_pushstring(L, r->why ? r->why : "");
         lua_setfield(L, -2, "text");
+        if (r->reason) { /* the protocol's: its code, and whether it dropped the segment */
+            const sf_reason_info *why = sf_reason_get((sf_reason)r->reason);
+            set_str(L, "code", why->name);
+            lua_pushboolean(L, !why->note);
+            lua_setfield(L, -2, "dropped");
+        }
         break;
     }
     return 1;

@@ -7,7 +7,7 @@
 void sf_emit_seg(sf_stack *st, sf_conn *c, const sf_seg *seg)
 {
     if (st->now < st->quiet_until) {
-        sf_report_drop(st, c, "quiet time (RFC 9293 §3.4.3): not sent");
+        sf_report_drop(st, c, SF_R_QUIET_TIME);
         return;
     }
     int n = sf_wire_build(st->pkt, sizeof st->pkt, seg);

@@ -49,6 +49,7 @@ const char *sf_event_name(sf_event_type type)
     case SF_EV_ERROR: return "error";
     case SF_EV_URGENT: return "urgent";
     case SF_EV_SOFT_ERROR: return "soft_error";
+    case SF_EV_NOTE: return "note";
     default: return "?";
     }
 }
@@ -365,9 +366,14 @@ void sf_set_state(sf_conn *c, sf_state s, sf_cause cause, const char *why)
     c->stack->cb.event(c->stack->ud, &ev);
 }
 
-void sf_report_drop(sf_stack *st, sf_conn *c, const char *why)
+void sf_report_drop(sf_stack *st, sf_conn *c, sf_reason reason)
 {
-    sf_event ev = {.type = SF_EV_DROP, .conn = c, .conn_id = c ? c->id : 0, .why = why};
+    const sf_reason_info *r = sf_reason_get(reason);
+    sf_event ev = {.type = r->note ? SF_EV_NOTE : SF_EV_DROP,
+                   .conn = c,
+                   .conn_id = c ? c->id : 0,
+                   .why = r->text,
+                   .reason = reason};
     if (c) ev.old_state = ev.new_state = c->state;
     st->cb.event(st->ud, &ev);
 }
@@ -450,7 +456,7 @@ static void conn_retire(sf_conn *c)
         tw->tw_child = NULL;
         c->tw_parked = NULL;
         sf_conn_hash(tw);
-        sf_report_drop(c->stack, tw, "the reopening SYN was an old duplicate: TIME_WAIT again");
+        sf_report_drop(c->stack, tw, SF_R_REOPEN_OLD_DUPLICATE);
     }
     if (c->tw_child) { /* 2MSL ran out while parked */
         c->tw_child->tw_parked = NULL;
@@ -547,17 +553,17 @@ void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
     sf_seg seg;
     const char *why = NULL;
     if (sf_wire_parse(pkt, len, &seg, &why) != 0) {
-        sf_report_drop(st, NULL, why);
+        sf_report_drop(st, NULL, sf_reason_of_text(why));
         return;
     }
     if (seg.daddr != st->cfg.addr) {
         /* MUST-57: nothing addressed to a broadcast or multicast address */
-        sf_report_drop(st, NULL, "not addressed to this host");
+        sf_report_drop(st, NULL, SF_R_NOT_FOR_US);
         return;
     }
     if (!sf_addr_is_unicast(seg.saddr)) {
         /* MUST-63 (and RFC 1122 for every segment, not only SYNs) */
-        sf_report_drop(st, NULL, "source address not unicast: ignored");
+        sf_report_drop(st, NULL, SF_R_SOURCE_NOT_UNICAST);
         return;
     }
     sf_conn *c = find_or_expand(st, seg.saddr, seg.dport, seg.sport);
@@ -580,9 +586,9 @@ void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
     } else if (seg.flags & SF_RST) {
         /* RFC 9293 §3.10.7.1: an incoming RST is discarded (never a RST in
          * reply to a RST, picotcp#142) */
-        sf_report_drop(st, NULL, "RST for no connection");
+        sf_report_drop(st, NULL, SF_R_RST_NO_CONNECTION);
     } else {
-        sf_report_drop(st, NULL, "no connection: RST sent");
+        sf_report_drop(st, NULL, SF_R_NO_CONNECTION);
         sf_send_rst_for(st, NULL, &seg);
     }
 }

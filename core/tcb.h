@@ -255,7 +255,8 @@ void sf_tw_foreach(sf_stack *st, void (*fn)(void *ud, const sf_conn *c), void *u
 void sf_tw_free_all(sf_stack *st);
 
 void sf_set_state(sf_conn *c, sf_state s, sf_cause cause, const char *why);
-void sf_report_drop(sf_stack *st, sf_conn *c, const char *why);
+/* A dropped segment, or a note on one, with its reason (core/reason.c). */
+void sf_report_drop(sf_stack *st, sf_conn *c, sf_reason reason);
 void sf_report_error(sf_conn *c, int err);
 /* An asynchronous report about a connection (RFC 9293 §3.9.1.8). */
 void sf_report(sf_conn *c, sf_event_type type, const char *why);

@@ -179,6 +179,7 @@ static void host_event(void *ud, const sf_event *ev)
     r->host = (uint16_t)h->index;
     r->conn_id = ev->conn_id;
     r->why = ev->why;
+    r->reason = (uint16_t)ev->reason;
     r->cause = (uint8_t)ev->cause;
     r->seg_no = ev->cause == SF_CAUSE_SEGMENT || ev->type != SF_EV_STATE ? sim->current_seg : 0;
     if (ev->type == SF_EV_STATE) {

@@ -505,6 +505,10 @@ function Net:_refresh()
 end
 
 --- Every record so far (segments, state changes, notes), in order.
+-- A note the protocol wrote about a segment has `code`, its reason's name
+-- (`"paws"`, `"seq_unacceptable"`, `"ooo_held"`, ...: core/reason.c lists
+-- them with their texts and rules), and `dropped`, whether the segment was
+-- dropped (a note like `"ooo_held"` says it was kept); `text` is the prose.
 -- @treturn {table,...} the records: kind = "seg", "state" or "note"
 function Net:records()
   self:_refresh()
