@@ -231,8 +231,16 @@ struct sf_stack {
     uint8_t payload[SF_MAX_PACKET]; /* its payload, copied out of a send ring */
 };
 
-/* stack.c */
+/* conn.c */
 size_t sf_tuple_hash(uint32_t raddr, uint16_t lport, uint16_t rport);
+/* Frees a connection: out of the stack's list of all (the caller took it
+ * out of the tables and the timers). */
+void sf_conn_free(sf_conn *c);
+/* Frees the connections that reached CLOSED while nobody held them. */
+void sf_stack_reap(sf_stack *st);
+sf_conn *sf_find_conn(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport);
+/* The connection of this 4-tuple, a TIME_WAIT record made one again. */
+sf_conn *sf_find_or_expand(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport);
 /* A zeroed connection of the stack, in its list of all (no id, no policy). */
 sf_conn *sf_conn_alloc(sf_stack *st);
 /* Frees a connection that became a TIME_WAIT record: out of every table. */
