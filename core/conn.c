@@ -158,7 +158,7 @@ sf_conn *sf_conn_new(sf_stack *st, const sf_policy *pol)
     c->id = st->next_id++;
     c->state = SF_CLOSED;
     c->pol = pol ? *pol : st->cfg.policy;
-    c->heap_idx = UINT32_MAX;
+    c->timer_node.idx = SF_HEAP_OUT;
     c->rto = (uint32_t)c->pol.rto_initial;
     c->snd_mss = 536; /* RFC 9293 §3.7.1 (MUST-15): 536 when no MSS option came */
     sf_cc_init(c);
@@ -265,6 +265,19 @@ void sf_child_enqueue(sf_child_queue *q, sf_conn *c)
     q->tail = c;
     q->len++;
     c->queue = q;
+}
+
+sf_conn *sf_conn_child(sf_conn *l, const sf_seg *seg)
+{
+    sf_conn *c = sf_conn_new(l->stack, &l->pol);
+    if (!c) return NULL;
+    c->raddr = seg->saddr;
+    c->lport = seg->dport;
+    c->rport = seg->sport;
+    c->passive = true;
+    c->listener = l;
+    sf_child_enqueue(&l->syn_queue, c);
+    return c;
 }
 
 void sf_conn_detach(sf_conn *c)

@@ -133,17 +133,11 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
         sf_report_drop(st, l, SF_R_SYN_QUEUE_FULL);
         return;
     }
-    sf_conn *c = sf_conn_new(st, &l->pol);
+    sf_conn *c = sf_conn_child(l, seg);
     if (!c) {
         sf_report_drop(st, l, SF_R_NO_MEMORY);
         return;
     }
-    c->raddr = seg->saddr;
-    c->lport = seg->dport;
-    c->rport = seg->sport;
-    c->passive = true;
-    c->listener = l;
-    sf_child_enqueue(&l->syn_queue, c);
 
     c->irs = seg->seq;
     c->rcv_nxt = seg->seq + 1;

@@ -82,7 +82,7 @@ void sf_stack_free(sf_stack *st)
     sf_tw_free_all(st);
     free(st->table);
     free(st->listeners);
-    free(st->heap);
+    sf_heap_free(&st->timers);
     free(st);
 }
 
@@ -199,7 +199,8 @@ void sf_stack_poll(sf_stack *st, uint64_t now)
 
 uint64_t sf_stack_deadline(const sf_stack *st)
 {
-    uint64_t d = st->heap_len ? st->heap[0]->deadline : SF_NO_DEADLINE;
+    sf_heap_node *top = sf_heap_top(&st->timers);
+    uint64_t d = top ? top->deadline : SF_NO_DEADLINE;
     uint64_t tw = sf_tw_deadline(st);
     return tw < d ? tw : d;
 }

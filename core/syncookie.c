@@ -127,15 +127,8 @@ int sf_syncookie_valid(const sf_conn *l, uint64_t now, const sf_seg *ack)
 
 sf_conn *sf_syncookie_conn(sf_conn *l, const sf_seg *ack, int mss_index)
 {
-    sf_stack *st = l->stack;
-    sf_conn *c = sf_conn_new(st, &l->pol);
+    sf_conn *c = sf_conn_child(l, ack);
     if (!c) return NULL;
-    c->raddr = ack->saddr;
-    c->lport = ack->dport;
-    c->rport = ack->sport;
-    c->passive = true;
-    c->listener = l;
-    sf_child_enqueue(&l->syn_queue, c);
 
     /* SYN_RCVD as it was when the cookie SYN-ACK left */
     c->irs = ack->seq - 1;

@@ -3,6 +3,7 @@
 #ifndef SF_TCB_H
 #define SF_TCB_H
 
+#include "heap.h"
 #include "ring.h"
 #include "seq.h"
 #include "synfin.h"
@@ -150,8 +151,7 @@ struct sf_conn {
     uint32_t unacked_in;     /* in-order bytes received since our last ACK */
     uint32_t persist_probes; /* probes sent since the peer last answered */
     uint8_t persist_shift;   /* backoff of the probes: doubles until the window opens */
-    uint64_t deadline;
-    uint32_t heap_idx; /* position in the heap, UINT32_MAX when not in it */
+    sf_heap_node timer_node; /* in the stack's timer heap at the earliest timer */
 
     /* RFC 6298 retransmission timer state */
     uint32_t rto; /* microseconds */
@@ -203,8 +203,7 @@ struct sf_stack {
     /* one deadline per connection, in a binary min-heap: no walk over every
      * connection per tick, so that a million connections cost nothing while
      * idle */
-    sf_conn **heap;
-    size_t heap_len, heap_cap;
+    sf_heap timers;
 
     /* connections that reached CLOSED while nobody held them: freed at the
      * start of the next entry point, so that events may name them */
@@ -214,8 +213,7 @@ struct sf_stack {
      * 4-tuple, and by deadline; connections to compact at the next entry point */
     sf_tw **tw_table;
     size_t tw_table_size, ntw;
-    sf_tw **tw_heap;
-    size_t tw_heap_len, tw_heap_cap;
+    sf_heap tw_timers;
     sf_conn *compact;
 
     sf_conn *reopening;       /* a TIME_WAIT a SYN is reopening, for sf_input_listen */
@@ -284,6 +282,9 @@ bool sf_tuple_taken(const sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t
 void sf_conn_back_to_listen(sf_conn *c, const char *why);
 /* A passive child is done with its listener's backlog (it closed or was accepted). */
 void sf_conn_detach(sf_conn *c);
+/* A new passive connection of listener l for the segment's peer (its
+ * policy the listener's), at the tail of the SYN queue; NULL without memory. */
+sf_conn *sf_conn_child(sf_conn *l, const sf_seg *seg);
 /* A child joins the tail of one of its listener's queues (leaving the other). */
 void sf_child_enqueue(sf_child_queue *q, sf_conn *c);
 /* Whether the listener takes another SYN into its SYN queue now. */
@@ -305,6 +306,12 @@ sf_conn *sf_syncookie_conn(sf_conn *l, const sf_seg *ack, int mss_index);
 
 /* Every entry point tells the stack the time first. */
 void sf_stack_at(sf_stack *st, uint64_t now);
+
+/* The connection whose timer node this is. */
+static inline sf_conn *sf_conn_of_timer(sf_heap_node *n)
+{
+    return (sf_conn *)(void *)((char *)n - offsetof(sf_conn, timer_node));
+}
 
 /* timer.c */
 /* Whether a timer is running. */

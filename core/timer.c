@@ -6,56 +6,14 @@
 
 #include <stdlib.h>
 
-static void heap_swap(sf_stack *st, size_t i, size_t j)
-{
-    sf_conn *a = st->heap[i];
-    st->heap[i] = st->heap[j];
-    st->heap[j] = a;
-    st->heap[i]->heap_idx = (uint32_t)i;
-    st->heap[j]->heap_idx = (uint32_t)j;
-}
-
-static void heap_up(sf_stack *st, size_t i)
-{
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (st->heap[parent]->deadline <= st->heap[i]->deadline) break;
-        heap_swap(st, i, parent);
-        i = parent;
-    }
-}
-
-static void heap_down(sf_stack *st, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < st->heap_len && st->heap[l]->deadline < st->heap[m]->deadline) m = l;
-        if (r < st->heap_len && st->heap[r]->deadline < st->heap[m]->deadline) m = r;
-        if (m == i) return;
-        heap_swap(st, i, m);
-        i = m;
-    }
-}
-
 void sf_timer_remove(sf_conn *c)
 {
-    sf_stack *st = c->stack;
-    if (c->heap_idx == UINT32_MAX) return;
-    size_t i = c->heap_idx;
-    st->heap_len--;
-    if (i != st->heap_len) {
-        st->heap[i] = st->heap[st->heap_len];
-        st->heap[i]->heap_idx = (uint32_t)i;
-        heap_down(st, i);
-        heap_up(st, i);
-    }
-    c->heap_idx = UINT32_MAX;
+    sf_heap_remove(&c->stack->timers, &c->timer_node);
 }
 
 /* Puts the connection in the heap at the earliest of its timers. */
 void sf_timer_update(sf_conn *c)
 {
-    sf_stack *st = c->stack;
     uint64_t d = SF_NO_DEADLINE;
     for (int t = 0; t < SF_TIMER_COUNT; t++)
         if (c->timer_at[t] && c->timer_at[t] < d) d = c->timer_at[t];
@@ -63,20 +21,9 @@ void sf_timer_update(sf_conn *c)
         sf_timer_remove(c);
         return;
     }
-    c->deadline = d;
-    if (c->heap_idx == UINT32_MAX) {
-        if (st->heap_len == st->heap_cap) {
-            size_t cap = st->heap_cap ? st->heap_cap * 2 : 64;
-            sf_conn **heap = realloc(st->heap, cap * sizeof *heap);
-            if (!heap) return; /* the timer is lost; the connection stalls, no crash */
-            st->heap = heap;
-            st->heap_cap = cap;
-        }
-        c->heap_idx = (uint32_t)st->heap_len;
-        st->heap[st->heap_len++] = c;
-    }
-    heap_down(st, c->heap_idx);
-    heap_up(st, c->heap_idx);
+    /* without memory for the heap the timer is lost: the connection
+     * stalls, no crash */
+    sf_heap_set(&c->stack->timers, &c->timer_node, d);
 }
 
 void sf_timer_set(sf_conn *c, sf_timer t, uint64_t at)
@@ -351,9 +298,10 @@ static void (*const on_timer[SF_TIMER_COUNT])(sf_conn *c, uint64_t now) = {
 void sf_timers_run(sf_stack *st, uint64_t now)
 {
     /* Bounded: each connection is handled at most once per call. */
-    size_t budget = st->heap_len;
-    while (st->heap_len && st->heap[0]->deadline <= now && budget--) {
-        sf_conn *c = st->heap[0];
+    size_t budget = st->timers.len;
+    sf_heap_node *top;
+    while ((top = sf_heap_top(&st->timers)) && top->deadline <= now && budget--) {
+        sf_conn *c = sf_conn_of_timer(top);
         for (int t = 0; t < SF_TIMER_COUNT && c->state != SF_CLOSED; t++) {
             if (!c->timer_at[t] || c->timer_at[t] > now) continue;
             c->timer_at[t] = 0;

@@ -18,9 +18,9 @@
 
 struct sf_tw {
     sf_tw *hash_next;
-    uint64_t deadline; /* the 2*MSL timer */
+    sf_heap_node node; /* in the stack's heap of records, at the end of 2*MSL */
     uint64_t msl;      /* the policy's MSL: a retransmitted FIN restarts 2*MSL */
-    uint32_t heap_idx, id;
+    uint32_t id;
     uint32_t raddr;
     uint16_t lport, rport;
     /* the sequence space (SND.UNA = SND.NXT = SND.MAX = FIN + 1 here) */
@@ -84,52 +84,17 @@ static void tw_unhash(sf_stack *st, sf_tw *t)
     st->ntw--;
 }
 
-/* ---- the 2*MSL timers: a binary min-heap of records ---- */
+/* ---- the 2*MSL timers: a heap of records (heap.h) ---- */
 
-static void heap_swap(sf_stack *st, size_t i, size_t j)
+static sf_tw *tw_of_node(sf_heap_node *n)
 {
-    sf_tw *a = st->tw_heap[i];
-    st->tw_heap[i] = st->tw_heap[j];
-    st->tw_heap[j] = a;
-    st->tw_heap[i]->heap_idx = (uint32_t)i;
-    st->tw_heap[j]->heap_idx = (uint32_t)j;
-}
-
-static void heap_up(sf_stack *st, size_t i)
-{
-    while (i > 0 && st->tw_heap[(i - 1) / 2]->deadline > st->tw_heap[i]->deadline) {
-        heap_swap(st, i, (i - 1) / 2);
-        i = (i - 1) / 2;
-    }
-}
-
-static void heap_down(sf_stack *st, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < st->tw_heap_len && st->tw_heap[l]->deadline < st->tw_heap[m]->deadline) m = l;
-        if (r < st->tw_heap_len && st->tw_heap[r]->deadline < st->tw_heap[m]->deadline) m = r;
-        if (m == i) return;
-        heap_swap(st, i, m);
-        i = m;
-    }
-}
-
-static void heap_remove(sf_stack *st, sf_tw *t)
-{
-    size_t i = t->heap_idx;
-    st->tw_heap_len--;
-    if (i != st->tw_heap_len) {
-        st->tw_heap[i] = st->tw_heap[st->tw_heap_len];
-        st->tw_heap[i]->heap_idx = (uint32_t)i;
-        heap_down(st, i);
-        heap_up(st, i);
-    }
+    return (sf_tw *)(void *)((char *)n - offsetof(sf_tw, node));
 }
 
 uint64_t sf_tw_deadline(const sf_stack *st)
 {
-    return st->tw_heap_len ? st->tw_heap[0]->deadline : SF_NO_DEADLINE;
+    sf_heap_node *top = sf_heap_top(&st->tw_timers);
+    return top ? top->deadline : SF_NO_DEADLINE;
 }
 
 /* ---- compacting and expanding ---- */
@@ -150,16 +115,9 @@ static bool compact(sf_stack *st, sf_conn *c)
 {
     if (st->ntw >= st->tw_table_size) tw_table_grow(st);
     if (!st->tw_table_size) return false;
-    if (st->tw_heap_len == st->tw_heap_cap) {
-        size_t cap = st->tw_heap_cap ? st->tw_heap_cap * 2 : 64;
-        sf_tw **heap = realloc(st->tw_heap, cap * sizeof *heap);
-        if (!heap) return false;
-        st->tw_heap = heap;
-        st->tw_heap_cap = cap;
-    }
     sf_tw *t = malloc(sizeof *t);
     if (!t) return false;
-    *t = (sf_tw){.deadline = c->timer_at[SF_TIMER_TIME_WAIT],
+    *t = (sf_tw){.node = {.idx = SF_HEAP_OUT},
                  .msl = c->pol.msl,
                  .id = c->id,
                  .raddr = c->raddr,
@@ -184,13 +142,14 @@ static bool compact(sf_stack *st, sf_conn *c)
                  .ws_agreed = c->ws_agreed,
                  .sack_ok = c->sack_ok,
                  .passive = c->passive};
+    if (!sf_heap_set(&st->tw_timers, &t->node, c->timer_at[SF_TIMER_TIME_WAIT])) {
+        free(t);
+        return false;
+    }
     size_t b = tw_bucket(st, t->raddr, t->lport, t->rport);
     t->hash_next = st->tw_table[b];
     st->tw_table[b] = t;
     st->ntw++;
-    t->heap_idx = (uint32_t)st->tw_heap_len;
-    st->tw_heap[st->tw_heap_len++] = t;
-    heap_up(st, t->heap_idx);
     sf_conn_free_compacted(c);
     return true;
 }
@@ -209,7 +168,7 @@ static void fill(sf_conn *c, const sf_tw *t)
     c->pol.rst_in_time_wait = t->rst_in_time_wait;
     c->pol.syn_in_time_wait = t->syn_in_time_wait;
     c->pol.rcv_buf = t->rcv_buf;
-    c->heap_idx = UINT32_MAX;
+    c->timer_node.idx = SF_HEAP_OUT;
     c->raddr = t->raddr;
     c->lport = t->lport;
     c->rport = t->rport;
@@ -233,7 +192,7 @@ static void fill(sf_conn *c, const sf_tw *t)
     c->rto = (uint32_t)c->pol.rto_initial;
     c->sndbuf.cap = c->pol.snd_buf;
     c->rcvbuf.cap = t->rcv_buf;
-    c->timer_at[SF_TIMER_TIME_WAIT] = t->deadline;
+    c->timer_at[SF_TIMER_TIME_WAIT] = t->node.deadline;
 }
 
 sf_conn *sf_tw_expand(sf_stack *st, sf_tw *t)
@@ -242,7 +201,7 @@ sf_conn *sf_tw_expand(sf_stack *st, sf_tw *t)
     if (!c) return NULL; /* the record stays, and answers later */
     fill(c, t);
     tw_unhash(st, t);
-    heap_remove(st, t);
+    sf_heap_remove(&st->tw_timers, &t->node);
     free(t);
     sf_conn_hash(c);
     sf_timer_update(c);
@@ -284,14 +243,15 @@ void sf_tw_expire(sf_stack *st, uint64_t now)
     /* RFC 9293 §3.10.8, TIME-WAIT TIMEOUT: the record becomes a connection
      * for its last event (a pointer valid until the next entry point, as
      * any event's), and is gone */
-    while (st->tw_heap_len && st->tw_heap[0]->deadline <= now) {
-        sf_tw *t = st->tw_heap[0];
+    sf_heap_node *top;
+    while ((top = sf_heap_top(&st->tw_timers)) && top->deadline <= now) {
+        sf_tw *t = tw_of_node(top);
         sf_conn *c = sf_conn_alloc(st);
         if (!c) break; /* the record waits for memory */
         fill(c, t);
         c->timer_at[SF_TIMER_TIME_WAIT] = 0;
         tw_unhash(st, t);
-        heap_remove(st, t);
+        sf_heap_remove(&st->tw_timers, &t->node);
         free(t);
         sf_conn_closed(c, SF_CAUSE_TIMER, "2MSL", 0);
     }
@@ -317,8 +277,7 @@ void sf_tw_free_all(sf_stack *st)
             free(t);
         }
     free(st->tw_table);
-    free(st->tw_heap);
+    sf_heap_free(&st->tw_timers);
     st->tw_table = NULL;
-    st->tw_heap = NULL;
-    st->tw_table_size = st->tw_heap_len = st->tw_heap_cap = st->ntw = 0;
+    st->tw_table_size = st->ntw = 0;
 }
