@@ -905,7 +905,8 @@ static int l_sim_trace_get(lua_State *L)
             lua_pushboolean(L, 1);
             lua_setfield(L, -2, "injected");
         }
-        lua_pushlstring(L, (const char *)t->arena + r->text_off, r->text_len);
+        /* (no arena yet when nothing was stored: NULL + 0 is undefined) */
+        lua_pushlstring(L, r->text_len ? (const char *)t->arena + r->text_off : "", r->text_len);
         lua_setfield(L, -2, "payload");
         break;
     case SF_TR_STATE:

@@ -84,6 +84,25 @@ describe("the garbage collector inside a callback", function()
   end)
 end)
 
+describe("hook verdicts that make work", function()
+  it("an ingress hook duplicating every data segment: the copies' notes grow the trace, nothing points into the old one", function()
+    -- found by fuzz_lua: deliver() kept a pointer into the trace across the
+    -- copies' arrivals, whose notes could move the trace (ASan: use after free)
+    local net, a, b, l = pair()
+    b:hook("ingress", { flags = "A" }, function(seg) if seg.len > 0 then return { dup = 50 } end end)
+    net:run(function()
+      local c = a:connect(B, 80)
+      c:wait("ESTABLISHED", 1)
+      local s = l:accept(1)
+      c:send(("d"):rep(20000)) -- 14 segments, 49 notes each: the trace grows past 256, 512
+      assert.equal(20000, #s:recv(20000, 60))
+    end)
+    local dups = 0
+    for _, r in ipairs(net:records()) do if r.kind == "note" and r.code == "seq_unacceptable" then dups = dups + 1 end end
+    assert.is_true(dups > 600) -- each copy was seen, and noted
+  end)
+end)
+
 describe("hooks that feed themselves", function()
   it("a hook that sends on its own egress path fails at a bounded depth, with a clear error", function()
     local net, a = pair()

@@ -575,6 +575,7 @@ static void deliver(sf_sim *sim, sim_pkt *p)
         if (v.kind == SF_DUP && h->stack) {
             for (uint32_t i = 1; i < v.count; i++) /* the copies arrive too */
                 sf_stack_input(h->stack, sim->now, p->data, p->len);
+            r = rec_of(sim, p->rec); /* their events grew the trace: r may have moved */
             if (r) r->hook_id = v.hook_id;
             fate = CAP_DUPLICATED;
             fate_hook = v.hook_id;
