@@ -118,7 +118,10 @@ void sf_send_syn(sf_conn *c, uint64_t now)
     seg.sack_perm = flags == SF_SYN ? c->pol.sack : c->sack_ok;
     uint32_t w = sf_rcv_offer(c);
     if (w > 65535) w = 65535;
-    c->rcv_adv = c->rcv_nxt + w;
+    /* a SYN's window is unscaled: a SYN-ACK sent again after a larger
+     * scaled window went out never takes that promise back (RFC 9293
+     * §3.8.6.2.2: the right edge does not move left) */
+    if (sf_seq_gt(c->rcv_nxt + w, c->rcv_adv)) c->rcv_adv = c->rcv_nxt + w;
     seg.wnd = (uint16_t)w;
     if (c->snd_nxt == c->iss) c->snd_nxt = c->iss + 1;
     if (sf_seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
@@ -179,12 +182,13 @@ static void add_sack_blocks(const sf_conn *c, sf_seg *seg)
  * answering the other's ACK with its own, stall forever. So it is SND.MAX,
  * as BSD does (tcp_output uses snd_max for such segments) and Linux too
  * (its snd_nxt is the highest sent), but never past the right edge of the
- * peer's window, should it have shrunk (Linux's tcp_acceptable_seq). */
+ * peer's window (Linux's tcp_acceptable_seq): after a probe of a zero
+ * window (one byte at SND.UNA, which the peer did not take) an ACK at
+ * SND.NXT would be outside it, and only SEQ = RCV.NXT is acceptable there. */
 static uint32_t empty_seq(const sf_conn *c)
 {
     uint32_t edge = c->snd_una + c->snd_wnd;
-    uint32_t seq = sf_seq_gt(c->snd_max, edge) ? edge : c->snd_max;
-    return sf_seq_gt(c->snd_nxt, seq) ? c->snd_nxt : seq;
+    return sf_seq_gt(c->snd_max, edge) ? edge : c->snd_max;
 }
 
 void sf_send_ack(sf_conn *c, uint64_t now)
