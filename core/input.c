@@ -261,6 +261,22 @@ static bool seq_acceptable(const sf_conn *c, const sf_seg *seg)
     return sf_seq_in(seg->seq, lo, hi) || sf_seq_in(seg->seq + len - 1, lo, hi);
 }
 
+/* The ACK that answers an unacceptable segment, or one PAWS rejects, is
+ * one a connection sends at most every SF_OOW_ACK_INTERVAL when that
+ * segment is itself a bare ACK (Linux's tcp_oow_rate_limited, 500 ms): two
+ * peers out of step, each finding the other's ACKs out of the window (a
+ * blind injection can put them there), would otherwise ACK each other for
+ * ever. A segment with data or a SYN or FIN is always answered: old data
+ * must draw its duplicate ACK (smoltcp test_old_data_ack_not_rate_limited). */
+static bool oow_ack_limited(sf_conn *c, uint64_t now, const sf_seg *seg)
+{
+    if (sf_seg_seqlen(seg) != 0) return false;
+    if (c->oow_ack_sent && now - c->oow_ack_at < SF_OOW_ACK_INTERVAL) return true;
+    c->oow_ack_sent = true;
+    c->oow_ack_at = now;
+    return false;
+}
+
 static step_result check_sequence(sf_conn *c, uint64_t now, const sf_seg *seg)
 {
     if (seq_acceptable(c, seg)) return STEP_NEXT;
@@ -275,6 +291,9 @@ static step_result check_sequence(sf_conn *c, uint64_t now, const sf_seg *seg)
         seg->seq + sf_seg_seqlen(seg) == c->rcv_nxt) {
         sf_report_drop(c->stack, c, SF_R_TIME_WAIT_FIN);
         sf_time_wait_start(c, now);
+    } else if (oow_ack_limited(c, now, seg)) {
+        sf_report_drop(c->stack, c, SF_R_OOW_ACK_LIMITED);
+        return STEP_DONE;
     } else {
         sf_report_drop(c->stack, c, SF_R_SEQ_UNACCEPTABLE);
     }
@@ -752,6 +771,10 @@ bool sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)
             return false;
         }
         if (sf_seq_lt(in->ts_val, c->ts_recent)) {
+            if (oow_ack_limited(c, now, in)) {
+                sf_report_drop(c->stack, c, SF_R_OOW_ACK_LIMITED);
+                return false;
+            }
             sf_report_drop(c->stack, c, SF_R_PAWS);
             c->ack_now = true;
             sf_output_soon(c, now);

@@ -108,6 +108,8 @@ static const sf_reason_info table[SF_R_COUNT] = {
          "text with a zero window: ACK and URG processed, ACK sent", "MUST-66"),
     NOTE(SF_R_REOPEN_OLD_DUPLICATE, "reopen_old_duplicate",
          "the reopening SYN was an old duplicate: TIME_WAIT again", "MAY-2"),
+    DROP(SF_R_OOW_ACK_LIMITED, "oow_ack_limited",
+         "bare ACK out of the window: no ACK again within 0.5 s", "Linux tcp_invalid_ratelimit"),
     /* sending */
     DROP(SF_R_QUIET_TIME, "quiet_time", "quiet time (RFC 9293 §3.4.3): not sent",
          "RFC 9293 §3.4.3"),

@@ -25,6 +25,9 @@
 #define SF_SWS_OVERRIDE 200000
 /* MUST-40: an ACK is delayed less than 0.5 s, whatever the policy says */
 #define SF_DELACK_MAX 500000
+/* At most one ACK for a bare ACK out of the window (or PAWS's) per this
+ * long, per connection (Linux's tcp_invalid_ratelimit, 500 ms) */
+#define SF_OOW_ACK_INTERVAL 500000
 
 /* A connection's timers (RFC 9293 §3.8, §3.10.8), in the order they are
  * handled when several are due at once: those that end the connection
@@ -145,9 +148,11 @@ struct sf_conn {
     /* timers: the deadline of each (0 when off); the connection sits in the
      * stack's heap once, at the earliest (timer.c) */
     uint64_t timer_at[SF_TIMER_COUNT];
-    bool sws_override;       /* the SWS override timer fired: send the small segment */
-    bool tlp_out;            /* a probe is out: no other until an ACK of new data */
-    uint32_t ka_probes;      /* keep-alives sent since the peer last spoke */
+    bool sws_override;   /* the SWS override timer fired: send the small segment */
+    bool tlp_out;        /* a probe is out: no other until an ACK of new data */
+    uint32_t ka_probes;  /* keep-alives sent since the peer last spoke */
+    uint64_t oow_ack_at; /* when the last ACK for a bare ACK out of the window went */
+    bool oow_ack_sent;
     uint32_t unacked_in;     /* in-order bytes received since our last ACK */
     uint32_t persist_probes; /* probes sent since the peer last answered */
     uint8_t persist_shift;   /* backoff of the probes: doubles until the window opens */

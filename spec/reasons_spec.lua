@@ -81,4 +81,29 @@ describe("reason codes on the protocol's notes", function()
     assert.same({ "cookie_sent" }, sm.codes(t, mark))
     assert.is_false(last_note(t).dropped)
   end)
+
+  it("bare ACKs out of the window draw one ACK each 0.5 s at most (oow_ack_limited); data is always answered", function()
+    -- found by fuzz_stack: two peers a blind injection put out of step ACKed
+    -- each other's ACKs for ever (Linux: tcp_invalid_ratelimit)
+    local t = fixture.at_state("ESTABLISHED")
+    local mark = sm.mark(t)
+    t:send { flags = "A", seq = 100000 }
+    t:expect { flags = "=A", seq = 1, ack = 1 }
+    t:send { flags = "A", seq = 100000 }
+    t:send { flags = "A", seq = 100000, payload = "old data" }
+    t:expect { flags = "=A", seq = 1, ack = 1 } -- for the data
+    t:sleep(0.5)
+    t:send { flags = "A", seq = 100000 }
+    t:expect { flags = "=A", seq = 1, ack = 1 }
+    assert.same({ "seq_unacceptable", "oow_ack_limited", "seq_unacceptable", "seq_unacceptable" },
+      sm.codes(t, mark))
+  end)
+
+  it("PAWS drops bare ACKs under the same limit", function()
+    local t = with_ts()
+    local mark = sm.mark(t)
+    t:send { flags = "A", seq = 1, ack = 1, ts_val = 1, ts_ecr = t.our_ts }
+    t:send { flags = "A", seq = 1, ack = 1, ts_val = 1, ts_ecr = t.our_ts }
+    assert.same({ "paws", "oow_ack_limited" }, sm.codes(t, mark))
+  end)
 end)
