@@ -704,17 +704,23 @@ end
 
 --- Stops the agent: its sockets are closed as its process ends (the kernel
 -- then sends what closing them sends: FINs, RSTs). Also when the agent is
--- garbage-collected, or goes out of scope as a `<close>` variable.
+-- garbage-collected, or goes out of scope as a `<close>` variable. Returns
+-- how it ended, as io.close does for a program: true when it exited with
+-- status 0, else nil; then "exit" or "signal", and the status or signal.
+-- @return true or nil, then "exit" or "signal", then the code
 function Agent:stop()
-  if self.stopped then return end
-  self.stopped = true
-  -- the end of its stdin ends it; pclose waits for that
-  pcall(self.pipe.close, self.pipe)
-  pcall(self.file.close, self.file)
-  os.remove(self.out)
+  if not self.stopped then
+    self.stopped = true
+    -- the end of its stdin ends it; pclose waits for that
+    local _, ok, how, code = pcall(self.pipe.close, self.pipe)
+    self.ended = { ok and true or nil, how, code }
+    pcall(self.file.close, self.file)
+    os.remove(self.out)
+  end
+  return table.unpack(self.ended, 1, 3)
 end
-Agent.__close = Agent.stop
-Agent.__gc = Agent.stop
+Agent.__close = function(self) self:stop() end
+Agent.__gc = Agent.__close
 
 function Agent:__tostring()
   return ("<synfin-agent pid %s: %d calls%s>"):format(tostring(self.pid), #self.log,
