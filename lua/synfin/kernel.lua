@@ -147,7 +147,7 @@ function kernel.agent(net, opts)
     shell_quote(out)), "w"))
   local self = setmetatable({
     net = net, path = path, out = out, pipe = pipe, file = assert(io.open(out, "r")),
-    partial = "", calls = {}, log = {}, next_id = 1, names = {},
+    partial = "", by_id = {}, log = {}, next_id = 1, names = {},
     timeout = opts.timeout or net.timeout,
   }, Agent)
   local hello = self:_await_line(function() return self.hello end, 5)
@@ -213,8 +213,8 @@ function Agent:_poll()
       self.gone = r.bye
     elseif r.clock then
       self.clock_reply = r
-    elseif self.calls[r.id] then
-      self.calls[r.id]:_reply(r)
+    elseif self.by_id[r.id] then
+      self.by_id[r.id]:_reply(r)
     end
   end
   self.partial = s:sub(last)
@@ -435,7 +435,7 @@ function Agent:start(name, ...)
   local fd = ...
   if math.type(fd) == "integer" then call.fd = fd end
   if name == "tcp_info" or words[1] == "tcp_info" then call.name = "tcp_info" end
-  self.calls[id] = call
+  self.by_id[id] = call
   self.log[#self.log + 1] = call
   self.pipe:write(id, " ", table.concat(words, " ", 1, #words), "\n")
   self.pipe:flush()
@@ -804,6 +804,17 @@ function Call:wait(t)
   if self.bad then error(("synfin-agent refused %s: %s"):format(self.shown, self.bad), 2) end
   if self.ret < 0 then return nil, self.errno, self end
   return self.value, nil, self
+end
+
+--- Whether the call is still running (it has not returned yet, as far as
+-- the agent's replies so far say): for a call made with `k:start`.
+-- @treturn boolean
+-- @usage local acc = k:start("accept", lfd)
+-- net:sleep(0.2)
+-- assert(acc:pending()) -- nobody has connected
+function Call:pending()
+  if not self.done then self.agent:_poll() end
+  return not self.done
 end
 
 --- The call as packetdrill shows one: "connect(3, 10.73.0.2:8080) = -1
