@@ -8,6 +8,7 @@
  * runs protected: an error is recorded with its traceback, the segment passes
  * unchanged, and the scenario fails (an error in a script never crashes
  * the process nor stops the net in a broken state). */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "../core/io/sim.h"
 #include "../core/io/raw.h"
 #include "../core/io/tun.h"
@@ -18,8 +19,11 @@
 #include <lua.h>
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SIM_MT         "synfin.sim"
 #define CONN_MT        "synfin.conn"
@@ -31,9 +35,13 @@ typedef struct {
     sf_raw *raw; /* or on an interface, through a packet socket */
     sf_rt *rt;   /* the real-time net of either; NULL: virtual time */
     uint64_t seed;
-    lua_State *L;    /* the thread that is running the sim now */
-    int errors;      /* registry ref of a table of hook failures */
-    uint8_t *packet; /* where a hook's replacement or answer is built */
+    lua_State *L;        /* the thread that is running the sim now */
+    int errors;          /* registry ref of a table of hook failures */
+    uint8_t *packet;     /* where a hook's replacement or answer is built */
+    int busy;            /* frames of its callbacks running (see "callbacks") */
+    double budget;       /* each callback's wall-clock seconds; 0: no limit */
+    double time_limit;   /* the scenario's whole run, seconds; 0: none */
+    double run_deadline; /* when it ends, on the monotonic clock; HUGE_VAL: none */
 } lsim;
 
 typedef struct {
@@ -45,7 +53,49 @@ typedef struct {
 typedef struct {
     lsim *s;
     int fn; /* registry ref of the Lua function */
+    int host;
+    sf_dir dir;
 } lhook;
+
+/* ---- errors ---------------------------------------------------------------------- */
+
+/* Whether a chunk name is one of synfin's own Lua files (lua/synfin/X.lua). */
+static int is_synfin_file(const char *src)
+{
+    const char *at = strstr(src, "synfin/");
+    if (!at) return 0;
+    while (strstr(at + 1, "synfin/"))
+        at = strstr(at + 1, "synfin/");
+    at += strlen("synfin/");
+    while (*at >= 'a' && *at <= 'z')
+        at++;
+    return strcmp(at, ".lua") == 0;
+}
+
+/* Raises "synfin: ..." at the script's line that led here: the first Lua
+ * function up the stack outside synfin's own files, as the Lua layer's
+ * where() finds it; none when C called the function that raises (a hook's
+ * verdict, read as the hook returns). */
+static int script_error(lua_State *L, const char *fmt, ...)
+{
+    lua_Debug ar;
+    int found = 0;
+    for (int level = 1; !found && lua_getstack(L, level, &ar); level++) {
+        lua_getinfo(L, "Sl", &ar);
+        if (ar.currentline <= 0) break; /* C */
+        found = !is_synfin_file(ar.short_src);
+    }
+    if (found)
+        lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+    else
+        lua_pushliteral(L, "");
+    va_list ap;
+    va_start(ap, fmt);
+    lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    lua_concat(L, 2);
+    return lua_error(L);
+}
 
 /* ---- helpers -------------------------------------------------------------------- */
 
@@ -60,7 +110,7 @@ static int push_fail(lua_State *L, int err)
 static lsim *check_sim(lua_State *L, int idx)
 {
     lsim *s = luaL_checkudata(L, idx, SIM_MT);
-    if (!s->sim) luaL_error(L, "the net is closed");
+    if (!s->sim) script_error(L, "synfin: the net is closed");
     s->L = L;
     if (s->rt) sf_sim_set_now(s->sim, sf_rt_now(s->rt)); /* real time runs on */
     return s;
@@ -88,19 +138,83 @@ static uint32_t check_addr(lua_State *L, int idx)
     return a;
 }
 
-static uint16_t check_port(lua_State *L, int idx, int allow_zero)
+/* ---- values from Lua: every one range-checked where it enters ------------------ */
+
+#define TIME_MAX_S 1e9  /* any time in seconds: about 31 years, microseconds in a uint64 */
+#define RTO_MAX_S  3600 /* RTOs: the core keeps them as microseconds in a uint32 */
+
+/* The value at idx as an error message shows it: 70000, nan, "x", a table. */
+static const char *shown(lua_State *L, int idx)
 {
-    lua_Integer p = luaL_checkinteger(L, idx);
-    luaL_argcheck(L, p >= (allow_zero ? 0 : 1) && p <= 65535, idx, "port out of range");
-    return (uint16_t)p;
+    switch (lua_type(L, idx)) {
+    case LUA_TNUMBER:
+    case LUA_TBOOLEAN:
+    case LUA_TNIL: return luaL_tolstring(L, idx, NULL);
+    case LUA_TSTRING: return lua_pushfstring(L, "\"%s\"", lua_tostring(L, idx));
+    default: return lua_pushfstring(L, "a %s", luaL_typename(L, idx));
+    }
 }
 
-static uint64_t to_us(lua_State *L, int idx, const char *what)
+/* The integer at idx, in lo..hi; anything else (a float, NaN, a string) is
+ * an error naming the value: "synfin: setting 'backlog' must be an integer
+ * in 0..65535, got 70000". kind says what the value is ("setting",
+ * "segment field", "hook filter", "argument"). */
+static lua_Integer check_int_in(lua_State *L, int idx, const char *kind, const char *name,
+                                lua_Integer lo, lua_Integer hi)
+{
+    int isint = 0;
+    lua_Integer v = lua_type(L, idx) == LUA_TNUMBER ? lua_tointegerx(L, idx, &isint) : 0;
+    if (!isint || v < lo || v > hi)
+        script_error(L, "synfin: %s '%s' must be an integer in %I..%I, got %s", kind, name, lo, hi,
+                     shown(L, idx));
+    return v;
+}
+
+/* A time in seconds at idx, in 0..max (NaN and infinities are not), as
+ * microseconds; else an error as check_int_in's. */
+static uint64_t check_time_in(lua_State *L, int idx, const char *kind, const char *name, double max)
 {
     lua_Number t = lua_tonumber(L, idx);
-    if (!lua_isnumber(L, idx) || !(t >= 0) || t > 1e9)
-        luaL_error(L, "%s: a time in seconds (>= 0) expected", what);
+    if (lua_type(L, idx) != LUA_TNUMBER || !(t >= 0 && t <= max)) {
+        char range[32];
+        snprintf(range, sizeof range, "0..%g", max);
+        script_error(L, "synfin: %s '%s' must be a time in seconds in %s, got %s", kind, name,
+                     range, shown(L, idx));
+    }
     return (uint64_t)llround(t * 1e6);
+}
+
+/* A boolean at idx; anything else (a string "no") is an error. */
+static int check_bool(lua_State *L, int idx, const char *kind, const char *name)
+{
+    if (!lua_isboolean(L, idx))
+        script_error(L, "synfin: %s '%s' must be true or false, got %s", kind, name, shown(L, idx));
+    return lua_toboolean(L, idx);
+}
+
+/* One of the names in opts (a NULL-terminated list), as its index; else
+ * an error listing them: "must be \"none\" or \"newreno\"". */
+static int check_choice(lua_State *L, int idx, const char *name, const char *const opts[])
+{
+    const char *v = lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : NULL;
+    for (int i = 0; v && opts[i]; i++)
+        if (strcmp(v, opts[i]) == 0) return i;
+    const char *got = shown(L, idx);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 0; opts[i]; i++) {
+        if (i > 0) luaL_addstring(&b, opts[i + 1] ? ", " : " or ");
+        lua_pushfstring(L, "\"%s\"", opts[i]);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    script_error(L, "synfin: setting '%s' must be %s, got %s", name, lua_tostring(L, -1), got);
+    return 0;
+}
+
+static uint16_t check_port(lua_State *L, int idx, int allow_zero)
+{
+    return (uint16_t)check_int_in(L, idx, "argument", "port", allow_zero ? 0 : 1, 65535);
 }
 
 static void push_addr(lua_State *L, uint32_t a)
@@ -128,7 +242,7 @@ static void derive_secret(sf_config *cfg, uint64_t seed, uint32_t addr)
 }
 
 /* Reads a table of settings into a config; unknown keys raise, so that a
- * typo is never silently ignored. */
+ * typo is never silently ignored, and so do values out of their range. */
 static void read_config(lua_State *L, int idx, sf_config *cfg)
 {
     if (lua_isnoneornil(L, idx)) return;
@@ -139,84 +253,81 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
         sf_policy *p = &cfg->policy;
         if (strcmp(k, "msl") == 0)
-            p->msl = to_us(L, -1, k);
+            p->msl = check_time_in(L, -1, "setting", k, TIME_MAX_S);
         else if (strcmp(k, "rto") == 0)
-            p->rto_initial = to_us(L, -1, k);
+            p->rto_initial = check_time_in(L, -1, "setting", k, RTO_MAX_S);
         else if (strcmp(k, "rto_min") == 0)
-            p->rto_min = to_us(L, -1, k);
+            p->rto_min = check_time_in(L, -1, "setting", k, RTO_MAX_S);
         else if (strcmp(k, "rto_max") == 0)
-            p->rto_max = to_us(L, -1, k);
+            p->rto_max = check_time_in(L, -1, "setting", k, RTO_MAX_S);
         else if (strcmp(k, "retries") == 0)
-            p->max_retries = (uint32_t)luaL_checkinteger(L, -1);
+            p->max_retries = (uint32_t)check_int_in(L, -1, "setting", k, 0, UINT32_MAX);
         else if (strcmp(k, "syn_retries") == 0)
-            p->syn_retries = (uint32_t)luaL_checkinteger(L, -1);
-        else if (strcmp(k, "rcv_buf") == 0)
-            p->rcv_buf = (uint32_t)luaL_checkinteger(L, -1);
+            p->syn_retries = (uint32_t)check_int_in(L, -1, "setting", k, 0, UINT32_MAX);
+        else if (strcmp(k, "rcv_buf") == 0) /* more than window scaling can announce is waste */
+            p->rcv_buf = (uint32_t)check_int_in(L, -1, "setting", k, 1, 1 << 30);
         else if (strcmp(k, "snd_buf") == 0)
-            p->snd_buf = (uint32_t)luaL_checkinteger(L, -1);
+            p->snd_buf = (uint32_t)check_int_in(L, -1, "setting", k, 1, 1 << 30);
         else if (strcmp(k, "mss") == 0)
-            p->mss = (uint16_t)luaL_checkinteger(L, -1);
-        else if (strcmp(k, "min_snd_mss") == 0) {
-            lua_Integer m = luaL_checkinteger(L, -1);
-            if (m < 1 || m > 1460) luaL_error(L, "min_snd_mss must be 1..1460");
-            p->min_snd_mss = (uint16_t)m;
-        } else if (strcmp(k, "quiet_time") == 0)
-            cfg->quiet_time = to_us(L, -1, k);
-        else if (strcmp(k, "mtu") == 0) {
-            lua_Integer mtu = luaL_checkinteger(L, -1);
-            if (mtu < 576 || mtu > 1540) luaL_error(L, "mtu must be 576..1540");
-            cfg->mtu = (uint16_t)mtu;
-        } else if (strcmp(k, "backlog") == 0)
-            cfg->backlog = (uint16_t)luaL_checkinteger(L, -1);
+            p->mss = (uint16_t)check_int_in(L, -1, "setting", k, 64, 1460);
+        else if (strcmp(k, "min_snd_mss") == 0)
+            p->min_snd_mss = (uint16_t)check_int_in(L, -1, "setting", k, 1, 1460);
+        else if (strcmp(k, "quiet_time") == 0)
+            cfg->quiet_time = check_time_in(L, -1, "setting", k, TIME_MAX_S);
+        else if (strcmp(k, "mtu") == 0)
+            cfg->mtu = (uint16_t)check_int_in(L, -1, "setting", k, 576, 1540);
+        else if (strcmp(k, "backlog") == 0)
+            cfg->backlog = (uint16_t)check_int_in(L, -1, "setting", k, 0, 65535);
         else if (strcmp(k, "delayed_ack") == 0) {
-            p->delayed_ack = to_us(L, -1, k);
-            if (p->delayed_ack >= 500000) luaL_error(L, "delayed_ack must be < 0.5 s (MUST-40)");
+            p->delayed_ack = check_time_in(L, -1, "setting", k, TIME_MAX_S);
+            if (p->delayed_ack >= 500000)
+                script_error(L,
+                             "synfin: setting 'delayed_ack' must be below 0.5 s (MUST-40), got %s",
+                             shown(L, -1));
         } else if (strcmp(k, "congestion_control") == 0) {
             static const char *const opts[] = {"none", "newreno", NULL};
-            p->congestion_control = (uint8_t)luaL_checkoption(L, -1, NULL, opts);
+            p->congestion_control = (uint8_t)check_choice(L, -1, k, opts);
         } else if (strcmp(k, "nagle") == 0)
-            p->nagle = (uint8_t)lua_toboolean(L, -1);
+            p->nagle = (uint8_t)check_bool(L, -1, "setting", k);
         else if (strcmp(k, "tail_loss_probe") == 0)
-            p->tail_loss_probe = (uint8_t)lua_toboolean(L, -1);
+            p->tail_loss_probe = (uint8_t)check_bool(L, -1, "setting", k);
         else if (strcmp(k, "sack") == 0)
-            p->sack = (uint8_t)lua_toboolean(L, -1);
+            p->sack = (uint8_t)check_bool(L, -1, "setting", k);
         else if (strcmp(k, "timestamps") == 0)
-            p->timestamps = (uint8_t)lua_toboolean(L, -1);
+            p->timestamps = (uint8_t)check_bool(L, -1, "setting", k);
         else if (strcmp(k, "window_scaling") == 0)
-            p->window_scaling = (uint8_t)lua_toboolean(L, -1);
+            p->window_scaling = (uint8_t)check_bool(L, -1, "setting", k);
         else if (strcmp(k, "r1") == 0)
-            p->r1 = (uint32_t)luaL_checkinteger(L, -1);
+            p->r1 = (uint32_t)check_int_in(L, -1, "setting", k, 0, UINT32_MAX);
         else if (strcmp(k, "soft_errors") == 0)
-            p->soft_errors = (uint8_t)lua_toboolean(L, -1);
-        else if (strcmp(k, "ttl") == 0) {
-            lua_Integer ttl = luaL_checkinteger(L, -1);
-            if (ttl < 1 || ttl > 255) luaL_error(L, "ttl must be 1..255");
-            p->ttl = (uint8_t)ttl;
-        } else if (strcmp(k, "tos") == 0)
-            p->tos = (uint8_t)luaL_checkinteger(L, -1);
+            p->soft_errors = (uint8_t)check_bool(L, -1, "setting", k);
+        else if (strcmp(k, "ttl") == 0)
+            p->ttl = (uint8_t)check_int_in(L, -1, "setting", k, 1, 255);
+        else if (strcmp(k, "tos") == 0)
+            p->tos = (uint8_t)check_int_in(L, -1, "setting", k, 0, 255);
         else if (strcmp(k, "user_timeout") == 0)
-            p->user_timeout = to_us(L, -1, k);
+            p->user_timeout = check_time_in(L, -1, "setting", k, TIME_MAX_S);
         else if (strcmp(k, "keepalive") == 0)
             /* true: the RFC's default of two hours (MUST-25) */
-            p->keepalive =
-                lua_isboolean(L, -1) ? (lua_toboolean(L, -1) ? 7200000000ULL : 0) : to_us(L, -1, k);
+            p->keepalive = lua_isboolean(L, -1) ? (lua_toboolean(L, -1) ? 7200000000ULL : 0)
+                                                : check_time_in(L, -1, "setting", k, TIME_MAX_S);
         else if (strcmp(k, "keepalive_interval") == 0)
-            p->keepalive_interval = to_us(L, -1, k);
+            p->keepalive_interval = check_time_in(L, -1, "setting", k, TIME_MAX_S);
         else if (strcmp(k, "keepalive_probes") == 0)
-            p->keepalive_probes = (uint32_t)luaL_checkinteger(L, -1);
+            p->keepalive_probes = (uint32_t)check_int_in(L, -1, "setting", k, 0, UINT32_MAX);
         else if (strcmp(k, "fin_wait_2_timeout") == 0)
-            p->fin_wait_2_timeout = to_us(L, -1, k);
+            p->fin_wait_2_timeout = check_time_in(L, -1, "setting", k, TIME_MAX_S);
         else if (strcmp(k, "challenge_ack_limit") == 0)
-            cfg->challenge_ack_limit = (uint32_t)luaL_checkinteger(L, -1);
+            cfg->challenge_ack_limit = (uint32_t)check_int_in(L, -1, "setting", k, 0, UINT32_MAX);
         else if (strcmp(k, "rst_in_time_wait") == 0) {
             static const char *const opts[] = {"close", "ignore", NULL};
-            p->rst_in_time_wait = (uint8_t)luaL_checkoption(L, -1, NULL, opts);
+            p->rst_in_time_wait = (uint8_t)check_choice(L, -1, k, opts);
         } else if (strcmp(k, "syn_cookies") == 0) {
             static const char *const opts[] = {"auto", "always", "never", NULL};
-            p->syn_cookies = (uint8_t)luaL_checkoption(L, -1, NULL, opts);
+            p->syn_cookies = (uint8_t)check_choice(L, -1, k, opts);
         } else if (strcmp(k, "syn_in_time_wait") == 0) {
             static const char *const opts[] = {"reopen", "challenge", NULL};
-            p->syn_in_time_wait = (uint8_t)luaL_checkoption(L, -1, NULL, opts);
+            p->syn_in_time_wait = (uint8_t)check_choice(L, -1, k, opts);
         } else if (strcmp(k, "secret") == 0) {
             /* the ISN key: 16 bytes, or an integer spread over them */
             size_t n = 0;
@@ -226,18 +337,153 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
             else if (lua_isinteger(L, -1))
                 derive_secret(cfg, (uint64_t)lua_tointeger(L, -1), 0);
             else
-                luaL_error(L, "secret: a 16-byte string or an integer expected");
+                script_error(L,
+                             "synfin: setting 'secret' must be a 16-byte string or an integer, "
+                             "got %s",
+                             shown(L, -1));
         } else if (strcmp(k, "isn") == 0) {
             cfg->fixed_isn = 1;
-            cfg->isn = (uint32_t)luaL_checkinteger(L, -1);
+            cfg->isn = (uint32_t)check_int_in(L, -1, "setting", k, 0, UINT32_MAX);
         } else
-            luaL_error(L, "unknown setting '%s'", k);
+            script_error(L, "synfin: unknown setting '%s'", k);
         lua_pop(L, 1);
     }
     if (cfg->policy.rto_min == 0 || cfg->policy.rto_min > cfg->policy.rto_max)
-        luaL_error(L, "rto_min must be > 0 and <= rto_max");
-    if (cfg->policy.mss < 64 || cfg->policy.mss > 1460) luaL_error(L, "mss must be 64..1460");
-    if (cfg->policy.rcv_buf == 0 || cfg->policy.snd_buf == 0) luaL_error(L, "buffers must be > 0");
+        script_error(L, "synfin: setting 'rto_min' must be above 0 and at most rto_max");
+}
+
+/* ---- callbacks: who runs, and for how long ---------------------------------------- */
+
+/* Every Lua function of the script's that the net calls (a hook, a state
+ * callback, a close policy, the scenario between two waits) runs in a
+ * frame: a record on the C stack of the call that runs it, chained to the
+ * frames it runs inside (innermost first, its head in the registry). The
+ * frames say what is running, so that the net refuses what it cannot do
+ * meanwhile (close itself, step its clock), and bound its time: a count
+ * hook on the thread checks the frame's deadlines every FRAME_CHECK
+ * instructions, and past one raises an error that names the callback and
+ * its line (a loop in a callback would otherwise hang the process).
+ *
+ * Each callback's budget counts its own time: a frame's budget moves on by
+ * the time of the frames run inside it (the scenario's c:send runs a hook:
+ * the hook's time is the hook's). The scenario's time limit counts all.
+ * A thread that already has a debug hook (a debugger, a coverage tool)
+ * keeps it, and its callbacks have no deadline. */
+
+#define FRAME_CHECK 1000 /* instructions between two looks at the clock */
+
+typedef struct frame {
+    struct frame *outer;
+    lsim *s;
+    char kind[24];             /* "hook", "state callback", "close policy", "pattern", "scenario" */
+    char what[96];             /* "hook 3 (ingress of 192.0.2.2)" */
+    double started;            /* monotonic seconds */
+    double budget_end;         /* when its budget runs out; HUGE_VAL: no budget */
+    double run_end;            /* when the scenario's time limit does; HUGE_VAL: none */
+    double budget, time_limit; /* seconds, for the messages */
+    lua_State *thread;         /* where its count hook is; NULL: none installed */
+    lua_Hook old_hook;         /* the thread's hook before it, put back after */
+    int old_mask, old_count;
+} frame;
+
+static const char frames_key = 0; /* the registry's light userdata: the innermost frame */
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static frame *frames_top(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &frames_key);
+    frame *f = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return f;
+}
+
+static void set_frames_top(lua_State *L, frame *f)
+{
+    lua_pushlightuserdata(L, f);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &frames_key);
+}
+
+/* The innermost frame of the net s, or NULL when none of its callbacks runs. */
+static frame *busy_frame(lua_State *L, const lsim *s)
+{
+    for (frame *f = s->busy ? frames_top(L) : NULL; f; f = f->outer)
+        if (f->s == s) return f;
+    return NULL;
+}
+
+/* The count hook: past the innermost frame's deadline, an error at every
+ * instruction from now on, so that a callback that catches it (pcall in a
+ * loop) cannot go on. */
+static void frame_hook(lua_State *L, lua_Debug *ar)
+{
+    frame *f = frames_top(L);
+    if (!f) {
+        lua_sethook(L, NULL, 0, 0); /* a coroutine made in a callback, run after it */
+        return;
+    }
+    double now = mono_now();
+    if (now < f->budget_end && now < f->run_end) return;
+    lua_sethook(L, frame_hook, LUA_MASKCOUNT, 1);
+    char limit[96];
+    int scenario = strcmp(f->kind, "scenario") == 0;
+    if (f->budget_end <= f->run_end)
+        snprintf(limit, sizeof limit, "its budget of %g s%s (callback_budget)", f->budget,
+                 scenario ? " between two waits" : "");
+    else
+        snprintf(limit, sizeof limit, "%s time limit of %g s (time_limit)",
+                 scenario ? "its" : "the scenario's", f->time_limit);
+    lua_getinfo(L, "Sl", ar);
+    if (ar->currentline > 0)
+        lua_pushfstring(L, "synfin: %s ran past %s, at %s:%d", f->what, limit, ar->short_src,
+                        ar->currentline);
+    else
+        lua_pushfstring(L, "synfin: %s ran past %s", f->what, limit);
+    lua_error(L);
+}
+
+/* Enters a frame for a callback of the net s that runs on `thread`, named
+ * f->what (filled by the caller). Nothing here raises: frame_leave must
+ * follow. */
+static void frame_enter(lua_State *L, frame *f, lsim *s, lua_State *thread, const char *kind)
+{
+    f->outer = frames_top(L);
+    set_frames_top(L, f); /* no allocation: the key is there since luaopen */
+    f->s = s;
+    snprintf(f->kind, sizeof f->kind, "%s", kind);
+    f->started = mono_now();
+    f->budget = s->budget;
+    f->budget_end = s->budget > 0 ? f->started + s->budget : HUGE_VAL;
+    f->time_limit = s->time_limit;
+    f->run_end = s->run_deadline;
+    frame *o = f->outer;
+    if (o && o->run_end < f->run_end) { /* another net's callback runs this one */
+        f->run_end = o->run_end;
+        f->time_limit = o->time_limit;
+    }
+    f->thread = NULL;
+    f->old_hook = lua_gethook(thread);
+    f->old_mask = lua_gethookmask(thread);
+    f->old_count = lua_gethookcount(thread);
+    int bounded = f->budget_end < HUGE_VAL || f->run_end < HUGE_VAL;
+    if (bounded && (!f->old_hook || f->old_hook == frame_hook)) {
+        f->thread = thread;
+        lua_sethook(thread, frame_hook, LUA_MASKCOUNT, FRAME_CHECK);
+    }
+    s->busy++;
+}
+
+static void frame_leave(lua_State *L, frame *f)
+{
+    if (f->thread) lua_sethook(f->thread, f->old_hook, f->old_mask, f->old_count);
+    f->s->busy--;
+    if (f->outer) f->outer->budget_end += mono_now() - f->started; /* not the outer's time */
+    set_frames_top(L, f->outer);
 }
 
 /* ---- the net -------------------------------------------------------------------- */
@@ -256,6 +502,7 @@ static int l_sim_new(lua_State *L)
     lua_setmetatable(L, -2);
     lua_setiuservalue(L, -2, 1);
     s->seed = (uint64_t)seed;
+    s->run_deadline = HUGE_VAL;
     s->packet = malloc(SF_HOOK_PACKET);
     s->sim = sf_sim_new((uint64_t)seed);
     if (!s->packet) return luaL_error(L, "out of memory");
@@ -265,9 +512,20 @@ static int l_sim_new(lua_State *L)
     return 1;
 }
 
+/* Raises when one of the net's callbacks is running: `doing` (what the
+ * script asked for) would pull the net from under it. */
+static void check_not_busy(lua_State *L, lsim *s, const char *doing)
+{
+    frame *f = busy_frame(L, s);
+    if (f)
+        script_error(L, "synfin: %s inside %s: the net is running it; do it after net:run returns",
+                     doing, f->what);
+}
+
 static int l_sim_close(lua_State *L)
 {
     lsim *s = luaL_checkudata(L, 1, SIM_MT);
+    check_not_busy(L, s, "net:close()");
     s->L = L;             /* hooks release their references through the running thread */
     sf_tun_close(s->tun); /* the device goes before the net it feeds */
     sf_raw_close(s->raw);
@@ -288,8 +546,13 @@ static int l_sim_close(lua_State *L)
 static int l_sim_link(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
-    sf_link link = {to_us(L, 2, "latency"), luaL_optnumber(L, 3, 0)};
-    luaL_argcheck(L, link.loss >= 0 && link.loss <= 1, 3, "loss must be in [0, 1]");
+    sf_link link = {check_time_in(L, 2, "setting", "latency", TIME_MAX_S), 0};
+    if (!lua_isnoneornil(L, 3)) {
+        link.loss = lua_tonumber(L, 3);
+        if (lua_type(L, 3) != LUA_TNUMBER || !(link.loss >= 0 && link.loss <= 1))
+            script_error(L, "synfin: setting 'loss' must be a probability in 0..1, got %s",
+                         shown(L, 3));
+    }
     sf_sim_set_link(s->sim, &link);
     return 0;
 }
@@ -299,6 +562,12 @@ static int l_sim_add_host(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
     uint32_t addr = check_addr(L, 2);
+    if (!sf_addr_is_unicast(addr))
+        return script_error(L,
+                            "synfin: a host cannot be at %s: not a unicast address (0.0.0.0/8, "
+                            "multicast 224.0.0.0/4 and 240.0.0.0/4 with the broadcast address "
+                            "are no TCP endpoints, RFC 1122 §4.2.3.10)",
+                            lua_tostring(L, 2));
     sf_config cfg;
     sf_config_default(&cfg);
     derive_secret(&cfg, s->seed, addr);
@@ -332,6 +601,7 @@ static int l_sim_next_time(lua_State *L)
 static int l_sim_step(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
+    check_not_busy(L, s, "moving the net's clock (a wait, net:step, net:run)");
     lua_Integer limit = luaL_checkinteger(L, 2);
     uint64_t until = limit < 0 ? 0 : (uint64_t)limit;
     lua_pushboolean(L, s->rt ? sf_rt_step(s->rt, until) : sf_sim_step(s->sim, until));
@@ -362,6 +632,7 @@ static int l_sim_timeout(lua_State *L)
 static int l_sim_tun(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
+    check_not_busy(L, s, "opening a device");
     if (s->rt) return luaL_error(L, "the net has a device already");
     sf_tun_config cfg = {.name = luaL_optstring(L, 2, NULL),
                          .kernel_addr = check_addr(L, 3),
@@ -405,6 +676,7 @@ static int l_sim_tun_stats(lua_State *L)
 static int l_sim_raw(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
+    check_not_busy(L, s, "opening a device");
     if (s->rt) return luaL_error(L, "the net has a device already");
     size_t maclen = 0;
     const char *mac = luaL_optlstring(L, 4, NULL, &maclen);
@@ -655,6 +927,12 @@ static int l_sim_trace_get(lua_State *L)
         else
             lua_pushstring(L, r->why ? r->why : "");
         lua_setfield(L, -2, "text");
+        if (r->reason) { /* the protocol's: its code, and whether it dropped the segment */
+            const sf_reason_info *why = sf_reason_get((sf_reason)r->reason);
+            set_str(L, "code", why->name);
+            lua_pushboolean(L, !why->note);
+            lua_setfield(L, -2, "dropped");
+        }
         break;
     }
     return 1;
@@ -662,93 +940,136 @@ static int l_sim_trace_get(lua_State *L)
 
 /* ---- segments from Lua tables ------------------------------------------------------------ */
 
-static lua_Integer opt_field_int(lua_State *L, int t, const char *k, lua_Integer def)
+/* The integer field k of the table at t, in lo..hi, or def when absent. */
+static lua_Integer opt_field_int(lua_State *L, int t, const char *kind, const char *k,
+                                 lua_Integer def, lua_Integer lo, lua_Integer hi)
 {
     lua_getfield(L, t, k);
-    lua_Integer v = luaL_optinteger(L, -1, def);
+    lua_Integer v = lua_isnil(L, -1) ? def : check_int_in(L, -1, kind, k, lo, hi);
     lua_pop(L, 1);
     return v;
 }
 
+/* A segment's field of 16 or 32 bits. */
+static uint16_t seg_u16(lua_State *L, int t, const char *k, lua_Integer def)
+{
+    return (uint16_t)opt_field_int(L, t, "segment field", k, def, 0, UINT16_MAX);
+}
+static uint32_t seg_u32(lua_State *L, int t, const char *k)
+{
+    return (uint32_t)opt_field_int(L, t, "segment field", k, 0, 0, UINT32_MAX);
+}
+
+/* A yes-or-no field: true or false, or 1 or 0 as records show sack_perm. */
+static uint8_t seg_flag(lua_State *L, int t, const char *k)
+{
+    lua_getfield(L, t, k);
+    int isint = 0;
+    lua_Integer n = lua_tointegerx(L, -1, &isint);
+    int yes = lua_toboolean(L, -1);
+    if (lua_type(L, -1) == LUA_TNUMBER && isint && (n == 0 || n == 1))
+        yes = n == 1;
+    else if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+        script_error(L, "synfin: segment field '%s' must be true or false, got %s", k,
+                     shown(L, -1));
+    lua_pop(L, 1);
+    return (uint8_t)yes;
+}
+
+/* The address field k of the table at t (0 when absent). */
+static uint32_t seg_addr(lua_State *L, int t, const char *k)
+{
+    uint32_t a = 0;
+    lua_getfield(L, t, k);
+    if (!lua_isnil(L, -1) &&
+        (lua_type(L, -1) != LUA_TSTRING || sf_addr_parse(lua_tostring(L, -1), &a) != 0))
+        script_error(L,
+                     "synfin: segment field '%s' must be an IPv4 address such as \"192.0.2.1\", "
+                     "got %s",
+                     k, shown(L, -1));
+    lua_pop(L, 1);
+    return a;
+}
+
+/* The SACK blocks of the table at the top: { { left, right }, ... }, absolute. */
+static void read_sack(lua_State *L, sf_seg *seg)
+{
+    int n = (int)lua_rawlen(L, -1);
+    if (n > 4) script_error(L, "synfin: segment field 'sack' has at most 4 blocks, got %d", n);
+    for (int b = 0; b < n; b++) {
+        lua_rawgeti(L, -1, b + 1);
+        if (!lua_istable(L, -1))
+            script_error(L,
+                         "synfin: segment field 'sack' must be a list of { left, right }, got %s "
+                         "as block %d",
+                         shown(L, -1), b + 1);
+        for (int e = 0; e < 2; e++) {
+            lua_rawgeti(L, -1, e + 1);
+            seg->sack[b][e] = (uint32_t)check_int_in(L, -1, "segment field", "sack", 0, UINT32_MAX);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    seg->sack_n = (uint8_t)n;
+}
+
 /* Fills a segment from a table of absolute fields: src, dst, sport, dport,
- * seq, ack, flags, win, payload, mss, wscale, sack_perm, ts_val/ts_ecr,
- * bad_checksum. The payload string stays on the Lua stack. */
+ * seq, ack, flags, win, payload, mss, wscale, sack_perm, sack, ts_val/ts_ecr,
+ * urp, ttl, tos, bad_checksum; each range-checked. The payload string stays
+ * on the Lua stack. */
 static void read_seg(lua_State *L, int t, sf_seg *seg)
 {
     luaL_checktype(L, t, LUA_TTABLE);
     memset(seg, 0, sizeof *seg);
-    seg->wscale = -1;
-    lua_getfield(L, t, "src");
-    if (sf_addr_parse(luaL_optstring(L, -1, ""), &seg->saddr) != 0)
-        luaL_error(L, "segment: src must be an IPv4 address");
-    lua_getfield(L, t, "dst");
-    if (sf_addr_parse(luaL_optstring(L, -1, ""), &seg->daddr) != 0)
-        luaL_error(L, "segment: dst must be an IPv4 address");
-    lua_pop(L, 2);
-    seg->sport = (uint16_t)opt_field_int(L, t, "sport", 0);
-    seg->dport = (uint16_t)opt_field_int(L, t, "dport", 0);
-    seg->seq = (uint32_t)opt_field_int(L, t, "seq", 0);
-    seg->ack = (uint32_t)opt_field_int(L, t, "ack", 0);
-    seg->wnd = (uint16_t)opt_field_int(L, t, "win", 65535);
-    seg->urp = (uint16_t)opt_field_int(L, t, "urp", 0);
-    seg->mss = (uint16_t)opt_field_int(L, t, "mss", 0);
-    seg->wscale = (int8_t)opt_field_int(L, t, "wscale", -1);
+    seg->saddr = seg_addr(L, t, "src");
+    seg->daddr = seg_addr(L, t, "dst");
+    seg->sport = seg_u16(L, t, "sport", 0);
+    seg->dport = seg_u16(L, t, "dport", 0);
+    seg->seq = seg_u32(L, t, "seq");
+    seg->ack = seg_u32(L, t, "ack");
+    seg->wnd = seg_u16(L, t, "win", 65535);
+    seg->urp = seg_u16(L, t, "urp", 0);
+    /* options: absent unless given; an MSS option of 0 cannot be asked for */
+    seg->mss = (uint16_t)opt_field_int(L, t, "segment field", "mss", 0, 1, UINT16_MAX);
+    /* RFC 7323 §2.3: a shift above 14 is a peer's mistake that tests may make */
+    seg->wscale = (int8_t)opt_field_int(L, t, "segment field", "wscale", -1, 0, INT8_MAX);
+    seg->ttl = (uint8_t)opt_field_int(L, t, "segment field", "ttl", 64, 1, 255);
+    seg->tos = (uint8_t)opt_field_int(L, t, "segment field", "tos", 0, 0, 255);
     lua_getfield(L, t, "flags");
-    int flags = sf_flags_parse(luaL_optstring(L, -1, ""));
-    if (flags < 0) luaL_error(L, "segment: flags are letters of SFRPAUEC");
+    int flags = lua_isnil(L, -1)                 ? 0
+                : lua_type(L, -1) == LUA_TSTRING ? sf_flags_parse(lua_tostring(L, -1))
+                                                 : -1;
+    if (flags < 0)
+        script_error(L, "synfin: segment field 'flags' must be letters of SFRPAUEC, got %s",
+                     shown(L, -1));
     seg->flags = (uint8_t)flags;
     lua_pop(L, 1);
-    lua_getfield(L, t, "sack"); /* { { left, right }, ... }, absolute */
-    if (lua_istable(L, -1)) {
-        int n = (int)lua_rawlen(L, -1);
-        if (n > 4) luaL_error(L, "segment: at most 4 SACK blocks");
-        for (int b = 0; b < n; b++) {
-            lua_rawgeti(L, -1, b + 1);
-            luaL_checktype(L, -1, LUA_TTABLE);
-            lua_rawgeti(L, -1, 1);
-            lua_rawgeti(L, -2, 2);
-            seg->sack[b][0] = (uint32_t)luaL_checkinteger(L, -2);
-            seg->sack[b][1] = (uint32_t)luaL_checkinteger(L, -1);
-            lua_pop(L, 3);
-        }
-        seg->sack_n = (uint8_t)n;
+    lua_getfield(L, t, "sack");
+    if (!lua_isnil(L, -1)) {
+        if (!lua_istable(L, -1))
+            script_error(L,
+                         "synfin: segment field 'sack' must be a list of { left, right }, got %s",
+                         shown(L, -1));
+        read_sack(L, seg);
     }
     lua_pop(L, 1);
-    lua_getfield(L, t, "sack_perm");
-    seg->sack_perm = (uint8_t)lua_toboolean(L, -1);
-    lua_getfield(L, t, "bad_checksum");
-    seg->bad_csum = (uint8_t)lua_toboolean(L, -1);
+    seg->sack_perm = seg_flag(L, t, "sack_perm");
+    seg->bad_csum = seg_flag(L, t, "bad_checksum");
     lua_getfield(L, t, "ts_val");
-    if (!lua_isnil(L, -1)) {
-        seg->has_ts = 1;
-        seg->ts_val = (uint32_t)luaL_checkinteger(L, -1);
-        seg->ts_ecr = (uint32_t)opt_field_int(L, t, "ts_ecr", 0);
-    }
-    lua_pop(L, 3);
+    seg->has_ts = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    seg->ts_val = seg_u32(L, t, "ts_val");
+    seg->ts_ecr = seg_u32(L, t, "ts_ecr");
     lua_getfield(L, t, "payload");
     size_t len = 0;
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+        script_error(L, "synfin: segment field 'payload' must be a string, got %s", shown(L, -1));
     seg->payload = (const uint8_t *)luaL_optlstring(L, -1, "", &len);
+    if (len > 65000)
+        script_error(L, "synfin: segment field 'payload' must be at most 65000 bytes, got %d",
+                     (int)len);
     seg->len = (uint32_t)len;
     /* the payload string stays on the stack while the segment is in use */
-}
-
-/* read_seg under lua_pcall, for where an error must not unwind C frames */
-static int read_seg_protected(lua_State *L)
-{
-    read_seg(L, 1, lua_touserdata(L, 2));
-    return 0;
-}
-
-static int lua_pcall_read_seg(lua_State *L, int idx, sf_seg *seg)
-{
-    lua_pushcfunction(L, read_seg_protected);
-    lua_pushvalue(L, idx);
-    lua_pushlightuserdata(L, seg);
-    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
-        lua_pop(L, 1);
-        return -1;
-    }
-    return 0; /* the payload stays alive in the table at idx */
 }
 
 /* sim:inject(host, "egress"|"ingress", seg) */
@@ -760,8 +1081,14 @@ static int l_sim_inject(lua_State *L)
     sf_dir dir = (sf_dir)luaL_checkoption(L, 3, NULL, dirs);
     sf_seg seg;
     read_seg(L, 4, &seg);
-    if (seg.len > 65000) return luaL_error(L, "segment: payload too large");
     int rc = sf_sim_inject(s->sim, host, dir, &seg);
+    if (rc == SF_ELOOP) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "egress hooks nested %d deep: does a hook send on its own path?",
+                        SF_SIM_DEPTH_MAX);
+        lua_pushinteger(L, rc);
+        return 3;
+    }
     if (rc < 0) return push_fail(L, rc);
     lua_pushboolean(L, 1);
     return 1;
@@ -776,18 +1103,20 @@ static int l_sim_inject_icmp(lua_State *L)
     luaL_checktype(L, 3, LUA_TTABLE);
     sf_icmp m;
     memset(&m, 0, sizeof m);
-    m.type = (uint8_t)opt_field_int(L, 3, "type", 3);
-    m.code = (uint8_t)opt_field_int(L, 3, "code", 0);
-    m.mtu = (uint16_t)opt_field_int(L, 3, "mtu", 0);
-    m.q_sport = (uint16_t)opt_field_int(L, 3, "q_sport", 0);
-    m.q_dport = (uint16_t)opt_field_int(L, 3, "q_dport", 0);
-    m.q_seq = (uint32_t)opt_field_int(L, 3, "q_seq", 0);
+    m.type = (uint8_t)opt_field_int(L, 3, "ICMP field", "type", 3, 0, 255);
+    m.code = (uint8_t)opt_field_int(L, 3, "ICMP field", "code", 0, 0, 255);
+    m.mtu = (uint16_t)opt_field_int(L, 3, "ICMP field", "mtu", 0, 0, UINT16_MAX);
+    m.q_sport = (uint16_t)opt_field_int(L, 3, "ICMP field", "q_sport", 0, 0, UINT16_MAX);
+    m.q_dport = (uint16_t)opt_field_int(L, 3, "ICMP field", "q_dport", 0, 0, UINT16_MAX);
+    m.q_seq = (uint32_t)opt_field_int(L, 3, "ICMP field", "q_seq", 0, 0, UINT32_MAX);
     static const char *const addrs[] = {"src", "dst", "q_src", "q_dst"};
     uint32_t *slots[] = {&m.saddr, &m.daddr, &m.q_saddr, &m.q_daddr};
     for (int i = 0; i < 4; i++) {
         lua_getfield(L, 3, addrs[i]);
-        if (!lua_isnil(L, -1) && sf_addr_parse(luaL_checkstring(L, -1), slots[i]) != 0)
-            return luaL_error(L, "icmp: %s must be an IPv4 address", addrs[i]);
+        if (!lua_isnil(L, -1) &&
+            (lua_type(L, -1) != LUA_TSTRING || sf_addr_parse(lua_tostring(L, -1), slots[i]) != 0))
+            return script_error(L, "synfin: ICMP field '%s' must be an IPv4 address, got %s",
+                                addrs[i], shown(L, -1));
         lua_pop(L, 1);
     }
     int rc = sf_sim_inject_icmp(s->sim, host, &m);
@@ -830,84 +1159,105 @@ static void push_hook_seg(lua_State *L, const sf_hook_ctx *ctx)
     set_int(L, "hook", ctx->hook_id);
 }
 
-/* Runs the Lua function of a hook; its result becomes the verdict:
- * nil or "pass", "drop", or { delay = seconds }. */
+/* Reads a hook's verdict from a table: exactly one of delay, dup, replace
+ * and answer. */
+static void read_verdict_table(lua_State *L, sf_verdict *v, uint8_t *packet)
+{
+    static const char *const keys[] = {"delay", "dup", "replace", "answer", NULL};
+    const char *key = NULL;
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        lua_pop(L, 1);
+        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        int known = 0;
+        for (int i = 0; k && keys[i]; i++)
+            known |= strcmp(k, keys[i]) == 0;
+        if (!known) luaL_error(L, "unknown key %s in its table", shown(L, -1));
+        if (key) luaL_error(L, "its table has both '%s' and '%s': one verdict at a time", key, k);
+        key = k; /* stays alive: a key of the table */
+    }
+    if (!key) luaL_error(L, "an empty table");
+    lua_getfield(L, 1, key);
+    if (strcmp(key, "delay") == 0) {
+        v->kind = SF_DELAY;
+        v->delay = check_time_in(L, -1, "verdict field", key, TIME_MAX_S);
+    } else if (strcmp(key, "dup") == 0) {
+        v->kind = SF_DUP;
+        v->count = (uint32_t)check_int_in(L, -1, "verdict field", key, 1, 100);
+    } else {
+        /* { replace = seg } or { answer = seg }: a whole segment, absolute */
+        if (!lua_istable(L, -1))
+            luaL_error(L, "verdict field '%s' must be a segment, got %s", key, shown(L, -1));
+        sf_seg seg;
+        read_seg(L, lua_gettop(L), &seg);
+        int n = sf_wire_build(packet, SF_HOOK_PACKET, &seg);
+        if (n < 0) luaL_error(L, "its segment does not fit in a packet");
+        v->kind = strcmp(key, "replace") == 0 ? SF_REPLACE : SF_ANSWER;
+        v->pkt = packet;
+        v->len = (size_t)n;
+    }
+}
+
+/* lua_pcall'ed: the value at 1 (what a hook returned) into the verdict at 2
+ * (light userdata), a built packet into the buffer at 3; any other shape
+ * raises, saying what it got and what it may be. */
+static int read_verdict(lua_State *L)
+{
+    sf_verdict *v = lua_touserdata(L, 2);
+    v->kind = SF_PASS;
+    if (lua_isnil(L, 1)) return 0;
+    if (lua_type(L, 1) == LUA_TSTRING) {
+        if (strcmp(lua_tostring(L, 1), "pass") == 0) return 0;
+        if (strcmp(lua_tostring(L, 1), "drop") == 0) {
+            v->kind = SF_DROP;
+            return 0;
+        }
+    } else if (lua_istable(L, 1)) {
+        read_verdict_table(L, v, lua_touserdata(L, 3));
+        return 0;
+    }
+    return luaL_error(L,
+                      "got %s; a verdict is nil, \"pass\", \"drop\", { delay = seconds }, "
+                      "{ dup = n }, seg:with{...} or { answer = seg:reply{...} }",
+                      shown(L, 1));
+}
+
+/* Runs the Lua function of a hook, in a frame; its result becomes the
+ * verdict (read_verdict). An error, or a verdict of another shape, is a
+ * failed hook: the segment passes, and the failure is recorded. */
 static int hook_call(void *ud, const sf_hook_ctx *ctx, sf_verdict *v)
 {
     lhook *k = ud;
     lua_State *L = k->s->L;
     int top = lua_gettop(L);
     lua_pushcfunction(L, traceback);
+    lua_pushcfunction(L, read_verdict);
     lua_rawgeti(L, LUA_REGISTRYINDEX, k->fn);
     push_hook_seg(L, ctx);
+    frame f;
+    char addr[16];
+    sf_addr_str(sf_sim_host_addr(k->s->sim, k->host), addr);
+    snprintf(f.what, sizeof f.what, "hook %u (%s of %s)", ctx->hook_id,
+             k->dir == SF_EGRESS ? "egress" : "ingress", addr);
+    frame_enter(L, &f, k->s, L, "hook");
     int rc = lua_pcall(L, 1, 1, top + 1);
-    if (rc != LUA_OK) {
+    int bad = 0;
+    if (rc == LUA_OK) { /* read_verdict(result, v, packet) */
+        lua_pushlightuserdata(L, v);
+        lua_pushlightuserdata(L, k->s->packet);
+        bad = lua_pcall(L, 3, 0, 0) != LUA_OK;
+    }
+    frame_leave(L, &f);
+    if (rc != LUA_OK || bad) {
         const char *msg = lua_tostring(L, -1);
         hook_failed(k->s, L,
-                    lua_pushfstring(L, "hook %d failed on segment %d: %s", (int)ctx->hook_id,
-                                    (int)ctx->seg_no, msg ? msg : "?"));
-        lua_settop(L, top);
-        return -1;
-    }
-    int ok = 0;
-    v->kind = SF_PASS;
-    if (lua_isnil(L, -1)) {
-        ok = 1;
-    } else if (lua_type(L, -1) == LUA_TSTRING) {
-        const char *s = lua_tostring(L, -1);
-        if (strcmp(s, "pass") == 0) ok = 1;
-        if (strcmp(s, "drop") == 0) {
-            v->kind = SF_DROP;
-            ok = 1;
-        }
-    } else if (lua_istable(L, -1)) {
-        int t = lua_gettop(L);
-        if (lua_getfield(L, t, "delay") != LUA_TNIL) {
-            lua_Number d = lua_tonumber(L, -1);
-            if (lua_isnumber(L, -1) && d >= 0 && d < 1e9) {
-                v->kind = SF_DELAY;
-                v->delay = (uint64_t)llround(d * 1e6);
-                ok = 1;
-            }
-        } else if (lua_getfield(L, t, "dup") != LUA_TNIL) {
-            lua_Integer n = lua_tointeger(L, -1);
-            if (lua_isinteger(L, -1) && n >= 1 && n <= 100) {
-                v->kind = SF_DUP;
-                v->count = (uint32_t)n;
-                ok = 1;
-            }
-        } else {
-            /* { replace = seg } or { answer = seg }: a whole segment, absolute */
-            static const char *const keys[] = {"replace", "answer"};
-            for (int i = 0; i < 2 && !ok; i++) {
-                lua_settop(L, t);
-                if (lua_getfield(L, t, keys[i]) != LUA_TTABLE) continue;
-                sf_seg seg;
-                int n = -1;
-                if (lua_pcall_read_seg(L, lua_gettop(L), &seg) == 0) {
-                    n = sf_wire_build(k->s->packet, SF_HOOK_PACKET, &seg);
-                }
-                if (n > 0) {
-                    v->kind = i == 0 ? SF_REPLACE : SF_ANSWER;
-                    v->pkt = k->s->packet;
-                    v->len = (size_t)n;
-                    ok = 1;
-                }
-            }
-        }
-        lua_settop(L, t);
-    }
-    if (!ok) {
-        hook_failed(k->s, L,
-                    lua_pushfstring(L,
-                                    "hook %d returned a bad verdict (a %s) on segment %d: "
-                                    "expected nil, \"pass\", \"drop\", { delay = seconds }, "
-                                    "{ dup = n }, seg:with{...} or { answer = seg:reply{...} }",
-                                    (int)ctx->hook_id, luaL_typename(L, -1), (int)ctx->seg_no));
+                    lua_pushfstring(L, "hook %d %s on segment %d: %s", (int)ctx->hook_id,
+                                    bad ? "returned a bad verdict" : "failed", (int)ctx->seg_no,
+                                    msg ? msg : "?"));
         v->kind = SF_PASS;
     }
     lua_settop(L, top);
-    return ok ? 0 : -1;
+    return rc != LUA_OK || bad ? -1 : 0;
 }
 
 static void hook_release(void *ud)
@@ -931,27 +1281,38 @@ static int l_sim_hook(lua_State *L)
     sf_filter f;
     sf_filter_init(&f);
     lua_getfield(L, 4, "flags");
-    if (!lua_isnil(L, -1) && sf_filter_flags(&f, luaL_checkstring(L, -1)) != 0)
-        return luaL_error(L, "hook filter: flags must be letters of SFRPAUEC, '=' for exact");
+    if (!lua_isnil(L, -1) &&
+        (lua_type(L, -1) != LUA_TSTRING || sf_filter_flags(&f, lua_tostring(L, -1)) != 0))
+        return script_error(L,
+                            "synfin: hook filter 'flags' must be letters of SFRPAUEC ('=' first: "
+                            "exactly these), got %s",
+                            shown(L, -1));
     lua_getfield(L, 4, "state");
     if (!lua_isnil(L, -1)) {
-        f.state = sf_state_from_name(luaL_checkstring(L, -1));
+        f.state = lua_type(L, -1) == LUA_TSTRING ? sf_state_from_name(lua_tostring(L, -1)) : -1;
         if (f.state < 0)
-            return luaL_error(L, "hook filter: unknown state '%s'", lua_tostring(L, -1));
+            return script_error(L, "synfin: hook filter 'state' must be a state name, got %s",
+                                shown(L, -1));
     }
     lua_getfield(L, 4, "p");
-    f.p = luaL_optnumber(L, -1, 1.0);
-    if (!(f.p >= 0 && f.p <= 1)) return luaL_error(L, "hook filter: p must be in [0, 1]");
+    if (!lua_isnil(L, -1)) {
+        f.p = lua_tonumber(L, -1);
+        if (lua_type(L, -1) != LUA_TNUMBER || !(f.p >= 0 && f.p <= 1))
+            return script_error(L, "synfin: hook filter 'p' must be a probability in 0..1, got %s",
+                                shown(L, -1));
+    }
     lua_pop(L, 3);
-    f.conn_id = (uint32_t)opt_field_int(L, 4, "conn", 0);
-    f.sport = (uint16_t)opt_field_int(L, 4, "sport", 0);
-    f.dport = (uint16_t)opt_field_int(L, 4, "dport", 0);
-    f.after = (uint32_t)opt_field_int(L, 4, "after", 0);
-    f.count = (uint32_t)opt_field_int(L, 4, "count", 0);
+    f.conn_id = (uint32_t)opt_field_int(L, 4, "hook filter", "conn", 0, 0, UINT32_MAX);
+    f.sport = (uint16_t)opt_field_int(L, 4, "hook filter", "sport", 0, 0, UINT16_MAX);
+    f.dport = (uint16_t)opt_field_int(L, 4, "hook filter", "dport", 0, 0, UINT16_MAX);
+    f.after = (uint32_t)opt_field_int(L, 4, "hook filter", "after", 0, 0, UINT32_MAX);
+    f.count = (uint32_t)opt_field_int(L, 4, "hook filter", "count", 0, 0, UINT32_MAX);
 
     lhook *k = malloc(sizeof *k);
     if (!k) return luaL_error(L, "out of memory");
     k->s = s;
+    k->host = host;
+    k->dir = dir;
     lua_pushvalue(L, 5);
     k->fn = luaL_ref(L, LUA_REGISTRYINDEX);
     sf_hook *hook = sf_hooks_add(sf_sim_hooks(s->sim, host), dir, &f, hook_call, k, hook_release);
@@ -991,6 +1352,109 @@ static int l_sim_hook_stats(lua_State *L)
     set_int(L, "delayed", k->delayed);
     set_int(L, "replaced", k->replaced);
     set_int(L, "duplicated", k->duplicated);
+    return 1;
+}
+
+/* ---- running the script's callbacks --------------------------------------------------- */
+
+/* sim:call(kind, what, fn, ...) -> true, fn's results; or false, the error
+ * with its traceback: fn(...) run as a callback of the net (a frame: see
+ * "callbacks"), kind one of "state callback", "close policy", "pattern", what
+ * its name in messages */
+static int l_sim_call(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    const char *kind = luaL_checkstring(L, 2);
+    const char *what = luaL_checkstring(L, 3);
+    luaL_checktype(L, 4, LUA_TFUNCTION);
+    int nargs = lua_gettop(L) - 4;
+    lua_pushcfunction(L, traceback);
+    lua_replace(L, 2); /* the message handler, where kind was */
+    frame f;
+    snprintf(f.what, sizeof f.what, "%s", what);
+    frame_enter(L, &f, s, L, kind);
+    int rc = lua_pcall(L, nargs, LUA_MULTRET, 2);
+    frame_leave(L, &f);
+    lua_pushboolean(L, rc == LUA_OK);
+    lua_replace(L, 3); /* where what was */
+    return lua_gettop(L) - 2;
+}
+
+/* sim:resume(co, ...) -> as coroutine.resume, the coroutine running as the
+ * net's scenario (a frame: see "callbacks") until it waits or ends */
+static int l_sim_resume(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    lua_State *co = lua_tothread(L, 2);
+    luaL_argcheck(L, co, 2, "coroutine expected");
+    int nargs = lua_gettop(L) - 2;
+    if (!lua_checkstack(co, nargs)) return luaL_error(L, "too many arguments to resume");
+    lua_xmove(L, co, nargs);
+    frame f;
+    snprintf(f.what, sizeof f.what, "the scenario");
+    frame_enter(L, &f, s, co, "scenario");
+    int nres = 0;
+    int rc = lua_resume(co, L, nargs, &nres);
+    frame_leave(L, &f);
+    if (rc != LUA_OK && rc != LUA_YIELD) {
+        lua_pushboolean(L, 0);
+        lua_xmove(co, L, 1); /* the error */
+        return 2;
+    }
+    if (!lua_checkstack(L, nres + 1)) return luaL_error(L, "too many results to resume");
+    lua_pushboolean(L, 1);
+    lua_xmove(co, L, nres);
+    return nres + 1;
+}
+
+/* sim:busy() -> the kind and the name of the innermost callback of the net
+ * that is running ("hook", "hook 3 (ingress of 192.0.2.2)"), or nothing */
+static int l_sim_busy(lua_State *L)
+{
+    lsim *s = luaL_checkudata(L, 1, SIM_MT); /* a closed net runs nothing */
+    frame *f = busy_frame(L, s);
+    if (!f) return 0;
+    lua_pushstring(L, f->kind);
+    lua_pushstring(L, f->what);
+    return 2;
+}
+
+/* A time in seconds, or false/nil for none: 0. */
+static double check_limit(lua_State *L, int idx, const char *name)
+{
+    if (lua_isnoneornil(L, idx) || (lua_isboolean(L, idx) && !lua_toboolean(L, idx))) return 0;
+    lua_Number t = lua_tonumber(L, idx);
+    if (lua_type(L, idx) != LUA_TNUMBER || !(t > 0 && t <= 1e6))
+        script_error(
+            L, "synfin: setting '%s' must be a time in seconds in (0, 1e+06], or false, got %s",
+            name, shown(L, idx));
+    return t;
+}
+
+/* sim:set_budget(seconds | false): each callback's wall-clock budget */
+static int l_sim_set_budget(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    s->budget = check_limit(L, 2, "callback_budget");
+    return 0;
+}
+
+/* sim:set_time_limit(seconds | false): the scenario's run ends by now +
+ * seconds (its callbacks with it); false: no limit */
+static int l_sim_set_time_limit(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    s->time_limit = check_limit(L, 2, "time_limit");
+    s->run_deadline = s->time_limit > 0 ? mono_now() + s->time_limit : HUGE_VAL;
+    return 0;
+}
+
+/* sim:over_time() -> nil, or the time limit (seconds) the run went past */
+static int l_sim_over_time(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    if (mono_now() < s->run_deadline) return 0;
+    lua_pushnumber(L, s->time_limit);
     return 1;
 }
 
@@ -1067,8 +1531,8 @@ static int l_sim_lookup(lua_State *L)
 static lconn *check_conn(lua_State *L, int idx)
 {
     lconn *lc = luaL_checkudata(L, idx, CONN_MT);
-    if (!lc->s->sim) luaL_error(L, "the net of this connection is closed");
-    if (!lc->c) luaL_error(L, "the connection was released");
+    if (!lc->s->sim) script_error(L, "synfin: the net of this connection is closed");
+    if (!lc->c) script_error(L, "synfin: the connection was released (its handle was collected)");
     lc->s->L = L;
     return lc;
 }
@@ -1080,7 +1544,8 @@ static int l_sim_listen(lua_State *L)
     int host = check_host(L, s, 2);
     sf_stack *st = check_stack(L, s, host);
     uint16_t port = check_port(L, 3, 0);
-    int backlog = (int)luaL_optinteger(L, 4, 0);
+    int backlog =
+        lua_isnoneornil(L, 4) ? 0 : (int)check_int_in(L, 4, "setting", "backlog", 0, 65535);
     sf_config cfg;
     sf_config_default(&cfg);
     cfg.policy = sf_stack_config(st)->policy;
@@ -1176,8 +1641,8 @@ static int l_conn_send(lua_State *L)
 static int l_conn_read(lua_State *L)
 {
     lconn *lc = check_conn(L, 1);
-    lua_Integer max = luaL_optinteger(L, 2, 65536);
-    luaL_argcheck(L, max > 0, 2, "must be positive");
+    lua_Integer max =
+        lua_isnoneornil(L, 2) ? 65536 : check_int_in(L, 2, "argument", "max", 1, 1 << 30);
     luaL_Buffer b;
     char *buf = luaL_buffinitsize(L, &b, (size_t)max);
     int n = sf_recv(lc->c, sf_sim_now(lc->s->sim), buf, (size_t)max);
@@ -1375,6 +1840,12 @@ static const luaL_Reg sim_methods[] = {{"close", l_sim_close},
                                        {"lookup", l_sim_lookup},
                                        {"inject_icmp", l_sim_inject_icmp},
                                        {"connections", l_sim_connections},
+                                       {"call", l_sim_call},
+                                       {"resume", l_sim_resume},
+                                       {"busy", l_sim_busy},
+                                       {"set_budget", l_sim_set_budget},
+                                       {"set_time_limit", l_sim_set_time_limit},
+                                       {"over_time", l_sim_over_time},
                                        {NULL, NULL}};
 
 static const luaL_Reg conn_methods[] = {{"try_accept", l_conn_accept},
@@ -1407,6 +1878,7 @@ static void new_type(lua_State *L, const char *name, const luaL_Reg *methods, lu
 
 int luaopen_synfin_core(lua_State *L)
 {
+    set_frames_top(L, NULL); /* the key exists from now on: entering a frame allocates nothing */
     new_type(L, SIM_MT, sim_methods, l_sim_close);
     new_type(L, CONN_MT, conn_methods, l_conn_gc);
     luaL_getmetatable(L, CONN_MT);

@@ -94,9 +94,13 @@ static bool filter_match(const sf_filter *f, const sf_hook_ctx *ctx)
 sf_verdict sf_hooks_run(sf_hooks *h, sf_hook_ctx *ctx, sf_rand *rng, int *failed)
 {
     sf_verdict v = {.kind = SF_PASS};
+    /* a hook added by one of these (ids only grow) waits for the next
+     * segment: a hook that adds a hook would otherwise run forever on this one */
+    uint32_t newest = *h->next_id;
     h->running++;
     for (sf_hook *k = h->head; k; k = k->next) {
-        if (k->removed || k->dir != ctx->dir || !filter_match(&k->filter, ctx)) continue;
+        if (k->removed || k->id > newest) continue;
+        if (k->dir != ctx->dir || !filter_match(&k->filter, ctx)) continue;
         k->matched++;
         if (k->matched <= k->filter.after) continue;
         if (k->filter.count && k->fired >= k->filter.count) continue;

@@ -110,8 +110,9 @@ void sf_hooks_remove(sf_hooks *h, sf_hook *hook);
 /* Removes every hook. */
 void sf_hooks_clear(sf_hooks *h);
 /* Runs the hooks of one direction over a segment, in the order they were
- * added; the first verdict other than pass ends the run. *failed counts hook
- * functions that failed. */
+ * added; the first verdict other than pass ends the run. A hook added during
+ * the run does not see this segment. *failed counts hook functions that
+ * failed. */
 sf_verdict sf_hooks_run(sf_hooks *h, sf_hook_ctx *ctx, sf_rand *rng, int *failed);
 
 #ifdef __cplusplus

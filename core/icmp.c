@@ -13,26 +13,26 @@ void sf_icmp_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
     sf_icmp m;
     const char *why = NULL;
     if (sf_icmp_parse(pkt, len, &m, &why) != 0) {
-        sf_report_drop(st, NULL, why);
+        sf_report_drop(st, NULL, sf_reason_of_text(why));
         return;
     }
     if (m.daddr != st->cfg.addr || m.q_saddr != st->cfg.addr) {
-        sf_report_drop(st, NULL, "ICMP about a segment this host did not send");
+        sf_report_drop(st, NULL, SF_R_ICMP_NOT_OURS);
         return;
     }
     sf_conn *c = sf_stack_lookup(st, m.q_daddr, m.q_sport, m.q_dport);
     if (!c || c->is_listener) {
-        sf_report_drop(st, NULL, "ICMP for no connection");
+        sf_report_drop(st, NULL, SF_R_ICMP_NO_CONNECTION);
         return;
     }
     /* RFC 5927 §4.1: only an error about data in flight is believed, so
      * that a blind attacker cannot reset or slow a connection */
     if (!sf_seq_ge(m.q_seq, c->snd_una) || !sf_seq_lt(m.q_seq, c->snd_max)) {
-        sf_report_drop(st, c, "ICMP quoting a sequence number not in flight: ignored");
+        sf_report_drop(st, c, SF_R_ICMP_NOT_IN_FLIGHT);
         return;
     }
     switch (m.type) {
-    case ICMP_SOURCE_QUENCH: sf_report_drop(st, c, "ICMP source quench ignored (MUST-55)"); return;
+    case ICMP_SOURCE_QUENCH: sf_report_drop(st, c, SF_R_ICMP_SOURCE_QUENCH); return;
     case ICMP_UNREACH:
         if (m.code == UNREACH_NEEDFRAG) {
             /* RFC 1191: the path carries packets of m.mtu at most: smaller
@@ -40,7 +40,7 @@ void sf_icmp_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
             if (m.mtu >= 68 + 40 && m.mtu - 40u < c->snd_mss) {
                 c->snd_mss = (uint16_t)(m.mtu - 40u);
                 c->snd_nxt = c->snd_una;
-                sf_report_drop(st, c, "ICMP fragmentation needed: MSS lowered");
+                sf_report_drop(st, c, SF_R_ICMP_MSS_LOWERED);
                 sf_output(c, now);
             }
             return;
@@ -56,6 +56,6 @@ void sf_icmp_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
         return;
     case ICMP_TIME_EXCEEDED: sf_report_soft_error(c, "ICMP time exceeded (soft error)"); return;
     case ICMP_PARAM: sf_report_soft_error(c, "ICMP parameter problem (soft error)"); return;
-    default: sf_report_drop(st, c, "ICMP message of no concern to TCP"); return;
+    default: sf_report_drop(st, c, SF_R_ICMP_OTHER); return;
     }
 }

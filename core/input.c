@@ -13,7 +13,7 @@
 typedef enum { STEP_NEXT, STEP_DONE } step_result;
 
 /* The peer's window in bytes: scaled, except in a SYN (RFC 7323 §2.2). */
-static uint32_t peer_window(const sf_conn *c, const sf_seg *seg)
+uint32_t sf_peer_window(const sf_conn *c, const sf_seg *seg)
 {
     return (seg->flags & SF_SYN) ? seg->wnd : (uint32_t)seg->wnd << c->snd_wscale;
 }
@@ -82,7 +82,7 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
     sf_stack *st = l->stack;
     /* first, check for a RST: it cannot be for this incarnation; ignore it */
     if (seg->flags & SF_RST) {
-        sf_report_drop(st, l, "RST in LISTEN ignored");
+        sf_report_drop(st, l, SF_R_LISTEN_RST);
         return;
     }
     /* second, check for an ACK: any ACK is bad here; <SEQ=SEG.ACK><CTL=RST>,
@@ -98,17 +98,16 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
             if (c)
                 sf_input_other(c, now, seg);
             else
-                sf_report_drop(st, l,
-                               "ACK of a SYN cookie dropped: accept queue full or no memory");
+                sf_report_drop(st, l, SF_R_COOKIE_ACK_DROPPED);
             return;
         }
-        sf_report_drop(st, l, "ACK in LISTEN: RST sent");
+        sf_report_drop(st, l, SF_R_LISTEN_ACK);
         sf_send_rst_for(st, NULL, seg);
         return;
     }
     /* fourth, other control or text: drop */
     if (!(seg->flags & SF_SYN)) {
-        sf_report_drop(st, l, "no SYN in LISTEN");
+        sf_report_drop(st, l, SF_R_LISTEN_NO_SYN);
         return;
     }
     /* third, a SYN (its security/compartment check does not apply: synfin
@@ -118,7 +117,7 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
      * Linux with tcp_syncookies = 1), so that a flood of spoofed SYNs
      * cannot lock legitimate clients out */
     if (l->accept_queue.len >= l->backlog) {
-        sf_report_drop(st, l, "SYN dropped: accept queue full");
+        sf_report_drop(st, l, SF_R_ACCEPT_QUEUE_FULL);
         return;
     }
     bool full = l->syn_queue.len >= l->backlog;
@@ -131,12 +130,12 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
         return;
     }
     if (full) {
-        sf_report_drop(st, l, "SYN dropped: SYN queue full");
+        sf_report_drop(st, l, SF_R_SYN_QUEUE_FULL);
         return;
     }
     sf_conn *c = sf_conn_new(st, &l->pol);
     if (!c) {
-        sf_report_drop(st, l, "SYN dropped: out of memory");
+        sf_report_drop(st, l, SF_R_NO_MEMORY);
         return;
     }
     c->raddr = seg->saddr;
@@ -170,7 +169,7 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
     c->snd_mss = sf_peer_mss(seg, c);
     agree_wscale(c, seg);
     agree_ts(c, seg);
-    if (seg->len) sf_report_drop(st, c, "data on SYN not kept: the peer will send it again");
+    if (seg->len) sf_report_drop(st, c, SF_R_SYN_DATA);
     /* the child starts as a copy of the listening TCB: LISTEN -> SYN_RCVD */
     c->state = SF_LISTEN;
     sf_set_state(c, SF_SYN_RCVD, SF_CAUSE_SEGMENT, "SYN");
@@ -191,7 +190,7 @@ void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg)
     if (seg->flags & SF_ACK) {
         if (sf_seq_le(seg->ack, c->iss) || sf_seq_gt(seg->ack, c->snd_nxt)) {
             /* <SEQ=SEG.ACK><CTL=RST>, unless it is a RST (smoltcp#552) */
-            sf_report_drop(st, c, "unacceptable ACK in SYN_SENT");
+            sf_report_drop(st, c, SF_R_SYN_SENT_BAD_ACK);
             sf_send_rst_for(st, c, seg);
             return;
         }
@@ -202,14 +201,14 @@ void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg)
         if (seg->flags & SF_ACK)
             sf_conn_closed(c, SF_CAUSE_SEGMENT, "RST", SF_EREFUSED);
         else
-            sf_report_drop(st, c, "RST without ACK in SYN_SENT");
+            sf_report_drop(st, c, SF_R_SYN_SENT_RST_NO_ACK);
         return;
     }
     /* third, security: not implemented (no IP security options) */
     /* fourth, check the SYN bit */
     if (!(seg->flags & SF_SYN)) {
         /* fifth: neither SYN nor RST; data here never draws a SYN (picotcp#114) */
-        sf_report_drop(st, c, "neither SYN nor RST in SYN_SENT");
+        sf_report_drop(st, c, SF_R_SYN_SENT_NO_SYN);
         return;
     }
     c->irs = seg->seq;
@@ -229,9 +228,8 @@ void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg)
     c->snd_wl2 = seg->ack;
     if (sf_seq_gt(c->snd_una, c->iss)) {
         /* our SYN is acknowledged: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> */
-        c->rto_at = 0;
         c->retries = 0;
-        sf_timer_update(c);
+        sf_timer_stop(c, SF_TIMER_RTO);
         sf_set_state(c, SF_ESTABLISHED, SF_CAUSE_SEGMENT, "SYN-ACK");
         handshake_done(c, now);
         c->ack_now = true;
@@ -244,9 +242,7 @@ void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg)
         /* simultaneous open (picotcp#528): SYN_RCVD, <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
          * RFC 9293 would queue the SYN's text and FIN until ESTABLISHED;
          * Linux drops them, and the peer sends them again, acknowledged */
-        if (seg->len || (seg->flags & SF_FIN))
-            sf_report_drop(
-                st, c, "text or FIN on a SYN without ACK not kept: the peer will send it again");
+        if (seg->len || (seg->flags & SF_FIN)) sf_report_drop(st, c, SF_R_SYN_TEXT_NOT_KEPT);
         sf_set_state(c, SF_SYN_RCVD, SF_CAUSE_SEGMENT, "SYN (simultaneous open)");
         sf_send_syn(c, now);
     }
@@ -275,7 +271,7 @@ static step_result check_sequence(sf_conn *c, uint64_t now, const sf_seg *seg)
 {
     if (seq_acceptable(c, seg)) return STEP_NEXT;
     if (seg->flags & SF_RST) {
-        sf_report_drop(c->stack, c, "RST outside the window");
+        sf_report_drop(c->stack, c, SF_R_RST_OUT_OF_WINDOW);
         return STEP_DONE;
     }
     /* a retransmission of the peer's FIN in TIME_WAIT: acknowledge it and
@@ -283,10 +279,10 @@ static step_result check_sequence(sf_conn *c, uint64_t now, const sf_seg *seg)
      * contiki-os/contiki#2160: not ACKing here was the bug) */
     if (c->state == SF_TIME_WAIT && (seg->flags & SF_FIN) &&
         seg->seq + sf_seg_seqlen(seg) == c->rcv_nxt) {
-        sf_report_drop(c->stack, c, "retransmitted FIN in TIME_WAIT: ACK, 2MSL restarted");
+        sf_report_drop(c->stack, c, SF_R_TIME_WAIT_FIN);
         sf_time_wait_start(c, now);
     } else {
-        sf_report_drop(c->stack, c, "sequence number not acceptable: ACK sent");
+        sf_report_drop(c->stack, c, SF_R_SEQ_UNACCEPTABLE);
     }
     /* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, sent with the segment's output */
     c->ack_now = true;
@@ -298,7 +294,7 @@ static step_result check_sequence(sf_conn *c, uint64_t now, const sf_seg *seg)
  * stacks could otherwise challenge each other forever, smoltcp#29). The
  * duplicate ACK for an unacceptable segment is not one of these: it is never
  * limited (smoltcp test_old_data_ack_not_rate_limited). */
-static void challenge_ack(sf_conn *c, uint64_t now, const char *why)
+static void challenge_ack(sf_conn *c, uint64_t now, sf_reason why)
 {
     sf_stack *st = c->stack;
     uint32_t limit = st->cfg.challenge_ack_limit;
@@ -308,7 +304,7 @@ static void challenge_ack(sf_conn *c, uint64_t now, const char *why)
             st->challenge_count = 0;
         }
         if (st->challenge_count >= limit) {
-            sf_report_drop(st, c, "challenge ACK rate-limited (RFC 5961 §7)");
+            sf_report_drop(st, c, SF_R_CHALLENGE_LIMITED);
             return;
         }
         st->challenge_count++;
@@ -323,12 +319,12 @@ static step_result check_rst(sf_conn *c, uint64_t now, const sf_seg *seg)
     if (!(seg->flags & SF_RST)) return STEP_NEXT;
     if (c->state == SF_TIME_WAIT && c->pol.rst_in_time_wait == SF_TW_RST_IGNORE) {
         /* RFC 1337 (TIME-WAIT assassination): the policy ignores it */
-        sf_report_drop(c->stack, c, "RST in TIME_WAIT ignored (RFC 1337 policy)");
+        sf_report_drop(c->stack, c, SF_R_TIME_WAIT_RST_IGNORED);
         return STEP_DONE;
     }
     if (seg->seq != c->rcv_nxt) {
         /* in the window but not exact: a challenge ACK (MUST by RFC 5961 §3.2) */
-        challenge_ack(c, now, "RST not at RCV.NXT: challenge ACK");
+        challenge_ack(c, now, SF_R_CHALLENGE_RST);
         return STEP_DONE;
     }
     switch (c->state) {
@@ -363,7 +359,7 @@ static step_result check_syn(sf_conn *c, uint64_t now, const sf_seg *seg)
     }
     /* RFC 5961 §4: in a synchronized state, a SYN draws a challenge ACK
      * whatever its sequence number */
-    challenge_ack(c, now, "SYN in a synchronized state: challenge ACK");
+    challenge_ack(c, now, SF_R_CHALLENGE_SYN);
     return STEP_DONE;
 }
 
@@ -391,49 +387,11 @@ static void update_ts_recent(sf_conn *c, const sf_seg *seg)
         c->ts_recent = seg->ts_val;
 }
 
-/* Fast recovery's retransmissions. NewReno (RFC 6582) resends SND.UNA on
- * the third duplicate ACK and on each partial ACK. With SACK (RFC 6675
- * §5, simplified) the scoreboard says where the holes are: the first one
- * not yet resent goes instead of SND.UNA when SND.UNA was resent already,
- * and each further duplicate ACK in recovery resends the next hole, in
- * place of the new segment its window inflation would let go. */
-static void repair(sf_conn *c, uint64_t now, bool resend_first, bool dupack)
-{
-    if (!c->sack_ok || !c->in_recovery) { /* NewReno alone */
-        if (resend_first) sf_retransmit_first(c, now);
-        return;
-    }
-    if (!resend_first && sf_sack_una_rxt_lost(c)) {
-        sf_retransmit_first(c, now); /* again: it was lost as well */
-        return;
-    }
-    uint32_t start, end;
-    bool hole = sf_sack_next_hole(c, &start, &end);
-    if (resend_first) {
-        if (hole && sf_seq_gt(c->high_rxt, c->snd_una))
-            sf_retransmit_range(c, now, start, end);
-        else
-            sf_retransmit_first(c, now);
-    } else if (dupack && hole && sf_retransmit_range(c, now, start, end)) {
-        uint32_t mss = sf_eff_mss(c); /* the inflation paid for it */
-        c->cwnd = c->cwnd > mss ? c->cwnd - mss : mss;
-    }
-}
-
 /* The ESTABLISHED processing of an acceptable ACK: advance SND.UNA, free
  * acknowledged data, manage the retransmission timer, update the window. */
 static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
 {
-    /* RFC 5681 §2, a duplicate ACK: data outstanding, no data nor SYN nor
-     * FIN in it, SEG.ACK = SND.UNA and the window unchanged. With SACK,
-     * RFC 6675 §2's: an ACK whose blocks SACK bytes not SACKed before,
-     * whatever its window (a receiver that grows its window as it goes,
-     * as Linux does, changes it in every ACK) */
-    uint32_t newly_sacked = c->sack_ok ? sf_sack_update(c, seg) : 0;
-    bool same_ack = seg->ack == c->snd_una && seg->len == 0 && !(seg->flags & (SF_SYN | SF_FIN)) &&
-                    c->snd_max != c->snd_una &&
-                    c->snd_wnd != 0; /* answers to zero-window probes are not losses */
-    bool dupack = same_ack && (peer_window(c, seg) == c->snd_wnd || newly_sacked > 0);
+    bool dupack = sf_recovery_read_ack(c, seg); /* loss signals, SACK blocks */
     bool resend_first = false;
     if (sf_seq_gt(seg->ack, c->snd_una)) {
         resend_first = sf_cc_on_ack(c, seg->ack);
@@ -452,8 +410,7 @@ static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
         /* RFC 6298 (5.2), (5.3): only an ACK that advances SND.UNA restarts
          * the timer (smoltcp#62); all acknowledged stops it */
         if (c->snd_una == c->snd_max) {
-            c->rto_at = 0;
-            sf_timer_update(c);
+            sf_timer_stop(c, SF_TIMER_RTO);
         } else {
             sf_rto_arm(c, now);
         }
@@ -464,25 +421,24 @@ static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
     } else if (dupack && sf_cc_on_dupack(c)) {
         resend_first = true;
     }
-    if (c->pol.congestion_control) repair(c, now, resend_first, dupack);
+    if (c->pol.congestion_control) sf_recovery_repair(c, now, resend_first, dupack);
     /* the send window, when SND.UNA =< SEG.ACK, guarded by SND.WL1 and
      * SND.WL2 against old segments */
     if (sf_seq_ge(seg->ack, c->snd_una) &&
         (sf_seq_lt(c->snd_wl1, seg->seq) ||
          (c->snd_wl1 == seg->seq && sf_seq_le(c->snd_wl2, seg->ack)))) {
-        c->snd_wnd = peer_window(c, seg);
+        c->snd_wnd = sf_peer_window(c, seg);
         c->snd_wl1 = seg->seq;
         c->snd_wl2 = seg->ack;
         if (c->snd_wnd > c->max_snd_wnd) c->max_snd_wnd = c->snd_wnd;
     }
     c->persist_probes = 0; /* the peer answers: probing goes on as long as it does */
-    if (c->persist_at && c->snd_wnd > 0) {
+    if (sf_timer_on(c, SF_TIMER_PERSIST) && c->snd_wnd > 0) {
         /* the window opened: a probe byte not acknowledged goes again as
          * ordinary data, under the retransmission timer */
-        c->persist_at = 0;
         c->persist_shift = 0;
         c->snd_nxt = c->snd_una;
-        sf_timer_update(c);
+        sf_timer_stop(c, SF_TIMER_PERSIST);
     }
 }
 
@@ -490,16 +446,16 @@ static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
 static step_result check_ack(sf_conn *c, uint64_t now, const sf_seg *seg)
 {
     if (!(seg->flags & SF_ACK)) {
-        sf_report_drop(c->stack, c, "no ACK bit");
+        sf_report_drop(c->stack, c, SF_R_NO_ACK);
         return STEP_DONE;
     }
     if (c->state == SF_SYN_RCVD) {
         if (!(sf_seq_lt(c->snd_una, seg->ack) && sf_seq_le(seg->ack, c->snd_max))) {
-            sf_report_drop(c->stack, c, "unacceptable ACK in SYN_RCVD: RST sent");
+            sf_report_drop(c->stack, c, SF_R_SYN_RCVD_BAD_ACK);
             sf_send_rst_for(c->stack, c, seg); /* <SEQ=SEG.ACK><CTL=RST> */
             return STEP_DONE;
         }
-        c->snd_wnd = peer_window(c, seg);
+        c->snd_wnd = sf_peer_window(c, seg);
         c->snd_wl1 = seg->seq;
         c->snd_wl2 = seg->ack;
         if (c->snd_wnd > c->max_snd_wnd) c->max_snd_wnd = c->snd_wnd;
@@ -510,11 +466,11 @@ static step_result check_ack(sf_conn *c, uint64_t now, const sf_seg *seg)
     }
     /* RFC 5961 §5: SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT, else ACK and drop */
     if (sf_seq_gt(seg->ack, c->snd_max)) {
-        challenge_ack(c, now, "ACK of data not yet sent: ACK sent");
+        challenge_ack(c, now, SF_R_CHALLENGE_ACK_UNSENT);
         return STEP_DONE;
     }
     if (sf_seq_lt(seg->ack, c->snd_una - c->max_snd_wnd)) {
-        challenge_ack(c, now, "ACK too old (RFC 5961 §5): ACK sent");
+        challenge_ack(c, now, SF_R_CHALLENGE_ACK_OLD);
         return STEP_DONE;
     }
     update_ts_recent(c, seg);
@@ -555,10 +511,11 @@ static void ack_data(sf_conn *c, uint64_t now, bool at_once)
         c->ack_now = true;
         return;
     }
-    if (!c->dack_at) {
+    if (!sf_timer_on(c, SF_TIMER_DELACK)) {
         /* MUST-40: less than 0.5 s, whatever the policy says */
-        c->dack_at = now + (c->pol.delayed_ack < 500000 ? c->pol.delayed_ack : 499999);
-        sf_timer_update(c);
+        uint64_t delay =
+            c->pol.delayed_ack < SF_DELACK_MAX ? c->pol.delayed_ack : SF_DELACK_MAX - 1;
+        sf_timer_set(c, SF_TIMER_DELACK, now + delay);
     }
 }
 
@@ -659,7 +616,7 @@ static void hold_out_of_order(sf_conn *c, uint32_t off, const uint8_t *data, uin
     if (room > free) room = free;
     uint32_t take = off >= room ? 0 : (len < room - off ? len : room - off);
     if (take && (!sf_ring_write_at(&c->rcvbuf, off, data, take) || !hold_range(c, off, take))) {
-        sf_report_drop(c->stack, c, "out of order: no room to hold it, ACK sent");
+        sf_report_drop(c->stack, c, SF_R_OOO_NO_ROOM);
         return;
     }
     if (take) { /* its block goes first in the SACK option (RFC 2018 §4) */
@@ -671,7 +628,7 @@ static void hold_out_of_order(sf_conn *c, uint32_t off, const uint8_t *data, uin
         c->fin_held = true;
         c->fin_off = off + len;
     }
-    sf_report_drop(c->stack, c, "out of order: held, ACK sent");
+    sf_report_drop(c->stack, c, SF_R_OOO_HELD);
 }
 
 /* Eighth, check the FIN bit: the peer's FIN is in order now. */
@@ -734,7 +691,7 @@ static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
     if (len) {
         if (!accepts_text(c->state)) {
             /* CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT: the peer sent FIN */
-            sf_report_drop(c->stack, c, "data after the peer's FIN ignored");
+            sf_report_drop(c->stack, c, SF_R_DATA_AFTER_FIN);
             return;
         }
         uint32_t room = rcv_wnd(c);
@@ -749,7 +706,7 @@ static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
         drain_held(c, take);
         ack_data(c, now, fin || filled_hole);
         if (take < len) {
-            sf_report_drop(c->stack, c, "data beyond the receive window trimmed");
+            sf_report_drop(c->stack, c, SF_R_DATA_TRIMMED);
             return; /* a FIN past the window is not ours yet */
         }
     }
@@ -797,11 +754,11 @@ bool sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)
      * TS.Recent is an old duplicate: it draws an ACK and is dropped */
     if (c->ts_ok && !(in->flags & SF_RST)) {
         if (!in->has_ts) {
-            sf_report_drop(c->stack, c, "no timestamp (RFC 7323 §3.2): dropped");
+            sf_report_drop(c->stack, c, SF_R_NO_TIMESTAMP);
             return false;
         }
         if (sf_seq_lt(in->ts_val, c->ts_recent)) {
-            sf_report_drop(c->stack, c, "PAWS: timestamp older than TS.Recent: ACK sent");
+            sf_report_drop(c->stack, c, SF_R_PAWS);
             c->ack_now = true;
             sf_output_soon(c, now);
             return false;
@@ -821,7 +778,7 @@ bool sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)
      * it. Send it again, never a RST (picotcp#148). */
     if (c->state == SF_SYN_RCVD && (seg->flags & (SF_SYN | SF_ACK | SF_RST)) == SF_SYN &&
         seg->seq == c->irs) {
-        sf_report_drop(c->stack, c, "duplicate SYN: SYN-ACK sent again");
+        sf_report_drop(c->stack, c, SF_R_DUPLICATE_SYN);
         sf_send_syn(c, now);
         return false;
     }
@@ -837,7 +794,7 @@ bool sf_input_other(sf_conn *c, uint64_t now, const sf_seg *in)
         /* (payload kept: NULL + 0 is undefined where the text step trims) */
         zero_window.flags &= (uint8_t)~SF_FIN;
         seg = &zero_window;
-        sf_report_drop(c->stack, c, "text with a zero window: ACK and URG processed, ACK sent");
+        sf_report_drop(c->stack, c, SF_R_ZERO_WINDOW_TEXT);
         c->ack_now = true;
     }
     process_steps(c, now, seg);

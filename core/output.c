@@ -7,7 +7,7 @@
 void sf_emit_seg(sf_stack *st, sf_conn *c, const sf_seg *seg)
 {
     if (st->now < st->quiet_until) {
-        sf_report_drop(st, c, "quiet time (RFC 9293 §3.4.3): not sent");
+        sf_report_drop(st, c, SF_R_QUIET_TIME);
         return;
     }
     int n = sf_wire_build(st->pkt, sizeof st->pkt, seg);
@@ -18,10 +18,7 @@ void sf_emit_seg(sf_stack *st, sf_conn *c, const sf_seg *seg)
         if (seg->flags & SF_ACK) {
             c->last_ack_sent = seg->ack; /* RFC 7323 §4.3: Last.ACK.sent */
             c->unacked_in = 0;
-            if (c->dack_at) {
-                c->dack_at = 0; /* the owed ACK rides on this segment */
-                sf_timer_update(c);
-            }
+            sf_timer_stop(c, SF_TIMER_DELACK); /* the owed ACK rides on this segment */
         }
     }
     st->cb.emit(st->ud, c, st->pkt, (size_t)n);
@@ -126,7 +123,7 @@ void sf_send_syn(sf_conn *c, uint64_t now)
     if (c->snd_nxt == c->iss) c->snd_nxt = c->iss + 1;
     if (sf_seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
     /* RFC 9293 §3.10.8: the user timeout holds in any state, SYN_SENT too */
-    if (!c->ut_at) sf_user_timeout_progress(c, now);
+    if (!sf_timer_on(c, SF_TIMER_USER)) sf_user_timeout_progress(c, now);
     if (c->retries == 0) {
         c->rtt_timing = true;
         c->rtt_seq = c->iss;
@@ -268,10 +265,7 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge, uint32_t cwnd)
      * override timer says so; old data is retransmitted normally (SHLD-16) */
     if (n < mss && n < unsent && n < c->max_snd_wnd / 2 && !c->sws_override &&
         sf_seq_ge(c->snd_nxt, c->snd_max)) {
-        if (!c->sws_at) {
-            c->sws_at = now + SF_SWS_OVERRIDE;
-            sf_timer_update(c);
-        }
+        if (!sf_timer_on(c, SF_TIMER_SWS)) sf_timer_set(c, SF_TIMER_SWS, now + SF_SWS_OVERRIDE);
         return false;
     }
     /* The congestion window lets whole segments go, never a sliver of one
@@ -316,9 +310,9 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge, uint32_t cwnd)
     }
     c->ack_now = false;
     sf_emit_seg(st, c, &seg);
-    if (!c->rto_at) {
+    if (!sf_timer_on(c, SF_TIMER_RTO)) {
         sf_rto_arm(c, now); /* RFC 6298 (5.1) */
-        if (!c->ut_at) sf_user_timeout_progress(c, now);
+        if (!sf_timer_on(c, SF_TIMER_USER)) sf_user_timeout_progress(c, now);
     }
     if (new_data) sf_tlp_arm(c, now); /* RFC 8985 §7.2: after new data */
     return true;
@@ -355,10 +349,10 @@ void sf_output(sf_conn *c, uint64_t now)
     /* a zero window and data waiting: only the persist timer can learn that
      * the window opened (RFC 9293 §3.8.6.1). A window shrunk to zero with
      * data in flight is probed too, never timed out (MUST-35, SHLD-17) */
-    if (can_send_data(c->state) && c->snd_wnd == 0 && c->sndbuf.len > 0 && !c->persist_at) {
-        c->rto_at = c->tlp_at = 0;
-        c->persist_at = now + c->rto;
-        sf_timer_update(c);
+    if (can_send_data(c->state) && c->snd_wnd == 0 && c->sndbuf.len > 0 &&
+        !sf_timer_on(c, SF_TIMER_PERSIST)) {
+        c->timer_at[SF_TIMER_RTO] = c->timer_at[SF_TIMER_TLP] = 0;
+        sf_timer_set(c, SF_TIMER_PERSIST, now + c->rto);
     }
 }
 

@@ -1,81 +1,10 @@
-/* stack.c - one host's TCP: configuration, the 4-tuple and listener tables,
- * initial sequence numbers, state changes, and the entry points that take a
- * packet or the time. */
-#include "siphash.h"
+/* stack.c - one host's TCP: its configuration and lifetime, and the entry
+ * points that take a packet or the time (the connections themselves are
+ * conn.c's). */
 #include "tcb.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- names ------------------------------------------------------------------ */
-
-const char *sf_strerror(int err)
-{
-    switch (err) {
-    case SF_OK: return "ok";
-    case SF_EINVAL: return "invalid argument";
-    case SF_ENOMEM: return "out of memory";
-    case SF_EEXIST: return "connection already exists";
-    case SF_ENOTCONN: return "connection does not exist";
-    case SF_ECLOSING: return "connection closing";
-    case SF_ERESET: return "connection reset";
-    case SF_EREFUSED: return "connection refused";
-    case SF_ETIMEDOUT: return "connection timed out";
-    case SF_EADDRINUSE: return "address already in use";
-    case SF_EAGAIN: return "try again";
-    case SF_EBADMSG: return "malformed packet";
-    case SF_ENOBUFS: return "buffer too small";
-    case SF_EUNREACH: return "destination unreachable";
-    default: return "unknown error";
-    }
-}
-
-static const char *const state_names[SF_STATE_COUNT] = {
-    "CLOSED",     "LISTEN",     "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1",
-    "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING",  "LAST_ACK", "TIME_WAIT",
-};
-
-const char *sf_state_name(sf_state s)
-{
-    return s < SF_STATE_COUNT ? state_names[s] : "?";
-}
-
-const char *sf_event_name(sf_event_type type)
-{
-    switch (type) {
-    case SF_EV_STATE: return "state";
-    case SF_EV_DROP: return "drop";
-    case SF_EV_ERROR: return "error";
-    case SF_EV_URGENT: return "urgent";
-    case SF_EV_SOFT_ERROR: return "soft_error";
-    default: return "?";
-    }
-}
-
-const char *sf_cause_name(sf_cause cause)
-{
-    switch (cause) {
-    case SF_CAUSE_USER: return "user";
-    case SF_CAUSE_SEGMENT: return "segment";
-    case SF_CAUSE_TIMER: return "timer";
-    default: return "?";
-    }
-}
-
-int sf_state_from_name(const char *name)
-{
-    char norm[16];
-    size_t i = 0;
-    for (; name[i] && i < sizeof norm - 1; i++) {
-        char ch = name[i] == '-' ? '_' : name[i];
-        norm[i] = (char)(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
-    }
-    norm[i] = 0;
-    if (strcmp(norm, "SYN_RECEIVED") == 0) return SF_SYN_RCVD;
-    for (int s = 0; s < SF_STATE_COUNT; s++)
-        if (strcmp(norm, state_names[s]) == 0) return s;
-    return -1;
-}
 
 void sf_config_default(sf_config *cfg)
 {
@@ -136,33 +65,21 @@ sf_stack *sf_stack_new(const sf_config *cfg, const sf_callbacks *cb, void *ud)
     return st;
 }
 
-static void conn_free(sf_conn *c)
+/* At an entry point outside a batch, when nothing names a connection any
+ * more: CLOSED ones are freed, TIME_WAIT ones nobody holds become records. */
+static void tidy(sf_stack *st)
 {
-    if (c->all_prev)
-        c->all_prev->all_next = c->all_next;
-    else
-        c->stack->all = c->all_next;
-    if (c->all_next) c->all_next->all_prev = c->all_prev;
-    sf_ring_drop(&c->sndbuf);
-    sf_ring_drop(&c->rcvbuf);
-    free(c);
-}
-
-static void reap(sf_stack *st)
-{
-    while (st->reap) {
-        sf_conn *c = st->reap;
-        st->reap = c->hash_next;
-        conn_free(c);
-    }
+    sf_stack_reap(st);
+    sf_tw_compact_scheduled(st);
 }
 
 void sf_stack_free(sf_stack *st)
 {
     if (!st) return;
-    reap(st);
+    sf_stack_reap(st);
     while (st->all)
-        conn_free(st->all); /* held ones too: handles die with the stack */
+        sf_conn_free(st->all); /* held ones too: handles die with the stack */
+    sf_tw_free_all(st);
     free(st->table);
     free(st->listeners);
     free(st->heap);
@@ -179,7 +96,7 @@ const sf_config *sf_stack_config(const sf_stack *st)
 }
 size_t sf_stack_conn_count(const sf_stack *st)
 {
-    return st->nconns;
+    return st->nconns + st->ntw;
 }
 
 void sf_stack_foreach(sf_stack *st, void (*fn)(void *ud, const sf_conn *c), void *ud)
@@ -187,275 +104,7 @@ void sf_stack_foreach(sf_stack *st, void (*fn)(void *ud, const sf_conn *c), void
     /* what the tables know, and a TIME_WAIT parked by a reopening SYN */
     for (sf_conn *c = st->all; c; c = c->all_next)
         if (c->state != SF_CLOSED && (c->hashed || c->tw_child)) fn(ud, c);
-}
-
-/* ---- the tables ------------------------------------------------------------------------ */
-
-static size_t tuple_hash(uint32_t raddr, uint16_t lport, uint16_t rport)
-{
-    uint64_t h = (uint64_t)raddr << 32 | (uint32_t)lport << 16 | rport;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    return (size_t)h;
-}
-
-static void table_grow(sf_stack *st)
-{
-    size_t size = st->table_size * 2;
-    sf_conn **table = calloc(size, sizeof *table);
-    if (!table) return; /* keep the longer chains */
-    for (size_t i = 0; i < st->table_size; i++)
-        for (sf_conn *c = st->table[i], *next; c; c = next) {
-            next = c->hash_next;
-            size_t b = tuple_hash(c->raddr, c->lport, c->rport) & (size - 1);
-            c->hash_next = table[b];
-            table[b] = c;
-        }
-    free(st->table);
-    st->table = table;
-    st->table_size = size;
-}
-
-void sf_conn_hash(sf_conn *c)
-{
-    sf_stack *st = c->stack;
-    if (c->hashed) return;
-    if (c->is_listener) {
-        size_t b = c->lport & (st->listeners_size - 1);
-        c->hash_next = st->listeners[b];
-        st->listeners[b] = c;
-    } else {
-        if (st->nconns >= st->table_size) table_grow(st);
-        size_t b = tuple_hash(c->raddr, c->lport, c->rport) & (st->table_size - 1);
-        c->hash_next = st->table[b];
-        st->table[b] = c;
-        st->nconns++;
-    }
-    c->hashed = true;
-}
-
-void sf_conn_unhash(sf_conn *c)
-{
-    sf_stack *st = c->stack;
-    if (!c->hashed) return;
-    sf_conn **at;
-    if (c->is_listener) {
-        at = &st->listeners[c->lport & (st->listeners_size - 1)];
-    } else {
-        at = &st->table[tuple_hash(c->raddr, c->lport, c->rport) & (st->table_size - 1)];
-        st->nconns--;
-    }
-    while (*at && *at != c)
-        at = &(*at)->hash_next;
-    if (*at) *at = c->hash_next;
-    c->hash_next = NULL;
-    c->hashed = false;
-}
-
-static sf_conn *find_conn(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport)
-{
-    size_t b = tuple_hash(raddr, lport, rport) & (st->table_size - 1);
-    for (sf_conn *c = st->table[b]; c; c = c->hash_next)
-        if (c->raddr == raddr && c->lport == lport && c->rport == rport) return c;
-    return NULL;
-}
-
-sf_conn *sf_find_listener(sf_stack *st, uint16_t lport)
-{
-    for (sf_conn *c = st->listeners[lport & (st->listeners_size - 1)]; c; c = c->hash_next)
-        if (c->lport == lport) return c;
-    return NULL;
-}
-
-sf_conn *sf_stack_lookup(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport)
-{
-    sf_conn *c = find_conn(st, raddr, lport, rport);
-    return c ? c : sf_find_listener(st, lport);
-}
-
-/* ---- connections -------------------------------------------------------------------------- */
-
-sf_conn *sf_conn_new(sf_stack *st, const sf_policy *pol)
-{
-    sf_conn *c = calloc(1, sizeof *c);
-    if (!c) return NULL;
-    c->stack = st;
-    c->all_next = st->all;
-    if (st->all) st->all->all_prev = c;
-    st->all = c;
-    c->id = st->next_id++;
-    c->state = SF_CLOSED;
-    c->pol = pol ? *pol : st->cfg.policy;
-    c->heap_idx = UINT32_MAX;
-    c->rto = (uint32_t)c->pol.rto_initial;
-    c->snd_mss = 536; /* RFC 9293 §3.7.1 (MUST-15): 536 when no MSS option came */
-    sf_cc_init(c);
-    c->sndbuf.cap = c->pol.snd_buf;
-    c->rcvbuf.cap = c->pol.rcv_buf;
-    return c;
-}
-
-/* RFC 6528 (RFC 9293 §3.4.1, MUST-8, MUST-9, SHLD-1): ISN = M + F(localip,
- * localport, remoteip, remoteport, secretkey), M a clock ticking every 4
- * microseconds, F the keyed PRF SipHash-2-4. */
-uint32_t sf_isn(sf_stack *st, uint64_t now, uint32_t raddr, uint16_t lport, uint16_t rport)
-{
-    if (st->cfg.fixed_isn) return st->cfg.isn;
-    uint32_t laddr = st->cfg.addr;
-    uint8_t tuple[12] = {(uint8_t)(laddr >> 24), (uint8_t)(laddr >> 16), (uint8_t)(laddr >> 8),
-                         (uint8_t)laddr,         (uint8_t)(lport >> 8),  (uint8_t)lport,
-                         (uint8_t)(raddr >> 24), (uint8_t)(raddr >> 16), (uint8_t)(raddr >> 8),
-                         (uint8_t)raddr,         (uint8_t)(rport >> 8),  (uint8_t)rport};
-    return (uint32_t)sf_siphash(st->cfg.secret, tuple, sizeof tuple) + (uint32_t)(now / 4);
-}
-
-void sf_set_state(sf_conn *c, sf_state s, sf_cause cause, const char *why)
-{
-    sf_state old = c->state;
-    if (old == s) return;
-    c->state = s;
-    sf_event ev = {.type = SF_EV_STATE,
-                   .conn = c,
-                   .conn_id = c->id,
-                   .old_state = old,
-                   .new_state = s,
-                   .cause = cause,
-                   .why = why};
-    c->stack->cb.event(c->stack->ud, &ev);
-}
-
-void sf_report_drop(sf_stack *st, sf_conn *c, const char *why)
-{
-    sf_event ev = {.type = SF_EV_DROP, .conn = c, .conn_id = c ? c->id : 0, .why = why};
-    if (c) ev.old_state = ev.new_state = c->state;
-    st->cb.event(st->ud, &ev);
-}
-
-void sf_report(sf_conn *c, sf_event_type type, const char *why)
-{
-    sf_event ev = {.type = type,
-                   .conn = c,
-                   .conn_id = c->id,
-                   .old_state = c->state,
-                   .new_state = c->state,
-                   .why = why};
-    c->stack->cb.event(c->stack->ud, &ev);
-}
-
-void sf_report_soft_error(sf_conn *c, const char *why)
-{
-    if (c->pol.soft_errors) sf_report(c, SF_EV_SOFT_ERROR, why); /* SHLD-20 */
-}
-
-void sf_report_error(sf_conn *c, int err)
-{
-    c->error = err;
-    sf_event ev = {.type = SF_EV_ERROR,
-                   .conn = c,
-                   .conn_id = c->id,
-                   .old_state = c->state,
-                   .new_state = c->state,
-                   .err = err,
-                   .why = sf_strerror(err)};
-    c->stack->cb.event(c->stack->ud, &ev);
-}
-
-static void child_unlink(sf_conn *c)
-{
-    sf_child_queue *q = c->queue;
-    if (!q) return;
-    if (c->child_prev)
-        c->child_prev->child_next = c->child_next;
-    else
-        q->head = c->child_next;
-    if (c->child_next)
-        c->child_next->child_prev = c->child_prev;
-    else
-        q->tail = c->child_prev;
-    q->len--;
-    c->child_prev = c->child_next = NULL;
-    c->queue = NULL;
-}
-
-void sf_child_enqueue(sf_child_queue *q, sf_conn *c)
-{
-    child_unlink(c);
-    c->child_prev = q->tail;
-    if (q->tail)
-        q->tail->child_next = c;
-    else
-        q->head = c;
-    q->tail = c;
-    q->len++;
-    c->queue = q;
-}
-
-void sf_conn_detach(sf_conn *c)
-{
-    child_unlink(c);
-    c->listener = NULL;
-}
-
-/* Takes a finished connection out of every table and timer and drops its
- * buffers; freed at the next entry point unless the user holds it. */
-static void conn_retire(sf_conn *c)
-{
-    sf_timer_remove(c);
-    c->rto_at = c->tw_at = c->persist_at = c->fw2_at = c->dack_at = c->ut_at = c->ka_at =
-        c->sws_at = 0;
-    sf_conn_unhash(c);
-    if (c->tw_parked) {
-        /* the SYN that reopened a TIME_WAIT was an old duplicate (MAY-2):
-         * the old connection is TIME_WAIT again, with its own 2MSL */
-        sf_conn *tw = c->tw_parked;
-        tw->tw_child = NULL;
-        c->tw_parked = NULL;
-        sf_conn_hash(tw);
-        sf_report_drop(c->stack, tw, "the reopening SYN was an old duplicate: TIME_WAIT again");
-    }
-    if (c->tw_child) { /* 2MSL ran out while parked */
-        c->tw_child->tw_parked = NULL;
-        c->tw_child = NULL;
-    }
-    sf_conn_detach(c);
-    sf_ring_drop(&c->sndbuf);
-    /* data received and acknowledged stays readable by a user who holds the
-     * connection, until read or released (a reset flushes it: sf_conn_closed) */
-    if (!c->held || c->rcvbuf.len == 0) sf_ring_drop(&c->rcvbuf);
-    if (!c->held) {
-        c->hash_next = c->stack->reap;
-        c->stack->reap = c;
-    }
-}
-
-void sf_conn_closed(sf_conn *c, sf_cause cause, const char *why, int err)
-{
-    /* a reset flushes the queues (RFC 9293 §3.10.7.4, second step) */
-    if (err == SF_ERESET) sf_ring_drop(&c->rcvbuf);
-    conn_retire(c);
-    sf_set_state(c, SF_CLOSED, cause, why);
-    if (err) sf_report_error(c, err);
-}
-
-void sf_conn_back_to_listen(sf_conn *c, const char *why)
-{
-    conn_retire(c);
-    sf_set_state(c, SF_LISTEN, SF_CAUSE_SEGMENT, why);
-}
-
-void sf_conn_hold(sf_conn *c)
-{
-    c->held = true;
-}
-
-void sf_conn_release(sf_conn *c)
-{
-    /* Letting go never changes what the connection does on the wire (a
-     * binding's garbage collector must not make a run nondeterministic): an
-     * open one lives on, orphaned, until it reaches CLOSED or the stack goes. */
-    c->held = false;
-    if (c->state == SF_CLOSED) conn_free(c);
+    sf_tw_foreach(st, fn, ud); /* and the TIME_WAIT records */
 }
 
 /* ---- entry points ------------------------------------------------------------------------ */
@@ -471,6 +120,7 @@ void sf_stack_at(sf_stack *st, uint64_t now)
 
 void sf_stack_batch_begin(sf_stack *st)
 {
+    sf_stack_reap(st); /* the last batch's pending list is empty: nothing names them */
     st->batch = true;
 }
 
@@ -491,7 +141,7 @@ void sf_stack_batch_end(sf_stack *st, uint64_t now)
 void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
 {
     sf_stack_at(st, now);
-    if (!st->batch) reap(st); /* a batch's pending list may still name them */
+    if (!st->batch) tidy(st); /* a batch's pending list may still name them */
     if (sf_wire_is_icmp(pkt, len)) {
         sf_icmp_input(st, now, pkt, len); /* RFC 9293 §3.9.2.2 */
         return;
@@ -499,20 +149,20 @@ void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
     sf_seg seg;
     const char *why = NULL;
     if (sf_wire_parse(pkt, len, &seg, &why) != 0) {
-        sf_report_drop(st, NULL, why);
+        sf_report_drop(st, NULL, sf_reason_of_text(why));
         return;
     }
     if (seg.daddr != st->cfg.addr) {
         /* MUST-57: nothing addressed to a broadcast or multicast address */
-        sf_report_drop(st, NULL, "not addressed to this host");
+        sf_report_drop(st, NULL, SF_R_NOT_FOR_US);
         return;
     }
     if (!sf_addr_is_unicast(seg.saddr)) {
         /* MUST-63 (and RFC 1122 for every segment, not only SYNs) */
-        sf_report_drop(st, NULL, "source address not unicast: ignored");
+        sf_report_drop(st, NULL, SF_R_SOURCE_NOT_UNICAST);
         return;
     }
-    sf_conn *c = find_conn(st, seg.saddr, seg.dport, seg.sport);
+    sf_conn *c = sf_find_or_expand(st, seg.saddr, seg.dport, seg.sport);
     if (c) {
         c->segs_in++;
         if (c->state == SF_SYN_SENT) {
@@ -532,9 +182,9 @@ void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
     } else if (seg.flags & SF_RST) {
         /* RFC 9293 §3.10.7.1: an incoming RST is discarded (never a RST in
          * reply to a RST, picotcp#142) */
-        sf_report_drop(st, NULL, "RST for no connection");
+        sf_report_drop(st, NULL, SF_R_RST_NO_CONNECTION);
     } else {
-        sf_report_drop(st, NULL, "no connection: RST sent");
+        sf_report_drop(st, NULL, SF_R_NO_CONNECTION);
         sf_send_rst_for(st, NULL, &seg);
     }
 }
@@ -542,11 +192,14 @@ void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
 void sf_stack_poll(sf_stack *st, uint64_t now)
 {
     sf_stack_at(st, now);
-    reap(st);
+    tidy(st);
+    sf_tw_expire(st, now);
     sf_timers_run(st, now);
 }
 
 uint64_t sf_stack_deadline(const sf_stack *st)
 {
-    return st->heap_len ? st->heap[0]->deadline : SF_NO_DEADLINE;
+    uint64_t d = st->heap_len ? st->heap[0]->deadline : SF_NO_DEADLINE;
+    uint64_t tw = sf_tw_deadline(st);
+    return tw < d ? tw : d;
 }

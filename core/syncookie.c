@@ -64,7 +64,7 @@ void sf_syncookie_send(sf_conn *l, uint64_t now, const sf_seg *syn)
     sf_stack *st = l->stack;
     uint16_t mss = sf_peer_mss(syn, l);
     if (mss < mss_table[0]) {
-        sf_report_drop(st, l, "SYN dropped: SYN queue full, MSS too small for a SYN cookie");
+        sf_report_drop(st, l, SF_R_COOKIE_MSS);
         return;
     }
     uint32_t mss_index = 0;
@@ -107,7 +107,7 @@ void sf_syncookie_send(sf_conn *l, uint64_t now, const sf_seg *syn)
     }
     l->cookie_sent = true;
     l->cookie_sent_at = now;
-    sf_report_drop(st, l, "SYN queue full: SYN cookie sent, no state kept (RFC 4987)");
+    sf_report_drop(st, l, SF_R_COOKIE_SENT);
     sf_emit_seg(st, NULL, &seg);
 }
 

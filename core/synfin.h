@@ -41,6 +41,7 @@ enum {
     SF_EBADMSG = -11,   /* malformed packet */
     SF_ENOBUFS = -12,   /* a buffer is too small for the packet */
     SF_EUNREACH = -13,  /* an ICMP hard error: destination unreachable */
+    SF_ELOOP = -14,     /* a driver's hooks nested too deep (a hook sending on its own path) */
 };
 /* The error's text, "connection reset" (static); "unknown error" for a code
  * that is none of these. */
@@ -264,10 +265,11 @@ void sf_config_default(sf_config *cfg);
 /* What an event reports (sf_event.type). */
 typedef enum {
     SF_EV_STATE,      /* a connection changed state: old, new, cause, why */
-    SF_EV_DROP,       /* a segment was dropped by the protocol: why */
+    SF_EV_DROP,       /* a segment was dropped by the protocol: reason, why */
     SF_EV_ERROR,      /* an error was signalled to the user: err */
     SF_EV_URGENT,     /* the peer's urgent pointer advanced past what was read (MUST-32) */
     SF_EV_SOFT_ERROR, /* a soft error (MUST-47): retransmissions reached R1 (SHLD-9) */
+    SF_EV_NOTE,       /* the protocol took note of a segment it kept or answered: reason, why */
 } sf_event_type;
 
 /* Why a state changed: a user call, a segment, or a timer. */
@@ -287,6 +289,94 @@ typedef struct sf_conn sf_conn;
 /* One host's TCP: its connections, listeners and timers; opaque. */
 typedef struct sf_stack sf_stack;
 
+/* Why the protocol dropped a segment, or took note of one (a code per
+ * rule; core/reason.c has its name, text and reference). */
+typedef enum {
+    SF_R_NONE,
+    /* the wire */
+    SF_R_SHORT_IP,
+    SF_R_NOT_IPV4,
+    SF_R_BAD_IP_LENGTH,
+    SF_R_BAD_IP_CHECKSUM,
+    SF_R_FRAGMENT,
+    SF_R_NOT_TCP,
+    SF_R_SHORT_TCP,
+    SF_R_BAD_DATA_OFFSET,
+    SF_R_BAD_OPTION,
+    SF_R_BAD_CHECKSUM,
+    SF_R_NOT_ICMP,
+    SF_R_SHORT_ICMP,
+    SF_R_BAD_ICMP_CHECKSUM,
+    SF_R_ICMP_NO_IP,
+    SF_R_ICMP_NO_TCP,
+    /* addressing */
+    SF_R_NOT_FOR_US,
+    SF_R_SOURCE_NOT_UNICAST,
+    SF_R_NO_CONNECTION,
+    SF_R_RST_NO_CONNECTION,
+    /* ICMP */
+    SF_R_ICMP_NOT_OURS,
+    SF_R_ICMP_NO_CONNECTION,
+    SF_R_ICMP_NOT_IN_FLIGHT,
+    SF_R_ICMP_SOURCE_QUENCH,
+    SF_R_ICMP_MSS_LOWERED,
+    SF_R_ICMP_OTHER,
+    /* LISTEN */
+    SF_R_LISTEN_RST,
+    SF_R_LISTEN_ACK,
+    SF_R_LISTEN_NO_SYN,
+    SF_R_ACCEPT_QUEUE_FULL,
+    SF_R_SYN_QUEUE_FULL,
+    SF_R_NO_MEMORY,
+    SF_R_SYN_DATA,
+    SF_R_COOKIE_SENT,
+    SF_R_COOKIE_MSS,
+    SF_R_COOKIE_ACK_DROPPED,
+    /* SYN_SENT */
+    SF_R_SYN_SENT_BAD_ACK,
+    SF_R_SYN_SENT_RST_NO_ACK,
+    SF_R_SYN_SENT_NO_SYN,
+    SF_R_SYN_TEXT_NOT_KEPT,
+    /* the other states */
+    SF_R_RST_OUT_OF_WINDOW,
+    SF_R_TIME_WAIT_FIN,
+    SF_R_SEQ_UNACCEPTABLE,
+    SF_R_CHALLENGE_LIMITED,
+    SF_R_CHALLENGE_RST,
+    SF_R_CHALLENGE_SYN,
+    SF_R_CHALLENGE_ACK_UNSENT,
+    SF_R_CHALLENGE_ACK_OLD,
+    SF_R_TIME_WAIT_RST_IGNORED,
+    SF_R_NO_ACK,
+    SF_R_SYN_RCVD_BAD_ACK,
+    SF_R_OOO_NO_ROOM,
+    SF_R_OOO_HELD,
+    SF_R_DATA_AFTER_FIN,
+    SF_R_DATA_TRIMMED,
+    SF_R_NO_TIMESTAMP,
+    SF_R_PAWS,
+    SF_R_DUPLICATE_SYN,
+    SF_R_ZERO_WINDOW_TEXT,
+    SF_R_REOPEN_OLD_DUPLICATE,
+    /* sending */
+    SF_R_QUIET_TIME,
+    SF_R_COUNT
+} sf_reason;
+
+/* A reason's name ("paws"), text ("PAWS: timestamp older than TS.Recent:
+ * ACK sent"), the rule it follows ("RFC 7323 §5.3"), and whether it is a
+ * note (the segment was kept or answered: "ooo_held") or a drop. */
+typedef struct {
+    const char *name, *text, *ref;
+    int note;
+} sf_reason_info;
+/* The reason's description (SF_R_NONE's for an unknown code). */
+const sf_reason_info *sf_reason_get(sf_reason r);
+/* Its text: the same pointer for every call (a parser's *why is one). */
+const char *sf_reason_text(sf_reason r);
+/* The reason whose text this is (by pointer), SF_R_NONE if none. */
+sf_reason sf_reason_of_text(const char *text);
+
 /* An event, reported through sf_callbacks.event. */
 typedef struct {
     sf_event_type type;
@@ -296,6 +386,7 @@ typedef struct {
     sf_cause cause;
     const char *why; /* static text: "connect", "SYN", "ACK of our FIN", "2MSL" */
     int err;
+    sf_reason reason; /* SF_EV_DROP, SF_EV_NOTE: the code of `why` */
 } sf_event;
 
 /* How the stack answers; both callbacks get the ud given to sf_stack_new. */
@@ -335,8 +426,13 @@ uint64_t sf_stack_deadline(const sf_stack *st);
 sf_conn *sf_stack_lookup(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport);
 /* How many connections the stack has, listeners aside (TIME_WAIT included). */
 size_t sf_stack_conn_count(const sf_stack *st);
+/* Of those, the TIME_WAIT connections nobody holds, kept as small records
+ * (they answer as a connection would; a lookup makes one a connection again). */
+size_t sf_stack_time_wait_records(const sf_stack *st);
 /* Calls fn for every connection the stack has, listeners and TIME_WAIT
- * included, newest first (the `ss -tan` view). fn must not call the stack. */
+ * included, newest first, then the TIME_WAIT records (the `ss -tan` view).
+ * fn must not call the stack, and must not keep the pointer: a record's is
+ * a view, valid during the call. */
 void sf_stack_foreach(sf_stack *st, void (*fn)(void *ud, const sf_conn *c), void *ud);
 
 /* ---- user calls (RFC 9293 §3.9.1 and §3.10.1-6) ---------------------------------- */
@@ -404,12 +500,16 @@ sf_policy *sf_conn_policy(sf_conn *c);
 
 /* The user keeps the connection: it is not freed on reaching CLOSED. */
 void sf_conn_hold(sf_conn *c);
-/* The user lets it go: freed now if CLOSED, else when it reaches CLOSED (or
- * with the stack). It changes nothing on the wire: call sf_close first. */
+/* The user lets it go: if CLOSED, freed at the stack's next entry point
+ * (sf_stack_input outside a batch, sf_stack_poll), else once it reaches
+ * CLOSED (or with the stack). It may be called at any time, in a batch too.
+ * It changes nothing on the wire: call sf_close first. */
 void sf_conn_release(sf_conn *c);
 
 /* The size of a connection's control block, for the record. */
 size_t sf_conn_sizeof(void);
+/* The size of a TIME_WAIT record (see sf_stack_time_wait_records). */
+size_t sf_time_wait_sizeof(void);
 
 #ifdef __cplusplus
 }

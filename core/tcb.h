@@ -22,6 +22,27 @@
 #define SF_SACKED_MAX  8   /* ranges the peer SACKed, on the sender's scoreboard */
 /* RFC 9293 §3.8.6.2.1: the sender SWS override timeout, in 0.1 - 1.0 s */
 #define SF_SWS_OVERRIDE 200000
+/* MUST-40: an ACK is delayed less than 0.5 s, whatever the policy says */
+#define SF_DELACK_MAX 500000
+
+/* A connection's timers (RFC 9293 §3.8, §3.10.8), in the order they are
+ * handled when several are due at once: those that end the connection
+ * first. Each has one handler in timer.c. */
+typedef enum {
+    SF_TIMER_TIME_WAIT,  /* 2*MSL in TIME_WAIT (§3.10.8 TIME-WAIT TIMEOUT) */
+    SF_TIMER_FIN_WAIT_2, /* the fin_wait_2_timeout policy */
+    SF_TIMER_USER,       /* §3.10.8 USER TIMEOUT (RFC 5482) */
+    SF_TIMER_KEEPALIVE,  /* §3.8.4 keep-alives */
+    SF_TIMER_SWS,        /* §3.8.6.2.1 (4) the sender's SWS override */
+    SF_TIMER_DELACK,     /* §3.8.6.3 the delayed ACK */
+    SF_TIMER_TLP,        /* RFC 8985 §7 the tail loss probe */
+    SF_TIMER_RTO,        /* §3.10.8 RETRANSMISSION TIMEOUT (RFC 6298) */
+    SF_TIMER_PERSIST,    /* §3.8.6.1 zero-window probes */
+    SF_TIMER_COUNT
+} sf_timer;
+
+/* A TIME_WAIT connection nobody holds, compacted (timewait.c). */
+typedef struct sf_tw sf_tw;
 
 /* A listener's queue of children, oldest first; doubly linked, so that a
  * child comes in and goes out in O(1) whatever the backlog. */
@@ -44,6 +65,8 @@ struct sf_conn {
     bool is_listener;    /* a LISTEN TCB, kept in the listener table */
     bool output_pending; /* in the stack's list of output deferred by a batch */
     sf_conn *pending_next;
+    bool compact_pending; /* in the stack's list to become a TIME_WAIT record */
+    sf_conn *compact_next;
 
     /* passive open: the listener this connection came from (RFC 9293 §3.10.7.4:
      * a RST in SYN_RCVD returns a passive connection to LISTEN) */
@@ -118,17 +141,10 @@ struct sf_conn {
     uint32_t fin_off;            /* ... at this byte offset from RCV.NXT */
     sf_ring rcvbuf;              /* in-order data not yet read by the user */
 
-    /* timers: one deadline per connection, kept in the stack's heap */
-    uint64_t rto_at;         /* retransmission timer, 0 when off */
-    uint64_t tw_at;          /* TIME_WAIT (2*MSL) timer, 0 when off */
-    uint64_t persist_at;     /* zero-window probe timer (RFC 9293 §3.8.6.1), 0 when off */
-    uint64_t fw2_at;         /* FIN_WAIT_2 timeout, 0 when off */
-    uint64_t dack_at;        /* delayed ACK timer, 0 when off */
-    uint64_t sws_at;         /* sender SWS override timer, 0 when off */
-    bool sws_override;       /* it fired: send the small segment */
-    uint64_t ut_at;          /* user timeout, 0 when off */
-    uint64_t ka_at;          /* keep-alive timer, 0 when off */
-    uint64_t tlp_at;         /* tail loss probe timer (RFC 8985 §7.2), 0 when off */
+    /* timers: the deadline of each (0 when off); the connection sits in the
+     * stack's heap once, at the earliest (timer.c) */
+    uint64_t timer_at[SF_TIMER_COUNT];
+    bool sws_override;       /* the SWS override timer fired: send the small segment */
     bool tlp_out;            /* a probe is out: no other until an ACK of new data */
     uint32_t ka_probes;      /* keep-alives sent since the peer last spoke */
     uint32_t unacked_in;     /* in-order bytes received since our last ACK */
@@ -194,6 +210,14 @@ struct sf_stack {
      * start of the next entry point, so that events may name them */
     sf_conn *reap;
 
+    /* TIME_WAIT connections nobody holds, as records (timewait.c): by
+     * 4-tuple, and by deadline; connections to compact at the next entry point */
+    sf_tw **tw_table;
+    size_t tw_table_size, ntw;
+    sf_tw **tw_heap;
+    size_t tw_heap_len, tw_heap_cap;
+    sf_conn *compact;
+
     sf_conn *reopening;       /* a TIME_WAIT a SYN is reopening, for sf_input_listen */
     bool batch;               /* sf_stack_batch_begin: output waits for the end */
     sf_conn *pending;         /* connections whose output waits for it */
@@ -207,9 +231,40 @@ struct sf_stack {
     uint8_t payload[SF_MAX_PACKET]; /* its payload, copied out of a send ring */
 };
 
-/* stack.c */
+/* conn.c */
+size_t sf_tuple_hash(uint32_t raddr, uint16_t lport, uint16_t rport);
+/* Frees a connection: out of the stack's list of all (the caller took it
+ * out of the tables and the timers). */
+void sf_conn_free(sf_conn *c);
+/* Frees the connections that reached CLOSED while nobody held them. */
+void sf_stack_reap(sf_stack *st);
+sf_conn *sf_find_conn(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport);
+/* The connection of this 4-tuple, a TIME_WAIT record made one again. */
+sf_conn *sf_find_or_expand(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport);
+/* A zeroed connection of the stack, in its list of all (no id, no policy). */
+sf_conn *sf_conn_alloc(sf_stack *st);
+/* Frees a connection that became a TIME_WAIT record: out of every table. */
+void sf_conn_free_compacted(sf_conn *c);
+
+/* timewait.c */
+sf_tw *sf_tw_find(const sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport);
+/* The record made a connection again (NULL without memory). */
+sf_conn *sf_tw_expand(sf_stack *st, sf_tw *t);
+/* The connection is to become a record at the next entry point, if it can. */
+void sf_tw_schedule(sf_conn *c);
+void sf_tw_unschedule(sf_conn *c);
+/* At an entry point, outside a batch: the scheduled ones that can, become records. */
+void sf_tw_compact_scheduled(sf_stack *st);
+/* Records whose 2*MSL ran out become connections, for the timers to end. */
+void sf_tw_expire(sf_stack *st, uint64_t now);
+uint64_t sf_tw_deadline(const sf_stack *st);
+/* Calls fn with a view of each record as a connection (valid during the call). */
+void sf_tw_foreach(sf_stack *st, void (*fn)(void *ud, const sf_conn *c), void *ud);
+void sf_tw_free_all(sf_stack *st);
+
 void sf_set_state(sf_conn *c, sf_state s, sf_cause cause, const char *why);
-void sf_report_drop(sf_stack *st, sf_conn *c, const char *why);
+/* A dropped segment, or a note on one, with its reason (core/reason.c). */
+void sf_report_drop(sf_stack *st, sf_conn *c, sf_reason reason);
 void sf_report_error(sf_conn *c, int err);
 /* An asynchronous report about a connection (RFC 9293 §3.9.1.8). */
 void sf_report(sf_conn *c, sf_event_type type, const char *why);
@@ -222,6 +277,8 @@ uint32_t sf_isn(sf_stack *st, uint64_t now, uint32_t raddr, uint16_t lport, uint
 /* Enters CLOSED, signals err to the user if not 0, and frees what it can. */
 void sf_conn_closed(sf_conn *c, sf_cause cause, const char *why, int err);
 sf_conn *sf_find_listener(sf_stack *st, uint16_t lport);
+/* Whether a connection (or a TIME_WAIT record) has this 4-tuple; expands nothing. */
+bool sf_tuple_taken(const sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport);
 /* SYN_RCVD from a passive open, reset: "return this connection to LISTEN"
  * (§3.10.7.4). The listener goes on; the child is gone, its user not told. */
 void sf_conn_back_to_listen(sf_conn *c, const char *why);
@@ -250,6 +307,17 @@ sf_conn *sf_syncookie_conn(sf_conn *l, const sf_seg *ack, int mss_index);
 void sf_stack_at(sf_stack *st, uint64_t now);
 
 /* timer.c */
+/* Whether a timer is running. */
+static inline bool sf_timer_on(const sf_conn *c, sf_timer t)
+{
+    return c->timer_at[t] != 0;
+}
+/* Starts (or moves) a timer to `at`, an absolute time (> 0). */
+void sf_timer_set(sf_conn *c, sf_timer t, uint64_t at);
+/* Stops a timer. */
+void sf_timer_stop(sf_conn *c, sf_timer t);
+/* Stops every timer. */
+void sf_timers_stop_all(sf_conn *c);
 void sf_timer_update(sf_conn *c);
 void sf_timer_remove(sf_conn *c);
 void sf_timers_run(sf_stack *st, uint64_t now);
@@ -294,6 +362,12 @@ bool sf_sack_una_rxt_lost(const sf_conn *c);
  * (the congestion window does not count: fast recovery allows it);
  * returns whether it sent one. */
 bool sf_retransmit_range(sf_conn *c, uint64_t now, uint32_t start, uint32_t end);
+/* recovery.c: reads an acceptable ACK's loss signals before SND.UNA moves
+ * (the SACK scoreboard updated); true for a duplicate ACK. */
+bool sf_recovery_read_ack(sf_conn *c, const sf_seg *seg);
+/* The retransmissions the ACK calls for: resend_first when fast retransmit
+ * or a partial ACK asks for SND.UNA again (cc.c), dupack from above. */
+void sf_recovery_repair(sf_conn *c, uint64_t now, bool resend_first, bool dupack);
 /* RFC 8985 §7 (timer.c): (re)starts the tail loss probe timeout. */
 void sf_tlp_arm(sf_conn *c, uint64_t now);
 /* RFC 8985 §7.3 (output.c): sends the probe, one segment of new data if
@@ -338,6 +412,8 @@ int sf_wscale_offer(const sf_conn *c);
 void sf_icmp_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len);
 
 /* input.c */
+/* The peer's window in bytes: scaled, except in a SYN (RFC 7323 §2.2). */
+uint32_t sf_peer_window(const sf_conn *c, const sf_seg *seg);
 /* The send MSS a SYN (or SYN-ACK) sets, within our bounds and floor. */
 uint16_t sf_peer_mss(const sf_seg *seg, const sf_conn *c);
 void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg);

@@ -57,15 +57,8 @@ void sf_timer_update(sf_conn *c)
 {
     sf_stack *st = c->stack;
     uint64_t d = SF_NO_DEADLINE;
-    if (c->rto_at && c->rto_at < d) d = c->rto_at;
-    if (c->tw_at && c->tw_at < d) d = c->tw_at;
-    if (c->persist_at && c->persist_at < d) d = c->persist_at;
-    if (c->fw2_at && c->fw2_at < d) d = c->fw2_at;
-    if (c->dack_at && c->dack_at < d) d = c->dack_at;
-    if (c->sws_at && c->sws_at < d) d = c->sws_at;
-    if (c->ut_at && c->ut_at < d) d = c->ut_at;
-    if (c->ka_at && c->ka_at < d) d = c->ka_at;
-    if (c->tlp_at && c->tlp_at < d) d = c->tlp_at;
+    for (int t = 0; t < SF_TIMER_COUNT; t++)
+        if (c->timer_at[t] && c->timer_at[t] < d) d = c->timer_at[t];
     if (d == SF_NO_DEADLINE) {
         sf_timer_remove(c);
         return;
@@ -86,12 +79,30 @@ void sf_timer_update(sf_conn *c)
     heap_up(st, c->heap_idx);
 }
 
+void sf_timer_set(sf_conn *c, sf_timer t, uint64_t at)
+{
+    if (c->timer_at[t] == at) return;
+    c->timer_at[t] = at;
+    sf_timer_update(c);
+}
+
+void sf_timer_stop(sf_conn *c, sf_timer t)
+{
+    sf_timer_set(c, t, 0);
+}
+
+void sf_timers_stop_all(sf_conn *c)
+{
+    for (int t = 0; t < SF_TIMER_COUNT; t++)
+        c->timer_at[t] = 0;
+    sf_timer_remove(c);
+}
+
 /* RFC 6298 (5.1): start the timer when a segment with data (or SYN/FIN) is
  * sent and the timer is not running. */
 void sf_rto_arm(sf_conn *c, uint64_t now)
 {
-    c->rto_at = now + c->rto;
-    sf_timer_update(c);
+    sf_timer_set(c, SF_TIMER_RTO, now + c->rto);
 }
 
 /* RFC 8985 §7.2: (re)starts the probe timeout after new data went out or
@@ -108,7 +119,8 @@ void sf_tlp_arm(sf_conn *c, uint64_t now)
     if (!c->pol.tail_loss_probe) return;
     uint64_t at = 0;
     uint32_t flight = c->snd_max - c->snd_una;
-    if (!c->tlp_out && !c->in_recovery && flight > 0 && c->snd_nxt == c->snd_max && c->rto_at) {
+    uint64_t rto_at = c->timer_at[SF_TIMER_RTO];
+    if (!c->tlp_out && !c->in_recovery && flight > 0 && c->snd_nxt == c->snd_max && rto_at) {
         uint64_t pto = 1000000;
         if (c->srtt) {
             pto = 2 * (uint64_t)c->srtt;
@@ -116,11 +128,9 @@ void sf_tlp_arm(sf_conn *c, uint64_t now)
             if (pto < 10000) pto = 10000;
         }
         at = now + pto;
-        if (at >= c->rto_at) at = 0; /* the RTO comes first anyway */
+        if (at >= rto_at) at = 0; /* the RTO comes first anyway */
     }
-    if (at == c->tlp_at) return;
-    c->tlp_at = at;
-    sf_timer_update(c);
+    sf_timer_set(c, SF_TIMER_TLP, at);
 }
 
 static uint32_t clamp_rto(const sf_conn *c, uint64_t rto)
@@ -153,9 +163,10 @@ void sf_rtt_sample(sf_conn *c, uint64_t now, uint32_t ack)
 
 void sf_fin_wait_2_arm(sf_conn *c, uint64_t now)
 {
-    if (c->state != SF_FIN_WAIT_2 || !c->pol.fin_wait_2_timeout || c->fw2_at) return;
-    c->fw2_at = now + c->pol.fin_wait_2_timeout;
-    sf_timer_update(c);
+    if (c->state != SF_FIN_WAIT_2 || !c->pol.fin_wait_2_timeout ||
+        sf_timer_on(c, SF_TIMER_FIN_WAIT_2))
+        return;
+    sf_timer_set(c, SF_TIMER_FIN_WAIT_2, now + c->pol.fin_wait_2_timeout);
 }
 
 void sf_time_wait_start(sf_conn *c, uint64_t now)
@@ -164,12 +175,13 @@ void sf_time_wait_start(sf_conn *c, uint64_t now)
      * the other timers. A TIME_WAIT connection keeps no send buffer, and its
      * receive buffer only while it holds data the user has not read (the
      * data was acknowledged: it is the user's, §3.10.7.4 seventh step). */
-    c->rto_at = c->persist_at = c->fw2_at = c->dack_at = c->ut_at = c->ka_at = c->sws_at =
-        c->tlp_at = 0;
-    c->tw_at = now + 2 * c->pol.msl;
+    for (int t = 0; t < SF_TIMER_COUNT; t++)
+        c->timer_at[t] = 0;
+    c->timer_at[SF_TIMER_TIME_WAIT] = now + 2 * c->pol.msl;
     sf_ring_drop(&c->sndbuf);
     if (c->rcvbuf.len == 0) sf_ring_drop(&c->rcvbuf);
     sf_timer_update(c);
+    if (!c->held) sf_tw_schedule(c); /* a small record from the next entry point */
 }
 
 /* RFC 9293 §3.10.8, RETRANSMISSION TIMEOUT: send the segment at the front of
@@ -204,7 +216,8 @@ static void retransmit(sf_conn *c, uint64_t now)
         c->snd_nxt = c->snd_una;
         sf_output(c, now);
     }
-    if (!c->persist_at) sf_rto_arm(c, now); /* a zero window: persisting instead */
+    if (!sf_timer_on(c, SF_TIMER_PERSIST))
+        sf_rto_arm(c, now); /* a zero window: persisting instead */
 }
 
 /* RFC 9293 §3.8.6.1 (MUST-36): while the peer offers a zero window and we
@@ -213,7 +226,7 @@ static void retransmit(sf_conn *c, uint64_t now)
  * with no answer at all it ends like a retransmission would. */
 static void persist(sf_conn *c, uint64_t now)
 {
-    if (c->snd_wnd != 0 || c->sndbuf.len == 0) return;
+    if (c->state == SF_CLOSED || c->snd_wnd != 0 || c->sndbuf.len == 0) return;
     if (c->persist_probes >= c->pol.max_retries) {
         sf_conn_closed(c, SF_CAUSE_TIMER, "zero-window probes unanswered", SF_ETIMEDOUT);
         return;
@@ -223,7 +236,7 @@ static void persist(sf_conn *c, uint64_t now)
     uint64_t wait = (uint64_t)c->rto << c->persist_shift;
     if (wait > c->pol.rto_max) wait = c->pol.rto_max;
     c->persist_probes++;
-    c->persist_at = now + wait;
+    sf_timer_set(c, SF_TIMER_PERSIST, now + wait);
 }
 
 /* RFC 9293 §3.8.4: an idle connection asks the peer whether it is still
@@ -233,7 +246,7 @@ static void keepalive(sf_conn *c, uint64_t now)
 {
     if (!c->pol.keepalive || (c->state != SF_ESTABLISHED && c->state != SF_CLOSE_WAIT)) return;
     if (c->snd_una != c->snd_max || c->sndbuf.len > 0) {
-        c->ka_at = now + c->pol.keepalive;
+        sf_timer_set(c, SF_TIMER_KEEPALIVE, now + c->pol.keepalive);
         return;
     }
     if (c->ka_probes >= c->pol.keepalive_probes) {
@@ -246,7 +259,7 @@ static void keepalive(sf_conn *c, uint64_t now)
     }
     sf_send_keepalive(c, now);
     c->ka_probes++;
-    c->ka_at = now + c->pol.keepalive_interval;
+    sf_timer_set(c, SF_TIMER_KEEPALIVE, now + c->pol.keepalive_interval);
 }
 
 /* The peer spoke: it is alive, and the keep-alive idle time starts again. */
@@ -254,8 +267,7 @@ void sf_keepalive_heard(sf_conn *c, uint64_t now)
 {
     if (!c->pol.keepalive) return;
     c->ka_probes = 0;
-    c->ka_at = now + c->pol.keepalive;
-    sf_timer_update(c);
+    sf_timer_set(c, SF_TIMER_KEEPALIVE, now + c->pol.keepalive);
 }
 
 /* Data was acknowledged, or began to be outstanding: the user timeout counts
@@ -263,9 +275,78 @@ void sf_keepalive_heard(sf_conn *c, uint64_t now)
 void sf_user_timeout_progress(sf_conn *c, uint64_t now)
 {
     if (!c->pol.user_timeout) return;
-    c->ut_at = c->snd_una == c->snd_max ? 0 : now + c->pol.user_timeout;
-    sf_timer_update(c);
+    sf_timer_set(c, SF_TIMER_USER, c->snd_una == c->snd_max ? 0 : now + c->pol.user_timeout);
 }
+
+/* ---- one handler per timer, called when it is due (its deadline cleared) ---- */
+
+/* RFC 9293 §3.10.8, TIME-WAIT TIMEOUT: delete the TCB */
+static void on_time_wait(sf_conn *c, uint64_t now)
+{
+    (void)now;
+    sf_conn_closed(c, SF_CAUSE_TIMER, "2MSL", 0);
+}
+
+/* the fin_wait_2_timeout policy (picotcp#60): a vanished peer cannot hold
+ * FIN_WAIT_2 forever */
+static void on_fin_wait_2(sf_conn *c, uint64_t now)
+{
+    (void)now;
+    sf_conn_closed(c, SF_CAUSE_TIMER, "FIN_WAIT_2 timeout", 0);
+}
+
+/* RFC 9293 §3.10.8, USER TIMEOUT: flush the queues, signal, CLOSED */
+static void on_user_timeout(sf_conn *c, uint64_t now)
+{
+    (void)now;
+    sf_conn_closed(c, SF_CAUSE_TIMER, "user timeout", SF_ETIMEDOUT);
+}
+
+/* RFC 9293 §3.8.6.2.1 (4): the override timeout lets the small segment go */
+static void on_sws(sf_conn *c, uint64_t now)
+{
+    c->sws_override = true;
+    sf_output(c, now);
+    c->sws_override = false;
+}
+
+/* RFC 9293 §3.8.6.3: the delayed ACK is due */
+static void on_delack(sf_conn *c, uint64_t now)
+{
+    sf_send_ack(c, now);
+}
+
+/* RFC 8985 §7.3: the probe, then the RTO (re)armed, not the PTO; one probe
+ * an episode: the probe arms no other */
+static void on_tlp(sf_conn *c, uint64_t now)
+{
+    c->tlp_out = true;
+    if (sf_send_tail_probe(c, now))
+        sf_rto_arm(c, now);
+    else
+        c->tlp_out = false;
+}
+
+/* RFC 9293 §3.10.8, RETRANSMISSION TIMEOUT (RFC 6298 (5.4)-(5.7)); a probe
+ * still pending is moot */
+static void on_rto(sf_conn *c, uint64_t now)
+{
+    c->timer_at[SF_TIMER_TLP] = 0;
+    c->tlp_out = false;
+    retransmit(c, now);
+}
+
+static void (*const on_timer[SF_TIMER_COUNT])(sf_conn *c, uint64_t now) = {
+    [SF_TIMER_TIME_WAIT] = on_time_wait,
+    [SF_TIMER_FIN_WAIT_2] = on_fin_wait_2,
+    [SF_TIMER_USER] = on_user_timeout,
+    [SF_TIMER_KEEPALIVE] = keepalive,
+    [SF_TIMER_SWS] = on_sws,
+    [SF_TIMER_DELACK] = on_delack,
+    [SF_TIMER_TLP] = on_tlp,
+    [SF_TIMER_RTO] = on_rto,
+    [SF_TIMER_PERSIST] = persist,
+};
 
 void sf_timers_run(sf_stack *st, uint64_t now)
 {
@@ -273,58 +354,10 @@ void sf_timers_run(sf_stack *st, uint64_t now)
     size_t budget = st->heap_len;
     while (st->heap_len && st->heap[0]->deadline <= now && budget--) {
         sf_conn *c = st->heap[0];
-        if (c->tw_at && c->tw_at <= now) {
-            /* RFC 9293 §3.10.8, TIME-WAIT TIMEOUT */
-            c->tw_at = 0;
-            sf_conn_closed(c, SF_CAUSE_TIMER, "2MSL", 0);
-            continue;
-        }
-        if (c->fw2_at && c->fw2_at <= now) {
-            /* picotcp#60: with the policy set, a vanished
-             * peer cannot hold FIN_WAIT_2 forever */
-            c->fw2_at = 0;
-            sf_conn_closed(c, SF_CAUSE_TIMER, "FIN_WAIT_2 timeout", 0);
-            continue;
-        }
-        if (c->ut_at && c->ut_at <= now) {
-            /* RFC 9293 §3.10.8, USER TIMEOUT: flush, signal, CLOSED */
-            c->ut_at = 0;
-            sf_conn_closed(c, SF_CAUSE_TIMER, "user timeout", SF_ETIMEDOUT);
-            continue;
-        }
-        if (c->ka_at && c->ka_at <= now) {
-            c->ka_at = 0;
-            keepalive(c, now);
-            if (c->state == SF_CLOSED) continue;
-        }
-        if (c->sws_at && c->sws_at <= now) {
-            c->sws_at = 0; /* §3.8.6.2.1 (4): the override timeout */
-            c->sws_override = true;
-            sf_output(c, now);
-            c->sws_override = false;
-        }
-        if (c->dack_at && c->dack_at <= now) {
-            c->dack_at = 0; /* RFC 9293 §3.8.6.3: the delayed ACK is due */
-            sf_send_ack(c, now);
-        }
-        if (c->tlp_at && c->tlp_at <= now) {
-            /* RFC 8985 §7.3: the probe, then the RTO (re)armed, not the PTO */
-            c->tlp_at = 0;
-            c->tlp_out = true; /* one probe an episode: the probe arms no other */
-            if (sf_send_tail_probe(c, now))
-                sf_rto_arm(c, now);
-            else
-                c->tlp_out = false;
-        }
-        if (c->rto_at && c->rto_at <= now) {
-            c->rto_at = 0;
-            c->tlp_at = 0;
-            c->tlp_out = false;
-            retransmit(c, now);
-        }
-        if (c->persist_at && c->persist_at <= now && c->state != SF_CLOSED) {
-            c->persist_at = 0;
-            persist(c, now);
+        for (int t = 0; t < SF_TIMER_COUNT && c->state != SF_CLOSED; t++) {
+            if (!c->timer_at[t] || c->timer_at[t] > now) continue;
+            c->timer_at[t] = 0;
+            on_timer[t](c, now);
         }
         if (c->state != SF_CLOSED) sf_timer_update(c);
     }

@@ -64,6 +64,7 @@ typedef struct {
     uint32_t hook_id;            /* the hook whose verdict applied */
     uint32_t text_off, text_len; /* payload, or a note's text, in the arena */
     const char *why;             /* static text: a state change's or a drop's reason */
+    uint16_t reason;             /* a drop's or a note's code (sf_reason), 0 if none */
 } sf_trace_rec;
 
 /* A trace: its records, and an arena for payloads and the texts of notes. */

@@ -43,8 +43,7 @@ static uint16_t pick_port(sf_stack *st, uint32_t raddr, uint16_t rport)
     for (uint32_t i = 0; i < span; i++) {
         uint16_t p = st->next_ephemeral;
         st->next_ephemeral = p >= st->cfg.ephemeral_hi ? st->cfg.ephemeral_lo : (uint16_t)(p + 1);
-        sf_conn *c = sf_stack_lookup(st, raddr, p, rport);
-        if (!c) return p;
+        if (!sf_tuple_taken(st, raddr, p, rport) && !sf_find_listener(st, p)) return p;
     }
     return 0;
 }
@@ -65,8 +64,7 @@ sf_conn *sf_connect(sf_stack *st, uint64_t now, uint32_t raddr, uint16_t rport, 
         *err = SF_EADDRINUSE;
         return NULL;
     }
-    sf_conn *old = sf_stack_lookup(st, raddr, lport, rport);
-    if (old && !old->is_listener) {
+    if (sf_tuple_taken(st, raddr, lport, rport)) {
         *err = SF_EEXIST; /* §3.10.1: "connection already exists" */
         return NULL;
     }

@@ -67,7 +67,7 @@ static int parse_options(const uint8_t *p, size_t len, sf_seg *seg, const char *
             continue;
         }
         if (i + 1 >= len || p[i + 1] < 2 || i + p[i + 1] > len) {
-            *why = "malformed TCP option length";
+            *why = sf_reason_text(SF_R_BAD_OPTION);
             return SF_EBADMSG;
         }
         uint8_t olen = p[i + 1];
@@ -110,25 +110,25 @@ static int parse_options(const uint8_t *p, size_t len, sf_seg *seg, const char *
 static int parse_ip(const uint8_t *pkt, size_t len, size_t *ihl, size_t *total, const char **why)
 {
     if (len < IP_HDR) {
-        *why = "packet shorter than an IPv4 header";
+        *why = sf_reason_text(SF_R_SHORT_IP);
         return SF_EBADMSG;
     }
     if (pkt[0] >> 4 != 4) {
-        *why = "not IPv4";
+        *why = sf_reason_text(SF_R_NOT_IPV4);
         return SF_EBADMSG;
     }
     *ihl = (size_t)(pkt[0] & 0x0f) * 4;
     *total = sf_get16(pkt + 2);
     if (*ihl < IP_HDR || *total < *ihl || *total > len) {
-        *why = "bad IPv4 header or total length";
+        *why = sf_reason_text(SF_R_BAD_IP_LENGTH);
         return SF_EBADMSG;
     }
     if (csum_fold(csum_add(0, pkt, *ihl)) != 0) {
-        *why = "bad IPv4 header checksum";
+        *why = sf_reason_text(SF_R_BAD_IP_CHECKSUM);
         return SF_EBADMSG;
     }
     if ((sf_get16(pkt + 6) & 0x3fff) != 0) {
-        *why = "IPv4 fragment (reassembly not supported)";
+        *why = sf_reason_text(SF_R_FRAGMENT);
         return SF_EBADMSG;
     }
     return 0;
@@ -143,7 +143,7 @@ int sf_wire_parse(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why)
     size_t ihl, total;
     if (parse_ip(pkt, len, &ihl, &total, why) != 0) return SF_EBADMSG;
     if (pkt[9] != IPPROTO_TCP_NUM) {
-        *why = "not TCP";
+        *why = sf_reason_text(SF_R_NOT_TCP);
         return SF_EBADMSG;
     }
     seg->ttl = pkt[8];
@@ -154,12 +154,12 @@ int sf_wire_parse(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why)
     const uint8_t *tcp = pkt + ihl;
     size_t tlen = total - ihl;
     if (tlen < TCP_HDR) {
-        *why = "segment shorter than a TCP header";
+        *why = sf_reason_text(SF_R_SHORT_TCP);
         return SF_EBADMSG;
     }
     size_t doff = (size_t)(tcp[12] >> 4) * 4;
     if (doff < TCP_HDR || doff > tlen) {
-        *why = "TCP data offset out of range";
+        *why = sf_reason_text(SF_R_BAD_DATA_OFFSET);
         return SF_EBADMSG;
     }
     seg->sport = sf_get16(tcp);
@@ -176,7 +176,7 @@ int sf_wire_parse(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why)
      * segment said (MUST-2, MUST-3: the checksum is verified) */
     if (tcp_checksum(seg->saddr, seg->daddr, tcp, tlen) != 0) {
         seg->bad_csum = 1;
-        *why = "bad TCP checksum";
+        *why = sf_reason_text(SF_R_BAD_CHECKSUM);
         return SF_EBADMSG;
     }
     return 0;
@@ -337,17 +337,17 @@ int sf_icmp_parse(const uint8_t *pkt, size_t len, sf_icmp *m, const char **why)
     size_t ihl, total;
     if (parse_ip(pkt, len, &ihl, &total, why) != 0) return SF_EBADMSG;
     if (pkt[9] != IPPROTO_ICMP_NUM) {
-        *why = "not ICMP";
+        *why = sf_reason_text(SF_R_NOT_ICMP);
         return SF_EBADMSG;
     }
     const uint8_t *icmp = pkt + ihl;
     size_t ilen = total - ihl;
     if (ilen < ICMP_HDR) {
-        *why = "ICMP message shorter than its header";
+        *why = sf_reason_text(SF_R_SHORT_ICMP);
         return SF_EBADMSG;
     }
     if (csum_fold(csum_add(0, icmp, ilen)) != 0) {
-        *why = "bad ICMP checksum";
+        *why = sf_reason_text(SF_R_BAD_ICMP_CHECKSUM);
         return SF_EBADMSG;
     }
     m->saddr = sf_get32(pkt + 12);
@@ -359,12 +359,12 @@ int sf_icmp_parse(const uint8_t *pkt, size_t len, sf_icmp *m, const char **why)
     const uint8_t *q = icmp + ICMP_HDR;
     size_t qlen = ilen - ICMP_HDR;
     if (qlen < IP_HDR || q[0] >> 4 != 4) {
-        *why = "ICMP message quotes no IPv4 header";
+        *why = sf_reason_text(SF_R_ICMP_NO_IP);
         return SF_EBADMSG;
     }
     size_t qihl = (size_t)(q[0] & 0x0f) * 4;
     if (qihl < IP_HDR || qlen < qihl + 8 || q[9] != IPPROTO_TCP_NUM) {
-        *why = "ICMP message quotes no TCP header";
+        *why = sf_reason_text(SF_R_ICMP_NO_TCP);
         return SF_EBADMSG;
     }
     m->q_saddr = sf_get32(q + 12);

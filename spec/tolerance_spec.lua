@@ -91,12 +91,12 @@ describe("the tolerance of expectations", function()
   it("checks its arguments", function()
     local net = synfin.sim {}
     assert.has_error(function() net:set_tolerance { abs = -1 } end,
-      "bad argument #1 to 'set_tolerance' (tolerance abs must be a number >= 0)")
+      "bad argument #1 to 'set_tolerance' (tolerance abs must be a number in 0..1e+09, got -1)")
     assert.has_error(function() net:set_tolerance { ms = 1 } end,
       "bad argument #1 to 'set_tolerance' (unknown tolerance field 'ms')")
     -- synfin.tun checks it before it makes a device
     assert.has_error(function() synfin.tun { tolerance = { pct = "10%" } } end,
-      "bad argument #1 to 'tun' (tolerance pct must be a number >= 0)")
+      "bad argument #1 to 'tun' (tolerance pct must be a number in 0..1e+09, got \"10%\")")
     assert.equal(net, net:set_tolerance { pct = 0.2 })
     assert.same({ abs = 0, pct = 0.2 }, net:tolerance())
   end)

@@ -41,6 +41,7 @@ typedef struct {
     sf_port_send port; /* non-NULL: a peer standing for the outside world */
     void *port_ud;
     sim_pkt *pending, **pending_tail; /* emitted during a call, not yet sent */
+    int flushing;                     /* sf_sim_flush is sending them */
 } sim_host;
 
 struct sf_sim {
@@ -55,6 +56,8 @@ struct sf_sim {
     uint64_t ignored;     /* packets from the outside that no host took */
     sf_pcap *pcap;        /* recording every packet (sf_sim_pcap_open); NULL: not */
     uint64_t epoch_us;    /* the wall-clock time of the net's time 0 (sf_sim_set_epoch) */
+    int egress_depth;     /* egress hook runs in progress, one inside another */
+    uint8_t *scratch;     /* where sf_sim_inject builds a packet (SF_SIM_PACKET_MAX) */
 
     sim_host **hosts;
     int nhosts;
@@ -176,6 +179,7 @@ static void host_event(void *ud, const sf_event *ev)
     r->host = (uint16_t)h->index;
     r->conn_id = ev->conn_id;
     r->why = ev->why;
+    r->reason = (uint16_t)ev->reason;
     r->cause = (uint8_t)ev->cause;
     r->seg_no = ev->cause == SF_CAUSE_SEGMENT || ev->type != SF_EV_STATE ? sim->current_seg : 0;
     if (ev->type == SF_EV_STATE) {
@@ -391,7 +395,11 @@ static void egress(sf_sim *sim, sim_host *h, sim_pkt *p, int injected)
                        .conn_id = p->conn_id,
                        .state = p->state,
                        .seg_no = p->rec >= 0 ? sim->trace.recs[p->rec].seg_no : 0};
+    /* a hook may send (sf_sim_inject), and its packet leaves through here
+     * at once, inside this run: sf_sim_inject bounds the depth */
+    sim->egress_depth++;
     sf_verdict v = sf_hooks_run(&h->hooks, &ctx, &sim->rng, &sim->hook_failures);
+    sim->egress_depth--;
     sf_trace_rec *r = rec_of(sim, p->rec);
     switch (v.kind) {
     case SF_DROP:
@@ -464,6 +472,11 @@ static void egress(sf_sim *sim, sim_host *h, sim_pkt *p, int injected)
 void sf_sim_flush(sf_sim *sim, int host)
 {
     sim_host *h = sim->hosts[host];
+    /* a hook of this host that makes it send (a user call) gets here again:
+     * the loop below sends that too, after what was queued first, instead
+     * of one level deeper on the C stack per packet */
+    if (h->flushing) return;
+    h->flushing = 1;
     while (h->pending) {
         sim_pkt *p = h->pending;
         h->pending = p->next;
@@ -471,6 +484,7 @@ void sf_sim_flush(sf_sim *sim, int host)
         p->next = NULL;
         egress(sim, h, p, 0);
     }
+    h->flushing = 0;
 }
 
 /* A packet arrives at its host: ingress hooks, then the stack. */
@@ -662,6 +676,7 @@ void sf_sim_free(sf_sim *sim)
     }
     free(sim->heap);
     free(sim->hosts);
+    free(sim->scratch);
     sf_trace_free(&sim->trace);
     free(sim);
 }
@@ -741,10 +756,12 @@ int sf_sim_hook_failures(const sf_sim *sim)
 
 int sf_sim_inject(sf_sim *sim, int host, sf_dir dir, const sf_seg *seg)
 {
-    uint8_t buf[65535];
-    int n = sf_wire_build(buf, sizeof buf, seg);
+    /* a hook sending on its own path would recurse until the C stack ends */
+    if (dir == SF_EGRESS && sim->egress_depth >= SF_SIM_DEPTH_MAX) return SF_ELOOP;
+    if (!sim->scratch && !(sim->scratch = malloc(SF_SIM_PACKET_MAX))) return SF_ENOMEM;
+    int n = sf_wire_build(sim->scratch, SF_SIM_PACKET_MAX, seg);
     if (n < 0) return n;
-    sim_pkt *p = pkt_new(sim, buf, (size_t)n);
+    sim_pkt *p = pkt_new(sim, sim->scratch, (size_t)n);
     if (!p) return SF_ENOMEM;
     if (dir == SF_EGRESS) {
         egress(sim, sim->hosts[host], p, 1);

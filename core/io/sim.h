@@ -58,10 +58,20 @@ uint64_t sf_sim_next_time(const sf_sim *sim);
  * and returns 1; otherwise moves the clock to `limit` and returns 0. */
 int sf_sim_step(sf_sim *sim, uint64_t limit);
 /* Sends what the host's stack emitted during a user call. Call it after
- * every user call (sf_send, sf_close, ...) on a sim host's stack. */
+ * every user call (sf_send, sf_close, ...) on a sim host's stack. Called
+ * from one of the host's own egress hooks, it leaves the packets to the
+ * flush already running, which sends them next. */
 void sf_sim_flush(sf_sim *sim, int host);
+/* The largest packet sf_sim_inject builds (an IPv4 packet's total length). */
+#define SF_SIM_PACKET_MAX 65535
+/* How many egress hook runs may be nested, one's hook sending through the
+ * next: a hook that sends on its own path would otherwise recurse until
+ * the C stack ends. */
+#define SF_SIM_DEPTH_MAX 16
 /* A crafted segment: SF_EGRESS as if `host` sent it (its egress hooks, then
- * the link), SF_INGRESS as if it arrived at `host` now (its ingress hooks). */
+ * the link), SF_INGRESS as if it arrived at `host` now (its ingress hooks).
+ * SF_ELOOP (nothing sent) from inside SF_SIM_DEPTH_MAX nested egress hook
+ * runs; SF_ENOBUFS when the packet is larger than SF_SIM_PACKET_MAX. */
 int sf_sim_inject(sf_sim *sim, int host, sf_dir dir, const sf_seg *seg);
 /* An ICMP message from `host` (its address, or m->saddr when set) to the
  * host at m->daddr, over the link; no hooks see it, a note records it. */

@@ -81,8 +81,36 @@ local function where()
   return ""
 end
 
-local function argerror(n, fname, msg)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3)
+-- Raises "bad argument #n to 'fname' (msg)" at the line that called fname
+-- (level: how far up that is from argerror's caller, 3 when fname calls it).
+local function argerror(n, fname, msg, level)
+  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), level or 3)
+end
+
+-- A value as an error message shows it: 70000, nan, "x", a table.
+local function shown(v)
+  if type(v) == "string" then return ("%q"):format(v) end
+  if type(v) == "number" or type(v) == "boolean" or v == nil then return tostring(v) end
+  return "a " .. type(v)
+end
+
+local TIME_MAX = 1e9 -- seconds: any time a script gives (about 31 years)
+
+-- t, a time in seconds in 0..TIME_MAX (not NaN, not infinite); else an
+-- error at the script's line naming what it is ("the timeout").
+local function check_time(t, what)
+  if type(t) ~= "number" or not (t >= 0 and t <= TIME_MAX) then
+    error(("%ssynfin: %s must be a time in seconds in 0..1e+09, got %s"):format(where(), what, shown(t)), 0)
+  end
+  return t
+end
+
+-- t, the time argument n of fname: a time in seconds in 0..TIME_MAX.
+local function check_time_arg(t, n, fname)
+  if type(t) ~= "number" or not (t >= 0 and t <= TIME_MAX) then
+    argerror(n, fname, "a time in seconds in 0..1e+09 expected, got " .. shown(t), 4)
+  end
+  return t
 end
 
 local function check_opts(opts, known, n, fname)
@@ -92,6 +120,14 @@ local function check_opts(opts, known, n, fname)
     if not known[k] then argerror(n, fname, ("unknown option '%s'"):format(tostring(k))) end
   end
   return opts
+end
+
+-- A time limit: seconds (> 0) or false.
+local function check_time_limit(t, n, fname)
+  if t ~= false and (type(t) ~= "number" or not (t > 0 and t <= 1e6)) then
+    argerror(n, fname, ("time_limit must be a time in seconds in (0, 1e+06], or false, got %s"):format(shown(t)))
+  end
+  return t
 end
 
 local function split(opts, keys)
@@ -119,23 +155,46 @@ local SETTINGS = { msl = true, rto = true, rto_min = true, rto_max = true, retri
 -- @type Net
 ------------------------------------------------------------------------------
 
+--- Each callback's budget by default: 10 seconds of wall-clock time (see
+-- synfin.sim's `callback_budget`).
+synfin.CALLBACK_BUDGET = 10
+
 --- A deterministic virtual network. opts: seed (integer, default 1),
 -- latency (one way, seconds, default 0.005), loss (0..1, default 0),
 -- timeout (default for blocking calls, seconds of virtual time, default 10),
 -- strict (leftovers are an error at the end of net:run), payloads (false:
 -- the trace keeps segments' lengths but not their bytes, for bulk transfers;
--- patterns on payload then see "").
--- @tparam[opt] table opts seed, latency, loss, timeout, strict, payloads
+-- patterns on payload then see ""), `callback_budget` and `time_limit`.
+--
+-- Nothing a script runs may hang the process. Each of its functions the
+-- net calls (a hook, a state callback, a close policy, a pattern's where,
+-- and the scenario between two waits) has `callback_budget` seconds of
+-- wall-clock time (default synfin.CALLBACK_BUDGET; false: no limit, see
+-- net:set_budget); past it, an error names the callback and the line it was
+-- running ("synfin: hook 3 (ingress of 192.0.2.2) ran past its budget of
+-- 0.05 s (callback_budget), at x.lua:12"), which fails the scenario.
+-- `time_limit` bounds each run of a scenario as a whole (seconds of
+-- wall-clock time, default none; net:run's own `time_limit` overrides it).
+-- A callback that only calls C (a huge string.rep) or blocks in the
+-- system is stopped only once it runs Lua again; a thread with a debug hook
+-- of its own (a debugger, a coverage tool) keeps it, and has no budget.
+-- @tparam[opt] table opts seed, latency, loss, timeout, strict, payloads,
+-- `callback_budget`, `time_limit`
 -- @treturn Net
 -- @usage local net = synfin.sim { seed = 7, latency = 0.005 }
 function synfin.sim(opts)
   opts = check_opts(opts, { seed = true, latency = true, loss = true, timeout = true,
-    strict = true, payloads = true }, 1, "sim")
+    strict = true, payloads = true, callback_budget = true, time_limit = true }, 1, "sim")
   local seed = synfin.defaults.seed or opts.seed or 1
   if math.type(seed) ~= "integer" then argerror(1, "sim", "seed must be an integer") end
+  if opts.timeout ~= nil then check_time(opts.timeout, "setting 'timeout'") end
   local sim = core.sim(seed)
   sim:link(opts.latency or 0.005, opts.loss or 0)
   if opts.payloads == false then sim:keep_payloads(false) end
+  local budget = opts.callback_budget
+  if budget == nil then budget = synfin.CALLBACK_BUDGET end
+  sim:set_budget(budget)
+  if opts.time_limit ~= nil then check_time_limit(opts.time_limit, 1, "sim") end
   local net = setmetatable({
     sim = sim,
     seed = seed,
@@ -153,6 +212,7 @@ function synfin.sim(opts)
     timers = {},     -- the scenario's own timers (close policies), by time
     close_policies = {}, -- "host:conn" (or "host:listener") -> policy
     strict = opts.strict, -- leftovers at the end of net:run are an error
+    time_limit = opts.time_limit, -- each run's, in seconds of wall-clock time
   }, Net)
   nets[sim] = net
   if synfin.defaults.on_net then synfin.defaults.on_net(net) end -- the CLI's --trace and --svg
@@ -176,7 +236,9 @@ local function check_tolerance(tol, n, fname)
   if type(tol) ~= "table" then argerror(n, fname, "a table { abs = seconds, pct = fraction } expected") end
   for k, v in pairs(tol) do
     if k ~= "abs" and k ~= "pct" then argerror(n, fname, ("unknown tolerance field '%s'"):format(tostring(k))) end
-    if type(v) ~= "number" or v < 0 then argerror(n, fname, ("tolerance %s must be a number >= 0"):format(k)) end
+    if type(v) ~= "number" or not (v >= 0 and v <= TIME_MAX) then
+      argerror(n, fname, ("tolerance %s must be a number in 0..1e+09, got %s"):format(k, shown(v)))
+    end
   end
   return { abs = tol.abs or 0, pct = tol.pct or 0 }
 end
@@ -194,6 +256,19 @@ end
 -- @usage net:set_tolerance { abs = 0.05, pct = 0.2 }
 function Net:set_tolerance(tol)
   self.tol = check_tolerance(tol, 1, "set_tolerance")
+  return self
+end
+
+--- Sets each callback's wall-clock budget from now on (see synfin.sim's
+-- `callback_budget`).
+-- @tparam number|boolean seconds the budget (> 0), or false for none
+-- @treturn Net the net
+-- @usage net:set_budget(0.5)
+function Net:set_budget(seconds)
+  if seconds ~= false and type(seconds) ~= "number" then
+    argerror(1, "set_budget", "seconds or false expected, got " .. type(seconds))
+  end
+  self.sim:set_budget(seconds)
   return self
 end
 
@@ -220,7 +295,7 @@ end
 -- and why (the sim closed).
 local function realtime_net(opts, peer_addr, open)
   local net = synfin.sim { seed = opts.seed, timeout = opts.timeout, strict = opts.strict,
-    payloads = opts.payloads }
+    payloads = opts.payloads, callback_budget = opts.callback_budget, time_limit = opts.time_limit }
   local idx, got = open(net.sim)
   if not idx then
     net:close()
@@ -252,7 +327,8 @@ end
 -- local server = net:host "10.73.0.2"
 function synfin.tun(opts)
   opts = check_opts(opts, { name = true, kernel = true, prefix = true, mtu = true, seed = true,
-    timeout = true, strict = true, payloads = true, tolerance = true }, 1, "tun")
+    timeout = true, strict = true, payloads = true, tolerance = true, callback_budget = true,
+    time_limit = true }, 1, "tun")
   if opts.tolerance ~= nil then check_tolerance(opts.tolerance, 1, "tun") end
   local kernel = opts.kernel or "10.73.0.1"
   if type(kernel) ~= "string" then argerror(1, "tun", "kernel must be an IPv4 address string") end
@@ -290,7 +366,8 @@ end
 -- local server = net:host "10.74.0.2"
 function synfin.raw(opts)
   opts = check_opts(opts, { interface = true, peer = true, mac = true, mtu = true, seed = true,
-    timeout = true, strict = true, payloads = true, tolerance = true }, 1, "raw")
+    timeout = true, strict = true, payloads = true, tolerance = true, callback_budget = true,
+    time_limit = true }, 1, "raw")
   if type(opts.interface) ~= "string" then argerror(1, "raw", "interface must be a string") end
   if type(opts.peer) ~= "string" then argerror(1, "raw", "peer must be an IPv4 address string") end
   if opts.tolerance ~= nil then check_tolerance(opts.tolerance, 1, "raw") end
@@ -428,6 +505,10 @@ function Net:_refresh()
 end
 
 --- Every record so far (segments, state changes, notes), in order.
+-- A note the protocol wrote about a segment has `code`, its reason's name
+-- (`"paws"`, `"seq_unacceptable"`, `"ooo_held"`, ...: core/reason.c lists
+-- them with their texts and rules), and `dropped`, whether the segment was
+-- dropped (a note like `"ooo_held"` says it was kept); `text` is the prose.
 -- @treturn {table,...} the records: kind = "seg", "state" or "note"
 function Net:records()
   self:_refresh()
@@ -442,7 +523,8 @@ function Net:_dispatch()
     if r.kind == "state" then
       local ls = self.listeners[r.host .. ":" .. r.conn]
       for _, fn in ipairs(ls and ls.state or {}) do
-        local ok, err = xpcall(fn, debug.traceback, r.old, r.new, r)
+        local what = ("a state callback of connection %d on %s"):format(r.conn, self.hosts[r.host].addr)
+        local ok, err = self.sim:call("state callback", what, fn, r.old, r.new, r)
         if not ok then return "a state callback failed: " .. tostring(err) end
       end
     end
@@ -475,6 +557,11 @@ function Net:_drive(w, budget)
     self:_refresh()
     local bad = self:_failure() or self:_dispatch() or self:_run_timers()
     if bad then return "fail", bad end
+    local over = self.sim:over_time()
+    if over then
+      return "fail", ("synfin: the scenario ran past its time limit of %g s (time_limit), at t=%.3f s, while waiting for %s")
+        :format(over, self:now(), w.what)
+    end
     self:_refresh()
     local res = table.pack(w.check())
     if res[1] then return "ok", table.unpack(res, 2, res.n) end
@@ -540,10 +627,14 @@ end
 -- (net:slack: 0 on a sim); missing says what did not happen ("nothing
 -- came"), for the timeout's message on a real-time net.
 function Net:_block(what, timeout, check, instead, sleep, missing, wake)
-  timeout = timeout or self.timeout
-  if type(timeout) ~= "number" or timeout < 0 then
-    error(where() .. "a timeout in seconds (>= 0) expected", 0)
+  local kind, running = self.sim:busy()
+  if kind and kind ~= "scenario" then
+    -- waiting would move the clock under it, or yield across the C that runs it
+    error(("%ssynfin: waiting for %s inside %s: a callback runs to its end without waiting")
+      :format(where(), what, running), 0)
   end
+  timeout = timeout or self.timeout
+  check_time(timeout, "the timeout")
   local slack = sleep and 0 or self:slack(timeout)
   local now = self.sim:now()
   local w = { synfin_wait = true, what = what, timeout = timeout, check = check, instead = instead,
@@ -616,7 +707,7 @@ end
 -- @tparam number t seconds
 -- @return a wait
 function Net:after(t)
-  if type(t) ~= "number" or t < 0 then argerror(1, "after", "seconds (>= 0) expected") end
+  check_time_arg(t, 1, "after")
   return waitable(self, ("%g s"):format(t), function()
     local deadline = self.sim:now() + us(t)
     return function()
@@ -652,10 +743,14 @@ end
 -- Makes fn the net's scenario, a coroutine, and runs it to its first wait.
 local function begin(net, fn, opts, fname)
   if type(fn) ~= "function" then argerror(1, fname, "function expected") end
-  opts = check_opts(opts, { strict = true }, 2, fname)
+  opts = check_opts(opts, { strict = true, time_limit = true }, 2, fname)
+  if opts.time_limit ~= nil then check_time_limit(opts.time_limit, 2, fname) end
   if net.co then error("a scenario is already running on this net", 3) end
   local strict = opts.strict
   if strict == nil then strict = net.strict end
+  local limit = opts.time_limit
+  if limit == nil then limit = net.time_limit end
+  net.sim:set_time_limit(limit or false)
   net.co = coroutine.create(fn)
   net.scenario = { co = net.co, strict = strict }
   return net:_resume(net)
@@ -665,7 +760,7 @@ end
 -- (true) or has ended (false; an error raised if it failed).
 function Net:_resume(...)
   local sc = self.scenario
-  local ok, w = coroutine.resume(sc.co, ...)
+  local ok, w = self.sim:resume(sc.co, ...)
   if not ok then return self:_finish(debug.traceback(sc.co, tostring(w))) end
   if coroutine.status(sc.co) == "dead" then return self:_finish() end
   if type(w) ~= "table" or not w.synfin_wait then
@@ -680,6 +775,7 @@ end
 function Net:_finish(err)
   local strict = self.scenario.strict
   self.co, self.scenario = nil, nil
+  self.sim:set_time_limit(false)
   if err then error(err, 0) end
   self:_sync()
   local bad = self:_failure() or self:_dispatch()
@@ -705,10 +801,12 @@ end
 --- Runs fn(net) as the scenario, on the net's clock; returns the net when
 -- fn has finished. An error in fn, a failed wait or a failed hook is raised
 -- with its traceback. opts.strict (or the net's strict setting): leftovers
--- (net:leftovers()) are an error too. net:start and net:step do the same a
--- step at a time, for a program with a loop of its own.
+-- (net:leftovers()) are an error too. opts.`time_limit` (or the net's):
+-- seconds of wall-clock time the whole run may take (see synfin.sim).
+-- net:start and net:step do the same a step at a time, for a program with a
+-- loop of its own.
 -- @tparam function fn the scenario, called with the net
--- @tparam[opt] table opts strict
+-- @tparam[opt] table opts strict, `time_limit`
 -- @treturn Net
 function Net:run(fn, opts)
   if begin(self, fn, opts, "run") then self:_advance(nil) end
@@ -721,7 +819,7 @@ end
 -- net: poll net:fd() for reading, with net:next_timeout() as the timeout,
 -- and call net:step() when either fires, until it returns false.
 -- @tparam function fn the scenario, called with the net
--- @tparam[opt] table opts strict
+-- @tparam[opt] table opts strict, `time_limit` (as for net:run)
 -- @treturn boolean true while the scenario runs, false when it has finished already
 -- @raise the scenario's failure, as net:run raises it
 -- @usage net:start(function() local c = host:connect("10.73.0.1", 80) ... end)
@@ -742,7 +840,11 @@ end
 -- @usage while net:step(0.1) do end
 function Net:step(t)
   t = t or 0
-  if type(t) ~= "number" or t < 0 then argerror(1, "step", "seconds (>= 0) expected") end
+  check_time_arg(t, 1, "step")
+  local kind, running = self.sim:busy()
+  if kind and kind ~= "scenario" then
+    error(("synfin: net:step inside %s: a callback runs to its end without moving the clock"):format(running), 2)
+  end
   if self.co and coroutine.running() == self.co then error("net:step is called from inside the scenario", 2) end
   local budget = self.sim:now() + us(t)
   if self.scenario then return self:_advance(budget) end
@@ -853,7 +955,7 @@ end
 -- @usage local again = net:expect_at({ flags = "SA" }, first.time + 1) -- RTO: 1 s
 function Net:expect_at(pat, at)
   pattern.check(pat)
-  if type(at) ~= "number" then argerror(2, "expect_at", "a time in seconds expected") end
+  check_time_arg(at, 2, "expect_at")
   local now = self:now()
   local slack = self:slack(math.max(0, at - now))
   local lo, hi = us(at - slack), us(at + slack)
@@ -888,7 +990,7 @@ function Net:expect_nothing(pat, t)
   self:_sync()
   local from = #self.recs + 1
   local what = pattern.describe(self, pat)
-  t = t or self.timeout
+  t = check_time_arg(t or self.timeout, 2, "expect_nothing")
   -- on a real-time net a segment in the window's last stretch (the
   -- tolerance) may be one that is due just then: forgiven
   local slack = math.min(t, self:slack(t))
@@ -991,8 +1093,18 @@ function Net:pcap(path)
 end
 
 --- Frees the net and everything in it now (the garbage collector does it too);
--- a recording (net:pcap) is flushed and closed first.
+-- a recording (net:pcap) is flushed and closed first. Closing it twice is
+-- harmless; any other use of it (or of its connections) after that raises
+-- "the net is closed". Refused inside a callback of the net (a hook, a
+-- state callback, a close policy) and inside its scenario: the net is
+-- running them; close it once net:run has returned.
 function Net:close()
+  local _, running = self.sim:busy()
+  if running then
+    -- it would free the hooks, connections and clock that are running it
+    error(("synfin: net:close() inside %s: the net is running it; close the net after net:run returns")
+      :format(running), 2)
+  end
   self:pcap(false)
   self.sim:close()
 end
@@ -1054,7 +1166,20 @@ Seg.__index = Seg
 
 local SEG_FIELDS = { src = true, dst = true, sport = true, dport = true, seq = true, ack = true,
   abs_seq = true, abs_ack = true, flags = true, win = true, payload = true, mss = true,
-  wscale = true, sack_perm = true, ts_val = true, ts_ecr = true, urp = true, bad_checksum = true }
+  wscale = true, sack_perm = true, ts_val = true, ts_ecr = true, urp = true, bad_checksum = true,
+  ttl = true, tos = true }
+
+-- Sequence numbers that the Lua side computes with must be integers (a
+-- relative one may be any: it wraps); every field's range is checked where
+-- the segment is built (synfin.core), with its name.
+local function check_seq_fields(fields)
+  for _, k in ipairs { "seq", "ack", "abs_seq", "abs_ack" } do
+    local v = fields[k]
+    if v ~= nil and not (type(v) == "number" and math.tointeger(v)) then
+      error(("%ssynfin: segment field '%s' must be an integer, got %s"):format(where(), k, shown(v)), 0)
+    end
+  end
+end
 
 local function copy_fields(seg, fields, fname)
   local out = setmetatable({}, Seg)
@@ -1063,6 +1188,7 @@ local function copy_fields(seg, fields, fname)
     if not SEG_FIELDS[k] then argerror(1, fname, ("unknown segment field '%s'"):format(tostring(k))) end
     out[k] = v
   end
+  check_seq_fields(fields or {})
   return out
 end
 
@@ -1103,6 +1229,15 @@ function Seg:reply(fields)
     if not SEG_FIELDS[k] then argerror(1, "reply", ("unknown segment field '%s'"):format(tostring(k))) end
     out[k] = v
   end
+  check_seq_fields(fields or {})
+  -- relative numbers, as this segment's sender sees the reply's: its SEQ in
+  -- the numbering of this one's ACK, and the other way round
+  if fields and fields.seq and not fields.abs_seq then
+    out.abs_seq = (self.abs_ack - self.ack + fields.seq) % TWO32
+  end
+  if fields and fields.ack and not fields.abs_ack then
+    out.abs_ack = (self.abs_seq - self.seq + fields.ack) % TWO32
+  end
   return out
 end
 
@@ -1111,7 +1246,8 @@ local function wire(seg)
   return { src = seg.src, dst = seg.dst, sport = seg.sport, dport = seg.dport,
     seq = seg.abs_seq, ack = seg.abs_ack, flags = seg.flags, win = seg.win,
     payload = seg.payload, mss = seg.mss, wscale = seg.wscale, sack_perm = seg.sack_perm,
-    sack = seg.abs_sack, ts_val = seg.ts_val, ts_ecr = seg.ts_ecr, urp = seg.urp, bad_checksum = seg.bad_checksum }
+    sack = seg.abs_sack, ts_val = seg.ts_val, ts_ecr = seg.ts_ecr, urp = seg.urp, bad_checksum = seg.bad_checksum,
+    ttl = seg.ttl, tos = seg.tos }
 end
 
 local HOOK_FILTER = { flags = true, state = true, conn = true, sport = true, dport = true,
@@ -1138,8 +1274,19 @@ function Host:hook(dir, filter, fn)
   local net = self.net
   local cfilter, extra = split(filter, { flags = true, state = true, sport = true, dport = true,
     after = true, count = true, p = true })
-  if extra.conn then cfilter.conn = extra.conn:id() end
-  if cfilter.state and not STATES[cfilter.state] then argerror(2, "hook", "unknown state '" .. cfilter.state .. "'") end
+  if extra.conn ~= nil then
+    local mt = type(extra.conn) == "userdata" and getmetatable(extra.conn)
+    if not (mt and mt.__name == "synfin.conn") then
+      argerror(2, "hook", "conn must be a connection, got " .. shown(extra.conn))
+    end
+    cfilter.conn = extra.conn:id()
+  end
+  if cfilter.state ~= nil and not STATES[cfilter.state] then
+    argerror(2, "hook", "unknown state " .. shown(cfilter.state))
+  end
+  if extra.when ~= nil and type(extra.when) ~= "function" then
+    argerror(2, "hook", "when must be a function, got " .. shown(extra.when))
+  end
   local when = extra.when
   local id = net.sim:hook(self.index, dir, cfilter, function(seg)
     net:_sync()
@@ -1148,7 +1295,15 @@ function Host:hook(dir, filter, fn)
     if when and not when(seg) then return nil end
     local verdict = fn(seg)
     if getmetatable(verdict) == Seg then return { replace = wire(verdict) } end
-    if type(verdict) == "table" and verdict.answer then return { answer = wire(verdict.answer) } end
+    if type(verdict) == "table" and verdict.answer ~= nil then
+      if type(verdict.answer) ~= "table" then
+        error("synfin: hook verdict: answer must be a segment (seg:reply{...}), got " .. shown(verdict.answer), 0)
+      end
+      local v = {} -- the other keys as they are: the core refuses a second verdict
+      for k, x in pairs(verdict) do v[k] = x end
+      v.answer = wire(verdict.answer)
+      return v
+    end
     return verdict
   end)
   local h = setmetatable({ net = net, host = self, id = id, dir = dir, count = cfilter.count }, Hook)
@@ -1160,7 +1315,8 @@ end
 -- hooks and the link). seg: dst (default: the only other host), sport,
 -- dport, seq, ack (relative to the ISNs the net has seen; `abs_seq`, `abs_ack`
 -- for raw numbers), flags, win, payload, mss, wscale, `sack_perm`, sack (SACK
--- blocks, { { left, right }, ... }, relative as ack is; `abs_sack` raw), `bad_checksum`.
+-- blocks, { { left, right }, ... }, relative as ack is; `abs_sack` raw), `bad_checksum`,
+-- ttl (default 64), tos. Another field, or one out of its range, is an error.
 -- @tparam table seg
 -- @treturn boolean true
 function Host:send(seg)
@@ -1178,7 +1334,30 @@ function Host:inject(dir, seg)
   local net = self.net
   net:_sync()
   local s = {}
-  for k, v in pairs(seg) do s[k] = v end
+  for k, v in pairs(seg) do
+    if not SEG_FIELDS[k] and k ~= "sack" and k ~= "abs_sack" then
+      error(("%ssynfin: unknown segment field %s"):format(where(), shown(k)), 0)
+    end
+    s[k] = v
+  end
+  check_seq_fields(s)
+  for _, k in ipairs { "src", "dst" } do
+    if s[k] ~= nil and type(s[k]) ~= "string" then
+      error(("%ssynfin: segment field '%s' must be an IPv4 address such as \"192.0.2.1\", got %s")
+        :format(where(), k, shown(s[k])), 0)
+    end
+  end
+  if s.sack ~= nil and s.abs_sack == nil then
+    local ok = type(s.sack) == "table"
+    for _, b in ipairs(ok and s.sack or {}) do
+      ok = ok and type(b) == "table" and type(b[1]) == "number" and math.tointeger(b[1]) ~= nil
+        and type(b[2]) == "number" and math.tointeger(b[2]) ~= nil
+    end
+    if not ok then
+      error(("%ssynfin: segment field 'sack' must be a list of { left, right } integers, got %s")
+        :format(where(), shown(s.sack)), 0)
+    end
+  end
   if dir == "egress" then s.src = s.src or self.addr else s.dst = s.dst or self.addr end
   if not s.dst then
     for _, h in ipairs(net.hosts) do
@@ -1528,8 +1707,13 @@ local function close_as(c, decision)
   if type(decision) ~= "table" then
     error(("bad close decision %s: \"fin\", \"rst\", \"silent\" or a table of linger, fin_with, delay_fin, time_wait"):format(tostring(decision)), 3)
   end
-  for k in pairs(decision) do
+  for k, v in pairs(decision) do
     if not CLOSE_DECISION[k] then error(("bad close decision: unknown key '%s'"):format(tostring(k)), 3) end
+    if k == "fin_with" then
+      if type(v) ~= "string" then error(("bad close decision: fin_with must be a string, got %s"):format(shown(v)), 3) end
+    else
+      check_time(v, ("close decision '%s'"):format(k))
+    end
   end
   if decision.time_wait then
     -- TIME_WAIT lasts 2*MSL: this connection's MSL is half of it. With 0
@@ -1569,11 +1753,23 @@ end
 -- @treturn[1] boolean true
 -- @return[2] nil, message, code
 function conn:close()
-  local policy = self:net().close_policies[policy_key(self)]
+  local net = self:net()
+  local key = policy_key(self)
+  local policy = net.close_policies[key]
   if not policy then return close_now(self) end
+  net.deciding = net.deciding or {}
+  if net.deciding[key] then
+    error(where() .. "synfin: c:close() inside its own close policy: the policy returns what to do"
+      .. " (\"fin\", \"rst\", \"silent\" or a table), it does not close", 0)
+  end
+  net.deciding[key] = true
+  local ok, decision = net.sim:call("close policy", "the close policy of " .. describe(self),
+    policy, self, { reason = "close" })
+  net.deciding[key] = nil
+  if not ok then error(decision, 0) end
   -- not a tail call: close_as's errors name the line that called close
-  local ok, err, code = close_as(self, policy(self, { reason = "close" }))
-  return ok, err, code
+  local cok, err, code = close_as(self, decision)
+  return cok, err, code
 end
 
 --- Gives the connection a close behaviour: policy(c, event) is called when

@@ -90,7 +90,12 @@ function pattern.match(net, rec, pat)
     local id, host = pat.conn:id(), pat.conn:host()
     if rec.conn ~= id or rec.from ~= host then return false end
   end
-  if pat.where and not pat.where(rec) then return false end
+  if pat.where then
+    -- the script's function, run as a callback of the net (its budget)
+    local ok, yes = net.sim:call("pattern", "the where function of a pattern", pat.where, rec)
+    if not ok then error(yes, 0) end
+    if not yes then return false end
+  end
   return true
 end
 

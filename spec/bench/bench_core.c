@@ -12,6 +12,7 @@
 #include "synfin.h"
 #include "tcb.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,6 +221,92 @@ static void bench_sim(int n)
     sf_sim_free(sim);
 }
 
+static size_t heap_in_use(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+}
+
+/* n connections at once, 100 bytes each way read by both sides: the heap
+ * each costs in ESTABLISHED (both ends counted apart), then in TIME_WAIT
+ * (the client's end; the server's is gone) */
+static void bench_memory(int n)
+{
+    setup();
+    sf_conn *l = sf_listen(W.st[1], 0, 80, 65535, NULL, NULL);
+    sf_conn **cs = calloc((size_t)n, sizeof *cs), **ss = calloc((size_t)n, sizeof *ss);
+    static char buf[100];
+    size_t before = heap_in_use();
+    for (int i = 0; i < n; i++) {
+        cs[i] = sf_connect(W.st[0], W.now, 0x0a000002, 80, 0, NULL, NULL);
+        drain();
+        ss[i] = sf_accept(l);
+        sf_send(cs[i], W.now, buf, sizeof buf);
+        sf_send(ss[i], W.now, buf, sizeof buf);
+        drain();
+        sf_recv(cs[i], W.now, buf, sizeof buf);
+        sf_recv(ss[i], W.now, buf, sizeof buf);
+        drain();
+    }
+    size_t established = heap_in_use() - before;
+    for (int i = 0; i < n; i++) {
+        sf_close(cs[i], W.now);
+        drain();
+        sf_close(ss[i], W.now);
+        drain();
+        sf_conn_release(cs[i]);
+        sf_conn_release(ss[i]);
+    }
+    sf_stack_poll(W.st[0], W.now); /* reap what is CLOSED */
+    sf_stack_poll(W.st[1], W.now);
+    size_t time_wait = heap_in_use() - before;
+    printf("| memory: ESTABLISHED, 100 B each way read        | %12.0f bytes | per connection end, "
+           "%d connections (two ends each), heap in use |\n",
+           (double)established / (2.0 * n), n);
+    printf("| memory: TIME_WAIT                               | %12.0f bytes | per connection, "
+           "%zu in TIME_WAIT |\n",
+           (double)time_wait / n, sf_stack_conn_count(W.st[0]));
+    free(cs);
+    free(ss);
+    teardown();
+}
+
+/* n connections established and left open, 100 bytes sent on each: the
+ * time per connection of a batch opened when the stacks already hold n/100,
+ * n/10 and nearly n of them (flat is the goal: no walk grows with n). One
+ * client stack: 60000 ports toward each of the server's listening ports. */
+static void bench_scale(int n)
+{
+    enum { PORTS = 60000, LISTENERS = 32 };
+    setup();
+    sf_conn *l[LISTENERS];
+    for (int i = 0; i < LISTENERS; i++)
+        l[i] = sf_listen(W.st[1], 0, (uint16_t)(80 + i), 65535, NULL, NULL);
+    static char buf[100];
+    const int batch = n >= 1000000 ? 10000 : n / 10;
+    const int marks[3] = {n / 100, n / 10, n - batch};
+    double per[3] = {0}, t0 = 0;
+    for (int i = 0; i < n && i / PORTS < LISTENERS; i++) {
+        for (int m = 0; m < 3; m++)
+            if (i == marks[m]) t0 = seconds();
+        uint16_t dport = (uint16_t)(80 + i / PORTS), sport = (uint16_t)(1024 + i % PORTS);
+        sf_conn *c = sf_connect(W.st[0], W.now, 0x0a000002, dport, sport, NULL, NULL);
+        drain();
+        sf_conn *s = sf_accept(l[i / PORTS]);
+        sf_send(c, W.now, buf, sizeof buf);
+        drain();
+        sf_recv(s, W.now, buf, sizeof buf);
+        sf_conn_release(c);
+        sf_conn_release(s);
+        for (int m = 0; m < 3; m++)
+            if (i == marks[m] + batch - 1) per[m] = (seconds() - t0) / batch * 1e6;
+    }
+    printf("| ESTABLISHED at scale: us per connection        | %5.2f / %5.2f / %5.2f | with %d, "
+           "%d and %d open (handshake and 100 B, both ends) |\n",
+           per[0], per[1], per[2], marks[0], marks[1], marks[2]);
+    teardown();
+}
+
 int main(int argc, char **argv)
 {
     int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
@@ -227,6 +314,8 @@ int main(int argc, char **argv)
     bench_lifecycles(quick ? 100 : 100000);
     bench_bulk(quick ? (1u << 20) : (1u << 30));
     bench_sim(quick ? 100 : 50000);
+    bench_memory(quick ? 100 : 10000);
+    bench_scale(quick ? 1000 : 1000000);
     printf("| memory: struct sf_conn                          | %12zu bytes | buffers are "
            "allocated on first use and dropped in TIME_WAIT |\n",
            sf_conn_sizeof());

@@ -57,6 +57,18 @@ function sm.noted(t, text, from)
   return false
 end
 
+--- The reason codes of the protocol's notes on our host (record index
+-- `from` on), in order: { "paws", "ooo_held", ... }.
+function sm.codes(t, from)
+  local list = {}
+  local recs = t.net:records()
+  for i = from or 1, #recs do
+    local r = recs[i]
+    if r.kind == "note" and r.host == t.us.index and r.code then list[#list + 1] = r.code end
+  end
+  return list
+end
+
 --- The number of records so far: a mark for sm.notes / sm.ours.
 function sm.mark(t)
   return #t.net:records() + 1

@@ -1,0 +1,342 @@
+/* conn.c - a stack's connections: the 4-tuple and listener tables, a
+ * connection's life from allocation to its release (the listener's queues,
+ * state changes and the reports they make, retirement and reaping), and
+ * initial sequence numbers. The entry points are stack.c's. */
+#include "siphash.h"
+#include "tcb.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- a connection's memory ------------------------------------------------------------ */
+
+void sf_conn_free(sf_conn *c)
+{
+    sf_tw_unschedule(c);
+    if (c->all_prev)
+        c->all_prev->all_next = c->all_next;
+    else
+        c->stack->all = c->all_next;
+    if (c->all_next) c->all_next->all_prev = c->all_prev;
+    sf_ring_drop(&c->sndbuf);
+    sf_ring_drop(&c->rcvbuf);
+    free(c);
+}
+
+void sf_conn_free_compacted(sf_conn *c)
+{
+    sf_timer_remove(c);
+    sf_conn_unhash(c);
+    sf_conn_free(c);
+}
+
+void sf_stack_reap(sf_stack *st)
+{
+    while (st->reap) {
+        sf_conn *c = st->reap;
+        st->reap = c->hash_next;
+        sf_conn_free(c);
+    }
+}
+
+/* ---- the tables ------------------------------------------------------------------------ */
+
+size_t sf_tuple_hash(uint32_t raddr, uint16_t lport, uint16_t rport)
+{
+    uint64_t h = (uint64_t)raddr << 32 | (uint32_t)lport << 16 | rport;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return (size_t)h;
+}
+
+static void table_grow(sf_stack *st)
+{
+    size_t size = st->table_size * 2;
+    sf_conn **table = calloc(size, sizeof *table);
+    if (!table) return; /* keep the longer chains */
+    for (size_t i = 0; i < st->table_size; i++)
+        for (sf_conn *c = st->table[i], *next; c; c = next) {
+            next = c->hash_next;
+            size_t b = sf_tuple_hash(c->raddr, c->lport, c->rport) & (size - 1);
+            c->hash_next = table[b];
+            table[b] = c;
+        }
+    free(st->table);
+    st->table = table;
+    st->table_size = size;
+}
+
+void sf_conn_hash(sf_conn *c)
+{
+    sf_stack *st = c->stack;
+    if (c->hashed) return;
+    if (c->is_listener) {
+        size_t b = c->lport & (st->listeners_size - 1);
+        c->hash_next = st->listeners[b];
+        st->listeners[b] = c;
+    } else {
+        if (st->nconns >= st->table_size) table_grow(st);
+        size_t b = sf_tuple_hash(c->raddr, c->lport, c->rport) & (st->table_size - 1);
+        c->hash_next = st->table[b];
+        st->table[b] = c;
+        st->nconns++;
+    }
+    c->hashed = true;
+}
+
+void sf_conn_unhash(sf_conn *c)
+{
+    sf_stack *st = c->stack;
+    if (!c->hashed) return;
+    sf_conn **at;
+    if (c->is_listener) {
+        at = &st->listeners[c->lport & (st->listeners_size - 1)];
+    } else {
+        at = &st->table[sf_tuple_hash(c->raddr, c->lport, c->rport) & (st->table_size - 1)];
+        st->nconns--;
+    }
+    while (*at && *at != c)
+        at = &(*at)->hash_next;
+    if (*at) *at = c->hash_next;
+    c->hash_next = NULL;
+    c->hashed = false;
+}
+
+sf_conn *sf_find_conn(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport)
+{
+    size_t b = sf_tuple_hash(raddr, lport, rport) & (st->table_size - 1);
+    for (sf_conn *c = st->table[b]; c; c = c->hash_next)
+        if (c->raddr == raddr && c->lport == lport && c->rport == rport) return c;
+    return NULL;
+}
+
+sf_conn *sf_find_listener(sf_stack *st, uint16_t lport)
+{
+    for (sf_conn *c = st->listeners[lport & (st->listeners_size - 1)]; c; c = c->hash_next)
+        if (c->lport == lport) return c;
+    return NULL;
+}
+
+/* The connection of this 4-tuple, a TIME_WAIT record made one again. */
+sf_conn *sf_find_or_expand(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport)
+{
+    sf_conn *c = sf_find_conn(st, raddr, lport, rport);
+    if (c) return c;
+    sf_tw *t = sf_tw_find(st, raddr, lport, rport);
+    return t ? sf_tw_expand(st, t) : NULL;
+}
+
+sf_conn *sf_stack_lookup(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport)
+{
+    sf_conn *c = sf_find_or_expand(st, raddr, lport, rport);
+    return c ? c : sf_find_listener(st, lport);
+}
+
+bool sf_tuple_taken(const sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport)
+{
+    return sf_find_conn((sf_stack *)st, raddr, lport, rport) || sf_tw_find(st, raddr, lport, rport);
+}
+
+/* ---- connections -------------------------------------------------------------------------- */
+
+sf_conn *sf_conn_alloc(sf_stack *st)
+{
+    sf_conn *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->stack = st;
+    c->all_next = st->all;
+    if (st->all) st->all->all_prev = c;
+    st->all = c;
+    return c;
+}
+
+sf_conn *sf_conn_new(sf_stack *st, const sf_policy *pol)
+{
+    sf_conn *c = sf_conn_alloc(st);
+    if (!c) return NULL;
+    c->id = st->next_id++;
+    c->state = SF_CLOSED;
+    c->pol = pol ? *pol : st->cfg.policy;
+    c->heap_idx = UINT32_MAX;
+    c->rto = (uint32_t)c->pol.rto_initial;
+    c->snd_mss = 536; /* RFC 9293 §3.7.1 (MUST-15): 536 when no MSS option came */
+    sf_cc_init(c);
+    c->sndbuf.cap = c->pol.snd_buf;
+    c->rcvbuf.cap = c->pol.rcv_buf;
+    return c;
+}
+
+/* RFC 6528 (RFC 9293 §3.4.1, MUST-8, MUST-9, SHLD-1): ISN = M + F(localip,
+ * localport, remoteip, remoteport, secretkey), M a clock ticking every 4
+ * microseconds, F the keyed PRF SipHash-2-4. */
+uint32_t sf_isn(sf_stack *st, uint64_t now, uint32_t raddr, uint16_t lport, uint16_t rport)
+{
+    if (st->cfg.fixed_isn) return st->cfg.isn;
+    uint32_t laddr = st->cfg.addr;
+    uint8_t tuple[12] = {(uint8_t)(laddr >> 24), (uint8_t)(laddr >> 16), (uint8_t)(laddr >> 8),
+                         (uint8_t)laddr,         (uint8_t)(lport >> 8),  (uint8_t)lport,
+                         (uint8_t)(raddr >> 24), (uint8_t)(raddr >> 16), (uint8_t)(raddr >> 8),
+                         (uint8_t)raddr,         (uint8_t)(rport >> 8),  (uint8_t)rport};
+    return (uint32_t)sf_siphash(st->cfg.secret, tuple, sizeof tuple) + (uint32_t)(now / 4);
+}
+
+void sf_set_state(sf_conn *c, sf_state s, sf_cause cause, const char *why)
+{
+    sf_state old = c->state;
+    if (old == s) return;
+    c->state = s;
+    sf_event ev = {.type = SF_EV_STATE,
+                   .conn = c,
+                   .conn_id = c->id,
+                   .old_state = old,
+                   .new_state = s,
+                   .cause = cause,
+                   .why = why};
+    c->stack->cb.event(c->stack->ud, &ev);
+}
+
+void sf_report_drop(sf_stack *st, sf_conn *c, sf_reason reason)
+{
+    const sf_reason_info *r = sf_reason_get(reason);
+    sf_event ev = {.type = r->note ? SF_EV_NOTE : SF_EV_DROP,
+                   .conn = c,
+                   .conn_id = c ? c->id : 0,
+                   .why = r->text,
+                   .reason = reason};
+    if (c) ev.old_state = ev.new_state = c->state;
+    st->cb.event(st->ud, &ev);
+}
+
+void sf_report(sf_conn *c, sf_event_type type, const char *why)
+{
+    sf_event ev = {.type = type,
+                   .conn = c,
+                   .conn_id = c->id,
+                   .old_state = c->state,
+                   .new_state = c->state,
+                   .why = why};
+    c->stack->cb.event(c->stack->ud, &ev);
+}
+
+void sf_report_soft_error(sf_conn *c, const char *why)
+{
+    if (c->pol.soft_errors) sf_report(c, SF_EV_SOFT_ERROR, why); /* SHLD-20 */
+}
+
+void sf_report_error(sf_conn *c, int err)
+{
+    c->error = err;
+    sf_event ev = {.type = SF_EV_ERROR,
+                   .conn = c,
+                   .conn_id = c->id,
+                   .old_state = c->state,
+                   .new_state = c->state,
+                   .err = err,
+                   .why = sf_strerror(err)};
+    c->stack->cb.event(c->stack->ud, &ev);
+}
+
+static void child_unlink(sf_conn *c)
+{
+    sf_child_queue *q = c->queue;
+    if (!q) return;
+    if (c->child_prev)
+        c->child_prev->child_next = c->child_next;
+    else
+        q->head = c->child_next;
+    if (c->child_next)
+        c->child_next->child_prev = c->child_prev;
+    else
+        q->tail = c->child_prev;
+    q->len--;
+    c->child_prev = c->child_next = NULL;
+    c->queue = NULL;
+}
+
+void sf_child_enqueue(sf_child_queue *q, sf_conn *c)
+{
+    child_unlink(c);
+    c->child_prev = q->tail;
+    if (q->tail)
+        q->tail->child_next = c;
+    else
+        q->head = c;
+    q->tail = c;
+    q->len++;
+    c->queue = q;
+}
+
+void sf_conn_detach(sf_conn *c)
+{
+    child_unlink(c);
+    c->listener = NULL;
+}
+
+/* Takes a finished connection out of every table and timer and drops its
+ * buffers; freed at the next entry point unless the user holds it. */
+static void conn_retire(sf_conn *c)
+{
+    sf_timers_stop_all(c);
+    sf_conn_unhash(c);
+    if (c->tw_parked) {
+        /* the SYN that reopened a TIME_WAIT was an old duplicate (MAY-2):
+         * the old connection is TIME_WAIT again, with its own 2MSL */
+        sf_conn *tw = c->tw_parked;
+        tw->tw_child = NULL;
+        c->tw_parked = NULL;
+        sf_conn_hash(tw);
+        sf_report_drop(c->stack, tw, SF_R_REOPEN_OLD_DUPLICATE);
+    }
+    if (c->tw_child) { /* 2MSL ran out while parked */
+        c->tw_child->tw_parked = NULL;
+        c->tw_child = NULL;
+    }
+    sf_conn_detach(c);
+    sf_ring_drop(&c->sndbuf);
+    /* data received and acknowledged stays readable by a user who holds the
+     * connection, until read or released (a reset flushes it: sf_conn_closed) */
+    if (!c->held || c->rcvbuf.len == 0) sf_ring_drop(&c->rcvbuf);
+    if (!c->held) {
+        c->hash_next = c->stack->reap;
+        c->stack->reap = c;
+    }
+}
+
+void sf_conn_closed(sf_conn *c, sf_cause cause, const char *why, int err)
+{
+    /* a reset flushes the queues (RFC 9293 §3.10.7.4, second step) */
+    if (err == SF_ERESET) sf_ring_drop(&c->rcvbuf);
+    conn_retire(c);
+    sf_set_state(c, SF_CLOSED, cause, why);
+    if (err) sf_report_error(c, err);
+}
+
+void sf_conn_back_to_listen(sf_conn *c, const char *why)
+{
+    conn_retire(c);
+    sf_set_state(c, SF_LISTEN, SF_CAUSE_SEGMENT, why);
+}
+
+void sf_conn_hold(sf_conn *c)
+{
+    c->held = true;
+}
+
+void sf_conn_release(sf_conn *c)
+{
+    /* Letting go never changes what the connection does on the wire (a
+     * binding's garbage collector must not make a run nondeterministic): an
+     * open one lives on, orphaned, until it reaches CLOSED or the stack goes.
+     * A closed one is reaped, not freed here: the user may let go in the
+     * middle of the stack's work (a garbage collector runs in a driver's
+     * hook, between two arrivals of a batch), while the batch's list of
+     * deferred output still names it. */
+    c->held = false;
+    if (c->state == SF_CLOSED) {
+        c->hash_next = c->stack->reap;
+        c->stack->reap = c;
+    } else if (c->state == SF_TIME_WAIT) {
+        sf_tw_schedule(c); /* a record, from the next entry point */
+    }
+}
