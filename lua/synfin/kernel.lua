@@ -165,12 +165,8 @@ function kernel.agent(net, opts)
   return self
 end
 
--- The net's clock now, read fresh: a step with a limit in the past brings
--- a real-time net's clock to the present without waiting.
-local function fresh_now_us(net)
-  net.sim:step(0)
-  return net.sim:now()
-end
+-- The net's clock now, microseconds: a real-time net's reads real time.
+local function now_us(net) return net.sim:now() end
 
 -- Whether the agent's process still runs (a write to the pipe of one that
 -- has ended would kill us with SIGPIPE): /proc has it, and not as a zombie.
@@ -186,13 +182,9 @@ end
 -- Puts on the wire what synfin has sent by now: a segment a wait has seen
 -- (net:expect returns when synfin sends it) may still be in the net's
 -- queue, due at this very instant, and a call the script makes after it
--- must find the kernel with it. Bounded: a flood stops it after 1000 steps.
-function Agent:_flush()
-  local sim = self.net.sim
-  for _ = 1, 1000 do
-    if not sim:step(0) then return end
-  end
-end
+-- must find the kernel with it. A wait of no time: it returns once
+-- everything due by now has happened.
+function Agent:_flush() self.net:sleep(0) end
 
 -- Reads the replies that have come, and hands each to its call.
 function Agent:_poll()
@@ -220,34 +212,39 @@ function Agent:_poll()
   self.partial = s:sub(last)
 end
 
--- Busy-waits (the net's loop runs in steps of at most 1 ms) until got()
--- gives something, at most t seconds; returns it, or nil.
+-- Waits (the net running, 1 ms at a time) until got() gives something,
+-- at most t seconds; returns it, or nil.
 function Agent:_await_line(got, t)
   local net = self.net
-  local deadline = fresh_now_us(net) + math.floor(t * 1e6)
+  local deadline = now_us(net) + math.floor(t * 1e6)
   while true do
     self:_poll()
     local v = got()
     if v or self.gone then return v end
-    local now = fresh_now_us(net)
-    if now >= deadline then return nil end
-    net.sim:step(math.min(deadline, now + 1000))
+    if now_us(net) >= deadline then return nil end
+    net:sleep(0.001)
   end
 end
 
 -- The agent's clock (CLOCK_MONOTONIC, libuv's, the one the net's clock
 -- runs on) against the net's: the midpoint of the best of a few round
 -- trips. Its error is half that round trip (self.clock_error, seconds).
+-- The reply comes in a fraction of a millisecond: it is read in a tight
+-- loop, bounded by 1 s.
 function Agent:_calibrate()
-  local best
+  local net, best = self.net, nil
   for i = 1, 5 do
-    local a = fresh_now_us(self.net)
+    local a = now_us(net)
     self.clock_reply = nil
     self.pipe:write(("%d clock\n"):format(-i))
     self.pipe:flush()
-    local r = self:_await_line(function() return self.clock_reply end, 2)
-    local b = fresh_now_us(self.net)
-    if not r then error("synfin.kernel: synfin-agent did not answer its clock within 2 s", 3) end
+    local b = a
+    while not self.clock_reply and not self.gone and b - a < 1e6 do
+      self:_poll()
+      b = now_us(net)
+    end
+    local r = self.clock_reply
+    if not r then error("synfin.kernel: synfin-agent did not answer its clock within 1 s", 3) end
     if not best or b - a < best.rtt then
       best = { rtt = b - a, offset = (a + b) / 2 - r.clock / 1000 }
     end
