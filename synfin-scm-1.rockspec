@@ -37,5 +37,7 @@ build = {
     SYNFIN_INSTALL_LUA_ONLY = "ON",
     SYNFIN_INSTALL_LMOD_DIR = "$(LUADIR)",
     SYNFIN_INSTALL_CMOD_DIR = "$(LIBDIR)",
+    -- synfin-agent, for synfin.kernel: the tree's bin/, beside share/lua
+    SYNFIN_INSTALL_AGENT_DIR = "$(BINDIR)",
   },
 }

@@ -2,75 +2,42 @@
 --
 --   spec/netns/run build/synfin examples/linux/rst_in_time_wait.lua
 --
--- packetdrill-style: synfin plays the remote side over a TUN device and the
--- kernel's own TCP is the one under test. A kernel server closes first
--- (active close), so its socket ends in TIME-WAIT, 60 s on Linux. Then we
--- send it two RSTs:
+-- packetdrill-style: the kernel's socket calls are script lines
+-- (synfin.kernel), synfin plays the remote side over a TUN device. A kernel
+-- server accepts and closes first (active close), so its socket ends in
+-- TIME-WAIT, 60 s on Linux. Then we send it two RSTs:
 --
 -- * one out of window (not at the socket's RCV.NXT): ignored, no answer,
 --   the socket stays (Linux drops an out-of-window RST without a word);
 -- * one at RCV.NXT: RFC 793 let it close the TIME-WAIT early, "TIME-WAIT
 --   assassination" (RFC 1337, hazard H3); RFC 9293 §3.10.7.4 lets stacks
 --   ignore it. Linux closes it unless net.ipv4.tcp_rfc1337 = 1 (its
---   default, in every namespace, is 0): the socket is gone at once.
---
--- Runs in a network namespace of its own (spec/netns/run).
+--   default, in every new namespace, is 0): the socket is gone at once.
 local synfin = require "synfin"
-local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
-package.path = here .. "../../spec/?.lua;" .. package.path
-local kernel = require "interop.kernel" -- kernel programs by their PID, and ss
+local kernel = require "synfin.kernel"
 
-kernel.need_namespace "build/synfin examples/linux/rst_in_time_wait.lua"
-
-local f = assert(io.open("/proc/sys/net/ipv4/tcp_rfc1337"))
-local rfc1337 = tonumber(f:read("l"))
-f:close()
-print(("net.ipv4.tcp_rfc1337 = %d in this namespace"):format(rfc1337))
-
-local KERNEL, PORT = "10.73.0.1", 7002
-local net = synfin.tun()
+local net = synfin.tun() -- the kernel is 10.73.0.1
 local remote = net:host("10.73.0.2", { name = "remote" })
-local server = kernel.start { "server", KERNEL, tostring(PORT), "--close-first" }
+local k = kernel.agent(net) -- the kernel's socket calls, in this namespace only
 
-local before, after_bad, after_good
-local ok, err = pcall(net.run, net, function()
-  server:wait_for(net, "listening", 10)
-  local c = remote:connect(KERNEL, PORT)
-  c:wait("CLOSE_WAIT", 5) -- the kernel closed first: its FIN came
-  c:close()
+net:run(function()
+  local lfd = assert(k:socket())
+  assert(k:bind(lfd, "10.73.0.1", 7002))
+  assert(k:listen(lfd, 1))
+  local c = remote:connect("10.73.0.1", 7002)
+  local fd = assert(k:accept(lfd))
+  assert(k:close(fd)) -- the kernel closes first: its FIN
+  c:wait("CLOSE_WAIT", 1)
+  c:close() -- our FIN; the kernel ACKs it from TIME-WAIT
   local fin = net:expect({ from = remote, flags = "F" }, 1)
-  c:wait("CLOSED", 5)     -- LAST_ACK, then the kernel's ACK: it is in TIME-WAIT now
-  local them, me = KERNEL .. ":" .. PORT, "10.73.0.2:" .. c:info().lport
-  net:sleep(0.05)
-  before = kernel.state_of(them, me)
-  print("before:\n" .. kernel.ss_text())
-  local rst = { dst = KERNEL, sport = c:info().lport, dport = PORT, flags = "R" }
-
-  -- 1. out of window: 10000 past what the socket expects next (fin.seq + 1)
-  rst.seq = fin.seq + 1 + 10000
-  remote:send(rst)
+  c:wait("CLOSED", 1)
+  assert(k:ss(fd).state == "TIME_WAIT")
+  local function rst(seq) remote:send { dst = "10.73.0.1", sport = c:info().lport, dport = 7002, flags = "R", seq = seq } end
+  rst(fin.seq + 1 + 10000) -- out of window
   net:expect_nothing({ from = net.kernel }, 0.3)
-  after_bad = kernel.state_of(them, me)
-  print("after a RST out of window:\n" .. kernel.ss_text())
-
-  -- 2. exactly at RCV.NXT
-  rst.seq = fin.seq + 1
-  remote:send(rst)
+  assert(k:ss(fd).state == "TIME_WAIT", "a RST out of window closed TIME-WAIT")
+  rst(fin.seq + 1) -- at RCV.NXT
   net:expect_nothing({ from = net.kernel }, 0.3)
-  after_good = kernel.state_of(them, me)
-  print("after a RST at RCV.NXT:\n" .. kernel.ss_text())
-  server:result(net, 5)
+  assert(k:ss(fd) == nil) -- Linux, with net.ipv4.tcp_rfc1337 = 0 (its default)
 end)
-server:stop()
-print(net:trace())
-net:close()
-assert(ok, err)
-assert(before == "TIME-WAIT", "the kernel's socket was " .. tostring(before) .. ", not TIME-WAIT")
-assert(after_bad == "TIME-WAIT", "a RST out of window changed TIME-WAIT into " .. tostring(after_bad))
-if rfc1337 == 0 then
-  assert(after_good == nil, "with tcp_rfc1337 = 0 the RST should have closed TIME-WAIT; it is " .. tostring(after_good))
-  print("Linux: a RST at RCV.NXT closes TIME-WAIT at once (tcp_rfc1337 = 0); one out of window is ignored")
-else
-  assert(after_good == "TIME-WAIT", "with tcp_rfc1337 = 1 the RST should be ignored")
-  print("Linux: with tcp_rfc1337 = 1 TIME-WAIT ignores RSTs (RFC 1337)")
-end
+print(k:trace())

@@ -47,7 +47,7 @@ for f in \
     include/synfin/synfin.h include/synfin/hook.h include/synfin/trace.h \
     include/synfin/rand.h include/synfin/io/sim.h include/synfin/io/pcap.h \
     share/lua/5.4/synfin/init.lua share/lua/5.4/synfin/ladder.lua \
-    lib/lua/5.4/synfin/core.so bin/synfin; do
+    share/lua/5.4/synfin/kernel.lua lib/lua/5.4/synfin/core.so bin/synfin bin/synfin-agent; do
     case $f in /*) path=$f ;; *) path=$prefix/$f ;; esac
     [ -e "$path" ] || die "not installed: ${path#"$prefix"/}"
 done
@@ -56,13 +56,15 @@ if [ ! -L "$libdir/libsynfin.so" ] || [ ! -L "$libdir/libsynfin.so.0" ]; then
 fi
 soname=$(readelf -d "$libdir/libsynfin.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ "$soname" = libsynfin.so.0 ] || die "SONAME is '$soname', not libsynfin.so.0"
-echo "installed: ${libdir#"$prefix"/}/libsynfin.{a,so,so.0} (SONAME $soname), include/synfin, synfin.pc, bin/synfin, share/lua/5.4/synfin, lib/lua/5.4/synfin/core.so"
+echo "installed: ${libdir#"$prefix"/}/libsynfin.{a,so,so.0} (SONAME $soname), include/synfin, synfin.pc, bin/synfin, bin/synfin-agent, share/lua/5.4/synfin, lib/lua/5.4/synfin/core.so"
 
 PKG_CONFIG_PATH=$(dirname "$pc")
 export PKG_CONFIG_PATH
 version=$(pkg-config --modversion synfin)
 cli_version=$("$prefix/bin/synfin" --version)
 [ "$cli_version" = "synfin $version" ] || die "pkg-config says $version, the CLI '$cli_version'"
+agent_version=$("$prefix/bin/synfin-agent" --version)
+[ "$agent_version" = "synfin-agent $version" ] || die "pkg-config says $version, synfin-agent '$agent_version'"
 read -r -a cflags <<<"$(pkg-config --cflags synfin)"
 read -r -a libs <<<"$(pkg-config --libs synfin)"
 echo "pkg-config synfin $version: ${cflags[*]} ${libs[*]}"

@@ -44,7 +44,9 @@ echo "== luarocks make $rockspec --tree $tmp/tree"
 }
 grep "is now installed" "$tmp/make.log" || true
 
-for f in lib/lua/5.4/synfin/core.so share/lua/5.4/synfin/init.lua share/lua/5.4/synfin/ladder.lua; do
+# bin/synfin-agent: synfin.kernel's agent, which it finds beside share/lua
+for f in lib/lua/5.4/synfin/core.so share/lua/5.4/synfin/init.lua share/lua/5.4/synfin/ladder.lua \
+    share/lua/5.4/synfin/kernel.lua bin/synfin-agent; do
     [ -e "$tmp/tree/$f" ] || {
         echo "not in the tree: $f" >&2
         find "$tmp/tree" -type f >&2
