@@ -53,8 +53,14 @@
  * FUZZ_GUARD_FORGET_LISTENER: sf_forget on a listener (core/user.c, then
  * conn_retire in core/stack.c) leaves its children pointing at it; once
  * the user releases it, a child that closes reads the freed listener
- * (sf_conn_detach). The guard closes a listener instead of forgetting it. */
+ * (sf_conn_detach). The guard closes a listener instead of forgetting it.
+ *
+ * FUZZ_GUARD_BATCH_RELEASE: sf_conn_release of a CLOSED connection frees
+ * it at once, even when a batch's list of deferred output names it
+ * (core/stack.c): sf_stack_batch_end then reads freed memory. The guard
+ * releases nothing while its host has a batch open. */
 #ifndef FUZZ_NO_GUARDS
+#define FUZZ_GUARD_BATCH_RELEASE   1
 #define FUZZ_GUARD_TINY_MSS        1
 #define FUZZ_GUARD_CLOSE_WITH      1
 #define FUZZ_GUARD_FORGET_LISTENER 1
@@ -701,6 +707,9 @@ static void op_release(fz_in *in)
     host *h = pick_host(in);
     slot *s = pick_slot(in, h, false);
     if (!s) return;
+#ifdef FUZZ_GUARD_BATCH_RELEASE
+    if (h->batch) return;
+#endif
     sf_conn_release(s->c);
     s->c = NULL;
 }
