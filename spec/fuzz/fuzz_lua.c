@@ -1,0 +1,100 @@
+/* fuzz_lua.c - libFuzzer target for the Lua bindings (bindings/lsynfin.c,
+ * and lua/synfin/init.lua above them).
+ *
+ * For each input a fresh lua_State with the standard libraries, synfin.core
+ * linked in (instrumented), and package.path on the source tree's lua/;
+ * fuzz_lua.lua, the interpreter, turns the input's bytes into calls, each
+ * under pcall. Lua errors are fine; a crash, a sanitizer report, or memory
+ * still held once the state is closed (LeakSanitizer) is what this looks
+ * for. A count hook bounds the Lua instructions an input may run. */
+#include "fuzz.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include <string.h>
+
+#ifndef FUZZ_LUA_SCRIPT
+#error "FUZZ_LUA_SCRIPT: the path of fuzz_lua.lua (set by spec/fuzz/CMakeLists.txt)"
+#endif
+#ifndef FUZZ_LUA_DIR
+#error "FUZZ_LUA_DIR: the source tree's lua/ (set by spec/fuzz/CMakeLists.txt)"
+#endif
+
+#define MAX_INSTRUCTIONS 20000000 /* per input, in steps of the count hook */
+#define HOOK_EVERY       10000
+
+int luaopen_synfin_core(lua_State *L);
+
+static char *script;
+static size_t script_len;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    FILE *f = fopen(FUZZ_LUA_SCRIPT, "rb");
+    if (!f) {
+        perror(FUZZ_LUA_SCRIPT);
+        abort();
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    script = malloc((size_t)n);
+    if (!script || fread(script, 1, (size_t)n, f) != (size_t)n) abort();
+    script_len = (size_t)n;
+    fclose(f);
+    return 0;
+}
+
+/* Ends a run that goes on too long (a Lua error, which pcall catches up
+ * to the interpreter's top, where the input ends). */
+static void budget(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_getfield(L, LUA_REGISTRYINDEX, "fuzz.budget");
+    lua_Integer n = lua_tointeger(L, -1) - HOOK_EVERY;
+    lua_pop(L, 1);
+    lua_pushinteger(L, n);
+    lua_setfield(L, LUA_REGISTRYINDEX, "fuzz.budget");
+    if (n <= 0) {
+        lua_sethook(L, budget, LUA_MASKCOUNT, 1); /* every instruction from now on */
+        luaL_error(L, "instruction budget spent");
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    lua_State *L = luaL_newstate();
+    if (!L) abort();
+    luaL_openlibs(L);
+    /* synfin.core, linked in; `require "synfin"` finds init.lua in the tree */
+    luaL_requiref(L, "synfin.core", luaopen_synfin_core, 0);
+    lua_pop(L, 1);
+    lua_getglobal(L, "package");
+    lua_pushliteral(L, FUZZ_LUA_DIR "/?.lua;" FUZZ_LUA_DIR "/?/init.lua");
+    lua_setfield(L, -2, "path");
+    lua_pushliteral(L, "");
+    lua_setfield(L, -2, "cpath");
+    lua_pop(L, 1);
+    lua_pushinteger(L, MAX_INSTRUCTIONS);
+    lua_setfield(L, LUA_REGISTRYINDEX, "fuzz.budget");
+    lua_sethook(L, budget, LUA_MASKCOUNT, HOOK_EVERY);
+
+    if (luaL_loadbuffer(L, script, script_len, "@fuzz_lua.lua") != LUA_OK ||
+        lua_pcall(L, 0, 1, 0) != LUA_OK) {
+        fprintf(stderr, "fuzz_lua.lua: %s\n", lua_tostring(L, -1));
+        abort();
+    }
+    lua_pushlstring(L, (const char *)data, size);
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "loaded");
+    lua_getfield(L, -1, "synfin.core");
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+    lua_pcall(L, 2, 0, 0); /* an error that escapes the interpreter ends the input */
+    lua_close(L);
+    return 0;
+}
