@@ -27,8 +27,23 @@
 
 int luaopen_synfin_core(lua_State *L);
 
+/* fuzz_lua.lua, compiled once (lua_dump): each input loads the bytecode */
 static char *script;
-static size_t script_len;
+static size_t script_len, script_cap;
+
+static int dump_writer(lua_State *L, const void *p, size_t n, void *ud)
+{
+    (void)L;
+    (void)ud;
+    if (script_len + n > script_cap) {
+        script_cap = (script_len + n) * 2;
+        script = realloc(script, script_cap);
+        if (!script) abort();
+    }
+    memcpy(script + script_len, p, n);
+    script_len += n;
+    return 0;
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -42,10 +57,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    script = malloc((size_t)n);
-    if (!script || fread(script, 1, (size_t)n, f) != (size_t)n) abort();
-    script_len = (size_t)n;
+    char *text = malloc((size_t)n);
+    if (!text || fread(text, 1, (size_t)n, f) != (size_t)n) abort();
     fclose(f);
+    lua_State *L = luaL_newstate();
+    if (!L || luaL_loadbuffer(L, text, (size_t)n, "@" FUZZ_LUA_SCRIPT) != LUA_OK) {
+        fprintf(stderr, "%s\n", L ? lua_tostring(L, -1) : "out of memory");
+        abort();
+    }
+    lua_dump(L, dump_writer, NULL, 0);
+    lua_close(L);
+    free(text);
     return 0;
 }
 
@@ -83,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lua_setfield(L, LUA_REGISTRYINDEX, "fuzz.budget");
     lua_sethook(L, budget, LUA_MASKCOUNT, HOOK_EVERY);
 
-    if (luaL_loadbuffer(L, script, script_len, "@fuzz_lua.lua") != LUA_OK ||
+    if (luaL_loadbufferx(L, script, script_len, "@fuzz_lua.lua", "b") != LUA_OK ||
         lua_pcall(L, 0, 1, 0) != LUA_OK) {
         fprintf(stderr, "fuzz_lua.lua: %s\n", lua_tostring(L, -1));
         abort();
