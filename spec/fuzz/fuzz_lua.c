@@ -71,6 +71,51 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* The Lua modules `require` finds in lua/ (synfin, synfin.ladder...),
+ * compiled once and kept as bytecode: a package searcher in front of the
+ * standard ones, so that an input that loads the scenario layer does not
+ * parse it again. */
+#define MODULES_MAX 16
+static struct {
+    char *name, *code;
+    size_t len;
+} modules[MODULES_MAX];
+static int nmodules;
+
+static int search_cached(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    int i = 0;
+    while (i < nmodules && strcmp(modules[i].name, name) != 0)
+        i++;
+    if (i == nmodules) {
+        /* first time: find the file as the Lua searcher would, compile, keep */
+        lua_getglobal(L, "package");
+        lua_getfield(L, -1, "searchpath");
+        lua_pushstring(L, name);
+        lua_getfield(L, -3, "path");
+        lua_call(L, 2, 1);
+        if (lua_isnil(L, -1) || nmodules == MODULES_MAX) return 0; /* the others may */
+        const char *path = lua_tostring(L, -1);
+        if (luaL_loadfilex(L, path, "t") != LUA_OK) return lua_error(L);
+        char *saved = script;
+        size_t saved_len = script_len, saved_cap = script_cap;
+        script = NULL, script_len = script_cap = 0;
+        lua_dump(L, dump_writer, NULL, 0);
+        size_t n = strlen(name) + 1;
+        modules[i].name = malloc(n);
+        if (!modules[i].name) abort();
+        memcpy(modules[i].name, name, n);
+        modules[i].code = script, modules[i].len = script_len;
+        script = saved, script_len = saved_len, script_cap = saved_cap;
+        nmodules++;
+    }
+    if (luaL_loadbufferx(L, modules[i].code, modules[i].len, name, "b") != LUA_OK)
+        return lua_error(L);
+    lua_pushstring(L, name);
+    return 2;
+}
+
 /* Ends a run that goes on too long (a Lua error, which pcall catches up
  * to the interpreter's top, where the input ends). */
 static void budget(lua_State *L, lua_Debug *ar)
@@ -100,7 +145,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lua_setfield(L, -2, "path");
     lua_pushliteral(L, "");
     lua_setfield(L, -2, "cpath");
-    lua_pop(L, 1);
+    lua_getfield(L, -1, "searchers");
+    for (lua_Integer i = (lua_Integer)luaL_len(L, -1); i >= 2; i--) {
+        lua_rawgeti(L, -1, i);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_pushcfunction(L, search_cached);
+    lua_rawseti(L, -2, 2);
+    lua_pop(L, 2);
     lua_pushinteger(L, MAX_INSTRUCTIONS);
     lua_setfield(L, LUA_REGISTRYINDEX, "fuzz.budget");
     lua_sethook(L, budget, LUA_MASKCOUNT, HOOK_EVERY);
