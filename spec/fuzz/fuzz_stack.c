@@ -74,6 +74,7 @@
 #define WIRE_MAX    32 /* packets in flight; the oldest is lost past that */
 #define MAX_OPS     1500
 #define MAX_CONNS   4096 /* more on one stack's list is a loop */
+#define MAX_IDS     8192 /* connection ids whose window edge is followed */
 
 /* ---- the world --------------------------------------------------------------- */
 
@@ -105,6 +106,9 @@ static struct {
      * users read is no longer checked */
     bool tainted;
     bool trace; /* FUZZ_TRACE set: ops, segments and state changes on stderr */
+    /* the right edge of the window each connection announced last
+     * (RCV.NXT + RCV.WND), by host and connection id, 0: none seen */
+    uint32_t edge[2][MAX_IDS];
 } W;
 
 /* The byte every sender puts at sequence number s. */
@@ -230,6 +234,12 @@ static void check_emitted(host *h, const sf_conn *c, const uint8_t *pkt, size_t 
         FUZZ_CHECK(sf_seq_ge(data_seq, c->snd_una) && sf_seq_le(data_seq + s.len, c->snd_max),
                    "data %u..%u sent outside SND.UNA %u..SND.MAX %u", data_seq, data_seq + s.len,
                    c->snd_una, c->snd_max);
+        /* RFC 9293 §3.8.6: never past the window the peer offered (a probe
+         * of a zero window sends one byte, §3.8.6.1) */
+        uint32_t wnd = c->snd_wnd ? c->snd_wnd : 1;
+        FUZZ_CHECK(sf_seq_le(data_seq + s.len, c->snd_una + wnd),
+                   "data up to %u sent past the peer's window, SND.UNA %u + SND.WND %u",
+                   data_seq + s.len, c->snd_una, c->snd_wnd);
     }
 }
 
@@ -349,6 +359,14 @@ static void check_conn(const sf_stack *st, const sf_conn *c)
         if (i > 0)
             FUZZ_CHECK(c->ooo[i - 1].off + c->ooo[i - 1].len < c->ooo[i].off,
                        "conn %u: held ranges %d and %d overlap or touch", id, i - 1, i);
+    }
+    /* RFC 9293 §3.8.6.2.2, §3.10.7.4: the right edge of the window
+     * announced never moves left (a SYN's window is announced unscaled) */
+    if (c->state >= SF_ESTABLISHED && c->id < MAX_IDS) {
+        uint32_t *last = &W.edge[st == W.h[0].st ? 0 : 1][c->id];
+        FUZZ_CHECK(*last == 0 || sf_seq_ge(c->rcv_adv, *last),
+                   "conn %u: the window's right edge moved left, %u to %u", id, *last, c->rcv_adv);
+        *last = c->rcv_adv ? c->rcv_adv : 1;
     }
     /* the window announced fits in the buffer */
     uint32_t wnd = sf_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
@@ -576,7 +594,8 @@ static void op_connect(fz_in *in)
     uint8_t b = fz_u8(in);
     slot *s = pick_slot(in, h, true);
     if (!s) return;
-    uint32_t raddr = (b & 3) == 0 ? ADDR_X : h == &W.h[0] ? ADDR_B : ADDR_A;
+    uint32_t other = h == &W.h[0] ? ADDR_B : ADDR_A;
+    uint32_t raddr = (b & 3) == 0 ? ADDR_X : (b & 3) == 3 ? h->addr : other; /* 3: itself */
     uint16_t rport = ports[(b >> 2) & 3];
     uint16_t lport = (b & 16) ? ports[(b >> 5) & 3] : 0;
     int err;
