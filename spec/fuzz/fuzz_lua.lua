@@ -10,13 +10,20 @@
 -- few ops go through the scenario layer (lua/synfin/init.lua: synfin.sim,
 -- net:host, host:listen, host:connect, host:hook, net:step), loaded only
 -- when the input first uses one.
---
--- Called as run(data, core): data the input (a string), core synfin.core.
 
 local MAX_OPS = 400   -- ops per input, nested ones included
 local MAX_DEPTH = 3   -- hooks that run ops, inside hooks that run ops...
 
-return function(data, core)
+-- Called as run(data, core, guards): data the input (a string), core
+-- synfin.core, guards false when the build has SYNFIN_FUZZ_GUARDS off.
+--
+-- GUARD_CLOSE_IN_HOOK, temporary (the known bug of a net closed from inside
+-- one of its own hooks: sim:close frees the sim under the running pipeline,
+-- bindings/lsynfin.c): no op closes a net while a hook runs (depth > 1).
+-- Remove once fixed; spec/fuzz/README.md lists the guards.
+
+return function(data, core, guards)
+  local GUARD_CLOSE_IN_HOOK = guards
   local pos, ops_left, depth = 0, MAX_OPS, 0
   local function byte() pos = pos + 1; return data:byte(pos) or 0 end
   local function more() return pos < #data and ops_left > 0 end
@@ -212,7 +219,7 @@ return function(data, core)
     function() pick(nets):pcap(pick({ "/dev/null", "/nonexistent/dir/x.pcap", false })) end,
     function() local i = byte() % math.max(#conns, 1) + 1; table.remove(conns, i); collectgarbage() end,
     function() local i = byte() % math.max(#nets, 1) + 1; table.remove(nets, i); collectgarbage() end,
-    function() pick(nets):close() end,
+    function() if not (GUARD_CLOSE_IN_HOOK and depth > 1) then pick(nets):close() end end,
     function() collectgarbage(pick({ "collect", "step", "incremental", "generational" })) end,
     function() -- a to-be-closed connection goes out of scope
       local c = pick(conns)
@@ -228,7 +235,10 @@ return function(data, core)
       local index = getmetatable(obj).__index
       local names = {}
       for k in pairs(index) do
-        if k ~= "tun" and k ~= "raw" and k ~= "pcap" then names[#names + 1] = k end
+        if k ~= "tun" and k ~= "raw" and k ~= "pcap" and
+            not (GUARD_CLOSE_IN_HOOK and depth > 1 and k == "close" and is(obj, "synfin.sim")) then
+          names[#names + 1] = k
+        end
       end
       table.sort(names)
       local pool = { nil, 0, 1, 2, -1, 1.5, 1e300, math.maxinteger, "10.0.0.1", "ingress", "egress",
@@ -253,7 +263,7 @@ return function(data, core)
       local fn = hook_fn()
       pick(lhosts):hook(pick({ "ingress", "egress" }), { flags = pick(flag_sets) }, fn)
     end,
-    function() local net = pick(lnets); net:close() end,
+    function() if not (GUARD_CLOSE_IN_HOOK and depth > 1) then pick(lnets):close() end end,
   }
 
   run_ops = function(n)
