@@ -575,7 +575,7 @@ static bool held_in_slot(const host *h, const sf_conn *c)
     return false;
 }
 
-static void take(host *h, slot *s, sf_conn *c)
+static void take(slot *s, sf_conn *c)
 {
     s->c = c;
     /* what the stream already holds (a child has data it received before
@@ -585,7 +585,6 @@ static void take(host *h, slot *s, sf_conn *c)
     s->read = 0; /* nothing received before the peer's SYN (IRS unknown yet) */
     if (c->state != SF_SYN_SENT && !c->is_listener)
         s->read = c->rcv_nxt - (c->fin_received ? 1u : 0u) - c->rcvbuf.len - c->irs - 1;
-    (void)h;
 }
 
 static void op_connect(fz_in *in)
@@ -601,7 +600,7 @@ static void op_connect(fz_in *in)
     int err;
     sf_conn *c = sf_connect(h->st, W.now, raddr, rport, lport, NULL, &err);
     FUZZ_CHECK(c || err < 0, "sf_connect failed without an error");
-    if (c) take(h, s, c);
+    if (c) take(s, c);
 }
 
 static void op_listen(fz_in *in)
@@ -613,7 +612,7 @@ static void op_listen(fz_in *in)
     int err;
     sf_conn *l = sf_listen(h->st, W.now, ports[b & 3], (b >> 2) % 5, NULL, &err);
     FUZZ_CHECK(l || err < 0, "sf_listen failed without an error");
-    if (l) take(h, s, l);
+    if (l) take(s, l);
 }
 
 static void op_accept(fz_in *in)
@@ -625,7 +624,7 @@ static void op_accept(fz_in *in)
     sf_conn *c = sf_accept(l->c);
     if (!c) return;
     FUZZ_CHECK(c->held && !c->listener, "an accepted connection is not the user's");
-    if (!held_in_slot(h, c)) take(h, s, c); /* (or the user looked it up before) */
+    if (!held_in_slot(h, c)) take(s, c); /* (or the user looked it up before) */
 }
 
 /* sf_stack_lookup of a connection's 4-tuple, and the user holds what it
@@ -639,7 +638,7 @@ static void op_lookup(fz_in *in)
     sf_conn *c = sf_stack_lookup(h->st, k->raddr, k->lport, k->rport);
     if (!c || held_in_slot(h, c)) return;
     sf_conn_hold(c);
-    take(h, s, c);
+    take(s, c);
 }
 
 static void op_send(fz_in *in)
