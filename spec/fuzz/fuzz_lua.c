@@ -22,7 +22,11 @@
 #error "FUZZ_LUA_DIR: the source tree's lua/ (set by spec/fuzz/CMakeLists.txt)"
 #endif
 
-#define MAX_INSTRUCTIONS 20000000 /* per input, in steps of the count hook */
+/* Lua instructions an input may run, in steps of the count hook: a few
+ * seconds at most. A network that never settles (a connection to itself
+ * whose window closed ACKs itself forever in one instant of the sim) keeps
+ * Net:step looping in Lua; the budget ends it. */
+#define MAX_INSTRUCTIONS 2000000
 #define HOOK_EVERY       10000
 
 int luaopen_synfin_core(lua_State *L);

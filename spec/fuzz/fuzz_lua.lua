@@ -266,12 +266,18 @@ return function(data, core, guards)
     function() if not (GUARD_CLOSE_IN_HOOK and depth > 1) then pick(lnets):close() end end,
   }
 
+  local trace = os.getenv("FUZZ_TRACE") -- set: each op and its error on stderr
   run_ops = function(n)
     depth = depth + 1
     for _ = 1, n do
       if not more() then break end
       ops_left = ops_left - 1
-      pcall(ops[byte() % #ops + 1])
+      local op = byte() % #ops + 1
+      local ok, err = pcall(ops[op])
+      if trace then
+        io.stderr:write(("%s op %d (byte %d)%s\n"):format(string.rep("  ", depth - 1), op - 1, pos,
+          ok and "" or ": " .. tostring(err)))
+      end
     end
     depth = depth - 1
   end
