@@ -58,8 +58,37 @@
  * FUZZ_GUARD_BATCH_RELEASE: sf_conn_release of a CLOSED connection frees
  * it at once, even when a batch's list of deferred output names it
  * (core/stack.c): sf_stack_batch_end then reads freed memory. The guard
- * releases nothing while its host has a batch open. */
+ * releases nothing while its host has a batch open.
+ *
+ * FUZZ_GUARD_SYN_EDGE: a SYN-ACK sent again after a segment that announced
+ * a scaled window larger than 65535 (FIN_WAIT_1 reached from SYN_RCVD)
+ * sets RCV.ADV to RCV.NXT + the SYN's unscaled window (core/output.c
+ * sf_send_syn): the right edge moves left. The guard leaves connections
+ * whose SYN is not yet acknowledged out of that check.
+ *
+ * FUZZ_GUARD_SELF_ACK_LOOP: a connection to itself whose receive window
+ * closed ACKs itself forever: its zero-window probe advanced SND.NXT past
+ * its own RCV.NXT (core/output.c sf_send_probe), so each of its ACKs is
+ * unacceptable to itself and draws another (core/input.c). The guard
+ * leaves self-connected pairs out of the check that the wire settles.
+ *
+ * FUZZ_GUARD_STALE_ACK_SEQ: after the RTO rewinds SND.NXT to SND.UNA
+ * (go-back-N), bare ACKs carry SEQ = SND.NXT (core/output.c sf_send_ack),
+ * which can be below the peer's RCV.NXT: the peer drops them as
+ * unacceptable and answers with its own, and if its SND.NXT is rewound
+ * too, so on for ever. The guard skips the check that the wire settles
+ * while any connection has SND.NXT behind SND.MAX.
+ *
+ * FUZZ_GUARD_DESYNC_ACK_WAR: segments a third party forges (a SYN with
+ * its own SEQ and a TSval ahead) can desynchronize a pair so that each
+ * drops the other's ACKs (out of the window; PAWS) and answers them with
+ * one, neither kind rate-limited (core/input.c). The guard checks that
+ * the wire settles only in runs where nothing was forged or corrupted. */
 #ifndef FUZZ_NO_GUARDS
+#define FUZZ_GUARD_DESYNC_ACK_WAR  1
+#define FUZZ_GUARD_STALE_ACK_SEQ   1
+#define FUZZ_GUARD_SYN_EDGE        1
+#define FUZZ_GUARD_SELF_ACK_LOOP   1
 #define FUZZ_GUARD_BATCH_RELEASE   1
 #define FUZZ_GUARD_TINY_MSS        1
 #define FUZZ_GUARD_CLOSE_WITH      1
@@ -105,7 +134,8 @@ static struct {
     /* a corrupted packet delivered data that is not pattern(seq): what
      * users read is no longer checked */
     bool tainted;
-    bool trace; /* FUZZ_TRACE set: ops, segments and state changes on stderr */
+    bool trace;  /* FUZZ_TRACE set: ops, segments and state changes on stderr */
+    bool forged; /* a segment was crafted, corrupted or made of raw bytes */
     /* the right edge of the window each connection announced last
      * (RCV.NXT + RCV.WND), by host and connection id, 0: none seen */
     uint32_t edge[2][MAX_IDS];
@@ -362,7 +392,11 @@ static void check_conn(const sf_stack *st, const sf_conn *c)
     }
     /* RFC 9293 §3.8.6.2.2, §3.10.7.4: the right edge of the window
      * announced never moves left (a SYN's window is announced unscaled) */
-    if (c->state >= SF_ESTABLISHED && c->id < MAX_IDS) {
+    bool edge_checked = c->state >= SF_ESTABLISHED && c->id < MAX_IDS;
+#ifdef FUZZ_GUARD_SYN_EDGE
+    if (sf_syn_unacked(c)) edge_checked = false;
+#endif
+    if (edge_checked) {
         uint32_t *last = &W.edge[st == W.h[0].st ? 0 : 1][c->id];
         FUZZ_CHECK(*last == 0 || sf_seq_ge(c->rcv_adv, *last),
                    "conn %u: the window's right edge moved left, %u to %u", id, *last, c->rcv_adv);
@@ -872,6 +906,7 @@ static void op_corrupt(fz_in *in)
 {
     uint8_t k = fz_u8(in), off = fz_u8(in), x = fz_u8(in);
     if (!W.nwire || x == 0) return;
+    W.forged = true;
     wire_pkt *p = &W.wire[k % W.nwire];
     size_t at = 20 + off % (p->len - 20); /* the IPv4 header stays as it is */
     p->data[at] ^= x;
@@ -973,6 +1008,7 @@ static void op_craft(fz_in *in)
     s.bad_csum = (opts & 128) && (modes & 1);
     int n = sf_wire_build(pkt, sizeof pkt, &s);
     FUZZ_CHECK(n > 0, "sf_wire_build of a crafted segment: %d", n);
+    W.forged = true;
     sf_stack_input(h->st, W.now, pkt, (size_t)n);
 }
 
@@ -1031,6 +1067,7 @@ static void op_garbage(fz_in *in)
     }
     sf_seg s;
     if (sf_wire_parse(pkt, len, &s, NULL) == 0 && s.len) W.tainted = true;
+    W.forged = true;
     if (!guarded(pkt, len)) sf_stack_input(h->st, W.now, pkt, len);
     free(pkt);
 }
@@ -1111,6 +1148,57 @@ static void run_op(fz_in *in)
     }
 }
 
+/* Whether a packet in flight is a bare ACK (no data, no SYN, FIN, RST),
+ * and not one a connection sends to itself while that guard is on. */
+static bool bare_ack(const wire_pkt *p)
+{
+    sf_seg s;
+    if (sf_wire_parse(p->data, p->len, &s, NULL) != 0) return false;
+#ifdef FUZZ_GUARD_SELF_ACK_LOOP
+    if (s.saddr == s.daddr && s.sport == s.dport) return false;
+#endif
+    return s.len == 0 && (s.flags & (SF_SYN | SF_FIN | SF_RST | SF_ACK)) == SF_ACK;
+}
+
+/* The wire settles without the clock: everything in flight is delivered,
+ * round after round, and bare ACKs do not keep drawing bare ACKs (an ACK
+ * war: each side finds the other's ACK unacceptable and answers it). Data
+ * may take many rounds; ACKs alone, a few. A round that spent challenge
+ * ACKs does not count: RFC 5961 §7's limit (challenge_ack_limit a second)
+ * is what bounds a war between a desynchronized pair, by design. */
+/* Whether a connection of either stack has SND.NXT behind SND.MAX. */
+static bool rewound(void)
+{
+    for (int i = 0; i < 2; i++)
+        for (const sf_conn *c = W.h[i].st->all; c; c = c->all_next)
+            if (!c->is_listener && c->state != SF_CLOSED && sf_seq_lt(c->snd_nxt, c->snd_max))
+                return true;
+    return false;
+}
+
+static void check_settles(void)
+{
+#ifdef FUZZ_GUARD_DESYNC_ACK_WAR
+    if (W.forged) return;
+#endif
+    int acks_only = 0;
+    for (int round = 0; round < 256 && W.nwire > 0; round++) {
+        bool all_acks = true;
+        for (int i = 0; i < W.nwire && all_acks; i++)
+            all_acks = bare_ack(&W.wire[i]);
+        uint32_t challenges = W.h[0].st->challenge_count + W.h[1].st->challenge_count;
+        op_deliver_all();
+        bool challenged = W.h[0].st->challenge_count + W.h[1].st->challenge_count != challenges;
+        acks_only = all_acks && !challenged && W.nwire > 0 ? acks_only + 1 : 0;
+#ifdef FUZZ_GUARD_STALE_ACK_SEQ
+        if (rewound()) acks_only = 0;
+#endif
+        FUZZ_CHECK(acks_only < 8, "bare ACKs answer bare ACKs, round after round: an ACK war");
+        check_stack(&W.h[0]);
+        check_stack(&W.h[1]);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     memset(&W, 0, sizeof W);
@@ -1128,6 +1216,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         end_batch(&W.h[i]);
     check_stack(&W.h[0]);
     check_stack(&W.h[1]);
+    check_settles();
     for (int i = 0; i < W.nwire; i++)
         free(W.wire[i].data);
     sf_stack_free(W.h[0].st);
