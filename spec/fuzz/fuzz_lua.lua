@@ -20,10 +20,15 @@ local MAX_DEPTH = 3   -- hooks that run ops, inside hooks that run ops...
 -- GUARD_CLOSE_IN_HOOK, temporary (the known bug of a net closed from inside
 -- one of its own hooks: sim:close frees the sim under the running pipeline,
 -- bindings/lsynfin.c): no op closes a net while a hook runs (depth > 1).
--- Remove once fixed; spec/fuzz/README.md lists the guards.
+--
+-- GUARD_INGRESS_DUP, temporary (the known bug of an ingress hook's { dup = n }:
+-- core/io/sim.c deliver() keeps a pointer to the segment's trace record
+-- across the copies' arrivals, whose events grow and move the trace): an
+-- ingress hook never answers dup.
+-- Remove each once fixed; spec/fuzz/README.md lists the guards.
 
 return function(data, core, guards)
-  local GUARD_CLOSE_IN_HOOK = guards
+  local GUARD_CLOSE_IN_HOOK, GUARD_INGRESS_DUP = guards, guards
   local pos, ops_left, depth = 0, MAX_OPS, 0
   local function byte() pos = pos + 1; return data:byte(pos) or 0 end
   local function more() return pos < #data and ops_left > 0 end
@@ -133,7 +138,9 @@ return function(data, core, guards)
       elseif k == 1 then return "pass"
       elseif k == 2 then return "drop"
       elseif k == 3 then return { delay = pick({ 0, 0.001, 1, -1, 1e10 }) }
-      elseif k == 4 then return { dup = pick({ 1, 2, 3, 100, 101, 0 }) }
+      elseif k == 4 then
+        if GUARD_INGRESS_DUP and seg.dir == "ingress" then return "pass" end
+        return { dup = pick({ 1, 2, 3, 100, 101, 0 }) }
       elseif k == 5 then
         local r = {}
         for f, v in pairs(seg) do r[f] = v end
