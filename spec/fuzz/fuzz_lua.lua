@@ -25,10 +25,15 @@ local MAX_DEPTH = 3   -- hooks that run ops, inside hooks that run ops...
 -- core/io/sim.c deliver() keeps a pointer to the segment's trace record
 -- across the copies' arrivals, whose events grow and move the trace): an
 -- ingress hook never answers dup.
+--
+-- GUARD_COROUTINE_IN_HOOK, temporary (the known bug of the thread hooks run
+-- on: a coroutine started by a hook's function that calls into the net
+-- leaves s->L on itself, bindings/lsynfin.c, and the next hook runs on that
+-- finished coroutine): no coroutine is started while a hook runs.
 -- Remove each once fixed; spec/fuzz/README.md lists the guards.
 
 return function(data, core, guards)
-  local GUARD_CLOSE_IN_HOOK, GUARD_INGRESS_DUP = guards, guards
+  local GUARD_CLOSE_IN_HOOK, GUARD_INGRESS_DUP, GUARD_COROUTINE_IN_HOOK = guards, guards, guards
   local pos, ops_left, depth = 0, MAX_OPS, 0
   local function byte() pos = pos + 1; return data:byte(pos) or 0 end
   local function more() return pos < #data and ops_left > 0 end
@@ -234,6 +239,7 @@ return function(data, core, guards)
       mt.__close(c, nil)
     end,
     function() -- ops inside a coroutine, which may be left suspended
+      if GUARD_COROUTINE_IN_HOOK and depth > 1 then return end
       local co = coroutine.create(function() run_ops(byte() % 4 + 1) end)
       coroutine.resume(co)
     end,
