@@ -16,6 +16,8 @@ local MAX_DEPTH = 3   -- hooks that run ops, inside hooks that run ops...
 
 -- Called as run(data, core, guards): data the input (a string), core
 -- synfin.core, guards false when the build has SYNFIN_FUZZ_GUARDS off.
+-- FUZZ_UNGUARD=NAME,NAME in the environment (or "all") turns the guards
+-- named off: CLOSE_IN_HOOK, INGRESS_DUP, COROUTINE_IN_HOOK.
 --
 -- GUARD_CLOSE_IN_HOOK, temporary (the known bug of a net closed from inside
 -- one of its own hooks: sim:close frees the sim under the running pipeline,
@@ -33,7 +35,12 @@ local MAX_DEPTH = 3   -- hooks that run ops, inside hooks that run ops...
 -- Remove each once fixed; spec/fuzz/README.md lists the guards.
 
 return function(data, core, guards)
-  local GUARD_CLOSE_IN_HOOK, GUARD_INGRESS_DUP, GUARD_COROUTINE_IN_HOOK = guards, guards, guards
+  -- FUZZ_UNGUARD=NAME,NAME (or "all") turns those named off
+  local unguard = os.getenv("FUZZ_UNGUARD") or ""
+  local function on(name) return guards and unguard ~= "all" and not unguard:find(name, 1, true) end
+  local GUARD_CLOSE_IN_HOOK = on("CLOSE_IN_HOOK")
+  local GUARD_INGRESS_DUP = on("INGRESS_DUP")
+  local GUARD_COROUTINE_IN_HOOK = on("COROUTINE_IN_HOOK")
   local pos, ops_left, depth = 0, MAX_OPS, 0
   local function byte() pos = pos + 1; return data:byte(pos) or 0 end
   local function more() return pos < #data and ops_left > 0 end

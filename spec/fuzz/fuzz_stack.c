@@ -35,65 +35,87 @@
 /* ---- known bugs the harness steps around ----------------------------------------
  * Temporary guards, each for a bug already reported and being fixed
  * elsewhere, so that fuzzing can go past it. Remove each once its fix has
- * landed (SYNFIN_FUZZ_GUARDS=OFF, which defines FUZZ_NO_GUARDS, shows
- * whether they still bite).
+ * landed. All are on unless the build has SYNFIN_FUZZ_GUARDS=OFF (which
+ * defines FUZZ_NO_GUARDS); FUZZ_UNGUARD=NAME,NAME (or "all") in the
+ * environment turns those named off, to see whether a bug still bites.
  *
- * FUZZ_GUARD_TINY_MSS: a peer's SYN with an MSS option of 1..12 and
+ * TINY_MSS: a peer's SYN with an MSS option of 1..12 and
  * timestamps makes the effective MSS (snd_mss - 12, sf_eff_mss) wrap, and
  * the next data segment overflows the stack's payload buffer
  * (core/output.c, send_one). The guard raises every MSS option the
  * harness sends to at least 64 and drops corrupted SYNs carrying a
  * smaller one.
  *
- * FUZZ_GUARD_CLOSE_WITH: sf_close_with (core/user.c) with more data than
+ * CLOSE_WITH: sf_close_with (core/user.c) with more data than
  * the send buffer has room for queues what fits and fails with SF_EAGAIN,
  * no FIN sent: a caller that tries again sends that part twice. The guard
  * counts what was queued instead of failing.
  *
- * FUZZ_GUARD_FORGET_LISTENER: sf_forget on a listener (core/user.c, then
+ * FORGET_LISTENER: sf_forget on a listener (core/user.c, then
  * conn_retire in core/stack.c) leaves its children pointing at it; once
  * the user releases it, a child that closes reads the freed listener
  * (sf_conn_detach). The guard closes a listener instead of forgetting it.
  *
- * FUZZ_GUARD_BATCH_RELEASE: sf_conn_release of a CLOSED connection frees
+ * BATCH_RELEASE: sf_conn_release of a CLOSED connection frees
  * it at once, even when a batch's list of deferred output names it
  * (core/stack.c): sf_stack_batch_end then reads freed memory. The guard
  * releases nothing while its host has a batch open.
  *
- * FUZZ_GUARD_SYN_EDGE: a SYN-ACK sent again after a segment that announced
+ * SYN_EDGE: a SYN-ACK sent again after a segment that announced
  * a scaled window larger than 65535 (FIN_WAIT_1 reached from SYN_RCVD)
  * sets RCV.ADV to RCV.NXT + the SYN's unscaled window (core/output.c
  * sf_send_syn): the right edge moves left. The guard leaves connections
  * whose SYN is not yet acknowledged out of that check.
  *
- * FUZZ_GUARD_SELF_ACK_LOOP: a connection to itself whose receive window
+ * SELF_ACK_LOOP: a connection to itself whose receive window
  * closed ACKs itself forever: its zero-window probe advanced SND.NXT past
  * its own RCV.NXT (core/output.c sf_send_probe), so each of its ACKs is
  * unacceptable to itself and draws another (core/input.c). The guard
  * leaves self-connected pairs out of the check that the wire settles.
  *
- * FUZZ_GUARD_STALE_ACK_SEQ: after the RTO rewinds SND.NXT to SND.UNA
+ * STALE_ACK_SEQ: after the RTO rewinds SND.NXT to SND.UNA
  * (go-back-N), bare ACKs carry SEQ = SND.NXT (core/output.c sf_send_ack),
  * which can be below the peer's RCV.NXT: the peer drops them as
  * unacceptable and answers with its own, and if its SND.NXT is rewound
  * too, so on for ever. The guard skips the check that the wire settles
  * while any connection has SND.NXT behind SND.MAX.
  *
- * FUZZ_GUARD_DESYNC_ACK_WAR: segments a third party forges (a SYN with
+ * DESYNC_ACK_WAR: segments a third party forges (a SYN with
  * its own SEQ and a TSval ahead) can desynchronize a pair so that each
  * drops the other's ACKs (out of the window; PAWS) and answers them with
  * one, neither kind rate-limited (core/input.c). The guard checks that
  * the wire settles only in runs where nothing was forged or corrupted. */
-#ifndef FUZZ_NO_GUARDS
-#define FUZZ_GUARD_DESYNC_ACK_WAR  1
-#define FUZZ_GUARD_STALE_ACK_SEQ   1
-#define FUZZ_GUARD_SYN_EDGE        1
-#define FUZZ_GUARD_SELF_ACK_LOOP   1
-#define FUZZ_GUARD_BATCH_RELEASE   1
-#define FUZZ_GUARD_TINY_MSS        1
-#define FUZZ_GUARD_CLOSE_WITH      1
-#define FUZZ_GUARD_FORGET_LISTENER 1
+enum {
+    TINY_MSS,
+    CLOSE_WITH,
+    FORGET_LISTENER,
+    BATCH_RELEASE,
+    SYN_EDGE,
+    SELF_ACK_LOOP,
+    STALE_ACK_SEQ,
+    DESYNC_ACK_WAR,
+    NGUARDS
+};
+static const char *const guard_names[NGUARDS] = {
+    "TINY_MSS", "CLOSE_WITH",    "FORGET_LISTENER", "BATCH_RELEASE",
+    "SYN_EDGE", "SELF_ACK_LOOP", "STALE_ACK_SEQ",   "DESYNC_ACK_WAR"};
+
+/* Whether guard g is on: read once from the build and FUZZ_UNGUARD. */
+static bool guard(int g)
+{
+    static int on = -1; /* a bit per guard */
+    if (on < 0) {
+#ifdef FUZZ_NO_GUARDS
+        on = 0;
+#else
+        on = (1 << NGUARDS) - 1;
 #endif
+        const char *off = getenv("FUZZ_UNGUARD");
+        for (int i = 0; off && i < NGUARDS; i++)
+            if (strstr(off, guard_names[i]) || strcmp(off, "all") == 0) on &= ~(1 << i);
+    }
+    return (on >> g) & 1;
+}
 
 #define ADDR_A      0x0a000001u /* 10.0.0.1 */
 #define ADDR_B      0x0a000002u /* 10.0.0.2 */
@@ -393,9 +415,7 @@ static void check_conn(const sf_stack *st, const sf_conn *c)
     /* RFC 9293 §3.8.6.2.2, §3.10.7.4: the right edge of the window
      * announced never moves left (a SYN's window is announced unscaled) */
     bool edge_checked = c->state >= SF_ESTABLISHED && c->id < MAX_IDS;
-#ifdef FUZZ_GUARD_SYN_EDGE
-    if (sf_syn_unacked(c)) edge_checked = false;
-#endif
+    if (guard(SYN_EDGE) && sf_syn_unacked(c)) edge_checked = false;
     if (edge_checked) {
         uint32_t *last = &W.edge[st == W.h[0].st ? 0 : 1][c->id];
         FUZZ_CHECK(*last == 0 || sf_seq_ge(c->rcv_adv, *last),
@@ -733,11 +753,9 @@ static void op_close_with(fz_in *in)
     if (rc == SF_OK && (was == SF_ESTABLISHED || was == SF_CLOSE_WAIT))
         FUZZ_CHECK(after - before == len, "sf_close_with succeeded with %u of %u bytes queued",
                    after - before, len);
-#ifndef FUZZ_GUARD_CLOSE_WITH
-    if (rc != SF_OK)
+    if (rc != SF_OK && !guard(CLOSE_WITH))
         FUZZ_CHECK(after <= before, "sf_close_with failed (%s) with %u of %u bytes queued",
                    sf_strerror(rc), after - before, len);
-#endif
     if (after > before) s->sent += after - before;
 }
 
@@ -747,9 +765,7 @@ static void op_end(fz_in *in, int (*fn)(sf_conn *, uint64_t))
     host *h = pick_host(in);
     slot *s = pick_slot(in, h, false);
     if (!s) return;
-#ifdef FUZZ_GUARD_FORGET_LISTENER
-    if (fn == sf_forget && s->c->is_listener) fn = sf_close;
-#endif
+    if (guard(FORGET_LISTENER) && fn == sf_forget && s->c->is_listener) fn = sf_close;
     int rc = fn(s->c, W.now);
     FUZZ_CHECK(rc <= 0, "a user call returned %d", rc);
 }
@@ -759,9 +775,7 @@ static void op_release(fz_in *in)
     host *h = pick_host(in);
     slot *s = pick_slot(in, h, false);
     if (!s) return;
-#ifdef FUZZ_GUARD_BATCH_RELEASE
-    if (h->batch) return;
-#endif
+    if (guard(BATCH_RELEASE) && h->batch) return;
     sf_conn_release(s->c);
     s->c = NULL;
 }
@@ -871,14 +885,10 @@ static void op_swap(fz_in *in)
  * (see the guards at the top). */
 static bool guarded(const uint8_t *pkt, size_t len)
 {
-#ifdef FUZZ_GUARD_TINY_MSS
     sf_seg s;
-    if (sf_wire_parse(pkt, len, &s, NULL) == 0 && (s.flags & SF_SYN) && s.mss > 0 && s.mss < 64)
+    if (guard(TINY_MSS) && sf_wire_parse(pkt, len, &s, NULL) == 0 && (s.flags & SF_SYN) &&
+        s.mss > 0 && s.mss < 64)
         return true;
-#else
-    (void)pkt;
-    (void)len;
-#endif
     return false;
 }
 
@@ -974,9 +984,7 @@ static void op_craft(fz_in *in)
     s.wnd = w < 0x80 ? (uint16_t)(w * 512) : w < 0xc0 ? 65535 : w < 0xf0 ? w & 15 : fz_u16(in);
     if (opts & 1) {
         s.mss = fz_u16(in);
-#ifdef FUZZ_GUARD_TINY_MSS
-        if (s.mss > 0 && s.mss < 64) s.mss = 64;
-#endif
+        if (guard(TINY_MSS) && s.mss > 0 && s.mss < 64) s.mss = 64;
     }
     if (opts & 2) s.wscale = (int8_t)(fz_u8(in) & 15);
     if (opts & 4) s.sack_perm = 1;
@@ -1154,9 +1162,7 @@ static bool bare_ack(const wire_pkt *p)
 {
     sf_seg s;
     if (sf_wire_parse(p->data, p->len, &s, NULL) != 0) return false;
-#ifdef FUZZ_GUARD_SELF_ACK_LOOP
-    if (s.saddr == s.daddr && s.sport == s.dport) return false;
-#endif
+    if (guard(SELF_ACK_LOOP) && s.saddr == s.daddr && s.sport == s.dport) return false;
     return s.len == 0 && (s.flags & (SF_SYN | SF_FIN | SF_RST | SF_ACK)) == SF_ACK;
 }
 
@@ -1178,9 +1184,7 @@ static bool rewound(void)
 
 static void check_settles(void)
 {
-#ifdef FUZZ_GUARD_DESYNC_ACK_WAR
-    if (W.forged) return;
-#endif
+    if (guard(DESYNC_ACK_WAR) && W.forged) return;
     int acks_only = 0;
     for (int round = 0; round < 256 && W.nwire > 0; round++) {
         bool all_acks = true;
@@ -1190,9 +1194,7 @@ static void check_settles(void)
         op_deliver_all();
         bool challenged = W.h[0].st->challenge_count + W.h[1].st->challenge_count != challenges;
         acks_only = all_acks && !challenged && W.nwire > 0 ? acks_only + 1 : 0;
-#ifdef FUZZ_GUARD_STALE_ACK_SEQ
-        if (rewound()) acks_only = 0;
-#endif
+        if (guard(STALE_ACK_SEQ) && rewound()) acks_only = 0;
         FUZZ_CHECK(acks_only < 8, "bare ACKs answer bare ACKs, round after round: an ACK war");
         check_stack(&W.h[0]);
         check_stack(&W.h[1]);
