@@ -67,11 +67,12 @@
  * sf_send_syn): the right edge moves left. The guard leaves connections
  * whose SYN is not yet acknowledged out of that check.
  *
- * SELF_ACK_LOOP: a connection to itself whose receive window
- * closed ACKs itself forever: its zero-window probe advanced SND.NXT past
- * its own RCV.NXT (core/output.c sf_send_probe), so each of its ACKs is
- * unacceptable to itself and draws another (core/input.c). The guard
- * leaves self-connected pairs out of the check that the wire settles.
+ * PROBE_ACK_LOOP: a zero-window probe is one new byte (core/output.c
+ * sf_send_probe), so SND.NXT passes the peer's RCV.NXT by one; when the
+ * peer's window is closed too (or the connection is its own peer), each
+ * ACK is unacceptable to the other side and draws another (core/input.c):
+ * an ACK war. The guard skips the check that the wire settles while any
+ * connection probes a zero window.
  *
  * STALE_ACK_SEQ: after the RTO rewinds SND.NXT to SND.UNA
  * (go-back-N), bare ACKs carry SEQ = SND.NXT (core/output.c sf_send_ack),
@@ -91,14 +92,14 @@ enum {
     FORGET_LISTENER,
     BATCH_RELEASE,
     SYN_EDGE,
-    SELF_ACK_LOOP,
+    PROBE_ACK_LOOP,
     STALE_ACK_SEQ,
     DESYNC_ACK_WAR,
     NGUARDS
 };
 static const char *const guard_names[NGUARDS] = {
     "TINY_MSS", "CLOSE_WITH",    "FORGET_LISTENER", "BATCH_RELEASE",
-    "SYN_EDGE", "SELF_ACK_LOOP", "STALE_ACK_SEQ",   "DESYNC_ACK_WAR"};
+    "SYN_EDGE", "PROBE_ACK_LOOP", "STALE_ACK_SEQ",  "DESYNC_ACK_WAR"};
 
 /* Whether guard g is on: read once from the build and FUZZ_UNGUARD. */
 static bool guard(int g)
@@ -1156,13 +1157,11 @@ static void run_op(fz_in *in)
     }
 }
 
-/* Whether a packet in flight is a bare ACK (no data, no SYN, FIN, RST),
- * and not one a connection sends to itself while that guard is on. */
+/* Whether a packet in flight is a bare ACK (no data, no SYN, FIN, RST). */
 static bool bare_ack(const wire_pkt *p)
 {
     sf_seg s;
     if (sf_wire_parse(p->data, p->len, &s, NULL) != 0) return false;
-    if (guard(SELF_ACK_LOOP) && s.saddr == s.daddr && s.sport == s.dport) return false;
     return s.len == 0 && (s.flags & (SF_SYN | SF_FIN | SF_RST | SF_ACK)) == SF_ACK;
 }
 
@@ -1172,13 +1171,15 @@ static bool bare_ack(const wire_pkt *p)
  * may take many rounds; ACKs alone, a few. A round that spent challenge
  * ACKs does not count: RFC 5961 §7's limit (challenge_ack_limit a second)
  * is what bounds a war between a desynchronized pair, by design. */
-/* Whether a connection of either stack has SND.NXT behind SND.MAX. */
-static bool rewound(void)
+/* Whether a connection of either stack has SND.NXT behind SND.MAX
+ * (probing false), or probes a zero window (probing true). */
+static bool any_conn(bool probing)
 {
     for (int i = 0; i < 2; i++)
-        for (const sf_conn *c = W.h[i].st->all; c; c = c->all_next)
-            if (!c->is_listener && c->state != SF_CLOSED && sf_seq_lt(c->snd_nxt, c->snd_max))
-                return true;
+        for (const sf_conn *c = W.h[i].st->all; c; c = c->all_next) {
+            if (c->is_listener || c->state == SF_CLOSED) continue;
+            if (probing ? c->persist_at != 0 : sf_seq_lt(c->snd_nxt, c->snd_max)) return true;
+        }
     return false;
 }
 
@@ -1194,7 +1195,8 @@ static void check_settles(void)
         op_deliver_all();
         bool challenged = W.h[0].st->challenge_count + W.h[1].st->challenge_count != challenges;
         acks_only = all_acks && !challenged && W.nwire > 0 ? acks_only + 1 : 0;
-        if (guard(STALE_ACK_SEQ) && rewound()) acks_only = 0;
+        if (guard(STALE_ACK_SEQ) && any_conn(false)) acks_only = 0;
+        if (guard(PROBE_ACK_LOOP) && any_conn(true)) acks_only = 0;
         FUZZ_CHECK(acks_only < 8, "bare ACKs answer bare ACKs, round after round: an ACK war");
         check_stack(&W.h[0]);
         check_stack(&W.h[1]);
