@@ -70,7 +70,13 @@ return function(data, core, guards)
     return pick({ 0, 1, 2, -1, 0.5, 1e9, 1e300, -1e300, math.maxinteger, math.mininteger,
       0 / 0, 1 / 0, u16(), u32(), 3.25 })
   end
-  local function payload() return string.rep(string.char(byte()), pick({ 0, 1, 10, 536, 1460, 3000, 70000 })) end
+  local made = {} -- payloads already made, by byte and length (hooks ask for many)
+  local function payload()
+    local key = string.char(byte()) .. pick({ 0, 1, 10, 536, 1460, 3000, 70000 })
+    if not made[key] then made[key] = string.rep(key:sub(1, 1), tonumber(key:sub(2))) end
+    return made[key]
+  end
+  local too_big = string.rep("x", 65536) -- an answer no packet can carry
 
   -- settings for a host, a listener or a connection, valid or not
   local function settings()
@@ -152,12 +158,12 @@ return function(data, core, guards)
       elseif k == 3 then return { delay = pick({ 0, 0.001, 1, -1, 1e10 }) }
       elseif k == 4 then
         if GUARD_INGRESS_DUP and seg.dir == "ingress" then return "pass" end
-        return { dup = pick({ 1, 2, 3, 100, 101, 0 }) }
+        return { dup = pick({ 1, 2, 3, 101, 0 }) } -- (100 copies of each would grow without end)
       elseif k == 5 then
         local r = {}
         for f, v in pairs(seg) do r[f] = v end
         r.seq, r.flags = (seg.seq + 1) % 2 ^ 32 // 1, pick(flag_sets)
-        if coin() then r.payload = payload() end
+        if coin() then r.payload = payload():sub(1, 1460) end
         return { replace = r }
       elseif k == 6 then
         return { answer = { src = seg.dst, dst = seg.src, sport = seg.dport, dport = seg.sport,
@@ -165,7 +171,7 @@ return function(data, core, guards)
       elseif k == 7 then error("a hook fails")
       elseif k == 8 then return 42
       elseif k == 9 then return { replace = { src = "bogus" } }
-      elseif k == 10 then return { answer = { payload = string.rep("x", 70000), src = seg.src, dst = seg.dst } }
+      elseif k == 10 then return { answer = { payload = too_big, src = seg.src, dst = seg.dst } }
       else return coroutine.yield() end -- across a C call: an error the binding reports
     end
   end
