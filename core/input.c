@@ -468,6 +468,13 @@ static step_result check_ack(sf_conn *c, uint64_t now, const sf_seg *seg)
             sf_send_rst_for(c->stack, c, seg); /* <SEQ=SEG.ACK><CTL=RST> */
             return STEP_DONE;
         }
+        if (c->listener && c->listener->accept_queue.len >= c->listener->backlog) {
+            /* no room to wait for accept: the ACK is dropped (as Linux, a
+             * listen overflow), the peer sends it again, or its data */
+            sf_report_drop(c->stack, c, SF_R_ACCEPT_QUEUE_FULL_ACK);
+            c->ack_now = false;
+            return STEP_DONE;
+        }
         c->snd_wnd = sf_peer_window(c, seg);
         c->snd_wl1 = seg->seq;
         c->snd_wl2 = seg->ack;

@@ -110,6 +110,8 @@ static const sf_reason_info table[SF_R_COUNT] = {
          "the reopening SYN was an old duplicate: TIME_WAIT again", "MAY-2"),
     DROP(SF_R_OOW_ACK_LIMITED, "oow_ack_limited",
          "bare ACK out of the window: no ACK again within 0.5 s", "Linux tcp_invalid_ratelimit"),
+    DROP(SF_R_ACCEPT_QUEUE_FULL_ACK, "accept_queue_full_ack",
+         "ACK in SYN_RCVD dropped: accept queue full", "Linux (a listen overflow)"),
     /* sending */
     DROP(SF_R_QUIET_TIME, "quiet_time", "quiet time (RFC 9293 §3.4.3): not sent",
          "RFC 9293 §3.4.3"),

@@ -359,6 +359,7 @@ typedef enum {
     SF_R_ZERO_WINDOW_TEXT,
     SF_R_REOPEN_OLD_DUPLICATE,
     SF_R_OOW_ACK_LIMITED,
+    SF_R_ACCEPT_QUEUE_FULL_ACK,
     /* sending */
     SF_R_QUIET_TIME,
     SF_R_COUNT
