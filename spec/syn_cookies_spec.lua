@@ -152,4 +152,19 @@ describe("SYN cookies (RFC 4987 §3.6)", function()
     assert.is_nil(sm.child(t, SECOND))
     assert.is_true(sm.noted(t, "accept queue full"))
   end)
+
+  it("a half-open child's ACK waits while a cookie's connection fills the accept queue (never backlog + 1)", function()
+    -- found by fuzz_stack
+    local t = full_listener()                 -- port FIRST holds the SYN queue's one place
+    local synack = second_syn(t)              -- a cookie for port SECOND
+    t:send { flags = "A", abs_seq = 9001, abs_ack = synack.abs_seq + 1, sport = SECOND }
+    assert.equal("ESTABLISHED", assert(sm.child(t, SECOND)):state()) -- the accept queue's one place
+    local mark = sm.mark(t)
+    t:send { flags = "A", seq = 1, abs_ack = fixture.OUR_ISN + 1, sport = FIRST }
+    assert.equal("SYN_RCVD", assert(sm.child(t, FIRST)):state())
+    assert.same({ "accept_queue_full_ack" }, sm.codes(t, mark))
+    assert(t.l:accept(0))                      -- room again: the ACK sent again is taken
+    t:send { flags = "A", seq = 1, abs_ack = fixture.OUR_ISN + 1, sport = FIRST }
+    assert.equal("ESTABLISHED", sm.child(t, FIRST):state())
+  end)
 end)
