@@ -1730,6 +1730,23 @@ static int l_conn_info(lua_State *L)
     return 1;
 }
 
+/* conn:header([flags]) -> the segment the connection would send now with
+ * these flags ("A" by default) and no data, as a table of absolute fields
+ * (sf_conn_craft): what crafted segments are filled from */
+static int l_conn_header(lua_State *L)
+{
+    lconn *lc = check_conn(L, 1);
+    int flags = sf_flags_parse(luaL_optstring(L, 2, "A"));
+    if (flags < 0)
+        return script_error(L, "synfin: segment field 'flags' must be letters of SFRPAUEC, got %s",
+                            shown(L, 2));
+    sf_seg seg;
+    sf_conn_craft(lc->c, sf_sim_now(lc->s->sim), (uint8_t)flags, &seg);
+    lua_createtable(L, 0, 16);
+    set_wire_fields(L, &seg);
+    return 1;
+}
+
 /* conn:set(settings): the connection's own policy from now on */
 static int l_conn_set(lua_State *L)
 {
@@ -1855,6 +1872,7 @@ static const luaL_Reg conn_methods[] = {{"try_accept", l_conn_accept},
                                         {"set", l_conn_set},
                                         {"forget", l_conn_forget},
                                         {"close_with", l_conn_close_with},
+                                        {"header", l_conn_header},
                                         {NULL, NULL}};
 
 static void new_type(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction gc)
