@@ -122,6 +122,17 @@ local function check_opts(opts, known, n, fname)
   return opts
 end
 
+-- expect_all: true, false or a pattern (without since).
+local function check_expect_all(v, n, fname)
+  if type(v) == "boolean" then return v end
+  local ok, err = pcall(pattern.check, v)
+  if not ok or v.since ~= nil then
+    error(("%sbad argument #%d to '%s' (expect_all must be true, false or a pattern without since, got %s%s)")
+      :format(where(), n, fname, shown(v), ok and "" or (": " .. tostring(err))), 0)
+  end
+  return v
+end
+
 -- A time limit: seconds (> 0) or false.
 local function check_time_limit(t, n, fname)
   if t ~= false and (type(t) ~= "number" or not (t > 0 and t <= 1e6)) then
@@ -162,7 +173,9 @@ synfin.CALLBACK_BUDGET = 10
 --- A deterministic virtual network. opts: seed (integer, default 1),
 -- latency (one way, seconds, default 0.005), loss (0..1, default 0),
 -- timeout (default for blocking calls, seconds of virtual time, default 10),
--- strict (leftovers are an error at the end of net:run), payloads (false:
+-- strict (leftovers are an error at the end of net:run), `expect_all` (every
+-- segment on the wire that matches it, a pattern or true, must be consumed
+-- by an expectation: see net:run), payloads (false:
 -- the trace keeps segments' lengths but not their bytes, for bulk transfers;
 -- patterns on payload then see ""), `callback_budget` and `time_limit`.
 --
@@ -178,13 +191,13 @@ synfin.CALLBACK_BUDGET = 10
 -- A callback that only calls C (a huge string.rep) or blocks in the
 -- system is stopped only once it runs Lua again; a thread with a debug hook
 -- of its own (a debugger, a coverage tool) keeps it, and has no budget.
--- @tparam[opt] table opts seed, latency, loss, timeout, strict, payloads,
--- `callback_budget`, `time_limit`
+-- @tparam[opt] table opts seed, latency, loss, timeout, strict, `expect_all`,
+-- payloads, `callback_budget`, `time_limit`
 -- @treturn Net
 -- @usage local net = synfin.sim { seed = 7, latency = 0.005 }
 function synfin.sim(opts)
   opts = check_opts(opts, { seed = true, latency = true, loss = true, timeout = true,
-    strict = true, payloads = true, callback_budget = true, time_limit = true }, 1, "sim")
+    strict = true, expect_all = true, payloads = true, callback_budget = true, time_limit = true }, 1, "sim")
   local seed = synfin.defaults.seed or opts.seed or 1
   if math.type(seed) ~= "integer" then argerror(1, "sim", "seed must be an integer") end
   if opts.timeout ~= nil then check_time(opts.timeout, "setting 'timeout'") end
@@ -195,6 +208,7 @@ function synfin.sim(opts)
   if budget == nil then budget = synfin.CALLBACK_BUDGET end
   sim:set_budget(budget)
   if opts.time_limit ~= nil then check_time_limit(opts.time_limit, 1, "sim") end
+  if opts.expect_all ~= nil then check_expect_all(opts.expect_all, 1, "sim") end
   local net = setmetatable({
     sim = sim,
     seed = seed,
@@ -204,7 +218,8 @@ function synfin.sim(opts)
     in_flight = {},  -- indices of segment records whose fate may still change
     isn = {},        -- "addr:port>addr:port" -> that direction's ISN seen on the wire
     closed_flows = {}, -- directions whose connection has closed
-    cursor = 1,      -- net:expect looks from here on
+    outside = { cursor = 1 }, -- the script outside a scenario, as an actor: where its expectations look from
+    consumed = {},   -- indices of the segment records an expectation has matched
     timeout = opts.timeout or 10,
     listeners = {},  -- "host:conn" -> { event -> { fn, ... } }
     dispatched = 0,  -- records whose callbacks have run
@@ -212,6 +227,7 @@ function synfin.sim(opts)
     timers = {},     -- the scenario's own timers (close policies), by time
     close_policies = {}, -- "host:conn" (or "host:listener") -> policy
     strict = opts.strict, -- leftovers at the end of net:run are an error
+    expect_all = opts.expect_all, -- segments no expectation consumed are an error
     time_limit = opts.time_limit, -- each run's, in seconds of wall-clock time
   }, Net)
   nets[sim] = net
@@ -295,7 +311,7 @@ end
 -- and why (the sim closed).
 local function realtime_net(opts, peer_addr, open)
   local net = synfin.sim { seed = opts.seed, timeout = opts.timeout, strict = opts.strict,
-    payloads = opts.payloads, callback_budget = opts.callback_budget, time_limit = opts.time_limit }
+    expect_all = opts.expect_all, payloads = opts.payloads, callback_budget = opts.callback_budget, time_limit = opts.time_limit }
   local idx, got = open(net.sim)
   if not idx then
     net:close()
@@ -327,8 +343,8 @@ end
 -- local server = net:host "10.73.0.2"
 function synfin.tun(opts)
   opts = check_opts(opts, { name = true, kernel = true, prefix = true, mtu = true, seed = true,
-    timeout = true, strict = true, payloads = true, tolerance = true, callback_budget = true,
-    time_limit = true }, 1, "tun")
+    timeout = true, strict = true, expect_all = true, payloads = true, tolerance = true,
+    callback_budget = true, time_limit = true }, 1, "tun")
   if opts.tolerance ~= nil then check_tolerance(opts.tolerance, 1, "tun") end
   local kernel = opts.kernel or "10.73.0.1"
   if type(kernel) ~= "string" then argerror(1, "tun", "kernel must be an IPv4 address string") end
@@ -366,8 +382,8 @@ end
 -- local server = net:host "10.74.0.2"
 function synfin.raw(opts)
   opts = check_opts(opts, { interface = true, peer = true, mac = true, mtu = true, seed = true,
-    timeout = true, strict = true, payloads = true, tolerance = true, callback_budget = true,
-    time_limit = true }, 1, "raw")
+    timeout = true, strict = true, expect_all = true, payloads = true, tolerance = true,
+    callback_budget = true, time_limit = true }, 1, "raw")
   if type(opts.interface) ~= "string" then argerror(1, "raw", "interface must be a string") end
   if type(opts.peer) ~= "string" then argerror(1, "raw", "peer must be an IPv4 address string") end
   if opts.tolerance ~= nil then check_tolerance(opts.tolerance, 1, "raw") end
@@ -543,61 +559,76 @@ function Net:_tail(n)
   return table.concat(out, "\n")
 end
 
--- Drives the clock until w.check() says done, fails, or w.deadline passes.
--- Returns "ok", results... or "fail", message; with a budget (a time on the
--- net's clock, microseconds) that comes first, "pending" when it has come
--- (net:step: the wait goes on at the next step).
-function Net:_drive(w, budget)
-  w.steps = w.steps or 0
+-- Drives the clock until one of the waits is settled: its check says done
+-- or fails, or its deadline passes. Returns that wait and "ok", results...
+-- or "fail", message; a failure of the net's own (a hook, a state callback,
+-- the time limit) goes to the first wait. With a budget (a time on the
+-- net's clock, microseconds) that comes first, returns nil, "pending" when
+-- it has come (net:step: the waits go on at the next step).
+function Net:_drive(waits, budget)
+  local first = waits[1]
   while true do
     self:_refresh()
     local bad = self:_failure() or self:_dispatch() or self:_run_timers()
-    if bad then return "fail", bad end
+    if bad then return first, "fail", bad end
     local over = self.sim:over_time()
     if over then
-      return "fail", ("synfin: the scenario ran past its time limit of %g s (time_limit), at t=%.3f s, while waiting for %s")
-        :format(over, self:now(), w.what)
+      return first, "fail", ("synfin: the scenario ran past its time limit of %g s (time_limit), at t=%.3f s, while waiting for %s")
+        :format(over, self:now(), first.what)
     end
     self:_refresh()
-    local res = table.pack(w.check())
-    if res[1] then return "ok", table.unpack(res, 2, res.n) end
-    if res[1] == nil then return "fail", w.where .. res[2] .. "\nlast lines of the trace:\n" .. self:_tail() end
-    if w.idle then
-      -- nothing more happens before the deadline, and the clock is there
-      if w.sleep then return "ok" end
-      local instead = w.instead and w.instead() or nil
-      instead = instead and ("\n  instead: " .. instead) or ""
-      if w.slack > 0 then
-        -- a real-time net: say by how much the expectation missed
-        return "fail", ("%stimed out waiting for %s: expected within %.3f s (+%.3f s tolerance), %s for %.3f s (at t=%.3f s)%s\nlast lines of the trace:\n%s")
-          :format(w.where, w.what, w.timeout, w.slack, w.missing or "it had not happened",
-            (self.sim:now() - w.start) / 1e6, self:now(), instead, self:_tail())
-      end
-      return "fail", ("%stimed out after %g s (at t=%.3f s) waiting for %s%s\nlast lines of the trace:\n%s")
-        :format(w.where, w.timeout, self:now(), w.what, instead, self:_tail())
+    for _, w in ipairs(waits) do
+      local res = table.pack(w.check())
+      if res[1] then return w, "ok", table.unpack(res, 2, res.n) end
+      if res[1] == nil then return w, "fail", w.where .. res[2] .. "\nlast lines of the trace:\n" .. self:_tail() end
+      if w.idle then return w, self:_timed_out(w) end
+      w.steps = (w.steps or 0) + 1
+      if w.steps > MAX_STEPS then return w, "fail", w.where .. "the network did not settle while waiting for " .. w.what end
     end
-    w.steps = w.steps + 1
-    if w.steps > MAX_STEPS then return "fail", w.where .. "the network did not settle while waiting for " .. w.what end
-    -- stop at the scenario's own timers (close policies) too
-    local limit = w.deadline
+    -- step to the first deadline, stopping at the scenario's own timers
+    -- (close policies) and at a race's net:after branch, due before the
+    -- race's deadline (which has the tolerance on top)
+    local now = self.sim:now()
+    local deadline = first.deadline
+    for _, w in ipairs(waits) do
+      if w.deadline < deadline then deadline = w.deadline end
+    end
+    local limit = deadline
+    for _, w in ipairs(waits) do
+      if w.wake and w.wake < limit and w.wake > now then limit = w.wake end
+    end
     local timer = self.timers[1]
     if timer and timer.at < limit then limit = timer.at end
-    -- a race's net:after branch is due before the race's deadline (which
-    -- has the tolerance on top): wake for it, no later
-    if w.wake and w.wake < limit and w.wake > self.sim:now() then limit = w.wake end
     local paused = budget and budget < limit
     if paused then limit = budget end
-    local stepped = self.sim:step(limit)
-    if not stepped then
-      if paused then return "pending" end
-      if limit < w.deadline then
+    if not self.sim:step(limit) then
+      if paused then return nil, "pending" end
+      if limit < deadline then
         bad = self:_run_timers()
-        if bad then return "fail", bad end
+        if bad then return first, "fail", bad end
       else
-        w.idle = true
+        -- nothing more happens before these deadlines, and the clock is there
+        for _, w in ipairs(waits) do
+          if w.deadline <= limit then w.idle = true end
+        end
       end
     end
   end
+end
+
+-- A wait whose deadline has come: a sleep's end, or a timeout's failure.
+function Net:_timed_out(w)
+  if w.sleep then return "ok" end
+  local instead = w.instead and w.instead() or nil
+  instead = instead and ("\n  instead: " .. instead) or ""
+  if w.slack > 0 then
+    -- a real-time net: say by how much the expectation missed
+    return "fail", ("%stimed out waiting for %s: expected within %.3f s (+%.3f s tolerance), %s for %.3f s (at t=%.3f s)%s\nlast lines of the trace:\n%s")
+      :format(w.where, w.what, w.timeout, w.slack, w.missing or "it had not happened",
+        (self.sim:now() - w.start) / 1e6, self:now(), instead, self:_tail())
+  end
+  return "fail", ("%stimed out after %g s (at t=%.3f s) waiting for %s%s\nlast lines of the trace:\n%s")
+    :format(w.where, w.timeout, self:now(), w.what, instead, self:_tail())
 end
 
 -- Runs the scenario's timers that are due; a failing one fails the scenario.
@@ -618,10 +649,28 @@ function Net:_at(seconds, fn)
   table.insert(self.timers, i, timer)
 end
 
--- Blocks the scenario on a wait: yields inside net:run, drives directly outside.
--- A wait that is not a sleep gets the net's tolerance on top of its timeout
--- (net:slack: 0 on a sim); missing says what did not happen ("nothing
--- came"), for the timeout's message on a real-time net.
+-- The actor running now: the scenario or one that net:spawn added, each a
+-- coroutine with its expectation cursor; net.outside when the script runs
+-- outside a scenario (its waits drive the clock themselves).
+function Net:_actor()
+  local sc = self.scenario
+  if sc then
+    local co = coroutine.running()
+    for _, a in ipairs(sc.actors) do
+      if a.co == co then return a end
+    end
+  end
+  return self.outside
+end
+
+-- Blocks the running actor on a wait: yields inside net:run, drives directly
+-- outside. A wait that is not a sleep gets the net's tolerance on top of its
+-- timeout (net:slack: 0 on a sim); missing says what did not happen
+-- ("nothing came"), for the timeout's message on a real-time net.
+--
+-- When the wait is over the actor resumes, and its expectations see only
+-- the segments sent from then on; unless an expectation matched in this
+-- wait: then from just after its match (see net:expect).
 function Net:_block(what, timeout, check, instead, sleep, missing, wake)
   local kind, running = self.sim:busy()
   if kind and kind ~= "scenario" then
@@ -636,14 +685,23 @@ function Net:_block(what, timeout, check, instead, sleep, missing, wake)
   local w = { synfin_wait = true, what = what, timeout = timeout, check = check, instead = instead,
     sleep = sleep, where = where(), start = now, slack = slack, missing = missing,
     deadline = now + us(timeout + slack), wake = wake }
+  local actor = self:_actor()
+  actor.matched = false
   local res
-  if self.co and coroutine.running() == self.co then
+  if actor.co then
     res = table.pack(coroutine.yield(w))
   else
-    res = table.pack(self:_drive(w))
+    res = table.pack(select(2, self:_drive({ w })))
   end
+  if not actor.matched then self:_resumed(actor) end
   if res[1] == "fail" then error(res[2], 0) end
   return table.unpack(res, 2, res.n)
+end
+
+-- The actor has resumed: what was sent until now is in its past.
+function Net:_resumed(actor)
+  self:_sync()
+  if #self.recs + 1 > actor.cursor then actor.cursor = #self.recs + 1 end
 end
 
 -- A wait that has not begun: start() makes its check (and what to say
@@ -736,76 +794,173 @@ function Net:leftovers()
   return out
 end
 
--- Makes fn the net's scenario, a coroutine, and runs it to its first wait.
+------------------------------------------------------------------------------
+-- Actors: the scenario of net:run, and the others net:spawn adds to it.
+------------------------------------------------------------------------------
+
+local Actor = {}
+Actor.__index = Actor
+
+-- A new actor of the running scenario: fn(...) in a coroutine of its own,
+-- started (fresh) at the next round of net:_advance, at the same instant.
+local function new_actor(net, fn, args, name)
+  local sc = net.scenario
+  local a = setmetatable({ net = net, id = #sc.actors + 1, fresh = true, args = args, cursor = 1 }, Actor)
+  a.name = name or ("the actor spawned at %s"):format((where():gsub(": $", "")))
+  a.co = coroutine.create(function(...)
+    net:_resumed(a) -- its first resumption: what came before is its past
+    return fn(...)
+  end)
+  sc.actors[#sc.actors + 1] = a
+  return a
+end
+
+-- Makes fn the net's scenario: the first actor of a new run.
 local function begin(net, fn, opts, fname)
   if type(fn) ~= "function" then argerror(1, fname, "function expected") end
-  opts = check_opts(opts, { strict = true, time_limit = true }, 2, fname)
+  opts = check_opts(opts, { strict = true, time_limit = true, expect_all = true }, 2, fname)
   if opts.time_limit ~= nil then check_time_limit(opts.time_limit, 2, fname) end
-  if net.co then error("a scenario is already running on this net", 3) end
+  if net.scenario then error("a scenario is already running on this net", 3) end
   local strict = opts.strict
   if strict == nil then strict = net.strict end
+  local expect_all = opts.expect_all
+  if expect_all == nil then expect_all = net.expect_all end
+  if expect_all ~= nil then check_expect_all(expect_all, 2, fname) end
   local limit = opts.time_limit
   if limit == nil then limit = net.time_limit end
   net.sim:set_time_limit(limit or false)
-  net.co = coroutine.create(fn)
-  net.scenario = { co = net.co, strict = strict }
-  return net:_resume(net)
+  net:_sync()
+  net.scenario = { strict = strict, expect_all = expect_all or nil, first = #net.recs + 1, actors = {} }
+  new_actor(net, fn, table.pack(net), "the scenario")
 end
 
--- Resumes the scenario with what its last wait gave, until it waits again
--- (true) or has ended (false; an error raised if it failed).
-function Net:_resume(...)
-  local sc = self.scenario
-  local ok, w = self.sim:resume(sc.co, ...)
-  if not ok then return self:_finish(debug.traceback(sc.co, tostring(w))) end
-  if coroutine.status(sc.co) == "dead" then return self:_finish() end
-  if type(w) ~= "table" or not w.synfin_wait then
-    return self:_finish("the scenario yielded something that is not a synfin wait")
+-- The error an actor failed with, as net:run raises it: a message gets the
+-- actor's traceback and the last lines of the ladder (unless it has them);
+-- an error object (luassert's, under busted: a failure, not an error)
+-- stays the same object, the ladder added to its message.
+function Net:_failed(a, err)
+  local tail = "\nlast lines of the trace:\n" .. self:_tail()
+  local in_actor = a.id > 1 and ("\n(in %s)"):format(a.name) or ""
+  if type(err) == "string" or type(err) == "number" then
+    err = tostring(err)
+    if not err:find("\nlast lines of the trace:\n", 1, true) then err = err .. tail end
+    return debug.traceback(a.co, err .. in_actor)
   end
-  sc.wait = w
-  return true
+  if type(err) == "table" and type(err.message) == "string" then
+    if not err.message:find("\nlast lines of the trace:\n", 1, true) then
+      err.message = err.message .. in_actor .. tail
+    end
+  end
+  return err
 end
 
--- The scenario has ended: its failure, a hook's or a callback's, or its
--- leftovers when strict, are raised.
+-- Resumes actor a with what its wait gave, until it waits again or ends;
+-- an error in it ends the run, raised.
+function Net:_resume(a, ...)
+  local res = table.pack(self.sim:resume(a.co, ...))
+  if not res[1] then return self:_finish(self:_failed(a, res[2])) end
+  if coroutine.status(a.co) == "dead" then
+    a.done, a.wait = true, nil
+    a.results = table.pack(table.unpack(res, 2, res.n))
+    return
+  end
+  local w = res[2]
+  if type(w) ~= "table" or not w.synfin_wait then
+    return self:_finish(a.name .. " yielded something that is not a synfin wait")
+  end
+  a.wait, w.actor = w, a
+end
+
+-- The segments on the wire of this run that no expectation consumed and
+-- that expect_all says must be (a pattern, or true: all).
+function Net:_unexpected(sc)
+  local scope = sc.expect_all == true and {} or sc.expect_all
+  local out = {}
+  for i = sc.first, #self.recs do
+    local r = self.recs[i]
+    if synfin.on_wire(r) and not self.consumed[i] and pattern.match(self, r, scope) then
+      out[#out + 1] = ("#%d %s from %s at t=%.3f s (seq=%s ack=%s len=%d)"):format(r.n,
+        r.flags ~= "" and r.flags or ".", r.src, r.time, tostring(r.seq), tostring(r.ack), r.len or 0)
+    end
+  end
+  return out
+end
+
+-- The run has ended: the failure of an actor, of a hook or a callback, its
+-- leftovers when strict, or segments nobody expected under expect_all, are
+-- raised.
 function Net:_finish(err)
-  local strict = self.scenario.strict
-  self.co, self.scenario = nil, nil
+  local sc = self.scenario
+  self.scenario = nil
   self.sim:set_time_limit(false)
-  if err then error(err, 0) end
+  self:_resumed(self.outside)
+  if err ~= nil then error(err, 0) end
   self:_sync()
   local bad = self:_failure() or self:_dispatch()
   if bad then error(bad, 0) end
-  if strict then
+  if sc.strict then
     local left = self:leftovers()
     if #left > 0 then error("the scenario left behind:\n  " .. table.concat(left, "\n  "), 0) end
+  end
+  if sc.expect_all then
+    local missed = self:_unexpected(sc)
+    if #missed > 0 then
+      error(("synfin: expect_all: %d segment%s on the wire that no expectation consumed:\n  %s\nlast lines of the trace:\n%s")
+        :format(#missed, #missed > 1 and "s" or "", table.concat(missed, "\n  "), self:_tail()), 0)
+    end
   end
   return false
 end
 
--- Runs the scenario's waits until one is pending at budget (true) or the
--- scenario ends (false). budget nil: no bound.
+-- Runs the actors: those spawned since the last round start, then the clock
+-- is driven until a wait is settled and its actor resumes, and so on until
+-- every actor has finished (false), or, with a budget, until the waits are
+-- pending at it (true); budget false: only the start (net:start).
 function Net:_advance(budget)
   local sc = self.scenario
   while true do
-    local res = table.pack(self:_drive(sc.wait, budget))
-    if res[1] == "pending" then return true end
-    if not self:_resume(table.unpack(res, 1, res.n)) then return false end
+    for _, a in ipairs(sc.actors) do
+      if a.fresh then
+        a.fresh = false
+        self:_resume(a, table.unpack(a.args, 1, a.args.n))
+      end
+    end
+    local waits = {}
+    for _, a in ipairs(sc.actors) do
+      if a.wait then waits[#waits + 1] = a.wait end
+    end
+    if #waits == 0 then return self:_finish() end
+    if budget == false then return true end
+    local res = table.pack(self:_drive(waits, budget))
+    local w = res[1]
+    if not w then return true end -- pending at the budget
+    local a = w.actor
+    a.wait = nil
+    self:_resume(a, table.unpack(res, 2, res.n))
   end
 end
 
 --- Runs fn(net) as the scenario, on the net's clock; returns the net when
--- fn has finished. An error in fn, a failed wait or a failed hook is raised
--- with its traceback. opts.strict (or the net's strict setting): leftovers
--- (net:leftovers()) are an error too. opts.`time_limit` (or the net's):
--- seconds of wall-clock time the whole run may take (see synfin.sim).
+-- fn, and every actor it spawned (net:spawn), have finished. An error in
+-- any of them, a failed wait or a failed hook is raised with its traceback
+-- and the last lines of the ladder; a luassert failure stays the same
+-- object (busted reports a failure, not an error). opts.strict (or the
+-- net's strict setting): leftovers (net:leftovers()) are an error too.
+-- opts.`expect_all` (or the net's), the strict mode for segments, as
+-- packetdrill's: every segment on the wire of this run that matches it (a
+-- pattern, or true for all) must have been consumed by an expectation
+-- (net:expect, net:expect_at, a net:expecting that won), else the run
+-- fails naming them. opts.`time_limit` (or the net's): seconds of
+-- wall-clock time the whole run may take (see synfin.sim).
 -- net:start and net:step do the same a step at a time, for a program with a
 -- loop of its own.
 -- @tparam function fn the scenario, called with the net
--- @tparam[opt] table opts strict, `time_limit`
+-- @tparam[opt] table opts strict, `expect_all`, `time_limit`
 -- @treturn Net
+-- @usage net:run(function() ... end, { expect_all = { from = b } })
 function Net:run(fn, opts)
-  if begin(self, fn, opts, "run") then self:_advance(nil) end
+  begin(self, fn, opts, "run")
+  self:_advance(nil)
   return self
 end
 
@@ -815,12 +970,13 @@ end
 -- net: poll net:fd() for reading, with net:next_timeout() as the timeout,
 -- and call net:step() when either fires, until it returns false.
 -- @tparam function fn the scenario, called with the net
--- @tparam[opt] table opts strict, `time_limit` (as for net:run)
+-- @tparam[opt] table opts strict, `expect_all`, `time_limit` (as for net:run)
 -- @treturn boolean true while the scenario runs, false when it has finished already
 -- @raise the scenario's failure, as net:run raises it
 -- @usage net:start(function() local c = host:connect("10.73.0.1", 80) ... end)
 function Net:start(fn, opts)
-  return begin(self, fn, opts, "start")
+  begin(self, fn, opts, "start")
+  return self:_advance(false)
 end
 
 --- Lets the net run for at most t seconds (default 0: only what is there
@@ -841,12 +997,17 @@ function Net:step(t)
   if kind and kind ~= "scenario" then
     error(("synfin: net:step inside %s: a callback runs to its end without moving the clock"):format(running), 2)
   end
-  if self.co and coroutine.running() == self.co then error("net:step is called from inside the scenario", 2) end
+  if self:_actor() ~= self.outside then error("net:step is called from inside the scenario", 2) end
   local budget = self.sim:now() + us(t)
-  if self.scenario then return self:_advance(budget) end
+  if self.scenario then
+    local going = self:_advance(budget)
+    self:_resumed(self.outside)
+    return going
+  end
   local n = 0
   while n < MAX_STEPS and self.sim:step(budget) do n = n + 1 end
   self:_refresh()
+  self:_resumed(self.outside)
   local bad = self:_failure() or self:_dispatch()
   if bad then error(bad, 0) end
   return false
@@ -859,7 +1020,7 @@ end
 function Net:fd() return self.sim:fd() end
 
 --- Seconds until the net next needs a step: its next timer or delayed
--- segment, or the deadline of the scenario's wait (net:start), whichever
+-- segment, or the deadline of a wait of the scenario (net:start), whichever
 -- comes first; 0 when something is due now; nil when nothing is pending
 -- (then only the fd can wake it). On a sim, virtual seconds.
 -- @treturn number|nil
@@ -872,11 +1033,13 @@ function Net:next_timeout()
   else
     at = self.sim:next_time()
   end
-  local w = self.scenario and self.scenario.wait
-  if w then
-    local due = w.deadline
-    if w.wake and w.wake < due and w.wake > now then due = w.wake end
-    if not at or due < at then at = due end
+  for _, a in ipairs(self.scenario and self.scenario.actors or {}) do
+    local w = a.wait
+    if w then
+      local due = w.deadline
+      if w.wake and w.wake < due and w.wake > now then due = w.wake end
+      if not at or due < at then at = due end
+    end
   end
   local timer = self.timers[1]
   if timer and (not at or timer.at < at) then at = timer.at end
@@ -884,45 +1047,148 @@ function Net:next_timeout()
   return math.max(0, at - now) / 1e6
 end
 
+--- Adds an actor to the running scenario: fn(...) runs in a coroutine of
+-- its own on the same clock, from the instant the calling actor next
+-- waits, and may wait (c:recv, net:expect, net:sleep ...) while the others
+-- do: a server sending a megabyte while the client reads it, without
+-- interleaving them by hand. net:run returns once every actor has
+-- finished; an error in any of them fails the run (with "in the actor
+-- spawned at x.lua:12"). Each actor has its own expectation cursor (see
+-- net:expect); a segment one actor's expectation consumed, no other's
+-- matches. Only from inside the scenario (or another actor).
+-- @tparam function fn the actor
+-- @param ... its arguments
+-- @treturn Actor its handle: a:join(t) waits for it to finish
+-- @usage net:spawn(function() s:send_all(data); s:drain(5); s:close() end)
+function Net:spawn(fn, ...)
+  if type(fn) ~= "function" then argerror(1, "spawn", "function expected, got " .. shown(fn)) end
+  local kind, running = self.sim:busy()
+  if kind and kind ~= "scenario" then
+    error(("%ssynfin: net:spawn inside %s: spawn actors from the scenario"):format(where(), running), 0)
+  end
+  if self:_actor() == self.outside then
+    error(where() .. "synfin: net:spawn outside a scenario: actors share the scenario's clock, so spawn them"
+      .. " inside net:run's function", 0)
+  end
+  return new_actor(self, fn, table.pack(...))
+end
+
+--- An actor: the handle net:spawn returns. Fields: done (true once it has
+-- finished), results (what its function returned, packed), name.
+-- @type Actor
+
+--- Waits until the actor has finished, and returns what its function
+-- returned.
+-- @tparam[opt] number t seconds (default: the net's timeout)
+-- @return the actor's results
+function Actor:join(t)
+  return self.net:_await(self:joining(), t)
+end
+
+--- The wait of a:join, for net:first.
+-- @return a wait
+function Actor:joining()
+  return waitable(self.net, self.name .. " to finish", function()
+    if self.net:_actor() == self then
+      error(where() .. "synfin: an actor cannot wait for itself to finish", 0)
+    end
+    return function()
+      if self.done then return true, table.unpack(self.results, 1, self.results.n) end
+      return false
+    end
+  end)
+end
+
+Actor.__tostring = function(a)
+  return ("<actor %d %s: %s>"):format(a.id, a.name, a.done and "finished" or (a.wait and ("waiting for " .. a.wait.what)) or "running")
+end
+
+--- The net (continued).
+-- @type Net
+
 --- Lets t seconds of virtual time pass.
 -- @tparam number t seconds
 function Net:sleep(t)
   return self:_await(self:after(t))
 end
 
---- Waits for the next segment on the wire that matches pat (see
--- synfin.pattern); returns its record. Segments are looked for from the one
--- after the last expect's match on, so a segment sent just before the call is
--- still seen. A segment an egress hook dropped never reached the wire.
+--- Waits for a segment on the wire that matches pat (see synfin.pattern),
+-- and returns its record; the segment is consumed: no other expectation
+-- matches it again.
+--
+-- The rule: an expectation sees only the segments sent after the later of
+-- two points, the last time the running actor (the scenario, or one that
+-- net:spawn added) resumed from a wait that was not an expectation, and
+-- the match of its previous expectation. So a segment sent before the
+-- scenario last waited (during a c:wait, a c:recv, a net:sleep) is the
+-- past, and never passes an expectation by itself; a segment the script's
+-- own call sends (c:close(), then net:expect of the FIN) is seen, and so
+-- are the segments after a match, even sent at the same instant as it
+-- (two expectations in a row for two segments of one flight). To look
+-- further back, take a mark first and name it: `since = net:mark()` in the
+-- pattern makes the expectation see every segment from the mark on (those
+-- consumed already aside). A timeout names a segment the rule left out
+-- that would have matched. Outside net:run the script is its own actor:
+-- its waits resume it.
+--
+-- A segment an egress hook dropped never reached the wire.
 -- @tparam table pat a pattern
 -- @tparam[opt] number t seconds (default: the net's timeout)
 -- @treturn table the segment's record
--- @usage local fin = net:expect({ from = a, flags = "F" }, 1)
+-- @usage c:close()
+-- local fin = net:expect({ from = a, flags = "F" }, 1)
+-- local m = net:mark()
+-- c:wait("ESTABLISHED", 1)
+-- net:expect({ from = a, flags = "=A", since = m }, 0)   -- the handshake's ACK
 function Net:expect(pat, t)
   return self:_await(self:expecting(pat), t)
 end
 
--- The next segment on the wire from net.cursor on that matches pat (the
--- cursor moves past it), or nil.
-local function next_match(net, pat)
-  for i = net.cursor, #net.recs do
+--- A mark of this point of the run, for the `since` of a pattern: an
+-- expectation with `since = mark` sees every segment sent from the mark
+-- on, also those sent before the scenario last resumed (see net:expect).
+-- Fields: time (seconds), index (of the next record).
+-- @treturn table the mark
+function Net:mark()
+  self:_sync()
+  return setmetatable({ synfin_mark = true, index = #self.recs + 1, time = self:now() }, pattern.Mark)
+end
+
+-- The first segment on the wire that matches pat, from where the actor's
+-- expectations look (or pat.since) on, not consumed yet; consumed now (the
+-- actor's cursor moves past it), or nil.
+local function next_match(net, pat, actor)
+  for i = pat.since and pat.since.index or actor.cursor, #net.recs do
     local r = net.recs[i]
-    if synfin.on_wire(r) and pattern.match(net, r, pat) then
-      net.cursor = i + 1
+    if not net.consumed[i] and synfin.on_wire(r) and pattern.match(net, r, pat) then
+      net.consumed[i] = true
+      if i + 1 > actor.cursor then actor.cursor = i + 1 end
+      actor.matched = true
       if pat.label then r.label = pat.label end
       return r
     end
   end
 end
 
--- What came instead of a match, for a timeout's message.
-local function unmatched(net)
+-- What came instead of a match, for a timeout's message; and the latest
+-- segment the rule left out that would have matched.
+local function unmatched(net, pat, actor)
+  local from = pat.since and pat.since.index or actor.cursor
   local seen = {}
-  for i = net.cursor, #net.recs do
+  for i = from, #net.recs do
     local r = net.recs[i]
     if synfin.on_wire(r) then seen[#seen + 1] = "#" .. r.n end
   end
-  return #seen > 0 and ("segments " .. table.concat(seen, ", ") .. " did not match") or "no segment"
+  local said = #seen > 0 and ("segments " .. table.concat(seen, ", ") .. " did not match") or "no segment"
+  for i = from - 1, 1, -1 do
+    local r = net.recs[i]
+    if not net.consumed[i] and synfin.on_wire(r) and pattern.match(net, r, pat) then
+      return said .. ("; segment #%d (t=%.3f s) would match, but was sent before this expectation's"
+        .. " start (where the scenario last resumed, or the previous expectation's match):"
+        .. " take a mark before it and give since = mark to look back"):format(r.n, r.time)
+    end
+  end
+  return said
 end
 
 --- The wait of net:expect, for net:first.
@@ -931,11 +1197,12 @@ end
 function Net:expecting(pat)
   pattern.check(pat)
   return waitable(self, pattern.describe(self, pat), function()
+    local actor = self:_actor()
     return function()
-      local r = next_match(self, pat)
+      local r = next_match(self, pat, actor)
       if r then return true, r end
       return false
-    end, function() return unmatched(self) end
+    end, function() return unmatched(self, pat, actor) end
   end, "nothing came")
 end
 
@@ -944,7 +1211,8 @@ end
 -- net's tolerance for the interval from now to at (net:slack; exactly at
 -- on a sim). Fails if it comes early, and if it is late says by how much
 -- (waiting at most as long again, within the net's timeout, to find out).
--- For timers: retransmissions, keepalives, TIME_WAIT's end.
+-- For timers: retransmissions, keepalives, TIME_WAIT's end. It sees the
+-- segments net:expect would.
 -- @tparam table pat a pattern
 -- @tparam number at the time it should come
 -- @treturn table the segment's record
@@ -952,6 +1220,7 @@ end
 function Net:expect_at(pat, at)
   pattern.check(pat)
   check_time_arg(at, 2, "expect_at")
+  local actor = self:_actor()
   local now = self:now()
   local slack = self:slack(math.max(0, at - now))
   local lo, hi = us(at - slack), us(at + slack)
@@ -960,7 +1229,7 @@ function Net:expect_at(pat, at)
   local what = pattern.describe(self, pat)
   local window = slack > 0 and ("t=%.3f s (+/- %.3f s tolerance)"):format(at, slack) or ("t=%.6f s"):format(at)
   local r = self:_block(what .. " at " .. window, math.max(0, at + slack - now) + extra, function()
-    local r = next_match(self, pat)
+    local r = next_match(self, pat, actor)
     if not r then return false end
     local t = r.time_us or us(r.time)
     if t < lo or t > hi then
@@ -971,20 +1240,21 @@ function Net:expect_at(pat, at)
   end, nil, true) -- a sleep: its end is no failure of itself, the check below says what missed
   if not r then
     error(("%sexpected %s at %s, nothing came by t=%.3f s (%.3f s late and counting); %s\nlast lines of the trace:\n%s")
-      :format(where(), what, window, self:now(), self:now() - at, unmatched(self), self:_tail()), 0)
+      :format(where(), what, window, self:now(), self:now() - at, unmatched(self, pat, actor), self:_tail()), 0)
   end
   return r
 end
 
 --- Fails if a segment matching pat goes on the wire within t seconds
--- (counting from the call); returns true otherwise.
+-- (counting from the call; with `since = mark` in the pattern, from the
+-- mark on); returns true otherwise. It consumes nothing.
 -- @tparam table pat a pattern
 -- @tparam[opt] number t seconds (default: the net's timeout)
 -- @treturn boolean true
 function Net:expect_nothing(pat, t)
   pattern.check(pat)
   self:_sync()
-  local from = #self.recs + 1
+  local from = pat.since and pat.since.index or #self.recs + 1
   local what = pattern.describe(self, pat)
   t = check_time_arg(t or self.timeout, 2, "expect_nothing")
   -- on a real-time net a segment in the window's last stretch (the
