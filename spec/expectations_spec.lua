@@ -44,6 +44,42 @@ describe("issue 14: an expectation cannot pass on the past", function()
       assert.is_false(r.kind == "seg" and r.from == a.index and r.n > 3, "the client sent #" .. tostring(r.n))
     end
   end)
+
+  it("the story as reported: a crafted SYN without timestamps is dropped by PAWS (RFC 7323 §3.2), no challenge ACK, "
+    .. "and the expectation fails", function()
+    local net, a, _, l = pair()
+    local err = error_of(net.run, net, function()
+      local c = a:connect(B, 80)
+      c:wait("ESTABLISHED", 1)
+      local s = l:accept(1)
+      net:sleep(0.02)
+      s:segment { flags = "S", ts = false }          -- no TSopt: RFC 7323 §3.2 says drop it
+      net:expect({ from = a, flags = "=A" }, 1)
+    end)
+    assert.matches("timed out after 1 s", err, 1, true)
+    local dropped = false
+    for _, r in ipairs(net:records()) do
+      if r.kind == "note" and r.text:find("timestamp", 1, true) then dropped = true end
+    end
+    assert.is_true(dropped, "the client did not say why it dropped the SYN")
+  end)
+
+  it("with the timestamps the connection agreed, the SYN draws the challenge ACK, and the expectation matches it", function()
+    local net, a, _, l = pair()
+    local ack
+    net:run(function()
+      local c = a:connect(B, 80)
+      c:wait("ESTABLISHED", 1)
+      local s = l:accept(1)
+      net:sleep(0.02)
+      s:segment { flags = "S" }
+      ack = net:expect({ from = a, flags = "=A" }, 1)
+    end)
+    assert.equal(5, ack.n)                 -- #4 is the SYN
+    assert.near(0.040, ack.time, 1e-9)     -- sent at 0.035, in 5 ms
+    assert.equal(1, ack.seq)               -- <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+    assert.equal(1, ack.ack)
+  end)
 end)
 
 describe("the expectation cursor", function()

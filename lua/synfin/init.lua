@@ -1433,7 +1433,39 @@ Seg.__index = Seg
 local SEG_FIELDS = { src = true, dst = true, sport = true, dport = true, seq = true, ack = true,
   abs_seq = true, abs_ack = true, flags = true, win = true, payload = true, mss = true,
   wscale = true, sack_perm = true, ts_val = true, ts_ecr = true, urp = true, bad_checksum = true,
-  ttl = true, tos = true }
+  ttl = true, tos = true, ts = true }
+
+-- The options a crafted segment may leave out with false (ts = false: the
+-- timestamp option, ts_val and ts_ecr).
+local OPTIONS = { "mss", "wscale", "sack_perm", "sack", "abs_sack", "ts_val", "ts_ecr" }
+
+-- Applies ts = false / true and an option = false to a segment table s
+-- being crafted (has_ts: whatever filled it had the timestamp option).
+local function strip_options(s, has_ts)
+  if s.ts == 1 or s.ts == 0 then s.ts = s.ts == 1 end -- as records and hooks' segments show it
+  if s.ts ~= nil and type(s.ts) ~= "boolean" then
+    error(("%ssynfin: segment field 'ts' must be true or false, got %s"):format(where(), shown(s.ts)), 0)
+  end
+  if s.ts == false then
+    s.ts_val, s.ts_ecr = nil, nil
+  elseif s.ts == true and not has_ts and s.ts_val == nil then
+    error(("%ssynfin: segment field 'ts' is true, but there are no timestamps to fill it with (no connection"
+      .. " agreed them, RFC 7323 §3.2): give ts_val and ts_ecr"):format(where()), 0)
+  end
+  s.ts = nil
+  for _, k in ipairs(OPTIONS) do
+    if s[k] == false then s[k] = nil end
+  end
+  return s
+end
+
+-- The known segment fields, for an error message.
+local function seg_field_names()
+  local names = { "sack", "abs_sack" }
+  for k in pairs(SEG_FIELDS) do names[#names + 1] = k end
+  table.sort(names)
+  return table.concat(names, ", ")
+end
 
 -- Sequence numbers that the Lua side computes with must be integers (a
 -- relative one may be any: it wraps); every field's range is checked where
@@ -1455,7 +1487,7 @@ local function copy_fields(seg, fields, fname)
     out[k] = v
   end
   check_seq_fields(fields or {})
-  return out
+  return strip_options(out, out.ts_val ~= nil)
 end
 
 --- A modified copy of this segment, to return from a hook: it is sent (or
@@ -1577,15 +1609,57 @@ function Host:hook(dir, filter, fn)
   return h
 end
 
+-- A crafted segment filled from what a connection would send now:
+-- header_of(flags) gives it (c:header, sim:header), for the flags given
+-- ("A" by default); the script's fields win, and ts = false or an option
+-- = false leaves that option out. nil when header_of finds no connection.
+local function crafted(header_of, fields)
+  local flags = fields.flags
+  if flags == nil then flags = "A" end
+  if type(flags) ~= "string" then
+    error(("%ssynfin: segment field 'flags' must be letters of SFRPAUEC, got %s"):format(where(), shown(flags)), 0)
+  end
+  local h = header_of(flags)
+  if not h then return nil end
+  local seg = { dst = h.dst, sport = h.sport, dport = h.dport, flags = flags, win = h.win,
+    abs_seq = h.seq, abs_ack = h.ack, mss = h.mss, wscale = h.wscale, sack_perm = h.sack_perm,
+    ts_val = h.ts_val, ts_ecr = h.ts_ecr, ttl = h.ttl, tos = h.tos }
+  -- relative numbers given replace the connection's absolute ones
+  if fields.seq ~= nil then seg.abs_seq = nil end
+  if fields.ack ~= nil then seg.abs_ack = nil end
+  for k, v in pairs(fields) do seg[k] = v end
+  return strip_options(seg, h.ts_val ~= nil)
+end
+
 --- Sends a crafted segment as if this host sent it (through its egress
 -- hooks and the link). seg: dst (default: the only other host), sport,
 -- dport, seq, ack (relative to the ISNs the net has seen; `abs_seq`, `abs_ack`
 -- for raw numbers), flags, win, payload, mss, wscale, `sack_perm`, sack (SACK
--- blocks, { { left, right }, ... }, relative as ack is; `abs_sack` raw), `bad_checksum`,
--- ttl (default 64), tos. Another field, or one out of its range, is an error.
+-- blocks, { { left, right }, ... }, relative as ack is; `abs_sack` raw),
+-- `ts_val` and `ts_ecr` (the timestamp option), `bad_checksum`, ttl (default
+-- 64), tos. Another field, or one out of its range, is an error.
+--
+-- From a host with TCP, on the ports of one of its connections (sport, dport
+-- and dst given or implied), the segment is filled from that connection as
+-- c:segment fills it: as the stack would send it. A bare peer has nothing
+-- to fill from: what is not given is 0 (the window 65535), no option.
 -- @tparam table seg
 -- @treturn boolean true
+-- @usage peer:send { flags = "S", sport = 40000, dport = 80, mss = 1460 }
 function Host:send(seg)
+  if type(seg) ~= "table" then argerror(1, "send", "segment table expected") end
+  if not self.peer and seg.sport ~= nil and seg.dport ~= nil then
+    local dst = seg.dst
+    for _, h in ipairs(dst == nil and self.net.hosts or {}) do
+      if h ~= self then dst = h.addr; break end
+    end
+    local sim, index = self.net.sim, self.index
+    local ok, filled = pcall(crafted, function(flags)
+      return sim:header(index, dst, seg.dport, seg.sport, flags)
+    end, seg)
+    -- a bad field is for inject to report, with its name
+    if ok and filled then return self:inject("egress", filled) end
+  end
   return self:inject("egress", seg)
 end
 
@@ -1602,10 +1676,11 @@ function Host:inject(dir, seg)
   local s = {}
   for k, v in pairs(seg) do
     if not SEG_FIELDS[k] and k ~= "sack" and k ~= "abs_sack" then
-      error(("%ssynfin: unknown segment field %s"):format(where(), shown(k)), 0)
+      error(("%ssynfin: unknown segment field %s (a segment has %s)"):format(where(), shown(k), seg_field_names()), 0)
     end
     s[k] = v
   end
+  strip_options(s, false)
   check_seq_fields(s)
   for _, k in ipairs { "src", "dst" } do
     if s[k] ~= nil and type(s[k]) ~= "string" then
@@ -2075,21 +2150,37 @@ function conn:on(event, fn)
 end
 
 --- Sends a crafted segment from this connection's host, filled from the
--- connection (ports, seq = SND.NXT, ack = RCV.NXT, flags "A", its window);
--- fields given override (seq, ack relative; `abs_seq`, `abs_ack` raw).
+-- connection as the stack would send it now with those flags (default
+-- "A"; c:header gives that segment): ports, seq = SND.NXT, ack = RCV.NXT
+-- (with an ACK), the window field scaled as the connection scales it
+-- (RFC 7323 §2.3), TTL and TOS, and once timestamps are agreed the
+-- timestamp option (TSval of now, TSecr = TS.Recent: the peer's PAWS test,
+-- RFC 7323 §5, passes) on every segment but a RST; on a SYN or SYN-ACK the
+-- options its own would carry (MSS, window scale, timestamps,
+-- SACK-permitted: only SYNs carry that). Fields given override (seq, ack
+-- relative; `abs_seq`, `abs_ack` raw); `ts = false` leaves the timestamp
+-- option out, `mss = false` (`wscale`, `sack_perm`, `sack`) another option.
+-- Unknown fields are an error.
 -- @function Conn:segment
--- @tparam[opt] table fields
+-- @tparam[opt] table fields as for host:send, and ts
 -- @treturn boolean true
+-- @usage s:segment { flags = "S" }               -- RFC 5961 §4: draws a challenge ACK
+-- s:segment { flags = "S", ts = false }          -- RFC 7323 §3.2: dropped
 function conn:segment(fields)
-  local i = self:info()
-  local net = self:net()
-  local seg = { dst = i.raddr, sport = i.lport, dport = i.rport, flags = "A", win = i.rcv_wnd,
-    abs_seq = i.snd_nxt, abs_ack = i.rcv_nxt }
-  for k, v in pairs(fields or {}) do seg[k] = v end
-  if fields and fields.seq then seg.abs_seq = nil end
-  if fields and fields.ack then seg.abs_ack = nil end
-  return net.hosts[self:host()]:send(seg)
+  if fields ~= nil and type(fields) ~= "table" then
+    argerror(1, "segment", "table of segment fields expected, got " .. shown(fields))
+  end
+  local seg = crafted(function(flags) return self:header(flags) end, fields or {})
+  return self:net().hosts[self:host()]:inject("egress", seg)
 end
+
+--- The segment the connection would send now with these flags and no data,
+-- as a table of absolute fields (src, dst, sport, dport, seq, ack, flags,
+-- win, mss, wscale, `sack_perm`, `ts_val`, `ts_ecr`, ttl, tos): what
+-- c:segment fills a crafted segment from. Implemented in C.
+-- @function Conn:header
+-- @tparam[opt="A"] string flags
+-- @treturn table
 
 --- @section end
 
