@@ -11,13 +11,17 @@
 --     end)
 --     print(net:trace())
 --
--- A scenario is one coroutine on the net's virtual clock: every blocking call
--- (c:wait, c:recv, l:accept, net:expect, `net:expect_nothing`, net:sleep)
--- yields until its condition holds or its timeout passes, and a timeout
--- raises an error that says what was awaited, what happened instead, and the
--- last lines of the ladder. net:run returns only when the scenario is done, so
--- it works in a plain busted `it` and under a stock lua5.4. Outside net:run the
--- same calls drive the clock directly. Nothing is printed unless asked.
+-- A scenario is a coroutine on the net's virtual clock (net:spawn adds
+-- others, actors on the same clock): every blocking call (c:wait, c:recv,
+-- l:accept, c:drain, net:expect, `net:expect_nothing`, net:sleep) yields
+-- until its condition holds or its timeout passes, and a timeout raises an
+-- error that says what was awaited, what happened instead, and the last
+-- lines of the ladder. An expectation sees only what was sent after its
+-- actor last resumed from another wait, or after its previous match (see
+-- net:expect): it never passes on the past. net:run returns only when the
+-- scenario is done, so it works in a plain busted `it` and under a stock
+-- lua5.4. Outside net:run the same calls drive the clock directly. Nothing
+-- is printed unless asked.
 --
 -- Sequence numbers in records, patterns, hooks and crafted segments are
 -- relative to each side's ISN (as packetdrill and Wireshark show them);
@@ -720,8 +724,8 @@ end
 --- Waits for whichever of several waits is satisfied first, and returns its
 -- name and results; the others are dropped (nothing of theirs lingers: they
 -- are only checks on the virtual clock). branches: name -> a wait made by
--- c:waiting(state), c:receiving(n), l:accepting(), net:expecting(pattern) or
--- net:after(seconds). A branch that fails (a connection closed instead)
+-- c:waiting(state), c:receiving(n), c:sending_all(data), c:draining(),
+-- l:accepting(), net:expecting(pattern), a:joining() or net:after(seconds). A branch that fails (a connection closed instead)
 -- wins with nil, message. t bounds the whole race.
 -- @tparam table branches name -> a wait
 -- @tparam[opt] number t seconds (default: the net's timeout)
@@ -2001,6 +2005,54 @@ function conn:sending_all(data)
       end
       return true, off
     end, function() return ("%d of %d bytes were queued"):format(off, #data) end
+  end)
+end
+
+-- The states in which a FIN of ours waits for its ACK (or to be sent).
+local FIN_UNACKED = { FIN_WAIT_1 = true, CLOSING = true, LAST_ACK = true }
+
+--- Waits until everything the connection has sent or queued is
+-- acknowledged: no byte in the send buffer (SND.UNA = SND.NXT, nothing
+-- unsent), and a FIN of ours, if it closed, acknowledged too (not in
+-- `FIN_WAIT_1`, CLOSING, `LAST_ACK`); also not in `SYN_SENT` or `SYN_RCVD`.
+-- Returns the connection. Fails if it reaches CLOSED with data or a FIN
+-- unacknowledged (a reset), saying how much. For an actor that sends, with
+-- another that reads: `s:send_all(data); s:drain(5); s:close()`.
+-- @function Conn:drain
+-- @tparam[opt] number t seconds (default: the net's timeout)
+-- @treturn Conn
+function conn:drain(t)
+  return self:net():_await(self:draining(), t)
+end
+
+--- The wait of c:drain, for net:first.
+-- @function Conn:draining
+-- @return a wait
+function conn:draining()
+  local net = self:net()
+  if self:state() == "LISTEN" then
+    error(("%sbad argument #1 to 'drain' (a listener sends nothing: drain a connection)"):format(where()), 0)
+  end
+  -- what is left, in words: "SND.UNA 1, SND.NXT 1001 (relative), 3000 bytes queued"
+  local function left(i)
+    return ("SND.UNA %d, SND.NXT %d (relative), %d bytes queued"):format((i.snd_una - i.iss) % TWO32,
+      (i.snd_nxt - i.iss) % TWO32, i.snd_queued)
+  end
+  return waitable(net, describe(self) .. " to have everything it sent acknowledged", function()
+    return function()
+      local i = self:info()
+      local pending = i.snd_queued > 0 or i.snd_una ~= i.snd_nxt or FIN_UNACKED[i.state]
+        or i.state == "SYN_SENT" or i.state == "SYN_RCVD"
+      if not pending then return true, self end
+      if i.state == "CLOSED" then
+        return nil, ("%s reached CLOSED (%s) before everything it sent was acknowledged: %s")
+          :format(describe(self), i.error or "closed", left(i))
+      end
+      return false
+    end, function()
+      local i = self:info()
+      return ("it is %s, %s"):format(i.state, left(i))
+    end
   end)
 end
 
