@@ -67,10 +67,25 @@ for _, s in ipairs { "CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", 
   "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT" } do
   STATES[s] = true
 end
---- The eleven states of RFC 9293 (§3.3.2), in order, spelled as state
--- names are everywhere (`"SYN_SENT"`, `"TIME_WAIT"`).
+--- The eleven states of RFC 9293 (§3.3.2), in order, spelled as synfin
+-- gives them everywhere (`"SYN_SENT"`, `"TIME_WAIT"`); what it is given
+-- may be spelt as the RFC does too (see synfin.state).
 synfin.STATES = { "CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1",
   "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT" }
+
+--- A state name as synfin spells it, from either spelling: `"FIN-WAIT-1"`
+-- (RFC 9293's, as the C core reads it) or `"FIN_WAIT_1"`, in any case,
+-- and `"SYN-RECEIVED"`; nil for anything else. c:wait, c:waiting, hook
+-- filters, fixture.at_state and assert.state take either.
+-- @tparam string name
+-- @treturn string|nil "FIN_WAIT_1"
+-- @usage synfin.state "fin-wait-1" --> "FIN_WAIT_1"
+function synfin.state(name)
+  if type(name) ~= "string" then return nil end
+  local norm = name:upper():gsub("%-", "_")
+  if norm == "SYN_RECEIVED" then norm = "SYN_RCVD" end
+  return STATES[norm] and norm or nil
+end
 
 -- "file:line:" of the first caller outside synfin's own modules.
 local function where()
@@ -85,10 +100,15 @@ local function where()
   return ""
 end
 
--- Raises "bad argument #n to 'fname' (msg)" at the line that called fname
--- (level: how far up that is from argerror's caller, 3 when fname calls it).
-local function argerror(n, fname, msg, level)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), level or 3)
+-- Raises msg at the script's line that led here (where()), however deep in
+-- synfin the check that failed is: "x.lua:12: synfin: ...".
+local function raise(msg)
+  error(where() .. msg, 0)
+end
+
+-- Raises "x.lua:12: bad argument #n to 'fname' (msg)", at the script's line.
+local function argerror(n, fname, msg)
+  raise(("bad argument #%d to '%s' (%s)"):format(n, fname, msg))
 end
 
 -- A value as an error message shows it: 70000, nan, "x", a table.
@@ -96,6 +116,12 @@ local function shown(v)
   if type(v) == "string" then return ("%q"):format(v) end
   if type(v) == "number" or type(v) == "boolean" or v == nil then return tostring(v) end
   return "a " .. type(v)
+end
+
+-- The words for a state name that is none: what it got, and the names.
+local function unknown_state(name)
+  return ("unknown state %s: one of %s (or spelt as RFC 9293 spells them, FIN-WAIT-1)")
+    :format(shown(name), table.concat(synfin.STATES, ", "))
 end
 
 local TIME_MAX = 1e9 -- seconds: any time a script gives (about 31 years)
@@ -112,7 +138,7 @@ end
 -- t, the time argument n of fname: a time in seconds in 0..TIME_MAX.
 local function check_time_arg(t, n, fname)
   if type(t) ~= "number" or not (t >= 0 and t <= TIME_MAX) then
-    argerror(n, fname, "a time in seconds in 0..1e+09 expected, got " .. shown(t), 4)
+    argerror(n, fname, "a time in seconds in 0..1e+09 expected, got " .. shown(t))
   end
   return t
 end
@@ -124,6 +150,14 @@ local function check_opts(opts, known, n, fname)
     if not known[k] then argerror(n, fname, ("unknown option '%s'"):format(tostring(k))) end
   end
   return opts
+end
+
+-- pat, argument n of fname, if it is a pattern (pattern.check); else an
+-- error at the script's line that says what is wrong with it.
+local function check_pattern(pat, n, fname)
+  local ok, err = pcall(pattern.check, pat)
+  if not ok then argerror(n, fname, tostring(err)) end
+  return pat
 end
 
 -- expect_all: true, false or a pattern (without since).
@@ -417,7 +451,7 @@ function Net:device_stats() return self.sim:tun_stats() or self.sim:raw_stats() 
 
 local function new_host(net, addr, settings, fname)
   local idx, err = net.sim:add_host(addr, settings)
-  if not idx then error(("bad argument #1 to '%s' (%s: %s)"):format(fname, addr, err), 3) end
+  if not idx then argerror(1, fname, ("%s: %s"):format(addr, err)) end
   return idx
 end
 
@@ -824,7 +858,7 @@ local function begin(net, fn, opts, fname)
   if type(fn) ~= "function" then argerror(1, fname, "function expected") end
   opts = check_opts(opts, { strict = true, time_limit = true, expect_all = true }, 2, fname)
   if opts.time_limit ~= nil then check_time_limit(opts.time_limit, 2, fname) end
-  if net.scenario then error("a scenario is already running on this net", 3) end
+  if net.scenario then raise("a scenario is already running on this net") end
   local strict = opts.strict
   if strict == nil then strict = net.strict end
   local expect_all = opts.expect_all
@@ -843,7 +877,7 @@ end
 -- an error object (luassert's, under busted: a failure, not an error)
 -- stays the same object, the ladder added to its message.
 function Net:_failed(a, err)
-  local tail = "\nlast lines of the trace:\n" .. self:_tail()
+  local tail = #self:records() > 0 and ("\nlast lines of the trace:\n" .. self:_tail()) or ""
   local in_actor = a.id > 1 and ("\n(in %s)"):format(a.name) or ""
   if type(err) == "string" or type(err) == "number" then
     err = tostring(err)
@@ -999,9 +1033,9 @@ function Net:step(t)
   check_time_arg(t, 1, "step")
   local kind, running = self.sim:busy()
   if kind and kind ~= "scenario" then
-    error(("synfin: net:step inside %s: a callback runs to its end without moving the clock"):format(running), 2)
+    raise(("synfin: net:step inside %s: a callback runs to its end without moving the clock"):format(running))
   end
-  if self:_actor() ~= self.outside then error("net:step is called from inside the scenario", 2) end
+  if self:_actor() ~= self.outside then raise("net:step is called from inside the scenario") end
   local budget = self.sim:now() + us(t)
   if self.scenario then
     local going = self:_advance(budget)
@@ -1145,7 +1179,7 @@ end
 -- c:wait("ESTABLISHED", 1)
 -- net:expect({ from = a, flags = "=A", since = m }, 0)   -- the handshake's ACK
 function Net:expect(pat, t)
-  return self:_await(self:expecting(pat), t)
+  return self:_await(self:_expecting(pat, "expect"), t)
 end
 
 --- A mark of this point of the run, for the `since` of a pattern: an
@@ -1199,7 +1233,12 @@ end
 -- @tparam table pat a pattern
 -- @return a wait
 function Net:expecting(pat)
-  pattern.check(pat)
+  return self:_expecting(pat, "expecting")
+end
+
+-- net:expecting, its errors naming fname.
+function Net:_expecting(pat, fname)
+  check_pattern(pat, 1, fname)
   return waitable(self, pattern.describe(self, pat), function()
     local actor = self:_actor()
     return function()
@@ -1222,7 +1261,7 @@ end
 -- @treturn table the segment's record
 -- @usage local again = net:expect_at({ flags = "SA" }, first.time + 1) -- RTO: 1 s
 function Net:expect_at(pat, at)
-  pattern.check(pat)
+  check_pattern(pat, 1, "expect_at")
   check_time_arg(at, 2, "expect_at")
   local actor = self:_actor()
   local now = self:now()
@@ -1256,7 +1295,7 @@ end
 -- @tparam[opt] number t seconds (default: the net's timeout)
 -- @treturn boolean true
 function Net:expect_nothing(pat, t)
-  pattern.check(pat)
+  check_pattern(pat, 1, "expect_nothing")
   self:_sync()
   local from = pat.since and pat.since.index or #self.recs + 1
   local what = pattern.describe(self, pat)
@@ -1358,7 +1397,7 @@ function Net:pcap(path)
     argerror(1, "pcap", "a file name or false expected, got " .. type(path))
   end
   local ok, err = self.sim:pcap(path)
-  if not ok then error("net:pcap: " .. err, 2) end
+  if not ok then raise("net:pcap: " .. err) end
   return self
 end
 
@@ -1387,42 +1426,71 @@ end
 ------------------------------------------------------------------------------
 
 local function check_host_stack(h, fname)
-  if h.peer then error(("'%s': %s is a bare peer: it has no TCP"):format(fname, h.addr), 3) end
+  if h.peer then raise(("'%s': %s is a bare peer: it has no TCP"):format(fname, h.addr)) end
 end
 
 --- Opens a listener (passive OPEN) on port. opts: backlog, close (a close
 -- policy for the connections it accepts), plus any host setting (msl, rto,
--- ...) for them.
--- Returns the listener, or nil, message, code.
+-- ...) for them. A failure raises at the script's line, saying why: the
+-- scenario cannot go on without its listener ("synfin: cannot listen on
+-- 192.0.2.2:80: address already in use (a listener is there already)").
+-- Opening (listen, connect) raises; the calls on a connection (send, read,
+-- close, abort) return nil, message, code: TCP's answers, which tests check.
 -- @tparam integer port
 -- @tparam[opt] table opts backlog, and host settings
--- @treturn[1] Conn the listener, in LISTEN
--- @return[2] nil, message, code
+-- @treturn Conn the listener, in LISTEN
 function Host:listen(port, opts)
   check_host_stack(self, "listen")
-  if math.type(port) ~= "integer" then argerror(1, "listen", "port number expected") end
+  if math.type(port) ~= "integer" then argerror(1, "listen", "port number expected, got " .. shown(port)) end
   opts = check_opts(opts, setmetatable({ close = true }, { __index = SETTINGS }), 2, "listen")
   local b, rest = split(opts, { backlog = true, close = true })
   if b.close ~= nil and type(b.close) ~= "function" then argerror(2, "listen", "close must be a function") end
-  local l, err, code = self.net.sim:listen(self.index, port, b.backlog, rest)
-  if l and b.close then l:set_close(b.close) end
-  return l, err, code
+  local l, err = self.net.sim:listen(self.index, port, b.backlog, rest)
+  if not l then
+    local why = ""
+    for _, r in ipairs(self:connections()) do
+      if r.lport == port then
+        why = r.state == "LISTEN" and " (a listener is there already)" or (" (connections use port %d)"):format(port)
+        break
+      end
+    end
+    raise(("synfin: cannot listen on %s:%d: %s%s"):format(self.addr, port, err, why))
+  end
+  if b.close then l:set_close(b.close) end
+  return l
 end
 
 --- Active OPEN to addr:port. opts: sport (local port), plus any host setting.
--- Returns the connection (in `SYN_SENT`), or nil, message, code.
+-- Returns the connection (in `SYN_SENT`). A failure raises at the script's
+-- line, saying why ("synfin: cannot connect 192.0.2.1:40000 to
+-- 192.0.2.2:80: connection already exists (it is ESTABLISHED)"), as
+-- host:listen's does.
 -- @tparam string addr the peer's address
 -- @tparam integer port the peer's port
 -- @tparam[opt] table opts sport, and host settings
--- @treturn[1] Conn the connection
--- @return[2] nil, message, code
+-- @treturn Conn the connection
 function Host:connect(addr, port, opts)
   check_host_stack(self, "connect")
-  if type(addr) ~= "string" then argerror(1, "connect", "address string expected") end
-  if math.type(port) ~= "integer" then argerror(2, "connect", "port number expected") end
+  if type(addr) ~= "string" then argerror(1, "connect", "address string expected, got " .. shown(addr)) end
+  if math.type(port) ~= "integer" then argerror(2, "connect", "port number expected, got " .. shown(port)) end
   opts = check_opts(opts, setmetatable({ sport = true }, { __index = SETTINGS }), 3, "connect")
   local s, rest = split(opts, { sport = true })
-  return self.net.sim:connect(self.index, addr, port, s.sport, rest)
+  local c, err, code = self.net.sim:connect(self.index, addr, port, s.sport, rest)
+  if c then return c end
+  local why = ""
+  if code == -3 then -- SF_EEXIST
+    for _, r in ipairs(self:connections()) do
+      if r.lport == s.sport and r.raddr == addr and r.rport == port then why = (" (it is %s)"):format(r.state) end
+    end
+  elseif code == -9 then -- SF_EADDRINUSE
+    why = s.sport and (" (port %d of %s is taken)"):format(s.sport, self.addr)
+      or " (no ephemeral port is free, 49152..65535)"
+  elseif code == -1 then -- SF_EINVAL
+    why = (" (%s:%d is no place a connection can go: a broadcast, multicast or reserved address, or port 0;"
+      .. " RFC 9293 §3.9.1.1, MUST-46)"):format(addr, port)
+  end
+  raise(("synfin: cannot connect %s%s to %s:%d: %s%s"):format(self.addr, s.sport and (":" .. s.sport) or "",
+    addr, port, err, why))
 end
 
 --- The segment a hook sees: its fields, and two ways to make another one.
@@ -1583,8 +1651,10 @@ function Host:hook(dir, filter, fn)
     end
     cfilter.conn = extra.conn:id()
   end
-  if cfilter.state ~= nil and not STATES[cfilter.state] then
-    argerror(2, "hook", "unknown state " .. shown(cfilter.state))
+  if cfilter.state ~= nil then
+    local name = synfin.state(cfilter.state)
+    if not name then argerror(2, "hook", unknown_state(cfilter.state)) end
+    cfilter.state = name
   end
   if extra.when ~= nil and type(extra.when) ~= "function" then
     argerror(2, "hook", "when must be a function, got " .. shown(extra.when))
@@ -1905,15 +1975,17 @@ conn.describe = describe
 -- @tparam[opt] number t seconds (default: the net's timeout)
 -- @treturn Conn
 function conn:wait(state, t)
-  return self:net():_await(self:waiting(state), t)
+  return self:net():_await(self:waiting(state, "wait"), t)
 end
 
 --- The wait of c:wait, for net:first.
 -- @function Conn:waiting
 -- @tparam string state
 -- @return a wait
-function conn:waiting(state)
-  if not STATES[state] then argerror(1, "waiting", "unknown state '" .. tostring(state) .. "'") end
+function conn:waiting(state, fname)
+  local name = synfin.state(state)
+  if not name then argerror(1, fname or "waiting", unknown_state(state)) end
+  state = name
   local net = self:net()
   return waitable(net, describe(self) .. " to reach " .. state, function()
     net:_sync()
@@ -2098,12 +2170,12 @@ local function close_as(c, decision)
   if decision == "rst" then return c:abort() end
   if decision == "silent" then return c:forget() end
   if type(decision) ~= "table" then
-    error(("bad close decision %s: \"fin\", \"rst\", \"silent\" or a table of linger, fin_with, delay_fin, time_wait"):format(tostring(decision)), 3)
+    raise(("bad close decision %s: \"fin\", \"rst\", \"silent\" or a table of linger, fin_with, delay_fin, time_wait"):format(tostring(decision)))
   end
   for k, v in pairs(decision) do
-    if not CLOSE_DECISION[k] then error(("bad close decision: unknown key '%s'"):format(tostring(k)), 3) end
+    if not CLOSE_DECISION[k] then raise(("bad close decision: unknown key '%s'"):format(tostring(k))) end
     if k == "fin_with" then
-      if type(v) ~= "string" then error(("bad close decision: fin_with must be a string, got %s"):format(shown(v)), 3) end
+      if type(v) ~= "string" then raise(("bad close decision: fin_with must be a string, got %s"):format(shown(v))) end
     else
       check_time(v, ("close decision '%s'"):format(k))
     end

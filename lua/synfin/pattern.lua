@@ -48,7 +48,12 @@ end
 function pattern.check(pat)
   if type(pat) ~= "table" then error("a pattern must be a table", 0) end
   for k in pairs(pat) do
-    if not known[k] then error(("unknown pattern field '%s'"):format(tostring(k)), 0) end
+    if not known[k] then
+      local names = {}
+      for name in pairs(known) do names[#names + 1] = name end
+      table.sort(names)
+      error(("unknown pattern field '%s' (a pattern has %s)"):format(tostring(k), table.concat(names, ", ")), 0)
+    end
   end
   if pat.since ~= nil and getmetatable(pat.since) ~= pattern.Mark then
     error(("pattern field 'since' must be a mark from net:mark(), got %s"):format(type(pat.since)), 0)
