@@ -180,6 +180,21 @@ describe("the expectation cursor", function()
     net:expect({ from = b, flags = "=A", ack = 2 }, 1) -- after the run: what comes next
   end)
 
+  it("expect_nothing with since = a mark counts what came since the mark, and consumes nothing", function()
+    local net, a = pair()
+    net:run(function()
+      local c = a:connect(B, 80)
+      c:wait("ESTABLISHED", 1)
+      local m = net:mark()
+      c:close()
+      net:sleep(0.1)
+      local err = error_of(net.expect_nothing, net, { from = a, flags = "F", since = m }, 0.1)
+      assert.matches("expected nothing like { from 192.0.2.1, flags F, since t=0.010 s } for 0.1 s, but segment #4 came at t=0.010 s",
+        err, 1, true)
+      assert.equal(4, net:expect({ from = a, flags = "F", since = m }, 0).n)
+    end)
+  end)
+
   it("refuses a since that is not a mark, and says what it got", function()
     local net = pair()
     assert.matches("pattern field 'since' must be a mark from net:mark%(%), got number",
