@@ -1529,6 +1529,35 @@ static int l_sim_lookup(lua_State *L)
     return 1;
 }
 
+/* Pushes the segment c would send now with the flags at index idx ("A" by
+ * default) and no data, as a table of absolute fields (sf_conn_craft): what
+ * crafted segments are filled from. */
+static int push_header(lua_State *L, lsim *s, const sf_conn *c, int idx)
+{
+    int flags = sf_flags_parse(luaL_optstring(L, idx, "A"));
+    if (flags < 0)
+        return script_error(L, "synfin: segment field 'flags' must be letters of SFRPAUEC, got %s",
+                            shown(L, idx));
+    sf_seg seg;
+    sf_conn_craft(c, sf_sim_now(s->sim), (uint8_t)flags, &seg);
+    lua_createtable(L, 0, 16);
+    set_wire_fields(L, &seg);
+    return 1;
+}
+
+/* sim:header(host, raddr, rport, lport [, flags]) -> what the connection
+ * with that 4-tuple would send now (as conn:header), or nil when there is
+ * none (a listener is none); the connection is not held */
+static int l_sim_header(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    int host = check_host(L, s, 2);
+    sf_stack *st = check_stack(L, s, host);
+    sf_conn *c = sf_stack_lookup(st, check_addr(L, 3), check_port(L, 5, 0), check_port(L, 4, 0));
+    if (!c || sf_conn_state(c) == SF_LISTEN) return 0;
+    return push_header(L, s, c, 6);
+}
+
 static lconn *check_conn(lua_State *L, int idx)
 {
     lconn *lc = luaL_checkudata(L, idx, CONN_MT);
@@ -1737,6 +1766,13 @@ static int l_conn_info(lua_State *L)
     return 1;
 }
 
+/* conn:header([flags]) -> the segment the connection would send now */
+static int l_conn_header(lua_State *L)
+{
+    lconn *lc = check_conn(L, 1);
+    return push_header(L, lc->s, lc->c, 2);
+}
+
 /* conn:set(settings): the connection's own policy from now on */
 static int l_conn_set(lua_State *L)
 {
@@ -1839,6 +1875,7 @@ static const luaL_Reg sim_methods[] = {{"close", l_sim_close},
                                        {"listen", l_sim_listen},
                                        {"connect", l_sim_connect},
                                        {"lookup", l_sim_lookup},
+                                       {"header", l_sim_header},
                                        {"inject_icmp", l_sim_inject_icmp},
                                        {"connections", l_sim_connections},
                                        {"call", l_sim_call},
@@ -1862,6 +1899,7 @@ static const luaL_Reg conn_methods[] = {{"try_accept", l_conn_accept},
                                         {"set", l_conn_set},
                                         {"forget", l_conn_forget},
                                         {"close_with", l_conn_close_with},
+                                        {"header", l_conn_header},
                                         {NULL, NULL}};
 
 static void new_type(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction gc)

@@ -32,7 +32,7 @@ uint32_t sf_ts_now(const sf_conn *c, uint64_t now)
     return (uint32_t)(now / 1000) + c->iss;
 }
 
-static sf_seg conn_seg(sf_conn *c, uint64_t now, uint32_t seq, uint8_t flags)
+static sf_seg conn_seg(const sf_conn *c, uint64_t now, uint32_t seq, uint8_t flags)
 {
     sf_seg seg;
     memset(&seg, 0, sizeof seg);
@@ -93,36 +93,55 @@ int sf_wscale_offer(const sf_conn *c)
     return shift;
 }
 
+/* The options and the window of a SYN (seg->flags SYN) or a SYN-ACK, on a
+ * segment from conn_seg: our MSS (RFC 9293 §3.7.1, MUST-14 may send it). */
+static void syn_options(const sf_conn *c, uint64_t now, sf_seg *seg)
+{
+    int bare = seg->flags == SF_SYN;
+    seg->mss = sf_mss_announced(c);
+    /* RFC 7323 §2.2: a SYN offers window scaling; a SYN-ACK only answers a
+     * SYN that offered it. The window of a SYN is never scaled. */
+    if (bare)
+        seg->wscale = (int8_t)sf_wscale_offer(c);
+    else if (c->ws_agreed)
+        seg->wscale = (int8_t)c->rcv_wscale;
+    /* RFC 7323 §3.2: a SYN offers timestamps; a SYN-ACK answers only a SYN
+     * that offered them (then conn_seg filled them in) */
+    if (bare && c->pol.timestamps) {
+        seg->has_ts = 1;
+        seg->ts_val = sf_ts_now(c, now);
+        seg->ts_ecr = 0;
+    }
+    /* RFC 2018 §2: a SYN offers SACK; a SYN-ACK answers a SYN that did */
+    seg->sack_perm = bare ? c->pol.sack : c->sack_ok;
+    uint32_t w = sf_rcv_offer(c);
+    seg->wnd = (uint16_t)(w > 65535 ? 65535 : w);
+}
+
+void sf_conn_craft(const sf_conn *c, uint64_t now, uint8_t flags, sf_seg *seg)
+{
+    *seg = conn_seg(c, now, c->snd_nxt, flags);
+    if (flags & SF_SYN) {
+        syn_options(c, now, seg);
+        return;
+    }
+    /* the window field as sf_rcv_window makes it, without promising it */
+    uint32_t field = sf_rcv_offer(c) >> c->rcv_wscale;
+    seg->wnd = (uint16_t)(field > 65535 ? 65535 : field);
+}
+
 /* SYN (SYN_SENT) or SYN-ACK (SYN_RCVD), first or retransmitted: always from
- * ISS, announcing our MSS (RFC 9293 §3.7.1, MUST-14 may send it). */
+ * ISS. */
 void sf_send_syn(sf_conn *c, uint64_t now)
 {
     /* a bare SYN in SYN_SENT; in any later state the peer's SYN has come */
     uint8_t flags = c->state == SF_SYN_SENT ? SF_SYN : (SF_SYN | SF_ACK);
     sf_seg seg = conn_seg(c, now, c->iss, flags);
-    seg.mss = sf_mss_announced(c);
-    /* RFC 7323 §2.2: a SYN offers window scaling; a SYN-ACK only answers a
-     * SYN that offered it. The window of a SYN is never scaled. */
-    if (flags == SF_SYN)
-        seg.wscale = (int8_t)sf_wscale_offer(c);
-    else if (c->ws_agreed)
-        seg.wscale = (int8_t)c->rcv_wscale;
-    /* RFC 7323 §3.2: a SYN offers timestamps; a SYN-ACK answers only a SYN
-     * that offered them (then conn_seg filled them in) */
-    if (flags == SF_SYN && c->pol.timestamps) {
-        seg.has_ts = 1;
-        seg.ts_val = sf_ts_now(c, now);
-        seg.ts_ecr = 0;
-    }
-    /* RFC 2018 §2: a SYN offers SACK; a SYN-ACK answers a SYN that did */
-    seg.sack_perm = flags == SF_SYN ? c->pol.sack : c->sack_ok;
-    uint32_t w = sf_rcv_offer(c);
-    if (w > 65535) w = 65535;
+    syn_options(c, now, &seg);
     /* a SYN's window is unscaled: a SYN-ACK sent again after a larger
      * scaled window went out never takes that promise back (RFC 9293
      * §3.8.6.2.2: the right edge does not move left) */
-    if (sf_seq_gt(c->rcv_nxt + w, c->rcv_adv)) c->rcv_adv = c->rcv_nxt + w;
-    seg.wnd = (uint16_t)w;
+    if (sf_seq_gt(c->rcv_nxt + seg.wnd, c->rcv_adv)) c->rcv_adv = c->rcv_nxt + seg.wnd;
     if (c->snd_nxt == c->iss) c->snd_nxt = c->iss + 1;
     if (sf_seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
     /* RFC 9293 §3.10.8: the user timeout holds in any state, SYN_SENT too */

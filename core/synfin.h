@@ -493,6 +493,14 @@ typedef struct {
 } sf_conn_info;
 /* Fills info with the connection's status. */
 void sf_conn_status(const sf_conn *c, sf_conn_info *info);
+/* The segment the connection would send at now with these flags and no
+ * data, made as its own segments are: addresses and ports, SEQ = SND.NXT,
+ * ACK = RCV.NXT when ACK is set, the window field (scaled, RFC 7323 §2.3),
+ * TTL and TOS, the timestamp option once agreed but on a RST (TSval of now,
+ * TSecr = TS.Recent, RFC 7323 §3.2), and on a SYN or SYN-ACK the options
+ * its own would carry (MSS, window scale, timestamps, SACK-permitted). It
+ * changes nothing: for tools that craft segments on the connection's behalf. */
+void sf_conn_craft(const sf_conn *c, uint64_t now, uint8_t flags, sf_seg *seg);
 /* The connection's state. */
 sf_state sf_conn_state(const sf_conn *c);
 /* The connection's id, unique within its stack (conn_id in events and traces). */

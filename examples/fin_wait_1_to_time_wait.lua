@@ -34,8 +34,8 @@ net:run(function()
   s:close()                -- the server closes at once: its FIN carries the ACK
   local fin2 = net:expect({ from = server, flags = "=FA", ack = fin.seq + 1,
                             label = "segment 6: FIN, with the ACK of segment 4" }, 1)
-  c:wait("TIME_WAIT", 1)   -- from FIN_WAIT_1, skipping FIN_WAIT_2
   net:expect({ from = client, flags = "=A", ack = fin2.seq + 1, label = "segment 7: ACK of FIN" }, 1)
+  c:wait("TIME_WAIT", 1)   -- from FIN_WAIT_1, skipping FIN_WAIT_2
   s:wait("CLOSED", 1)
   c:wait("CLOSED", 61)     -- 2*MSL = 60 s
 end)

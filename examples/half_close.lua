@@ -43,8 +43,8 @@ net:run(function()
     net:expect({ from = server, flags = "=PA", seq = sent + 1, len = #chunk,
                  label = ("data %d in CLOSE_WAIT"):format(i) }, 1)
     sent = sent + #chunk
-    assert(c:recv(#chunk, 1) == chunk)
     net:expect({ from = client, flags = "=A", ack = sent + 1, label = ("ACK %d in FIN_WAIT_2"):format(i) }, 1)
+    assert(c:recv(#chunk, 1) == chunk)
     assert(c:state() == "FIN_WAIT_2" and s:state() == "CLOSE_WAIT")
   end
 

@@ -27,11 +27,11 @@ net:run(function()
   assert(c:state() == "FIN_WAIT_1" and s:state() == "FIN_WAIT_1")
   local cfin = net:expect({ from = client, flags = "F", label = "client's FIN" }, 1)
   local sfin = net:expect({ from = server, flags = "F", label = "server's FIN, crossing it" }, 1)
-  c:wait("CLOSING", 1)
-  s:wait("CLOSING", 1)
-  -- both ACK at the same instant
+  -- each FIN arrives before the ACK of its own: both ACK at the same instant, in CLOSING
   net:expect({ from = client, flags = "=A", ack = sfin.seq + 1, label = "client ACKs the server's FIN" }, 1)
   net:expect({ from = server, flags = "=A", ack = cfin.seq + 1, label = "server ACKs the client's FIN" }, 1)
+  c:wait("CLOSING", 1)
+  s:wait("CLOSING", 1)
   c:wait("TIME_WAIT", 1)
   s:wait("TIME_WAIT", 1)
   c:wait("CLOSED", 61) -- 2*MSL = 60 s

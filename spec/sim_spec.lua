@@ -168,7 +168,7 @@ describe("a scenario", function()
     local h = net:host "10.0.0.1"
     assert.has_error(function() h:hook("sideways", {}, function() end) end,
       "bad argument #1 to 'hook' (\"ingress\" or \"egress\" expected)")
-    assert.has_error(function() h:connect("10.0.0.2", "80") end, "bad argument #2 to 'connect' (port number expected)")
+    assert.has_error(function() h:connect("10.0.0.2", "80") end, "bad argument #2 to 'connect' (port number expected, got \"80\")")
   end)
 end)
 

@@ -18,12 +18,6 @@ local synfin = require "synfin"
 
 local M = {}
 
-local STATES = {}
-for _, s in ipairs { "CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1",
-  "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT" } do
-  STATES[s] = true
-end
-
 -- Our arguments are the finished message parts: not to be formatted again.
 local function message_args(arguments, ...)
   local parts = table.pack(...)
@@ -55,7 +49,8 @@ end
 
 --- `assert.state(conn, "TIME_WAIT")`: the connection (or listener, or a
 -- fixture: anything with :state()) is in that state now, one of the eleven
--- of RFC 9293 (synfin.STATES).
+-- of RFC 9293 (synfin.STATES), spelt either way (`"FIN_WAIT_1"`,
+-- `"FIN-WAIT-1"`: synfin.state).
 --
 --     Expected connection 192.0.2.1:40000 (with 192.0.2.2:80) to be in state
 --     TIME_WAIT, but it is FIN_WAIT_2
@@ -70,11 +65,12 @@ local function state(st, arguments, level)
   if not has_method(c, "state") then
     misuse(("bad argument #1 to 'state' (a synfin connection expected, got %s)"):format(type(c)), level)
   end
-  if not STATES[want] then
+  if not synfin.state(want) then
     misuse(("bad argument #2 to 'state' (a state name expected, one of CLOSED, LISTEN, SYN_SENT, "
       .. "SYN_RCVD, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT; got %s)")
       :format(tostring(want)), level)
   end
+  want = synfin.state(want)
   local ok, have = pcall(c.state, c)
   if not ok then misuse("state: " .. tostring(have), level) end
   local name = "connection"

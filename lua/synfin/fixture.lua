@@ -295,11 +295,12 @@ end
 
 --- A fixture with our connection in `state`. opts as fixture.new, plus
 -- passive = true to reach the synchronized states as the server.
--- @tparam string state one of synfin.STATES
+-- @tparam string state one of synfin.STATES, spelt either way ("FIN-WAIT-1")
 -- @tparam[opt] table opts as for fixture.new, and passive
 -- @treturn Fixture
 -- @usage local t = fixture.at_state("CLOSE_WAIT", { passive = true })
 function fixture.at_state(state, opts)
+  state = synfin.state(state) or state
   local way = build[state]
   if not way then error(("bad argument #1 to 'at_state' (unknown state '%s')"):format(tostring(state)), 2) end
   local t = fixture.new(opts)

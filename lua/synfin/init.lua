@@ -11,13 +11,17 @@
 --     end)
 --     print(net:trace())
 --
--- A scenario is one coroutine on the net's virtual clock: every blocking call
--- (c:wait, c:recv, l:accept, net:expect, `net:expect_nothing`, net:sleep)
--- yields until its condition holds or its timeout passes, and a timeout
--- raises an error that says what was awaited, what happened instead, and the
--- last lines of the ladder. net:run returns only when the scenario is done, so
--- it works in a plain busted `it` and under a stock lua5.4. Outside net:run the
--- same calls drive the clock directly. Nothing is printed unless asked.
+-- A scenario is a coroutine on the net's virtual clock (net:spawn adds
+-- others, actors on the same clock): every blocking call (c:wait, c:recv,
+-- l:accept, c:drain, net:expect, `net:expect_nothing`, net:sleep) yields
+-- until its condition holds or its timeout passes, and a timeout raises an
+-- error that says what was awaited, what happened instead, and the last
+-- lines of the ladder. An expectation sees only what was sent after its
+-- actor last resumed from another wait, or after its previous match (see
+-- net:expect): it never passes on the past. net:run returns only when the
+-- scenario is done, so it works in a plain busted `it` and under a stock
+-- lua5.4. Outside net:run the same calls drive the clock directly. Nothing
+-- is printed unless asked.
 --
 -- Sequence numbers in records, patterns, hooks and crafted segments are
 -- relative to each side's ISN (as packetdrill and Wireshark show them);
@@ -63,10 +67,25 @@ for _, s in ipairs { "CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", 
   "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT" } do
   STATES[s] = true
 end
---- The eleven states of RFC 9293 (§3.3.2), in order, spelled as state
--- names are everywhere (`"SYN_SENT"`, `"TIME_WAIT"`).
+--- The eleven states of RFC 9293 (§3.3.2), in order, spelled as synfin
+-- gives them everywhere (`"SYN_SENT"`, `"TIME_WAIT"`); what it is given
+-- may be spelt as the RFC does too (see synfin.state).
 synfin.STATES = { "CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1",
   "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT" }
+
+--- A state name as synfin spells it, from either spelling: `"FIN-WAIT-1"`
+-- (RFC 9293's, as the C core reads it) or `"FIN_WAIT_1"`, in any case,
+-- and `"SYN-RECEIVED"`; nil for anything else. c:wait, c:waiting, hook
+-- filters, fixture.at_state and assert.state take either.
+-- @tparam string name
+-- @treturn string|nil "FIN_WAIT_1"
+-- @usage synfin.state "fin-wait-1" --> "FIN_WAIT_1"
+function synfin.state(name)
+  if type(name) ~= "string" then return nil end
+  local norm = name:upper():gsub("%-", "_")
+  if norm == "SYN_RECEIVED" then norm = "SYN_RCVD" end
+  return STATES[norm] and norm or nil
+end
 
 -- "file:line:" of the first caller outside synfin's own modules.
 local function where()
@@ -81,10 +100,15 @@ local function where()
   return ""
 end
 
--- Raises "bad argument #n to 'fname' (msg)" at the line that called fname
--- (level: how far up that is from argerror's caller, 3 when fname calls it).
-local function argerror(n, fname, msg, level)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), level or 3)
+-- Raises msg at the script's line that led here (where()), however deep in
+-- synfin the check that failed is: "x.lua:12: synfin: ...".
+local function raise(msg)
+  error(where() .. msg, 0)
+end
+
+-- Raises "x.lua:12: bad argument #n to 'fname' (msg)", at the script's line.
+local function argerror(n, fname, msg)
+  raise(("bad argument #%d to '%s' (%s)"):format(n, fname, msg))
 end
 
 -- A value as an error message shows it: 70000, nan, "x", a table.
@@ -92,6 +116,12 @@ local function shown(v)
   if type(v) == "string" then return ("%q"):format(v) end
   if type(v) == "number" or type(v) == "boolean" or v == nil then return tostring(v) end
   return "a " .. type(v)
+end
+
+-- The words for a state name that is none: what it got, and the names.
+local function unknown_state(name)
+  return ("unknown state %s: one of %s (or spelt as RFC 9293 spells them, FIN-WAIT-1)")
+    :format(shown(name), table.concat(synfin.STATES, ", "))
 end
 
 local TIME_MAX = 1e9 -- seconds: any time a script gives (about 31 years)
@@ -108,7 +138,7 @@ end
 -- t, the time argument n of fname: a time in seconds in 0..TIME_MAX.
 local function check_time_arg(t, n, fname)
   if type(t) ~= "number" or not (t >= 0 and t <= TIME_MAX) then
-    argerror(n, fname, "a time in seconds in 0..1e+09 expected, got " .. shown(t), 4)
+    argerror(n, fname, "a time in seconds in 0..1e+09 expected, got " .. shown(t))
   end
   return t
 end
@@ -120,6 +150,25 @@ local function check_opts(opts, known, n, fname)
     if not known[k] then argerror(n, fname, ("unknown option '%s'"):format(tostring(k))) end
   end
   return opts
+end
+
+-- pat, argument n of fname, if it is a pattern (pattern.check); else an
+-- error at the script's line that says what is wrong with it.
+local function check_pattern(pat, n, fname)
+  local ok, err = pcall(pattern.check, pat)
+  if not ok then argerror(n, fname, tostring(err)) end
+  return pat
+end
+
+-- expect_all: true, false or a pattern (without since).
+local function check_expect_all(v, n, fname)
+  if type(v) == "boolean" then return v end
+  local ok, err = pcall(pattern.check, v)
+  if not ok or v.since ~= nil then
+    error(("%sbad argument #%d to '%s' (expect_all must be true, false or a pattern without since, got %s%s)")
+      :format(where(), n, fname, shown(v), ok and "" or (": " .. tostring(err))), 0)
+  end
+  return v
 end
 
 -- A time limit: seconds (> 0) or false.
@@ -162,7 +211,9 @@ synfin.CALLBACK_BUDGET = 10
 --- A deterministic virtual network. opts: seed (integer, default 1),
 -- latency (one way, seconds, default 0.005), loss (0..1, default 0),
 -- timeout (default for blocking calls, seconds of virtual time, default 10),
--- strict (leftovers are an error at the end of net:run), payloads (false:
+-- strict (leftovers are an error at the end of net:run), `expect_all` (every
+-- segment on the wire that matches it, a pattern or true, must be consumed
+-- by an expectation: see net:run), payloads (false:
 -- the trace keeps segments' lengths but not their bytes, for bulk transfers;
 -- patterns on payload then see ""), `callback_budget` and `time_limit`.
 --
@@ -178,13 +229,13 @@ synfin.CALLBACK_BUDGET = 10
 -- A callback that only calls C (a huge string.rep) or blocks in the
 -- system is stopped only once it runs Lua again; a thread with a debug hook
 -- of its own (a debugger, a coverage tool) keeps it, and has no budget.
--- @tparam[opt] table opts seed, latency, loss, timeout, strict, payloads,
--- `callback_budget`, `time_limit`
+-- @tparam[opt] table opts seed, latency, loss, timeout, strict, `expect_all`,
+-- payloads, `callback_budget`, `time_limit`
 -- @treturn Net
 -- @usage local net = synfin.sim { seed = 7, latency = 0.005 }
 function synfin.sim(opts)
   opts = check_opts(opts, { seed = true, latency = true, loss = true, timeout = true,
-    strict = true, payloads = true, callback_budget = true, time_limit = true }, 1, "sim")
+    strict = true, expect_all = true, payloads = true, callback_budget = true, time_limit = true }, 1, "sim")
   local seed = synfin.defaults.seed or opts.seed or 1
   if math.type(seed) ~= "integer" then argerror(1, "sim", "seed must be an integer") end
   if opts.timeout ~= nil then check_time(opts.timeout, "setting 'timeout'") end
@@ -195,6 +246,7 @@ function synfin.sim(opts)
   if budget == nil then budget = synfin.CALLBACK_BUDGET end
   sim:set_budget(budget)
   if opts.time_limit ~= nil then check_time_limit(opts.time_limit, 1, "sim") end
+  if opts.expect_all ~= nil then check_expect_all(opts.expect_all, 1, "sim") end
   local net = setmetatable({
     sim = sim,
     seed = seed,
@@ -204,7 +256,8 @@ function synfin.sim(opts)
     in_flight = {},  -- indices of segment records whose fate may still change
     isn = {},        -- "addr:port>addr:port" -> that direction's ISN seen on the wire
     closed_flows = {}, -- directions whose connection has closed
-    cursor = 1,      -- net:expect looks from here on
+    outside = { cursor = 1 }, -- the script outside a scenario, as an actor: where its expectations look from
+    consumed = {},   -- indices of the segment records an expectation has matched
     timeout = opts.timeout or 10,
     listeners = {},  -- "host:conn" -> { event -> { fn, ... } }
     dispatched = 0,  -- records whose callbacks have run
@@ -212,6 +265,7 @@ function synfin.sim(opts)
     timers = {},     -- the scenario's own timers (close policies), by time
     close_policies = {}, -- "host:conn" (or "host:listener") -> policy
     strict = opts.strict, -- leftovers at the end of net:run are an error
+    expect_all = opts.expect_all, -- segments no expectation consumed are an error
     time_limit = opts.time_limit, -- each run's, in seconds of wall-clock time
   }, Net)
   nets[sim] = net
@@ -295,7 +349,7 @@ end
 -- and why (the sim closed).
 local function realtime_net(opts, peer_addr, open)
   local net = synfin.sim { seed = opts.seed, timeout = opts.timeout, strict = opts.strict,
-    payloads = opts.payloads, callback_budget = opts.callback_budget, time_limit = opts.time_limit }
+    expect_all = opts.expect_all, payloads = opts.payloads, callback_budget = opts.callback_budget, time_limit = opts.time_limit }
   local idx, got = open(net.sim)
   if not idx then
     net:close()
@@ -327,8 +381,8 @@ end
 -- local server = net:host "10.73.0.2"
 function synfin.tun(opts)
   opts = check_opts(opts, { name = true, kernel = true, prefix = true, mtu = true, seed = true,
-    timeout = true, strict = true, payloads = true, tolerance = true, callback_budget = true,
-    time_limit = true }, 1, "tun")
+    timeout = true, strict = true, expect_all = true, payloads = true, tolerance = true,
+    callback_budget = true, time_limit = true }, 1, "tun")
   if opts.tolerance ~= nil then check_tolerance(opts.tolerance, 1, "tun") end
   local kernel = opts.kernel or "10.73.0.1"
   if type(kernel) ~= "string" then argerror(1, "tun", "kernel must be an IPv4 address string") end
@@ -366,8 +420,8 @@ end
 -- local server = net:host "10.74.0.2"
 function synfin.raw(opts)
   opts = check_opts(opts, { interface = true, peer = true, mac = true, mtu = true, seed = true,
-    timeout = true, strict = true, payloads = true, tolerance = true, callback_budget = true,
-    time_limit = true }, 1, "raw")
+    timeout = true, strict = true, expect_all = true, payloads = true, tolerance = true,
+    callback_budget = true, time_limit = true }, 1, "raw")
   if type(opts.interface) ~= "string" then argerror(1, "raw", "interface must be a string") end
   if type(opts.peer) ~= "string" then argerror(1, "raw", "peer must be an IPv4 address string") end
   if opts.tolerance ~= nil then check_tolerance(opts.tolerance, 1, "raw") end
@@ -397,7 +451,7 @@ function Net:device_stats() return self.sim:tun_stats() or self.sim:raw_stats() 
 
 local function new_host(net, addr, settings, fname)
   local idx, err = net.sim:add_host(addr, settings)
-  if not idx then error(("bad argument #1 to '%s' (%s: %s)"):format(fname, addr, err), 3) end
+  if not idx then argerror(1, fname, ("%s: %s"):format(addr, err)) end
   return idx
 end
 
@@ -547,61 +601,76 @@ function Net:_tail(n)
   return table.concat(out, "\n")
 end
 
--- Drives the clock until w.check() says done, fails, or w.deadline passes.
--- Returns "ok", results... or "fail", message; with a budget (a time on the
--- net's clock, microseconds) that comes first, "pending" when it has come
--- (net:step: the wait goes on at the next step).
-function Net:_drive(w, budget)
-  w.steps = w.steps or 0
+-- Drives the clock until one of the waits is settled: its check says done
+-- or fails, or its deadline passes. Returns that wait and "ok", results...
+-- or "fail", message; a failure of the net's own (a hook, a state callback,
+-- the time limit) goes to the first wait. With a budget (a time on the
+-- net's clock, microseconds) that comes first, returns nil, "pending" when
+-- it has come (net:step: the waits go on at the next step).
+function Net:_drive(waits, budget)
+  local first = waits[1]
   while true do
     self:_refresh()
     local bad = self:_failure() or self:_dispatch() or self:_run_timers()
-    if bad then return "fail", bad end
+    if bad then return first, "fail", bad end
     local over = self.sim:over_time()
     if over then
-      return "fail", ("synfin: the scenario ran past its time limit of %g s (time_limit), at t=%.3f s, while waiting for %s")
-        :format(over, self:now(), w.what)
+      return first, "fail", ("synfin: the scenario ran past its time limit of %g s (time_limit), at t=%.3f s, while waiting for %s")
+        :format(over, self:now(), first.what)
     end
     self:_refresh()
-    local res = table.pack(w.check())
-    if res[1] then return "ok", table.unpack(res, 2, res.n) end
-    if res[1] == nil then return "fail", w.where .. res[2] .. "\nlast lines of the trace:\n" .. self:_tail() end
-    if w.idle then
-      -- nothing more happens before the deadline, and the clock is there
-      if w.sleep then return "ok" end
-      local instead = w.instead and w.instead() or nil
-      instead = instead and ("\n  instead: " .. instead) or ""
-      if w.slack > 0 then
-        -- a real-time net: say by how much the expectation missed
-        return "fail", ("%stimed out waiting for %s: expected within %.3f s (+%.3f s tolerance), %s for %.3f s (at t=%.3f s)%s\nlast lines of the trace:\n%s")
-          :format(w.where, w.what, w.timeout, w.slack, w.missing or "it had not happened",
-            (self.sim:now() - w.start) / 1e6, self:now(), instead, self:_tail())
-      end
-      return "fail", ("%stimed out after %g s (at t=%.3f s) waiting for %s%s\nlast lines of the trace:\n%s")
-        :format(w.where, w.timeout, self:now(), w.what, instead, self:_tail())
+    for _, w in ipairs(waits) do
+      local res = table.pack(w.check())
+      if res[1] then return w, "ok", table.unpack(res, 2, res.n) end
+      if res[1] == nil then return w, "fail", w.where .. res[2] .. "\nlast lines of the trace:\n" .. self:_tail() end
+      if w.idle then return w, self:_timed_out(w) end
+      w.steps = (w.steps or 0) + 1
+      if w.steps > MAX_STEPS then return w, "fail", w.where .. "the network did not settle while waiting for " .. w.what end
     end
-    w.steps = w.steps + 1
-    if w.steps > MAX_STEPS then return "fail", w.where .. "the network did not settle while waiting for " .. w.what end
-    -- stop at the scenario's own timers (close policies) too
-    local limit = w.deadline
+    -- step to the first deadline, stopping at the scenario's own timers
+    -- (close policies) and at a race's net:after branch, due before the
+    -- race's deadline (which has the tolerance on top)
+    local now = self.sim:now()
+    local deadline = first.deadline
+    for _, w in ipairs(waits) do
+      if w.deadline < deadline then deadline = w.deadline end
+    end
+    local limit = deadline
+    for _, w in ipairs(waits) do
+      if w.wake and w.wake < limit and w.wake > now then limit = w.wake end
+    end
     local timer = self.timers[1]
     if timer and timer.at < limit then limit = timer.at end
-    -- a race's net:after branch is due before the race's deadline (which
-    -- has the tolerance on top): wake for it, no later
-    if w.wake and w.wake < limit and w.wake > self.sim:now() then limit = w.wake end
     local paused = budget and budget < limit
     if paused then limit = budget end
-    local stepped = self.sim:step(limit)
-    if not stepped then
-      if paused then return "pending" end
-      if limit < w.deadline then
+    if not self.sim:step(limit) then
+      if paused then return nil, "pending" end
+      if limit < deadline then
         bad = self:_run_timers()
-        if bad then return "fail", bad end
+        if bad then return first, "fail", bad end
       else
-        w.idle = true
+        -- nothing more happens before these deadlines, and the clock is there
+        for _, w in ipairs(waits) do
+          if w.deadline <= limit then w.idle = true end
+        end
       end
     end
   end
+end
+
+-- A wait whose deadline has come: a sleep's end, or a timeout's failure.
+function Net:_timed_out(w)
+  if w.sleep then return "ok" end
+  local instead = w.instead and w.instead() or nil
+  instead = instead and ("\n  instead: " .. instead) or ""
+  if w.slack > 0 then
+    -- a real-time net: say by how much the expectation missed
+    return "fail", ("%stimed out waiting for %s: expected within %.3f s (+%.3f s tolerance), %s for %.3f s (at t=%.3f s)%s\nlast lines of the trace:\n%s")
+      :format(w.where, w.what, w.timeout, w.slack, w.missing or "it had not happened",
+        (self.sim:now() - w.start) / 1e6, self:now(), instead, self:_tail())
+  end
+  return "fail", ("%stimed out after %g s (at t=%.3f s) waiting for %s%s\nlast lines of the trace:\n%s")
+    :format(w.where, w.timeout, self:now(), w.what, instead, self:_tail())
 end
 
 -- Runs the scenario's timers that are due; a failing one fails the scenario.
@@ -622,10 +691,28 @@ function Net:_at(seconds, fn)
   table.insert(self.timers, i, timer)
 end
 
--- Blocks the scenario on a wait: yields inside net:run, drives directly outside.
--- A wait that is not a sleep gets the net's tolerance on top of its timeout
--- (net:slack: 0 on a sim); missing says what did not happen ("nothing
--- came"), for the timeout's message on a real-time net.
+-- The actor running now: the scenario or one that net:spawn added, each a
+-- coroutine with its expectation cursor; net.outside when the script runs
+-- outside a scenario (its waits drive the clock themselves).
+function Net:_actor()
+  local sc = self.scenario
+  if sc then
+    local co = coroutine.running()
+    for _, a in ipairs(sc.actors) do
+      if a.co == co then return a end
+    end
+  end
+  return self.outside
+end
+
+-- Blocks the running actor on a wait: yields inside net:run, drives directly
+-- outside. A wait that is not a sleep gets the net's tolerance on top of its
+-- timeout (net:slack: 0 on a sim); missing says what did not happen
+-- ("nothing came"), for the timeout's message on a real-time net.
+--
+-- When the wait is over the actor resumes, and its expectations see only
+-- the segments sent from then on; unless an expectation matched in this
+-- wait: then from just after its match (see net:expect).
 function Net:_block(what, timeout, check, instead, sleep, missing, wake)
   local kind, running = self.sim:busy()
   if kind and kind ~= "scenario" then
@@ -640,14 +727,23 @@ function Net:_block(what, timeout, check, instead, sleep, missing, wake)
   local w = { synfin_wait = true, what = what, timeout = timeout, check = check, instead = instead,
     sleep = sleep, where = where(), start = now, slack = slack, missing = missing,
     deadline = now + us(timeout + slack), wake = wake }
+  local actor = self:_actor()
+  actor.matched = false
   local res
-  if self.co and coroutine.running() == self.co then
+  if actor.co then
     res = table.pack(coroutine.yield(w))
   else
-    res = table.pack(self:_drive(w))
+    res = table.pack(select(2, self:_drive({ w })))
   end
+  if not actor.matched then self:_resumed(actor) end
   if res[1] == "fail" then error(res[2], 0) end
   return table.unpack(res, 2, res.n)
+end
+
+-- The actor has resumed: what was sent until now is in its past.
+function Net:_resumed(actor)
+  self:_sync()
+  if #self.recs + 1 > actor.cursor then actor.cursor = #self.recs + 1 end
 end
 
 -- A wait that has not begun: start() makes its check (and what to say
@@ -666,8 +762,8 @@ end
 --- Waits for whichever of several waits is satisfied first, and returns its
 -- name and results; the others are dropped (nothing of theirs lingers: they
 -- are only checks on the virtual clock). branches: name -> a wait made by
--- c:waiting(state), c:receiving(n), l:accepting(), net:expecting(pattern) or
--- net:after(seconds). A branch that fails (a connection closed instead)
+-- c:waiting(state), c:receiving(n), c:sending_all(data), c:draining(),
+-- l:accepting(), net:expecting(pattern), a:joining() or net:after(seconds). A branch that fails (a connection closed instead)
 -- wins with nil, message. t bounds the whole race.
 -- @tparam table branches name -> a wait
 -- @tparam[opt] number t seconds (default: the net's timeout)
@@ -740,76 +836,173 @@ function Net:leftovers()
   return out
 end
 
--- Makes fn the net's scenario, a coroutine, and runs it to its first wait.
+------------------------------------------------------------------------------
+-- Actors: the scenario of net:run, and the others net:spawn adds to it.
+------------------------------------------------------------------------------
+
+local Actor = {}
+Actor.__index = Actor
+
+-- A new actor of the running scenario: fn(...) in a coroutine of its own,
+-- started (fresh) at the next round of net:_advance, at the same instant.
+local function new_actor(net, fn, args, name)
+  local sc = net.scenario
+  local a = setmetatable({ net = net, id = #sc.actors + 1, fresh = true, args = args, cursor = 1 }, Actor)
+  a.name = name or ("the actor spawned at %s"):format((where():gsub(": $", "")))
+  a.co = coroutine.create(function(...)
+    net:_resumed(a) -- its first resumption: what came before is its past
+    return fn(...)
+  end)
+  sc.actors[#sc.actors + 1] = a
+  return a
+end
+
+-- Makes fn the net's scenario: the first actor of a new run.
 local function begin(net, fn, opts, fname)
   if type(fn) ~= "function" then argerror(1, fname, "function expected") end
-  opts = check_opts(opts, { strict = true, time_limit = true }, 2, fname)
+  opts = check_opts(opts, { strict = true, time_limit = true, expect_all = true }, 2, fname)
   if opts.time_limit ~= nil then check_time_limit(opts.time_limit, 2, fname) end
-  if net.co then error("a scenario is already running on this net", 3) end
+  if net.scenario then raise("a scenario is already running on this net") end
   local strict = opts.strict
   if strict == nil then strict = net.strict end
+  local expect_all = opts.expect_all
+  if expect_all == nil then expect_all = net.expect_all end
+  if expect_all ~= nil then check_expect_all(expect_all, 2, fname) end
   local limit = opts.time_limit
   if limit == nil then limit = net.time_limit end
   net.sim:set_time_limit(limit or false)
-  net.co = coroutine.create(fn)
-  net.scenario = { co = net.co, strict = strict }
-  return net:_resume(net)
+  net:_sync()
+  net.scenario = { strict = strict, expect_all = expect_all or nil, first = #net.recs + 1, actors = {} }
+  new_actor(net, fn, table.pack(net), "the scenario")
 end
 
--- Resumes the scenario with what its last wait gave, until it waits again
--- (true) or has ended (false; an error raised if it failed).
-function Net:_resume(...)
-  local sc = self.scenario
-  local ok, w = self.sim:resume(sc.co, ...)
-  if not ok then return self:_finish(debug.traceback(sc.co, tostring(w))) end
-  if coroutine.status(sc.co) == "dead" then return self:_finish() end
-  if type(w) ~= "table" or not w.synfin_wait then
-    return self:_finish("the scenario yielded something that is not a synfin wait")
+-- The error an actor failed with, as net:run raises it: a message gets the
+-- actor's traceback and the last lines of the ladder (unless it has them);
+-- an error object (luassert's, under busted: a failure, not an error)
+-- stays the same object, the ladder added to its message.
+function Net:_failed(a, err)
+  local tail = #self:records() > 0 and ("\nlast lines of the trace:\n" .. self:_tail()) or ""
+  local in_actor = a.id > 1 and ("\n(in %s)"):format(a.name) or ""
+  if type(err) == "string" or type(err) == "number" then
+    err = tostring(err)
+    if not err:find("\nlast lines of the trace:\n", 1, true) then err = err .. tail end
+    return debug.traceback(a.co, err .. in_actor)
   end
-  sc.wait = w
-  return true
+  if type(err) == "table" and type(err.message) == "string" then
+    if not err.message:find("\nlast lines of the trace:\n", 1, true) then
+      err.message = err.message .. in_actor .. tail
+    end
+  end
+  return err
 end
 
--- The scenario has ended: its failure, a hook's or a callback's, or its
--- leftovers when strict, are raised.
+-- Resumes actor a with what its wait gave, until it waits again or ends;
+-- an error in it ends the run, raised.
+function Net:_resume(a, ...)
+  local res = table.pack(self.sim:resume(a.co, ...))
+  if not res[1] then return self:_finish(self:_failed(a, res[2])) end
+  if coroutine.status(a.co) == "dead" then
+    a.done, a.wait = true, nil
+    a.results = table.pack(table.unpack(res, 2, res.n))
+    return
+  end
+  local w = res[2]
+  if type(w) ~= "table" or not w.synfin_wait then
+    return self:_finish(a.name .. " yielded something that is not a synfin wait")
+  end
+  a.wait, w.actor = w, a
+end
+
+-- The segments on the wire of this run that no expectation consumed and
+-- that expect_all says must be (a pattern, or true: all).
+function Net:_unexpected(sc)
+  local scope = sc.expect_all == true and {} or sc.expect_all
+  local out = {}
+  for i = sc.first, #self.recs do
+    local r = self.recs[i]
+    if synfin.on_wire(r) and not self.consumed[i] and pattern.match(self, r, scope) then
+      out[#out + 1] = ("#%d %s from %s at t=%.3f s (seq=%s ack=%s len=%d)"):format(r.n,
+        r.flags ~= "" and r.flags or ".", r.src, r.time, tostring(r.seq), tostring(r.ack), r.len or 0)
+    end
+  end
+  return out
+end
+
+-- The run has ended: the failure of an actor, of a hook or a callback, its
+-- leftovers when strict, or segments nobody expected under expect_all, are
+-- raised.
 function Net:_finish(err)
-  local strict = self.scenario.strict
-  self.co, self.scenario = nil, nil
+  local sc = self.scenario
+  self.scenario = nil
   self.sim:set_time_limit(false)
-  if err then error(err, 0) end
+  self:_resumed(self.outside)
+  if err ~= nil then error(err, 0) end
   self:_sync()
   local bad = self:_failure() or self:_dispatch()
   if bad then error(bad, 0) end
-  if strict then
+  if sc.strict then
     local left = self:leftovers()
     if #left > 0 then error("the scenario left behind:\n  " .. table.concat(left, "\n  "), 0) end
+  end
+  if sc.expect_all then
+    local missed = self:_unexpected(sc)
+    if #missed > 0 then
+      error(("synfin: expect_all: %d segment%s on the wire that no expectation consumed:\n  %s\nlast lines of the trace:\n%s")
+        :format(#missed, #missed > 1 and "s" or "", table.concat(missed, "\n  "), self:_tail()), 0)
+    end
   end
   return false
 end
 
--- Runs the scenario's waits until one is pending at budget (true) or the
--- scenario ends (false). budget nil: no bound.
+-- Runs the actors: those spawned since the last round start, then the clock
+-- is driven until a wait is settled and its actor resumes, and so on until
+-- every actor has finished (false), or, with a budget, until the waits are
+-- pending at it (true); budget false: only the start (net:start).
 function Net:_advance(budget)
   local sc = self.scenario
   while true do
-    local res = table.pack(self:_drive(sc.wait, budget))
-    if res[1] == "pending" then return true end
-    if not self:_resume(table.unpack(res, 1, res.n)) then return false end
+    for _, a in ipairs(sc.actors) do
+      if a.fresh then
+        a.fresh = false
+        self:_resume(a, table.unpack(a.args, 1, a.args.n))
+      end
+    end
+    local waits = {}
+    for _, a in ipairs(sc.actors) do
+      if a.wait then waits[#waits + 1] = a.wait end
+    end
+    if #waits == 0 then return self:_finish() end
+    if budget == false then return true end
+    local res = table.pack(self:_drive(waits, budget))
+    local w = res[1]
+    if not w then return true end -- pending at the budget
+    local a = w.actor
+    a.wait = nil
+    self:_resume(a, table.unpack(res, 2, res.n))
   end
 end
 
 --- Runs fn(net) as the scenario, on the net's clock; returns the net when
--- fn has finished. An error in fn, a failed wait or a failed hook is raised
--- with its traceback. opts.strict (or the net's strict setting): leftovers
--- (net:leftovers()) are an error too. opts.`time_limit` (or the net's):
--- seconds of wall-clock time the whole run may take (see synfin.sim).
+-- fn, and every actor it spawned (net:spawn), have finished. An error in
+-- any of them, a failed wait or a failed hook is raised with its traceback
+-- and the last lines of the ladder; a luassert failure stays the same
+-- object (busted reports a failure, not an error). opts.strict (or the
+-- net's strict setting): leftovers (net:leftovers()) are an error too.
+-- opts.`expect_all` (or the net's), the strict mode for segments, as
+-- packetdrill's: every segment on the wire of this run that matches it (a
+-- pattern, or true for all) must have been consumed by an expectation
+-- (net:expect, net:expect_at, a net:expecting that won), else the run
+-- fails naming them. opts.`time_limit` (or the net's): seconds of
+-- wall-clock time the whole run may take (see synfin.sim).
 -- net:start and net:step do the same a step at a time, for a program with a
 -- loop of its own.
 -- @tparam function fn the scenario, called with the net
--- @tparam[opt] table opts strict, `time_limit`
+-- @tparam[opt] table opts strict, `expect_all`, `time_limit`
 -- @treturn Net
+-- @usage net:run(function() ... end, { expect_all = { from = b } })
 function Net:run(fn, opts)
-  if begin(self, fn, opts, "run") then self:_advance(nil) end
+  begin(self, fn, opts, "run")
+  self:_advance(nil)
   return self
 end
 
@@ -819,12 +1012,13 @@ end
 -- net: poll net:fd() for reading, with net:next_timeout() as the timeout,
 -- and call net:step() when either fires, until it returns false.
 -- @tparam function fn the scenario, called with the net
--- @tparam[opt] table opts strict, `time_limit` (as for net:run)
+-- @tparam[opt] table opts strict, `expect_all`, `time_limit` (as for net:run)
 -- @treturn boolean true while the scenario runs, false when it has finished already
 -- @raise the scenario's failure, as net:run raises it
 -- @usage net:start(function() local c = host:connect("10.73.0.1", 80) ... end)
 function Net:start(fn, opts)
-  return begin(self, fn, opts, "start")
+  begin(self, fn, opts, "start")
+  return self:_advance(false)
 end
 
 --- Lets the net run for at most t seconds (default 0: only what is there
@@ -843,14 +1037,19 @@ function Net:step(t)
   check_time_arg(t, 1, "step")
   local kind, running = self.sim:busy()
   if kind and kind ~= "scenario" then
-    error(("synfin: net:step inside %s: a callback runs to its end without moving the clock"):format(running), 2)
+    raise(("synfin: net:step inside %s: a callback runs to its end without moving the clock"):format(running))
   end
-  if self.co and coroutine.running() == self.co then error("net:step is called from inside the scenario", 2) end
+  if self:_actor() ~= self.outside then raise("net:step is called from inside the scenario") end
   local budget = self.sim:now() + us(t)
-  if self.scenario then return self:_advance(budget) end
+  if self.scenario then
+    local going = self:_advance(budget)
+    self:_resumed(self.outside)
+    return going
+  end
   local n = 0
   while n < MAX_STEPS and self.sim:step(budget) do n = n + 1 end
   self:_refresh()
+  self:_resumed(self.outside)
   local bad = self:_failure() or self:_dispatch()
   if bad then error(bad, 0) end
   return false
@@ -863,7 +1062,7 @@ end
 function Net:fd() return self.sim:fd() end
 
 --- Seconds until the net next needs a step: its next timer or delayed
--- segment, or the deadline of the scenario's wait (net:start), whichever
+-- segment, or the deadline of a wait of the scenario (net:start), whichever
 -- comes first; 0 when something is due now; nil when nothing is pending
 -- (then only the fd can wake it). On a sim, virtual seconds.
 -- @treturn number|nil
@@ -876,11 +1075,13 @@ function Net:next_timeout()
   else
     at = self.sim:next_time()
   end
-  local w = self.scenario and self.scenario.wait
-  if w then
-    local due = w.deadline
-    if w.wake and w.wake < due and w.wake > now then due = w.wake end
-    if not at or due < at then at = due end
+  for _, a in ipairs(self.scenario and self.scenario.actors or {}) do
+    local w = a.wait
+    if w then
+      local due = w.deadline
+      if w.wake and w.wake < due and w.wake > now then due = w.wake end
+      if not at or due < at then at = due end
+    end
   end
   local timer = self.timers[1]
   if timer and (not at or timer.at < at) then at = timer.at end
@@ -888,58 +1089,167 @@ function Net:next_timeout()
   return math.max(0, at - now) / 1e6
 end
 
+--- Adds an actor to the running scenario: fn(...) runs in a coroutine of
+-- its own on the same clock, from the instant the calling actor next
+-- waits, and may wait (c:recv, net:expect, net:sleep ...) while the others
+-- do: a server sending a megabyte while the client reads it, without
+-- interleaving them by hand. net:run returns once every actor has
+-- finished; an error in any of them fails the run (with "in the actor
+-- spawned at x.lua:12"). Each actor has its own expectation cursor (see
+-- net:expect); a segment one actor's expectation consumed, no other's
+-- matches. Only from inside the scenario (or another actor).
+-- @tparam function fn the actor
+-- @param ... its arguments
+-- @treturn Actor its handle: a:join(t) waits for it to finish
+-- @usage net:spawn(function() s:send_all(data); s:drain(5); s:close() end)
+function Net:spawn(fn, ...)
+  if type(fn) ~= "function" then argerror(1, "spawn", "function expected, got " .. shown(fn)) end
+  local kind, running = self.sim:busy()
+  if kind and kind ~= "scenario" then
+    error(("%ssynfin: net:spawn inside %s: spawn actors from the scenario"):format(where(), running), 0)
+  end
+  if self:_actor() == self.outside then
+    error(where() .. "synfin: net:spawn outside a scenario: actors share the scenario's clock, so spawn them"
+      .. " inside net:run's function", 0)
+  end
+  return new_actor(self, fn, table.pack(...))
+end
+
+--- An actor: the handle net:spawn returns. Fields: done (true once it has
+-- finished), results (what its function returned, packed), name.
+-- @type Actor
+
+--- Waits until the actor has finished, and returns what its function
+-- returned.
+-- @tparam[opt] number t seconds (default: the net's timeout)
+-- @return the actor's results
+function Actor:join(t)
+  return self.net:_await(self:joining(), t)
+end
+
+--- The wait of a:join, for net:first.
+-- @return a wait
+function Actor:joining()
+  return waitable(self.net, self.name .. " to finish", function()
+    if self.net:_actor() == self then
+      error(where() .. "synfin: an actor cannot wait for itself to finish", 0)
+    end
+    return function()
+      if self.done then return true, table.unpack(self.results, 1, self.results.n) end
+      return false
+    end
+  end)
+end
+
+Actor.__tostring = function(a)
+  return ("<actor %d %s: %s>"):format(a.id, a.name, a.done and "finished" or (a.wait and ("waiting for " .. a.wait.what)) or "running")
+end
+
+--- The net (continued).
+-- @type Net
+
 --- Lets t seconds of virtual time pass.
 -- @tparam number t seconds
 function Net:sleep(t)
   return self:_await(self:after(t))
 end
 
---- Waits for the next segment on the wire that matches pat (see
--- synfin.pattern); returns its record. Segments are looked for from the one
--- after the last expect's match on, so a segment sent just before the call is
--- still seen. A segment an egress hook dropped never reached the wire.
+--- Waits for a segment on the wire that matches pat (see synfin.pattern),
+-- and returns its record; the segment is consumed: no other expectation
+-- matches it again.
+--
+-- The rule: an expectation sees only the segments sent after the later of
+-- two points, the last time the running actor (the scenario, or one that
+-- net:spawn added) resumed from a wait that was not an expectation, and
+-- the match of its previous expectation. So a segment sent before the
+-- scenario last waited (during a c:wait, a c:recv, a net:sleep) is the
+-- past, and never passes an expectation by itself; a segment the script's
+-- own call sends (c:close(), then net:expect of the FIN) is seen, and so
+-- are the segments after a match, even sent at the same instant as it
+-- (two expectations in a row for two segments of one flight). To look
+-- further back, take a mark first and name it: `since = net:mark()` in the
+-- pattern makes the expectation see every segment from the mark on (those
+-- consumed already aside). A timeout names a segment the rule left out
+-- that would have matched. Outside net:run the script is its own actor:
+-- its waits resume it.
+--
+-- A segment an egress hook dropped never reached the wire.
 -- @tparam table pat a pattern
 -- @tparam[opt] number t seconds (default: the net's timeout)
 -- @treturn table the segment's record
--- @usage local fin = net:expect({ from = a, flags = "F" }, 1)
+-- @usage c:close()
+-- local fin = net:expect({ from = a, flags = "F" }, 1)
+-- local m = net:mark()
+-- c:wait("ESTABLISHED", 1)
+-- net:expect({ from = a, flags = "=A", since = m }, 0)   -- the handshake's ACK
 function Net:expect(pat, t)
-  return self:_await(self:expecting(pat), t)
+  return self:_await(self:_expecting(pat, "expect"), t)
 end
 
--- The next segment on the wire from net.cursor on that matches pat (the
--- cursor moves past it), or nil.
-local function next_match(net, pat)
-  for i = net.cursor, #net.recs do
+--- A mark of this point of the run, for the `since` of a pattern: an
+-- expectation with `since = mark` sees every segment sent from the mark
+-- on, also those sent before the scenario last resumed (see net:expect).
+-- Fields: time (seconds), index (of the next record).
+-- @treturn table the mark
+function Net:mark()
+  self:_sync()
+  return setmetatable({ synfin_mark = true, index = #self.recs + 1, time = self:now() }, pattern.Mark)
+end
+
+-- The first segment on the wire that matches pat, from where the actor's
+-- expectations look (or pat.since) on, not consumed yet; consumed now (the
+-- actor's cursor moves past it), or nil.
+local function next_match(net, pat, actor)
+  for i = pat.since and pat.since.index or actor.cursor, #net.recs do
     local r = net.recs[i]
-    if synfin.on_wire(r) and pattern.match(net, r, pat) then
-      net.cursor = i + 1
+    if not net.consumed[i] and synfin.on_wire(r) and pattern.match(net, r, pat) then
+      net.consumed[i] = true
+      if i + 1 > actor.cursor then actor.cursor = i + 1 end
+      actor.matched = true
       if pat.label then r.label = pat.label end
       return r
     end
   end
 end
 
--- What came instead of a match, for a timeout's message.
-local function unmatched(net)
+-- What came instead of a match, for a timeout's message; and the latest
+-- segment the rule left out that would have matched.
+local function unmatched(net, pat, actor)
+  local from = pat.since and pat.since.index or actor.cursor
   local seen = {}
-  for i = net.cursor, #net.recs do
+  for i = from, #net.recs do
     local r = net.recs[i]
     if synfin.on_wire(r) then seen[#seen + 1] = "#" .. r.n end
   end
-  return #seen > 0 and ("segments " .. table.concat(seen, ", ") .. " did not match") or "no segment"
+  local said = #seen > 0 and ("segments " .. table.concat(seen, ", ") .. " did not match") or "no segment"
+  for i = from - 1, 1, -1 do
+    local r = net.recs[i]
+    if not net.consumed[i] and synfin.on_wire(r) and pattern.match(net, r, pat) then
+      return said .. ("; segment #%d (t=%.3f s) would match, but was sent before this expectation's"
+        .. " start (where the scenario last resumed, or the previous expectation's match):"
+        .. " take a mark before it and give since = mark to look back"):format(r.n, r.time)
+    end
+  end
+  return said
 end
 
 --- The wait of net:expect, for net:first.
 -- @tparam table pat a pattern
 -- @return a wait
 function Net:expecting(pat)
-  pattern.check(pat)
+  return self:_expecting(pat, "expecting")
+end
+
+-- net:expecting, its errors naming fname.
+function Net:_expecting(pat, fname)
+  check_pattern(pat, 1, fname)
   return waitable(self, pattern.describe(self, pat), function()
+    local actor = self:_actor()
     return function()
-      local r = next_match(self, pat)
+      local r = next_match(self, pat, actor)
       if r then return true, r end
       return false
-    end, function() return unmatched(self) end
+    end, function() return unmatched(self, pat, actor) end
   end, "nothing came")
 end
 
@@ -948,14 +1258,16 @@ end
 -- net's tolerance for the interval from now to at (net:slack; exactly at
 -- on a sim). Fails if it comes early, and if it is late says by how much
 -- (waiting at most as long again, within the net's timeout, to find out).
--- For timers: retransmissions, keepalives, TIME_WAIT's end.
+-- For timers: retransmissions, keepalives, TIME_WAIT's end. It sees the
+-- segments net:expect would.
 -- @tparam table pat a pattern
 -- @tparam number at the time it should come
 -- @treturn table the segment's record
 -- @usage local again = net:expect_at({ flags = "SA" }, first.time + 1) -- RTO: 1 s
 function Net:expect_at(pat, at)
-  pattern.check(pat)
+  check_pattern(pat, 1, "expect_at")
   check_time_arg(at, 2, "expect_at")
+  local actor = self:_actor()
   local now = self:now()
   local slack = self:slack(math.max(0, at - now))
   local lo, hi = us(at - slack), us(at + slack)
@@ -964,7 +1276,7 @@ function Net:expect_at(pat, at)
   local what = pattern.describe(self, pat)
   local window = slack > 0 and ("t=%.3f s (+/- %.3f s tolerance)"):format(at, slack) or ("t=%.6f s"):format(at)
   local r = self:_block(what .. " at " .. window, math.max(0, at + slack - now) + extra, function()
-    local r = next_match(self, pat)
+    local r = next_match(self, pat, actor)
     if not r then return false end
     local t = r.time_us or us(r.time)
     if t < lo or t > hi then
@@ -975,20 +1287,21 @@ function Net:expect_at(pat, at)
   end, nil, true) -- a sleep: its end is no failure of itself, the check below says what missed
   if not r then
     error(("%sexpected %s at %s, nothing came by t=%.3f s (%.3f s late and counting); %s\nlast lines of the trace:\n%s")
-      :format(where(), what, window, self:now(), self:now() - at, unmatched(self), self:_tail()), 0)
+      :format(where(), what, window, self:now(), self:now() - at, unmatched(self, pat, actor), self:_tail()), 0)
   end
   return r
 end
 
 --- Fails if a segment matching pat goes on the wire within t seconds
--- (counting from the call); returns true otherwise.
+-- (counting from the call; with `since = mark` in the pattern, from the
+-- mark on); returns true otherwise. It consumes nothing.
 -- @tparam table pat a pattern
 -- @tparam[opt] number t seconds (default: the net's timeout)
 -- @treturn boolean true
 function Net:expect_nothing(pat, t)
-  pattern.check(pat)
+  check_pattern(pat, 1, "expect_nothing")
   self:_sync()
-  local from = #self.recs + 1
+  local from = pat.since and pat.since.index or #self.recs + 1
   local what = pattern.describe(self, pat)
   t = check_time_arg(t or self.timeout, 2, "expect_nothing")
   -- on a real-time net a segment in the window's last stretch (the
@@ -1088,7 +1401,7 @@ function Net:pcap(path)
     argerror(1, "pcap", "a file name or false expected, got " .. type(path))
   end
   local ok, err = self.sim:pcap(path)
-  if not ok then error("net:pcap: " .. err, 2) end
+  if not ok then raise("net:pcap: " .. err) end
   return self
 end
 
@@ -1117,42 +1430,71 @@ end
 ------------------------------------------------------------------------------
 
 local function check_host_stack(h, fname)
-  if h.peer then error(("'%s': %s is a bare peer: it has no TCP"):format(fname, h.addr), 3) end
+  if h.peer then raise(("'%s': %s is a bare peer: it has no TCP"):format(fname, h.addr)) end
 end
 
 --- Opens a listener (passive OPEN) on port. opts: backlog, close (a close
 -- policy for the connections it accepts), plus any host setting (msl, rto,
--- ...) for them.
--- Returns the listener, or nil, message, code.
+-- ...) for them. A failure raises at the script's line, saying why: the
+-- scenario cannot go on without its listener ("synfin: cannot listen on
+-- 192.0.2.2:80: address already in use (a listener is there already)").
+-- Opening (listen, connect) raises; the calls on a connection (send, read,
+-- close, abort) return nil, message, code: TCP's answers, which tests check.
 -- @tparam integer port
 -- @tparam[opt] table opts backlog, and host settings
--- @treturn[1] Conn the listener, in LISTEN
--- @return[2] nil, message, code
+-- @treturn Conn the listener, in LISTEN
 function Host:listen(port, opts)
   check_host_stack(self, "listen")
-  if math.type(port) ~= "integer" then argerror(1, "listen", "port number expected") end
+  if math.type(port) ~= "integer" then argerror(1, "listen", "port number expected, got " .. shown(port)) end
   opts = check_opts(opts, setmetatable({ close = true }, { __index = SETTINGS }), 2, "listen")
   local b, rest = split(opts, { backlog = true, close = true })
   if b.close ~= nil and type(b.close) ~= "function" then argerror(2, "listen", "close must be a function") end
-  local l, err, code = self.net.sim:listen(self.index, port, b.backlog, rest)
-  if l and b.close then l:set_close(b.close) end
-  return l, err, code
+  local l, err = self.net.sim:listen(self.index, port, b.backlog, rest)
+  if not l then
+    local why = ""
+    for _, r in ipairs(self:connections()) do
+      if r.lport == port then
+        why = r.state == "LISTEN" and " (a listener is there already)" or (" (connections use port %d)"):format(port)
+        break
+      end
+    end
+    raise(("synfin: cannot listen on %s:%d: %s%s"):format(self.addr, port, err, why))
+  end
+  if b.close then l:set_close(b.close) end
+  return l
 end
 
 --- Active OPEN to addr:port. opts: sport (local port), plus any host setting.
--- Returns the connection (in `SYN_SENT`), or nil, message, code.
+-- Returns the connection (in `SYN_SENT`). A failure raises at the script's
+-- line, saying why ("synfin: cannot connect 192.0.2.1:40000 to
+-- 192.0.2.2:80: connection already exists (it is ESTABLISHED)"), as
+-- host:listen's does.
 -- @tparam string addr the peer's address
 -- @tparam integer port the peer's port
 -- @tparam[opt] table opts sport, and host settings
--- @treturn[1] Conn the connection
--- @return[2] nil, message, code
+-- @treturn Conn the connection
 function Host:connect(addr, port, opts)
   check_host_stack(self, "connect")
-  if type(addr) ~= "string" then argerror(1, "connect", "address string expected") end
-  if math.type(port) ~= "integer" then argerror(2, "connect", "port number expected") end
+  if type(addr) ~= "string" then argerror(1, "connect", "address string expected, got " .. shown(addr)) end
+  if math.type(port) ~= "integer" then argerror(2, "connect", "port number expected, got " .. shown(port)) end
   opts = check_opts(opts, setmetatable({ sport = true }, { __index = SETTINGS }), 3, "connect")
   local s, rest = split(opts, { sport = true })
-  return self.net.sim:connect(self.index, addr, port, s.sport, rest)
+  local c, err, code = self.net.sim:connect(self.index, addr, port, s.sport, rest)
+  if c then return c end
+  local why = ""
+  if code == -3 then -- SF_EEXIST
+    for _, r in ipairs(self:connections()) do
+      if r.lport == s.sport and r.raddr == addr and r.rport == port then why = (" (it is %s)"):format(r.state) end
+    end
+  elseif code == -9 then -- SF_EADDRINUSE
+    why = s.sport and (" (port %d of %s is taken)"):format(s.sport, self.addr)
+      or " (no ephemeral port is free, 49152..65535)"
+  elseif code == -1 then -- SF_EINVAL
+    why = (" (%s:%d is no place a connection can go: a broadcast, multicast or reserved address, or port 0;"
+      .. " RFC 9293 §3.9.1.1, MUST-46)"):format(addr, port)
+  end
+  raise(("synfin: cannot connect %s%s to %s:%d: %s%s"):format(self.addr, s.sport and (":" .. s.sport) or "",
+    addr, port, err, why))
 end
 
 --- The segment a hook sees: its fields, and two ways to make another one.
@@ -1167,7 +1509,39 @@ Seg.__index = Seg
 local SEG_FIELDS = { src = true, dst = true, sport = true, dport = true, seq = true, ack = true,
   abs_seq = true, abs_ack = true, flags = true, win = true, payload = true, mss = true,
   wscale = true, sack_perm = true, ts_val = true, ts_ecr = true, urp = true, bad_checksum = true,
-  ttl = true, tos = true }
+  ttl = true, tos = true, ts = true }
+
+-- The options a crafted segment may leave out with false (ts = false: the
+-- timestamp option, ts_val and ts_ecr).
+local OPTIONS = { "mss", "wscale", "sack_perm", "sack", "abs_sack", "ts_val", "ts_ecr" }
+
+-- Applies ts = false / true and an option = false to a segment table s
+-- being crafted (has_ts: whatever filled it had the timestamp option).
+local function strip_options(s, has_ts)
+  if s.ts == 1 or s.ts == 0 then s.ts = s.ts == 1 end -- as records and hooks' segments show it
+  if s.ts ~= nil and type(s.ts) ~= "boolean" then
+    error(("%ssynfin: segment field 'ts' must be true or false, got %s"):format(where(), shown(s.ts)), 0)
+  end
+  if s.ts == false then
+    s.ts_val, s.ts_ecr = nil, nil
+  elseif s.ts == true and not has_ts and s.ts_val == nil then
+    error(("%ssynfin: segment field 'ts' is true, but there are no timestamps to fill it with (no connection"
+      .. " agreed them, RFC 7323 §3.2): give ts_val and ts_ecr"):format(where()), 0)
+  end
+  s.ts = nil
+  for _, k in ipairs(OPTIONS) do
+    if s[k] == false then s[k] = nil end
+  end
+  return s
+end
+
+-- The known segment fields, for an error message.
+local function seg_field_names()
+  local names = { "sack", "abs_sack" }
+  for k in pairs(SEG_FIELDS) do names[#names + 1] = k end
+  table.sort(names)
+  return table.concat(names, ", ")
+end
 
 -- Sequence numbers that the Lua side computes with must be integers (a
 -- relative one may be any: it wraps); every field's range is checked where
@@ -1189,7 +1563,7 @@ local function copy_fields(seg, fields, fname)
     out[k] = v
   end
   check_seq_fields(fields or {})
-  return out
+  return strip_options(out, out.ts_val ~= nil)
 end
 
 --- A modified copy of this segment, to return from a hook: it is sent (or
@@ -1281,8 +1655,10 @@ function Host:hook(dir, filter, fn)
     end
     cfilter.conn = extra.conn:id()
   end
-  if cfilter.state ~= nil and not STATES[cfilter.state] then
-    argerror(2, "hook", "unknown state " .. shown(cfilter.state))
+  if cfilter.state ~= nil then
+    local name = synfin.state(cfilter.state)
+    if not name then argerror(2, "hook", unknown_state(cfilter.state)) end
+    cfilter.state = name
   end
   if extra.when ~= nil and type(extra.when) ~= "function" then
     argerror(2, "hook", "when must be a function, got " .. shown(extra.when))
@@ -1311,15 +1687,57 @@ function Host:hook(dir, filter, fn)
   return h
 end
 
+-- A crafted segment filled from what a connection would send now:
+-- header_of(flags) gives it (c:header, sim:header), for the flags given
+-- ("A" by default); the script's fields win, and ts = false or an option
+-- = false leaves that option out. nil when header_of finds no connection.
+local function crafted(header_of, fields)
+  local flags = fields.flags
+  if flags == nil then flags = "A" end
+  if type(flags) ~= "string" then
+    error(("%ssynfin: segment field 'flags' must be letters of SFRPAUEC, got %s"):format(where(), shown(flags)), 0)
+  end
+  local h = header_of(flags)
+  if not h then return nil end
+  local seg = { dst = h.dst, sport = h.sport, dport = h.dport, flags = flags, win = h.win,
+    abs_seq = h.seq, abs_ack = h.ack, mss = h.mss, wscale = h.wscale, sack_perm = h.sack_perm,
+    ts_val = h.ts_val, ts_ecr = h.ts_ecr, ttl = h.ttl, tos = h.tos }
+  -- relative numbers given replace the connection's absolute ones
+  if fields.seq ~= nil then seg.abs_seq = nil end
+  if fields.ack ~= nil then seg.abs_ack = nil end
+  for k, v in pairs(fields) do seg[k] = v end
+  return strip_options(seg, h.ts_val ~= nil)
+end
+
 --- Sends a crafted segment as if this host sent it (through its egress
 -- hooks and the link). seg: dst (default: the only other host), sport,
 -- dport, seq, ack (relative to the ISNs the net has seen; `abs_seq`, `abs_ack`
 -- for raw numbers), flags, win, payload, mss, wscale, `sack_perm`, sack (SACK
--- blocks, { { left, right }, ... }, relative as ack is; `abs_sack` raw), `bad_checksum`,
--- ttl (default 64), tos. Another field, or one out of its range, is an error.
+-- blocks, { { left, right }, ... }, relative as ack is; `abs_sack` raw),
+-- `ts_val` and `ts_ecr` (the timestamp option), `bad_checksum`, ttl (default
+-- 64), tos. Another field, or one out of its range, is an error.
+--
+-- From a host with TCP, on the ports of one of its connections (sport, dport
+-- and dst given or implied), the segment is filled from that connection as
+-- c:segment fills it: as the stack would send it. A bare peer has nothing
+-- to fill from: what is not given is 0 (the window 65535), no option.
 -- @tparam table seg
 -- @treturn boolean true
+-- @usage peer:send { flags = "S", sport = 40000, dport = 80, mss = 1460 }
 function Host:send(seg)
+  if type(seg) ~= "table" then argerror(1, "send", "segment table expected") end
+  if not self.peer and seg.sport ~= nil and seg.dport ~= nil then
+    local dst = seg.dst
+    for _, h in ipairs(dst == nil and self.net.hosts or {}) do
+      if h ~= self then dst = h.addr; break end
+    end
+    local sim, index = self.net.sim, self.index
+    local ok, filled = pcall(crafted, function(flags)
+      return sim:header(index, dst, seg.dport, seg.sport, flags)
+    end, seg)
+    -- a bad field is for inject to report, with its name
+    if ok and filled then return self:inject("egress", filled) end
+  end
   return self:inject("egress", seg)
 end
 
@@ -1336,10 +1754,11 @@ function Host:inject(dir, seg)
   local s = {}
   for k, v in pairs(seg) do
     if not SEG_FIELDS[k] and k ~= "sack" and k ~= "abs_sack" then
-      error(("%ssynfin: unknown segment field %s"):format(where(), shown(k)), 0)
+      error(("%ssynfin: unknown segment field %s (a segment has %s)"):format(where(), shown(k), seg_field_names()), 0)
     end
     s[k] = v
   end
+  strip_options(s, false)
   check_seq_fields(s)
   for _, k in ipairs { "src", "dst" } do
     if s[k] ~= nil and type(s[k]) ~= "string" then
@@ -1560,15 +1979,17 @@ conn.describe = describe
 -- @tparam[opt] number t seconds (default: the net's timeout)
 -- @treturn Conn
 function conn:wait(state, t)
-  return self:net():_await(self:waiting(state), t)
+  return self:net():_await(self:waiting(state, "wait"), t)
 end
 
 --- The wait of c:wait, for net:first.
 -- @function Conn:waiting
 -- @tparam string state
 -- @return a wait
-function conn:waiting(state)
-  if not STATES[state] then argerror(1, "waiting", "unknown state '" .. tostring(state) .. "'") end
+function conn:waiting(state, fname)
+  local name = synfin.state(state)
+  if not name then argerror(1, fname or "waiting", unknown_state(state)) end
+  state = name
   local net = self:net()
   return waitable(net, describe(self) .. " to reach " .. state, function()
     net:_sync()
@@ -1663,6 +2084,54 @@ function conn:sending_all(data)
   end)
 end
 
+-- The states in which a FIN of ours waits for its ACK (or to be sent).
+local FIN_UNACKED = { FIN_WAIT_1 = true, CLOSING = true, LAST_ACK = true }
+
+--- Waits until everything the connection has sent or queued is
+-- acknowledged: no byte in the send buffer (SND.UNA = SND.NXT, nothing
+-- unsent), and a FIN of ours, if it closed, acknowledged too (not in
+-- `FIN_WAIT_1`, CLOSING, `LAST_ACK`); also not in `SYN_SENT` or `SYN_RCVD`.
+-- Returns the connection. Fails if it reaches CLOSED with data or a FIN
+-- unacknowledged (a reset), saying how much. For an actor that sends, with
+-- another that reads: `s:send_all(data); s:drain(5); s:close()`.
+-- @function Conn:drain
+-- @tparam[opt] number t seconds (default: the net's timeout)
+-- @treturn Conn
+function conn:drain(t)
+  return self:net():_await(self:draining(), t)
+end
+
+--- The wait of c:drain, for net:first.
+-- @function Conn:draining
+-- @return a wait
+function conn:draining()
+  local net = self:net()
+  if self:state() == "LISTEN" then
+    error(("%sbad argument #1 to 'drain' (a listener sends nothing: drain a connection)"):format(where()), 0)
+  end
+  -- what is left, in words: "SND.UNA 1, SND.NXT 1001 (relative), 3000 bytes queued"
+  local function left(i)
+    return ("SND.UNA %d, SND.NXT %d (relative), %d bytes queued"):format((i.snd_una - i.iss) % TWO32,
+      (i.snd_nxt - i.iss) % TWO32, i.snd_queued)
+  end
+  return waitable(net, describe(self) .. " to have everything it sent acknowledged", function()
+    return function()
+      local i = self:info()
+      local pending = i.snd_queued > 0 or i.snd_una ~= i.snd_nxt or FIN_UNACKED[i.state]
+        or i.state == "SYN_SENT" or i.state == "SYN_RCVD"
+      if not pending then return true, self end
+      if i.state == "CLOSED" then
+        return nil, ("%s reached CLOSED (%s) before everything it sent was acknowledged: %s")
+          :format(describe(self), i.error or "closed", left(i))
+      end
+      return false
+    end, function()
+      local i = self:info()
+      return ("it is %s, %s"):format(i.state, left(i))
+    end
+  end)
+end
+
 --- A listener: waits for the next established connection and returns it.
 -- @function Conn:accept
 -- @tparam[opt] number t seconds (default: the net's timeout)
@@ -1705,12 +2174,12 @@ local function close_as(c, decision)
   if decision == "rst" then return c:abort() end
   if decision == "silent" then return c:forget() end
   if type(decision) ~= "table" then
-    error(("bad close decision %s: \"fin\", \"rst\", \"silent\" or a table of linger, fin_with, delay_fin, time_wait"):format(tostring(decision)), 3)
+    raise(("bad close decision %s: \"fin\", \"rst\", \"silent\" or a table of linger, fin_with, delay_fin, time_wait"):format(tostring(decision)))
   end
   for k, v in pairs(decision) do
-    if not CLOSE_DECISION[k] then error(("bad close decision: unknown key '%s'"):format(tostring(k)), 3) end
+    if not CLOSE_DECISION[k] then raise(("bad close decision: unknown key '%s'"):format(tostring(k))) end
     if k == "fin_with" then
-      if type(v) ~= "string" then error(("bad close decision: fin_with must be a string, got %s"):format(shown(v)), 3) end
+      if type(v) ~= "string" then raise(("bad close decision: fin_with must be a string, got %s"):format(shown(v))) end
     else
       check_time(v, ("close decision '%s'"):format(k))
     end
@@ -1809,21 +2278,37 @@ function conn:on(event, fn)
 end
 
 --- Sends a crafted segment from this connection's host, filled from the
--- connection (ports, seq = SND.NXT, ack = RCV.NXT, flags "A", its window);
--- fields given override (seq, ack relative; `abs_seq`, `abs_ack` raw).
+-- connection as the stack would send it now with those flags (default
+-- "A"; c:header gives that segment): ports, seq = SND.NXT, ack = RCV.NXT
+-- (with an ACK), the window field scaled as the connection scales it
+-- (RFC 7323 §2.3), TTL and TOS, and once timestamps are agreed the
+-- timestamp option (TSval of now, TSecr = TS.Recent: the peer's PAWS test,
+-- RFC 7323 §5, passes) on every segment but a RST; on a SYN or SYN-ACK the
+-- options its own would carry (MSS, window scale, timestamps,
+-- SACK-permitted: only SYNs carry that). Fields given override (seq, ack
+-- relative; `abs_seq`, `abs_ack` raw); `ts = false` leaves the timestamp
+-- option out, `mss = false` (`wscale`, `sack_perm`, `sack`) another option.
+-- Unknown fields are an error.
 -- @function Conn:segment
--- @tparam[opt] table fields
+-- @tparam[opt] table fields as for host:send, and ts
 -- @treturn boolean true
+-- @usage s:segment { flags = "S" }               -- RFC 5961 §4: draws a challenge ACK
+-- s:segment { flags = "S", ts = false }          -- RFC 7323 §3.2: dropped
 function conn:segment(fields)
-  local i = self:info()
-  local net = self:net()
-  local seg = { dst = i.raddr, sport = i.lport, dport = i.rport, flags = "A", win = i.rcv_wnd,
-    abs_seq = i.snd_nxt, abs_ack = i.rcv_nxt }
-  for k, v in pairs(fields or {}) do seg[k] = v end
-  if fields and fields.seq then seg.abs_seq = nil end
-  if fields and fields.ack then seg.abs_ack = nil end
-  return net.hosts[self:host()]:send(seg)
+  if fields ~= nil and type(fields) ~= "table" then
+    argerror(1, "segment", "table of segment fields expected, got " .. shown(fields))
+  end
+  local seg = crafted(function(flags) return self:header(flags) end, fields or {})
+  return self:net().hosts[self:host()]:inject("egress", seg)
 end
+
+--- The segment the connection would send now with these flags and no data,
+-- as a table of absolute fields (src, dst, sport, dport, seq, ack, flags,
+-- win, mss, wscale, `sack_perm`, `ts_val`, `ts_ecr`, ttl, tos): what
+-- c:segment fills a crafted segment from. Implemented in C.
+-- @function Conn:header
+-- @tparam[opt="A"] string flags
+-- @treturn table
 
 --- @section end
 

@@ -421,14 +421,21 @@ function Agent:start(name, ...)
   if not make then argerror(1, "start", ("unknown call '%s'"):format(tostring(name))) end
   if self.stopped then error("synfin.kernel: the agent was stopped", 3) end
   local words, shown, wait_at_least = make(...)
+  -- a call is an action of the script, as c:send is, not a wait: what was
+  -- sent since its last expectation stays in view of the next one (the rule
+  -- of net:expect), so that `k:connect(...)` then an expectation of the
+  -- kernel's SYN finds it, as packetdrill's lines read
+  local actor = self.net:_actor()
+  local cursor = actor.cursor
   self:_flush()
+  if actor.cursor > cursor then actor.cursor = cursor end
   self:_poll()
   if not self.gone and not self:_alive() then self.gone = "it has ended" end
   if self.gone then error("synfin.kernel: synfin-agent is gone: " .. self.gone, 3) end
   local id = self.next_id
   self.next_id = id + 1
   local call = setmetatable({ agent = self, id = id, name = name, shown = shown,
-    sent = self.net:now(), min_timeout = wait_at_least }, Call)
+    sent = self.net:now(), min_timeout = wait_at_least, actor = actor, cursor = cursor }, Call)
   local fd = ...
   if math.type(fd) == "integer" then call.fd = fd end
   if name == "tcp_info" or words[1] == "tcp_info" then call.name = "tcp_info" end
@@ -796,6 +803,9 @@ function Call:wait(t)
       return false
     end, nil, nil, "it had not returned")
     waiting = false
+    -- waiting for the call leaves the script's expectations where they were
+    local actor = net:_actor()
+    if actor == self.actor and actor.cursor > self.cursor then actor.cursor = self.cursor end
     if not ok then error(err, 0) end
   end
   if self.bad then error(("synfin-agent refused %s: %s"):format(self.shown, self.bad), 2) end

@@ -11,7 +11,9 @@
 --
 -- The fields: from, to, flags, seq, ack, `abs_seq`, `abs_ack`, len, win, sport,
 -- dport, payload, mss, n (the segment's number), conn (a connection: its
--- segments), injected (crafted by a script or not), where, label.
+-- segments), injected (crafted by a script or not), where, label, and
+-- since (not a test either: a mark from net:mark(), from which net:expect
+-- looks, see there).
 -- @module synfin.pattern
 -- @pragma nostrip
 local pattern = {}
@@ -21,7 +23,12 @@ local FLAG_ORDER = "SFRPAUEC"
 local known = {
   from = true, to = true, flags = true, seq = true, ack = true, abs_seq = true,
   abs_ack = true, len = true, win = true, sport = true, dport = true, payload = true,
-  mss = true, n = true, conn = true, where = true, label = true, injected = true,
+  mss = true, n = true, conn = true, where = true, label = true, injected = true, since = true,
+}
+
+--- The metatable of the marks net:mark() makes (`since` in a pattern).
+pattern.Mark = {
+  __tostring = function(m) return ("<mark at t=%.3f s>"):format(m.time) end,
 }
 
 local function flag_set(s)
@@ -41,7 +48,15 @@ end
 function pattern.check(pat)
   if type(pat) ~= "table" then error("a pattern must be a table", 0) end
   for k in pairs(pat) do
-    if not known[k] then error(("unknown pattern field '%s'"):format(tostring(k)), 0) end
+    if not known[k] then
+      local names = {}
+      for name in pairs(known) do names[#names + 1] = name end
+      table.sort(names)
+      error(("unknown pattern field '%s' (a pattern has %s)"):format(tostring(k), table.concat(names, ", ")), 0)
+    end
+  end
+  if pat.since ~= nil and getmetatable(pat.since) ~= pattern.Mark then
+    error(("pattern field 'since' must be a mark from net:mark(), got %s"):format(type(pat.since)), 0)
   end
   if pat.flags then flag_set((pat.flags:gsub("^=", ""))) end
   return pat
@@ -119,6 +134,7 @@ function pattern.describe(net, pat)
   if pat.payload ~= nil then parts[#parts + 1] = ("payload %q"):format(pat.payload) end
   if pat.conn ~= nil then parts[#parts + 1] = "conn " .. pat.conn:id() end
   if pat.where then parts[#parts + 1] = "where(...)" end
+  if pat.since then parts[#parts + 1] = ("since t=%.3f s"):format(pat.since.time) end
   return "{ " .. table.concat(parts, ", ") .. " }"
 end
 

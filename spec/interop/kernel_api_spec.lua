@@ -45,9 +45,9 @@ local function connected(net, peer, k, port)
   local l = peer:listen(port)
   local fd = assert(k:socket())
   assert.equal(0, k:connect(fd, peer.addr, port))
+  net:expect({ from = net.kernel, flags = "=A" }, 1) -- the handshake's last ACK
   local c = l:accept(1)
   c:wait("ESTABLISHED", 1)
-  net:expect({ from = net.kernel, flags = "=A" }, 1) -- the handshake's last ACK
   return fd, c
 end
 
@@ -177,8 +177,8 @@ describe("the kernel's socket calls (synfin.kernel)", function()
       local fin = net:expect({ from = net.kernel, flags = "F" }, 1)
       assert.equal(0, fin.len)
       assert.is_true(fin.time >= call.started - k.clock_error)
-      c:wait("CLOSE_WAIT", 1)
       net:expect({ from = peer, flags = "=A", ack = fin.seq + 1 }, 1)
+      c:wait("CLOSE_WAIT", 1)
       assert.equal("FIN_WAIT_2", k:tcp_info(fd).state)
       c:send("still open this way") -- half-closed: synfin may still send
       assert.equal("still open this way", k:read(fd, 100))

@@ -150,6 +150,7 @@ describe("over TUN, the kernel's states seen with ss (claim C3)", function()
     net:run(function()
       proc:wait_for(net, "listening", 10)
       local withheld = client:hook("egress", { flags = "=A", count = 1 }, function() return "drop" end)
+      local opened = net:mark()
       local c = client:connect(KERNEL, 9002)
       c:wait("ESTABLISHED", 10) -- ours: the SYN-ACK came
       local me = SYNFIN .. ":" .. c:info().lport
@@ -157,7 +158,7 @@ describe("over TUN, the kernel's states seen with ss (claim C3)", function()
       seen = kernel.state_of(KERNEL .. ":9002", me)
       -- Linux retransmits an unanswered SYN-ACK after its initial RTO (1 s);
       -- our ESTABLISHED answers it with an ACK, which completes its side
-      net:expect({ flags = "SA", from = net.kernel }, 1) -- the first one
+      net:expect({ flags = "SA", from = net.kernel, since = opened }, 1) -- the first one, in the past
       net:expect({ flags = "SA", from = net.kernel }, 3) -- the retransmission
       withheld:remove()
       net:sleep(0.05)
@@ -182,13 +183,14 @@ describe("over TUN, the kernel's states seen with ss (claim C3)", function()
       local me = SYNFIN .. ":" .. c:info().lport
       -- our last ACK, the one from TIME_WAIT, is lost once
       client:hook("egress", { flags = "=A", state = "TIME_WAIT", count = 1 }, function() return "drop" end)
+      local closing = net:mark()
       c:close()
       c:wait("TIME_WAIT", 10)
       net:sleep(0.05)
       last_ack_seen = kernel.state_of(KERNEL .. ":9003", me)
       -- the kernel resends its FIN after its RTO (at least 200 ms)
-      net:expect({ flags = "FA", from = net.kernel }, 1) -- the first one
-      net:expect({ flags = "FA", from = net.kernel }, 3)
+      net:expect({ flags = "FA", from = net.kernel, since = closing }, 1) -- the first one, in the past
+      net:expect({ flags = "FA", from = net.kernel }, 3) -- the retransmission
       net:sleep(0.05)
       assert.is_nil(kernel.state_of(KERNEL .. ":9003", me)) -- answered: its socket is gone
       proc:result(net)
