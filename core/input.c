@@ -105,6 +105,12 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
         sf_send_rst_for(st, NULL, seg);
         return;
     }
+    /* a SYN from this very address and port (a "LAND" packet) would make a
+     * child that answers itself for ever: no peer can send it */
+    if ((seg->flags & SF_SYN) && seg->saddr == st->cfg.addr && seg->sport == seg->dport) {
+        sf_report_drop(st, l, SF_R_LAND);
+        return;
+    }
     /* fourth, other control or text: drop */
     if (!(seg->flags & SF_SYN)) {
         sf_report_drop(st, l, SF_R_LISTEN_NO_SYN);

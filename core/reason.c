@@ -112,6 +112,8 @@ static const sf_reason_info table[SF_R_COUNT] = {
          "bare ACK out of the window: no ACK again within 0.5 s", "Linux tcp_invalid_ratelimit"),
     DROP(SF_R_ACCEPT_QUEUE_FULL_ACK, "accept_queue_full_ack",
          "ACK in SYN_RCVD dropped: accept queue full", "Linux (a listen overflow)"),
+    DROP(SF_R_LAND, "land", "SYN from this address and port to itself (LAND): dropped",
+         "RFC 9293 §3.10.7.2 (no peer sends it)"),
     /* sending */
     DROP(SF_R_QUIET_TIME, "quiet_time", "quiet time (RFC 9293 §3.4.3): not sent",
          "RFC 9293 §3.4.3"),

@@ -360,6 +360,7 @@ typedef enum {
     SF_R_REOPEN_OLD_DUPLICATE,
     SF_R_OOW_ACK_LIMITED,
     SF_R_ACCEPT_QUEUE_FULL_ACK,
+    SF_R_LAND,
     /* sending */
     SF_R_QUIET_TIME,
     SF_R_COUNT

@@ -102,9 +102,45 @@ static void test_forget_listener_takes_children(void)
     sf_sim_free(sim);
 }
 
+/* A SYN from the listener's own address and port (LAND), forged by a peer:
+ * dropped, no child (found by fuzz_stack: the child answered itself for ever). */
+static void test_land_syn_dropped(void)
+{
+    int a, b, err;
+    sf_sim *sim = two_hosts(&a, &b, 65536);
+    int p = sf_sim_add_host(sim, ADDR_P, NULL);
+    sf_stack *sb = sf_sim_stack(sim, b);
+    sf_conn *l = sf_listen(sb, 0, 80, 0, NULL, &err);
+    sf_seg syn;
+    memset(&syn, 0, sizeof syn);
+    syn.saddr = ADDR_B; /* forged: B's own address and port */
+    syn.daddr = ADDR_B;
+    syn.sport = 80;
+    syn.dport = 80;
+    syn.seq = 1000;
+    syn.flags = SF_SYN;
+    syn.wnd = 65535;
+    syn.ttl = 64;
+    syn.wscale = -1;
+    CHECK(sf_sim_inject(sim, p, SF_EGRESS, &syn) == 0);
+    run_until(sim, 5 * SEC);
+    CHECK(sf_stack_conn_count(sb) == 0);
+    sf_trace *t = sf_sim_trace(sim);
+    size_t segs = 0, land = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->recs[i].kind == SF_TR_SEG) segs++;
+        if (t->recs[i].reason == SF_R_LAND) land++;
+    }
+    CHECK(land == 1);
+    CHECK(segs == 1); /* the forged SYN alone: nothing answered it */
+    sf_conn_release(l);
+    sf_sim_free(sim);
+}
+
 int main(void)
 {
     test_close_with_all_or_nothing();
     test_forget_listener_takes_children();
+    test_land_syn_dropped();
     return check_report("user_edges");
 }

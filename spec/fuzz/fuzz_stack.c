@@ -67,6 +67,13 @@
  * sf_send_syn): the right edge moves left. The guard leaves connections
  * whose SYN is not yet acknowledged out of that check.
  *
+ * LAND: a listener takes a SYN whose source is its own address and port
+ * (a forged one, the LAND attack, or the retransmitted SYN of its own host's
+ * connection to itself), and the child it makes is its own peer with two
+ * ISNs: every segment it sends itself is unacceptable to itself and draws
+ * another (core/input.c sf_input_listen). The guard leaves packets a host
+ * sends to its own address and port out of the check that the wire settles.
+ *
  * PROBE_ACK_LOOP: a zero-window probe is one new byte (core/output.c
  * sf_send_probe), so SND.NXT passes the peer's RCV.NXT by one; when the
  * peer's window is closed too (or the connection is its own peer), each
@@ -93,13 +100,14 @@ enum {
     BATCH_RELEASE,
     SYN_EDGE,
     PROBE_ACK_LOOP,
+    LAND,
     STALE_ACK_SEQ,
     DESYNC_ACK_WAR,
     NGUARDS
 };
 static const char *const guard_names[NGUARDS] = {
-    "TINY_MSS", "CLOSE_WITH",     "FORGET_LISTENER", "BATCH_RELEASE",
-    "SYN_EDGE", "PROBE_ACK_LOOP", "STALE_ACK_SEQ",   "DESYNC_ACK_WAR"};
+    "TINY_MSS",       "CLOSE_WITH", "FORGET_LISTENER", "BATCH_RELEASE", "SYN_EDGE",
+    "PROBE_ACK_LOOP", "LAND",       "STALE_ACK_SEQ",   "DESYNC_ACK_WAR"};
 
 /* Whether guard g is on: read once from the build and FUZZ_UNGUARD. */
 static bool guard(int g)
@@ -1178,11 +1186,13 @@ static void run_op(fz_in *in)
     }
 }
 
-/* Whether a packet in flight is a bare ACK (no data, no SYN, FIN, RST). */
+/* Whether a packet in flight is a bare ACK (no data, no SYN, FIN, RST),
+ * and not one to its sender's own address and port while that guard is on. */
 static bool bare_ack(const wire_pkt *p)
 {
     sf_seg s;
     if (sf_wire_parse(p->data, p->len, &s, NULL) != 0) return false;
+    if (guard(LAND) && s.saddr == s.daddr && s.sport == s.dport) return false;
     return s.len == 0 && (s.flags & (SF_SYN | SF_FIN | SF_RST | SF_ACK)) == SF_ACK;
 }
 
