@@ -1249,6 +1249,10 @@ static int hook_call(void *ud, const sf_hook_ctx *ctx, sf_verdict *v)
         bad = lua_pcall(L, 3, 0, 0) != LUA_OK;
     }
     frame_leave(L, &f);
+    /* the hook may have called the net from a coroutine of its own, which
+     * made that thread the net's: the next hook must not run on it once it
+     * is finished or suspended (found by fuzz_lua) */
+    k->s->L = L;
     if (rc != LUA_OK || bad) {
         const char *msg = lua_tostring(L, -1);
         hook_failed(k->s, L,
