@@ -9,40 +9,10 @@ local example = require "helpers.example"
 
 local cli = os.getenv("SYNFIN_CLI") or "build/synfin"
 
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>&1; echo \"exit=$?\"")
-  local out = p:read("a")
-  p:close()
-  return out, tonumber(out:match("exit=(%d+)%s*$"))
-end
+local shell = require "helpers.shell"
+local sh, tmpdir, slurp, write, have = shell.sh, shell.tmpdir, shell.slurp, shell.write, shell.have
 
 local function run_cli(args) return sh(cli .. " " .. args) end
-
-local function tmpdir()
-  local p = io.popen("mktemp -d")
-  local dir = p:read("l")
-  p:close()
-  assert(dir and dir:match("^/"), "mktemp -d failed")
-  return dir
-end
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
-
-local function have(cmd)
-  local _, code = sh("command -v " .. cmd .. " >/dev/null")
-  return code == 0
-end
 
 -- XML well-formedness, enough for SVG: one root, nested tags, quoted
 -- attributes (each once), entity references, no markup characters in text,

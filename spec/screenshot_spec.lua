@@ -4,38 +4,8 @@
 -- .ci/run install it): without it the spec fails, saying so.
 local example = require "helpers.example"
 
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>&1; echo \"exit=$?\"")
-  local out = p:read("a")
-  p:close()
-  return out, tonumber(out:match("exit=(%d+)%s*$"))
-end
-
-local function tmpdir()
-  local p = io.popen("mktemp -d")
-  local dir = p:read("l")
-  p:close()
-  assert(dir and dir:match("^/"), "mktemp -d failed")
-  return dir
-end
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
-
-local function have(cmd)
-  local _, code = sh("command -v " .. cmd .. " >/dev/null")
-  return code == 0
-end
+local shell = require "helpers.shell"
+local sh, tmpdir, slurp, write, have = shell.sh, shell.tmpdir, shell.slurp, shell.write, shell.have
 
 -- PNG: the signature, then chunks (length, type, data, CRC-32 of type and
 -- data) from IHDR to IEND. Returns { width, height, idat = bytes }.

@@ -32,6 +32,23 @@ static sf_sim *two_hosts(int *a, int *b, uint32_t snd_buf)
     return sim;
 }
 
+/* A SYN to host B's port 80 from saddr:sport, as a bare peer crafts it. */
+static sf_seg syn_to_b(uint32_t saddr, uint16_t sport)
+{
+    sf_seg syn;
+    memset(&syn, 0, sizeof syn);
+    syn.saddr = saddr;
+    syn.daddr = ADDR_B;
+    syn.sport = sport;
+    syn.dport = 80;
+    syn.seq = 1000;
+    syn.flags = SF_SYN;
+    syn.wnd = 65535;
+    syn.ttl = 64;
+    syn.wscale = -1;
+    return syn;
+}
+
 /* sf_close_with(data larger than the send buffer's room): SF_EAGAIN and
  * nothing queued, so a retry with what fits sends each byte once. */
 static void test_close_with_all_or_nothing(void)
@@ -80,17 +97,7 @@ static void test_forget_listener_takes_children(void)
     int p = sf_sim_add_host(sim, ADDR_P, NULL);
     sf_stack *sb = sf_sim_stack(sim, b);
     sf_conn *l = sf_listen(sb, 0, 80, 0, NULL, &err);
-    sf_seg syn;
-    memset(&syn, 0, sizeof syn);
-    syn.saddr = ADDR_P;
-    syn.daddr = ADDR_B;
-    syn.sport = 5555;
-    syn.dport = 80;
-    syn.seq = 1000;
-    syn.flags = SF_SYN;
-    syn.wnd = 65535;
-    syn.ttl = 64;
-    syn.wscale = -1;
+    sf_seg syn = syn_to_b(ADDR_P, 5555);
     CHECK(sf_sim_inject(sim, p, SF_EGRESS, &syn) == 0);
     run_until(sim, SEC / 2);
     CHECK(sf_stack_conn_count(sb) == 1); /* the child, in SYN_RCVD */
@@ -111,17 +118,7 @@ static void test_land_syn_dropped(void)
     int p = sf_sim_add_host(sim, ADDR_P, NULL);
     sf_stack *sb = sf_sim_stack(sim, b);
     sf_conn *l = sf_listen(sb, 0, 80, 0, NULL, &err);
-    sf_seg syn;
-    memset(&syn, 0, sizeof syn);
-    syn.saddr = ADDR_B; /* forged: B's own address and port */
-    syn.daddr = ADDR_B;
-    syn.sport = 80;
-    syn.dport = 80;
-    syn.seq = 1000;
-    syn.flags = SF_SYN;
-    syn.wnd = 65535;
-    syn.ttl = 64;
-    syn.wscale = -1;
+    sf_seg syn = syn_to_b(ADDR_B, 80); /* forged: B's own address and port */
     CHECK(sf_sim_inject(sim, p, SF_EGRESS, &syn) == 0);
     run_until(sim, 5 * SEC);
     CHECK(sf_stack_conn_count(sb) == 0);
