@@ -1677,6 +1677,11 @@ static int l_conn_read(lua_State *L)
     lconn *lc = check_conn(L, 1);
     lua_Integer max =
         lua_isnoneornil(L, 2) ? 65536 : check_int_in(L, 2, "argument", "max", 1, 1 << 30);
+    /* no more room than what is queued: read(2^30) must not cost a GiB
+     * (found by fuzz_lua) */
+    sf_conn_info info;
+    sf_conn_status(lc->c, &info);
+    if (max > (lua_Integer)info.rcv_queued) max = info.rcv_queued > 0 ? info.rcv_queued : 1;
     luaL_Buffer b;
     char *buf = luaL_buffinitsize(L, &b, (size_t)max);
     int n = sf_recv(lc->c, sf_sim_now(lc->s->sim), buf, (size_t)max);

@@ -103,6 +103,30 @@ describe("hook verdicts that make work", function()
   end)
 end)
 
+describe("reads of absurd sizes", function()
+  it("c:read(2^30) with 5 bytes queued returns them, and costs no GiB", function()
+    -- found by fuzz_lua: the buffer was the size asked for, not the size queued
+    local net, a, _, l = pair()
+    net:run(function()
+      local c = a:connect(B, 80)
+      c:wait("ESTABLISHED", 1)
+      local s = l:accept(1)
+      c:send("hello")
+      net:sleep(0.1)
+      -- the process's peak of virtual memory (Linux): a GiB buffer raises it
+      local function vm_peak_kib()
+        local f = assert(io.open("/proc/self/status"))
+        local kib = tonumber(f:read("a"):match("VmPeak:%s*(%d+)"))
+        f:close()
+        return kib
+      end
+      local before = vm_peak_kib()
+      assert.equal("hello", s:read(1 << 30))
+      assert.is_true(vm_peak_kib() - before < 512 * 1024, "read(2^30) took a buffer of its size")
+    end)
+  end)
+end)
+
 describe("coroutines of a hook's own", function()
   it("a hook that calls the net from a coroutine it leaves suspended: the next hook still runs on the net's thread", function()
     -- fuzz_lua found a leak where such a coroutine became the thread hooks
