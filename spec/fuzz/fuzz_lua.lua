@@ -17,7 +17,7 @@ local MAX_DEPTH = 3   -- hooks that run ops, inside hooks that run ops...
 -- Called as run(data, core, guards): data the input (a string), core
 -- synfin.core, guards false when the build has SYNFIN_FUZZ_GUARDS off.
 -- FUZZ_UNGUARD=NAME,NAME in the environment (or "all") turns the guards
--- named off: CLOSE_IN_HOOK, INGRESS_DUP, COROUTINE_IN_HOOK.
+-- named off: CLOSE_IN_HOOK, INGRESS_DUP, COROUTINE_IN_HOOK, READ_MAX.
 --
 -- GUARD_CLOSE_IN_HOOK, temporary (the known bug of a net closed from inside
 -- one of its own hooks: sim:close frees the sim under the running pipeline,
@@ -32,6 +32,10 @@ local MAX_DEPTH = 3   -- hooks that run ops, inside hooks that run ops...
 -- on: a coroutine started by a hook's function that calls into the net
 -- leaves s->L on itself, bindings/lsynfin.c, and the next hook runs on that
 -- finished coroutine): no coroutine is started while a hook runs.
+--
+-- GUARD_READ_MAX, temporary (conn:read(max) allocates max bytes up front,
+-- bindings/lsynfin.c l_conn_read: read(math.maxinteger) asks for 2^63): the
+-- call with any arguments leaves read out.
 -- Remove each once fixed; spec/fuzz/README.md lists the guards.
 
 return function(data, core, guards)
@@ -41,6 +45,7 @@ return function(data, core, guards)
   local GUARD_CLOSE_IN_HOOK = false -- fixed: a net refuses to close inside its hooks
   local GUARD_INGRESS_DUP = false -- fixed: deliver() reads the record again after the copies
   local GUARD_COROUTINE_IN_HOOK = on("COROUTINE_IN_HOOK")
+  local GUARD_READ_MAX = false -- fixed: c:read takes no more room than is queued
   local pos, ops_left, depth = 0, MAX_OPS, 0
   local function byte() pos = pos + 1; return data:byte(pos) or 0 end
   local function more() return pos < #data and ops_left > 0 end
@@ -261,7 +266,7 @@ return function(data, core, guards)
       local index = getmetatable(obj).__index
       local names = {}
       for k in pairs(index) do
-        if k ~= "tun" and k ~= "raw" and k ~= "pcap" and
+        if k ~= "tun" and k ~= "raw" and k ~= "pcap" and not (GUARD_READ_MAX and k == "read") and
             not (GUARD_CLOSE_IN_HOOK and depth > 1 and k == "close" and is(obj, "synfin.sim")) then
           names[#names + 1] = k
         end
