@@ -103,7 +103,7 @@ void sf_conn_unhash(sf_conn *c)
     c->hashed = false;
 }
 
-sf_conn *sf_find_conn(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport)
+sf_conn *sf_find_conn(const sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport)
 {
     size_t b = sf_tuple_hash(raddr, lport, rport) & (st->table_size - 1);
     for (sf_conn *c = st->table[b]; c; c = c->hash_next)
@@ -135,7 +135,7 @@ sf_conn *sf_stack_lookup(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t 
 
 bool sf_tuple_taken(const sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport)
 {
-    return sf_find_conn((sf_stack *)st, raddr, lport, rport) || sf_tw_find(st, raddr, lport, rport);
+    return sf_find_conn(st, raddr, lport, rport) || sf_tw_find(st, raddr, lport, rport);
 }
 
 /* ---- connections -------------------------------------------------------------------------- */

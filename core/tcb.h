@@ -241,7 +241,7 @@ size_t sf_tuple_hash(uint32_t raddr, uint16_t lport, uint16_t rport);
 void sf_conn_free(sf_conn *c);
 /* Frees the connections that reached CLOSED while nobody held them. */
 void sf_stack_reap(sf_stack *st);
-sf_conn *sf_find_conn(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport);
+sf_conn *sf_find_conn(const sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport);
 /* The connection of this 4-tuple, a TIME_WAIT record made one again. */
 sf_conn *sf_find_or_expand(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport);
 /* A zeroed connection of the stack, in its list of all (no id, no policy). */

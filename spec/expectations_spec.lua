@@ -4,23 +4,17 @@
 -- `since =` look further back on purpose. And the strict mode for segments,
 -- expect_all: every segment in its scope must be consumed by an expectation.
 local synfin = require "synfin"
-
-local A, B = "192.0.2.1", "192.0.2.2"
-
--- Two synfin hosts 5 ms apart, b listening on 80. On the wire, the
--- handshake is #1 S at 0.000, #2 SA at 0.005, #3 A at 0.010.
-local function pair(opts)
-  local net = synfin.sim(opts or { latency = 0.005 })
-  local a, b = net:host(A), net:host(B)
-  return net, a, b, assert(b:listen(80))
-end
-
--- The error fn raises, as a string (it must raise).
+local helpers = require "helpers.scenario"
+local pair = helpers.pair
+-- The error fn(...) raises, as a string; fails if it raises none. (Here,
+-- not in a helper: the errors name the line of the call, in this file.)
 local function error_of(fn, ...)
   local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "it did not fail")
+  assert(not ok, "expected an error, the call succeeded")
   return tostring(err)
 end
+
+local B = helpers.B
 
 describe("issue 14: an expectation cannot pass on the past", function()
   it("a SYN into an established connection that is lost draws no challenge ACK: expecting one fails, "

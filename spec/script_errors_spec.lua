@@ -4,21 +4,18 @@
 -- names are taken in both spellings ("FIN-WAIT-1" as RFC 9293 and the C core
 -- write them, "FIN_WAIT_1").
 local synfin = require "synfin"
-local fixture = require "synfin.fixture"
-
-local A, B = "192.0.2.1", "192.0.2.2"
-
-local function pair()
-  local net = synfin.sim { latency = 0.005 }
-  local a, b = net:host(A), net:host(B)
-  return net, a, b, b:listen(80)
-end
-
+local scenario = require "helpers.scenario"
+local pair = scenario.pair
+-- The error fn(...) raises, as a string; fails if it raises none. (Here,
+-- not in a helper: the errors name the line of the call, in this file.)
 local function error_of(fn, ...)
   local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "it did not fail")
+  assert(not ok, "expected an error, the call succeeded")
   return tostring(err)
 end
+local fixture = require "synfin.fixture"
+
+local B = scenario.B
 
 describe("opening raises, at the script's line, saying why", function()
   it("listen on a port in use", function()

@@ -3,6 +3,7 @@
 #ifndef SF_CHECK_H
 #define SF_CHECK_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 static int check_passed, check_failed;
@@ -21,6 +22,15 @@ static inline int check_report(const char *name)
 {
     printf("%s: %d passed, %d failed\n", name, check_passed, check_failed);
     return check_failed ? 1 : 0;
+}
+
+/* xorshift64*: a test's own deterministic numbers, from a nonzero state */
+static inline uint64_t check_rand(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ULL;
 }
 
 #endif

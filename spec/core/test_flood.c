@@ -84,18 +84,9 @@ static void event_cb(void *ud, const sf_event *ev)
     (void)ev;
 }
 
-/* xorshift64*: the flood's addresses, ports and numbers */
-static uint64_t rnd(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 2685821657736338717ULL;
-}
-
 static void spoofed_syn(net *n, uint64_t *rs)
 {
-    uint64_t r = rnd(rs);
+    uint64_t r = check_rand(rs);
     sf_seg seg;
     memset(&seg, 0, sizeof seg);
     seg.saddr = SPOOF_BASE + (uint32_t)(r & 0x1ffff);

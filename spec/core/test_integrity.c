@@ -62,17 +62,9 @@ typedef struct {
     int index;
 } host_ud;
 
-static uint64_t rnd(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 2685821657736338717ULL;
-}
-
 static bool chance(net *n, unsigned per_mille)
 {
-    return rnd(&n->rng) % 1000 < per_mille;
+    return check_rand(&n->rng) % 1000 < per_mille;
 }
 
 static void enqueue(net *n, int to, const uint8_t *data, size_t len, uint64_t delay)
@@ -98,20 +90,20 @@ static void emit_cb(void *ud, sf_conn *conn, const uint8_t *data, size_t len)
         n->lost++;
         return;
     }
-    uint64_t delay = LATENCY + rnd(&n->rng) % (JITTER + 1);
+    uint64_t delay = LATENCY + check_rand(&n->rng) % (JITTER + 1);
     if (chance(n, P_REORDER)) {
         n->reordered++;
         delay += REORDER;
     }
     if (chance(n, P_DUP)) {
         n->duplicated++;
-        enqueue(n, to, data, len, delay + rnd(&n->rng) % (JITTER + 1));
+        enqueue(n, to, data, len, delay + check_rand(&n->rng) % (JITTER + 1));
     }
     enqueue(n, to, data, len, delay);
     if (chance(n, P_CORRUPT)) {
         n->corrupted++;
         pkt *p = &n->q[n->nq - 1];
-        p->data[rnd(&n->rng) % p->len] ^= (uint8_t)(1 + rnd(&n->rng) % 255);
+        p->data[check_rand(&n->rng) % p->len] ^= (uint8_t)(1 + check_rand(&n->rng) % 255);
     }
 }
 
