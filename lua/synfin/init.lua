@@ -740,6 +740,19 @@ function Net:_block(what, timeout, check, instead, sleep, missing, wake)
   return table.unpack(res, 2, res.n)
 end
 
+-- Runs fn(...) as an action of the current actor, not a wait, even if it
+-- drives the net meanwhile: the actor's expectation cursor stays where it
+-- was, so what was sent since its last expectation stays in view, as after
+-- c:send (synfin.kernel's socket calls are such actions).
+function Net:_action(fn, ...)
+  local actor = self:_actor()
+  local cursor = actor.cursor
+  local res = table.pack(pcall(fn, ...))
+  if actor.cursor > cursor then actor.cursor = cursor end
+  if not res[1] then error(res[2], 0) end
+  return table.unpack(res, 2, res.n)
+end
+
 -- The actor has resumed: what was sent until now is in its past.
 function Net:_resumed(actor)
   self:_sync()

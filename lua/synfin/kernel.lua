@@ -425,17 +425,14 @@ function Agent:start(name, ...)
   -- sent since its last expectation stays in view of the next one (the rule
   -- of net:expect), so that `k:connect(...)` then an expectation of the
   -- kernel's SYN finds it, as packetdrill's lines read
-  local actor = self.net:_actor()
-  local cursor = actor.cursor
-  self:_flush()
-  if actor.cursor > cursor then actor.cursor = cursor end
+  self.net:_action(self._flush, self)
   self:_poll()
   if not self.gone and not self:_alive() then self.gone = "it has ended" end
   if self.gone then error("synfin.kernel: synfin-agent is gone: " .. self.gone, 3) end
   local id = self.next_id
   self.next_id = id + 1
   local call = setmetatable({ agent = self, id = id, name = name, shown = shown,
-    sent = self.net:now(), min_timeout = wait_at_least, actor = actor, cursor = cursor }, Call)
+    sent = self.net:now(), min_timeout = wait_at_least }, Call)
   local fd = ...
   if math.type(fd) == "integer" then call.fd = fd end
   if name == "tcp_info" or words[1] == "tcp_info" then call.name = "tcp_info" end
@@ -796,16 +793,15 @@ function Call:wait(t)
       if waiting then net:_at(TICK, tick) end
     end
     net:_at(TICK, tick)
-    local ok, err = pcall(net._block, net, self.shown .. " to return", t, function()
-      agent:_poll()
-      if self.done then return true end
-      if agent.gone then return nil, "synfin-agent is gone: " .. agent.gone end
-      return false
-    end, nil, nil, "it had not returned")
+    -- waiting for the call is part of the action: no expectation's view moves
+    local ok, err = pcall(net._action, net, net._block, net, self.shown .. " to return", t,
+      function()
+        agent:_poll()
+        if self.done then return true end
+        if agent.gone then return nil, "synfin-agent is gone: " .. agent.gone end
+        return false
+      end, nil, nil, "it had not returned")
     waiting = false
-    -- waiting for the call leaves the script's expectations where they were
-    local actor = net:_actor()
-    if actor == self.actor and actor.cursor > self.cursor then actor.cursor = self.cursor end
     if not ok then error(err, 0) end
   end
   if self.bad then error(("synfin-agent refused %s: %s"):format(self.shown, self.bad), 2) end
