@@ -14,6 +14,7 @@
 #include "../core/io/tun.h"
 #include "../core/rand.h"
 #include "../core/synfin.h"
+#include "lsynfin.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -25,34 +26,10 @@
 #include <string.h>
 #include <time.h>
 
-#define SIM_MT         "synfin.sim"
-#define CONN_MT        "synfin.conn"
-#define SF_HOOK_PACKET 65600 /* the largest packet a hook may build */
-
-typedef struct {
-    sf_sim *sim; /* NULL once closed */
-    sf_tun *tun; /* a real-time net on a TUN device; NULL: virtual time */
-    sf_raw *raw; /* or on an interface, through a packet socket */
-    sf_rt *rt;   /* the real-time net of either; NULL: virtual time */
-    uint64_t seed;
-    lua_State *L;        /* the thread that is running the sim now */
-    int errors;          /* registry ref of a table of hook failures */
-    uint8_t *packet;     /* where a hook's replacement or answer is built */
-    int busy;            /* frames of its callbacks running (see "callbacks") */
-    double budget;       /* each callback's wall-clock seconds; 0: no limit */
-    double time_limit;   /* the scenario's whole run, seconds; 0: none */
-    double run_deadline; /* when it ends, on the monotonic clock; HUGE_VAL: none */
-} lsim;
-
-typedef struct {
-    sf_conn *c;
-    lsim *s;
-    int host; /* 0-based */
-} lconn;
-
 typedef struct {
     lsim *s;
-    int fn; /* registry ref of the Lua function */
+    int fn;   /* registry ref of the Lua function */
+    int when; /* registry ref of its predicate, LUA_NOREF: none */
     int host;
     sf_dir dir;
 } lhook;
@@ -217,20 +194,6 @@ static uint16_t check_port(lua_State *L, int idx, int allow_zero)
     return (uint16_t)check_int_in(L, idx, "argument", "port", allow_zero ? 0 : 1, 65535);
 }
 
-static void push_addr(lua_State *L, uint32_t a)
-{
-    char s[16];
-    sf_addr_str(a, s);
-    lua_pushstring(L, s);
-}
-
-static void push_flags(lua_State *L, uint8_t f)
-{
-    char s[9];
-    sf_flags_str(f, s);
-    lua_pushstring(L, s);
-}
-
 /* The ISN key from a seed and an address, so that a sim is deterministic. */
 static void derive_secret(sf_config *cfg, uint64_t seed, uint32_t addr)
 {
@@ -375,8 +338,14 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
 typedef struct frame {
     struct frame *outer;
     lsim *s;
-    char kind[24];             /* "hook", "state callback", "close policy", "pattern", "scenario" */
-    char what[96];             /* "hook 3 (ingress of 192.0.2.2)" */
+    const char *kind; /* "hook", "state callback", "close policy", "pattern", "scenario" */
+    char kind_buf[24];
+    /* its name, "hook 3 (ingress of 192.0.2.2)": written by describe when a
+     * message needs it (a hook runs for every segment, and is rarely named) */
+    char what[96];
+    void (*describe)(const struct frame *f, char *out, size_t len);
+    const void *describe_ud;
+    uint32_t describe_id;
     double started;            /* monotonic seconds */
     double budget_end;         /* when its budget runs out; HUGE_VAL: no budget */
     double run_end;            /* when the scenario's time limit does; HUGE_VAL: none */
@@ -387,6 +356,16 @@ typedef struct frame {
 } frame;
 
 static const char frames_key = 0; /* the registry's light userdata: the innermost frame */
+
+/* The frame's name, written when first asked. */
+static const char *frame_what(frame *f)
+{
+    if (f->describe) {
+        f->describe(f, f->what, sizeof f->what);
+        f->describe = NULL;
+    }
+    return f->what;
+}
 
 static double mono_now(void)
 {
@@ -432,6 +411,7 @@ static void frame_hook(lua_State *L, lua_Debug *ar)
     lua_sethook(L, frame_hook, LUA_MASKCOUNT, 1);
     char limit[96];
     int scenario = strcmp(f->kind, "scenario") == 0;
+    const char *what = frame_what(f);
     if (f->budget_end <= f->run_end)
         snprintf(limit, sizeof limit, "its budget of %g s%s (callback_budget)", f->budget,
                  scenario ? " between two waits" : "");
@@ -440,22 +420,22 @@ static void frame_hook(lua_State *L, lua_Debug *ar)
                  scenario ? "its" : "the scenario's", f->time_limit);
     lua_getinfo(L, "Sl", ar);
     if (ar->currentline > 0)
-        lua_pushfstring(L, "synfin: %s ran past %s, at %s:%d", f->what, limit, ar->short_src,
+        lua_pushfstring(L, "synfin: %s ran past %s, at %s:%d", what, limit, ar->short_src,
                         ar->currentline);
     else
-        lua_pushfstring(L, "synfin: %s ran past %s", f->what, limit);
+        lua_pushfstring(L, "synfin: %s ran past %s", what, limit);
     lua_error(L);
 }
 
 /* Enters a frame for a callback of the net s that runs on `thread`, named
- * f->what (filled by the caller). Nothing here raises: frame_leave must
- * follow. */
+ * f->what or by f->describe (set by the caller), of a kind that outlives the
+ * frame (a literal). Nothing here raises: frame_leave must follow. */
 static void frame_enter(lua_State *L, frame *f, lsim *s, lua_State *thread, const char *kind)
 {
     f->outer = frames_top(L);
     set_frames_top(L, f); /* no allocation: the key is there since luaopen */
     f->s = s;
-    snprintf(f->kind, sizeof f->kind, "%s", kind);
+    f->kind = kind;
     f->started = mono_now();
     f->budget = s->budget;
     f->budget_end = s->budget > 0 ? f->started + s->budget : HUGE_VAL;
@@ -509,6 +489,7 @@ static int l_sim_new(lua_State *L)
     if (!s->sim) return luaL_error(L, "out of memory");
     lua_newtable(L);
     s->errors = luaL_ref(L, LUA_REGISTRYINDEX);
+    lsf_register_net(L, -1); /* for the views that keep it alive */
     return 1;
 }
 
@@ -519,7 +500,7 @@ static void check_not_busy(lua_State *L, lsim *s, const char *doing)
     frame *f = busy_frame(L, s);
     if (f)
         script_error(L, "synfin: %s inside %s: the net is running it; do it after net:run returns",
-                     doing, f->what);
+                     doing, frame_what(f));
 }
 
 static int l_sim_close(lua_State *L)
@@ -533,13 +514,23 @@ static int l_sim_close(lua_State *L)
     s->raw = NULL;
     s->rt = NULL;
     if (s->sim) {
-        sf_sim_free(s->sim); /* hooks release their Lua references here */
+        sf_sim_take_trace(s->sim, &s->kept); /* records outlive the net */
+        sf_sim_free(s->sim);                 /* hooks release their Lua references here */
         s->sim = NULL;
     }
     free(s->packet);
     s->packet = NULL;
     luaL_unref(L, LUA_REGISTRYINDEX, s->errors);
     s->errors = LUA_NOREF;
+    return 0;
+}
+
+/* __gc: closes the net, and frees the records it kept */
+static int l_sim_gc(lua_State *L)
+{
+    lsim *s = luaL_checkudata(L, 1, SIM_MT);
+    l_sim_close(L);
+    sf_trace_free(&s->kept);
     return 0;
 }
 
@@ -777,8 +768,8 @@ static int l_sim_note(lua_State *L)
 
 static int l_sim_trace_len(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
-    lua_pushinteger(L, (lua_Integer)sf_sim_trace(s->sim)->n);
+    lsim *s = luaL_checkudata(L, 1, SIM_MT); /* a closed net keeps its records */
+    lua_pushinteger(L, (lua_Integer)lsf_trace(s)->n);
     return 1;
 }
 
@@ -812,15 +803,15 @@ static void set_host(lua_State *L, const char *k, uint16_t h)
 /* The header fields of a segment, as a record and a hook both show them. */
 static void set_wire_fields(lua_State *L, const sf_seg *g)
 {
-    push_addr(L, g->saddr);
+    lsf_push_addr(L, g->saddr);
     lua_setfield(L, -2, "src");
-    push_addr(L, g->daddr);
+    lsf_push_addr(L, g->daddr);
     lua_setfield(L, -2, "dst");
     set_int(L, "sport", g->sport);
     set_int(L, "dport", g->dport);
     set_int(L, "seq", g->seq);
     set_int(L, "ack", g->ack);
-    push_flags(L, g->flags);
+    lsf_push_flags(L, g->flags);
     lua_setfield(L, -2, "flags");
     set_int(L, "win", g->wnd);
     set_int(L, "len", g->len);
@@ -849,13 +840,51 @@ static void set_wire_fields(lua_State *L, const sf_seg *g)
     set_int(L, "tos", g->tos);
 }
 
+/* sim:isn(src, sport, dst, dport) -> the ISN of that direction seen on the
+ * wire so far, or nil */
+static int l_sim_isn(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    uint32_t isn;
+    if (!sf_trace_isn(sf_sim_trace(s->sim), check_addr(L, 2), check_port(L, 3, 1), check_addr(L, 4),
+                      check_port(L, 5, 1), &isn))
+        return 0;
+    lua_pushinteger(L, isn);
+    return 1;
+}
+
+/* seq, ack and SACK blocks relative to the ISNs (sf_trace_number), and as
+ * they are on the wire (abs_seq, abs_ack, abs_sack) */
+static void set_numbers(lua_State *L, const sf_trace_rec *r)
+{
+    set_int(L, "seq", r->rel_seq);
+    set_int(L, "ack", r->rel_ack);
+    set_int(L, "abs_seq", r->seq);
+    set_int(L, "abs_ack", r->ack);
+    if (r->sack_n) {
+        lua_getfield(L, -1, "sack");
+        lua_setfield(L, -2, "abs_sack");
+        lua_createtable(L, r->sack_n, 0);
+        for (int b = 0; b < r->sack_n && b < 4; b++) {
+            lua_createtable(L, 2, 0);
+            lua_pushinteger(L, sf_trace_rel_sack(r, r->sack[b][0]));
+            lua_rawseti(L, -2, 1);
+            lua_pushinteger(L, sf_trace_rel_sack(r, r->sack[b][1]));
+            lua_rawseti(L, -2, 2);
+            lua_rawseti(L, -2, b + 1);
+        }
+        lua_setfield(L, -2, "sack");
+    }
+}
+
 /* sim:trace_get(i) -> the i-th record (1-based) as a table */
 static int l_sim_trace_get(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
-    sf_trace *t = sf_sim_trace(s->sim);
+    lsim *s = luaL_checkudata(L, 1, SIM_MT); /* a closed net keeps its records */
+    sf_trace *t = lsf_trace(s);
     lua_Integer i = luaL_checkinteger(L, 2);
     if (i < 1 || (size_t)i > t->n) return 0;
+    if (sf_trace_number(t) < 0) return luaL_error(L, "out of memory");
     const sf_trace_rec *r = &t->recs[i - 1];
     lua_createtable(L, 0, 24);
     set_int(L, "index", i);
@@ -891,6 +920,7 @@ static int l_sim_trace_get(lua_State *L)
         g.sack_n = r->sack_n;
         memcpy(g.sack, r->sack, sizeof g.sack);
         set_wire_fields(L, &g);
+        set_numbers(L, r);
         set_str(L, "fate", sf_fate_name((sf_fate)r->fate));
         if (r->fate == SF_FATE_DELIVERED || r->fate == SF_FATE_DROPPED_INGRESS) {
             lua_pushnumber(L, (lua_Number)r->arrival / 1e6);
@@ -917,7 +947,7 @@ static int l_sim_trace_get(lua_State *L)
         set_str(L, "cause", sf_cause_name((sf_cause)r->cause));
         set_int(L, "lport", r->sport);
         set_int(L, "rport", r->dport);
-        push_addr(L, r->daddr);
+        lsf_push_addr(L, r->daddr);
         lua_setfield(L, -2, "raddr");
         break;
     default:
@@ -1144,22 +1174,6 @@ static void hook_failed(lsim *s, lua_State *L, const char *msg)
     lua_pop(L, 1);
 }
 
-static void push_hook_seg(lua_State *L, const sf_hook_ctx *ctx)
-{
-    const sf_seg *g = ctx->seg;
-    lua_createtable(L, 0, 20);
-    set_str(L, "dir", ctx->dir == SF_EGRESS ? "egress" : "ingress");
-    lua_pushnumber(L, (lua_Number)ctx->now / 1e6);
-    lua_setfield(L, -2, "time");
-    set_wire_fields(L, g);
-    lua_pushlstring(L, (const char *)g->payload, g->len);
-    lua_setfield(L, -2, "payload");
-    if (ctx->conn_id) set_int(L, "conn", ctx->conn_id);
-    if (ctx->state >= 0) set_str(L, "state", sf_state_name((sf_state)ctx->state));
-    if (ctx->seg_no) set_int(L, "n", ctx->seg_no);
-    set_int(L, "hook", ctx->hook_id);
-}
-
 /* Reads a hook's verdict from a table: exactly one of delay, dup, replace
  * and answer. */
 static void read_verdict_table(lua_State *L, sf_verdict *v, uint8_t *packet)
@@ -1199,6 +1213,8 @@ static void read_verdict_table(lua_State *L, sf_verdict *v, uint8_t *packet)
     }
 }
 
+static const char to_verdict_key = 0; /* the registry: the Lua side's verdict maker */
+
 /* lua_pcall'ed: the value at 1 (what a hook returned) into the verdict at 2
  * (light userdata), a built packet into the buffer at 3; any other shape
  * raises, saying what it got and what it may be. */
@@ -1214,6 +1230,15 @@ static int read_verdict(lua_State *L)
             return 0;
         }
     } else if (lua_istable(L, 1)) {
+        /* a Seg (seg:with) or { answer = Seg }: the Lua side's tables of
+         * relative numbers, made absolute there */
+        if (lua_rawgetp(L, LUA_REGISTRYINDEX, &to_verdict_key) == LUA_TFUNCTION) {
+            lua_pushvalue(L, 1);
+            lua_call(L, 1, 1);
+            lua_replace(L, 1);
+        } else {
+            lua_pop(L, 1);
+        }
         read_verdict_table(L, v, lua_touserdata(L, 3));
         return 0;
     }
@@ -1223,32 +1248,58 @@ static int read_verdict(lua_State *L)
                       shown(L, 1));
 }
 
-/* Runs the Lua function of a hook, in a frame; its result becomes the
- * verdict (read_verdict). An error, or a verdict of another shape, is a
- * failed hook: the segment passes, and the failure is recorded. */
+static void describe_hook(const frame *f, char *out, size_t len)
+{
+    const lhook *k = f->describe_ud;
+    char addr[16];
+    sf_addr_str(k->s->sim ? sf_sim_host_addr(k->s->sim, k->host) : 0, addr);
+    snprintf(out, len, "hook %u (%s of %s)", f->describe_id,
+             k->dir == SF_EGRESS ? "egress" : "ingress", addr);
+}
+
+/* Runs the Lua function of a hook, in a frame, with a view of the segment
+ * (lview.c); its result becomes the verdict (read_verdict). With a `when`
+ * predicate, fn runs only if it says yes. An error, or a verdict of another
+ * shape, is a failed hook: the segment passes, and the failure is recorded. */
 static int hook_call(void *ud, const sf_hook_ctx *ctx, sf_verdict *v)
 {
     lhook *k = ud;
     lua_State *L = k->s->L;
     int top = lua_gettop(L);
     lua_pushcfunction(L, traceback);
-    lua_pushcfunction(L, read_verdict);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, k->fn);
-    push_hook_seg(L, ctx);
+    lsf_push_seg(L, k->s, ctx);
+    int seg = top + 2;
     frame f;
-    char addr[16];
-    sf_addr_str(sf_sim_host_addr(k->s->sim, k->host), addr);
-    snprintf(f.what, sizeof f.what, "hook %u (%s of %s)", ctx->hook_id,
-             k->dir == SF_EGRESS ? "egress" : "ingress", addr);
+    f.describe = describe_hook;
+    f.describe_ud = k;
+    f.describe_id = ctx->hook_id;
     frame_enter(L, &f, k->s, L, "hook");
-    int rc = lua_pcall(L, 1, 1, top + 1);
-    int bad = 0;
-    if (rc == LUA_OK) { /* read_verdict(result, v, packet) */
-        lua_pushlightuserdata(L, v);
-        lua_pushlightuserdata(L, k->s->packet);
-        bad = lua_pcall(L, 3, 0, 0) != LUA_OK;
+    int rc = LUA_OK, bad = 0, asked = 1;
+    if (k->when != LUA_NOREF) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, k->when);
+        lua_pushvalue(L, seg);
+        rc = lua_pcall(L, 1, 1, top + 1);
+        if (rc == LUA_OK) {
+            asked = lua_toboolean(L, -1);
+            lua_pop(L, 1);
+        } /* else the error stays on the stack, for the message below */
+    }
+    v->kind = SF_PASS;
+    if (rc == LUA_OK && asked) {
+        lua_pushcfunction(L, read_verdict); /* (a light C function: no allocation) */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, k->fn);
+        lua_pushvalue(L, seg);
+        rc = lua_pcall(L, 1, 1, top + 1);
+        if (rc == LUA_OK && lua_isnil(L, -1)) {
+            /* the common verdict, read at once: pass */
+        } else if (rc == LUA_OK) { /* read_verdict(result, v, packet) */
+            lua_pushlightuserdata(L, v);
+            lua_pushlightuserdata(L, k->s->packet);
+            bad = lua_pcall(L, 3, 0, 0) != LUA_OK;
+        }
     }
     frame_leave(L, &f);
+    lsf_seg_expire(L, seg); /* its payload is the trace's from now on */
     /* the hook may have called the net from a coroutine of its own, which
      * made that thread the net's: the next hook must not run on it once it
      * is finished or suspended (found by fuzz_lua) */
@@ -1269,12 +1320,13 @@ static void hook_release(void *ud)
 {
     lhook *k = ud;
     luaL_unref(k->s->L, LUA_REGISTRYINDEX, k->fn);
+    luaL_unref(k->s->L, LUA_REGISTRYINDEX, k->when);
     free(k);
 }
 
-/* sim:hook(host, dir, filter, fn) -> hook id
+/* sim:hook(host, dir, filter, fn[, when]) -> hook id
  * filter: flags ("F", "=FA"), conn (id), state (name), sport, dport, after,
- * count, p */
+ * count, p; when(seg): a predicate asked before fn */
 static int l_sim_hook(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
@@ -1283,6 +1335,7 @@ static int l_sim_hook(lua_State *L)
     sf_dir dir = (sf_dir)luaL_checkoption(L, 3, NULL, dirs);
     luaL_checktype(L, 4, LUA_TTABLE);
     luaL_checktype(L, 5, LUA_TFUNCTION);
+    if (!lua_isnoneornil(L, 6)) luaL_checktype(L, 6, LUA_TFUNCTION);
     sf_filter f;
     sf_filter_init(&f);
     lua_getfield(L, 4, "flags");
@@ -1320,6 +1373,11 @@ static int l_sim_hook(lua_State *L)
     k->dir = dir;
     lua_pushvalue(L, 5);
     k->fn = luaL_ref(L, LUA_REGISTRYINDEX);
+    k->when = LUA_NOREF;
+    if (!lua_isnoneornil(L, 6)) {
+        lua_pushvalue(L, 6);
+        k->when = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
     sf_hook *hook = sf_hooks_add(sf_sim_hooks(s->sim, host), dir, &f, hook_call, k, hook_release);
     if (!hook) {
         hook_release(k);
@@ -1376,8 +1434,10 @@ static int l_sim_call(lua_State *L)
     lua_pushcfunction(L, traceback);
     lua_replace(L, 2); /* the message handler, where kind was */
     frame f;
+    f.describe = NULL;
     snprintf(f.what, sizeof f.what, "%s", what);
-    frame_enter(L, &f, s, L, kind);
+    snprintf(f.kind_buf, sizeof f.kind_buf, "%s", kind); /* kind's string leaves the stack */
+    frame_enter(L, &f, s, L, f.kind_buf);
     int rc = lua_pcall(L, nargs, LUA_MULTRET, 2);
     frame_leave(L, &f);
     lua_pushboolean(L, rc == LUA_OK);
@@ -1396,6 +1456,7 @@ static int l_sim_resume(lua_State *L)
     if (!lua_checkstack(co, nargs)) return luaL_error(L, "too many arguments to resume");
     lua_xmove(L, co, nargs);
     frame f;
+    f.describe = NULL;
     snprintf(f.what, sizeof f.what, "the scenario");
     frame_enter(L, &f, s, co, "scenario");
     int nres = 0;
@@ -1420,7 +1481,7 @@ static int l_sim_busy(lua_State *L)
     frame *f = busy_frame(L, s);
     if (!f) return 0;
     lua_pushstring(L, f->kind);
-    lua_pushstring(L, f->what);
+    lua_pushstring(L, frame_what(f));
     return 2;
 }
 
@@ -1498,10 +1559,10 @@ static void push_conn_row(void *ud, const sf_conn *c)
     lua_createtable(L, 0, 8);
     set_str(L, "state", sf_state_name(i.state));
     set_int(L, "id", i.id);
-    push_addr(L, i.laddr);
+    lsf_push_addr(L, i.laddr);
     lua_setfield(L, -2, "laddr");
     set_int(L, "lport", i.lport);
-    push_addr(L, i.raddr);
+    lsf_push_addr(L, i.raddr);
     lua_setfield(L, -2, "raddr");
     set_int(L, "rport", i.rport);
     set_int(L, "send_q", i.snd_queued);
@@ -1744,9 +1805,9 @@ static int l_conn_info(lua_State *L)
     lua_createtable(L, 0, 24);
     set_str(L, "state", sf_state_name(i.state));
     set_int(L, "id", i.id);
-    push_addr(L, i.laddr);
+    lsf_push_addr(L, i.laddr);
     lua_setfield(L, -2, "laddr");
-    push_addr(L, i.raddr);
+    lsf_push_addr(L, i.raddr);
     lua_setfield(L, -2, "raddr");
     set_int(L, "lport", i.lport);
     set_int(L, "rport", i.rport);
@@ -1853,6 +1914,17 @@ static int l_conn_gc(lua_State *L)
 
 /* ---- the module ---------------------------------------------------------------------------- */
 
+/* core.set_seg(Seg, to_verdict): the Lua side's segment methods, for the
+ * views of hooks' segments, and its maker of verdicts from Seg tables */
+static int l_set_seg(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_settop(L, 2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &to_verdict_key);
+    return lsf_set_seg_methods(L);
+}
+
 static int l_sizeof_conn(lua_State *L)
 {
     lua_pushinteger(L, (lua_Integer)sf_conn_sizeof());
@@ -1876,6 +1948,9 @@ static const luaL_Reg sim_methods[] = {{"close", l_sim_close},
                                        {"note", l_sim_note},
                                        {"trace_len", l_sim_trace_len},
                                        {"keep_payloads", l_sim_keep_payloads},
+                                       {"isn", l_sim_isn},
+                                       {"record", lsf_record},
+                                       {"next_record", lsf_next_record},
                                        {"trace_get", l_sim_trace_get},
                                        {"inject", l_sim_inject},
                                        {"hook", l_sim_hook},
@@ -1927,8 +2002,9 @@ static void new_type(lua_State *L, const char *name, const luaL_Reg *methods, lu
 int luaopen_synfin_core(lua_State *L)
 {
     set_frames_top(L, NULL); /* the key exists from now on: entering a frame allocates nothing */
-    new_type(L, SIM_MT, sim_methods, l_sim_close);
+    new_type(L, SIM_MT, sim_methods, l_sim_gc);
     new_type(L, CONN_MT, conn_methods, l_conn_gc);
+    lsf_views_open(L);
     luaL_getmetatable(L, CONN_MT);
     lua_pushcfunction(L, l_conn_tbc);
     lua_setfield(L, -2, "__close");
@@ -1940,6 +2016,8 @@ int luaopen_synfin_core(lua_State *L)
     lua_setfield(L, -2, "sim");
     lua_pushcfunction(L, l_sizeof_conn);
     lua_setfield(L, -2, "sizeof_conn");
+    lua_pushcfunction(L, l_set_seg);
+    lua_setfield(L, -2, "set_seg");
     lua_pushliteral(L, SF_VERSION);
     lua_setfield(L, -2, "version");
     /* the conn metatable's method table, for the Lua layer to extend */

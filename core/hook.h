@@ -49,6 +49,7 @@ typedef struct {
     int state;
     uint32_t hook_id;
     uint32_t seg_no; /* the segment's number in the trace, 0 if unknown */
+    long rec;        /* its record's index in the driver's trace, -1 if none */
 } sf_hook_ctx;
 
 /* Returns 0 and fills *v; a nonzero return is a failed hook: the segment

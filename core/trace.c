@@ -28,6 +28,7 @@ void sf_trace_free(sf_trace *t)
 {
     free(t->recs);
     free(t->arena);
+    free(t->flows);
     memset(t, 0, sizeof *t);
 }
 
@@ -95,4 +96,128 @@ void sf_trace_text(sf_trace *t, long i, const void *text, size_t len)
     t->recs[i].text_off = (uint32_t)t->arena_len;
     t->recs[i].text_len = (uint32_t)len;
     t->arena_len += len;
+}
+
+/* ---- relative numbers ------------------------------------------------------ */
+
+static size_t flow_hash(uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport)
+{
+    uint64_t k =
+        ((uint64_t)saddr << 32 | daddr) ^ ((uint64_t)sport << 16 | dport) * 0x9e3779b97f4a7c15u;
+    k ^= k >> 29;
+    k *= 0xbf58476d1ce4e5b9u;
+    return (size_t)(k ^ k >> 32);
+}
+
+/* The flow's slot: its own, or the empty one where it would go. */
+static sf_trace_flow *flow_slot(const sf_trace *t, uint32_t saddr, uint16_t sport, uint32_t daddr,
+                                uint16_t dport)
+{
+    size_t mask = t->flows_cap - 1;
+    for (size_t i = flow_hash(saddr, sport, daddr, dport) & mask;; i = (i + 1) & mask) {
+        sf_trace_flow *f = &t->flows[i];
+        if (!f->used ||
+            (f->saddr == saddr && f->daddr == daddr && f->sport == sport && f->dport == dport))
+            return f;
+    }
+}
+
+static sf_trace_flow *flow_find(const sf_trace *t, uint32_t saddr, uint16_t sport, uint32_t daddr,
+                                uint16_t dport)
+{
+    if (!t->flows_cap) return NULL;
+    sf_trace_flow *f = flow_slot(t, saddr, sport, daddr, dport);
+    return f->used ? f : NULL;
+}
+
+/* Room for one more flow: the table stays at most half full. */
+static int flows_reserve(sf_trace *t)
+{
+    if ((t->nflows + 1) * 2 <= t->flows_cap) return 0;
+    size_t cap = t->flows_cap ? t->flows_cap * 2 : 64;
+    sf_trace_flow *old = t->flows;
+    size_t old_cap = t->flows_cap;
+    t->flows = calloc(cap, sizeof *t->flows);
+    if (!t->flows) {
+        t->flows = old;
+        return -1;
+    }
+    t->flows_cap = cap;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].used)
+            *flow_slot(t, old[i].saddr, old[i].sport, old[i].daddr, old[i].dport) = old[i];
+    free(old);
+    return 0;
+}
+
+static int number_seg(sf_trace *t, sf_trace_rec *r)
+{
+    if (r->flags & SF_SYN) {
+        sf_trace_flow *f = flow_find(t, r->saddr, r->sport, r->daddr, r->dport);
+        if (!f) {
+            if (flows_reserve(t) < 0) return -1;
+            f = flow_slot(t, r->saddr, r->sport, r->daddr, r->dport);
+            *f = (sf_trace_flow){.saddr = r->saddr,
+                                 .daddr = r->daddr,
+                                 .sport = r->sport,
+                                 .dport = r->dport,
+                                 .used = true,
+                                 .closed = true};
+            t->nflows++;
+        }
+        if (f->closed) {
+            f->isn = r->seq;
+            f->closed = false;
+        }
+    }
+    const sf_trace_flow *mine = flow_find(t, r->saddr, r->sport, r->daddr, r->dport);
+    const sf_trace_flow *theirs = flow_find(t, r->daddr, r->dport, r->saddr, r->sport);
+    r->numbered = 0;
+    r->rel_seq = r->seq;
+    r->rel_ack = r->ack;
+    if (mine) {
+        r->rel_seq = r->seq - mine->isn;
+        r->numbered |= SF_REL_SEQ;
+    }
+    if (theirs) {
+        r->rel_ack = r->ack - theirs->isn;
+        r->numbered |= SF_REL_ACK;
+    }
+    return 0;
+}
+
+static void close_flow(sf_trace *t, uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport)
+{
+    sf_trace_flow *f = flow_find(t, saddr, sport, daddr, dport);
+    if (f) f->closed = true;
+}
+
+int sf_trace_number(sf_trace *t)
+{
+    for (; t->numbered < t->n; t->numbered++) {
+        sf_trace_rec *r = &t->recs[t->numbered];
+        if (r->kind == SF_TR_SEG) {
+            if (number_seg(t, r) < 0) return -1;
+        } else if (r->kind == SF_TR_STATE && r->dport != 0 &&
+                   (r->new_state == SF_CLOSED || r->new_state == SF_LISTEN)) {
+            close_flow(t, r->saddr, r->sport, r->daddr, r->dport);
+            close_flow(t, r->daddr, r->dport, r->saddr, r->sport);
+        }
+    }
+    return 0;
+}
+
+bool sf_trace_isn(sf_trace *t, uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport,
+                  uint32_t *isn)
+{
+    sf_trace_number(t);
+    const sf_trace_flow *f = flow_find(t, saddr, sport, daddr, dport);
+    if (f) *isn = f->isn;
+    return f != NULL;
+}
+
+uint32_t sf_trace_rel_sack(const sf_trace_rec *r, uint32_t e)
+{
+    /* SACK blocks name the other direction's bytes, as the ACK does */
+    return e - (r->ack - r->rel_ack);
 }

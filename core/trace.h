@@ -65,7 +65,22 @@ typedef struct {
     uint32_t text_off, text_len; /* payload, or a note's text, in the arena */
     const char *why;             /* static text: a state change's or a drop's reason */
     uint16_t reason;             /* a drop's or a note's code (sf_reason), 0 if none */
+    /* a segment: seq and ack relative to the ISNs seen on the wire before it
+     * (sf_trace_number fills them; the absolute number when its ISN is unknown) */
+    uint8_t numbered; /* SF_REL_SEQ | SF_REL_ACK: which ISN was known */
+    uint32_t rel_seq, rel_ack;
 } sf_trace_rec;
+
+/* The bits of sf_trace_rec.numbered: its seq's ISN, its ack's ISN, was known. */
+enum { SF_REL_SEQ = 1, SF_REL_ACK = 2 };
+
+/* The ISN each direction of a flow started from, as the wire showed it. */
+typedef struct {
+    uint32_t saddr, daddr;
+    uint16_t sport, dport;
+    uint32_t isn;
+    bool used, closed; /* closed: the next SYN on these ports starts anew */
+} sf_trace_flow;
 
 /* A trace: its records, and an arena for payloads and the texts of notes. */
 typedef struct {
@@ -75,6 +90,9 @@ typedef struct {
     size_t arena_len, arena_cap;
     uint32_t segs;     /* segments numbered so far */
     bool keep_payload; /* store payload bytes (for patterns on payload) */
+    size_t numbered;   /* records sf_trace_number has seen */
+    sf_trace_flow *flows;
+    size_t nflows, flows_cap; /* an open-addressed table, a power of two */
 } sf_trace;
 
 /* An empty trace, which keeps payloads. */
@@ -87,6 +105,21 @@ long sf_trace_add(sf_trace *t, sf_trace_kind kind, uint64_t time);
 long sf_trace_seg(sf_trace *t, uint64_t time, const sf_seg *seg);
 /* Stores bytes in the arena for record i. */
 void sf_trace_text(sf_trace *t, long i, const void *text, size_t len);
+
+/* Numbers the records added since the last call relative to their flows'
+ * ISNs, in order: a SYN names its direction's ISN, unless that flow is
+ * known and not closed (a SYN into a synchronized connection does not
+ * renumber it); a state record that reaches CLOSED or LISTEN closes both
+ * directions of its connection (their ISNs still number its last segments,
+ * the next SYN starts new ones). Returns -1 without memory (the records
+ * left are numbered on the next call), 0 otherwise. */
+int sf_trace_number(sf_trace *t);
+/* Whether the flow saddr:sport > daddr:dport has an ISN on the wire so far
+ * (numbering what is not yet); *isn gets it. */
+bool sf_trace_isn(sf_trace *t, uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport,
+                  uint32_t *isn);
+/* SACK edge e of a segment record as relative as its ack. */
+uint32_t sf_trace_rel_sack(const sf_trace_rec *r, uint32_t e);
 
 #ifdef __cplusplus
 }

@@ -394,7 +394,8 @@ static void egress(sf_sim *sim, sim_host *h, sim_pkt *p, int injected)
                        .seg = &seg,
                        .conn_id = p->conn_id,
                        .state = p->state,
-                       .seg_no = p->rec >= 0 ? sim->trace.recs[p->rec].seg_no : 0};
+                       .seg_no = p->rec >= 0 ? sim->trace.recs[p->rec].seg_no : 0,
+                       .rec = p->rec};
     /* a hook may send (sf_sim_inject), and its packet leaves through here
      * at once, inside this run: sf_sim_inject bounds the depth */
     sim->egress_depth++;
@@ -512,7 +513,8 @@ static void deliver(sf_sim *sim, sim_pkt *p)
                            .now = sim->now,
                            .seg = &seg,
                            .state = -1,
-                           .seg_no = p->rec >= 0 ? t->recs[p->rec].seg_no : 0};
+                           .seg_no = p->rec >= 0 ? t->recs[p->rec].seg_no : 0,
+                           .rec = p->rec};
         if (h->stack) {
             sf_conn *c = sf_stack_lookup(h->stack, seg.saddr, seg.dport, seg.sport);
             if (c) {
@@ -742,6 +744,12 @@ uint64_t sf_sim_now(const sf_sim *sim)
 {
     return sim->now;
 }
+void sf_sim_take_trace(sf_sim *sim, sf_trace *out)
+{
+    *out = sim->trace;
+    sf_trace_init(&sim->trace);
+}
+
 sf_trace *sf_sim_trace(sf_sim *sim)
 {
     return &sim->trace;

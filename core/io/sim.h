@@ -127,6 +127,9 @@ int sf_sim_pcap_close(sf_sim *sim, char *err, size_t errlen);
 
 /* The net's trace (trace.h). */
 sf_trace *sf_sim_trace(sf_sim *sim);
+/* Moves the trace out of the net into *out (the net's is empty after): for a
+ * caller that keeps the records of a net it frees. */
+void sf_sim_take_trace(sf_sim *sim, sf_trace *out);
 /* Prints the trace as a ladder diagram (core/io/ladder.c), as
  * print(net:trace()) does in Lua: a lane per host, time down the left, each
  * segment an arrow with its number, flags, relative seq/ack, window and

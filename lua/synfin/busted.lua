@@ -229,7 +229,9 @@ end
 local function segment(st, arguments, level)
   local rec, pat = arguments[1], arguments[2]
   set_failure_message(st, arguments[3])
-  if type(rec) ~= "table" or rec.flags == nil then
+  -- a record, or the view of a segment a hook sees (userdata)
+  local readable = type(rec) == "table" or (type(rec) == "userdata" and pcall(function() return rec.flags end))
+  if not readable or rec.flags == nil then
     misuse(("bad argument #1 to 'segment' (a segment record expected, got %s)"):format(
       type(rec) == "table" and "a table without flags" or type(rec)), level)
   end

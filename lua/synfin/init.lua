@@ -208,6 +208,22 @@ local SETTINGS = { msl = true, rto = true, rto_min = true, rto_max = true, retri
 -- synfin.sim's `callback_budget`).
 synfin.CALLBACK_BUDGET = 10
 
+-- The records as a list: each a view (synfin.core) whose fields are read
+-- from the C trace when asked, so a fate or an arrival is always current,
+-- made the first time a script looks at its index and kept (one object per
+-- record: records compare equal by identity). seq and ack are relative to
+-- the ISNs on the wire (synfin.core numbers them), abs_seq and abs_ack as sent.
+local function record_list(sim)
+  return setmetatable({}, {
+    __index = function(list, i)
+      local r = math.type(i) == "integer" and sim:record(i) or nil
+      if r then rawset(list, i, r) end
+      return r
+    end,
+    __len = function() return sim:trace_len() end,
+  })
+end
+
 --- A deterministic virtual network. opts: seed (integer, default 1),
 -- latency (one way, seconds, default 0.005), loss (0..1, default 0),
 -- timeout (default for blocking calls, seconds of virtual time, default 10),
@@ -252,10 +268,8 @@ function synfin.sim(opts)
     seed = seed,
     hosts = {},      -- index -> Host
     by_addr = {},    -- address -> Host
-    recs = {},       -- the trace's records, converted, in order
-    in_flight = {},  -- indices of segment records whose fate may still change
-    isn = {},        -- "addr:port>addr:port" -> that direction's ISN seen on the wire
-    closed_flows = {}, -- directions whose connection has closed
+    recs = record_list(sim), -- the trace's records, in order (views of the C trace)
+    synced = 0,      -- records the coverage recorder has seen
     outside = { cursor = 1 }, -- the script outside a scenario, as an actor: where its expectations look from
     consumed = {},   -- indices of the segment records an expectation has matched
     timeout = opts.timeout or 10,
@@ -494,69 +508,29 @@ function Net:note(text, host)
 end
 
 -- The key of one direction of a connection, for its ISN.
-local function flow(src, sport, dst, dport)
-  return src .. ":" .. tostring(sport) .. ">" .. dst .. ":" .. tostring(dport)
+-- The ISN of a direction seen on the wire so far, or nil (a bad address or
+-- port too: inject reports those, with their names).
+local function isn_of(net, src, sport, dst, dport)
+  local ok, isn = pcall(net.sim.isn, net.sim, src, sport, dst, dport)
+  return ok and isn or nil
 end
 
--- Relative numbers, against the ISNs seen on the wire so far.
-local function relative(net, r)
-  local mine = net.isn[flow(r.src, r.sport, r.dst, r.dport)]
-  local theirs = net.isn[flow(r.dst, r.dport, r.src, r.sport)]
-  r.abs_seq, r.abs_ack = r.seq, r.ack
-  if mine then r.seq = (r.abs_seq - mine) % TWO32 end
-  if theirs then r.ack = (r.abs_ack - theirs) % TWO32 end
-  if r.sack then
-    -- SACK blocks name the other direction's bytes, as the ACK does
-    r.abs_sack = r.sack
-    if theirs then
-      r.sack = {}
-      for i, b in ipairs(r.abs_sack) do
-        r.sack[i] = { (b[1] - theirs) % TWO32, (b[2] - theirs) % TWO32 }
-      end
-    end
-  end
-  return r
-end
-
---- Converts the records the C trace gained since the last call.
+--- Hands the state changes recorded since the last call to the coverage
+-- recorder (the C trace holds every record; nothing else is converted).
 -- @local
 function Net:_sync()
-  local sim = self.sim
-  for i = #self.recs + 1, sim:trace_len() do
-    local r = sim:trace_get(i)
-    if r.kind == "seg" then
-      -- a SYN names its direction's ISN, unless that connection is known and
-      -- not closed: a SYN into a synchronized connection does not renumber it
-      local key = flow(r.src, r.sport, r.dst, r.dport)
-      if r.flags:find("S", 1, true) and (not self.isn[key] or self.closed_flows[key]) then
-        self.isn[key], self.closed_flows[key] = r.seq, nil
-      end
-      relative(self, r)
-      if r.fate == "flight" then self.in_flight[i] = true end
-    elseif r.kind == "state" and (r.new == "CLOSED" or r.new == "LISTEN") and r.rport ~= 0 then
-      -- the connection is gone: its ISNs still number its last segments, and
-      -- the next SYN on these ports starts new ones
-      local host = self.hosts[r.host]
-      self.closed_flows[flow(host.addr, r.lport, r.raddr, r.rport)] = true
-      self.closed_flows[flow(r.raddr, r.rport, host.addr, r.lport)] = true
-    end
-    self.recs[i] = r
-    if r.kind == "state" then require("synfin.coverage").record(self, r) end
+  local sim, coverage = self.sim, require("synfin.coverage")
+  local n = sim:trace_len()
+  local i = sim:next_record(self.synced + 1, "state")
+  while i and i <= n do
+    coverage.record(self, self.recs[i])
+    i = sim:next_record(i + 1, "state")
   end
+  self.synced = n
 end
 
---- Brings the fates of segments still in flight up to date (a hook may have
--- synced a segment's record while its fate was still being decided).
--- @local
-function Net:_refresh()
-  self:_sync()
-  for i in pairs(self.in_flight) do
-    local fresh = self.sim:trace_get(i)
-    local r = self.recs[i]
-    r.fate, r.arrival, r.delay, r.hook = fresh.fate, fresh.arrival, fresh.delay, fresh.hook
-    if fresh.fate ~= "flight" then self.in_flight[i] = nil end
-  end
-end
+-- (records read their fates from C: nothing to bring up to date)
+Net._refresh = Net._sync
 
 --- Every record so far (segments, state changes, notes), in order.
 -- A note the protocol wrote about a segment has `code`, its reason's name
@@ -571,10 +545,16 @@ end
 
 -- Runs the state callbacks of records not yet dispatched.
 function Net:_dispatch()
-  while self.dispatched < #self.recs do
-    self.dispatched = self.dispatched + 1
-    local r = self.recs[self.dispatched]
-    if r.kind == "state" then
+  local n = #self.recs
+  while self.dispatched < n do
+    local i = self.sim:next_record(self.dispatched + 1, "state")
+    if not i then
+      self.dispatched = n
+      break
+    end
+    self.dispatched = i
+    local r = self.recs[i]
+    do
       local ls = self.listeners[r.host .. ":" .. r.conn]
       for _, fn in ipairs(ls and ls.state or {}) do
         local what = ("a state callback of connection %d on %s"):format(r.conn, self.hosts[r.host].addr)
@@ -1432,6 +1412,7 @@ function Net:close()
       :format(running), 2)
   end
   self:pcap(false)
+  self:_sync()
   self.sim:close()
 end
 
@@ -1637,6 +1618,23 @@ local function wire(seg)
     ttl = seg.ttl, tos = seg.tos }
 end
 
+-- The verdict a hook's table means, made absolute for synfin.core: a Seg
+-- (seg:with) replaces the segment; { answer = Seg } answers it.
+local function to_verdict(verdict)
+  if getmetatable(verdict) == Seg then return { replace = wire(verdict) } end
+  if verdict.answer ~= nil then
+    if type(verdict.answer) ~= "table" then
+      error("synfin: hook verdict: answer must be a segment (seg:reply{...}), got " .. shown(verdict.answer), 0)
+    end
+    local v = {} -- the other keys as they are: the core refuses a second verdict
+    for k, x in pairs(verdict) do v[k] = x end
+    v.answer = wire(verdict.answer)
+    return v
+  end
+  return verdict
+end
+core.set_seg(Seg, to_verdict)
+
 local HOOK_FILTER = { flags = true, state = true, conn = true, sport = true, dport = true,
   after = true, count = true, p = true, when = true }
 
@@ -1676,25 +1674,9 @@ function Host:hook(dir, filter, fn)
   if extra.when ~= nil and type(extra.when) ~= "function" then
     argerror(2, "hook", "when must be a function, got " .. shown(extra.when))
   end
-  local when = extra.when
-  local id = net.sim:hook(self.index, dir, cfilter, function(seg)
-    net:_sync()
-    relative(net, seg)
-    setmetatable(seg, Seg)
-    if when and not when(seg) then return nil end
-    local verdict = fn(seg)
-    if getmetatable(verdict) == Seg then return { replace = wire(verdict) } end
-    if type(verdict) == "table" and verdict.answer ~= nil then
-      if type(verdict.answer) ~= "table" then
-        error("synfin: hook verdict: answer must be a segment (seg:reply{...}), got " .. shown(verdict.answer), 0)
-      end
-      local v = {} -- the other keys as they are: the core refuses a second verdict
-      for k, x in pairs(verdict) do v[k] = x end
-      v.answer = wire(verdict.answer)
-      return v
-    end
-    return verdict
-  end)
+  -- fn sees a view of the segment (synfin.core reads its fields from C when
+  -- asked); a Seg or { answer = Seg } it returns goes through to_verdict
+  local id = net.sim:hook(self.index, dir, cfilter, fn, extra.when)
   local h = setmetatable({ net = net, host = self, id = id, dir = dir, count = cfilter.count }, Hook)
   net.hooks[#net.hooks + 1] = h
   return h
@@ -1801,8 +1783,8 @@ function Host:inject(dir, seg)
       if h ~= self then s.src = h.addr; break end
     end
   end
-  local mine = net.isn[flow(s.src, s.sport, s.dst, s.dport)]
-  local theirs = net.isn[flow(s.dst, s.dport, s.src, s.sport)]
+  local mine = isn_of(net, s.src, s.sport, s.dst, s.dport)
+  local theirs = isn_of(net, s.dst, s.dport, s.src, s.sport)
   s.seq = s.abs_seq or ((s.seq or 0) + (mine or 0)) % TWO32
   s.ack = s.abs_ack or ((s.ack or 0) + (theirs or 0)) % TWO32
   if s.abs_sack then
@@ -1849,7 +1831,7 @@ end
 -- @tparam table opts about (the segment's record), type, code, mtu, src
 -- @treturn boolean true
 function Host:send_icmp(opts)
-  if type(opts) ~= "table" or type(opts.about) ~= "table" then
+  if type(opts) ~= "table" or (type(opts.about) ~= "table" and type(opts.about) ~= "userdata") then
     argerror(1, "send_icmp", "a table with about = a segment record expected")
   end
   local seg = opts.about

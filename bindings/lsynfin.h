@@ -1,0 +1,83 @@
+/* lsynfin.h - what the files of the Lua module synfin.core share: the
+ * net's userdata and the views of segments and records (lview.c). */
+#ifndef LSYNFIN_H
+#define LSYNFIN_H
+
+#include "../core/hook.h"
+#include "../core/io/raw.h"
+#include "../core/io/sim.h"
+#include "../core/io/tun.h"
+#include "../core/synfin.h"
+#include "../core/trace.h"
+
+#include <lua.h>
+
+#define SIM_MT         "synfin.sim"
+#define CONN_MT        "synfin.conn"
+#define SF_HOOK_PACKET 65600 /* the largest packet a hook may build */
+
+typedef struct {
+    sf_sim *sim; /* NULL once closed */
+    sf_tun *tun; /* a real-time net on a TUN device; NULL: virtual time */
+    sf_raw *raw; /* or on an interface, through a packet socket */
+    sf_rt *rt;   /* the real-time net of either; NULL: virtual time */
+    uint64_t seed;
+    lua_State *L;        /* the thread that is running the sim now */
+    int errors;          /* registry ref of a table of hook failures */
+    uint8_t *packet;     /* where a hook's replacement or answer is built */
+    int busy;            /* frames of its callbacks running (see "callbacks") */
+    double budget;       /* each callback's wall-clock seconds; 0: no limit */
+    double time_limit;   /* the scenario's whole run, seconds; 0: none */
+    double run_deadline; /* when it ends, on the monotonic clock; HUGE_VAL: none */
+    sf_trace kept;       /* the trace, once the net is closed: its records outlive it */
+} lsim;
+
+/* The net's trace, open or closed. */
+static inline sf_trace *lsf_trace(lsim *s)
+{
+    return s->sim ? sf_sim_trace(s->sim) : &s->kept;
+}
+
+typedef struct {
+    sf_conn *c;
+    lsim *s;
+    int host; /* 0-based */
+} lconn;
+
+/* Pushes the address a, dotted ("192.0.2.1"). */
+static inline void lsf_push_addr(lua_State *L, uint32_t a)
+{
+    char s[16];
+    sf_addr_str(a, s);
+    lua_pushstring(L, s);
+}
+
+/* Pushes the flags f as letters ("SA"). */
+static inline void lsf_push_flags(lua_State *L, uint8_t f)
+{
+    char s[9];
+    sf_flags_str(f, s);
+    lua_pushstring(L, s);
+}
+
+/* ---- views (lview.c) ------------------------------------------------------------ */
+
+/* Registers the views' metatables. lsf_set_seg_methods (a lua_CFunction's
+ * body): the table at 1 is the Lua side's Seg (its methods: seg:with,
+ * seg:reply, ...; its __tostring), which a view's other keys fall back to. */
+void lsf_views_open(lua_State *L);
+int lsf_set_seg_methods(lua_State *L);
+/* Registers the net's userdata at idx, so that views can keep it alive. */
+void lsf_register_net(lua_State *L, int idx);
+
+/* Pushes the view of the segment a hook of net s sees (ctx): its fields are
+ * read from C when asked. The payload is read in place while the hook runs;
+ * lsf_seg_expire (when it returns) points the view at the trace's copy. */
+void lsf_push_seg(lua_State *L, lsim *s, const sf_hook_ctx *ctx);
+void lsf_seg_expire(lua_State *L, int idx);
+
+/* sim:record(i), sim:next_record(from, kind): see lview.c */
+int lsf_record(lua_State *L);
+int lsf_next_record(lua_State *L);
+
+#endif
