@@ -77,6 +77,32 @@ local function row(name, value, unit, anchor, anchor_name, goal)
   rows[#rows + 1] = { name, value, unit, anchor, anchor_name, goal }
 end
 
+-- first: the peak memory it reports is the process's, which later rows raise
+do
+  local n = quick and 2000 or 100000
+  local net = synfin.sim { seed = 1, latency = 0.001 }
+  net.sim:keep_payloads(false)
+  local peer = net:peer("192.0.2.1")
+  local srv = net:host("192.0.2.2", { name = "srv" })
+  srv:listen(80)
+  collectgarbage()
+  local before = peak_kib()
+  local w0 = os.time()
+  local c0 = os.clock()
+  net:run(function()
+    for i = 1, n do
+      peer:send { dst = "192.0.2.2", sport = 1024 + i % 60000, dport = 80, flags = "S",
+        abs_seq = i * 7919, mss = 1460 }
+      if i % 1000 == 0 then net:sleep(0.001) end
+    end
+    net:sleep(0.01)
+  end)
+  local wall = math.max(os.clock() - c0, os.time() - w0 - 1)
+  row(("%d spoofed SYNs in a Lua scenario"):format(n), wall, "s", nil, nil, "< 5 s")
+  row("  their peak memory", (peak_kib() - before) / 1024, "MiB", nil, nil, "bounded by the record setting")
+  net:close()
+end
+
 do
   local base = {}
   for _ = 1, RUNS do base[#base + 1] = transfer(nil) end
@@ -136,31 +162,6 @@ do
   row(("Lua lifecycles, %d in one net"):format(small), a, "/s", nil, nil, ">= 50,000 /s")
   row(("Lua lifecycles, %d in one net"):format(large), b, "/s", a, ("%d in one net"):format(small),
     "flat: ratio 1")
-end
-
-do
-  local n = quick and 2000 or 100000
-  local net = synfin.sim { seed = 1, latency = 0.001 }
-  net.sim:keep_payloads(false)
-  local peer = net:peer("192.0.2.1")
-  local srv = net:host("192.0.2.2", { name = "srv" })
-  srv:listen(80)
-  collectgarbage()
-  local before = peak_kib()
-  local w0 = os.time()
-  local c0 = os.clock()
-  net:run(function()
-    for i = 1, n do
-      peer:send { dst = "192.0.2.2", sport = 1024 + i % 60000, dport = 80, flags = "S",
-        abs_seq = i * 7919, mss = 1460 }
-      if i % 1000 == 0 then net:sleep(0.001) end
-    end
-    net:sleep(0.01)
-  end)
-  local wall = math.max(os.clock() - c0, os.time() - w0 - 1)
-  row(("%d spoofed SYNs in a Lua scenario"):format(n), wall, "s", nil, nil, "< 5 s")
-  row("  their peak memory", (peak_kib() - before) / 1024, "MiB", nil, nil, "bounded by the record setting")
-  net:close()
 end
 
 print(("%-40s %14s %-11s %14s  %-38s %s"):format("row", "synfin", "unit", "anchor", "anchor is", "goal"))
