@@ -514,8 +514,10 @@ static int l_sim_close(lua_State *L)
     s->raw = NULL;
     s->rt = NULL;
     if (s->sim) {
-        sf_sim_take_trace(s->sim, &s->kept); /* records outlive the net */
-        sf_sim_free(s->sim);                 /* hooks release their Lua references here */
+        char err[128];
+        sf_sim_pcap_close(s->sim, err, sizeof err); /* its last packets with their records */
+        sf_sim_take_trace(s->sim, &s->kept);        /* records outlive the net */
+        sf_sim_free(s->sim);                        /* hooks release their Lua references here */
         s->sim = NULL;
     }
     free(s->packet);

@@ -244,7 +244,9 @@ static void note_icmp(sf_sim *sim, int host, const sf_icmp *m, const char *dir, 
 
 static sf_trace_rec *rec_of(sf_sim *sim, long rec)
 {
-    return rec >= 0 ? &sim->trace.recs[rec] : NULL; /* hooks may have grown the trace */
+    /* (an index, not a pointer: hooks may have grown the trace; and a trace
+     * taken away, sf_sim_take_trace, has none of the records) */
+    return rec >= 0 && (size_t)rec < sim->trace.n ? &sim->trace.recs[rec] : NULL;
 }
 
 /* ---- the pcap: every packet once, when its fate is settled --------------------- */
