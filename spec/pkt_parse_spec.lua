@@ -30,6 +30,8 @@ describe("synfin.pkt: packetdrill's scripts", function()
       assert.same({ kind = "abs", t = 0.1, hi = 0.3, hi_kind = "abs", blocking = true },
         one("0.1...0.3 read(4, ..., 10) = 10").time)
       assert.same({ kind = "any" }, one("* > F. 1:1(0) ack 1").time)
+      assert.same({ kind = "abs", t = 0, hi = 0.1, hi_kind = "abs", blocking = true },
+        one("0...0.1 connect(3, ..., ...) = 0").time)
     end)
   end)
 

@@ -77,7 +77,7 @@ local ident = C(letter * (letter + digit) ^ 0)
 local uint = digit ^ 1 / tonumber
 local hex = (P "0x" + P "0X") * C(R("09", "af", "AF") ^ 1) / function(h) return tonumber(h, 16) end
 local int = hex + C(P "-" ^ -1 * digit ^ 1) / function(s) return math.tointeger(tonumber(s)) end
-local number = C(digit ^ 1 * (P "." * digit ^ 0) ^ -1 + P "." * digit ^ 1) / tonumber
+local number = C(digit ^ 1 * (P "." * digit ^ 1) ^ -1 + P "." * digit ^ 1) / tonumber
 
 -- Time: `*`, `0.1`, `+0.1`, ranges `0.1~0.2`, blocking `0.1...0.2`.
 local function timeval(rel, t) return { rel = rel ~= "", t = t } end
