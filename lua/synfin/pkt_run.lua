@@ -62,9 +62,7 @@ end
 -- the runner.
 local function stop(status, line, message) error({ pkt = true, status = status, line = line, message = message }, 0) end
 
-------------------------------------------------------------------------------
 -- System calls: the script's arguments as synfin.kernel's.
-------------------------------------------------------------------------------
 
 local function ident(e) return type(e) == "table" and e.t == "ident" and e.v or nil end
 
@@ -198,9 +196,7 @@ local function same_set(a, b)
   return true
 end
 
-------------------------------------------------------------------------------
 -- Packets
-------------------------------------------------------------------------------
 
 -- how a segment record shows, packetdrill's way, relative to the ISNs known
 local function show_seg(r, st)
@@ -318,9 +314,7 @@ local function inbound(e, st)
   return seg
 end
 
-------------------------------------------------------------------------------
 -- The run
-------------------------------------------------------------------------------
 
 --- Runs parsed events against the kernel over TUN. opts: tolerance
 -- (seconds, default 0.004), subnet (the third byte of the addresses,
@@ -574,9 +568,7 @@ function run.file(path, opts)
   return run.events(events, opts)
 end
 
-------------------------------------------------------------------------------
 -- The command line: synfin --pkt
-------------------------------------------------------------------------------
 
 local USAGE = [[
 usage: synfin --pkt SCRIPT.pkt [--target tun|sim] [--tolerance_usecs N]
