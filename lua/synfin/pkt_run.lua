@@ -450,10 +450,11 @@ function run.events(events, opts)
       return returned
     end
 
+    -- the blocking calls due (in the script's time) before an event at t
     local function settle(t)
       for i = #pending, 1, -1 do
         local p = pending[i]
-        if t == nil or p.at + tol < t then
+        if t == nil or p.sat < t - 1e-9 then
           table.remove(pending, i)
           set_lag(math.max(lag, finish_call(p) - p.sat))
         end
@@ -477,7 +478,7 @@ function run.events(events, opts)
           if sat < base - 1e-9 then fail_here(e.line, ("time goes backwards: t=%g s after t=%g s"):format(sat, base)) end
           base = sat
           local at, hi = sat + lag, shi and shi + lag
-          settle(at)
+          settle(sat)
           if e.kind == "packet" and e.dir == ">" then
             local deadline = (hi or at) + tol + grace
             local r
