@@ -109,6 +109,8 @@ static void usage(FILE *to)
     fputs("usage: synfin [OPTIONS] SCRIPT.lua [ARGS...]\n"
           "       synfin -i\n"
           "       synfin --version\n"
+          "       synfin --pkt SCRIPT.pkt|DIR [--target tun|sim] [--tolerance_usecs N]\n"
+          "                    [-j N] [--junit FILE]  (packetdrill scripts: synfin --pkt -h)\n"
           "Runs a synfin scenario script; exits 1 if it fails.\n"
           "  --seed N      every net the script creates uses seed N\n"
           "  --trace       after the script, print the ladder of every net it created\n"
@@ -233,11 +235,15 @@ int main(int argc, char **argv)
     const char *seed = NULL;
     const char *svg = NULL;
     const char *pcap = NULL;
-    int trace = 0, quiet = 0, interactive = 0;
+    int trace = 0, quiet = 0, interactive = 0, pkt = 0;
     int first_arg = argc;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--version") == 0) {
+        if (strcmp(a, "--pkt") == 0) {
+            /* packetdrill scripts: synfin.pkt_run reads the whole command line */
+            pkt = 1;
+            break;
+        } else if (strcmp(a, "--version") == 0) {
             printf("synfin %s\n", SF_VERSION);
             return 0;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -284,7 +290,7 @@ int main(int argc, char **argv)
             break;
         }
     }
-    if (!script && !interactive) {
+    if (!script && !interactive && !pkt) {
         usage(stderr);
         return 2;
     }
@@ -298,6 +304,30 @@ int main(int argc, char **argv)
     luaL_requiref(L, "synfin.core", luaopen_synfin_core, 0);
     lua_pop(L, 1);
     set_path(L);
+
+    if (pkt) {
+        /* synfin --pkt ...: require("synfin.pkt_run").main({ argv[1], ... }) */
+        lua_pushcfunction(L, traceback);
+        lua_getglobal(L, "require");
+        lua_pushliteral(L, "synfin.pkt_run");
+        int status = lua_pcall(L, 1, 1, 1);
+        if (status == LUA_OK) {
+            lua_getfield(L, -1, "main");
+            lua_createtable(L, argc - 1, 0);
+            for (int i = 1; i < argc; i++) {
+                lua_pushstring(L, argv[i]);
+                lua_rawseti(L, -2, i);
+            }
+            status = lua_pcall(L, 1, 1, 1);
+        }
+        int code = 1;
+        if (status != LUA_OK)
+            fprintf(stderr, "synfin: %s\n", lua_tostring(L, -1));
+        else
+            code = (int)lua_tointeger(L, -1);
+        lua_close(L);
+        return code;
+    }
 
     /* arg, as lua(1) sets it */
     lua_createtable(L, argc - first_arg, 1);

@@ -1,0 +1,802 @@
+--- synfin.pkt_run: runs packetdrill scripts (.pkt, parsed by synfin.pkt)
+-- against the Linux kernel over TUN, packetdrill's way. The kernel is the
+-- system under test: the script's system calls are made by synfin.kernel's
+-- agent, its `<` packets are sent by a bare peer of a synfin.tun net
+-- (absolute numbers computed from the script's relative ones, the
+-- kernel's ISN learnt from its SYN or SYN-ACK), and its `>` packets are
+-- the kernel's next segments, each checked (flags, seq, ack, win, options
+-- as written; `<...>`: any options) and timed: every event at its scripted
+-- time, within a tolerance (packetdrill's 4 ms by default).
+--
+--     local run = require "synfin.pkt_run"
+--     local r = run.file("spec/pkt/passive_open.pkt")
+--     print(r.status, r.line, r.message)  -- "passed", "failed", "unsupported"
+--
+-- Addresses: the kernel is 10.74.N.1, the remote end 10.74.N.2 (N: opts.subnet,
+-- default 0); a listener binds port 8080, a connect goes to 8080, the
+-- remote port of a passive open is chosen at random. Needs a network
+-- namespace (spec/netns/run, or unshare -Urn): the agent refuses to run
+-- elsewhere.
+-- @module synfin.pkt_run
+-- @pragma nostrip
+local pkt = require "synfin.pkt"
+
+local run = {}
+
+local TWO32 = 2 ^ 32 // 1
+local PORT = 8080
+-- the remote end's ISN (packetdrill's scripts number from 0: this shows
+-- up as a wrong absolute number, not as a coincidence)
+local REMOTE_ISN = 1000000
+
+--- packetdrill's default tolerance, seconds.
+run.TOLERANCE = 0.004
+
+local FLAG_MAP = { S = "S", F = "F", R = "R", P = "P", ["."] = "A", U = "U", E = "E", W = "C" }
+local FLAG_ORDER = "SFRPAUEC"
+
+-- packetdrill's flags ("S.") as synfin's letters, ordered ("SA")
+local function synfin_flags(f)
+  local set = {}
+  for ch in f:gmatch(".") do set[FLAG_MAP[ch]] = true end
+  local out = {}
+  for ch in FLAG_ORDER:gmatch(".") do if set[ch] then out[#out + 1] = ch end end
+  return table.concat(out)
+end
+
+local function sorted_flags(f)
+  local out = {}
+  for ch in FLAG_ORDER:gmatch(".") do if f:find(ch, 1, true) then out[#out + 1] = ch end end
+  return table.concat(out)
+end
+
+-- synfin's letters as packetdrill's
+local function pd_flags(f)
+  local back = { S = "S", F = "F", R = "R", P = "P", A = ".", U = "U", E = "E", C = "W" }
+  local out = {}
+  for ch in ("SFRPUECA"):gmatch(".") do if f:find(ch, 1, true) then out[#out + 1] = back[ch] end end
+  return table.concat(out)
+end
+
+-- A failure or an unsupported construct, raised as a table and caught by
+-- the runner.
+local function stop(status, line, message) error({ pkt = true, status = status, line = line, message = message }, 0) end
+
+-- System calls: the script's arguments as synfin.kernel's.
+
+local function ident(e) return type(e) == "table" and e.t == "ident" and e.v or nil end
+
+-- a flags expression (O_RDWR|O_NONBLOCK, a name, 0) as "A|B", or nil
+local function flag_words(e)
+  if e == 0 then return 0 end
+  if ident(e) then return e.v end
+  if type(e) == "table" and e.t == "or" then
+    local w = {}
+    for i, x in ipairs(e) do
+      w[i] = ident(x)
+      if not w[i] then return nil end
+    end
+    return table.concat(w, "|")
+  end
+end
+
+local function int_arg(e)
+  if math.type(e) == "integer" then return e end
+  if type(e) == "table" and e.t == "array" and #e == 1 and math.type(e[1]) == "integer" then return e[1] end
+end
+
+-- Turns a syscall event into { name, args... } for the agent, and what
+-- its result must be compared with; or raises unsupported.
+local function compile(e, env)
+  local a, name = e.args, e.name
+  local function unsup(why) stop("unsupported", e.line, ("%s(): %s"):format(name, why)) end
+  local function fd(i)
+    local v = a[i]
+    if math.type(v) ~= "integer" then unsup(("argument %d must be a file descriptor"):format(i)) end
+    return v
+  end
+  local c = { line = e.line }
+  if name == "socket" then
+    local dom = a[1]
+    if not (type(dom) == "table" and (dom.t == "ellipsis" or dom.v == "AF_INET")) then unsup("only AF_INET") end
+    local ty = flag_words(a[2])
+    if not ty or not ty:match("SOCK_STREAM") then unsup("only SOCK_STREAM sockets") end
+    c.args = { "socket", ty }
+  elseif name == "bind" or name == "connect" then
+    for i = 2, #a do
+      if not (type(a[i]) == "table" and a[i].t == "ellipsis" or math.type(a[i]) == "integer") then
+        unsup("only '...' for the address (the script's default one)")
+      end
+    end
+    c.args = { name, fd(1), name == "bind" and env.kernel or env.remote, PORT }
+  elseif name == "listen" then
+    c.args = { "listen", fd(1), int_arg(a[2]) or 1 }
+  elseif name == "accept" then
+    c.args = { "accept", fd(1) }
+  elseif name == "read" or name == "recv" then
+    local n = int_arg(a[3])
+    if not n then unsup("a byte count expected") end
+    c.args = { name, fd(1), n }
+    if name == "recv" then
+      local f = a[4] == nil and 0 or flag_words(a[4])
+      if not f then unsup("flags expected") end
+      c.args[4] = f
+    end
+  elseif name == "write" or name == "send" then
+    local n = int_arg(a[3])
+    if not n then unsup("a byte count expected") end
+    c.args = { name, fd(1), n }
+    if name == "send" then
+      local f = a[4] == nil and 0 or flag_words(a[4])
+      if not f then unsup("flags expected") end
+      c.args[4] = f
+    end
+  elseif name == "shutdown" then
+    local how = ident(a[2])
+    if not how then unsup("SHUT_RD, SHUT_WR or SHUT_RDWR expected") end
+    c.args = { "shutdown", fd(1), how }
+  elseif name == "close" then
+    c.args = { "close", fd(1) }
+  elseif name == "setsockopt" then
+    local opt, v = ident(a[3]), a[4]
+    if not opt then unsup("an option name expected") end
+    if opt == "SO_LINGER" then
+      if not (type(v) == "table" and v.t == "struct") then unsup("SO_LINGER takes {onoff=..., linger=...}") end
+      v = { onoff = v.fields.onoff or v.fields.l_onoff, linger = v.fields.linger or v.fields.l_linger }
+      if math.type(v.onoff) ~= "integer" or math.type(v.linger) ~= "integer" then unsup("onoff and linger numbers") end
+    else
+      v = int_arg(v)
+      if not v then unsup("an integer value ([1] or 1) expected") end
+    end
+    c.args = { "setsockopt", fd(1), opt, v }
+  elseif name == "getsockopt" then
+    local opt = ident(a[3])
+    if not opt then unsup("an option name expected") end
+    local v = a[4]
+    if type(v) == "table" and v.t == "array" and #v == 1 then v = v[1] end
+    if not (math.type(v) == "integer" or ident(v) or type(v) == "table" and v.t == "ellipsis") then
+      unsup("a value ([1], [ECONNREFUSED], ...) expected")
+    end
+    c.args = { "getsockopt", fd(1), opt }
+    c.value = v
+  elseif name == "fcntl" then
+    local cmd = ident(a[2])
+    if cmd ~= "F_SETFL" then unsup("only F_SETFL") end
+    local f = flag_words(a[3])
+    if not f then unsup("flags expected") end
+    c.args = { "fcntl", fd(1), "F_SETFL", f }
+  elseif name == "poll" then
+    local fds = a[1]
+    if not (type(fds) == "table" and fds.t == "array" and #fds == 1 and fds[1].t == "struct") then
+      unsup("one struct pollfd expected")
+    end
+    local p = fds[1].fields
+    local ev = flag_words(p.events)
+    local ms = int_arg(a[3])
+    if math.type(p.fd) ~= "integer" or not ev or not ms then unsup("{fd=N, events=..., revents=...}, 1, ms expected") end
+    c.args = { "poll", p.fd, ev, ms >= 0 and ms / 1000 or 0 }
+    c.revents = p.revents == nil and "" or flag_words(p.revents)
+    if not c.revents then unsup("revents expected as names") end
+  else
+    unsup("not supported")
+  end
+  return c
+end
+
+-- "POLLIN|POLLOUT" as a set
+local function word_set(s)
+  local set = {}
+  for w in tostring(s):gmatch("[%w_]+") do if w ~= "0" then set[w] = true end end
+  return set
+end
+
+local function same_set(a, b)
+  for k in pairs(a) do if not b[k] then return false end end
+  for k in pairs(b) do if not a[k] then return false end end
+  return true
+end
+
+-- Packets
+
+-- how a segment record shows, packetdrill's way, relative to the ISNs known
+local function show_seg(r, st)
+  local seq = st.kisn and (r.abs_seq - st.kisn) % TWO32 or r.abs_seq
+  local s = ("%s %d:%d(%d)"):format(pd_flags(r.flags), seq, (seq + r.len) % TWO32, r.len)
+  if r.flags:find("A", 1, true) then s = s .. (" ack %d"):format((r.abs_ack - st.risn) % TWO32) end
+  s = s .. (" win %d"):format(r.win)
+  local o = {}
+  if r.mss then o[#o + 1] = "mss " .. r.mss end
+  if r.sack_perm then o[#o + 1] = "sackOK" end
+  if r.ts then o[#o + 1] = ("TS val %d ecr %d"):format(r.ts_val, r.ts_ecr) end
+  if r.wscale then o[#o + 1] = "wscale " .. r.wscale end
+  if r.abs_sack then
+    local b = {}
+    for i, blk in ipairs(r.abs_sack) do
+      b[i] = ("%d:%d"):format((blk[1] - st.risn) % TWO32, (blk[2] - st.risn) % TWO32)
+    end
+    o[#o + 1] = "sack " .. table.concat(b, " ")
+  end
+  if #o > 0 then s = s .. " <" .. table.concat(o, ",") .. ">" end
+  return s
+end
+
+local function show_expected(e)
+  local s = ("%s %d:%d(%d)"):format(e.flags, e.seq, e.seq_end, e.len)
+  if e.ack then s = s .. " ack " .. e.ack end
+  if e.win then s = s .. " win " .. e.win end
+  if e.options == "any" then
+    s = s .. " <...>"
+  elseif e.options then
+    local o = {}
+    for i, x in ipairs(e.options) do
+      if x.kind == "TS" then
+        o[i] = ("TS val %d ecr %d"):format(x.val, x.ecr)
+      elseif x.kind == "sack" then
+        local b = {}
+        for j, blk in ipairs(x.blocks) do b[j] = blk[1] .. ":" .. blk[2] end
+        o[i] = "sack " .. table.concat(b, " ")
+      else
+        o[i] = x.kind .. (x.value and " " .. x.value or "")
+      end
+    end
+    s = s .. " <" .. table.concat(o, ",") .. ">"
+  end
+  return s
+end
+
+-- What differs between the kernel's segment r and the script's e (nil:
+-- they agree). Learns the kernel's ISN and ports from its SYN.
+local function compare(e, r, st)
+  local want = synfin_flags(e.flags)
+  if sorted_flags(r.flags) ~= want then return "flags differ" end
+  if r.flags:find("S", 1, true) then st.kisn = (r.abs_seq - e.seq) % TWO32 end
+  local seq = (r.abs_seq - (st.kisn or 0)) % TWO32
+  if seq ~= e.seq then return ("seq %d, not %d"):format(seq, e.seq) end
+  if r.len ~= e.len then return ("length %d, not %d"):format(r.len, e.len) end
+  if e.ack then
+    local ack = (r.abs_ack - st.risn) % TWO32
+    if ack ~= e.ack then return ("ack %d, not %d"):format(ack, e.ack) end
+  end
+  if e.win and r.win ~= e.win then return ("win %d, not %d"):format(r.win, e.win) end
+  if e.options ~= "any" then
+    local want_o = { }
+    for _, o in ipairs(e.options or {}) do want_o[o.kind] = o end
+    local function has(k) return want_o[k] ~= nil end
+    if has("mss") ~= (r.mss ~= nil) or has("mss") and want_o.mss.value ~= r.mss then return "the MSS option differs" end
+    if has("wscale") ~= (r.wscale ~= nil) or has("wscale") and want_o.wscale.value ~= r.wscale then
+      return "the window scale option differs"
+    end
+    if has("sackOK") ~= (r.sack_perm ~= nil) then return "the SACK-permitted option differs" end
+    if has("TS") ~= (r.ts ~= nil) then return "the timestamp option differs" end
+    if has("sack") ~= (r.abs_sack ~= nil) then return "the SACK option differs" end
+    if has("sack") then
+      local blocks = want_o.sack.blocks
+      if #blocks ~= #r.abs_sack then return "the SACK blocks differ" end
+      for i, b in ipairs(blocks) do
+        local got = r.abs_sack[i]
+        if (got[1] - st.risn) % TWO32 ~= b[1] or (got[2] - st.risn) % TWO32 ~= b[2] then
+          return "the SACK blocks differ"
+        end
+      end
+    end
+  end
+  return nil
+end
+
+-- The segment a `<` line describes, for peer:send.
+local function inbound(e, st)
+  local seg = {
+    dst = st.kernel, sport = st.rport, dport = st.kport, flags = synfin_flags(e.flags),
+    abs_seq = (st.risn + e.seq) % TWO32,
+    abs_ack = e.ack and (e.ack + (st.kisn or 0)) % TWO32 or 0,
+    win = e.win or 65535,
+  }
+  if e.len > 0 then seg.payload = ("x"):rep(e.len) end
+  if e.urg then seg.urp = e.urg end
+  if e.options == "any" then stop("unsupported", e.line, "the option wildcard <...> in a packet to send") end
+  for _, o in ipairs(e.options or {}) do
+    if o.kind == "mss" then
+      seg.mss = o.value
+    elseif o.kind == "wscale" then
+      seg.wscale = o.value
+    elseif o.kind == "sackOK" then
+      seg.sack_perm = true
+    elseif o.kind == "TS" then
+      -- packetdrill's rule: the echo is of the kernel's own clock
+      seg.ts_val, seg.ts_ecr = o.val, st.last_ts or o.ecr
+    elseif o.kind == "sack" then
+      seg.abs_sack = {}
+      for i, b in ipairs(o.blocks) do
+        seg.abs_sack[i] = { (b[1] + (st.kisn or 0)) % TWO32, (b[2] + (st.kisn or 0)) % TWO32 }
+      end
+    end
+  end
+  return seg
+end
+
+-- The run
+
+--- Runs parsed events against the kernel over TUN. opts: tolerance
+-- (seconds, default 0.004), subnet (the third byte of the addresses,
+-- default 0), rport (the remote port; default random), name (the script's,
+-- for messages), agent (synfin-agent's path).
+-- @tparam table events from synfin.pkt.parse
+-- @tparam[opt] table opts
+-- @treturn table { status = "passed"|"failed"|"unsupported", line, message,
+-- trace (the ladder's last lines, on failure), seconds (the run's) }
+function run.events(events, opts)
+  opts = opts or {}
+  local tol = opts.tolerance or run.TOLERANCE
+  -- what the runner cannot do, it says before doing anything
+  for _, e in ipairs(events) do
+    if e.kind == "unsupported" then
+      return { status = "unsupported", line = e.line, message = e.what, seconds = 0 }
+    elseif e.kind == "option" then
+      if e.name == "tolerance_usecs" and tonumber(e.value) then
+        if not opts.tolerance_from_cli then tol = tonumber(e.value) / 1e6 end
+      elseif not (e.name == "ip_version" and e.value == "ipv4") then
+        return { status = "unsupported", line = e.line, message = "option --" .. e.name, seconds = 0 }
+      end
+    end
+  end
+  local subnet = opts.subnet or 0
+  local env = { kernel = ("10.74.%d.1"):format(subnet), remote = ("10.74.%d.2"):format(subnet) }
+  local calls = {}
+  for _, e in ipairs(events) do
+    if e.kind == "syscall" then
+      local ok, c = pcall(compile, e, env)
+      if not ok then
+        if type(c) == "table" and c.pkt then return { status = c.status, line = c.line, message = c.message, seconds = 0 } end
+        error(c, 0)
+      end
+      calls[e] = c
+    end
+  end
+
+  local synfin = require "synfin"
+  local kernel = require "synfin.kernel"
+  local net = synfin.tun { kernel = env.kernel, tolerance = { abs = tol, pct = 0 } }
+  local peer = net:peer(env.remote, { name = "remote" })
+  local ok_agent, k = pcall(kernel.agent, net, { agent = opts.agent })
+  if not ok_agent then
+    net:close()
+    return { status = "failed", line = 0, message = tostring(k), seconds = 0 }
+  end
+  local st = {
+    kernel = env.kernel, risn = REMOTE_ISN, kport = PORT,
+    rport = opts.rport or math.random(32768, 60999),
+  }
+  local result
+  local consumed = {}
+  net:run(function()
+    local m0 = net:mark()
+    local t0 = net:now()
+    local base = 0 -- the previous event's time in the script, seconds
+    -- How late the schedule runs: the runner's own delays (an agent's call
+    -- takes a few milliseconds to come back) are not the kernel's, so the
+    -- events after them are due that much later; and, packetdrill's rule,
+    -- what follows a packet from the kernel is timed from when it came.
+    local lag = 0
+    -- A blocking call's start is known only when it returns: the first
+    -- packet from the kernel after one may be late by as much as the
+    -- agent takes to start a call (the most seen so far, twice over).
+    local latency, grace = 0.002, 0
+    local pending = {} -- blocking calls: { call, ev, at, sat, lag_lo, lag_hi }
+    local function set_lag(v)
+      lag = v
+      for _, p in ipairs(pending) do
+        p.lag_lo, p.lag_hi = math.min(p.lag_lo, v), math.max(p.lag_hi, v)
+      end
+    end
+    local last_line = 0
+
+    local function now() return net:now() - t0 end
+
+    -- a kernel segment not yet matched, sent more than the tolerance before t
+    local function unexpected(t, line)
+      for i = m0.index, #net:records() do
+        local r = net.recs[i]
+        if r.kind == "seg" and synfin.on_wire(r) and r.from == net.kernel.index and not consumed[i]
+            and r.time - t0 < t - tol then
+          consumed[i] = true
+          stop("failed", line, ("unexpected packet from the kernel at t=%.3f s: %s"):format(r.time - t0,
+            show_seg(r, st)))
+        end
+      end
+    end
+
+    local function finish_call(p)
+      local c, e = p.call, p.ev
+      local left = math.max(0.05, p.at - now()) + tol + 1
+      local okw, err = pcall(c.wait, c, left)
+      if not okw then
+        stop("failed", e.line, ("%s did not return by t=%.3f s: %s"):format(c.shown, now(), tostring(err):match("^[^\n]*")))
+      end
+      local spec = calls[e]
+      local got_err = c.errno
+      -- the return value and errno
+      if type(e.ret) == "number" and c.ret ~= e.ret then
+        stop("failed", e.line, ("%s returned %d%s, the script says %d%s"):format(c.shown, c.ret,
+          got_err and " " .. got_err or "", e.ret, e.errno and " " .. e.errno or ""))
+      end
+      if e.errno and got_err ~= e.errno then
+        stop("failed", e.line, ("%s failed with %s, the script says %s"):format(c.shown, tostring(got_err), e.errno))
+      end
+      if spec.revents and c.ret >= 0 and not same_set(word_set(c.revents), word_set(spec.revents)) then
+        stop("failed", e.line, ("%s: revents %s, the script says %s"):format(c.shown,
+          c.revents == "" and "0" or c.revents, spec.revents == "" and "0" or spec.revents))
+      end
+      if spec.value ~= nil and c.ret >= 0 and not (type(spec.value) == "table" and spec.value.t == "ellipsis") then
+        local want = ident(spec.value) or spec.value
+        if c.value ~= want then
+          stop("failed", e.line, ("%s gave %s, the script says %s"):format(c.shown, tostring(c.value), tostring(want)))
+        end
+      end
+      -- when it returned
+      local returned = c.returned - t0
+      latency = math.max(latency, math.min(0.05, c.started - c.sent))
+      if p.blocking then
+        -- the schedule slid while it blocked: any of its times will do
+        local lo, hi = p.sat + p.lag_lo - tol, p.sat + p.lag_hi + tol
+        if returned < lo or returned > hi then
+          local at = returned < lo and lo + tol or hi - tol
+          stop("failed", e.line, ("%s returned at t=%.3f s, %.3f s %s: the script says t=%.3f s (+/- %.3f s)")
+            :format(c.shown, returned, math.abs(returned - at), returned > at and "late" or "early", at, tol))
+        end
+      elseif c.blocked > tol then
+        stop("failed", e.line, ("%s blocked for %.3f s: a call written without '...' must return at once"
+          .. " (write t1...t2 for a blocking one)"):format(c.shown, c.blocked))
+      end
+      return returned
+    end
+
+    -- the blocking calls due (in the script's time) before an event at t
+    local function settle(t)
+      for i = #pending, 1, -1 do
+        local p = pending[i]
+        if t == nil or p.sat < t - 1e-9 then
+          table.remove(pending, i)
+          set_lag(math.max(lag, finish_call(p) - p.sat))
+        end
+      end
+    end
+
+    local function fail_here(line, msg) stop("failed", line, msg) end
+
+    local okr, err = pcall(function()
+      for _, e in ipairs(events) do
+        if e.kind ~= "option" then
+          last_line = e.line
+          local tm = e.time
+          local sat, shi -- the script's times
+          if tm.kind == "any" then
+            sat = base
+          else
+            sat = tm.kind == "rel" and base + tm.t or tm.t
+            if tm.hi then shi = tm.hi_kind == "rel" and sat + tm.hi or tm.hi end
+          end
+          if sat < base - 1e-9 then fail_here(e.line, ("time goes backwards: t=%g s after t=%g s"):format(sat, base)) end
+          base = sat
+          local at, hi = sat + lag, shi and shi + lag
+          settle(sat)
+          if e.kind == "packet" and e.dir == ">" then
+            local deadline = (hi or at) + tol + grace
+            local r
+            -- past the deadline, a second more, only to say how late it came
+            local okx = pcall(function()
+              r = net:expect({ from = net.kernel, since = m0 }, math.max(0, deadline - now()) + 1)
+            end)
+            if not okx then
+              fail_here(e.line, ("expected > %s at t=%.3f s, nothing came by t=%.3f s"):format(show_expected(e),
+                at, now()))
+            end
+            consumed[r.index] = true
+            local diff = compare(e, r, st)
+            if r.flags:find("S", 1, true) and r.flags:find("A", 1, true) == nil then
+              st.kport, st.rport = r.sport, r.dport -- an active open: the kernel chose its port
+            end
+            if r.ts then st.last_ts = r.ts_val end
+            if diff then
+              fail_here(e.line, ("%s\n  expected: > %s\n  actual:   > %s (t=%.3f s)"):format(diff, show_expected(e),
+                show_seg(r, st), r.time - t0))
+            end
+            local t = r.time - t0
+            local late_ok = (hi or at) + tol + grace
+            grace = 0
+            if tm.kind ~= "any" and (t < at - tol or t > late_ok) then
+              fail_here(e.line, ("> %s came at t=%.3f s, %.3f s %s: the script says t=%.3f s (+/- %.3f s)")
+                :format(show_expected(e), t, t < at and at - t or t - (hi or at), t < at and "early" or "late",
+                  hi and at or at, tol))
+            end
+            if tm.kind ~= "any" then set_lag(t - sat) end
+          else
+            if at > now() then net:sleep(at - now()) end
+            unexpected(at, e.line)
+            if e.kind == "packet" then
+              set_lag(math.max(lag, now() - sat))
+              peer:send(inbound(e, st))
+            else
+              local c = calls[e]
+              local call = k:start(table.unpack(c.args))
+              local p = { call = call, ev = e, at = hi or at, sat = shi or sat, blocking = tm.blocking,
+                lag_lo = lag, lag_hi = lag }
+              if tm.blocking then
+                pending[#pending + 1] = p
+                grace = 2 * latency
+              else
+                set_lag(math.max(lag, finish_call(p) - sat))
+              end
+            end
+          end
+        end
+      end
+      settle(nil)
+      unexpected(base, last_line)
+    end)
+    if okr then
+      result = { status = "passed" }
+    elseif type(err) == "table" and err.pkt then
+      result = { status = err.status, line = err.line, message = err.message }
+    else
+      result = { status = "failed", line = last_line, message = tostring(err) }
+    end
+    result.seconds = now()
+  end)
+  if result.status == "failed" then
+    local lines = k:trace():lines()
+    local first = math.max(2, #lines - 14)
+    local out = { lines[1] }
+    for i = first, #lines do out[#out + 1] = lines[i] end
+    result.trace = table.concat(out, "\n")
+  end
+  k:stop()
+  net:close()
+  return result
+end
+
+--- Parses and runs a .pkt file (see run.events); a script that does not
+-- parse fails, its error naming file, line and column.
+-- @tparam string path
+-- @tparam[opt] table opts as run.events'
+-- @treturn table the result
+function run.file(path, opts)
+  local events, err = pkt.parse_file(path)
+  if not events then
+    return { status = "failed", line = tonumber(tostring(err):match(":(%d+):%d+:")) or 0, message = err, seconds = 0 }
+  end
+  opts = opts or {}
+  opts.name = path
+  return run.events(events, opts)
+end
+
+-- The command line: synfin --pkt
+
+local USAGE = [[
+usage: synfin --pkt SCRIPT.pkt [--target tun|sim] [--tolerance_usecs N]
+       synfin --pkt DIR [-j N] [--junit FILE] [--target tun] [--tolerance_usecs N]
+Runs packetdrill scripts against the Linux kernel over TUN (in a network
+namespace of its own: spec/netns/run CMD, or unshare -Urn). A script passes,
+fails (its line, the first mismatch) or is unsupported (which construct):
+exit 0, 1 or 2. With a directory, every .pkt under it runs, N at a time, one
+line each; exit 1 if any failed.]]
+
+local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function wall()
+  local p = io.popen("date +%s.%N")
+  local t = p and tonumber(p:read("l"))
+  if p then p:close() end
+  return t or os.time()
+end
+
+local function xml(s)
+  return (tostring(s):gsub("[<>&\"]", { ["<"] = "&lt;", [">"] = "&gt;", ["&"] = "&amp;", ['"'] = "&quot;" })
+    :gsub("[%z\1-\8\11\12\14-\31]", "?"))
+end
+
+-- one line for a result
+local function summary_line(path, r)
+  local s = ("%-11s %s"):format(r.status, path)
+  if r.status ~= "passed" then s = s .. (":%s: %s"):format(tostring(r.line or 0), (tostring(r.message):gsub("\n.*", ""))) end
+  return s .. ("  (%.2f s)"):format(r.wall or r.seconds or 0)
+end
+
+local function write_result(path, r)
+  local f = assert(io.open(path, "w"))
+  f:write(("return { status = %q, line = %d, message = %q, seconds = %.6f }\n"):format(r.status, r.line or 0,
+    tostring(r.message or ""), r.seconds or 0))
+  f:close()
+end
+
+local function read_result(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local chunk = load(f:read("a"), "=result", "t", {})
+  f:close()
+  local ok, r = pcall(chunk or error)
+  return ok and type(r) == "table" and r or nil
+end
+
+local function junit(path, results, total)
+  local f, err = io.open(path, "w")
+  if not f then return nil, err end
+  local fails, skips = 0, 0
+  for _, r in ipairs(results) do
+    if r.status == "failed" then fails = fails + 1 elseif r.status ~= "passed" then skips = skips + 1 end
+  end
+  f:write('<?xml version="1.0" encoding="UTF-8"?>\n')
+  f:write(('<testsuite name="pkt" tests="%d" failures="%d" skipped="%d" time="%.3f">\n'):format(#results, fails,
+    skips, total))
+  for _, r in ipairs(results) do
+    f:write(('  <testcase classname="pkt" name="%s" time="%.3f">'):format(xml(r.path), r.wall or 0))
+    if r.status == "failed" then
+      f:write(('<failure message="%s">%s</failure>'):format(xml(("line %s: %s"):format(r.line, r.message)),
+        xml(r.output or r.message)))
+    elseif r.status ~= "passed" then
+      f:write(('<skipped message="%s"/>'):format(xml(("unsupported, line %s: %s"):format(r.line, r.message))))
+    end
+    f:write("</testcase>\n")
+  end
+  f:write("</testsuite>\n")
+  f:close()
+  return true
+end
+
+-- Runs every .pkt under dir, jobs at a time, each in a process of its own
+-- (this program with --pkt FILE), on a subnet of its own.
+local function corpus(dir, o)
+  local p = io.popen("find " .. shell_quote(dir) .. " -name '*.pkt' -type f | sort")
+  local files = {}
+  for line in p:lines() do files[#files + 1] = line end
+  p:close()
+  if #files == 0 then
+    io.stderr:write(("synfin --pkt: no .pkt file under %s\n"):format(dir))
+    return 1
+  end
+  local exe = o.exe
+  local tmp = os.tmpname()
+  os.remove(tmp)
+  assert(os.execute("mkdir -p " .. shell_quote(tmp)))
+  local started, results, running, next_i = wall(), {}, {}, 1
+  local limit = o.timeout or 300
+  local deadline = started + limit * #files + 60
+  while (next_i <= #files or next(running)) and wall() < deadline do
+    while next_i <= #files do
+      local n = 0
+      for _ in pairs(running) do n = n + 1 end
+      if n >= o.jobs then break end
+      local i = next_i
+      next_i = next_i + 1
+      local base = ("%s/%d"):format(tmp, i)
+      local cmd = ("timeout %d %s --pkt %s --subnet %d --result %s"):format(limit, shell_quote(exe),
+        shell_quote(files[i]), i % 250 + 1, shell_quote(base .. ".result"))
+      if o.tolerance_usecs then cmd = cmd .. " --tolerance_usecs " .. o.tolerance_usecs end
+      os.execute(("(%s >%s 2>&1; echo $? >%s) &"):format(cmd, shell_quote(base .. ".out"), shell_quote(base .. ".rc")))
+      running[i] = { t0 = wall(), base = base }
+    end
+    os.execute("sleep 0.05")
+    for i, job in pairs(running) do
+      local f = io.open(job.base .. ".rc")
+      local rc = f and tonumber(f:read("l"))
+      if f then f:close() end
+      if rc then
+        running[i] = nil
+        local r = read_result(job.base .. ".result")
+          or { status = "failed", line = 0, message = ("exited %d without a result"):format(rc) }
+        local of = io.open(job.base .. ".out")
+        r.output = of and of:read("a") or ""
+        if of then of:close() end
+        r.path, r.wall = files[i], wall() - job.t0
+        results[i] = r
+        print(summary_line(files[i], r))
+        io.stdout:flush()
+      end
+    end
+  end
+  local counts = { passed = 0, failed = 0, unsupported = 0 }
+  for i = 1, #files do
+    if not results[i] then
+      results[i] = { status = "failed", line = 0, message = "did not finish in time", path = files[i], wall = 0 }
+      print(summary_line(files[i], results[i]))
+    end
+    counts[results[i].status] = (counts[results[i].status] or 0) + 1
+  end
+  local total = wall() - started
+  for _, r in ipairs(results) do
+    if r.status == "failed" and r.output ~= "" then
+      io.write(("\n== %s\n%s"):format(r.path, r.output))
+    end
+  end
+  print(("\n%d scripts: %d passed, %d failed, %d unsupported, in %.2f s (-j %d)"):format(#files, counts.passed,
+    counts.failed, counts.unsupported, total, o.jobs))
+  os.execute("rm -rf " .. shell_quote(tmp))
+  if o.junit then
+    local ok, err = junit(o.junit, results, total)
+    if not ok then
+      io.stderr:write("synfin --pkt: --junit: " .. tostring(err) .. "\n")
+      return 1
+    end
+  end
+  return counts.failed > 0 and 1 or 0
+end
+
+--- The CLI's `synfin --pkt ...`: args as the command line gives them
+-- (after the program's name). Returns the exit code.
+-- @tparam table args
+-- @treturn integer 0 passed, 1 failed, 2 unsupported (or a usage error)
+function run.main(args)
+  local o = { jobs = 1, target = "tun" }
+  for _, a in ipairs(args) do
+    if a == "-h" or a == "--help" then
+      print(USAGE)
+      return 0
+    end
+  end
+  local i = 1
+  local function value(name)
+    i = i + 1
+    if args[i] == nil then
+      io.stderr:write(("synfin: %s needs a value\n%s\n"):format(name, USAGE))
+      return nil
+    end
+    return args[i]
+  end
+  while i <= #args do
+    local a = args[i]
+    if a == "--pkt" then
+      o.path = value(a)
+      if not o.path then return 2 end
+    elseif a == "--target" then
+      o.target = value(a)
+      if o.target ~= "tun" and o.target ~= "sim" then
+        io.stderr:write("synfin: --target is tun or sim\n")
+        return 2
+      end
+    elseif a == "--tolerance_usecs" or a == "-j" or a == "--subnet" then
+      local v = math.tointeger(tonumber(value(a)))
+      if not v or v < 0 then
+        io.stderr:write(("synfin: %s needs a whole number\n"):format(a))
+        return 2
+      end
+      if a == "-j" then o.jobs = math.max(1, v) elseif a == "--subnet" then o.subnet = v else o.tolerance_usecs = v end
+    elseif a == "--junit" or a == "--result" then
+      local v = value(a)
+      if not v then return 2 end
+      o[a:sub(3)] = v
+    else
+      io.stderr:write(("synfin --pkt: unknown argument %s\n%s\n"):format(a, USAGE))
+      return 2
+    end
+    i = i + 1
+  end
+  if not o.path then
+    io.stderr:write(USAGE .. "\n")
+    return 2
+  end
+  if o.target == "sim" then
+    print("unsupported: the sim has no socket facade yet (--target tun runs the script against the kernel)")
+    return 2
+  end
+  local p = io.popen("test -d " .. shell_quote(o.path) .. " && echo dir")
+  local is_dir = p:read("l") == "dir"
+  p:close()
+  if is_dir then
+    local exe = io.popen("readlink /proc/$PPID/exe")
+    o.exe = exe:read("l")
+    exe:close()
+    return corpus(o.path, o)
+  end
+  local t0 = wall()
+  local r = run.file(o.path, { tolerance = o.tolerance_usecs and o.tolerance_usecs / 1e6,
+    tolerance_from_cli = o.tolerance_usecs ~= nil, subnet = o.subnet })
+  r.wall = wall() - t0
+  print(summary_line(o.path, r))
+  if r.status == "failed" then
+    print((tostring(r.message):match("\n(.*)$") or ""))
+    if r.trace then print(r.trace) end
+  end
+  if o.result then write_result(o.result, r) end
+  return r.status == "passed" and 0 or r.status == "failed" and 1 or 2
+end
+
+return run
