@@ -796,13 +796,7 @@ static void set_str(lua_State *L, const char *k, const char *v)
     lua_setfield(L, -2, k);
 }
 
-static void set_host(lua_State *L, const char *k, uint16_t h)
-{
-    if (h == UINT16_MAX) return;
-    set_int(L, k, h + 1);
-}
-
-/* The header fields of a segment, as a record and a hook both show them. */
+/* The header fields of a segment, absolute: what crafted segments are filled from. */
 static void set_wire_fields(lua_State *L, const sf_seg *g)
 {
     lsf_push_addr(L, g->saddr);
@@ -852,122 +846,6 @@ static int l_sim_isn(lua_State *L)
                       check_port(L, 5, 1), &isn))
         return 0;
     lua_pushinteger(L, isn);
-    return 1;
-}
-
-/* seq, ack and SACK blocks relative to the ISNs (sf_trace_number), and as
- * they are on the wire (abs_seq, abs_ack, abs_sack) */
-static void set_numbers(lua_State *L, const sf_trace_rec *r)
-{
-    set_int(L, "seq", r->rel_seq);
-    set_int(L, "ack", r->rel_ack);
-    set_int(L, "abs_seq", r->seq);
-    set_int(L, "abs_ack", r->ack);
-    if (r->sack_n) {
-        lua_getfield(L, -1, "sack");
-        lua_setfield(L, -2, "abs_sack");
-        lua_createtable(L, r->sack_n, 0);
-        for (int b = 0; b < r->sack_n && b < 4; b++) {
-            lua_createtable(L, 2, 0);
-            lua_pushinteger(L, sf_trace_rel_sack(r, r->sack[b][0]));
-            lua_rawseti(L, -2, 1);
-            lua_pushinteger(L, sf_trace_rel_sack(r, r->sack[b][1]));
-            lua_rawseti(L, -2, 2);
-            lua_rawseti(L, -2, b + 1);
-        }
-        lua_setfield(L, -2, "sack");
-    }
-}
-
-/* sim:trace_get(i) -> the i-th record (1-based) as a table */
-static int l_sim_trace_get(lua_State *L)
-{
-    lsim *s = luaL_checkudata(L, 1, SIM_MT); /* a closed net keeps its records */
-    sf_trace *t = lsf_trace(s);
-    lua_Integer i = luaL_checkinteger(L, 2);
-    if (i < 1 || (size_t)i > t->n) return 0;
-    if (sf_trace_number(t) < 0) return luaL_error(L, "out of memory");
-    const sf_trace_rec *r = &t->recs[i - 1];
-    lua_createtable(L, 0, 24);
-    set_int(L, "index", i);
-    set_int(L, "time_us", (lua_Integer)r->time);
-    lua_pushnumber(L, (lua_Number)r->time / 1e6);
-    lua_setfield(L, -2, "time");
-    if (r->conn_id) set_int(L, "conn", r->conn_id);
-    if (r->seg_no) set_int(L, r->kind == SF_TR_SEG ? "n" : "seg", r->seg_no);
-    if (r->why) set_str(L, "why", r->why);
-    switch (r->kind) {
-    case SF_TR_SEG:
-        set_str(L, "kind", "seg");
-        set_host(L, "from", r->host);
-        set_host(L, "to", r->to_host);
-        sf_seg g = {.saddr = r->saddr,
-                    .daddr = r->daddr,
-                    .sport = r->sport,
-                    .dport = r->dport,
-                    .seq = r->seq,
-                    .ack = r->ack,
-                    .flags = r->flags,
-                    .wnd = r->wnd,
-                    .len = r->len,
-                    .mss = r->mss,
-                    .wscale = r->wscale,
-                    .sack_perm = r->sack_perm,
-                    .has_ts = r->has_ts,
-                    .ttl = r->ttl,
-                    .urp = r->urp,
-                    .ts_val = r->ts_val,
-                    .ts_ecr = r->ts_ecr,
-                    .tos = r->tos};
-        g.sack_n = r->sack_n;
-        memcpy(g.sack, r->sack, sizeof g.sack);
-        set_wire_fields(L, &g);
-        set_numbers(L, r);
-        set_str(L, "fate", sf_fate_name((sf_fate)r->fate));
-        if (r->fate == SF_FATE_DELIVERED || r->fate == SF_FATE_DROPPED_INGRESS) {
-            lua_pushnumber(L, (lua_Number)r->arrival / 1e6);
-            lua_setfield(L, -2, "arrival");
-        }
-        if (r->delay) {
-            lua_pushnumber(L, (lua_Number)r->delay / 1e6);
-            lua_setfield(L, -2, "delay");
-        }
-        if (r->hook_id) set_int(L, "hook", r->hook_id);
-        if (r->injected) {
-            lua_pushboolean(L, 1);
-            lua_setfield(L, -2, "injected");
-        }
-        /* (no arena yet when nothing was stored: NULL + 0 is undefined) */
-        lua_pushlstring(L, r->text_len ? (const char *)t->arena + r->text_off : "", r->text_len);
-        lua_setfield(L, -2, "payload");
-        break;
-    case SF_TR_STATE:
-        set_str(L, "kind", "state");
-        set_host(L, "host", r->host);
-        set_str(L, "old", sf_state_name((sf_state)r->old_state));
-        set_str(L, "new", sf_state_name((sf_state)r->new_state));
-        set_str(L, "cause", sf_cause_name((sf_cause)r->cause));
-        set_int(L, "lport", r->sport);
-        set_int(L, "rport", r->dport);
-        lsf_push_addr(L, r->daddr);
-        lua_setfield(L, -2, "raddr");
-        break;
-    default:
-        set_str(L, "kind", "note");
-        set_host(L, "host", r->host);
-        if (r->text_len)
-            lua_pushlstring(L, (const char *)t->arena + r->text_off, r->text_len);
-        else
-            lua_pushstring(L, r->why ? r->why : "");
-        lua_setfield(L, -2, "text");
-        if (r->reason) { /* the protocol's: its code, and whether it dropped the segment */
-            const sf_reason_info *why = sf_reason_get((sf_reason)r->reason);
-            set_str(L, "code", why->name);
-            lua_pushboolean(L, !why->note);
-            lua_setfield(L, -2, "dropped");
-        }
-        break;
-    }
     return 1;
 }
 
@@ -1953,7 +1831,7 @@ static const luaL_Reg sim_methods[] = {{"close", l_sim_close},
                                        {"isn", l_sim_isn},
                                        {"record", lsf_record},
                                        {"next_record", lsf_next_record},
-                                       {"trace_get", l_sim_trace_get},
+                                       {"trace_get", lsf_trace_get},
                                        {"inject", l_sim_inject},
                                        {"hook", l_sim_hook},
                                        {"hook_remove", l_sim_hook_remove},

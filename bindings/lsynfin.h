@@ -78,6 +78,8 @@ void lsf_seg_expire(lua_State *L, int idx);
 
 /* sim:record(i), sim:next_record(from, kind): see lview.c */
 int lsf_record(lua_State *L);
+/* sim:trace_get(i): the i-th record as a table (a copy), or nil */
+int lsf_trace_get(lua_State *L);
 int lsf_next_record(lua_State *L);
 
 #endif

@@ -524,3 +524,11 @@ static void rec_views_open(lua_State *L)
     luaL_setfuncs(L, meta, 0);
     lua_pop(L, 1);
 }
+
+int lsf_trace_get(lua_State *L)
+{
+    lua_settop(L, 2);
+    if (!lsf_record(L)) return 0;
+    lua_replace(L, 1);
+    return rec_table(L);
+}
