@@ -118,7 +118,10 @@ describe("a TUN net on luv's loop", function()
     local failure = run_on_luv(net, 20)
     assert.is_nil(failure)
     assert.equal("1000 bytes", reply)
-    assert.truthy(quiet and quiet >= 0.3 and quiet < 0.3 + net:slack(0.3),
+    -- the bug this catches is a loop that never wakes for the deadline (it
+    -- would sleep until the run's 20 s limit): a busy machine that wakes it
+    -- 50 ms late (seen in CI) is not that, so the bound is loose
+    assert.truthy(quiet and quiet >= 0.3 and quiet < 1,
       ("the quiet spell lasted %s s"):format(tostring(quiet)))
   end)
 
