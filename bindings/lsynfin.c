@@ -367,10 +367,17 @@ static const char *frame_what(frame *f)
     return f->what;
 }
 
+/* The callbacks' clock: budgets and time limits are tenths of seconds and
+ * more, and it is read twice per hook call (every segment), so the coarse
+ * clock (a tick, a few ms, for a few ns a read) is the right one. */
 static double mono_now(void)
 {
     struct timespec ts;
+#ifdef CLOCK_MONOTONIC_COARSE
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+#else
     clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 

@@ -23,6 +23,7 @@
 
 static const char seg_methods_key = 0; /* the registry: the Lua side's Seg */
 static const char nets_key = 0;        /* the registry: lsim* -> its userdata, weak */
+static const char seg_mt_key = 0;      /* the registry: the views' metatable */
 
 typedef struct {
     sf_seg seg;   /* seg.payload: valid while the hook runs, NULL after */
@@ -155,7 +156,9 @@ static void push_net(lua_State *L, const lsim *s);
 
 static int view_index(lua_State *L)
 {
-    const seg_view *v = check_view(L, 1);
+    /* only Lua calls it, with a view: the metatable is out of scripts' reach
+     * (__metatable), so the view needs no check by name on every field */
+    const seg_view *v = lua_touserdata(L, 1);
     if (lua_type(L, 2) == LUA_TSTRING) {
         const char *k = lua_tostring(L, 2);
         if (push_field(L, v, k)) return 1;
@@ -248,7 +251,8 @@ void lsf_push_seg(lua_State *L, lsim *s, const sf_hook_ctx *ctx)
         v->rel_seq = r->rel_seq;
         v->rel_ack = r->rel_ack;
     }
-    luaL_setmetatable(L, SEG_VIEW_MT);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &seg_mt_key); /* (not by name: no string hashing) */
+    lua_setmetatable(L, -2);
     push_net(L, s);
     lua_setiuservalue(L, -2, 1);
 }
@@ -280,7 +284,9 @@ void lsf_views_open(lua_State *L)
                                     {NULL, NULL}};
     luaL_newmetatable(L, SEG_VIEW_MT);
     luaL_setfuncs(L, meta, 0);
-    lua_pop(L, 1);
+    lua_pushliteral(L, "synfin.seg"); /* what getmetatable(seg) gives scripts */
+    lua_setfield(L, -2, "__metatable");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &seg_mt_key);
     lua_newtable(L); /* nets, weak in the values */
     lua_createtable(L, 0, 1);
     lua_pushliteral(L, "v");
@@ -412,7 +418,7 @@ static rec_view *check_rec(lua_State *L, int idx)
 
 static int rec_index(lua_State *L)
 {
-    const rec_view *v = check_rec(L, 1);
+    const rec_view *v = lua_touserdata(L, 1); /* (as view_index: Lua calls it with a record) */
     if (lua_getiuservalue(L, 1, 2) == LUA_TTABLE) { /* fields the script set */
         lua_pushvalue(L, 2);
         if (lua_rawget(L, -2) != LUA_TNIL) return 1;
@@ -522,6 +528,8 @@ static void rec_views_open(lua_State *L)
                                     {NULL, NULL}};
     luaL_newmetatable(L, RECORD_MT);
     luaL_setfuncs(L, meta, 0);
+    lua_pushliteral(L, "synfin.record"); /* what getmetatable(record) gives scripts */
+    lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
 }
 
