@@ -370,6 +370,13 @@ static int push_rec_field(lua_State *L, const sf_trace *t, const sf_trace_rec *r
         if (IS("delay")) return r->delay ? (lua_pushnumber(L, (lua_Number)r->delay / 1e6), 1) : 0;
         if (IS("hook")) return r->hook_id ? (lua_pushinteger(L, r->hook_id), 1) : 0;
         if (IS("injected")) return r->injected ? (lua_pushboolean(L, 1), 1) : 0;
+        if (IS("summary") || IS("summary_no_ts")) {
+            char text[256];
+            size_t len =
+                sf_trace_seg_summary(r, IS("summary") ? 0 : SF_SUMMARY_NO_TS, text, sizeof text);
+            return lua_pushlstring(L, text, len), 1;
+        }
+        if (IS("win_shift")) return r->win_shift >= 0 ? (lua_pushinteger(L, r->win_shift), 1) : 0;
         if (IS("payload"))
             return lua_pushlstring(L, r->text_len ? (const char *)t->arena + r->text_off : "",
                                    r->text_len),

@@ -167,6 +167,7 @@ static int number_seg(sf_trace *t, sf_trace_rec *r)
         }
         if (f->closed) {
             f->isn = r->seq;
+            f->wscale = r->wscale;
             f->closed = false;
         }
     }
@@ -183,6 +184,9 @@ static int number_seg(sf_trace *t, sf_trace_rec *r)
         r->rel_ack = r->ack - theirs->isn;
         r->numbered |= SF_REL_ACK;
     }
+    r->win_shift = -1;
+    if (!(r->flags & SF_SYN) && mine && theirs && mine->wscale >= 0 && theirs->wscale >= 0)
+        r->win_shift = mine->wscale;
     return 0;
 }
 

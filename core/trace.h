@@ -69,6 +69,10 @@ typedef struct {
      * (sf_trace_number fills them; the absolute number when its ISN is unknown) */
     uint8_t numbered; /* SF_REL_SEQ | SF_REL_ACK: which ISN was known */
     uint32_t rel_seq, rel_ack;
+    /* the window scale its sender announced on its SYN, when both SYNs had
+     * the option (RFC 7323 §2.2: it applies to the windows of the segments
+     * after the SYNs), -1 otherwise: win << win_shift is the real window */
+    int8_t win_shift;
 } sf_trace_rec;
 
 /* The bits of sf_trace_rec.numbered: its seq's ISN, its ack's ISN, was known. */
@@ -79,6 +83,7 @@ typedef struct {
     uint32_t saddr, daddr;
     uint16_t sport, dport;
     uint32_t isn;
+    int8_t wscale;     /* the window scale option of that SYN, -1 if none */
     bool used, closed; /* closed: the next SYN on these ports starts anew */
 } sf_trace_flow;
 

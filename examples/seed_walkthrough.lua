@@ -42,4 +42,4 @@ net:run(function()
   c:wait("CLOSED", 61)
 end)
 
-print(net:trace())
+print(net:trace { ts = false }) -- (the timestamp option, on every segment, left out)

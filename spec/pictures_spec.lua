@@ -144,8 +144,9 @@ describe("the ladder as SVG", function()
   end)
 
   it("labels each segment with its flags, relative seq/ack, window, length and the scenario's label", function()
-    assert.matches("</tspan> S seq=0 win=65535 &lt;mss 1460&gt;</text>", svg, 1, true)
-    assert.matches("</tspan> PA seq=1 ack=1 win=65535 len=18</text>", svg, 1, true)
+    assert.matches("</tspan> S seq=0 win=65535 &lt;mss 1460,sackOK,TS val 251402505 ecr 0,wscale 0&gt;</text>", svg,
+      1, true)
+    assert.matches("</tspan> PA seq=1 ack=1 win=65535 len=18 &lt;TS val ", svg, 1, true)
     assert.matches(">segment 2: SYN+ACK</text>", svg, 1, true)
     assert.matches(">segment 7: ACK of FIN</text>", svg, 1, true)
   end)

@@ -133,3 +133,29 @@ describe("views of the trace", function()
     assert.equal(0, syns[2].seq)
   end)
 end)
+
+describe("the ladder's segment lines", function()
+  it("print options as tcpdump does and windows with their scale once both SYNs carried one", function()
+    local net = synfin.sim { latency = 0.005 }
+    local a = net:host(scenario.A, { rcv_buf = 1 << 20 })
+    local l = net:host(scenario.B, { rcv_buf = 1 << 20 }):listen(80)
+    net:run(function()
+      local c = a:connect(scenario.B, 80)
+      l:accept(1)
+      c:send("x")
+      net:expect({ from = a, len = 1 }, 1)
+    end)
+    local syn, data
+    for _, r in ipairs(net:records()) do
+      if r.kind == "seg" and r.flags == "S" then syn = r end
+      if r.kind == "seg" and r.len == 1 then data = r end
+    end
+    assert.matches("^#1 S seq=0 win=65535 <mss 1460,sackOK,TS val %d+ ecr 0,wscale (%d+)>$", syn.summary)
+    local shift = tonumber(syn.summary:match("wscale (%d+)"))
+    assert.is_true(shift > 0)
+    assert.equal(shift, data.win_shift)
+    assert.matches(("win=%d<<%d len=1 <TS val %%d+ ecr %%d+>$"):format(data.win, shift), data.summary)
+    assert.is_nil(syn.win_shift) -- a SYN's window is never scaled (RFC 7323 §2.2)
+    assert.truthy(tostring(net:trace()):find(data.summary, 1, true))
+  end)
+end)

@@ -5,9 +5,9 @@
  * change in its host's lane with its cause.
  *
  * Sequence numbers are shown relative to each direction's ISN, as
- * packetdrill and Wireshark show them: the ISN of a direction is the
- * sequence number of the last SYN seen in it, unless its connection is
- * still open (a SYN into a synchronized connection does not renumber it). */
+ * packetdrill and Wireshark show them (the trace numbers them:
+ * sf_trace_number), windows with their scale (win=64<<10), options as
+ * tcpdump prints them. */
 #include "sim.h"
 
 #include <stdarg.h>
@@ -17,75 +17,6 @@
 #define TIME_W   10 /* the time column: "%10.3f" */
 #define MIN_GAP  30 /* columns between two lanes, at least */
 #define LINE_MAX 1024
-
-/* One direction of a connection, and its ISN. */
-typedef struct {
-    uint32_t saddr, daddr;
-    uint16_t sport, dport;
-    uint32_t isn;
-    bool closed; /* its connection has closed: the next SYN starts anew */
-} flow;
-
-typedef struct {
-    flow *v;
-    size_t n, cap;
-} flows;
-
-static flow *find_flow(flows *fs, uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport)
-{
-    for (size_t i = 0; i < fs->n; i++) {
-        flow *f = &fs->v[i];
-        if (f->saddr == saddr && f->sport == sport && f->daddr == daddr && f->dport == dport)
-            return f;
-    }
-    return NULL;
-}
-
-static flow *add_flow(flows *fs, uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport)
-{
-    if (fs->n == fs->cap) {
-        size_t cap = fs->cap ? fs->cap * 2 : 16;
-        flow *v = realloc(fs->v, cap * sizeof *v);
-        if (!v) return NULL;
-        fs->v = v;
-        fs->cap = cap;
-    }
-    flow *f = &fs->v[fs->n++];
-    *f = (flow){.saddr = saddr, .sport = sport, .daddr = daddr, .dport = dport};
-    return f;
-}
-
-/* The relative numbers of segment record r, against the ISNs seen so far;
- * a SYN names its direction's ISN, unless that connection is known and not
- * closed. *sack_base is the ISN the SACK blocks count from (0: none). */
-static void relative(flows *fs, const sf_trace_rec *r, uint32_t *seq, uint32_t *ack,
-                     uint32_t *sack_base)
-{
-    flow *mine = find_flow(fs, r->saddr, r->sport, r->daddr, r->dport);
-    if ((r->flags & SF_SYN) && (!mine || mine->closed)) {
-        if (!mine) mine = add_flow(fs, r->saddr, r->sport, r->daddr, r->dport);
-        if (mine) {
-            mine->isn = r->seq;
-            mine->closed = false;
-        }
-    }
-    flow *theirs = find_flow(fs, r->daddr, r->dport, r->saddr, r->sport);
-    *seq = r->seq - (mine ? mine->isn : 0);
-    *ack = r->ack - (theirs ? theirs->isn : 0);
-    *sack_base = theirs ? theirs->isn : 0;
-}
-
-/* After state record r: when its connection is gone, its ISNs still number
- * its last segments, and the next SYN on these ports starts new ones. */
-static void note_state(flows *fs, sf_sim *sim, const sf_trace_rec *r)
-{
-    if (r->dport == 0 || (r->new_state != SF_CLOSED && r->new_state != SF_LISTEN)) return;
-    uint32_t me = sf_sim_host_addr(sim, r->host);
-    flow *f = find_flow(fs, me, r->sport, r->daddr, r->dport);
-    if (f) f->closed = true;
-    f = find_flow(fs, r->daddr, r->dport, me, r->sport);
-    if (f) f->closed = true;
-}
 
 /* A line being drawn: text placed at columns, blanks between. */
 typedef struct {
@@ -106,26 +37,58 @@ static void put(line *l, size_t col, const char *text)
     l->s[l->len] = 0;
 }
 
-/* The segment's label: "#4 FA seq=19 ack=25 win=65511 len=5 <mss 1460>". */
-static void seg_label(const sf_trace_rec *r, uint32_t seq, uint32_t ack, uint32_t sack_base,
-                      char *out, size_t cap)
+/* Appends to out, as snprintf would at its end; out stays terminated. */
+static void append(char *out, size_t cap, size_t *n, const char *fmt, ...)
 {
+    if (*n >= cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(out + *n, cap - *n, fmt, ap);
+    va_end(ap);
+    if (k > 0) *n += (size_t)k;
+    if (*n >= cap) *n = cap - 1;
+}
+
+size_t sf_trace_seg_summary(const sf_trace_rec *r, int how, char *out, size_t cap)
+{
+    if (!cap) return 0;
     char flags[9];
     sf_flags_str(r->flags, flags);
-    int n = snprintf(out, cap, "#%u %s seq=%u", (unsigned)r->seg_no, flags[0] ? flags : ".",
-                     (unsigned)seq);
-    if (r->flags & SF_ACK) n += snprintf(out + n, cap - (size_t)n, " ack=%u", (unsigned)ack);
-    n += snprintf(out + n, cap - (size_t)n, " win=%u", (unsigned)r->wnd);
-    if (r->len) n += snprintf(out + n, cap - (size_t)n, " len=%u", (unsigned)r->len);
-    if (r->mss) n += snprintf(out + n, cap - (size_t)n, " <mss %u>", (unsigned)r->mss);
-    if (r->sack_n) {
-        /* SACK blocks name the other direction's bytes, as the ACK does */
-        n += snprintf(out + n, cap - (size_t)n, " <sack");
-        for (int b = 0; b < r->sack_n && b < 4; b++)
-            n += snprintf(out + n, cap - (size_t)n, " %u-%u", (unsigned)(r->sack[b][0] - sack_base),
-                          (unsigned)(r->sack[b][1] - sack_base));
-        snprintf(out + n, cap - (size_t)n, ">");
+    size_t n = 0;
+    out[0] = 0;
+    append(out, cap, &n, "#%u %s seq=%u", (unsigned)r->seg_no, flags[0] ? flags : ".",
+           (unsigned)r->rel_seq);
+    if (r->flags & SF_ACK) append(out, cap, &n, " ack=%u", (unsigned)r->rel_ack);
+    append(out, cap, &n, " win=%u", (unsigned)r->wnd);
+    if (r->win_shift > 0) append(out, cap, &n, "<<%d", r->win_shift);
+    if (r->len) append(out, cap, &n, " len=%u", (unsigned)r->len);
+    /* the options as tcpdump prints them: <mss 1460,sackOK,TS val 1 ecr 0,wscale 7> */
+    const char *sep = " <";
+    if (r->mss) {
+        append(out, cap, &n, "%smss %u", sep, (unsigned)r->mss);
+        sep = ",";
     }
+    if (r->sack_perm) {
+        append(out, cap, &n, "%ssackOK", sep);
+        sep = ",";
+    }
+    if (r->has_ts && !(how & SF_SUMMARY_NO_TS)) {
+        append(out, cap, &n, "%sTS val %u ecr %u", sep, (unsigned)r->ts_val, (unsigned)r->ts_ecr);
+        sep = ",";
+    }
+    if (r->wscale >= 0) {
+        append(out, cap, &n, "%swscale %d", sep, r->wscale);
+        sep = ",";
+    }
+    if (r->sack_n) { /* the other direction's bytes, relative as the ACK is */
+        append(out, cap, &n, "%ssack %d ", sep, r->sack_n);
+        for (int b = 0; b < r->sack_n && b < 4; b++)
+            append(out, cap, &n, "{%u:%u}", (unsigned)sf_trace_rel_sack(r, r->sack[b][0]),
+                   (unsigned)sf_trace_rel_sack(r, r->sack[b][1]));
+        sep = ",";
+    }
+    if (sep[0] == ',') append(out, cap, &n, ">");
+    return n;
 }
 
 /* Appends a note to the list in out ("a, b"). */
@@ -192,23 +155,16 @@ int sf_sim_print_trace(sf_sim *sim, FILE *out)
 
     /* lanes: wide enough for the longest label, as the Lua ladder makes them */
     char label[256], fate[256], text[LINE_MAX];
-    uint32_t seq, ack, sack_base;
     size_t gap = MIN_GAP;
-    flows fs = {0};
+    if (sf_trace_number(t) < 0) return -1; /* relative numbers, window scales */
     for (size_t i = 0; i < t->n; i++) {
         const sf_trace_rec *r = &t->recs[i];
-        if (r->kind == SF_TR_STATE && r->host < hosts) note_state(&fs, sim, r);
         if (r->kind != SF_TR_SEG) continue;
-        relative(&fs, r, &seq, &ack, &sack_base);
-        seg_label(r, seq, ack, sack_base, label, sizeof label);
-        if (strlen(label) + 10 > gap) gap = strlen(label) + 10;
+        size_t len = sf_trace_seg_summary(r, 0, label, sizeof label);
+        if (len + 10 > gap) gap = len + 10;
     }
-    fs.n = 0; /* and again from the start, drawing */
     size_t *conns = conns_per_host(t, hosts);
-    if (!conns) {
-        free(fs.v);
-        return -1;
-    }
+    if (!conns) return -1;
 #define LANE(h) ((size_t)TIME_W + 2 + (size_t)(h)*gap)
 
     line blank = {.len = 0};
@@ -230,8 +186,7 @@ int sf_sim_print_trace(sf_sim *sim, FILE *out)
         line l = blank;
         bool drawn = true;
         if (r->kind == SF_TR_SEG) {
-            relative(&fs, r, &seq, &ack, &sack_base);
-            seg_label(r, seq, ack, sack_base, label, sizeof label);
+            sf_trace_seg_summary(r, 0, label, sizeof label);
             int a = r->host, b = r->to_host;
             if (b != UINT16_MAX && a != b && a < hosts && b < hosts) {
                 size_t lo = LANE(a < b ? a : b), hi = LANE(a < b ? b : a);
@@ -276,7 +231,6 @@ int sf_sim_print_trace(sf_sim *sim, FILE *out)
             snprintf(text, sizeof text, "[%s%s] %s%s", who, sf_state_name((sf_state)r->new_state),
                      r->why ? r->why : sf_cause_name((sf_cause)r->cause), seg);
             put(&l, LANE(r->host), text);
-            note_state(&fs, sim, r);
         } else if (r->kind == SF_TR_NOTE) {
             char seg[16] = "";
             if (r->seg_no) snprintf(seg, sizeof seg, " #%u", (unsigned)r->seg_no);
@@ -297,6 +251,5 @@ int sf_sim_print_trace(sf_sim *sim, FILE *out)
     }
 #undef LANE
     free(conns);
-    free(fs.v);
     return err ? -1 : 0;
 }

@@ -136,6 +136,13 @@ void sf_sim_take_trace(sf_sim *sim, sf_trace *out);
  * length, each state change in its host's lane with its cause. Returns 0, or
  * -1 when writing failed or without memory. */
 int sf_sim_print_trace(sf_sim *sim, FILE *out);
+/* How sf_trace_seg_summary writes: SF_SUMMARY_NO_TS leaves the timestamp
+ * option out (on every segment, it is most of the line). */
+enum { SF_SUMMARY_NO_TS = 1 };
+/* A segment record (numbered: sf_trace_number) as the ladder writes it,
+ * "#4 FA seq=19 ack=25 win=502<<7 len=5 <TS val 9 ecr 4>", into out;
+ * returns its length (cut to cap - 1). how: 0 or SF_SUMMARY_NO_TS. */
+size_t sf_trace_seg_summary(const sf_trace_rec *r, int how, char *out, size_t cap);
 /* The net's PRNG (rand.h), seeded by sf_sim_new. */
 sf_rand *sf_sim_rand(sf_sim *sim);
 /* Hook functions that failed so far. */

@@ -1321,8 +1321,11 @@ function Net:expect_nothing(pat, t)
 end
 
 --- The ladder diagram of the run so far: print(net:trace()) shows it.
--- opts: notes = false hides the protocol's explanations.
--- @tparam[opt] table opts notes
+-- Each segment's line has its options as tcpdump prints them
+-- (`<mss 1460,sackOK,TS val 1 ecr 0,wscale 7>`) and its window with the
+-- scale its sender announced (`win=502<<7`). opts: notes = false hides the
+-- protocol's explanations; ts = false leaves the timestamp option out.
+-- @tparam[opt] table opts notes, ts
 -- @treturn Trace
 function Net:trace(opts)
   return setmetatable({ net = self, opts = opts or {} }, Trace)

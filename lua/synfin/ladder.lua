@@ -15,19 +15,13 @@ local ladder = {}
 
 local TIME_W = 10
 
-local function seg_label(r)
-  local parts = { ("#%d %s"):format(r.n, r.flags ~= "" and r.flags or ".") }
-  parts[#parts + 1] = "seq=" .. r.seq
-  if r.flags:find("A", 1, true) then parts[#parts + 1] = "ack=" .. r.ack end
-  parts[#parts + 1] = "win=" .. r.win
-  if r.len > 0 then parts[#parts + 1] = "len=" .. r.len end
-  if r.mss then parts[#parts + 1] = "<mss " .. r.mss .. ">" end
-  if r.sack then
-    local blocks = {}
-    for i, b in ipairs(r.sack) do blocks[i] = b[1] .. "-" .. b[2] end
-    parts[#parts + 1] = "<sack " .. table.concat(blocks, " ") .. ">"
-  end
-  return table.concat(parts, " ")
+-- A segment as the ladder writes it: "#4 FA seq=19 ack=25 win=502<<7 len=5
+-- <TS val 9 ecr 4>" (synfin.core writes it, for this ladder and the C one:
+-- windows with their scale, options as tcpdump prints them).
+-- opts.ts = false leaves the timestamp option out.
+local function seg_label(r, opts)
+  if opts and opts.ts == false then return r.summary_no_ts end
+  return r.summary
 end
 
 -- What happened to a segment, when it is worth a word.
@@ -74,7 +68,8 @@ local function put(line, col, text)
 end
 
 --- Renders records (a list) of a net as text lines; returns the list of lines.
--- opts: notes = false hides the protocol's explanations.
+-- opts: notes = false hides the protocol's explanations; ts = false leaves
+-- the timestamp option out of the segments' lines (the other options stay).
 -- @tparam synfin.Net net
 -- @tparam {table,...} recs records, as net:records() returns them
 -- @tparam[opt] table opts notes
@@ -86,7 +81,7 @@ function ladder.lines(net, recs, opts)
   local conn_name = conn_namer(recs)
   local gap = 30
   for _, r in ipairs(recs) do
-    if r.kind == "seg" then gap = math.max(gap, #seg_label(r) + 10) end
+    if r.kind == "seg" then gap = math.max(gap, #seg_label(r, opts) + 10) end
   end
   if nh == 0 then return { "(no hosts)" } end
   local lane = {}
@@ -111,7 +106,7 @@ function ladder.lines(net, recs, opts)
     local line
     if r.kind == "seg" then
       local a, b = r.from, r.to
-      local label = seg_label(r)
+      local label = seg_label(r, opts)
       if a and b and a ~= b then
         local lo, hi = math.min(lane[a], lane[b]), math.max(lane[a], lane[b])
         local body = label
@@ -234,7 +229,8 @@ end
 -- sender's lane to its arrival on the receiver's, state changes as boxes,
 -- notes in grey. Quiet gaps much longer than a link latency (`TIME_WAIT`'s
 -- 2*MSL, a retransmission timeout) are compressed and marked with a break.
--- opts: notes = false hides the notes; title = a heading.
+-- opts: notes = false hides the notes; ts = false as for ladder.lines;
+-- title = a heading.
 -- @tparam synfin.Net net
 -- @tparam {table,...} recs records, as net:records() returns them
 -- @tparam[opt] table opts notes, title
@@ -327,7 +323,7 @@ function ladder.svg(net, recs, opts)
   local gap = MIN_LANE_GAP
   for _, s in ipairs(segs) do
     local r = s.r
-    s.above = seg_label(r)
+    s.above = seg_label(r, opts)
     s.below = seg_notes(r)
     s.verdict = verdict(r)
     local words = tlen(s.above) + tlen(s.below)
