@@ -791,6 +791,24 @@ static int l_sim_keep_payloads(lua_State *L)
     return 0;
 }
 
+/* sim:keep_records(n): keep the last n records (at least; 0: all, the
+ * default), for long runs in bounded memory. sim:trace_first(): the index of
+ * the oldest record kept (1-based). */
+static int l_sim_keep_records(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    lua_Integer n = check_int_in(L, 2, "argument", "records", 0, (lua_Integer)1 << 40);
+    sf_trace_set_limit(sf_sim_trace(s->sim), (size_t)n);
+    return 0;
+}
+
+static int l_sim_trace_first(lua_State *L)
+{
+    lsim *s = luaL_checkudata(L, 1, SIM_MT); /* a closed net keeps its records */
+    lua_pushinteger(L, (lua_Integer)lsf_trace(s)->first + 1);
+    return 1;
+}
+
 static void set_int(lua_State *L, const char *k, lua_Integer v)
 {
     lua_pushinteger(L, v);
@@ -1836,6 +1854,8 @@ static const luaL_Reg sim_methods[] = {{"close", l_sim_close},
                                        {"trace_len", l_sim_trace_len},
                                        {"keep_payloads", l_sim_keep_payloads},
                                        {"isn", l_sim_isn},
+                                       {"keep_records", l_sim_keep_records},
+                                       {"trace_first", l_sim_trace_first},
                                        {"record", lsf_record},
                                        {"next_record", lsf_next_record},
                                        {"trace_get", lsf_trace_get},

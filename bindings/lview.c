@@ -43,9 +43,8 @@ static const uint8_t *view_payload(const seg_view *v)
     if (v->seg.payload || v->seg.len == 0) return v->seg.payload;
     if (v->rec < 0) return NULL;
     const sf_trace *t = lsf_trace(v->s);
-    if ((size_t)v->rec >= t->n) return NULL;
-    const sf_trace_rec *r = &t->recs[v->rec];
-    if (r->text_len != v->seg.len) return NULL;
+    const sf_trace_rec *r = sf_trace_at(t, v->rec);
+    if (!r || r->text_len != v->seg.len) return NULL;
     return t->arena + r->text_off;
 }
 
@@ -246,8 +245,8 @@ void lsf_push_seg(lua_State *L, lsim *s, const sf_hook_ctx *ctx)
     v->rel_seq = v->seg.seq;
     v->rel_ack = v->seg.ack;
     sf_trace *t = sf_sim_trace(s->sim);
-    if (ctx->rec >= 0 && sf_trace_number(t) == 0 && (size_t)ctx->rec < t->n) {
-        const sf_trace_rec *r = &t->recs[ctx->rec];
+    const sf_trace_rec *r = sf_trace_number(t) == 0 ? sf_trace_at(t, ctx->rec) : NULL;
+    if (r) {
         v->rel_seq = r->rel_seq;
         v->rel_ack = r->rel_ack;
     }
@@ -308,8 +307,7 @@ typedef struct {
 /* The record (its net open or closed), or NULL. */
 static const sf_trace_rec *rec_of(const rec_view *v)
 {
-    const sf_trace *t = lsf_trace(v->s);
-    return v->i < t->n ? &t->recs[v->i] : NULL;
+    return sf_trace_at(lsf_trace(v->s), (long)v->i);
 }
 
 static void rec_seg(const sf_trace_rec *r, sf_seg *g)
@@ -498,7 +496,7 @@ int lsf_record(lua_State *L)
 {
     lsim *s = luaL_checkudata(L, 1, SIM_MT);
     lua_Integer i = luaL_checkinteger(L, 2);
-    if (i < 1 || (size_t)i > lsf_trace(s)->n) return 0;
+    if (!sf_trace_at(lsf_trace(s), (long)(i - 1))) return 0; /* none, or no longer kept */
     rec_view *v = lua_newuserdatauv(L, sizeof *v, 2);
     v->s = s;
     v->i = (size_t)(i - 1);
@@ -518,8 +516,9 @@ int lsf_next_record(lua_State *L)
     int kind = luaL_checkoption(L, 3, NULL, kinds);
     if (from < 1) return 0;
     const sf_trace *t = lsf_trace(s);
-    for (size_t i = (size_t)from - 1; i < t->n; i++)
-        if (t->recs[i].kind == kind) {
+    size_t i = (size_t)from - 1;
+    for (i = i < t->first ? t->first : i; i < t->n; i++)
+        if (sf_trace_at(t, (long)i)->kind == kind) {
             lua_pushinteger(L, (lua_Integer)i + 1);
             return 1;
         }

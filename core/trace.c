@@ -32,16 +32,49 @@ void sf_trace_free(sf_trace *t)
     memset(t, 0, sizeof *t);
 }
 
+void sf_trace_set_limit(sf_trace *t, size_t limit)
+{
+    t->limit = limit;
+}
+
+/* Drops the records before the last `limit` (numbered first: the numbering
+ * reads them in order), and their bytes in the arena. */
+static void drop_oldest(sf_trace *t)
+{
+    sf_trace_number(t);
+    size_t keep_from = t->n - t->limit, drop = keep_from - t->first, kept = t->limit;
+    memmove(t->recs, t->recs + drop, kept * sizeof *t->recs);
+    t->first = keep_from;
+    if (t->numbered < t->first) t->numbered = t->first; /* (numbering failed: out of memory) */
+    /* texts are stored in the order of their records: the kept ones start
+     * at the first kept record's text */
+    size_t base = t->arena_len;
+    for (size_t i = 0; i < kept; i++)
+        if (t->recs[i].text_len) {
+            base = t->recs[i].text_off;
+            break;
+        }
+    if (base == 0) return;
+    memmove(t->arena, t->arena + base, t->arena_len - base);
+    t->arena_len -= base;
+    for (size_t i = 0; i < kept; i++)
+        if (t->recs[i].text_len) t->recs[i].text_off -= (uint32_t)base;
+}
+
 long sf_trace_add(sf_trace *t, sf_trace_kind kind, uint64_t time)
 {
-    if (t->n == t->cap) {
+    /* with a limit, drop in batches of the limit's size (and at least 256):
+     * each record is moved about once, whatever the run's length */
+    size_t batch = t->limit > 256 ? t->limit : 256;
+    if (t->limit && t->n - t->first >= t->limit + batch) drop_oldest(t);
+    if (t->n - t->first == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 256;
         sf_trace_rec *recs = realloc(t->recs, cap * sizeof *recs);
         if (!recs) return -1;
         t->recs = recs;
         t->cap = cap;
     }
-    sf_trace_rec *r = &t->recs[t->n];
+    sf_trace_rec *r = &t->recs[t->n - t->first];
     memset(r, 0, sizeof *r);
     r->kind = (uint8_t)kind;
     r->time = time;
@@ -54,7 +87,7 @@ long sf_trace_seg(sf_trace *t, uint64_t time, const sf_seg *seg)
 {
     long i = sf_trace_add(t, SF_TR_SEG, time);
     if (i < 0) return i;
-    sf_trace_rec *r = &t->recs[i];
+    sf_trace_rec *r = sf_trace_at(t, i);
     r->seg_no = ++t->segs;
     r->saddr = seg->saddr;
     r->daddr = seg->daddr;
@@ -82,7 +115,10 @@ long sf_trace_seg(sf_trace *t, uint64_t time, const sf_seg *seg)
 
 void sf_trace_text(sf_trace *t, long i, const void *text, size_t len)
 {
-    if (i < 0 || len > UINT32_MAX) return;
+    sf_trace_rec *r = sf_trace_at(t, i);
+    /* offsets are 32 bits: past 4 GiB of stored bytes, no more are stored
+     * (a limit keeps a long run under it) */
+    if (!r || len > UINT32_MAX || t->arena_len + len > UINT32_MAX) return;
     if (t->arena_len + len > t->arena_cap) {
         size_t cap = t->arena_cap ? t->arena_cap : 4096;
         while (cap < t->arena_len + len)
@@ -93,8 +129,8 @@ void sf_trace_text(sf_trace *t, long i, const void *text, size_t len)
         t->arena_cap = cap;
     }
     memcpy(t->arena + t->arena_len, text, len);
-    t->recs[i].text_off = (uint32_t)t->arena_len;
-    t->recs[i].text_len = (uint32_t)len;
+    r->text_off = (uint32_t)t->arena_len;
+    r->text_len = (uint32_t)len;
     t->arena_len += len;
 }
 
@@ -198,8 +234,9 @@ static void close_flow(sf_trace *t, uint32_t saddr, uint16_t sport, uint32_t dad
 
 int sf_trace_number(sf_trace *t)
 {
+    if (t->numbered < t->first) t->numbered = t->first;
     for (; t->numbered < t->n; t->numbered++) {
-        sf_trace_rec *r = &t->recs[t->numbered];
+        sf_trace_rec *r = sf_trace_at(t, (long)t->numbered);
         if (r->kind == SF_TR_SEG) {
             if (number_seg(t, r) < 0) return -1;
         } else if (r->kind == SF_TR_STATE && r->dport != 0 &&

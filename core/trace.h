@@ -87,10 +87,14 @@ typedef struct {
     bool used, closed; /* closed: the next SYN on these ports starts anew */
 } sf_trace_flow;
 
-/* A trace: its records, and an arena for payloads and the texts of notes. */
+/* A trace: its records, and an arena for payloads and the texts of notes.
+ * Indices are global and stable: record i is recs[i - first] while it is
+ * kept (sf_trace_at); with a limit, only the last `limit` or so are. */
 typedef struct {
     sf_trace_rec *recs;
-    size_t n, cap;
+    size_t n, cap; /* n: records ever added (the next index); cap: of recs */
+    size_t first;  /* the oldest record kept */
+    size_t limit;  /* keep the last this many (at least), 0: all */
     uint8_t *arena;
     size_t arena_len, arena_cap;
     uint32_t segs;     /* segments numbered so far */
@@ -108,6 +112,16 @@ void sf_trace_free(sf_trace *t);
 long sf_trace_add(sf_trace *t, sf_trace_kind kind, uint64_t time);
 /* Appends a segment record filled from seg; numbers it. */
 long sf_trace_seg(sf_trace *t, uint64_t time, const sf_seg *seg);
+/* Record i, or NULL when it is not (or no longer) kept. */
+static inline sf_trace_rec *sf_trace_at(const sf_trace *t, long i)
+{
+    return i >= 0 && (size_t)i >= t->first && (size_t)i < t->n ? &t->recs[(size_t)i - t->first]
+                                                               : NULL;
+}
+/* Keeps the last `limit` records (0: all, the default): older ones are
+ * dropped, in batches, with their payloads and texts, so that a long run
+ * holds bounded memory. Indices stay as they were. */
+void sf_trace_set_limit(sf_trace *t, size_t limit);
 /* Stores bytes in the arena for record i. */
 void sf_trace_text(sf_trace *t, long i, const void *text, size_t len);
 

@@ -159,3 +159,38 @@ describe("the ladder's segment lines", function()
     assert.truthy(tostring(net:trace()):find(data.summary, 1, true))
   end)
 end)
+
+describe("a record limit", function()
+  it("keeps about the last N records in bounded memory; expectations and the ladder go on", function()
+    local net = synfin.sim { latency = 0.001, records = 300, payloads = false }
+    local a = net:host(scenario.A)
+    local l = net:host(scenario.B):listen(80)
+    local data = ("x"):rep(4 << 20)
+    net:run(function()
+      local c = a:connect(scenario.B, 80)
+      local s = l:accept(1)
+      net:spawn(function() c:send_all(data, 100) end)
+      local got = 0
+      while got < #data do got = got + #s:recv(nil, 10) end
+      c:close()
+      net:expect({ from = a, flags = "F" }, 1) -- found among the last records
+    end)
+    local total = net.sim:trace_len()
+    assert.is_true(total > 2000, total)
+    local recs = net:records()
+    assert.is_true(#recs >= 300 and #recs < 300 + 300 + 256, #recs)
+    assert.equal(total, recs[#recs].index)
+    assert.equal(total - #recs + 1, recs[1].index)
+    assert.equal("gone", net.recs[1].kind) -- an index no longer kept
+    assert.truthy(tostring(net:trace()):find("FA seq=", 1, true))
+    local kept_views = 0
+    for _ in pairs(net.recs) do kept_views = kept_views + 1 end
+    assert.is_true(kept_views <= #recs, kept_views)
+  end)
+
+  it("is an integer or \"all\"", function()
+    assert.has_error(function() synfin.sim { records = 0 } end)
+    assert.has_error(function() synfin.sim { records = "some" } end)
+    assert.truthy(synfin.sim { records = "all" })
+  end)
+end)

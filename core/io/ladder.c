@@ -133,12 +133,12 @@ static size_t *conns_per_host(const sf_trace *t, int hosts)
 {
     size_t *count = calloc((size_t)hosts + 1, sizeof *count);
     if (!count) return NULL;
-    for (size_t i = 0; i < t->n; i++) {
-        const sf_trace_rec *r = &t->recs[i];
+    for (size_t i = t->first; i < t->n; i++) {
+        const sf_trace_rec *r = sf_trace_at(t, (long)i);
         if (r->kind != SF_TR_STATE || r->dport == 0 || r->host >= hosts) continue;
         bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++) {
-            const sf_trace_rec *q = &t->recs[j];
+        for (size_t j = t->first; j < i && !seen; j++) {
+            const sf_trace_rec *q = sf_trace_at(t, (long)j);
             seen = q->kind == SF_TR_STATE && q->dport != 0 && q->host == r->host &&
                    q->conn_id == r->conn_id;
         }
@@ -157,8 +157,8 @@ int sf_sim_print_trace(sf_sim *sim, FILE *out)
     char label[256], fate[256], text[LINE_MAX];
     size_t gap = MIN_GAP;
     if (sf_trace_number(t) < 0) return -1; /* relative numbers, window scales */
-    for (size_t i = 0; i < t->n; i++) {
-        const sf_trace_rec *r = &t->recs[i];
+    for (size_t i = t->first; i < t->n; i++) {
+        const sf_trace_rec *r = sf_trace_at(t, (long)i);
         if (r->kind != SF_TR_SEG) continue;
         size_t len = sf_trace_seg_summary(r, 0, label, sizeof label);
         if (len + 10 > gap) gap = len + 10;
@@ -181,8 +181,8 @@ int sf_sim_print_trace(sf_sim *sim, FILE *out)
     }
     int err = fprintf(out, "%s\n%s\n", head.s, blank.s) < 0;
 
-    for (size_t i = 0; i < t->n && !err; i++) {
-        const sf_trace_rec *r = &t->recs[i];
+    for (size_t i = t->first; i < t->n && !err; i++) {
+        const sf_trace_rec *r = sf_trace_at(t, (long)i);
         line l = blank;
         bool drawn = true;
         if (r->kind == SF_TR_SEG) {

@@ -174,8 +174,8 @@ static void host_event(void *ud, const sf_event *ev)
     sf_sim *sim = h->sim;
     sf_trace *t = &sim->trace;
     long i = sf_trace_add(t, ev->type == SF_EV_STATE ? SF_TR_STATE : SF_TR_NOTE, sim->now);
-    if (i < 0) return;
-    sf_trace_rec *r = &t->recs[i];
+    sf_trace_rec *r = sf_trace_at(t, i);
+    if (!r) return;
     r->host = (uint16_t)h->index;
     r->conn_id = ev->conn_id;
     r->why = ev->why;
@@ -206,11 +206,12 @@ static long record_parsed(sf_sim *sim, int from, int to, sim_pkt *p, const sf_se
 {
     sf_trace *t = &sim->trace;
     long rec = sf_trace_seg(t, sim->now, seg);
-    if (rec >= 0) {
-        t->recs[rec].host = from < 0 ? UINT16_MAX : (uint16_t)from;
-        t->recs[rec].to_host = to < 0 ? UINT16_MAX : (uint16_t)to;
-        t->recs[rec].conn_id = p->conn_id;
-        t->recs[rec].injected = (uint8_t)injected;
+    sf_trace_rec *r = sf_trace_at(t, rec);
+    if (r) {
+        r->host = from < 0 ? UINT16_MAX : (uint16_t)from;
+        r->to_host = to < 0 ? UINT16_MAX : (uint16_t)to;
+        r->conn_id = p->conn_id;
+        r->injected = (uint8_t)injected;
     }
     p->rec = rec;
     p->from = from;
@@ -246,7 +247,7 @@ static sf_trace_rec *rec_of(sf_sim *sim, long rec)
 {
     /* (an index, not a pointer: hooks may have grown the trace; and a trace
      * taken away, sf_sim_take_trace, has none of the records) */
-    return rec >= 0 && (size_t)rec < sim->trace.n ? &sim->trace.recs[rec] : NULL;
+    return sf_trace_at(&sim->trace, rec);
 }
 
 /* ---- the pcap: every packet once, when its fate is settled --------------------- */
@@ -369,7 +370,7 @@ static void send_made(sf_sim *sim, int h, sim_pkt *q, uint32_t hook_id, int orig
         pkt_free(sim, q);
         return;
     }
-    sim->trace.recs[rec].hook_id = hook_id;
+    rec_of(sim, rec)->hook_id = hook_id; /* (just added: kept) */
     to_link(sim, q, 0);
 }
 
@@ -396,7 +397,7 @@ static void egress(sf_sim *sim, sim_host *h, sim_pkt *p, int injected)
                        .seg = &seg,
                        .conn_id = p->conn_id,
                        .state = p->state,
-                       .seg_no = p->rec >= 0 ? sim->trace.recs[p->rec].seg_no : 0,
+                       .seg_no = rec_of(sim, p->rec) ? rec_of(sim, p->rec)->seg_no : 0,
                        .rec = p->rec};
     /* a hook may send (sf_sim_inject), and its packet leaves through here
      * at once, inside this run: sf_sim_inject bounds the depth */
@@ -431,8 +432,8 @@ static void egress(sf_sim *sim, sim_host *h, sim_pkt *p, int injected)
                                ? sf_sim_host_of(sim, as.saddr)
                                : -1;
                 if (record_seg(sim, from, a, &as, 1) >= 0) {
-                    sim->trace.recs[a->rec].hook_id = v.hook_id;
-                    sim->trace.recs[a->rec].to_host = (uint16_t)h->index;
+                    rec_of(sim, a->rec)->hook_id = v.hook_id; /* (just added: kept) */
+                    rec_of(sim, a->rec)->to_host = (uint16_t)h->index;
                     a->to = h->index;
                     a->skip_hooks = 1;
                     schedule(sim, a, sim->now);
@@ -494,14 +495,13 @@ void sf_sim_flush(sf_sim *sim, int host)
 static void deliver(sf_sim *sim, sim_pkt *p)
 {
     sim_host *h = sim->hosts[p->to];
-    sf_trace *t = &sim->trace;
     cap_fate fate = CAP_DELIVERED; /* for the pcap */
     uint32_t fate_hook = 0;
     if (h->port) {
         /* out to the real network: hooks ran on the sending host */
-        if (p->rec >= 0) {
-            t->recs[p->rec].fate = SF_FATE_DELIVERED;
-            t->recs[p->rec].arrival = sim->now;
+        if (rec_of(sim, p->rec)) {
+            rec_of(sim, p->rec)->fate = SF_FATE_DELIVERED;
+            rec_of(sim, p->rec)->arrival = sim->now;
         }
         if (sim->pcap) capture(sim, p, CAP_DELIVERED, 0);
         h->port(h->port_ud, p->data, p->len);
@@ -515,7 +515,7 @@ static void deliver(sf_sim *sim, sim_pkt *p)
                            .now = sim->now,
                            .seg = &seg,
                            .state = -1,
-                           .seg_no = p->rec >= 0 ? t->recs[p->rec].seg_no : 0,
+                           .seg_no = rec_of(sim, p->rec) ? rec_of(sim, p->rec)->seg_no : 0,
                            .rec = p->rec};
         if (h->stack) {
             sf_conn *c = sf_stack_lookup(h->stack, seg.saddr, seg.dport, seg.sport);
@@ -525,7 +525,7 @@ static void deliver(sf_sim *sim, sim_pkt *p)
             }
         }
         sf_verdict v = sf_hooks_run(&h->hooks, &ctx, &sim->rng, &sim->hook_failures);
-        sf_trace_rec *r = p->rec >= 0 ? &t->recs[p->rec] : NULL;
+        sf_trace_rec *r = rec_of(sim, p->rec);
         if (v.kind == SF_DROP) {
             if (r) {
                 r->fate = SF_FATE_DROPPED_INGRESS;
@@ -585,13 +585,13 @@ static void deliver(sf_sim *sim, sim_pkt *p)
             fate_hook = v.hook_id;
         }
     }
-    if (p->rec >= 0) {
-        t->recs[p->rec].fate = SF_FATE_DELIVERED;
-        t->recs[p->rec].arrival = sim->now;
+    if (rec_of(sim, p->rec)) {
+        rec_of(sim, p->rec)->fate = SF_FATE_DELIVERED;
+        rec_of(sim, p->rec)->arrival = sim->now;
     }
     if (sim->pcap && fate != CAP_MODIFIED) capture(sim, p, fate, fate_hook);
     if (h->stack) {
-        sim->current_seg = p->rec >= 0 ? t->recs[p->rec].seg_no : 0;
+        sim->current_seg = rec_of(sim, p->rec) ? rec_of(sim, p->rec)->seg_no : 0;
         sf_stack_input(h->stack, sim->now, p->data, p->len);
         sim->current_seg = 0;
         sf_sim_flush(sim, h->index);
@@ -840,7 +840,7 @@ void sf_sim_note(sf_sim *sim, int host, const char *text)
 {
     long i = sf_trace_add(&sim->trace, SF_TR_NOTE, sim->now);
     if (i < 0) return;
-    sim->trace.recs[i].host = host < 0 ? UINT16_MAX : (uint16_t)host;
+    rec_of(sim, i)->host = host < 0 ? UINT16_MAX : (uint16_t)host;
     sf_trace_text(&sim->trace, i, text, strlen(text));
 }
 

@@ -213,11 +213,17 @@ synfin.CALLBACK_BUDGET = 10
 -- made the first time a script looks at its index and kept (one object per
 -- record: records compare equal by identity). seq and ack are relative to
 -- the ISNs on the wire (synfin.core numbers them), abs_seq and abs_ack as sent.
+--
+-- With a record limit (synfin.sim{ records = N }), a record no longer kept
+-- reads as { kind = "gone", index = i }, so that a walk over indices goes on.
+local GONE = { __index = { kind = "gone" } }
 local function record_list(sim)
   return setmetatable({}, {
     __index = function(list, i)
-      local r = math.type(i) == "integer" and sim:record(i) or nil
-      if r then rawset(list, i, r) end
+      if math.type(i) ~= "integer" or i < 1 or i > sim:trace_len() then return nil end
+      local r = sim:record(i)
+      if not r then return setmetatable({ index = i }, GONE) end
+      rawset(list, i, r)
       return r
     end,
     __len = function() return sim:trace_len() end,
@@ -231,7 +237,10 @@ end
 -- segment on the wire that matches it, a pattern or true, must be consumed
 -- by an expectation: see net:run), payloads (false:
 -- the trace keeps segments' lengths but not their bytes, for bulk transfers;
--- patterns on payload then see ""), `callback_budget` and `time_limit`.
+-- patterns on payload then see ""), records (N: keep only about the last N
+-- records, for long runs in bounded memory; "all", the default, keeps every
+-- one: expectations, the ladder and net:records() then see the last N), and
+-- `callback_budget` and `time_limit`.
 --
 -- Nothing a script runs may hang the process. Each of its functions the
 -- net calls (a hook, a state callback, a close policy, a pattern's where,
@@ -246,18 +255,26 @@ end
 -- system is stopped only once it runs Lua again; a thread with a debug hook
 -- of its own (a debugger, a coverage tool) keeps it, and has no budget.
 -- @tparam[opt] table opts seed, latency, loss, timeout, strict, `expect_all`,
--- payloads, `callback_budget`, `time_limit`
+-- payloads, records, `callback_budget`, `time_limit`
 -- @treturn Net
 -- @usage local net = synfin.sim { seed = 7, latency = 0.005 }
 function synfin.sim(opts)
   opts = check_opts(opts, { seed = true, latency = true, loss = true, timeout = true,
-    strict = true, expect_all = true, payloads = true, callback_budget = true, time_limit = true }, 1, "sim")
+    strict = true, expect_all = true, payloads = true, records = true, callback_budget = true, time_limit = true },
+    1, "sim")
   local seed = synfin.defaults.seed or opts.seed or 1
   if math.type(seed) ~= "integer" then argerror(1, "sim", "seed must be an integer") end
   if opts.timeout ~= nil then check_time(opts.timeout, "setting 'timeout'") end
   local sim = core.sim(seed)
   sim:link(opts.latency or 0.005, opts.loss or 0)
   if opts.payloads == false then sim:keep_payloads(false) end
+  local records = opts.records
+  if records ~= nil and records ~= "all" then
+    if math.type(records) ~= "integer" or records < 1 then
+      argerror(1, "sim", "records must be \"all\" or a number of records (an integer >= 1), got " .. shown(records))
+    end
+    sim:keep_records(records)
+  end
   local budget = opts.callback_budget
   if budget == nil then budget = synfin.CALLBACK_BUDGET end
   sim:set_budget(budget)
@@ -270,6 +287,7 @@ function synfin.sim(opts)
     by_addr = {},    -- address -> Host
     recs = record_list(sim), -- the trace's records, in order (views of the C trace)
     synced = 0,      -- records the coverage recorder has seen
+    evicted = 0,     -- records whose views are forgotten (dropped by a record limit)
     outside = { cursor = 1 }, -- the script outside a scenario, as an actor: where its expectations look from
     consumed = {},   -- indices of the segment records an expectation has matched
     timeout = opts.timeout or 10,
@@ -363,7 +381,8 @@ end
 -- and why (the sim closed).
 local function realtime_net(opts, peer_addr, open)
   local net = synfin.sim { seed = opts.seed, timeout = opts.timeout, strict = opts.strict,
-    expect_all = opts.expect_all, payloads = opts.payloads, callback_budget = opts.callback_budget, time_limit = opts.time_limit }
+    expect_all = opts.expect_all, payloads = opts.payloads, records = opts.records,
+    callback_budget = opts.callback_budget, time_limit = opts.time_limit }
   local idx, got = open(net.sim)
   if not idx then
     net:close()
@@ -395,7 +414,7 @@ end
 -- local server = net:host "10.73.0.2"
 function synfin.tun(opts)
   opts = check_opts(opts, { name = true, kernel = true, prefix = true, mtu = true, seed = true,
-    timeout = true, strict = true, expect_all = true, payloads = true, tolerance = true,
+    timeout = true, strict = true, expect_all = true, payloads = true, records = true, tolerance = true,
     callback_budget = true, time_limit = true }, 1, "tun")
   if opts.tolerance ~= nil then check_tolerance(opts.tolerance, 1, "tun") end
   local kernel = opts.kernel or "10.73.0.1"
@@ -434,7 +453,7 @@ end
 -- local server = net:host "10.74.0.2"
 function synfin.raw(opts)
   opts = check_opts(opts, { interface = true, peer = true, mac = true, mtu = true, seed = true,
-    timeout = true, strict = true, expect_all = true, payloads = true, tolerance = true,
+    timeout = true, strict = true, expect_all = true, payloads = true, records = true, tolerance = true,
     callback_budget = true, time_limit = true }, 1, "raw")
   if type(opts.interface) ~= "string" then argerror(1, "raw", "interface must be a string") end
   if type(opts.peer) ~= "string" then argerror(1, "raw", "peer must be an IPv4 address string") end
@@ -521,6 +540,10 @@ end
 function Net:_sync()
   local sim, coverage = self.sim, require("synfin.coverage")
   local n = sim:trace_len()
+  -- the views of records a limit dropped go too (memory stays bounded)
+  local first = sim:trace_first()
+  for i = self.evicted + 1, first - 1 do rawset(self.recs, i, nil) end
+  if first - 1 > self.evicted then self.evicted = first - 1 end
   local i = sim:next_record(self.synced + 1, "state")
   while i and i <= n do
     coverage.record(self, self.recs[i])
@@ -540,7 +563,12 @@ Net._refresh = Net._sync
 -- @treturn {table,...} the records: kind = "seg", "state" or "note"
 function Net:records()
   self:_refresh()
-  return self.recs
+  local first = self.sim:trace_first()
+  if first == 1 then return self.recs end
+  -- a record limit: the records still kept, in order (index: each one's own)
+  local kept = {}
+  for i = first, #self.recs do kept[#kept + 1] = self.recs[i] end
+  return kept
 end
 
 -- Runs the state callbacks of records not yet dispatched.
