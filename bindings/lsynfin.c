@@ -248,9 +248,11 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
                              "synfin: setting 'delayed_ack' must be below 0.5 s (MUST-40), got %s",
                              shown(L, -1));
         } else if (strcmp(k, "congestion_control") == 0) {
-            static const char *const opts[] = {"none", "newreno", NULL};
+            static const char *const opts[] = {"none", "newreno", "cubic", NULL};
             p->congestion_control = (uint8_t)check_choice(L, -1, k, opts);
-        } else if (strcmp(k, "nagle") == 0)
+        } else if (strcmp(k, "initial_window") == 0)
+            p->initial_window = (uint8_t)check_int_in(L, -1, "setting", k, 0, 100);
+        else if (strcmp(k, "nagle") == 0)
             p->nagle = (uint8_t)check_bool(L, -1, "setting", k);
         else if (strcmp(k, "tail_loss_probe") == 0)
             p->tail_loss_probe = (uint8_t)check_bool(L, -1, "setting", k);
@@ -1738,6 +1740,8 @@ static int l_conn_info(lua_State *L)
     lua_pushboolean(L, i.peer_closed);
     lua_setfield(L, -2, "peer_closed");
     set_int(L, "urgent", i.urgent);
+    set_int(L, "cwnd", i.cwnd);
+    set_int(L, "ssthresh", i.ssthresh);
     return 1;
 }
 

@@ -1,39 +1,39 @@
-/* cc.c - congestion control: slow start, congestion avoidance, fast
- * retransmit and fast recovery as RFC 5681 specifies them, with NewReno's
- * partial acknowledgments (RFC 6582) and Limited Transmit (RFC 3042). RFC 9293 §3.8.2 (MUST-19)
+/* cc.c - congestion control: slow start, fast retransmit and fast recovery
+ * as RFC 5681 specifies them, with NewReno's partial acknowledgments (RFC
+ * 6582) and Limited Transmit (RFC 3042); congestion avoidance and the
+ * threshold after a loss are the controller's (cc_newreno.c, cc_cubic.c). RFC 9293 §3.8.2 (MUST-19)
  * requires it. Windows are in bytes; SMSS is the effective send MSS, the largest payload a segment
  * carries once its options are counted (RFC 5681 §2: SMSS "does not include the TCP/IP headers and
  * options"), so that a window of n segments holds n full segments. */
 #include "tcb.h"
+
+#include <string.h>
 
 static uint32_t smss(const sf_conn *c)
 {
     return sf_eff_mss(c);
 }
 
-static uint32_t flight_size(const sf_conn *c)
+/* The controller's own rules. */
+static const sf_cc_ops *ops(const sf_conn *c)
 {
-    return c->snd_max - c->snd_una;
-}
-
-/* RFC 5681 (4): ssthresh = max(FlightSize / 2, 2*SMSS) */
-static uint32_t half_flight(const sf_conn *c)
-{
-    uint32_t half = flight_size(c) / 2;
-    return half > 2 * smss(c) ? half : 2 * smss(c);
+    return c->pol.congestion_control == SF_CC_CUBIC ? &sf_cc_cubic : &sf_cc_newreno;
 }
 
 void sf_cc_init(sf_conn *c)
 {
-    /* RFC 5681 §3.1 (3): IW = min(4*SMSS, max(2*SMSS, 4380 bytes)); one
-     * segment when our SYN or SYN-ACK had to be retransmitted */
+    /* RFC 5681 §3.1 (3): IW = min(4*SMSS, max(2*SMSS, 4380 bytes)), or
+     * RFC 6928's IW of a given number of segments (10); one segment when
+     * our SYN or SYN-ACK had to be retransmitted */
     uint32_t s = smss(c);
     uint32_t iw = 2 * s > 4380 ? 2 * s : 4380;
     if (iw > 4 * s) iw = 4 * s;
+    if (c->pol.initial_window) iw = c->pol.initial_window * s;
     c->cwnd = c->retransmits ? s : iw;
     c->ssthresh = UINT32_MAX; /* "arbitrarily high" */
     c->dupacks = 0;
     c->in_recovery = false;
+    memset(&c->cubic, 0, sizeof c->cubic);
 }
 
 uint32_t sf_cc_window(const sf_conn *c)
@@ -70,12 +70,11 @@ bool sf_cc_on_ack(sf_conn *c, uint32_t ack)
         return true;
     }
     if (c->cwnd < c->ssthresh) {
-        /* slow start: at most SMSS per ACK (RFC 5681 (2), RFC 3465 L = 1) */
+        /* slow start: at most SMSS per ACK (RFC 5681 (2), RFC 3465 L = 1;
+         * RFC 9438 §4.10 keeps it for CUBIC) */
         c->cwnd += acked < smss(c) ? acked : smss(c);
     } else {
-        /* congestion avoidance: about SMSS per RTT (RFC 5681 (3)) */
-        uint32_t inc = (uint32_t)((uint64_t)smss(c) * smss(c) / c->cwnd);
-        c->cwnd += inc ? inc : 1;
+        ops(c)->avoid(c, acked, c->stack->now);
     }
     return false;
 }
@@ -90,7 +89,7 @@ bool sf_cc_on_dupack(sf_conn *c)
     /* RFC 6582 §3.2 (2): fast retransmit, unless the loss this ACK reports
      * was already recovered (SND.UNA has not passed `recover`) */
     if (c->recover_valid && sf_seq_le(c->snd_una, c->recover)) return false;
-    c->ssthresh = half_flight(c);
+    c->ssthresh = ops(c)->on_loss(c);
     c->cwnd = c->ssthresh + 3 * smss(c);
     c->recover = c->snd_max;
     c->recover_valid = true;
@@ -102,7 +101,7 @@ bool sf_cc_on_dupack(sf_conn *c)
 void sf_cc_on_rto(sf_conn *c)
 {
     /* RFC 5681 (4) and §3.1: the loss window is one segment */
-    c->ssthresh = half_flight(c);
+    c->ssthresh = ops(c)->on_loss(c);
     c->cwnd = smss(c);
     c->dupacks = 0;
     c->in_recovery = false;

@@ -26,7 +26,7 @@ void sf_config_default(sf_config *cfg)
     cfg->policy.ttl = 64;
     cfg->policy.r1 = 3;
     cfg->policy.soft_errors = 1;
-    cfg->policy.congestion_control = 1;
+    cfg->policy.congestion_control = SF_CC_NEWRENO;
     cfg->policy.window_scaling = 1;
     cfg->policy.timestamps = 1;
     cfg->policy.sack = 1;

@@ -192,9 +192,13 @@ typedef struct {
     uint64_t keepalive_interval;
     uint32_t keepalive_probes;
     uint8_t nagle; /* RFC 9293 §3.7.4 (SHLD-7): hold small segments while data is unacked */
-    /* RFC 9293 §3.8.2 (MUST-19): 1 (default) NewReno (RFC 5681, RFC 6582); 0:
-     * none, the peer's window alone limits what is sent */
+    /* RFC 9293 §3.8.2 (MUST-19): SF_CC_NEWRENO (default: RFC 5681, RFC 6582),
+     * SF_CC_CUBIC (RFC 9438, Linux's default), or SF_CC_NONE: the peer's
+     * window alone limits what is sent */
     uint8_t congestion_control;
+    /* the initial window in segments (RFC 6928: 10, Linux's); 0 (default):
+     * RFC 5681 §3.1's min(4*SMSS, max(2*SMSS, 4380 bytes)) */
+    uint8_t initial_window;
     /* RFC 8985 §7 Tail Loss Probe (default 0, as RFC 9293 has none): when
      * ACKs stop coming with data in flight, probe after about two RTTs with
      * one segment (new data, else the last one sent), so that a lost tail
@@ -220,6 +224,9 @@ typedef struct {
      * full, _ALWAYS for every SYN, _NEVER drops the SYN then */
     uint8_t syn_cookies;
 } sf_policy;
+
+/* The congestion controllers (sf_policy.congestion_control). */
+enum { SF_CC_NONE, SF_CC_NEWRENO, SF_CC_CUBIC };
 
 /* When a listener answers a SYN with a SYN cookie. */
 enum { SF_SYN_COOKIES_AUTO, SF_SYN_COOKIES_ALWAYS, SF_SYN_COOKIES_NEVER };
@@ -488,9 +495,10 @@ typedef struct {
     uint32_t retransmits; /* segments retransmitted over the life */
     uint32_t segs_in, segs_out;
     uint64_t bytes_in, bytes_out;
-    int error;       /* the last error signalled, 0 if none */
-    int peer_closed; /* the peer's FIN has arrived */
-    uint32_t urgent; /* bytes of the peer's urgent data not yet read (MUST-33) */
+    int error;               /* the last error signalled, 0 if none */
+    int peer_closed;         /* the peer's FIN has arrived */
+    uint32_t urgent;         /* bytes of the peer's urgent data not yet read (MUST-33) */
+    uint32_t cwnd, ssthresh; /* the congestion window and threshold, bytes (RFC 5681) */
 } sf_conn_info;
 /* Fills info with the connection's status. */
 void sf_conn_status(const sf_conn *c, sf_conn_info *info);

@@ -170,6 +170,14 @@ struct sf_conn {
 
     /* congestion control (cc.c, RFC 5681 and RFC 6582), in bytes */
     uint32_t cwnd, ssthresh;
+    /* CUBIC's state (cc_cubic.c, RFC 9438 §4), windows in segments */
+    struct {
+        double w_max;      /* the window before the last reduction */
+        double k;          /* seconds the cubic takes to grow back to w_max */
+        double w_est;      /* the Reno-friendly estimate (§4.3) */
+        double cwnd_epoch; /* the window when this congestion avoidance began */
+        uint64_t t_epoch;  /* when it began, 0: not yet */
+    } cubic;
     uint32_t dupacks; /* duplicate ACKs in a row */
     uint32_t recover; /* SND.MAX when fast recovery (or an RTO) began */
     bool recover_valid;
@@ -386,6 +394,18 @@ void sf_tlp_arm(sf_conn *c, uint64_t now);
  * the peer's window lets it go (the congestion window does not count),
  * else the last segment sent again; returns whether it sent one. */
 bool sf_send_tail_probe(sf_conn *c, uint64_t now);
+/* A congestion controller's own rules: how the window grows on an ACK
+ * outside recovery, and the threshold after a loss. cc.c runs what is
+ * common (slow start's and recovery's bookkeeping, RFC 5681, RFC 6582). */
+typedef struct {
+    /* acked bytes of new data acknowledged in congestion avoidance */
+    void (*avoid)(sf_conn *c, uint32_t acked, uint64_t now);
+    /* the new ssthresh on a loss (fast retransmit or RTO); also records what
+     * the controller keeps of the window before it */
+    uint32_t (*on_loss)(sf_conn *c);
+} sf_cc_ops;
+extern const sf_cc_ops sf_cc_newreno, sf_cc_cubic;
+
 void sf_cc_init(sf_conn *c);
 uint32_t sf_cc_window(const sf_conn *c);
 /* New data acknowledged up to ack (before SND.UNA moves); true when a

@@ -272,6 +272,8 @@ void sf_conn_status(const sf_conn *c, sf_conn_info *i)
     i->bytes_out = c->bytes_out;
     i->error = c->error;
     i->peer_closed = c->fin_received;
+    i->cwnd = c->cwnd;
+    i->ssthresh = c->ssthresh;
     uint32_t read_point = c->rcv_nxt - c->rcvbuf.len; /* the next byte the user reads */
     if (c->rcv_urgent && sf_seq_gt(c->rcv_up, read_point)) i->urgent = c->rcv_up - read_point;
 }

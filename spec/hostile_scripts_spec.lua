@@ -425,8 +425,10 @@ describe("absurd values", function()
       "synfin: setting 'rto' must be a time in seconds in 0..3600, got 5000" },
     { "nagle = \"no\"", function() net2():host("192.0.2.9", { nagle = "no" }) end,
       "synfin: setting 'nagle' must be true or false, got \"no\"" },
-    { "congestion_control = \"cubic\"", function() net2():host("192.0.2.9", { congestion_control = "cubic" }) end,
-      "synfin: setting 'congestion_control' must be \"none\" or \"newreno\", got \"cubic\"" },
+    { "congestion_control = \"vegas\"", function() net2():host("192.0.2.9", { congestion_control = "vegas" }) end,
+      "synfin: setting 'congestion_control' must be \"none\", \"newreno\" or \"cubic\", got \"vegas\"" },
+    { "initial_window = 101", function() net2():host("192.0.2.9", { initial_window = 101 }) end,
+      "synfin: setting 'initial_window' must be an integer in 0..100, got 101" },
     { "syn_cookies = \"sometimes\"", function() net2():host("192.0.2.9", { syn_cookies = "sometimes" }) end,
       "synfin: setting 'syn_cookies' must be \"auto\", \"always\" or \"never\", got \"sometimes\"" },
     { "a connection's settings: keepalive_probes = -3", function()

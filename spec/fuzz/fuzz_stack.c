@@ -554,7 +554,8 @@ static void configure(fz_in *in, host *h, uint32_t addr)
     p->nagle = (a & 8) != 0;
     p->delayed_ack = (a & 16) ? 40000 : 0;
     p->tail_loss_probe = (a & 32) != 0;
-    p->congestion_control = !(a & 64);
+    p->congestion_control =
+        (uint8_t)((a & 64) ? SF_CC_NONE : SF_CC_NEWRENO + addr % 2); /* or cubic */
     if (a & 128) { /* sequence numbers about to wrap */
         cfg.fixed_isn = 1;
         cfg.isn = 0xffffff00u - (addr & 0xff) * 0x1000u;
@@ -828,7 +829,7 @@ static void op_policy(fz_in *in)
         break;
     case 3: p->user_timeout = p->user_timeout ? 0 : 3000000; break;
     case 4: p->tail_loss_probe = !p->tail_loss_probe; break;
-    case 5: p->congestion_control = !p->congestion_control; break;
+    case 5: p->congestion_control = (uint8_t)((p->congestion_control + 1) % 3); break;
     case 6: p->fin_wait_2_timeout = p->fin_wait_2_timeout ? 0 : 2000000; break;
     default: p->max_retries = b >> 4; break;
     }
