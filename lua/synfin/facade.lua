@@ -162,7 +162,9 @@ function facade.install(kernel)
 
   -- The settings of the socket's options, for host:listen and host:connect.
   local function settings(s)
-    local out = {}
+    -- Linux's sockets run Nagle's algorithm unless TCP_NODELAY (synfin's
+    -- hosts do not, by default)
+    local out = { nagle = true }
     for name, v in pairs(s.opts) do
       local o = OPTIONS[name]
       if o and o.set then
@@ -371,7 +373,7 @@ function facade.install(kernel)
 
   -- read and recv: the data, "" at the end of the stream, the pending
   -- error, EAGAIN, or nil while it blocks
-  local function reader(self, s, n, flags)
+  local function reader(_, s, n, flags)
     local f = words(flags or "")
     if f.MSG_PEEK then return function() return fail("EOPNOTSUPP") end end
     local dontwait = f.MSG_DONTWAIT
@@ -401,7 +403,7 @@ function facade.install(kernel)
   OPS.read = on_sock(function(self, s, n) return reader(self, s, n) end)
   OPS.recv = on_sock(function(self, s, n, flags) return reader(self, s, n, flags) end)
 
-  local function writer(self, s, data, flags)
+  local function writer(_, s, data, flags)
     local f = words(flags or "")
     if f.MSG_MORE then return function() return fail("EOPNOTSUPP") end end
     data = payload(data)
@@ -614,9 +616,10 @@ function facade.install(kernel)
   local function finish(self, call, r)
     local net = self.net
     call.done = true
-    call.returned = net:now()
+    call.returned_us = net.sim:now()
+    call.returned = call.returned_us / 1e6
     call.rec_returned = #net:records() + 1
-    call.blocked = call.returned - call.started
+    call.blocked = (call.returned_us - call.started_us) / 1e6
     if r.errno then
       call.ret, call.errno, call.err = -1, r.errno, ERRTEXT[r.errno] or r.errno
     else
@@ -640,8 +643,14 @@ function facade.install(kernel)
     if not make then error(("bad argument #1 to 'start' (unknown call '%s')"):format(tostring(name)), 2) end
     local ws, shown, wait_at_least = make(...)
     local net = self.net
-    local call = setmetatable({ agent = self, id = self.next_id, name = name, shown = shown, sent = net:now(),
-      started = net:now(), min_timeout = wait_at_least, rec_started = #net:records() + 1 }, FCall)
+    -- what is due at this instant happens first, as with the agent (whose
+    -- calls find the kernel with what synfin sent by now): a segment an
+    -- expectation has seen leave has arrived. A wait of no time, that is
+    -- part of the call (no expectation's view moves).
+    net:_action(net.sleep, net, 0)
+    local t = net.sim:now()
+    local call = setmetatable({ agent = self, id = self.next_id, name = name, shown = shown, sent = t / 1e6,
+      started = t / 1e6, started_us = t, min_timeout = wait_at_least, rec_started = #net:records() + 1 }, FCall)
     self.next_id = self.next_id + 1
     if ws[1] == "tcp_info" then call.name = "tcp_info" end
     local fd = ...
