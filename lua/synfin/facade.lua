@@ -193,11 +193,20 @@ function facade.install(kernel)
     return ("%s:%d"):format(i.laddr, i.lport)
   end
 
+  local function pull_queue(s)
+    while true do
+      local c = s.listener:try_accept()
+      if not c then return end
+      s.queue[#s.queue + 1] = c
+    end
+  end
+
   -- tcp_poll's events, for the socket as it is now
   local function poll_mask(s)
     local m = {}
     if s.listener then
-      if s.queue[1] then m.POLLIN = true end
+      pull_queue(s)
+      if s.queue[1] then m.POLLIN, m.POLLRDNORM = true, true end
       return m
     end
     local c = s.conn
@@ -219,14 +228,6 @@ function facade.install(kernel)
       if i and i.urgent and i.urgent > 0 then m.POLLPRI = true end
     end
     return m
-  end
-
-  local function pull_queue(s)
-    while true do
-      local c = s.listener:try_accept()
-      if not c then return end
-      s.queue[#s.queue + 1] = c
-    end
   end
 
   -- A closed socket's connection lives on: Linux answers data that comes
