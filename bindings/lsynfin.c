@@ -1768,7 +1768,7 @@ static int l_conn_set(lua_State *L)
         cfg.policy.timestamps != before.timestamps)
         return luaL_error(L, "rcv_buf, snd_buf, mss, window_scaling and timestamps are set when "
                              "the connection is made (host, listen or connect settings)");
-    *sf_conn_policy(lc->c) = cfg.policy;
+    sf_conn_set_policy(lc->c, sf_sim_now(lc->s->sim), &cfg.policy);
     return 0;
 }
 

@@ -516,6 +516,11 @@ sf_state sf_conn_state(const sf_conn *c);
 uint32_t sf_conn_id(const sf_conn *c);
 /* The connection's policy, to read or to change from now on. */
 sf_policy *sf_conn_policy(sf_conn *c);
+/* Changes the connection's policy at now: as writing *sf_conn_policy(c),
+ * and a keep-alive turned on or changed counts its idle time from now (as
+ * Linux's SO_KEEPALIVE and TCP_KEEPIDLE do), rather than waiting for the
+ * next segment heard to start it. */
+void sf_conn_set_policy(sf_conn *c, uint64_t now, const sf_policy *pol);
 
 /* The user keeps the connection: it is not freed on reaching CLOSED. */
 void sf_conn_hold(sf_conn *c);

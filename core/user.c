@@ -290,3 +290,10 @@ sf_policy *sf_conn_policy(sf_conn *c)
 {
     return &c->pol;
 }
+
+void sf_conn_set_policy(sf_conn *c, uint64_t now, const sf_policy *pol)
+{
+    bool keepalive_changed = pol->keepalive != c->pol.keepalive;
+    c->pol = *pol;
+    if (keepalive_changed) sf_keepalive_heard(c, now);
+}

@@ -619,7 +619,7 @@ function Net:_drive(waits, budget)
   local first = waits[1]
   while true do
     self:_refresh()
-    local bad = self:_failure() or self:_dispatch() or self:_run_timers()
+    local bad = self:_failure() or self:_dispatch() or self:_run_timers() or self:_watch()
     if bad then return first, "fail", bad end
     local over = self.sim:over_time()
     if over then
@@ -679,6 +679,27 @@ function Net:_timed_out(w)
   end
   return "fail", ("%stimed out after %g s (at t=%.3f s) waiting for %s%s\nlast lines of the trace:\n%s")
     :format(w.where, w.timeout, self:now(), w.what, instead, self:_tail())
+end
+
+-- Runs the watchers (net:_watching) after every event: each fn() returns
+-- true once it is done (it is then dropped); a failing one fails the
+-- scenario. synfin.kernel's socket facade completes its pending calls so,
+-- at the very instant their condition holds.
+function Net:_watch()
+  local ws = self.watchers
+  if not ws then return nil end
+  local i = 1
+  while ws[i] do
+    local ok, done = xpcall(ws[i], debug.traceback)
+    if not ok then return "a socket call failed: " .. tostring(done) end
+    if done then table.remove(ws, i) else i = i + 1 end
+  end
+end
+
+-- Adds a watcher (see Net:_watch).
+function Net:_watching(fn)
+  self.watchers = self.watchers or {}
+  table.insert(self.watchers, fn)
 end
 
 -- Runs the scenario's timers that are due; a failing one fails the scenario.

@@ -129,7 +129,8 @@ end
 function kernel.agent(net, opts)
   if type(net) ~= "table" or not net.sim then argerror(1, "agent", "a net expected") end
   if not net.realtime then
-    error("synfin.kernel: the kernel's calls need a real-time net (synfin.tun or synfin.raw); a sim has no kernel", 2)
+    error("synfin.kernel: the kernel's calls need a real-time net (synfin.tun or synfin.raw); a sim has no kernel"
+      .. " (kernel.sim(net, host) makes the same calls on a synfin host)", 2)
   end
   opts = opts or {}
   for k in pairs(opts) do
@@ -634,7 +635,7 @@ function Agent:calls() return self.log end
 -- by time.
 function Agent:_records()
   local net = self.net
-  local lane = net.kernel and net.kernel.index or 1
+  local lane = self.lane or net.kernel and net.kernel.index or 1
   local events = {}
   for _, c in ipairs(self.log) do
     if c.done and c.returned then
@@ -883,5 +884,9 @@ function Call:blocked_for(s)
   end
   return self
 end
+
+-- synfin.facade: the same calls on a synfin host in the sim (kernel.sim)
+kernel._Agent, kernel._Call, kernel._REQUESTS = Agent, Call, REQUESTS
+require("synfin.facade").install(kernel)
 
 return kernel

@@ -355,12 +355,25 @@ function run.events(events, opts)
 
   local synfin = require "synfin"
   local kernel = require "synfin.kernel"
-  local net = synfin.tun { kernel = env.kernel, tolerance = { abs = tol, pct = 0 } }
-  local peer = net:peer(env.remote, { name = "remote" })
-  local ok_agent, k = pcall(kernel.agent, net, { agent = opts.agent })
-  if not ok_agent then
-    net:close()
-    return { status = "failed", line = 0, message = tostring(k), seconds = 0 }
+  local net, peer, k, sut
+  if opts.target == "sim" then
+    -- the system under test is a synfin host at the kernel's address, its
+    -- calls made through the socket facade, in virtual time; the wire has
+    -- no latency, as a TUN device has next to none
+    net = synfin.sim { latency = 0 }
+    sut = net:host(env.kernel, { name = "synfin" })
+    peer = net:peer(env.remote, { name = "remote" })
+    k = kernel.sim(net, sut)
+  else
+    net = synfin.tun { kernel = env.kernel, tolerance = { abs = tol, pct = 0 } }
+    sut = net.kernel
+    peer = net:peer(env.remote, { name = "remote" })
+    local ok_agent
+    ok_agent, k = pcall(kernel.agent, net, { agent = opts.agent })
+    if not ok_agent then
+      net:close()
+      return { status = "failed", line = 0, message = tostring(k), seconds = 0 }
+    end
   end
   local st = {
     kernel = env.kernel, risn = REMOTE_ISN, kport = PORT,
@@ -396,7 +409,7 @@ function run.events(events, opts)
     local function unexpected(t, line)
       for i = m0.index, #net:records() do
         local r = net.recs[i]
-        if r.kind == "seg" and synfin.on_wire(r) and r.from == net.kernel.index and not consumed[i]
+        if r.kind == "seg" and synfin.on_wire(r) and r.from == sut.index and not consumed[i]
             and r.time - t0 < t - tol then
           consumed[i] = true
           stop("failed", line, ("unexpected packet from the kernel at t=%.3f s: %s"):format(r.time - t0,
@@ -484,7 +497,7 @@ function run.events(events, opts)
             local r
             -- past the deadline, a second more, only to say how late it came
             local okx = pcall(function()
-              r = net:expect({ from = net.kernel, since = m0 }, math.max(0, deadline - now()) + 1)
+              r = net:expect({ from = sut, since = m0 }, math.max(0, deadline - now()) + 1)
             end)
             if not okx then
               fail_here(e.line, ("expected > %s at t=%.3f s, nothing came by t=%.3f s"):format(show_expected(e),
@@ -573,12 +586,18 @@ end
 
 local USAGE = [[
 usage: synfin --pkt SCRIPT.pkt [--target tun|sim] [--tolerance_usecs N]
-       synfin --pkt DIR [-j N] [--junit FILE] [--target tun] [--tolerance_usecs N]
+       synfin --pkt DIR [-j N] [--junit FILE] [--target tun|sim] [--tolerance_usecs N]
+                        [--known-differences FILE]
 Runs packetdrill scripts against the Linux kernel over TUN (in a network
-namespace of its own: spec/netns/run CMD, or unshare -Urn). A script passes,
-fails (its line, the first mismatch) or is unsupported (which construct):
-exit 0, 1 or 2. With a directory, every .pkt under it runs, N at a time, one
-line each; exit 1 if any failed.]]
+namespace of its own: spec/netns/run CMD, or unshare -Urn), or with
+--target sim against a synfin host in the sim, in virtual time (its
+socket calls made through synfin.kernel's facade, kernel.sim). A script
+passes, fails (its line, the first mismatch) or is unsupported (which
+construct): exit 0, 1 or 2. With a directory, every .pkt under it runs, N at
+a time, one line each with the script's own time and the wall time; exit 1
+if any failed. With --known-differences (the sim only: a file of lines
+"NAME.pkt reason"), the scripts listed must fail and the others pass: exit 1
+if the list is not true.]]
 
 local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
@@ -594,17 +613,33 @@ local function xml(s)
     :gsub("[%z\1-\8\11\12\14-\31]", "?"))
 end
 
--- one line for a result
+-- one line for a result: the script's own duration (on its clock:
+-- virtual on the sim) beside the wall time it took
 local function summary_line(path, r)
-  local s = ("%-11s %s"):format(r.status, path)
+  local s = ("%-11s %s"):format(r.shown_status or r.status, path)
   if r.status ~= "passed" then s = s .. (":%s: %s"):format(tostring(r.line or 0), (tostring(r.message):gsub("\n.*", ""))) end
-  return s .. ("  (%.2f s)"):format(r.wall or r.seconds or 0)
+  return s .. ("  (script %.3f s, wall %.3f s)"):format(r.seconds or 0, r.wall or 0)
+end
+
+-- A list of the scripts known to differ (on the sim, from the kernel):
+-- one a line, the script's file name then the reason; # begins a comment.
+-- Returns name -> reason, or nil and a message.
+local function read_known(path)
+  local f, err = io.open(path)
+  if not f then return nil, err end
+  local known = {}
+  for line in f:lines() do
+    local name, why = line:match("^%s*([^%s#]+)%s*(.-)%s*$")
+    if name then known[name] = why ~= "" and why or "(no reason given)" end
+  end
+  f:close()
+  return known
 end
 
 local function write_result(path, r)
   local f = assert(io.open(path, "w"))
-  f:write(("return { status = %q, line = %d, message = %q, seconds = %.6f }\n"):format(r.status, r.line or 0,
-    tostring(r.message or ""), r.seconds or 0))
+  f:write(("return { status = %q, line = %d, message = %q, seconds = %.6f, sim_wall = %.6f }\n"):format(r.status,
+    r.line or 0, tostring(r.message or ""), r.seconds or 0, r.wall or 0))
   f:close()
 end
 
@@ -657,6 +692,34 @@ local function corpus(dir, o)
   local tmp = os.tmpname()
   os.remove(tmp)
   assert(os.execute("mkdir -p " .. shell_quote(tmp)))
+  local known
+  if o.known_differences then
+    local err
+    known, err = read_known(o.known_differences)
+    if not known then
+      io.stderr:write("synfin --pkt: --known-differences: " .. tostring(err) .. "\n")
+      return 2
+    end
+  end
+  -- with a list of known differences: a listed script must not pass (the
+  -- list would lie), an unlisted one must
+  local wrong = {}
+  local function check_known(path, r)
+    if not known then return end
+    local name = path:match("[^/]*$")
+    if known[name] then
+      if r.status == "passed" then
+        r.shown_status = "PASSES"
+        wrong[#wrong + 1] = ("%s passes, but %s lists it as a difference (%s): take it off the list"):format(name,
+          o.known_differences, known[name])
+      else
+        r.shown_status = "differs"
+      end
+      known[name] = nil
+    elseif r.status ~= "passed" then
+      wrong[#wrong + 1] = ("%s %s, and %s does not list it"):format(name, r.status, o.known_differences)
+    end
+  end
   local started, results, running, next_i = wall(), {}, {}, 1
   local limit = o.timeout or 300
   local deadline = started + limit * #files + 60
@@ -668,8 +731,8 @@ local function corpus(dir, o)
       local i = next_i
       next_i = next_i + 1
       local base = ("%s/%d"):format(tmp, i)
-      local cmd = ("timeout %d %s --pkt %s --subnet %d --result %s"):format(limit, shell_quote(exe),
-        shell_quote(files[i]), i % 250 + 1, shell_quote(base .. ".result"))
+      local cmd = ("timeout %d %s --pkt %s --target %s --subnet %d --result %s"):format(limit, shell_quote(exe),
+        shell_quote(files[i]), o.target, i % 250 + 1, shell_quote(base .. ".result"))
       if o.tolerance_usecs then cmd = cmd .. " --tolerance_usecs " .. o.tolerance_usecs end
       os.execute(("(%s >%s 2>&1; echo $? >%s) &"):format(cmd, shell_quote(base .. ".out"), shell_quote(base .. ".rc")))
       running[i] = { t0 = wall(), base = base }
@@ -687,6 +750,8 @@ local function corpus(dir, o)
         r.output = of and of:read("a") or ""
         if of then of:close() end
         r.path, r.wall = files[i], wall() - job.t0
+        if r.sim_wall then r.wall = r.sim_wall end
+        check_known(files[i], r)
         results[i] = r
         print(summary_line(files[i], r))
         io.stdout:flush()
@@ -697,18 +762,37 @@ local function corpus(dir, o)
   for i = 1, #files do
     if not results[i] then
       results[i] = { status = "failed", line = 0, message = "did not finish in time", path = files[i], wall = 0 }
+      check_known(files[i], results[i])
       print(summary_line(files[i], results[i]))
     end
     counts[results[i].status] = (counts[results[i].status] or 0) + 1
   end
   local total = wall() - started
   for _, r in ipairs(results) do
-    if r.status == "failed" and r.output ~= "" then
+    if r.status == "failed" and r.output ~= "" and r.shown_status ~= "differs" then
       io.write(("\n== %s\n%s"):format(r.path, r.output))
     end
   end
-  print(("\n%d scripts: %d passed, %d failed, %d unsupported, in %.2f s (-j %d)"):format(#files, counts.passed,
-    counts.failed, counts.unsupported, total, o.jobs))
+  local scripted, walls = 0, 0
+  for _, r in ipairs(results) do
+    scripted, walls = scripted + (r.seconds or 0), walls + (r.wall or 0)
+  end
+  print(("\n%d scripts on the %s: %d passed, %d failed, %d unsupported, in %.2f s (-j %d); the scripts' own"
+    .. " time %.2f s, their runs' wall time %.2f s"):format(#files, o.target == "sim" and "sim" or "kernel",
+    counts.passed, counts.failed, counts.unsupported, total, o.jobs, scripted, walls))
+  if known then
+    for name, why in pairs(known) do
+      wrong[#wrong + 1] = ("%s is listed in %s (%s), but there is no such script"):format(name, o.known_differences, why)
+    end
+    if #wrong > 0 then
+      print(("\nthe list of known differences (%s) is not true:\n  %s"):format(o.known_differences,
+        table.concat(wrong, "\n  ")))
+      return 1
+    end
+    print(("every script passes but the %d listed in %s, which differ as listed"):format(
+      counts.failed + counts.unsupported, o.known_differences))
+    return 0
+  end
   os.execute("rm -rf " .. shell_quote(tmp))
   if o.junit then
     local ok, err = junit(o.junit, results, total)
@@ -759,10 +843,10 @@ function run.main(args)
         return 2
       end
       if a == "-j" then o.jobs = math.max(1, v) elseif a == "--subnet" then o.subnet = v else o.tolerance_usecs = v end
-    elseif a == "--junit" or a == "--result" then
+    elseif a == "--junit" or a == "--result" or a == "--known-differences" then
       local v = value(a)
       if not v then return 2 end
-      o[a:sub(3)] = v
+      o[a:sub(3):gsub("-", "_")] = v
     else
       io.stderr:write(("synfin --pkt: unknown argument %s\n%s\n"):format(a, USAGE))
       return 2
@@ -773,8 +857,8 @@ function run.main(args)
     io.stderr:write(USAGE .. "\n")
     return 2
   end
-  if o.target == "sim" then
-    print("unsupported: the sim has no socket facade yet (--target tun runs the script against the kernel)")
+  if o.known_differences and o.target ~= "sim" then
+    io.stderr:write("synfin --pkt: --known-differences is for --target sim\n")
     return 2
   end
   local p = io.popen("test -d " .. shell_quote(o.path) .. " && echo dir")
@@ -788,7 +872,7 @@ function run.main(args)
   end
   local t0 = wall()
   local r = run.file(o.path, { tolerance = o.tolerance_usecs and o.tolerance_usecs / 1e6,
-    tolerance_from_cli = o.tolerance_usecs ~= nil, subnet = o.subnet })
+    tolerance_from_cli = o.tolerance_usecs ~= nil, subnet = o.subnet, target = o.target })
   r.wall = wall() - t0
   print(summary_line(o.path, r))
   if r.status == "failed" then

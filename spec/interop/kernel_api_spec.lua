@@ -9,6 +9,7 @@
 local interop = require "interop.kernel"
 local synfin = require "synfin"
 local kernel = require "synfin.kernel"
+local scenarios = require "interop.socket_scenarios"
 
 interop.need_namespace "lua5.4 /usr/bin/busted spec/interop/kernel_api_spec.lua"
 
@@ -39,6 +40,13 @@ local function setup(settings)
   return net, peer, k
 end
 
+-- The env of a shared scenario (spec/interop/socket_scenarios.lua): the
+-- kernel, which differs from itself in nothing.
+local function shared_setup(settings)
+  local net, peer, k = setup(settings)
+  return { net = net, peer = peer, k = k, sut = net.kernel, differs = {} }
+end
+
 -- A kernel socket connected to a synfin listener at port: its fd and
 -- synfin's end.
 local function connected(net, peer, k, port)
@@ -52,283 +60,10 @@ local function connected(net, peer, k, port)
 end
 
 describe("the kernel's socket calls (synfin.kernel)", function()
-  it("a kernel listener accepts a synfin client: accept blocks until the handshake's last ACK", function()
-    local net, peer, k = setup()
-    net:run(function()
-      local lfd = assert(k:socket())
-      assert.equal(3, lfd) -- as in packetdrill: the agent's first socket
-      assert.equal(0, k:setsockopt(lfd, "SO_REUSEADDR", 1))
-      assert.equal(0, k:bind(lfd, net.kernel.addr, 9001))
-      assert.equal(0, k:listen(lfd, 1))
-      assert.equal("LISTEN", k:ss(lfd).state)
-      local acc = k:start("accept", lfd) -- blocks: nobody has connected
-      net:sleep(0.2)
-      assert.is_true(acc:pending()) -- nobody has connected
-      local c = peer:connect(net.kernel.addr, 9001)
-      local syn = net:expect({ from = peer, flags = "=S" }, 1)
-      net:expect({ from = net.kernel, flags = "=SA" }, 1)
-      local ack = net:expect({ from = peer, flags = "=A" }, 1)
-      local fd = assert(acc:wait(1))
-      acc:returned_at(ack.time) -- the ACK completed it
-      assert.is_true(acc.started < syn.time - 0.15) -- it was blocked all along
-      assert.equal(4, fd)
-      assert.equal(peer.addr .. ":" .. c:info().lport, acc.peer)
-      assert.equal("ESTABLISHED", k:tcp_info(fd).state)
-      c:send("ping")
-      assert.equal("ping", k:read(fd, 100))
-      assert.equal(4, k:write(fd, "pong"))
-      assert.equal("pong", c:recv(4, 1))
-      assert.equal(0, k:close(fd)) -- the kernel closes first: its FIN
-      net:expect({ from = net.kernel, flags = "F" }, 1)
-      c:wait("CLOSE_WAIT", 1)
-      c:close()
-      c:wait("CLOSED", 2)
-      assert.equal("TIME_WAIT", k:ss(fd).state) -- closed, lingering
-      assert.equal(0, k:close(lfd))
-    end)
-    -- the ladder: the calls in the kernel's lane, among the segments
-    local text = k:trace():text()
-    assert.truthy(text:find("accept(3) ...", 1, true))
-    assert.truthy(text:find("accept(3) = 4, after", 1, true))
-  end)
-
-  it("connect to a port nobody listens on: ECONNREFUSED as synfin's RST comes", function()
-    local net, peer, k = setup()
-    net:run(function()
-      local fd = assert(k:socket())
-      local ok, err, call = k:connect(fd, peer.addr, 9002)
-      local syn = net:expect({ from = net.kernel, flags = "=S" }, 1)
-      local rst = net:expect({ from = peer, flags = "R" }, 1)
-      assert.is_nil(ok)
-      assert.equal("ECONNREFUSED", err)
-      assert.equal(-1, call.ret)
-      assert.equal("Connection refused", call.err)
-      assert.is_true(call.started <= syn.time + k.clock_error)
-      call:returned_at(rst.time):blocked_for(0)
-      assert.equal(call, k:calls()[2]) -- socket, then connect
-    end)
-    -- in the ladder the call returns after the RST
-    local lines = k:trace():lines()
-    local rst_at, ret_at
-    for i, line in ipairs(lines) do
-      if line:find("RA seq=0 ack=1", 1, true) then rst_at = i end
-      if line:find("connect(3, " .. peer.addr .. ":9002) = -1 ECONNREFUSED (Connection refused)", 1, true) then
-        ret_at = i
-      end
-    end
-    assert.truthy(rst_at)
-    assert.truthy(ret_at)
-    assert.is_true(ret_at > rst_at)
-  end)
-
-  it("a blocking connect returns when synfin's SYN-ACK comes, 0.5 s late", function()
-    local net, peer, k = setup()
-    peer:listen(9003)
-    peer:hook("egress", { flags = "SA", count = 1 }, function() return { delay = 0.5 } end)
-    net:run(function()
-      local fd = assert(k:socket())
-      local conn = k:start("connect", fd, peer.addr, 9003)
-      local syn = net:expect({ from = net.kernel, flags = "=S" }, 1)
-      local sa = net:expect({ from = peer, flags = "=SA" }, 1)
-      assert.equal(0, conn:wait(2))
-      -- the hook held the SYN-ACK 0.5 s; the call returned when it reached
-      -- the kernel (timed from that write, not from the SYN: a busy machine
-      -- that runs synfin late must not blame the kernel for it)
-      assert.equal(0.5, sa.delay)
-      assert.is_true(sa.arrival - syn.time >= 0.5, "the SYN-ACK left before its delay was over")
-      conn:returned_at(sa.arrival)
-      net:expect({ from = net.kernel, flags = "=A" }, 1)
-      assert.equal("ESTABLISHED", k:tcp_info(fd).state)
-    end)
-  end)
-
-  it("a non-blocking connect: EINPROGRESS at once, then poll says POLLOUT when the handshake is done", function()
-    local net, peer, k = setup()
-    peer:listen(9004)
-    peer:hook("egress", { flags = "SA", count = 1 }, function() return { delay = 0.3 } end)
-    net:run(function()
-      local fd = assert(k:socket())
-      assert.equal(0, k:fcntl(fd, "F_SETFL", "O_RDWR|O_NONBLOCK"))
-      assert.equal("O_RDWR|O_NONBLOCK", k:fcntl(fd, "F_GETFL"))
-      local ok, err, call = k:connect(fd, peer.addr, 9004)
-      assert.is_nil(ok)
-      assert.equal("EINPROGRESS", err)
-      call:blocked_for(0)
-      local syn = net:expect({ from = net.kernel, flags = "=S" }, 1)
-      local sa = net:expect({ from = peer, flags = "=SA" }, 1)
-      assert.equal("EALREADY", select(2, k:connect(fd, peer.addr, 9004)))
-      assert.equal("SYN_SENT", k:tcp_info(fd).state)
-      local ev, _, p = k:poll(fd, "POLLOUT", 2)
-      assert.equal("POLLOUT", ev)
-      assert.is_true(sa.arrival - syn.time >= 0.3, "the SYN-ACK left before its delay was over")
-      p:returned_at(sa.arrival) -- when the held SYN-ACK reached the kernel
-      assert.equal(0, k:getsockopt(fd, "SO_ERROR"))
-      -- Linux: the first connect after it completed says so (0), the next EISCONN
-      assert.equal(0, k:connect(fd, peer.addr, 9004))
-      assert.equal("EISCONN", select(2, k:connect(fd, peer.addr, 9004)))
-
-      -- and where nobody listens, poll reports the error and SO_ERROR names it
-      local fd2 = assert(k:socket("SOCK_STREAM|SOCK_NONBLOCK"))
-      assert.equal("EINPROGRESS", select(2, k:connect(fd2, peer.addr, 9005)))
-      net:expect({ from = peer, flags = "R" }, 1)
-      assert.equal("POLLIN|POLLOUT|POLLERR|POLLHUP", k:poll(fd2, "POLLIN|POLLOUT", 1))
-      assert.equal("ECONNREFUSED", k:getsockopt(fd2, "SO_ERROR"))
-      assert.equal(0, k:getsockopt(fd2, "SO_ERROR")) -- reading it cleared it
-    end)
-  end)
-
-  it("shutdown(SHUT_WR) sends a FIN; the kernel still reads, and writing fails with EPIPE", function()
-    local net, peer, k = setup()
-    net:run(function()
-      local fd, c = connected(net, peer, k, 9006)
-      local _, _, call = k:shutdown(fd, "SHUT_WR")
-      local fin = net:expect({ from = net.kernel, flags = "F" }, 1)
-      assert.equal(0, fin.len)
-      assert.is_true(fin.time >= call.started - k.clock_error)
-      net:expect({ from = peer, flags = "=A", ack = fin.seq + 1 }, 1)
-      c:wait("CLOSE_WAIT", 1)
-      assert.equal("FIN_WAIT_2", k:tcp_info(fd).state)
-      c:send("still open this way") -- half-closed: synfin may still send
-      assert.equal("still open this way", k:read(fd, 100))
-      assert.equal("EPIPE", select(2, k:write(fd, "x")))
-      c:close()
-      assert.equal("", k:read(fd, 100)) -- EOF
-      assert.equal("TIME_WAIT", k:ss(fd).state)
-    end)
-  end)
-
-  it("read returns 0 at the end of the stream: a blocked read returns when synfin's FIN comes", function()
-    local net, peer, k = setup()
-    net:run(function()
-      local fd, c = connected(net, peer, k, 9007)
-      local rd = k:start("read", fd, 100)
-      net:sleep(0.3)
-      assert.is_true(rd:pending()) -- nothing to read yet
-      c:close()
-      local fin = net:expect({ from = peer, flags = "F" }, 1)
-      local data, err, call = rd:wait(1)
-      assert.equal("", data)
-      assert.is_nil(err)
-      assert.equal(0, call.ret)
-      call:returned_at(fin.time)
-      assert.is_true(call.started < fin.time - 0.25) -- it was blocked all along
-      assert.equal("", k:read(fd, 100)) -- and again, at once
-      assert.equal("POLLIN|POLLRDHUP", k:poll(fd, "POLLIN|POLLRDHUP", 0))
-      assert.equal("CLOSE_WAIT", k:tcp_info(fd).state)
-    end)
-  end)
-
-  it("close with unread data sends a RST, not a FIN (Linux, RFC 2525 §2.17)", function()
-    local net, peer, k = setup()
-    net:run(function()
-      local fd, c = connected(net, peer, k, 9008)
-      c:send("never read")
-      net:expect({ from = net.kernel, flags = "=A", ack = 11 }, 1)
-      assert.equal(10, k:ss(fd).recv_q)
-      assert.equal(0, k:close(fd))
-      net:expect({ from = net.kernel, flags = "R" }, 1)
-      net:expect_nothing({ from = net.kernel, flags = "F" }, 0.3)
-      c:wait("CLOSED", 1)
-      assert.is_nil(k:ss(fd)) -- gone at once: no FIN_WAIT, no TIME_WAIT
-    end)
-  end)
-
-  it("SO_LINGER with a zero timeout: close sends a RST", function()
-    local net, peer, k = setup()
-    net:run(function()
-      local fd, c = connected(net, peer, k, 9009)
-      assert.equal(0, k:setsockopt(fd, "SO_LINGER", { onoff = 1, linger = 0 }))
-      assert.same({ onoff = 1, linger = 0 }, k:getsockopt(fd, "SO_LINGER"))
-      local _, _, call = k:close(fd)
-      local rst = net:expect({ from = net.kernel, flags = "R" }, 1)
-      net:expect_nothing({ from = net.kernel, flags = "F" }, 0.3)
-      call:blocked_for(0)
-      assert.is_true(rst.time >= call.started - k.clock_error)
-      c:wait("CLOSED", 1)
-      assert.is_nil(k:ss(fd))
-    end)
-  end)
-
-  it("TCP_NODELAY: without it a second small write waits for the ACK of the first (Nagle), with it it goes at once", function()
-    -- synfin delays its ACKs by 0.1 s, so the first byte stays unacknowledged
-    -- (well before the kernel's own timers, 200 ms at least, would resend it)
-    local net, peer, k = setup { delayed_ack = 0.1 }
-    net:run(function()
-      local fd, c = connected(net, peer, k, 9010)
-      assert.equal(0, k:getsockopt(fd, "TCP_NODELAY"))
-      -- Nagle (RFC 9293 §3.7.4, RFC 896): one small segment in flight at a time
-      k:write(fd, "a")
-      local a = net:expect({ from = net.kernel, len = 1 }, 1)
-      k:write(fd, "b")
-      local ack = net:expect({ from = peer, flags = "=A", ack = 2 }, 1)
-      local b = net:expect({ from = net.kernel, len = 1 }, 1)
-      assert.near(0.1, ack.time - a.time, net:slack(0.1))
-      assert.is_true(b.time >= ack.time, "the second byte left before the ACK of the first")
-      assert.equal("ab", c:recv(2, 1))
-      net:sleep(0.3) -- everything acknowledged
-      -- TCP_NODELAY: the second byte does not wait
-      assert.equal(0, k:setsockopt(fd, "TCP_NODELAY", 1))
-      assert.equal(1, k:getsockopt(fd, "TCP_NODELAY"))
-      k:write(fd, "c")
-      local c1 = net:expect({ from = net.kernel, len = 1 }, 1)
-      k:write(fd, "d")
-      local d = net:expect({ from = net.kernel, len = 1 }, 1)
-      assert.is_true(d.time - c1.time < 0.1, ("the second byte waited %.3f s"):format(d.time - c1.time))
-      assert.equal("cd", c:recv(2, 1))
-    end)
-  end)
-
-  it("poll: at once, blocking until data comes, and timing out", function()
-    local net, peer, k = setup()
-    net:run(function()
-      local fd, c = connected(net, peer, k, 9011)
-      assert.equal("POLLOUT", k:poll(fd, "POLLIN|POLLOUT", 0))
-      local p = k:start("poll", fd, "POLLIN", 2)
-      net:sleep(0.3)
-      c:send("x")
-      local seg = net:expect({ from = peer, len = 1 }, 1)
-      assert.equal("POLLIN", p:wait())
-      p:returned_at(seg.time)
-      assert.equal(1, p.ret)
-      local ev, _, call = k:poll(fd, "POLLPRI", 0.25) -- nothing urgent comes
-      assert.equal("", ev)
-      assert.equal(0, call.ret)
-      call:blocked_for(0.25)
-    end)
-  end)
-
-  it("recv with MSG_DONTWAIT and MSG_PEEK", function()
-    local net, peer, k = setup()
-    net:run(function()
-      local fd, c = connected(net, peer, k, 9012)
-      local _, err, call = k:recv(fd, 10, "MSG_DONTWAIT")
-      assert.equal("EAGAIN", err)
-      call:blocked_for(0)
-      c:send("peek")
-      net:expect({ from = peer, len = 4 }, 1)
-      assert.equal("pe", k:recv(fd, 2, "MSG_PEEK"))
-      assert.equal("peek", k:recv(fd, 10, "MSG_PEEK|MSG_DONTWAIT"))
-      assert.equal("peek", k:read(fd, 10)) -- peeking left it there
-    end)
-  end)
-
-  it("a RST from synfin: a blocked read fails with ECONNRESET, then a write with EPIPE", function()
-    local net, peer, k = setup()
-    net:run(function()
-      local fd, c = connected(net, peer, k, 9013)
-      local rd = k:start("read", fd, 100)
-      net:sleep(0.2)
-      assert.is_true(rd:pending())
-      c:abort()
-      local rst = net:expect({ from = peer, flags = "R" }, 1)
-      local data, err, call = rd:wait(1)
-      assert.is_nil(data)
-      assert.equal("ECONNRESET", err)
-      call:returned_at(rst.time)
-      assert.equal("EPIPE", select(2, k:write(fd, "x")))
-      assert.is_nil(k:ss(fd))
-    end)
-  end)
+  -- the scenarios shared with the sim's facade (spec/facade_spec.lua)
+  for _, s in ipairs(scenarios.list) do
+    it(s.title, function() s.fn(shared_setup) end)
+  end
 
   it("TCP_INFO: the handshake's options, the MSS, the window, the RTO, retransmissions", function()
     -- synfin offers no timestamps: the MSS is the whole 1460 bytes
@@ -359,39 +94,6 @@ describe("the kernel's socket calls (synfin.kernel)", function()
       assert.equal(0, info.unacked)
       assert.equal(1001, info.bytes_acked) -- Linux counts the SYN's sequence number too
       assert.equal(1, drop.dropped)
-    end)
-  end)
-
-  it("keepalive options: SO_KEEPALIVE with TCP_KEEPIDLE 1 s sends a probe after 1 s idle", function()
-    local net, peer, k = setup()
-    net:run(function()
-      local fd = connected(net, peer, k, 9015)
-      assert.equal(0, k:setsockopt(fd, "TCP_KEEPIDLE", 1))
-      assert.equal(0, k:setsockopt(fd, "TCP_KEEPINTVL", 1))
-      assert.equal(0, k:setsockopt(fd, "TCP_KEEPCNT", 2))
-      local _, _, on = k:setsockopt(fd, "SO_KEEPALIVE", true)
-      assert.equal(1, k:getsockopt(fd, "SO_KEEPALIVE"))
-      assert.equal(1, k:getsockopt(fd, "TCP_KEEPIDLE"))
-      -- the probe: an ACK one below SND.NXT (RFC 9293 §3.8.4), 1 s after the last activity
-      local probe = net:expect({ from = net.kernel, flags = "=A", len = 0 }, 2)
-      assert.near(on.returned + 1, probe.time, net:slack(1))
-      net:expect({ from = peer, flags = "=A" }, 1) -- synfin answers it
-    end)
-  end)
-
-  it("TCP_USER_TIMEOUT: unacknowledged data for longer ends the connection with ETIMEDOUT", function()
-    local net, peer, k = setup()
-    net:run(function()
-      local fd = connected(net, peer, k, 9016)
-      assert.equal(0, k:setsockopt(fd, "TCP_USER_TIMEOUT", 800)) -- milliseconds
-      assert.equal(800, k:getsockopt(fd, "TCP_USER_TIMEOUT"))
-      peer:hook("ingress", { flags = "P" }, function() return "drop" end) -- synfin hears nothing
-      local _, _, w = k:write(fd, "lost")
-      local rd = k:start("read", fd, 100)
-      local _, err, call = rd:wait(3)
-      assert.equal("ETIMEDOUT", err)
-      assert.is_true(call.returned - w.returned >= 0.8 - net:slack(0.8))
-      assert.is_true(call.returned - w.returned < 2)
     end)
   end)
 

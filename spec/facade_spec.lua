@@ -1,0 +1,152 @@
+-- The socket facade (kernel.sim, synfin.facade): the scenarios that
+-- spec/interop/kernel_api_spec.lua runs against the Linux kernel over TUN
+-- (spec/interop/socket_scenarios.lua), run against a synfin host in the
+-- sim, in virtual time, by changing the net. Where synfin differs from
+-- what the kernel does, `differs` says what synfin does instead, and why:
+-- the scenario asserts that, and the kernel's value stays beside it.
+local synfin = require "synfin"
+local kernel = require "synfin.kernel"
+local scenarios = require "interop.socket_scenarios"
+
+-- What synfin does where the kernel does otherwise (the kernel's, in the
+-- scenarios, after `or`).
+local DIFFERS = {
+  -- synfin's RECEIVE takes what it reads: there is no peeking, and the
+  -- facade does not fake one (reading into a buffer of its own would open
+  -- the window as the kernel's MSG_PEEK does not). The kernel: "pe", then
+  -- "peek", the data left in place.
+  msg_peek = "EOPNOTSUPP",
+}
+
+local function setup(settings)
+  local net = synfin.sim { latency = 0 }
+  local sut = net:host("10.73.0.1", { name = "synfin (sockets)" })
+  settings = settings or {}
+  settings.name = "synfin"
+  local peer = net:host("10.73.0.2", settings)
+  local k = kernel.sim(net, sut)
+  return { net = net, peer = peer, k = k, sut = sut, differs = DIFFERS }
+end
+
+describe("the kernel's socket calls on a synfin host in the sim (kernel.sim)", function()
+  for _, s in ipairs(scenarios.list) do
+    it(s.title, function() s.fn(setup) end)
+  end
+end)
+
+describe("the socket facade's own semantics (Linux's, where RFC 9293 leaves room)", function()
+  it("file descriptors are the lowest free from 3; a bad one is EBADF; accept takes connections in the order they completed", function()
+    local env = setup()
+    local net, peer, k, sut = env.net, env.peer, env.k, env.sut
+    net:run(function()
+      local lfd = assert(k:socket())
+      assert.equal(0, k:bind(lfd, "0.0.0.0", 7000))
+      assert.equal(0, k:listen(lfd, 5))
+      local other = assert(k:socket())
+      assert.equal(4, other)
+      assert.equal(0, k:close(other))
+      assert.equal("EBADF", select(2, k:close(other)))
+      assert.equal("EBADF", select(2, k:read(99, 1)))
+      local a = peer:connect(sut.addr, 7000)
+      a:wait("ESTABLISHED", 1)
+      local b = peer:connect(sut.addr, 7000)
+      b:wait("ESTABLISHED", 1)
+      assert.equal("POLLIN", k:poll(lfd, "POLLIN", 0))
+      local fa, _, ca = k:accept(lfd)
+      assert.equal(4, fa) -- 4 was freed: the lowest again
+      assert.equal(peer.addr .. ":" .. a:info().lport, ca.peer)
+      local fb, _, cb = k:accept(lfd)
+      assert.equal(5, fb)
+      assert.equal(peer.addr .. ":" .. b:info().lport, cb.peer)
+      assert.equal(0, k:fcntl(lfd, "F_SETFL", "O_RDWR|O_NONBLOCK"))
+      assert.equal("EAGAIN", select(2, k:accept(lfd)))
+      assert.equal("EADDRINUSE", select(2, k:bind(assert(k:socket()), sut.addr, 7000)))
+    end)
+  end)
+
+  it("listen(fd, 0) holds one established connection, as Linux's accept queue does; the next SYN goes unanswered", function()
+    local env = setup()
+    local net, peer, k, sut = env.net, env.peer, env.k, env.sut
+    net:run(function()
+      local lfd = assert(k:socket())
+      assert.equal(0, k:bind(lfd, sut.addr, 7001))
+      assert.equal(0, k:listen(lfd, 0))
+      local a = peer:connect(sut.addr, 7001)
+      a:wait("ESTABLISHED", 1)
+      peer:connect(sut.addr, 7001)
+      net:expect({ from = peer, flags = "=S" }, 1)
+      net:expect_nothing({ from = sut, flags = "SA" }, 0.5)
+      assert.equal(4, k:accept(lfd))
+    end)
+  end)
+
+  it("options synfin has no equivalent for fail honestly; TCP_NODELAY and keepalive map to synfin's settings", function()
+    local env = setup()
+    local net, k = env.net, env.k
+    net:run(function()
+      local fd, c = require("interop.socket_scenarios").connected(env, 7002)
+      assert.equal("ENOPROTOOPT", select(2, k:setsockopt(fd, "TCP_CORK", 1)))
+      assert.equal("ENOPROTOOPT", select(2, k:getsockopt(fd, "TCP_QUICKACK")))
+      assert.equal("EOPNOTSUPP", select(2, k:setsockopt(fd, "SO_RCVBUF", 4096))) -- fixed once connected
+      assert.equal("EOPNOTSUPP", select(2, k:send(fd, "x", "MSG_MORE")))
+      assert.has_error(function() k:setsockopt(fd, "SO_NOSUCH", 1) end)
+      assert.equal(0, k:setsockopt(fd, "TCP_NODELAY", 1))
+      assert.equal(1, k:getsockopt(fd, "TCP_NODELAY"))
+      assert.equal(0, k:setsockopt(fd, "TCP_USER_TIMEOUT", 800))
+      assert.equal(800, k:getsockopt(fd, "TCP_USER_TIMEOUT"))
+      assert.equal(2, k:write(fd, "ab"))
+      assert.equal("ab", c:recv(2, 1))
+    end)
+  end)
+
+  it("data that comes after close() is answered with a RST (Linux); SO_LINGER with a timeout blocks close until the FIN is acknowledged", function()
+    local env = setup()
+    local net, peer, k, sut = env.net, env.peer, env.k, env.sut
+    net:run(function()
+      local fd, c = require("interop.socket_scenarios").connected(env, 7003)
+      assert.equal(0, k:close(fd))
+      net:expect({ from = sut, flags = "F" }, 1)
+      c:wait("CLOSE_WAIT", 1)
+      c:send("too late")
+      net:expect({ from = sut, flags = "R" }, 1)
+      c:wait("CLOSED", 1)
+
+      local fd2, c2 = require("interop.socket_scenarios").connected(env, 7004)
+      assert.equal(0, k:setsockopt(fd2, "SO_LINGER", { onoff = 1, linger = 2 }))
+      local hold = peer:hook("egress", { flags = "A", count = 1 }, function() return { delay = 0.5 } end)
+      local _, _, call = k:close(fd2)
+      call:blocked_for(0.5) -- until the held ACK of its FIN came
+      assert.equal(1, hold.delayed)
+      assert.equal("CLOSE_WAIT", c2:state())
+      assert.equal("FIN_WAIT_2", k:ss(fd2).state) -- closed, its FIN acknowledged
+    end)
+  end)
+
+  it("the calls are drawn in the lane of the host that makes them", function()
+    local net = synfin.sim { latency = 0 }
+    local a = net:host("10.73.0.1", { name = "a" })
+    local b = net:host("10.73.0.2", { name = "b" })
+    local ka, kb = kernel.sim(net, a), kernel.sim(net, b)
+    net:run(function()
+      local l = assert(kb:socket())
+      assert.equal(0, kb:bind(l, b.addr, 80))
+      assert.equal(0, kb:listen(l, 1))
+      local fd = assert(ka:socket())
+      assert.equal(0, ka:connect(fd, b.addr, 80))
+      assert.equal(4, kb:accept(l))
+    end)
+    local lines = kb:trace():lines()
+    local found
+    for _, line in ipairs(lines) do
+      if line:find("(accept(3) = 4)", 1, true) then
+        found = true
+        -- b's lane is the second: the note is not at the start of the line
+        assert.is_nil(line:match("^%s+[%d.]+%s+%(accept"))
+      end
+    end
+    assert.is_true(found)
+    local ok, err = pcall(kernel.sim, net, net:peer("10.73.0.9"))
+    assert.is_false(ok)
+    assert.matches("a synfin host of the net expected", err, 1, true)
+  end)
+end)
