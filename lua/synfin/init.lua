@@ -537,17 +537,24 @@ end
 --- Hands the state changes recorded since the last call to the coverage
 -- recorder (the C trace holds every record; nothing else is converted).
 -- @local
+local coverage -- synfin.coverage, loaded on first use
 function Net:_sync()
-  local sim, coverage = self.sim, require("synfin.coverage")
+  local sim = self.sim
   local n = sim:trace_len()
+  if n == self.synced then return end -- (called at every step of every wait)
   -- the views of records a limit dropped go too (memory stays bounded)
   local first = sim:trace_first()
-  for i = self.evicted + 1, first - 1 do rawset(self.recs, i, nil) end
-  if first - 1 > self.evicted then self.evicted = first - 1 end
-  local i = sim:next_record(self.synced + 1, "state")
-  while i and i <= n do
-    coverage.record(self, self.recs[i])
-    i = sim:next_record(i + 1, "state")
+  if first - 1 > self.evicted then
+    for i = self.evicted + 1, first - 1 do rawset(self.recs, i, nil) end
+    self.evicted = first - 1
+  end
+  coverage = coverage or require("synfin.coverage")
+  if not coverage.off then
+    local i = sim:next_record(self.synced + 1, "state")
+    while i and i <= n do
+      coverage.record(self, self.recs[i])
+      i = sim:next_record(i + 1, "state")
+    end
   end
   self.synced = n
 end
@@ -574,6 +581,10 @@ end
 -- Runs the state callbacks of records not yet dispatched.
 function Net:_dispatch()
   local n = #self.recs
+  if not next(self.listeners) then -- nobody listens: nothing to read
+    self.dispatched = n
+    return
+  end
   while self.dispatched < n do
     local i = self.sim:next_record(self.dispatched + 1, "state")
     if not i then
@@ -582,9 +593,9 @@ function Net:_dispatch()
     end
     self.dispatched = i
     local r = self.recs[i]
-    do
-      local ls = self.listeners[r.host .. ":" .. r.conn]
-      for _, fn in ipairs(ls and ls.state or {}) do
+    local ls = self.listeners[r.host .. ":" .. r.conn]
+    if ls then
+      for _, fn in ipairs(ls.state or {}) do
         local what = ("a state callback of connection %d on %s"):format(r.conn, self.hosts[r.host].addr)
         local ok, err = self.sim:call("state callback", what, fn, r.old, r.new, r)
         if not ok then return "a state callback failed: " .. tostring(err) end
