@@ -534,10 +534,11 @@ local function isn_of(net, src, sport, dst, dport)
   return ok and isn or nil
 end
 
+local coverage -- synfin.coverage, loaded on first use
+
 --- Hands the state changes recorded since the last call to the coverage
 -- recorder (the C trace holds every record; nothing else is converted).
 -- @local
-local coverage -- synfin.coverage, loaded on first use
 function Net:_sync()
   local sim = self.sim
   local n = sim:trace_len()
