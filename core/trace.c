@@ -26,7 +26,9 @@ void sf_trace_init(sf_trace *t)
 
 void sf_trace_free(sf_trace *t)
 {
-    free(t->recs);
+    for (size_t k = 0; k < t->nchunks; k++)
+        free(t->chunks[k]);
+    free(t->chunks);
     free(t->arena);
     free(t->flows);
     memset(t, 0, sizeof *t);
@@ -37,44 +39,55 @@ void sf_trace_set_limit(sf_trace *t, size_t limit)
     t->limit = limit;
 }
 
-/* Drops the records before the last `limit` (numbered first: the numbering
- * reads them in order), and their bytes in the arena. */
+/* Drops the oldest chunk (numbered first: the numbering reads records in
+ * order) and the bytes its records had in the arena. */
 static void drop_oldest(sf_trace *t)
 {
     sf_trace_number(t);
-    size_t keep_from = t->n - t->limit, drop = keep_from - t->first, kept = t->limit;
-    memmove(t->recs, t->recs + drop, kept * sizeof *t->recs);
-    t->first = keep_from;
+    free(t->chunks[0]);
+    memmove(t->chunks, t->chunks + 1, (t->nchunks - 1) * sizeof *t->chunks);
+    t->nchunks--;
+    t->chunk0++;
+    t->first = t->chunk0 * SF_TRACE_CHUNK;
     if (t->numbered < t->first) t->numbered = t->first; /* (numbering failed: out of memory) */
     /* texts are stored in the order of their records: the kept ones start
      * at the first kept record's text */
     size_t base = t->arena_len;
-    for (size_t i = 0; i < kept; i++)
-        if (t->recs[i].text_len) {
-            base = t->recs[i].text_off;
+    for (size_t i = t->first; i < t->n; i++) {
+        const sf_trace_rec *r = sf_trace_at(t, (long)i);
+        if (r->text_len) {
+            base = r->text_off;
             break;
         }
+    }
     if (base == 0) return;
     memmove(t->arena, t->arena + base, t->arena_len - base);
     t->arena_len -= base;
-    for (size_t i = 0; i < kept; i++)
-        if (t->recs[i].text_len) t->recs[i].text_off -= (uint32_t)base;
+    for (size_t i = t->first; i < t->n; i++) {
+        sf_trace_rec *r = sf_trace_at(t, (long)i);
+        if (r->text_len) r->text_off -= (uint32_t)base;
+    }
 }
 
 long sf_trace_add(sf_trace *t, sf_trace_kind kind, uint64_t time)
 {
-    /* with a limit, drop in batches of the limit's size (and at least 256):
-     * each record is moved about once, whatever the run's length */
-    size_t batch = t->limit > 256 ? t->limit : 256;
-    if (t->limit && t->n - t->first >= t->limit + batch) drop_oldest(t);
-    if (t->n - t->first == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 256;
-        sf_trace_rec *recs = realloc(t->recs, cap * sizeof *recs);
-        if (!recs) return -1;
-        t->recs = recs;
-        t->cap = cap;
+    if (t->n % SF_TRACE_CHUNK == 0) { /* the last chunk is full (or there is none) */
+        /* with a limit: the oldest chunk goes once the last `limit` records,
+         * this new one among them, are all past it */
+        while (t->limit && t->nchunks && t->n + 1 >= (t->chunk0 + 1) * SF_TRACE_CHUNK + t->limit)
+            drop_oldest(t);
+        if (t->nchunks == t->chunks_cap) {
+            size_t cap = t->chunks_cap ? t->chunks_cap * 2 : 16;
+            sf_trace_rec **chunks = realloc(t->chunks, cap * sizeof *chunks);
+            if (!chunks) return -1;
+            t->chunks = chunks;
+            t->chunks_cap = cap;
+        }
+        sf_trace_rec *chunk = malloc(SF_TRACE_CHUNK * sizeof *chunk);
+        if (!chunk) return -1;
+        t->chunks[t->nchunks++] = chunk;
     }
-    sf_trace_rec *r = &t->recs[t->n - t->first];
+    sf_trace_rec *r = &t->chunks[t->nchunks - 1][t->n % SF_TRACE_CHUNK];
     memset(r, 0, sizeof *r);
     r->kind = (uint8_t)kind;
     r->time = time;

@@ -87,14 +87,21 @@ typedef struct {
     bool used, closed; /* closed: the next SYN on these ports starts anew */
 } sf_trace_flow;
 
+/* Records per chunk of a trace's storage. */
+#define SF_TRACE_CHUNK 256
+
 /* A trace: its records, and an arena for payloads and the texts of notes.
- * Indices are global and stable: record i is recs[i - first] while it is
- * kept (sf_trace_at); with a limit, only the last `limit` or so are. */
+ * Records live in chunks of SF_TRACE_CHUNK that never move (a pointer to a
+ * record stays good while it is kept; growing copies nothing); indices are
+ * global and stable (sf_trace_at). With a limit, whole chunks of the oldest
+ * go once the last `limit` records are past them. */
 typedef struct {
-    sf_trace_rec *recs;
-    size_t n, cap; /* n: records ever added (the next index); cap: of recs */
-    size_t first;  /* the oldest record kept */
-    size_t limit;  /* keep the last this many (at least), 0: all */
+    sf_trace_rec **chunks; /* chunks[k]: records (chunk0 + k) * SF_TRACE_CHUNK on */
+    size_t nchunks, chunks_cap;
+    size_t chunk0; /* the oldest chunk kept */
+    size_t n;      /* records ever added (the next index) */
+    size_t first;  /* the oldest record kept: chunk0 * SF_TRACE_CHUNK */
+    size_t limit;  /* keep at least the last this many, 0: all */
     uint8_t *arena;
     size_t arena_len, arena_cap;
     uint32_t segs;     /* segments numbered so far */
@@ -115,12 +122,13 @@ long sf_trace_seg(sf_trace *t, uint64_t time, const sf_seg *seg);
 /* Record i, or NULL when it is not (or no longer) kept. */
 static inline sf_trace_rec *sf_trace_at(const sf_trace *t, long i)
 {
-    return i >= 0 && (size_t)i >= t->first && (size_t)i < t->n ? &t->recs[(size_t)i - t->first]
-                                                               : NULL;
+    if (i < 0 || (size_t)i < t->first || (size_t)i >= t->n) return NULL;
+    return &t->chunks[(size_t)i / SF_TRACE_CHUNK - t->chunk0][(size_t)i % SF_TRACE_CHUNK];
 }
-/* Keeps the last `limit` records (0: all, the default): older ones are
- * dropped, in batches, with their payloads and texts, so that a long run
- * holds bounded memory. Indices stay as they were. */
+/* Keeps the last `limit` records (0: all, the default) and fewer than
+ * limit + 2 * SF_TRACE_CHUNK: older ones are dropped a chunk at a time, with
+ * their payloads and texts, so that a long run holds bounded memory.
+ * Indices stay as they were. */
 void sf_trace_set_limit(sf_trace *t, size_t limit);
 /* Stores bytes in the arena for record i. */
 void sf_trace_text(sf_trace *t, long i, const void *text, size_t len);

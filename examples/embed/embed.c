@@ -119,8 +119,8 @@ static bool states(app *x, const char *who, int host, const sf_conn *c, const sf
     sf_addr_str(info.laddr, addr);
     int n = 0, len = snprintf(line, sizeof line, "%s", sf_state_name(want[0]));
     bool ok = true;
-    for (size_t i = 0; i < t->n; i++) {
-        const sf_trace_rec *r = &t->recs[i];
+    for (size_t i = t->first; i < t->n; i++) {
+        const sf_trace_rec *r = sf_trace_at(t, (long)i);
         /* connection ids are per stack */
         if (r->kind != SF_TR_STATE || r->host != host || r->conn_id != info.id) continue;
         if (n == 0 && r->old_state != (int)want[0]) ok = false;
@@ -195,12 +195,13 @@ int main(void)
     /* what became of them (trace.h): each record's fate, by name */
     sf_trace *t = sf_sim_trace(x.sim);
     size_t lost = 0;
-    for (size_t i = 0; i < t->n; i++)
-        if (t->recs[i].kind == SF_TR_SEG && t->recs[i].fate != SF_FATE_DELIVERED) {
-            printf("segment #%u: %s\n", (unsigned)t->recs[i].seg_no,
-                   sf_fate_name((sf_fate)t->recs[i].fate));
+    for (size_t i = t->first; i < t->n; i++) {
+        const sf_trace_rec *r = sf_trace_at(t, (long)i);
+        if (r->kind == SF_TR_SEG && r->fate != SF_FATE_DELIVERED) {
+            printf("segment #%u: %s\n", (unsigned)r->seg_no, sf_fate_name((sf_fate)r->fate));
             lost++;
         }
+    }
     if (!lost) printf("every segment: %s\n", sf_fate_name(SF_FATE_DELIVERED));
 
     size_t len = sizeof message - 1;

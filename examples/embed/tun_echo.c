@@ -176,8 +176,8 @@ static bool server_states(app *x)
     int n = 0;
     bool ok = true;
     printf("server %s:%d  %s", SYNFIN, PORT, sf_state_name(want[0]));
-    for (size_t i = 0; i < t->n; i++) {
-        const sf_trace_rec *r = &t->recs[i];
+    for (size_t i = t->first; i < t->n; i++) {
+        const sf_trace_rec *r = sf_trace_at(t, (long)i);
         if (r->kind != SF_TR_STATE || r->host != x->host || r->conn_id != info.id) continue;
         n++;
         if (n >= nwant || r->new_state != (int)want[n]) ok = false;

@@ -129,7 +129,7 @@ static size_t count_fate(sf_trace *t, sf_fate fate)
 {
     size_t n = 0;
     for (size_t i = 0; i < t->n; i++)
-        n += t->recs[i].kind == SF_TR_SEG && t->recs[i].fate == fate;
+        n += sf_trace_at(t, (long)i)->kind == SF_TR_SEG && sf_trace_at(t, (long)i)->fate == fate;
     return n;
 }
 
@@ -161,7 +161,7 @@ static bool same_trace(sf_trace *a, sf_trace *b, bool say)
         return false;
     }
     for (size_t i = 0; i < a->n; i++)
-        if (!same_rec(&a->recs[i], &b->recs[i])) {
+        if (!same_rec(sf_trace_at(a, (long)i), sf_trace_at(b, (long)i))) {
             if (say) fprintf(stderr, "  traces differ at record %zu\n", i);
             return false;
         }
@@ -198,7 +198,7 @@ static void test_same_seed_same_trace(void)
     tx = sf_sim_trace(x.sim);
     size_t segs = 0, on_time = 0;
     for (size_t i = 0; i < tx->n; i++) {
-        const sf_trace_rec *r = &tx->recs[i];
+        const sf_trace_rec *r = sf_trace_at(tx, (long)i);
         if (r->kind != SF_TR_SEG) continue;
         segs++;
         on_time += r->fate == SF_FATE_DELIVERED && r->arrival == r->time + LATENCY;
@@ -239,7 +239,8 @@ static void test_loss_repaired(void)
         CHECK(info.retransmits > 0);
         printf("loss 0.3: %u segments, %zu lost, %u retransmitted by the sender, last event at "
                "%.3f s\n",
-               tx->segs, lost, info.retransmits, (double)tx->recs[tx->n - 1].time / SEC);
+               tx->segs, lost, info.retransmits,
+               (double)sf_trace_at(tx, (long)tx->n - 1)->time / SEC);
     }
     xfer_free(&x);
     xfer_free(&y);
@@ -272,7 +273,7 @@ static int hook_fn(void *ud, const sf_hook_ctx *ctx, sf_verdict *v)
 static const sf_trace_rec *find_seg(sf_trace *t, int host, uint8_t flags, size_t nth)
 {
     for (size_t i = 0; i < t->n; i++) {
-        const sf_trace_rec *r = &t->recs[i];
+        const sf_trace_rec *r = sf_trace_at(t, (long)i);
         if (r->kind == SF_TR_SEG && r->host == host && r->flags == flags && nth-- == 0) return r;
     }
     return NULL;
@@ -282,7 +283,7 @@ static const sf_trace_rec *find_seg(sf_trace *t, int host, uint8_t flags, size_t
 static const sf_trace_rec *find_seg_with(sf_trace *t, int host, uint8_t flags, size_t nth)
 {
     for (size_t i = 0; i < t->n; i++) {
-        const sf_trace_rec *r = &t->recs[i];
+        const sf_trace_rec *r = sf_trace_at(t, (long)i);
         if (r->kind == SF_TR_SEG && r->host == host && (r->flags & flags) == flags && nth-- == 0)
             return r;
     }
@@ -294,8 +295,11 @@ static const sf_trace_rec *find_seg_with(sf_trace *t, int host, uint8_t flags, s
 static const sf_trace_rec *find_later(sf_trace *t, const sf_trace_rec *after, int host,
                                       uint8_t mask, uint8_t value, uint32_t seq)
 {
-    for (size_t i = (size_t)(after - t->recs) + 1; i < t->n; i++) {
-        const sf_trace_rec *r = &t->recs[i];
+    size_t from = 0;
+    while (from < t->n && sf_trace_at(t, (long)from) != after)
+        from++;
+    for (size_t i = from + 1; i < t->n; i++) {
+        const sf_trace_rec *r = sf_trace_at(t, (long)i);
         if (r->kind == SF_TR_SEG && r->host == host && (r->flags & mask) == value &&
             (!seq || r->seq == seq))
             return r;
@@ -382,7 +386,7 @@ static void test_hook_fates(void)
     /* pure ACKs to A were held 1 ms on arrival */
     size_t acks = 0, held = 0;
     for (size_t i = 0; i < t->n; i++) {
-        const sf_trace_rec *r = &t->recs[i];
+        const sf_trace_rec *r = sf_trace_at(t, (long)i);
         if (r->kind != SF_TR_SEG || r->host != x.b || r->flags != SF_ACK) continue;
         acks++;
         held += r->delay == 1 * MS && r->hook_id == kj->id && r->fate == SF_FATE_DELIVERED &&
@@ -468,9 +472,11 @@ static void test_inject(void)
     CHECK(r && r->injected && r->host == p && r->to_host == b);
     CHECK(r && r->time == now && r->arrival == now && r->fate == SF_FATE_DELIVERED);
     bool back_to_listen = false;
-    for (size_t i = before; i < t->n; i++)
-        back_to_listen |= t->recs[i].kind == SF_TR_STATE && t->recs[i].old_state == SF_SYN_RCVD &&
-                          t->recs[i].new_state == SF_LISTEN;
+    for (size_t i = before; i < t->n; i++) {
+        const sf_trace_rec *q = sf_trace_at(t, (long)i);
+        back_to_listen |=
+            q->kind == SF_TR_STATE && q->old_state == SF_SYN_RCVD && q->new_state == SF_LISTEN;
+    }
     CHECK(back_to_listen);
     CHECK(sf_stack_conn_count(sf_sim_stack(sim, b)) == 0);
 
@@ -504,13 +510,13 @@ static void test_inject(void)
     sf_conn *c = sf_connect(sf_sim_stack(sim, b), sf_sim_now(sim), NOWHERE, 80, 0, NULL, &err);
     CHECK(c != NULL);
     sf_sim_flush(sim, b);
-    r = &t->recs[t->n - 1];
+    r = sf_trace_at(t, (long)t->n - 1);
     CHECK(r->kind == SF_TR_SEG && r->flags == SF_SYN && r->daddr == NOWHERE);
     CHECK(r->fate == SF_FATE_NO_HOST && r->host == b && r->conn_id == sf_conn_id(c));
 
     /* a note lands in the trace with its text */
     sf_sim_note(sim, p, "hello trace");
-    r = &t->recs[t->n - 1];
+    r = sf_trace_at(t, (long)t->n - 1);
     CHECK(r->kind == SF_TR_NOTE && r->host == p && r->text_len == 11);
     CHECK(r->text_len == 11 && memcmp(t->arena + r->text_off, "hello trace", 11) == 0);
     sf_sim_free(sim);

@@ -125,8 +125,8 @@ static void test_land_syn_dropped(void)
     sf_trace *t = sf_sim_trace(sim);
     size_t segs = 0, land = 0;
     for (size_t i = 0; i < t->n; i++) {
-        if (t->recs[i].kind == SF_TR_SEG) segs++;
-        if (t->recs[i].reason == SF_R_LAND) land++;
+        if (sf_trace_at(t, (long)i)->kind == SF_TR_SEG) segs++;
+        if (sf_trace_at(t, (long)i)->reason == SF_R_LAND) land++;
     }
     CHECK(land == 1);
     CHECK(segs == 1); /* the forged SYN alone: nothing answered it */

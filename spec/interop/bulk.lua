@@ -40,7 +40,7 @@ end
 -- tail_loss_probe and sack settings), port. Returns { seconds,
 -- bytes, sent_sha256, received_sha256, retransmits, dropped, delayed }.
 function bulk.run(opts)
-  local net = synfin.tun { payloads = false, timeout = 120 }
+  local net = synfin.tun { payloads = false, timeout = 120, records = opts.records }
   local host = net:host(SYNFIN, { name = "synfin", rcv_buf = 1 << 20, snd_buf = 1 << 20,
     tail_loss_probe = opts.tlp or nil, sack = opts.sack })
   if os.getenv("SYNFIN_BULK_PCAP") then net:pcap(os.getenv("SYNFIN_BULK_PCAP")) end

@@ -40,8 +40,9 @@ int main(void)
          sf_sim_trace(sim)->segs > 0;
     const sf_trace *t = sf_sim_trace(sim);
     unsigned delivered = 0;
-    for (size_t i = 0; i < t->n; i++)
-        delivered += t->recs[i].kind == SF_TR_SEG && t->recs[i].fate == SF_FATE_DELIVERED;
+    for (size_t i = t->first; i < t->n; i++)
+        delivered += sf_trace_at(t, (long)i)->kind == SF_TR_SEG &&
+                     sf_trace_at(t, (long)i)->fate == SF_FATE_DELIVERED;
     printf("synfin %s: %s after %u segments, %u %s\n", SF_VERSION,
            ok ? sf_state_name(sf_conn_state(c)) : "?", ok ? t->segs : 0, delivered,
            sf_fate_name(SF_FATE_DELIVERED));
