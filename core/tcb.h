@@ -214,11 +214,19 @@ struct sf_stack {
      * start of the next entry point, so that events may name them */
     sf_conn *reap;
 
-    /* TIME_WAIT connections nobody holds, as records (timewait.c): by
-     * 4-tuple, and by deadline; connections to compact at the next entry point */
-    sf_tw **tw_table;
-    size_t tw_table_size, ntw;
-    sf_heap tw_timers;
+    /* TIME_WAIT connections nobody holds, as records (timewait.c), packed
+     * densely in chunks (records 0 .. ntw-1), found by 4-tuple in a table of
+     * record numbers and by deadline in a heap of record numbers; the
+     * policies they were made with, interned; connections to compact at the
+     * next entry point */
+    sf_tw **tw_chunks;
+    size_t tw_nchunks, ntw;
+    uint32_t *tw_table; /* record number + 1 heading each chain, 0: none */
+    size_t tw_table_size;
+    uint32_t *tw_heap; /* record numbers, a binary min-heap by deadline */
+    size_t tw_heap_cap;
+    sf_policy *tw_profiles;
+    size_t tw_nprofiles;
     sf_conn *compact;
 
     sf_conn *reopening;       /* a TIME_WAIT a SYN is reopening, for sf_input_listen */
