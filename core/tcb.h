@@ -45,6 +45,17 @@ typedef enum {
     SF_TIMER_COUNT
 } sf_timer;
 
+/* A slot of the 4-tuple table: the connection (NULL: empty) and its key. */
+typedef struct {
+    uint64_t key; /* sf_tuple_key */
+    sf_conn *c;
+} sf_conn_slot;
+
+static inline uint64_t sf_tuple_key(uint32_t raddr, uint16_t lport, uint16_t rport)
+{
+    return (uint64_t)raddr << 32 | (uint32_t)lport << 16 | rport;
+}
+
 /* A TIME_WAIT connection nobody holds, compacted (timewait.c). */
 typedef struct sf_tw sf_tw;
 
@@ -64,7 +75,7 @@ struct sf_conn {
     /* the connection's identity: local address is the stack's */
     uint32_t raddr;
     uint16_t lport, rport;
-    sf_conn *hash_next; /* chain in the 4-tuple table, or the listener table */
+    sf_conn *hash_next; /* chain in the listener table, or the list to reap */
     bool hashed;
     bool is_listener;    /* a LISTEN TCB, kept in the listener table */
     bool output_pending; /* in the stack's list of output deferred by a batch */
@@ -198,8 +209,10 @@ struct sf_stack {
 
     sf_conn *all; /* every connection not yet freed, for sf_stack_free */
 
-    /* connections by 4-tuple: chained hash, grown when the load passes 1 */
-    sf_conn **table;
+    /* connections by 4-tuple: open addressing with linear probing (conn.c),
+     * the key in the slot, so that a lookup reads one line of the table
+     * and the connection it finds, not a chain of connections */
+    sf_conn_slot *table;
     size_t table_size, nconns;
     /* listeners by local port */
     sf_conn **listeners;

@@ -5,6 +5,9 @@
  *   build/synfin_bench --quick   (tiny counts: checks that it runs)
  *   build/synfin_bench --only bulk|lifecycles|sim|memory|scale
  *                                (one row, e.g. under perf record)
+ *   mkfifo /tmp/ctl; SYNFIN_BENCH_PERF_CTL=/tmp/ctl perf record -D -1 \
+ *     --control fifo:/tmp/ctl -g build/synfin_bench --only scale
+ *                                (the scale row's last batch alone)
  *
  * Two stacks are wired back to back in this file (a packet emitted by one is
  * queued for the other, with no latency), so the core's own cost is what is
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 typedef struct {
@@ -123,6 +127,15 @@ static double seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Page faults so far that the kernel served without I/O: each a page
+ * cleared on first touch. */
+static double minor_faults(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_minflt;
 }
 
 /* The CPU time of this process: on a shared machine the wall clock also
@@ -290,6 +303,19 @@ static void bench_memory(int n)
     teardown();
 }
 
+/* With SYNFIN_BENCH_PERF_CTL naming perf record's control fifo (perf
+ * record -D -1 --control fifo:PATH), the last batch of the scale row alone
+ * is recorded. */
+static void perf_ctl(const char *cmd)
+{
+    const char *path = getenv("SYNFIN_BENCH_PERF_CTL");
+    if (!path) return;
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fputs(cmd, f);
+    fclose(f);
+}
+
 /* n connections established and left open, 100 bytes sent on each: the
  * time per connection of a batch opened when the stacks already hold n/100,
  * n/10 and nearly n of them (flat is the goal: no walk grows with n). One
@@ -304,10 +330,15 @@ static void bench_scale(int n)
     static char buf[100];
     const int batch = n >= 1000000 ? 10000 : n / 10;
     const int marks[3] = {n / 100, n / 10, n - batch};
-    double per[3] = {0}, t0 = 0;
+    double per[3] = {0}, cpu[3] = {0}, faults[3] = {0}, t0 = 0, c0 = 0, f0 = 0;
     for (int i = 0; i < n && i / PORTS < LISTENERS; i++) {
         for (int m = 0; m < 3; m++)
-            if (i == marks[m]) t0 = seconds();
+            if (i == marks[m]) {
+                if (m == 2) perf_ctl("enable\n");
+                t0 = seconds();
+                c0 = cpu_seconds();
+                f0 = minor_faults();
+            }
         uint16_t dport = (uint16_t)(80 + i / PORTS), sport = (uint16_t)(1024 + i % PORTS);
         sf_conn *c = sf_connect(W.st[0], W.now, 0x0a000002, dport, sport, NULL, NULL);
         drain();
@@ -318,11 +349,18 @@ static void bench_scale(int n)
         sf_conn_release(c);
         sf_conn_release(s);
         for (int m = 0; m < 3; m++)
-            if (i == marks[m] + batch - 1) per[m] = (seconds() - t0) / batch * 1e6;
+            if (i == marks[m] + batch - 1) {
+                per[m] = (seconds() - t0) / batch * 1e6;
+                cpu[m] = (cpu_seconds() - c0) / batch * 1e6;
+                faults[m] = (minor_faults() - f0) / batch;
+                if (m == 2) perf_ctl("disable\n");
+            }
     }
     printf("| ESTABLISHED at scale: us per connection        | %5.2f / %5.2f / %5.2f | with %d, "
-           "%d and %d open (handshake and 100 B, both ends) |\n",
-           per[0], per[1], per[2], marks[0], marks[1], marks[2]);
+           "%d and %d open (handshake and 100 B, both ends); CPU us %.2f / %.2f / %.2f; page "
+           "faults %.2f / %.2f / %.2f |\n",
+           per[0], per[1], per[2], marks[0], marks[1], marks[2], cpu[0], cpu[1], cpu[2], faults[0],
+           faults[1], faults[2]);
     teardown();
 }
 
