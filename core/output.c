@@ -386,6 +386,7 @@ void sf_output(sf_conn *c, uint64_t now)
         c->timer_at[SF_TIMER_RTO] = c->timer_at[SF_TIMER_TLP] = 0;
         sf_timer_set(c, SF_TIMER_PERSIST, now + c->rto);
     }
+    sf_conn_check(c);
 }
 
 /* RFC 9293 §3.8.4: <SEQ=SND.NXT-1><ACK=RCV.NXT><CTL=ACK>, no data. */

@@ -198,6 +198,12 @@ struct sf_conn {
     /* statistics */
     uint32_t retransmits, segs_in, segs_out;
     uint64_t bytes_in, bytes_out;
+
+#ifndef NDEBUG
+    /* invariant.c: RCV.NXT when last checked, to see it never move back */
+    uint32_t chk_rcv_nxt;
+    bool chk_valid;
+#endif
 };
 
 struct sf_stack {
@@ -254,6 +260,20 @@ struct sf_stack {
     uint8_t pkt[SF_MAX_PACKET];     /* the packet being built */
     uint8_t payload[SF_MAX_PACKET]; /* its payload, copied out of a send ring */
 };
+
+/* invariant.c: SF_ASSERT checks an invariant in debug builds (and the
+ * sanitizer build), and is compiled out with NDEBUG (Release). */
+#ifndef NDEBUG
+_Noreturn void sf_assert_fail(const char *expr, const char *file, int line);
+#define SF_ASSERT(cond) ((cond) ? (void)0 : sf_assert_fail(#cond, __FILE__, __LINE__))
+/* The control block's invariants (RFC 9293 §3.3.1 sequence space, the
+ * rings against the windows, the timer heap's order), at the end of each
+ * input, output and timer call. */
+void sf_conn_check(sf_conn *c);
+#else
+#define SF_ASSERT(cond)  ((void)0)
+#define sf_conn_check(c) ((void)0)
+#endif
 
 /* conn.c */
 size_t sf_tuple_hash(uint32_t raddr, uint16_t lport, uint16_t rport);
