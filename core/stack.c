@@ -167,9 +167,12 @@ void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
         c->segs_in++;
         if (c->state == SF_SYN_SENT) {
             sf_input_syn_sent(c, now, &seg);
+            sf_conn_check(c);
             return;
         }
-        if (!sf_input_other(c, now, &seg)) return;
+        bool again = sf_input_other(c, now, &seg);
+        sf_conn_check(c);
+        if (!again) return;
         /* the segment ended that connection and may start a new one */
     }
     sf_conn *l = sf_find_listener(st, seg.dport);

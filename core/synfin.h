@@ -115,8 +115,14 @@ static inline uint32_t sf_seg_seqlen(const sf_seg *s)
  * to a short static explanation. The segment's payload points into pkt. When
  * only the TCP checksum is wrong, every field is filled and bad_csum is set. */
 int sf_wire_parse(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why);
-/* Builds an IPv4 + TCP packet into buf; returns its length or SF_ENOBUFS. */
+/* Builds an IPv4 + TCP packet into buf; returns its length or SF_ENOBUFS.
+ * The payload may already be in place, at buf + SF_IP_TCP_HDR +
+ * sf_wire_options_len(seg): then it is not copied. */
 int sf_wire_build(uint8_t *buf, size_t cap, const sf_seg *seg);
+/* The IPv4 and TCP headers without options (RFC 791, RFC 9293 §3.1). */
+#define SF_IP_TCP_HDR 40
+/* The length of the TCP options sf_wire_build writes for seg (padded). */
+size_t sf_wire_options_len(const sf_seg *seg);
 /* Computes the TCP checksum of an IPv4 packet of len bytes (its IP total
  * length) and stores it in place, as a NIC with checksum offload would:
  * for packets whose sender left it undone. 0, or SF_EBADMSG when pkt is

@@ -45,6 +45,17 @@ typedef enum {
     SF_TIMER_COUNT
 } sf_timer;
 
+/* A slot of the 4-tuple table: the connection (NULL: empty) and its key. */
+typedef struct {
+    uint64_t key; /* sf_tuple_key */
+    sf_conn *c;
+} sf_conn_slot;
+
+static inline uint64_t sf_tuple_key(uint32_t raddr, uint16_t lport, uint16_t rport)
+{
+    return (uint64_t)raddr << 32 | (uint32_t)lport << 16 | rport;
+}
+
 /* A TIME_WAIT connection nobody holds, compacted (timewait.c). */
 typedef struct sf_tw sf_tw;
 
@@ -64,7 +75,7 @@ struct sf_conn {
     /* the connection's identity: local address is the stack's */
     uint32_t raddr;
     uint16_t lport, rport;
-    sf_conn *hash_next; /* chain in the 4-tuple table, or the listener table */
+    sf_conn *hash_next; /* chain in the listener table, or the list to reap */
     bool hashed;
     bool is_listener;    /* a LISTEN TCB, kept in the listener table */
     bool output_pending; /* in the stack's list of output deferred by a batch */
@@ -195,6 +206,12 @@ struct sf_conn {
     /* statistics */
     uint32_t retransmits, segs_in, segs_out;
     uint64_t bytes_in, bytes_out;
+
+#ifndef NDEBUG
+    /* invariant.c: RCV.NXT when last checked, to see it never move back */
+    uint32_t chk_rcv_nxt;
+    bool chk_valid;
+#endif
 };
 
 struct sf_stack {
@@ -206,8 +223,10 @@ struct sf_stack {
 
     sf_conn *all; /* every connection not yet freed, for sf_stack_free */
 
-    /* connections by 4-tuple: chained hash, grown when the load passes 1 */
-    sf_conn **table;
+    /* connections by 4-tuple: open addressing with linear probing (conn.c),
+     * the key in the slot, so that a lookup reads one line of the table
+     * and the connection it finds, not a chain of connections */
+    sf_conn_slot *table;
     size_t table_size, nconns;
     /* listeners by local port */
     sf_conn **listeners;
@@ -222,11 +241,19 @@ struct sf_stack {
      * start of the next entry point, so that events may name them */
     sf_conn *reap;
 
-    /* TIME_WAIT connections nobody holds, as records (timewait.c): by
-     * 4-tuple, and by deadline; connections to compact at the next entry point */
-    sf_tw **tw_table;
-    size_t tw_table_size, ntw;
-    sf_heap tw_timers;
+    /* TIME_WAIT connections nobody holds, as records (timewait.c), packed
+     * densely in chunks (records 0 .. ntw-1), found by 4-tuple in a table of
+     * record numbers and by deadline in a heap of record numbers; the
+     * policies they were made with, interned; connections to compact at the
+     * next entry point */
+    sf_tw **tw_chunks;
+    size_t tw_nchunks, ntw;
+    uint32_t *tw_table; /* record number + 1 heading each chain, 0: none */
+    size_t tw_table_size;
+    uint32_t *tw_heap; /* record numbers, a binary min-heap by deadline */
+    size_t tw_heap_cap;
+    sf_policy *tw_profiles;
+    size_t tw_nprofiles;
     sf_conn *compact;
 
     sf_conn *reopening;       /* a TIME_WAIT a SYN is reopening, for sf_input_listen */
@@ -241,6 +268,20 @@ struct sf_stack {
     uint8_t pkt[SF_MAX_PACKET];     /* the packet being built */
     uint8_t payload[SF_MAX_PACKET]; /* its payload, copied out of a send ring */
 };
+
+/* invariant.c: SF_ASSERT checks an invariant in debug builds (and the
+ * sanitizer build), and is compiled out with NDEBUG (Release). */
+#ifndef NDEBUG
+_Noreturn void sf_assert_fail(const char *expr, const char *file, int line);
+#define SF_ASSERT(cond) ((cond) ? (void)0 : sf_assert_fail(#cond, __FILE__, __LINE__))
+/* The control block's invariants (RFC 9293 §3.3.1 sequence space, the
+ * rings against the windows, the timer heap's order), at the end of each
+ * input, output and timer call. */
+void sf_conn_check(sf_conn *c);
+#else
+#define SF_ASSERT(cond)  ((void)0)
+#define sf_conn_check(c) ((void)0)
+#endif
 
 /* conn.c */
 size_t sf_tuple_hash(uint32_t raddr, uint16_t lport, uint16_t rport);

@@ -308,5 +308,6 @@ void sf_timers_run(sf_stack *st, uint64_t now)
             on_timer[t](c, now);
         }
         if (c->state != SF_CLOSED) sf_timer_update(c);
+        sf_conn_check(c);
     }
 }

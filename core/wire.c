@@ -15,9 +15,57 @@
 #define IPPROTO_ICMP_NUM 1
 #define ICMP_HDR         8
 
-/* One's-complement sum of 16-bit words (RFC 1071), not yet folded. */
+/* One's-complement sum of 16-bit big-endian words (RFC 1071), added to
+ * sum, not yet folded. p starts a word (the checksums here always start at
+ * an even offset of the packet). */
 static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* RFC 1071 §2 (B), byte order independence: the words are added as the
+     * machine loads them, 32 bits at a time into 64-bit accumulators (no
+     * carry is lost below 2^32 words), folded to 16 bits and swapped once.
+     * Twice as many bytes an addition as the loop below, and no byte
+     * shuffling: the checksum was a third of the bulk path. */
+    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    while (len >= 16) {
+        uint64_t w0, w1;
+        memcpy(&w0, p, 8);
+        memcpy(&w1, p + 8, 8);
+        a0 += (uint32_t)w0;
+        a1 += w0 >> 32;
+        a2 += (uint32_t)w1;
+        a3 += w1 >> 32;
+        p += 16;
+        len -= 16;
+    }
+    a0 += a1 + a2 + a3;
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        a0 += (uint32_t)w;
+        a0 += w >> 32;
+        p += 8;
+        len -= 8;
+    }
+    if (len >= 4) {
+        uint32_t w;
+        memcpy(&w, p, 4);
+        a0 += w;
+        p += 4;
+        len -= 4;
+    }
+    if (len >= 2) {
+        uint16_t w;
+        memcpy(&w, p, 2);
+        a0 += w;
+        p += 2;
+        len -= 2;
+    }
+    if (len) a0 += p[0]; /* the last byte is a word's high byte: low in memory order */
+    while (a0 >> 16)
+        a0 = (a0 & 0xffff) + (a0 >> 16);
+    return sum + (uint32_t)(((a0 & 0xff) << 8) | (a0 >> 8));
+#else
     while (len > 1) {
         sum += sf_get16(p);
         p += 2;
@@ -25,6 +73,7 @@ static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
     }
     if (len) sum += (uint32_t)p[0] << 8;
     return sum;
+#endif
 }
 
 static uint16_t csum_fold(uint32_t sum)
@@ -231,6 +280,12 @@ static size_t build_options(uint8_t *p, const sf_seg *seg)
     return n;
 }
 
+size_t sf_wire_options_len(const sf_seg *seg)
+{
+    uint8_t opts[40];
+    return build_options(opts, seg);
+}
+
 int sf_wire_build(uint8_t *buf, size_t cap, const sf_seg *seg)
 {
     uint8_t opts[40];
@@ -262,7 +317,10 @@ int sf_wire_build(uint8_t *buf, size_t cap, const sf_seg *seg)
     sf_put16(tcp + 16, 0);
     sf_put16(tcp + 18, seg->urp);
     memcpy(tcp + TCP_HDR, opts, olen);
-    if (seg->len) memcpy(tcp + TCP_HDR + olen, seg->payload, seg->len);
+    /* a payload already in its place (the core's data path peeks it there:
+     * sf_wire_options_len) is not copied onto itself */
+    if (seg->len && seg->payload != tcp + TCP_HDR + olen)
+        memcpy(tcp + TCP_HDR + olen, seg->payload, seg->len);
     uint16_t sum = tcp_checksum(seg->saddr, seg->daddr, tcp, tlen);
     if (seg->bad_csum) sum ^= 0x5a5a;
     sf_put16(tcp + 16, sum);

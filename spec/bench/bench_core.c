@@ -3,6 +3,11 @@
  *
  *   build/synfin_bench           (full run, a few seconds)
  *   build/synfin_bench --quick   (tiny counts: checks that it runs)
+ *   build/synfin_bench --only bulk|lifecycles|sim|memory|scale
+ *                                (one row, e.g. under perf record)
+ *   mkfifo /tmp/ctl; SYNFIN_BENCH_PERF_CTL=/tmp/ctl perf record -D -1 \
+ *     --control fifo:/tmp/ctl -g build/synfin_bench --only scale
+ *                                (the scale row's last batch alone)
  *
  * Two stacks are wired back to back in this file (a packet emitted by one is
  * queued for the other, with no latency), so the core's own cost is what is
@@ -16,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 typedef struct {
@@ -70,6 +76,11 @@ static void drain(void)
         W.segments++;
         sf_stack_input(W.st[p->to], W.now, p->data, p->len);
     }
+    /* empty: the next packets reuse the first slots, warm in the cache, as a
+     * driver reuses its buffers (walking the whole 100 MB queue put a cache
+     * miss and, on its first lap, a page fault on the harness's copy of
+     * every packet: a third of the bulk row's time, none of it the core's) */
+    W.head = W.tail = 0;
 }
 
 static void advance(uint64_t to)
@@ -118,6 +129,24 @@ static double seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Page faults so far that the kernel served without I/O: each a page
+ * cleared on first touch. */
+static double minor_faults(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_minflt;
+}
+
+/* The CPU time of this process: on a shared machine the wall clock also
+ * counts the time others had the core. */
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* connect, 1 KB each way, close both, TIME_WAIT to CLOSED */
 static void bench_lifecycles(int n)
 {
@@ -163,7 +192,7 @@ static void bench_bulk(size_t total)
     static char buf[65536];
     size_t sent = 0, got = 0;
     uint64_t segs0 = W.segments;
-    double t0 = seconds();
+    double t0 = seconds(), c0 = cpu_seconds();
     while (got < total) {
         if (sent < total) {
             int n = sf_send(c, W.now, buf, sizeof buf);
@@ -174,13 +203,14 @@ static void bench_bulk(size_t total)
             got += (size_t)n;
         drain();
     }
-    double dt = seconds() - t0;
+    double dt = seconds() - t0, cpu = cpu_seconds() - c0;
     uint64_t segs = W.segments - segs0;
     /* the data segments alone (full-sized: the sender always has more) */
     double data_segs = (double)((total + 1459) / 1460);
     printf("| bulk transfer through the core (MSS 1460)       | %12.0f seg/s | %.0f data seg/s, "
-           "%.2f Gbit/s, %zu MB in %.3f s |\n",
-           (double)segs / dt, data_segs / dt, (double)total * 8 / dt / 1e9, total >> 20, dt);
+           "%.2f Gbit/s, %zu MB in %.3f s (%.0f data seg/s of CPU time) |\n",
+           (double)segs / dt, data_segs / dt, (double)total * 8 / dt / 1e9, total >> 20, dt,
+           data_segs / cpu);
     teardown();
 }
 
@@ -273,6 +303,19 @@ static void bench_memory(int n)
     teardown();
 }
 
+/* With SYNFIN_BENCH_PERF_CTL naming perf record's control fifo (perf
+ * record -D -1 --control fifo:PATH), the last batch of the scale row alone
+ * is recorded. */
+static void perf_ctl(const char *cmd)
+{
+    const char *path = getenv("SYNFIN_BENCH_PERF_CTL");
+    if (!path) return;
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fputs(cmd, f);
+    fclose(f);
+}
+
 /* n connections established and left open, 100 bytes sent on each: the
  * time per connection of a batch opened when the stacks already hold n/100,
  * n/10 and nearly n of them (flat is the goal: no walk grows with n). One
@@ -287,10 +330,15 @@ static void bench_scale(int n)
     static char buf[100];
     const int batch = n >= 1000000 ? 10000 : n / 10;
     const int marks[3] = {n / 100, n / 10, n - batch};
-    double per[3] = {0}, t0 = 0;
+    double per[3] = {0}, cpu[3] = {0}, faults[3] = {0}, t0 = 0, c0 = 0, f0 = 0;
     for (int i = 0; i < n && i / PORTS < LISTENERS; i++) {
         for (int m = 0; m < 3; m++)
-            if (i == marks[m]) t0 = seconds();
+            if (i == marks[m]) {
+                if (m == 2) perf_ctl("enable\n");
+                t0 = seconds();
+                c0 = cpu_seconds();
+                f0 = minor_faults();
+            }
         uint16_t dport = (uint16_t)(80 + i / PORTS), sport = (uint16_t)(1024 + i % PORTS);
         sf_conn *c = sf_connect(W.st[0], W.now, 0x0a000002, dport, sport, NULL, NULL);
         drain();
@@ -301,23 +349,38 @@ static void bench_scale(int n)
         sf_conn_release(c);
         sf_conn_release(s);
         for (int m = 0; m < 3; m++)
-            if (i == marks[m] + batch - 1) per[m] = (seconds() - t0) / batch * 1e6;
+            if (i == marks[m] + batch - 1) {
+                per[m] = (seconds() - t0) / batch * 1e6;
+                cpu[m] = (cpu_seconds() - c0) / batch * 1e6;
+                faults[m] = (minor_faults() - f0) / batch;
+                if (m == 2) perf_ctl("disable\n");
+            }
     }
     printf("| ESTABLISHED at scale: us per connection        | %5.2f / %5.2f / %5.2f | with %d, "
-           "%d and %d open (handshake and 100 B, both ends) |\n",
-           per[0], per[1], per[2], marks[0], marks[1], marks[2]);
+           "%d and %d open (handshake and 100 B, both ends); CPU us %.2f / %.2f / %.2f; page "
+           "faults %.2f / %.2f / %.2f |\n",
+           per[0], per[1], per[2], marks[0], marks[1], marks[2], cpu[0], cpu[1], cpu[2], faults[0],
+           faults[1], faults[2]);
     teardown();
 }
 
 int main(int argc, char **argv)
 {
-    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    int quick = 0;
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0)
+            quick = 1;
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            only = argv[++i];
+    }
+#define RUN(name) (!only || strcmp(only, name) == 0)
     printf("| benchmark | rate | detail |\n|---|---|---|\n");
-    bench_lifecycles(quick ? 100 : 100000);
-    bench_bulk(quick ? (1u << 20) : (1u << 30));
-    bench_sim(quick ? 100 : 50000);
-    bench_memory(quick ? 100 : 10000);
-    bench_scale(quick ? 1000 : 1000000);
+    if (RUN("lifecycles")) bench_lifecycles(quick ? 100 : 100000);
+    if (RUN("bulk")) bench_bulk(quick ? (1u << 20) : (1u << 30));
+    if (RUN("sim")) bench_sim(quick ? 100 : 50000);
+    if (RUN("memory")) bench_memory(quick ? 100 : 10000);
+    if (RUN("scale")) bench_scale(quick ? 1000 : 1000000);
     printf("| memory: struct sf_conn                          | %12zu bytes | buffers are "
            "allocated on first use and dropped in TIME_WAIT |\n",
            sf_conn_sizeof());
