@@ -290,6 +290,9 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
         } else if (strcmp(k, "syn_cookies") == 0) {
             static const char *const opts[] = {"auto", "always", "never", NULL};
             p->syn_cookies = (uint8_t)check_choice(L, -1, k, opts);
+        } else if (strcmp(k, "ecn") == 0) {
+            static const char *const opts[] = {"off", "accept", "on", NULL};
+            p->ecn = (uint8_t)check_choice(L, -1, k, opts);
         } else if (strcmp(k, "syn_in_time_wait") == 0) {
             static const char *const opts[] = {"reopen", "challenge", NULL};
             p->syn_in_time_wait = (uint8_t)check_choice(L, -1, k, opts);
@@ -548,12 +551,18 @@ static int l_sim_gc(lua_State *L)
 static int l_sim_link(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
-    sf_link link = {check_time_in(L, 2, "setting", "latency", TIME_MAX_S), 0};
+    sf_link link = {check_time_in(L, 2, "setting", "latency", TIME_MAX_S), 0, 0};
     if (!lua_isnoneornil(L, 3)) {
         link.loss = lua_tonumber(L, 3);
         if (lua_type(L, 3) != LUA_TNUMBER || !(link.loss >= 0 && link.loss <= 1))
             script_error(L, "synfin: setting 'loss' must be a probability in 0..1, got %s",
                          shown(L, 3));
+    }
+    if (!lua_isnoneornil(L, 4)) {
+        link.mark = lua_tonumber(L, 4);
+        if (lua_type(L, 4) != LUA_TNUMBER || !(link.mark >= 0 && link.mark <= 1))
+            script_error(L, "synfin: setting 'mark' must be a probability in 0..1, got %s",
+                         shown(L, 4));
     }
     sf_sim_set_link(s->sim, &link);
     return 0;

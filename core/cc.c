@@ -36,6 +36,13 @@ void sf_cc_init(sf_conn *c)
     memset(&c->cubic, 0, sizeof c->cubic);
 }
 
+void sf_cc_on_ecn(sf_conn *c)
+{
+    if (!c->pol.congestion_control || c->in_recovery) return; /* a loss already cut it */
+    c->ssthresh = ops(c)->on_loss(c);
+    c->cwnd = c->ssthresh;
+}
+
 uint32_t sf_cc_window(const sf_conn *c)
 {
     if (!c->pol.congestion_control) return UINT32_MAX;

@@ -169,6 +169,7 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
     c->snd_mss = sf_peer_mss(seg, c);
     agree_wscale(c, seg);
     agree_ts(c, seg);
+    sf_ecn_syn_in(c, seg);
     if (seg->len) sf_report_drop(st, c, SF_R_SYN_DATA);
     /* the child starts as a copy of the listening TCB: LISTEN -> SYN_RCVD */
     c->state = SF_LISTEN;
@@ -218,6 +219,7 @@ void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg)
     c->snd_mss = sf_peer_mss(seg, c);
     agree_wscale(c, seg);
     agree_ts(c, seg);
+    sf_ecn_syn_in(c, seg);
     if (seg->flags & SF_ACK) {
         sf_rtt_sample(c, now, seg->ack);
         c->snd_una = seg->ack;
@@ -411,6 +413,7 @@ static void update_ts_recent(sf_conn *c, const sf_seg *seg)
 static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
 {
     bool dupack = sf_recovery_read_ack(c, seg); /* loss signals, SACK blocks */
+    sf_ecn_ack_in(c, seg);                      /* RFC 3168 §6.1.2: the peer's echo of a mark */
     bool resend_first = false;
     if (sf_seq_gt(seg->ack, c->snd_una)) {
         resend_first = sf_cc_on_ack(c, seg->ack);
@@ -746,6 +749,7 @@ static void process_steps(sf_conn *c, uint64_t now, const sf_seg *seg)
     if (check_rst(c, now, seg) == STEP_DONE) return;
     if (check_syn(c, now, seg) == STEP_DONE) return;
     if (check_ack(c, now, seg) == STEP_DONE) return;
+    sf_ecn_in(c, seg); /* RFC 3168 §6.1.3: a mark to echo, or the end of one */
     check_urg(c, seg);
     process_text_and_fin(c, now, seg);
     /* the segment acked our FIN but its own FIN was not processed (beyond a

@@ -48,6 +48,7 @@ static void conn_seg(const sf_conn *c, uint64_t now, uint32_t seq, uint8_t flags
     seg->ttl = c->pol.ttl;
     seg->tos = c->pol.tos;
     if (flags & SF_ACK) seg->ack = c->rcv_nxt;
+    sf_ecn_ack_out(c, seg);
     if (c->ts_ok && !(flags & SF_RST)) {
         /* RFC 7323 §3.2: once agreed, every segment but a RST carries TSopt */
         seg->has_ts = 1;
@@ -140,6 +141,7 @@ void sf_send_syn(sf_conn *c, uint64_t now)
     sf_seg seg;
     conn_seg(c, now, c->iss, flags, &seg);
     syn_options(c, now, &seg);
+    sf_ecn_syn_out(c, &seg);
     /* a SYN's window is unscaled: a SYN-ACK sent again after a larger
      * scaled window went out never takes that promise back (RFC 9293
      * §3.8.6.2.2: the right edge does not move left) */
@@ -326,6 +328,7 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge, uint32_t cwnd)
         seg.len = n;
     }
     seg.wnd = sf_rcv_window(c);
+    sf_ecn_data_out(c, &seg, sf_seq_ge(seg.seq, c->snd_max));
 
     /* RFC 6298 §3 (Karn): time only segments sent for the first time */
     if (!c->rtt_timing && sf_seq_ge(c->snd_nxt, c->snd_max)) {

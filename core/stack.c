@@ -35,6 +35,7 @@ void sf_config_default(sf_config *cfg)
     cfg->policy.rst_in_time_wait = SF_TW_RST_CLOSE;  /* Linux, RFC 9293 */
     cfg->policy.syn_in_time_wait = SF_TW_SYN_REOPEN; /* Linux, RFC 1122 §4.2.2.13 */
     cfg->policy.syn_cookies = SF_SYN_COOKIES_AUTO;   /* Linux's tcp_syncookies = 1 */
+    cfg->policy.ecn = SF_ECN_ACCEPT;                 /* Linux's tcp_ecn = 2 */
     cfg->challenge_ack_limit = 1000;                 /* Linux's historic default */
 }
 

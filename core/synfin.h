@@ -128,6 +128,11 @@ size_t sf_wire_options_len(const sf_seg *seg);
  * for packets whose sender left it undone. 0, or SF_EBADMSG when pkt is
  * not IPv4 carrying a whole TCP header. */
 int sf_wire_fill_tcp_checksum(uint8_t *pkt, size_t len);
+/* What a router under congestion does to an ECN-capable IPv4 packet (RFC
+ * 3168 §5): its ECN field, ECT(0) or ECT(1), becomes CE, and the header
+ * checksum follows. Returns 1 if it marked it, 0 if the packet is not
+ * ECN-capable (or not IPv4). */
+int sf_wire_mark_ce(uint8_t *pkt, size_t len);
 /* An ICMP error message about a TCP segment (RFC 792; RFC 9293 §3.9.2.2):
  * its addresses, type and code, the next-hop MTU of "fragmentation needed"
  * (RFC 1191), and the quoted segment's addresses, ports and sequence number. */
@@ -229,7 +234,14 @@ typedef struct {
      * as Linux's tcp_syncookies = 1) answers with one when the SYN queue is
      * full, _ALWAYS for every SYN, _NEVER drops the SYN then */
     uint8_t syn_cookies;
+    /* Explicit Congestion Notification (RFC 3168, SHLD-8): SF_ECN_ACCEPT
+     * (default, as Linux's tcp_ecn = 2) agrees when a peer's SYN asks,
+     * SF_ECN_ON asks too, SF_ECN_OFF never */
+    uint8_t ecn;
 } sf_policy;
+
+/* sf_policy.ecn */
+enum { SF_ECN_OFF, SF_ECN_ACCEPT, SF_ECN_ON };
 
 /* The congestion controllers (sf_policy.congestion_control). */
 enum { SF_CC_NONE, SF_CC_NEWRENO, SF_CC_CUBIC };

@@ -145,6 +145,13 @@ struct sf_conn {
     } ooo[SF_OOO_MAX];
     uint8_t ooo_count;
     bool sack_ok; /* RFC 2018: both SYNs carried SACK-permitted */
+    /* ECN (ecn.c, RFC 3168) */
+    bool ecn_asked;   /* our SYN was an ECN-setup SYN */
+    bool ecn_ok;      /* agreed in the handshake */
+    bool ece_pending; /* a CE mark came: ECE on our ACKs until the peer's CWR */
+    bool cwr_pending; /* our window came down for an ECE: CWR on the next new data */
+    bool ecn_reduced; /* ... and ecn_recover holds SND.MAX then */
+    uint32_t ecn_recover;
     /* a sequence number of each of the last segments held out of order,
      * the latest first: the order of SACK blocks (RFC 2018 §4) */
     uint32_t sack_recent[4];
@@ -448,7 +455,19 @@ typedef struct {
 extern const sf_cc_ops sf_cc_newreno, sf_cc_cubic;
 
 void sf_cc_init(sf_conn *c);
+/* An ECN echo (RFC 3168 §6.1.2): the window comes down as for a loss, and
+ * nothing is retransmitted. */
+void sf_cc_on_ecn(sf_conn *c);
 uint32_t sf_cc_window(const sf_conn *c);
+
+/* ECN (ecn.c, RFC 3168): the handshake's agreement, the marks on what we
+ * send, and what the peer's marks and echoes do. */
+void sf_ecn_syn_in(sf_conn *c, const sf_seg *seg);
+void sf_ecn_syn_out(sf_conn *c, sf_seg *seg);
+void sf_ecn_ack_out(const sf_conn *c, sf_seg *seg);
+void sf_ecn_data_out(sf_conn *c, sf_seg *seg, bool new_data);
+void sf_ecn_in(sf_conn *c, const sf_seg *seg);
+void sf_ecn_ack_in(sf_conn *c, const sf_seg *seg);
 /* New data acknowledged up to ack (before SND.UNA moves); true when a
  * partial ACK in fast recovery calls for the next segment again. */
 bool sf_cc_on_ack(sf_conn *c, uint32_t ack);

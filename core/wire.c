@@ -103,6 +103,19 @@ int sf_wire_fill_tcp_checksum(uint8_t *pkt, size_t len)
     return 0;
 }
 
+int sf_wire_mark_ce(uint8_t *pkt, size_t len)
+{
+    if (len < IP_HDR || pkt[0] >> 4 != 4) return 0;
+    size_t ihl = (size_t)(pkt[0] & 15) * 4;
+    if (ihl < IP_HDR || ihl > len) return 0;
+    uint8_t ecn = pkt[1] & 3;
+    if (ecn != 1 && ecn != 2) return 0; /* Not-ECT, or CE already */
+    pkt[1] |= 3;
+    sf_put16(pkt + 10, 0);
+    sf_put16(pkt + 10, csum_fold(csum_add(0, pkt, ihl)));
+    return 1;
+}
+
 /* RFC 9293 §3.2: kind 0 ends the list, kind 1 is padding, every other option
  * has a length byte of at least 2 that must stay inside the header. */
 static int parse_options(const uint8_t *p, size_t len, sf_seg *seg, const char **why)

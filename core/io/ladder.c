@@ -88,6 +88,7 @@ size_t sf_trace_seg_summary(const sf_trace_rec *r, int how, char *out, size_t ca
         sep = ",";
     }
     if (sep[0] == ',') append(out, cap, &n, ">");
+    if ((r->tos & 3) == 3) append(out, cap, &n, " [CE]"); /* marked on the way (RFC 3168 §5) */
     return n;
 }
 

@@ -355,6 +355,9 @@ static void to_link(sf_sim *sim, sim_pkt *p, uint64_t delay)
         pkt_free(sim, p);
         return;
     }
+    if (sim->link.mark > 0 && (p->data[1] & 3) && sf_rand_unit(&sim->rng) < sim->link.mark &&
+        sf_wire_mark_ce(p->data, p->len) && r)
+        r->tos |= 3; /* the record shows the packet as it arrives: CE */
     schedule(sim, p, sim->now + delay + sim->link.latency);
 }
 

@@ -26,6 +26,9 @@ typedef struct sf_sim sf_sim;
 typedef struct {
     uint64_t latency; /* one way, microseconds */
     double loss;      /* probability that the link loses a segment */
+    /* probability that it marks an ECN-capable packet CE instead of passing
+     * it unmarked (RFC 3168 §5: a router's congestion signal, not a loss) */
+    double mark;
 } sf_link;
 
 /* A new net with no host, at time 0; seed seeds its PRNG (the link's loss,

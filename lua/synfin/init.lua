@@ -194,7 +194,7 @@ local SETTINGS = { msl = true, rto = true, rto_min = true, rto_max = true, retri
   user_timeout = true, keepalive = true, keepalive_interval = true, keepalive_probes = true,
   ttl = true, tos = true, congestion_control = true, r1 = true, soft_errors = true,
   window_scaling = true, timestamps = true, mtu = true, quiet_time = true,
-  tail_loss_probe = true, sack = true, min_snd_mss = true, syn_cookies = true, initial_window = true }
+  tail_loss_probe = true, sack = true, min_snd_mss = true, syn_cookies = true, initial_window = true, ecn = true }
 
 ------------------------------------------------------------------------------
 -- The net: a deterministic virtual network with a virtual clock, made by
@@ -231,7 +231,9 @@ local function record_list(sim)
 end
 
 --- A deterministic virtual network. opts: seed (integer, default 1),
--- latency (one way, seconds, default 0.005), loss (0..1, default 0),
+-- latency (one way, seconds, default 0.005), loss (0..1, default 0), mark
+-- (0..1, default 0: the probability that the link marks an ECN-capable
+-- packet Congestion Experienced, RFC 3168, as a congested router would),
 -- timeout (default for blocking calls, seconds of virtual time, default 10),
 -- strict (leftovers are an error at the end of net:run), `expect_all` (every
 -- segment on the wire that matches it, a pattern or true, must be consumed
@@ -259,14 +261,14 @@ end
 -- @treturn Net
 -- @usage local net = synfin.sim { seed = 7, latency = 0.005 }
 function synfin.sim(opts)
-  opts = check_opts(opts, { seed = true, latency = true, loss = true, timeout = true,
+  opts = check_opts(opts, { seed = true, latency = true, loss = true, mark = true, timeout = true,
     strict = true, expect_all = true, payloads = true, records = true, callback_budget = true, time_limit = true },
     1, "sim")
   local seed = synfin.defaults.seed or opts.seed or 1
   if math.type(seed) ~= "integer" then argerror(1, "sim", "seed must be an integer") end
   if opts.timeout ~= nil then check_time(opts.timeout, "setting 'timeout'") end
   local sim = core.sim(seed)
-  sim:link(opts.latency or 0.005, opts.loss or 0)
+  sim:link(opts.latency or 0.005, opts.loss or 0, opts.mark or 0)
   if opts.payloads == false then sim:keep_payloads(false) end
   local records = opts.records
   if records ~= nil and records ~= "all" then

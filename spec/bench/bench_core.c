@@ -218,7 +218,7 @@ static void bench_bulk(size_t total)
 static void bench_sim(int n)
 {
     sf_sim *sim = sf_sim_new(1);
-    sf_link link = {1000, 0};
+    sf_link link = {.latency = 1000};
     sf_sim_set_link(sim, &link);
     sf_config cfg;
     sf_config_default(&cfg);

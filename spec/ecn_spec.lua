@@ -1,0 +1,141 @@
+-- Explicit Congestion Notification (RFC 3168, SHLD-8), as traces: the
+-- handshake that agrees on it, the marks data carries, a CE mark echoed
+-- until CWR, and the sender's window coming down once for it.
+local synfin = require "synfin"
+
+local A, B = "192.0.2.1", "192.0.2.2"
+
+local function pair(a_settings, b_settings, opts)
+  local net = synfin.sim(opts or { latency = 0.005 })
+  local a = net:host(A, a_settings)
+  local b = net:host(B, b_settings)
+  return net, a, b, b:listen(80)
+end
+
+-- the segments a host sent after the handshake's SYNs
+local function segs(net, from)
+  local out = {}
+  for _, r in ipairs(net:records()) do
+    if r.kind == "seg" and r.from == from.index and not r.flags:find("S", 1, true) then out[#out + 1] = r end
+  end
+  return out
+end
+
+describe("ECN (RFC 3168)", function()
+  it("SHLD-8: is agreed when the SYN asks (ECE, CWR) and the SYN-ACK answers (ECE): data goes ECT(0)", function()
+    local net, a, b, l = pair({ ecn = "on" }, {})
+    net:run(function()
+      local c = a:connect(B, 80)
+      local syn = net:expect({ from = a, flags = "=SEC" }, 1)
+      assert.equal(0, syn.tos & 3) -- a SYN is never ECN-capable itself (§6.1.1)
+      net:expect({ from = b, flags = "=SAE" }, 1)
+      net:expect({ from = a, flags = "=A" }, 1)
+      local s = l:accept(1)
+      c:send("hello")
+      local data = net:expect({ from = a, len = 5 }, 1)
+      assert.equal(2, data.tos & 3) -- ECT(0)
+      local ack = net:expect({ from = b, flags = "=A" }, 1)
+      assert.equal(0, ack.tos & 3) -- pure ACKs are not ECN-capable (§6.1.4)
+      s:send("back")
+      assert.equal(2, net:expect({ from = b, len = 4 }, 1).tos & 3)
+    end)
+  end)
+
+  it("is not agreed when the listener's policy is off, nor asked by default (Linux's tcp_ecn = 2)", function()
+    local net, a, b, l = pair({ ecn = "on" }, { ecn = "off" })
+    net:run(function()
+      local c = a:connect(B, 80)
+      net:expect({ from = a, flags = "=SEC" }, 1)
+      net:expect({ from = b, flags = "=SA" }, 1)
+      l:accept(1)
+      c:send("x")
+      assert.equal(0, net:expect({ from = a, len = 1 }, 1).tos & 3)
+    end)
+    local net2, a2, b2 = pair({}, {})
+    net2:run(function()
+      a2:connect(B, 80)
+      net2:expect({ from = a2, flags = "=S" }, 1)
+      net2:expect({ from = b2, flags = "=SA" }, 1)
+    end)
+  end)
+
+  it("SHLD-8: echoes a CE mark with ECE until the sender's CWR, and the sender's window comes down once", function()
+    local net, a, b, l = pair({ ecn = "on", snd_buf = 1 << 20 }, { rcv_buf = 1 << 20 })
+    local marked = false
+    -- a congested router on the way: the 20th data segment arrives CE
+    a:hook("egress", { flags = "A", after = 22, count = 1 }, function(seg)
+      if seg.len > 0 then marked = seg.n; return seg:with { tos = 3 } end
+    end)
+    local c, s
+    net:run(function()
+      c = a:connect(B, 80)
+      s = l:accept(1)
+      net:spawn(function() c:send_all(("x"):rep(200000), 10) end)
+      local got = 0
+      while got < 200000 do got = got + #s:recv(nil, 10) end
+    end)
+    assert.truthy(marked)
+    local acks, ece, data = segs(net, b), {}, segs(net, a)
+    for _, r in ipairs(acks) do
+      if r.flags:find("E", 1, true) then ece[#ece + 1] = r end
+    end
+    assert.is_true(#ece >= 1)
+    -- the first ECE is the ACK of the marked segment, sent at once
+    local cwr
+    for _, r in ipairs(data) do
+      if r.flags:find("C", 1, true) then cwr = cwr or r end
+    end
+    assert.truthy(cwr, "the sender never sent CWR")
+    assert.is_true(cwr.time >= ece[1].time)
+    assert.equal(2, cwr.tos & 3) -- CWR rides on new data
+    -- no ECE once the receiver took the CWR
+    for _, r in ipairs(acks) do
+      if r.flags:find("E", 1, true) then assert.is_true(r.time <= cwr.time + 0.005 + 1e-9, r.summary) end
+    end
+    -- no segment was lost, none retransmitted, and the window came down
+    assert.equal(0, c:info().retransmits)
+    assert.is_true(c:info().ssthresh < 1 << 30)
+  end)
+
+  it("does not mark retransmissions ECN-capable (§6.1.5)", function()
+    local net, a, _, l = pair({ ecn = "on" }, {})
+    a:hook("egress", { flags = "A", count = 1, after = 3 }, function(seg)
+      if seg.len > 0 then return "drop" end
+    end)
+    net:run(function()
+      local c = a:connect(B, 80)
+      local s = l:accept(1)
+      c:send(("y"):rep(3000))
+      assert.equal(3000, #s:recv(3000, 5))
+    end)
+    local seen, rexmit = {}, nil
+    for _, r in ipairs(segs(net, a)) do
+      if r.len > 0 then
+        if seen[r.seq] then rexmit = r end
+        seen[r.seq] = true
+      end
+    end
+    assert.truthy(rexmit)
+    assert.equal(0, rexmit.tos & 3)
+  end)
+
+  it("a sim link that marks instead of losing: the transfer goes on with no loss, its window cut", function()
+    local net, a, _, l = pair({ ecn = "on", congestion_control = "cubic" }, {},
+      { latency = 0.01, mark = 0.02, seed = 3, payloads = false })
+    local c
+    net:run(function()
+      c = a:connect(B, 80)
+      local s = l:accept(1)
+      net:spawn(function() c:send_all(("z"):rep(2 << 20), 30) end)
+      local got = 0
+      while got < 2 << 20 do got = got + #s:recv(nil, 30) end
+    end)
+    local ce = 0
+    for _, r in ipairs(segs(net, a)) do
+      if r.tos & 3 == 3 then ce = ce + 1 end
+    end
+    assert.is_true(ce > 0, "no packet was marked")
+    assert.equal(0, c:info().retransmits)
+    assert.is_true(c:info().ssthresh < 1 << 30)
+  end)
+end)
