@@ -22,6 +22,8 @@
 
 enum {
     READS_PER_WAKE = 256, /* then let timers run: bounded work per wake */
+    /* and at most this many wire segments: a super-segment is up to 44 */
+    SEGMENTS_PER_WAKE = 1024,
     VNET_HDR = sizeof(struct virtio_net_hdr),
     MAX_IP = 65535, /* a GSO super-segment is one IPv4 packet: its total length */
     TCP_FIN = 0x01,
@@ -134,14 +136,16 @@ static int tun_read(void *ud)
 {
     sf_tun *tun = ud;
     int taken = 0;
-    for (int i = 0; i < READS_PER_WAKE; i++) {
+    for (int i = 0, segs = 0; i < READS_PER_WAKE && segs < SEGMENTS_PER_WAKE; i++) {
         ssize_t n = read(tun->fd, tun->rbuf, sizeof tun->rbuf);
         if (n <= 0) break; /* EAGAIN: drained */
         tun->stats.rx_packets++;
+        uint64_t split = tun->stats.rx_split;
         if (tun->vnet)
             taken += vnet_packet(tun, tun->rbuf, (size_t)n);
         else if (sf_sim_receive(tun->sim, tun->rbuf, (size_t)n) == 0)
             taken++;
+        segs += tun->stats.rx_split > split ? (int)(tun->stats.rx_split - split) : 1;
     }
     return taken;
 }
