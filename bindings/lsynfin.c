@@ -638,8 +638,9 @@ static int l_sim_timeout(lua_State *L)
     return 1;
 }
 
-/* sim:tun(name, kernel_addr, prefix, mtu) -> the kernel's host index, the
- * device's name; or nil, the reason. The net runs in real time from now. */
+/* sim:tun(name, kernel_addr, prefix, mtu, offload) -> the kernel's host
+ * index, the device's name; or nil, the reason. offload: nil (the default,
+ * on), true or false (sf_tun_config). The net runs in real time from now. */
 static int l_sim_tun(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
@@ -648,7 +649,10 @@ static int l_sim_tun(lua_State *L)
     sf_tun_config cfg = {.name = luaL_optstring(L, 2, NULL),
                          .kernel_addr = check_addr(L, 3),
                          .prefix = (int)luaL_optinteger(L, 4, 24),
-                         .mtu = (int)luaL_optinteger(L, 5, 0)};
+                         .mtu = (int)luaL_optinteger(L, 5, 0),
+                         .offload = lua_isnoneornil(L, 6) ? 0
+                                    : lua_toboolean(L, 6) ? 1
+                                                          : -1};
     char err[256] = "";
     s->tun = sf_tun_open(s->sim, NULL, &cfg, err, sizeof err);
     if (!s->tun) {
@@ -662,14 +666,15 @@ static int l_sim_tun(lua_State *L)
     return 2;
 }
 
-/* sim:tun_stats() -> { rx_packets, tx_packets, tx_dropped, ignored } or nil */
+/* sim:tun_stats() -> { rx_packets, tx_packets, tx_dropped, ignored, offload,
+ * rx_super, rx_split } or nil */
 static int l_sim_tun_stats(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
     if (!s->tun) return 0;
     sf_tun_stats st;
     sf_tun_get_stats(s->tun, &st);
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 7);
     lua_pushinteger(L, (lua_Integer)st.rx_packets);
     lua_setfield(L, -2, "rx_packets");
     lua_pushinteger(L, (lua_Integer)st.tx_packets);
@@ -678,6 +683,12 @@ static int l_sim_tun_stats(lua_State *L)
     lua_setfield(L, -2, "tx_dropped");
     lua_pushinteger(L, (lua_Integer)sf_sim_ignored(s->sim));
     lua_setfield(L, -2, "ignored");
+    lua_pushboolean(L, st.offload);
+    lua_setfield(L, -2, "offload");
+    lua_pushinteger(L, (lua_Integer)st.rx_super);
+    lua_setfield(L, -2, "rx_super");
+    lua_pushinteger(L, (lua_Integer)st.rx_split);
+    lua_setfield(L, -2, "rx_split");
     return 1;
 }
 

@@ -4,26 +4,44 @@
 #define _GNU_SOURCE
 #include "tun.h"
 
+#include "../bytes.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
-enum { READS_PER_WAKE = 256 }; /* then let timers run: bounded work per wake */
+enum {
+    READS_PER_WAKE = 256, /* then let timers run: bounded work per wake */
+    /* and at most this many wire segments: a super-segment is up to 44 */
+    SEGMENTS_PER_WAKE = 1024,
+    VNET_HDR = sizeof(struct virtio_net_hdr),
+    MAX_IP = 65535, /* a GSO super-segment is one IPv4 packet: its total length */
+    TCP_FIN = 0x01,
+    TCP_PSH = 0x08,
+    TCP_CWR = 0x80,
+    IPPROTO_TCP_NUM = 6,
+    TUN_OFFLOADS = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, /* TSO needs CSUM */
+};
 
 struct sf_tun {
     sf_sim *sim;
     sf_rt *rt;
     int fd;
+    int vnet; /* offloads on: a virtio_net_hdr before every packet read and written */
     char name[IFNAMSIZ];
     sf_tun_stats stats;
+    uint8_t rbuf[VNET_HDR + MAX_IP]; /* one read */
+    uint8_t seg[MAX_IP];             /* one wire segment split off a super-segment */
 };
 
 uint64_t sf_tun_now(const sf_tun *tun)
@@ -34,25 +52,111 @@ uint64_t sf_tun_now(const sf_tun *tun)
 static void port_send(void *ud, const uint8_t *pkt, size_t len)
 {
     sf_tun *tun = ud;
-    /* one packet per write: a TUN device takes whole datagrams */
-    if (write(tun->fd, pkt, len) == (ssize_t)len)
+    /* one packet per write: a TUN device takes whole datagrams; with
+     * offloads, behind a zero virtio_net_hdr (no GSO, the checksum done) */
+    static const struct virtio_net_hdr none;
+    struct iovec iov[2] = {{(void *)&none, VNET_HDR}, {(void *)pkt, len}};
+    size_t want = tun->vnet ? VNET_HDR + len : len;
+    if (writev(tun->fd, tun->vnet ? iov : iov + 1, tun->vnet ? 2 : 1) == (ssize_t)want)
         tun->stats.tx_packets++;
     else
         tun->stats.tx_dropped++;
 }
 
+static uint16_t ip_checksum(const uint8_t *ip, size_t len)
+{
+    uint32_t sum = 0;
+    for (size_t i = 0; i + 1 < len; i += 2)
+        sum += sf_get16(ip + i);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}
+
+/* A GSO super-segment (gso_type TCPV4): the segments the kernel's own
+ * segmentation would have put on a wire (tcp_gso_segment): gso_size bytes
+ * of payload each (the MSS), the headers copied with the sequence number
+ * advanced, the IP id counting up, FIN and PSH on the last segment only,
+ * CWR on the first only, both checksums computed (the super-segment's TCP
+ * checksum is partial: TUN_F_CSUM). Returns how many the net took. */
+static int split_tcp4(sf_tun *tun, const uint8_t *pkt, size_t n, size_t mss)
+{
+    size_t ihl = (size_t)(pkt[0] & 15) * 4, tot = n >= 4 ? sf_get16(pkt + 2) : 0;
+    if (tot < n) n = tot;
+    if (mss == 0 || ihl < 20 || n < ihl + 20 || pkt[9] != IPPROTO_TCP_NUM)
+        return sf_sim_receive(tun->sim, pkt, n) == 0; /* not ours to split: the net judges */
+    size_t hdr = ihl + (size_t)(pkt[ihl + 12] >> 4) * 4;
+    if (hdr > n) return sf_sim_receive(tun->sim, pkt, n) == 0;
+    const uint8_t *tcp = pkt + ihl;
+    uint32_t seq = sf_get32(tcp + 4);
+    uint16_t id = sf_get16(pkt + 4);
+    size_t payload = n - hdr;
+    int taken = 0;
+    tun->stats.rx_super++;
+    for (size_t off = 0, k = 0; off < payload || k == 0; off += mss, k++) {
+        size_t len = payload - off < mss ? payload - off : mss;
+        uint8_t *out = tun->seg, *t = out + ihl;
+        memcpy(out, pkt, hdr);
+        memcpy(out + hdr, pkt + hdr + off, len);
+        sf_put16(out + 2, (uint16_t)(hdr + len));
+        sf_put16(out + 4, (uint16_t)(id + k));
+        sf_put16(out + 10, 0);
+        sf_put16(out + 10, ip_checksum(out, ihl));
+        sf_put32(t + 4, seq + (uint32_t)off);
+        if (off + len < payload) t[13] = (uint8_t)(t[13] & ~(TCP_FIN | TCP_PSH));
+        if (k > 0) t[13] = (uint8_t)(t[13] & ~TCP_CWR);
+        sf_wire_fill_tcp_checksum(out, hdr + len);
+        tun->stats.rx_split++;
+        if (sf_sim_receive(tun->sim, out, hdr + len) == 0) taken++;
+    }
+    return taken;
+}
+
+/* One packet read with offloads on: its virtio_net_hdr says whether it is a
+ * super-segment to split, or one segment whose TCP checksum is partial
+ * (NEEDS_CSUM: the kernel left it to the "hardware"), completed here. */
+static int vnet_packet(sf_tun *tun, uint8_t *buf, size_t n)
+{
+    if (n < VNET_HDR) return 0;
+    struct virtio_net_hdr h;
+    memcpy(&h, buf, sizeof h);
+    uint8_t *pkt = buf + VNET_HDR;
+    n -= VNET_HDR;
+    if ((h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) == VIRTIO_NET_HDR_GSO_TCPV4)
+        return split_tcp4(tun, pkt, n, h.gso_size);
+    if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && n >= 20 && pkt[0] >> 4 == 4 &&
+        pkt[9] == IPPROTO_TCP_NUM) {
+        size_t tot = sf_get16(pkt + 2);
+        if (tot <= n) sf_wire_fill_tcp_checksum(pkt, tot);
+    }
+    return sf_sim_receive(tun->sim, pkt, n) == 0;
+}
+
 static int tun_read(void *ud)
 {
     sf_tun *tun = ud;
-    uint8_t buf[65536];
     int taken = 0;
-    for (int i = 0; i < READS_PER_WAKE; i++) {
-        ssize_t n = read(tun->fd, buf, sizeof buf);
+    for (int i = 0, segs = 0; i < READS_PER_WAKE && segs < SEGMENTS_PER_WAKE; i++) {
+        ssize_t n = read(tun->fd, tun->rbuf, sizeof tun->rbuf);
         if (n <= 0) break; /* EAGAIN: drained */
         tun->stats.rx_packets++;
-        if (sf_sim_receive(tun->sim, buf, (size_t)n) == 0) taken++;
+        uint64_t split = tun->stats.rx_split;
+        if (tun->vnet)
+            taken += vnet_packet(tun, tun->rbuf, (size_t)n);
+        else if (sf_sim_receive(tun->sim, tun->rbuf, (size_t)n) == 0)
+            taken++;
+        segs += tun->stats.rx_split > split ? (int)(tun->stats.rx_split - split) : 1;
     }
     return taken;
+}
+
+/* Offloads are the device's, not the fd's: they outlive it (a persistent
+ * device keeps them for its next reader, which without IFF_VNET_HDR would
+ * read 64 KB packets with partial checksums). Set on every open, to none
+ * when off; cleared on close. */
+static int set_offloads(sf_tun *tun, unsigned flags)
+{
+    return ioctl(tun->fd, TUNSETOFFLOAD, (unsigned long)flags);
 }
 
 /* ---- the device ------------------------------------------------------------ */
@@ -135,6 +239,7 @@ sf_tun *sf_tun_open(sf_sim *sim, struct uv_loop_s *loop, const sf_tun_config *cf
         return NULL;
     }
     tun->sim = sim;
+    tun->vnet = cfg->offload >= 0; /* the default: on (the README's spec/bench/run) */
     tun->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (tun->fd < 0) {
         fail(err, errlen, "opening /dev/net/tun");
@@ -143,12 +248,16 @@ sf_tun *sf_tun_open(sf_sim *sim, struct uv_loop_s *loop, const sf_tun_config *cf
     }
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    ifr.ifr_flags = (short)(IFF_TUN | IFF_NO_PI | (tun->vnet ? IFF_VNET_HDR : 0));
     snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s",
              cfg->name && cfg->name[0] ? cfg->name : "synfin%d");
-    int rc = ioctl(tun->fd, TUNSETIFF, &ifr);
+    int rc = ioctl(tun->fd, TUNSETIFF, &ifr), hdr = VNET_HDR;
     if (rc < 0)
         fail(err, errlen, "creating the TUN device");
+    else if (tun->vnet && (rc = ioctl(tun->fd, TUNSETVNETHDRSZ, &hdr)) < 0)
+        fail(err, errlen, "setting the virtio_net_hdr size");
+    else if ((rc = set_offloads(tun, tun->vnet ? TUN_OFFLOADS : 0)) < 0)
+        fail(err, errlen, "setting the device's offloads");
     else
         rc = configure(ifr.ifr_name, cfg, err, errlen);
     if (rc < 0) {
@@ -176,6 +285,7 @@ void sf_tun_close(sf_tun *tun)
 {
     if (!tun) return;
     sf_rt_close(tun->rt);
+    if (tun->vnet) set_offloads(tun, 0);
     close(tun->fd);
     free(tun);
 }
@@ -195,6 +305,7 @@ int sf_tun_fd(const sf_tun *tun)
 void sf_tun_get_stats(const sf_tun *tun, sf_tun_stats *out)
 {
     *out = tun->stats;
+    out->offload = tun->vnet;
 }
 sf_rt *sf_tun_rt(sf_tun *tun)
 {

@@ -29,6 +29,19 @@ typedef struct {
     uint32_t kernel_addr; /* the kernel's address on the device */
     int prefix;           /* the subnet's prefix length, 8..30 */
     int mtu;              /* 0: 1500 */
+    /* TUN offloads: 0 the default (on), 1 on, -1 off. On, the device is
+     * opened with IFF_VNET_HDR and TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4 |
+     * TUN_F_TSO6): the kernel hands over GSO super-segments (up to 64 KB,
+     * one read) with partial checksums, and the driver splits each into the
+     * segments a wire would carry (gso_size bytes of payload each, headers
+     * copied, sequence numbers, IP ids and flags as the kernel's own GSO
+     * would set them, both checksums computed) before the net sees them:
+     * hooks, expectations, the trace and pcap see wire segments, never a
+     * super-segment, and never a partial checksum. What synfin writes is
+     * one wire segment behind a zero virtio_net_hdr (no offload asked).
+     * The flags belong to the device, not the fd, and outlive it: they are
+     * set on every open (to none when off) and cleared on close. */
+    int offload;
 } sf_tun_config;
 
 /* Creates the device, gives the kernel its address, brings it up and waits
@@ -64,6 +77,9 @@ int sf_tun_step(sf_tun *tun, uint64_t limit);
 typedef struct {
     uint64_t rx_packets, tx_packets; /* read from / written to the device */
     uint64_t tx_dropped;             /* writes the device refused (full) */
+    uint64_t rx_super;               /* offloads on: GSO super-segments read */
+    uint64_t rx_split;               /* the wire segments they were split into */
+    int offload;                     /* 1: the device has offloads on (sf_tun_config) */
 } sf_tun_stats;
 /* Copies the counters into *out. */
 void sf_tun_get_stats(const sf_tun *tun, sf_tun_stats *out);

@@ -406,7 +406,10 @@ end
 -- `CAP_NET_ADMIN`: run it as root or in a namespace of your own
 -- (`unshare -Urn synfin script.lua`). opts: name (the device's, default
 -- "synfin%d": the kernel picks), kernel, prefix (default 24), mtu (default
--- 1500), seed, timeout (seconds of real time, default 10), strict,
+-- 1500), offload (TUN offloads, default true: the kernel hands over GSO
+-- super-segments, which the driver splits into the segments a wire would
+-- carry before hooks, expectations, the trace and pcap see them; false:
+-- one wire segment per read), seed, timeout (seconds of real time, default 10), strict,
 -- payloads (as for synfin.sim), tolerance ({ abs = seconds, pct = fraction }:
 -- how late or early an expectation may be met, see net:set_tolerance;
 -- default synfin.TOLERANCE, 20 ms + 10 %).
@@ -415,7 +418,7 @@ end
 -- @usage local net = synfin.tun { kernel = "10.73.0.1", tolerance = { abs = 0.05, pct = 0.1 } }
 -- local server = net:host "10.73.0.2"
 function synfin.tun(opts)
-  opts = check_opts(opts, { name = true, kernel = true, prefix = true, mtu = true, seed = true,
+  opts = check_opts(opts, { name = true, kernel = true, prefix = true, mtu = true, offload = true, seed = true,
     timeout = true, strict = true, expect_all = true, payloads = true, records = true, tolerance = true,
     callback_budget = true, time_limit = true }, 1, "tun")
   if opts.tolerance ~= nil then check_tolerance(opts.tolerance, 1, "tun") end
@@ -425,7 +428,7 @@ function synfin.tun(opts)
     argerror(1, "tun", "prefix must be an integer")
   end
   local net, dev = realtime_net(opts, kernel, function(sim)
-    return sim:tun(opts.name, kernel, opts.prefix, opts.mtu)
+    return sim:tun(opts.name, kernel, opts.prefix, opts.mtu, opts.offload)
   end)
   if not net then error(("synfin.tun: cannot make the TUN device: %s"):format(dev), 2) end
   net.device = dev
@@ -477,6 +480,9 @@ end
 
 --- The device's counters, or nil on a sim. Both drivers: `rx_packets`,
 -- `tx_packets`, `tx_dropped`, ignored (packets from outside no host took).
+-- synfin.tun adds `offload` (true when the device has offloads on),
+-- `rx_super` (GSO super-segments read) and `rx_split` (the wire segments
+-- they were split into).
 -- synfin.raw adds `rx_not_for_us` (frames for another MAC),
 -- `rx_other_type` (neither IPv4 nor ARP), `rx_malformed` (short frames, bad
 -- IPv4 or ARP headers), `arp_requests_sent`, `arp_replies_sent`,

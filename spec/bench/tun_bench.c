@@ -14,7 +14,8 @@
  * key=value lines. The net's trace records every segment, as it always
  * does (payload bytes are not kept): that is part of what synfin costs.
  *
- * SYNFIN_BENCH_BUF: the host's receive and send buffers, bytes (1 MiB). */
+ * SYNFIN_BENCH_BUF: the host's receive and send buffers, bytes (1 MiB).
+ * SYNFIN_TUN_OFFLOAD=0: the device without offloads (sf_tun_config). */
 #define _GNU_SOURCE /* <uv.h>, through tun.h, needs POSIX types */
 #include "io/tun.h"
 #include "synfin.h"
@@ -56,7 +57,12 @@ int main(int argc, char **argv)
     cfg.policy.snd_buf = bufsz;
     int host = sf_sim_add_host(sim, me, &cfg);
     char err[256];
-    sf_tun_config tcfg = {.name = argv[2], .kernel_addr = kernel, .prefix = 24, .mtu = 0};
+    const char *offenv = getenv("SYNFIN_TUN_OFFLOAD"); /* "0": offloads off */
+    sf_tun_config tcfg = {.name = argv[2],
+                          .kernel_addr = kernel,
+                          .prefix = 24,
+                          .mtu = 0,
+                          .offload = offenv && !strcmp(offenv, "0") ? -1 : 0};
     sf_tun *tun = host < 0 ? NULL : sf_tun_open(sim, NULL, &tcfg, err, sizeof err);
     if (!tun) {
         fprintf(stderr, "synfin_tun_bench: %s\n", host < 0 ? "adding the host" : err);
@@ -141,11 +147,12 @@ int main(int argc, char **argv)
     double secs = last > first && first ? (double)(last - first) / 1e6 : 0;
     printf("synfin_bytes=%llu\nsynfin_secs=%.3f\nsynfin_gbps=%.3f\nsynfin_state=%s\n"
            "synfin_retransmits=%u\ntun_rx_packets=%llu\ntun_tx_packets=%llu\n"
-           "tun_tx_dropped=%llu\ntrace_records=%zu\n",
+           "tun_tx_dropped=%llu\ntun_rx_super=%llu\ntun_rx_split=%llu\ntrace_records=%zu\n",
            bytes, secs, secs > 0 ? (double)bytes * 8 / secs / 1e9 : 0.0,
            c ? sf_state_name(sf_conn_state(c)) : "none", info.retransmits,
            (unsigned long long)ts.rx_packets, (unsigned long long)ts.tx_packets,
-           (unsigned long long)ts.tx_dropped, sf_sim_trace(sim)->n);
+           (unsigned long long)ts.tx_dropped, (unsigned long long)ts.rx_super,
+           (unsigned long long)ts.rx_split, sf_sim_trace(sim)->n);
     int ok = c && (closed || m == SEND) && sf_conn_state(c) != SF_ESTABLISHED;
     if (c) sf_conn_release(c);
     sf_tun_close(tun);

@@ -37,10 +37,13 @@ end
 --- Runs one transfer. opts: dir ("to_kernel" or "from_kernel"), bytes,
 -- loss and delay (the share of segments dropped / delayed by 10 ms, in
 -- both directions, by hooks on synfin's host), tlp and sack (synfin's
--- tail_loss_probe and sack settings), port. Returns { seconds,
--- bytes, sent_sha256, received_sha256, retransmits, dropped, delayed }.
+-- tail_loss_probe and sack settings), port, records and offload (synfin.tun's: nil
+-- is its default), largest (a hook notes the largest payload synfin's
+-- host receives). Returns { seconds, bytes, sent_sha256, received_sha256,
+-- retransmits, dropped, delayed, device (net:device_stats() at the end),
+-- largest }.
 function bulk.run(opts)
-  local net = synfin.tun { payloads = false, timeout = 120, records = opts.records }
+  local net = synfin.tun { payloads = false, timeout = 120, offload = opts.offload, records = opts.records }
   local host = net:host(SYNFIN, { name = "synfin", rcv_buf = 1 << 20, snd_buf = 1 << 20,
     tail_loss_probe = opts.tlp or nil, sack = opts.sack })
   if os.getenv("SYNFIN_BULK_PCAP") then net:pcap(os.getenv("SYNFIN_BULK_PCAP")) end
@@ -54,7 +57,12 @@ function bulk.run(opts)
     end
   end
   local port = opts.port or 9100
-  local result = { bytes = opts.bytes }
+  local result = { bytes = opts.bytes, largest = 0 }
+  if opts.largest then
+    hooks[#hooks + 1] = host:hook("ingress", {}, function(seg)
+      if seg.len > result.largest then result.largest = seg.len end
+    end)
+  end
   local proc
   local ok, err = pcall(function()
     net:run(function()
@@ -107,6 +115,7 @@ function bulk.run(opts)
     result.delayed = result.delayed + (st.delayed or 0)
   end
   if proc then proc:stop() end
+  result.device = net:device_stats()
   net:close()
   if not ok then error(err, 0) end
   return result

@@ -1,0 +1,45 @@
+-- TUN offloads (core/io/tun.c, sf_tun_config.offload): with them on (the
+-- default), the kernel hands synfin GSO super-segments, which the driver
+-- splits into the segments a wire would carry before the net sees them.
+-- A transfer from the kernel arrives whole (SHA-256 at both ends),
+-- super-segments were really read, and no hook saw more than one MSS of
+-- payload; with them off, no super-segment comes. Runs only through
+-- spec/netns/run (ctest: interop/tun_offload_spec).
+local kernel = require "interop.kernel"
+local bulk = require "interop.bulk"
+
+kernel.need_namespace "lua5.4 /usr/bin/busted spec/interop/tun_offload_spec.lua"
+
+local MiB = 1 << 20
+local SIZE = math.min(tonumber(os.getenv("SYNFIN_BULK_MIB")) or 32, 32) * MiB
+local MSS = 1460 -- synfin's MSS at the device's MTU of 1500 (the kernel sends 1448 with timestamps)
+
+describe(("over TUN with offloads, %d MiB from the kernel"):format(SIZE // MiB), function()
+  it("arrives whole, as super-segments split into wire segments", function()
+    local r = bulk.run { dir = "from_kernel", bytes = SIZE, port = 9210, largest = true }
+    assert.is_nil(r.error)
+    assert.equal(SIZE, r.received)
+    assert.equal(r.sent_sha256, r.received_sha256)
+    assert.is_true(r.device.offload)
+    assert.truthy(r.device.rx_super > 0, "no super-segment was read")
+    assert.truthy(r.device.rx_split > r.device.rx_super,
+      ("%d super-segments split into only %d segments"):format(r.device.rx_super, r.device.rx_split))
+    assert.truthy(r.largest > 0 and r.largest <= MSS, ("a hook saw %d bytes of payload"):format(r.largest))
+  end)
+
+  it("to the kernel too: what synfin writes behind the zero header arrives whole", function()
+    local r = bulk.run { dir = "to_kernel", bytes = SIZE // 4, port = 9211 }
+    assert.is_nil(r.error)
+    assert.equal(r.sent_sha256, r.received_sha256)
+    assert.is_true(r.device.offload)
+  end)
+
+  it("off: one wire segment per read, and the bytes still whole", function()
+    local r = bulk.run { dir = "from_kernel", bytes = SIZE // 4, port = 9212, offload = false, largest = true }
+    assert.is_nil(r.error)
+    assert.equal(r.sent_sha256, r.received_sha256)
+    assert.is_false(r.device.offload)
+    assert.equal(0, r.device.rx_super)
+    assert.truthy(r.largest <= MSS)
+  end)
+end)
