@@ -27,6 +27,9 @@ return {
     .. "(200 ms floor) are to fix (issue 16)" },
   { "^nonblocking_connect_poll call#3 ret$", "poll's return: the agent returns the revents bits of the one "
     .. "fd, the facade the number of ready fds. To fix in the facade (issue 16)" },
+  { "^recv_peek seg#%d+ missing$", "the ACK of the data read: Linux, past its quick-ACK start, may delay it "
+    .. "(tcp_send_delayed_ack, 40 ms at least) beyond the scenario's end; synfin ACKs at once. To fix with "
+    .. "the delayed-ACK pattern (issue 16)" },
   { "^read_eof seg#%d+ missing$", "the ACK of the peer's FIN: Linux delays it (tcp_fin enters pingpong "
     .. "mode: a delayed ACK, about 40 ms, in the hope of carrying the application's own FIN) and the "
     .. "scenario ends first; synfin ACKs a FIN at once. To fix with the delayed-ACK pattern (issue 16)" },
