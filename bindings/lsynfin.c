@@ -211,11 +211,20 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
     if (lua_isnoneornil(L, idx)) return;
     luaL_checktype(L, idx, LUA_TTABLE);
     idx = lua_absindex(L, idx);
+    /* a profile first (core/profile.c has its values), so that the
+     * settings given beside it win over it */
+    if (lua_getfield(L, idx, "profile") != LUA_TNIL) {
+        static const char *const opts[] = {"linux", "freebsd", "rfc", NULL};
+        sf_policy_profile(&cfg->policy, (sf_profile)check_choice(L, -1, "profile", opts));
+    }
+    lua_pop(L, 1);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
         sf_policy *p = &cfg->policy;
-        if (strcmp(k, "msl") == 0)
+        if (strcmp(k, "profile") == 0)
+            ; /* done above */
+        else if (strcmp(k, "msl") == 0)
             p->msl = check_time_in(L, -1, "setting", k, TIME_MAX_S);
         else if (strcmp(k, "rto") == 0)
             p->rto_initial = check_time_in(L, -1, "setting", k, RTO_MAX_S);
@@ -254,7 +263,13 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
             p->initial_window = (uint8_t)check_int_in(L, -1, "setting", k, 0, 100);
         else if (strcmp(k, "nagle") == 0)
             p->nagle = (uint8_t)check_bool(L, -1, "setting", k);
-        else if (strcmp(k, "tail_loss_probe") == 0)
+        else if (strcmp(k, "nagle_variant") == 0) {
+            static const char *const opts[] = {"rfc", "minshall", NULL};
+            p->nagle_variant = (uint8_t)check_choice(L, -1, k, opts);
+        } else if (strcmp(k, "rcv_after_close") == 0) {
+            static const char *const opts[] = {"keep", "reset", NULL};
+            p->rcv_after_close = (uint8_t)check_choice(L, -1, k, opts);
+        } else if (strcmp(k, "tail_loss_probe") == 0)
             p->tail_loss_probe = (uint8_t)check_bool(L, -1, "setting", k);
         else if (strcmp(k, "sack") == 0)
             p->sack = (uint8_t)check_bool(L, -1, "setting", k);

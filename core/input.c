@@ -742,6 +742,23 @@ static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
     if (fin || (c->fin_held && c->fin_off == 0)) process_fin(c, now);
 }
 
+/* New data after the application's CLOSE, when the policy says it reads
+ * no more (rcv_after_close, the sockets API's close()): RFC 1122 §4.2.2.13
+ * (SHOULD) answers it with a RST, as the data is lost, and the connection
+ * ends; the RST is the one any unwanted segment draws (§3.10.7.1: from its
+ * ACK field). Linux (tcp_rcv_state_process, "TCPAbortOnData") and FreeBSD
+ * (tcp_input, a socket without a descriptor) do so in FIN_WAIT_1/2. RFC
+ * 9293's CLOSE ends the sending side only (§3.10.4): the default receives. */
+static step_result check_data_after_close(sf_conn *c, const sf_seg *seg)
+{
+    if (c->pol.rcv_after_close != SF_RCV_AFTER_CLOSE_RESET || seg->len == 0) return STEP_NEXT;
+    if (c->state != SF_FIN_WAIT_1 && c->state != SF_FIN_WAIT_2) return STEP_NEXT;
+    if (!sf_seq_gt(seg->seq + seg->len, c->rcv_nxt)) return STEP_NEXT; /* nothing new */
+    sf_send_rst_for(c->stack, c, seg);
+    sf_conn_closed(c, SF_CAUSE_SEGMENT, "data after close", 0);
+    return STEP_DONE;
+}
+
 /* The steps of §3.10.7.4 after the first, each able to end the processing. */
 static void process_steps(sf_conn *c, uint64_t now, const sf_seg *seg)
 {
@@ -751,6 +768,7 @@ static void process_steps(sf_conn *c, uint64_t now, const sf_seg *seg)
     if (check_ack(c, now, seg) == STEP_DONE) return;
     sf_ecn_in(c, seg); /* RFC 3168 §6.1.3: a mark to echo, or the end of one */
     check_urg(c, seg);
+    if (check_data_after_close(c, seg) == STEP_DONE) return;
     process_text_and_fin(c, now, seg);
     /* the segment acked our FIN but its own FIN was not processed (beyond a
      * hole or the window): FIN_WAIT_2 after all */

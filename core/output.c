@@ -257,6 +257,28 @@ void sf_send_rst_for(sf_stack *st, sf_conn *c, const sf_seg *in)
     sf_emit_seg(st, c, &seg);
 }
 
+/* Nagle's algorithm (RFC 9293 §3.7.4, SHLD-7): whether a segment of n bytes
+ * (mss the full size) waits. Never one that carries our FIN. RFC 896's rule
+ * holds it while any data is unacknowledged; Minshall's variant (Linux's
+ * tcp_nagle_check, tcp_minshall_check) only while an earlier small segment
+ * is (nagle_sent remembers its end), so that a write of 1.5 MSS goes out
+ * whole, its small tail behind its full segment. */
+static bool nagle_holds(const sf_conn *c, uint32_t n, uint32_t mss, bool fin)
+{
+    if (!c->pol.nagle || n >= mss || fin || c->snd_nxt == c->snd_una) return false;
+    if (c->pol.nagle_variant != SF_NAGLE_MINSHALL) return true;
+    return sf_seq_gt(c->snd_sml, c->snd_una) && sf_seq_le(c->snd_sml, c->snd_nxt);
+}
+
+/* After a segment of n bytes that ends at `end` went out: Minshall's
+ * variant remembers where the last small one ended. (Before any, snd_sml is
+ * 0: should the data in flight span sequence number 0, a small segment
+ * waits as RFC 896 has it, which is harmless.) */
+static void nagle_sent(sf_conn *c, uint32_t n, uint32_t mss, uint32_t end)
+{
+    if (n && n < mss) c->snd_sml = end;
+}
+
 static bool can_send_data(sf_state s)
 {
     return s == SF_ESTABLISHED || s == SF_CLOSE_WAIT || s == SF_FIN_WAIT_1 || s == SF_CLOSING ||
@@ -302,9 +324,7 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge, uint32_t cwnd)
      * fit waits for the ACK that opens it, which data in flight brings (the
      * window is at least one SMSS, so with nothing in flight it fits). */
     if ((uint64_t)(c->snd_nxt - c->snd_una) + n > cwnd && c->snd_nxt != c->snd_una) return false;
-    /* Nagle (RFC 9293 §3.7.4): while data is unacknowledged, a segment
-     * smaller than the MSS waits, unless it carries our FIN */
-    if (c->pol.nagle && n < mss && !fin && c->snd_nxt != c->snd_una) return false;
+    if (nagle_holds(c, n, mss, fin)) return false;
 
     uint8_t flags = SF_ACK;
     if (fin) flags |= SF_FIN;
@@ -338,6 +358,7 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge, uint32_t cwnd)
     }
     bool new_data = sf_seq_ge(seg.seq, c->snd_max);
     c->snd_nxt += n + (fin ? 1u : 0u);
+    nagle_sent(c, n, mss, seg.seq + n);
     if (sf_seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
     if (fin) {
         c->fin_sent = true;

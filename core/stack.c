@@ -15,28 +15,24 @@ void sf_config_default(sf_config *cfg)
     cfg->mtu = 1500;
     cfg->policy.msl = 30 * 1000000ULL; /* Linux's TIME_WAIT is 60 s = 2 * 30 s */
     cfg->policy.rto_initial = 1000000; /* RFC 6298 (2.1) */
-    cfg->policy.rto_min = 1000000;     /* RFC 6298 (2.4): SHOULD be rounded up to 1 s */
+    cfg->policy.rto_min = 1000000;     /* RFC 6298 (2.4); the profile sets its own */
     cfg->policy.rto_max = 60000000;    /* RFC 6298 (2.5): a maximum of at least 60 s */
     cfg->policy.max_retries = 15;      /* Linux tcp_retries2 */
     cfg->policy.syn_retries = 7;       /* MUST-23: 0, 1, 3, ..., 63, 123 s: gives up at 183 s */
     cfg->policy.rcv_buf = 65535;
     cfg->policy.snd_buf = 65536;
     cfg->policy.mss = 1460;
-    cfg->policy.min_snd_mss = SF_MIN_SND_MSS;
     cfg->policy.ttl = 64;
     cfg->policy.r1 = 3;
     cfg->policy.soft_errors = 1;
-    cfg->policy.congestion_control = SF_CC_NEWRENO;
     cfg->policy.window_scaling = 1;
     cfg->policy.timestamps = 1;
     cfg->policy.sack = 1;
-    cfg->policy.keepalive_interval = 75000000;       /* Linux tcp_keepalive_intvl */
-    cfg->policy.keepalive_probes = 9;                /* Linux tcp_keepalive_probes */
-    cfg->policy.rst_in_time_wait = SF_TW_RST_CLOSE;  /* Linux, RFC 9293 */
-    cfg->policy.syn_in_time_wait = SF_TW_SYN_REOPEN; /* Linux, RFC 1122 §4.2.2.13 */
-    cfg->policy.syn_cookies = SF_SYN_COOKIES_AUTO;   /* Linux's tcp_syncookies = 1 */
-    cfg->policy.ecn = SF_ECN_ACCEPT;                 /* Linux's tcp_ecn = 2 */
-    cfg->challenge_ack_limit = 1000;                 /* Linux's historic default */
+    cfg->policy.ecn = SF_ECN_ACCEPT; /* Linux's tcp_ecn = 2, FreeBSD's net.inet.tcp.ecn.enable = 2 */
+    cfg->challenge_ack_limit = 1000; /* Linux's historic default */
+    /* where stacks differ (congestion control, initial window, RTO floor,
+     * Nagle's variant, TIME_WAIT, keep-alive probes, ...): Linux's values */
+    sf_policy_profile(&cfg->policy, SF_PROFILE_LINUX);
 }
 
 size_t sf_conn_sizeof(void)

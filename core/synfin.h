@@ -169,7 +169,7 @@ int sf_addr_is_unicast(uint32_t addr);
 typedef struct {
     uint64_t msl;         /* maximum segment lifetime; TIME_WAIT lasts 2*MSL */
     uint64_t rto_initial; /* RFC 6298 (2.1): 1 s */
-    uint64_t rto_min;     /* RFC 6298 (2.4): rounded up to 1 s */
+    uint64_t rto_min;     /* RFC 6298 (2.4): rounded up to 1 s (FreeBSD: 30 ms) */
     uint64_t rto_max;     /* RFC 6298 (2.5): at least 60 s */
     uint32_t max_retries; /* R2: retransmissions of data/FIN before giving up (MUST-21) */
     uint32_t r1;          /* R1: at this many, the application hears of it (SHLD-9, SHLD-10: 3) */
@@ -203,12 +203,24 @@ typedef struct {
     uint64_t keepalive_interval;
     uint32_t keepalive_probes;
     uint8_t nagle; /* RFC 9293 §3.7.4 (SHLD-7): hold small segments while data is unacked */
-    /* RFC 9293 §3.8.2 (MUST-19): SF_CC_NEWRENO (default: RFC 5681, RFC 6582),
-     * SF_CC_CUBIC (RFC 9438, Linux's default), or SF_CC_NONE: the peer's
-     * window alone limits what is sent */
+    /* which small segments Nagle holds (sf_nagle_variant): SF_NAGLE_RFC holds
+     * one while any data is unacknowledged (RFC 896, RFC 9293 §3.7.4);
+     * SF_NAGLE_MINSHALL (Linux's tcp_nagle_check) only while an earlier small
+     * segment is */
+    uint8_t nagle_variant;
+    /* data that comes after the application's CLOSE (sf_rcv_after_close):
+     * SF_RCV_AFTER_CLOSE_KEEP receives it (RFC 9293 §3.10.4: CLOSE ends the
+     * sending side only); _RESET answers new data in FIN_WAIT_1/2 with a RST
+     * and ends the connection (RFC 1122 §4.2.2.13: the data is lost), as
+     * the sockets API's close(), after which nothing can read, does */
+    uint8_t rcv_after_close;
+    /* RFC 9293 §3.8.2 (MUST-19): SF_CC_NEWRENO (RFC 5681, RFC 6582: the rfc
+     * profile's), SF_CC_CUBIC (RFC 9438: the linux and freebsd profiles'),
+     * or SF_CC_NONE: the peer's window alone limits what is sent */
     uint8_t congestion_control;
-    /* the initial window in segments (RFC 6928: 10, Linux's); 0 (default):
-     * RFC 5681 §3.1's min(4*SMSS, max(2*SMSS, 4380 bytes)) */
+    /* the initial window in segments (RFC 6928: 10, the linux and freebsd
+     * profiles'); 0 (the rfc profile's): RFC 5681 §3.1's
+     * min(4*SMSS, max(2*SMSS, 4380 bytes)) */
     uint8_t initial_window;
     /* RFC 8985 §7 Tail Loss Probe (default 0, as RFC 9293 has none): when
      * ACKs stop coming with data in flight, probe after about two RTTs with
@@ -242,6 +254,23 @@ typedef struct {
 
 /* sf_policy.ecn */
 enum { SF_ECN_OFF, SF_ECN_ACCEPT, SF_ECN_ON };
+
+/* Nagle's variants (sf_policy.nagle_variant). */
+typedef enum { SF_NAGLE_RFC, SF_NAGLE_MINSHALL } sf_nagle_variant;
+
+/* Data after the application's CLOSE (sf_policy.rcv_after_close). */
+typedef enum { SF_RCV_AFTER_CLOSE_KEEP, SF_RCV_AFTER_CLOSE_RESET } sf_rcv_after_close;
+
+/* Stack profiles: the policy values where stacks differ, by name
+ * (core/profile.c has the table, each value with its source). */
+typedef enum { SF_PROFILE_LINUX, SF_PROFILE_FREEBSD, SF_PROFILE_RFC } sf_profile;
+
+/* Sets in pol the values the profile names (the rest stays). */
+void sf_policy_profile(sf_policy *pol, sf_profile profile);
+/* "linux", "freebsd", "rfc" as a profile; -1 for any other name. */
+int sf_profile_parse(const char *name);
+/* The profile's name ("linux", ...; "?" out of range). */
+const char *sf_profile_name(sf_profile profile);
 
 /* The congestion controllers (sf_policy.congestion_control). */
 enum { SF_CC_NONE, SF_CC_NEWRENO, SF_CC_CUBIC };
@@ -282,8 +311,9 @@ typedef struct {
     sf_policy policy;
 } sf_config;
 
-/* Fills cfg with the defaults (MSL 30 s, RTO 1 s/1 s/60 s, 15 and 6 retries,
- * 64 KiB buffers, MSS 1460, backlog 128). */
+/* Fills cfg with the defaults (MSL 30 s, RTO 1 s/60 s, 15 and 7 retries,
+ * 64 KiB buffers, MSS 1460, backlog 128) and the linux profile's policy
+ * (sf_policy_profile: where stacks differ, Linux's value). */
 void sf_config_default(sf_config *cfg);
 
 /* ---- events -------------------------------------------------------------------- */

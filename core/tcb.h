@@ -112,6 +112,8 @@ struct sf_conn {
                              retransmission SND.NXT restarts at SND.UNA, and ACKs
                              up to snd_max are still acceptable */
     uint32_t max_snd_wnd; /* RFC 5961 §5: largest window the peer offered */
+    uint32_t snd_sml;     /* end of the last segment sent smaller than the MSS
+                             (Minshall's Nagle, policy nagle_variant) */
     uint16_t snd_mss;     /* the peer's MSS (RFC 9293 §3.7.1: 536 if absent) */
     /* RFC 7323 §2: window scale shifts, both 0 unless both ends offered it */
     uint8_t snd_wscale; /* applied to the windows the peer sends */

@@ -6,6 +6,15 @@ local fixture = require "synfin.fixture"
 
 local MSS = 1460
 
+-- RFC 5681's NewReno and initial window, which these cases count in (the
+-- default, the linux profile, has CUBIC and an initial window of 10
+-- segments, RFC 9438 and RFC 6928): settings with those two added.
+local function rfc5681(settings)
+  local s = { congestion_control = "newreno", initial_window = 0 }
+  for k, v in pairs(settings or {}) do s[k] = v end
+  return s
+end
+
 -- Our data segments sent since index `from` of the trace.
 local function data_since(t, from)
   local list = {}
@@ -18,7 +27,7 @@ end
 
 describe("slow start", function()
   it("MUST-19: the initial window is 3 segments of 1460 bytes (RFC 5681 §3.1: min(4*SMSS, max(2*SMSS, 4380)))", function()
-    local t = fixture.at_state("ESTABLISHED")
+    local t = fixture.at_state("ESTABLISHED", { settings = rfc5681() })
     local from = #t.net:records() + 1
     t.c:send(("s"):rep(20000))
     t.net:sleep(0.5)
@@ -28,7 +37,7 @@ describe("slow start", function()
   end)
 
   it("MUST-19: each ACK in slow start opens the window by one segment: the window doubles each round trip", function()
-    local t = fixture.at_state("ESTABLISHED")
+    local t = fixture.at_state("ESTABLISHED", { settings = rfc5681() })
     t.c:send(("s"):rep(60000))
     local acked = 1
     local rounds = {}
@@ -51,7 +60,7 @@ describe("slow start", function()
 
   it("RFC 5681 §3.1: after a lost SYN the initial window is one segment", function()
     local net = synfin.sim { latency = 0.01 }
-    local a, b = net:host "10.0.0.1", net:peer "10.0.0.2"
+    local a, b = net:host("10.0.0.1", rfc5681()), net:peer "10.0.0.2"
     a:hook("egress", { flags = "=S", count = 1 }, function() return "drop" end)
     local c = a:connect("10.0.0.2", 80, { sport = 40000 })
     local syn = net:expect({ from = a, flags = "=S" }, 2)
@@ -77,7 +86,7 @@ end)
 
 describe("losses", function()
   it("MUST-19: a retransmission timeout brings the window down to one segment (RFC 5681 (4) and §3.1)", function()
-    local t = fixture.at_state("ESTABLISHED")
+    local t = fixture.at_state("ESTABLISHED", { settings = rfc5681() })
     t.c:send(("s"):rep(20000))
     t.net:sleep(0)
     local from = #t.net:records() + 1
@@ -88,7 +97,7 @@ describe("losses", function()
   end)
 
   it("RFC 5681 §3.2: the third duplicate ACK triggers a fast retransmit, long before the RTO", function()
-    local t = fixture.at_state("ESTABLISHED")
+    local t = fixture.at_state("ESTABLISHED", { settings = rfc5681() })
     t.c:send(("s"):rep(20000))
     t.net:sleep(0) -- 3 segments in flight: 1, 1461, 2921
     t:send { flags = "A", ack = 1 + MSS } -- the first arrived: two more segments go
@@ -106,7 +115,7 @@ describe("losses", function()
   end)
 
   it("RFC 3042 (Limited Transmit): the first and second duplicate ACKs each let one new segment go, beyond cwnd", function()
-    local t = fixture.at_state("ESTABLISHED")
+    local t = fixture.at_state("ESTABLISHED", { settings = rfc5681() })
     t.c:send(("s"):rep(20000))
     t.net:sleep(0) -- the initial window: 3 segments, 1, 1461, 2921
     t:skip()
@@ -124,7 +133,7 @@ describe("losses", function()
 
   it("RFC 3042: with 3 segments in flight, the loss of the first is repaired by fast retransmit, not by the RTO", function()
     local net = synfin.sim { seed = 5, latency = 0.01 }
-    local a, b = net:host "10.0.0.1", net:host "10.0.0.2"
+    local a, b = net:host("10.0.0.1", rfc5681()), net:host("10.0.0.2", rfc5681())
     -- the first data segment is lost once; its two successors draw only two
     -- duplicate ACKs, and Limited Transmit's new segments draw the third
     local dropped = false
@@ -155,7 +164,7 @@ describe("losses", function()
   end)
 
   it("RFC 6582 (NewReno): a partial ACK during fast recovery retransmits the next hole at once", function()
-    local t = fixture.at_state("ESTABLISHED", { settings = { congestion_control = "newreno" } })
+    local t = fixture.at_state("ESTABLISHED", { settings = rfc5681() })
     t.c:send(("s"):rep(40000))
     t.net:sleep(0)
     -- let the window grow to 6 segments: ACK the first three
@@ -178,7 +187,7 @@ describe("losses", function()
 
   it("MUST-19: a lossy bulk transfer completes, recovering mostly by fast retransmit", function()
     local net = synfin.sim { seed = 11, latency = 0.01, loss = 0.02 }
-    local a, b = net:host "10.0.0.1", net:host("10.0.0.2", { rcv_buf = 65535 })
+    local a, b = net:host("10.0.0.1", rfc5681()), net:host("10.0.0.2", rfc5681 { rcv_buf = 65535 })
     local l = b:listen(80)
     local payload = ("0123456789"):rep(30000)
     local got
@@ -235,7 +244,7 @@ describe("sender silly window syndrome avoidance (RFC 9293 §3.8.6.2.1)", functi
 end)
 
 describe("tail loss probe (RFC 8985 §7, policy tail_loss_probe, off by default)", function()
-  local tlp = { tail_loss_probe = true }
+  local tlp = rfc5681 { tail_loss_probe = true }
 
   -- A connection whose RTT was measured (the fixture's peer ACKs 20 ms
   -- after our segment), and its probe timeout: 2*SRTT, at least 10 ms.

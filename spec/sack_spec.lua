@@ -7,6 +7,15 @@ local synfin = require "synfin"
 local fixture = require "synfin.fixture"
 
 local SEG = 500
+
+-- RFC 5681's NewReno and initial window, which these cases count in (the
+-- default, the linux profile, has CUBIC and an initial window of 10
+-- segments, RFC 9438 and RFC 6928): settings with those two added.
+local function rfc5681(settings)
+  local s = { congestion_control = "newreno", initial_window = 0 }
+  for k, v in pairs(settings or {}) do s[k] = v end
+  return s
+end
 local data = ("0123456789"):rep(SEG // 10)
 
 -- The peer's segment number i (1-based), relative seq 1 + (i-1)*500.
@@ -15,6 +24,7 @@ local function seq(i) return 1 + (i - 1) * SEG end
 local function established(opts)
   opts = opts or {}
   opts.peer_sack = opts.peer_sack ~= false
+  opts.settings = rfc5681(opts.settings)
   return fixture.at_state("ESTABLISHED", opts)
 end
 
@@ -98,7 +108,7 @@ describe("SACK (RFC 2018) as a receiver", function()
 
   it("helps a lossy transfer between two synfin hosts end with the data whole", function()
     local net = synfin.sim { seed = 4, latency = 0.01, loss = 0.03 }
-    local a, b = net:host "10.0.0.1", net:host "10.0.0.2"
+    local a, b = net:host("10.0.0.1", rfc5681()), net:host("10.0.0.2", rfc5681())
     local l = b:listen(80)
     local payload = ("abcdefghij"):rep(6000) -- fits the receive buffer: no reader needed meanwhile
     local got, sacks = {}, 0

@@ -1933,9 +1933,9 @@ describe("smoltcp: delayed ACK", function()
   end)
 end)
 
-describe("smoltcp: Nagle", function()
+describe("smoltcp: Nagle (RFC 896's rule, as smoltcp has it: nagle_variant = \"rfc\")", function()
   it("smoltcp test_nagle: with data in flight full segments go and a small one waits for the ACK", function()
-    local t = fixture.at_state("ESTABLISHED", { peer_mss = 6, settings = { nagle = true, min_snd_mss = 1 } })
+    local t = fixture.at_state("ESTABLISHED", { peer_mss = 6, settings = { nagle = true, nagle_variant = "rfc", min_snd_mss = 1 } })
     t.c:send("abcdef")
     t:expect { flags = "=PA", seq = 1, ack = 1, win = 65535, len = 6, payload = "abcdef" }
     t.c:send("foobar")
@@ -1949,7 +1949,7 @@ describe("smoltcp: Nagle", function()
   end)
 
   it("smoltcp test_final_packet_in_stream_doesnt_wait_for_nagle: close lets the last small segment go with the FIN", function()
-    local t = fixture.at_state("ESTABLISHED", { peer_mss = 6, settings = { nagle = true, min_snd_mss = 1 } })
+    local t = fixture.at_state("ESTABLISHED", { peer_mss = 6, settings = { nagle = true, nagle_variant = "rfc", min_snd_mss = 1 } })
     t.c:send("abcdef0")
     t.c:close()
     t:expect { flags = "=A", seq = 1, ack = 1, win = 65535, len = 6, payload = "abcdef" }

@@ -230,20 +230,6 @@ function facade.install(kernel)
     return m
   end
 
-  -- A closed socket's connection lives on: Linux answers data that comes
-  -- after close() with a RST (the socket will never read it).
-  local function orphan(self, c)
-    self.net:_watching(function()
-      local st = c:state()
-      if st == "CLOSED" or st == "TIME_WAIT" then return true end
-      if c:info().rcv_queued > 0 then
-        c:abort()
-        return true
-      end
-      return false
-    end)
-  end
-
   -- Each call: its arguments -> a function that tries it now, returning
   -- the result ({ ret, value, ... } or { errno }), or nil while it blocks.
   local OPS = {}
@@ -478,7 +464,10 @@ function facade.install(kernel)
         return ok(0)
       end
       if not s.shut_wr then c:close() end
-      orphan(self, c)
+      -- a closed socket's connection lives on, but nothing will read: data
+      -- that comes after close() is answered with a RST (synfin's policy
+      -- rcv_after_close, RFC 1122 4.2.2.13, as Linux's tcp_rcv_state_process)
+      c:set { rcv_after_close = "reset" }
       if linger and linger.onoff ~= 0 and not s.nonblock and FIN_UNACKED[c:state()] then
         deadline = self.net:now() + linger.linger
         return nil

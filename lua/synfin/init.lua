@@ -194,7 +194,8 @@ local SETTINGS = { msl = true, rto = true, rto_min = true, rto_max = true, retri
   user_timeout = true, keepalive = true, keepalive_interval = true, keepalive_probes = true,
   ttl = true, tos = true, congestion_control = true, r1 = true, soft_errors = true,
   window_scaling = true, timestamps = true, mtu = true, quiet_time = true,
-  tail_loss_probe = true, sack = true, min_snd_mss = true, syn_cookies = true, initial_window = true, ecn = true }
+  tail_loss_probe = true, sack = true, min_snd_mss = true, syn_cookies = true, initial_window = true,
+  profile = true, nagle_variant = true, rcv_after_close = true, ecn = true }
 
 ------------------------------------------------------------------------------
 -- The net: a deterministic virtual network with a virtual clock, made by

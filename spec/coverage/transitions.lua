@@ -105,6 +105,10 @@ return {
 
   -- not in RFC 9293: the fin_wait_2_timeout policy (Linux's tcp_fin_timeout)
   { "FIN_WAIT_2", "CLOSED", "timer FIN_WAIT_2 timeout", ref = "policy fin_wait_2_timeout (not in RFC 9293)" },
+  { "FIN_WAIT_1", "CLOSED", "segment data after close",
+    ref = "policy rcv_after_close = reset: RFC 1122 4.2.2.13, the sockets API's close()" },
+  { "FIN_WAIT_2", "CLOSED", "segment data after close",
+    ref = "policy rcv_after_close = reset: RFC 1122 4.2.2.13, the sockets API's close()" },
   { "SYN_SENT", "CLOSED", "segment ICMP destination unreachable (hard error)", ref = "§3.9.2.2 SHLD-26: an ICMP hard error aborts" },
   { "ESTABLISHED", "CLOSED", "segment ICMP destination unreachable (hard error)", ref = "§3.9.2.2 SHLD-26: an ICMP hard error aborts" },
   { "SYN_SENT", "CLOSED", "timer user timeout", ref = "§3.10.8 USER TIMEOUT (policy user_timeout): any state" },

@@ -1,0 +1,142 @@
+/* profile.c - stack profiles: the policy values where Linux, FreeBSD and the
+ * RFCs differ, by name, in one table, so that the Lua binding, the CLI and
+ * C embedders get the same ones. Each value says what the stack does and
+ * where that is documented (an RFC section, a Linux sysctl or kernel
+ * function, a FreeBSD sysctl or kernel function). What is not here is the
+ * same in all three (or synfin has no policy for it): sf_config_default. */
+#include "synfin.h"
+
+#include <string.h>
+
+/* Linux (6.x, net/ipv4): the values of a kernel with its default sysctls. */
+static void linux_profile(sf_policy *p)
+{
+    /* Not yet here, though Linux differs (spec/conformance/differential.md,
+     * "to fix"): TCP_RTO_MIN, 200 ms (include/net/tcp.h; sysctl
+     * net.ipv4.tcp_rto_min_us since 6.11), by which tcp_set_rto floors the
+     * variance term (an RTO of about the RTT plus 200 ms on a short path,
+     * not RFC 6298's 1 s); and RFC 8985's Tail Loss Probe, on by
+     * net.ipv4.tcp_early_retrans = 3 (tcp_schedule_loss_probe). Both change
+     * the timing that most of synfin's own specs assert: the default keeps
+     * RFC 6298's 1 s and no probe until those specs say which they mean. */
+    p->rto_min = 1000000;
+    p->tail_loss_probe = 0;
+    /* net.ipv4.tcp_congestion_control = cubic (CONFIG_DEFAULT_TCP_CONG) */
+    p->congestion_control = SF_CC_CUBIC;
+    /* TCP_INIT_CWND = 10 (include/net/tcp.h, tcp_init_cwnd): RFC 6928 */
+    p->initial_window = 10;
+    /* Linux starts every connection in quick-ACK mode (tcp_incr_quickack:
+     * up to 16 segments ACKed at once) and delays later ACKs by an adaptive
+     * ATO of 40 to 200 ms (TCP_ATO_MIN, TCP_DELACK_MAX). synfin has no
+     * quick-ACK mode: of its two behaviours, ACKing at once is the one the
+     * kernel shows in short exchanges (spec/conformance/differential.md) */
+    p->delayed_ack = 0;
+    /* net.ipv4.tcp_keepalive_intvl = 75 s, tcp_keepalive_probes = 9 */
+    p->keepalive_interval = 75000000;
+    p->keepalive_probes = 9;
+    /* net.ipv4.tcp_min_snd_mss = 48 (TCP_MIN_SND_MSS, since 5.2) */
+    p->min_snd_mss = 48;
+    /* Minshall's variant: tcp_nagle_check holds a small segment only while
+     * an earlier small one is unacknowledged (tcp_minshall_check) */
+    p->nagle_variant = SF_NAGLE_MINSHALL;
+    /* net.ipv4.tcp_rfc1337 = 0: a RST ends TIME_WAIT (tcp_timewait_state_process) */
+    p->rst_in_time_wait = SF_TW_RST_CLOSE;
+    /* tcp_timewait_state_process (TCP_TW_SYN): a SYN above RCV.NXT, or with
+     * a newer timestamp, opens a new connection (RFC 1122 §4.2.2.13) */
+    p->syn_in_time_wait = SF_TW_SYN_REOPEN;
+    /* net.ipv4.tcp_syncookies = 1: cookies only when the SYN queue is full */
+    p->syn_cookies = SF_SYN_COOKIES_AUTO;
+}
+
+/* FreeBSD (14.x, sys/netinet, its default "freebsd" TCP stack). */
+static void freebsd_profile(sf_policy *p)
+{
+    /* net.inet.tcp.rexmit_min = 30 ms (TCPTV_MIN) */
+    p->rto_min = 30000;
+    /* net.inet.tcp.cc.algorithm = cubic since 14.0 (cc_cubic(4): "the
+     * default for TCP"); newreno before (mod_cc(4)) */
+    p->congestion_control = SF_CC_CUBIC;
+    /* net.inet.tcp.initcwnd_segments = 10 (RFC 6928) */
+    p->initial_window = 10;
+    /* the default stack (net.inet.tcp.functions_default = freebsd) has no
+     * Tail Loss Probe; only the RACK stack (tcp_rack) has one */
+    p->tail_loss_probe = 0;
+    /* net.inet.tcp.delacktime = 40 ms (100 ms before FreeBSD 12.2, r360010),
+     * and at least every other full segment (tuning(7)) */
+    p->delayed_ack = 40000;
+    /* net.inet.tcp.keepintvl = 75 s; net.inet.tcp.keepcnt = 8 (TCPTV_KEEPCNT) */
+    p->keepalive_interval = 75000000;
+    p->keepalive_probes = 8;
+    /* net.inet.tcp.minmss = 216 (TCP_MINMSS) */
+    p->min_snd_mss = 216;
+    /* tcp_output sends a segment smaller than the MSS only when idle (all
+     * sent data acknowledged) or TCP_NODELAY: RFC 896's rule */
+    p->nagle_variant = SF_NAGLE_RFC;
+    /* tcp_twcheck drops a RST in TIME_WAIT ("see Stevens, vol. 2, p. 964 and
+     * RFC 1337") */
+    p->rst_in_time_wait = SF_TW_RST_IGNORE;
+    /* tcp_twcheck: a SYN above the old RCV.NXT ends TIME_WAIT and starts over */
+    p->syn_in_time_wait = SF_TW_SYN_REOPEN;
+    /* net.inet.tcp.syncookies = 1, syncookies_only = 0: when the syncache
+     * overflows */
+    p->syn_cookies = SF_SYN_COOKIES_AUTO;
+}
+
+/* The RFCs read literally: RFC 9293 and the standards it names. */
+static void rfc_profile(sf_policy *p)
+{
+    /* RFC 6298 (2.4): the RTO SHOULD be rounded up to 1 s */
+    p->rto_min = 1000000;
+    /* RFC 5681 and RFC 6582 (NewReno), which RFC 9293 §3.8.2 names (MUST-19) */
+    p->congestion_control = SF_CC_NEWRENO;
+    /* RFC 5681 §3.1: min(4*SMSS, max(2*SMSS, 4380 bytes)); RFC 6928's 10
+     * segments are Experimental */
+    p->initial_window = 0;
+    /* RFC 9293 has no tail probe (RFC 8985 is a later standard) */
+    p->tail_loss_probe = 0;
+    /* RFC 9293 §3.8.6.3 (SHLD-18, MUST-40): delay ACKs, less than 0.5 s, at
+     * least every second full segment; RFC 1122 §4.2.3.2: typically 200 ms */
+    p->delayed_ack = 200000;
+    /* RFC 9293 §3.8.4 fixes the idle time (two hours, MUST-28) but neither
+     * the interval nor the count, only that one lost probe never ends the
+     * connection (MUST-29): BSD's and Linux's 75 s and 9 */
+    p->keepalive_interval = 75000000;
+    p->keepalive_probes = 9;
+    /* no floor but IPv4's: every host takes a 68-octet datagram (RFC 791),
+     * 28 bytes past the IP and TCP headers */
+    p->min_snd_mss = 28;
+    /* RFC 896, RFC 9293 §3.7.4: hold while any data is unacknowledged */
+    p->nagle_variant = SF_NAGLE_RFC;
+    /* RFC 9293 §3.10.7.4: a RST in TIME-WAIT closes (RFC 1337 is Informational) */
+    p->rst_in_time_wait = SF_TW_RST_CLOSE;
+    /* RFC 9293 §3.10.7.4 fourth step: a SYN in a synchronized state draws a
+     * challenge ACK (RFC 5961 §4); reopening from TIME-WAIT is RFC 1122
+     * §4.2.2.13's MAY (MAY-2) */
+    p->syn_in_time_wait = SF_TW_SYN_CHALLENGE;
+    /* RFC 9293 has no SYN cookies (RFC 4987 is Informational) */
+    p->syn_cookies = SF_SYN_COOKIES_NEVER;
+}
+
+void sf_policy_profile(sf_policy *pol, sf_profile profile)
+{
+    switch (profile) {
+    case SF_PROFILE_LINUX: linux_profile(pol); break;
+    case SF_PROFILE_FREEBSD: freebsd_profile(pol); break;
+    case SF_PROFILE_RFC: rfc_profile(pol); break;
+    }
+}
+
+static const char *const NAMES[] = {"linux", "freebsd", "rfc"};
+
+int sf_profile_parse(const char *name)
+{
+    for (int i = 0; name && i < (int)(sizeof NAMES / sizeof NAMES[0]); i++)
+        if (strcmp(name, NAMES[i]) == 0) return i;
+    return -1;
+}
+
+const char *sf_profile_name(sf_profile profile)
+{
+    unsigned i = (unsigned)profile;
+    return i < sizeof NAMES / sizeof NAMES[0] ? NAMES[i] : "?";
+}
