@@ -682,7 +682,7 @@ static int l_sim_tun(lua_State *L)
 }
 
 /* sim:tun_stats() -> { rx_packets, tx_packets, tx_dropped, ignored, offload,
- * rx_super, rx_split } or nil */
+ * rx_super, rx_split, tx_super } or nil */
 static int l_sim_tun_stats(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
@@ -704,6 +704,8 @@ static int l_sim_tun_stats(lua_State *L)
     lua_setfield(L, -2, "rx_super");
     lua_pushinteger(L, (lua_Integer)st.rx_split);
     lua_setfield(L, -2, "rx_split");
+    lua_pushinteger(L, (lua_Integer)st.tx_super);
+    lua_setfield(L, -2, "tx_super");
     return 1;
 }
 

@@ -92,7 +92,10 @@ bool sf_cc_on_dupack(sf_conn *c)
         c->cwnd += smss(c); /* RFC 5681 (4.3): inflate for the segment that left */
         return false;
     }
-    if (++c->dupacks != 3) return false;
+    /* RFC 6675 §5: the third duplicate ACK, or fewer when the SACKed bytes
+     * already show SND.UNA lost (IsLost) */
+    ++c->dupacks;
+    if (c->dupacks < 3 ? !(c->sack_ok && sf_sack_una_lost(c)) : c->dupacks != 3) return false;
     /* RFC 6582 §3.2 (2): fast retransmit, unless the loss this ACK reports
      * was already recovered (SND.UNA has not passed `recover`) */
     if (c->recover_valid && sf_seq_le(c->snd_una, c->recover)) return false;

@@ -76,6 +76,13 @@ uint32_t sf_sack_update(sf_conn *c, const sf_seg *seg)
     return after > before ? after - before : 0;
 }
 
+bool sf_sack_una_lost(const sf_conn *c)
+{
+    /* RFC 6675 §4, IsLost(SND.UNA): more than (DupThresh - 1) * SMSS bytes
+     * above it SACKed (DupThresh = 3) */
+    return c->sacked_n > 0 && sacked_bytes(c) > 2 * sf_eff_mss(c);
+}
+
 bool sf_sack_una_rxt_lost(const sf_conn *c)
 {
     if (c->sacked_n == 0 || !sf_seq_gt(c->high_rxt, c->snd_una)) return false;

@@ -28,7 +28,8 @@ void sf_config_default(sf_config *cfg)
     cfg->policy.window_scaling = 1;
     cfg->policy.timestamps = 1;
     cfg->policy.sack = 1;
-    cfg->policy.ecn = SF_ECN_ACCEPT; /* Linux's tcp_ecn = 2, FreeBSD's net.inet.tcp.ecn.enable = 2 */
+    cfg->policy.ecn =
+        SF_ECN_ACCEPT; /* Linux's tcp_ecn = 2, FreeBSD's net.inet.tcp.ecn.enable = 2 */
     cfg->challenge_ack_limit = 1000; /* Linux's historic default */
     /* where stacks differ (congestion control, initial window, RTO floor,
      * Nagle's variant, TIME_WAIT, keep-alive probes, ...): Linux's values */

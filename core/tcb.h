@@ -428,6 +428,10 @@ bool sf_sack_next_hole(const sf_conn *c, uint32_t *start, uint32_t *end);
  * data sent after it has been SACKed, and SND.UNA has not moved (the idea
  * of RFC 8985's RACK, for the one case NewReno cannot see without an RTO). */
 bool sf_sack_una_rxt_lost(const sf_conn *c);
+/* RFC 6675 §4 IsLost(SND.UNA): the SACKed bytes above it say it is lost,
+ * however few duplicate ACKs said so (one ACK may cover many segments: a
+ * receiver's GRO, a GSO super-segment, a stretch ACK) */
+bool sf_sack_una_lost(const sf_conn *c);
 /* output.c: sends the data at [start, end) again, one segment at most
  * (the congestion window does not count: fast recovery allows it);
  * returns whether it sent one. */

@@ -241,6 +241,8 @@ static int process_due(sf_rt *rt)
         sf_sim_step(sim, now);
         did = 1;
     }
+    /* what the step sent goes out now, before any wait */
+    if (rt->drv.flush) rt->drv.flush(rt->drv.ud);
     if (did && rt->progress) rt->progress(rt->progress_ud);
     return did;
 }

@@ -48,7 +48,11 @@ typedef struct {
     uint64_t (*next_time)(void *ud);
     /* Runs the driver's timers that are due at `now`; NULL when next_time is. */
     void (*run_timers)(void *ud, uint64_t now);
-    void *ud; /* the first argument of the four above */
+    /* Writes what the driver held back from `send` to write together (TUN
+     * GSO); called after every step of the net, and before it waits. NULL:
+     * it holds nothing. */
+    void (*flush)(void *ud);
+    void *ud; /* the first argument of the five above */
 } sf_rt_driver;
 
 /* Attaches a driver to `sim`: adds the bare peer at drv->peer_addr and

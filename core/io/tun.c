@@ -42,6 +42,16 @@ struct sf_tun {
     sf_tun_stats stats;
     uint8_t rbuf[VNET_HDR + MAX_IP]; /* one read */
     uint8_t seg[MAX_IP];             /* one wire segment split off a super-segment */
+    /* segments sent back to back, held to go in one write as a GSO
+     * super-segment (the kernel splits it: one write and one trip up its
+     * stack instead of one per segment) */
+    struct {
+        uint8_t pkt[MAX_IP];
+        size_t len, hdr, mss;
+        uint32_t next_seq;
+        int segs;
+        bool full; /* every segment so far had mss bytes: another may follow */
+    } gso;
 };
 
 uint64_t sf_tun_now(const sf_tun *tun)
@@ -49,18 +59,105 @@ uint64_t sf_tun_now(const sf_tun *tun)
     return sf_rt_now(tun->rt);
 }
 
-static void port_send(void *ud, const uint8_t *pkt, size_t len)
+/* One write: a TUN device takes whole datagrams; with offloads, behind a
+ * virtio_net_hdr (zero: no GSO, the checksum done). */
+static void write_packet(sf_tun *tun, const struct virtio_net_hdr *h, const uint8_t *pkt,
+                         size_t len)
 {
-    sf_tun *tun = ud;
-    /* one packet per write: a TUN device takes whole datagrams; with
-     * offloads, behind a zero virtio_net_hdr (no GSO, the checksum done) */
-    static const struct virtio_net_hdr none;
-    struct iovec iov[2] = {{(void *)&none, VNET_HDR}, {(void *)pkt, len}};
+    struct iovec iov[2] = {{(void *)h, VNET_HDR}, {(void *)pkt, len}};
     size_t want = tun->vnet ? VNET_HDR + len : len;
     if (writev(tun->fd, tun->vnet ? iov : iov + 1, tun->vnet ? 2 : 1) == (ssize_t)want)
         tun->stats.tx_packets++;
     else
         tun->stats.tx_dropped++;
+}
+
+static uint16_t ip_checksum(const uint8_t *ip, size_t len);
+
+/* The held segments: one as it was, several as a super-segment the kernel
+ * segments as its own GSO would (tcp_gso_segment): headers copied, the
+ * sequence number advanced by gso_size, the IP id counting up, PSH on the
+ * last only; its TCP checksum is left partial (NEEDS_CSUM: the pseudo
+ * header's sum), as for any GSO packet. */
+static void gso_flush(void *ud)
+{
+    sf_tun *tun = ud;
+    static const struct virtio_net_hdr none;
+    uint8_t *p = tun->gso.pkt;
+    if (tun->gso.segs == 1) write_packet(tun, &none, p, tun->gso.len);
+    if (tun->gso.segs > 1) {
+        size_t ihl = (size_t)(p[0] & 15) * 4, tcplen = tun->gso.len - ihl;
+        sf_put16(p + 2, (uint16_t)tun->gso.len);
+        sf_put16(p + 10, 0);
+        sf_put16(p + 10, ip_checksum(p, ihl));
+        uint32_t sum = (uint32_t)sf_get16(p + 12) + sf_get16(p + 14) + sf_get16(p + 16) +
+                       sf_get16(p + 18) + (uint32_t)IPPROTO_TCP_NUM + (uint32_t)tcplen;
+        while (sum >> 16)
+            sum = (sum & 0xffff) + (sum >> 16);
+        sf_put16(p + ihl + 16, (uint16_t)sum);
+        struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                                   .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+                                   .hdr_len = (uint16_t)tun->gso.hdr,
+                                   .gso_size = (uint16_t)tun->gso.mss,
+                                   .csum_start = (uint16_t)ihl,
+                                   .csum_offset = 16};
+        write_packet(tun, &h, p, tun->gso.len);
+        tun->stats.tx_super++;
+    }
+    tun->gso.segs = 0;
+}
+
+/* Whether pkt (TCP, header hdr bytes, payload n) continues the held
+ * segments: the next sequence number, no more than their size, headers the
+ * same but for what GSO rewrites (lengths, id, checksums, seq, PSH). */
+static bool gso_continues(const sf_tun *tun, const uint8_t *pkt, size_t hdr, size_t n)
+{
+    const uint8_t *q = tun->gso.pkt;
+    size_t ihl = (size_t)(pkt[0] & 15) * 4;
+    if (!tun->gso.segs || !tun->gso.full || hdr != tun->gso.hdr || n > tun->gso.mss ||
+        tun->gso.len + n > MAX_IP || sf_get32(pkt + ihl + 4) != tun->gso.next_seq)
+        return false;
+    if (memcmp(pkt, q, 2) || memcmp(pkt + 6, q + 6, 4) || memcmp(pkt + 12, q + 12, ihl - 12))
+        return false;
+    const uint8_t *a = pkt + ihl, *b = q + ihl;
+    return !memcmp(a, b, 4) && !memcmp(a + 8, b + 8, 5) &&
+           (a[13] & ~TCP_PSH) == (b[13] & ~TCP_PSH) && !memcmp(a + 14, b + 14, 2) &&
+           !memcmp(a + 18, b + 18, hdr - ihl - 18);
+}
+
+static void port_send(void *ud, const uint8_t *pkt, size_t len)
+{
+    sf_tun *tun = ud;
+    static const struct virtio_net_hdr none;
+    size_t ihl = len >= 20 ? (size_t)(pkt[0] & 15) * 4 : 0;
+    size_t hdr = ihl && len >= ihl + 20 ? ihl + (size_t)(pkt[ihl + 12] >> 4) * 4 : 0;
+    /* only plain data segments are held: ACK, maybe PSH, and nothing else
+     * (a SYN, FIN, RST, URG or CWR goes as it is, as GSO would keep it) */
+    bool data = tun->vnet && hdr && hdr < len && pkt[0] >> 4 == 4 && pkt[9] == IPPROTO_TCP_NUM &&
+                sf_get16(pkt + 2) == len && (pkt[ihl + 13] & ~TCP_PSH) == 0x10;
+    if (!data) {
+        gso_flush(tun);
+        write_packet(tun, &none, pkt, len);
+        return;
+    }
+    size_t n = len - hdr;
+    if (gso_continues(tun, pkt, hdr, n)) {
+        memcpy(tun->gso.pkt + tun->gso.len, pkt + hdr, n);
+        tun->gso.pkt[ihl + 13] = pkt[ihl + 13]; /* PSH as the last one has it */
+        tun->gso.len += n;
+        tun->gso.next_seq += (uint32_t)n;
+        tun->gso.full = n == tun->gso.mss;
+        tun->gso.segs++;
+        return;
+    }
+    gso_flush(tun);
+    memcpy(tun->gso.pkt, pkt, len);
+    tun->gso.len = len;
+    tun->gso.hdr = hdr;
+    tun->gso.mss = n;
+    tun->gso.next_seq = sf_get32(pkt + ihl + 4) + (uint32_t)n;
+    tun->gso.full = true;
+    tun->gso.segs = 1;
 }
 
 static uint16_t ip_checksum(const uint8_t *ip, size_t len)
@@ -271,6 +368,7 @@ sf_tun *sf_tun_open(sf_sim *sim, struct uv_loop_s *loop, const sf_tun_config *cf
                         .peer_addr = cfg->kernel_addr,
                         .read = tun_read,
                         .send = port_send,
+                        .flush = gso_flush,
                         .ud = tun};
     tun->rt = sf_rt_open(sim, loop, &drv, err, errlen);
     if (!tun->rt) {
@@ -284,6 +382,7 @@ sf_tun *sf_tun_open(sf_sim *sim, struct uv_loop_s *loop, const sf_tun_config *cf
 void sf_tun_close(sf_tun *tun)
 {
     if (!tun) return;
+    gso_flush(tun);
     sf_rt_close(tun->rt);
     if (tun->vnet) set_offloads(tun, 0);
     close(tun->fd);

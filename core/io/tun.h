@@ -76,10 +76,11 @@ int sf_tun_step(sf_tun *tun, uint64_t limit);
 /* The device's counters. */
 typedef struct {
     uint64_t rx_packets, tx_packets; /* read from / written to the device */
-    uint64_t tx_dropped;             /* writes the device refused (full) */
-    uint64_t rx_super;               /* offloads on: GSO super-segments read */
-    uint64_t rx_split;               /* the wire segments they were split into */
-    int offload;                     /* 1: the device has offloads on (sf_tun_config) */
+    uint64_t tx_super;   /* super-segments written (several held segments in one write) */
+    uint64_t tx_dropped; /* writes the device refused (full) */
+    uint64_t rx_super;   /* offloads on: GSO super-segments read */
+    uint64_t rx_split;   /* the wire segments they were split into */
+    int offload;         /* 1: the device has offloads on (sf_tun_config) */
 } sf_tun_stats;
 /* Copies the counters into *out. */
 void sf_tun_get_stats(const sf_tun *tun, sf_tun_stats *out);
