@@ -1201,10 +1201,42 @@ static void describe_hook(const frame *f, char *out, size_t len)
              k->dir == SF_EGRESS ? "egress" : "ingress", addr);
 }
 
+/* A hook's `when` predicate (sf_hook.match), in a frame, with a view of the
+ * segment: part of the filter, so that a segment it refuses is neither
+ * counted (after, count) nor fired on. An error: not a match, recorded. */
+static int hook_when(void *ud, const sf_hook_ctx *ctx)
+{
+    lhook *k = ud;
+    lua_State *L = k->s->L;
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, traceback);
+    lsf_push_seg(L, k->s, ctx); /* at top + 2, kept to expire after the call */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, k->when);
+    lua_pushvalue(L, top + 2);
+    frame f;
+    f.describe = describe_hook;
+    f.describe_ud = k;
+    f.describe_id = ctx->hook_id;
+    frame_enter(L, &f, k->s, L, "hook");
+    int rc = lua_pcall(L, 1, 1, top + 1);
+    frame_leave(L, &f);
+    lsf_seg_expire(L, top + 2);
+    k->s->L = L;
+    int yes = rc == LUA_OK && lua_toboolean(L, -1);
+    if (rc != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        hook_failed(k->s, L,
+                    lua_pushfstring(L, "hook %d failed on segment %d: its when: %s",
+                                    (int)ctx->hook_id, (int)ctx->seg_no, msg ? msg : "?"));
+    }
+    lua_settop(L, top);
+    return rc != LUA_OK ? -1 : yes;
+}
+
 /* Runs the Lua function of a hook, in a frame, with a view of the segment
- * (lview.c); its result becomes the verdict (read_verdict). With a `when`
- * predicate, fn runs only if it says yes. An error, or a verdict of another
- * shape, is a failed hook: the segment passes, and the failure is recorded. */
+ * (lview.c); its result becomes the verdict (read_verdict). An error, or a
+ * verdict of another shape, is a failed hook: the segment passes, and the
+ * failure is recorded. */
 static int hook_call(void *ud, const sf_hook_ctx *ctx, sf_verdict *v)
 {
     lhook *k = ud;
@@ -1218,18 +1250,9 @@ static int hook_call(void *ud, const sf_hook_ctx *ctx, sf_verdict *v)
     f.describe_ud = k;
     f.describe_id = ctx->hook_id;
     frame_enter(L, &f, k->s, L, "hook");
-    int rc = LUA_OK, bad = 0, asked = 1;
-    if (k->when != LUA_NOREF) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, k->when);
-        lua_pushvalue(L, seg);
-        rc = lua_pcall(L, 1, 1, top + 1);
-        if (rc == LUA_OK) {
-            asked = lua_toboolean(L, -1);
-            lua_pop(L, 1);
-        } /* else the error stays on the stack, for the message below */
-    }
+    int rc = LUA_OK, bad = 0;
     v->kind = SF_PASS;
-    if (rc == LUA_OK && asked) {
+    {
         lua_pushcfunction(L, read_verdict); /* (a light C function: no allocation) */
         lua_rawgeti(L, LUA_REGISTRYINDEX, k->fn);
         lua_pushvalue(L, seg);
@@ -1327,6 +1350,7 @@ static int l_sim_hook(lua_State *L)
         hook_release(k);
         return luaL_error(L, "out of memory");
     }
+    if (k->when != LUA_NOREF) hook->match = hook_when;
     lua_pushinteger(L, hook->id);
     return 1;
 }

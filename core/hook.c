@@ -101,6 +101,12 @@ sf_verdict sf_hooks_run(sf_hooks *h, sf_hook_ctx *ctx, sf_rand *rng, int *failed
     for (sf_hook *k = h->head; k; k = k->next) {
         if (k->removed || k->id > newest) continue;
         if (k->dir != ctx->dir || !filter_match(&k->filter, ctx)) continue;
+        if (k->match) {
+            ctx->hook_id = k->id;
+            int m = k->match(k->ud, ctx);
+            if (m < 0 && failed) (*failed)++;
+            if (m <= 0) continue;
+        }
         k->matched++;
         if (k->matched <= k->filter.after) continue;
         if (k->filter.count && k->fired >= k->filter.count) continue;

@@ -77,6 +77,10 @@ typedef struct sf_hook {
     sf_hook_fn fn;
     void *ud;
     void (*release)(void *ud); /* called when the hook is freed */
+    /* a condition of the embedder's own (a script's predicate), asked after
+     * the filter's: 1 a match, 0 not one (not counted, as if the filter said
+     * no), -1 it failed (not one, and counted as a failed hook); NULL: none */
+    int (*match)(void *ud, const sf_hook_ctx *ctx);
     bool removed;
     /* counters */
     uint32_t matched; /* segments that passed the filter */

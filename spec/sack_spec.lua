@@ -263,3 +263,35 @@ describe("SACK: a lost retransmission", function()
     assert.equal(0, second_rxt.time) -- the fixture's clock never moved: no RTO
   end)
 end)
+
+describe("RFC 6675 IsLost", function()
+  it("one duplicate ACK whose SACK blocks cover more than 2 SMSS starts fast recovery, with no RTO", function()
+    -- on a sim link a flight arrives in one batch and draws one ACK (as a
+    -- receiver's GRO or a GSO super-segment would): a hole at its start is
+    -- reported once, with the rest SACKed
+    local net = synfin.sim { latency = 0.01 }
+    local a = net:host("192.0.2.1", {})
+    local b = net:host("192.0.2.2", {})
+    local l = b:listen(80)
+    a:hook("egress", { flags = "A", count = 1, when = function(seg) return seg.len > 0 end },
+      function() return "drop" end)
+    -- the receiver reports the hole once: its other duplicate ACKs go
+    b:hook("egress", { flags = "=A", after = 1, when = function(seg) return seg.sack ~= nil end },
+      function() return "drop" end)
+    net:run(function()
+      local c = a:connect("192.0.2.2", 80)
+      local s = l:accept(1)
+      c:send(("d"):rep(10 * 1448))
+      assert.equal(10 * 1448, #s:recv(10 * 1448, 2))
+    end)
+    local lost, rexmit -- (the dropped one never reached the wire: expectations do not see it)
+    for _, r in ipairs(net:records()) do
+      if r.kind == "seg" and r.from == a.index and r.seq == 1 and r.len == 1448 then
+        if lost then rexmit = rexmit or r else lost = r end
+      end
+    end
+    assert.equal("dropped_egress", lost.fate)
+    -- one round trip (20 ms) after, not an RTO (at least 200 ms) after
+    assert.is_true(rexmit.time - lost.time < 0.05, ("resent after %.3f s"):format(rexmit.time - lost.time))
+  end)
+end)

@@ -152,3 +152,29 @@ describe("{ answer = seg:reply{...} }", function()
     assert.matches("bad verdict", err)
   end)
 end)
+
+describe("a hook's when", function()
+  it("is part of the filter: after and count count only the segments it takes", function()
+    local net, a, _, l = pair()
+    local seen = {}
+    -- the second data segment, not the second segment: the handshake's ACK does not count
+    a:hook("egress", { flags = "A", after = 1, count = 1, when = function(seg) return seg.len > 0 end },
+      function(seg) seen[#seen + 1] = seg.n end)
+    net:run(function()
+      local c = a:connect(B, 80)
+      local s = l:accept(1)
+      c:send("one")
+      s:recv(3, 1)
+      c:send("two")
+      s:recv(3, 1)
+      c:send("three")
+      s:recv(5, 1)
+    end)
+    assert.equal(1, #seen)
+    local data = {}
+    for _, r in ipairs(segs(net, a)) do
+      if r.len > 0 then data[#data + 1] = r.n end
+    end
+    assert.equal(data[2], seen[1])
+  end)
+end)

@@ -1717,7 +1717,8 @@ local HOOK_FILTER = { flags = true, state = true, conn = true, sport = true, dpo
 --- Installs a hook on this host's "ingress" or "egress" path. filter: flags
 -- ("F" set, "=FA" exact), state, conn, sport, dport, after (let N matches
 -- pass first), count (fire at most N times), p (probability, from the net's
--- seeded PRNG), when (a Lua predicate, asked after the others). fn(seg)
+-- seeded PRNG), when (a Lua predicate, asked after the others, part of the
+-- filter: after and count count only the segments it takes). fn(seg)
 -- returns nil or "pass", "drop", or { delay = seconds }. An error in fn fails
 -- the scenario and lets the segment pass. fn may also return a modified
 -- copy (seg:with{...}), { dup = n } (n copies) or { answer = seg:reply{...} }.

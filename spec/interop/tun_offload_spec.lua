@@ -27,19 +27,31 @@ describe(("over TUN with offloads, %d MiB from the kernel"):format(SIZE // MiB),
     assert.truthy(r.largest > 0 and r.largest <= MSS, ("a hook saw %d bytes of payload"):format(r.largest))
   end)
 
-  it("to the kernel too: what synfin writes behind the zero header arrives whole", function()
+  it("to the kernel too: segments sent back to back go as super-segments, and arrive whole", function()
     local r = bulk.run { dir = "to_kernel", bytes = SIZE // 4, port = 9211 }
     assert.is_nil(r.error)
     assert.equal(r.sent_sha256, r.received_sha256)
     assert.is_true(r.device.offload)
+    assert.truthy(r.device.tx_super > 0, "no super-segment was written")
+    assert.truthy(r.device.tx_packets < (SIZE // 4) // MSS, -- fewer writes than segments
+      ("%d writes for %d bytes"):format(r.device.tx_packets, SIZE // 4))
   end)
 
-  it("off: one wire segment per read, and the bytes still whole", function()
+  it("to the kernel with 1% loss: the super-segments' fewer ACKs still start fast recovery (IsLost)", function()
+    local r = bulk.run { dir = "to_kernel", bytes = 4 << 20, port = 9213, loss = 0.01 }
+    assert.is_nil(r.error)
+    assert.equal(r.sent_sha256, r.received_sha256)
+    assert.truthy(r.device.tx_super > 0)
+    assert.truthy(r.seconds < 20, ("4 MiB with 1%% loss took %.1f s"):format(r.seconds))
+  end)
+
+  it("off: one wire segment per read and per write, and the bytes still whole", function()
     local r = bulk.run { dir = "from_kernel", bytes = SIZE // 4, port = 9212, offload = false, largest = true }
     assert.is_nil(r.error)
     assert.equal(r.sent_sha256, r.received_sha256)
     assert.is_false(r.device.offload)
     assert.equal(0, r.device.rx_super)
+    assert.equal(0, r.device.tx_super)
     assert.truthy(r.largest <= MSS)
   end)
 end)
