@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "anchor.h"
+
 #include "lwip/etharp.h"
 #include "lwip/init.h"
 #include "lwip/netif.h"
@@ -41,19 +43,6 @@ static int tap_fd = -1;
 static struct netif nif;
 static volatile sig_atomic_t stop;
 static unsigned long long frames_in, frames_out;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void die(const char *what)
-{
-    perror(what);
-    exit(1);
-}
 
 /* ---- the netif ---------------------------------------------------------------- */
 

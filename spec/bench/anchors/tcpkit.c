@@ -33,20 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "anchor.h"
+
 enum { HARD_CAP_S = 120, CHUNK = 128 * 1024, MAX_SAMPLES = 1 << 20 };
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void die(const char *what)
-{
-    perror(what);
-    exit(1);
-}
 
 static struct sockaddr_in addr_of(const char *ip, const char *port)
 {

@@ -30,20 +30,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "anchor.h"
+
 enum { BURST = 256, IP_AT = 16 };
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void die(const char *what)
-{
-    perror(what);
-    exit(1);
-}
 
 static uint32_t sum16(uint32_t sum, const uint8_t *p, size_t len)
 {
