@@ -32,6 +32,7 @@ typedef struct {
     int when; /* registry ref of its predicate, LUA_NOREF: none */
     int host;
     sf_dir dir;
+    bool fn_takes_seg; /* fn has a parameter: a view of the segment is made for it */
 } lhook;
 
 /* ---- errors ---------------------------------------------------------------------- */
@@ -1243,7 +1244,11 @@ static int hook_call(void *ud, const sf_hook_ctx *ctx, sf_verdict *v)
     lua_State *L = k->s->L;
     int top = lua_gettop(L);
     lua_pushcfunction(L, traceback);
-    lsf_push_seg(L, k->s, ctx);
+    /* a function that takes no segment gets none: no view is made */
+    if (k->fn_takes_seg)
+        lsf_push_seg(L, k->s, ctx);
+    else
+        lua_pushnil(L);
     int seg = top + 2;
     frame f;
     f.describe = describe_hook;
@@ -1255,8 +1260,8 @@ static int hook_call(void *ud, const sf_hook_ctx *ctx, sf_verdict *v)
     {
         lua_pushcfunction(L, read_verdict); /* (a light C function: no allocation) */
         lua_rawgeti(L, LUA_REGISTRYINDEX, k->fn);
-        lua_pushvalue(L, seg);
-        rc = lua_pcall(L, 1, 1, top + 1);
+        if (k->fn_takes_seg) lua_pushvalue(L, seg);
+        rc = lua_pcall(L, k->fn_takes_seg ? 1 : 0, 1, top + 1);
         if (rc == LUA_OK && lua_isnil(L, -1)) {
             /* the common verdict, read at once: pass */
         } else if (rc == LUA_OK) { /* read_verdict(result, v, packet) */
@@ -1266,7 +1271,7 @@ static int hook_call(void *ud, const sf_hook_ctx *ctx, sf_verdict *v)
         }
     }
     frame_leave(L, &f);
-    lsf_seg_expire(L, seg); /* its payload is the trace's from now on */
+    if (k->fn_takes_seg) lsf_seg_expire(L, seg); /* its payload is the trace's from now on */
     /* the hook may have called the net from a coroutine of its own, which
      * made that thread the net's: the next hook must not run on it once it
      * is finished or suspended (found by fuzz_lua) */
@@ -1338,6 +1343,10 @@ static int l_sim_hook(lua_State *L)
     k->s = s;
     k->host = host;
     k->dir = dir;
+    lua_pushvalue(L, 5);
+    lua_Debug ar;
+    lua_getinfo(L, ">u", &ar); /* (pops the copy) */
+    k->fn_takes_seg = ar.nparams > 0 || ar.isvararg;
     lua_pushvalue(L, 5);
     k->fn = luaL_ref(L, LUA_REGISTRYINDEX);
     k->when = LUA_NOREF;

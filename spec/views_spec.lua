@@ -194,3 +194,24 @@ describe("a record limit", function()
     assert.truthy(synfin.sim { records = "all" })
   end)
 end)
+
+describe("a hook's function", function()
+  it("that takes no segment gets none (no view is made); one that takes ... gets it", function()
+    local net, a, _, l = scenario.pair()
+    local calls, got = 0, {}
+    a:hook("egress", {}, function(...) calls = calls + 1; got[#got + 1] = select("#", ...) end)
+    a:hook("egress", { flags = "S" }, function(...) local seg = ...; got.syn = seg.flags end)
+    net:run(function()
+      local c = a:connect(scenario.B, 80)
+      l:accept(1)
+      c:send("x")
+    end)
+    assert.is_true(calls >= 3)
+    for _, n in ipairs(got) do assert.equal(1, n) end
+    assert.equal("S", got.syn)
+    local none = 0
+    a:hook("egress", {}, function() none = none + 1 end) -- takes nothing, runs all the same
+    net:run(function() a:connect(scenario.B, 80):wait("ESTABLISHED", 1) end)
+    assert.is_true(none >= 2)
+  end)
+end)

@@ -511,7 +511,8 @@ static void deliver(sf_sim *sim, sim_pkt *p)
         pkt_free(sim, p);
         return;
     }
-    if (!p->skip_hooks) {
+    /* (no hook on the host: nothing to parse the segment for) */
+    if (!p->skip_hooks && h->hooks.head) {
         sf_seg seg;
         sf_wire_parse(p->data, p->len, &seg, NULL);
         sf_hook_ctx ctx = {.dir = SF_INGRESS,
