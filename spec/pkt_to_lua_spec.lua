@@ -59,7 +59,7 @@ describe("synfin --pkt --to-lua", function()
   end)
 
   it("a wrong return value: the scenario fails at the call's line", function()
-    local text = HANDSHAKE .. "+0  read(4, ..., 100) = 5\n"
+    local text = HANDSHAKE .. "+0  write(4, ..., 10) = 5\n"
     local rc, out = convert_and_run(text, "wrong_ret.pkt")
     assert.equal(1, rc, out)
     assert.matches("wrong_ret.pkt:9:", out, 1, true)
