@@ -111,6 +111,7 @@ static void usage(FILE *to)
           "       synfin --version\n"
           "       synfin --pkt SCRIPT.pkt|DIR [--target tun|sim] [--tolerance_usecs N]\n"
           "                    [-j N] [--junit FILE]  (packetdrill scripts: synfin --pkt -h)\n"
+          "       synfin --pkt SCRIPT.pkt --to-lua [--target sim|tun] [-o OUT.lua]\n"
           "Runs a synfin scenario script; exits 1 if it fails.\n"
           "  --seed N      every net the script creates uses seed N\n"
           "  --trace       after the script, print the ladder of every net it created\n"

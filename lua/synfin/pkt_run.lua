@@ -283,38 +283,102 @@ local function compare(e, r, st)
   return nil
 end
 
--- The segment a `<` line describes, for peer:send.
-local function inbound(e, st)
-  local seg = {
-    dst = st.kernel, sport = st.rport, dport = st.kport, flags = synfin_flags(e.flags),
-    abs_seq = (st.risn + e.seq) % TWO32,
-    abs_ack = e.ack and (e.ack + (st.kisn or 0)) % TWO32 or 0,
-    win = e.win or 65535,
+-- The segment a `<` line describes, as the fields of peer:send, in order:
+-- the one rule for the runner (run.inbound_fields resolved) and the
+-- converter (run.to_lua writes them as Lua). Each field is { name, value },
+-- or { name, var = V, default } (the run's st[V]: kernel, rport, kport,
+-- last_ts; the default when it is not known), or { name, rel = ISN, n }
+-- ((st[ISN] + n) mod 2^32, ISN "risn" or "kisn", 0 while not known), or
+-- { name, rep = n } (n bytes), or { name, blocks = { { a, b }, ... } }
+-- (SACK blocks, each edge relative to the kernel's ISN).
+function run.inbound_fields(e)
+  local f = {
+    { "dst", var = "kernel" }, { "sport", var = "rport" }, { "dport", var = "kport" },
+    { "flags", synfin_flags(e.flags) },
+    { "abs_seq", rel = "risn", n = e.seq },
+    e.ack and { "abs_ack", rel = "kisn", n = e.ack } or { "abs_ack", 0 },
+    { "win", e.win or 65535 },
   }
-  if e.len > 0 then seg.payload = ("x"):rep(e.len) end
-  if e.urg then seg.urp = e.urg end
+  if e.len > 0 then f[#f + 1] = { "payload", rep = e.len } end
+  if e.urg then f[#f + 1] = { "urp", e.urg } end
   if e.options == "any" then stop("unsupported", e.line, "the option wildcard <...> in a packet to send") end
   for _, o in ipairs(e.options or {}) do
     if o.kind == "mss" then
-      seg.mss = o.value
+      f[#f + 1] = { "mss", o.value }
     elseif o.kind == "wscale" then
-      seg.wscale = o.value
+      f[#f + 1] = { "wscale", o.value }
     elseif o.kind == "sackOK" then
-      seg.sack_perm = true
+      f[#f + 1] = { "sack_perm", true }
     elseif o.kind == "TS" then
       -- packetdrill's rule: the echo is of the kernel's own clock
-      seg.ts_val, seg.ts_ecr = o.val, st.last_ts or o.ecr
+      f[#f + 1] = { "ts_val", o.val }
+      f[#f + 1] = { "ts_ecr", var = "last_ts", default = o.ecr }
     elseif o.kind == "sack" then
-      seg.abs_sack = {}
-      for i, b in ipairs(o.blocks) do
-        seg.abs_sack[i] = { (b[1] + (st.kisn or 0)) % TWO32, (b[2] + (st.kisn or 0)) % TWO32 }
-      end
+      f[#f + 1] = { "abs_sack", blocks = o.blocks }
     end
+  end
+  return f
+end
+
+-- The segment itself, the fields resolved with the run's state st.
+local function inbound(e, st)
+  local seg = {}
+  for _, x in ipairs(run.inbound_fields(e)) do
+    local v = x[2]
+    if x.var then
+      v = st[x.var]
+      if v == nil then v = x.default end
+    elseif x.rel then
+      v = ((st[x.rel] or 0) + x.n) % TWO32
+    elseif x.rep then
+      v = ("x"):rep(x.rep)
+    elseif x.blocks then
+      v = {}
+      for i, b in ipairs(x.blocks) do v[i] = { (b[1] + (st.kisn or 0)) % TWO32, (b[2] + (st.kisn or 0)) % TWO32 } end
+    end
+    seg[x[1]] = v
   end
   return seg
 end
 
 -- The run
+
+-- What the runner cannot do, it says before doing anything: the script's
+-- options and calls checked, the calls compiled. Returns tol, env, calls;
+-- or nil and the result (unsupported) to give. The converter's rule too.
+local function prepare(events, opts)
+  local tol = opts.tolerance or run.TOLERANCE
+  for _, e in ipairs(events) do
+    if e.kind == "unsupported" then
+      return nil, { status = "unsupported", line = e.line, message = e.what, seconds = 0 }
+    elseif e.kind == "option" then
+      if e.name == "tolerance_usecs" and tonumber(e.value) then
+        if not opts.tolerance_from_cli then tol = tonumber(e.value) / 1e6 end
+      elseif not (e.name == "ip_version" and e.value == "ipv4") then
+        return nil, { status = "unsupported", line = e.line, message = "option --" .. e.name, seconds = 0 }
+      end
+    end
+  end
+  local subnet = opts.subnet or 0
+  local env = { kernel = ("10.74.%d.1"):format(subnet), remote = ("10.74.%d.2"):format(subnet) }
+  local calls = {}
+  for _, e in ipairs(events) do
+    local ok, c = true, nil
+    if e.kind == "syscall" then
+      ok, c = pcall(compile, e, env)
+      calls[e] = c
+    elseif e.kind == "packet" and e.dir == "<" then
+      ok, c = pcall(run.inbound_fields, e)
+    end
+    if not ok then
+      if type(c) == "table" and c.pkt then
+        return nil, { status = c.status, line = c.line, message = c.message, seconds = 0 }
+      end
+      error(c, 0)
+    end
+  end
+  return tol, env, calls
+end
 
 --- Runs parsed events against the kernel over TUN. opts: tolerance
 -- (seconds, default 0.004), subnet (the third byte of the addresses,
@@ -326,33 +390,8 @@ end
 -- trace (the ladder's last lines, on failure), seconds (the run's) }
 function run.events(events, opts)
   opts = opts or {}
-  local tol = opts.tolerance or run.TOLERANCE
-  -- what the runner cannot do, it says before doing anything
-  for _, e in ipairs(events) do
-    if e.kind == "unsupported" then
-      return { status = "unsupported", line = e.line, message = e.what, seconds = 0 }
-    elseif e.kind == "option" then
-      if e.name == "tolerance_usecs" and tonumber(e.value) then
-        if not opts.tolerance_from_cli then tol = tonumber(e.value) / 1e6 end
-      elseif not (e.name == "ip_version" and e.value == "ipv4") then
-        return { status = "unsupported", line = e.line, message = "option --" .. e.name, seconds = 0 }
-      end
-    end
-  end
-  local subnet = opts.subnet or 0
-  local env = { kernel = ("10.74.%d.1"):format(subnet), remote = ("10.74.%d.2"):format(subnet) }
-  local calls = {}
-  for _, e in ipairs(events) do
-    if e.kind == "syscall" then
-      local ok, c = pcall(compile, e, env)
-      if not ok then
-        if type(c) == "table" and c.pkt then return { status = c.status, line = c.line, message = c.message, seconds = 0 } end
-        error(c, 0)
-      end
-      calls[e] = c
-    end
-  end
-
+  local tol, env, calls = prepare(events, opts)
+  if not tol then return env end
   local synfin = require "synfin"
   local kernel = require "synfin.kernel"
   local net, peer, k, sut
@@ -582,12 +621,309 @@ function run.file(path, opts)
   return run.events(events, opts)
 end
 
+-- The converter: synfin --pkt FILE --to-lua
+
+-- a Lua value as Lua source
+local function lua_value(v, names)
+  if names and names[v] then return names[v] end
+  if type(v) == "string" then return ("%q"):format(v) end
+  if math.type(v) == "float" then return ("%.6g"):format(v) end
+  if type(v) ~= "table" then return tostring(v) end
+  local keys, out = {}, {}
+  for key in pairs(v) do keys[#keys + 1] = key end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  for _, key in ipairs(keys) do out[#out + 1] = ("%s = %s"):format(key, lua_value(v[key])) end
+  return "{ " .. table.concat(out, ", ") .. " }"
+end
+
+-- the fields of run.inbound_fields as Lua source (the generated script's
+-- locals: KERNEL, rport, kport, risn, kisn, last_ts)
+local function fields_lua(fields)
+  local out = {}
+  for _, x in ipairs(fields) do
+    local v
+    if x.var then
+      v = x.var == "kernel" and "KERNEL" or x.var
+      if x.default ~= nil then v = ("%s or %s"):format(v, lua_value(x.default)) end
+    elseif x.rel then
+      v = ("rel(%s, %d)"):format(x.rel, x.n)
+    elseif x.rep then
+      v = ('("x"):rep(%d)'):format(x.rep)
+    elseif x.blocks then
+      local b = {}
+      for i, blk in ipairs(x.blocks) do b[i] = ("{ rel(kisn, %d), rel(kisn, %d) }"):format(blk[1], blk[2]) end
+      v = "{ " .. table.concat(b, ", ") .. " }"
+    else
+      v = lua_value(x[2])
+    end
+    out[#out + 1] = ("%s = %s"):format(x[1], v)
+  end
+  return "{ " .. table.concat(out, ", ") .. " }"
+end
+
+-- the pattern of a `>` line, for net:expect (the runner's compare, as a
+-- pattern: exact flags, relative seq and ack, the options as written)
+local function expect_lua(e)
+  local p = { ("flags = %q"):format("=" .. synfin_flags(e.flags)), ("seq = %d"):format(e.seq),
+    ("len = %d"):format(e.len) }
+  if e.ack then p[#p + 1] = ("ack = %d"):format(e.ack) end
+  if e.win then p[#p + 1] = ("win = %d"):format(e.win) end
+  if e.options ~= "any" then
+    local o = {}
+    for _, x in ipairs(e.options or {}) do
+      if x.kind == "mss" or x.kind == "wscale" then
+        o[#o + 1] = ("%s = %d"):format(x.kind, x.value)
+      elseif x.kind == "sackOK" then
+        o[#o + 1] = "sack_perm = true"
+      elseif x.kind == "TS" then
+        o[#o + 1] = "ts = true"
+      elseif x.kind == "sack" then
+        local b = {}
+        for i, blk in ipairs(x.blocks) do b[i] = ("{ %d, %d }"):format(blk[1], blk[2]) end
+        o[#o + 1] = "sack = { " .. table.concat(b, ", ") .. " }"
+      end
+    end
+    p[#p + 1] = #o == 0 and "where = options {}" or "where = options { " .. table.concat(o, ", ") .. " }"
+  end
+  return "{ from = host, since = m0, " .. table.concat(p, ", ") .. " }"
+end
+
+local HEADER = [[
+-- %s as a synfin scenario, written by synfin --pkt %s --to-lua --target %s.
+-- Each .pkt event is one statement, after a comment with its line; an error
+-- names the .pkt line. The kernel is %s, the remote end %s.
+local synfin = require "synfin"
+local kernel = require "synfin.kernel"
+
+local SCRIPT = %q
+local KERNEL, REMOTE, PORT = %q, %q, %d
+local TOLERANCE = %s -- seconds, either side of an event's time
+local TWO32 = 1 << 32
+
+%s
+local peer = net:peer(REMOTE, { name = "remote" })
+local k = %s
+
+-- The .pkt's numbers are relative: the remote end's ISN is risn, the
+-- kernel's (kisn) is learnt from its SYN or SYN-ACK; the TS value to echo
+-- (last_ts) from its last segment. A passive open's remote port is rport;
+-- an active open learns both ports from the kernel's SYN.
+local risn, kisn, last_ts = %d, 0, nil
+local kport, rport = PORT, %d
+local function rel(isn, n) return (isn + n) %% TWO32 end
+
+-- a pattern's where: the segment has exactly these options
+local function options(want)
+  return function(r)
+    if r.mss ~= want.mss or r.wscale ~= want.wscale or (r.sack_perm ~= nil) ~= (want.sack_perm ~= nil)
+        or (r.ts ~= nil) ~= (want.ts ~= nil) or (r.abs_sack ~= nil) ~= (want.sack ~= nil) then
+      return false
+    end
+    for i, b in ipairs(want.sack or {}) do
+      local got = r.abs_sack[i]
+      if not got or rel(got[1], -risn) ~= b[1] or rel(got[2], -risn) ~= b[2] then return false end
+    end
+    return #(want.sack or {}) == #(r.abs_sack or {})
+  end
+end
+
+local line = 0 -- the .pkt line running
+local ok, err = pcall(net.run, net, function()
+  local m0, t0 = net:mark(), net:now()
+  -- how late the schedule runs: what follows a packet from the kernel (or
+  -- a call's return) is timed from when it came
+  local lag = 0
+  local taken = {}
+  local function now() return net:now() - t0 end
+  -- fails on a segment from the kernel that no line expected, sent more
+  -- than the tolerance before t
+  local function unexpected(t)
+    for i = m0.index, #net:records() do
+      local r = net.recs[i]
+      assert(not (r.kind == "seg" and synfin.on_wire(r) and r.from == host.index and not taken[i]
+        and r.time - t0 < t - TOLERANCE), ("unexpected packet from the kernel at t=%%.3f s"):format(r.time - t0))
+    end
+  end
+  -- the event of .pkt line n, due at the script's time t: sleeps until then
+  local function at(n, t)
+    line = n
+    local due = t + lag
+    if due > now() then net:sleep(due - now()) end
+    unexpected(due)
+  end
+  -- how long to wait for the kernel's segment due at t (or by hi)
+  local function by(t, hi) return math.max(0, (hi or t) + lag + TOLERANCE - now()) + 1 end
+  -- the kernel's segment r came, due at t (or between t and hi; any time:
+  -- t nil): checks when, learns its ISN, ports and TS value
+  local function came(r, t, hi)
+    taken[r.index] = true
+    if r.flags:find("S", 1, true) then
+      kisn = rel(r.abs_seq, -r.seq)
+      if not r.flags:find("A", 1, true) then kport, rport = r.sport, r.dport end
+    end
+    if r.ts then last_ts = r.ts_val end
+    if t then
+      local got = r.time - t0
+      assert(got >= t + lag - TOLERANCE and got <= (hi or t) + lag + TOLERANCE,
+        ("the segment came at t=%%.3f s: the script says t=%%.3f s (+/- %%.3f s)"):format(got, t + lag, TOLERANCE))
+      lag = got - t
+    end
+  end
+  -- the call c (of .pkt line n, due at t; blocking: it may return by t)
+  -- returned as want says: ret, errno, revents, value
+  local function returns(n, c, want)
+    line = n
+    c:wait(math.max(0.05, want.t + lag - now()) + TOLERANCE + 1)
+    assert(want.ret == nil or c.ret == want.ret, ("%%s returned %%d %%s, the script says %%d %%s"):format(c.shown,
+      c.ret, c.errno or "", want.ret or 0, want.errno or ""))
+    assert(c.errno == want.errno, ("%%s failed with %%s, the script says %%s"):format(c.shown, tostring(c.errno),
+      tostring(want.errno)))
+    if want.revents and c.ret >= 0 then
+      local function set(s)
+        local w = {}
+        for x in tostring(s):gmatch("[%%w_]+") do if x ~= "0" then w[#w + 1] = x end end
+        table.sort(w)
+        return table.concat(w, "|")
+      end
+      assert(set(c.revents) == set(want.revents), ("%%s: revents %%s, the script says %%s"):format(c.shown,
+        c.revents, want.revents))
+    end
+    if want.value ~= nil and c.ret >= 0 then
+      assert(c.value == want.value, ("%%s gave %%s, the script says %%s"):format(c.shown, tostring(c.value),
+        tostring(want.value)))
+    end
+    local returned = c.returned - t0
+    if want.blocking then
+      assert(math.abs(returned - (want.t + lag)) <= TOLERANCE, ("%%s returned at t=%%.3f s: the script says"
+        .. " t=%%.3f s (+/- %%.3f s)"):format(c.shown, returned, want.t + lag, TOLERANCE))
+    else
+      assert(c.blocked <= TOLERANCE, ("%%s blocked for %%.3f s: the script says it returns at once"):format(c.shown,
+        c.blocked))
+    end
+    lag = math.max(lag, returned - want.t)
+  end
+  local r -- the kernel's segment last expected
+]]
+
+local FOOTER = [[
+  unexpected(%s)
+end)
+k:stop()
+net:close()
+if not ok then error(("%%s:%%d: %%s"):format(SCRIPT, line, tostring(err)), 0) end
+print(SCRIPT .. ": passed")
+]]
+
+--- Writes parsed events as a synfin Lua scenario that runs them as the
+-- runner does (its numbers from run.inbound_fields, its timing rule).
+-- opts: target ("sim" or "tun"), name (the script's path), rport.
+-- @tparam table events from synfin.pkt.parse
+-- @tparam[opt] table opts
+-- @treturn string the Lua source; or nil and the result (unsupported)
+function run.to_lua(events, opts)
+  opts = opts or {}
+  local tol, env, calls = prepare(events, opts)
+  if not tol then return nil, env end
+  local target = opts.target or "sim"
+  local name = opts.name or "script.pkt"
+  local netsrc, ksrc
+  if target == "sim" then
+    netsrc = "local net = synfin.sim { latency = 0 }\nlocal host = net:host(KERNEL, { name = \"synfin\" })"
+    ksrc = "kernel.sim(net, host)"
+  else
+    netsrc = "local net = synfin.tun { kernel = KERNEL, tolerance = { abs = TOLERANCE, pct = 0 } }\n"
+      .. "local host = net.kernel"
+    ksrc = "kernel.agent(net)"
+  end
+  local src = {}
+  local text = {}
+  if opts.text then
+    local i = 0
+    for l in (opts.text .. "\n"):gmatch("([^\n]*)\n") do
+      i = i + 1
+      text[i] = l
+    end
+  end
+  src[1] = HEADER:format(name, name, target, env.kernel, env.remote, name, env.kernel, env.remote, PORT,
+    lua_value(tol), netsrc, ksrc, REMOTE_ISN, opts.rport or 40000)
+  local names = { [env.kernel] = "KERNEL", [env.remote] = "REMOTE", [PORT] = "PORT" }
+  local function emit(s) src[#src + 1] = "  " .. s .. "\n" end
+  local pending = {}
+  local base = 0
+  local function want_lua(e, c, t, blocking)
+    local w = { ("t = %s"):format(lua_value(t)) }
+    if type(e.ret) == "number" then w[#w + 1] = ("ret = %d"):format(e.ret) end
+    if e.errno then w[#w + 1] = ("errno = %q"):format(e.errno) end
+    if c.revents then w[#w + 1] = ("revents = %q"):format(c.revents) end
+    if c.value ~= nil and not (type(c.value) == "table" and c.value.t == "ellipsis") then
+      w[#w + 1] = ("value = %s"):format(lua_value(ident(c.value) or c.value))
+    end
+    if blocking then w[#w + 1] = "blocking = true" end
+    return "{ " .. table.concat(w, ", ") .. " }"
+  end
+  local function settle(t)
+    for i = #pending, 1, -1 do
+      local p = pending[i]
+      if t == nil or p.sat < t - 1e-9 then
+        table.remove(pending, i)
+        emit(("-- line %d's call returns"):format(p.e.line))
+        emit(("returns(%d, call%d, %s)"):format(p.e.line, p.e.line, want_lua(p.e, calls[p.e], p.sat, true)))
+      end
+    end
+  end
+  for _, e in ipairs(events) do
+    if e.kind ~= "option" then
+      local tm = e.time
+      local sat, shi
+      if tm.kind == "any" then
+        sat = base
+      else
+        sat = tm.kind == "rel" and base + tm.t or tm.t
+        if tm.hi then shi = tm.hi_kind == "rel" and sat + tm.hi or tm.hi end
+      end
+      src[#src + 1] = "\n"
+      emit(("-- %d: %s"):format(e.line, (text[e.line] or ""):gsub("%s+", " "):gsub("^ ", ""):gsub(" $", "")))
+      if sat < base - 1e-9 then
+        emit(("line = %d"):format(e.line))
+        emit(("error(%q)"):format(("time goes backwards: t=%g s after t=%g s"):format(sat, base)))
+      end
+      base = sat
+      settle(sat)
+      if e.kind == "packet" and e.dir == ">" then
+        emit(("line = %d"):format(e.line))
+        emit(("r = net:expect(%s, by(%s%s))"):format(expect_lua(e), lua_value(sat), shi and ", " .. lua_value(shi) or ""))
+        emit(("came(r%s)"):format(tm.kind == "any" and "" or ", " .. lua_value(sat) .. (shi and ", " .. lua_value(shi) or "")))
+      else
+        emit(("at(%d, %s)"):format(e.line, lua_value(sat)))
+        if e.kind == "packet" then
+          emit(("peer:send %s"):format(fields_lua(run.inbound_fields(e))))
+        else
+          local c = calls[e]
+          local args = {}
+          for i, a in ipairs(c.args) do args[i] = lua_value(a, names) end
+          if tm.blocking then
+            emit(("local call%d = k:start(%s)"):format(e.line, table.concat(args, ", ")))
+            pending[#pending + 1] = { e = e, sat = shi or sat }
+          else
+            emit(("returns(%d, k:start(%s), %s)"):format(e.line, table.concat(args, ", "), want_lua(e, c, sat)))
+          end
+        end
+      end
+    end
+  end
+  settle(nil)
+  src[#src + 1] = "\n  -- the end: nothing more from the kernel\n"
+  src[#src + 1] = FOOTER:format(lua_value(base))
+  return table.concat(src)
+end
+
 -- The command line: synfin --pkt
 
 local USAGE = [[
 usage: synfin --pkt SCRIPT.pkt [--target tun|sim] [--tolerance_usecs N]
        synfin --pkt DIR [-j N] [--junit FILE] [--target tun|sim] [--tolerance_usecs N]
                         [--known-differences FILE]
+       synfin --pkt SCRIPT.pkt --to-lua [--target sim|tun] [-o OUT.lua]
 Runs packetdrill scripts against the Linux kernel over TUN (in a network
 namespace of its own: spec/netns/run CMD, or unshare -Urn), or with
 --target sim against a synfin host in the sim, in virtual time (its
@@ -597,7 +933,9 @@ construct): exit 0, 1 or 2. With a directory, every .pkt under it runs, N at
 a time, one line each with the script's own time and the wall time; exit 1
 if any failed. With --known-differences (the sim only: a file of lines
 "NAME.pkt reason"), the scripts listed must fail and the others pass: exit 1
-if the list is not true.]]
+if the list is not true. With --to-lua, the script is not run but written
+as a synfin Lua scenario that runs it the runner's way (to OUT.lua, or
+the standard output); an unsupported construct: nothing written, exit 2.]]
 
 local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
@@ -804,6 +1142,40 @@ local function corpus(dir, o)
   return counts.failed > 0 and 1 or 0
 end
 
+-- synfin --pkt FILE --to-lua [--target sim|tun] [-o OUT.lua]
+local function to_lua_main(o)
+  local f, ferr = io.open(o.path)
+  if not f then
+    io.stderr:write(("synfin --pkt: %s\n"):format(ferr))
+    return 2
+  end
+  local text = f:read("a")
+  f:close()
+  local events, err = pkt.parse(text, o.path)
+  if not events then
+    io.stderr:write(tostring(err) .. "\n")
+    return 1
+  end
+  local src, r = run.to_lua(events, { target = o.target, name = o.path, text = text, subnet = o.subnet,
+    tolerance = o.tolerance_usecs and o.tolerance_usecs / 1e6, tolerance_from_cli = o.tolerance_usecs ~= nil })
+  if not src then
+    io.stderr:write(summary_line(o.path, r) .. "\n")
+    return r.status == "failed" and 1 or 2
+  end
+  if o.out then
+    local out, oerr = io.open(o.out, "w")
+    if not out then
+      io.stderr:write(("synfin --pkt: -o: %s\n"):format(oerr))
+      return 2
+    end
+    out:write(src)
+    out:close()
+  else
+    io.write(src)
+  end
+  return 0
+end
+
 --- The CLI's `synfin --pkt ...`: args as the command line gives them
 -- (after the program's name). Returns the exit code.
 -- @tparam table args
@@ -843,10 +1215,12 @@ function run.main(args)
         return 2
       end
       if a == "-j" then o.jobs = math.max(1, v) elseif a == "--subnet" then o.subnet = v else o.tolerance_usecs = v end
-    elseif a == "--junit" or a == "--result" or a == "--known-differences" then
+    elseif a == "--to-lua" then
+      o.to_lua = true
+    elseif a == "--junit" or a == "--result" or a == "--known-differences" or a == "-o" then
       local v = value(a)
       if not v then return 2 end
-      o[a:sub(3):gsub("-", "_")] = v
+      o[a == "-o" and "out" or a:sub(3):gsub("-", "_")] = v
     else
       io.stderr:write(("synfin --pkt: unknown argument %s\n%s\n"):format(a, USAGE))
       return 2
@@ -861,6 +1235,7 @@ function run.main(args)
     io.stderr:write("synfin --pkt: --known-differences is for --target sim\n")
     return 2
   end
+  if o.to_lua then return to_lua_main(o) end
   local p = io.popen("test -d " .. shell_quote(o.path) .. " && echo dir")
   local is_dir = p:read("l") == "dir"
   p:close()
