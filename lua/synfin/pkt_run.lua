@@ -113,20 +113,11 @@ local function compile(e, env)
     c.args = { "listen", fd(1), int_arg(a[2]) or 1 }
   elseif name == "accept" then
     c.args = { "accept", fd(1) }
-  elseif name == "read" or name == "recv" then
+  elseif name == "read" or name == "recv" or name == "write" or name == "send" then
     local n = int_arg(a[3])
     if not n then unsup("a byte count expected") end
     c.args = { name, fd(1), n }
-    if name == "recv" then
-      local f = a[4] == nil and 0 or flag_words(a[4])
-      if not f then unsup("flags expected") end
-      c.args[4] = f
-    end
-  elseif name == "write" or name == "send" then
-    local n = int_arg(a[3])
-    if not n then unsup("a byte count expected") end
-    c.args = { name, fd(1), n }
-    if name == "send" then
+    if name == "recv" or name == "send" then
       local f = a[4] == nil and 0 or flag_words(a[4])
       if not f then unsup("flags expected") end
       c.args[4] = f

@@ -10,16 +10,7 @@ local run = require "synfin.pkt_run"
 interop.need_namespace "lua5.4 /usr/bin/busted spec/interop/pkt_run_spec.lua"
 
 -- the passive open every case starts from (lines 1 to 8)
-local HANDSHAKE = [[
-0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
-+0  setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
-+0  bind(3, ..., ...) = 0
-+0  listen(3, 1) = 0
-+0  < S 0:0(0) win 65535 <mss 1460>
-+0  > S. 0:0(0) ack 1 <mss 1460>
-+.01 < . 1:1(0) ack 1 win 65535
-+0  accept(3, ..., ...) = 4
-]]
+local HANDSHAKE = require "helpers.pkt_handshake"
 
 local subnet = 100
 local function script(text)
