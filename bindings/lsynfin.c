@@ -1202,6 +1202,16 @@ static void describe_hook(const frame *f, char *out, size_t len)
              k->dir == SF_EGRESS ? "egress" : "ingress", addr);
 }
 
+/* Enters the frame a hook's function or predicate runs in, named (when a
+ * message needs it) by describe_hook. */
+static void hook_frame_enter(lua_State *L, frame *f, lhook *k, const sf_hook_ctx *ctx)
+{
+    f->describe = describe_hook;
+    f->describe_ud = k;
+    f->describe_id = ctx->hook_id;
+    frame_enter(L, f, k->s, L, "hook");
+}
+
 /* A hook's `when` predicate (sf_hook.match), in a frame, with a view of the
  * segment: part of the filter, so that a segment it refuses is neither
  * counted (after, count) nor fired on. An error: not a match, recorded. */
@@ -1215,10 +1225,7 @@ static int hook_when(void *ud, const sf_hook_ctx *ctx)
     lua_rawgeti(L, LUA_REGISTRYINDEX, k->when);
     lua_pushvalue(L, top + 2);
     frame f;
-    f.describe = describe_hook;
-    f.describe_ud = k;
-    f.describe_id = ctx->hook_id;
-    frame_enter(L, &f, k->s, L, "hook");
+    hook_frame_enter(L, &f, k, ctx);
     int rc = lua_pcall(L, 1, 1, top + 1);
     frame_leave(L, &f);
     lsf_seg_expire(L, top + 2);
@@ -1251,10 +1258,7 @@ static int hook_call(void *ud, const sf_hook_ctx *ctx, sf_verdict *v)
         lua_pushnil(L);
     int seg = top + 2;
     frame f;
-    f.describe = describe_hook;
-    f.describe_ud = k;
-    f.describe_id = ctx->hook_id;
-    frame_enter(L, &f, k->s, L, "hook");
+    hook_frame_enter(L, &f, k, ctx);
     int rc = LUA_OK, bad = 0;
     v->kind = SF_PASS;
     {

@@ -128,6 +128,13 @@ size_t sf_wire_options_len(const sf_seg *seg);
  * for packets whose sender left it undone. 0, or SF_EBADMSG when pkt is
  * not IPv4 carrying a whole TCP header. */
 int sf_wire_fill_tcp_checksum(uint8_t *pkt, size_t len);
+/* Stores the IPv4 header checksum of pkt (a whole IPv4 header). */
+void sf_wire_fill_ip_checksum(uint8_t *pkt);
+/* Stores in pkt's TCP checksum field what a packet whose checksum is left to
+ * the device carries (CHECKSUM_PARTIAL, virtio's NEEDS_CSUM): the sum of the
+ * pseudo-header alone, for len bytes of IPv4 packet. 0, or SF_EBADMSG as
+ * sf_wire_fill_tcp_checksum. */
+int sf_wire_fill_partial_tcp_checksum(uint8_t *pkt, size_t len);
 /* What a router under congestion does to an ECN-capable IPv4 packet (RFC
  * 3168 §5): its ECN field, ECT(0) or ECT(1), becomes CE, and the header
  * checksum follows. Returns 1 if it marked it, 0 if the packet is not

@@ -85,11 +85,35 @@ static uint16_t csum_fold(uint32_t sum)
 
 /* RFC 9293 §3.1: the checksum covers a pseudo-header of source and
  * destination address, protocol and TCP length. */
+static uint32_t pseudo_sum(uint32_t saddr, uint32_t daddr, size_t len)
+{
+    return (saddr >> 16) + (saddr & 0xffff) + (daddr >> 16) + (daddr & 0xffff) + IPPROTO_TCP_NUM +
+           (uint32_t)len;
+}
+
 static uint16_t tcp_checksum(uint32_t saddr, uint32_t daddr, const uint8_t *tcp, size_t len)
 {
-    uint32_t sum = (saddr >> 16) + (saddr & 0xffff) + (daddr >> 16) + (daddr & 0xffff);
-    sum += IPPROTO_TCP_NUM + (uint32_t)len;
-    return csum_fold(csum_add(sum, tcp, len));
+    return csum_fold(csum_add(pseudo_sum(saddr, daddr, len), tcp, len));
+}
+
+void sf_wire_fill_ip_checksum(uint8_t *pkt)
+{
+    size_t ihl = (size_t)(pkt[0] & 15) * 4;
+    sf_put16(pkt + 10, 0);
+    sf_put16(pkt + 10, csum_fold(csum_add(0, pkt, ihl)));
+}
+
+int sf_wire_fill_partial_tcp_checksum(uint8_t *pkt, size_t len)
+{
+    if (len < IP_HDR) return SF_EBADMSG;
+    size_t ihl = (size_t)(pkt[0] & 15) * 4;
+    if (ihl < IP_HDR || len < ihl + TCP_HDR || pkt[9] != IPPROTO_TCP_NUM) return SF_EBADMSG;
+    /* the pseudo-header's sum, folded, not complemented: what the device
+     * (here the kernel's GSO) starts from to sum the rest */
+    uint16_t folded =
+        (uint16_t)~csum_fold(pseudo_sum(sf_get32(pkt + 12), sf_get32(pkt + 16), len - ihl));
+    sf_put16(pkt + ihl + 16, folded);
+    return 0;
 }
 
 int sf_wire_fill_tcp_checksum(uint8_t *pkt, size_t len)
@@ -111,8 +135,7 @@ int sf_wire_mark_ce(uint8_t *pkt, size_t len)
     uint8_t ecn = pkt[1] & 3;
     if (ecn != 1 && ecn != 2) return 0; /* Not-ECT, or CE already */
     pkt[1] |= 3;
-    sf_put16(pkt + 10, 0);
-    sf_put16(pkt + 10, csum_fold(csum_add(0, pkt, ihl)));
+    sf_wire_fill_ip_checksum(pkt);
     return 1;
 }
 

@@ -72,8 +72,6 @@ static void write_packet(sf_tun *tun, const struct virtio_net_hdr *h, const uint
         tun->stats.tx_dropped++;
 }
 
-static uint16_t ip_checksum(const uint8_t *ip, size_t len);
-
 /* The held segments: one as it was, several as a super-segment the kernel
  * segments as its own GSO would (tcp_gso_segment): headers copied, the
  * sequence number advanced by gso_size, the IP id counting up, PSH on the
@@ -86,15 +84,10 @@ static void gso_flush(void *ud)
     uint8_t *p = tun->gso.pkt;
     if (tun->gso.segs == 1) write_packet(tun, &none, p, tun->gso.len);
     if (tun->gso.segs > 1) {
-        size_t ihl = (size_t)(p[0] & 15) * 4, tcplen = tun->gso.len - ihl;
+        size_t ihl = (size_t)(p[0] & 15) * 4;
         sf_put16(p + 2, (uint16_t)tun->gso.len);
-        sf_put16(p + 10, 0);
-        sf_put16(p + 10, ip_checksum(p, ihl));
-        uint32_t sum = (uint32_t)sf_get16(p + 12) + sf_get16(p + 14) + sf_get16(p + 16) +
-                       sf_get16(p + 18) + (uint32_t)IPPROTO_TCP_NUM + (uint32_t)tcplen;
-        while (sum >> 16)
-            sum = (sum & 0xffff) + (sum >> 16);
-        sf_put16(p + ihl + 16, (uint16_t)sum);
+        sf_wire_fill_ip_checksum(p);
+        sf_wire_fill_partial_tcp_checksum(p, tun->gso.len);
         struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
                                    .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
                                    .hdr_len = (uint16_t)tun->gso.hdr,
@@ -160,16 +153,6 @@ static void port_send(void *ud, const uint8_t *pkt, size_t len)
     tun->gso.segs = 1;
 }
 
-static uint16_t ip_checksum(const uint8_t *ip, size_t len)
-{
-    uint32_t sum = 0;
-    for (size_t i = 0; i + 1 < len; i += 2)
-        sum += sf_get16(ip + i);
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)~sum;
-}
-
 /* A GSO super-segment (gso_type TCPV4): the segments the kernel's own
  * segmentation would have put on a wire (tcp_gso_segment): gso_size bytes
  * of payload each (the MSS), the headers copied with the sequence number
@@ -197,8 +180,7 @@ static int split_tcp4(sf_tun *tun, const uint8_t *pkt, size_t n, size_t mss)
         memcpy(out + hdr, pkt + hdr + off, len);
         sf_put16(out + 2, (uint16_t)(hdr + len));
         sf_put16(out + 4, (uint16_t)(id + k));
-        sf_put16(out + 10, 0);
-        sf_put16(out + 10, ip_checksum(out, ihl));
+        sf_wire_fill_ip_checksum(out);
         sf_put32(t + 4, seq + (uint32_t)off);
         if (off + len < payload) t[13] = (uint8_t)(t[13] & ~(TCP_FIN | TCP_PSH));
         if (k > 0) t[13] = (uint8_t)(t[13] & ~TCP_CWR);

@@ -1408,10 +1408,24 @@ end
 
 --- The ladder as text.
 -- @treturn string
-function Trace:text() return ladder.text(self.net, self.net:records(), self.opts) end
+function Trace:text() return ladder.text(self.net, self:_records(), self.opts) end
 --- The ladder as a list of lines of text.
 -- @treturn {string,...}
-function Trace:lines() return ladder.lines(self.net, self.net:records(), self.opts) end
+function Trace:lines() return ladder.lines(self.net, self:_records(), self.opts) end
+
+-- What the ladder draws: the net's records, or what a trace made by
+-- synfin.trace_of draws (synfin.kernel's: the records with the calls).
+function Trace:_records()
+  if self.records then return self.records() end
+  return self.net:records()
+end
+
+--- A trace of net drawn from the records that records() returns, with
+-- net:trace's methods: for modules that draw more than the net's records.
+-- @local
+function synfin.trace_of(net, records, opts)
+  return setmetatable({ net = net, records = records, opts = opts or {} }, Trace)
+end
 
 --- The ladder as an SVG picture (lua/synfin/ladder.lua): written to path,
 -- returning true, or nil, message when the file cannot be written. Without a
@@ -1419,7 +1433,7 @@ function Trace:lines() return ladder.lines(self.net, self.net:records(), self.op
 -- @tparam[opt] string path the file to write
 -- @return true; or nil, message; or, without a path, the SVG text
 function Trace:svg(path)
-  local svg = ladder.svg(self.net, self.net:records(), self.opts)
+  local svg = ladder.svg(self.net, self:_records(), self.opts)
   if path == nil then return svg end
   if type(path) ~= "string" then argerror(1, "svg", "a file name expected") end
   local f, err = io.open(path, "w")

@@ -43,7 +43,6 @@
 -- the script's process ends, and after `max_seconds` in any case.
 -- @module synfin.kernel
 -- @pragma nostrip
-local ladder = require "synfin.ladder"
 
 local kernel = {}
 
@@ -661,8 +660,16 @@ function Agent:_records()
   return out
 end
 
-local KTrace = {}
-KTrace.__index = KTrace
+-- The records to draw: with notes = false the protocol's notes go, the
+-- calls (notes too, to the ladder) stay.
+local function drawn(recs, opts)
+  if opts.notes ~= false then return recs end
+  local out = {}
+  for _, r in ipairs(recs) do
+    if r.kind ~= "note" or r.call then out[#out + 1] = r end
+  end
+  return out
+end
 
 --- The net's ladder with the kernel's calls in the kernel's lane, each
 -- where it returned (and, when it blocked, also where it started):
@@ -670,38 +677,11 @@ KTrace.__index = KTrace
 -- @tparam[opt] table opts notes = false hides the protocol's notes (not the calls)
 -- @return a trace (text(), lines(), svg(path); tostring gives the text)
 function Agent:trace(opts)
-  return setmetatable({ agent = self, opts = opts or {} }, KTrace)
-end
-
--- The records to draw, and the ladder's options: with notes = false the
--- protocol's notes go, the calls stay.
-local function drawn(recs, opts)
-  if opts.notes ~= false then return recs, opts end
-  local out = {}
-  for _, r in ipairs(recs) do
-    if r.kind ~= "note" or r.call then out[#out + 1] = r end
-  end
-  return out, {}
-end
-
-function KTrace:lines()
-  local recs, opts = drawn(self.agent:_records(), self.opts)
-  return ladder.lines(self.agent.net, recs, opts)
-end
-function KTrace:text() return table.concat(self:lines(), "\n") end
-function KTrace:svg(path)
-  local recs, opts = drawn(self.agent:_records(), self.opts)
-  local svg = ladder.svg(self.agent.net, recs, opts)
-  if path == nil then return svg end
-  local f, err = io.open(path, "w")
-  if not f then return nil, err end
-  f:write(svg)
-  f:close()
-  return true
-end
-KTrace.__tostring = KTrace.text
-KTrace.__concat = function(a, b)
-  return (type(a) == "table" and a:text() or a) .. (type(b) == "table" and b:text() or b)
+  opts = opts or {}
+  local shown = {} -- the ladder's options: its notes, the calls among them, stay
+  for k, v in pairs(opts) do shown[k] = v end
+  shown.notes = nil
+  return require("synfin").trace_of(self.net, function() return drawn(self:_records(), opts) end, shown)
 end
 
 --- Stops the agent: its sockets are closed as its process ends (the kernel
