@@ -2,15 +2,16 @@
 -- and the nets it creates, so that a spec can assert its trace.
 --
 --   local example = require "helpers.example"
---   local run = example.run("examples/handshake.lua")
+--   local run = example.run("examples/handshake.lua" [, seed])
 --   run.net, run.nets, run.output
 local synfin = require "synfin"
 
 local example = {}
 
-function example.run(path)
+function example.run(path, seed)
   local nets, out = {}, {}
-  local original = synfin.sim
+  local original, original_seed = synfin.sim, synfin.defaults.seed
+  synfin.defaults.seed = seed or original_seed -- as the CLI's --seed
   synfin.sim = function(...)
     local net = original(...)
     nets[#nets + 1] = net
@@ -25,11 +26,11 @@ function example.run(path)
   }, { __index = _G })
   local chunk, err = loadfile(path, "t", env)
   if not chunk then
-    synfin.sim = original
+    synfin.sim, synfin.defaults.seed = original, original_seed
     error(err, 0)
   end
   local ok, failure = pcall(chunk)
-  synfin.sim = original
+  synfin.sim, synfin.defaults.seed = original, original_seed
   if not ok then error(failure, 0) end
   return { nets = nets, net = nets[1], output = table.concat(out, "\n") }
 end
