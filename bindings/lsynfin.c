@@ -567,7 +567,7 @@ static int l_sim_gc(lua_State *L)
 static int l_sim_link(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
-    sf_link link = {check_time_in(L, 2, "setting", "latency", TIME_MAX_S), 0, 0};
+    sf_link link = {.latency = check_time_in(L, 2, "setting", "latency", TIME_MAX_S)};
     if (!lua_isnoneornil(L, 3)) {
         link.loss = lua_tonumber(L, 3);
         if (lua_type(L, 3) != LUA_TNUMBER || !(link.loss >= 0 && link.loss <= 1))
@@ -580,6 +580,13 @@ static int l_sim_link(lua_State *L)
             script_error(L, "synfin: setting 'mark' must be a probability in 0..1, got %s",
                          shown(L, 4));
     }
+    /* the bottleneck: bits per second (up to 100 Gbit/s), packets */
+    if (!lua_isnoneornil(L, 5))
+        link.rate = (uint64_t)check_int_in(L, 5, "setting", "rate", 1000, 100000000000LL);
+    if (!lua_isnoneornil(L, 6))
+        link.queue = (uint32_t)check_int_in(L, 6, "setting", "queue", 1, 1000000);
+    if (!lua_isnoneornil(L, 7))
+        link.threshold = (uint32_t)check_int_in(L, 7, "setting", "threshold", 1, 1000000);
     sf_sim_set_link(s->sim, &link);
     return 0;
 }

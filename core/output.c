@@ -159,12 +159,20 @@ void sf_send_syn(sf_conn *c, uint64_t now)
     sf_emit_seg(c->stack, c, &seg);
 }
 
-/* The held range (SHLD-31) that holds sequence number seq, or -1. */
+/* The held range (SHLD-31) that holds sequence number seq, or -1: a
+ * binary search, the ranges being sorted. */
 static int held_range_of(const sf_conn *c, uint32_t seq)
 {
-    for (int i = 0; i < c->ooo_count; i++) {
-        uint32_t left = c->rcv_nxt + c->ooo[i].off;
-        if (sf_seq_ge(seq, left) && sf_seq_lt(seq, left + c->ooo[i].len)) return i;
+    uint32_t off = seq - c->rcv_nxt;
+    int lo = 0, hi = c->ooo.n;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (off < c->ooo.r[mid].off)
+            hi = mid;
+        else if (off - c->ooo.r[mid].off >= c->ooo.r[mid].len)
+            lo = mid + 1;
+        else
+            return mid;
     }
     return -1;
 }
@@ -177,20 +185,18 @@ static int held_range_of(const sf_conn *c, uint32_t seq)
  * without them. */
 static void add_sack_blocks(const sf_conn *c, sf_seg *seg)
 {
-    if (!c->sack_ok || c->ooo_count == 0) return;
+    if (!c->sack_ok || c->ooo.n == 0) return;
     int room = c->ts_ok ? 3 : 4, n = 0;
-    bool used[SF_OOO_MAX] = {false};
-    int order[4 + SF_OOO_MAX], k = 0;
-    for (int h = 0; h < 4; h++)
-        order[k++] = held_range_of(c, c->sack_recent[h]);
-    for (int i = 0; i < c->ooo_count; i++)
-        order[k++] = i;
-    for (int j = 0; j < k && n < room; j++) {
-        int i = order[j];
-        if (i < 0 || used[i]) continue;
-        used[i] = true;
-        seg->sack[n][0] = c->rcv_nxt + c->ooo[i].off;
-        seg->sack[n][1] = seg->sack[n][0] + c->ooo[i].len;
+    int chosen[4];
+    for (int j = 0; j < 4 + c->ooo.n && n < room; j++) {
+        int i = j < 4 ? held_range_of(c, c->sack_recent[j]) : j - 4;
+        bool used = i < 0;
+        for (int m = 0; m < n && !used; m++)
+            used = chosen[m] == i;
+        if (used) continue;
+        chosen[n] = i;
+        seg->sack[n][0] = c->rcv_nxt + c->ooo.r[i].off;
+        seg->sack[n][1] = seg->sack[n][0] + c->ooo.r[i].len;
         n++;
     }
     seg->sack_n = (uint8_t)n;
@@ -457,6 +463,7 @@ bool sf_retransmit_range(sf_conn *c, uint64_t now, uint32_t start, uint32_t end)
     if (sent) {
         c->retransmits++;
         c->rtt_timing = false; /* Karn */
+        c->last_rxt_mark = c->snd_max;
         sf_rto_arm(c, now);
         if (sf_seq_gt(c->snd_nxt, c->high_rxt)) c->high_rxt = c->snd_nxt; /* RFC 6675 HighRxt */
     }

@@ -153,7 +153,7 @@ int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap)
             sf_send_ack(c, now);
         /* a drained buffer holding nothing out of order costs nothing until
          * data comes again (and past the peer's FIN, none comes) */
-        if (c->ooo_count == 0) sf_ring_trim(&c->rcvbuf);
+        if (c->ooo.n == 0) sf_ring_trim(&c->rcvbuf);
         return (int)n;
     }
     if (c->fin_received) return 0; /* end of stream */

@@ -235,6 +235,10 @@ end
 -- latency (one way, seconds, default 0.005), loss (0..1, default 0), mark
 -- (0..1, default 0: the probability that the link marks an ECN-capable
 -- packet Congestion Experienced, RFC 3168, as a congested router would),
+-- rate (bits per second: a bottleneck at each host's way out; default none),
+-- queue (packets that may wait there, default 100: more are lost) and
+-- threshold (packets waiting from which it marks ECN-capable packets CE and
+-- loses the others, an AQM's step marking; default none),
 -- timeout (default for blocking calls, seconds of virtual time, default 10),
 -- strict (leftovers are an error at the end of net:run), `expect_all` (every
 -- segment on the wire that matches it, a pattern or true, must be consumed
@@ -257,19 +261,23 @@ end
 -- A callback that only calls C (a huge string.rep) or blocks in the
 -- system is stopped only once it runs Lua again; a thread with a debug hook
 -- of its own (a debugger, a coverage tool) keeps it, and has no budget.
--- @tparam[opt] table opts seed, latency, loss, timeout, strict, `expect_all`,
--- payloads, records, `callback_budget`, `time_limit`
+-- @tparam[opt] table opts seed, latency, loss, mark, rate, queue, threshold, timeout,
+-- strict, `expect_all`, payloads, records, `callback_budget`, `time_limit`
 -- @treturn Net
 -- @usage local net = synfin.sim { seed = 7, latency = 0.005 }
 function synfin.sim(opts)
-  opts = check_opts(opts, { seed = true, latency = true, loss = true, mark = true, timeout = true,
+  opts = check_opts(opts, { seed = true, latency = true, loss = true, mark = true, rate = true, queue = true,
+    threshold = true, timeout = true,
     strict = true, expect_all = true, payloads = true, records = true, callback_budget = true, time_limit = true },
     1, "sim")
   local seed = synfin.defaults.seed or opts.seed or 1
   if math.type(seed) ~= "integer" then argerror(1, "sim", "seed must be an integer") end
   if opts.timeout ~= nil then check_time(opts.timeout, "setting 'timeout'") end
   local sim = core.sim(seed)
-  sim:link(opts.latency or 0.005, opts.loss or 0, opts.mark or 0)
+  if (opts.queue or opts.threshold) and not opts.rate then
+    argerror(1, "sim", "queue and threshold belong to a bottleneck: give its rate too")
+  end
+  sim:link(opts.latency or 0.005, opts.loss or 0, opts.mark or 0, opts.rate, opts.queue, opts.threshold)
   if opts.payloads == false then sim:keep_payloads(false) end
   local records = opts.records
   if records ~= nil and records ~= "all" then
