@@ -109,7 +109,7 @@ static void usage(FILE *to)
     fputs("usage: synfin [OPTIONS] SCRIPT.lua [ARGS...]\n"
           "       synfin -i\n"
           "       synfin --version\n"
-          "       synfin --pkt SCRIPT.pkt|DIR [--target tun|sim] [--tolerance_usecs N]\n"
+          "       synfin --pkt SCRIPT.pkt|DIR [--target tun|sim] [--profile P] [--tolerance_usecs N]\n"
           "                    [-j N] [--junit FILE]  (packetdrill scripts: synfin --pkt -h)\n"
           "       synfin --pkt SCRIPT.pkt --to-lua [--target sim|tun] [-o OUT.lua]\n"
           "Runs a synfin scenario script; exits 1 if it fails.\n"
