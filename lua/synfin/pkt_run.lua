@@ -493,8 +493,6 @@ function run.events(events, opts)
     peer = net:peer(env.remote, { name = "remote" })
     k = kernel.sim(net, sut)
   else
-    local okw, werr = pcall(run.write_sysctls, env.sysctls)
-    if not okw then return { status = "unsupported", line = 0, message = tostring(werr), seconds = 0 } end
     net = synfin.tun { kernel = env.kernel, tolerance = { abs = tol, pct = 0 } }
     sut = net.kernel
     peer = net:peer(env.remote, { name = "remote" })
@@ -503,6 +501,14 @@ function run.events(events, opts)
     if not ok_agent then
       net:close()
       return { status = "failed", line = 0, message = tostring(k), seconds = 0 }
+    end
+    -- only once the agent has shown this is a test's own namespace: the
+    -- sysctls are the namespace's, never the machine's
+    local okw, werr = pcall(run.write_sysctls, env.sysctls)
+    if not okw then
+      k:stop()
+      net:close()
+      return { status = "unsupported", line = 0, message = tostring(werr), seconds = 0 }
     end
   end
   local st = {
@@ -957,10 +963,10 @@ function run.to_lua(events, opts)
     netsrc = ("local net = synfin.sim { latency = 0 }\nlocal host = net:host(KERNEL, %s)"):format(lua_value(env.host))
     ksrc = "kernel.sim(net, host)"
   else
-    netsrc = ("require(\"synfin.pkt_run\").write_sysctls(%s)\n"):format(lua_value(env.sysctls))
-      .. "local net = synfin.tun { kernel = KERNEL, tolerance = { abs = TOLERANCE, pct = 0 } }\n"
+    netsrc = "local net = synfin.tun { kernel = KERNEL, tolerance = { abs = TOLERANCE, pct = 0 } }\n"
       .. "local host = net.kernel"
-    ksrc = "kernel.agent(net)"
+    -- the sysctls once the agent has shown the namespace is the test's own
+    ksrc = ("kernel.agent(net)\nrequire(\"synfin.pkt_run\").write_sysctls(%s)"):format(lua_value(env.sysctls))
   end
   local src = {}
   local text = {}
