@@ -1,6 +1,7 @@
 /* lsynfin.c - the Lua 5.4 module synfin.core: a thin mapping of the sim
  * driver and its connections to userdata. No protocol logic lives here; the
- * scenario API users touch is lua/synfin/init.lua.
+ * scenario API users touch is the module synfin (lua/synfin/init.lua and the
+ * modules it assembles).
  *
  * Objects follow luv's habits: a metatable per type; expected
  * failures return nil, message, code; wrong arguments raise. A connection

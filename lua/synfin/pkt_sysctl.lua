@@ -178,6 +178,7 @@ end
 -- folder (a defaults.sh is read from there, relative to it).
 -- @tparam string command
 -- @tparam[opt] string dir
+-- @tparam[opt] integer depth how deep in sourced files this is (at most 3 deep)
 function M.shell(command, dir, depth)
   depth = depth or 0
   local steps = {}
