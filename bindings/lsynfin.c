@@ -268,6 +268,9 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
         else if (strcmp(k, "nagle_variant") == 0) {
             static const char *const opts[] = {"rfc", "minshall", NULL};
             p->nagle_variant = (uint8_t)check_choice(L, -1, k, opts);
+        } else if (strcmp(k, "active_reset") == 0) {
+            static const char *const opts[] = {"rst", "rst_ack", NULL};
+            p->active_reset = (uint8_t)check_choice(L, -1, k, opts);
         } else if (strcmp(k, "rcv_after_close") == 0) {
             static const char *const opts[] = {"keep", "reset", NULL};
             p->rcv_after_close = (uint8_t)check_choice(L, -1, k, opts);

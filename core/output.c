@@ -232,12 +232,23 @@ void sf_send_ack(sf_conn *c, uint64_t now)
 }
 
 /* RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST>, SND.NXT as empty_seq
- * reads it (a RST below the peer's RCV.NXT would be ignored). */
+ * reads it (a RST below the peer's RCV.NXT would be ignored); or, by the
+ * active_reset policy, the RST|ACK that Linux and FreeBSD send, with the
+ * window and the timestamps (RFC 7323 §3.2: a RST SHOULD carry TSopt). */
 void sf_send_rst(sf_conn *c, uint64_t now)
 {
-    (void)now;
     sf_seg seg;
-    conn_seg(c, now, empty_seq(c), SF_RST, &seg);
+    if (c->pol.active_reset == SF_ACTIVE_RESET_RST_ACK) {
+        conn_seg(c, now, empty_seq(c), SF_RST | SF_ACK, &seg);
+        seg.wnd = sf_rcv_window(c);
+        if (c->ts_ok) {
+            seg.has_ts = 1;
+            seg.ts_val = sf_ts_now(c, now);
+            seg.ts_ecr = c->ts_recent;
+        }
+    } else {
+        conn_seg(c, now, empty_seq(c), SF_RST, &seg);
+    }
     sf_emit_seg(c->stack, c, &seg);
 }
 

@@ -221,6 +221,12 @@ typedef struct {
      * and ends the connection (RFC 1122 §4.2.2.13: the data is lost), as
      * the sockets API's close(), after which nothing can read, does */
     uint8_t rcv_after_close;
+    /* the RST of an ABORT, a listener's close and keep-alive's end
+     * (sf_active_reset): SF_ACTIVE_RESET_RST is RFC 9293 §3.10.5's
+     * <SEQ=SND.NXT><CTL=RST> (the rfc profile's); _RST_ACK adds the ACK of
+     * RCV.NXT, the window and the timestamps (RFC 7323 §3.2: SHOULD), as
+     * Linux's tcp_send_active_reset and FreeBSD's tcp_drop send it */
+    uint8_t active_reset;
     /* RFC 9293 §3.8.2 (MUST-19): SF_CC_NEWRENO (RFC 5681, RFC 6582: the rfc
      * profile's), SF_CC_CUBIC (RFC 9438: the linux and freebsd profiles'),
      * or SF_CC_NONE: the peer's window alone limits what is sent */
@@ -267,6 +273,9 @@ typedef enum { SF_NAGLE_RFC, SF_NAGLE_MINSHALL } sf_nagle_variant;
 
 /* Data after the application's CLOSE (sf_policy.rcv_after_close). */
 typedef enum { SF_RCV_AFTER_CLOSE_KEEP, SF_RCV_AFTER_CLOSE_RESET } sf_rcv_after_close;
+
+/* The RST of an active reset (sf_policy.active_reset). */
+typedef enum { SF_ACTIVE_RESET_RST, SF_ACTIVE_RESET_RST_ACK } sf_active_reset;
 
 /* Stack profiles: the policy values where stacks differ, by name
  * (core/profile.c has the table, each value with its source). */

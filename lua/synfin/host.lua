@@ -20,7 +20,8 @@ local SETTINGS = { msl = true, rto = true, rto_min = true, rto_max = true, retri
   ttl = true, tos = true, congestion_control = true, r1 = true, soft_errors = true,
   window_scaling = true, timestamps = true, mtu = true, quiet_time = true,
   tail_loss_probe = true, sack = true, min_snd_mss = true, syn_cookies = true, initial_window = true,
-  profile = true, nagle_variant = true, rcv_after_close = true, ecn = true }
+  profile = true, nagle_variant = true, rcv_after_close = true, ecn = true,
+  active_reset = true }
 
 ------------------------------------------------------------------------------
 -- Hosts: a host running synfin's TCP (net:host), or a bare peer with no TCP
