@@ -532,6 +532,11 @@ int sf_send_urgent(sf_conn *c, uint64_t now, const void *data, size_t len);
 int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap);
 /* CLOSE: "no more data to send" (RFC 9293 §3.10.4). */
 int sf_close(sf_conn *c, uint64_t now);
+/* Whether CLOSE still does something in state s (RFC 9293 §3.10.4): stops
+ * a listener or a SYN_SENT, sends a FIN from SYN_RCVD, ESTABLISHED or
+ * CLOSE_WAIT; in the states after it ("connection closing") and in CLOSED,
+ * 0. */
+int sf_state_can_close(sf_state s);
 /* CLOSE with the last data: queued with the FIN, so that they can leave in
  * one segment ("FIN carrying the last data"). All or nothing: SF_EAGAIN,
  * with nothing queued, when the send buffer has no room for all of it. */

@@ -172,6 +172,12 @@ static void end_children(sf_conn *l, uint64_t now, bool reset)
     }
 }
 
+int sf_state_can_close(sf_state s)
+{
+    return s == SF_LISTEN || s == SF_SYN_SENT || s == SF_SYN_RCVD || s == SF_ESTABLISHED ||
+           s == SF_CLOSE_WAIT;
+}
+
 int sf_close(sf_conn *c, uint64_t now)
 {
     sf_stack_at(c->stack, now);

@@ -3,6 +3,7 @@
 -- (host:send, host:inject, host:send_icmp), and the host's connections.
 -- Its hooks are in hooks.lua.
 -- @module synfin
+local core = require "synfin.core"
 local types = require "synfin.types"
 local segment = require "synfin.segment"
 local util = require "synfin.util"
@@ -12,16 +13,10 @@ local SEG_FIELDS, strip_options, check_seq_fields = segment.SEG_FIELDS, segment.
 local crafted, seg_field_names = segment.crafted, segment.seg_field_names
 local Net, Host = types.Net, types.Host
 
-local SETTINGS = { msl = true, rto = true, rto_min = true, rto_max = true, retries = true,
-  syn_retries = true, rcv_buf = true, snd_buf = true, mss = true, isn = true, secret = true,
-  backlog = true, fin_wait_2_timeout = true, challenge_ack_limit = true,
-  rst_in_time_wait = true, syn_in_time_wait = true, delayed_ack = true, nagle = true,
-  user_timeout = true, keepalive = true, keepalive_interval = true, keepalive_probes = true,
-  ttl = true, tos = true, congestion_control = true, r1 = true, soft_errors = true,
-  window_scaling = true, timestamps = true, mtu = true, quiet_time = true,
-  tail_loss_probe = true, sack = true, min_snd_mss = true, syn_cookies = true, initial_window = true,
-  profile = true, nagle_variant = true, rcv_after_close = true, ecn = true,
-  active_reset = true }
+-- The names of the host settings (core/settings.c describes each one:
+-- synfin.core.settings()).
+local SETTINGS = {}
+for _, setting in ipairs(core.settings()) do SETTINGS[setting.name] = true end
 
 ------------------------------------------------------------------------------
 -- Hosts: a host running synfin's TCP (net:host), or a bare peer with no TCP
