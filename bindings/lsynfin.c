@@ -246,9 +246,35 @@ static void read_setting(lua_State *L, int idx, const sf_setting *s, sf_config *
     if (wrong) script_error(L, "synfin: setting '%s' %s, got %s", s->name, wrong, shown(L, idx));
 }
 
-/* Reads a table of settings into a config; unknown keys raise, so that a
- * typo is never silently ignored, and so do values out of their range. */
-static void read_config(lua_State *L, int idx, sf_config *cfg)
+/* Raises that setting s does not apply where it was given (an SF_AT_*
+ * bit), naming where it does: given there, it would be silently ignored. */
+static void wrong_place(lua_State *L, const sf_setting *s, unsigned given)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } PLACES[] = {{SF_AT_HOST, "net:host"},
+                  {SF_AT_LISTEN, "listen"},
+                  {SF_AT_CONNECT, "connect"},
+                  {SF_AT_SET, "c:set"}};
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    const char *here = "?";
+    for (size_t i = 0, n = 0; i < sizeof PLACES / sizeof PLACES[0]; i++) {
+        if (given & PLACES[i].bit) here = PLACES[i].name;
+        if (!(s->where & PLACES[i].bit)) continue;
+        if (n++) luaL_addstring(&b, ", ");
+        luaL_addstring(&b, PLACES[i].name);
+    }
+    luaL_pushresult(&b);
+    script_error(L, "synfin: setting '%s' is not for %s: it applies to %s", s->name, here,
+                 lua_tostring(L, -1));
+}
+
+/* Reads a table of settings given at `where` (an SF_AT_* mask) into a
+ * config; unknown keys raise, so that a typo is never silently ignored, and
+ * so do values out of their range and settings that do not apply there. */
+static void read_config(lua_State *L, int idx, sf_config *cfg, unsigned where)
 {
     if (lua_isnoneornil(L, idx)) return;
     luaL_checktype(L, idx, LUA_TTABLE);
@@ -263,6 +289,7 @@ static void read_config(lua_State *L, int idx, sf_config *cfg)
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
         const sf_setting *s = sf_setting_find(k);
         if (!s) script_error(L, "synfin: unknown setting '%s'", k);
+        if (!(s->where & where)) wrong_place(L, s, where);
         read_setting(L, -1, s, cfg);
         lua_pop(L, 1);
     }
@@ -587,7 +614,7 @@ static int l_sim_add_host(lua_State *L)
     sf_config_default(&cfg);
     derive_secret(&cfg, s->seed, addr);
     int peer = lua_isboolean(L, 3) && !lua_toboolean(L, 3);
-    if (!peer) read_config(L, 3, &cfg);
+    if (!peer) read_config(L, 3, &cfg, SF_AT_HOST);
     int h = sf_sim_add_host(s->sim, addr, peer ? NULL : &cfg);
     if (h < 0) return push_fail(L, h);
     lua_pushinteger(L, h + 1);
@@ -1615,7 +1642,7 @@ static int l_sim_listen(lua_State *L)
     sf_config cfg;
     sf_config_default(&cfg);
     cfg.policy = sf_stack_config(st)->policy;
-    read_config(L, 5, &cfg); /* inherited by every connection it spawns */
+    read_config(L, 5, &cfg, SF_AT_LISTEN); /* inherited by every connection it spawns */
     int err;
     sf_conn *l = sf_listen(st, sf_sim_now(s->sim), port, backlog, &cfg.policy, &err);
     if (!l) return push_fail(L, err);
@@ -1635,7 +1662,7 @@ static int l_sim_connect(lua_State *L)
     sf_config cfg;
     sf_config_default(&cfg);
     cfg.policy = sf_stack_config(st)->policy;
-    read_config(L, 6, &cfg); /* settings apply from the first SYN on */
+    read_config(L, 6, &cfg, SF_AT_CONNECT); /* settings apply from the first SYN on */
     int err;
     sf_conn *c = sf_connect(st, sf_sim_now(s->sim), raddr, rport, lport, &cfg.policy, &err);
     if (!c) return push_fail(L, err);
@@ -1824,7 +1851,8 @@ static int l_conn_set(lua_State *L)
     sf_config_default(&cfg);
     sf_policy before = *sf_conn_policy(lc->c);
     cfg.policy = before;
-    read_config(L, 2, &cfg);
+    /* (those made with the connection are refused below, by name) */
+    read_config(L, 2, &cfg, SF_AT_SET | SF_AT_CONNECT);
     /* some shape the connection when it is made (core/settings.c: not
      * SF_AT_SET): changing them later would be silently ignored, so it is
      * refused */

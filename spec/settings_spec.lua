@@ -102,4 +102,30 @@ describe("the settings table", function()
     assert.are.same({ "mss", "rcv_buf", "snd_buf", "timestamps", "window_scaling" }, fixed)
     assert.has_no.errors(function() c:set { msl = 1, delayed_ack = 0.1, keepalive = true } end)
   end)
+
+  it("a host's own setting given to listen, connect or c:set is refused, naming where it applies", function()
+    local settings = by_name()
+    local net = synfin.sim {}
+    local a, b = net:host "192.0.2.1", net:host "192.0.2.2"
+    local host_only = {}
+    for name, s in pairs(settings) do
+      if not s.where.listen and not s.where.connect and not s.where["c:set"] and name ~= "backlog" then
+        host_only[#host_only + 1] = name
+      end
+    end
+    table.sort(host_only)
+    assert.are.same({ "challenge_ack_limit", "isn", "mtu", "quiet_time", "secret" }, host_only)
+    local ok, err = pcall(function() b:listen(80, { mtu = 1400 }) end)
+    assert.is_false(ok)
+    assert.matches("settings_spec.lua:%d+: synfin: setting 'mtu' is not for listen: it applies to net:host$", err)
+    b:listen(80)
+    ok, err = pcall(a.connect, a, "192.0.2.2", 80, { isn = 7 })
+    assert.is_false(ok)
+    assert.matches("synfin: setting 'isn' is not for connect: it applies to net:host", err, 1, true)
+    local c = a:connect("192.0.2.2", 80)
+    c:wait("ESTABLISHED", 1)
+    ok, err = pcall(c.set, c, { quiet_time = 1 })
+    assert.is_false(ok)
+    assert.matches("synfin: setting 'quiet_time' is not for c:set: it applies to net:host", err, 1, true)
+  end)
 end)
