@@ -18,8 +18,6 @@ return {
     .. "(tcp_retransmit_timer, tcp_clamp_rto_to_user_timeout), so Linux's write fails at its RTO after "
     .. "the 0.8 s; synfin ends the connection at 0.8 s exactly (RFC 9293 §3.10.8). Its earlier RTOs "
     .. "(200 ms floor) are to fix (issue 16)" },
-  { "^nonblocking_connect_poll call#3 ret$", "poll's return: the agent returns the revents bits of the one "
-    .. "fd, the facade the number of ready fds. To fix in the facade (issue 16)" },
   { "^recv_peek seg#%d+ missing$", "the ACK of the data read: Linux, past its quick-ACK start, may delay it "
     .. "(tcp_send_delayed_ack, 40 ms at least) beyond the scenario's end; synfin ACKs at once. To fix with "
     .. "the delayed-ACK pattern (issue 16)" },
