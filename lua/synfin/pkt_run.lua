@@ -517,6 +517,7 @@ function run.events(events, opts)
   }
   local result
   local consumed = {}
+  local fd_of = {} -- the script's file descriptors: the kernel's (or the facade's) for each
   net:run(function()
     local m0 = net:mark()
     local t0 = net:now()
@@ -563,8 +564,13 @@ function run.events(events, opts)
       end
       local spec = calls[e]
       local got_err = c.errno
+      -- a new descriptor: the script's number stands for the kernel's from
+      -- now on, as packetdrill maps them (the agent's own fds come first)
+      local made_fd = (spec.args[1] == "socket" or spec.args[1] == "accept") and math.type(e.ret) == "integer"
+        and e.ret >= 0 and c.ret >= 0
+      if made_fd then fd_of[e.ret] = c.ret end
       -- the return value and errno
-      if type(e.ret) == "number" and c.ret ~= e.ret then
+      if type(e.ret) == "number" and c.ret ~= e.ret and not made_fd then
         stop("failed", e.line, ("%s returned %d%s, the script says %d%s"):format(c.shown, c.ret,
           got_err and " " .. got_err or "", e.ret, e.errno and " " .. e.errno or ""))
       end
@@ -697,7 +703,9 @@ function run.events(events, opts)
               peer:send(inbound(e, st))
             else
               local c = calls[e]
-              local call = k:start(table.unpack(c.args))
+              local args = table.pack(table.unpack(c.args))
+              if args[1] ~= "socket" then args[2] = fd_of[args[2]] or args[2] end -- every other call's fd
+              local call = k:start(table.unpack(args, 1, args.n))
               local p = { call = call, ev = e, at = hi or at, sat = shi or sat, blocking = tm.blocking,
                 lag_lo = lag, lag_hi = lag }
               if tm.blocking then
@@ -843,6 +851,9 @@ local k = %s
 local risn, kisn, last_ts = %d, 0, nil
 local kport, rport = PORT, %d
 local function rel(isn, n) return (isn + n) %% TWO32 end
+-- the script's file descriptors: fd[n] is the one socket() or accept()
+-- gave for the script's n (packetdrill maps them so)
+local fd = setmetatable({}, { __index = function(_, n) return n end })
 
 -- a pattern's where: the segment has exactly these options
 local function options(want)
@@ -906,6 +917,7 @@ local ok, err = pcall(net.run, net, function()
   local function returns(n, c, want)
     line = n
     c:wait(math.max(0.05, want.t + lag - now()) + TOLERANCE + 1)
+    if want.new_fd and c.ret >= 0 then fd[want.new_fd], want.ret = c.ret, c.ret end
     assert(want.ret == nil or c.ret == want.ret, ("%%s returned %%d %%s, the script says %%d %%s"):format(c.shown,
       c.ret, c.errno or "", want.ret or 0, want.errno or ""))
     assert(c.errno == want.errno, ("%%s failed with %%s, the script says %%s"):format(c.shown, tostring(c.errno),
@@ -985,7 +997,11 @@ function run.to_lua(events, opts)
   local base = 0
   local function want_lua(e, c, t, blocking)
     local w = { ("t = %s"):format(lua_value(t)) }
-    if type(e.ret) == "number" then w[#w + 1] = ("ret = %d"):format(e.ret) end
+    if (c.args[1] == "socket" or c.args[1] == "accept") and math.type(e.ret) == "integer" and e.ret >= 0 then
+      w[#w + 1] = ("new_fd = %d"):format(e.ret) -- the script's number for the descriptor it makes
+    elseif type(e.ret) == "number" then
+      w[#w + 1] = ("ret = %d"):format(e.ret)
+    end
     if e.errno then w[#w + 1] = ("errno = %q"):format(e.errno) end
     if c.revents then w[#w + 1] = ("revents = %q"):format(c.revents) end
     if c.value ~= nil and not (type(c.value) == "table" and c.value.t == "ellipsis") then
@@ -1036,6 +1052,7 @@ function run.to_lua(events, opts)
           local c = calls[e]
           local args = {}
           for i, a in ipairs(c.args) do args[i] = lua_value(a, names) end
+          if c.args[1] ~= "socket" then args[2] = ("fd[%s]"):format(args[2]) end
           if tm.blocking then
             emit(("local call%d = k:start(%s)"):format(e.line, table.concat(args, ", ")))
             pending[#pending + 1] = { e = e, sat = shi or sat }
