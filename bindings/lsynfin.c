@@ -805,11 +805,14 @@ static int l_sim_pcap(lua_State *L)
     return 1;
 }
 
-/* sim:errors() -> the hook failures since the last call (a list of strings) */
+/* sim:errors() -> the hook failures since the last call (a list of
+ * strings), or nothing when there are none: it is asked after every event,
+ * so the common answer makes no table */
 static int l_sim_errors(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->errors);
+    if (lua_rawlen(L, -1) == 0) return 0;
     lua_newtable(L);
     lua_rawseti(L, LUA_REGISTRYINDEX, s->errors);
     return 1;

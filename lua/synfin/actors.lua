@@ -299,7 +299,7 @@ function Actor:joining()
 end
 
 Actor.__tostring = function(a)
-  return ("<actor %d %s: %s>"):format(a.id, a.name, a.done and "finished" or (a.wait and ("waiting for " .. a.wait.what)) or "running")
+  return ("<actor %d %s: %s>"):format(a.id, a.name, a.done and "finished" or (a.wait and ("waiting for " .. scheduler.what_of(a.wait))) or "running")
 end
 
 return Actor
