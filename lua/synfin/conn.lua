@@ -132,21 +132,23 @@ function conn:waiting(state, fname)
   return waitable(net, function() return describe(self) .. " to reach " .. state end, function()
     net:_sync()
     local already = self:state() == state
-    local host, id = self:host(), self:id()
-    local from = #net.recs + 1
+    local sim, host, id = net.sim, self:host(), self:id()
+    local from = sim:trace_len() + 1
     return function()
       if already then return true, self end
-      for i = from, #net.recs do
-        local r = net.recs[i]
-        if r.kind == "state" and r.host == host and r.conn == id then
-          if r.new == state then return true, self end
-          if r.new == "CLOSED" then
-            return nil, ("%s reached CLOSED (%s) while waiting for %s"):format(describe(self), r.why, state)
-          end
+      -- its state records since (read in C: no view of each record)
+      while true do
+        local i, new, why = sim:next_state(from, host, id)
+        if not i then
+          from = new -- (where the trace ends now)
+          return false
+        end
+        from = i + 1
+        if new == state then return true, self end
+        if new == "CLOSED" then
+          return nil, ("%s reached CLOSED (%s) while waiting for %s"):format(describe(self), why, state)
         end
       end
-      from = #net.recs + 1
-      return false
     end, function() return "it is " .. self:state() end
   end)
 end

@@ -230,6 +230,15 @@ function Net:_actor()
   return self.outside
 end
 
+-- The wait of actor is over with kind ("ok" or "fail") and its results or
+-- message: what it returns to the script (passed through, not packed: this
+-- is every wait's way out).
+local function ended(net, actor, kind, ...)
+  if not actor.matched then net:_resumed(actor) end
+  if kind == "fail" then error((...), 0) end
+  return ...
+end
+
 -- Blocks the running actor on a wait: yields inside net:run, drives directly
 -- outside. A wait that is not a sleep gets the net's tolerance on top of its
 -- timeout (net:slack: 0 on a sim); missing says what did not happen
@@ -257,15 +266,8 @@ function Net:_block(what, timeout, check, instead, sleep, missing, wake)
     sleep = sleep, co = actor.co, start = now, slack = slack, missing = missing,
     deadline = now + us(timeout + slack), wake = wake, steps = 0 }
   actor.matched = false
-  local res
-  if actor.co then
-    res = table.pack(coroutine.yield(w))
-  else
-    res = table.pack(select(2, self:_drive({ w })))
-  end
-  if not actor.matched then self:_resumed(actor) end
-  if res[1] == "fail" then error(res[2], 0) end
-  return table.unpack(res, 2, res.n)
+  if actor.co then return ended(self, actor, coroutine.yield(w)) end
+  return ended(self, actor, select(2, self:_drive({ w })))
 end
 
 -- Runs fn(...) as an action of the current actor, not a wait, even if it
