@@ -117,6 +117,13 @@ static const sf_reason_info table[SF_R_COUNT] = {
     /* sending */
     DROP(SF_R_QUIET_TIME, "quiet_time", "quiet time (RFC 9293 §3.4.3): not sent",
          "RFC 9293 §3.4.3"),
+    NOTE(SF_R_CC_FAST_RETRANSMIT, "cc_fast_retransmit", "fast retransmit: the window cut",
+         "RFC 5681 §3.2, RFC 6582 §3.2, RFC 9438 §4.6"),
+    NOTE(SF_R_CC_RECOVERED, "cc_recovered", "recovery over: the window deflated",
+         "RFC 6582 §3.2 (3)"),
+    NOTE(SF_R_CC_RTO, "cc_rto", "retransmission timeout: the window one segment",
+         "RFC 5681 §3.1, RFC 6298 §5"),
+    NOTE(SF_R_CC_ECN, "cc_ecn", "ECN-Echo: the window cut", "RFC 3168 §6.1.2"),
 };
 
 const sf_reason_info *sf_reason_get(sf_reason r)

@@ -434,6 +434,11 @@ typedef enum {
     SF_R_LAND,
     /* sending */
     SF_R_QUIET_TIME,
+    /* congestion control: notes with the window after (sf_event.cwnd, .ssthresh) */
+    SF_R_CC_FAST_RETRANSMIT,
+    SF_R_CC_RECOVERED,
+    SF_R_CC_RTO,
+    SF_R_CC_ECN,
     SF_R_COUNT
 } sf_reason;
 
@@ -461,6 +466,9 @@ typedef struct {
     const char *why; /* static text: "connect", "SYN", "ACK of our FIN", "2MSL" */
     int err;
     sf_reason reason; /* SF_EV_DROP, SF_EV_NOTE: the code of `why` */
+    /* SF_R_CC_* notes: the congestion window and threshold after the
+     * response, in bytes (ssthresh UINT32_MAX: not set yet) */
+    uint32_t cwnd, ssthresh;
 } sf_event;
 
 /* How the stack answers; both callbacks get the ud given to sf_stack_new. */

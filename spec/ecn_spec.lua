@@ -118,9 +118,17 @@ describe("ECN (RFC 3168)", function()
     for _, r in ipairs(acks) do
       if r.flags:find("E", 1, true) then assert.is_true(r.time <= cwr.time + 0.005 + 1e-9, r.summary) end
     end
-    -- no segment was lost, none retransmitted, and the window came down
+    -- no segment was lost, none retransmitted, and the window came down,
+    -- once: the trace notes it, at the first ECE
     assert.equal(0, c:info().retransmits)
     assert.is_true(c:info().ssthresh < 1 << 30)
+    local cuts = {}
+    for _, r in ipairs(net:records()) do
+      if r.kind == "note" and r.code == "cc_ecn" then cuts[#cuts + 1] = r end
+    end
+    assert.equal(1, #cuts)
+    assert.equal(ece[1].arrival, cuts[1].time)
+    assert.matches("^ECN%-Echo: the window cut: cwnd %d+, ssthresh %d+$", cuts[1].text)
   end)
 
   it("does not mark retransmissions ECN-capable (§6.1.5)", function()

@@ -190,6 +190,16 @@ static void host_event(void *ud, const sf_event *ev)
         r->old_state = (int8_t)ev->old_state;
         r->new_state = (int8_t)ev->new_state;
     }
+    if (ev->reason >= SF_R_CC_FAST_RETRANSMIT && ev->reason <= SF_R_CC_ECN) {
+        /* the window in the note's text: "fast retransmit: the window
+         * cut: cwnd 7240, ssthresh 4344" (its code stays the reason's) */
+        char text[160];
+        int n = ev->ssthresh == UINT32_MAX
+                    ? snprintf(text, sizeof text, "%s: cwnd %u", ev->why, ev->cwnd)
+                    : snprintf(text, sizeof text, "%s: cwnd %u, ssthresh %u", ev->why, ev->cwnd,
+                               ev->ssthresh);
+        if (n > 0) sf_trace_text(t, i, text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
+    }
     if (ev->conn) {
         sf_conn_info info;
         sf_conn_status(ev->conn, &info);
