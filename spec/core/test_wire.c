@@ -72,8 +72,8 @@ static sf_seg base_seg(void)
 {
     sf_seg s;
     memset(&s, 0, sizeof s);
-    s.saddr = 0x0a000001; /* 10.0.0.1 */
-    s.daddr = 0xc0a80102; /* 192.168.1.2 */
+    s.saddr = sf_addr_v4(0x0a000001); /* 10.0.0.1 */
+    s.daddr = sf_addr_v4(0xc0a80102); /* 192.168.1.2 */
     s.sport = 49152;
     s.dport = 80;
     s.seq = 0xfffffff0u;
@@ -113,7 +113,7 @@ static void test_round_trip_plain(void)
     CHECK(n == IP_HDR + 20); /* no options, no payload */
     const char *why = NULL;
     CHECK(parse_exact(buf, (size_t)n, &p, &why) == 0);
-    CHECK(p.saddr == s.saddr && p.daddr == s.daddr);
+    CHECK(sf_addr_eq(p.saddr, s.saddr) && sf_addr_eq(p.daddr, s.daddr));
     CHECK(p.sport == s.sport && p.dport == s.dport);
     CHECK(p.seq == s.seq && p.ack == s.ack);
     CHECK(p.flags == s.flags);
@@ -296,7 +296,8 @@ static void test_checksums(void)
     CHECK(sf_wire_parse(buf, (size_t)n, &p, &why) == SF_EBADMSG);
     CHECK(p.bad_csum == 1);
     CHECK(why && strstr(why, "checksum"));
-    CHECK(p.saddr == s.saddr && p.daddr == s.daddr && p.sport == s.sport && p.dport == s.dport);
+    CHECK(sf_addr_eq(p.saddr, s.saddr) && sf_addr_eq(p.daddr, s.daddr) && p.sport == s.sport &&
+          p.dport == s.dport);
     CHECK(p.seq == s.seq && p.ack == s.ack && p.flags == s.flags && p.wnd == s.wnd);
     CHECK(p.mss == 1200 && p.wscale == 3);
     CHECK(p.len == 5 && p.payload && memcmp(p.payload, payload_text, 5) == 0);
@@ -344,9 +345,9 @@ static void test_ip_header_errors(void)
     uint8_t good[256], pkt[256];
     int n = build_full(good, sizeof good);
 
-    /* not IPv4: version 6 */
+    /* neither IPv4 nor IPv6: version 5 */
     memcpy(pkt, good, (size_t)n);
-    pkt[0] = 0x65;
+    pkt[0] = 0x55;
     CHECK(expect_bad(pkt, (size_t)n, "IPv4"));
     /* IHL below 5 words, checksum fixed so that only the IHL is wrong */
     for (int ihl = 0; ihl < 5; ihl++) {
@@ -628,25 +629,43 @@ static void test_flags(void)
 static int count_accepted(const char *const *inputs, size_t n)
 {
     int accepted = 0;
+    static const sf_addr canary = {{0xde, 0xad, 0xbe, 0xef}};
     for (size_t i = 0; i < n; i++) {
-        uint32_t a = 0xdeadbeef;
+        sf_addr a = canary;
         int rc = sf_addr_parse(inputs[i], &a);
-        if (rc == 0 || a != 0xdeadbeef) {
-            fprintf(stderr, "  sf_addr_parse(\"%s\") returned %d, address %08x\n", inputs[i], rc,
-                    a);
+        if (rc == 0 || !sf_addr_eq(a, canary)) {
+            char text[SF_ADDR_STRLEN];
+            sf_addr_str(a, text);
+            fprintf(stderr, "  sf_addr_parse(\"%s\") returned %d, address %s\n", inputs[i], rc,
+                    text);
             accepted++;
         }
     }
     return accepted;
 }
 
+/* text -> address -> text: the canonical form comes back */
+static bool formats_as(const char *in, const char *want)
+{
+    sf_addr a;
+    char out[SF_ADDR_STRLEN];
+    if (sf_addr_parse(in, &a) != 0) {
+        fprintf(stderr, "  \"%s\" not parsed\n", in);
+        return false;
+    }
+    sf_addr_str(a, out);
+    if (strcmp(out, want) != 0) fprintf(stderr, "  \"%s\" -> \"%s\", want \"%s\"\n", in, out, want);
+    return strcmp(out, want) == 0;
+}
+
 static void test_addresses(void)
 {
-    uint32_t a = 0xdeadbeef;
-    CHECK(sf_addr_parse("10.0.0.1", &a) == 0 && a == 0x0a000001);
-    CHECK(sf_addr_parse("192.168.1.254", &a) == 0 && a == 0xc0a801fe);
-    CHECK(sf_addr_parse("0.0.0.0", &a) == 0 && a == 0);
-    CHECK(sf_addr_parse("255.255.255.255", &a) == 0 && a == 0xffffffffu);
+    sf_addr a;
+    CHECK(sf_addr_parse("10.0.0.1", &a) == 0 && sf_addr_eq(a, sf_addr_v4(0x0a000001)));
+    CHECK(sf_addr_is_v4(a) && sf_addr_family(a) == 4 && sf_addr_v4_of(a) == 0x0a000001);
+    CHECK(sf_addr_parse("192.168.1.254", &a) == 0 && sf_addr_v4_of(a) == 0xc0a801fe);
+    CHECK(sf_addr_parse("0.0.0.0", &a) == 0 && sf_addr_is_v4(a) && sf_addr_v4_of(a) == 0);
+    CHECK(sf_addr_parse("255.255.255.255", &a) == 0 && sf_addr_v4_of(a) == 0xffffffffu);
 
     /* bad inputs fail and leave the output alone */
     static const char *const malformed[] = {
@@ -665,16 +684,64 @@ static void test_addresses(void)
                                              "1.2.3.\t4"};
     CHECK(count_accepted(not_strict, sizeof not_strict / sizeof not_strict[0]) == 0);
 
-    char s[16];
-    sf_addr_str(0x0a000001, s);
+    char s[SF_ADDR_STRLEN];
+    sf_addr_str(sf_addr_v4(0x0a000001), s);
     CHECK(strcmp(s, "10.0.0.1") == 0);
-    sf_addr_str(0xffffffffu, s);
+    sf_addr_str(sf_addr_v4(0xffffffffu), s);
     CHECK(strcmp(s, "255.255.255.255") == 0);
-    sf_addr_str(0, s);
+    sf_addr_str(sf_addr_v4(0), s);
     CHECK(strcmp(s, "0.0.0.0") == 0);
     /* string, parse, string: the same */
-    sf_addr_str(0xc0a801fe, s);
-    CHECK(sf_addr_parse(s, &a) == 0 && a == 0xc0a801fe);
+    sf_addr_str(sf_addr_v4(0xc0a801fe), s);
+    CHECK(sf_addr_parse(s, &a) == 0 && sf_addr_v4_of(a) == 0xc0a801fe);
+
+    /* IPv6 (RFC 4291 §2.2), written back as RFC 5952 §4 says */
+    CHECK(sf_addr_parse("2001:db8::1", &a) == 0 && !sf_addr_is_v4(a) && sf_addr_family(a) == 6);
+    CHECK(a.b[0] == 0x20 && a.b[1] == 0x01 && a.b[2] == 0x0d && a.b[3] == 0xb8 && a.b[15] == 1);
+    CHECK(formats_as("2001:0DB8:0000:0000:0000:0000:0000:0001", "2001:db8::1")); /* §4.1, §4.3 */
+    CHECK(formats_as("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"));    /* §4.2.3: the first run */
+    CHECK(formats_as("2001:0:0:1:0:0:0:1", "2001:0:0:1::1"));          /* §4.2.3: the longest */
+    CHECK(formats_as("2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1")); /* §4.2.2: not one 0 */
+    CHECK(formats_as("::", "::") && formats_as("::1", "::1") && formats_as("1::", "1::"));
+    CHECK(formats_as("fe80::1:2", "fe80::1:2") && formats_as("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"));
+    CHECK(formats_as("64:ff9b::192.0.2.33", "64:ff9b::c000:221")); /* a dotted tail */
+    /* the IPv4-mapped form is the IPv4 address itself */
+    CHECK(sf_addr_parse("::ffff:192.0.2.1", &a) == 0 && sf_addr_is_v4(a) &&
+          sf_addr_v4_of(a) == 0xc0000201);
+    CHECK(formats_as("::FFFF:c000:0201", "192.0.2.1"));
+    static const char *const bad6[] = {
+        ":",
+        ":::",
+        "1:2:3:4:5:6:7",
+        "1:2:3:4:5:6:7:8:9",
+        "1::2::3",
+        "12345::",
+        "g::1",
+        "1:2:3:4:5:6:7:8::",
+        "::1.2.3",
+        "1.2.3.4::",
+        "::1:",
+        ":1::",
+        "2001:db8::1%eth0",
+        "2001:db8::/32",
+        "[2001:db8::1]",
+        "::1.2.3.4:5",
+        "1:2:3:4:5:6:7:1.2.3.4",
+    };
+    CHECK(count_accepted(bad6, sizeof bad6 / sizeof bad6[0]) == 0);
+    /* endpoints: IPv6 in brackets (RFC 5952 §6) */
+    char e[SF_ENDPOINT_STRLEN];
+    sf_addr_parse("2001:db8::1", &a);
+    sf_endpoint_str(a, 80, e);
+    CHECK(strcmp(e, "[2001:db8::1]:80") == 0);
+    sf_endpoint_str(sf_addr_v4(0xc0000201), 443, e);
+    CHECK(strcmp(e, "192.0.2.1:443") == 0);
+    /* unicast: not ::, not multicast */
+    CHECK(sf_addr_parse("::", &a) == 0 && !sf_addr_is_unicast(a));
+    CHECK(sf_addr_parse("ff02::1", &a) == 0 && !sf_addr_is_unicast(a));
+    CHECK(sf_addr_parse("2001:db8::2", &a) == 0 && sf_addr_is_unicast(a));
+    CHECK(!sf_addr_is_unicast(sf_addr_v4(0xe0000001)) &&
+          sf_addr_is_unicast(sf_addr_v4(0x0a000001)));
 }
 
 int main(void)

@@ -128,12 +128,12 @@ static bool guard(int g)
     return (on >> g) & 1;
 }
 
-#define ADDR_A      0x0a000001u /* 10.0.0.1 */
-#define ADDR_B      0x0a000002u /* 10.0.0.2 */
-#define ADDR_X      0x0a000003u /* a third party with no stack: the fuzzer */
-#define ADDR_ROUTER 0x0a0000feu /* where ICMP errors come from */
-#define SLOTS       8           /* connections a user holds per host */
-#define WIRE_MAX    32          /* packets in flight; the oldest is lost past that */
+#define ADDR_A      sf_addr_v4(0x0a000001u) /* 10.0.0.1 */
+#define ADDR_B      sf_addr_v4(0x0a000002u) /* 10.0.0.2 */
+#define ADDR_X      sf_addr_v4(0x0a000003u) /* a third party with no stack: the fuzzer */
+#define ADDR_ROUTER sf_addr_v4(0x0a0000feu) /* where ICMP errors come from */
+#define SLOTS       8                       /* connections a user holds per host */
+#define WIRE_MAX    32                      /* packets in flight; the oldest is lost past that */
 #define MAX_OPS     1500
 #define MAX_CONNS   4096 /* more on one stack's list is a loop */
 #define MAX_IDS     8192 /* connection ids whose window edge is followed */
@@ -195,7 +195,7 @@ static bool is_pattern(const uint8_t *buf, uint32_t seq, uint32_t n)
 
 static int host_of(uint32_t addr)
 {
-    return addr == ADDR_A ? 0 : addr == ADDR_B ? 1 : -1;
+    return sf_addr_eq(addr, ADDR_A) ? 0 : sf_addr_eq(addr, ADDR_B) ? 1 : -1;
 }
 
 static bool in_all_list(const sf_stack *st, const sf_conn *c)
@@ -235,8 +235,8 @@ static void on_event(void *ud, const sf_event *ev)
 {
     host *h = ud;
     if (W.trace)
-        fprintf(stderr, "    %c conn %u: %s%s%s %s\n", h->addr == ADDR_A ? 'A' : 'B', ev->conn_id,
-                ev->type == SF_EV_STATE ? sf_state_name(ev->old_state) : "",
+        fprintf(stderr, "    %c conn %u: %s%s%s %s\n", sf_addr_eq(h->addr, ADDR_A) ? 'A' : 'B',
+                ev->conn_id, ev->type == SF_EV_STATE ? sf_state_name(ev->old_state) : "",
                 ev->type == SF_EV_STATE ? " -> " : "event ",
                 ev->type == SF_EV_STATE ? sf_state_name(ev->new_state) : "",
                 ev->why ? ev->why : "");
@@ -263,10 +263,10 @@ static void check_emitted(host *h, const sf_conn *c, const uint8_t *pkt, size_t 
         char f[9];
         sf_flags_str(s.flags, f);
         fprintf(stderr, "    %c sends %u>%u %s seq %u ack %u win %u len %u%s\n",
-                h->addr == ADDR_A ? 'A' : 'B', s.sport, s.dport, f, s.seq, s.ack, s.wnd, s.len,
-                s.has_ts ? " ts" : "");
+                sf_addr_eq(h->addr, ADDR_A) ? 'A' : 'B', s.sport, s.dport, f, s.seq, s.ack, s.wnd,
+                s.len, s.has_ts ? " ts" : "");
     }
-    FUZZ_CHECK(s.saddr == h->addr, "emitted from %08x by host %08x", s.saddr, h->addr);
+    FUZZ_CHECK(sf_addr_eq(s.saddr, h->addr), "emitted from %08x by host %08x", s.saddr, h->addr);
     FUZZ_CHECK(len <= h->st->cfg.mtu, "emitted %zu bytes over an MTU of %u", len, h->st->cfg.mtu);
     if (!c) {
         /* a RST, or a listener's SYN cookie (RFC 4987: a SYN-ACK, no state) */
@@ -278,7 +278,7 @@ static void check_emitted(host *h, const sf_conn *c, const uint8_t *pkt, size_t 
     }
     FUZZ_CHECK(in_all_list(h->st, c), "emitted for a freed connection");
     if (c->is_listener) return; /* none: a listener's RSTs are for no connection */
-    FUZZ_CHECK(s.daddr == c->raddr && s.sport == c->lport && s.dport == c->rport,
+    FUZZ_CHECK(sf_addr_eq(s.daddr, c->raddr) && s.sport == c->lport && s.dport == c->rport,
                "emitted on another 4-tuple than its connection's");
     bool syn = s.flags & SF_SYN;
     /* RFC 7323 §3.2: once agreed, timestamps on every segment but a RST;
@@ -585,7 +585,8 @@ static void configure(fz_in *in, host *h, uint32_t addr)
     if (c & 64) cfg.quiet_time = 2000000;
     p->msl = (c & 128) ? 1000000 : 30000000;
     p->r1 = 2;
-    cfg.addr = addr;
+    cfg.addrs[0] = addr;
+    cfg.naddrs = 1;
     sf_callbacks cb = {on_emit, on_event};
     h->addr = addr;
     h->st = sf_stack_new(&cfg, &cb, h);
@@ -684,7 +685,7 @@ static void op_connect(fz_in *in)
     uint16_t rport = ports[(b >> 2) & 3];
     uint16_t lport = (b & 16) ? ports[(b >> 5) & 3] : 0;
     int err;
-    sf_conn *c = sf_connect(h->st, W.now, raddr, rport, lport, NULL, &err);
+    sf_conn *c = sf_connect(h->st, W.now, NULL, raddr, rport, lport, NULL, &err);
     FUZZ_CHECK(c || err < 0, "sf_connect failed without an error");
     if (c) take(s, c);
 }
@@ -1195,7 +1196,7 @@ static bool bare_ack(const wire_pkt *p)
 {
     sf_seg s;
     if (sf_wire_parse(p->data, p->len, &s, NULL) != 0) return false;
-    if (guard(LAND) && s.saddr == s.daddr && s.sport == s.dport) return false;
+    if (guard(LAND) && sf_addr_eq(s.saddr, s.daddr) && s.sport == s.dport) return false;
     return s.len == 0 && (s.flags & (SF_SYN | SF_FIN | SF_RST | SF_ACK)) == SF_ACK;
 }
 
