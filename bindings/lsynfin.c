@@ -656,6 +656,22 @@ static int l_sim_add_host(lua_State *L)
     return 1;
 }
 
+/* sim:host_addrs(host) -> the host's addresses as text, canonical
+ * ("2001:db8::1"), the first first */
+static int l_sim_host_addrs(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    int host = check_host(L, s, 2);
+    size_t n;
+    const sf_addr *a = sf_sim_host_addrs(s->sim, host, &n);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lsf_push_addr(L, a[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
 static int l_sim_now(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
@@ -2003,6 +2019,7 @@ static int l_sizeof_conn(lua_State *L)
 static const luaL_Reg sim_methods[] = {{"close", l_sim_close},
                                        {"link", l_sim_link},
                                        {"add_host", l_sim_add_host},
+                                       {"host_addrs", l_sim_host_addrs},
                                        {"now", l_sim_now},
                                        {"next_time", l_sim_next_time},
                                        {"step", l_sim_step},

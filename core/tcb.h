@@ -56,6 +56,22 @@ typedef struct {
     sf_conn *c;
 } sf_conn_slot;
 
+/* The 4-tuple's hash: both addresses as four 64-bit words and the ports,
+ * mixed by multiplication and folded (murmur3's finalizer); cheap for both
+ * families alike (an IPv4 address's first 12 bytes are a constant). */
+static inline uint64_t sf_tuple_hash(sf_addr laddr, sf_addr raddr, uint16_t lport, uint16_t rport)
+{
+    uint64_t w[4];
+    memcpy(w, laddr.b, 16);
+    memcpy(w + 2, raddr.b, 16);
+    uint64_t h = ((uint64_t)lport << 16 | rport) ^ (w[0] + w[1] * 0x9e3779b97f4a7c15ULL);
+    h ^= (w[2] ^ (w[3] << 32 | w[3] >> 32)) * 0xc2b2ae3d27d4eb4fULL;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+}
+
 /* A TIME_WAIT connection nobody holds, compacted (timewait.c). */
 typedef struct sf_tw sf_tw;
 
@@ -295,7 +311,7 @@ void sf_conn_check(sf_conn *c);
 #endif
 
 /* conn.c */
-uint64_t sf_tuple_hash(sf_addr laddr, sf_addr raddr, uint16_t lport, uint16_t rport);
+
 /* Frees a connection: out of the stack's list of all (the caller took it
  * out of the tables and the timers). */
 void sf_conn_free(sf_conn *c);

@@ -95,12 +95,11 @@ static uint16_t csum_fold(uint32_t sum)
  * destination address, protocol and TCP length; over IPv6, RFC 8200 §8.1's
  * of both 16-byte addresses, the 32-bit upper-layer length and the next
  * header (ICMPv6's too, RFC 4443 §2.3). */
-static uint32_t pseudo_sum(sf_addr saddr, sf_addr daddr, size_t len, uint8_t proto)
+static inline uint32_t pseudo_sum(sf_addr saddr, sf_addr daddr, size_t len, uint8_t proto)
 {
-    if (sf_addr_is_v4(saddr)) {
-        uint32_t s = sf_addr_v4_of(saddr), d = sf_addr_v4_of(daddr);
-        return (s >> 16) + (s & 0xffff) + (d >> 16) + (d & 0xffff) + proto + (uint32_t)len;
-    }
+    if (sf_addr_is_v4(saddr)) /* the IPv4 address is the last 4 bytes, in wire order */
+        return (uint32_t)sf_get16(saddr.b + 12) + sf_get16(saddr.b + 14) + sf_get16(daddr.b + 12) +
+               sf_get16(daddr.b + 14) + proto + (uint32_t)len;
     uint32_t sum = csum_add(csum_add(0, saddr.b, 16), daddr.b, 16);
     return sum + (uint32_t)(len >> 16) + (uint32_t)(len & 0xffff) + proto;
 }
@@ -110,11 +109,14 @@ static uint16_t tcp_checksum(sf_addr saddr, sf_addr daddr, const uint8_t *tcp, s
     return csum_fold(csum_add(pseudo_sum(saddr, daddr, len, IPPROTO_TCP_NUM), tcp, len));
 }
 
-static sf_addr addr_at(const uint8_t *p, int v4)
+/* The address at p in a header: 4 bytes (IPv4, mapped) or 16. */
+static inline sf_addr addr_at(const uint8_t *p, int v4)
 {
-    sf_addr a;
-    if (v4) return sf_addr_v4(sf_get32(p));
-    memcpy(a.b, p, 16);
+    sf_addr a = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}};
+    if (v4)
+        memcpy(a.b + 12, p, 4);
+    else
+        memcpy(a.b, p, 16);
     return a;
 }
 
@@ -461,8 +463,8 @@ size_t sf_wire_headers_len(const sf_seg *seg)
 
 /* An IP header of the addresses' family for `ulen` bytes of protocol
  * `proto`; returns its length. */
-static size_t build_ip(uint8_t *ip, sf_addr saddr, sf_addr daddr, uint8_t tos, uint8_t ttl,
-                       uint8_t proto, size_t ulen)
+static inline size_t build_ip(uint8_t *ip, sf_addr saddr, sf_addr daddr, uint8_t tos, uint8_t ttl,
+                              uint8_t proto, size_t ulen)
 {
     if (sf_addr_is_v4(saddr)) {
         memset(ip, 0, IP_HDR);
@@ -472,8 +474,8 @@ static size_t build_ip(uint8_t *ip, sf_addr saddr, sf_addr daddr, uint8_t tos, u
         sf_put16(ip + 6, 0x4000); /* DF */
         ip[8] = ttl;
         ip[9] = proto;
-        sf_put32(ip + 12, sf_addr_v4_of(saddr));
-        sf_put32(ip + 16, sf_addr_v4_of(daddr));
+        memcpy(ip + 12, saddr.b + 12, 4); /* (in wire order already) */
+        memcpy(ip + 16, daddr.b + 12, 4);
         sf_put16(ip + 10, csum_fold(csum_add(0, ip, IP_HDR)));
         return IP_HDR;
     }

@@ -8,11 +8,29 @@ local synfin = require "synfin"
 
 local example = {}
 
-function example.run(path)
+-- The net with its hosts' addresses replaced as `addresses` says ({ [old]
+-- = new }): in net:host, net:peer and host:connect, where a scenario names
+-- them, so that one scenario runs over IPv4 and IPv6 alike.
+local function readdress(net, addresses)
+  local function map(a) return addresses[a] or a end
+  local function host_with(h)
+    local connect = h.connect
+    h.connect = function(self, addr, ...) return connect(self, map(addr), ...) end
+    return h
+  end
+  local host, peer = net.host, net.peer
+  net.host = function(self, addr, ...) return host_with(host(self, map(addr), ...)) end
+  net.peer = function(self, addr, ...) return host_with(peer(self, map(addr), ...)) end
+end
+
+--- Runs the example at path; addresses ({ [old] = new }, optional) runs it
+-- at other addresses (helpers.families: over IPv6).
+function example.run(path, addresses)
   local nets, out = {}, {}
   local original = synfin.sim
   synfin.sim = function(...)
     local net = original(...)
+    if addresses then readdress(net, addresses) end
     nets[#nets + 1] = net
     return net
   end
