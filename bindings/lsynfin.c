@@ -599,7 +599,7 @@ static int l_sim_link(lua_State *L)
  * argument in messages). */
 static sf_addr host_addr(lua_State *L, int idx)
 {
-    sf_addr a;
+    sf_addr a = {{0}};
     if (lua_type(L, -1) != LUA_TSTRING || sf_addr_parse(lua_tostring(L, -1), &a) != 0)
         luaL_argerror(L, idx,
                       lua_pushfstring(L,

@@ -185,20 +185,30 @@ static void check_text(const uint8_t *data, size_t size)
                    sf_flags_parse(s));
     }
 
-    uint32_t addr = 0;
+    /* addresses of both families: what parses formats (RFC 5952) and parses back
+     * to the same 16 bytes; any 16 bytes format and parse back */
+    sf_addr addr;
     if (sf_addr_parse(text, &addr) == 0) {
-        char s[16];
-        uint32_t back = 0;
+        char s[SF_ADDR_STRLEN];
+        sf_addr back;
         sf_addr_str(addr, s);
-        FUZZ_CHECK(sf_addr_parse(s, &back) == 0 && back == addr, "address %08x -> \"%s\"", addr, s);
+        FUZZ_CHECK(sf_addr_parse(s, &back) == 0 && sf_addr_eq(back, addr), "address -> \"%s\"", s);
+    }
+    if (size >= 16) {
+        sf_addr a;
+        memcpy(a.b, data, 16);
+        char s[SF_ADDR_STRLEN];
+        sf_addr back;
+        sf_addr_str(a, s);
+        FUZZ_CHECK(sf_addr_parse(s, &back) == 0 && sf_addr_eq(back, a), "address -> \"%s\"", s);
     }
     if (size >= 4) {
-        uint32_t a =
-            (uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 | (uint32_t)data[2] << 8 | data[3];
-        char s[16];
-        uint32_t back = 0;
+        sf_addr a = sf_addr_v4((uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 |
+                               (uint32_t)data[2] << 8 | data[3]);
+        char s[SF_ADDR_STRLEN];
+        sf_addr back;
         sf_addr_str(a, s);
-        FUZZ_CHECK(sf_addr_parse(s, &back) == 0 && back == a, "address %08x -> \"%s\"", a, s);
+        FUZZ_CHECK(sf_addr_parse(s, &back) == 0 && sf_addr_eq(back, a), "address -> \"%s\"", s);
     }
 }
 
