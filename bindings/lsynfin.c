@@ -1,6 +1,7 @@
 /* lsynfin.c - the Lua 5.4 module synfin.core: a thin mapping of the sim
  * driver and its connections to userdata. No protocol logic lives here; the
- * scenario API users touch is lua/synfin/init.lua.
+ * scenario API users touch is the module synfin (lua/synfin/init.lua and the
+ * modules it assembles).
  *
  * Objects follow luv's habits: a metatable per type; expected
  * failures return nil, message, code; wrong arguments raise. A connection
@@ -13,6 +14,7 @@
 #include "../core/io/raw.h"
 #include "../core/io/tun.h"
 #include "../core/rand.h"
+#include "../core/settings.h"
 #include "../core/synfin.h"
 #include "lsynfin.h"
 
@@ -119,8 +121,7 @@ static sf_addr check_addr(lua_State *L, int idx)
 
 /* ---- values from Lua: every one range-checked where it enters ------------------ */
 
-#define TIME_MAX_S 1e9  /* any time in seconds: about 31 years, microseconds in a uint64 */
-#define RTO_MAX_S  3600 /* RTOs: the core keeps them as microseconds in a uint32 */
+#define TIME_MAX_S 1e9 /* any time in seconds: about 31 years, microseconds in a uint64 */
 
 /* The value at idx as an error message shows it: 70000, nan, "x", a table. */
 static const char *shown(lua_State *L, int idx)
@@ -216,135 +217,142 @@ static void derive_secret(sf_config *cfg, uint64_t seed, uint64_t addr)
     }
 }
 
-/* Reads a table of settings into a config; unknown keys raise, so that a
- * typo is never silently ignored, and so do values out of their range. */
-static void read_config(lua_State *L, int idx, sf_config *cfg)
+/* Reads the value at idx as the setting s (core/settings.c describes it:
+ * its type, range and rule), into cfg; a value of another type, out of its
+ * range or against its rule raises, naming the setting and the value. */
+static void read_setting(lua_State *L, int idx, const sf_setting *s, sf_config *cfg)
+{
+    uint64_t v = 0;
+    switch (s->type) {
+    case SF_SETTING_PROFILE: return; /* read_config applies it first */
+    case SF_SETTING_SECRET: {
+        /* the ISN key: 16 bytes, or an integer spread over them */
+        size_t n = 0;
+        const char *key = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &n) : NULL;
+        if (key && n == sizeof cfg->secret)
+            memcpy(cfg->secret, key, n);
+        else if (lua_isinteger(L, idx))
+            derive_secret(cfg, (uint64_t)lua_tointeger(L, idx), 0);
+        else
+            script_error(L, "synfin: setting '%s' must be a 16-byte string or an integer, got %s",
+                         s->name, shown(L, idx));
+        return;
+    }
+    case SF_SETTING_KEEPALIVE:
+        v = lua_isboolean(L, idx) ? sf_setting_bool_value(s, lua_toboolean(L, idx))
+                                  : check_time_in(L, idx, "setting", s->name, s->hi);
+        break;
+    case SF_SETTING_TIME: v = check_time_in(L, idx, "setting", s->name, s->hi); break;
+    case SF_SETTING_BOOL:
+        v = sf_setting_bool_value(s, check_bool(L, idx, "setting", s->name));
+        break;
+    case SF_SETTING_CHOICE: v = (uint64_t)check_choice(L, idx, s->name, s->choices); break;
+    case SF_SETTING_INT:
+    case SF_SETTING_ISN:
+        v = (uint64_t)check_int_in(L, idx, "setting", s->name, (lua_Integer)s->lo,
+                                   (lua_Integer)s->hi);
+        break;
+    }
+    const char *wrong = sf_setting_set(s, cfg, v);
+    if (wrong) script_error(L, "synfin: setting '%s' %s, got %s", s->name, wrong, shown(L, idx));
+}
+
+/* Raises that setting s does not apply where it was given (an SF_AT_*
+ * bit), naming where it does: given there, it would be silently ignored. */
+static void wrong_place(lua_State *L, const sf_setting *s, unsigned given)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } PLACES[] = {{SF_AT_HOST, "net:host"},
+                  {SF_AT_LISTEN, "listen"},
+                  {SF_AT_CONNECT, "connect"},
+                  {SF_AT_SET, "c:set"}};
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    const char *here = "?";
+    for (size_t i = 0, n = 0; i < sizeof PLACES / sizeof PLACES[0]; i++) {
+        if (given & PLACES[i].bit) here = PLACES[i].name;
+        if (!(s->where & PLACES[i].bit)) continue;
+        if (n++) luaL_addstring(&b, ", ");
+        luaL_addstring(&b, PLACES[i].name);
+    }
+    luaL_pushresult(&b);
+    script_error(L, "synfin: setting '%s' is not for %s: it applies to %s", s->name, here,
+                 lua_tostring(L, -1));
+}
+
+/* Reads a table of settings given at `where` (an SF_AT_* mask) into a
+ * config; unknown keys raise, so that a typo is never silently ignored, and
+ * so do values out of their range and settings that do not apply there. */
+static void read_config(lua_State *L, int idx, sf_config *cfg, unsigned where)
 {
     if (lua_isnoneornil(L, idx)) return;
     luaL_checktype(L, idx, LUA_TTABLE);
     idx = lua_absindex(L, idx);
-    /* a profile first (core/profile.c has its values), so that the
-     * settings given beside it win over it */
-    if (lua_getfield(L, idx, "profile") != LUA_TNIL) {
-        static const char *const opts[] = {"linux", "freebsd", "rfc", NULL};
-        sf_policy_profile(&cfg->policy, (sf_profile)check_choice(L, -1, "profile", opts));
-    }
+    /* a profile first, so that the settings given beside it win over it */
+    const sf_setting *profile = sf_setting_find("profile");
+    if (lua_getfield(L, idx, "profile") != LUA_TNIL)
+        sf_setting_set(profile, cfg, (uint64_t)check_choice(L, -1, "profile", profile->choices));
     lua_pop(L, 1);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-        sf_policy *p = &cfg->policy;
-        if (strcmp(k, "profile") == 0)
-            ; /* done above */
-        else if (strcmp(k, "msl") == 0)
-            p->msl = check_time_in(L, -1, "setting", k, TIME_MAX_S);
-        else if (strcmp(k, "rto") == 0)
-            p->rto_initial = check_time_in(L, -1, "setting", k, RTO_MAX_S);
-        else if (strcmp(k, "rto_min") == 0)
-            p->rto_min = check_time_in(L, -1, "setting", k, RTO_MAX_S);
-        else if (strcmp(k, "rto_max") == 0)
-            p->rto_max = check_time_in(L, -1, "setting", k, RTO_MAX_S);
-        else if (strcmp(k, "retries") == 0)
-            p->max_retries = (uint32_t)check_int_in(L, -1, "setting", k, 0, UINT32_MAX);
-        else if (strcmp(k, "syn_retries") == 0)
-            p->syn_retries = (uint32_t)check_int_in(L, -1, "setting", k, 0, UINT32_MAX);
-        else if (strcmp(k, "rcv_buf") == 0) /* more than window scaling can announce is waste */
-            p->rcv_buf = (uint32_t)check_int_in(L, -1, "setting", k, 1, 1 << 30);
-        else if (strcmp(k, "snd_buf") == 0)
-            p->snd_buf = (uint32_t)check_int_in(L, -1, "setting", k, 1, 1 << 30);
-        else if (strcmp(k, "mss") == 0)
-            p->mss = (uint16_t)check_int_in(L, -1, "setting", k, 64, 1460);
-        else if (strcmp(k, "min_snd_mss") == 0)
-            p->min_snd_mss = (uint16_t)check_int_in(L, -1, "setting", k, 1, 1460);
-        else if (strcmp(k, "quiet_time") == 0)
-            cfg->quiet_time = check_time_in(L, -1, "setting", k, TIME_MAX_S);
-        else if (strcmp(k, "mtu") == 0)
-            cfg->mtu = (uint16_t)check_int_in(L, -1, "setting", k, 576, 1540);
-        else if (strcmp(k, "backlog") == 0)
-            cfg->backlog = (uint16_t)check_int_in(L, -1, "setting", k, 0, 65535);
-        else if (strcmp(k, "delayed_ack") == 0) {
-            p->delayed_ack = check_time_in(L, -1, "setting", k, TIME_MAX_S);
-            if (p->delayed_ack >= 500000)
-                script_error(L,
-                             "synfin: setting 'delayed_ack' must be below 0.5 s (MUST-40), got %s",
-                             shown(L, -1));
-        } else if (strcmp(k, "congestion_control") == 0) {
-            static const char *const opts[] = {"none", "newreno", "cubic", NULL};
-            p->congestion_control = (uint8_t)check_choice(L, -1, k, opts);
-        } else if (strcmp(k, "initial_window") == 0)
-            p->initial_window = (uint8_t)check_int_in(L, -1, "setting", k, 0, 100);
-        else if (strcmp(k, "nagle") == 0)
-            p->nagle = (uint8_t)check_bool(L, -1, "setting", k);
-        else if (strcmp(k, "nagle_variant") == 0) {
-            static const char *const opts[] = {"rfc", "minshall", NULL};
-            p->nagle_variant = (uint8_t)check_choice(L, -1, k, opts);
-        } else if (strcmp(k, "rcv_after_close") == 0) {
-            static const char *const opts[] = {"keep", "reset", NULL};
-            p->rcv_after_close = (uint8_t)check_choice(L, -1, k, opts);
-        } else if (strcmp(k, "tail_loss_probe") == 0)
-            p->tail_loss_probe = (uint8_t)check_bool(L, -1, "setting", k);
-        else if (strcmp(k, "sack") == 0)
-            p->sack = (uint8_t)check_bool(L, -1, "setting", k);
-        else if (strcmp(k, "timestamps") == 0)
-            p->timestamps = (uint8_t)check_bool(L, -1, "setting", k);
-        else if (strcmp(k, "window_scaling") == 0)
-            p->window_scaling = (uint8_t)check_bool(L, -1, "setting", k);
-        else if (strcmp(k, "r1") == 0)
-            p->r1 = (uint32_t)check_int_in(L, -1, "setting", k, 0, UINT32_MAX);
-        else if (strcmp(k, "soft_errors") == 0)
-            p->soft_errors = (uint8_t)check_bool(L, -1, "setting", k);
-        else if (strcmp(k, "ttl") == 0)
-            p->ttl = (uint8_t)check_int_in(L, -1, "setting", k, 1, 255);
-        else if (strcmp(k, "tos") == 0)
-            p->tos = (uint8_t)check_int_in(L, -1, "setting", k, 0, 255);
-        else if (strcmp(k, "user_timeout") == 0)
-            p->user_timeout = check_time_in(L, -1, "setting", k, TIME_MAX_S);
-        else if (strcmp(k, "keepalive") == 0)
-            /* true: the RFC's default of two hours (MUST-25) */
-            p->keepalive = lua_isboolean(L, -1) ? (lua_toboolean(L, -1) ? 7200000000ULL : 0)
-                                                : check_time_in(L, -1, "setting", k, TIME_MAX_S);
-        else if (strcmp(k, "keepalive_interval") == 0)
-            p->keepalive_interval = check_time_in(L, -1, "setting", k, TIME_MAX_S);
-        else if (strcmp(k, "keepalive_probes") == 0)
-            p->keepalive_probes = (uint32_t)check_int_in(L, -1, "setting", k, 0, UINT32_MAX);
-        else if (strcmp(k, "fin_wait_2_timeout") == 0)
-            p->fin_wait_2_timeout = check_time_in(L, -1, "setting", k, TIME_MAX_S);
-        else if (strcmp(k, "challenge_ack_limit") == 0)
-            cfg->challenge_ack_limit = (uint32_t)check_int_in(L, -1, "setting", k, 0, UINT32_MAX);
-        else if (strcmp(k, "rst_in_time_wait") == 0) {
-            static const char *const opts[] = {"close", "ignore", NULL};
-            p->rst_in_time_wait = (uint8_t)check_choice(L, -1, k, opts);
-        } else if (strcmp(k, "syn_cookies") == 0) {
-            static const char *const opts[] = {"auto", "always", "never", NULL};
-            p->syn_cookies = (uint8_t)check_choice(L, -1, k, opts);
-        } else if (strcmp(k, "ecn") == 0) {
-            static const char *const opts[] = {"off", "accept", "on", NULL};
-            p->ecn = (uint8_t)check_choice(L, -1, k, opts);
-        } else if (strcmp(k, "syn_in_time_wait") == 0) {
-            static const char *const opts[] = {"reopen", "challenge", NULL};
-            p->syn_in_time_wait = (uint8_t)check_choice(L, -1, k, opts);
-        } else if (strcmp(k, "secret") == 0) {
-            /* the ISN key: 16 bytes, or an integer spread over them */
-            size_t n = 0;
-            const char *key = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
-            if (key && n == sizeof cfg->secret)
-                memcpy(cfg->secret, key, n);
-            else if (lua_isinteger(L, -1))
-                derive_secret(cfg, (uint64_t)lua_tointeger(L, -1), 0);
-            else
-                script_error(L,
-                             "synfin: setting 'secret' must be a 16-byte string or an integer, "
-                             "got %s",
-                             shown(L, -1));
-        } else if (strcmp(k, "isn") == 0) {
-            cfg->fixed_isn = 1;
-            cfg->isn = (uint32_t)check_int_in(L, -1, "setting", k, 0, UINT32_MAX);
-        } else
-            script_error(L, "synfin: unknown setting '%s'", k);
+        const sf_setting *s = sf_setting_find(k);
+        if (!s) script_error(L, "synfin: unknown setting '%s'", k);
+        if (!(s->where & where)) wrong_place(L, s, where);
+        read_setting(L, -1, s, cfg);
         lua_pop(L, 1);
     }
-    if (cfg->policy.rto_min == 0 || cfg->policy.rto_min > cfg->policy.rto_max)
-        script_error(L, "synfin: setting 'rto_min' must be above 0 and at most rto_max");
+    const char *wrong = sf_policy_check(&cfg->policy);
+    if (wrong) script_error(L, "synfin: %s", wrong);
+}
+
+/* synfin.core.settings() -> { { name, type, unit, where = { host, listen,
+ * connect, ["c:set"] }, lo, hi, choices, doc }, ... }: the table of settings
+ * (core/settings.c), in order, for the Lua layer's option checks. */
+static int l_settings(lua_State *L)
+{
+    static const char *const TYPES[] = {"time",      "integer", "boolean", "choice",
+                                        "keepalive", "secret",  "isn",     "profile"};
+    size_t n;
+    const sf_setting *all = sf_settings(&n);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        const sf_setting *s = &all[i];
+        lua_createtable(L, 0, 8);
+        lua_pushstring(L, s->name);
+        lua_setfield(L, -2, "name");
+        lua_pushstring(L, TYPES[s->type]);
+        lua_setfield(L, -2, "type");
+        lua_pushstring(L, s->unit);
+        lua_setfield(L, -2, "unit");
+        lua_pushstring(L, s->doc);
+        lua_setfield(L, -2, "doc");
+        if (s->type == SF_SETTING_TIME || s->type == SF_SETTING_INT ||
+            s->type == SF_SETTING_KEEPALIVE || s->type == SF_SETTING_ISN) {
+            lua_pushnumber(L, s->lo);
+            lua_setfield(L, -2, "lo");
+            lua_pushnumber(L, s->hi);
+            lua_setfield(L, -2, "hi");
+        }
+        if (s->choices) {
+            lua_newtable(L);
+            for (int c = 0; s->choices[c]; c++) {
+                lua_pushstring(L, s->choices[c]);
+                lua_rawseti(L, -2, c + 1);
+            }
+            lua_setfield(L, -2, "choices");
+        }
+        lua_newtable(L);
+        for (size_t w = 0; w < sizeof sf_setting_places / sizeof sf_setting_places[0]; w++) {
+            lua_pushboolean(L, (s->where & sf_setting_places[w].bit) != 0);
+            lua_setfield(L, -2, sf_setting_places[w].name);
+        }
+        lua_setfield(L, -2, "where");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
 }
 
 /* ---- callbacks: who runs, and for how long ---------------------------------------- */
@@ -578,7 +586,7 @@ static int l_sim_gc(lua_State *L)
 static int l_sim_link(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
-    sf_link link = {check_time_in(L, 2, "setting", "latency", TIME_MAX_S), 0, 0};
+    sf_link link = {.latency = check_time_in(L, 2, "setting", "latency", TIME_MAX_S)};
     if (!lua_isnoneornil(L, 3)) {
         link.loss = lua_tonumber(L, 3);
         if (lua_type(L, 3) != LUA_TNUMBER || !(link.loss >= 0 && link.loss <= 1))
@@ -591,6 +599,13 @@ static int l_sim_link(lua_State *L)
             script_error(L, "synfin: setting 'mark' must be a probability in 0..1, got %s",
                          shown(L, 4));
     }
+    /* the bottleneck: bits per second (up to 100 Gbit/s), packets */
+    if (!lua_isnoneornil(L, 5))
+        link.rate = (uint64_t)check_int_in(L, 5, "setting", "rate", 1000, 100000000000LL);
+    if (!lua_isnoneornil(L, 6))
+        link.queue = (uint32_t)check_int_in(L, 6, "setting", "queue", 1, 1000000);
+    if (!lua_isnoneornil(L, 7))
+        link.threshold = (uint32_t)check_int_in(L, 7, "setting", "threshold", 1, 1000000);
     sf_sim_set_link(s->sim, &link);
     return 0;
 }
@@ -643,7 +658,7 @@ static int l_sim_add_host(lua_State *L)
     sf_config_default(&cfg);
     derive_secret(&cfg, s->seed, addr_seed(addrs[0]));
     int peer = lua_isboolean(L, 3) && !lua_toboolean(L, 3);
-    if (!peer) read_config(L, 3, &cfg);
+    if (!peer) read_config(L, 3, &cfg, SF_AT_HOST);
     for (size_t i = 0; i < n && !peer; i++)
         if (!sf_addr_is_v4(addrs[i]) && cfg.mtu < 1280)
             return script_error(L,
@@ -1718,12 +1733,14 @@ static int l_sim_listen(lua_State *L)
     int host = check_host(L, s, 2);
     sf_stack *st = check_stack(L, s, host);
     uint16_t port = check_port(L, 3, 0);
-    int backlog =
-        lua_isnoneornil(L, 4) ? 0 : (int)check_int_in(L, 4, "setting", "backlog", 0, 65535);
+    const sf_setting *b = sf_setting_find("backlog");
+    int backlog = lua_isnoneornil(L, 4) ? 0
+                                        : (int)check_int_in(L, 4, "setting", b->name,
+                                                            (lua_Integer)b->lo, (lua_Integer)b->hi);
     sf_config cfg;
     sf_config_default(&cfg);
     cfg.policy = sf_stack_config(st)->policy;
-    read_config(L, 5, &cfg); /* inherited by every connection it spawns */
+    read_config(L, 5, &cfg, SF_AT_LISTEN); /* inherited by every connection it spawns */
     int err;
     sf_conn *l = sf_listen(st, sf_sim_now(s->sim), port, backlog, &cfg.policy, &err);
     if (!l) return push_fail(L, err);
@@ -1747,7 +1764,7 @@ static int l_sim_connect(lua_State *L)
     sf_config cfg;
     sf_config_default(&cfg);
     cfg.policy = sf_stack_config(st)->policy;
-    read_config(L, 6, &cfg); /* settings apply from the first SYN on */
+    read_config(L, 6, &cfg, SF_AT_CONNECT); /* settings apply from the first SYN on */
     int err;
     sf_conn *c = sf_connect(st, sf_sim_now(s->sim), given ? &laddr : NULL, raddr, rport, lport,
                             &cfg.policy, &err);
@@ -1937,14 +1954,36 @@ static int l_conn_set(lua_State *L)
     sf_config_default(&cfg);
     sf_policy before = *sf_conn_policy(lc->c);
     cfg.policy = before;
-    read_config(L, 2, &cfg);
-    /* these shape the connection when it is made: changing them later would
-     * be silently ignored, so it is refused */
-    if (cfg.policy.rcv_buf != before.rcv_buf || cfg.policy.snd_buf != before.snd_buf ||
-        cfg.policy.mss != before.mss || cfg.policy.window_scaling != before.window_scaling ||
-        cfg.policy.timestamps != before.timestamps)
-        return luaL_error(L, "rcv_buf, snd_buf, mss, window_scaling and timestamps are set when "
-                             "the connection is made (host, listen or connect settings)");
+    /* (those made with the connection are refused below, by name) */
+    read_config(L, 2, &cfg, SF_AT_SET | SF_AT_CONNECT);
+    /* some shape the connection when it is made (core/settings.c: not
+     * SF_AT_SET): changing them later would be silently ignored, so it is
+     * refused */
+    sf_config made;
+    made.policy = before;
+    size_t n, count = 0, listed = 0;
+    const sf_setting *all = sf_settings(&n);
+    int changed = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(all[i].where & SF_AT_SET) && (all[i].where & SF_AT_CONNECT)) {
+            changed |= sf_setting_get(&all[i], &cfg) != sf_setting_get(&all[i], &made);
+            count++;
+        }
+    if (changed) {
+        luaL_Buffer names; /* "rcv_buf, snd_buf, ... and timestamps" */
+        luaL_buffinit(L, &names);
+        for (size_t i = 0; i < n; i++)
+            if (!(all[i].where & SF_AT_SET) && (all[i].where & SF_AT_CONNECT)) {
+                if (listed > 0) luaL_addstring(&names, listed + 1 < count ? ", " : " and ");
+                luaL_addstring(&names, all[i].name);
+                listed++;
+            }
+        luaL_pushresult(&names);
+        return luaL_error(L,
+                          "%s are set when the connection is made (host, listen or connect "
+                          "settings)",
+                          lua_tostring(L, -1));
+    }
     sf_conn_set_policy(lc->c, sf_sim_now(lc->s->sim), &cfg.policy);
     return 0;
 }
@@ -1955,9 +1994,7 @@ static int l_conn_tbc(lua_State *L)
 {
     lconn *lc = luaL_checkudata(L, 1, CONN_MT);
     if (!lc->c || !lc->s->sim) return 0;
-    sf_state st = sf_conn_state(lc->c);
-    if (st == SF_LISTEN || st == SF_SYN_SENT || st == SF_SYN_RCVD || st == SF_ESTABLISHED ||
-        st == SF_CLOSE_WAIT) {
+    if (sf_state_can_close(sf_conn_state(lc->c))) {
         /* through the method, so that a close policy (set_close) decides */
         lua_getfield(L, 1, "close");
         lua_pushvalue(L, 1);
@@ -2106,6 +2143,8 @@ int luaopen_synfin_core(lua_State *L)
     lua_setfield(L, -2, "sizeof_conn");
     lua_pushcfunction(L, l_set_seg);
     lua_setfield(L, -2, "set_seg");
+    lua_pushcfunction(L, l_settings);
+    lua_setfield(L, -2, "settings");
     lua_pushliteral(L, SF_VERSION);
     lua_setfield(L, -2, "version");
     /* the conn metatable's method table, for the Lua layer to extend */

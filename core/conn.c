@@ -20,6 +20,8 @@ void sf_conn_free(sf_conn *c)
     if (c->all_next) c->all_next->all_prev = c->all_prev;
     sf_ring_drop(&c->sndbuf);
     sf_ring_drop(&c->rcvbuf);
+    sf_ranges_free(&c->ooo);
+    sf_ranges_free(&c->sacked);
     free(c);
 }
 

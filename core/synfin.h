@@ -302,6 +302,12 @@ typedef struct {
      * and ends the connection (RFC 1122 §4.2.2.13: the data is lost), as
      * the sockets API's close(), after which nothing can read, does */
     uint8_t rcv_after_close;
+    /* the RST of an ABORT, a listener's close and keep-alive's end
+     * (sf_active_reset): SF_ACTIVE_RESET_RST is RFC 9293 §3.10.5's
+     * <SEQ=SND.NXT><CTL=RST> (the rfc profile's); _RST_ACK adds the ACK of
+     * RCV.NXT, the window and the timestamps (RFC 7323 §3.2: SHOULD), as
+     * Linux's tcp_send_active_reset and FreeBSD's tcp_drop send it */
+    uint8_t active_reset;
     /* RFC 9293 §3.8.2 (MUST-19): SF_CC_NEWRENO (RFC 5681, RFC 6582: the rfc
      * profile's), SF_CC_CUBIC (RFC 9438: the linux and freebsd profiles'),
      * or SF_CC_NONE: the peer's window alone limits what is sent */
@@ -348,6 +354,9 @@ typedef enum { SF_NAGLE_RFC, SF_NAGLE_MINSHALL } sf_nagle_variant;
 
 /* Data after the application's CLOSE (sf_policy.rcv_after_close). */
 typedef enum { SF_RCV_AFTER_CLOSE_KEEP, SF_RCV_AFTER_CLOSE_RESET } sf_rcv_after_close;
+
+/* The RST of an active reset (sf_policy.active_reset). */
+typedef enum { SF_ACTIVE_RESET_RST, SF_ACTIVE_RESET_RST_ACK } sf_active_reset;
 
 /* Stack profiles: the policy values where stacks differ, by name
  * (core/profile.c has the table, each value with its source). */
@@ -627,6 +636,11 @@ int sf_send_urgent(sf_conn *c, uint64_t now, const void *data, size_t len);
 int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap);
 /* CLOSE: "no more data to send" (RFC 9293 §3.10.4). */
 int sf_close(sf_conn *c, uint64_t now);
+/* Whether CLOSE still does something in state s (RFC 9293 §3.10.4): stops
+ * a listener or a SYN_SENT, sends a FIN from SYN_RCVD, ESTABLISHED or
+ * CLOSE_WAIT; in the states after it ("connection closing") and in CLOSED,
+ * 0. */
+int sf_state_can_close(sf_state s);
 /* CLOSE with the last data: queued with the FIN, so that they can leave in
  * one segment ("FIN carrying the last data"). All or nothing: SF_EAGAIN,
  * with nothing queued, when the send buffer has no room for all of it. */

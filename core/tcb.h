@@ -4,6 +4,7 @@
 #define SF_TCB_H
 
 #include "heap.h"
+#include "ranges.h"
 #include "ring.h"
 #include "seq.h"
 #include "synfin.h"
@@ -21,8 +22,6 @@
  * timestamps must not leave zero or "negative" room for data. */
 #define SF_MIN_SND_MSS 48u
 #define SF_TS_OPT_LEN  12u /* the timestamps option, padded (RFC 7323 §3.2) */
-#define SF_OOO_MAX     8   /* out-of-order ranges held per connection */
-#define SF_SACKED_MAX  8   /* ranges the peer SACKed, on the sender's scoreboard */
 /* RFC 9293 §3.8.6.2.1: the sender SWS override timeout, in 0.1 - 1.0 s */
 #define SF_SWS_OVERRIDE 200000
 /* MUST-40: an ACK is delayed less than 0.5 s, whatever the policy says */
@@ -159,11 +158,8 @@ struct sf_conn {
 
     sf_ring sndbuf; /* from SND.UNA on: unacknowledged then unsent data */
     /* out-of-order data (SHLD-31), held in rcvbuf past the in-order bytes:
-     * byte ranges from RCV.NXT, sorted, disjoint and not adjacent */
-    struct {
-        uint32_t off, len;
-    } ooo[SF_OOO_MAX];
-    uint8_t ooo_count;
+     * byte ranges from RCV.NXT (ranges.h) */
+    sf_ranges ooo;
     bool sack_ok; /* RFC 2018: both SYNs carried SACK-permitted */
     /* ECN (ecn.c, RFC 3168) */
     bool ecn_asked;   /* our SYN was an ECN-setup SYN */
@@ -220,15 +216,14 @@ struct sf_conn {
     uint32_t recover; /* SND.MAX when fast recovery (or an RTO) began */
     bool recover_valid;
     bool in_recovery;
-    /* the SACK scoreboard (sack.c, RFC 6675 §3): ranges above SND.UNA the
-     * peer holds, sorted and disjoint, and how far this recovery has
-     * retransmitted (RFC 6675's HighRxt) */
-    struct {
-        uint32_t left, right;
-    } sacked[SF_SACKED_MAX];
-    uint8_t sacked_n;
+    /* the SACK scoreboard (sack.c, RFC 6675 §3): ranges the peer holds,
+     * as offsets from sacked_base (SND.UNA when last brought up to date),
+     * and how far this recovery has retransmitted (RFC 6675's HighRxt) */
+    sf_ranges sacked;
+    uint32_t sacked_base;
     uint32_t high_rxt;
-    uint32_t una_rxt_mark; /* SND.MAX when SND.UNA was last retransmitted */
+    uint32_t una_rxt_mark;  /* SND.MAX when SND.UNA was last retransmitted (or later) */
+    uint32_t last_rxt_mark; /* SND.MAX at the latest retransmission */
 
     /* statistics */
     uint32_t retransmits, segs_in, segs_out;

@@ -275,7 +275,7 @@ static bool compactable(const sf_conn *c)
 {
     return c->state == SF_TIME_WAIT && !c->held && c->hashed && !c->tw_child && !c->tw_parked &&
            !c->output_pending && c->fin_sent && c->fin_received && c->snd_una == c->snd_nxt &&
-           c->snd_nxt == c->snd_max && c->rcvbuf.len == 0 && c->ooo_count == 0 &&
+           c->snd_nxt == c->snd_max && c->rcvbuf.len == 0 && c->ooo.n == 0 &&
            sf_timer_on(c, SF_TIMER_TIME_WAIT);
 }
 

@@ -174,7 +174,7 @@ int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap)
             sf_send_ack(c, now);
         /* a drained buffer holding nothing out of order costs nothing until
          * data comes again (and past the peer's FIN, none comes) */
-        if (c->ooo_count == 0) sf_ring_trim(&c->rcvbuf);
+        if (c->ooo.n == 0) sf_ring_trim(&c->rcvbuf);
         return (int)n;
     }
     if (c->fin_received) return 0; /* end of stream */
@@ -191,6 +191,12 @@ static void end_children(sf_conn *l, uint64_t now, bool reset)
         if (reset) sf_send_rst(child, now);
         sf_conn_closed(child, SF_CAUSE_USER, reset ? "listener closed" : "listener forgotten", 0);
     }
+}
+
+int sf_state_can_close(sf_state s)
+{
+    return s == SF_LISTEN || s == SF_SYN_SENT || s == SF_SYN_RCVD || s == SF_ESTABLISHED ||
+           s == SF_CLOSE_WAIT;
 }
 
 int sf_close(sf_conn *c, uint64_t now)

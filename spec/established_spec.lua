@@ -2,6 +2,7 @@
 -- text, FIN), RFC 5961's checks, retransmission (RFC 6298) and the windows
 -- (§3.8.6). After the fixture's handshake both sides are at relative 1:
 -- SND.NXT = 1, RCV.NXT = 1, and we offer a 65535-byte window.
+local synfin = require "synfin"
 local families = require "helpers.families"
 local sm = require "helpers.state_machine"
 
@@ -327,15 +328,50 @@ families.describe("ESTABLISHED", function(f)
       end)
 
       it("RFC 9293 §3.10.5: abort sends <SEQ=SND.NXT><CTL=RST> and enters CLOSED; nothing follows", function()
-        local t = fixture.at_state("ESTABLISHED")
+        local t = fixture.at_state("ESTABLISHED", { settings = { active_reset = "rst" } }) -- the rfc profile's
         t.c:send("abc")
         t:expect { flags = "=PA", seq = 1, len = 3 }
         assert.is_true(t.c:abort())
-        local r = t:expect { flags = "=R", seq = 4, len = 0 }
+        local r = t:expect { flags = "=R", seq = 4, win = 0, len = 0 }
         assert.equal(fixture.OUR_ISN + 4, r.abs_seq)
+        assert.is_nil(r.ts_val) -- no options
         assert.equal("CLOSED", t.c:state())
         t:expect_nothing(10) -- no retransmission of the flushed data
         assert.equal("abort", sm.entered(t, t.c, "CLOSED").why)
+      end)
+
+      it("Linux's abort (the default active_reset): RST|ACK at SND.NXT, ACK = RCV.NXT, the window, timestamps", function()
+        -- tcp_send_active_reset builds it as any segment; RFC 7323 §3.2: a
+        -- RST SHOULD carry TSopt
+        local t = fixture.at_state("ESTABLISHED")
+        t.c:send("abc")
+        local data = t:expect { flags = "=PA", seq = 1, len = 3 }
+        t:send { flags = "PA", seq = 1, ack = 4, payload = "xy" }
+        t:expect { flags = "=A", seq = 4, ack = 3 }
+        assert.is_true(t.c:abort())
+        local r = t:expect { flags = "=RA", seq = 4, ack = 3, len = 0 }
+        assert.equal(65535 - 2, r.win)                  -- the two unread bytes still held
+        assert.is_nil(data.ts_val)                      -- (the fixture's peer has no timestamps)
+        assert.equal("CLOSED", t.c:state())
+        t:expect_nothing(10)
+        -- where timestamps were agreed, the RST carries them
+        local net = synfin.sim { latency = 0.01 }
+        local a, b = net:host(f.a), net:host(f.b)
+        local l = b:listen(80)
+        net:run(function()
+          local c = a:connect(f.b, 80)
+          c:wait("ESTABLISHED", 1)
+          l:accept(1)
+          net:sleep(0.5)
+          c:abort()
+          local rst = net:expect { from = a, flags = "=RA", seq = 1, ack = 1 }
+          local segs = {}
+          for _, rec in ipairs(net:records()) do if rec.kind == "seg" then segs[#segs + 1] = rec end end
+          local syn, synack = segs[1], segs[2]
+          -- TSval: the 1 ms clock of the SYN's, 0.51 s on; TSecr: the peer's last
+          assert.equal(syn.ts_val + math.floor((rst.time - syn.time) * 1000 + 0.5), rst.ts_val)
+          assert.equal(synack.ts_val, rst.ts_ecr)
+        end)
       end)
     end)
   end)

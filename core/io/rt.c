@@ -183,7 +183,7 @@ sf_rt *sf_rt_open(sf_sim *sim, struct uv_loop_s *loop, const sf_rt_driver *drv, 
     uv_poll_start(&rt->poll, UV_READABLE, on_readable);
     if (rt->on_caller_loop) uv_prepare_start(&rt->prepare, on_prepare);
     sf_sim_set_port(sim, rt->peer_host, drv->send, drv->ud);
-    sf_link link = {0, 0, 0}; /* the real network has its own */
+    sf_link link = {0}; /* the real network has its own */
     sf_sim_set_link(sim, &link);
     rt->base_us = sf_sim_now(sim);
     rt->t0_ns = uv_hrtime();

@@ -43,6 +43,10 @@ typedef struct {
     void *port_ud;
     sim_pkt *pending, **pending_tail; /* emitted during a call, not yet sent */
     int flushing;                     /* sf_sim_flush is sending them */
+    /* the bottleneck at its way out (sf_link.rate): when each packet in its
+     * queue will have left, oldest first, in a ring of queue_cap */
+    uint64_t *leaves;
+    uint32_t queue_cap, queue_head, queue_len;
 } sim_host;
 
 struct sf_sim {
@@ -346,8 +350,50 @@ static void capture(sf_sim *sim, const sim_pkt *p, cap_fate fate, uint32_t hook)
     sf_pcap_write(sim->pcap, sim->epoch_us + (r ? r->time : p->sent), p->data, p->len, text);
 }
 
-/* The link: lost by its seeded loss, or delivered one latency (plus the
- * hooks' delay) later. */
+/* The record shows the packet as it arrives: CE. */
+static void mark_ce(sim_pkt *p, sf_trace_rec *r)
+{
+    if (sf_wire_mark_ce(p->data, p->len) && r) r->tos |= 3;
+}
+
+/* The bottleneck at host h's way out (sf_link.rate): whether packet p is
+ * lost there (a full queue, or above the threshold and not ECN-capable; an
+ * ECN-capable one is marked instead), else when it will have left. */
+static int bottleneck(sf_sim *sim, sim_host *h, sim_pkt *p, sf_trace_rec *r, uint64_t *leaves)
+{
+    const sf_link *l = &sim->link;
+    uint32_t cap = l->queue ? l->queue : 100;
+    if (h->queue_cap != cap) { /* (a new link: its queue starts empty) */
+        uint64_t *ring = malloc(cap * sizeof *ring);
+        if (!ring) return 0; /* without memory, no bottleneck */
+        free(h->leaves);
+        h->leaves = ring;
+        h->queue_cap = cap;
+        h->queue_head = h->queue_len = 0;
+    }
+    while (h->queue_len && h->leaves[h->queue_head] <= sim->now) { /* gone already */
+        h->queue_head = (h->queue_head + 1) % cap;
+        h->queue_len--;
+    }
+    if (h->queue_len >= cap) return 1;
+    if (l->threshold && h->queue_len >= l->threshold) {
+        if (!sf_wire_ecn(p->data, p->len)) return 1; /* not ECN-capable: dropped early */
+        mark_ce(p, r);
+    }
+    uint64_t start = sim->now;
+    if (h->queue_len) {
+        uint64_t last = h->leaves[(h->queue_head + h->queue_len - 1) % cap];
+        if (last > start) start = last;
+    }
+    *leaves = start + ((uint64_t)p->len * 8 * 1000000 + l->rate - 1) / l->rate;
+    h->leaves[(h->queue_head + h->queue_len) % cap] = *leaves;
+    h->queue_len++;
+    return 0;
+}
+
+/* The link: lost by its seeded loss or at the sender's bottleneck, or
+ * delivered one latency (plus the hooks' delay, plus the time it waited
+ * and took to leave the bottleneck) later. */
 static void to_link(sf_sim *sim, sim_pkt *p, uint64_t delay)
 {
     sf_trace_rec *r = rec_of(sim, p->rec);
@@ -357,16 +403,18 @@ static void to_link(sf_sim *sim, sim_pkt *p, uint64_t delay)
         pkt_free(sim, p);
         return;
     }
-    if (sim->link.loss > 0 && sf_rand_unit(&sim->rng) < sim->link.loss) {
+    uint64_t leaves = sim->now;
+    if ((sim->link.loss > 0 && sf_rand_unit(&sim->rng) < sim->link.loss) ||
+        (sim->link.rate && p->from >= 0 && bottleneck(sim, sim->hosts[p->from], p, r, &leaves))) {
         if (r) r->fate = SF_FATE_LOST;
         if (sim->pcap) capture(sim, p, CAP_LOST, 0);
         pkt_free(sim, p);
         return;
     }
     if (sim->link.mark > 0 && sf_wire_ecn(p->data, p->len) &&
-        sf_rand_unit(&sim->rng) < sim->link.mark && sf_wire_mark_ce(p->data, p->len) && r)
-        r->tos |= 3; /* the record shows the packet as it arrives: CE */
-    schedule(sim, p, sim->now + delay + sim->link.latency);
+        sf_rand_unit(&sim->rng) < sim->link.mark)
+        mark_ce(p, r);
+    schedule(sim, p, leaves + delay + sim->link.latency);
 }
 
 /* A packet a hook made (a replacement, a copy, an answer: `origin`), sent by
@@ -680,6 +728,7 @@ void sf_sim_free(sf_sim *sim)
             free(p->data);
             free(p);
         }
+        free(h->leaves);
         free(h);
     }
     for (size_t i = 0; i < sim->heap_len; i++) {

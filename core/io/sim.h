@@ -29,6 +29,15 @@ typedef struct {
     /* probability that it marks an ECN-capable packet CE instead of passing
      * it unmarked (RFC 3168 §5: a router's congestion signal, not a loss) */
     double mark;
+    /* A bottleneck at each host's way out, when rate is above 0: a packet
+     * waits behind those its host sent before, then takes len * 8 / rate
+     * seconds to leave. With `queue` packets waiting it is lost (a full
+     * queue: tail drop); with `threshold` (> 0) or more waiting, an
+     * ECN-capable packet is marked CE and any other lost (an AQM's step
+     * marking: RFC 3168 §5, RFC 7567 §4.2.1). */
+    uint64_t rate;      /* bits per second; 0: no bottleneck */
+    uint32_t queue;     /* packets that may wait; 0 with a rate: 100 */
+    uint32_t threshold; /* packets waiting from which the queue marks; 0: never */
 } sf_link;
 
 /* A new net with no host, at time 0; seed seeds its PRNG (the link's loss,

@@ -43,7 +43,7 @@ for _, f in ipairs(families.list) do
   f.fixture = fixture_of(f)
   -- the examples are written with 192.0.2.1 and 192.0.2.2
   f.example = function(path)
-    local run = example.run(path, { ["192.0.2.1"] = f.a, ["192.0.2.2"] = f.b })
+    local run = example.run(path, nil, { ["192.0.2.1"] = f.a, ["192.0.2.2"] = f.b })
     -- (a scenario that named no address we know would run at IPv4 twice)
     for _, h in ipairs(run.net.hosts) do
       assert(h.addr == f.a or h.addr == f.b, ("%s: host at %s, not at %s or %s"):format(path, h.addr, f.a, f.b))
