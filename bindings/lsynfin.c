@@ -887,11 +887,14 @@ static int l_sim_pcap(lua_State *L)
     return 1;
 }
 
-/* sim:errors() -> the hook failures since the last call (a list of strings) */
+/* sim:errors() -> the hook failures since the last call (a list of
+ * strings), or nothing when there are none: it is asked after every event,
+ * so the common answer makes no table */
 static int l_sim_errors(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->errors);
+    if (lua_rawlen(L, -1) == 0) return 0;
     lua_newtable(L);
     lua_rawseti(L, LUA_REGISTRYINDEX, s->errors);
     return 1;
@@ -2076,6 +2079,7 @@ static const luaL_Reg sim_methods[] = {{"close", l_sim_close},
                                        {"trace_first", l_sim_trace_first},
                                        {"record", lsf_record},
                                        {"next_record", lsf_next_record},
+                                       {"next_state", lsf_next_state},
                                        {"trace_get", lsf_trace_get},
                                        {"inject", l_sim_inject},
                                        {"hook", l_sim_hook},

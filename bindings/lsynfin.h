@@ -81,5 +81,7 @@ int lsf_record(lua_State *L);
 /* sim:trace_get(i): the i-th record as a table (a copy), or nil */
 int lsf_trace_get(lua_State *L);
 int lsf_next_record(lua_State *L);
+/* sim:next_state(from, host, conn): see lview.c */
+int lsf_next_state(lua_State *L);
 
 #endif

@@ -525,6 +525,35 @@ int lsf_next_record(lua_State *L)
     return 0;
 }
 
+/* sim:next_state(from, host, conn) -> the index (1-based) of the first
+ * state record at or after from of connection conn on host (1-based), its
+ * new state's name and its why; or nil and the index to look from next
+ * time (the trace's end). A wait on a state reads only these three, so it
+ * makes no view of every record it passes. */
+int lsf_next_state(lua_State *L)
+{
+    lsim *s = luaL_checkudata(L, 1, SIM_MT);
+    lua_Integer from = luaL_checkinteger(L, 2);
+    lua_Integer host = luaL_checkinteger(L, 3);
+    lua_Integer conn = luaL_checkinteger(L, 4);
+    const sf_trace *t = lsf_trace(s);
+    size_t i = from < 1 ? 0 : (size_t)from - 1;
+    for (i = i < t->first ? t->first : i; i < t->n; i++) {
+        const sf_trace_rec *r = sf_trace_at(t, (long)i);
+        if (r->kind != SF_TR_STATE || r->host + 1 != host || r->conn_id != conn) continue;
+        lua_pushinteger(L, (lua_Integer)i + 1);
+        lua_pushstring(L, sf_state_name((sf_state)r->new_state));
+        if (r->why)
+            lua_pushstring(L, r->why);
+        else
+            lua_pushnil(L);
+        return 3;
+    }
+    lua_pushnil(L);
+    lua_pushinteger(L, (lua_Integer)t->n + 1);
+    return 2;
+}
+
 static void rec_views_open(lua_State *L)
 {
     static const luaL_Reg meta[] = {{"__index", rec_index},

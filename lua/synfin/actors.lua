@@ -71,14 +71,19 @@ end
 -- Resumes actor a with what its wait gave, until it waits again or ends;
 -- an error in it ends the run, raised.
 function Net:_resume(a, ...)
-  local res = table.pack(self.sim:resume(a.co, ...))
-  if not res[1] then return self:_finish(self:_failed(a, res[2])) end
+  return self:_stopped(a, self.sim:resume(a.co, ...))
+end
+
+-- Actor a has stopped: ok and what it yielded (its wait) or returned, or
+-- false and its error, as coroutine.resume gives them.
+function Net:_stopped(a, ok, ...)
+  if not ok then return self:_finish(self:_failed(a, (...))) end
   if coroutine.status(a.co) == "dead" then
     a.done, a.wait = true, nil
-    a.results = table.pack(table.unpack(res, 2, res.n))
+    a.results = table.pack(...)
     return
   end
-  local w = res[2]
+  local w = ...
   if type(w) ~= "table" or not w.synfin_wait then
     return self:_finish(a.name .. " yielded something that is not a synfin wait")
   end
@@ -130,13 +135,18 @@ function Net:_advance(budget)
     end
     if #waits == 0 then return self:_finish() end
     if budget == false then return true end
-    local res = table.pack(self:_drive(waits, budget))
-    local w = res[1]
-    if not w then return true end -- pending at the budget
-    local a = w.actor
-    a.wait = nil
-    self:_resume(a, table.unpack(res, 2, res.n))
+    if self:_wake(self:_drive(waits, budget)) then return true end -- pending at the budget
   end
+end
+
+-- The wait w is settled (kind and its results, as Net:_drive gives them):
+-- its actor resumes with them. No wait: the waits are pending at the
+-- budget (true).
+function Net:_wake(w, ...)
+  if not w then return true end
+  local a = w.actor
+  a.wait = nil
+  self:_resume(a, ...)
 end
 
 --- Runs fn(net) as the scenario, on the net's clock; returns the net when
@@ -299,7 +309,7 @@ function Actor:joining()
 end
 
 Actor.__tostring = function(a)
-  return ("<actor %d %s: %s>"):format(a.id, a.name, a.done and "finished" or (a.wait and ("waiting for " .. a.wait.what)) or "running")
+  return ("<actor %d %s: %s>"):format(a.id, a.name, a.done and "finished" or (a.wait and ("waiting for " .. scheduler.what_of(a.wait))) or "running")
 end
 
 return Actor

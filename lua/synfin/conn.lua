@@ -103,7 +103,9 @@ function conn:net() return nets[self:sim()] end
 -- @treturn string
 local function describe(c)
   local i = c:info()
-  if i.state == "LISTEN" then return ("%s:%d (listener)"):format(i.laddr, i.lport) end
+  -- (a listener has no remote port, even once closed: its waits describe
+  -- it only when a message needs it)
+  if i.state == "LISTEN" or i.rport == 0 then return ("%s:%d (listener)"):format(i.laddr, i.lport) end
   return ("%s:%d (with %s:%d)"):format(i.laddr, i.lport, i.raddr, i.rport)
 end
 conn.describe = describe
@@ -127,24 +129,26 @@ function conn:waiting(state, fname)
   if not name then argerror(1, fname or "waiting", unknown_state(state)) end
   state = name
   local net = self:net()
-  return waitable(net, describe(self) .. " to reach " .. state, function()
+  return waitable(net, function() return describe(self) .. " to reach " .. state end, function()
     net:_sync()
     local already = self:state() == state
-    local host, id = self:host(), self:id()
-    local from = #net.recs + 1
+    local sim, host, id = net.sim, self:host(), self:id()
+    local from = sim:trace_len() + 1
     return function()
       if already then return true, self end
-      for i = from, #net.recs do
-        local r = net.recs[i]
-        if r.kind == "state" and r.host == host and r.conn == id then
-          if r.new == state then return true, self end
-          if r.new == "CLOSED" then
-            return nil, ("%s reached CLOSED (%s) while waiting for %s"):format(describe(self), r.why, state)
-          end
+      -- its state records since (read in C: no view of each record)
+      while true do
+        local i, new, why = sim:next_state(from, host, id)
+        if not i then
+          from = new -- (where the trace ends now)
+          return false
+        end
+        from = i + 1
+        if new == state then return true, self end
+        if new == "CLOSED" then
+          return nil, ("%s reached CLOSED (%s) while waiting for %s"):format(describe(self), why, state)
         end
       end
-      from = #net.recs + 1
-      return false
     end, function() return "it is " .. self:state() end
   end)
 end
@@ -167,7 +171,8 @@ end
 -- @return a wait
 function conn:receiving(n)
   if n ~= nil and (math.type(n) ~= "integer" or n < 1) then argerror(1, "recv", "positive integer expected") end
-  return waitable(self:net(), ("%s to receive %s bytes"):format(describe(self), n or "some"), function()
+  return waitable(self:net(), function() return ("%s to receive %s bytes"):format(describe(self), n or "some") end,
+    function()
     local got, parts = 0, {}
     return function()
       while true do
@@ -205,7 +210,8 @@ end
 -- @return a wait
 function conn:sending_all(data)
   if type(data) ~= "string" then argerror(1, "send_all", "string expected") end
-  return waitable(self:net(), ("%s to queue %d bytes"):format(describe(self), #data), function()
+  return waitable(self:net(), function() return ("%s to queue %d bytes"):format(describe(self), #data) end,
+    function()
     local off = 0
     return function()
       while off < #data do
@@ -250,7 +256,8 @@ function conn:draining()
     return ("SND.UNA %d, SND.NXT %d (relative), %d bytes queued"):format((i.snd_una - i.iss) % TWO32,
       (i.snd_nxt - i.iss) % TWO32, i.snd_queued)
   end
-  return waitable(net, describe(self) .. " to have everything it sent acknowledged", function()
+  return waitable(net, function() return describe(self) .. " to have everything it sent acknowledged" end,
+    function()
     return function()
       local i = self:info()
       local pending = i.snd_queued > 0 or i.snd_una ~= i.snd_nxt or FIN_UNACKED[i.state]
@@ -281,7 +288,7 @@ end
 -- @return a wait
 function conn:accepting()
   local net = self:net()
-  return waitable(net, describe(self) .. " to accept a connection", function()
+  return waitable(net, function() return describe(self) .. " to accept a connection" end, function()
     return function()
       local c = self:try_accept()
       if c then

@@ -228,6 +228,38 @@ local function fmt_dt(dt)
   return ("%.1f ms"):format(dt * 1e3)
 end
 
+--- Whether two convex quadrilaterals (lists of four {x, y}) overlap by more
+-- than `margin` pixels: unless some edge's normal separates them (the
+-- separating axis test). The SVG's placement of words uses it, and so does
+-- the spec that reads a picture back (spec/helpers/svg_layout.lua).
+-- @tparam table p
+-- @tparam table q
+-- @tparam number margin
+-- @treturn boolean
+function ladder.overlap(p, q, margin)
+  for _, poly in ipairs { p, q } do
+    for i = 1, 4 do
+      local a, b = poly[i], poly[i % 4 + 1]
+      local nx, ny = b[2] - a[2], a[1] - b[1]
+      local n = math.sqrt(nx * nx + ny * ny)
+      if n > 0 then
+        nx, ny = nx / n, ny / n
+        local pmin, pmax, qmin, qmax = math.huge, -math.huge, math.huge, -math.huge
+        for _, v in ipairs(p) do
+          local d = v[1] * nx + v[2] * ny
+          pmin, pmax = math.min(pmin, d), math.max(pmax, d)
+        end
+        for _, v in ipairs(q) do
+          local d = v[1] * nx + v[2] * ny
+          qmin, qmax = math.min(qmin, d), math.max(qmax, d)
+        end
+        if pmax < qmin + margin or qmax < pmin + margin then return false end
+      end
+    end
+  end
+  return true
+end
+
 -- The picture, the rows of the instant numbered i grow[i] times as tall as
 -- ROW (default 1); returns it, how many texts found no place free of other
 -- texts, and the set of the instants where their arrows start and end.
@@ -630,31 +662,6 @@ local function render(net, recs, opts, grow)
     end
     return poly
   end
-  -- two convex quadrilaterals overlap (by more than a pixel) unless some
-  -- edge's normal separates them
-  local function overlap(p, q)
-    for _, poly in ipairs { p, q } do
-      for i = 1, 4 do
-        local a, b = poly[i], poly[i % 4 + 1]
-        local nx, ny = b[2] - a[2], a[1] - b[1]
-        local n = math.sqrt(nx * nx + ny * ny)
-        if n > 0 then
-          nx, ny = nx / n, ny / n
-          local pmin, pmax, qmin, qmax = math.huge, -math.huge, math.huge, -math.huge
-          for _, v in ipairs(p) do
-            local d = v[1] * nx + v[2] * ny
-            pmin, pmax = math.min(pmin, d), math.max(pmax, d)
-          end
-          for _, v in ipairs(q) do
-            local d = v[1] * nx + v[2] * ny
-            qmin, qmax = math.min(qmin, d), math.max(qmax, d)
-          end
-          if pmax < qmin + 1 or qmax < pmin + 1 then return false end
-        end
-      end
-    end
-    return true
-  end
   -- how badly a text box would sit: each box or text it covers counts 10,
   -- each other arrow's line it is crossed by 1
   local function badness(bx, own)
@@ -667,8 +674,8 @@ local function render(net, recs, opts, grow)
           if not seen[box] and box.x0 < x1 and x0 < box.x1 and box.y0 < y1 and y0 < box.y1 then
             seen[box] = true
             if idx == taken then
-              if overlap(bx, box.poly) then n = n + 10 end
-            elseif box.seg ~= own and overlap(bx, box.poly) then
+              if ladder.overlap(bx, box.poly, 1) then n = n + 10 end
+            elseif box.seg ~= own and ladder.overlap(bx, box.poly, 1) then
               n = n + 1
             end
           end

@@ -21,7 +21,7 @@ scheduler.MAX_STEPS = MAX_STEPS
 
 -- Runs the state callbacks of records not yet dispatched.
 function Net:_dispatch()
-  local n = #self.recs
+  local n = self.sim:trace_len()
   if not next(self.listeners) then -- nobody listens: nothing to read
     self.dispatched = n
     return
@@ -46,10 +46,65 @@ function Net:_dispatch()
 end
 
 function Net:_failure()
-  local errs = self.sim:errors()
-  if #errs > 0 then return "a hook failed: " .. table.concat(errs, "\n") end
+  local errs = self.sim:errors() -- (nil when there are none: no table per step)
+  if errs then return "a hook failed: " .. table.concat(errs, "\n") end
 end
 
+-- What a wait waits for, in words. A wait may give it as a function, called
+-- only when a message needs it: describing a connection reads its whole
+-- status, too much for every wait.
+local function what_of(w)
+  local what = w.what
+  if type(what) == "function" then
+    what = what()
+    w.what = what
+  end
+  return what
+end
+scheduler.what_of = what_of
+
+-- The script's line that waits with w ("x.lua:12: "), found when a message
+-- needs it: the actor's suspended stack has it (the caller's own stack
+-- when the wait runs outside a scenario).
+local function where_of(w)
+  local at = w.where
+  if not at then
+    at = where(w.co)
+    w.where = at
+  end
+  return at
+end
+
+-- After a step of the clock: what the scenario's loop must see to, in
+-- order (failed hooks, state callbacks, close policies' timers, watchers,
+-- the time limit); a message when one of them fails the run. Each is
+-- skipped at the cost of a test when there is none: this runs after every
+-- event.
+function Net:_after_step(first)
+  self:_sync()
+  local bad = self:_failure()
+  if not bad then
+    -- (nobody listens: what happened until now is past for a callback set later)
+    if next(self.listeners) then bad = self:_dispatch() else self.dispatched = self.synced end
+  end
+  if not bad and self.timers[1] then bad = self:_run_timers() end
+  if not bad and self.watchers and self.watchers[1] then bad = self:_watch() end
+  if bad then return bad end
+  local over = self.sim:over_time()
+  if over then
+    return ("synfin: the scenario ran past its time limit of %g s (time_limit), at t=%.3f s, while waiting for %s")
+      :format(over, self:now(), what_of(first))
+  end
+  self:_sync() -- what the timers and watchers did
+end
+
+-- A wait's check has answered ok, ...: its outcome ("ok" and its results
+-- packed, or "fail" and why), or nil while it is not settled (nothing is
+-- allocated then: the checks run after every event).
+local function outcome(ok, ...)
+  if ok then return "ok", table.pack(...) end
+  if ok == nil then return "fail", (...) end
+end
 
 -- Drives the clock until one of the waits is settled: its check says done
 -- or fails, or its deadline passes. Returns that wait and "ok", results...
@@ -60,34 +115,32 @@ end
 function Net:_drive(waits, budget)
   local first = waits[1]
   while true do
-    self:_refresh()
-    local bad = self:_failure() or self:_dispatch() or self:_run_timers() or self:_watch()
+    local bad = self:_after_step(first)
     if bad then return first, "fail", bad end
-    local over = self.sim:over_time()
-    if over then
-      return first, "fail", ("synfin: the scenario ran past its time limit of %g s (time_limit), at t=%.3f s, while waiting for %s")
-        :format(over, self:now(), first.what)
-    end
-    self:_refresh()
-    for _, w in ipairs(waits) do
-      local res = table.pack(w.check())
-      if res[1] then return w, "ok", table.unpack(res, 2, res.n) end
-      if res[1] == nil then return w, "fail", w.where .. res[2] .. "\nlast lines of the trace:\n" .. self:_tail() end
+    for i = 1, #waits do
+      local w = waits[i]
+      local kind, res = outcome(w.check())
+      if kind == "ok" then return w, "ok", table.unpack(res, 1, res.n) end
+      if kind then return w, "fail", where_of(w) .. res .. "\nlast lines of the trace:\n" .. self:_tail() end
       if w.idle then return w, self:_timed_out(w) end
-      w.steps = (w.steps or 0) + 1
-      if w.steps > MAX_STEPS then return w, "fail", w.where .. "the network did not settle while waiting for " .. w.what end
+      w.steps = w.steps + 1
+      if w.steps > MAX_STEPS then
+        return w, "fail", where_of(w) .. "the network did not settle while waiting for " .. what_of(w)
+      end
     end
     -- step to the first deadline, stopping at the scenario's own timers
     -- (close policies) and at a race's net:after branch, due before the
     -- race's deadline (which has the tolerance on top)
     local now = self.sim:now()
     local deadline = first.deadline
-    for _, w in ipairs(waits) do
-      if w.deadline < deadline then deadline = w.deadline end
+    for i = 2, #waits do
+      local d = waits[i].deadline
+      if d < deadline then deadline = d end
     end
     local limit = deadline
-    for _, w in ipairs(waits) do
-      if w.wake and w.wake < limit and w.wake > now then limit = w.wake end
+    for i = 1, #waits do
+      local wake = waits[i].wake
+      if wake and wake < limit and wake > now then limit = wake end
     end
     local timer = self.timers[1]
     if timer and timer.at < limit then limit = timer.at end
@@ -100,7 +153,8 @@ function Net:_drive(waits, budget)
         if bad then return first, "fail", bad end
       else
         -- nothing more happens before these deadlines, and the clock is there
-        for _, w in ipairs(waits) do
+        for i = 1, #waits do
+          local w = waits[i]
           if w.deadline <= limit then w.idle = true end
         end
       end
@@ -116,11 +170,11 @@ function Net:_timed_out(w)
   if w.slack > 0 then
     -- a real-time net: say by how much the expectation missed
     return "fail", ("%stimed out waiting for %s: expected within %.3f s (+%.3f s tolerance), %s for %.3f s (at t=%.3f s)%s\nlast lines of the trace:\n%s")
-      :format(w.where, w.what, w.timeout, w.slack, w.missing or "it had not happened",
+      :format(where_of(w), what_of(w), w.timeout, w.slack, w.missing or "it had not happened",
         (self.sim:now() - w.start) / 1e6, self:now(), instead, self:_tail())
   end
   return "fail", ("%stimed out after %g s (at t=%.3f s) waiting for %s%s\nlast lines of the trace:\n%s")
-    :format(w.where, w.timeout, self:now(), w.what, instead, self:_tail())
+    :format(where_of(w), w.timeout, self:now(), what_of(w), instead, self:_tail())
 end
 
 -- Runs the watchers (net:_watching) after every event: each fn() returns
@@ -176,6 +230,15 @@ function Net:_actor()
   return self.outside
 end
 
+-- The wait of actor is over with kind ("ok" or "fail") and its results or
+-- message: what it returns to the script (passed through, not packed: this
+-- is every wait's way out).
+local function ended(net, actor, kind, ...)
+  if not actor.matched then net:_resumed(actor) end
+  if kind == "fail" then error((...), 0) end
+  return ...
+end
+
 -- Blocks the running actor on a wait: yields inside net:run, drives directly
 -- outside. A wait that is not a sleep gets the net's tolerance on top of its
 -- timeout (net:slack: 0 on a sim); missing says what did not happen
@@ -184,31 +247,27 @@ end
 -- When the wait is over the actor resumes, and its expectations see only
 -- the segments sent from then on; unless an expectation matched in this
 -- wait: then from just after its match (see net:expect).
+--
+-- what may be a function that says it (see what_of); the script's line
+-- is found only if a message needs it (where_of).
 function Net:_block(what, timeout, check, instead, sleep, missing, wake)
   local kind, running = self.sim:busy()
   if kind and kind ~= "scenario" then
     -- waiting would move the clock under it, or yield across the C that runs it
     error(("%ssynfin: waiting for %s inside %s: a callback runs to its end without waiting")
-      :format(where(), what, running), 0)
+      :format(where(), what_of { what = what }, running), 0)
   end
   timeout = timeout or self.timeout
   check_time(timeout, "the timeout")
   local slack = sleep and 0 or self:slack(timeout)
   local now = self.sim:now()
-  local w = { synfin_wait = true, what = what, timeout = timeout, check = check, instead = instead,
-    sleep = sleep, where = where(), start = now, slack = slack, missing = missing,
-    deadline = now + us(timeout + slack), wake = wake }
   local actor = self:_actor()
+  local w = { synfin_wait = true, what = what, timeout = timeout, check = check, instead = instead,
+    sleep = sleep, co = actor.co, start = now, slack = slack, missing = missing,
+    deadline = now + us(timeout + slack), wake = wake, steps = 0 }
   actor.matched = false
-  local res
-  if actor.co then
-    res = table.pack(coroutine.yield(w))
-  else
-    res = table.pack(select(2, self:_drive({ w })))
-  end
-  if not actor.matched then self:_resumed(actor) end
-  if res[1] == "fail" then error(res[2], 0) end
-  return table.unpack(res, 2, res.n)
+  if actor.co then return ended(self, actor, coroutine.yield(w)) end
+  return ended(self, actor, select(2, self:_drive({ w })))
 end
 
 -- Runs fn(...) as an action of the current actor, not a wait, even if it
@@ -227,7 +286,8 @@ end
 -- The actor has resumed: what was sent until now is in its past.
 function Net:_resumed(actor)
   self:_sync()
-  if #self.recs + 1 > actor.cursor then actor.cursor = #self.recs + 1 end
+  local next_rec = self.synced + 1 -- (_sync has reached the trace's end)
+  if next_rec > actor.cursor then actor.cursor = next_rec end
 end
 
 -- A wait that has not begun: start() makes its check (and what to say
@@ -268,12 +328,16 @@ function Net:first(branches, t)
   for i, name in ipairs(names) do
     local check, _, deadline = branches[name].start()
     checks[i] = check
-    whats[i] = tostring(name) .. ": " .. branches[name].what
+    whats[i] = branches[name]
     if deadline and (not soonest or deadline < soonest) then soonest = deadline end
   end
   t = t or self.timeout
   if soonest then t = math.min(t, math.max(0, (soonest - self.sim:now()) / 1e6)) end
-  return self:_block("the first of { " .. table.concat(whats, "; ") .. " }", t, function()
+  local function what()
+    for i, name in ipairs(names) do whats[i] = tostring(name) .. ": " .. what_of(whats[i]) end
+    return "the first of { " .. table.concat(whats, "; ") .. " }"
+  end
+  return self:_block(what, t, function()
     for i, name in ipairs(names) do
       local r = table.pack(checks[i]())
       if r[1] then return true, name, table.unpack(r, 2, r.n) end

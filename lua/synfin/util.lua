@@ -33,15 +33,18 @@ synfin.STATES = { "CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FI
 -- @usage synfin.state "fin-wait-1" --> "FIN_WAIT_1"
 function synfin.state(name)
   if type(name) ~= "string" then return nil end
+  if STATES[name] then return name end -- synfin's own spelling (every c:wait)
   local norm = name:upper():gsub("%-", "_")
   if norm == "SYN_RECEIVED" then norm = "SYN_RCVD" end
   return STATES[norm] and norm or nil
 end
 
--- "file:line:" of the first caller outside synfin's own modules.
-local function where()
-  for level = 2, 40 do
-    local info = debug.getinfo(level, "Sl")
+-- "file:line:" of the first caller outside synfin's own modules; of the
+-- coroutine co's stack when given (a suspended actor: its wait's line).
+local function where(co)
+  for level = co and 0 or 2, 40 do
+    local info
+    if co then info = debug.getinfo(co, level, "Sl") else info = debug.getinfo(level, "Sl") end
     if not info then break end
     if info.currentline > 0 and not info.short_src:find("synfin[/\\]%a+%.lua$")
       and not info.short_src:find("synfin[/\\]init%.lua$") then

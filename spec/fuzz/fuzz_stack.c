@@ -432,15 +432,17 @@ static void check_conn(const sf_stack *st, const sf_conn *c)
     if (fin_acked) FUZZ_CHECK(c->sndbuf.len == 0, "conn %u: FIN acknowledged, data left", id);
 
     /* out-of-order ranges: sorted, apart, past RCV.NXT, inside the buffer */
-    FUZZ_CHECK(c->ooo_count <= SF_OOO_MAX, "conn %u: %u held ranges", id, c->ooo_count);
-    for (int i = 0; i < c->ooo_count; i++) {
-        FUZZ_CHECK(c->ooo[i].off > 0 && c->ooo[i].len > 0, "conn %u: held range %u+%u", id,
-                   c->ooo[i].off, c->ooo[i].len);
-        FUZZ_CHECK((uint64_t)c->rcvbuf.len + c->ooo[i].off + c->ooo[i].len <= c->rcvbuf.cap,
-                   "conn %u: held range %u+%u past a buffer of %u holding %u", id, c->ooo[i].off,
-                   c->ooo[i].len, c->rcvbuf.cap, c->rcvbuf.len);
+    const sf_range *held = c->ooo.r;
+    FUZZ_CHECK(c->ooo.n <= c->ooo.cap && c->ooo.cap <= SF_RANGES_MAX,
+               "conn %u: %u held ranges of %u", id, c->ooo.n, c->ooo.cap);
+    for (int i = 0; i < c->ooo.n; i++) {
+        FUZZ_CHECK(held[i].off > 0 && held[i].len > 0, "conn %u: held range %u+%u", id, held[i].off,
+                   held[i].len);
+        FUZZ_CHECK((uint64_t)c->rcvbuf.len + held[i].off + held[i].len <= c->rcvbuf.cap,
+                   "conn %u: held range %u+%u past a buffer of %u holding %u", id, held[i].off,
+                   held[i].len, c->rcvbuf.cap, c->rcvbuf.len);
         if (i > 0)
-            FUZZ_CHECK(c->ooo[i - 1].off + c->ooo[i - 1].len < c->ooo[i].off,
+            FUZZ_CHECK(held[i - 1].off + held[i - 1].len < held[i].off,
                        "conn %u: held ranges %d and %d overlap or touch", id, i - 1, i);
     }
     /* RFC 9293 §3.8.6.2.2, §3.10.7.4: the right edge of the window
@@ -462,14 +464,15 @@ static void check_conn(const sf_stack *st, const sf_conn *c)
     /* the SACK scoreboard (RFC 6675 §3): sorted, apart, within what was
      * sent. It is pruned to SND.UNA lazily (on the next ACK with blocks),
      * so a range below SND.UNA between ACKs is by design. */
-    FUZZ_CHECK(c->sacked_n <= SF_SACKED_MAX, "conn %u: %u SACKed ranges", id, c->sacked_n);
-    for (int i = 0; i < c->sacked_n; i++) {
-        FUZZ_CHECK(sf_seq_lt(c->sacked[i].left, c->sacked[i].right) &&
-                       sf_seq_le(c->sacked[i].right, c->snd_max),
-                   "conn %u: SACKed %u-%u, SND.MAX %u", id, c->sacked[i].left, c->sacked[i].right,
-                   c->snd_max);
+    const sf_range *sacked = c->sacked.r;
+    FUZZ_CHECK(c->sacked.n <= c->sacked.cap && c->sacked.cap <= SF_RANGES_MAX,
+               "conn %u: %u SACKed ranges of %u", id, c->sacked.n, c->sacked.cap);
+    for (int i = 0; i < c->sacked.n; i++) {
+        uint32_t left = c->sacked_base + sacked[i].off, right = left + sacked[i].len;
+        FUZZ_CHECK(sacked[i].len > 0 && sf_seq_le(right, c->snd_max),
+                   "conn %u: SACKed %u-%u, SND.MAX %u", id, left, right, c->snd_max);
         if (i > 0)
-            FUZZ_CHECK(sf_seq_lt(c->sacked[i - 1].right, c->sacked[i].left),
+            FUZZ_CHECK(sacked[i - 1].off + sacked[i - 1].len < sacked[i].off,
                        "conn %u: SACKed ranges %d and %d overlap or touch", id, i - 1, i);
     }
 }

@@ -31,31 +31,9 @@ local function text_quad(text, size, tx, ty, deg, anchor, dy)
   return quad(tx, ty, deg, xa, dy - size * ASCENT, xa + len, dy + size * DESCENT)
 end
 
--- Two convex quadrilaterals overlap by more than `margin` pixels unless an
--- edge's normal separates them.
-local function overlap(p, q, margin)
-  for _, poly in ipairs { p, q } do
-    for i = 1, 4 do
-      local a, b = poly[i], poly[i % 4 + 1]
-      local nx, ny = b[2] - a[2], a[1] - b[1]
-      local n = math.sqrt(nx * nx + ny * ny)
-      if n > 0 then
-        nx, ny = nx / n, ny / n
-        local pmin, pmax, qmin, qmax = math.huge, -math.huge, math.huge, -math.huge
-        for _, v in ipairs(p) do
-          local d = v[1] * nx + v[2] * ny
-          pmin, pmax = math.min(pmin, d), math.max(pmax, d)
-        end
-        for _, v in ipairs(q) do
-          local d = v[1] * nx + v[2] * ny
-          qmin, qmax = math.min(qmin, d), math.max(qmax, d)
-        end
-        if pmax < qmin + margin or qmax < pmin + margin then return false end
-      end
-    end
-  end
-  return true
-end
+-- whether two quadrilaterals overlap by more than a margin: the separating
+-- axis test, the ladder's own (a geometry primitive, not its placement)
+local overlap = require("synfin.ladder").overlap
 
 --- The things drawn: { kind, text, quad } for each text along an arrow
 -- (seg, lbl, verdict), state box, note, gap note and drop mark.
