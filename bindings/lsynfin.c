@@ -110,11 +110,12 @@ static sf_stack *check_stack(lua_State *L, lsim *s, int host)
     return st;
 }
 
-static uint32_t check_addr(lua_State *L, int idx)
+static sf_addr check_addr(lua_State *L, int idx)
 {
-    uint32_t a;
+    sf_addr a;
     if (sf_addr_parse(luaL_checkstring(L, idx), &a) != 0)
-        luaL_argerror(L, idx, "an IPv4 address such as \"192.0.2.1\" expected");
+        luaL_argerror(L, idx,
+                      "an IPv4 or IPv6 address such as \"192.0.2.1\" or \"2001:db8::1\" expected");
     return a;
 }
 
@@ -197,9 +198,19 @@ static uint16_t check_port(lua_State *L, int idx, int allow_zero)
 }
 
 /* The ISN key from a seed and an address, so that a sim is deterministic. */
-static void derive_secret(sf_config *cfg, uint64_t seed, uint32_t addr)
+/* (an IPv4 address as its 32 bits, as before IPv6; an IPv6 one folded) */
+static uint64_t addr_seed(sf_addr a)
 {
-    uint64_t x = seed ^ ((uint64_t)addr << 17);
+    if (sf_addr_is_v4(a)) return sf_addr_v4_of(a);
+    uint64_t hi, lo;
+    memcpy(&hi, a.b, 8);
+    memcpy(&lo, a.b + 8, 8);
+    return hi ^ lo;
+}
+
+static void derive_secret(sf_config *cfg, uint64_t seed, uint64_t addr)
+{
+    uint64_t x = seed ^ (addr << 17);
     for (size_t i = 0; i < sizeof cfg->secret; i += 8) {
         uint64_t v = sf_splitmix64(&x);
         memcpy(cfg->secret + i, &v, 8);
@@ -599,25 +610,80 @@ static int l_sim_link(lua_State *L)
     return 0;
 }
 
-/* sim:add_host(ip [, settings | false]) -> host index; false makes a bare peer */
+/* One address of a host, at the top of the stack, checked (idx names the
+ * argument in messages). */
+static sf_addr host_addr(lua_State *L, int idx)
+{
+    sf_addr a = {{0}};
+    if (lua_type(L, -1) != LUA_TSTRING || sf_addr_parse(lua_tostring(L, -1), &a) != 0)
+        luaL_argerror(L, idx,
+                      lua_pushfstring(L,
+                                      "an IPv4 or IPv6 address such as \"192.0.2.1\" or "
+                                      "\"2001:db8::1\" expected, got %s",
+                                      shown(L, -1)));
+    if (!sf_addr_is_unicast(a))
+        script_error(L,
+                     "synfin: a host cannot be at %s: not a unicast address (0.0.0.0/8, "
+                     "multicast 224.0.0.0/4 and 240.0.0.0/4 with the broadcast address, "
+                     "IPv6's unspecified :: and multicast ff00::/8 are no TCP endpoints, "
+                     "RFC 1122 §4.2.3.10, RFC 4291 §2.7)",
+                     lua_tostring(L, -1));
+    return a;
+}
+
+/* sim:add_host(ip | { ip, ... } [, settings | false]) -> host index; false
+ * makes a bare peer. A host may have several addresses, of both families. */
 static int l_sim_add_host(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
-    uint32_t addr = check_addr(L, 2);
-    if (!sf_addr_is_unicast(addr))
-        return script_error(L,
-                            "synfin: a host cannot be at %s: not a unicast address (0.0.0.0/8, "
-                            "multicast 224.0.0.0/4 and 240.0.0.0/4 with the broadcast address "
-                            "are no TCP endpoints, RFC 1122 §4.2.3.10)",
-                            lua_tostring(L, 2));
+    sf_addr addrs[SF_STACK_ADDRS];
+    size_t n = 0;
+    if (lua_istable(L, 2)) {
+        lua_Integer len = luaL_len(L, 2);
+        if (len < 1 || len > SF_STACK_ADDRS)
+            return script_error(L, "synfin: a host has 1 to %d addresses, got %d", SF_STACK_ADDRS,
+                                (int)len);
+        for (lua_Integer i = 1; i <= len; i++) {
+            lua_rawgeti(L, 2, i);
+            addrs[n++] = host_addr(L, 2);
+            lua_pop(L, 1);
+        }
+    } else {
+        luaL_checkstring(L, 2);
+        lua_pushvalue(L, 2);
+        addrs[n++] = host_addr(L, 2);
+        lua_pop(L, 1);
+    }
     sf_config cfg;
     sf_config_default(&cfg);
-    derive_secret(&cfg, s->seed, addr);
+    derive_secret(&cfg, s->seed, addr_seed(addrs[0]));
     int peer = lua_isboolean(L, 3) && !lua_toboolean(L, 3);
     if (!peer) read_config(L, 3, &cfg, SF_AT_HOST);
-    int h = sf_sim_add_host(s->sim, addr, peer ? NULL : &cfg);
+    for (size_t i = 0; i < n && !peer; i++)
+        if (!sf_addr_is_v4(addrs[i]) && cfg.mtu < 1280)
+            return script_error(L,
+                                "synfin: setting 'mtu' must be at least 1280 on a host with an "
+                                "IPv6 address (IPv6's minimum link MTU, RFC 8200 §5), got %d",
+                                (int)cfg.mtu);
+    int h = sf_sim_add_host(s->sim, addrs, n, peer ? NULL : &cfg);
     if (h < 0) return push_fail(L, h);
     lua_pushinteger(L, h + 1);
+    return 1;
+}
+
+/* sim:host_addrs(host) -> the host's addresses as text, canonical
+ * ("2001:db8::1"), the first first */
+static int l_sim_host_addrs(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    int host = check_host(L, s, 2);
+    size_t n;
+    const sf_addr *a = sf_sim_host_addrs(s->sim, host, &n);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lsf_push_addr(L, a[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
     return 1;
 }
 
@@ -669,6 +735,15 @@ static int l_sim_timeout(lua_State *L)
     return 1;
 }
 
+/* The IPv4 address at idx: the TUN and raw drivers carry IPv4 only (so far). */
+static uint32_t check_addr4(lua_State *L, int idx)
+{
+    sf_addr a = check_addr(L, idx);
+    if (!sf_addr_is_v4(a))
+        luaL_argerror(L, idx, "an IPv4 address expected: this driver carries IPv4 only");
+    return sf_addr_v4_of(a);
+}
+
 /* sim:tun(name, kernel_addr, prefix, mtu, offload) -> the kernel's host
  * index, the device's name; or nil, the reason. offload: nil (the default,
  * on), true or false (sf_tun_config). The net runs in real time from now. */
@@ -678,7 +753,7 @@ static int l_sim_tun(lua_State *L)
     check_not_busy(L, s, "opening a device");
     if (s->rt) return luaL_error(L, "the net has a device already");
     sf_tun_config cfg = {.name = luaL_optstring(L, 2, NULL),
-                         .kernel_addr = check_addr(L, 3),
+                         .kernel_addr = check_addr4(L, 3),
                          .prefix = (int)luaL_optinteger(L, 4, 24),
                          .mtu = (int)luaL_optinteger(L, 5, 0),
                          .offload = lua_isnoneornil(L, 6) ? 0
@@ -737,7 +812,7 @@ static int l_sim_raw(lua_State *L)
     const char *mac = luaL_optlstring(L, 4, NULL, &maclen);
     luaL_argcheck(L, !mac || maclen == 6, 4, "a MAC is 6 bytes");
     sf_raw_config cfg = {.interface = luaL_checkstring(L, 2),
-                         .peer_addr = check_addr(L, 3),
+                         .peer_addr = check_addr4(L, 3),
                          .mac = (const uint8_t *)mac,
                          .mtu = (int)luaL_optinteger(L, 5, 0)};
     char err[256] = "";
@@ -970,16 +1045,16 @@ static uint8_t seg_flag(lua_State *L, int t, const char *k)
     return (uint8_t)yes;
 }
 
-/* The address field k of the table at t (0 when absent). */
-static uint32_t seg_addr(lua_State *L, int t, const char *k)
+/* The address field k of the table at t (0.0.0.0 when absent). */
+static sf_addr seg_addr(lua_State *L, int t, const char *k)
 {
-    uint32_t a = 0;
+    sf_addr a = sf_addr_v4(0);
     lua_getfield(L, t, k);
     if (!lua_isnil(L, -1) &&
         (lua_type(L, -1) != LUA_TSTRING || sf_addr_parse(lua_tostring(L, -1), &a) != 0))
         script_error(L,
-                     "synfin: segment field '%s' must be an IPv4 address such as \"192.0.2.1\", "
-                     "got %s",
+                     "synfin: segment field '%s' must be an IPv4 or IPv6 address such as "
+                     "\"192.0.2.1\" or \"2001:db8::1\", got %s",
                      k, shown(L, -1));
     lua_pop(L, 1);
     return a;
@@ -1097,22 +1172,33 @@ static int l_sim_inject_icmp(lua_State *L)
     luaL_checktype(L, 3, LUA_TTABLE);
     sf_icmp m;
     memset(&m, 0, sizeof m);
-    m.type = (uint8_t)opt_field_int(L, 3, "ICMP field", "type", 3, 0, 255);
     m.code = (uint8_t)opt_field_int(L, 3, "ICMP field", "code", 0, 0, 255);
-    m.mtu = (uint16_t)opt_field_int(L, 3, "ICMP field", "mtu", 0, 0, UINT16_MAX);
+    m.mtu = (uint32_t)opt_field_int(L, 3, "ICMP field", "mtu", 0, 0, UINT32_MAX);
     m.q_sport = (uint16_t)opt_field_int(L, 3, "ICMP field", "q_sport", 0, 0, UINT16_MAX);
     m.q_dport = (uint16_t)opt_field_int(L, 3, "ICMP field", "q_dport", 0, 0, UINT16_MAX);
     m.q_seq = (uint32_t)opt_field_int(L, 3, "ICMP field", "q_seq", 0, 0, UINT32_MAX);
     static const char *const addrs[] = {"src", "dst", "q_src", "q_dst"};
-    uint32_t *slots[] = {&m.saddr, &m.daddr, &m.q_saddr, &m.q_daddr};
+    sf_addr *slots[] = {&m.saddr, &m.daddr, &m.q_saddr, &m.q_daddr};
     for (int i = 0; i < 4; i++) {
         lua_getfield(L, 3, addrs[i]);
         if (!lua_isnil(L, -1) &&
             (lua_type(L, -1) != LUA_TSTRING || sf_addr_parse(lua_tostring(L, -1), slots[i]) != 0))
-            return script_error(L, "synfin: ICMP field '%s' must be an IPv4 address, got %s",
+            return script_error(L,
+                                "synfin: ICMP field '%s' must be an IPv4 or IPv6 address, got %s",
                                 addrs[i], shown(L, -1));
         lua_pop(L, 1);
     }
+    /* the message's family is its destination's: ICMPv6's destination
+     * unreachable is type 1 (RFC 4443 §3.1), IPv4's type 3 */
+    int v4 = sf_addr_is_v4(m.daddr);
+    m.type = (uint8_t)opt_field_int(L, 3, "ICMP field", "type", v4 ? 3 : 1, 0, 255);
+    if (v4 && m.mtu > UINT16_MAX)
+        return script_error(L, "synfin: ICMP field 'mtu' is 16 bits in IPv4 (RFC 1191), got %u",
+                            (unsigned)m.mtu);
+    if (v4 != sf_addr_is_v4(m.q_saddr) || v4 != sf_addr_is_v4(m.q_daddr) ||
+        (!sf_addr_is_zero(m.saddr) && v4 != sf_addr_is_v4(m.saddr)))
+        return script_error(L, "synfin: an ICMP message and the packet it quotes have addresses "
+                               "of one family, IPv4 or IPv6");
     int rc = sf_sim_inject_icmp(s->sim, host, &m);
     if (rc < 0) return push_fail(L, rc);
     lua_pushboolean(L, 1);
@@ -1214,8 +1300,8 @@ static int read_verdict(lua_State *L)
 static void describe_hook(const frame *f, char *out, size_t len)
 {
     const lhook *k = f->describe_ud;
-    char addr[16];
-    sf_addr_str(k->s->sim ? sf_sim_host_addr(k->s->sim, k->host) : 0, addr);
+    char addr[SF_ADDR_STRLEN] = "?";
+    if (k->s->sim) sf_addr_str(sf_sim_host_addr(k->s->sim, k->host), addr);
     snprintf(out, len, "hook %u (%s of %s)", f->describe_id,
              k->dir == SF_EGRESS ? "egress" : "ingress", addr);
 }
@@ -1580,14 +1666,24 @@ static int l_sim_connections(lua_State *L)
     return 1;
 }
 
-/* sim:lookup(host, raddr, rport, lport) -> the connection with that 4-tuple
- * (or the listener of lport), held for Lua, or nil */
+/* The local address at idx, or the host's first of raddr's family. */
+static sf_addr opt_laddr(lua_State *L, int idx, lsim *s, int host, sf_addr raddr)
+{
+    return lua_isnoneornil(L, idx) ? sf_sim_host_addr_like(s->sim, host, raddr)
+                                   : check_addr(L, idx);
+}
+
+/* sim:lookup(host, raddr, rport, lport [, laddr]) -> the connection with
+ * that 4-tuple (or the listener of lport), held for Lua, or nil; laddr by
+ * default the host's first address of raddr's family */
 static int l_sim_lookup(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
     int host = check_host(L, s, 2);
     sf_stack *st = check_stack(L, s, host);
-    sf_conn *c = sf_stack_lookup(st, check_addr(L, 3), check_port(L, 5, 0), check_port(L, 4, 0));
+    sf_addr raddr = check_addr(L, 3);
+    sf_conn *c = sf_stack_lookup(st, opt_laddr(L, 6, s, host, raddr), raddr, check_port(L, 5, 0),
+                                 check_port(L, 4, 0));
     if (!c) return 0;
     push_conn(L, 1, s, host, c);
     return 1;
@@ -1609,15 +1705,17 @@ static int push_header(lua_State *L, lsim *s, const sf_conn *c, int idx)
     return 1;
 }
 
-/* sim:header(host, raddr, rport, lport [, flags]) -> what the connection
- * with that 4-tuple would send now (as conn:header), or nil when there is
- * none (a listener is none); the connection is not held */
+/* sim:header(host, raddr, rport, lport [, flags [, laddr]]) -> what the
+ * connection with that 4-tuple would send now (as conn:header), or nil when
+ * there is none (a listener is none); the connection is not held */
 static int l_sim_header(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
     int host = check_host(L, s, 2);
     sf_stack *st = check_stack(L, s, host);
-    sf_conn *c = sf_stack_lookup(st, check_addr(L, 3), check_port(L, 5, 0), check_port(L, 4, 0));
+    sf_addr raddr = check_addr(L, 3);
+    sf_conn *c = sf_stack_lookup(st, opt_laddr(L, 7, s, host, raddr), raddr, check_port(L, 5, 0),
+                                 check_port(L, 4, 0));
     if (!c || sf_conn_state(c) == SF_LISTEN) return 0;
     return push_header(L, s, c, 6);
 }
@@ -1653,13 +1751,17 @@ static int l_sim_listen(lua_State *L)
     return 1;
 }
 
-/* sim:connect(host, ip, port [, sport [, settings]]) -> conn */
+/* sim:connect(host, ip, port [, sport [, settings [, laddr]]]) -> conn;
+ * laddr nil: the host's first address of ip's family (MUST-44) */
 static int l_sim_connect(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
     int host = check_host(L, s, 2);
     sf_stack *st = check_stack(L, s, host);
-    uint32_t raddr = check_addr(L, 3);
+    sf_addr raddr = check_addr(L, 3);
+    sf_addr laddr;
+    int given = !lua_isnoneornil(L, 7);
+    if (given) laddr = check_addr(L, 7);
     uint16_t rport = check_port(L, 4, 0);
     uint16_t lport = lua_isnoneornil(L, 5) ? 0 : check_port(L, 5, 1);
     sf_config cfg;
@@ -1667,7 +1769,8 @@ static int l_sim_connect(lua_State *L)
     cfg.policy = sf_stack_config(st)->policy;
     read_config(L, 6, &cfg, SF_AT_CONNECT); /* settings apply from the first SYN on */
     int err;
-    sf_conn *c = sf_connect(st, sf_sim_now(s->sim), raddr, rport, lport, &cfg.policy, &err);
+    sf_conn *c = sf_connect(st, sf_sim_now(s->sim), given ? &laddr : NULL, raddr, rport, lport,
+                            &cfg.policy, &err);
     if (!c) return push_fail(L, err);
     sf_sim_flush(s->sim, host);
     push_conn(L, 1, s, host, c);
@@ -1913,15 +2016,14 @@ static int l_conn_tostring(lua_State *L)
         return 1;
     }
     sf_conn_info i;
-    char la[16], ra[16];
+    char la[SF_ENDPOINT_STRLEN], ra[SF_ENDPOINT_STRLEN];
     sf_conn_status(lc->c, &i);
-    sf_addr_str(i.laddr, la);
-    sf_addr_str(i.raddr, ra);
+    sf_endpoint_str(i.laddr, i.lport, la);
+    sf_endpoint_str(i.raddr, i.rport, ra);
     if (i.rport == 0)
-        lua_pushfstring(L, "<listener %s:%d %s>", la, (int)i.lport, sf_state_name(i.state));
+        lua_pushfstring(L, "<listener %s %s>", la, sf_state_name(i.state));
     else
-        lua_pushfstring(L, "<conn %s:%d -> %s:%d %s>", la, (int)i.lport, ra, (int)i.rport,
-                        sf_state_name(i.state));
+        lua_pushfstring(L, "<conn %s -> %s %s>", la, ra, sf_state_name(i.state));
     return 1;
 }
 
@@ -1957,6 +2059,7 @@ static int l_sizeof_conn(lua_State *L)
 static const luaL_Reg sim_methods[] = {{"close", l_sim_close},
                                        {"link", l_sim_link},
                                        {"add_host", l_sim_add_host},
+                                       {"host_addrs", l_sim_host_addrs},
                                        {"now", l_sim_now},
                                        {"next_time", l_sim_next_time},
                                        {"step", l_sim_step},

@@ -44,10 +44,10 @@ typedef struct {
     int host; /* 0-based */
 } lconn;
 
-/* Pushes the address a, dotted ("192.0.2.1"). */
-static inline void lsf_push_addr(lua_State *L, uint32_t a)
+/* Pushes the address a as text: "192.0.2.1", "2001:db8::1" (RFC 5952). */
+static inline void lsf_push_addr(lua_State *L, sf_addr a)
 {
-    char s[16];
+    char s[SF_ADDR_STRLEN];
     sf_addr_str(a, s);
     lua_pushstring(L, s);
 }

@@ -45,9 +45,9 @@ uint16_t sf_peer_mss(const sf_seg *seg, const sf_conn *c)
     /* MUST-16: the effective send MSS is also bounded by what our link can
      * send (MMS_S = MTU - 40), and by the mss setting (as Linux's
      * TCP_MAXSEG bounds both directions) */
-    uint16_t ours = sf_mss_announced(c);
+    uint16_t ours = sf_mss_announced_to(c, seg->saddr);
     if (mss > ours) mss = ours;
-    if (mss > SF_MAX_PACKET - 80) mss = SF_MAX_PACKET - 80;
+    if (mss > SF_MAX_PACKET - SF_IP6_TCP_HDR - 40) mss = SF_MAX_PACKET - SF_IP6_TCP_HDR - 40;
     /* a floor, as Linux has: a peer announcing MSS 1..47 gets segments of
      * 48 bytes less the options (an attacker's tiny MSS would otherwise
      * cost a segment per byte, or leave no room at all beside timestamps) */
@@ -107,7 +107,7 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
     }
     /* a SYN from this very address and port (a "LAND" packet) would make a
      * child that answers itself for ever: no peer can send it */
-    if ((seg->flags & SF_SYN) && seg->saddr == st->cfg.addr && seg->sport == seg->dport) {
+    if ((seg->flags & SF_SYN) && sf_addr_eq(seg->saddr, seg->daddr) && seg->sport == seg->dport) {
         sf_report_drop(st, l, SF_R_LAND);
         return;
     }
@@ -148,7 +148,7 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
     c->irs = seg->seq;
     c->rcv_nxt = seg->seq + 1;
     c->rcv_adv = c->rcv_nxt; /* nothing promised yet */
-    c->iss = sf_isn(st, now, c->raddr, c->lport, c->rport);
+    c->iss = sf_isn(st, now, c->laddr, c->raddr, c->lport, c->rport);
     sf_conn *tw = st->reopening;
     st->reopening = NULL;
     if (tw) {

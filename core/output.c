@@ -38,7 +38,7 @@ uint32_t sf_ts_now(const sf_conn *c, uint64_t now)
 static void conn_seg(const sf_conn *c, uint64_t now, uint32_t seq, uint8_t flags, sf_seg *seg)
 {
     memset(seg, 0, sizeof *seg);
-    seg->saddr = c->stack->cfg.addr;
+    seg->saddr = c->laddr;
     seg->daddr = c->raddr;
     seg->sport = c->lport;
     seg->dport = c->rport;
@@ -323,7 +323,7 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge, uint32_t cwnd)
     if (n > mss) n = mss;
     /* the copy below goes into st->pkt past the headers: bound it by that
      * buffer itself, never only by numbers derived from the peer's options */
-    if (n > sizeof st->pkt - SF_IP_TCP_HDR - 40) n = sizeof st->pkt - SF_IP_TCP_HDR - 40;
+    if (n > sizeof st->pkt - SF_IP6_TCP_HDR - 40) n = sizeof st->pkt - SF_IP6_TCP_HDR - 40;
     if (n > usable) n = usable;
     bool fin = c->fin_queued && n == unsent;
     if (n == 0 && !fin) return false;
@@ -359,7 +359,7 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge, uint32_t cwnd)
         /* the data goes from the ring straight to its place in the packet
          * (sf_wire_build sees it there and copies nothing): one copy of each
          * byte on the way out, not two */
-        uint8_t *at = st->pkt + SF_IP_TCP_HDR + sf_wire_options_len(&seg);
+        uint8_t *at = st->pkt + sf_wire_headers_len(&seg);
         sf_ring_peek(&c->sndbuf, off, at, n);
         seg.payload = at;
         seg.len = n;

@@ -85,13 +85,13 @@ static const sf_setting SETTINGS[] = {
     {"snd_buf", SF_SETTING_INT, SF_AT_MADE, POL(snd_buf), 1, 1 << 30, NULL, NULL, "bytes",
      "the send buffer"},
     {"mss", SF_SETTING_INT, SF_AT_MADE, POL(mss), 64, 1460, NULL, NULL, "bytes",
-     "the MSS we announce (at most `mtu` - 40)"},
+     "the MSS we announce (at most `mtu` - 40, - 60 over IPv6)"},
     {"min_snd_mss", SF_SETTING_INT, SF_AT_POLICY, POL(min_snd_mss), 1, 1460, NULL, NULL, "bytes",
      "the floor under the peer's MSS (Linux's `tcp_min_snd_mss`), less the options every "
      "segment carries (RFC 6691)"},
     {"mtu", SF_SETTING_INT, SF_AT_HOST, CFG(mtu), 576, 1540, NULL, NULL, "bytes",
      "the MTU of the host's link: what is announced and sent is at most `mtu` - 40 "
-     "(MUST-67)"},
+     "(MUST-67), - 60 over IPv6; at least 1280 on a host with an IPv6 address (RFC 8200 §5)"},
     {"nagle", SF_SETTING_BOOL, SF_AT_POLICY, POL(nagle), 0, 1, NULL, NULL, "",
      "hold small segments while data is unacknowledged (RFC 9293 §3.7.4, SHLD-7)"},
     {"nagle_variant", SF_SETTING_CHOICE, SF_AT_POLICY, POL(nagle_variant), 0, 0, NAGLE, NULL, "",

@@ -48,15 +48,17 @@ static void put32(uint8_t *p, uint32_t v)
 static uint32_t cookie_make(const sf_stack *st, const sf_seg *seg, uint32_t irs, uint32_t tick,
                             uint32_t mss_index)
 {
-    /* the tuple as the listener sees it: our address and port first */
-    uint8_t in[21];
-    put32(in, st->cfg.addr);
-    put32(in + 4, (uint32_t)seg->dport << 16 | seg->sport);
-    put32(in + 8, seg->saddr);
-    put32(in + 12, irs);
-    put32(in + 16, tick);
-    in[20] = 'c'; /* not an ISN (sf_isn hashes 12 bytes with the same key) */
-    uint32_t hash = (uint32_t)sf_siphash(st->cfg.secret, in, sizeof in);
+    /* the tuple as the listener sees it: our address and port first, the
+     * whole addresses (an IPv4 one as its 4 bytes, an IPv6 one as its 16) */
+    size_t alen = sf_addr_is_v4(seg->daddr) ? 4 : 16, skip = 16 - alen;
+    uint8_t in[45];
+    memcpy(in, seg->daddr.b + skip, alen);
+    put32(in + alen, (uint32_t)seg->dport << 16 | seg->sport);
+    memcpy(in + alen + 4, seg->saddr.b + skip, alen);
+    put32(in + 2 * alen + 4, irs);
+    put32(in + 2 * alen + 8, tick);
+    in[2 * alen + 12] = 'c'; /* not an ISN (sf_isn hashes 12 or 36 bytes with the same key) */
+    uint32_t hash = (uint32_t)sf_siphash(st->cfg.secret, in, 2 * alen + 13);
     uint32_t tick_bits = tick & ((1u << COOKIE_TICK_BITS) - 1);
     return tick_bits << (32 - COOKIE_TICK_BITS) | mss_index << COOKIE_MSS_SHIFT |
            (hash & COOKIE_HASH_MASK);
@@ -79,7 +81,7 @@ void sf_syncookie_send(sf_conn *l, uint64_t now, const sf_seg *syn)
     /* <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, as the child would send it */
     sf_seg seg;
     memset(&seg, 0, sizeof seg);
-    seg.saddr = st->cfg.addr;
+    seg.saddr = syn->daddr;
     seg.daddr = syn->saddr;
     seg.sport = syn->dport;
     seg.dport = syn->sport;
@@ -88,7 +90,7 @@ void sf_syncookie_send(sf_conn *l, uint64_t now, const sf_seg *syn)
     seg.flags = SF_SYN | SF_ACK;
     seg.ttl = l->pol.ttl;
     seg.tos = l->pol.tos;
-    seg.mss = sf_mss_announced(l);
+    seg.mss = sf_mss_announced_to(l, syn->saddr);
     seg.wnd = (uint16_t)(l->pol.rcv_buf < 65535 ? l->pol.rcv_buf : 65535);
     seg.wscale = -1;
     if (l->pol.timestamps && syn->has_ts) {

@@ -174,7 +174,7 @@ sf_rt *sf_rt_open(sf_sim *sim, struct uv_loop_s *loop, const sf_rt_driver *drv, 
         rt->prepare.data = rt;
     }
     /* the peer last: a failure before leaves the net as it was */
-    rt->peer_host = sf_sim_add_host(sim, drv->peer_addr, NULL);
+    rt->peer_host = sf_sim_add_host(sim, &drv->peer_addr, 1, NULL);
     if (rt->peer_host < 0) {
         snprintf(err, errlen, "adding the peer: %s", sf_strerror(rt->peer_host));
         close_and_free(rt);

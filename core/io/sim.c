@@ -35,7 +35,8 @@ typedef struct sim_pkt {
 typedef struct {
     sf_sim *sim;
     int index;
-    uint32_t addr;
+    sf_addr addrs[SF_STACK_ADDRS]; /* the first is its name in notes and the pcap */
+    size_t naddrs;
     sf_stack *stack; /* NULL: a bare peer */
     sf_hooks hooks;
     sf_port_send port; /* non-NULL: a peer standing for the outside world */
@@ -248,12 +249,14 @@ static long record_seg(sf_sim *sim, int h, sim_pkt *p, sf_seg *seg, int injected
 }
 
 /* A note for an ICMP message, at `host`'s column: "ICMP type 3 code 4 to
- * 192.0.2.1" (dir "to", addr its destination) or "from" its source. */
-static void note_icmp(sf_sim *sim, int host, const sf_icmp *m, const char *dir, uint32_t addr)
+ * 192.0.2.1" (dir "to", addr its destination) or "from" its source;
+ * "ICMPv6 type 2 code 0 to 2001:db8::1". */
+static void note_icmp(sf_sim *sim, int host, const sf_icmp *m, const char *dir, sf_addr addr)
 {
-    char text[128], a[16];
+    char text[128], a[SF_ADDR_STRLEN];
     sf_addr_str(addr, a);
-    snprintf(text, sizeof text, "ICMP type %u code %u %s %s", m->type, m->code, dir, a);
+    snprintf(text, sizeof text, "ICMP%s type %u code %u %s %s", sf_addr_is_v4(addr) ? "" : "v6",
+             m->type, m->code, dir, a);
     sf_sim_note(sim, host, text);
 }
 
@@ -313,16 +316,21 @@ static void append(char *buf, size_t size, const char *fmt, ...)
     va_end(ap);
 }
 
-/* A host's address; for none (a crafted packet's stranger, no host), the
- * address in the IPv4 header at `offset` (12: source, 16: destination). */
-static void cap_addr(sf_sim *sim, int host, const sim_pkt *p, int offset, char out[16])
+/* The packet's source (src 1) or destination address, as its IP header
+ * has it (a crafted packet's stranger, no host, too); "?" when there is no
+ * IP header. */
+static void cap_addr(const sim_pkt *p, int src, char out[SF_ADDR_STRLEN])
 {
-    uint32_t a = 0;
-    if (host >= 0)
-        a = sim->hosts[host]->addr;
-    else if (p->len >= 20)
-        a = (uint32_t)p->data[offset] << 24 | (uint32_t)p->data[offset + 1] << 16 |
-            (uint32_t)p->data[offset + 2] << 8 | p->data[offset + 3];
+    sf_addr a;
+    if (p->len >= 40 && p->data[0] >> 4 == 6) {
+        memcpy(a.b, p->data + (src ? 8 : 24), 16);
+    } else if (p->len >= 20 && p->data[0] >> 4 == 4) {
+        const uint8_t *q = p->data + (src ? 12 : 16);
+        a = sf_addr_v4((uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 | (uint32_t)q[2] << 8 | q[3]);
+    } else {
+        snprintf(out, SF_ADDR_STRLEN, "?");
+        return;
+    }
     sf_addr_str(a, out);
 }
 
@@ -336,9 +344,9 @@ static void cap_addr(sf_sim *sim, int host, const sim_pkt *p, int offset, char o
 static void capture(sf_sim *sim, const sim_pkt *p, cap_fate fate, uint32_t hook)
 {
     const sf_trace_rec *r = rec_of(sim, p->rec);
-    char text[256] = "", from[16], to[16];
-    cap_addr(sim, p->from, p, 12, from);
-    cap_addr(sim, p->to, p, 16, to);
+    char text[256] = "", from[SF_ADDR_STRLEN], to[SF_ADDR_STRLEN];
+    cap_addr(p, 1, from);
+    cap_addr(p, 0, to);
     if (r)
         append(text, sizeof text, "synfin #%u %s > %s: ", r->seg_no, from, to);
     else
@@ -379,7 +387,7 @@ static int bottleneck(sf_sim *sim, sim_host *h, sim_pkt *p, sf_trace_rec *r, uin
     }
     if (h->queue_len >= cap) return 1;
     if (l->threshold && h->queue_len >= l->threshold) {
-        if (!(p->data[1] & 3)) return 1; /* not ECN-capable: dropped early */
+        if (!sf_wire_ecn(p->data, p->len)) return 1; /* not ECN-capable: dropped early */
         mark_ce(p, r);
     }
     uint64_t start = sim->now;
@@ -413,7 +421,8 @@ static void to_link(sf_sim *sim, sim_pkt *p, uint64_t delay)
         pkt_free(sim, p);
         return;
     }
-    if (sim->link.mark > 0 && (p->data[1] & 3) && sf_rand_unit(&sim->rng) < sim->link.mark)
+    if (sim->link.mark > 0 && sf_wire_ecn(p->data, p->len) &&
+        sf_rand_unit(&sim->rng) < sim->link.mark)
         mark_ce(p, r);
     schedule(sim, p, leaves + delay + sim->link.latency);
 }
@@ -579,7 +588,7 @@ static void deliver(sf_sim *sim, sim_pkt *p)
                            .seg_no = rec_of(sim, p->rec) ? rec_of(sim, p->rec)->seg_no : 0,
                            .rec = p->rec};
         if (h->stack) {
-            sf_conn *c = sf_stack_lookup(h->stack, seg.saddr, seg.dport, seg.sport);
+            sf_conn *c = sf_stack_lookup(h->stack, seg.daddr, seg.saddr, seg.dport, seg.sport);
             if (c) {
                 ctx.conn_id = sf_conn_id(c);
                 ctx.state = (int)sf_conn_state(c);
@@ -753,16 +762,23 @@ void sf_sim_set_link(sf_sim *sim, const sf_link *link)
     sim->link = *link;
 }
 
-int sf_sim_host_of(const sf_sim *sim, uint32_t addr)
+int sf_sim_host_of(const sf_sim *sim, sf_addr addr)
 {
     for (int i = 0; i < sim->nhosts; i++)
-        if (sim->hosts[i]->addr == addr) return i;
+        for (size_t k = 0; k < sim->hosts[i]->naddrs; k++)
+            if (sf_addr_eq(sim->hosts[i]->addrs[k], addr)) return i;
     return -1;
 }
 
-int sf_sim_add_host(sf_sim *sim, uint32_t addr, const sf_config *cfg)
+int sf_sim_add_host(sf_sim *sim, const sf_addr *addrs, size_t n, const sf_config *cfg)
 {
-    if (sf_sim_host_of(sim, addr) >= 0) return SF_EADDRINUSE;
+    if (n == 0 || n > SF_STACK_ADDRS) return SF_EINVAL;
+    for (size_t k = 0; k < n; k++) {
+        if (!sf_addr_is_unicast(addrs[k])) return SF_EINVAL;
+        if (sf_sim_host_of(sim, addrs[k]) >= 0) return SF_EADDRINUSE;
+        for (size_t j = 0; j < k; j++)
+            if (sf_addr_eq(addrs[j], addrs[k])) return SF_EADDRINUSE;
+    }
     if (sim->nhosts >= UINT16_MAX - 1) return SF_ENOMEM;
     sim_host **hosts = realloc(sim->hosts, (size_t)(sim->nhosts + 1) * sizeof *hosts);
     if (!hosts) return SF_ENOMEM;
@@ -771,12 +787,14 @@ int sf_sim_add_host(sf_sim *sim, uint32_t addr, const sf_config *cfg)
     if (!h) return SF_ENOMEM;
     h->sim = sim;
     h->index = sim->nhosts;
-    h->addr = addr;
+    memcpy(h->addrs, addrs, n * sizeof *addrs);
+    h->naddrs = n;
     h->hooks.next_id = &sim->hook_ids;
     h->pending_tail = &h->pending;
     if (cfg) {
         sf_config c = *cfg;
-        c.addr = addr;
+        memcpy(c.addrs, addrs, n * sizeof *addrs);
+        c.naddrs = (uint8_t)n;
         sf_callbacks cb = {host_emit, host_event};
         h->stack = sf_stack_new(&c, &cb, h);
         if (!h->stack) {
@@ -792,9 +810,21 @@ int sf_sim_host_count(const sf_sim *sim)
 {
     return sim->nhosts;
 }
-uint32_t sf_sim_host_addr(const sf_sim *sim, int host)
+sf_addr sf_sim_host_addr(const sf_sim *sim, int host)
 {
-    return sim->hosts[host]->addr;
+    return sim->hosts[host]->addrs[0];
+}
+const sf_addr *sf_sim_host_addrs(const sf_sim *sim, int host, size_t *n)
+{
+    *n = sim->hosts[host]->naddrs;
+    return sim->hosts[host]->addrs;
+}
+sf_addr sf_sim_host_addr_like(const sf_sim *sim, int host, sf_addr like)
+{
+    const sim_host *h = sim->hosts[host];
+    for (size_t k = 0; k < h->naddrs; k++)
+        if (sf_addr_is_v4(h->addrs[k]) == sf_addr_is_v4(like)) return h->addrs[k];
+    return h->addrs[0];
 }
 sf_stack *sf_sim_stack(sf_sim *sim, int host)
 {
@@ -855,12 +885,13 @@ void sf_sim_set_port(sf_sim *sim, int host, sf_port_send send, void *ud)
 
 int sf_sim_receive(sf_sim *sim, const uint8_t *pkt, size_t len)
 {
-    /* IPv4 TCP, and ICMP quoting TCP, for a host of this net; a real device
-     * also carries IPv6, multicast, other protocols: not ours */
+    /* IPv4 or IPv6 TCP, and ICMP or ICMPv6 quoting TCP, for a host of this
+     * net; a real device also carries multicast, Neighbor Discovery, other
+     * protocols: not ours */
     int is_icmp = sf_wire_is_icmp(pkt, len);
     sf_seg seg;
     sf_icmp icmp;
-    uint32_t saddr, daddr;
+    sf_addr saddr, daddr;
     if (is_icmp) {
         if (sf_icmp_parse(pkt, len, &icmp, NULL) != 0) goto ignore;
         saddr = icmp.saddr, daddr = icmp.daddr;
@@ -909,8 +940,8 @@ void sf_sim_note(sf_sim *sim, int host, const char *text)
 int sf_sim_inject_icmp(sf_sim *sim, int host, const sf_icmp *m)
 {
     sf_icmp msg = *m;
-    if (!msg.saddr) msg.saddr = sim->hosts[host]->addr;
-    uint8_t buf[128];
+    if (sf_addr_is_zero(msg.saddr)) msg.saddr = sf_sim_host_addr_like(sim, host, msg.daddr);
+    uint8_t buf[160];
     int n = sf_icmp_build(buf, sizeof buf, &msg);
     if (n < 0) return n;
     int to = sf_sim_host_of(sim, msg.daddr);

@@ -28,41 +28,64 @@ for _, setting in ipairs(core.settings()) do SETTINGS[setting.name] = true end
 --- The net (continued).
 -- @type Net
 
-local function new_host(net, addr, settings, fname)
-  local idx, err = net.sim:add_host(addr, settings)
-  if not idx then argerror(1, fname, ("%s: %s"):format(addr, err)) end
-  return idx
+-- A host's addresses from net:host's or net:peer's first argument: an
+-- address, or a list of them with the options beside it
+-- (`net:host { "192.0.2.1", "2001:db8::1", name = "a" }`); returns the
+-- list and the options (those of the table merged with opts).
+local function host_args(fname, addr, opts)
+  if type(addr) == "string" then return { addr }, opts end
+  if type(addr) ~= "table" or type(addr[1]) ~= "string" then
+    argerror(1, fname, "an address (\"192.0.2.1\", \"2001:db8::1\") or a list of them expected")
+  end
+  local addrs, merged = {}, {}
+  for k, v in pairs(addr) do
+    if math.type(k) == "integer" then addrs[k] = v else merged[k] = v end
+  end
+  for k, v in pairs(opts or {}) do merged[k] = v end
+  return addrs, merged
 end
 
---- A host running synfin's TCP at addr. settings: name, msl, rto, `rto_min`,
+-- Adds the host to the net: its index, its addresses (canonical text, the
+-- first its name), each findable in net.by_addr.
+local function new_host(net, addrs, settings, fname, fields)
+  local idx, err = net.sim:add_host(addrs, settings)
+  if not idx then argerror(1, fname, ("%s: %s"):format(table.concat(addrs, ", "), err)) end
+  local h = setmetatable(fields, Host)
+  h.net, h.index, h.addrs = net, idx, net.sim:host_addrs(idx)
+  h.addr = h.addrs[1]
+  net.hosts[idx] = h
+  for _, a in ipairs(h.addrs) do net.by_addr[a] = h end
+  return h
+end
+
+--- A host running synfin's TCP at addr, or at several addresses of either
+-- family (`net:host { "192.0.2.1", "2001:db8::1" }`: a connect picks the
+-- one of the peer's family, MUST-44). settings: name, msl, rto, `rto_min`,
 -- `rto_max`, retries, `syn_retries`, `rcv_buf`, `snd_buf`, mss, isn (a fixed ISN),
 -- secret (ISN key), backlog. Times in seconds.
 -- The README lists every setting (timers, buffers, policies).
--- @tparam string addr an IPv4 address, "192.0.2.1"
+-- @tparam string|table addr "192.0.2.1", "2001:db8::1", or a list with the settings beside it
 -- @tparam[opt] table settings the host's settings
 -- @treturn Host
 function Net:host(addr, settings)
-  if type(addr) ~= "string" then argerror(1, "host", "an IPv4 address string expected") end
+  local addrs
+  addrs, settings = host_args("host", addr, settings)
   settings = check_opts(settings, setmetatable({ name = true }, { __index = SETTINGS }), 2, "host")
   local named, rest = split(settings, { name = true })
-  local idx = new_host(self, addr, rest, "host")
-  local h = setmetatable({ net = self, index = idx, addr = addr, name = named.name }, Host)
-  self.hosts[idx], self.by_addr[addr] = h, h
-  return h
+  return new_host(self, addrs, rest, "host", { name = named.name })
 end
 
---- A bare peer at addr: it has no TCP. What reaches it is only recorded; what
--- it sends, a script crafts with peer:send{...}. The scripted side of tests.
--- @tparam string addr an IPv4 address
+--- A bare peer at addr (or several addresses, as net:host takes them): it
+-- has no TCP. What reaches it is only recorded; what it sends, a script
+-- crafts with peer:send{...}. The scripted side of tests.
+-- @tparam string|table addr an IPv4 or IPv6 address, or a list of them
 -- @tparam[opt] table opts name
 -- @treturn Host a host whose peer field is true
 function Net:peer(addr, opts)
-  if type(addr) ~= "string" then argerror(1, "peer", "an IPv4 address string expected") end
+  local addrs
+  addrs, opts = host_args("peer", addr, opts)
   opts = check_opts(opts, { name = true }, 2, "peer")
-  local idx = new_host(self, addr, false, "peer")
-  local h = setmetatable({ net = self, index = idx, addr = addr, name = opts.name, peer = true }, Host)
-  self.hosts[idx], self.by_addr[addr] = h, h
-  return h
+  return new_host(self, addrs, false, "peer", { name = opts.name, peer = true })
 end
 
 -- The key of one direction of a connection, for its ISN.
@@ -112,24 +135,37 @@ function Host:listen(port, opts)
   return l
 end
 
---- Active OPEN to addr:port. opts: sport (local port), plus any host setting.
+-- "192.0.2.1:80", "[2001:db8::1]:80" (RFC 5952 §6); port nil: the address alone.
+local function endpoint(addr, port)
+  if port == nil then return addr end
+  return (tostring(addr):find(":", 1, true) and "[%s]:%s" or "%s:%s"):format(addr, port)
+end
+
+-- 4 or 6: the family of an address's text.
+local function family(addr) return tostring(addr):find(":", 1, true) and 6 or 4 end
+
+--- Active OPEN to addr:port. opts: sport (local port), laddr (the local
+-- address, one of this host's of addr's family; by default the first of
+-- them, RFC 9293 §3.9.1.1 MUST-43/44), plus any host setting.
 -- Returns the connection (in `SYN_SENT`). A failure raises at the script's
 -- line, saying why ("synfin: cannot connect 192.0.2.1:40000 to
 -- 192.0.2.2:80: connection already exists (it is ESTABLISHED)"), as
 -- host:listen's does.
 -- @tparam string addr the peer's address
 -- @tparam integer port the peer's port
--- @tparam[opt] table opts sport, and host settings
+-- @tparam[opt] table opts sport, laddr, and host settings
 -- @treturn Conn the connection
 function Host:connect(addr, port, opts)
   check_host_stack(self, "connect")
   if type(addr) ~= "string" then argerror(1, "connect", "address string expected, got " .. shown(addr)) end
   if math.type(port) ~= "integer" then argerror(2, "connect", "port number expected, got " .. shown(port)) end
-  opts = check_opts(opts, setmetatable({ sport = true }, { __index = SETTINGS }), 3, "connect")
-  local s, rest = split(opts, { sport = true })
-  local c, err, code = self.net.sim:connect(self.index, addr, port, s.sport, rest)
+  opts = check_opts(opts, setmetatable({ sport = true, laddr = true }, { __index = SETTINGS }), 3, "connect")
+  local s, rest = split(opts, { sport = true, laddr = true })
+  local c, err, code = self.net.sim:connect(self.index, addr, port, s.sport, rest, s.laddr)
   if c then return c end
   local why = ""
+  local mine = {}
+  for _, a in ipairs(self.addrs) do if family(a) == family(addr) then mine[#mine + 1] = a end end
   if code == -3 then -- SF_EEXIST
     for _, r in ipairs(self:connections()) do
       if r.lport == s.sport and r.raddr == addr and r.rport == port then why = (" (it is %s)"):format(r.state) end
@@ -137,12 +173,30 @@ function Host:connect(addr, port, opts)
   elseif code == -9 then -- SF_EADDRINUSE
     why = s.sport and (" (port %d of %s is taken)"):format(s.sport, self.addr)
       or " (no ephemeral port is free, 49152..65535)"
+  elseif code == -1 and #mine == 0 then -- SF_EINVAL: two families
+    why = (" (this host has no IPv%d address: a connection joins two addresses of one family,"
+      .. " RFC 9293 §3.9.1.1)"):format(family(addr))
+  elseif code == -1 and s.laddr ~= nil then
+    why = (" (the local address %s is not one of this host's IPv%d addresses: %s; MUST-43)")
+      :format(s.laddr, family(addr), table.concat(mine, ", "))
   elseif code == -1 then -- SF_EINVAL
-    why = (" (%s:%d is no place a connection can go: a broadcast, multicast or reserved address, or port 0;"
-      .. " RFC 9293 §3.9.1.1, MUST-46)"):format(addr, port)
+    why = (" (%s is no place a connection can go: a broadcast, multicast or reserved address, or port 0;"
+      .. " RFC 9293 §3.9.1.1, MUST-46)"):format(endpoint(addr, port))
   end
-  raise(("synfin: cannot connect %s%s to %s:%d: %s%s"):format(self.addr, s.sport and (":" .. s.sport) or "",
-    addr, port, err, why))
+  raise(("synfin: cannot connect %s to %s: %s%s"):format(endpoint(s.laddr or mine[1] or self.addr, s.sport),
+    endpoint(addr, port), err, why))
+end
+
+--- The host's first address of the family of `other` (an address's text),
+-- or its first address when it has none of that family or other is nil.
+-- @tparam[opt] string other an address
+-- @treturn string
+function Host:addr_like(other)
+  local six = other ~= nil and tostring(other):find(":", 1, true) ~= nil
+  for _, a in ipairs(self.addrs or { self.addr }) do
+    if other ~= nil and (a:find(":", 1, true) ~= nil) == six then return a end
+  end
+  return self.addr
 end
 
 --- Sends a crafted segment as if this host sent it (through its egress
@@ -165,7 +219,7 @@ function Host:send(seg)
   if not self.peer and seg.sport ~= nil and seg.dport ~= nil then
     local dst = seg.dst
     for _, h in ipairs(dst == nil and self.net.hosts or {}) do
-      if h ~= self then dst = h.addr; break end
+      if h ~= self then dst = h:addr_like(seg.src or self.addr); break end
     end
     local sim, index = self.net.sim, self.index
     local ok, filled = pcall(crafted, function(flags)
@@ -198,7 +252,7 @@ function Host:inject(dir, seg)
   check_seq_fields(s)
   for _, k in ipairs { "src", "dst" } do
     if s[k] ~= nil and type(s[k]) ~= "string" then
-      error(("%ssynfin: segment field '%s' must be an IPv4 address such as \"192.0.2.1\", got %s")
+      error(("%ssynfin: segment field '%s' must be an IPv4 or IPv6 address such as \"192.0.2.1\", got %s")
         :format(where(), k, shown(s[k])), 0)
     end
   end
@@ -213,15 +267,16 @@ function Host:inject(dir, seg)
         :format(where(), shown(s.sack)), 0)
     end
   end
-  if dir == "egress" then s.src = s.src or self.addr else s.dst = s.dst or self.addr end
+  -- this host's address of the other end's family, the other host's of ours
+  if dir == "egress" then s.src = s.src or self:addr_like(s.dst) else s.dst = s.dst or self:addr_like(s.src) end
   if not s.dst then
     for _, h in ipairs(net.hosts) do
-      if h ~= self then s.dst = h.addr; break end
+      if h ~= self then s.dst = h:addr_like(s.src); break end
     end
   end
   if not s.src then
     for _, h in ipairs(net.hosts) do
-      if h ~= self then s.src = h.addr; break end
+      if h ~= self then s.src = h:addr_like(s.dst); break end
     end
   end
   local mine = isn_of(net, s.src, s.sport, s.dst, s.dport)
@@ -269,6 +324,9 @@ end
 -- destination unreachable, by default; 4 source quench; 11 time exceeded;
 -- 12 parameter problem), opts.code, opts.mtu (for 3/4, fragmentation
 -- needed), opts.src (the ICMP's source, this host's address by default).
+-- About an IPv6 segment it is ICMPv6 (RFC 4443): type 1 destination
+-- unreachable (the default), 2 Packet Too Big (opts.mtu), 3 time exceeded,
+-- 4 parameter problem.
 -- @tparam table opts about (the segment's record), type, code, mtu, src
 -- @treturn boolean true
 function Host:send_icmp(opts)
@@ -277,7 +335,7 @@ function Host:send_icmp(opts)
   end
   local seg = opts.about
   local ok, err = self.net.sim:inject_icmp(self.index, {
-    type = opts.type or 3, code = opts.code or 0, mtu = opts.mtu, src = opts.src, dst = seg.src,
+    type = opts.type, code = opts.code or 0, mtu = opts.mtu, src = opts.src, dst = seg.src,
     q_src = seg.src, q_dst = seg.dst, q_sport = seg.sport, q_dport = seg.dport,
     q_seq = seg.abs_seq or seg.seq,
   })

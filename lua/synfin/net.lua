@@ -180,7 +180,8 @@ local function realtime_net(opts, peer_addr, open)
   end
   net.realtime = true
   if opts.tolerance ~= nil then net:set_tolerance(opts.tolerance) end
-  local h = setmetatable({ net = net, index = idx, addr = peer_addr, name = "kernel", peer = true }, Host)
+  local h = setmetatable({ net = net, index = idx, addr = peer_addr, addrs = { peer_addr }, name = "kernel",
+    peer = true }, Host)
   net.hosts[idx], net.by_addr[peer_addr], net.kernel = h, h, h
   return net, got
 end
