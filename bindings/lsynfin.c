@@ -390,12 +390,22 @@ typedef struct frame {
     double budget_end;         /* when its budget runs out; HUGE_VAL: no budget */
     double run_end;            /* when the scenario's time limit does; HUGE_VAL: none */
     double budget, time_limit; /* seconds, for the messages */
-    lua_State *thread;         /* where its count hook is; NULL: none installed */
+    lua_State *thread;         /* where it set its count hook; NULL: none set */
+    lua_State *shared;         /* where it found frame_hook set already; NULL: not */
     lua_Hook old_hook;         /* the thread's hook before it, put back after */
     int old_mask, old_count;
 } frame;
 
-static const char frames_key = 0; /* the registry's light userdata: the innermost frame */
+static const char state_key = 0; /* the registry's light userdata: the lsf_state */
+
+/* The state's lsf_state: every net keeps a pointer to it (lsim.state). */
+static lsf_state *state_of(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &state_key);
+    lsf_state *st = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return st;
+}
 
 /* The frame's name, written when first asked. */
 static const char *frame_what(frame *f)
@@ -421,24 +431,10 @@ static double mono_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static frame *frames_top(lua_State *L)
-{
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &frames_key);
-    frame *f = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    return f;
-}
-
-static void set_frames_top(lua_State *L, frame *f)
-{
-    lua_pushlightuserdata(L, f);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &frames_key);
-}
-
 /* The innermost frame of the net s, or NULL when none of its callbacks runs. */
-static frame *busy_frame(lua_State *L, const lsim *s)
+static frame *busy_frame(const lsim *s)
 {
-    for (frame *f = s->busy ? frames_top(L) : NULL; f; f = f->outer)
+    for (frame *f = s->busy ? s->state->top : NULL; f; f = f->outer)
         if (f->s == s) return f;
     return NULL;
 }
@@ -448,7 +444,8 @@ static frame *busy_frame(lua_State *L, const lsim *s)
  * loop) cannot go on. */
 static void frame_hook(lua_State *L, lua_Debug *ar)
 {
-    frame *f = frames_top(L);
+    lsf_state *st = state_of(L); /* (every FRAME_CHECK instructions: a lookup is fine) */
+    frame *f = st ? st->top : NULL;
     if (!f) {
         lua_sethook(L, NULL, 0, 0); /* a coroutine made in a callback, run after it */
         return;
@@ -476,11 +473,17 @@ static void frame_hook(lua_State *L, lua_Debug *ar)
 
 /* Enters a frame for a callback of the net s that runs on `thread`, named
  * f->what or by f->describe (set by the caller), of a kind that outlives the
- * frame (a literal). Nothing here raises: frame_leave must follow. */
-static void frame_enter(lua_State *L, frame *f, lsim *s, lua_State *thread, const char *kind)
+ * frame (a literal). Nothing here raises: frame_leave must follow.
+ *
+ * The count hook is set only where the thread has none: a callback run
+ * inside another's, or inside sim:step (which sets it once for all the
+ * callbacks of a step: a hook runs on every segment), finds frame_hook
+ * there already, and frame_hook reads the innermost frame's deadlines. */
+static void frame_enter(frame *f, lsim *s, lua_State *thread, const char *kind)
 {
-    f->outer = frames_top(L);
-    set_frames_top(L, f); /* no allocation: the key is there since luaopen */
+    lsf_state *st = s->state;
+    f->outer = st->top;
+    st->top = f;
     f->s = s;
     f->kind = kind;
     f->started = mono_now();
@@ -494,23 +497,31 @@ static void frame_enter(lua_State *L, frame *f, lsim *s, lua_State *thread, cons
         f->time_limit = o->time_limit;
     }
     f->thread = NULL;
+    f->shared = NULL;
     f->old_hook = lua_gethook(thread);
-    f->old_mask = lua_gethookmask(thread);
-    f->old_count = lua_gethookcount(thread);
-    int bounded = f->budget_end < HUGE_VAL || f->run_end < HUGE_VAL;
-    if (bounded && (!f->old_hook || f->old_hook == frame_hook)) {
+    if (f->old_hook == frame_hook) {
+        f->shared = thread;
+    } else if (!f->old_hook && (f->budget_end < HUGE_VAL || f->run_end < HUGE_VAL)) {
+        f->old_mask = lua_gethookmask(thread);
+        f->old_count = lua_gethookcount(thread);
         f->thread = thread;
         lua_sethook(thread, frame_hook, LUA_MASKCOUNT, FRAME_CHECK);
     }
     s->busy++;
 }
 
-static void frame_leave(lua_State *L, frame *f)
+static void frame_leave(frame *f)
 {
     if (f->thread) lua_sethook(f->thread, f->old_hook, f->old_mask, f->old_count);
+    /* a deadline passed in this frame made the shared hook fire at every
+     * instruction: back to every FRAME_CHECK for the outer ones */
+    if (f->shared && lua_gethookcount(f->shared) != FRAME_CHECK &&
+        lua_gethook(f->shared) == frame_hook)
+        lua_sethook(f->shared, frame_hook, LUA_MASKCOUNT, FRAME_CHECK);
     f->s->busy--;
-    if (f->outer) f->outer->budget_end += mono_now() - f->started; /* not the outer's time */
-    set_frames_top(L, f->outer);
+    if (f->outer && f->outer->budget_end < HUGE_VAL) /* not the outer's time */
+        f->outer->budget_end += mono_now() - f->started;
+    f->s->state->top = f->outer;
 }
 
 /* ---- the net -------------------------------------------------------------------- */
@@ -521,6 +532,8 @@ static int l_sim_new(lua_State *L)
     lsim *s = lua_newuserdatauv(L, sizeof *s, 1);
     memset(s, 0, sizeof *s);
     s->errors = LUA_NOREF;
+    s->state = state_of(L);
+    s->serial = ++s->state->nets;
     luaL_setmetatable(L, SIM_MT);
     lua_newtable(L); /* its connections' userdata, weak in the values */
     lua_newtable(L);
@@ -544,7 +557,7 @@ static int l_sim_new(lua_State *L)
  * script asked for) would pull the net from under it. */
 static void check_not_busy(lua_State *L, lsim *s, const char *doing)
 {
-    frame *f = busy_frame(L, s);
+    frame *f = busy_frame(s);
     if (f)
         script_error(L, "synfin: %s inside %s: the net is running it; do it after net:run returns",
                      doing, frame_what(f));
@@ -712,7 +725,16 @@ static int l_sim_step(lua_State *L)
     check_not_busy(L, s, "moving the net's clock (a wait, net:step, net:run)");
     lua_Integer limit = luaL_checkinteger(L, 2);
     uint64_t until = limit < 0 ? 0 : (uint64_t)limit;
-    lua_pushboolean(L, s->rt ? sf_rt_step(s->rt, until) : sf_sim_step(s->sim, until));
+    /* the count hook that bounds the callbacks (see "callbacks"), set once
+     * for all those of the step rather than by each (nothing here raises) */
+    int hooked = 0;
+    if ((s->budget > 0 || s->run_deadline < HUGE_VAL) && !lua_gethook(L)) {
+        lua_sethook(L, frame_hook, LUA_MASKCOUNT, FRAME_CHECK);
+        hooked = 1;
+    }
+    int stepped = s->rt ? sf_rt_step(s->rt, until) : sf_sim_step(s->sim, until);
+    if (hooked && lua_gethook(L) == frame_hook) lua_sethook(L, NULL, 0, 0);
+    lua_pushboolean(L, stepped);
     return 1;
 }
 
@@ -1313,7 +1335,7 @@ static void hook_frame_enter(lua_State *L, frame *f, lhook *k, const sf_hook_ctx
     f->describe = describe_hook;
     f->describe_ud = k;
     f->describe_id = ctx->hook_id;
-    frame_enter(L, f, k->s, L, "hook");
+    frame_enter(f, k->s, L, "hook");
 }
 
 /* A hook's `when` predicate (sf_hook.match), in a frame, with a view of the
@@ -1331,7 +1353,7 @@ static int hook_when(void *ud, const sf_hook_ctx *ctx)
     frame f;
     hook_frame_enter(L, &f, k, ctx);
     int rc = lua_pcall(L, 1, 1, top + 1);
-    frame_leave(L, &f);
+    frame_leave(&f);
     lsf_seg_expire(L, top + 2);
     k->s->L = L;
     int yes = rc == LUA_OK && lua_toboolean(L, -1);
@@ -1378,7 +1400,7 @@ static int hook_call(void *ud, const sf_hook_ctx *ctx, sf_verdict *v)
             bad = lua_pcall(L, 3, 0, 0) != LUA_OK;
         }
     }
-    frame_leave(L, &f);
+    frame_leave(&f);
     if (k->fn_takes_seg) lsf_seg_expire(L, seg); /* its payload is the trace's from now on */
     /* the hook may have called the net from a coroutine of its own, which
      * made that thread the net's: the next hook must not run on it once it
@@ -1522,9 +1544,9 @@ static int l_sim_call(lua_State *L)
     f.describe = NULL;
     snprintf(f.what, sizeof f.what, "%s", what);
     snprintf(f.kind_buf, sizeof f.kind_buf, "%s", kind); /* kind's string leaves the stack */
-    frame_enter(L, &f, s, L, f.kind_buf);
+    frame_enter(&f, s, L, f.kind_buf);
     int rc = lua_pcall(L, nargs, LUA_MULTRET, 2);
-    frame_leave(L, &f);
+    frame_leave(&f);
     lua_pushboolean(L, rc == LUA_OK);
     lua_replace(L, 3); /* where what was */
     return lua_gettop(L) - 2;
@@ -1543,10 +1565,10 @@ static int l_sim_resume(lua_State *L)
     frame f;
     f.describe = NULL;
     snprintf(f.what, sizeof f.what, "the scenario");
-    frame_enter(L, &f, s, co, "scenario");
+    frame_enter(&f, s, co, "scenario");
     int nres = 0;
     int rc = lua_resume(co, L, nargs, &nres);
-    frame_leave(L, &f);
+    frame_leave(&f);
     if (rc != LUA_OK && rc != LUA_YIELD) {
         lua_pushboolean(L, 0);
         lua_xmove(co, L, 1); /* the error */
@@ -1563,7 +1585,7 @@ static int l_sim_resume(lua_State *L)
 static int l_sim_busy(lua_State *L)
 {
     lsim *s = luaL_checkudata(L, 1, SIM_MT); /* a closed net runs nothing */
-    frame *f = busy_frame(L, s);
+    frame *f = busy_frame(s);
     if (!f) return 0;
     lua_pushstring(L, f->kind);
     lua_pushstring(L, frame_what(f));
@@ -2130,7 +2152,11 @@ static void new_type(lua_State *L, const char *name, const luaL_Reg *methods, lu
 
 int luaopen_synfin_core(lua_State *L)
 {
-    set_frames_top(L, NULL); /* the key exists from now on: entering a frame allocates nothing */
+    if (!state_of(L)) { /* (loaded once per state, unless package.loaded forgets it) */
+        lsf_state *st = lua_newuserdatauv(L, sizeof *st, 0);
+        memset(st, 0, sizeof *st);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &state_key); /* lives as long as the state */
+    }
     new_type(L, SIM_MT, sim_methods, l_sim_gc);
     new_type(L, CONN_MT, conn_methods, l_conn_gc);
     lsf_views_open(L);

@@ -16,11 +16,22 @@
 #define CONN_MT        "synfin.conn"
 #define SF_HOOK_PACKET 65600 /* the largest packet a hook may build */
 
+/* What the nets of one Lua state share (a userdata in its registry, made
+ * when synfin.core is loaded): the innermost frame of a callback that runs
+ * (lsynfin.c, "callbacks"), found from a net without a registry lookup on
+ * every hook call, and the serial number of the next net. */
 typedef struct {
-    sf_sim *sim; /* NULL once closed */
-    sf_tun *tun; /* a real-time net on a TUN device; NULL: virtual time */
-    sf_raw *raw; /* or on an interface, through a packet socket */
-    sf_rt *rt;   /* the real-time net of either; NULL: virtual time */
+    void *top; /* struct frame *: the innermost, NULL when none */
+    lua_Integer nets;
+} lsf_state;
+
+typedef struct {
+    sf_sim *sim;        /* NULL once closed */
+    lsf_state *state;   /* its Lua state's */
+    lua_Integer serial; /* its number among that state's nets (views find it by it) */
+    sf_tun *tun;        /* a real-time net on a TUN device; NULL: virtual time */
+    sf_raw *raw;        /* or on an interface, through a packet socket */
+    sf_rt *rt;          /* the real-time net of either; NULL: virtual time */
     uint64_t seed;
     lua_State *L;        /* the thread that is running the sim now */
     int errors;          /* registry ref of a table of hook failures */
