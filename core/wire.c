@@ -130,26 +130,43 @@ void sf_wire_fill_ip_checksum(uint8_t *pkt)
     sf_put16(pkt + 10, csum_fold(csum_add(0, pkt, ihl)));
 }
 
+/* Where the TCP header starts in a packet a kernel handed over (IPv4, or
+ * IPv6 with TCP right behind its 40 bytes: what a kernel's own TCP sends),
+ * and the family; SF_EBADMSG when it is no such packet of len bytes. */
+static int tcp_offset(const uint8_t *pkt, size_t len, size_t *ihl, int *v4)
+{
+    *v4 = len >= 1 && pkt[0] >> 4 == 4;
+    if (!*v4) {
+        *ihl = IP6_HDR;
+        return len >= IP6_HDR + TCP_HDR && pkt[0] >> 4 == 6 && pkt[6] == IPPROTO_TCP_NUM
+                   ? 0
+                   : SF_EBADMSG;
+    }
+    if (len < IP_HDR) return SF_EBADMSG;
+    *ihl = (size_t)(pkt[0] & 15) * 4;
+    return *ihl >= IP_HDR && len >= *ihl + TCP_HDR && pkt[9] == IPPROTO_TCP_NUM ? 0 : SF_EBADMSG;
+}
+
 int sf_wire_fill_partial_tcp_checksum(uint8_t *pkt, size_t len)
 {
-    if (len < IP_HDR) return SF_EBADMSG;
-    size_t ihl = (size_t)(pkt[0] & 15) * 4;
-    if (ihl < IP_HDR || len < ihl + TCP_HDR || pkt[9] != IPPROTO_TCP_NUM) return SF_EBADMSG;
+    size_t ihl;
+    int v4;
+    if (tcp_offset(pkt, len, &ihl, &v4) != 0) return SF_EBADMSG;
     /* the pseudo-header's sum, folded, not complemented: what the device
      * (here the kernel's GSO) starts from to sum the rest */
-    uint16_t folded = (uint16_t)~csum_fold(pseudo_sum(pkt, 1, len - ihl, IPPROTO_TCP_NUM));
+    uint16_t folded = (uint16_t)~csum_fold(pseudo_sum(pkt, v4, len - ihl, IPPROTO_TCP_NUM));
     sf_put16(pkt + ihl + 16, folded);
     return 0;
 }
 
 int sf_wire_fill_tcp_checksum(uint8_t *pkt, size_t len)
 {
-    if (len < IP_HDR) return SF_EBADMSG;
-    size_t ihl = (size_t)(pkt[0] & 15) * 4;
-    if (ihl < IP_HDR || len < ihl + TCP_HDR || pkt[9] != IPPROTO_TCP_NUM) return SF_EBADMSG;
+    size_t ihl;
+    int v4;
+    if (tcp_offset(pkt, len, &ihl, &v4) != 0) return SF_EBADMSG;
     uint8_t *tcp = pkt + ihl;
     sf_put16(tcp + 16, 0);
-    sf_put16(tcp + 16, tcp_checksum(pkt, 1, tcp, len - ihl));
+    sf_put16(tcp + 16, tcp_checksum(pkt, v4, tcp, len - ihl));
     return 0;
 }
 
