@@ -89,11 +89,17 @@ const sf_addr *sf_stack_addr(const sf_stack *st, size_t i)
     return i < st->cfg.naddrs ? &st->cfg.addrs[i] : NULL;
 }
 
-int sf_stack_has_addr(const sf_stack *st, sf_addr addr)
+/* (inlined where every segment asks: sf_stack_input) */
+static inline int has_addr(const sf_stack *st, sf_addr addr)
 {
     for (size_t i = 0; i < st->cfg.naddrs; i++)
         if (sf_addr_eq(st->cfg.addrs[i], addr)) return 1;
     return 0;
+}
+
+int sf_stack_has_addr(const sf_stack *st, sf_addr addr)
+{
+    return has_addr(st, addr);
 }
 const sf_config *sf_stack_config(const sf_stack *st)
 {
@@ -157,7 +163,7 @@ void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
         sf_report_drop(st, NULL, sf_reason_of_text(why));
         return;
     }
-    if (!sf_stack_has_addr(st, seg.daddr)) {
+    if (!has_addr(st, seg.daddr)) {
         /* MUST-57: nothing addressed to a broadcast or multicast address */
         sf_report_drop(st, NULL, SF_R_NOT_FOR_US);
         return;
