@@ -16,7 +16,7 @@ void sf_config_default(sf_config *cfg)
     cfg->policy.msl = 30 * 1000000ULL; /* Linux's TIME_WAIT is 60 s = 2 * 30 s */
     cfg->policy.rto_initial = 1000000; /* RFC 6298 (2.1) */
     cfg->policy.rto_min = 1000000;     /* RFC 6298 (2.4); the profile sets its own */
-    cfg->policy.rto_max = 60000000;    /* RFC 6298 (2.5): a maximum of at least 60 s */
+    cfg->policy.rto_max = 60000000;    /* RFC 6298 (2.5); the profile sets its own */
     cfg->policy.max_retries = 15;      /* Linux tcp_retries2 */
     cfg->policy.syn_retries = 7;       /* MUST-23: 0, 1, 3, ..., 63, 123 s: gives up at 183 s */
     cfg->policy.rcv_buf = 65535;

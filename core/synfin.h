@@ -265,8 +265,13 @@ int sf_flags_parse(const char *s);
 typedef struct {
     uint64_t msl;         /* maximum segment lifetime; TIME_WAIT lasts 2*MSL */
     uint64_t rto_initial; /* RFC 6298 (2.1): 1 s */
-    uint64_t rto_min;     /* RFC 6298 (2.4): rounded up to 1 s (FreeBSD: 30 ms) */
-    uint64_t rto_max;     /* RFC 6298 (2.5): at least 60 s */
+    /* the floor under the RTO: RFC 6298 (2.4)'s 1 s; Linux's TCP_RTO_MIN,
+     * 200 ms, floors the variance term instead (sf_rto_formula); FreeBSD: 30 ms */
+    uint64_t rto_min;
+    uint64_t rto_max; /* RFC 6298 (2.5): at least 60 s (Linux: 120 s, FreeBSD: 64 s) */
+    /* how RTT samples make the RTO (sf_rto_formula): SF_RTO_RFC6298 (the
+     * rfc and freebsd profiles') or SF_RTO_LINUX (the linux profile's) */
+    uint8_t rto_formula;
     uint32_t max_retries; /* R2: retransmissions of data/FIN before giving up (MUST-21) */
     uint32_t r1;          /* R1: at this many, the application hears of it (SHLD-9, SHLD-10: 3) */
     uint8_t soft_errors;  /* 1 (default): report soft errors; 0: the application turned them off
@@ -324,10 +329,12 @@ typedef struct {
      * profiles'); 0 (the rfc profile's): RFC 5681 §3.1's
      * min(4*SMSS, max(2*SMSS, 4380 bytes)) */
     uint8_t initial_window;
-    /* RFC 8985 §7 Tail Loss Probe (default 0, as RFC 9293 has none): when
-     * ACKs stop coming with data in flight, probe after about two RTTs with
-     * one segment (new data, else the last one sent), so that a lost tail
-     * (or a lost ACK of a whole flight) draws an ACK long before the RTO */
+    /* RFC 8985 §7 Tail Loss Probe (the linux profile's, as Linux's
+     * tcp_early_retrans = 3; off in the rfc profile, as RFC 9293 has none,
+     * and the freebsd one): when ACKs stop coming with data in flight on a
+     * connection with SACK, probe after about two RTTs with one segment (new
+     * data, else the last one sent), so that a lost tail (or a lost ACK of
+     * a whole flight) draws an ACK long before the RTO */
     uint8_t tail_loss_probe;
     /* RFC 2018: offer SACK-permitted (default 1, as Linux does) and, when
      * both SYNs carried it, tell the peer in SACK blocks which data past a
@@ -365,6 +372,13 @@ typedef enum { SF_RCV_AFTER_CLOSE_KEEP, SF_RCV_AFTER_CLOSE_RESET } sf_rcv_after_
 
 /* The RST of an active reset (sf_policy.active_reset). */
 typedef enum { SF_ACTIVE_RESET_RST, SF_ACTIVE_RESET_RST_ACK } sf_active_reset;
+
+/* How the RTO follows the RTT samples (sf_policy.rto_formula), core/timer.c:
+ * SF_RTO_RFC6298 is RFC 6298 (2.2), (2.3): SRTT + 4*RTTVAR, then at least
+ * rto_min; SF_RTO_LINUX is Linux's tcp_rtt_estimator and __tcp_set_rto:
+ * SRTT plus a variance term that is itself at least rto_min, so the RTO is
+ * about the RTT plus rto_min (200 ms) on a short path. */
+typedef enum { SF_RTO_RFC6298, SF_RTO_LINUX } sf_rto_formula;
 
 /* Stack profiles: the policy values where stacks differ, by name
  * (core/profile.c has the table, each value with its source). */
