@@ -30,8 +30,7 @@ enum {
     TCP_PSH = 0x08,
     TCP_CWR = 0x80,
     IPPROTO_TCP_NUM = 6,
-    /* TSO needs CSUM; IPv6 is not split here (tun.h): no TUN_F_TSO6 */
-    TUN_OFFLOADS = TUN_F_CSUM | TUN_F_TSO4,
+    TUN_OFFLOADS = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, /* TSO needs CSUM */
 };
 
 struct sf_tun {
@@ -154,17 +153,27 @@ static void port_send(void *ud, const uint8_t *pkt, size_t len)
     tun->gso.segs = 1;
 }
 
-/* A GSO super-segment (gso_type TCPV4): the segments the kernel's own
- * segmentation would have put on a wire (tcp_gso_segment): gso_size bytes
- * of payload each (the MSS), the headers copied with the sequence number
- * advanced, the IP id counting up, FIN and PSH on the last segment only,
- * CWR on the first only, both checksums computed (the super-segment's TCP
- * checksum is partial: TUN_F_CSUM). Returns how many the net took. */
-static int split_tcp4(sf_tun *tun, const uint8_t *pkt, size_t n, size_t mss)
+/* A GSO super-segment (gso_type TCPV4 or TCPV6): the segments the kernel's
+ * own segmentation would have put on a wire (tcp_gso_segment): gso_size
+ * bytes of payload each (the MSS), the headers copied with the sequence
+ * number advanced, over IPv4 the IP id counting up, FIN and PSH on the last
+ * segment only, CWR on the first only, the checksums computed (the
+ * super-segment's TCP checksum is partial: TUN_F_CSUM; IPv6 has no header
+ * checksum, and its TCP header follows its 40 bytes: the kernel's TCP adds
+ * no extension header). Returns how many the net took. */
+static int split_tcp(sf_tun *tun, const uint8_t *pkt, size_t n, size_t mss)
 {
-    size_t ihl = (size_t)(pkt[0] & 15) * 4, tot = n >= 4 ? sf_get16(pkt + 2) : 0;
+    int v6 = n >= 1 && pkt[0] >> 4 == 6;
+    size_t ihl, tot;
+    if (v6) {
+        ihl = 40;
+        tot = n >= 6 ? 40 + (size_t)sf_get16(pkt + 4) : 0;
+    } else {
+        ihl = (size_t)(pkt[0] & 15) * 4;
+        tot = n >= 4 ? sf_get16(pkt + 2) : 0;
+    }
     if (tot < n) n = tot;
-    if (mss == 0 || ihl < 20 || n < ihl + 20 || pkt[9] != IPPROTO_TCP_NUM)
+    if (mss == 0 || ihl < 20 || n < ihl + 20 || pkt[v6 ? 6 : 9] != IPPROTO_TCP_NUM)
         return sf_sim_receive(tun->sim, pkt, n) == 0; /* not ours to split: the net judges */
     size_t hdr = ihl + (size_t)(pkt[ihl + 12] >> 4) * 4;
     if (hdr > n) return sf_sim_receive(tun->sim, pkt, n) == 0;
@@ -179,9 +188,13 @@ static int split_tcp4(sf_tun *tun, const uint8_t *pkt, size_t n, size_t mss)
         uint8_t *out = tun->seg, *t = out + ihl;
         memcpy(out, pkt, hdr);
         memcpy(out + hdr, pkt + hdr + off, len);
-        sf_put16(out + 2, (uint16_t)(hdr + len));
-        sf_put16(out + 4, (uint16_t)(id + k));
-        sf_wire_fill_ip_checksum(out);
+        if (v6) { /* the payload length: what follows the 40 bytes */
+            sf_put16(out + 4, (uint16_t)(hdr - ihl + len));
+        } else {
+            sf_put16(out + 2, (uint16_t)(hdr + len));
+            sf_put16(out + 4, (uint16_t)(id + k));
+            sf_wire_fill_ip_checksum(out);
+        }
         sf_put32(t + 4, seq + (uint32_t)off);
         if (off + len < payload) t[13] = (uint8_t)(t[13] & ~(TCP_FIN | TCP_PSH));
         if (k > 0) t[13] = (uint8_t)(t[13] & ~TCP_CWR);
@@ -202,8 +215,9 @@ static int vnet_packet(sf_tun *tun, uint8_t *buf, size_t n)
     memcpy(&h, buf, sizeof h);
     uint8_t *pkt = buf + VNET_HDR;
     n -= VNET_HDR;
-    if ((h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) == VIRTIO_NET_HDR_GSO_TCPV4)
-        return split_tcp4(tun, pkt, n, h.gso_size);
+    int gso = h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+    if (gso == VIRTIO_NET_HDR_GSO_TCPV4 || gso == VIRTIO_NET_HDR_GSO_TCPV6)
+        return split_tcp(tun, pkt, n, h.gso_size);
     if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && n >= 20) {
         /* (IPv6's total: the 40-byte header and its payload length) */
         size_t tot =
