@@ -72,6 +72,13 @@ static void write_packet(sf_tun *tun, const struct virtio_net_hdr *h, const uint
         tun->stats.tx_dropped++;
 }
 
+/* The IP header's length in a packet synfin built: IPv4's IHL, or IPv6's
+ * 40 bytes (synfin sends no extension header). */
+static size_t ip_hdr_len(const uint8_t *pkt)
+{
+    return pkt[0] >> 4 == 6 ? 40 : (size_t)(pkt[0] & 15) * 4;
+}
+
 /* The held segments: one as it was, several as a super-segment the kernel
  * segments as its own GSO would (tcp_gso_segment): headers copied, the
  * sequence number advanced by gso_size, the IP id counting up, PSH on the
@@ -84,12 +91,18 @@ static void gso_flush(void *ud)
     uint8_t *p = tun->gso.pkt;
     if (tun->gso.segs == 1) write_packet(tun, &none, p, tun->gso.len);
     if (tun->gso.segs > 1) {
-        size_t ihl = (size_t)(p[0] & 15) * 4;
-        sf_put16(p + 2, (uint16_t)tun->gso.len);
-        sf_wire_fill_ip_checksum(p);
+        int v6 = p[0] >> 4 == 6;
+        size_t ihl = ip_hdr_len(p);
+        if (v6) { /* IPv6's payload length; no header checksum */
+            sf_put16(p + 4, (uint16_t)(tun->gso.len - ihl));
+        } else {
+            sf_put16(p + 2, (uint16_t)tun->gso.len);
+            sf_wire_fill_ip_checksum(p);
+        }
         sf_wire_fill_partial_tcp_checksum(p, tun->gso.len);
         struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
-                                   .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+                                   .gso_type =
+                                       v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4,
                                    .hdr_len = (uint16_t)tun->gso.hdr,
                                    .gso_size = (uint16_t)tun->gso.mss,
                                    .csum_start = (uint16_t)ihl,
@@ -106,11 +119,15 @@ static void gso_flush(void *ud)
 static bool gso_continues(const sf_tun *tun, const uint8_t *pkt, size_t hdr, size_t n)
 {
     const uint8_t *q = tun->gso.pkt;
-    size_t ihl = (size_t)(pkt[0] & 15) * 4;
+    size_t ihl = ip_hdr_len(pkt);
     if (!tun->gso.segs || !tun->gso.full || hdr != tun->gso.hdr || n > tun->gso.mss ||
         tun->gso.len + n > MAX_IP || sf_get32(pkt + ihl + 4) != tun->gso.next_seq)
         return false;
-    if (memcmp(pkt, q, 2) || memcmp(pkt + 6, q + 6, 4) || memcmp(pkt + 12, q + 12, ihl - 12))
+    /* the IP header but for its length, and IPv4's id and checksum (the
+     * version is compared either way: no family follows the other) */
+    if (pkt[0] >> 4 == 6
+            ? memcmp(pkt, q, 4) || memcmp(pkt + 6, q + 6, ihl - 6)
+            : memcmp(pkt, q, 2) || memcmp(pkt + 6, q + 6, 4) || memcmp(pkt + 12, q + 12, ihl - 12))
         return false;
     const uint8_t *a = pkt + ihl, *b = q + ihl;
     return !memcmp(a, b, 4) && !memcmp(a + 8, b + 8, 5) &&
@@ -122,12 +139,15 @@ static void port_send(void *ud, const uint8_t *pkt, size_t len)
 {
     sf_tun *tun = ud;
     static const struct virtio_net_hdr none;
-    size_t ihl = len >= 20 ? (size_t)(pkt[0] & 15) * 4 : 0;
+    int v6 = len >= 40 && pkt[0] >> 4 == 6;
+    size_t ihl = v6 || len >= 20 ? ip_hdr_len(pkt) : 0;
     size_t hdr = ihl && len >= ihl + 20 ? ihl + (size_t)(pkt[ihl + 12] >> 4) * 4 : 0;
     /* only plain data segments are held: ACK, maybe PSH, and nothing else
      * (a SYN, FIN, RST, URG or CWR goes as it is, as GSO would keep it) */
-    bool data = tun->vnet && hdr && hdr < len && pkt[0] >> 4 == 4 && pkt[9] == IPPROTO_TCP_NUM &&
-                sf_get16(pkt + 2) == len && (pkt[ihl + 13] & ~TCP_PSH) == 0x10;
+    bool data = tun->vnet && hdr && hdr < len &&
+                (v6 ? pkt[6] == IPPROTO_TCP_NUM && 40 + (size_t)sf_get16(pkt + 4) == len
+                    : pkt[0] >> 4 == 4 && pkt[9] == IPPROTO_TCP_NUM && sf_get16(pkt + 2) == len) &&
+                (pkt[ihl + 13] & ~TCP_PSH) == 0x10;
     if (!data) {
         gso_flush(tun);
         write_packet(tun, &none, pkt, len);

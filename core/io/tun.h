@@ -39,8 +39,8 @@ typedef struct {
      * hooks, expectations, the trace and pcap see wire segments, never a
      * super-segment, and never a partial checksum. What synfin writes is
      * one wire segment behind a zero virtio_net_hdr (no offload asked),
-     * or IPv4 data segments sent back to back as one super-segment (tun.c's
-     * gso_flush); IPv6 segments always go one a write.
+     * or data segments sent back to back as one super-segment of their
+     * family (tun.c's gso_flush).
      * The flags belong to the device, not the fd, and outlive it: they are
      * set on every open (to none when off) and cleared on close. */
     int offload;

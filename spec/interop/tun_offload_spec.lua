@@ -40,6 +40,17 @@ describe(("over TUN with offloads, %d MiB from the kernel"):format(SIZE // MiB),
     assert.truthy(r.largest > 0 and r.largest <= v6.mss, ("a hook saw %d bytes of payload"):format(r.largest))
   end)
 
+  it("over IPv6 to the kernel: segments sent back to back go as TSO6 super-segments, and arrive whole", function()
+    local v6 = families.list[2]
+    local r = bulk.run { dir = "to_kernel", bytes = SIZE // 4, port = 9215, kernel = v6.tun.kernel,
+      synfin = v6.tun.synfin }
+    assert.is_nil(r.error)
+    assert.equal(r.sent_sha256, r.received_sha256)
+    assert.truthy(r.device.tx_super > 0, "no IPv6 super-segment was written")
+    assert.truthy(r.device.tx_packets < (SIZE // 4) // v6.mss, -- fewer writes than segments
+      ("%d writes for %d bytes"):format(r.device.tx_packets, SIZE // 4))
+  end)
+
   it("to the kernel too: segments sent back to back go as super-segments, and arrive whole", function()
     local r = bulk.run { dir = "to_kernel", bytes = SIZE // 4, port = 9211 }
     assert.is_nil(r.error)
