@@ -336,7 +336,7 @@ static int configure(const char *name, const sf_tun_config *cfg, char *err, size
         fail(err, errlen, "setting the device's address");
         goto out;
     }
-    set_addr(&ifr, cfg->prefix ? ~0u << (32 - cfg->prefix) : 0);
+    set_addr(&ifr, v4 && cfg->prefix ? ~0u << (32 - cfg->prefix) : 0); /* (IPv6's: configure6) */
     if (v4 && ioctl(s, SIOCSIFNETMASK, &ifr) < 0) {
         fail(err, errlen, "setting the device's netmask");
         goto out;
