@@ -11,21 +11,21 @@
 /* Linux (6.x, net/ipv4): the values of a kernel with its default sysctls. */
 static void linux_profile(sf_policy *p)
 {
-    /* Not yet here, though Linux differs (spec/conformance/differential.md,
-     * "to fix"): TCP_RTO_MIN, 200 ms (include/net/tcp.h; sysctl
-     * net.ipv4.tcp_rto_min_us since 6.11), which tcp_rtt_estimator puts
-     * under the variance term and __tcp_set_rto adds to SRTT (rto_min =
-     * 0.2, rto_formula = "linux": an RTO of about the RTT plus 200 ms on a
-     * short path, not RFC 6298's max(SRTT + 4*RTTVAR, 1 s)); TCP_RTO_MAX,
-     * 120 s (rto_max); and RFC 8985's Tail Loss Probe, on by
-     * net.ipv4.tcp_early_retrans = 3 (tcp_schedule_loss_probe; synfin's
-     * follows its rules, core/timer.c). The three change the timing that
-     * about 20 of synfin's spec files assert: the default keeps RFC 6298's
-     * until each of those says which it means. */
-    p->rto_min = 1000000;
-    p->rto_formula = SF_RTO_RFC6298;
-    p->rto_max = 60000000;
-    p->tail_loss_probe = 0;
+    /* TCP_RTO_MIN = 200 ms (include/net/tcp.h; sysctl
+     * net.ipv4.tcp_rto_min_us since 6.11). tcp_rtt_estimator keeps the
+     * variance term (mdev, rttvar) at least rto_min, and __tcp_set_rto sets
+     * the RTO to SRTT plus that term (tcp_rto_min, __tcp_set_rto): on a
+     * short path the RTO is about the RTT plus 200 ms, not RFC 6298's
+     * max(SRTT + 4*RTTVAR, 1 s). The first RTO, before any sample, is
+     * TCP_TIMEOUT_INIT, 1 s (RFC 6298 (2.1)), as in every profile */
+    p->rto_min = 200000;
+    p->rto_formula = SF_RTO_LINUX;
+    /* TCP_RTO_MAX = 120 s (include/net/tcp.h): the backed-off RTO's cap */
+    p->rto_max = 120000000;
+    /* net.ipv4.tcp_early_retrans = 3: RFC 8985's Tail Loss Probe
+     * (tcp_schedule_loss_probe, tcp_send_loss_probe; synfin follows its
+     * rules, core/timer.c) */
+    p->tail_loss_probe = 1;
     /* net.ipv4.tcp_congestion_control = cubic (CONFIG_DEFAULT_TCP_CONG) */
     p->congestion_control = SF_CC_CUBIC;
     /* TCP_INIT_CWND = 10 (include/net/tcp.h, tcp_init_cwnd): RFC 6928 */

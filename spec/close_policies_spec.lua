@@ -163,7 +163,13 @@ describe("close policies: examples/close/linger.lua, { linger = 2 }", function()
       "server>client PA seq=1 ack=8 len=5",           -- the reply
       "server>client FA seq=6 ack=8 len=0",           -- the FIN
       "client>server A seq=8 ack=7 len=0 dropped_egress",
-      "server>client FPA seq=1 ack=8 len=5",          -- RTO: the reply and the FIN again
+      "server>client FPA seq=1 ack=8 len=5",          -- the tail loss probe: the reply and the FIN again
+      "client>server A seq=8 ack=7 len=0 dropped_egress",
+      "server>client FPA seq=1 ack=8 len=5",          -- RTO
+      "client>server A seq=8 ack=7 len=0 dropped_egress",
+      "server>client FPA seq=1 ack=8 len=5",          -- RTO, backed off
+      "client>server A seq=8 ack=7 len=0 dropped_egress",
+      "server>client FPA seq=1 ack=8 len=5",          -- RTO, backed off again
       "client>server A seq=8 ack=7 len=0 dropped_egress",
       "server>client RA seq=7 ack=8 len=0",           -- the linger deadline
     }, wire(net))
@@ -173,17 +179,25 @@ describe("close policies: examples/close/linger.lua, { linger = 2 }", function()
     assert.same({ "SYN_SENT", "ESTABLISHED", "CLOSE_WAIT", "CLOSED" }, states(net, client))
     assert.same({ "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1", "CLOSED" }, states(net, server))
     assert.equal("abort", left(net, server, "FIN_WAIT_1").why)
-    assert.equal(11, left(net, client, "CLOSE_WAIT").seg)
+    assert.equal(17, left(net, client, "CLOSE_WAIT").seg)
   end)
 
   it("sends the RST exactly linger = 2 s after the close", function()
     local closed_at = entered(net, server, "FIN_WAIT_1").time_us
     assert.equal(20000, closed_at)
     assert.equal(20000, note(net, "close policy: linger 2 s").time_us)
-    assert.equal(closed_at + 1 * S, example.segment(net, 9).time_us) -- the RTO, 1 s
-    assert.equal(closed_at + 2 * S, example.segment(net, 11).time_us)
+    -- the linux profile's RTO: SRTT (10 ms, the path's RTT) + the variance
+    -- term floored at 200 ms = 210 ms; the tail loss probe, due later
+    -- (2*SRTT + 200 ms for one segment), goes at the RTO's time in its place
+    assert.equal(closed_at + 210000, example.segment(net, 9).time_us)
+    -- then the RTO, re-armed from the probe: 210 ms, 420 ms, 840 ms
+    assert.equal(closed_at + 420000, example.segment(net, 11).time_us)
+    assert.equal(closed_at + 840000, example.segment(net, 13).time_us)
+    assert.equal(closed_at + 1680000, example.segment(net, 15).time_us)
+    -- the next, 1.68 s later, would be past the deadline
+    assert.equal(closed_at + 2 * S, example.segment(net, 17).time_us)
     assert.equal(closed_at + 2 * S, entered(net, server, "CLOSED").time_us)
-    assert.truthy(r.output:find("the client's ACKs dropped: 2", 1, true))
+    assert.truthy(r.output:find("the client's ACKs dropped: 5", 1, true))
   end)
 end)
 

@@ -4,7 +4,10 @@
 -- stacks got wrong (each test names its issue).
 -- In the fixtures our FIN is at relative seq 1 (so its ACK is ack=2) and the
 -- peer's FIN, when it has sent one, at relative seq 1 too.
-local fixture = require "synfin.fixture"
+-- RFC 9293's closing rules, with RFC 6298's retransmission timer (RTO at
+-- least 1 s, no tail loss probe): the FIN's retransmissions and the quiet
+-- spans below count in it, not in the linux profile's 200 ms floor
+local fixture = require("synfin.fixture").with_timing "rfc6298"
 local sm = require "helpers.state_machine"
 
 local S = 1000000 -- microseconds per second

@@ -2,7 +2,9 @@
 -- avoidance and fast retransmit / fast recovery as RFC 5681 specifies them,
 -- with NewReno's partial acknowledgments (RFC 6582).
 local synfin = require "synfin"
-local fixture = require "synfin.fixture"
+-- RFC 5681's timing: the RTO that ends a window is RFC 6298's (at least
+-- 1 s), with no tail loss probe (RFC 8985 is not RFC 5681's)
+local fixture = require("synfin.fixture").with_timing "rfc6298"
 
 local MSS = 1460
 

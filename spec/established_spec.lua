@@ -7,7 +7,10 @@ local families = require "helpers.families"
 local sm = require "helpers.state_machine"
 
 families.describe("ESTABLISHED", function(f)
-  local fixture = f.fixture
+  -- RFC 9293 §3.10.7.4 and RFC 6298 with RFC 6298's retransmission timer
+  -- (RTO at least 1 s, no tail loss probe): the retransmission times and
+  -- quiet spans below count in it
+  local fixture = f.fixture.with_timing "rfc6298"
 
   describe("ESTABLISHED", function()
     describe("receiving", function()

@@ -113,9 +113,12 @@ describe("the socket facade's own semantics (Linux's, where RFC 9293 leaves room
 
       local fd2, c2 = require("interop.socket_scenarios").connected(env, 7004)
       assert.equal(0, k:setsockopt(fd2, "SO_LINGER", { onoff = 1, linger = 2 }))
-      local hold = peer:hook("egress", { flags = "A", count = 1 }, function() return { delay = 0.5 } end)
+      -- the ACK held 0.1 s, under the RTO (the linux profile's: the sim's
+      -- zero RTT + 200 ms), so that it is the ACK that ends the wait, not
+      -- the one a retransmitted FIN would draw at 0.2 s
+      local hold = peer:hook("egress", { flags = "A", count = 1 }, function() return { delay = 0.1 } end)
       local _, _, call = k:close(fd2)
-      call:blocked_for(0.5) -- until the held ACK of its FIN came
+      call:blocked_for(0.1) -- until the held ACK of its FIN came
       assert.equal(1, hold.delayed)
       assert.equal("CLOSE_WAIT", c2:state())
       assert.equal("FIN_WAIT_2", k:ss(fd2).state) -- closed, its FIN acknowledged

@@ -1,7 +1,9 @@
 -- Hostile segments: what a peer (or an attacker on the path) may send that a
 -- careful stack must survive. Each case checks the answer RFC 9293 (or the
 -- RFC it names) gives, and that the connection still carries data after it.
-local fixture = require "synfin.fixture"
+-- RFC 9293's answers with RFC 6298's retransmission timer (RTO at least
+-- 1 s, no tail loss probe): the quiet spans below are shorter than it
+local fixture = require("synfin.fixture").with_timing "rfc6298"
 local sm = require "helpers.state_machine"
 
 -- The peer's side of a bulk transfer from us: ACK every segment we send,

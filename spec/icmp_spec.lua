@@ -1,7 +1,9 @@
 -- ICMP errors (RFC 9293 §3.9.2.2: MUST-54, MUST-55, MUST-56, SHLD-25,
 -- SHLD-26), checked as RFC 5927 advises, and the MSS from the link's MTU
 -- (§3.7.1, MUST-67, and RFC 1191's "fragmentation needed").
-local fixture = require "synfin.fixture"
+-- RFC 9293 §3.9.2.2 with RFC 6298's retransmission timer (RTO at least 1 s,
+-- no tail loss probe): the quiet spans below are shorter than it
+local fixture = require("synfin.fixture").with_timing "rfc6298"
 local sm = require "helpers.state_machine"
 
 local function notes(t, text)

@@ -1,6 +1,8 @@
 -- Keep-alives (RFC 9293 §3.8.4: MAY-5, MUST-24 to MUST-29, SHLD-12) and the
 -- user timeout (RFC 9293 §3.10.8, RFC 5482).
-local fixture = require "synfin.fixture"
+-- RFC 9293 §3.8.4 and §3.10.8 with RFC 6298's retransmission timer (RTO at
+-- least 1 s, at most 60 s, no tail loss probe): the times below count in it
+local fixture = require("synfin.fixture").with_timing "rfc6298"
 local sm = require "helpers.state_machine"
 
 describe("keep-alives", function()

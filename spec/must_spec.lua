@@ -5,7 +5,9 @@
 -- a scripted peer 192.0.2.2; our ISN 1000, the peer's 5000, both relative 0)
 -- or the net API.
 local synfin = require "synfin"
-local fixture = require "synfin.fixture"
+-- RFC 9293's MUSTs with RFC 6298's retransmission timer (RTO at least 1 s,
+-- at most 60 s, no tail loss probe), the one RFC 9293 §3.8.1 names (MUST-18)
+local fixture = require("synfin.fixture").with_timing "rfc6298"
 local sm = require "helpers.state_machine"
 
 local TWO32 = 4294967296

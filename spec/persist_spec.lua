@@ -2,7 +2,9 @@
 -- shipped around it (picotcp#126, zephyr#47966, #48471,
 -- picotcp#107, esp-idf#2425).
 local synfin = require "synfin"
-local fixture = require "synfin.fixture"
+-- RFC 9293 §3.8.6.1 with RFC 6298's retransmission timer (RTO at least 1 s,
+-- no tail loss probe): the probe times below count in it
+local fixture = require("synfin.fixture").with_timing "rfc6298"
 
 local function time_of(rec) return rec.time_us / 1e6 end
 

@@ -9,6 +9,8 @@ describe("synfin.pkt_sysctl", function()
     assert.same({ setting = "sack", value = false }, sysctl.map("net.ipv4.tcp_sack", "0"))
     assert.same({ setting = "ecn", value = "on" }, sysctl.map("net.ipv4.tcp_ecn", "1"))
     assert.same({ setting = "tail_loss_probe", value = true }, sysctl.map("net.ipv4.tcp_early_retrans", "4"))
+    -- microseconds, as the setting's seconds
+    assert.same({ setting = "rto_min", value = 0.2 }, sysctl.map("net.ipv4.tcp_rto_min_us", "200000"))
     assert.same({ setting = "congestion_control", value = "newreno" },
       sysctl.map("net.ipv4.tcp_congestion_control", "reno"))
     -- the largest receive buffer, which sets Linux's window scale
@@ -22,6 +24,11 @@ describe("synfin.pkt_sysctl", function()
     m, why = sysctl.map("net.ipv4.tcp_reordering", "10")
     assert.is_nil(m)
     assert.matches("tcp_reordering=10 (synfin's duplicate-ACK threshold is 3", why, 1, true)
+    -- no RTO floor of 0 (the setting's is above 0), and no fraction
+    m, why = sysctl.map("net.ipv4.tcp_rto_min_us", "0")
+    assert.is_nil(m)
+    assert.equal("sysctl net.ipv4.tcp_rto_min_us=0: value 0", why)
+    assert.is_nil((sysctl.map("net.ipv4.tcp_rto_min_us", "1.5")))
     m, why = sysctl.map("net.ipv4.tcp_autocorking", "0")
     assert.is_nil(m)
     assert.equal("sysctl net.ipv4.tcp_autocorking (synfin has no setting for it)", why)

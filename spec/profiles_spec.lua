@@ -38,6 +38,30 @@ describe("profiles", function()
     assert.equal(3, initial_flight { profile = "rfc" })
   end)
 
+  -- the time from our data segment to its first retransmission, the peer
+  -- silent, on the fixture's zero-latency sim; and the SRTT of its
+  -- handshake's one sample (the sim's smallest step)
+  local function first_rto(settings)
+    local t = fixture.at_state("ESTABLISHED", { settings = settings })
+    local srtt = t.c:info().srtt
+    t.c:send("x")
+    local sent = t:expect { flags = "PA", seq = 1, len = 1 }
+    local again = t:expect({ flags = "PA", seq = 1, len = 1 }, 2)
+    return again.time - sent.time, srtt
+  end
+
+  it("the linux profile times loss as Linux: an RTO of SRTT + 200 ms (TCP_RTO_MIN, __tcp_set_rto); rfc's 1 s", function()
+    local rto, srtt = first_rto()
+    assert.is_true(srtt < 0.001)
+    assert.near(srtt + 0.2, rto, 1e-9)
+    rto, srtt = first_rto { profile = "linux" }
+    assert.near(srtt + 0.2, rto, 1e-9)
+    -- RFC 6298 (2.4): max(SRTT + 4*RTTVAR, 1 s)
+    assert.near(1, first_rto { profile = "rfc" }, 1e-9)
+    -- freebsd: max(SRTT + 4*RTTVAR, 30 ms) = 30 ms on a path of no delay
+    assert.near(0.03, first_rto { profile = "freebsd" }, 1e-9)
+  end)
+
   it("a setting beside the profile wins over it, whatever the table's order", function()
     assert.equal(10, initial_flight { profile = "rfc", initial_window = 10 })
     assert.equal(3, initial_flight { initial_window = 0, profile = "linux" })

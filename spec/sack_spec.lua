@@ -4,7 +4,9 @@
 -- last first. The cases are RFC 2018's own (§4, pages 8-9), with 500-byte
 -- segments; smoltcp's test_established_rfc2018_cases asserts the same.
 local synfin = require "synfin"
-local fixture = require "synfin.fixture"
+-- RFC 2018's cases with RFC 6298's retransmission timer (RTO at least 1 s,
+-- no tail loss probe): nothing is resent while a case runs
+local fixture = require("synfin.fixture").with_timing "rfc6298"
 
 local SEG = 500
 

@@ -5,7 +5,9 @@
 -- have data to send, and a listener's close resetting a child that finished
 -- its handshake but was never accepted. Each checks the exact segments on
 -- the wire, the state and the state record's cause.
-local fixture = require "synfin.fixture"
+-- the retransmission timeouts below count in RFC 6298's timer (RTO at
+-- least 1 s, at most 60 s, no tail loss probe)
+local fixture = require("synfin.fixture").with_timing "rfc6298"
 local sm = require "helpers.state_machine"
 
 local S = 1000000 -- microseconds per second

@@ -3,7 +3,9 @@
 -- names for each state. OPEN's failures raise (the scenario cannot go on
 -- without its connection), at the script's line; the others return nil,
 -- message (luv style), TCP's answer to the call.
-local fixture = require "synfin.fixture"
+-- RFC 9293 §3.10's calls with RFC 6298's retransmission timer (RTO at least
+-- 1 s, no tail loss probe): the quiet spans below are shorter than it
+local fixture = require("synfin.fixture").with_timing "rfc6298"
 local sm = require "helpers.state_machine"
 
 local function fails(want, ...)

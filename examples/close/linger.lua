@@ -6,8 +6,9 @@
 -- stops acknowledging (its ACKs are lost on the way back, an egress hook
 -- drops them: a broken return path). The server's data and FIN go out at
 -- t=0.020, the client takes them (CLOSE_WAIT) but its ACKs never arrive; the
--- server retransmits data and FIN after its RTO (1 s) and, 2 s after the
--- close (t=2.020), gives up: RST. The client, still in CLOSE_WAIT, is CLOSED
+-- server retransmits data and FIN at its RTO (Linux's: the 10 ms RTT plus
+-- 200 ms, the tail loss probe in its place), again at 420 ms, 840 ms and
+-- 1.68 s, and, 2 s after the close (t=2.020), gives up: RST. The client, still in CLOSE_WAIT, is CLOSED
 -- by it.
 --
 -- When you want it: a server that must not keep a dead peer's connection in

@@ -295,6 +295,19 @@ end
 
 --- @section end
 
+local function at_state(new, state, opts)
+  state = synfin.state(state) or state
+  local way = build[state]
+  if not way then error(("bad argument #1 to 'at_state' (unknown state '%s')"):format(tostring(state)), 3) end
+  local t = new(opts)
+  way(t, opts and opts.passive)
+  local got = t:state()
+  if got ~= state and state ~= "CLOSED" then
+    error(("fixture: wanted %s, got %s"):format(state, got), 3)
+  end
+  return t
+end
+
 --- A fixture with our connection in `state`. opts as fixture.new, plus
 -- passive = true to reach the synchronized states as the server.
 -- @tparam string state one of synfin.STATES, spelt either way ("FIN-WAIT-1")
@@ -302,16 +315,41 @@ end
 -- @treturn Fixture
 -- @usage local t = fixture.at_state("CLOSE_WAIT", { passive = true })
 function fixture.at_state(state, opts)
-  state = synfin.state(state) or state
-  local way = build[state]
-  if not way then error(("bad argument #1 to 'at_state' (unknown state '%s')"):format(tostring(state)), 2) end
-  local t = fixture.new(opts)
-  way(t, opts and opts.passive)
-  local got = t:state()
-  if got ~= state and state ~= "CLOSED" then
-    error(("fixture: wanted %s, got %s"):format(state, got), 2)
+  return at_state(fixture.new, state, opts)
+end
+
+--- The retransmission timings a spec can name (fixture.with_timing):
+-- "linux", the default profile's (Linux's tcp_rtt_estimator and
+-- __tcp_set_rto: RTO = SRTT + a variance term of at least 200 ms, at most
+-- 120 s, and RFC 8985's tail loss probe), and "rfc6298", RFC 6298 read
+-- literally: RTO = max(SRTT + 4*RTTVAR, 1 s) ((2.3), (2.4)), at most 60 s
+-- ((2.5)), and no tail loss probe (RFC 9293 has none).
+fixture.TIMINGS = {
+  linux = {},
+  rfc6298 = { rto_min = 1, rto_max = 60, rto_formula = "rfc6298", tail_loss_probe = false },
+}
+
+--- This module with every fixture's host on the named timing (one of
+-- fixture.TIMINGS); settings given to new or at_state win over it. A spec
+-- whose point is an RFC rule's timing says so once, at its top:
+--
+--     local fixture = require("synfin.fixture").with_timing "rfc6298"
+-- @tparam string name "rfc6298" or "linux"
+-- @treturn table new, at_state and the constants, as this module's
+function fixture.with_timing(name)
+  local timing = fixture.TIMINGS[name]
+  if not timing then error(("bad argument #1 to 'with_timing' (unknown timing '%s')"):format(tostring(name)), 2) end
+  local m = setmetatable({}, { __index = fixture })
+  function m.new(opts)
+    local o = {}
+    for k, v in pairs(opts or {}) do o[k] = v end
+    o.settings = {}
+    for k, v in pairs(timing) do o.settings[k] = v end
+    for k, v in pairs(opts and opts.settings or {}) do o.settings[k] = v end
+    return fixture.new(o)
   end
-  return t
+  function m.at_state(state, opts) return at_state(m.new, state, opts) end
+  return m
 end
 
 fixture.OUR_ISN, fixture.PEER_ISN, fixture.PORT, fixture.SPORT = OUR_ISN, PEER_ISN, PORT, SPORT

@@ -34,6 +34,12 @@ local function count(v)
   if not n or n < 0 then return nil, "value " .. v end
   return n
 end
+-- microseconds as seconds, above 0 (a sysctl in _us; the setting's unit)
+local function micros(v)
+  local n = count(v)
+  if not n or n == 0 then return nil, "value " .. v end
+  return n / 1e6
+end
 -- the n-th number of a "min default max" triple
 local function nth(n)
   return function(v)
@@ -63,6 +69,9 @@ M.TABLE = {
     why = "RFC 4987 §3.6 SYN cookies" },
   ["net.ipv4.tcp_rfc1337"] = { "rst_in_time_wait", choice { ["0"] = "close", ["1"] = "ignore" },
     why = "a RST in TIME_WAIT" },
+  -- TCP_RTO_MIN's sysctl (since 6.11): tcp_rtt_estimator's floor under
+  -- the RTO's variance term, the linux profile's rto_formula
+  ["net.ipv4.tcp_rto_min_us"] = { "rto_min", micros, why = "the RTO's floor, microseconds" },
   -- 3 and 4 arm the tail loss probe (tcp_schedule_loss_probe)
   ["net.ipv4.tcp_early_retrans"] = { "tail_loss_probe",
     choice { ["0"] = false, ["1"] = false, ["2"] = false, ["3"] = true, ["4"] = true },

@@ -26,8 +26,10 @@ families.list = {
     mss = 1440, tun = { kernel = "fd00:73::1", synfin = "fd00:73::2" } },
 }
 
--- synfin.fixture, its pair at f's addresses unless opts names others
-local function fixture_of(f)
+-- synfin.fixture (or base, one of its with_timing variants), its pair at
+-- f's addresses unless opts names others
+local function fixture_of(f, base)
+  base = base or fixture
   local function with(opts)
     local o = {}
     for k, v in pairs(opts or {}) do o[k] = v end
@@ -35,10 +37,11 @@ local function fixture_of(f)
     return o
   end
   return setmetatable({
-    new = function(opts) return fixture.new(with(opts)) end,
-    at_state = function(state, opts) return fixture.at_state(state, with(opts)) end,
+    new = function(opts) return base.new(with(opts)) end,
+    at_state = function(state, opts) return base.at_state(state, with(opts)) end,
+    with_timing = function(name) return fixture_of(f, fixture.with_timing(name)) end,
     US = f.us, THEM = f.them,
-  }, { __index = fixture })
+  }, { __index = base })
 end
 
 for _, f in ipairs(families.list) do
