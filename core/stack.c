@@ -78,6 +78,7 @@ void sf_stack_free(sf_stack *st)
     while (st->all)
         sf_conn_free(st->all); /* held ones too: handles die with the stack */
     sf_tw_free_all(st);
+    sf_ring_pool_free(&st->ring_pool);
     free(st->table);
     free(st->listeners);
     sf_heap_free(&st->timers);
