@@ -4,15 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Takes from the pool the smallest storage of `need` bytes or more that
- * the ring may have (at most its capacity); NULL if there is none. */
+/* Takes from the pool the largest storage the ring may have (at most its
+ * capacity) that holds `need` bytes; NULL if there is none. The largest:
+ * a ring drained at every wake refills to about what it held before, and
+ * a smaller storage would be outgrown again, copying at each doubling. */
 static uint8_t *pool_take(sf_ring *r, uint32_t need, uint32_t *size)
 {
     sf_ring_pool *pool = r->pool;
     int best = -1;
     for (int i = 0; pool && i < pool->n; i++)
         if (pool->size[i] >= need && pool->size[i] <= r->cap &&
-            (best < 0 || pool->size[i] < pool->size[best]))
+            (best < 0 || pool->size[i] > pool->size[best]))
             best = i;
     if (best < 0) return NULL;
     uint8_t *data = pool->data[best];
@@ -23,16 +25,31 @@ static uint8_t *pool_take(sf_ring *r, uint32_t need, uint32_t *size)
     return data;
 }
 
-/* Gives storage back: to the pool while it has room, else to malloc. */
+/* Gives storage back: to the pool while it has room; a full pool keeps the
+ * largest (what a growing ring outgrew is the least useful); the rest goes
+ * to malloc. */
 static void pool_give(sf_ring_pool *pool, uint8_t *data, uint32_t size)
 {
-    if (pool && pool->n < SF_RING_POOL_MAX) {
+    if (!pool) {
+        free(data);
+        return;
+    }
+    if (pool->n < SF_RING_POOL_MAX) {
         pool->data[pool->n] = data;
         pool->size[pool->n] = size;
         pool->n++;
         return;
     }
-    free(data);
+    int smallest = 0;
+    for (int i = 1; i < pool->n; i++)
+        if (pool->size[i] < pool->size[smallest]) smallest = i;
+    if (pool->size[smallest] >= size) {
+        free(data);
+        return;
+    }
+    free(pool->data[smallest]);
+    pool->data[smallest] = data;
+    pool->size[smallest] = size;
 }
 
 void sf_ring_pool_free(sf_ring_pool *pool)

@@ -21,8 +21,9 @@
  * connection whose reader drains it at every wake would otherwise free its
  * storage and grow a new one from SF_RING_MIN_SIZE each time, and the
  * allocator hands back fresh pages that fault on first touch (over half of
- * a TUN receiver's time, perf). At most SF_RING_POOL_MAX storages, so that
- * a million idle connections still hold none each. */
+ * a TUN receiver's time, perf). At most SF_RING_POOL_MAX storages (the
+ * largest given back), so that a million idle connections still hold none
+ * each; a ring takes the largest its capacity allows. */
 typedef struct {
     uint8_t *data[SF_RING_POOL_MAX];
     uint32_t size[SF_RING_POOL_MAX];

@@ -6,6 +6,7 @@
 #include "bytes.h"
 #include "synfin.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -219,7 +220,9 @@ static int parse_ip(const uint8_t *pkt, size_t len, size_t *ihl, size_t *total, 
     return 0;
 }
 
-int sf_wire_parse(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why)
+/* The parser of sf_wire_parse and sf_wire_parse_trusted: `verify` says
+ * whether the TCP checksum is checked. */
+static int parse_tcp(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why, bool verify)
 {
     static const char *unused;
     if (!why) why = &unused;
@@ -259,12 +262,22 @@ int sf_wire_parse(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why)
     seg->len = (uint32_t)(tlen - doff);
     /* checked last, so that a driver can still show what a corrupted
      * segment said (MUST-2, MUST-3: the checksum is verified) */
-    if (tcp_checksum(seg->saddr, seg->daddr, tcp, tlen) != 0) {
+    if (verify && tcp_checksum(seg->saddr, seg->daddr, tcp, tlen) != 0) {
         seg->bad_csum = 1;
         *why = sf_reason_text(SF_R_BAD_CHECKSUM);
         return SF_EBADMSG;
     }
     return 0;
+}
+
+int sf_wire_parse(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why)
+{
+    return parse_tcp(pkt, len, seg, why, true);
+}
+
+int sf_wire_parse_trusted(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why)
+{
+    return parse_tcp(pkt, len, seg, why, false);
 }
 
 /* Writes the options a segment carries, padded to 4 bytes; returns length. */

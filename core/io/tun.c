@@ -12,6 +12,7 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,20 +154,35 @@ static void port_send(void *ud, const uint8_t *pkt, size_t len)
     tun->gso.segs = 1;
 }
 
+/* Hands the net one packet read from the device; `trusted`: the device
+ * vouched for its TCP checksum, which nobody then computes (the pcap
+ * completes it if recording). Returns 1 if a host took it. */
+static int receive(sf_tun *tun, const uint8_t *pkt, size_t n, bool trusted)
+{
+    return (trusted ? sf_sim_receive_trusted(tun->sim, pkt, n)
+                    : sf_sim_receive(tun->sim, pkt, n)) == 0;
+}
+
 /* A GSO super-segment (gso_type TCPV4): the segments the kernel's own
  * segmentation would have put on a wire (tcp_gso_segment): gso_size bytes
  * of payload each (the MSS), the headers copied with the sequence number
  * advanced, the IP id counting up, FIN and PSH on the last segment only,
- * CWR on the first only, both checksums computed (the super-segment's TCP
- * checksum is partial: TUN_F_CSUM). Returns how many the net took. */
-static int split_tcp4(sf_tun *tun, const uint8_t *pkt, size_t n, size_t mss)
+ * CWR on the first only, the IP checksum computed. The TCP checksum is
+ * the kernel's to vouch for (`trusted`: NEEDS_CSUM, the local kernel's
+ * GSO, or DATA_VALID); otherwise the super-segment's own is verified once
+ * here, and if it fails every wire segment goes to the net unverified, to
+ * be dropped as the corrupt data it carries. Returns how many the net
+ * took. */
+static int split_tcp4(sf_tun *tun, const uint8_t *pkt, size_t n, size_t mss, bool trusted)
 {
     size_t ihl = (size_t)(pkt[0] & 15) * 4, tot = n >= 4 ? sf_get16(pkt + 2) : 0;
     if (tot < n) n = tot;
     if (mss == 0 || ihl < 20 || n < ihl + 20 || pkt[9] != IPPROTO_TCP_NUM)
-        return sf_sim_receive(tun->sim, pkt, n) == 0; /* not ours to split: the net judges */
+        return receive(tun, pkt, n, false); /* not ours to split: the net judges */
     size_t hdr = ihl + (size_t)(pkt[ihl + 12] >> 4) * 4;
-    if (hdr > n) return sf_sim_receive(tun->sim, pkt, n) == 0;
+    if (hdr > n) return receive(tun, pkt, n, false);
+    sf_seg whole;
+    if (!trusted) trusted = sf_wire_parse(pkt, n, &whole, NULL) == 0;
     const uint8_t *tcp = pkt + ihl;
     uint32_t seq = sf_get32(tcp + 4);
     uint16_t id = sf_get16(pkt + 4);
@@ -184,16 +200,19 @@ static int split_tcp4(sf_tun *tun, const uint8_t *pkt, size_t n, size_t mss)
         sf_put32(t + 4, seq + (uint32_t)off);
         if (off + len < payload) t[13] = (uint8_t)(t[13] & ~(TCP_FIN | TCP_PSH));
         if (k > 0) t[13] = (uint8_t)(t[13] & ~TCP_CWR);
-        sf_wire_fill_tcp_checksum(out, hdr + len);
         tun->stats.rx_split++;
-        if (sf_sim_receive(tun->sim, out, hdr + len) == 0) taken++;
+        taken += receive(tun, out, hdr + len, trusted);
     }
     return taken;
 }
 
 /* One packet read with offloads on: its virtio_net_hdr says whether it is a
- * super-segment to split, or one segment whose TCP checksum is partial
- * (NEEDS_CSUM: the kernel left it to the "hardware"), completed here. */
+ * super-segment to split, and whether the kernel vouches for its TCP
+ * checksum: NEEDS_CSUM (it left the checksum to the "hardware": the field
+ * holds the pseudo-header's sum, and the data never left the machine) or
+ * DATA_VALID (it verified it). Either way nobody computes it here; a packet
+ * with neither flag (routed in from a wire without offloads, or crafted by
+ * a raw socket) is verified as ever, and dropped if corrupt. */
 static int vnet_packet(sf_tun *tun, uint8_t *buf, size_t n)
 {
     if (n < VNET_HDR) return 0;
@@ -201,14 +220,12 @@ static int vnet_packet(sf_tun *tun, uint8_t *buf, size_t n)
     memcpy(&h, buf, sizeof h);
     uint8_t *pkt = buf + VNET_HDR;
     n -= VNET_HDR;
+    bool trusted = (h.flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)) != 0;
     if ((h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) == VIRTIO_NET_HDR_GSO_TCPV4)
-        return split_tcp4(tun, pkt, n, h.gso_size);
-    if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && n >= 20 && pkt[0] >> 4 == 4 &&
-        pkt[9] == IPPROTO_TCP_NUM) {
-        size_t tot = sf_get16(pkt + 2);
-        if (tot <= n) sf_wire_fill_tcp_checksum(pkt, tot);
-    }
-    return sf_sim_receive(tun->sim, pkt, n) == 0;
+        return split_tcp4(tun, pkt, n, h.gso_size, trusted);
+    if (n >= 20 && pkt[0] >> 4 == 4 && pkt[9] == IPPROTO_TCP_NUM)
+        return receive(tun, pkt, n, trusted);
+    return receive(tun, pkt, n, false);
 }
 
 static int tun_read(void *ud)
@@ -222,8 +239,8 @@ static int tun_read(void *ud)
         uint64_t split = tun->stats.rx_split;
         if (tun->vnet)
             taken += vnet_packet(tun, tun->rbuf, (size_t)n);
-        else if (sf_sim_receive(tun->sim, tun->rbuf, (size_t)n) == 0)
-            taken++;
+        else
+            taken += receive(tun, tun->rbuf, (size_t)n, false);
         segs += tun->stats.rx_split > split ? (int)(tun->stats.rx_split - split) : 1;
     }
     return taken;
