@@ -4,6 +4,7 @@
  *   build/synfin_bench           (full run, a few seconds)
  *   build/synfin_bench --quick   (tiny counts: checks that it runs)
  *   build/synfin_bench --only bulk|lifecycles|sim|memory|scale
+ *   build/synfin_bench --only fresh  (a page's first touch: not in the full run)
  *                                (one row, e.g. under perf record)
  *   mkfifo /tmp/ctl; SYNFIN_BENCH_PERF_CTL=/tmp/ctl perf record -D -1 \
  *     --control fifo:/tmp/ctl -g build/synfin_bench --only scale
@@ -13,6 +14,7 @@
  * queued for the other, with no latency), so the core's own cost is what is
  * measured: parsing, demultiplexing, the state machine, building segments. */
 #define _POSIX_C_SOURCE 199309L
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include "io/sim.h"
 #include "synfin.h"
 #include "tcb.h"
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -364,6 +367,32 @@ static void bench_scale(int n)
     teardown();
 }
 
+/* The first touch of fresh anonymous memory, us per 4 KiB page, in a region
+ * of `small` MiB and of `large` MiB (each mapped, touched once, unmapped),
+ * then the large one again: what a page fault costs on this machine, and
+ * whether it grows with the memory a process takes for the first time (on
+ * a virtual machine whose host backs guest memory when it is first touched,
+ * and takes freed memory back, it does: the scale row's connections each
+ * take as many new pages at 1M as at 10k, at that price). */
+static void bench_fresh(size_t small, size_t large)
+{
+    double us[3];
+    size_t sizes[3] = {small, large, large};
+    for (int r = 0; r < 3; r++) {
+        size_t len = sizes[r] << 20;
+        char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) return;
+        double t0 = seconds();
+        for (size_t i = 0; i < len; i += 4096)
+            p[i] = 1;
+        us[r] = (seconds() - t0) / (double)(len / 4096) * 1e6;
+        munmap(p, len);
+    }
+    printf("| fresh memory: us per 4 KiB page, first touch    | %5.2f / %5.2f / %5.2f | %zu MiB, "
+           "%zu MiB, the %zu MiB again |\n",
+           us[0], us[1], us[2], small, large, large);
+}
+
 int main(int argc, char **argv)
 {
     int quick = 0;
@@ -381,6 +410,9 @@ int main(int argc, char **argv)
     if (RUN("sim")) bench_sim(quick ? 100 : 50000);
     if (RUN("memory")) bench_memory(quick ? 100 : 10000);
     if (RUN("scale")) bench_scale(quick ? 1000 : 1000000);
+    /* (not in the full run: it would warm the memory the scale row takes) */
+    if ((only && strcmp(only, "fresh") == 0) || (quick && !only))
+        bench_fresh(quick ? 4 : 20, quick ? 40 : 2048);
     printf("| memory: struct sf_conn                          | %12zu bytes | buffers are "
            "allocated on first use and dropped in TIME_WAIT |\n",
            sf_conn_sizeof());
