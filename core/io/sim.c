@@ -73,6 +73,11 @@ struct sf_sim {
 
     sim_pkt **heap;
     size_t heap_len, heap_cap;
+    /* packets due at the instant they were scheduled for (a zero-latency
+     * link, a real device's arrivals): in (time, order) already, as the
+     * clock never goes back, so kept in a list, not sifted through the
+     * heap; the next packet is the earlier of its head and the heap's top */
+    sim_pkt *now_head, *now_tail;
     sim_pkt *free_pkts;
 };
 
@@ -123,6 +128,17 @@ static int pkt_before(const sim_pkt *a, const sim_pkt *b)
 
 static void schedule(sf_sim *sim, sim_pkt *p, uint64_t at)
 {
+    if (at == sim->now) {
+        p->time = at;
+        p->order = sim->order++;
+        p->next = NULL;
+        if (sim->now_tail)
+            sim->now_tail->next = p;
+        else
+            sim->now_head = p;
+        sim->now_tail = p;
+        return;
+    }
     if (sim->heap_len == sim->heap_cap) {
         size_t cap = sim->heap_cap ? sim->heap_cap * 2 : 256;
         sim_pkt **heap = realloc(sim->heap, cap * sizeof *heap);
@@ -145,8 +161,24 @@ static void schedule(sf_sim *sim, sim_pkt *p, uint64_t at)
     }
 }
 
+/* The packet due first, NULL if none. */
+static sim_pkt *next_pkt(const sf_sim *sim)
+{
+    sim_pkt *top = sim->heap_len ? sim->heap[0] : NULL, *head = sim->now_head;
+    if (!top) return head;
+    return head && pkt_before(head, top) ? head : top;
+}
+
+/* Takes the packet due first (next_pkt's) off the schedule. */
 static sim_pkt *unschedule(sf_sim *sim)
 {
+    sim_pkt *head = sim->now_head;
+    if (head && (!sim->heap_len || pkt_before(head, sim->heap[0]))) {
+        sim->now_head = head->next;
+        if (!sim->now_head) sim->now_tail = NULL;
+        head->next = NULL;
+        return head;
+    }
     sim_pkt *top = sim->heap[0];
     sim->heap[0] = sim->heap[--sim->heap_len];
     size_t i = 0;
@@ -647,7 +679,8 @@ static void deliver(sf_sim *sim, sim_pkt *p)
 
 uint64_t sf_sim_next_time(const sf_sim *sim)
 {
-    uint64_t next = sim->heap_len ? sim->heap[0]->time : UINT64_MAX;
+    const sim_pkt *first = next_pkt(sim);
+    uint64_t next = first ? first->time : UINT64_MAX;
     for (int i = 0; i < sim->nhosts; i++) {
         sf_stack *st = sim->hosts[i]->stack;
         if (!st) continue;
@@ -678,7 +711,7 @@ int sf_sim_step(sf_sim *sim, uint64_t limit)
     uint64_t last = sim->order;
     for (int i = 0; i < sim->nhosts; i++)
         if (sim->hosts[i]->stack) sf_stack_batch_begin(sim->hosts[i]->stack);
-    while (sim->heap_len && sim->heap[0]->time <= sim->now && sim->heap[0]->order < last)
+    for (sim_pkt *p; (p = next_pkt(sim)) && p->time <= sim->now && p->order < last;)
         deliver(sim, unschedule(sim));
     for (int i = 0; i < sim->nhosts; i++) {
         if (!sim->hosts[i]->stack) continue;
@@ -717,6 +750,11 @@ void sf_sim_free(sf_sim *sim)
     for (size_t i = 0; i < sim->heap_len; i++) {
         free(sim->heap[i]->data);
         free(sim->heap[i]);
+    }
+    for (sim_pkt *p = sim->now_head, *next; p; p = next) {
+        next = p->next;
+        free(p->data);
+        free(p);
     }
     for (sim_pkt *p = sim->free_pkts, *next; p; p = next) {
         next = p->next;
@@ -943,6 +981,8 @@ int sf_sim_pcap_close(sf_sim *sim, char *err, size_t errlen)
     /* what is still on its way: its fate is never settled */
     for (size_t i = 0; i < sim->heap_len; i++)
         capture(sim, sim->heap[i], CAP_IN_FLIGHT, 0);
+    for (sim_pkt *p = sim->now_head; p; p = p->next)
+        capture(sim, p, CAP_IN_FLIGHT, 0);
     int rc = sf_pcap_close(sim->pcap, err, errlen);
     sim->pcap = NULL;
     return rc;
