@@ -27,6 +27,7 @@ enum {
     SEGMENTS_PER_WAKE = 1024,
     VNET_HDR = sizeof(struct virtio_net_hdr),
     MAX_IP = 65535, /* a GSO super-segment is one IPv4 packet: its total length */
+    MAX_HDR = 120,  /* IPv4 and TCP headers, options and all */
     TCP_FIN = 0x01,
     TCP_PSH = 0x08,
     TCP_CWR = 0x80,
@@ -42,7 +43,6 @@ struct sf_tun {
     char name[IFNAMSIZ];
     sf_tun_stats stats;
     uint8_t rbuf[VNET_HDR + MAX_IP]; /* one read */
-    uint8_t seg[MAX_IP];             /* one wire segment split off a super-segment */
     /* segments sent back to back, held to go in one write as a GSO
      * super-segment (the kernel splits it: one write and one trip up its
      * stack instead of one per segment) */
@@ -171,9 +171,11 @@ static int receive(sf_tun *tun, const uint8_t *pkt, size_t n, bool trusted)
  * the kernel's to vouch for (`trusted`: NEEDS_CSUM, the local kernel's
  * GSO, or DATA_VALID); otherwise the super-segment's own is verified once
  * here, and if it fails every wire segment goes to the net unverified, to
- * be dropped as the corrupt data it carries. Returns how many the net
- * took. */
-static int split_tcp4(sf_tun *tun, const uint8_t *pkt, size_t n, size_t mss, bool trusted)
+ * be dropped as the corrupt data it carries. Each wire segment is built in
+ * place, its headers written just before its payload over bytes the net
+ * has copied already (the previous segment's): no copy of the payload
+ * here. Returns how many the net took. */
+static int split_tcp4(sf_tun *tun, uint8_t *pkt, size_t n, size_t mss, bool trusted)
 {
     size_t ihl = (size_t)(pkt[0] & 15) * 4, tot = n >= 4 ? sf_get16(pkt + 2) : 0;
     if (tot < n) n = tot;
@@ -183,17 +185,17 @@ static int split_tcp4(sf_tun *tun, const uint8_t *pkt, size_t n, size_t mss, boo
     if (hdr > n) return receive(tun, pkt, n, false);
     sf_seg whole;
     if (!trusted) trusted = sf_wire_parse(pkt, n, &whole, NULL) == 0;
-    const uint8_t *tcp = pkt + ihl;
-    uint32_t seq = sf_get32(tcp + 4);
-    uint16_t id = sf_get16(pkt + 4);
+    uint8_t head[MAX_HDR]; /* the super-segment's headers: the first segment's go */
+    memcpy(head, pkt, hdr);
+    uint32_t seq = sf_get32(head + ihl + 4);
+    uint16_t id = sf_get16(head + 4);
     size_t payload = n - hdr;
     int taken = 0;
     tun->stats.rx_super++;
     for (size_t off = 0, k = 0; off < payload || k == 0; off += mss, k++) {
         size_t len = payload - off < mss ? payload - off : mss;
-        uint8_t *out = tun->seg, *t = out + ihl;
-        memcpy(out, pkt, hdr);
-        memcpy(out + hdr, pkt + hdr + off, len);
+        uint8_t *out = pkt + off, *t = out + ihl; /* its payload starts at pkt + hdr + off */
+        memcpy(out, head, hdr);
         sf_put16(out + 2, (uint16_t)(hdr + len));
         sf_put16(out + 4, (uint16_t)(id + k));
         sf_wire_fill_ip_checksum(out);
