@@ -51,7 +51,10 @@ static void drop_oldest(sf_trace *t)
     t->first = t->chunk0 * SF_TRACE_CHUNK;
     if (t->numbered < t->first) t->numbered = t->first; /* (numbering failed: out of memory) */
     /* texts are stored in the order of their records: the kept ones start
-     * at the first kept record's text */
+     * at the first kept record's text (none stored: nothing to look for,
+     * and a walk over every kept record at each chunk dropped would make a
+     * long run's trace cost grow with its limit) */
+    if (t->arena_len == 0) return;
     size_t base = t->arena_len;
     for (size_t i = t->first; i < t->n; i++) {
         const sf_trace_rec *r = sf_trace_at(t, (long)i);

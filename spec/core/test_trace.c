@@ -93,9 +93,31 @@ static void test_limit(void)
     sf_trace_free(&t);
 }
 
+/* With a limit, records without text (segments) past a note: the note's
+ * text goes with its chunk, the arena is empty after, and a later note's
+ * text is right (a drop with nothing stored looks at no record). */
+static void test_limit_without_texts(void)
+{
+    sf_trace t;
+    sf_trace_init(&t);
+    sf_trace_set_limit(&t, 100);
+    sf_trace_text(&t, sf_trace_add(&t, SF_TR_NOTE, 0), "first", 5);
+    for (int i = 1; i < 10000; i++)
+        CHECK(sf_trace_add(&t, SF_TR_SEG, (uint64_t)i) == i);
+    CHECK(t.arena_len == 0 && sf_trace_at(&t, 0) == NULL);
+    long k = sf_trace_add(&t, SF_TR_NOTE, 10000);
+    sf_trace_text(&t, k, "later", 5);
+    for (int i = 0; i < 300; i++) /* a chunk older than the note's goes */
+        sf_trace_add(&t, SF_TR_SEG, (uint64_t)(10001 + i));
+    const sf_trace_rec *r = sf_trace_at(&t, k);
+    CHECK(r && r->text_len == 5 && memcmp(t.arena + r->text_off, "later", 5) == 0);
+    sf_trace_free(&t);
+}
+
 int main(void)
 {
     test_relative_numbers();
     test_limit();
+    test_limit_without_texts();
     return check_report("trace");
 }
