@@ -2,6 +2,7 @@
  *
  *   synfin [--seed N] [--trace] [--svg FILE] [--pcap FILE] [--quiet] script.lua [args...]
  *   synfin --version
+ *   synfin --settings
  *
  * The synfin.core module is linked in; the Lua modules are found next to the
  * sources (a build tree) or where they were installed. Exit status 1 when the
@@ -10,6 +11,7 @@
  * script's (its global arg, as lua(1) sets it). */
 #define _POSIX_C_SOURCE 200809L /* readlink */
 #include "../core/synfin.h"
+#include "settings_doc.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -109,7 +111,9 @@ static void usage(FILE *to)
     fputs("usage: synfin [OPTIONS] SCRIPT.lua [ARGS...]\n"
           "       synfin -i\n"
           "       synfin --version\n"
-          "       synfin --pkt SCRIPT.pkt|DIR [--target tun|sim] [--tolerance_usecs N]\n"
+          "       synfin --settings\n"
+          "       synfin --pkt SCRIPT.pkt|DIR [--target tun|sim] [--profile P] [--tolerance_usecs "
+          "N]\n"
           "                    [-j N] [--junit FILE]  (packetdrill scripts: synfin --pkt -h)\n"
           "       synfin --pkt SCRIPT.pkt --to-lua [--target sim|tun] [-o OUT.lua]\n"
           "Runs a synfin scenario script; exits 1 if it fails.\n"
@@ -126,6 +130,7 @@ static void usage(FILE *to)
           "  -i            interactive: a Lua prompt with a net and two hosts ready\n"
           "                (after the script, if one is given)\n"
           "  --version     print the version\n"
+          "  --settings    print the table of host settings (Markdown, as in the README)\n"
           "Options come before the script; the arguments after it are the script's.\n",
           to);
 }
@@ -246,6 +251,9 @@ int main(int argc, char **argv)
             break;
         } else if (strcmp(a, "--version") == 0) {
             printf("synfin %s\n", SF_VERSION);
+            return 0;
+        } else if (strcmp(a, "--settings") == 0) {
+            sf_settings_print_markdown(stdout);
             return 0;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);

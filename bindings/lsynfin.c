@@ -1,6 +1,7 @@
 /* lsynfin.c - the Lua 5.4 module synfin.core: a thin mapping of the sim
  * driver and its connections to userdata. No protocol logic lives here; the
- * scenario API users touch is lua/synfin/init.lua.
+ * scenario API users touch is the module synfin (lua/synfin/init.lua and the
+ * modules it assembles).
  *
  * Objects follow luv's habits: a metatable per type; expected
  * failures return nil, message, code; wrong arguments raise. A connection
@@ -13,6 +14,7 @@
 #include "../core/io/raw.h"
 #include "../core/io/tun.h"
 #include "../core/rand.h"
+#include "../core/settings.h"
 #include "../core/synfin.h"
 #include "lsynfin.h"
 
@@ -108,18 +110,18 @@ static sf_stack *check_stack(lua_State *L, lsim *s, int host)
     return st;
 }
 
-static uint32_t check_addr(lua_State *L, int idx)
+static sf_addr check_addr(lua_State *L, int idx)
 {
-    uint32_t a;
+    sf_addr a;
     if (sf_addr_parse(luaL_checkstring(L, idx), &a) != 0)
-        luaL_argerror(L, idx, "an IPv4 address such as \"192.0.2.1\" expected");
+        luaL_argerror(L, idx,
+                      "an IPv4 or IPv6 address such as \"192.0.2.1\" or \"2001:db8::1\" expected");
     return a;
 }
 
 /* ---- values from Lua: every one range-checked where it enters ------------------ */
 
-#define TIME_MAX_S 1e9  /* any time in seconds: about 31 years, microseconds in a uint64 */
-#define RTO_MAX_S  3600 /* RTOs: the core keeps them as microseconds in a uint32 */
+#define TIME_MAX_S 1e9 /* any time in seconds: about 31 years, microseconds in a uint64 */
 
 /* The value at idx as an error message shows it: 70000, nan, "x", a table. */
 static const char *shown(lua_State *L, int idx)
@@ -196,144 +198,161 @@ static uint16_t check_port(lua_State *L, int idx, int allow_zero)
 }
 
 /* The ISN key from a seed and an address, so that a sim is deterministic. */
-static void derive_secret(sf_config *cfg, uint64_t seed, uint32_t addr)
+/* (an IPv4 address as its 32 bits, as before IPv6; an IPv6 one folded) */
+static uint64_t addr_seed(sf_addr a)
 {
-    uint64_t x = seed ^ ((uint64_t)addr << 17);
+    if (sf_addr_is_v4(a)) return sf_addr_v4_of(a);
+    uint64_t hi, lo;
+    memcpy(&hi, a.b, 8);
+    memcpy(&lo, a.b + 8, 8);
+    return hi ^ lo;
+}
+
+static void derive_secret(sf_config *cfg, uint64_t seed, uint64_t addr)
+{
+    uint64_t x = seed ^ (addr << 17);
     for (size_t i = 0; i < sizeof cfg->secret; i += 8) {
         uint64_t v = sf_splitmix64(&x);
         memcpy(cfg->secret + i, &v, 8);
     }
 }
 
-/* Reads a table of settings into a config; unknown keys raise, so that a
- * typo is never silently ignored, and so do values out of their range. */
-static void read_config(lua_State *L, int idx, sf_config *cfg)
+/* Reads the value at idx as the setting s (core/settings.c describes it:
+ * its type, range and rule), into cfg; a value of another type, out of its
+ * range or against its rule raises, naming the setting and the value. */
+static void read_setting(lua_State *L, int idx, const sf_setting *s, sf_config *cfg)
+{
+    uint64_t v = 0;
+    switch (s->type) {
+    case SF_SETTING_PROFILE: return; /* read_config applies it first */
+    case SF_SETTING_SECRET: {
+        /* the ISN key: 16 bytes, or an integer spread over them */
+        size_t n = 0;
+        const char *key = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &n) : NULL;
+        if (key && n == sizeof cfg->secret)
+            memcpy(cfg->secret, key, n);
+        else if (lua_isinteger(L, idx))
+            derive_secret(cfg, (uint64_t)lua_tointeger(L, idx), 0);
+        else
+            script_error(L, "synfin: setting '%s' must be a 16-byte string or an integer, got %s",
+                         s->name, shown(L, idx));
+        return;
+    }
+    case SF_SETTING_KEEPALIVE:
+        v = lua_isboolean(L, idx) ? sf_setting_bool_value(s, lua_toboolean(L, idx))
+                                  : check_time_in(L, idx, "setting", s->name, s->hi);
+        break;
+    case SF_SETTING_TIME: v = check_time_in(L, idx, "setting", s->name, s->hi); break;
+    case SF_SETTING_BOOL:
+        v = sf_setting_bool_value(s, check_bool(L, idx, "setting", s->name));
+        break;
+    case SF_SETTING_CHOICE: v = (uint64_t)check_choice(L, idx, s->name, s->choices); break;
+    case SF_SETTING_INT:
+    case SF_SETTING_ISN:
+        v = (uint64_t)check_int_in(L, idx, "setting", s->name, (lua_Integer)s->lo,
+                                   (lua_Integer)s->hi);
+        break;
+    }
+    const char *wrong = sf_setting_set(s, cfg, v);
+    if (wrong) script_error(L, "synfin: setting '%s' %s, got %s", s->name, wrong, shown(L, idx));
+}
+
+/* Raises that setting s does not apply where it was given (an SF_AT_*
+ * bit), naming where it does: given there, it would be silently ignored. */
+static void wrong_place(lua_State *L, const sf_setting *s, unsigned given)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } PLACES[] = {{SF_AT_HOST, "net:host"},
+                  {SF_AT_LISTEN, "listen"},
+                  {SF_AT_CONNECT, "connect"},
+                  {SF_AT_SET, "c:set"}};
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    const char *here = "?";
+    for (size_t i = 0, n = 0; i < sizeof PLACES / sizeof PLACES[0]; i++) {
+        if (given & PLACES[i].bit) here = PLACES[i].name;
+        if (!(s->where & PLACES[i].bit)) continue;
+        if (n++) luaL_addstring(&b, ", ");
+        luaL_addstring(&b, PLACES[i].name);
+    }
+    luaL_pushresult(&b);
+    script_error(L, "synfin: setting '%s' is not for %s: it applies to %s", s->name, here,
+                 lua_tostring(L, -1));
+}
+
+/* Reads a table of settings given at `where` (an SF_AT_* mask) into a
+ * config; unknown keys raise, so that a typo is never silently ignored, and
+ * so do values out of their range and settings that do not apply there. */
+static void read_config(lua_State *L, int idx, sf_config *cfg, unsigned where)
 {
     if (lua_isnoneornil(L, idx)) return;
     luaL_checktype(L, idx, LUA_TTABLE);
     idx = lua_absindex(L, idx);
-    /* a profile first (core/profile.c has its values), so that the
-     * settings given beside it win over it */
-    if (lua_getfield(L, idx, "profile") != LUA_TNIL) {
-        static const char *const opts[] = {"linux", "freebsd", "rfc", NULL};
-        sf_policy_profile(&cfg->policy, (sf_profile)check_choice(L, -1, "profile", opts));
-    }
+    /* a profile first, so that the settings given beside it win over it */
+    const sf_setting *profile = sf_setting_find("profile");
+    if (lua_getfield(L, idx, "profile") != LUA_TNIL)
+        sf_setting_set(profile, cfg, (uint64_t)check_choice(L, -1, "profile", profile->choices));
     lua_pop(L, 1);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-        sf_policy *p = &cfg->policy;
-        if (strcmp(k, "profile") == 0)
-            ; /* done above */
-        else if (strcmp(k, "msl") == 0)
-            p->msl = check_time_in(L, -1, "setting", k, TIME_MAX_S);
-        else if (strcmp(k, "rto") == 0)
-            p->rto_initial = check_time_in(L, -1, "setting", k, RTO_MAX_S);
-        else if (strcmp(k, "rto_min") == 0)
-            p->rto_min = check_time_in(L, -1, "setting", k, RTO_MAX_S);
-        else if (strcmp(k, "rto_max") == 0)
-            p->rto_max = check_time_in(L, -1, "setting", k, RTO_MAX_S);
-        else if (strcmp(k, "retries") == 0)
-            p->max_retries = (uint32_t)check_int_in(L, -1, "setting", k, 0, UINT32_MAX);
-        else if (strcmp(k, "syn_retries") == 0)
-            p->syn_retries = (uint32_t)check_int_in(L, -1, "setting", k, 0, UINT32_MAX);
-        else if (strcmp(k, "rcv_buf") == 0) /* more than window scaling can announce is waste */
-            p->rcv_buf = (uint32_t)check_int_in(L, -1, "setting", k, 1, 1 << 30);
-        else if (strcmp(k, "snd_buf") == 0)
-            p->snd_buf = (uint32_t)check_int_in(L, -1, "setting", k, 1, 1 << 30);
-        else if (strcmp(k, "mss") == 0)
-            p->mss = (uint16_t)check_int_in(L, -1, "setting", k, 64, 1460);
-        else if (strcmp(k, "min_snd_mss") == 0)
-            p->min_snd_mss = (uint16_t)check_int_in(L, -1, "setting", k, 1, 1460);
-        else if (strcmp(k, "quiet_time") == 0)
-            cfg->quiet_time = check_time_in(L, -1, "setting", k, TIME_MAX_S);
-        else if (strcmp(k, "mtu") == 0)
-            cfg->mtu = (uint16_t)check_int_in(L, -1, "setting", k, 576, 1540);
-        else if (strcmp(k, "backlog") == 0)
-            cfg->backlog = (uint16_t)check_int_in(L, -1, "setting", k, 0, 65535);
-        else if (strcmp(k, "delayed_ack") == 0) {
-            p->delayed_ack = check_time_in(L, -1, "setting", k, TIME_MAX_S);
-            if (p->delayed_ack >= 500000)
-                script_error(L,
-                             "synfin: setting 'delayed_ack' must be below 0.5 s (MUST-40), got %s",
-                             shown(L, -1));
-        } else if (strcmp(k, "congestion_control") == 0) {
-            static const char *const opts[] = {"none", "newreno", "cubic", NULL};
-            p->congestion_control = (uint8_t)check_choice(L, -1, k, opts);
-        } else if (strcmp(k, "initial_window") == 0)
-            p->initial_window = (uint8_t)check_int_in(L, -1, "setting", k, 0, 100);
-        else if (strcmp(k, "nagle") == 0)
-            p->nagle = (uint8_t)check_bool(L, -1, "setting", k);
-        else if (strcmp(k, "nagle_variant") == 0) {
-            static const char *const opts[] = {"rfc", "minshall", NULL};
-            p->nagle_variant = (uint8_t)check_choice(L, -1, k, opts);
-        } else if (strcmp(k, "rcv_after_close") == 0) {
-            static const char *const opts[] = {"keep", "reset", NULL};
-            p->rcv_after_close = (uint8_t)check_choice(L, -1, k, opts);
-        } else if (strcmp(k, "tail_loss_probe") == 0)
-            p->tail_loss_probe = (uint8_t)check_bool(L, -1, "setting", k);
-        else if (strcmp(k, "sack") == 0)
-            p->sack = (uint8_t)check_bool(L, -1, "setting", k);
-        else if (strcmp(k, "timestamps") == 0)
-            p->timestamps = (uint8_t)check_bool(L, -1, "setting", k);
-        else if (strcmp(k, "window_scaling") == 0)
-            p->window_scaling = (uint8_t)check_bool(L, -1, "setting", k);
-        else if (strcmp(k, "r1") == 0)
-            p->r1 = (uint32_t)check_int_in(L, -1, "setting", k, 0, UINT32_MAX);
-        else if (strcmp(k, "soft_errors") == 0)
-            p->soft_errors = (uint8_t)check_bool(L, -1, "setting", k);
-        else if (strcmp(k, "ttl") == 0)
-            p->ttl = (uint8_t)check_int_in(L, -1, "setting", k, 1, 255);
-        else if (strcmp(k, "tos") == 0)
-            p->tos = (uint8_t)check_int_in(L, -1, "setting", k, 0, 255);
-        else if (strcmp(k, "user_timeout") == 0)
-            p->user_timeout = check_time_in(L, -1, "setting", k, TIME_MAX_S);
-        else if (strcmp(k, "keepalive") == 0)
-            /* true: the RFC's default of two hours (MUST-25) */
-            p->keepalive = lua_isboolean(L, -1) ? (lua_toboolean(L, -1) ? 7200000000ULL : 0)
-                                                : check_time_in(L, -1, "setting", k, TIME_MAX_S);
-        else if (strcmp(k, "keepalive_interval") == 0)
-            p->keepalive_interval = check_time_in(L, -1, "setting", k, TIME_MAX_S);
-        else if (strcmp(k, "keepalive_probes") == 0)
-            p->keepalive_probes = (uint32_t)check_int_in(L, -1, "setting", k, 0, UINT32_MAX);
-        else if (strcmp(k, "fin_wait_2_timeout") == 0)
-            p->fin_wait_2_timeout = check_time_in(L, -1, "setting", k, TIME_MAX_S);
-        else if (strcmp(k, "challenge_ack_limit") == 0)
-            cfg->challenge_ack_limit = (uint32_t)check_int_in(L, -1, "setting", k, 0, UINT32_MAX);
-        else if (strcmp(k, "rst_in_time_wait") == 0) {
-            static const char *const opts[] = {"close", "ignore", NULL};
-            p->rst_in_time_wait = (uint8_t)check_choice(L, -1, k, opts);
-        } else if (strcmp(k, "syn_cookies") == 0) {
-            static const char *const opts[] = {"auto", "always", "never", NULL};
-            p->syn_cookies = (uint8_t)check_choice(L, -1, k, opts);
-        } else if (strcmp(k, "ecn") == 0) {
-            static const char *const opts[] = {"off", "accept", "on", NULL};
-            p->ecn = (uint8_t)check_choice(L, -1, k, opts);
-        } else if (strcmp(k, "syn_in_time_wait") == 0) {
-            static const char *const opts[] = {"reopen", "challenge", NULL};
-            p->syn_in_time_wait = (uint8_t)check_choice(L, -1, k, opts);
-        } else if (strcmp(k, "secret") == 0) {
-            /* the ISN key: 16 bytes, or an integer spread over them */
-            size_t n = 0;
-            const char *key = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
-            if (key && n == sizeof cfg->secret)
-                memcpy(cfg->secret, key, n);
-            else if (lua_isinteger(L, -1))
-                derive_secret(cfg, (uint64_t)lua_tointeger(L, -1), 0);
-            else
-                script_error(L,
-                             "synfin: setting 'secret' must be a 16-byte string or an integer, "
-                             "got %s",
-                             shown(L, -1));
-        } else if (strcmp(k, "isn") == 0) {
-            cfg->fixed_isn = 1;
-            cfg->isn = (uint32_t)check_int_in(L, -1, "setting", k, 0, UINT32_MAX);
-        } else
-            script_error(L, "synfin: unknown setting '%s'", k);
+        const sf_setting *s = sf_setting_find(k);
+        if (!s) script_error(L, "synfin: unknown setting '%s'", k);
+        if (!(s->where & where)) wrong_place(L, s, where);
+        read_setting(L, -1, s, cfg);
         lua_pop(L, 1);
     }
-    if (cfg->policy.rto_min == 0 || cfg->policy.rto_min > cfg->policy.rto_max)
-        script_error(L, "synfin: setting 'rto_min' must be above 0 and at most rto_max");
+    const char *wrong = sf_policy_check(&cfg->policy);
+    if (wrong) script_error(L, "synfin: %s", wrong);
+}
+
+/* synfin.core.settings() -> { { name, type, unit, where = { host, listen,
+ * connect, ["c:set"] }, lo, hi, choices, doc }, ... }: the table of settings
+ * (core/settings.c), in order, for the Lua layer's option checks. */
+static int l_settings(lua_State *L)
+{
+    static const char *const TYPES[] = {"time",      "integer", "boolean", "choice",
+                                        "keepalive", "secret",  "isn",     "profile"};
+    size_t n;
+    const sf_setting *all = sf_settings(&n);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        const sf_setting *s = &all[i];
+        lua_createtable(L, 0, 8);
+        lua_pushstring(L, s->name);
+        lua_setfield(L, -2, "name");
+        lua_pushstring(L, TYPES[s->type]);
+        lua_setfield(L, -2, "type");
+        lua_pushstring(L, s->unit);
+        lua_setfield(L, -2, "unit");
+        lua_pushstring(L, s->doc);
+        lua_setfield(L, -2, "doc");
+        if (s->type == SF_SETTING_TIME || s->type == SF_SETTING_INT ||
+            s->type == SF_SETTING_KEEPALIVE || s->type == SF_SETTING_ISN) {
+            lua_pushnumber(L, s->lo);
+            lua_setfield(L, -2, "lo");
+            lua_pushnumber(L, s->hi);
+            lua_setfield(L, -2, "hi");
+        }
+        if (s->choices) {
+            lua_newtable(L);
+            for (int c = 0; s->choices[c]; c++) {
+                lua_pushstring(L, s->choices[c]);
+                lua_rawseti(L, -2, c + 1);
+            }
+            lua_setfield(L, -2, "choices");
+        }
+        lua_newtable(L);
+        for (size_t w = 0; w < sizeof sf_setting_places / sizeof sf_setting_places[0]; w++) {
+            lua_pushboolean(L, (s->where & sf_setting_places[w].bit) != 0);
+            lua_setfield(L, -2, sf_setting_places[w].name);
+        }
+        lua_setfield(L, -2, "where");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
 }
 
 /* ---- callbacks: who runs, and for how long ---------------------------------------- */
@@ -371,12 +390,22 @@ typedef struct frame {
     double budget_end;         /* when its budget runs out; HUGE_VAL: no budget */
     double run_end;            /* when the scenario's time limit does; HUGE_VAL: none */
     double budget, time_limit; /* seconds, for the messages */
-    lua_State *thread;         /* where its count hook is; NULL: none installed */
+    lua_State *thread;         /* where it set its count hook; NULL: none set */
+    lua_State *shared;         /* where it found frame_hook set already; NULL: not */
     lua_Hook old_hook;         /* the thread's hook before it, put back after */
     int old_mask, old_count;
 } frame;
 
-static const char frames_key = 0; /* the registry's light userdata: the innermost frame */
+static const char state_key = 0; /* the registry's light userdata: the lsf_state */
+
+/* The state's lsf_state: every net keeps a pointer to it (lsim.state). */
+static lsf_state *state_of(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &state_key);
+    lsf_state *st = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return st;
+}
 
 /* The frame's name, written when first asked. */
 static const char *frame_what(frame *f)
@@ -402,24 +431,10 @@ static double mono_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static frame *frames_top(lua_State *L)
-{
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &frames_key);
-    frame *f = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    return f;
-}
-
-static void set_frames_top(lua_State *L, frame *f)
-{
-    lua_pushlightuserdata(L, f);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &frames_key);
-}
-
 /* The innermost frame of the net s, or NULL when none of its callbacks runs. */
-static frame *busy_frame(lua_State *L, const lsim *s)
+static frame *busy_frame(const lsim *s)
 {
-    for (frame *f = s->busy ? frames_top(L) : NULL; f; f = f->outer)
+    for (frame *f = s->busy ? s->state->top : NULL; f; f = f->outer)
         if (f->s == s) return f;
     return NULL;
 }
@@ -429,7 +444,8 @@ static frame *busy_frame(lua_State *L, const lsim *s)
  * loop) cannot go on. */
 static void frame_hook(lua_State *L, lua_Debug *ar)
 {
-    frame *f = frames_top(L);
+    lsf_state *st = state_of(L); /* (every FRAME_CHECK instructions: a lookup is fine) */
+    frame *f = st ? st->top : NULL;
     if (!f) {
         lua_sethook(L, NULL, 0, 0); /* a coroutine made in a callback, run after it */
         return;
@@ -457,11 +473,17 @@ static void frame_hook(lua_State *L, lua_Debug *ar)
 
 /* Enters a frame for a callback of the net s that runs on `thread`, named
  * f->what or by f->describe (set by the caller), of a kind that outlives the
- * frame (a literal). Nothing here raises: frame_leave must follow. */
-static void frame_enter(lua_State *L, frame *f, lsim *s, lua_State *thread, const char *kind)
+ * frame (a literal). Nothing here raises: frame_leave must follow.
+ *
+ * The count hook is set only where the thread has none: a callback run
+ * inside another's, or inside sim:step (which sets it once for all the
+ * callbacks of a step: a hook runs on every segment), finds frame_hook
+ * there already, and frame_hook reads the innermost frame's deadlines. */
+static void frame_enter(frame *f, lsim *s, lua_State *thread, const char *kind)
 {
-    f->outer = frames_top(L);
-    set_frames_top(L, f); /* no allocation: the key is there since luaopen */
+    lsf_state *st = s->state;
+    f->outer = st->top;
+    st->top = f;
     f->s = s;
     f->kind = kind;
     f->started = mono_now();
@@ -475,23 +497,31 @@ static void frame_enter(lua_State *L, frame *f, lsim *s, lua_State *thread, cons
         f->time_limit = o->time_limit;
     }
     f->thread = NULL;
+    f->shared = NULL;
     f->old_hook = lua_gethook(thread);
-    f->old_mask = lua_gethookmask(thread);
-    f->old_count = lua_gethookcount(thread);
-    int bounded = f->budget_end < HUGE_VAL || f->run_end < HUGE_VAL;
-    if (bounded && (!f->old_hook || f->old_hook == frame_hook)) {
+    if (f->old_hook == frame_hook) {
+        f->shared = thread;
+    } else if (!f->old_hook && (f->budget_end < HUGE_VAL || f->run_end < HUGE_VAL)) {
+        f->old_mask = lua_gethookmask(thread);
+        f->old_count = lua_gethookcount(thread);
         f->thread = thread;
         lua_sethook(thread, frame_hook, LUA_MASKCOUNT, FRAME_CHECK);
     }
     s->busy++;
 }
 
-static void frame_leave(lua_State *L, frame *f)
+static void frame_leave(frame *f)
 {
     if (f->thread) lua_sethook(f->thread, f->old_hook, f->old_mask, f->old_count);
+    /* a deadline passed in this frame made the shared hook fire at every
+     * instruction: back to every FRAME_CHECK for the outer ones */
+    if (f->shared && lua_gethookcount(f->shared) != FRAME_CHECK &&
+        lua_gethook(f->shared) == frame_hook)
+        lua_sethook(f->shared, frame_hook, LUA_MASKCOUNT, FRAME_CHECK);
     f->s->busy--;
-    if (f->outer) f->outer->budget_end += mono_now() - f->started; /* not the outer's time */
-    set_frames_top(L, f->outer);
+    if (f->outer && f->outer->budget_end < HUGE_VAL) /* not the outer's time */
+        f->outer->budget_end += mono_now() - f->started;
+    f->s->state->top = f->outer;
 }
 
 /* ---- the net -------------------------------------------------------------------- */
@@ -502,6 +532,8 @@ static int l_sim_new(lua_State *L)
     lsim *s = lua_newuserdatauv(L, sizeof *s, 1);
     memset(s, 0, sizeof *s);
     s->errors = LUA_NOREF;
+    s->state = state_of(L);
+    s->serial = ++s->state->nets;
     luaL_setmetatable(L, SIM_MT);
     lua_newtable(L); /* its connections' userdata, weak in the values */
     lua_newtable(L);
@@ -525,7 +557,7 @@ static int l_sim_new(lua_State *L)
  * script asked for) would pull the net from under it. */
 static void check_not_busy(lua_State *L, lsim *s, const char *doing)
 {
-    frame *f = busy_frame(L, s);
+    frame *f = busy_frame(s);
     if (f)
         script_error(L, "synfin: %s inside %s: the net is running it; do it after net:run returns",
                      doing, frame_what(f));
@@ -567,7 +599,7 @@ static int l_sim_gc(lua_State *L)
 static int l_sim_link(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
-    sf_link link = {check_time_in(L, 2, "setting", "latency", TIME_MAX_S), 0, 0};
+    sf_link link = {.latency = check_time_in(L, 2, "setting", "latency", TIME_MAX_S)};
     if (!lua_isnoneornil(L, 3)) {
         link.loss = lua_tonumber(L, 3);
         if (lua_type(L, 3) != LUA_TNUMBER || !(link.loss >= 0 && link.loss <= 1))
@@ -580,29 +612,91 @@ static int l_sim_link(lua_State *L)
             script_error(L, "synfin: setting 'mark' must be a probability in 0..1, got %s",
                          shown(L, 4));
     }
+    /* the bottleneck: bits per second (up to 100 Gbit/s), packets */
+    if (!lua_isnoneornil(L, 5))
+        link.rate = (uint64_t)check_int_in(L, 5, "setting", "rate", 1000, 100000000000LL);
+    if (!lua_isnoneornil(L, 6))
+        link.queue = (uint32_t)check_int_in(L, 6, "setting", "queue", 1, 1000000);
+    if (!lua_isnoneornil(L, 7))
+        link.threshold = (uint32_t)check_int_in(L, 7, "setting", "threshold", 1, 1000000);
     sf_sim_set_link(s->sim, &link);
     return 0;
 }
 
-/* sim:add_host(ip [, settings | false]) -> host index; false makes a bare peer */
+/* One address of a host, at the top of the stack, checked (idx names the
+ * argument in messages). */
+static sf_addr host_addr(lua_State *L, int idx)
+{
+    sf_addr a = {{0}};
+    if (lua_type(L, -1) != LUA_TSTRING || sf_addr_parse(lua_tostring(L, -1), &a) != 0)
+        luaL_argerror(L, idx,
+                      lua_pushfstring(L,
+                                      "an IPv4 or IPv6 address such as \"192.0.2.1\" or "
+                                      "\"2001:db8::1\" expected, got %s",
+                                      shown(L, -1)));
+    if (!sf_addr_is_unicast(a))
+        script_error(L,
+                     "synfin: a host cannot be at %s: not a unicast address (0.0.0.0/8, "
+                     "multicast 224.0.0.0/4 and 240.0.0.0/4 with the broadcast address, "
+                     "IPv6's unspecified :: and multicast ff00::/8 are no TCP endpoints, "
+                     "RFC 1122 §4.2.3.10, RFC 4291 §2.7)",
+                     lua_tostring(L, -1));
+    return a;
+}
+
+/* sim:add_host(ip | { ip, ... } [, settings | false]) -> host index; false
+ * makes a bare peer. A host may have several addresses, of both families. */
 static int l_sim_add_host(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
-    uint32_t addr = check_addr(L, 2);
-    if (!sf_addr_is_unicast(addr))
-        return script_error(L,
-                            "synfin: a host cannot be at %s: not a unicast address (0.0.0.0/8, "
-                            "multicast 224.0.0.0/4 and 240.0.0.0/4 with the broadcast address "
-                            "are no TCP endpoints, RFC 1122 §4.2.3.10)",
-                            lua_tostring(L, 2));
+    sf_addr addrs[SF_STACK_ADDRS];
+    size_t n = 0;
+    if (lua_istable(L, 2)) {
+        lua_Integer len = luaL_len(L, 2);
+        if (len < 1 || len > SF_STACK_ADDRS)
+            return script_error(L, "synfin: a host has 1 to %d addresses, got %d", SF_STACK_ADDRS,
+                                (int)len);
+        for (lua_Integer i = 1; i <= len; i++) {
+            lua_rawgeti(L, 2, i);
+            addrs[n++] = host_addr(L, 2);
+            lua_pop(L, 1);
+        }
+    } else {
+        luaL_checkstring(L, 2);
+        lua_pushvalue(L, 2);
+        addrs[n++] = host_addr(L, 2);
+        lua_pop(L, 1);
+    }
     sf_config cfg;
     sf_config_default(&cfg);
-    derive_secret(&cfg, s->seed, addr);
+    derive_secret(&cfg, s->seed, addr_seed(addrs[0]));
     int peer = lua_isboolean(L, 3) && !lua_toboolean(L, 3);
-    if (!peer) read_config(L, 3, &cfg);
-    int h = sf_sim_add_host(s->sim, addr, peer ? NULL : &cfg);
+    if (!peer) read_config(L, 3, &cfg, SF_AT_HOST);
+    for (size_t i = 0; i < n && !peer; i++)
+        if (!sf_addr_is_v4(addrs[i]) && cfg.mtu < 1280)
+            return script_error(L,
+                                "synfin: setting 'mtu' must be at least 1280 on a host with an "
+                                "IPv6 address (IPv6's minimum link MTU, RFC 8200 §5), got %d",
+                                (int)cfg.mtu);
+    int h = sf_sim_add_host(s->sim, addrs, n, peer ? NULL : &cfg);
     if (h < 0) return push_fail(L, h);
     lua_pushinteger(L, h + 1);
+    return 1;
+}
+
+/* sim:host_addrs(host) -> the host's addresses as text, canonical
+ * ("2001:db8::1"), the first first */
+static int l_sim_host_addrs(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    int host = check_host(L, s, 2);
+    size_t n;
+    const sf_addr *a = sf_sim_host_addrs(s->sim, host, &n);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lsf_push_addr(L, a[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
     return 1;
 }
 
@@ -631,7 +725,16 @@ static int l_sim_step(lua_State *L)
     check_not_busy(L, s, "moving the net's clock (a wait, net:step, net:run)");
     lua_Integer limit = luaL_checkinteger(L, 2);
     uint64_t until = limit < 0 ? 0 : (uint64_t)limit;
-    lua_pushboolean(L, s->rt ? sf_rt_step(s->rt, until) : sf_sim_step(s->sim, until));
+    /* the count hook that bounds the callbacks (see "callbacks"), set once
+     * for all those of the step rather than by each (nothing here raises) */
+    int hooked = 0;
+    if ((s->budget > 0 || s->run_deadline < HUGE_VAL) && !lua_gethook(L)) {
+        lua_sethook(L, frame_hook, LUA_MASKCOUNT, FRAME_CHECK);
+        hooked = 1;
+    }
+    int stepped = s->rt ? sf_rt_step(s->rt, until) : sf_sim_step(s->sim, until);
+    if (hooked && lua_gethook(L) == frame_hook) lua_sethook(L, NULL, 0, 0);
+    lua_pushboolean(L, stepped);
     return 1;
 }
 
@@ -654,6 +757,15 @@ static int l_sim_timeout(lua_State *L)
     return 1;
 }
 
+/* The IPv4 address at idx: the TUN and raw drivers carry IPv4 only (so far). */
+static uint32_t check_addr4(lua_State *L, int idx)
+{
+    sf_addr a = check_addr(L, idx);
+    if (!sf_addr_is_v4(a))
+        luaL_argerror(L, idx, "an IPv4 address expected: this driver carries IPv4 only");
+    return sf_addr_v4_of(a);
+}
+
 /* sim:tun(name, kernel_addr, prefix, mtu, offload) -> the kernel's host
  * index, the device's name; or nil, the reason. offload: nil (the default,
  * on), true or false (sf_tun_config). The net runs in real time from now. */
@@ -663,7 +775,7 @@ static int l_sim_tun(lua_State *L)
     check_not_busy(L, s, "opening a device");
     if (s->rt) return luaL_error(L, "the net has a device already");
     sf_tun_config cfg = {.name = luaL_optstring(L, 2, NULL),
-                         .kernel_addr = check_addr(L, 3),
+                         .kernel_addr = check_addr4(L, 3),
                          .prefix = (int)luaL_optinteger(L, 4, 24),
                          .mtu = (int)luaL_optinteger(L, 5, 0),
                          .offload = lua_isnoneornil(L, 6) ? 0
@@ -722,7 +834,7 @@ static int l_sim_raw(lua_State *L)
     const char *mac = luaL_optlstring(L, 4, NULL, &maclen);
     luaL_argcheck(L, !mac || maclen == 6, 4, "a MAC is 6 bytes");
     sf_raw_config cfg = {.interface = luaL_checkstring(L, 2),
-                         .peer_addr = check_addr(L, 3),
+                         .peer_addr = check_addr4(L, 3),
                          .mac = (const uint8_t *)mac,
                          .mtu = (int)luaL_optinteger(L, 5, 0)};
     char err[256] = "";
@@ -797,11 +909,14 @@ static int l_sim_pcap(lua_State *L)
     return 1;
 }
 
-/* sim:errors() -> the hook failures since the last call (a list of strings) */
+/* sim:errors() -> the hook failures since the last call (a list of
+ * strings), or nothing when there are none: it is asked after every event,
+ * so the common answer makes no table */
 static int l_sim_errors(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->errors);
+    if (lua_rawlen(L, -1) == 0) return 0;
     lua_newtable(L);
     lua_rawseti(L, LUA_REGISTRYINDEX, s->errors);
     return 1;
@@ -952,16 +1067,16 @@ static uint8_t seg_flag(lua_State *L, int t, const char *k)
     return (uint8_t)yes;
 }
 
-/* The address field k of the table at t (0 when absent). */
-static uint32_t seg_addr(lua_State *L, int t, const char *k)
+/* The address field k of the table at t (0.0.0.0 when absent). */
+static sf_addr seg_addr(lua_State *L, int t, const char *k)
 {
-    uint32_t a = 0;
+    sf_addr a = sf_addr_v4(0);
     lua_getfield(L, t, k);
     if (!lua_isnil(L, -1) &&
         (lua_type(L, -1) != LUA_TSTRING || sf_addr_parse(lua_tostring(L, -1), &a) != 0))
         script_error(L,
-                     "synfin: segment field '%s' must be an IPv4 address such as \"192.0.2.1\", "
-                     "got %s",
+                     "synfin: segment field '%s' must be an IPv4 or IPv6 address such as "
+                     "\"192.0.2.1\" or \"2001:db8::1\", got %s",
                      k, shown(L, -1));
     lua_pop(L, 1);
     return a;
@@ -1079,22 +1194,33 @@ static int l_sim_inject_icmp(lua_State *L)
     luaL_checktype(L, 3, LUA_TTABLE);
     sf_icmp m;
     memset(&m, 0, sizeof m);
-    m.type = (uint8_t)opt_field_int(L, 3, "ICMP field", "type", 3, 0, 255);
     m.code = (uint8_t)opt_field_int(L, 3, "ICMP field", "code", 0, 0, 255);
-    m.mtu = (uint16_t)opt_field_int(L, 3, "ICMP field", "mtu", 0, 0, UINT16_MAX);
+    m.mtu = (uint32_t)opt_field_int(L, 3, "ICMP field", "mtu", 0, 0, UINT32_MAX);
     m.q_sport = (uint16_t)opt_field_int(L, 3, "ICMP field", "q_sport", 0, 0, UINT16_MAX);
     m.q_dport = (uint16_t)opt_field_int(L, 3, "ICMP field", "q_dport", 0, 0, UINT16_MAX);
     m.q_seq = (uint32_t)opt_field_int(L, 3, "ICMP field", "q_seq", 0, 0, UINT32_MAX);
     static const char *const addrs[] = {"src", "dst", "q_src", "q_dst"};
-    uint32_t *slots[] = {&m.saddr, &m.daddr, &m.q_saddr, &m.q_daddr};
+    sf_addr *slots[] = {&m.saddr, &m.daddr, &m.q_saddr, &m.q_daddr};
     for (int i = 0; i < 4; i++) {
         lua_getfield(L, 3, addrs[i]);
         if (!lua_isnil(L, -1) &&
             (lua_type(L, -1) != LUA_TSTRING || sf_addr_parse(lua_tostring(L, -1), slots[i]) != 0))
-            return script_error(L, "synfin: ICMP field '%s' must be an IPv4 address, got %s",
+            return script_error(L,
+                                "synfin: ICMP field '%s' must be an IPv4 or IPv6 address, got %s",
                                 addrs[i], shown(L, -1));
         lua_pop(L, 1);
     }
+    /* the message's family is its destination's: ICMPv6's destination
+     * unreachable is type 1 (RFC 4443 §3.1), IPv4's type 3 */
+    int v4 = sf_addr_is_v4(m.daddr);
+    m.type = (uint8_t)opt_field_int(L, 3, "ICMP field", "type", v4 ? 3 : 1, 0, 255);
+    if (v4 && m.mtu > UINT16_MAX)
+        return script_error(L, "synfin: ICMP field 'mtu' is 16 bits in IPv4 (RFC 1191), got %u",
+                            (unsigned)m.mtu);
+    if (v4 != sf_addr_is_v4(m.q_saddr) || v4 != sf_addr_is_v4(m.q_daddr) ||
+        (!sf_addr_is_zero(m.saddr) && v4 != sf_addr_is_v4(m.saddr)))
+        return script_error(L, "synfin: an ICMP message and the packet it quotes have addresses "
+                               "of one family, IPv4 or IPv6");
     int rc = sf_sim_inject_icmp(s->sim, host, &m);
     if (rc < 0) return push_fail(L, rc);
     lua_pushboolean(L, 1);
@@ -1196,8 +1322,8 @@ static int read_verdict(lua_State *L)
 static void describe_hook(const frame *f, char *out, size_t len)
 {
     const lhook *k = f->describe_ud;
-    char addr[16];
-    sf_addr_str(k->s->sim ? sf_sim_host_addr(k->s->sim, k->host) : 0, addr);
+    char addr[SF_ADDR_STRLEN] = "?";
+    if (k->s->sim) sf_addr_str(sf_sim_host_addr(k->s->sim, k->host), addr);
     snprintf(out, len, "hook %u (%s of %s)", f->describe_id,
              k->dir == SF_EGRESS ? "egress" : "ingress", addr);
 }
@@ -1209,7 +1335,7 @@ static void hook_frame_enter(lua_State *L, frame *f, lhook *k, const sf_hook_ctx
     f->describe = describe_hook;
     f->describe_ud = k;
     f->describe_id = ctx->hook_id;
-    frame_enter(L, f, k->s, L, "hook");
+    frame_enter(f, k->s, L, "hook");
 }
 
 /* A hook's `when` predicate (sf_hook.match), in a frame, with a view of the
@@ -1227,7 +1353,7 @@ static int hook_when(void *ud, const sf_hook_ctx *ctx)
     frame f;
     hook_frame_enter(L, &f, k, ctx);
     int rc = lua_pcall(L, 1, 1, top + 1);
-    frame_leave(L, &f);
+    frame_leave(&f);
     lsf_seg_expire(L, top + 2);
     k->s->L = L;
     int yes = rc == LUA_OK && lua_toboolean(L, -1);
@@ -1274,7 +1400,7 @@ static int hook_call(void *ud, const sf_hook_ctx *ctx, sf_verdict *v)
             bad = lua_pcall(L, 3, 0, 0) != LUA_OK;
         }
     }
-    frame_leave(L, &f);
+    frame_leave(&f);
     if (k->fn_takes_seg) lsf_seg_expire(L, seg); /* its payload is the trace's from now on */
     /* the hook may have called the net from a coroutine of its own, which
      * made that thread the net's: the next hook must not run on it once it
@@ -1418,9 +1544,9 @@ static int l_sim_call(lua_State *L)
     f.describe = NULL;
     snprintf(f.what, sizeof f.what, "%s", what);
     snprintf(f.kind_buf, sizeof f.kind_buf, "%s", kind); /* kind's string leaves the stack */
-    frame_enter(L, &f, s, L, f.kind_buf);
+    frame_enter(&f, s, L, f.kind_buf);
     int rc = lua_pcall(L, nargs, LUA_MULTRET, 2);
-    frame_leave(L, &f);
+    frame_leave(&f);
     lua_pushboolean(L, rc == LUA_OK);
     lua_replace(L, 3); /* where what was */
     return lua_gettop(L) - 2;
@@ -1439,10 +1565,10 @@ static int l_sim_resume(lua_State *L)
     frame f;
     f.describe = NULL;
     snprintf(f.what, sizeof f.what, "the scenario");
-    frame_enter(L, &f, s, co, "scenario");
+    frame_enter(&f, s, co, "scenario");
     int nres = 0;
     int rc = lua_resume(co, L, nargs, &nres);
-    frame_leave(L, &f);
+    frame_leave(&f);
     if (rc != LUA_OK && rc != LUA_YIELD) {
         lua_pushboolean(L, 0);
         lua_xmove(co, L, 1); /* the error */
@@ -1459,7 +1585,7 @@ static int l_sim_resume(lua_State *L)
 static int l_sim_busy(lua_State *L)
 {
     lsim *s = luaL_checkudata(L, 1, SIM_MT); /* a closed net runs nothing */
-    frame *f = busy_frame(L, s);
+    frame *f = busy_frame(s);
     if (!f) return 0;
     lua_pushstring(L, f->kind);
     lua_pushstring(L, frame_what(f));
@@ -1562,14 +1688,24 @@ static int l_sim_connections(lua_State *L)
     return 1;
 }
 
-/* sim:lookup(host, raddr, rport, lport) -> the connection with that 4-tuple
- * (or the listener of lport), held for Lua, or nil */
+/* The local address at idx, or the host's first of raddr's family. */
+static sf_addr opt_laddr(lua_State *L, int idx, lsim *s, int host, sf_addr raddr)
+{
+    return lua_isnoneornil(L, idx) ? sf_sim_host_addr_like(s->sim, host, raddr)
+                                   : check_addr(L, idx);
+}
+
+/* sim:lookup(host, raddr, rport, lport [, laddr]) -> the connection with
+ * that 4-tuple (or the listener of lport), held for Lua, or nil; laddr by
+ * default the host's first address of raddr's family */
 static int l_sim_lookup(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
     int host = check_host(L, s, 2);
     sf_stack *st = check_stack(L, s, host);
-    sf_conn *c = sf_stack_lookup(st, check_addr(L, 3), check_port(L, 5, 0), check_port(L, 4, 0));
+    sf_addr raddr = check_addr(L, 3);
+    sf_conn *c = sf_stack_lookup(st, opt_laddr(L, 6, s, host, raddr), raddr, check_port(L, 5, 0),
+                                 check_port(L, 4, 0));
     if (!c) return 0;
     push_conn(L, 1, s, host, c);
     return 1;
@@ -1591,15 +1727,17 @@ static int push_header(lua_State *L, lsim *s, const sf_conn *c, int idx)
     return 1;
 }
 
-/* sim:header(host, raddr, rport, lport [, flags]) -> what the connection
- * with that 4-tuple would send now (as conn:header), or nil when there is
- * none (a listener is none); the connection is not held */
+/* sim:header(host, raddr, rport, lport [, flags [, laddr]]) -> what the
+ * connection with that 4-tuple would send now (as conn:header), or nil when
+ * there is none (a listener is none); the connection is not held */
 static int l_sim_header(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
     int host = check_host(L, s, 2);
     sf_stack *st = check_stack(L, s, host);
-    sf_conn *c = sf_stack_lookup(st, check_addr(L, 3), check_port(L, 5, 0), check_port(L, 4, 0));
+    sf_addr raddr = check_addr(L, 3);
+    sf_conn *c = sf_stack_lookup(st, opt_laddr(L, 7, s, host, raddr), raddr, check_port(L, 5, 0),
+                                 check_port(L, 4, 0));
     if (!c || sf_conn_state(c) == SF_LISTEN) return 0;
     return push_header(L, s, c, 6);
 }
@@ -1620,12 +1758,14 @@ static int l_sim_listen(lua_State *L)
     int host = check_host(L, s, 2);
     sf_stack *st = check_stack(L, s, host);
     uint16_t port = check_port(L, 3, 0);
-    int backlog =
-        lua_isnoneornil(L, 4) ? 0 : (int)check_int_in(L, 4, "setting", "backlog", 0, 65535);
+    const sf_setting *b = sf_setting_find("backlog");
+    int backlog = lua_isnoneornil(L, 4) ? 0
+                                        : (int)check_int_in(L, 4, "setting", b->name,
+                                                            (lua_Integer)b->lo, (lua_Integer)b->hi);
     sf_config cfg;
     sf_config_default(&cfg);
     cfg.policy = sf_stack_config(st)->policy;
-    read_config(L, 5, &cfg); /* inherited by every connection it spawns */
+    read_config(L, 5, &cfg, SF_AT_LISTEN); /* inherited by every connection it spawns */
     int err;
     sf_conn *l = sf_listen(st, sf_sim_now(s->sim), port, backlog, &cfg.policy, &err);
     if (!l) return push_fail(L, err);
@@ -1633,21 +1773,26 @@ static int l_sim_listen(lua_State *L)
     return 1;
 }
 
-/* sim:connect(host, ip, port [, sport [, settings]]) -> conn */
+/* sim:connect(host, ip, port [, sport [, settings [, laddr]]]) -> conn;
+ * laddr nil: the host's first address of ip's family (MUST-44) */
 static int l_sim_connect(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
     int host = check_host(L, s, 2);
     sf_stack *st = check_stack(L, s, host);
-    uint32_t raddr = check_addr(L, 3);
+    sf_addr raddr = check_addr(L, 3);
+    sf_addr laddr;
+    int given = !lua_isnoneornil(L, 7);
+    if (given) laddr = check_addr(L, 7);
     uint16_t rport = check_port(L, 4, 0);
     uint16_t lport = lua_isnoneornil(L, 5) ? 0 : check_port(L, 5, 1);
     sf_config cfg;
     sf_config_default(&cfg);
     cfg.policy = sf_stack_config(st)->policy;
-    read_config(L, 6, &cfg); /* settings apply from the first SYN on */
+    read_config(L, 6, &cfg, SF_AT_CONNECT); /* settings apply from the first SYN on */
     int err;
-    sf_conn *c = sf_connect(st, sf_sim_now(s->sim), raddr, rport, lport, &cfg.policy, &err);
+    sf_conn *c = sf_connect(st, sf_sim_now(s->sim), given ? &laddr : NULL, raddr, rport, lport,
+                            &cfg.policy, &err);
     if (!c) return push_fail(L, err);
     sf_sim_flush(s->sim, host);
     push_conn(L, 1, s, host, c);
@@ -1834,14 +1979,36 @@ static int l_conn_set(lua_State *L)
     sf_config_default(&cfg);
     sf_policy before = *sf_conn_policy(lc->c);
     cfg.policy = before;
-    read_config(L, 2, &cfg);
-    /* these shape the connection when it is made: changing them later would
-     * be silently ignored, so it is refused */
-    if (cfg.policy.rcv_buf != before.rcv_buf || cfg.policy.snd_buf != before.snd_buf ||
-        cfg.policy.mss != before.mss || cfg.policy.window_scaling != before.window_scaling ||
-        cfg.policy.timestamps != before.timestamps)
-        return luaL_error(L, "rcv_buf, snd_buf, mss, window_scaling and timestamps are set when "
-                             "the connection is made (host, listen or connect settings)");
+    /* (those made with the connection are refused below, by name) */
+    read_config(L, 2, &cfg, SF_AT_SET | SF_AT_CONNECT);
+    /* some shape the connection when it is made (core/settings.c: not
+     * SF_AT_SET): changing them later would be silently ignored, so it is
+     * refused */
+    sf_config made;
+    made.policy = before;
+    size_t n, count = 0, listed = 0;
+    const sf_setting *all = sf_settings(&n);
+    int changed = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(all[i].where & SF_AT_SET) && (all[i].where & SF_AT_CONNECT)) {
+            changed |= sf_setting_get(&all[i], &cfg) != sf_setting_get(&all[i], &made);
+            count++;
+        }
+    if (changed) {
+        luaL_Buffer names; /* "rcv_buf, snd_buf, ... and timestamps" */
+        luaL_buffinit(L, &names);
+        for (size_t i = 0; i < n; i++)
+            if (!(all[i].where & SF_AT_SET) && (all[i].where & SF_AT_CONNECT)) {
+                if (listed > 0) luaL_addstring(&names, listed + 1 < count ? ", " : " and ");
+                luaL_addstring(&names, all[i].name);
+                listed++;
+            }
+        luaL_pushresult(&names);
+        return luaL_error(L,
+                          "%s are set when the connection is made (host, listen or connect "
+                          "settings)",
+                          lua_tostring(L, -1));
+    }
     sf_conn_set_policy(lc->c, sf_sim_now(lc->s->sim), &cfg.policy);
     return 0;
 }
@@ -1852,9 +2019,7 @@ static int l_conn_tbc(lua_State *L)
 {
     lconn *lc = luaL_checkudata(L, 1, CONN_MT);
     if (!lc->c || !lc->s->sim) return 0;
-    sf_state st = sf_conn_state(lc->c);
-    if (st == SF_LISTEN || st == SF_SYN_SENT || st == SF_SYN_RCVD || st == SF_ESTABLISHED ||
-        st == SF_CLOSE_WAIT) {
+    if (sf_state_can_close(sf_conn_state(lc->c))) {
         /* through the method, so that a close policy (set_close) decides */
         lua_getfield(L, 1, "close");
         lua_pushvalue(L, 1);
@@ -1873,15 +2038,14 @@ static int l_conn_tostring(lua_State *L)
         return 1;
     }
     sf_conn_info i;
-    char la[16], ra[16];
+    char la[SF_ENDPOINT_STRLEN], ra[SF_ENDPOINT_STRLEN];
     sf_conn_status(lc->c, &i);
-    sf_addr_str(i.laddr, la);
-    sf_addr_str(i.raddr, ra);
+    sf_endpoint_str(i.laddr, i.lport, la);
+    sf_endpoint_str(i.raddr, i.rport, ra);
     if (i.rport == 0)
-        lua_pushfstring(L, "<listener %s:%d %s>", la, (int)i.lport, sf_state_name(i.state));
+        lua_pushfstring(L, "<listener %s %s>", la, sf_state_name(i.state));
     else
-        lua_pushfstring(L, "<conn %s:%d -> %s:%d %s>", la, (int)i.lport, ra, (int)i.rport,
-                        sf_state_name(i.state));
+        lua_pushfstring(L, "<conn %s -> %s %s>", la, ra, sf_state_name(i.state));
     return 1;
 }
 
@@ -1917,6 +2081,7 @@ static int l_sizeof_conn(lua_State *L)
 static const luaL_Reg sim_methods[] = {{"close", l_sim_close},
                                        {"link", l_sim_link},
                                        {"add_host", l_sim_add_host},
+                                       {"host_addrs", l_sim_host_addrs},
                                        {"now", l_sim_now},
                                        {"next_time", l_sim_next_time},
                                        {"step", l_sim_step},
@@ -1936,6 +2101,7 @@ static const luaL_Reg sim_methods[] = {{"close", l_sim_close},
                                        {"trace_first", l_sim_trace_first},
                                        {"record", lsf_record},
                                        {"next_record", lsf_next_record},
+                                       {"next_state", lsf_next_state},
                                        {"trace_get", lsf_trace_get},
                                        {"inject", l_sim_inject},
                                        {"hook", l_sim_hook},
@@ -1986,7 +2152,11 @@ static void new_type(lua_State *L, const char *name, const luaL_Reg *methods, lu
 
 int luaopen_synfin_core(lua_State *L)
 {
-    set_frames_top(L, NULL); /* the key exists from now on: entering a frame allocates nothing */
+    if (!state_of(L)) { /* (loaded once per state, unless package.loaded forgets it) */
+        lsf_state *st = lua_newuserdatauv(L, sizeof *st, 0);
+        memset(st, 0, sizeof *st);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &state_key); /* lives as long as the state */
+    }
     new_type(L, SIM_MT, sim_methods, l_sim_gc);
     new_type(L, CONN_MT, conn_methods, l_conn_gc);
     lsf_views_open(L);
@@ -2003,6 +2173,8 @@ int luaopen_synfin_core(lua_State *L)
     lua_setfield(L, -2, "sizeof_conn");
     lua_pushcfunction(L, l_set_seg);
     lua_setfield(L, -2, "set_seg");
+    lua_pushcfunction(L, l_settings);
+    lua_setfield(L, -2, "settings");
     lua_pushliteral(L, SF_VERSION);
     lua_setfield(L, -2, "version");
     /* the conn metatable's method table, for the Lua layer to extend */

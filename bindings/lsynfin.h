@@ -16,11 +16,22 @@
 #define CONN_MT        "synfin.conn"
 #define SF_HOOK_PACKET 65600 /* the largest packet a hook may build */
 
+/* What the nets of one Lua state share (a userdata in its registry, made
+ * when synfin.core is loaded): the innermost frame of a callback that runs
+ * (lsynfin.c, "callbacks"), found from a net without a registry lookup on
+ * every hook call, and the serial number of the next net. */
 typedef struct {
-    sf_sim *sim; /* NULL once closed */
-    sf_tun *tun; /* a real-time net on a TUN device; NULL: virtual time */
-    sf_raw *raw; /* or on an interface, through a packet socket */
-    sf_rt *rt;   /* the real-time net of either; NULL: virtual time */
+    void *top; /* struct frame *: the innermost, NULL when none */
+    lua_Integer nets;
+} lsf_state;
+
+typedef struct {
+    sf_sim *sim;        /* NULL once closed */
+    lsf_state *state;   /* its Lua state's */
+    lua_Integer serial; /* its number among that state's nets (views find it by it) */
+    sf_tun *tun;        /* a real-time net on a TUN device; NULL: virtual time */
+    sf_raw *raw;        /* or on an interface, through a packet socket */
+    sf_rt *rt;          /* the real-time net of either; NULL: virtual time */
     uint64_t seed;
     lua_State *L;        /* the thread that is running the sim now */
     int errors;          /* registry ref of a table of hook failures */
@@ -44,10 +55,10 @@ typedef struct {
     int host; /* 0-based */
 } lconn;
 
-/* Pushes the address a, dotted ("192.0.2.1"). */
-static inline void lsf_push_addr(lua_State *L, uint32_t a)
+/* Pushes the address a as text: "192.0.2.1", "2001:db8::1" (RFC 5952). */
+static inline void lsf_push_addr(lua_State *L, sf_addr a)
 {
-    char s[16];
+    char s[SF_ADDR_STRLEN];
     sf_addr_str(a, s);
     lua_pushstring(L, s);
 }
@@ -81,5 +92,7 @@ int lsf_record(lua_State *L);
 /* sim:trace_get(i): the i-th record as a table (a copy), or nil */
 int lsf_trace_get(lua_State *L);
 int lsf_next_record(lua_State *L);
+/* sim:next_state(from, host, conn): see lview.c */
+int lsf_next_state(lua_State *L);
 
 #endif

@@ -7,7 +7,8 @@
  * Numbers are as the records show them: seq and ack relative to the ISNs
  * the trace has seen (sf_trace_number), abs_seq and abs_ack as on the wire.
  * The payload is read in place while the hook runs; after it returns, from
- * the trace's copy (the net keeps payloads unless keep_payloads is off). */
+ * the trace's copy (the net keeps payloads unless keep_payloads is off),
+ * while the net is there: a view does not keep its net alive. */
 #include "lsynfin.h"
 
 #include "../core/trace.h"
@@ -22,27 +23,31 @@
 #define IS(name) (strcmp(k, name) == 0) /* the key k is name */
 
 static const char seg_methods_key = 0; /* the registry: the Lua side's Seg */
-static const char nets_key = 0;        /* the registry: lsim* -> its userdata, weak */
+static const char nets_key = 0;        /* the registry: serial -> net userdata, weak */
 static const char seg_mt_key = 0;      /* the registry: the views' metatable */
 
 typedef struct {
-    sf_seg seg;   /* seg.payload: valid while the hook runs, NULL after */
-    lsim *s;      /* its net (kept alive by the view's user value) */
-    long rec;     /* its record in the trace, -1 if none */
-    uint64_t now; /* when the hook saw it */
+    sf_seg seg;      /* seg.payload: valid while the hook runs, NULL after */
+    lua_Integer net; /* its net's serial: the net is found by it (find_net) */
+    long rec;        /* its record in the trace, -1 if none */
+    uint64_t now;    /* when the hook saw it */
     uint32_t conn_id, seg_no, hook_id;
     uint32_t rel_seq, rel_ack;
     int state; /* its connection's, -1 if none */
     sf_dir dir;
 } seg_view;
 
+static lsim *find_net(lua_State *L, lua_Integer serial);
+
 /* The payload while the hook runs, the trace's copy after; NULL when it is
- * gone (payloads not kept, or the net closed). */
-static const uint8_t *view_payload(const seg_view *v)
+ * gone (payloads not kept, or the net collected). */
+static const uint8_t *view_payload(lua_State *L, const seg_view *v)
 {
     if (v->seg.payload || v->seg.len == 0) return v->seg.payload;
     if (v->rec < 0) return NULL;
-    const sf_trace *t = lsf_trace(v->s);
+    lsim *s = find_net(L, v->net);
+    if (!s) return NULL;
+    const sf_trace *t = lsf_trace(s);
     const sf_trace_rec *r = sf_trace_at(t, v->rec);
     if (!r || r->text_len != v->seg.len) return NULL;
     return t->arena + r->text_off;
@@ -126,12 +131,12 @@ static int push_field(lua_State *L, const seg_view *v, const char *k)
     if (IS("n")) return v->seg_no ? (lua_pushinteger(L, v->seg_no), 1) : 0;
     if (IS("hook")) return lua_pushinteger(L, v->hook_id), 1;
     if (IS("payload")) {
-        const uint8_t *p = view_payload(v);
+        const uint8_t *p = view_payload(L, v);
         if (!p && v->seg.len)
             return luaL_error(L,
                               "synfin: the payload of segment %d is gone: the hook has "
-                              "returned and the net keeps no payloads (keep_payloads); "
-                              "copy seg.payload inside the hook",
+                              "returned and the net keeps no payloads (keep_payloads) or "
+                              "is itself gone; copy seg.payload inside the hook",
                               (int)v->seg_no);
         return lua_pushlstring(L, p ? (const char *)p : "", v->seg.len), 1;
     }
@@ -151,7 +156,6 @@ static seg_view *check_view(lua_State *L, int idx)
 }
 
 static int view_fields(lua_State *L);
-static void push_net(lua_State *L, const lsim *s);
 
 static int view_index(lua_State *L)
 {
@@ -211,14 +215,19 @@ static int view_tostring(lua_State *L)
     return 1;
 }
 
-/* The net's userdata for the view's user value: found through a weak table
- * (registered when the net was made), so that a view keeps its net alive
- * without the net keeping itself alive. */
-static void push_net(lua_State *L, const lsim *s)
+/* A view does not keep its net alive (a user value set on every segment
+ * cost a lookup in a weak table each time): the net is found by its serial
+ * number in a table weak in its values (registered when the net was made),
+ * only when a view kept after its hook needs the trace's copy of the
+ * payload; NULL once the net is collected (a serial is never reused, as
+ * an address could be). */
+static lsim *find_net(lua_State *L, lua_Integer serial)
 {
     lua_rawgetp(L, LUA_REGISTRYINDEX, &nets_key);
-    lua_rawgetp(L, -1, s);
-    lua_remove(L, -2);
+    lua_rawgeti(L, -1, serial);
+    lsim *s = lua_touserdata(L, -1);
+    lua_pop(L, 2);
+    return s;
 }
 
 void lsf_register_net(lua_State *L, int idx)
@@ -226,15 +235,15 @@ void lsf_register_net(lua_State *L, int idx)
     idx = lua_absindex(L, idx);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &nets_key);
     lua_pushvalue(L, idx);
-    lua_rawsetp(L, -2, lua_touserdata(L, idx));
+    lua_rawseti(L, -2, ((lsim *)lua_touserdata(L, idx))->serial);
     lua_pop(L, 1);
 }
 
 void lsf_push_seg(lua_State *L, lsim *s, const sf_hook_ctx *ctx)
 {
-    seg_view *v = lua_newuserdatauv(L, sizeof *v, 1);
+    seg_view *v = lua_newuserdatauv(L, sizeof *v, 0);
     v->seg = *ctx->seg;
-    v->s = s;
+    v->net = s->serial;
     v->rec = ctx->rec;
     v->now = ctx->now;
     v->conn_id = ctx->conn_id;
@@ -252,8 +261,6 @@ void lsf_push_seg(lua_State *L, lsim *s, const sf_hook_ctx *ctx)
     }
     lua_rawgetp(L, LUA_REGISTRYINDEX, &seg_mt_key); /* (not by name: no string hashing) */
     lua_setmetatable(L, -2);
-    push_net(L, s);
-    lua_setiuservalue(L, -2, 1);
 }
 
 void lsf_seg_expire(lua_State *L, int idx)
@@ -523,6 +530,35 @@ int lsf_next_record(lua_State *L)
             return 1;
         }
     return 0;
+}
+
+/* sim:next_state(from, host, conn) -> the index (1-based) of the first
+ * state record at or after from of connection conn on host (1-based), its
+ * new state's name and its why; or nil and the index to look from next
+ * time (the trace's end). A wait on a state reads only these three, so it
+ * makes no view of every record it passes. */
+int lsf_next_state(lua_State *L)
+{
+    lsim *s = luaL_checkudata(L, 1, SIM_MT);
+    lua_Integer from = luaL_checkinteger(L, 2);
+    lua_Integer host = luaL_checkinteger(L, 3);
+    lua_Integer conn = luaL_checkinteger(L, 4);
+    const sf_trace *t = lsf_trace(s);
+    size_t i = from < 1 ? 0 : (size_t)from - 1;
+    for (i = i < t->first ? t->first : i; i < t->n; i++) {
+        const sf_trace_rec *r = sf_trace_at(t, (long)i);
+        if (r->kind != SF_TR_STATE || r->host + 1 != host || r->conn_id != conn) continue;
+        lua_pushinteger(L, (lua_Integer)i + 1);
+        lua_pushstring(L, sf_state_name((sf_state)r->new_state));
+        if (r->why)
+            lua_pushstring(L, r->why);
+        else
+            lua_pushnil(L);
+        return 3;
+    }
+    lua_pushnil(L);
+    lua_pushinteger(L, (lua_Integer)t->n + 1);
+    return 2;
 }
 
 static void rec_views_open(lua_State *L)

@@ -20,6 +20,8 @@ void sf_conn_free(sf_conn *c)
     if (c->all_next) c->all_next->all_prev = c->all_prev;
     sf_ring_drop(&c->sndbuf);
     sf_ring_drop(&c->rcvbuf);
+    sf_ranges_free(&c->ooo);
+    sf_ranges_free(&c->sacked);
     free(c);
 }
 
@@ -41,13 +43,10 @@ void sf_stack_reap(sf_stack *st)
 
 /* ---- the tables ------------------------------------------------------------------------ */
 
-size_t sf_tuple_hash(uint32_t raddr, uint16_t lport, uint16_t rport)
+static bool tuple_is(const sf_conn *c, sf_addr laddr, sf_addr raddr, uint16_t lport, uint16_t rport)
 {
-    uint64_t h = sf_tuple_key(raddr, lport, rport);
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    return (size_t)h;
+    return c->lport == lport && c->rport == rport && sf_addr_eq(c->raddr, raddr) &&
+           sf_addr_eq(c->laddr, laddr);
 }
 
 /* The 4-tuple table: open addressing, linear probing, at most 3/4 full.
@@ -60,8 +59,7 @@ size_t sf_tuple_hash(uint32_t raddr, uint16_t lport, uint16_t rport)
 
 static size_t slot_home(const sf_stack *st, uint64_t key)
 {
-    return sf_tuple_hash((uint32_t)(key >> 32), (uint16_t)(key >> 16), (uint16_t)key) &
-           (st->table_size - 1);
+    return (size_t)key & (st->table_size - 1);
 }
 
 /* Lays the connections out in a table of `size` slots; false without
@@ -85,11 +83,14 @@ static bool table_resize(sf_stack *st, size_t size)
     return true;
 }
 
-/* The slot of key, or the empty slot that ends its probe sequence. */
-static size_t slot_find(const sf_stack *st, uint64_t key)
+/* The slot of the 4-tuple, or the empty slot that ends its probe sequence. */
+static size_t slot_find(const sf_stack *st, sf_addr laddr, sf_addr raddr, uint16_t lport,
+                        uint16_t rport)
 {
+    uint64_t key = sf_tuple_hash(laddr, raddr, lport, rport);
     size_t mask = st->table_size - 1, b = slot_home(st, key);
-    while (st->table[b].c && st->table[b].key != key)
+    while (st->table[b].c &&
+           (st->table[b].key != key || !tuple_is(st->table[b].c, laddr, raddr, lport, rport)))
         b = (b + 1) & mask;
     return b;
 }
@@ -107,9 +108,8 @@ void sf_conn_hash(sf_conn *c)
          * slot until the last one */
         if ((st->nconns + 1) * 4 > st->table_size * 3) table_resize(st, st->table_size * 2);
         if (st->nconns + 1 >= st->table_size) return; /* no room: not findable, as without memory */
-        uint64_t key = sf_tuple_key(c->raddr, c->lport, c->rport);
-        size_t b = slot_find(st, key);
-        st->table[b].key = key;
+        size_t b = slot_find(st, c->laddr, c->raddr, c->lport, c->rport);
+        st->table[b].key = sf_tuple_hash(c->laddr, c->raddr, c->lport, c->rport);
         st->table[b].c = c;
         st->nconns++;
     }
@@ -130,7 +130,7 @@ void sf_conn_unhash(sf_conn *c)
         return;
     }
     size_t mask = st->table_size - 1;
-    size_t i = slot_find(st, sf_tuple_key(c->raddr, c->lport, c->rport));
+    size_t i = slot_find(st, c->laddr, c->raddr, c->lport, c->rport);
     if (st->table[i].c != c) return;
     /* backward-shift deletion: the entries after the hole whose home is
      * not between the hole and themselves move into it, so that no probe
@@ -152,9 +152,10 @@ void sf_conn_unhash(sf_conn *c)
         table_resize(st, st->table_size / 2);
 }
 
-sf_conn *sf_find_conn(const sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport)
+sf_conn *sf_find_conn(const sf_stack *st, sf_addr laddr, sf_addr raddr, uint16_t lport,
+                      uint16_t rport)
 {
-    return st->table[slot_find(st, sf_tuple_key(raddr, lport, rport))].c;
+    return st->table[slot_find(st, laddr, raddr, lport, rport)].c;
 }
 
 sf_conn *sf_find_listener(sf_stack *st, uint16_t lport)
@@ -165,23 +166,26 @@ sf_conn *sf_find_listener(sf_stack *st, uint16_t lport)
 }
 
 /* The connection of this 4-tuple, a TIME_WAIT record made one again. */
-sf_conn *sf_find_or_expand(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport)
+sf_conn *sf_find_or_expand(sf_stack *st, sf_addr laddr, sf_addr raddr, uint16_t lport,
+                           uint16_t rport)
 {
-    sf_conn *c = sf_find_conn(st, raddr, lport, rport);
+    sf_conn *c = sf_find_conn(st, laddr, raddr, lport, rport);
     if (c) return c;
-    sf_tw *t = sf_tw_find(st, raddr, lport, rport);
+    sf_tw *t = sf_tw_find(st, laddr, raddr, lport, rport);
     return t ? sf_tw_expand(st, t) : NULL;
 }
 
-sf_conn *sf_stack_lookup(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport)
+sf_conn *sf_stack_lookup(sf_stack *st, sf_addr laddr, sf_addr raddr, uint16_t lport, uint16_t rport)
 {
-    sf_conn *c = sf_find_or_expand(st, raddr, lport, rport);
+    sf_conn *c = sf_find_or_expand(st, laddr, raddr, lport, rport);
     return c ? c : sf_find_listener(st, lport);
 }
 
-bool sf_tuple_taken(const sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport)
+bool sf_tuple_taken(const sf_stack *st, sf_addr laddr, sf_addr raddr, uint16_t lport,
+                    uint16_t rport)
 {
-    return sf_find_conn(st, raddr, lport, rport) || sf_tw_find(st, raddr, lport, rport);
+    return sf_find_conn(st, laddr, raddr, lport, rport) ||
+           sf_tw_find(st, laddr, raddr, lport, rport);
 }
 
 /* ---- connections -------------------------------------------------------------------------- */
@@ -217,15 +221,22 @@ sf_conn *sf_conn_new(sf_stack *st, const sf_policy *pol)
 /* RFC 6528 (RFC 9293 §3.4.1, MUST-8, MUST-9, SHLD-1): ISN = M + F(localip,
  * localport, remoteip, remoteport, secretkey), M a clock ticking every 4
  * microseconds, F the keyed PRF SipHash-2-4. */
-uint32_t sf_isn(sf_stack *st, uint64_t now, uint32_t raddr, uint16_t lport, uint16_t rport)
+uint32_t sf_isn(sf_stack *st, uint64_t now, sf_addr laddr, sf_addr raddr, uint16_t lport,
+                uint16_t rport)
 {
     if (st->cfg.fixed_isn) return st->cfg.isn;
-    uint32_t laddr = st->cfg.addr;
-    uint8_t tuple[12] = {(uint8_t)(laddr >> 24), (uint8_t)(laddr >> 16), (uint8_t)(laddr >> 8),
-                         (uint8_t)laddr,         (uint8_t)(lport >> 8),  (uint8_t)lport,
-                         (uint8_t)(raddr >> 24), (uint8_t)(raddr >> 16), (uint8_t)(raddr >> 8),
-                         (uint8_t)raddr,         (uint8_t)(rport >> 8),  (uint8_t)rport};
-    return (uint32_t)sf_siphash(st->cfg.secret, tuple, sizeof tuple) + (uint32_t)(now / 4);
+    /* F's input: both whole addresses and both ports; an IPv4 address as
+     * its 4 bytes (so that IPv4's ISNs are what they were before IPv6), an
+     * IPv6 one as its 16 */
+    size_t alen = sf_addr_is_v4(laddr) ? 4 : 16, skip = 16 - alen;
+    uint8_t tuple[36];
+    memcpy(tuple, laddr.b + skip, alen);
+    tuple[alen] = (uint8_t)(lport >> 8);
+    tuple[alen + 1] = (uint8_t)lport;
+    memcpy(tuple + alen + 2, raddr.b + skip, alen);
+    tuple[2 * alen + 2] = (uint8_t)(rport >> 8);
+    tuple[2 * alen + 3] = (uint8_t)rport;
+    return (uint32_t)sf_siphash(st->cfg.secret, tuple, 2 * alen + 4) + (uint32_t)(now / 4);
 }
 
 void sf_set_state(sf_conn *c, sf_state s, sf_cause cause, const char *why)
@@ -318,6 +329,7 @@ sf_conn *sf_conn_child(sf_conn *l, const sf_seg *seg)
 {
     sf_conn *c = sf_conn_new(l->stack, &l->pol);
     if (!c) return NULL;
+    c->laddr = seg->daddr;
     c->raddr = seg->saddr;
     c->lport = seg->dport;
     c->rport = seg->sport;

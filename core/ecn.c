@@ -68,11 +68,14 @@ void sf_ecn_in(sf_conn *c, const sf_seg *seg)
 }
 
 /* §6.1.2: an ECE on an acceptable ACK reduces the window, at most once
- * per window of data (until what was in flight then is acknowledged). */
+ * per window of data: not again until an ACK acknowledges data sent after
+ * the reduction (beyond SND.MAX then). The ECEs of that window (the ACKs
+ * sent before the receiver saw our CWR, a window update beside an ACK)
+ * acknowledge no more than that. */
 void sf_ecn_ack_in(sf_conn *c, const sf_seg *seg)
 {
     if (!c->ecn_ok || !(seg->flags & SF_ECE)) return;
-    if (c->ecn_reduced && sf_seq_lt(seg->ack, c->ecn_recover)) return;
+    if (c->ecn_reduced && sf_seq_le(seg->ack, c->ecn_recover)) return;
     sf_cc_on_ecn(c);
     c->ecn_reduced = true;
     c->ecn_recover = c->snd_max;

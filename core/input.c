@@ -45,9 +45,9 @@ uint16_t sf_peer_mss(const sf_seg *seg, const sf_conn *c)
     /* MUST-16: the effective send MSS is also bounded by what our link can
      * send (MMS_S = MTU - 40), and by the mss setting (as Linux's
      * TCP_MAXSEG bounds both directions) */
-    uint16_t ours = sf_mss_announced(c);
+    uint16_t ours = sf_mss_announced_to(c, seg->saddr);
     if (mss > ours) mss = ours;
-    if (mss > SF_MAX_PACKET - 80) mss = SF_MAX_PACKET - 80;
+    if (mss > SF_MAX_PACKET - SF_IP6_TCP_HDR - 40) mss = SF_MAX_PACKET - SF_IP6_TCP_HDR - 40;
     /* a floor, as Linux has: a peer announcing MSS 1..47 gets segments of
      * 48 bytes less the options (an attacker's tiny MSS would otherwise
      * cost a segment per byte, or leave no room at all beside timestamps) */
@@ -107,7 +107,7 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
     }
     /* a SYN from this very address and port (a "LAND" packet) would make a
      * child that answers itself for ever: no peer can send it */
-    if ((seg->flags & SF_SYN) && seg->saddr == st->cfg.addr && seg->sport == seg->dport) {
+    if ((seg->flags & SF_SYN) && sf_addr_eq(seg->saddr, seg->daddr) && seg->sport == seg->dport) {
         sf_report_drop(st, l, SF_R_LAND);
         return;
     }
@@ -148,7 +148,7 @@ void sf_input_listen(sf_conn *l, uint64_t now, const sf_seg *seg)
     c->irs = seg->seq;
     c->rcv_nxt = seg->seq + 1;
     c->rcv_adv = c->rcv_nxt; /* nothing promised yet */
-    c->iss = sf_isn(st, now, c->raddr, c->lport, c->rport);
+    c->iss = sf_isn(st, now, c->laddr, c->raddr, c->lport, c->rport);
     sf_conn *tw = st->reopening;
     st->reopening = NULL;
     if (tw) {
@@ -570,52 +570,12 @@ static void check_urg(sf_conn *c, const sf_seg *seg)
 
 /* Seventh (text) and eighth (FIN) steps. */
 
-/* Records the byte range [off, off + len) past RCV.NXT as held, merging it
- * with the ranges it touches. False when there is no room for another range. */
-static bool hold_range(sf_conn *c, uint32_t off, uint32_t len)
-{
-    uint32_t lo = off, hi = off + len;
-    int n = 0, at = -1;
-    for (int i = 0; i < c->ooo_count; i++) {
-        uint32_t rlo = c->ooo[i].off, rhi = c->ooo[i].off + c->ooo[i].len;
-        if (rhi < lo || rlo > hi) {
-            if (rlo > hi && at < 0) at = n; /* the merged range goes here */
-            c->ooo[n++] = c->ooo[i];
-        } else { /* overlapping or adjacent: absorb */
-            if (rlo < lo) lo = rlo;
-            if (rhi > hi) hi = rhi;
-        }
-    }
-    if (n == SF_OOO_MAX) {
-        c->ooo_count = (uint8_t)n;
-        return false;
-    }
-    if (at < 0) at = n;
-    for (int i = n; i > at; i--)
-        c->ooo[i] = c->ooo[i - 1];
-    c->ooo[at].off = lo;
-    c->ooo[at].len = hi - lo;
-    c->ooo_count = (uint8_t)(n + 1);
-    return true;
-}
-
 /* RCV.NXT moved over `n` in-order bytes: held ranges it reached are in order
  * now; store them and move on (byte offsets, never sequence numbers). */
 static void drain_held(sf_conn *c, uint32_t n)
 {
-    int kept = 0;
-    uint32_t extra = 0;
-    for (int i = 0; i < c->ooo_count; i++) {
-        uint32_t lo = c->ooo[i].off, hi = lo + c->ooo[i].len;
-        if (lo <= n + extra) { /* reached: what lies past the edge is new */
-            if (hi > n + extra) extra = hi - n;
-        } else {
-            c->ooo[kept].off = lo - n - extra;
-            c->ooo[kept].len = hi - lo;
-            kept++;
-        }
-    }
-    c->ooo_count = (uint8_t)kept;
+    sf_ranges_advance(&c->ooo, n);
+    uint32_t extra = sf_ranges_take_first(&c->ooo); /* reached: in order now */
     if (extra) {
         sf_ring_commit(&c->rcvbuf, extra);
         c->rcv_nxt += extra;
@@ -644,7 +604,8 @@ static void hold_out_of_order(sf_conn *c, uint32_t off, const uint8_t *data, uin
     uint32_t free = sf_ring_free(&c->rcvbuf);
     if (room > free) room = free;
     uint32_t take = off >= room ? 0 : (len < room - off ? len : room - off);
-    if (take && (!sf_ring_write_at(&c->rcvbuf, off, data, take) || !hold_range(c, off, take))) {
+    if (take &&
+        (!sf_ring_write_at(&c->rcvbuf, off, data, take) || !sf_ranges_add(&c->ooo, off, take))) {
         sf_report_drop(c->stack, c, SF_R_OOO_NO_ROOM);
         return;
     }
@@ -730,8 +691,8 @@ static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
         c->rcv_nxt += take;
         c->bytes_in += take;
         c->unacked_in += take;
-        if (take) c->dupacks_owed = 0;       /* the next ACK is new, not a duplicate */
-        bool filled_hole = c->ooo_count > 0; /* RFC 5681 §4.2: ACK at once */
+        if (take) c->dupacks_owed = 0;   /* the next ACK is new, not a duplicate */
+        bool filled_hole = c->ooo.n > 0; /* RFC 5681 §4.2: ACK at once */
         drain_held(c, take);
         ack_data(c, now, fin || filled_hole);
         if (take < len) {

@@ -74,10 +74,11 @@ void sf_conn_check(sf_conn *c)
      * in it, sorted, disjoint and not adjacent */
     uint32_t promised = sf_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
     SF_ASSERT(promised <= sf_ring_free(&c->rcvbuf));
-    SF_ASSERT(c->ooo_count <= SF_OOO_MAX);
-    for (int i = 0; i < c->ooo_count; i++) {
-        SF_ASSERT(c->ooo[i].len > 0 && c->ooo[i].off + c->ooo[i].len <= sf_ring_free(&c->rcvbuf));
-        SF_ASSERT(i == 0 || c->ooo[i - 1].off + c->ooo[i - 1].len < c->ooo[i].off);
+    SF_ASSERT(c->ooo.n <= c->ooo.cap && c->ooo.cap <= SF_RANGES_MAX);
+    for (int i = 0; i < c->ooo.n; i++) {
+        const sf_range *r = &c->ooo.r[i];
+        SF_ASSERT(r->len > 0 && r->off > 0 && r->off + r->len <= sf_ring_free(&c->rcvbuf));
+        SF_ASSERT(i == 0 || r[-1].off + r[-1].len < r->off);
     }
     /* RCV.NXT never moves back once synchronized (§3.3.1: it only advances
      * over data and the FIN received in order) */

@@ -38,7 +38,7 @@ uint32_t sf_ts_now(const sf_conn *c, uint64_t now)
 static void conn_seg(const sf_conn *c, uint64_t now, uint32_t seq, uint8_t flags, sf_seg *seg)
 {
     memset(seg, 0, sizeof *seg);
-    seg->saddr = c->stack->cfg.addr;
+    seg->saddr = c->laddr;
     seg->daddr = c->raddr;
     seg->sport = c->lport;
     seg->dport = c->rport;
@@ -159,12 +159,20 @@ void sf_send_syn(sf_conn *c, uint64_t now)
     sf_emit_seg(c->stack, c, &seg);
 }
 
-/* The held range (SHLD-31) that holds sequence number seq, or -1. */
+/* The held range (SHLD-31) that holds sequence number seq, or -1: a
+ * binary search, the ranges being sorted. */
 static int held_range_of(const sf_conn *c, uint32_t seq)
 {
-    for (int i = 0; i < c->ooo_count; i++) {
-        uint32_t left = c->rcv_nxt + c->ooo[i].off;
-        if (sf_seq_ge(seq, left) && sf_seq_lt(seq, left + c->ooo[i].len)) return i;
+    uint32_t off = seq - c->rcv_nxt;
+    int lo = 0, hi = c->ooo.n;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (off < c->ooo.r[mid].off)
+            hi = mid;
+        else if (off - c->ooo.r[mid].off >= c->ooo.r[mid].len)
+            lo = mid + 1;
+        else
+            return mid;
     }
     return -1;
 }
@@ -177,20 +185,18 @@ static int held_range_of(const sf_conn *c, uint32_t seq)
  * without them. */
 static void add_sack_blocks(const sf_conn *c, sf_seg *seg)
 {
-    if (!c->sack_ok || c->ooo_count == 0) return;
+    if (!c->sack_ok || c->ooo.n == 0) return;
     int room = c->ts_ok ? 3 : 4, n = 0;
-    bool used[SF_OOO_MAX] = {false};
-    int order[4 + SF_OOO_MAX], k = 0;
-    for (int h = 0; h < 4; h++)
-        order[k++] = held_range_of(c, c->sack_recent[h]);
-    for (int i = 0; i < c->ooo_count; i++)
-        order[k++] = i;
-    for (int j = 0; j < k && n < room; j++) {
-        int i = order[j];
-        if (i < 0 || used[i]) continue;
-        used[i] = true;
-        seg->sack[n][0] = c->rcv_nxt + c->ooo[i].off;
-        seg->sack[n][1] = seg->sack[n][0] + c->ooo[i].len;
+    int chosen[4];
+    for (int j = 0; j < 4 + c->ooo.n && n < room; j++) {
+        int i = j < 4 ? held_range_of(c, c->sack_recent[j]) : j - 4;
+        bool used = i < 0;
+        for (int m = 0; m < n && !used; m++)
+            used = chosen[m] == i;
+        if (used) continue;
+        chosen[n] = i;
+        seg->sack[n][0] = c->rcv_nxt + c->ooo.r[i].off;
+        seg->sack[n][1] = seg->sack[n][0] + c->ooo.r[i].len;
         n++;
     }
     seg->sack_n = (uint8_t)n;
@@ -226,12 +232,23 @@ void sf_send_ack(sf_conn *c, uint64_t now)
 }
 
 /* RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST>, SND.NXT as empty_seq
- * reads it (a RST below the peer's RCV.NXT would be ignored). */
+ * reads it (a RST below the peer's RCV.NXT would be ignored); or, by the
+ * active_reset policy, the RST|ACK that Linux and FreeBSD send, with the
+ * window and the timestamps (RFC 7323 §3.2: a RST SHOULD carry TSopt). */
 void sf_send_rst(sf_conn *c, uint64_t now)
 {
-    (void)now;
     sf_seg seg;
-    conn_seg(c, now, empty_seq(c), SF_RST, &seg);
+    if (c->pol.active_reset == SF_ACTIVE_RESET_RST_ACK) {
+        conn_seg(c, now, empty_seq(c), SF_RST | SF_ACK, &seg);
+        seg.wnd = sf_rcv_window(c);
+        if (c->ts_ok) {
+            seg.has_ts = 1;
+            seg.ts_val = sf_ts_now(c, now);
+            seg.ts_ecr = c->ts_recent;
+        }
+    } else {
+        conn_seg(c, now, empty_seq(c), SF_RST, &seg);
+    }
     sf_emit_seg(c->stack, c, &seg);
 }
 
@@ -306,7 +323,7 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge, uint32_t cwnd)
     if (n > mss) n = mss;
     /* the copy below goes into st->pkt past the headers: bound it by that
      * buffer itself, never only by numbers derived from the peer's options */
-    if (n > sizeof st->pkt - SF_IP_TCP_HDR - 40) n = sizeof st->pkt - SF_IP_TCP_HDR - 40;
+    if (n > sizeof st->pkt - SF_IP6_TCP_HDR - 40) n = sizeof st->pkt - SF_IP6_TCP_HDR - 40;
     if (n > usable) n = usable;
     bool fin = c->fin_queued && n == unsent;
     if (n == 0 && !fin) return false;
@@ -342,7 +359,7 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge, uint32_t cwnd)
         /* the data goes from the ring straight to its place in the packet
          * (sf_wire_build sees it there and copies nothing): one copy of each
          * byte on the way out, not two */
-        uint8_t *at = st->pkt + SF_IP_TCP_HDR + sf_wire_options_len(&seg);
+        uint8_t *at = st->pkt + sf_wire_headers_len(&seg);
         sf_ring_peek(&c->sndbuf, off, at, n);
         seg.payload = at;
         seg.len = n;
@@ -457,6 +474,7 @@ bool sf_retransmit_range(sf_conn *c, uint64_t now, uint32_t start, uint32_t end)
     if (sent) {
         c->retransmits++;
         c->rtt_timing = false; /* Karn */
+        c->last_rxt_mark = c->snd_max;
         sf_rto_arm(c, now);
         if (sf_seq_gt(c->snd_nxt, c->high_rxt)) c->high_rxt = c->snd_nxt; /* RFC 6675 HighRxt */
     }

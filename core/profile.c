@@ -46,6 +46,10 @@ static void linux_profile(sf_policy *p)
     p->syn_in_time_wait = SF_TW_SYN_REOPEN;
     /* net.ipv4.tcp_syncookies = 1: cookies only when the SYN queue is full */
     p->syn_cookies = SF_SYN_COOKIES_AUTO;
+    /* tcp_send_active_reset (close with unread data, SO_LINGER 0, a
+     * listener's close, keep-alive's end): RST|ACK, built as any segment
+     * (timestamps, the window) */
+    p->active_reset = SF_ACTIVE_RESET_RST_ACK;
 }
 
 /* FreeBSD (14.x, sys/netinet, its default "freebsd" TCP stack). */
@@ -80,6 +84,9 @@ static void freebsd_profile(sf_policy *p)
     /* net.inet.tcp.syncookies = 1, syncookies_only = 0: when the syncache
      * overflows */
     p->syn_cookies = SF_SYN_COOKIES_AUTO;
+    /* tcp_drop: the connection goes to CLOSED and tcp_output sends what
+     * tcp_outflags[TCPS_CLOSED] says, RST|ACK, with its options */
+    p->active_reset = SF_ACTIVE_RESET_RST_ACK;
 }
 
 /* The RFCs read literally: RFC 9293 and the standards it names. */
@@ -115,6 +122,8 @@ static void rfc_profile(sf_policy *p)
     p->syn_in_time_wait = SF_TW_SYN_CHALLENGE;
     /* RFC 9293 has no SYN cookies (RFC 4987 is Informational) */
     p->syn_cookies = SF_SYN_COOKIES_NEVER;
+    /* RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST> */
+    p->active_reset = SF_ACTIVE_RESET_RST;
 }
 
 void sf_policy_profile(sf_policy *pol, sf_profile profile)

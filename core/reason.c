@@ -12,7 +12,7 @@ static const sf_reason_info table[SF_R_COUNT] = {
     NOTE(SF_R_NONE, "none", "", ""),
     /* the wire */
     DROP(SF_R_SHORT_IP, "short_ip", "packet shorter than an IPv4 header", "RFC 791"),
-    DROP(SF_R_NOT_IPV4, "not_ipv4", "not IPv4", "RFC 791"),
+    DROP(SF_R_NOT_IP, "not_ip", "neither IPv4 nor IPv6", "RFC 791, RFC 8200 §3"),
     DROP(SF_R_BAD_IP_LENGTH, "bad_ip_length", "bad IPv4 header or total length", "RFC 791"),
     DROP(SF_R_BAD_IP_CHECKSUM, "bad_ip_checksum", "bad IPv4 header checksum", "RFC 791"),
     DROP(SF_R_FRAGMENT, "fragment", "IPv4 fragment (reassembly not supported)", "RFC 791"),
@@ -26,6 +26,18 @@ static const sf_reason_info table[SF_R_COUNT] = {
     DROP(SF_R_BAD_ICMP_CHECKSUM, "bad_icmp_checksum", "bad ICMP checksum", "RFC 792"),
     DROP(SF_R_ICMP_NO_IP, "icmp_no_ip", "ICMP message quotes no IPv4 header", "RFC 792"),
     DROP(SF_R_ICMP_NO_TCP, "icmp_no_tcp", "ICMP message quotes no TCP header", "RFC 9293 §3.9.2.2"),
+    DROP(SF_R_SHORT_IP6, "short_ip6", "packet shorter than an IPv6 header", "RFC 8200 §3"),
+    DROP(SF_R_BAD_IP6_LENGTH, "bad_ip6_length",
+         "bad IPv6 payload length, or an extension header past it", "RFC 8200 §3, §4"),
+    DROP(SF_R_IP6_FRAGMENT, "fragment6", "IPv6 Fragment header (reassembly not supported)",
+         "RFC 8200 §4.5"),
+    DROP(SF_R_IP6_NEXT_HEADER, "ip6_next_header",
+         "IPv6 next header not understood (or Hop-by-Hop not first)", "RFC 8200 §4, §4.3"),
+    DROP(SF_R_IP6_ROUTING, "ip6_routing",
+         "IPv6 Routing header with Segments Left > 0: this host does not forward", "RFC 8200 §4.4"),
+    DROP(SF_R_IP6_OPTION, "ip6_option", "IPv6 option whose type says discard", "RFC 8200 §4.2"),
+    DROP(SF_R_IP6_V4MAPPED, "ip6_v4mapped", "IPv4-mapped address in an IPv6 header",
+         "RFC 4291 §2.5.5.2"),
     /* addressing */
     DROP(SF_R_NOT_FOR_US, "not_for_us", "not addressed to this host", "MUST-57"),
     DROP(SF_R_SOURCE_NOT_UNICAST, "source_not_unicast", "source address not unicast: ignored",
@@ -41,8 +53,8 @@ static const sf_reason_info table[SF_R_COUNT] = {
          "ICMP quoting a sequence number not in flight: ignored", "RFC 5927 §4.1"),
     DROP(SF_R_ICMP_SOURCE_QUENCH, "icmp_source_quench", "ICMP source quench ignored (MUST-55)",
          "MUST-55"),
-    NOTE(SF_R_ICMP_MSS_LOWERED, "icmp_mss_lowered", "ICMP fragmentation needed: MSS lowered",
-         "RFC 1191, MUST-16"),
+    NOTE(SF_R_ICMP_MSS_LOWERED, "icmp_mss_lowered",
+         "ICMP fragmentation needed or Packet Too Big: MSS lowered", "RFC 1191, RFC 8201, MUST-16"),
     DROP(SF_R_ICMP_OTHER, "icmp_other", "ICMP message of no concern to TCP", "RFC 9293 §3.9.2.2"),
     /* LISTEN (RFC 9293 §3.10.7.2) */
     DROP(SF_R_LISTEN_RST, "listen_rst", "RST in LISTEN ignored", "RFC 9293 §3.10.7.2"),
@@ -117,6 +129,13 @@ static const sf_reason_info table[SF_R_COUNT] = {
     /* sending */
     DROP(SF_R_QUIET_TIME, "quiet_time", "quiet time (RFC 9293 §3.4.3): not sent",
          "RFC 9293 §3.4.3"),
+    NOTE(SF_R_CC_FAST_RETRANSMIT, "cc_fast_retransmit", "fast retransmit: the window cut",
+         "RFC 5681 §3.2, RFC 6582 §3.2, RFC 9438 §4.6"),
+    NOTE(SF_R_CC_RECOVERED, "cc_recovered", "recovery over: the window deflated",
+         "RFC 6582 §3.2 (3)"),
+    NOTE(SF_R_CC_RTO, "cc_rto", "retransmission timeout: the window one segment",
+         "RFC 5681 §3.1, RFC 6298 §5"),
+    NOTE(SF_R_CC_ECN, "cc_ecn", "ECN-Echo: the window cut", "RFC 3168 §6.1.2"),
 };
 
 const sf_reason_info *sf_reason_get(sf_reason r)

@@ -21,28 +21,32 @@ bool sf_recovery_read_ack(sf_conn *c, const sf_seg *seg)
 
 /* Fast recovery's retransmissions. NewReno (RFC 6582) resends SND.UNA on
  * the third duplicate ACK and on each partial ACK. With SACK (RFC 6675
- * §5, simplified) the scoreboard says where the holes are: the first one
- * not yet resent goes instead of SND.UNA when SND.UNA was resent already,
- * and each further duplicate ACK in recovery resends the next hole, in
- * place of the new segment its window inflation would let go. */
+ * §5, simplified) the scoreboard says where the holes are: each partial
+ * or further duplicate ACK resends the first hole not yet resent (a
+ * duplicate ACK's in place of the new segment its window inflation would
+ * let go), and SND.UNA again only once it is shown lost a second time:
+ * SACKs for data sent 3 segments past its retransmission (RFC 6675 §4's
+ * IsLost, applied to a retransmission, as Linux's lost-retransmit
+ * detection does). Resending SND.UNA on every partial ACK, when the
+ * holes were all resent already, sends each of them twice. */
 void sf_recovery_repair(sf_conn *c, uint64_t now, bool resend_first, bool dupack)
 {
     if (!c->sack_ok || !c->in_recovery) { /* NewReno alone */
         if (resend_first) sf_retransmit_first(c, now);
         return;
     }
-    if (!resend_first && sf_sack_una_rxt_lost(c)) {
-        sf_retransmit_first(c, now); /* again: it was lost as well */
+    bool una_resent = sf_seq_gt(c->high_rxt, c->snd_una);
+    /* a partial ACK reached a hole resent already: resent no later than
+     * the latest retransmission, whose SND.MAX is its mark (or later) */
+    if (resend_first && una_resent && sf_seq_gt(c->last_rxt_mark, c->una_rxt_mark))
+        c->una_rxt_mark = c->last_rxt_mark;
+    if (sf_sack_una_rxt_lost(c) || (resend_first && !una_resent)) {
+        sf_retransmit_first(c, now); /* again: it was lost as well; or not resent yet */
         return;
     }
     uint32_t start, end;
-    bool hole = sf_sack_next_hole(c, &start, &end);
-    if (resend_first) {
-        if (hole && sf_seq_gt(c->high_rxt, c->snd_una))
-            sf_retransmit_range(c, now, start, end);
-        else
-            sf_retransmit_first(c, now);
-    } else if (dupack && hole && sf_retransmit_range(c, now, start, end)) {
+    if ((resend_first || dupack) && sf_sack_next_hole(c, &start, &end) &&
+        sf_retransmit_range(c, now, start, end) && dupack) {
         uint32_t mss = sf_eff_mss(c); /* the inflation paid for it */
         c->cwnd = c->cwnd > mss ? c->cwnd - mss : mss;
     }

@@ -85,9 +85,16 @@ void sf_stack_free(sf_stack *st)
     free(st);
 }
 
-uint32_t sf_stack_addr(const sf_stack *st)
+const sf_addr *sf_stack_addr(const sf_stack *st, size_t i)
 {
-    return st->cfg.addr;
+    return i < st->cfg.naddrs ? &st->cfg.addrs[i] : NULL;
+}
+
+int sf_stack_has_addr(const sf_stack *st, sf_addr addr)
+{
+    for (size_t i = 0; i < st->cfg.naddrs; i++)
+        if (sf_addr_eq(st->cfg.addrs[i], addr)) return 1;
+    return 0;
 }
 const sf_config *sf_stack_config(const sf_stack *st)
 {
@@ -153,7 +160,7 @@ static void input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len, bo
         sf_report_drop(st, NULL, sf_reason_of_text(why));
         return;
     }
-    if (seg.daddr != st->cfg.addr) {
+    if (!sf_stack_has_addr(st, seg.daddr)) {
         /* MUST-57: nothing addressed to a broadcast or multicast address */
         sf_report_drop(st, NULL, SF_R_NOT_FOR_US);
         return;
@@ -163,7 +170,7 @@ static void input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len, bo
         sf_report_drop(st, NULL, SF_R_SOURCE_NOT_UNICAST);
         return;
     }
-    sf_conn *c = sf_find_or_expand(st, seg.saddr, seg.dport, seg.sport);
+    sf_conn *c = sf_find_or_expand(st, seg.daddr, seg.saddr, seg.dport, seg.sport);
     if (c) {
         c->segs_in++;
         if (c->state == SF_SYN_SENT) {

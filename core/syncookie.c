@@ -13,10 +13,12 @@
  * was made, and only while the listener has sent cookies lately, so that
  * nobody can guess one when none is out (24 bits of hash per try).
  *
- * The peer's window scale and SACK-permitted are kept only when both SYNs
- * carry timestamps: in the low bits of the SYN-ACK's TSval, which the ACK
- * echoes in TSecr (as Linux does). Without timestamps the connection has
- * neither, as RFC 4987 §3.6 notes of cookies in general. */
+ * The peer's window scale, SACK-permitted and ECN (RFC 3168 §6.1.1: an
+ * ECN-setup SYN, agreed) are kept only when both SYNs carry timestamps: in
+ * the low bits of the SYN-ACK's TSval, which the ACK echoes in TSecr (as
+ * Linux does, TS_OPT_ECN in cookie_init_timestamp). Without timestamps the
+ * connection has none of them, as RFC 4987 §3.6 notes of cookies in
+ * general: its SYN-ACK offers none. */
 #include "siphash.h"
 #include "tcb.h"
 
@@ -27,9 +29,10 @@
 #define COOKIE_TICK_BITS 5u
 #define COOKIE_MSS_SHIFT 24u
 #define COOKIE_HASH_MASK 0xffffffu
-#define TS_OPT_MASK      0x1fu
+#define TS_OPT_MASK      0x3fu
 #define TS_NO_WSCALE     0xfu /* the peer offered no window scale */
 #define TS_SACK_BIT      0x10u
+#define TS_ECN_BIT       0x20u
 
 /* The MSS values a cookie can name: the peer gets the largest at most its own. */
 static const uint16_t mss_table[8] = {48, 536, 1000, 1220, 1360, 1400, 1440, 1460};
@@ -45,15 +48,17 @@ static void put32(uint8_t *p, uint32_t v)
 static uint32_t cookie_make(const sf_stack *st, const sf_seg *seg, uint32_t irs, uint32_t tick,
                             uint32_t mss_index)
 {
-    /* the tuple as the listener sees it: our address and port first */
-    uint8_t in[21];
-    put32(in, st->cfg.addr);
-    put32(in + 4, (uint32_t)seg->dport << 16 | seg->sport);
-    put32(in + 8, seg->saddr);
-    put32(in + 12, irs);
-    put32(in + 16, tick);
-    in[20] = 'c'; /* not an ISN (sf_isn hashes 12 bytes with the same key) */
-    uint32_t hash = (uint32_t)sf_siphash(st->cfg.secret, in, sizeof in);
+    /* the tuple as the listener sees it: our address and port first, the
+     * whole addresses (an IPv4 one as its 4 bytes, an IPv6 one as its 16) */
+    size_t alen = sf_addr_is_v4(seg->daddr) ? 4 : 16, skip = 16 - alen;
+    uint8_t in[45];
+    memcpy(in, seg->daddr.b + skip, alen);
+    put32(in + alen, (uint32_t)seg->dport << 16 | seg->sport);
+    memcpy(in + alen + 4, seg->saddr.b + skip, alen);
+    put32(in + 2 * alen + 4, irs);
+    put32(in + 2 * alen + 8, tick);
+    in[2 * alen + 12] = 'c'; /* not an ISN (sf_isn hashes 12 or 36 bytes with the same key) */
+    uint32_t hash = (uint32_t)sf_siphash(st->cfg.secret, in, 2 * alen + 13);
     uint32_t tick_bits = tick & ((1u << COOKIE_TICK_BITS) - 1);
     return tick_bits << (32 - COOKIE_TICK_BITS) | mss_index << COOKIE_MSS_SHIFT |
            (hash & COOKIE_HASH_MASK);
@@ -76,7 +81,7 @@ void sf_syncookie_send(sf_conn *l, uint64_t now, const sf_seg *syn)
     /* <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, as the child would send it */
     sf_seg seg;
     memset(&seg, 0, sizeof seg);
-    seg.saddr = st->cfg.addr;
+    seg.saddr = syn->daddr;
     seg.daddr = syn->saddr;
     seg.sport = syn->dport;
     seg.dport = syn->sport;
@@ -85,14 +90,21 @@ void sf_syncookie_send(sf_conn *l, uint64_t now, const sf_seg *syn)
     seg.flags = SF_SYN | SF_ACK;
     seg.ttl = l->pol.ttl;
     seg.tos = l->pol.tos;
-    seg.mss = sf_mss_announced(l);
+    seg.mss = sf_mss_announced_to(l, syn->saddr);
     seg.wnd = (uint16_t)(l->pol.rcv_buf < 65535 ? l->pol.rcv_buf : 65535);
     seg.wscale = -1;
     if (l->pol.timestamps && syn->has_ts) {
         bool ws = l->pol.window_scaling && syn->wscale >= 0;
         bool sack = l->pol.sack && syn->sack_perm;
+        /* an ECN-setup SYN our policy agrees to: the SYN-ACK says ECE */
+        bool ecn =
+            l->pol.ecn != SF_ECN_OFF && (syn->flags & (SF_ECE | SF_CWR)) == (SF_ECE | SF_CWR);
         uint32_t opts = ws ? (uint32_t)(syn->wscale > 14 ? 14 : syn->wscale) : TS_NO_WSCALE;
         if (sack) opts |= TS_SACK_BIT;
+        if (ecn) {
+            opts |= TS_ECN_BIT;
+            seg.flags |= SF_ECE;
+        }
         if (ws) seg.wscale = (int8_t)sf_wscale_offer(l);
         seg.sack_perm = sack;
         /* our timestamp clock as the connection will run it (sf_ts_now with
@@ -149,6 +161,7 @@ sf_conn *sf_syncookie_conn(sf_conn *l, const sf_seg *ack, int mss_index)
         c->snd_wscale = c->ws_agreed ? (uint8_t)wscale : 0;
         c->rcv_wscale = c->ws_agreed ? (uint8_t)ours : 0;
         c->sack_ok = c->pol.sack && (opts & TS_SACK_BIT);
+        c->ecn_ok = c->pol.ecn != SF_ECN_OFF && (opts & TS_ECN_BIT);
     }
     c->state = SF_LISTEN; /* a copy of the listening TCB, as in sf_input_listen */
     sf_set_state(c, SF_SYN_RCVD, SF_CAUSE_SEGMENT, "ACK of a SYN cookie (RFC 4987)");

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -81,22 +82,94 @@ enum {
     SF_CWR = 0x80,
 };
 
-/* ---- segments (the wire) ---------------------------------------------------- */
-/* A parsed IPv4 + TCP segment. Addresses are host byte order. Options the core
- * does not understand are skipped; a malformed option list rejects the packet. */
+/* ---- addresses: IPv4 and IPv6 ------------------------------------------------ */
+/* An address of either family: 16 bytes in network byte order, an IPv4
+ * address held as its IPv4-mapped IPv6 form ::ffff:a.b.c.d (RFC 4291
+ * §2.5.5.2). Why this form rather than a family byte beside 16 bytes: one
+ * size for both families with nothing to pad or forget to zero, so that
+ * equality is one 16-byte compare and the 4-tuple hash reads the same bytes
+ * whatever the family, and a record keeps an address in 16 bytes, not 20 or
+ * 24 (the TIME_WAIT record's budget). The family follows from the prefix
+ * (sf_addr_is_v4). The cost: ::ffff:0:0/96 cannot be an IPv6 address on the
+ * wire, and RFC 4291 §2.5.5.2 keeps it off the wire anyway (an IPv6 packet
+ * carrying one is dropped: SF_R_V4MAPPED_ON_WIRE). All zeros ("::") is the
+ * unspecified address, never an endpoint. */
 typedef struct {
-    uint32_t saddr, daddr;
+    uint8_t b[16];
+} sf_addr;
+
+/* The longest text of an address, its NUL included (INET6_ADDRSTRLEN). */
+#define SF_ADDR_STRLEN 46
+/* The longest "[2001:db8::1]:80" or "192.0.2.1:80", NUL included. */
+#define SF_ENDPOINT_STRLEN (SF_ADDR_STRLEN + 8)
+
+/* Whether a is IPv4 (IPv4-mapped). */
+static inline int sf_addr_is_v4(sf_addr a)
+{
+    static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return memcmp(a.b, prefix, 12) == 0;
+}
+/* 4 or 6. */
+static inline int sf_addr_family(sf_addr a)
+{
+    return sf_addr_is_v4(a) ? 4 : 6;
+}
+/* The IPv4 address v (host byte order) as an sf_addr. */
+static inline sf_addr sf_addr_v4(uint32_t v)
+{
+    sf_addr a = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, (uint8_t)(v >> 24), (uint8_t)(v >> 16),
+                  (uint8_t)(v >> 8), (uint8_t)v}};
+    return a;
+}
+/* The IPv4 address in a (host byte order); meaningful when sf_addr_is_v4. */
+static inline uint32_t sf_addr_v4_of(sf_addr a)
+{
+    return (uint32_t)a.b[12] << 24 | (uint32_t)a.b[13] << 16 | (uint32_t)a.b[14] << 8 | a.b[15];
+}
+/* Whether a and b are the same address. */
+static inline int sf_addr_eq(sf_addr a, sf_addr b)
+{
+    return memcmp(a.b, b.b, 16) == 0;
+}
+/* Whether a is all zeros ("::", nothing set). */
+static inline int sf_addr_is_zero(sf_addr a)
+{
+    static const uint8_t zero[16];
+    return memcmp(a.b, zero, 16) == 0;
+}
+/* Parses an address of either family: a dotted quad ("192.0.2.1": four
+ * decimal parts, nothing else) or IPv6 text (RFC 4291 §2.2: "2001:db8::1",
+ * "::ffff:192.0.2.1" is the IPv4 address). 0, or SF_EINVAL. */
+int sf_addr_parse(const char *s, sf_addr *addr);
+/* Formats an address: IPv4 as a dotted quad, IPv6 as RFC 5952 §4 writes it
+ * (lower case, no leading zeros, the longest run of two or more zero
+ * groups as "::", the first of equal runs). */
+void sf_addr_str(sf_addr addr, char out[SF_ADDR_STRLEN]);
+/* Formats address and port: "192.0.2.1:80", "[2001:db8::1]:80" (RFC 5952 §6). */
+void sf_endpoint_str(sf_addr addr, uint16_t port, char out[SF_ENDPOINT_STRLEN]);
+/* Whether an address can be a TCP endpoint (MUST-46, MUST-57, MUST-63).
+ * IPv4: not 0.0.0.0/8, not multicast (224/4), not reserved or broadcast
+ * (240/4, 255.255.255.255). IPv6: not the unspecified address ::, not
+ * multicast (ff00::/8, RFC 4291 §2.7). */
+int sf_addr_is_unicast(sf_addr addr);
+
+/* ---- segments (the wire) ---------------------------------------------------- */
+/* A parsed IPv4 or IPv6 + TCP segment; the addresses say which (both of one
+ * family). Options the core does not understand are skipped; a malformed
+ * option list rejects the packet. */
+typedef struct {
+    sf_addr saddr, daddr;
     uint16_t sport, dport;
     uint32_t seq, ack;
     uint8_t flags;
     uint16_t wnd;
-    uint16_t urp; /* urgent pointer: an offset from seq (MUST-62) */
-    uint8_t ttl;
-    uint8_t tos;         /* IPv4 Differentiated Services and ECN byte */
-    uint16_t mss;        /* MSS option, 0 when absent */
-    int8_t wscale;       /* window scale option, -1 when absent */
-    uint8_t sack_perm;   /* SACK-permitted option present */
-    uint8_t sack_n;      /* SACK blocks (RFC 2018 §3), 0..4 */
+    uint16_t urp;      /* urgent pointer: an offset from seq (MUST-62) */
+    uint8_t ttl;       /* IPv4 TTL, IPv6 Hop Limit */
+    uint8_t tos;       /* IPv4 DS and ECN byte, IPv6 Traffic Class (the same bits, RFC 8200 §7) */
+    uint16_t mss;      /* MSS option, 0 when absent */
+    int8_t wscale;     /* window scale option, -1 when absent */
+    uint8_t sack_perm; /* SACK-permitted option present */
+    uint8_t sack_n;    /* SACK blocks (RFC 2018 §3), 0..4 */
     uint32_t sack[4][2]; /* each block's left and right edge, absolute sequence numbers */
     uint8_t has_ts;      /* timestamps option present */
     uint32_t ts_val, ts_ecr;
@@ -111,9 +184,12 @@ static inline uint32_t sf_seg_seqlen(const sf_seg *s)
     return s->len + ((s->flags & SF_SYN) ? 1u : 0u) + ((s->flags & SF_FIN) ? 1u : 0u);
 }
 
-/* Parses one IPv4 packet carrying TCP. Returns 0, or SF_EBADMSG with *why set
- * to a short static explanation. The segment's payload points into pkt. When
- * only the TCP checksum is wrong, every field is filled and bad_csum is set. */
+/* Parses one IPv4 or IPv6 packet carrying TCP (RFC 8200: Hop-by-Hop,
+ * Destination Options and a Routing header with Segments Left 0 are
+ * skipped; a Fragment header or any other next header is refused). Returns
+ * 0, or SF_EBADMSG with *why set to a short static explanation (a reason's
+ * text). The segment's payload points into pkt. When only the TCP checksum
+ * is wrong, every field is filled and bad_csum is set. */
 int sf_wire_parse(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why);
 /* sf_wire_parse without the TCP checksum's verification (RFC 9293 MUST-2,
  * MUST-3 are met where the packet came from): for a packet verified once
@@ -121,18 +197,24 @@ int sf_wire_parse(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why)
  * (the local kernel's GSO: its checksum field then holds a partial sum, not
  * the checksum). Never sets bad_csum. */
 int sf_wire_parse_trusted(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why);
-/* Builds an IPv4 + TCP packet into buf; returns its length or SF_ENOBUFS.
- * The payload may already be in place, at buf + SF_IP_TCP_HDR +
- * sf_wire_options_len(seg): then it is not copied. */
+/* Builds an IPv4 or IPv6 (the addresses' family) + TCP packet into buf;
+ * returns its length, SF_ENOBUFS, or SF_EINVAL when the addresses are of
+ * two families. The payload may already be in place, at buf +
+ * sf_wire_headers_len(seg): then it is not copied. */
 int sf_wire_build(uint8_t *buf, size_t cap, const sf_seg *seg);
 /* The IPv4 and TCP headers without options (RFC 791, RFC 9293 §3.1). */
 #define SF_IP_TCP_HDR 40
+/* The IPv6 and TCP headers without options or extension headers (RFC 8200 §3). */
+#define SF_IP6_TCP_HDR 60
 /* The length of the TCP options sf_wire_build writes for seg (padded). */
 size_t sf_wire_options_len(const sf_seg *seg);
+/* Where sf_wire_build puts seg's payload: the IP header of its family, TCP's
+ * and the options. */
+size_t sf_wire_headers_len(const sf_seg *seg);
 /* Computes the TCP checksum of an IPv4 packet of len bytes (its IP total
  * length) and stores it in place, as a NIC with checksum offload would:
  * for packets whose sender left it undone. 0, or SF_EBADMSG when pkt is
- * not IPv4 carrying a whole TCP header. */
+ * not IPv4 carrying a whole TCP header. (IPv4 only: the TUN driver's.) */
 int sf_wire_fill_tcp_checksum(uint8_t *pkt, size_t len);
 /* Stores the IPv4 header checksum of pkt (a whole IPv4 header). */
 void sf_wire_fill_ip_checksum(uint8_t *pkt);
@@ -141,25 +223,31 @@ void sf_wire_fill_ip_checksum(uint8_t *pkt);
  * pseudo-header alone, for len bytes of IPv4 packet. 0, or SF_EBADMSG as
  * sf_wire_fill_tcp_checksum. */
 int sf_wire_fill_partial_tcp_checksum(uint8_t *pkt, size_t len);
-/* What a router under congestion does to an ECN-capable IPv4 packet (RFC
- * 3168 §5): its ECN field, ECT(0) or ECT(1), becomes CE, and the header
- * checksum follows. Returns 1 if it marked it, 0 if the packet is not
- * ECN-capable (or not IPv4). */
+/* The ECN field of an IPv4 or IPv6 packet (RFC 3168 §5: 0 Not-ECT, 1 and 2
+ * ECT, 3 CE); 0 for anything else. */
+int sf_wire_ecn(const uint8_t *pkt, size_t len);
+/* What a router under congestion does to an ECN-capable IPv4 or IPv6 packet
+ * (RFC 3168 §5): its ECN field, ECT(0) or ECT(1), becomes CE, and the IPv4
+ * header checksum follows. Returns 1 if it marked it, 0 if the packet is not
+ * ECN-capable (or not IP). */
 int sf_wire_mark_ce(uint8_t *pkt, size_t len);
-/* An ICMP error message about a TCP segment (RFC 792; RFC 9293 §3.9.2.2):
- * its addresses, type and code, the next-hop MTU of "fragmentation needed"
- * (RFC 1191), and the quoted segment's addresses, ports and sequence number. */
+/* An ICMP error message about a TCP segment (RFC 792; RFC 9293 §3.9.2.2), or
+ * an ICMPv6 one (RFC 4443) when the addresses are IPv6: its addresses, type
+ * and code (of its own protocol: ICMPv6's Packet Too Big is type 2), the
+ * next-hop MTU of "fragmentation needed" (RFC 1191) or Packet Too Big (RFC
+ * 8201), and the quoted segment's addresses, ports and sequence number. */
 typedef struct {
-    uint32_t saddr, daddr;
+    sf_addr saddr, daddr;
     uint8_t type, code;
-    uint16_t mtu;
-    uint32_t q_saddr, q_daddr;
+    uint32_t mtu;
+    sf_addr q_saddr, q_daddr;
     uint16_t q_sport, q_dport;
     uint32_t q_seq;
 } sf_icmp;
-/* Whether an IPv4 packet carries ICMP (not TCP). */
+/* Whether an IPv4 packet carries ICMP, or an IPv6 one ICMPv6 (after the
+ * extension headers sf_wire_parse skips), not TCP. */
 int sf_wire_is_icmp(const uint8_t *pkt, size_t len);
-/* Parses an ICMP message quoting a TCP segment; 0 or SF_EBADMSG with *why. */
+/* Parses an ICMP or ICMPv6 message quoting a TCP segment; 0 or SF_EBADMSG with *why. */
 int sf_icmp_parse(const uint8_t *pkt, size_t len, sf_icmp *m, const char **why);
 /* Builds one (for drivers and tests); returns its length or SF_ENOBUFS. */
 int sf_icmp_build(uint8_t *buf, size_t cap, const sf_icmp *m);
@@ -168,13 +256,6 @@ int sf_icmp_build(uint8_t *buf, size_t cap, const sf_icmp *m);
 void sf_flags_str(uint8_t flags, char out[9]);
 /* Parses "SA", "FPA", ... (any order) into flag bits; -1 on an unknown letter. */
 int sf_flags_parse(const char *s);
-/* Parses dotted-quad IPv4 into host byte order; 0 on success. */
-int sf_addr_parse(const char *s, uint32_t *addr);
-/* Formats an address (host byte order) as a dotted quad. */
-void sf_addr_str(uint32_t addr, char out[16]);
-/* Whether an address can be a TCP endpoint: not 0.0.0.0/8, not multicast
- * (224/4), not reserved or broadcast (240/4, 255.255.255.255). */
-int sf_addr_is_unicast(uint32_t addr);
 
 /* ---- configuration ----------------------------------------------------------- */
 /* Per-connection policy: copied from the stack's at creation, then adjustable
@@ -227,6 +308,12 @@ typedef struct {
      * and ends the connection (RFC 1122 §4.2.2.13: the data is lost), as
      * the sockets API's close(), after which nothing can read, does */
     uint8_t rcv_after_close;
+    /* the RST of an ABORT, a listener's close and keep-alive's end
+     * (sf_active_reset): SF_ACTIVE_RESET_RST is RFC 9293 §3.10.5's
+     * <SEQ=SND.NXT><CTL=RST> (the rfc profile's); _RST_ACK adds the ACK of
+     * RCV.NXT, the window and the timestamps (RFC 7323 §3.2: SHOULD), as
+     * Linux's tcp_send_active_reset and FreeBSD's tcp_drop send it */
+    uint8_t active_reset;
     /* RFC 9293 §3.8.2 (MUST-19): SF_CC_NEWRENO (RFC 5681, RFC 6582: the rfc
      * profile's), SF_CC_CUBIC (RFC 9438: the linux and freebsd profiles'),
      * or SF_CC_NONE: the peer's window alone limits what is sent */
@@ -274,6 +361,9 @@ typedef enum { SF_NAGLE_RFC, SF_NAGLE_MINSHALL } sf_nagle_variant;
 /* Data after the application's CLOSE (sf_policy.rcv_after_close). */
 typedef enum { SF_RCV_AFTER_CLOSE_KEEP, SF_RCV_AFTER_CLOSE_RESET } sf_rcv_after_close;
 
+/* The RST of an active reset (sf_policy.active_reset). */
+typedef enum { SF_ACTIVE_RESET_RST, SF_ACTIVE_RESET_RST_ACK } sf_active_reset;
+
 /* Stack profiles: the policy values where stacks differ, by name
  * (core/profile.c has the table, each value with its source). */
 typedef enum { SF_PROFILE_LINUX, SF_PROFILE_FREEBSD, SF_PROFILE_RFC } sf_profile;
@@ -299,10 +389,18 @@ enum { SF_TW_RST_CLOSE, SF_TW_RST_IGNORE };
  * ACK as in any synchronized state (RFC 5961 §4). */
 enum { SF_TW_SYN_REOPEN, SF_TW_SYN_CHALLENGE };
 
+/* The most addresses a stack has. */
+#define SF_STACK_ADDRS 8
+
 /* A stack's configuration: sf_config_default fills it, then the embedder
- * changes what differs (addr at least). */
+ * changes what differs (addrs and naddrs at least). */
 typedef struct {
-    uint32_t addr; /* the stack's IPv4 address */
+    /* the stack's addresses, of either family or both (naddrs of them, at
+     * least one): a segment is ours when it is sent to one of them; an
+     * active OPEN picks the first of the remote address's family (RFC 9293
+     * §3.9.1.1, MUST-43, MUST-44) unless told which */
+    sf_addr addrs[SF_STACK_ADDRS];
+    uint8_t naddrs;
     /* the key of the RFC 6528 ISN function (SipHash-2-4): the embedder MUST
      * fill it with random bytes wherever synfin faces a real network (the
      * core has no source of randomness); the sim derives it from its seed */
@@ -312,7 +410,9 @@ typedef struct {
     uint16_t ephemeral_lo, ephemeral_hi;
     uint16_t backlog; /* default listen backlog */
     /* the MTU of the host's link: the MSS announced is at most mtu - 40
-     * (MMS_R, MUST-67), and what is sent at most mtu - 40 too (MMS_S) */
+     * (MMS_R, MUST-67), and what is sent at most mtu - 40 too (MMS_S); over
+     * IPv6 mtu - 60 (RFC 8200 §3: a 40-byte header), and never below IPv6's
+     * minimum link MTU, 1280 (RFC 8200 §5) */
     uint16_t mtu;
     /* RFC 9293 §3.4.3, the quiet time: a host that lost track of its
      * sequence numbers (it restarted) sends nothing for this long (an MSL)
@@ -363,7 +463,7 @@ typedef enum {
     SF_R_NONE,
     /* the wire */
     SF_R_SHORT_IP,
-    SF_R_NOT_IPV4,
+    SF_R_NOT_IP,
     SF_R_BAD_IP_LENGTH,
     SF_R_BAD_IP_CHECKSUM,
     SF_R_FRAGMENT,
@@ -377,6 +477,13 @@ typedef enum {
     SF_R_BAD_ICMP_CHECKSUM,
     SF_R_ICMP_NO_IP,
     SF_R_ICMP_NO_TCP,
+    SF_R_SHORT_IP6,
+    SF_R_BAD_IP6_LENGTH,
+    SF_R_IP6_FRAGMENT,
+    SF_R_IP6_NEXT_HEADER,
+    SF_R_IP6_ROUTING,
+    SF_R_IP6_OPTION,
+    SF_R_IP6_V4MAPPED,
     /* addressing */
     SF_R_NOT_FOR_US,
     SF_R_SOURCE_NOT_UNICAST,
@@ -431,6 +538,11 @@ typedef enum {
     SF_R_LAND,
     /* sending */
     SF_R_QUIET_TIME,
+    /* congestion control: notes with the window after (sf_event.cwnd, .ssthresh) */
+    SF_R_CC_FAST_RETRANSMIT,
+    SF_R_CC_RECOVERED,
+    SF_R_CC_RTO,
+    SF_R_CC_ECN,
     SF_R_COUNT
 } sf_reason;
 
@@ -458,6 +570,9 @@ typedef struct {
     const char *why; /* static text: "connect", "SYN", "ACK of our FIN", "2MSL" */
     int err;
     sf_reason reason; /* SF_EV_DROP, SF_EV_NOTE: the code of `why` */
+    /* SF_R_CC_* notes: the congestion window and threshold after the
+     * response, in bytes (ssthresh UINT32_MAX: not set yet) */
+    uint32_t cwnd, ssthresh;
 } sf_event;
 
 /* How the stack answers; both callbacks get the ud given to sf_stack_new. */
@@ -474,8 +589,10 @@ typedef struct {
 sf_stack *sf_stack_new(const sf_config *cfg, const sf_callbacks *cb, void *ud);
 /* Frees the stack and every connection it has, held ones too (NULL: nothing). */
 void sf_stack_free(sf_stack *st);
-/* The stack's IPv4 address. */
-uint32_t sf_stack_addr(const sf_stack *st);
+/* The stack's i-th address (0 .. naddrs - 1), NULL past the last. */
+const sf_addr *sf_stack_addr(const sf_stack *st, size_t i);
+/* Whether addr is one of the stack's. */
+int sf_stack_has_addr(const sf_stack *st, sf_addr addr);
 /* The configuration the stack was made with. */
 const sf_config *sf_stack_config(const sf_stack *st);
 /* Hands one IPv4 packet to the stack (RFC 9293 §3.10.7 SEGMENT ARRIVES). */
@@ -498,7 +615,8 @@ void sf_stack_poll(sf_stack *st, uint64_t now);
 uint64_t sf_stack_deadline(const sf_stack *st);
 /* The connection a segment with this 4-tuple (as seen by this stack) belongs
  * to, or the listener of lport, or NULL. */
-sf_conn *sf_stack_lookup(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport);
+sf_conn *sf_stack_lookup(sf_stack *st, sf_addr laddr, sf_addr raddr, uint16_t lport,
+                         uint16_t rport);
 /* How many connections the stack has, listeners aside (TIME_WAIT included). */
 size_t sf_stack_conn_count(const sf_stack *st);
 /* Of those, the TIME_WAIT connections nobody holds, kept as small records
@@ -516,9 +634,12 @@ void sf_stack_foreach(sf_stack *st, void (*fn)(void *ud, const sf_conn *c), void
 sf_conn *sf_listen(sf_stack *st, uint64_t now, uint16_t port, int backlog, const sf_policy *pol,
                    int *err);
 /* OPEN, active: sends a SYN; lport 0 picks an ephemeral port; pol NULL: the
- * stack's policy. */
-sf_conn *sf_connect(sf_stack *st, uint64_t now, uint32_t raddr, uint16_t rport, uint16_t lport,
-                    const sf_policy *pol, int *err);
+ * stack's policy. laddr NULL picks the stack's first address of raddr's
+ * family (RFC 9293 §3.9.1.1, MUST-44); one given must be the stack's and of
+ * raddr's family (MUST-43). SF_EINVAL when the stack has no address of that
+ * family or laddr is not one of its own. */
+sf_conn *sf_connect(sf_stack *st, uint64_t now, const sf_addr *laddr, sf_addr raddr, uint16_t rport,
+                    uint16_t lport, const sf_policy *pol, int *err);
 /* The next ESTABLISHED connection from a listener's queue, held for the
  * caller, or NULL. */
 sf_conn *sf_accept(sf_conn *listener);
@@ -533,6 +654,11 @@ int sf_send_urgent(sf_conn *c, uint64_t now, const void *data, size_t len);
 int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap);
 /* CLOSE: "no more data to send" (RFC 9293 §3.10.4). */
 int sf_close(sf_conn *c, uint64_t now);
+/* Whether CLOSE still does something in state s (RFC 9293 §3.10.4): stops
+ * a listener or a SYN_SENT, sends a FIN from SYN_RCVD, ESTABLISHED or
+ * CLOSE_WAIT; in the states after it ("connection closing") and in CLOSED,
+ * 0. */
+int sf_state_can_close(sf_state s);
 /* CLOSE with the last data: queued with the FIN, so that they can leave in
  * one segment ("FIN carrying the last data"). All or nothing: SF_EAGAIN,
  * with nothing queued, when the send buffer has no room for all of it. */
@@ -548,7 +674,7 @@ int sf_abort(sf_conn *c, uint64_t now);
 typedef struct {
     sf_state state;
     uint32_t id;
-    uint32_t laddr, raddr;
+    sf_addr laddr, raddr; /* a listener (on all of them): the stack's first address */
     uint16_t lport, rport;
     uint32_t iss, irs;
     uint32_t snd_una, snd_nxt, snd_wnd;

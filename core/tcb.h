@@ -4,6 +4,7 @@
 #define SF_TCB_H
 
 #include "heap.h"
+#include "ranges.h"
 #include "ring.h"
 #include "seq.h"
 #include "synfin.h"
@@ -11,7 +12,9 @@
 #include <stdbool.h>
 
 #define SF_NO_DEADLINE UINT64_MAX
-#define SF_MAX_PACKET  1600 /* an IPv4 packet of MSS 1460 plus headers and options */
+/* a packet of MSS 1520 at most (sf_peer_mss) plus 40 bytes of options and
+ * IPv6's headers (IPv4's are 20 bytes fewer) */
+#define SF_MAX_PACKET 1620
 /* The default floor of the send MSS (policy min_snd_mss), whatever the peer
  * announces: Linux's tcp_min_snd_mss, 48. RFC 6691: the MSS counts the data
  * and the TCP options beyond the fixed header alike, so the options every
@@ -19,8 +22,6 @@
  * timestamps must not leave zero or "negative" room for data. */
 #define SF_MIN_SND_MSS 48u
 #define SF_TS_OPT_LEN  12u /* the timestamps option, padded (RFC 7323 §3.2) */
-#define SF_OOO_MAX     8   /* out-of-order ranges held per connection */
-#define SF_SACKED_MAX  8   /* ranges the peer SACKed, on the sender's scoreboard */
 /* RFC 9293 §3.8.6.2.1: the sender SWS override timeout, in 0.1 - 1.0 s */
 #define SF_SWS_OVERRIDE 200000
 /* MUST-40: an ACK is delayed less than 0.5 s, whatever the policy says */
@@ -45,15 +46,29 @@ typedef enum {
     SF_TIMER_COUNT
 } sf_timer;
 
-/* A slot of the 4-tuple table: the connection (NULL: empty) and its key. */
+/* A slot of the 4-tuple table: the connection (NULL: empty) and the hash
+ * of its 4-tuple (sf_tuple_hash): a probe compares the hash in the slot and
+ * reads the connection's addresses only when it matches, so that a slot
+ * stays 16 bytes whatever the family. */
 typedef struct {
-    uint64_t key; /* sf_tuple_key */
+    uint64_t key;
     sf_conn *c;
 } sf_conn_slot;
 
-static inline uint64_t sf_tuple_key(uint32_t raddr, uint16_t lport, uint16_t rport)
+/* The 4-tuple's hash: both addresses as four 64-bit words and the ports,
+ * mixed by multiplication and folded (murmur3's finalizer); cheap for both
+ * families alike (an IPv4 address's first 12 bytes are a constant). */
+static inline uint64_t sf_tuple_hash(sf_addr laddr, sf_addr raddr, uint16_t lport, uint16_t rport)
 {
-    return (uint64_t)raddr << 32 | (uint32_t)lport << 16 | rport;
+    uint64_t w[4];
+    memcpy(w, laddr.b, 16);
+    memcpy(w + 2, raddr.b, 16);
+    uint64_t h = ((uint64_t)lport << 16 | rport) ^ (w[0] + w[1] * 0x9e3779b97f4a7c15ULL);
+    h ^= (w[2] ^ (w[3] << 32 | w[3] >> 32)) * 0xc2b2ae3d27d4eb4fULL;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
 }
 
 /* A TIME_WAIT connection nobody holds, compacted (timewait.c). */
@@ -72,8 +87,10 @@ struct sf_conn {
     uint32_t id;
     sf_state state;
 
-    /* the connection's identity: local address is the stack's */
-    uint32_t raddr;
+    /* the connection's identity: the local address is one of the stack's
+     * (a listener's: zero, it listens on all of them), the remote one of the
+     * same family */
+    sf_addr laddr, raddr;
     uint16_t lport, rport;
     sf_conn *hash_next; /* chain in the listener table, or the list to reap */
     bool hashed;
@@ -141,11 +158,8 @@ struct sf_conn {
 
     sf_ring sndbuf; /* from SND.UNA on: unacknowledged then unsent data */
     /* out-of-order data (SHLD-31), held in rcvbuf past the in-order bytes:
-     * byte ranges from RCV.NXT, sorted, disjoint and not adjacent */
-    struct {
-        uint32_t off, len;
-    } ooo[SF_OOO_MAX];
-    uint8_t ooo_count;
+     * byte ranges from RCV.NXT (ranges.h) */
+    sf_ranges ooo;
     bool sack_ok; /* RFC 2018: both SYNs carried SACK-permitted */
     /* ECN (ecn.c, RFC 3168) */
     bool ecn_asked;   /* our SYN was an ECN-setup SYN */
@@ -202,15 +216,14 @@ struct sf_conn {
     uint32_t recover; /* SND.MAX when fast recovery (or an RTO) began */
     bool recover_valid;
     bool in_recovery;
-    /* the SACK scoreboard (sack.c, RFC 6675 §3): ranges above SND.UNA the
-     * peer holds, sorted and disjoint, and how far this recovery has
-     * retransmitted (RFC 6675's HighRxt) */
-    struct {
-        uint32_t left, right;
-    } sacked[SF_SACKED_MAX];
-    uint8_t sacked_n;
+    /* the SACK scoreboard (sack.c, RFC 6675 §3): ranges the peer holds,
+     * as offsets from sacked_base (SND.UNA when last brought up to date),
+     * and how far this recovery has retransmitted (RFC 6675's HighRxt) */
+    sf_ranges sacked;
+    uint32_t sacked_base;
     uint32_t high_rxt;
-    uint32_t una_rxt_mark; /* SND.MAX when SND.UNA was last retransmitted */
+    uint32_t una_rxt_mark;  /* SND.MAX when SND.UNA was last retransmitted (or later) */
+    uint32_t last_rxt_mark; /* SND.MAX at the latest retransmission */
 
     /* statistics */
     uint32_t retransmits, segs_in, segs_out;
@@ -296,22 +309,24 @@ void sf_conn_check(sf_conn *c);
 #endif
 
 /* conn.c */
-size_t sf_tuple_hash(uint32_t raddr, uint16_t lport, uint16_t rport);
+
 /* Frees a connection: out of the stack's list of all (the caller took it
  * out of the tables and the timers). */
 void sf_conn_free(sf_conn *c);
 /* Frees the connections that reached CLOSED while nobody held them. */
 void sf_stack_reap(sf_stack *st);
-sf_conn *sf_find_conn(const sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport);
+sf_conn *sf_find_conn(const sf_stack *st, sf_addr laddr, sf_addr raddr, uint16_t lport,
+                      uint16_t rport);
 /* The connection of this 4-tuple, a TIME_WAIT record made one again. */
-sf_conn *sf_find_or_expand(sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport);
+sf_conn *sf_find_or_expand(sf_stack *st, sf_addr laddr, sf_addr raddr, uint16_t lport,
+                           uint16_t rport);
 /* A zeroed connection of the stack, in its list of all (no id, no policy). */
 sf_conn *sf_conn_alloc(sf_stack *st);
 /* Frees a connection that became a TIME_WAIT record: out of every table. */
 void sf_conn_free_compacted(sf_conn *c);
 
 /* timewait.c */
-sf_tw *sf_tw_find(const sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport);
+sf_tw *sf_tw_find(const sf_stack *st, sf_addr laddr, sf_addr raddr, uint16_t lport, uint16_t rport);
 /* The record made a connection again (NULL without memory). */
 sf_conn *sf_tw_expand(sf_stack *st, sf_tw *t);
 /* The connection is to become a record at the next entry point, if it can. */
@@ -337,12 +352,14 @@ void sf_report_soft_error(sf_conn *c, const char *why);
 void sf_conn_hash(sf_conn *c);
 void sf_conn_unhash(sf_conn *c);
 sf_conn *sf_conn_new(sf_stack *st, const sf_policy *pol);
-uint32_t sf_isn(sf_stack *st, uint64_t now, uint32_t raddr, uint16_t lport, uint16_t rport);
+uint32_t sf_isn(sf_stack *st, uint64_t now, sf_addr laddr, sf_addr raddr, uint16_t lport,
+                uint16_t rport);
 /* Enters CLOSED, signals err to the user if not 0, and frees what it can. */
 void sf_conn_closed(sf_conn *c, sf_cause cause, const char *why, int err);
 sf_conn *sf_find_listener(sf_stack *st, uint16_t lport);
 /* Whether a connection (or a TIME_WAIT record) has this 4-tuple; expands nothing. */
-bool sf_tuple_taken(const sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport);
+bool sf_tuple_taken(const sf_stack *st, sf_addr laddr, sf_addr raddr, uint16_t lport,
+                    uint16_t rport);
 /* SYN_RCVD from a passive open, reset: "return this connection to LISTEN"
  * (§3.10.7.4). The listener goes on; the child is gone, its user not told. */
 void sf_conn_back_to_listen(sf_conn *c, const char *why);
@@ -497,12 +514,33 @@ static inline uint32_t sf_eff_mss(const sf_conn *c)
     return c->snd_mss > opts ? c->snd_mss - opts : 1u;
 }
 
+/* The IP and TCP headers without options of the connection's family: what
+ * the MTU carries beside the MSS (RFC 9293 §3.7.1; RFC 8200 §3: IPv6's is 40
+ * bytes, so MSS = MTU - 60, RFC 8201 §5.1). */
+static inline uint32_t sf_hdrs_to(sf_addr peer)
+{
+    return sf_addr_is_v4(peer) ? SF_IP_TCP_HDR : SF_IP6_TCP_HDR;
+}
+
+/* IPv6's minimum link MTU (RFC 8200 §5): no path is smaller, so no MSS of
+ * an IPv6 connection comes from less (RFC 8201 §4). */
+#define SF_IPV6_MIN_MTU 1280u
+
 /* The MSS we announce: our setting, at most what the link lets us receive
- * (MMS_R = MTU - 40 for IPv4 without options, RFC 9293 §3.7.1, MUST-67). */
+ * (MMS_R = MTU - 40 for IPv4 without options, MTU - 60 for IPv6; RFC 9293
+ * §3.7.1, MUST-67). */
+static inline uint16_t sf_mss_announced_to(const sf_conn *c, sf_addr peer)
+{
+    uint32_t hdrs = sf_hdrs_to(peer), mtu = c->stack->cfg.mtu;
+    if (hdrs == SF_IP6_TCP_HDR && mtu < SF_IPV6_MIN_MTU) mtu = SF_IPV6_MIN_MTU;
+    uint32_t mms = mtu > hdrs ? mtu - hdrs : 536u;
+    return (uint16_t)(c->pol.mss < mms ? c->pol.mss : mms);
+}
+/* ... to the connection's peer (a listener has none: sf_mss_announced_to
+ * with the SYN's source) */
 static inline uint16_t sf_mss_announced(const sf_conn *c)
 {
-    uint32_t mms = c->stack->cfg.mtu > 40 ? c->stack->cfg.mtu - 40u : 536u;
-    return (uint16_t)(c->pol.mss < mms ? c->pol.mss : mms);
+    return sf_mss_announced_to(c, c->raddr);
 }
 
 /* The window scale shift we offer: the smallest that fits rcv_buf in 16

@@ -38,7 +38,7 @@ struct sf_tw {
     uint32_t hash_next; /* the next in the 4-tuple chain: record number + 1, 0: none */
     uint32_t heap_idx;  /* its place in the heap of deadlines */
     uint32_t id;
-    uint32_t raddr;
+    sf_addr laddr, raddr; /* (byte-aligned: no padding around them) */
     uint16_t lport, rport;
     /* the sequence space (SND.UNA = SND.NXT = SND.MAX = FIN + 1 here) */
     uint32_t iss, snd_nxt, rcv_nxt, rcv_adv, last_ack_sent, max_snd_wnd;
@@ -104,9 +104,10 @@ static void tw_release_chunks(sf_stack *st)
 
 /* ---- the table, by 4-tuple ---- */
 
-static size_t tw_bucket_of(size_t size, uint32_t raddr, uint16_t lport, uint16_t rport)
+static size_t tw_bucket_of(size_t size, sf_addr laddr, sf_addr raddr, uint16_t lport,
+                           uint16_t rport)
 {
-    return sf_tuple_hash(raddr, lport, rport) & (size - 1);
+    return (size_t)sf_tuple_hash(laddr, raddr, lport, rport) & (size - 1);
 }
 
 /* Lays the chains out in a table of `size` buckets; false without memory
@@ -117,7 +118,7 @@ static bool tw_table_resize(sf_stack *st, size_t size)
     if (!table) return false;
     for (uint32_t i = 0; i < st->ntw; i++) {
         sf_tw *t = tw_at(st, i);
-        size_t b = tw_bucket_of(size, t->raddr, t->lport, t->rport);
+        size_t b = tw_bucket_of(size, t->laddr, t->raddr, t->lport, t->rport);
         t->hash_next = table[b];
         table[b] = i + 1;
     }
@@ -127,12 +128,15 @@ static bool tw_table_resize(sf_stack *st, size_t size)
     return true;
 }
 
-sf_tw *sf_tw_find(const sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t rport)
+sf_tw *sf_tw_find(const sf_stack *st, sf_addr laddr, sf_addr raddr, uint16_t lport, uint16_t rport)
 {
     if (!st->tw_table_size) return NULL;
-    for (uint32_t l = st->tw_table[tw_bucket_of(st->tw_table_size, raddr, lport, rport)]; l;) {
+    for (uint32_t l = st->tw_table[tw_bucket_of(st->tw_table_size, laddr, raddr, lport, rport)];
+         l;) {
         sf_tw *t = tw_at(st, l - 1);
-        if (t->raddr == raddr && t->lport == lport && t->rport == rport) return t;
+        if (t->lport == lport && t->rport == rport && sf_addr_eq(t->raddr, raddr) &&
+            sf_addr_eq(t->laddr, laddr))
+            return t;
         l = t->hash_next;
     }
     return NULL;
@@ -142,7 +146,8 @@ sf_tw *sf_tw_find(const sf_stack *st, uint32_t raddr, uint16_t lport, uint16_t r
 static uint32_t *tw_link_to(sf_stack *st, uint32_t i)
 {
     const sf_tw *t = tw_at(st, i);
-    uint32_t *at = &st->tw_table[tw_bucket_of(st->tw_table_size, t->raddr, t->lport, t->rport)];
+    uint32_t *at =
+        &st->tw_table[tw_bucket_of(st->tw_table_size, t->laddr, t->raddr, t->lport, t->rport)];
     while (*at != i + 1)
         at = &tw_at(st, *at - 1)->hash_next;
     return at;
@@ -270,7 +275,7 @@ static bool compactable(const sf_conn *c)
 {
     return c->state == SF_TIME_WAIT && !c->held && c->hashed && !c->tw_child && !c->tw_parked &&
            !c->output_pending && c->fin_sent && c->fin_received && c->snd_una == c->snd_nxt &&
-           c->snd_nxt == c->snd_max && c->rcvbuf.len == 0 && c->ooo_count == 0 &&
+           c->snd_nxt == c->snd_max && c->rcvbuf.len == 0 && c->ooo.n == 0 &&
            sf_timer_on(c, SF_TIMER_TIME_WAIT);
 }
 
@@ -287,6 +292,7 @@ static bool compact(sf_stack *st, sf_conn *c)
     sf_tw *t = tw_at(st, i);
     *t = (sf_tw){.deadline = c->timer_at[SF_TIMER_TIME_WAIT],
                  .id = c->id,
+                 .laddr = c->laddr,
                  .raddr = c->raddr,
                  .lport = c->lport,
                  .rport = c->rport,
@@ -303,7 +309,7 @@ static bool compact(sf_stack *st, sf_conn *c)
                  .profile = (uint8_t)profile,
                  .flags = (uint8_t)((c->ts_ok ? TW_TS_OK : 0) | (c->ws_agreed ? TW_WS_AGREED : 0) |
                                     (c->sack_ok ? TW_SACK_OK : 0) | (c->passive ? TW_PASSIVE : 0))};
-    size_t b = tw_bucket_of(st->tw_table_size, t->raddr, t->lport, t->rport);
+    size_t b = tw_bucket_of(st->tw_table_size, t->laddr, t->raddr, t->lport, t->rport);
     t->hash_next = st->tw_table[b];
     st->tw_table[b] = i + 1;
     t->heap_idx = i;
@@ -323,6 +329,7 @@ static void fill(sf_conn *c, const sf_tw *t)
     c->state = SF_TIME_WAIT;
     c->pol = st->tw_profiles[t->profile];
     c->timer_node.idx = SF_HEAP_OUT;
+    c->laddr = t->laddr;
     c->raddr = t->raddr;
     c->lport = t->lport;
     c->rport = t->rport;

@@ -157,29 +157,32 @@ void sf_trace_text(sf_trace *t, long i, const void *text, size_t len)
 
 /* ---- relative numbers ------------------------------------------------------ */
 
-static size_t flow_hash(uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport)
+static size_t flow_hash(sf_addr saddr, uint16_t sport, sf_addr daddr, uint16_t dport)
 {
-    uint64_t k =
-        ((uint64_t)saddr << 32 | daddr) ^ ((uint64_t)sport << 16 | dport) * 0x9e3779b97f4a7c15u;
+    uint64_t w[4];
+    memcpy(w, saddr.b, 16);
+    memcpy(w + 2, daddr.b, 16);
+    uint64_t k = (w[0] ^ w[1] * 0xc2b2ae3d27d4eb4fu) ^ (w[2] ^ w[3]) * 0x9e3779b97f4a7c15u ^
+                 ((uint64_t)sport << 16 | dport);
     k ^= k >> 29;
     k *= 0xbf58476d1ce4e5b9u;
     return (size_t)(k ^ k >> 32);
 }
 
 /* The flow's slot: its own, or the empty one where it would go. */
-static sf_trace_flow *flow_slot(const sf_trace *t, uint32_t saddr, uint16_t sport, uint32_t daddr,
+static sf_trace_flow *flow_slot(const sf_trace *t, sf_addr saddr, uint16_t sport, sf_addr daddr,
                                 uint16_t dport)
 {
     size_t mask = t->flows_cap - 1;
     for (size_t i = flow_hash(saddr, sport, daddr, dport) & mask;; i = (i + 1) & mask) {
         sf_trace_flow *f = &t->flows[i];
-        if (!f->used ||
-            (f->saddr == saddr && f->daddr == daddr && f->sport == sport && f->dport == dport))
+        if (!f->used || (f->sport == sport && f->dport == dport && sf_addr_eq(f->saddr, saddr) &&
+                         sf_addr_eq(f->daddr, daddr)))
             return f;
     }
 }
 
-static sf_trace_flow *flow_find(const sf_trace *t, uint32_t saddr, uint16_t sport, uint32_t daddr,
+static sf_trace_flow *flow_find(const sf_trace *t, sf_addr saddr, uint16_t sport, sf_addr daddr,
                                 uint16_t dport)
 {
     if (!t->flows_cap) return NULL;
@@ -247,7 +250,7 @@ static int number_seg(sf_trace *t, sf_trace_rec *r)
     return 0;
 }
 
-static void close_flow(sf_trace *t, uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport)
+static void close_flow(sf_trace *t, sf_addr saddr, uint16_t sport, sf_addr daddr, uint16_t dport)
 {
     sf_trace_flow *f = flow_find(t, saddr, sport, daddr, dport);
     if (f) f->closed = true;
@@ -269,7 +272,7 @@ int sf_trace_number(sf_trace *t)
     return 0;
 }
 
-bool sf_trace_isn(sf_trace *t, uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport,
+bool sf_trace_isn(sf_trace *t, sf_addr saddr, uint16_t sport, sf_addr daddr, uint16_t dport,
                   uint32_t *isn)
 {
     sf_trace_number(t);

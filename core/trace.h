@@ -47,7 +47,7 @@ typedef struct {
     uint16_t host;    /* sender (segment) or the host concerned */
     uint16_t to_host; /* receiver, UINT16_MAX when none */
     uint32_t conn_id;
-    uint32_t saddr, daddr;
+    sf_addr saddr, daddr;
     uint16_t sport, dport;
     uint32_t seq, ack;
     uint16_t wnd, mss;
@@ -80,7 +80,7 @@ enum { SF_REL_SEQ = 1, SF_REL_ACK = 2 };
 
 /* The ISN each direction of a flow started from, as the wire showed it. */
 typedef struct {
-    uint32_t saddr, daddr;
+    sf_addr saddr, daddr;
     uint16_t sport, dport;
     uint32_t isn;
     int8_t wscale;     /* the window scale option of that SYN, -1 if none */
@@ -144,7 +144,7 @@ void sf_trace_text(sf_trace *t, long i, const void *text, size_t len);
 int sf_trace_number(sf_trace *t);
 /* Whether the flow saddr:sport > daddr:dport has an ISN on the wire so far
  * (numbering what is not yet); *isn gets it. */
-bool sf_trace_isn(sf_trace *t, uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport,
+bool sf_trace_isn(sf_trace *t, sf_addr saddr, uint16_t sport, sf_addr daddr, uint16_t dport,
                   uint32_t *isn);
 /* SACK edge e of a segment record as relative as its ack. */
 uint32_t sf_trace_rel_sack(const sf_trace_rec *r, uint32_t e);

@@ -16,8 +16,8 @@ sf_conn *sf_listen(sf_stack *st, uint64_t now, uint16_t port, int backlog, const
         *err = SF_EINVAL;
         return NULL;
     }
-    sf_conn *l = sf_stack_lookup(st, 0, port, 0);
-    if (l && l->is_listener) {
+    sf_conn *l = sf_find_listener(st, port);
+    if (l) {
         *err = SF_EADDRINUSE;
         return NULL;
     }
@@ -37,34 +37,54 @@ sf_conn *sf_listen(sf_stack *st, uint64_t now, uint16_t port, int backlog, const
 }
 
 /* An unused local port for this remote socket, from the ephemeral range. */
-static uint16_t pick_port(sf_stack *st, uint32_t raddr, uint16_t rport)
+static uint16_t pick_port(sf_stack *st, sf_addr laddr, sf_addr raddr, uint16_t rport)
 {
     uint32_t span = (uint32_t)st->cfg.ephemeral_hi - st->cfg.ephemeral_lo + 1;
     for (uint32_t i = 0; i < span; i++) {
         uint16_t p = st->next_ephemeral;
         st->next_ephemeral = p >= st->cfg.ephemeral_hi ? st->cfg.ephemeral_lo : (uint16_t)(p + 1);
-        if (!sf_tuple_taken(st, raddr, p, rport) && !sf_find_listener(st, p)) return p;
+        if (!sf_tuple_taken(st, laddr, raddr, p, rport) && !sf_find_listener(st, p)) return p;
     }
     return 0;
 }
 
-sf_conn *sf_connect(sf_stack *st, uint64_t now, uint32_t raddr, uint16_t rport, uint16_t lport,
-                    const sf_policy *pol, int *err)
+/* RFC 9293 §3.9.1.1: "If the local IP address is not specified, the TCP
+ * endpoint MUST choose a local IP address for the connection" (MUST-44):
+ * the stack's first address of the remote's family, the order they were
+ * given in being the embedder's preference. One the user names must be the
+ * stack's own and of that family; else there is none (false). */
+static bool pick_laddr(const sf_stack *st, const sf_addr *given, sf_addr raddr, sf_addr *out)
+{
+    if (given) {
+        *out = *given;
+        return sf_stack_has_addr(st, *given) && sf_addr_is_v4(*given) == sf_addr_is_v4(raddr);
+    }
+    for (size_t i = 0; i < st->cfg.naddrs; i++)
+        if (sf_addr_is_v4(st->cfg.addrs[i]) == sf_addr_is_v4(raddr)) {
+            *out = st->cfg.addrs[i];
+            return true;
+        }
+    return false;
+}
+
+sf_conn *sf_connect(sf_stack *st, uint64_t now, const sf_addr *laddr_given, sf_addr raddr,
+                    uint16_t rport, uint16_t lport, const sf_policy *pol, int *err)
 {
     sf_stack_at(st, now);
     int dummy;
     if (!err) err = &dummy;
     /* MUST-46: an OPEN to a broadcast or multicast address is refused */
-    if (!sf_addr_is_unicast(raddr) || rport == 0) {
+    sf_addr laddr;
+    if (!sf_addr_is_unicast(raddr) || rport == 0 || !pick_laddr(st, laddr_given, raddr, &laddr)) {
         *err = SF_EINVAL;
         return NULL;
     }
-    if (lport == 0) lport = pick_port(st, raddr, rport);
+    if (lport == 0) lport = pick_port(st, laddr, raddr, rport);
     if (lport == 0) {
         *err = SF_EADDRINUSE;
         return NULL;
     }
-    if (sf_tuple_taken(st, raddr, lport, rport)) {
+    if (sf_tuple_taken(st, laddr, raddr, lport, rport)) {
         *err = SF_EEXIST; /* §3.10.1: "connection already exists" */
         return NULL;
     }
@@ -73,11 +93,12 @@ sf_conn *sf_connect(sf_stack *st, uint64_t now, uint32_t raddr, uint16_t rport, 
         *err = SF_ENOMEM;
         return NULL;
     }
+    c->laddr = laddr;
     c->raddr = raddr;
     c->lport = lport;
     c->rport = rport;
     c->held = true;
-    c->iss = sf_isn(st, now, raddr, lport, rport);
+    c->iss = sf_isn(st, now, laddr, raddr, lport, rport);
     c->snd_una = c->iss;
     c->snd_nxt = c->iss;
     c->snd_max = c->iss;
@@ -153,7 +174,7 @@ int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap)
             sf_send_ack(c, now);
         /* a drained buffer holding nothing out of order costs nothing until
          * data comes again (and past the peer's FIN, none comes) */
-        if (c->ooo_count == 0) sf_ring_trim(&c->rcvbuf);
+        if (c->ooo.n == 0) sf_ring_trim(&c->rcvbuf);
         return (int)n;
     }
     if (c->fin_received) return 0; /* end of stream */
@@ -170,6 +191,12 @@ static void end_children(sf_conn *l, uint64_t now, bool reset)
         if (reset) sf_send_rst(child, now);
         sf_conn_closed(child, SF_CAUSE_USER, reset ? "listener closed" : "listener forgotten", 0);
     }
+}
+
+int sf_state_can_close(sf_state s)
+{
+    return s == SF_LISTEN || s == SF_SYN_SENT || s == SF_SYN_RCVD || s == SF_ESTABLISHED ||
+           s == SF_CLOSE_WAIT;
 }
 
 int sf_close(sf_conn *c, uint64_t now)
@@ -250,7 +277,8 @@ void sf_conn_status(const sf_conn *c, sf_conn_info *i)
     memset(i, 0, sizeof *i);
     i->state = c->state;
     i->id = c->id;
-    i->laddr = c->stack->cfg.addr;
+    /* a listener listens on every address of the stack: it shows the first */
+    i->laddr = c->is_listener && c->stack->cfg.naddrs ? c->stack->cfg.addrs[0] : c->laddr;
     i->raddr = c->raddr;
     i->lport = c->lport;
     i->rport = c->rport;

@@ -65,7 +65,7 @@ describe("CLOSED (no connection, no listener on the port)", function()
   it("opte#442: an ACK for a connection already CLOSED (aborted) draws a RST and never revives it", function()
     local t = fixture.at_state("ESTABLISHED")
     t.c:abort()
-    t:expect { flags = "=R", seq = 1 }
+    t:expect { flags = "=RA", seq = 1 }
     assert.equal("CLOSED", t.c:state())
     t:send { flags = "PA", seq = 1, ack = 1, payload = "late" }
     t:expect { flags = "=R", seq = 1, len = 0 }

@@ -114,6 +114,41 @@ describe("losses", function()
     assert.equal(0, resent.time) -- at once (the fixture's clock is at 0), not after an RTO
   end)
 
+  it("the trace notes each response with the window after it: fast retransmit, recovery's end, RTO", function()
+    local t = fixture.at_state("ESTABLISHED", { settings = rfc5681() })
+    local function cc_notes()
+      local list = {}
+      for _, r in ipairs(t.net:records()) do
+        if r.kind == "note" and r.code and r.code:match("^cc_") then list[#list + 1] = r.code .. ": " .. r.text end
+      end
+      return list
+    end
+    t.c:send(("s"):rep(20000))
+    t.net:sleep(0)
+    t:send { flags = "A", ack = 1 + MSS }
+    t.net:sleep(0)
+    for _ = 1, 3 do t:send { flags = "A", ack = 1 + MSS } end -- the second was lost
+    t.net:sleep(0)
+    -- RFC 6582: ssthresh = FlightSize / 2 (6 segments out: 4380), cwnd = ssthresh + 3 * SMSS
+    local info = t.c:info()
+    assert.equal(4380, info.ssthresh)
+    assert.equal(4380 + 3 * MSS, info.cwnd)
+    -- the ACK of all that was out when the loss was seen ends the recovery:
+    -- cwnd = min(ssthresh, FlightSize + SMSS)
+    t:send { flags = "A", ack = 1 + 7 * MSS }
+    t.net:sleep(0)
+    local cwnd_after = t.c:info().cwnd
+    -- then nothing more is acknowledged: the RTO, the window one segment
+    t:sleep(1.5)
+    assert.same({
+      "cc_fast_retransmit: fast retransmit: the window cut: cwnd 8760, ssthresh 4380",
+      ("cc_recovered: recovery over: the window deflated: cwnd %d, ssthresh 4380"):format(cwnd_after),
+      ("cc_rto: retransmission timeout: the window one segment: cwnd 1460, ssthresh %d"):format(t.c:info().ssthresh),
+    }, cc_notes())
+    -- and the ladder shows them
+    assert.matches("(fast retransmit: the window cut: cwnd 8760, ssthresh 4380", t.net:trace():text(), 1, true)
+  end)
+
   it("RFC 3042 (Limited Transmit): the first and second duplicate ACKs each let one new segment go, beyond cwnd", function()
     local t = fixture.at_state("ESTABLISHED", { settings = rfc5681() })
     t.c:send(("s"):rep(20000))

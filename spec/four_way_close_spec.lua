@@ -1,8 +1,9 @@
 -- Claim C2 of the README (segments 4-7) and the second half of C4: examples/four_way_close.lua.
 local example = require "helpers.example"
+local families = require "helpers.families"
 
-describe("the four-way close (claims C2, C4)", function()
-  local run = example.run("examples/four_way_close.lua")
+families.describe("the four-way close (claims C2, C4)", function(f)
+  local run = f.example("examples/four_way_close.lua")
   local net = run.net
   local client, server = net.hosts[1], net.hosts[2]
 
@@ -68,6 +69,6 @@ describe("the four-way close (claims C2, C4)", function()
   end)
 
   it("gives the same trace twice for the same seed", function()
-    assert.equal(run.output, example.run("examples/four_way_close.lua").output)
+    assert.equal(run.output, f.example("examples/four_way_close.lua").output)
   end)
 end)

@@ -38,7 +38,7 @@ describe("segments without data after a go-back retransmission", function()
   it("an abort's RST carries SND.MAX too: the peer's RCV.NXT may be there", function()
     local t = after_go_back()
     t.c:abort()
-    t:expect { flags = "=R", seq = 3001 }
+    t:expect { flags = "=RA", seq = 3001 }
   end)
 
   it("data sent again still starts at SND.UNA", function()

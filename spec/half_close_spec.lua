@@ -1,9 +1,10 @@
 -- Claims C2 and C3 (README): CLOSE_WAIT and FIN_WAIT_2 as a half-closed connection:
 -- examples/half_close.lua.
 local example = require "helpers.example"
+local families = require "helpers.families"
 
-describe("a half-closed connection (claims C2, C3)", function()
-  local run = example.run("examples/half_close.lua")
+families.describe("a half-closed connection (claims C2, C3)", function(f)
+  local run = f.example("examples/half_close.lua")
   local net = run.net
   local client, server = net.hosts[1], net.hosts[2]
 
@@ -75,6 +76,6 @@ describe("a half-closed connection (claims C2, C3)", function()
   end)
 
   it("gives the same trace twice for the same seed", function()
-    assert.equal(run.output, example.run("examples/half_close.lua").output)
+    assert.equal(run.output, f.example("examples/half_close.lua").output)
   end)
 end)

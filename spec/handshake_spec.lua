@@ -1,8 +1,9 @@
 -- Claim C1 of the README (segments 1-3) and the first half of C4: examples/handshake.lua.
 local example = require "helpers.example"
+local families = require "helpers.families"
 
-describe("the three-way handshake (claims C1, C4)", function()
-  local run = example.run("examples/handshake.lua")
+families.describe("the three-way handshake (claims C1, C4)", function(f)
+  local run = f.example("examples/handshake.lua")
   local net = run.net
   local client, server = net.hosts[1], net.hosts[2]
 
@@ -51,6 +52,6 @@ describe("the three-way handshake (claims C1, C4)", function()
   end)
 
   it("gives the same trace twice for the same seed", function()
-    assert.equal(run.output, example.run("examples/handshake.lua").output)
+    assert.equal(run.output, f.example("examples/handshake.lua").output)
   end)
 end)

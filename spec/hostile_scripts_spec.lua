@@ -476,7 +476,7 @@ describe("absurd values", function()
     { "a crafted segment with sack = 5", function() local _, a = net2(); a:send { dport = 80, sack = 5 } end,
       "synfin: segment field 'sack' must be a list of { left, right } integers, got 5" },
     { "a crafted segment from the address 5", function() local _, a = net2(); a:send { dport = 80, dst = 5 } end,
-      "synfin: segment field 'dst' must be an IPv4 address such as \"192.0.2.1\", got 5" },
+      "synfin: segment field 'dst' must be an IPv4 or IPv6 address such as \"192.0.2.1\", got 5" },
     { "an ICMP message of type 300", function()
         local _, a = net2(); a.net.sim:inject_icmp(a.index, { type = 300, dst = B }) end,
       "synfin: ICMP field 'type' must be an integer in 0..255, got 300" },

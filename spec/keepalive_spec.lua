@@ -43,7 +43,7 @@ describe("keep-alives", function()
       assert.near(10 + 2 * (i - 1), p.time - start, 1e-6)
     end
     -- giving up, it tells the peer, as Linux and FreeBSD do: <SEQ=SND.NXT><CTL=RST>
-    local rst = t:expect({ flags = "=R", seq = 1, len = 0 }, 2.5)
+    local rst = t:expect({ flags = "=RA", seq = 1, len = 0 }, 2.5)
     assert.near(10 + 2 * 3, rst.time - start, 1e-6)
     assert.equal("CLOSED", t:state())
     local r = last_state(t)
@@ -128,7 +128,7 @@ describe("the user timeout in every state with something outstanding", function(
     local t = fixture.at_state("CLOSE_WAIT", { settings = { keepalive = 10, keepalive_interval = 1, keepalive_probes = 2 } })
     t:expect({ flags = "=A", seq = 0, ack = 2, len = 0 }, 11)
     t:expect({ flags = "=A", seq = 0, ack = 2, len = 0 }, 2)
-    t:expect({ flags = "=R", seq = 1 }, 1.5)
+    t:expect({ flags = "=RA", seq = 1 }, 1.5)
     assert.equal("CLOSED", t:state())
     assert.equal("keep-alives unanswered", last_state(t).why)
   end)

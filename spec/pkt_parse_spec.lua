@@ -36,6 +36,11 @@ describe("synfin.pkt: packetdrill's scripts", function()
   end)
 
   describe("packets", function()
+    it("'-': a segment without any flag", function()
+      local e = one("+.01 < - 1:1001(1000) win 20000")
+      assert.same({ "packet", "<", "", 1, 1001, 1000 }, { e.kind, e.dir, e.flags, e.seq, e.seq_end, e.len })
+    end)
+
     it("a SYN with options", function()
       local e = one("+0 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>")
       assert.equal("packet", e.kind)
@@ -165,7 +170,7 @@ describe("synfin.pkt: packetdrill's scripts", function()
   end)
 
   describe("the rest of a script", function()
-    it("python blocks and shell commands are unsupported events; comments and options are read", function()
+    it("python blocks are unsupported events, shell commands are read; comments and options too", function()
       local events = assert(pkt.parse(table.concat({
         "// packetdrill's comments",
         "--tolerance_usecs=10000",
@@ -179,14 +184,26 @@ describe("synfin.pkt: packetdrill's scripts", function()
       }, "\n"), "t.pkt"))
       assert.equal(4, #events)
       assert.same({ kind = "option", name = "tolerance_usecs", value = "10000", line = 2, col = 1 }, events[1])
-      assert.equal("unsupported", events[2].kind)
-      assert.equal(5, events[2].line)
-      assert.truthy(events[2].what:find("shell", 1, true))
+      assert.same({ kind = "shell", command = "sysctl -q net.ipv4.tcp_timestamps=0", line = 5, col = 1,
+        time = { kind = "abs", t = 0 } }, events[2])
       assert.equal("unsupported", events[3].kind)
       assert.equal(6, events[3].line)
       assert.truthy(events[3].what:find("python", 1, true))
       assert.equal("syscall", events[4].kind)
       assert.equal(9, events[4].line)
+    end)
+
+    it("a shell command or a python block may go without a time: it runs where it stands", function()
+      local events = assert(pkt.parse("`./defaults.sh\nsysctl -q net.ipv4.tcp_sack=0\n`\n%{ x = 1 }%\n"
+        .. "0 close(3) = 0", "t.pkt"))
+      assert.same({ kind = "shell", command = "./defaults.sh\nsysctl -q net.ipv4.tcp_sack=0\n", line = 1, col = 1,
+        time = { kind = "rel", t = 0, implicit = true } }, events[1])
+      assert.same({ "unsupported", 4, { kind = "rel", t = 0, implicit = true } },
+        { events[2].kind, events[2].line, events[2].time })
+      assert.equal(5, events[3].line)
+      -- a system call or a packet still needs one
+      fails("close(3) = 0", "t.pkt:1:1: expected a time (0.1, +0.1, *) or a shell command or python block, got"
+        .. " 'close(3) = 0'")
     end)
 
     it("an empty script has no events", function()
@@ -230,12 +247,16 @@ describe("synfin.pkt: packetdrill's scripts", function()
 
     it("times and lines", function()
       fails("socket(..., SOCK_STREAM, IPPROTO_TCP) = 3",
-        "t.pkt:1:1: expected a time (0.1, +0.1, *), got 'socket(..., SOCK_STR...'")
-      fails("0 close(3) = 0\n\n  +x close(3) = 0", "t.pkt:3:3: expected a time (0.1, +0.1, *), got '+x close(3) = 0'")
-      fails("0 close(3) = 0\n--tolerance_usecs=1", "t.pkt:2:1: expected a time (0.1, +0.1, *), got '--tolerance_usecs=1'")
+        "t.pkt:1:1: expected a time (0.1, +0.1, *) or a shell command or python block, got"
+        .. " 'socket(..., SOCK_STR...'")
+      fails("0 close(3) = 0\n\n  +x close(3) = 0", "t.pkt:3:3: expected a time (0.1, +0.1, *) or a shell command or python block,"
+        .. " got '+x close(3) = 0'")
+      fails("0 close(3) = 0\n--tolerance_usecs=1", "t.pkt:2:1: expected a time (0.1, +0.1, *) or a shell command or python block,"
+        .. " got '--tolerance_usecs=1'")
       fails("0 hello world", "t.pkt:1:9: expected '(', got 'world'")
       fails("0 %{ never closed",
-        "t.pkt:1:3: expected '~' or '...' or an event or '<' or '>' or a system call, got '%{ never closed'")
+        "t.pkt:1:3: expected '~' or '...' or a shell command or python block or '<' or '>' or a system call,"
+        .. " got '%{ never closed'")
     end)
   end)
 end)

@@ -35,7 +35,7 @@ describe("synfin --pkt --to-lua", function()
     assert.matches('local synfin = require "synfin"', src, 1, true)
     assert.matches("local k = kernel.sim(net, host)", src, 1, true)
     assert.matches("-- 4: +0 listen(3, 1) = 0\n", src, 1, true)
-    assert.matches('returns(4, k:start("listen", 3, 1), { t = 0, ret = 0 })', src, 1, true)
+    assert.matches('returns(4, k:start("listen", fd[3], 1), { t = 0, ret = 0 })', src, 1, true)
     -- the numbers of a `<` line, as the runner computes them (run.inbound_fields)
     assert.matches('peer:send { dst = KERNEL, sport = rport, dport = kport, flags = "A", abs_seq = rel(risn, 1),'
       .. " abs_ack = rel(kisn, 1), win = 65535 }", src, 1, true)

@@ -1,5 +1,6 @@
 -- Claim C3 (README): the seven claim examples together show all eleven states.
 local example = require "helpers.example"
+local families = require "helpers.families"
 local synfin = require "synfin"
 
 local EXAMPLES = {
@@ -12,10 +13,10 @@ local EXAMPLES = {
   "examples/lost_last_ack.lua",
 }
 
-describe("the claim examples (claim C3)", function()
+families.describe("the claim examples (claim C3)", function(f)
   local seen = {}
   for _, path in ipairs(EXAMPLES) do
-    for state in pairs(example.all_states(example.run(path).net)) do seen[state] = true end
+    for state in pairs(example.all_states(f.example(path).net)) do seen[state] = true end
   end
 
   it("show all eleven states between them", function()
@@ -29,9 +30,9 @@ describe("the claim examples (claim C3)", function()
 
   it("each print a ladder with both named hosts", function()
     for _, path in ipairs(EXAMPLES) do
-      local out = example.run(path).output
-      assert.truthy(out:find("client 192.0.2.1", 1, true), path)
-      assert.truthy(out:find("server 192.0.2.2", 1, true), path)
+      local out = f.example(path).output
+      assert.truthy(out:find("client " .. f.a, 1, true), path)
+      assert.truthy(out:find("server " .. f.b, 1, true), path)
       assert.truthy(out:find("[listener :80 LISTEN] listen", 1, true), path)
     end
   end)

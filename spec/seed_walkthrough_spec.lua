@@ -1,8 +1,9 @@
 -- Claims C1, C2, C3 and C5 (README), the whole life of one connection: examples/seed_walkthrough.lua.
 local example = require "helpers.example"
+local families = require "helpers.families"
 
-describe("the seed walkthrough (claims C1, C2, C3, C5)", function()
-  local run = example.run("examples/seed_walkthrough.lua")
+families.describe("the seed walkthrough (claims C1, C2, C3, C5)", function(f)
+  local run = f.example("examples/seed_walkthrough.lua")
   local net = run.net
   local client, server = net.hosts[1], net.hosts[2]
 
@@ -49,7 +50,7 @@ describe("the seed walkthrough (claims C1, C2, C3, C5)", function()
   end)
 
   it("gives the same trace twice for the same seed", function()
-    local again = example.run("examples/seed_walkthrough.lua")
+    local again = f.example("examples/seed_walkthrough.lua")
     assert.equal(run.output, again.output)
   end)
 end)

@@ -1,8 +1,9 @@
 -- Claim C3 (README), CLOSING in a simultaneous close: examples/simultaneous_close.lua.
 local example = require "helpers.example"
+local families = require "helpers.families"
 
-describe("a simultaneous close goes through CLOSING (claim C3)", function()
-  local run = example.run("examples/simultaneous_close.lua")
+families.describe("a simultaneous close goes through CLOSING (claim C3)", function(f)
+  local run = f.example("examples/simultaneous_close.lua")
   local net = run.net
   local client, server = net.hosts[1], net.hosts[2]
 
@@ -55,6 +56,6 @@ describe("a simultaneous close goes through CLOSING (claim C3)", function()
   end)
 
   it("gives the same trace twice for the same seed", function()
-    assert.equal(run.output, example.run("examples/simultaneous_close.lua").output)
+    assert.equal(run.output, f.example("examples/simultaneous_close.lua").output)
   end)
 end)

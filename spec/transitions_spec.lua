@@ -58,7 +58,7 @@ describe("RFC 9293 §3.10.4 (LISTEN): close resets the children nobody accepted"
     t:expect_nothing(0.5)
     assert.equal("ESTABLISHED", t.c:state())
     assert.is_true(t.l:close())
-    local r = t:expect { flags = "=R", seq = 1, len = 0 }
+    local r = t:expect { flags = "=RA", seq = 1, len = 0 }
     assert.equal(fixture.OUR_ISN + 1, r.abs_seq)
     t:expect_nothing(5)
     assert.equal("CLOSED", t.c:state())
@@ -74,7 +74,7 @@ describe("RFC 9293 §3.10.4 (LISTEN): close resets the children nobody accepted"
     t:expect { flags = "=A", seq = 1, ack = 2, len = 0 }
     assert.equal("CLOSE_WAIT", t.c:state())
     assert.is_true(t.l:close())
-    t:expect { flags = "=R", seq = 1, len = 0 }
+    t:expect { flags = "=RA", seq = 1, len = 0 }
     t:expect_nothing(5)
     assert.equal("CLOSED", t.c:state())
     assert.equal("CLOSED", t.l:state())

@@ -154,7 +154,7 @@ describe("CLOSE", function()
   it("RFC 9293 §3.10.4 (LISTEN): close -> CLOSED; a SYN-RCVD child nobody accepted is reset", function()
     local t = fixture.at_state("SYN_RCVD", { passive = true })
     assert.is_true(t.l:close())
-    t:expect { flags = "=R", seq = 1 }
+    t:expect { flags = "=RA", seq = 1 }
     assert.equal("CLOSED", t.l:state())
     assert.equal("CLOSED", t.c:state())
   end)
@@ -171,7 +171,7 @@ describe("ABORT", function()
   it("RFC 9293 §3.10.5 (SYN_RCVD): abort sends <SEQ=SND.NXT><CTL=RST>", function()
     local t = fixture.at_state("SYN_RCVD", { passive = true })
     assert.is_true(t.c:abort())
-    t:expect { flags = "=R", seq = 1, len = 0 }
+    t:expect { flags = "=RA", seq = 1, len = 0 }
     assert.equal("CLOSED", t.c:state())
     t:expect_nothing(5)
     assert.equal("LISTEN", t.l:state())
@@ -182,7 +182,7 @@ describe("ABORT", function()
       local t = fixture.at_state(state)
       local nxt = t:our_nxt()
       assert.is_true(t.c:abort())
-      t:expect { flags = "=R", seq = nxt, len = 0 }
+      t:expect { flags = "=RA", seq = nxt, len = 0 }
       assert.equal("CLOSED", t.c:state())
       t:expect_nothing(5)
     end)

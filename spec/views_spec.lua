@@ -81,6 +81,30 @@ describe("views of the trace", function()
     end
   end)
 
+  it("a segment kept after its net is gone still has its fields; its payload is gone, said so", function()
+    -- a view does not keep its net alive (that cost a lookup per segment):
+    -- once the net is collected, the trace's copy of the payload goes with it
+    local kept
+    do
+      local net, a, _, l = scenario.pair()
+      a:hook("egress", { flags = "P", count = 1 }, function(seg) kept = seg end)
+      net:run(function()
+        local c = a:connect(scenario.B, 80)
+        local s = l:accept(1)
+        c:send("data")
+        s:recv(4, 1)
+      end)
+      assert.equal("data", kept.payload) -- (the net is still there)
+    end
+    collectgarbage("collect")
+    collectgarbage("collect")
+    assert.equal(4, kept.len)
+    assert.equal(1, kept.seq)
+    local ok, e = pcall(function() return kept.payload end)
+    assert.is_false(ok)
+    assert.truthy(tostring(e):find("the payload of segment " .. kept.n .. " is gone", 1, true), e)
+  end)
+
   it("a record read later shows its segment's fate as it is now", function()
     local net, a = scenario.pair { latency = 0.1 }
     net:run(function()

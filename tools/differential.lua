@@ -140,6 +140,9 @@ for _, x in ipairs(unjustified) do
   io.stderr:write(("not justified: %s (kernel %s, synfin %s)\n"):format(x.key, x.kernel, x.sim))
 end
 for _, n in ipairs(names) do
-  if pk[n] ~= ps[n] then unjustified[#unjustified + 1] = { key = n } end
+  if pk[n] ~= ps[n] then
+    unjustified[#unjustified + 1] = { key = n }
+    io.stderr:write(("not the same: spec/pkt/%s (kernel %s, sim %s)\n"):format(n, tostring(pk[n]), tostring(ps[n])))
+  end
 end
 if check and #unjustified > 0 then os.exit(1) end

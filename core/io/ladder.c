@@ -122,7 +122,7 @@ static void seg_fate(const sf_trace_rec *r, char *out, size_t cap)
     if (r->fate == SF_FATE_DROPPED_INGRESS)
         add_note(out, cap, "dropped on arrival by hook %u", hook);
     if (r->fate == SF_FATE_NO_HOST) {
-        char dst[16];
+        char dst[SF_ADDR_STRLEN];
         sf_addr_str(r->daddr, dst);
         add_note(out, cap, "no host at %s", dst);
     }
@@ -164,6 +164,11 @@ int sf_sim_print_trace(sf_sim *sim, FILE *out)
         size_t len = sf_trace_seg_summary(r, 0, label, sizeof label);
         if (len + 10 > gap) gap = len + 10;
     }
+    for (int h = 0; h < hosts; h++) { /* and for the host's address over its lane */
+        char addr[SF_ADDR_STRLEN];
+        sf_addr_str(sf_sim_host_addr(sim, h), addr);
+        if (strlen(addr) + 2 > gap) gap = strlen(addr) + 2;
+    }
     size_t *conns = conns_per_host(t, hosts);
     if (!conns) return -1;
 #define LANE(h) ((size_t)TIME_W + 2 + (size_t)(h)*gap)
@@ -176,7 +181,7 @@ int sf_sim_print_trace(sf_sim *sim, FILE *out)
     snprintf(text, sizeof text, "%*s", TIME_W, "time (s)");
     put(&head, 0, text);
     for (int h = 0; h < hosts; h++) {
-        char addr[16];
+        char addr[SF_ADDR_STRLEN];
         sf_addr_str(sf_sim_host_addr(sim, h), addr);
         put(&head, LANE(h), addr);
     }
@@ -212,9 +217,9 @@ int sf_sim_print_trace(sf_sim *sim, FILE *out)
                     put(&l, lo + 1, text);
                 }
             } else {
-                char dst[16];
-                sf_addr_str(r->daddr, dst);
-                snprintf(text, sizeof text, "%s -> %s:%u", label, dst, (unsigned)r->dport);
+                char dst[SF_ENDPOINT_STRLEN];
+                sf_endpoint_str(r->daddr, r->dport, dst);
+                snprintf(text, sizeof text, "%s -> %s", label, dst);
                 put(&l, LANE(a < hosts ? a : 0) + 2, text);
             }
             seg_fate(r, fate, sizeof fate);

@@ -221,7 +221,7 @@ static void arp_in(sf_raw *raw, const uint8_t *a, size_t len)
         if (spa == raw->peer_addr) learn_peer(raw, sha);
         /* RFC 826: answer for our own protocol addresses, here every
          * synfin host's (a bare peer stands for someone else) */
-        int h = sf_sim_host_of(raw->sim, tpa);
+        int h = sf_sim_host_of(raw->sim, sf_addr_v4(tpa));
         if (h >= 0 && sf_sim_stack(raw->sim, h) && !(sha[0] & 1) &&
             send_arp(raw, ARPOP_REPLY, sha, tpa, spa) == 0)
             raw->stats.arp_replies_sent++;
@@ -408,7 +408,7 @@ sf_raw *sf_raw_open(sf_sim *sim, struct uv_loop_s *loop, const sf_raw_config *cf
         return NULL;
     }
     sf_rt_driver drv = {.fd = raw->fd,
-                        .peer_addr = cfg->peer_addr,
+                        .peer_addr = sf_addr_v4(cfg->peer_addr),
                         .read = raw_read,
                         .send = port_send,
                         .next_time = raw_next_time,

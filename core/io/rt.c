@@ -174,7 +174,7 @@ sf_rt *sf_rt_open(sf_sim *sim, struct uv_loop_s *loop, const sf_rt_driver *drv, 
         rt->prepare.data = rt;
     }
     /* the peer last: a failure before leaves the net as it was */
-    rt->peer_host = sf_sim_add_host(sim, drv->peer_addr, NULL);
+    rt->peer_host = sf_sim_add_host(sim, &drv->peer_addr, 1, NULL);
     if (rt->peer_host < 0) {
         snprintf(err, errlen, "adding the peer: %s", sf_strerror(rt->peer_host));
         close_and_free(rt);
@@ -183,7 +183,7 @@ sf_rt *sf_rt_open(sf_sim *sim, struct uv_loop_s *loop, const sf_rt_driver *drv, 
     uv_poll_start(&rt->poll, UV_READABLE, on_readable);
     if (rt->on_caller_loop) uv_prepare_start(&rt->prepare, on_prepare);
     sf_sim_set_port(sim, rt->peer_host, drv->send, drv->ud);
-    sf_link link = {0, 0, 0}; /* the real network has its own */
+    sf_link link = {0}; /* the real network has its own */
     sf_sim_set_link(sim, &link);
     rt->base_us = sf_sim_now(sim);
     rt->t0_ns = uv_hrtime();

@@ -36,8 +36,8 @@ struct uv_loop_s;
 /* What a driver gives the real-time net: its fd, how to read it, how to
  * write to the outside world, and its own timers (ARP retries), if any. */
 typedef struct {
-    int fd;             /* non-blocking, readable when the device has a packet */
-    uint32_t peer_addr; /* the outside world's address: a bare peer of the net */
+    int fd;            /* non-blocking, readable when the device has a packet */
+    sf_addr peer_addr; /* the outside world's address: a bare peer of the net */
     /* Reads what the fd holds now, a bounded batch, feeding the net with
      * sf_sim_receive; returns how many packets a host took. */
     int (*read)(void *ud);

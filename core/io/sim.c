@@ -44,13 +44,18 @@ typedef struct sim_pkt {
 typedef struct {
     sf_sim *sim;
     int index;
-    uint32_t addr;
+    sf_addr addrs[SF_STACK_ADDRS]; /* the first is its name in notes and the pcap */
+    size_t naddrs;
     sf_stack *stack; /* NULL: a bare peer */
     sf_hooks hooks;
     sf_port_send port; /* non-NULL: a peer standing for the outside world */
     void *port_ud;
     sim_pkt *pending, **pending_tail; /* emitted during a call, not yet sent */
     int flushing;                     /* sf_sim_flush is sending them */
+    /* the bottleneck at its way out (sf_link.rate): when each packet in its
+     * queue will have left, oldest first, in a ring of queue_cap */
+    uint64_t *leaves;
+    uint32_t queue_cap, queue_head, queue_len;
 } sim_host;
 
 struct sf_sim {
@@ -256,6 +261,16 @@ static void host_event(void *ud, const sf_event *ev)
         r->old_state = (int8_t)ev->old_state;
         r->new_state = (int8_t)ev->new_state;
     }
+    if (ev->reason >= SF_R_CC_FAST_RETRANSMIT && ev->reason <= SF_R_CC_ECN) {
+        /* the window in the note's text: "fast retransmit: the window
+         * cut: cwnd 7240, ssthresh 4344" (its code stays the reason's) */
+        char text[160];
+        int n = ev->ssthresh == UINT32_MAX
+                    ? snprintf(text, sizeof text, "%s: cwnd %u", ev->why, ev->cwnd)
+                    : snprintf(text, sizeof text, "%s: cwnd %u, ssthresh %u", ev->why, ev->cwnd,
+                               ev->ssthresh);
+        if (n > 0) sf_trace_text(t, i, text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
+    }
     if (ev->conn) {
         sf_conn_info info;
         sf_conn_status(ev->conn, &info);
@@ -304,12 +319,14 @@ static long record_seg(sf_sim *sim, int h, sim_pkt *p, sf_seg *seg, int injected
 }
 
 /* A note for an ICMP message, at `host`'s column: "ICMP type 3 code 4 to
- * 192.0.2.1" (dir "to", addr its destination) or "from" its source. */
-static void note_icmp(sf_sim *sim, int host, const sf_icmp *m, const char *dir, uint32_t addr)
+ * 192.0.2.1" (dir "to", addr its destination) or "from" its source;
+ * "ICMPv6 type 2 code 0 to 2001:db8::1". */
+static void note_icmp(sf_sim *sim, int host, const sf_icmp *m, const char *dir, sf_addr addr)
 {
-    char text[128], a[16];
+    char text[128], a[SF_ADDR_STRLEN];
     sf_addr_str(addr, a);
-    snprintf(text, sizeof text, "ICMP type %u code %u %s %s", m->type, m->code, dir, a);
+    snprintf(text, sizeof text, "ICMP%s type %u code %u %s %s", sf_addr_is_v4(addr) ? "" : "v6",
+             m->type, m->code, dir, a);
     sf_sim_note(sim, host, text);
 }
 
@@ -369,16 +386,21 @@ static void append(char *buf, size_t size, const char *fmt, ...)
     va_end(ap);
 }
 
-/* A host's address; for none (a crafted packet's stranger, no host), the
- * address in the IPv4 header at `offset` (12: source, 16: destination). */
-static void cap_addr(sf_sim *sim, int host, const sim_pkt *p, int offset, char out[16])
+/* The packet's source (src 1) or destination address, as its IP header
+ * has it (a crafted packet's stranger, no host, too); "?" when there is no
+ * IP header. */
+static void cap_addr(const sim_pkt *p, int src, char out[SF_ADDR_STRLEN])
 {
-    uint32_t a = 0;
-    if (host >= 0)
-        a = sim->hosts[host]->addr;
-    else if (p->len >= 20)
-        a = (uint32_t)p->data[offset] << 24 | (uint32_t)p->data[offset + 1] << 16 |
-            (uint32_t)p->data[offset + 2] << 8 | p->data[offset + 3];
+    sf_addr a;
+    if (p->len >= 40 && p->data[0] >> 4 == 6) {
+        memcpy(a.b, p->data + (src ? 8 : 24), 16);
+    } else if (p->len >= 20 && p->data[0] >> 4 == 4) {
+        const uint8_t *q = p->data + (src ? 12 : 16);
+        a = sf_addr_v4((uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 | (uint32_t)q[2] << 8 | q[3]);
+    } else {
+        snprintf(out, SF_ADDR_STRLEN, "?");
+        return;
+    }
     sf_addr_str(a, out);
 }
 
@@ -393,9 +415,9 @@ static void capture(sf_sim *sim, sim_pkt *p, cap_fate fate, uint32_t hook)
 {
     fill_csum(p);
     const sf_trace_rec *r = rec_of(sim, p->rec);
-    char text[256] = "", from[16], to[16];
-    cap_addr(sim, p->from, p, 12, from);
-    cap_addr(sim, p->to, p, 16, to);
+    char text[256] = "", from[SF_ADDR_STRLEN], to[SF_ADDR_STRLEN];
+    cap_addr(p, 1, from);
+    cap_addr(p, 0, to);
     if (r)
         append(text, sizeof text, "synfin #%u %s > %s: ", r->seg_no, from, to);
     else
@@ -409,8 +431,50 @@ static void capture(sf_sim *sim, sim_pkt *p, cap_fate fate, uint32_t hook)
     sf_pcap_write(sim->pcap, sim->epoch_us + (r ? r->time : p->sent), p->data, p->len, text);
 }
 
-/* The link: lost by its seeded loss, or delivered one latency (plus the
- * hooks' delay) later. */
+/* The record shows the packet as it arrives: CE. */
+static void mark_ce(sim_pkt *p, sf_trace_rec *r)
+{
+    if (sf_wire_mark_ce(p->data, p->len) && r) r->tos |= 3;
+}
+
+/* The bottleneck at host h's way out (sf_link.rate): whether packet p is
+ * lost there (a full queue, or above the threshold and not ECN-capable; an
+ * ECN-capable one is marked instead), else when it will have left. */
+static int bottleneck(sf_sim *sim, sim_host *h, sim_pkt *p, sf_trace_rec *r, uint64_t *leaves)
+{
+    const sf_link *l = &sim->link;
+    uint32_t cap = l->queue ? l->queue : 100;
+    if (h->queue_cap != cap) { /* (a new link: its queue starts empty) */
+        uint64_t *ring = malloc(cap * sizeof *ring);
+        if (!ring) return 0; /* without memory, no bottleneck */
+        free(h->leaves);
+        h->leaves = ring;
+        h->queue_cap = cap;
+        h->queue_head = h->queue_len = 0;
+    }
+    while (h->queue_len && h->leaves[h->queue_head] <= sim->now) { /* gone already */
+        h->queue_head = (h->queue_head + 1) % cap;
+        h->queue_len--;
+    }
+    if (h->queue_len >= cap) return 1;
+    if (l->threshold && h->queue_len >= l->threshold) {
+        if (!sf_wire_ecn(p->data, p->len)) return 1; /* not ECN-capable: dropped early */
+        mark_ce(p, r);
+    }
+    uint64_t start = sim->now;
+    if (h->queue_len) {
+        uint64_t last = h->leaves[(h->queue_head + h->queue_len - 1) % cap];
+        if (last > start) start = last;
+    }
+    *leaves = start + ((uint64_t)p->len * 8 * 1000000 + l->rate - 1) / l->rate;
+    h->leaves[(h->queue_head + h->queue_len) % cap] = *leaves;
+    h->queue_len++;
+    return 0;
+}
+
+/* The link: lost by its seeded loss or at the sender's bottleneck, or
+ * delivered one latency (plus the hooks' delay, plus the time it waited
+ * and took to leave the bottleneck) later. */
 static void to_link(sf_sim *sim, sim_pkt *p, uint64_t delay)
 {
     sf_trace_rec *r = rec_of(sim, p->rec);
@@ -420,16 +484,18 @@ static void to_link(sf_sim *sim, sim_pkt *p, uint64_t delay)
         pkt_free(sim, p);
         return;
     }
-    if (sim->link.loss > 0 && sf_rand_unit(&sim->rng) < sim->link.loss) {
+    uint64_t leaves = sim->now;
+    if ((sim->link.loss > 0 && sf_rand_unit(&sim->rng) < sim->link.loss) ||
+        (sim->link.rate && p->from >= 0 && bottleneck(sim, sim->hosts[p->from], p, r, &leaves))) {
         if (r) r->fate = SF_FATE_LOST;
         if (sim->pcap) capture(sim, p, CAP_LOST, 0);
         pkt_free(sim, p);
         return;
     }
-    if (sim->link.mark > 0 && (p->data[1] & 3) && sf_rand_unit(&sim->rng) < sim->link.mark &&
-        sf_wire_mark_ce(p->data, p->len) && r)
-        r->tos |= 3; /* the record shows the packet as it arrives: CE */
-    schedule(sim, p, sim->now + delay + sim->link.latency);
+    if (sim->link.mark > 0 && sf_wire_ecn(p->data, p->len) &&
+        sf_rand_unit(&sim->rng) < sim->link.mark)
+        mark_ce(p, r);
+    schedule(sim, p, leaves + delay + sim->link.latency);
 }
 
 /* A packet a hook made (a replacement, a copy, an answer: `origin`), sent by
@@ -594,7 +660,7 @@ static void deliver(sf_sim *sim, sim_pkt *p)
                            .seg_no = rec_of(sim, p->rec) ? rec_of(sim, p->rec)->seg_no : 0,
                            .rec = p->rec};
         if (h->stack) {
-            sf_conn *c = sf_stack_lookup(h->stack, seg.saddr, seg.dport, seg.sport);
+            sf_conn *c = sf_stack_lookup(h->stack, seg.daddr, seg.saddr, seg.dport, seg.sport);
             if (c) {
                 ctx.conn_id = sf_conn_id(c);
                 ctx.state = (int)sf_conn_state(c);
@@ -745,6 +811,7 @@ void sf_sim_free(sf_sim *sim)
             free(p->data);
             free(p);
         }
+        free(h->leaves);
         free(h);
     }
     for (size_t i = 0; i < sim->heap_len; i++) {
@@ -773,16 +840,23 @@ void sf_sim_set_link(sf_sim *sim, const sf_link *link)
     sim->link = *link;
 }
 
-int sf_sim_host_of(const sf_sim *sim, uint32_t addr)
+int sf_sim_host_of(const sf_sim *sim, sf_addr addr)
 {
     for (int i = 0; i < sim->nhosts; i++)
-        if (sim->hosts[i]->addr == addr) return i;
+        for (size_t k = 0; k < sim->hosts[i]->naddrs; k++)
+            if (sf_addr_eq(sim->hosts[i]->addrs[k], addr)) return i;
     return -1;
 }
 
-int sf_sim_add_host(sf_sim *sim, uint32_t addr, const sf_config *cfg)
+int sf_sim_add_host(sf_sim *sim, const sf_addr *addrs, size_t n, const sf_config *cfg)
 {
-    if (sf_sim_host_of(sim, addr) >= 0) return SF_EADDRINUSE;
+    if (n == 0 || n > SF_STACK_ADDRS) return SF_EINVAL;
+    for (size_t k = 0; k < n; k++) {
+        if (!sf_addr_is_unicast(addrs[k])) return SF_EINVAL;
+        if (sf_sim_host_of(sim, addrs[k]) >= 0) return SF_EADDRINUSE;
+        for (size_t j = 0; j < k; j++)
+            if (sf_addr_eq(addrs[j], addrs[k])) return SF_EADDRINUSE;
+    }
     if (sim->nhosts >= UINT16_MAX - 1) return SF_ENOMEM;
     sim_host **hosts = realloc(sim->hosts, (size_t)(sim->nhosts + 1) * sizeof *hosts);
     if (!hosts) return SF_ENOMEM;
@@ -791,12 +865,14 @@ int sf_sim_add_host(sf_sim *sim, uint32_t addr, const sf_config *cfg)
     if (!h) return SF_ENOMEM;
     h->sim = sim;
     h->index = sim->nhosts;
-    h->addr = addr;
+    memcpy(h->addrs, addrs, n * sizeof *addrs);
+    h->naddrs = n;
     h->hooks.next_id = &sim->hook_ids;
     h->pending_tail = &h->pending;
     if (cfg) {
         sf_config c = *cfg;
-        c.addr = addr;
+        memcpy(c.addrs, addrs, n * sizeof *addrs);
+        c.naddrs = (uint8_t)n;
         sf_callbacks cb = {host_emit, host_event};
         h->stack = sf_stack_new(&c, &cb, h);
         if (!h->stack) {
@@ -812,9 +888,21 @@ int sf_sim_host_count(const sf_sim *sim)
 {
     return sim->nhosts;
 }
-uint32_t sf_sim_host_addr(const sf_sim *sim, int host)
+sf_addr sf_sim_host_addr(const sf_sim *sim, int host)
 {
-    return sim->hosts[host]->addr;
+    return sim->hosts[host]->addrs[0];
+}
+const sf_addr *sf_sim_host_addrs(const sf_sim *sim, int host, size_t *n)
+{
+    *n = sim->hosts[host]->naddrs;
+    return sim->hosts[host]->addrs;
+}
+sf_addr sf_sim_host_addr_like(const sf_sim *sim, int host, sf_addr like)
+{
+    const sim_host *h = sim->hosts[host];
+    for (size_t k = 0; k < h->naddrs; k++)
+        if (sf_addr_is_v4(h->addrs[k]) == sf_addr_is_v4(like)) return h->addrs[k];
+    return h->addrs[0];
 }
 sf_stack *sf_sim_stack(sf_sim *sim, int host)
 {
@@ -875,13 +963,14 @@ void sf_sim_set_port(sf_sim *sim, int host, sf_port_send send, void *ud)
 
 static int receive(sf_sim *sim, const uint8_t *pkt, size_t len, bool trusted)
 {
-    /* IPv4 TCP, and ICMP quoting TCP, for a host of this net; a real device
-     * also carries IPv6, multicast, other protocols: not ours */
+    /* IPv4 or IPv6 TCP, and ICMP or ICMPv6 quoting TCP, for a host of this
+     * net; a real device also carries multicast, Neighbor Discovery, other
+     * protocols: not ours */
     int is_icmp = sf_wire_is_icmp(pkt, len);
     uint8_t csum = CSUM_VERIFY;
     sf_seg seg;
     sf_icmp icmp;
-    uint32_t saddr, daddr;
+    sf_addr saddr, daddr;
     if (is_icmp) {
         if (sf_icmp_parse(pkt, len, &icmp, NULL) != 0) goto ignore;
         saddr = icmp.saddr, daddr = icmp.daddr;
@@ -920,7 +1009,10 @@ int sf_sim_receive(sf_sim *sim, const uint8_t *pkt, size_t len)
 
 int sf_sim_receive_trusted(sf_sim *sim, const uint8_t *pkt, size_t len)
 {
-    return receive(sim, pkt, len, !sf_wire_is_icmp(pkt, len));
+    /* IPv4 TCP only: what completes a partial checksum (the pcap's, a
+     * port's: sf_wire_fill_tcp_checksum) knows IPv4's pseudo-header */
+    bool v4_tcp = len >= 20 && pkt[0] >> 4 == 4 && !sf_wire_is_icmp(pkt, len);
+    return receive(sim, pkt, len, v4_tcp);
 }
 
 uint64_t sf_sim_ignored(const sf_sim *sim)
@@ -944,8 +1036,8 @@ void sf_sim_note(sf_sim *sim, int host, const char *text)
 int sf_sim_inject_icmp(sf_sim *sim, int host, const sf_icmp *m)
 {
     sf_icmp msg = *m;
-    if (!msg.saddr) msg.saddr = sim->hosts[host]->addr;
-    uint8_t buf[128];
+    if (sf_addr_is_zero(msg.saddr)) msg.saddr = sf_sim_host_addr_like(sim, host, msg.daddr);
+    uint8_t buf[160];
     int n = sf_icmp_build(buf, sizeof buf, &msg);
     if (n < 0) return n;
     int to = sf_sim_host_of(sim, msg.daddr);

@@ -29,6 +29,15 @@ typedef struct {
     /* probability that it marks an ECN-capable packet CE instead of passing
      * it unmarked (RFC 3168 §5: a router's congestion signal, not a loss) */
     double mark;
+    /* A bottleneck at each host's way out, when rate is above 0: a packet
+     * waits behind those its host sent before, then takes len * 8 / rate
+     * seconds to leave. With `queue` packets waiting it is lost (a full
+     * queue: tail drop); with `threshold` (> 0) or more waiting, an
+     * ECN-capable packet is marked CE and any other lost (an AQM's step
+     * marking: RFC 3168 §5, RFC 7567 §4.2.1). */
+    uint64_t rate;      /* bits per second; 0: no bottleneck */
+    uint32_t queue;     /* packets that may wait; 0 with a rate: 100 */
+    uint32_t threshold; /* packets waiting from which the queue marks; 0: never */
 } sf_link;
 
 /* A new net with no host, at time 0; seed seeds its PRNG (the link's loss,
@@ -39,19 +48,26 @@ void sf_sim_free(sf_sim *sim);
 /* Sets the link (copied). */
 void sf_sim_set_link(sf_sim *sim, const sf_link *link);
 
-/* Adds a host; cfg NULL makes a bare peer. Returns its index or an error
- * (SF_EADDRINUSE when the address is taken). */
-int sf_sim_add_host(sf_sim *sim, uint32_t addr, const sf_config *cfg);
+/* Adds a host with n addresses (1 .. SF_STACK_ADDRS, of either family or
+ * both; its stack gets them, replacing cfg's); cfg NULL makes a bare peer.
+ * Returns its index or an error (SF_EADDRINUSE when an address is taken,
+ * SF_EINVAL for no address, too many, or one that is not unicast). */
+int sf_sim_add_host(sf_sim *sim, const sf_addr *addrs, size_t n, const sf_config *cfg);
 /* How many hosts the net has; their indices are 0 to count - 1. */
 int sf_sim_host_count(const sf_sim *sim);
-/* The host's address. */
-uint32_t sf_sim_host_addr(const sf_sim *sim, int host);
+/* The host's first address. */
+sf_addr sf_sim_host_addr(const sf_sim *sim, int host);
+/* The host's addresses, *n of them. */
+const sf_addr *sf_sim_host_addrs(const sf_sim *sim, int host, size_t *n);
+/* The host's first address of the family of `like`, or its first address
+ * when it has none of that family. */
+sf_addr sf_sim_host_addr_like(const sf_sim *sim, int host, sf_addr like);
 /* The host's stack; NULL for a bare peer. */
 sf_stack *sf_sim_stack(sf_sim *sim, int host);
 /* The host's hooks, both directions (hook.h). */
 sf_hooks *sf_sim_hooks(sf_sim *sim, int host);
-/* The index of the host with this address, or -1. */
-int sf_sim_host_of(const sf_sim *sim, uint32_t addr);
+/* The index of the host with this address (one of its addresses), or -1. */
+int sf_sim_host_of(const sf_sim *sim, sf_addr addr);
 
 /* The virtual time now, in microseconds. */
 uint64_t sf_sim_now(const sf_sim *sim);
@@ -65,7 +81,8 @@ int sf_sim_step(sf_sim *sim, uint64_t limit);
  * from one of the host's own egress hooks, it leaves the packets to the
  * flush already running, which sends them next. */
 void sf_sim_flush(sf_sim *sim, int host);
-/* The largest packet sf_sim_inject builds (an IPv4 packet's total length). */
+/* The largest packet sf_sim_inject builds (an IPv4 packet's total length;
+ * an IPv6 packet's payload length is bounded likewise). */
 #define SF_SIM_PACKET_MAX 65535
 /* How many egress hook runs may be nested, one's hook sending through the
  * next: a hook that sends on its own path would otherwise recurse until
@@ -74,10 +91,13 @@ void sf_sim_flush(sf_sim *sim, int host);
 /* A crafted segment: SF_EGRESS as if `host` sent it (its egress hooks, then
  * the link), SF_INGRESS as if it arrived at `host` now (its ingress hooks).
  * SF_ELOOP (nothing sent) from inside SF_SIM_DEPTH_MAX nested egress hook
- * runs; SF_ENOBUFS when the packet is larger than SF_SIM_PACKET_MAX. */
+ * runs; SF_ENOBUFS when the packet is larger than SF_SIM_PACKET_MAX;
+ * SF_EINVAL when its addresses are of two families (no such packet). */
 int sf_sim_inject(sf_sim *sim, int host, sf_dir dir, const sf_seg *seg);
-/* An ICMP message from `host` (its address, or m->saddr when set) to the
- * host at m->daddr, over the link; no hooks see it, a note records it. */
+/* An ICMP message (ICMPv6 when the addresses are IPv6) from `host` (its
+ * address of m->daddr's family, or m->saddr when set) to the host at
+ * m->daddr, over the link; no hooks see it, a note records it. SF_EINVAL
+ * when the addresses are of two families. */
 int sf_sim_inject_icmp(sf_sim *sim, int host, const sf_icmp *m);
 /* A note in the trace, at the host's column (host -1: none). */
 void sf_sim_note(sf_sim *sim, int host, const char *text);
@@ -88,7 +108,7 @@ void sf_sim_note(sf_sim *sim, int host, const char *text);
  * instead of being only recorded. Packets read from the device come in
  * through sf_sim_receive. A real-time driver moves the clock with
  * sf_sim_set_now and then steps to it. */
-/* Writes one packet (IPv4) to the outside world. */
+/* Writes one packet (IPv4 or IPv6) to the outside world. */
 typedef void (*sf_port_send)(void *ud, const uint8_t *pkt, size_t len);
 /* Makes the bare peer `host` stand for the outside world: what is delivered
  * to it goes to send(ud, pkt, len); NULL: only recorded again. */
@@ -103,7 +123,8 @@ int sf_sim_receive(sf_sim *sim, const uint8_t *pkt, size_t len);
  * checksum offload: the local kernel's segments, VIRTIO_NET_HDR_F_NEEDS_CSUM
  * or DATA_VALID): nobody verifies it, and its checksum field may hold the
  * partial sum the kernel left, completed where the bytes are shown (the
- * pcap). Hooks see the segment as any other (bad_csum never set). */
+ * pcap). Hooks see the segment as any other (bad_csum never set). IPv4
+ * only: an IPv6 packet (or ICMP) is verified, as by sf_sim_receive. */
 int sf_sim_receive_trusted(sf_sim *sim, const uint8_t *pkt, size_t len);
 /* Packets from the outside that no host took. */
 uint64_t sf_sim_ignored(const sf_sim *sim);

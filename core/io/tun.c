@@ -366,7 +366,7 @@ sf_tun *sf_tun_open(sf_sim *sim, struct uv_loop_s *loop, const sf_tun_config *cf
     snprintf(tun->name, sizeof tun->name, "%s", ifr.ifr_name);
 
     sf_rt_driver drv = {.fd = tun->fd,
-                        .peer_addr = cfg->kernel_addr,
+                        .peer_addr = sf_addr_v4(cfg->kernel_addr),
                         .read = tun_read,
                         .send = port_send,
                         .flush = gso_flush,

@@ -33,7 +33,7 @@ net:run(function()
   assert(c:recv(5, 1) == "reply")
   net:sleep(1)                               -- idle: the balancer's idle timeout
   s:close()                                  -- through the policy: RST, not FIN
-  net:expect({ from = server, flags = "=R", seq = 6 }, 1)
+  net:expect({ from = server, flags = "=RA", seq = 6 }, 1)
   c:wait("CLOSED", 1)
   local data, err = c:recv(1, 1)
   print(("client: recv after the RST -> %s, %s"):format(tostring(data), tostring(err)))

@@ -115,7 +115,7 @@ static bool states(app *x, const char *who, int host, const sf_conn *c, const sf
     sf_trace *t = sf_sim_trace(x->sim);
     sf_conn_info info;
     sf_conn_status(c, &info);
-    char addr[16], line[512];
+    char addr[SF_ADDR_STRLEN], line[512];
     sf_addr_str(info.laddr, addr);
     int n = 0, len = snprintf(line, sizeof line, "%s", sf_state_name(want[0]));
     bool ok = true;
@@ -145,13 +145,13 @@ int main(void)
     sf_link link = {.latency = 5 * MS, .loss = 0.0};
     sf_sim_set_link(x.sim, &link);
 
-    uint32_t addr_a, addr_b;
+    sf_addr addr_a, addr_b;
     sf_addr_parse("192.0.2.1", &addr_a);
     sf_addr_parse("192.0.2.2", &addr_b);
     sf_config cfg;
     sf_config_default(&cfg); /* MSL 30 s: TIME_WAIT lasts 60 s of virtual time */
-    x.a = sf_sim_add_host(x.sim, addr_a, &cfg);
-    x.b = sf_sim_add_host(x.sim, addr_b, &cfg);
+    x.a = sf_sim_add_host(x.sim, (sf_addr[]){addr_a}, 1, &cfg);
+    x.b = sf_sim_add_host(x.sim, (sf_addr[]){addr_b}, 1, &cfg);
     if (x.a < 0 || x.b < 0) {
         fprintf(stderr, "embed: add host: %s\n", sf_strerror(x.a < 0 ? x.a : x.b));
         sf_sim_free(x.sim);
@@ -161,7 +161,7 @@ int main(void)
     x.listener = sf_listen(sf_sim_stack(x.sim, x.b), 0, 80, 0, NULL, &err);
     sf_sim_flush(x.sim, x.b);
     if (!x.listener) fail(&x, "listen", err);
-    x.client = sf_connect(sf_sim_stack(x.sim, x.a), 0, addr_b, 80, 0, NULL, &err);
+    x.client = sf_connect(sf_sim_stack(x.sim, x.a), 0, NULL, addr_b, 80, 0, NULL, &err);
     sf_sim_flush(x.sim, x.a);
     if (!x.client) fail(&x, "connect", err);
     if (x.errors) {

@@ -192,12 +192,12 @@ int main(void)
     app x = {0};
     x.loop = uv_default_loop();
     x.sim = sf_sim_new(1);
-    uint32_t kernel, synfin;
+    sf_addr kernel, synfin;
     sf_addr_parse(KERNEL, &kernel);
     sf_addr_parse(SYNFIN, &synfin);
     sf_config host_cfg;
     sf_config_default(&host_cfg);
-    x.host = sf_sim_add_host(x.sim, synfin, &host_cfg);
+    x.host = sf_sim_add_host(x.sim, (sf_addr[]){synfin}, 1, &host_cfg);
     if (x.host < 0) {
         fprintf(stderr, "tun_echo: add host: %s\n", sf_strerror(x.host));
         sf_sim_free(x.sim);
@@ -205,7 +205,8 @@ int main(void)
     }
 
     char err[256];
-    sf_tun_config cfg = {.name = NULL, .kernel_addr = kernel, .prefix = 24, .mtu = 0};
+    sf_tun_config cfg = {
+        .name = NULL, .kernel_addr = sf_addr_v4_of(kernel), .prefix = 24, .mtu = 0};
     x.tun = sf_tun_open(x.sim, x.loop, &cfg, err, sizeof err);
     if (!x.tun) {
         fprintf(stderr,

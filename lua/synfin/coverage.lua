@@ -1,9 +1,10 @@
 --- synfin.coverage: the state changes of every net, appended to a file, for
 -- the transition coverage report (spec/coverage/report.lua).
 --
--- When the environment variable SYNFIN_COVERAGE names a file, Net:_sync
--- hands each state record it converts to coverage.record, which appends one
--- line to that file:
+-- When the environment variable SYNFIN_COVERAGE names a file, init.lua
+-- makes coverage.record an observer of every net (records.lua), so that
+-- Net:_sync hands it each state record it reaches; it appends one line to
+-- that file:
 --
 --   OLD NEW cause why          e.g. "FIN_WAIT_1 TIME_WAIT segment FIN+ACK of our FIN"
 --
@@ -22,7 +23,7 @@ local coverage = {}
 local path = os.getenv("SYNFIN_COVERAGE")
 if not path or path == "" then
   function coverage.record() end
-  coverage.off = true -- (Net:_sync skips its walk)
+  coverage.off = true -- (no observer: Net:_sync skips its walk)
   return coverage
 end
 

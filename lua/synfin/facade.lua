@@ -556,7 +556,8 @@ function facade.install(kernel)
         s.nonblock = words(flags).O_NONBLOCK or false
         return ok(0)
       end
-      local r = ok(2)
+      -- the flags as Linux's F_GETFL returns them: O_RDWR (2), O_NONBLOCK (04000)
+      local r = ok(s.nonblock and 2 | 2048 or 2)
       r.value = s.nonblock and "O_RDWR|O_NONBLOCK" or "O_RDWR"
       return r
     end

@@ -34,8 +34,10 @@ local PORT, SPORT = 80, 49152
 
 --- A fresh pair: opts.latency (default 0), opts.settings (for our host),
 -- `opts.peer_win` (default 65535), `opts.peer_mss` (default 1460; false: none),
--- `opts.peer_sack` (the peer's SYN permits SACK, RFC 2018; default not).
--- @tparam[opt] table opts latency, settings, `peer_win`, `peer_mss`, `peer_sack`, seed
+-- `opts.peer_sack` (the peer's SYN permits SACK, RFC 2018; default not),
+-- opts.us and opts.them (the addresses, default fixture.US and fixture.THEM:
+-- "2001:db8::1" and "2001:db8::2" make the same pair over IPv6).
+-- @tparam[opt] table opts latency, settings, `peer_win`, `peer_mss`, `peer_sack`, seed, us, them
 -- @treturn Fixture with no connection yet
 function fixture.new(opts)
   opts = opts or {}
@@ -44,8 +46,8 @@ function fixture.new(opts)
   local net = synfin.sim { seed = opts.seed or 1, latency = opts.latency or 0 }
   local t = setmetatable({
     net = net,
-    us = net:host(US, settings),
-    them = net:peer(THEM),
+    us = net:host(opts.us or US, settings),
+    them = net:peer(opts.them or THEM),
     peer_nxt = 0,         -- the peer's next relative sequence number
     peer_win = opts.peer_win or 65535,
     peer_mss = opts.peer_mss == nil and 1460 or opts.peer_mss,
@@ -221,7 +223,7 @@ function build.LISTEN(t)
 end
 
 function build.SYN_SENT(t)
-  t.c = assert(t.us:connect(THEM, PORT, { sport = SPORT }))
+  t.c = assert(t.us:connect(t.them.addr, PORT, { sport = SPORT }))
   t:expect { flags = "=S", seq = 0 }
   return t
 end
@@ -230,7 +232,7 @@ function build.SYN_RCVD(t)
   build.LISTEN(t)
   t:send { flags = "S", seq = 0, sport = SPORT, dport = PORT }
   t:expect { flags = "=SA", seq = 0, ack = 1 }
-  t.c = assert(t.net.sim:lookup(t.us.index, THEM, SPORT, PORT))
+  t.c = assert(t.net.sim:lookup(t.us.index, t.them.addr, SPORT, PORT))
   return t
 end
 

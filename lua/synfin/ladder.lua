@@ -165,6 +165,10 @@ end
 -- Geometry, in pixels. Text is monospace, so its width is known: CW per
 -- character at 12 px, CWS at 11 px.
 local ROW = 26        -- one row per event: a send, an arrival, a state change, a note
+-- a crowded instant's rows grow so much, at most so many times (fewer on a
+-- long trace: each try draws it all again)
+local ROW_GROWTH, ROW_TRIES = 1.6, 6
+local function row_tries(n) return n <= 5000 and ROW_TRIES or n <= 50000 and 2 or 1 end
 local CW, CWS = 7.23, 6.63
 local GAP_UNIT = 30   -- one link latency of quiet time between two instants
 local BREAK_AT = 8    -- quiet gaps over this many latencies are compressed...
@@ -224,19 +228,42 @@ local function fmt_dt(dt)
   return ("%.1f ms"):format(dt * 1e3)
 end
 
---- Renders records of a net as an SVG document (a string): one lane per host,
--- time flowing down, each segment a slanted arrow from its send time on the
--- sender's lane to its arrival on the receiver's, state changes as boxes,
--- notes in grey. Quiet gaps much longer than a link latency (`TIME_WAIT`'s
--- 2*MSL, a retransmission timeout) are compressed and marked with a break.
--- opts: notes = false hides the notes; ts = false as for ladder.lines;
--- title = a heading.
--- @tparam synfin.Net net
--- @tparam {table,...} recs records, as net:records() returns them
--- @tparam[opt] table opts notes, title
--- @treturn string the SVG document
-function ladder.svg(net, recs, opts)
-  opts = opts or {}
+--- Whether two convex quadrilaterals (lists of four {x, y}) overlap by more
+-- than `margin` pixels: unless some edge's normal separates them (the
+-- separating axis test). The SVG's placement of words uses it, and so does
+-- the spec that reads a picture back (spec/helpers/svg_layout.lua).
+-- @tparam table p
+-- @tparam table q
+-- @tparam number margin
+-- @treturn boolean
+function ladder.overlap(p, q, margin)
+  for _, poly in ipairs { p, q } do
+    for i = 1, 4 do
+      local a, b = poly[i], poly[i % 4 + 1]
+      local nx, ny = b[2] - a[2], a[1] - b[1]
+      local n = math.sqrt(nx * nx + ny * ny)
+      if n > 0 then
+        nx, ny = nx / n, ny / n
+        local pmin, pmax, qmin, qmax = math.huge, -math.huge, math.huge, -math.huge
+        for _, v in ipairs(p) do
+          local d = v[1] * nx + v[2] * ny
+          pmin, pmax = math.min(pmin, d), math.max(pmax, d)
+        end
+        for _, v in ipairs(q) do
+          local d = v[1] * nx + v[2] * ny
+          qmin, qmax = math.min(qmin, d), math.max(qmax, d)
+        end
+        if pmax < qmin + margin or qmax < pmin + margin then return false end
+      end
+    end
+  end
+  return true
+end
+
+-- The picture, the rows of the instant numbered i grow[i] times as tall as
+-- ROW (default 1); returns it, how many texts found no place free of other
+-- texts, and the set of the instants where their arrows start and end.
+local function render(net, recs, opts, grow)
   local hosts = net.hosts
   local nh = #hosts
   local conn_name = conn_namer(recs)
@@ -329,6 +356,10 @@ function ladder.svg(net, recs, opts)
     local words = tlen(s.above) + tlen(s.below)
     if r.fate == "dropped_ingress" or r.fate == "flight" then
       words = tlen(s.above) + tlen(s.below) + tlen(s.verdict) + 3
+    elseif not s.arr then
+      -- it ends in an X past its words above, with the verdict and the
+      -- words below it under the line, read towards the X
+      words = math.max(tlen(s.above), tlen(s.verdict or "") + 3 + tlen(s.below)) + 6
     end
     gap = math.max(gap, words * CW + 90)
   end
@@ -369,8 +400,9 @@ function ladder.svg(net, recs, opts)
       end
     end
     b.top = y
-    for k, it in ipairs(b.items) do it.y = y + (k - 0.5) * ROW end
-    y = y + #b.items * ROW
+    local row = ROW * (grow[i] or 1)
+    for k, it in ipairs(b.items) do it.y, it.band = y + (k - 0.5) * row, i end
+    y = y + #b.items * row
     b.bottom = y
   end
   local bottom = y + 16
@@ -487,7 +519,7 @@ function ladder.svg(net, recs, opts)
   if nh == 0 then
     w('<text x="20" y="60">(no hosts)</text>')
     w("</svg>")
-    return table.concat(o, "\n") .. "\n"
+    return table.concat(o, "\n") .. "\n", 0, {}
   end
 
   -- the instants: shaded bands, every other one, and their times
@@ -531,8 +563,30 @@ function ladder.svg(net, recs, opts)
     end
     return table.concat(pts, " ")
   end
+  -- a break's note goes between the first two lanes, as far as it can from
+  -- the arrows that cross the break (each arrow's words need room there)
+  local function note_x(tw, at_y)
+    local lo, hi = lane[1] + tw / 2 + 12, nh > 1 and lane[2] - tw / 2 - 12 or lane[1] + 160
+    if hi <= lo then return (lo + hi) / 2 end
+    local crossing = {}
+    for _, s in ipairs(segs) do
+      local g = s.g
+      if g.y0 < at_y and at_y < g.y1 then
+        crossing[#crossing + 1] = g.x0 + (g.x1 - g.x0) * (at_y - g.y0) / (g.y1 - g.y0)
+      end
+    end
+    local best, best_d = (lo + hi) / 2, -math.huge
+    for k = 0, 16 do
+      local x = lo + (hi - lo) * ((k + 8) % 17) / 16 -- the middle first
+      local d = math.huge
+      for _, cx in ipairs(crossing) do d = math.min(d, math.abs(cx - x)) end
+      if d > best_d + 1 then best, best_d = x, d end
+    end
+    return best
+  end
   for _, br in ipairs(breaks) do
     local y0, y1 = br.y0 + 12, br.y1 - 12
+    br.top, br.bottom = y0 - 3, y1 + 3 -- with its zigzags: words had better not go there
     w('<g class="break">')
     w(('<rect x="0" y="%s" width="%d" height="%s" fill="#ffffff"/>'):format(num(y0), width, num(y1 - y0)))
     w(('<polyline points="%s" fill="none" stroke="#999" stroke-width="1.2"/>'):format(zigzag(y0, 10, width - 10)))
@@ -542,8 +596,9 @@ function ladder.svg(net, recs, opts)
         :format(num(lane[i]), num(y0), num(lane[i]), num(y1)))
     end
     local text = ("\u{2248} %s later: idle gap compressed, not to scale"):format(fmt_dt(br.dt))
-    local cx = nh > 1 and (lane[1] + lane[2]) / 2 or (lane[1] + 160)
     local tw = tlen(text) * CWS + 12
+    local cx = note_x(tw, (y0 + y1) / 2)
+    br.note = { cx - tw / 2, (y0 + y1) / 2 - 8, cx + tw / 2, (y0 + y1) / 2 + 6 } -- no words go there
     w(('<rect x="%s" y="%s" width="%s" height="14" fill="#ffffff"/>'):format(num(cx - tw / 2),
       num((y0 + y1) / 2 - 8), num(tw)))
     w(('<text class="brk" x="%s" y="%s" text-anchor="middle">%s</text>'):format(num(cx), num((y0 + y1) / 2 + 3),
@@ -577,6 +632,7 @@ function ladder.svg(net, recs, opts)
     return setmetatable({}, { __index = function(t, k) local v = {} rawset(t, k, v) return v end })
   end
   local taken, lines = index(), index()
+  local crowded, crowded_at = 0, {} -- words that found no place free of other words; their instants
   local function bounds(poly)
     local x0, y0, x1, y1 = math.huge, math.huge, -math.huge, -math.huge
     for _, v in ipairs(poly) do
@@ -606,31 +662,6 @@ function ladder.svg(net, recs, opts)
     end
     return poly
   end
-  -- two convex quadrilaterals overlap (by more than a pixel) unless some
-  -- edge's normal separates them
-  local function overlap(p, q)
-    for _, poly in ipairs { p, q } do
-      for i = 1, 4 do
-        local a, b = poly[i], poly[i % 4 + 1]
-        local nx, ny = b[2] - a[2], a[1] - b[1]
-        local n = math.sqrt(nx * nx + ny * ny)
-        if n > 0 then
-          nx, ny = nx / n, ny / n
-          local pmin, pmax, qmin, qmax = math.huge, -math.huge, math.huge, -math.huge
-          for _, v in ipairs(p) do
-            local d = v[1] * nx + v[2] * ny
-            pmin, pmax = math.min(pmin, d), math.max(pmax, d)
-          end
-          for _, v in ipairs(q) do
-            local d = v[1] * nx + v[2] * ny
-            qmin, qmax = math.min(qmin, d), math.max(qmax, d)
-          end
-          if pmax < qmin + 1 or qmax < pmin + 1 then return false end
-        end
-      end
-    end
-    return true
-  end
   -- how badly a text box would sit: each box or text it covers counts 10,
   -- each other arrow's line it is crossed by 1
   local function badness(bx, own)
@@ -643,8 +674,8 @@ function ladder.svg(net, recs, opts)
           if not seen[box] and box.x0 < x1 and x0 < box.x1 and box.y0 < y1 and y0 < box.y1 then
             seen[box] = true
             if idx == taken then
-              if overlap(bx, box.poly) then n = n + 10 end
-            elseif box.seg ~= own and overlap(bx, box.poly) then
+              if ladder.overlap(bx, box.poly, 1) then n = n + 10 end
+            elseif box.seg ~= own and ladder.overlap(bx, box.poly, 1) then
               n = n + 1
             end
           end
@@ -656,6 +687,10 @@ function ladder.svg(net, recs, opts)
   for _, it in ipairs(states) do
     local x, bx = lane[it.r.host] or lane[1], boxes[it]
     add_to(taken, rect(x + bx.x, it.y - 10, x + bx.x + bx.w, it.y + 10))
+  end
+  for _, br in ipairs(breaks) do
+    add_to(taken, rect(table.unpack(br.note)))
+    add_to(lines, rect(0, br.top, width, br.bottom))
   end
   for _, it in ipairs(notes) do
     local r = it.r
@@ -673,19 +708,27 @@ function ladder.svg(net, recs, opts)
     g.slope = (g.y1 - g.y0) / math.abs(full)
     g.deg = math.deg(math.atan((g.y1 - g.y0) / full))
     local dir, slope = g.dir, g.slope
-    local out, inw = dir > 0 and "start" or "end", dir > 0 and "end" or "start"
+    local inw = dir > 0 and "end" or "start"
     local function at(tx, ty, class, anchor, dy, text, fill)
       return { class = class, x = tx, y = ty, deg = g.deg, anchor = anchor, dy = dy, text = text, fill = fill }
     end
     s.texts = {}
     local ex, ey = g.x1, g.y1
     if g.stub then
-      g.ex, g.ey = g.x0 + full * g.stub, g.y0 + (g.y1 - g.y0) * g.stub
+      -- the X where the segment died (near the sender for a drop at its
+      -- egress, half way for a loss), but past the words above the line,
+      -- which would otherwise run over it; under the line, read towards
+      -- the X, the words below and the verdict
+      local words = s.verdict or ("to " .. r.dst .. ":" .. r.dport)
+      local need = math.max(tlen(s.above), tlen(words) + 3 + tlen(s.below)) * CW + 28
+      local f = math.min(math.max(g.stub, need / math.abs(full)), 0.95)
+      g.ex, g.ey = g.x0 + full * f, g.y0 + (g.y1 - g.y0) * f
       ex, ey = g.ex, g.ey
-      s.texts[1] = at(g.ex + dir * 10, g.ey + slope * 10, "verdict", out, 4,
-        s.verdict or ("to " .. r.dst .. ":" .. r.dport))
+      local vx, vy = g.ex - dir * 12, g.ey - slope * 12
+      s.texts[1] = at(vx, vy, "verdict", inw, 14, words)
       if s.below ~= "" then
-        s.texts[2] = at(g.ex - dir * 10, g.ey - slope * 10, "lbl", inw, 14, s.below, colors[g.a])
+        local off = (tlen(words) + 3) * CW
+        s.texts[2] = at(vx - dir * off, vy - slope * off, "lbl", inw, 14, s.below, colors[g.a])
       end
     end
     for _, t in ipairs(s.texts) do add_to(taken, text_box(t)) end
@@ -704,10 +747,14 @@ function ladder.svg(net, recs, opts)
     local g = s.g
     local best, best_n
     for _, c in ipairs(cands) do
-      local bx = text_box { x = c[1], y = c[2], deg = g.deg, anchor = c[3], dy = dy, text = words }
-      local n = badness(bx, s)
+      local bx = text_box { x = c[1], y = c[2], deg = g.deg, anchor = c[3], dy = c.dy or dy, text = words }
+      local n = badness(bx, s) + (c.penalty or 0)
       if not best_n or n < best_n then best, best_n = { c, bx }, n end
       if n == 0 then break end
+    end
+    if best_n - (best[1].penalty or 0) >= 10 then
+      crowded = crowded + 1
+      for i = s.dep.band, s.arr and s.arr.band or s.dep.band do crowded_at[i] = true end
     end
     add_to(taken, best[2])
     return best[1]
@@ -721,12 +768,34 @@ function ladder.svg(net, recs, opts)
     local head = { g.x1 - dir * 16, g.y1 - slope * 16, dir > 0 and "end" or "start" }
     local middle = { g.x0 + dir * mid, g.y0 + slope * mid, dir > 0 and "start" or "end" }
     if g.stub then return { tail } end
-    if head_first then return { head, tail, middle } end
-    return { tail, head, middle }
+    local cands = head_first and { head, tail, middle } or { tail, head, middle }
+    -- then further along, in sixteenths of the room the words leave
+    local room = span - 32 - len
+    for k = 1, 15 do
+      local d = 16 + room * (head_first and (16 - k) or k) / 16
+      if room > 0 then cands[#cands + 1] = { g.x0 + dir * d, g.y0 + slope * d, dir > 0 and "start" or "end" } end
+    end
+    return cands
   end
-  for _, s in ipairs(segs) do
-    local c = place(s, -5, s.above, spots(s, tlen(s.above) * CW, false))
-    table.insert(s.texts, 1, { class = "seg", x = c[1], y = c[2], deg = s.g.deg, anchor = c[3], dy = -5,
+  -- the flattest arrows first: their words have the least room to move,
+  -- while a steep arrow's words find room further down its line
+  local by_slope = {}
+  for i, s in ipairs(segs) do by_slope[i] = s end
+  table.sort(by_slope, function(p, q)
+    if p.g.slope ~= q.g.slope then return p.g.slope < q.g.slope end
+    return p.r.n < q.r.n
+  end)
+  for _, s in ipairs(by_slope) do
+    -- above the line, else (rather than over other words) under it
+    local cands = spots(s, tlen(s.above) * CW, false)
+    if not s.g.stub then
+      for i = 1, #cands do
+        local c = cands[i]
+        cands[#cands + 1] = { c[1], c[2], c[3], dy = 14, penalty = 5 }
+      end
+    end
+    local c = place(s, -5, s.above, cands)
+    table.insert(s.texts, 1, { class = "seg", x = c[1], y = c[2], deg = s.g.deg, anchor = c[3], dy = c.dy or -5,
       text = s.above })
   end
   for _, s in ipairs(segs) do
@@ -852,7 +921,32 @@ function ladder.svg(net, recs, opts)
   end
   w("</g>")
   w("</svg>")
-  return table.concat(o, "\n") .. "\n"
+  return table.concat(o, "\n") .. "\n", crowded, crowded_at
+end
+
+--- Renders records of a net as an SVG document (a string): one lane per host,
+-- time flowing down, each segment a slanted arrow from its send time on the
+-- sender's lane to its arrival on the receiver's, state changes as boxes,
+-- notes in grey. Quiet gaps much longer than a link latency (`TIME_WAIT`'s
+-- 2*MSL, a retransmission timeout) are compressed and marked with a break.
+-- Where a flight is so dense that the words along its arrows would run
+-- over each other, its rows are drawn taller.
+-- opts: notes = false hides the notes; ts = false as for ladder.lines;
+-- title = a heading.
+-- @tparam synfin.Net net
+-- @tparam {table,...} recs records, as net:records() returns them
+-- @tparam[opt] table opts notes, title
+-- @treturn string the SVG document
+function ladder.svg(net, recs, opts)
+  opts = opts or {}
+  local grow, best, best_crowded = {}, nil, nil
+  for _ = 1, row_tries(#recs) do
+    local svg, crowded, at = render(net, recs, opts, grow)
+    if not best or crowded < best_crowded then best, best_crowded = svg, crowded end
+    if crowded == 0 then break end
+    for i in pairs(at) do grow[i] = (grow[i] or 1) * ROW_GROWTH end
+  end
+  return best
 end
 
 return ladder

@@ -26,7 +26,9 @@
 --
 -- Every event but "option" has a time: { kind = "abs"|"rel"|"any", t
 -- (seconds), hi and `hi_kind` (a range `0.1~0.2`, or a blocking call's end
--- `0.1...0.2`: then blocking = true) }.
+-- `0.1...0.2`: then blocking = true) }. A shell command or a python block
+-- written without one has { kind = "rel", t = 0, implicit = true }.
+-- A packet's flags "-" (none) are "".
 --
 -- Expressions (a syscall's arguments and return): `...` is
 -- { t = "ellipsis" }; numbers are Lua integers; "text" is { t = "str", v };
@@ -155,7 +157,8 @@ local option = opt_item("mss", tok(P "mss", "an option") * Cg(tok(uint, "the MSS
     * Cg(C((1 - S ",>\n") ^ 1), "value"))
 local options = tok(P "<", "'<'") * (tok(P "...", "'...'") * tok(P ">", "'>'") * Cc "any"
   + Ct(option * (tok(P ",", "','") * option) ^ 0) * tok(P ">", "'>'"))
-local flags = C(S "SFRP.EWU" ^ 1)
+-- "-": no flag at all (a segment without ACK, to see it dropped)
+local flags = C(S "SFRP.EWU" ^ 1) + C(P "-") / function() return "" end
 local packet = Ct(Cg(Cc "packet", "kind")
   * Cg(tok(C(S "<>"), "'<' or '>'"), "dir")
   * Cg(tok(flags, "TCP flags (S, F, R, P, '.')"), "flags")
@@ -171,15 +174,19 @@ local function unsupported(what) return Ct(Cg(Cc "unsupported", "kind") * Cg(Cc(
 -- constructs recognised only to be reported unsupported (their extent is
 -- read, so that the next event's line is right)
 local python = P "%{" * (1 - P "}%") ^ 0 * P "}%"
-local shell = P "`" * (1 - P "`") ^ 0 * P "`"
+local shell = P "`" * C((1 - P "`") ^ 0) * P "`"
 local rest_of_line = (1 - nl) ^ 0
 local other_packet = S "<>" * hsp * (P "[" + P "(" + P "udp" + P "icmp" + P "gre" + P "mpls" + P "ip") * rest_of_line
-local action = tok(python, "an event") * unsupported "python block (%{ }%)"
-  + tok(shell, "an event") * unsupported "shell command (`...`)"
+-- a python block or a shell command may go without a time (packetdrill's
+-- scripts begin with `./defaults.sh`): it runs where it stands, +0
+local code = tok(python, "a shell command or python block") * unsupported "python block (%{ }%)"
+  + Ct(Cg(Cc "shell", "kind") * Cg(tok(shell, "a shell command or python block"), "command"))
+local action = code
   + #other_packet * other_packet * unsupported "packet other than plain TCP ([ecn], IP fields, UDP, ICMP)"
   + packet
   + syscall
-local event = Cp() * tok(time, "a time (0.1, +0.1, *)") * action * mark(nil) * (hsp * line_comment) ^ -1
+local no_time = Cc(nil) / function() return { kind = "rel", t = 0, implicit = true } end
+local event = Cp() * (tok(time, "a time (0.1, +0.1, *)") * action + no_time * code) * mark(nil) * (hsp * line_comment) ^ -1
   * mark "the end of the line" * (nl + P(-1)) * Cp()
 
 local option_line = Cp() * P "--" * C((letter + digit + P "-") ^ 1) * (P "=" * C((1 - S " \t\r\n") ^ 0)) ^ -1

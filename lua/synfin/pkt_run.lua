@@ -337,6 +337,64 @@ end
 -- What the runner cannot do, it says before doing anything: the script's
 -- options and calls checked, the calls compiled. Returns tol, env, calls;
 -- or nil and the result (unsupported) to give. The converter's rule too.
+-- packetdrill's command-line options a script may carry, and why each
+-- is one the runner honours (the rest are unsupported)
+local SCRIPT_OPTIONS = {
+  -- the IPv4 addresses are the runner's own
+  ip_version = function(v) return v == "ipv4" end,
+  -- the MSS packetdrill splits its own large packets by (as GSO): the
+  -- runner sends them whole, as the kernel sees a GSO packet
+  mss = function(v) return math.tointeger(tonumber(v)) ~= nil end,
+  -- the kernel's TS clock, for translating TS values: the runner does not
+  -- compare TS values
+  tcp_ts_tick_usecs = function(v) return math.tointeger(tonumber(v)) ~= nil end,
+}
+
+-- The script's shell lines as host settings (synfin.pkt_sysctl's table),
+-- in order; or raises unsupported. A sysctl after the script's first
+-- system call is unsupported: the host has started by then.
+local function shell_settings(events, opts)
+  local sysctl = require "synfin.pkt_sysctl"
+  local dir = opts.name and opts.name:match("^(.*)/[^/]*$") or "."
+  local settings, sysctls, notes, started = {}, {}, {}, false
+  for _, e in ipairs(events) do
+    if e.kind == "syscall" then started = true end
+    if e.kind == "shell" then
+      local steps, err = sysctl.shell(e.command, dir)
+      if not steps then stop("unsupported", e.line, err) end
+      for _, st in ipairs(steps) do
+        if st.sysctl and opts.target ~= "sim" then
+          -- the kernel has every sysctl: it is written as it is
+          if started then
+            stop("unsupported", e.line, ("sysctl %s after the script's first system call"):format(st.sysctl))
+          end
+          sysctls[#sysctls + 1] = { name = st.sysctl, value = st.value }
+        elseif st.sysctl then
+          local m, why = sysctl.map(st.sysctl, st.value)
+          if not m then stop("unsupported", e.line, why) end
+          if m.unmodelled then
+            if not opts.lenient_sysctls then
+              stop("unsupported", e.line, ("sysctl %s=%s: %s (--lenient-sysctls runs it)"):format(st.sysctl, st.value,
+                m.unmodelled))
+            end
+            notes[#notes + 1] = ("%s=%s"):format(st.sysctl, st.value)
+          end
+          if started and (m.setting or m.unmodelled) then
+            stop("unsupported", e.line, ("sysctl %s after the script's first system call"):format(st.sysctl))
+          end
+          if m.setting then settings[m.setting] = m.value end
+          sysctls[#sysctls + 1] = { name = st.sysctl, value = st.value }
+        end
+      end
+    end
+  end
+  return settings, sysctls, notes
+end
+
+-- What the runner cannot do, it says before doing anything: the script's
+-- options and calls checked, the calls compiled, its sysctls mapped.
+-- Returns tol, env, calls; or nil and the result (unsupported) to give.
+-- The converter's rule too.
 local function prepare(events, opts)
   local tol = opts.tolerance or run.TOLERANCE
   for _, e in ipairs(events) do
@@ -345,13 +403,24 @@ local function prepare(events, opts)
     elseif e.kind == "option" then
       if e.name == "tolerance_usecs" and tonumber(e.value) then
         if not opts.tolerance_from_cli then tol = tonumber(e.value) / 1e6 end
-      elseif not (e.name == "ip_version" and e.value == "ipv4") then
+      elseif not (SCRIPT_OPTIONS[e.name] and SCRIPT_OPTIONS[e.name](e.value)) then
         return nil, { status = "unsupported", line = e.line, message = "option --" .. e.name, seconds = 0 }
       end
     end
   end
+  local okp, settings, sysctls, notes = pcall(shell_settings, events, opts)
+  if not okp then
+    if type(settings) == "table" and settings.pkt then
+      return nil, { status = settings.status, line = settings.line, message = settings.message, seconds = 0 }
+    end
+    error(settings, 0)
+  end
   local subnet = opts.subnet or 0
-  local env = { kernel = ("10.74.%d.1"):format(subnet), remote = ("10.74.%d.2"):format(subnet) }
+  local env = { kernel = ("10.74.%d.1"):format(subnet), remote = ("10.74.%d.2"):format(subnet),
+    settings = settings, sysctls = sysctls, notes = notes }
+  -- the sim's host: the profile, then what the sysctls set
+  env.host = { name = "synfin", profile = opts.profile }
+  for k, v in pairs(settings) do env.host[k] = v end
   local calls = {}
   for _, e in ipairs(events) do
     local ok, c = true, nil
@@ -371,14 +440,43 @@ local function prepare(events, opts)
   return tol, env, calls
 end
 
+--- Sets the script's sysctls in the kernel (the namespace's own:
+-- /proc/sys/net/...), as packetdrill's shell lines would; raises when one
+-- cannot be written.
+-- @tparam table sysctls { { name = "net.ipv4.tcp_sack", value = "0" }, ... }
+function run.write_sysctls(sysctls)
+  for _, x in ipairs(sysctls) do
+    local path = "/proc/sys/" .. x.name:gsub("%.", "/")
+    -- one the kernel has already needs no writing (some, such as
+    -- tcp_congestion_control, cannot be written in a user namespace)
+    local cur = io.open(path)
+    local now_v = cur and cur:read("a")
+    if cur then cur:close() end
+    local function words(v) return (tostring(v):gsub("%s+", " "):match("^%s*(.-)%s*$")) end
+    if not (now_v and words(now_v) == words(x.value)) then
+      local f = io.open(path, "w")
+      local ok = f and f:write(x.value .. "\n") and f:close()
+      if not ok then
+        if f then pcall(f.close, f) end
+        error(("sysctl %s=%s cannot be set here (%s)"):format(x.name, x.value, path), 0)
+      end
+    end
+  end
+end
+
 --- Runs parsed events against the kernel over TUN. opts: tolerance
 -- (seconds, default 0.004), subnet (the third byte of the addresses,
--- default 0), rport (the remote port; default random), name (the script's,
--- for messages), agent (synfin-agent's path).
+-- default 0), rport (the remote port; default random), name (the script's
+-- path: messages, and where its defaults.sh is), agent (synfin-agent's
+-- path), target ("tun", or "sim": a synfin host in virtual time), profile
+-- (the sim's host: "linux", the default, "freebsd" or "rfc"; the
+-- script's sysctls are set over it), `lenient_sysctls` (run a script
+-- whose sysctls synfin does not model, naming them in result.notes).
 -- @tparam table events from synfin.pkt.parse
 -- @tparam[opt] table opts
 -- @treturn table { status = "passed"|"failed"|"unsupported", line, message,
--- trace (the ladder's last lines, on failure), seconds (the run's) }
+-- trace (the ladder's last lines, on failure), seconds (the run's), notes
+-- (the sysctls synfin does not model, with `lenient_sysctls`) }
 function run.events(events, opts)
   opts = opts or {}
   local tol, env, calls = prepare(events, opts)
@@ -391,7 +489,7 @@ function run.events(events, opts)
     -- calls made through the socket facade, in virtual time; the wire has
     -- no latency, as a TUN device has next to none
     net = synfin.sim { latency = 0 }
-    sut = net:host(env.kernel, { name = "synfin" })
+    sut = net:host(env.kernel, env.host)
     peer = net:peer(env.remote, { name = "remote" })
     k = kernel.sim(net, sut)
   else
@@ -404,6 +502,14 @@ function run.events(events, opts)
       net:close()
       return { status = "failed", line = 0, message = tostring(k), seconds = 0 }
     end
+    -- only once the agent has shown this is a test's own namespace: the
+    -- sysctls are the namespace's, never the machine's
+    local okw, werr = pcall(run.write_sysctls, env.sysctls)
+    if not okw then
+      k:stop()
+      net:close()
+      return { status = "unsupported", line = 0, message = tostring(werr), seconds = 0 }
+    end
   end
   local st = {
     kernel = env.kernel, risn = REMOTE_ISN, kport = PORT,
@@ -411,6 +517,7 @@ function run.events(events, opts)
   }
   local result
   local consumed = {}
+  local fd_of = {} -- the script's file descriptors: the kernel's (or the facade's) for each
   net:run(function()
     local m0 = net:mark()
     local t0 = net:now()
@@ -457,8 +564,13 @@ function run.events(events, opts)
       end
       local spec = calls[e]
       local got_err = c.errno
+      -- a new descriptor: the script's number stands for the kernel's from
+      -- now on, as packetdrill maps them (the agent's own fds come first)
+      local made_fd = (spec.args[1] == "socket" or spec.args[1] == "accept") and math.type(e.ret) == "integer"
+        and e.ret >= 0 and c.ret >= 0
+      if made_fd then fd_of[e.ret] = c.ret end
       -- the return value and errno
-      if type(e.ret) == "number" and c.ret ~= e.ret then
+      if type(e.ret) == "number" and c.ret ~= e.ret and not made_fd then
         stop("failed", e.line, ("%s returned %d%s, the script says %d%s"):format(c.shown, c.ret,
           got_err and " " .. got_err or "", e.ret, e.errno and " " .. e.errno or ""))
       end
@@ -506,6 +618,33 @@ function run.events(events, opts)
 
     local function fail_here(line, msg) stop("failed", line, msg) end
 
+    -- A `>` line longer than the segment that came: the kernel's TSO
+    -- sends a flight as one packet, which packetdrill reads as it is; a
+    -- host without it sends the same bytes as MSS-sized segments. Those
+    -- that follow r in sequence, at the same time (within the tolerance),
+    -- with the same ACK, are read as one, as long as the line says; PSH
+    -- and FIN are the last one's.
+    local function coalesce(e, r)
+      if e.len <= r.len or r.len == 0 or r.flags:find("[SRF]") then return r end
+      local m = { flags = r.flags:gsub("P", ""), abs_seq = r.abs_seq, len = r.len, abs_ack = r.abs_ack, win = r.win,
+        mss = r.mss, wscale = r.wscale, sack_perm = r.sack_perm, ts = r.ts, ts_val = r.ts_val, ts_ecr = r.ts_ecr,
+        abs_sack = r.abs_sack, time = r.time, index = r.index, sport = r.sport, dport = r.dport }
+      while m.len < e.len do
+        local nxt = (m.abs_seq + m.len) % TWO32
+        local ack = m.abs_ack
+        local okn, n = pcall(net.expect, net, { from = sut, since = m0, where = function(x)
+          return x.abs_seq == nxt and x.abs_ack == ack and x.len > 0 and not x.flags:find("[SR]")
+        end }, math.max(0, r.time - t0 + tol - now()) + 0.001)
+        if not okn or n.time - r.time > tol then break end
+        consumed[n.index] = true
+        m.len, m.win = m.len + n.len, n.win
+        m.flags = sorted_flags(m.flags .. (n.flags:find("P", 1, true) and "P" or "") .. (n.flags:find("F", 1, true)
+          and "F" or ""))
+      end
+      if m.len == r.len then return r end
+      return m
+    end
+
     local okr, err = pcall(function()
       for _, e in ipairs(events) do
         if e.kind ~= "option" then
@@ -534,6 +673,7 @@ function run.events(events, opts)
                 at, now()))
             end
             consumed[r.index] = true
+            r = coalesce(e, r)
             local diff = compare(e, r, st)
             if r.flags:find("S", 1, true) and r.flags:find("A", 1, true) == nil then
               st.kport, st.rport = r.sport, r.dport -- an active open: the kernel chose its port
@@ -555,12 +695,17 @@ function run.events(events, opts)
           else
             if at > now() then net:sleep(at - now()) end
             unexpected(at, e.line)
-            if e.kind == "packet" then
+            if e.kind == "shell" then
+              -- its sysctls were set before the run (shell_settings)
+              set_lag(lag)
+            elseif e.kind == "packet" then
               set_lag(math.max(lag, now() - sat))
               peer:send(inbound(e, st))
             else
               local c = calls[e]
-              local call = k:start(table.unpack(c.args))
+              local args = table.pack(table.unpack(c.args))
+              if args[1] ~= "socket" then args[2] = fd_of[args[2]] or args[2] end -- every other call's fd
+              local call = k:start(table.unpack(args, 1, args.n))
               local p = { call = call, ev = e, at = hi or at, sat = shi or sat, blocking = tm.blocking,
                 lag_lo = lag, lag_hi = lag }
               if tm.blocking then
@@ -584,6 +729,7 @@ function run.events(events, opts)
       result = { status = "failed", line = last_line, message = tostring(err) }
     end
     result.seconds = now()
+    if #env.notes > 0 then result.notes = env.notes end
   end)
   if result.status == "failed" then
     local lines = k:trace():lines()
@@ -623,7 +769,10 @@ local function lua_value(v, names)
   local keys, out = {}, {}
   for key in pairs(v) do keys[#keys + 1] = key end
   table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-  for _, key in ipairs(keys) do out[#out + 1] = ("%s = %s"):format(key, lua_value(v[key])) end
+  for _, key in ipairs(keys) do
+    local k = type(key) == "string" and key:match("^[%a_][%w_]*$") and key or "[" .. lua_value(key) .. "]"
+    out[#out + 1] = ("%s = %s"):format(k, lua_value(v[key]))
+  end
   return "{ " .. table.concat(out, ", ") .. " }"
 end
 
@@ -702,6 +851,9 @@ local k = %s
 local risn, kisn, last_ts = %d, 0, nil
 local kport, rport = PORT, %d
 local function rel(isn, n) return (isn + n) %% TWO32 end
+-- the script's file descriptors: fd[n] is the one socket() or accept()
+-- gave for the script's n (packetdrill maps them so)
+local fd = setmetatable({}, { __index = function(_, n) return n end })
 
 -- a pattern's where: the segment has exactly these options
 local function options(want)
@@ -765,6 +917,7 @@ local ok, err = pcall(net.run, net, function()
   local function returns(n, c, want)
     line = n
     c:wait(math.max(0.05, want.t + lag - now()) + TOLERANCE + 1)
+    if want.new_fd and c.ret >= 0 then fd[want.new_fd], want.ret = c.ret, c.ret end
     assert(want.ret == nil or c.ret == want.ret, ("%%s returned %%d %%s, the script says %%d %%s"):format(c.shown,
       c.ret, c.errno or "", want.ret or 0, want.errno or ""))
     assert(c.errno == want.errno, ("%%s failed with %%s, the script says %%s"):format(c.shown, tostring(c.errno),
@@ -819,12 +972,13 @@ function run.to_lua(events, opts)
   local name = opts.name or "script.pkt"
   local netsrc, ksrc
   if target == "sim" then
-    netsrc = "local net = synfin.sim { latency = 0 }\nlocal host = net:host(KERNEL, { name = \"synfin\" })"
+    netsrc = ("local net = synfin.sim { latency = 0 }\nlocal host = net:host(KERNEL, %s)"):format(lua_value(env.host))
     ksrc = "kernel.sim(net, host)"
   else
     netsrc = "local net = synfin.tun { kernel = KERNEL, tolerance = { abs = TOLERANCE, pct = 0 } }\n"
       .. "local host = net.kernel"
-    ksrc = "kernel.agent(net)"
+    -- the sysctls once the agent has shown the namespace is the test's own
+    ksrc = ("kernel.agent(net)\nrequire(\"synfin.pkt_run\").write_sysctls(%s)"):format(lua_value(env.sysctls))
   end
   local src = {}
   local text = {}
@@ -843,7 +997,11 @@ function run.to_lua(events, opts)
   local base = 0
   local function want_lua(e, c, t, blocking)
     local w = { ("t = %s"):format(lua_value(t)) }
-    if type(e.ret) == "number" then w[#w + 1] = ("ret = %d"):format(e.ret) end
+    if (c.args[1] == "socket" or c.args[1] == "accept") and math.type(e.ret) == "integer" and e.ret >= 0 then
+      w[#w + 1] = ("new_fd = %d"):format(e.ret) -- the script's number for the descriptor it makes
+    elseif type(e.ret) == "number" then
+      w[#w + 1] = ("ret = %d"):format(e.ret)
+    end
     if e.errno then w[#w + 1] = ("errno = %q"):format(e.errno) end
     if c.revents then w[#w + 1] = ("revents = %q"):format(c.revents) end
     if c.value ~= nil and not (type(c.value) == "table" and c.value.t == "ellipsis") then
@@ -886,12 +1044,15 @@ function run.to_lua(events, opts)
         emit(("came(r%s)"):format(tm.kind == "any" and "" or ", " .. lua_value(sat) .. (shi and ", " .. lua_value(shi) or "")))
       else
         emit(("at(%d, %s)"):format(e.line, lua_value(sat)))
-        if e.kind == "packet" then
+        if e.kind == "shell" then
+          emit("-- (its sysctls are the host's settings, above)")
+        elseif e.kind == "packet" then
           emit(("peer:send %s"):format(fields_lua(run.inbound_fields(e))))
         else
           local c = calls[e]
           local args = {}
           for i, a in ipairs(c.args) do args[i] = lua_value(a, names) end
+          if c.args[1] ~= "socket" then args[2] = ("fd[%s]"):format(args[2]) end
           if tm.blocking then
             emit(("local call%d = k:start(%s)"):format(e.line, table.concat(args, ", ")))
             pending[#pending + 1] = { e = e, sat = shi or sat }
@@ -911,8 +1072,9 @@ end
 -- The command line: synfin --pkt
 
 local USAGE = [[
-usage: synfin --pkt SCRIPT.pkt [--target tun|sim] [--tolerance_usecs N]
-       synfin --pkt DIR [-j N] [--junit FILE] [--target tun|sim] [--tolerance_usecs N]
+usage: synfin --pkt SCRIPT.pkt [--target tun|sim] [--profile linux|freebsd|rfc]
+                               [--tolerance_usecs N] [--lenient-sysctls]
+       synfin --pkt DIR [-j N] [--junit FILE] [same options as for a script]
                         [--known-differences FILE]
        synfin --pkt SCRIPT.pkt --to-lua [--target sim|tun] [-o OUT.lua]
 Runs packetdrill scripts against the Linux kernel over TUN (in a network
@@ -920,7 +1082,12 @@ namespace of its own: spec/netns/run CMD, or unshare -Urn), or with
 --target sim against a synfin host in the sim, in virtual time (its
 socket calls made through synfin.kernel's facade, kernel.sim). A script
 passes, fails (its line, the first mismatch) or is unsupported (which
-construct): exit 0, 1 or 2. With a directory, every .pkt under it runs, N at
+construct): exit 0, 1 or 2. --profile (the sim only) is the synfin host's
+stack profile; a script's sysctls (`sysctl -q ...` shell lines, its
+defaults.sh) are set over it where synfin has the setting, and make the
+script unsupported where it has none (--lenient-sysctls: run it all the
+same where synfin only lacks the behaviour, naming the sysctls in its
+result). With a directory, every .pkt under it runs, N at
 a time, one line each with the script's own time and the wall time; exit 1
 if any failed. With --known-differences (the sim only: a file of lines
 "NAME.pkt reason"), the scripts listed must fail and the others pass: exit 1
@@ -947,6 +1114,7 @@ end
 local function summary_line(path, r)
   local s = ("%-11s %s"):format(r.shown_status or r.status, path)
   if r.status ~= "passed" then s = s .. (":%s: %s"):format(tostring(r.line or 0), (tostring(r.message):gsub("\n.*", ""))) end
+  if r.notes and #r.notes > 0 then s = s .. "  [unmodelled: " .. table.concat(r.notes, ", ") .. "]" end
   return s .. ("  (script %.3f s, wall %.3f s)"):format(r.seconds or 0, r.wall or 0)
 end
 
@@ -967,8 +1135,8 @@ end
 
 local function write_result(path, r)
   local f = assert(io.open(path, "w"))
-  f:write(("return { status = %q, line = %d, message = %q, seconds = %.6f, sim_wall = %.6f }\n"):format(r.status,
-    r.line or 0, tostring(r.message or ""), r.seconds or 0, r.wall or 0))
+  f:write(("return { status = %q, line = %d, message = %q, seconds = %.6f, sim_wall = %.6f, notes = %s }\n"):format(
+    r.status, r.line or 0, tostring(r.message or ""), r.seconds or 0, r.wall or 0, lua_value(r.notes or {})))
   f:close()
 end
 
@@ -1063,6 +1231,8 @@ local function corpus(dir, o)
       local cmd = ("timeout %d %s --pkt %s --target %s --subnet %d --result %s"):format(limit, shell_quote(exe),
         shell_quote(files[i]), o.target, i % 250 + 1, shell_quote(base .. ".result"))
       if o.tolerance_usecs then cmd = cmd .. " --tolerance_usecs " .. o.tolerance_usecs end
+      if o.profile then cmd = cmd .. " --profile " .. o.profile end
+      if o.lenient_sysctls then cmd = cmd .. " --lenient-sysctls" end
       os.execute(("(%s >%s 2>&1; echo $? >%s) &"):format(cmd, shell_quote(base .. ".out"), shell_quote(base .. ".rc")))
       running[i] = { t0 = wall(), base = base }
     end
@@ -1148,6 +1318,7 @@ local function to_lua_main(o)
     return 1
   end
   local src, r = run.to_lua(events, { target = o.target, name = o.path, text = text, subnet = o.subnet,
+    profile = o.profile, lenient_sysctls = o.lenient_sysctls,
     tolerance = o.tolerance_usecs and o.tolerance_usecs / 1e6, tolerance_from_cli = o.tolerance_usecs ~= nil })
   if not src then
     io.stderr:write(summary_line(o.path, r) .. "\n")
@@ -1208,6 +1379,14 @@ function run.main(args)
       if a == "-j" then o.jobs = math.max(1, v) elseif a == "--subnet" then o.subnet = v else o.tolerance_usecs = v end
     elseif a == "--to-lua" then
       o.to_lua = true
+    elseif a == "--lenient-sysctls" then
+      o.lenient_sysctls = true
+    elseif a == "--profile" then
+      o.profile = value(a)
+      if o.profile ~= "linux" and o.profile ~= "freebsd" and o.profile ~= "rfc" then
+        io.stderr:write("synfin: --profile is linux, freebsd or rfc\n")
+        return 2
+      end
     elseif a == "--junit" or a == "--result" or a == "--known-differences" or a == "-o" then
       local v = value(a)
       if not v then return 2 end
@@ -1220,6 +1399,10 @@ function run.main(args)
   end
   if not o.path then
     io.stderr:write(USAGE .. "\n")
+    return 2
+  end
+  if o.profile and o.target ~= "sim" then
+    io.stderr:write("synfin --pkt: --profile is for --target sim (over TUN the kernel is under test)\n")
     return 2
   end
   if o.known_differences and o.target ~= "sim" then
@@ -1238,7 +1421,8 @@ function run.main(args)
   end
   local t0 = wall()
   local r = run.file(o.path, { tolerance = o.tolerance_usecs and o.tolerance_usecs / 1e6,
-    tolerance_from_cli = o.tolerance_usecs ~= nil, subnet = o.subnet, target = o.target })
+    tolerance_from_cli = o.tolerance_usecs ~= nil, subnet = o.subnet, target = o.target, profile = o.profile,
+    lenient_sysctls = o.lenient_sysctls })
   r.wall = wall() - t0
   print(summary_line(o.path, r))
   if r.status == "failed" then

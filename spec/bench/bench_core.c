@@ -106,10 +106,12 @@ static void setup(void)
     sf_config_default(&cfg);
     cfg.policy.msl = 1000000; /* TIME_WAIT of 2 s */
     cfg.policy.snd_buf = 256 * 1024;
-    cfg.addr = 0x0a000001;
+    cfg.addrs[0] = sf_addr_v4(0x0a000001);
+    cfg.naddrs = 1;
     sf_callbacks cb0 = {emit0, on_event}, cb1 = {emit1, on_event};
     W.st[0] = sf_stack_new(&cfg, &cb0, NULL);
-    cfg.addr = 0x0a000002;
+    cfg.addrs[0] = sf_addr_v4(0x0a000002);
+    cfg.naddrs = 1;
     W.st[1] = sf_stack_new(&cfg, &cb1, NULL);
     W.cap = 1 << 16;
     W.q = malloc(W.cap * sizeof *W.q);
@@ -158,7 +160,7 @@ static void bench_lifecycles(int n)
     static char buf[1024];
     double t0 = seconds();
     for (int i = 0; i < n; i++) {
-        sf_conn *c = sf_connect(W.st[0], W.now, 0x0a000002, 80, 0, NULL, NULL);
+        sf_conn *c = sf_connect(W.st[0], W.now, NULL, sf_addr_v4(0x0a000002), 80, 0, NULL, NULL);
         drain();
         sf_conn *s = sf_accept(l);
         sf_send(c, W.now, buf, sizeof buf);
@@ -189,7 +191,7 @@ static void bench_bulk(size_t total)
 {
     setup();
     sf_conn *l = sf_listen(W.st[1], 0, 80, 16, NULL, NULL);
-    sf_conn *c = sf_connect(W.st[0], 0, 0x0a000002, 80, 0, NULL, NULL);
+    sf_conn *c = sf_connect(W.st[0], 0, NULL, sf_addr_v4(0x0a000002), 80, 0, NULL, NULL);
     drain();
     sf_conn *s = sf_accept(l);
     static char buf[65536];
@@ -226,12 +228,13 @@ static void bench_sim(int n)
     sf_config cfg;
     sf_config_default(&cfg);
     cfg.policy.msl = 1000000;
-    int a = sf_sim_add_host(sim, 0x0a000001, &cfg), b = sf_sim_add_host(sim, 0x0a000002, &cfg);
+    int a = sf_sim_add_host(sim, (sf_addr[]){sf_addr_v4(0x0a000001)}, 1, &cfg),
+        b = sf_sim_add_host(sim, (sf_addr[]){sf_addr_v4(0x0a000002)}, 1, &cfg);
     sf_conn *l = sf_listen(sf_sim_stack(sim, b), 0, 80, 1024, NULL, NULL);
     double t0 = seconds();
     for (int i = 0; i < n; i++) {
-        sf_conn *c =
-            sf_connect(sf_sim_stack(sim, a), sf_sim_now(sim), 0x0a000002, 80, 0, NULL, NULL);
+        sf_conn *c = sf_connect(sf_sim_stack(sim, a), sf_sim_now(sim), NULL, sf_addr_v4(0x0a000002),
+                                80, 0, NULL, NULL);
         sf_sim_flush(sim, a);
         uint64_t until = sf_sim_now(sim) + 10000;
         while (sf_sim_step(sim, until)) {
@@ -273,7 +276,7 @@ static void bench_memory(int n)
     static char buf[100];
     size_t before = heap_in_use();
     for (int i = 0; i < n; i++) {
-        cs[i] = sf_connect(W.st[0], W.now, 0x0a000002, 80, 0, NULL, NULL);
+        cs[i] = sf_connect(W.st[0], W.now, NULL, sf_addr_v4(0x0a000002), 80, 0, NULL, NULL);
         drain();
         ss[i] = sf_accept(l);
         sf_send(cs[i], W.now, buf, sizeof buf);
@@ -343,7 +346,8 @@ static void bench_scale(int n)
                 f0 = minor_faults();
             }
         uint16_t dport = (uint16_t)(80 + i / PORTS), sport = (uint16_t)(1024 + i % PORTS);
-        sf_conn *c = sf_connect(W.st[0], W.now, 0x0a000002, dport, sport, NULL, NULL);
+        sf_conn *c =
+            sf_connect(W.st[0], W.now, NULL, sf_addr_v4(0x0a000002), dport, sport, NULL, NULL);
         drain();
         sf_conn *s = sf_accept(l[i / PORTS]);
         sf_send(c, W.now, buf, sizeof buf);

@@ -52,18 +52,18 @@ int main(int argc, char **argv)
     sf_sim_trace(sim)->keep_payload = false;
     const char *keep = getenv("SYNFIN_BENCH_KEEP_RECORDS");
     if (keep && *keep) sf_trace_set_limit(sf_sim_trace(sim), strtoull(keep, NULL, 10));
-    uint32_t kernel, me;
+    sf_addr kernel, me;
     sf_addr_parse(KERNEL, &kernel);
     sf_addr_parse(SYNFIN, &me);
     sf_config cfg;
     sf_config_default(&cfg);
     cfg.policy.rcv_buf = bufsz;
     cfg.policy.snd_buf = bufsz;
-    int host = sf_sim_add_host(sim, me, &cfg);
+    int host = sf_sim_add_host(sim, (sf_addr[]){me}, 1, &cfg);
     char err[256];
     const char *offenv = getenv("SYNFIN_TUN_OFFLOAD"); /* "0": offloads off */
     sf_tun_config tcfg = {.name = argv[2],
-                          .kernel_addr = kernel,
+                          .kernel_addr = sf_addr_v4_of(kernel),
                           .prefix = 24,
                           .mtu = 0,
                           .offload = offenv && !strcmp(offenv, "0") ? -1 : 0};
@@ -88,7 +88,7 @@ int main(int argc, char **argv)
     sf_conn *l = NULL, *c = NULL;
     int e = 0, closed = 0;
     if (m == SEND)
-        c = sf_connect(st, sf_sim_now(sim), kernel, port, 0, NULL, &e);
+        c = sf_connect(st, sf_sim_now(sim), NULL, kernel, port, 0, NULL, &e);
     else
         l = sf_listen(st, sf_sim_now(sim), port, 0, NULL, &e);
     if (!c && !l) {

@@ -9,13 +9,6 @@ return {
     .. "start, delays it (ATO, 40 ms at least: tcp_send_delayed_ack) and the peer's FIN, which comes at once, "
     .. "takes it along; synfin's linux profile ACKs at once (delayed_ack = 0: synfin has no quick-ACK mode). "
     .. "To fix: Linux's quick-ACK/delayed-ACK pattern as a policy (issue 16)" },
-  { "^close_unread_rst seg#%d+ flags$", "RST vs RST+ACK on abort: Linux's tcp_send_active_reset sends RST|ACK "
-    .. "(with timestamps); synfin sends <SEQ=SND.NXT><CTL=RST> (RFC 9293 §3.10.5 ABORT). To fix: a policy "
-    .. "(issue 16)" },
-  { "^close_unread_rst seg#%d+ opts$", "the abort's RST: Linux's carries timestamps (tcp_send_active_reset "
-    .. "builds it as any segment), synfin's no options. To fix with RST+ACK (issue 16)" },
-  { "^linger_zero seg#%d+ flags$", "RST vs RST+ACK on abort (SO_LINGER 0), as close_unread_rst. To fix (issue 16)" },
-  { "^linger_zero seg#%d+ opts$", "the abort's RST options, as close_unread_rst. To fix (issue 16)" },
   { "^recv_peek call", "MSG_PEEK: synfin's RECEIVE has no peek and the facade does not fake one "
     .. "(spec/facade_spec.lua DIFFERS): EOPNOTSUPP, and the scenario reads what is left by read()" },
   { "^user_timeout seg#%d+ missing$", "the RTO floor: Linux's is 200 ms (TCP_RTO_MIN; tcp_set_rto), so it "
@@ -25,8 +18,6 @@ return {
     .. "(tcp_retransmit_timer, tcp_clamp_rto_to_user_timeout), so Linux's write fails at its RTO after "
     .. "the 0.8 s; synfin ends the connection at 0.8 s exactly (RFC 9293 §3.10.8). Its earlier RTOs "
     .. "(200 ms floor) are to fix (issue 16)" },
-  { "^nonblocking_connect_poll call#3 ret$", "poll's return: the agent returns the revents bits of the one "
-    .. "fd, the facade the number of ready fds. To fix in the facade (issue 16)" },
   { "^recv_peek seg#%d+ missing$", "the ACK of the data read: Linux, past its quick-ACK start, may delay it "
     .. "(tcp_send_delayed_ack, 40 ms at least) beyond the scenario's end; synfin ACKs at once. To fix with "
     .. "the delayed-ACK pattern (issue 16)" },

@@ -20,9 +20,9 @@
 
 #define SEC        1000000ULL
 #define MS         1000ULL
-#define CLIENT     0xc0000201u /* 192.0.2.1 */
-#define SERVER     0xc0000202u /* 192.0.2.2 */
-#define SPOOF_BASE 0xc6120000u /* 198.18.0.0/15, RFC 2544's benchmarking range */
+#define CLIENT     sf_addr_v4(0xc0000201u) /* 192.0.2.1 */
+#define SERVER     sf_addr_v4(0xc0000202u) /* 192.0.2.2 */
+#define SPOOF_BASE 0xc6120000u             /* 198.18.0.0/15, RFC 2544's benchmarking range */
 #define PORT       80
 #define LATENCY    (10 * MS)
 #define FLOOD_TIME (10 * SEC)
@@ -60,7 +60,7 @@ static void emit_cb(void *ud, sf_conn *conn, const uint8_t *data, size_t len)
         n->bad_packets++;
         return;
     }
-    int to = seg.daddr == CLIENT ? 0 : seg.daddr == SERVER ? 1 : -1;
+    int to = sf_addr_eq(seg.daddr, CLIENT) ? 0 : sf_addr_eq(seg.daddr, SERVER) ? 1 : -1;
     if (to < 0) {
         n->to_spoofed++;
         if ((seg.flags & (SF_SYN | SF_ACK)) == (SF_SYN | SF_ACK)) n->synacks_to_spoofed++;
@@ -89,7 +89,7 @@ static void spoofed_syn(net *n, uint64_t *rs)
     uint64_t r = check_rand(rs);
     sf_seg seg;
     memset(&seg, 0, sizeof seg);
-    seg.saddr = SPOOF_BASE + (uint32_t)(r & 0x1ffff);
+    seg.saddr = sf_addr_v4(SPOOF_BASE + (uint32_t)(r & 0x1ffff));
     seg.daddr = SERVER;
     seg.sport = (uint16_t)(1024 + (r >> 17) % 64000);
     seg.dport = PORT;
@@ -155,7 +155,8 @@ static result flood(uint64_t syns, int cookies)
     sf_config cfg;
     for (int i = 0; i < 2; i++) {
         sf_config_default(&cfg);
-        cfg.addr = i == 0 ? CLIENT : SERVER;
+        cfg.addrs[0] = i == 0 ? CLIENT : SERVER;
+        cfg.naddrs = 1;
         memset(cfg.secret, 0x5a + i, sizeof cfg.secret);
         n.st[i] = sf_stack_new(&cfg, &cbs, &ud[i]);
     }
@@ -183,7 +184,7 @@ static result flood(uint64_t syns, int cookies)
             sent++;
         }
         if (!client && n.now >= connect_at) {
-            client = sf_connect(n.st[0], n.now, SERVER, PORT, 0, NULL, NULL);
+            client = sf_connect(n.st[0], n.now, NULL, SERVER, PORT, 0, NULL, NULL);
             CHECK(client != NULL);
         }
         settle(&n);

@@ -53,8 +53,8 @@ static sf_seg seg_with(uint8_t flags, uint16_t sport, uint16_t dport)
 {
     sf_seg s;
     memset(&s, 0, sizeof s);
-    s.saddr = 0x0a000001;
-    s.daddr = 0x0a000002;
+    s.saddr = sf_addr_v4(0x0a000001);
+    s.daddr = sf_addr_v4(0x0a000002);
     s.sport = sport;
     s.dport = dport;
     s.flags = flags;

@@ -21,9 +21,9 @@
 
 #define MS       1000ULL
 #define LATENCY  (1 * MS)
-#define ADDR_A   0x0a000001u /* 10.0.0.1: the client */
-#define ADDR_B   0x0a000002u /* 10.0.0.2: the server, port 80 */
-#define ADDR_RAW 0x0a000003u /* 10.0.0.3: a raw peer, whose packets are kept */
+#define ADDR_A   sf_addr_v4(0x0a000001u) /* 10.0.0.1: the client */
+#define ADDR_B   sf_addr_v4(0x0a000002u) /* 10.0.0.2: the server, port 80 */
+#define ADDR_RAW sf_addr_v4(0x0a000003u) /* 10.0.0.3: a raw peer, whose packets are kept */
 #define PORT     80
 #define QMAX     256
 #define PKTMAX   2048
@@ -101,9 +101,9 @@ static void emit_cb(void *ud, sf_conn *conn, const uint8_t *data, size_t len)
         n->lost++;
         return;
     }
-    uint32_t daddr =
-        (uint32_t)data[16] << 24 | (uint32_t)data[17] << 16 | (uint32_t)data[18] << 8 | data[19];
-    if (daddr == ADDR_RAW) {
+    sf_addr daddr = sf_addr_v4((uint32_t)data[16] << 24 | (uint32_t)data[17] << 16 |
+                               (uint32_t)data[18] << 8 | data[19]);
+    if (sf_addr_eq(daddr, ADDR_RAW)) {
         if (n->nkept < KEEPMAX) {
             pkt *p = &n->kept[n->nkept++];
             p->len = len;
@@ -111,7 +111,7 @@ static void emit_cb(void *ud, sf_conn *conn, const uint8_t *data, size_t len)
         }
         return;
     }
-    int to = daddr == ADDR_A ? 0 : daddr == ADDR_B ? 1 : -1;
+    int to = sf_addr_eq(daddr, ADDR_A) ? 0 : sf_addr_eq(daddr, ADDR_B) ? 1 : -1;
     if (to < 0 || n->nq == QMAX) {
         n->lost++;
         return;
@@ -170,7 +170,8 @@ static net *net_established(bool ts)
     for (int i = 0; i < 2; i++) {
         sf_config cfg;
         sf_config_default(&cfg);
-        cfg.addr = i == 0 ? ADDR_A : ADDR_B;
+        cfg.addrs[0] = i == 0 ? ADDR_A : ADDR_B;
+        cfg.naddrs = 1;
         cfg.secret[0] = (uint8_t)(7 + i);
         cfg.policy.timestamps = ts;
         uds[i].n = n;
@@ -179,7 +180,7 @@ static net *net_established(bool ts)
     }
     int err = 0;
     n->listener = sf_listen(n->st[1], 0, PORT, 0, NULL, &err);
-    n->c[0] = sf_connect(n->st[0], 0, ADDR_B, PORT, 0, NULL, &err);
+    n->c[0] = sf_connect(n->st[0], 0, NULL, ADDR_B, PORT, 0, NULL, &err);
     if (n->c[0]) sf_conn_hold(n->c[0]);
     run(n, 100 * MS);
     n->c[1] = n->listener ? sf_accept(n->listener) : NULL;
@@ -267,8 +268,8 @@ static size_t build_raw(uint8_t *p, const sf_seg *seg, const uint8_t *ipopt, siz
     put16(p + 6, 0x4000); /* DF */
     p[8] = seg->ttl;
     p[9] = 6;
-    put32(p + 12, seg->saddr);
-    put32(p + 16, seg->daddr);
+    put32(p + 12, sf_addr_v4_of(seg->saddr));
+    put32(p + 16, sf_addr_v4_of(seg->daddr));
     if (ipolen) memcpy(p + 20, ipopt, ipolen);
     ip_checksum(p, ihl);
     uint8_t *t = p + ihl;
@@ -454,6 +455,13 @@ static size_t version_6(uint8_t *p, size_t len, const sf_seg *s)
 {
     (void)s;
     p[0] = 0x65;
+    ip_checksum(p, 20);
+    return len;
+}
+static size_t version_5(uint8_t *p, size_t len, const sf_seg *s)
+{
+    (void)s;
+    p[0] = 0x55;
     ip_checksum(p, 20);
     return len;
 }
@@ -754,7 +762,10 @@ int main(void)
                  TS);
     /* RFC 1122 §3.2.1.8: IP options are passed over; the segment is TCP's */
     segment_case("IP options (Router Alert, NOP, EOL)", ip_options, NULL, TS);
-    segment_case("IP version 6 in an IPv4 header", version_6, "not IPv4", TS);
+    /* read as IPv6: its byte 6 (IPv4's flags, DF) is the next header, 64: unknown */
+    segment_case("IP version 6 in an IPv4 header", version_6,
+                 "IPv6 next header not understood (or Hop-by-Hop not first)", TS);
+    segment_case("IP version 5", version_5, "neither IPv4 nor IPv6", TS);
     segment_case("truncated IP header (19 bytes)", size_19, "packet shorter than an IPv4 header",
                  TS);
     segment_case("truncated TCP header (30 bytes, total length 60+)", truncated_tcp,

@@ -26,8 +26,8 @@
 
 #define SEC       1000000ULL
 #define MS        1000ULL
-#define ADDR_A    0xc0000201u /* 192.0.2.1 */
-#define ADDR_B    0xc0000202u /* 192.0.2.2 */
+#define ADDR_A    sf_addr_v4(0xc0000201u) /* 192.0.2.1 */
+#define ADDR_B    sf_addr_v4(0xc0000202u) /* 192.0.2.2 */
 #define PORT      80
 #define LATENCY   (10 * MS)
 #define JITTER    (4 * MS)
@@ -210,7 +210,8 @@ static bool run_seed(uint64_t seed, uint64_t bytes)
     for (int i = 0; i < 2; i++) {
         sf_config cfg;
         sf_config_default(&cfg);
-        cfg.addr = i == 0 ? ADDR_A : ADDR_B;
+        cfg.addrs[0] = i == 0 ? ADDR_A : ADDR_B;
+        cfg.naddrs = 1;
         memset(cfg.secret, (int)(seed + (uint64_t)i), sizeof cfg.secret);
         if (i == 0) {
             cfg.policy.rcv_buf = 65535 + (uint32_t)(seed % 3) * 100000; /* scaling in 2 of 3 */
@@ -223,7 +224,7 @@ static bool run_seed(uint64_t seed, uint64_t bytes)
     }
     sf_conn *l = sf_listen(n.st[1], 0, PORT, 0, NULL, NULL);
     end a = {0}, b = {0};
-    a.c = sf_connect(n.st[0], 0, ADDR_B, PORT, 0, NULL, NULL);
+    a.c = sf_connect(n.st[0], 0, NULL, ADDR_B, PORT, 0, NULL, NULL);
     uint64_t last_progress = 0, last_total = 0;
     const char *status = "ok";
     for (;;) {

@@ -182,14 +182,14 @@ static void test_sim(void)
     sf_sim_set_link(sim, &link);
     sf_config cfg;
     sf_config_default(&cfg);
-    int a = sf_sim_add_host(sim, 0x0a000001u, &cfg);
-    int b = sf_sim_add_host(sim, 0x0a000002u, &cfg);
+    int a = sf_sim_add_host(sim, (sf_addr[]){sf_addr_v4(0x0a000001u)}, 1, &cfg);
+    int b = sf_sim_add_host(sim, (sf_addr[]){sf_addr_v4(0x0a000002u)}, 1, &cfg);
     char err[256] = "";
     CHECK(sf_sim_pcap_open(sim, FILE_NAME, err, sizeof err) == 0);
     int e;
     sf_listen(sf_sim_stack(sim, b), 0, 80, 0, NULL, &e);
     sf_sim_flush(sim, b);
-    sf_connect(sf_sim_stack(sim, a), 0, 0x0a000002u, 80, 0, NULL, &e);
+    sf_connect(sf_sim_stack(sim, a), 0, NULL, sf_addr_v4(0x0a000002u), 80, 0, NULL, &e);
     sf_sim_flush(sim, a);
     /* the SYN and the SYN-ACK arrive; the last ACK is still on the wire */
     sf_sim_step(sim, 5000);

@@ -21,8 +21,8 @@ int main(void)
     /* a packet with a wrong checksum: the parser's reason is the table's */
     sf_seg s;
     memset(&s, 0, sizeof s);
-    s.saddr = 0xc0000201u;
-    s.daddr = 0xc0000202u;
+    s.saddr = sf_addr_v4(0xc0000201u);
+    s.daddr = sf_addr_v4(0xc0000202u);
     s.sport = 1;
     s.dport = 2;
     s.flags = SF_SYN;

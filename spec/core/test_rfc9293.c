@@ -12,9 +12,9 @@
 #include <string.h>
 
 #define IP_HDR     20
-#define ADDR_A     0x0a000001u /* 10.0.0.1, the scripted peer */
-#define ADDR_B     0x0a000002u /* 10.0.0.2, the stack under test */
-#define ADDR_ROUTE 0x0a0000feu /* 10.0.0.254, a router sending ICMP */
+#define ADDR_A     sf_addr_v4(0x0a000001u) /* 10.0.0.1, the scripted peer */
+#define ADDR_B     sf_addr_v4(0x0a000002u) /* 10.0.0.2, the stack under test */
+#define ADDR_ROUTE sf_addr_v4(0x0a0000feu) /* 10.0.0.254, a router sending ICMP */
 #define SEC        1000000ULL
 #define MAX_CAP    64
 
@@ -103,11 +103,12 @@ static void event_cb(void *ud, const sf_event *ev)
     if (ev->type == SF_EV_STATE && ev->new_state == SF_CLOSED) k->to_closed++;
 }
 
-static sf_stack *stack_new(uint32_t addr, capture *k)
+static sf_stack *stack_new(sf_addr addr, capture *k)
 {
     sf_config cfg;
     sf_config_default(&cfg);
-    cfg.addr = addr;
+    cfg.addrs[0] = addr;
+    cfg.naddrs = 1;
     cfg.fixed_isn = 1;
     cfg.isn = 1000;
     sf_callbacks cb = {emit_cb, event_cb};
@@ -170,8 +171,8 @@ static void test_checksum_generated(void)
     for (uint32_t len = 0; len <= sizeof data; len += (len < 64 ? 1 : 97)) {
         for (int opts = 0; opts < 4; opts++) {
             sf_seg s = from_a(0xfffffff0u + len, 0x80000000u ^ len, (uint8_t)(len * 37), NULL);
-            s.saddr = 0xc0a80000u + len * 7919;
-            s.daddr = 0x0a000000u ^ (len << 8);
+            s.saddr = sf_addr_v4(0xc0a80000u + len * 7919);
+            s.daddr = sf_addr_v4(0x0a000000u ^ (len << 8));
             s.sport = (uint16_t)(1 + len * 13);
             s.dport = (uint16_t)(65535 - len);
             s.wnd = (uint16_t)(len * 997);
@@ -267,7 +268,7 @@ static void test_retransmission_same_ip_id(void)
     int err;
     sf_policy pol = sf_stack_config(st)->policy;
     pol.timestamps = 0;
-    sf_conn *c = sf_connect(st, 0, ADDR_A, 80, 5000, &pol, &err);
+    sf_conn *c = sf_connect(st, 0, NULL, ADDR_A, 80, 5000, &pol, &err);
     CHECK(c && err == SF_OK);
     sf_stack_poll(st, 1 * SEC);
     CHECK(k->n == 2);
@@ -310,10 +311,8 @@ static size_t icmp_about(uint8_t *out, uint8_t type, uint8_t code, const uint8_t
     put16(out + 2, (uint16_t)(IP_HDR + icmp_len));
     out[8] = 64;
     out[9] = 1; /* ICMP */
-    put16(out + 12, (uint16_t)(ADDR_ROUTE >> 16));
-    put16(out + 14, (uint16_t)ADDR_ROUTE);
-    put16(out + 16, (uint16_t)(ADDR_B >> 16));
-    put16(out + 18, (uint16_t)ADDR_B);
+    memcpy(out + 12, ADDR_ROUTE.b + 12, 4);
+    memcpy(out + 16, ADDR_B.b + 12, 4);
     fix_ip_checksum(out);
     uint8_t *icmp = out + IP_HDR;
     icmp[0] = type;
@@ -388,7 +387,7 @@ static void test_ip_options_and_icmp(void)
 
     /* every packet the stack sent carried checksums the reference accepts (MUST-2) */
     CHECK(k->bad_csum == 0);
-    CHECK(get32(k->pkt[0] + 12) == ADDR_B);
+    CHECK(get32(k->pkt[0] + 12) == sf_addr_v4_of(ADDR_B));
     sf_conn_release(c);
     sf_conn_release(l);
     sf_stack_free(st);

@@ -11,10 +11,10 @@
 
 #define SEC     1000000ULL
 #define MS      1000ULL
-#define ADDR_A  0x0a000001u
-#define ADDR_B  0x0a000002u
-#define ADDR_P  0x0a000003u /* a bare peer */
-#define NOWHERE 0x0a000063u /* 10.0.0.99: no host */
+#define ADDR_A  sf_addr_v4(0x0a000001u)
+#define ADDR_B  sf_addr_v4(0x0a000002u)
+#define ADDR_P  sf_addr_v4(0x0a000003u) /* a bare peer */
+#define NOWHERE sf_addr_v4(0x0a000063u) /* 10.0.0.99: no host */
 #define LATENCY (5 * MS)
 
 /* ---- a transfer from host A to host B, then a close --------------------------------- */
@@ -41,15 +41,15 @@ static void xfer_setup(xfer *x, uint64_t seed, double loss, uint64_t bytes)
     sf_sim_set_link(x->sim, &link);
     sf_config cfg;
     sf_config_default(&cfg);
-    x->a = sf_sim_add_host(x->sim, ADDR_A, &cfg);
+    x->a = sf_sim_add_host(x->sim, (sf_addr[]){ADDR_A}, 1, &cfg);
     cfg.secret[0] ^= 0xab; /* another ISN key */
-    x->b = sf_sim_add_host(x->sim, ADDR_B, &cfg);
+    x->b = sf_sim_add_host(x->sim, (sf_addr[]){ADDR_B}, 1, &cfg);
     x->to_send = bytes;
     x->data_ok = true;
     int err;
     x->listener = sf_listen(sf_sim_stack(x->sim, x->b), 0, 80, 0, NULL, &err);
     sf_sim_flush(x->sim, x->b);
-    x->client = sf_connect(sf_sim_stack(x->sim, x->a), 0, ADDR_B, 80, 0, NULL, &err);
+    x->client = sf_connect(sf_sim_stack(x->sim, x->a), 0, NULL, ADDR_B, 80, 0, NULL, &err);
     sf_sim_flush(x->sim, x->a);
 }
 
@@ -144,12 +144,12 @@ static bool same_rec(const sf_trace_rec *a, const sf_trace_rec *b)
            a->kind == b->kind && a->fate == b->fate && a->flags == b->flags &&
            a->cause == b->cause && a->old_state == b->old_state && a->new_state == b->new_state &&
            a->injected == b->injected && a->host == b->host && a->to_host == b->to_host &&
-           a->conn_id == b->conn_id && a->saddr == b->saddr && a->daddr == b->daddr &&
-           a->sport == b->sport && a->dport == b->dport && a->seq == b->seq && a->ack == b->ack &&
-           a->wnd == b->wnd && a->mss == b->mss && a->wscale == b->wscale &&
-           a->sack_perm == b->sack_perm && a->has_ts == b->has_ts && a->len == b->len &&
-           a->seg_no == b->seg_no && a->hook_id == b->hook_id && a->text_off == b->text_off &&
-           a->text_len == b->text_len && why_same;
+           a->conn_id == b->conn_id && sf_addr_eq(a->saddr, b->saddr) &&
+           sf_addr_eq(a->daddr, b->daddr) && a->sport == b->sport && a->dport == b->dport &&
+           a->seq == b->seq && a->ack == b->ack && a->wnd == b->wnd && a->mss == b->mss &&
+           a->wscale == b->wscale && a->sack_perm == b->sack_perm && a->has_ts == b->has_ts &&
+           a->len == b->len && a->seg_no == b->seg_no && a->hook_id == b->hook_id &&
+           a->text_off == b->text_off && a->text_len == b->text_len && why_same;
 }
 
 /* Two traces are the same, record for record and byte for byte; when
@@ -403,7 +403,7 @@ static void test_hook_fates(void)
 /* ---- injection and addresses nobody has ---------------------------------------------------------
  */
 
-static sf_seg crafted(uint32_t saddr, uint32_t daddr, uint16_t dport, uint8_t flags)
+static sf_seg crafted(sf_addr saddr, sf_addr daddr, uint16_t dport, uint8_t flags)
 {
     sf_seg s;
     memset(&s, 0, sizeof s);
@@ -433,14 +433,14 @@ static void test_inject(void)
     sf_sim_set_link(sim, &link);
     sf_config cfg;
     sf_config_default(&cfg);
-    int b = sf_sim_add_host(sim, ADDR_B, &cfg);
-    int p = sf_sim_add_host(sim, ADDR_P, NULL); /* bare peer: no TCP */
+    int b = sf_sim_add_host(sim, (sf_addr[]){ADDR_B}, 1, &cfg);
+    int p = sf_sim_add_host(sim, (sf_addr[]){ADDR_P}, 1, NULL); /* bare peer: no TCP */
     CHECK(b == 0 && p == 1);
-    CHECK(sf_sim_add_host(sim, ADDR_B, &cfg) == SF_EADDRINUSE);
+    CHECK(sf_sim_add_host(sim, (sf_addr[]){ADDR_B}, 1, &cfg) == SF_EADDRINUSE);
     CHECK(sf_sim_host_count(sim) == 2);
     CHECK(sf_sim_stack(sim, p) == NULL && sf_sim_stack(sim, b) != NULL);
     CHECK(sf_sim_host_of(sim, ADDR_P) == p && sf_sim_host_of(sim, NOWHERE) == -1);
-    CHECK(sf_sim_host_addr(sim, b) == ADDR_B);
+    CHECK(sf_addr_eq(sf_sim_host_addr(sim, b), ADDR_B));
     sf_trace *t = sf_sim_trace(sim);
     int err;
     sf_conn *l = sf_listen(sf_sim_stack(sim, b), 0, 80, 0, NULL, &err);
@@ -488,7 +488,7 @@ static void test_inject(void)
     r = find_seg(t, UINT16_MAX, SF_SYN, 0);
     CHECK(r && r->injected && r->to_host == b && r->fate == SF_FATE_DELIVERED);
     const sf_trace_rec *ra = find_seg(t, b, SF_RST | SF_ACK, 0);
-    CHECK(ra && ra->daddr == NOWHERE && ra->to_host == UINT16_MAX);
+    CHECK(ra && sf_addr_eq(ra->daddr, NOWHERE) && ra->to_host == UINT16_MAX);
     CHECK(ra && ra->fate == SF_FATE_NO_HOST && ra->ack == 1001 && ra->seq == 0);
 
     /* egress to an address no host has */
@@ -507,11 +507,12 @@ static void test_inject(void)
     CHECK(sf_stack_conn_count(sf_sim_stack(sim, b)) == 0);
 
     /* a stack connecting to nobody: its SYN is recorded with that fate */
-    sf_conn *c = sf_connect(sf_sim_stack(sim, b), sf_sim_now(sim), NOWHERE, 80, 0, NULL, &err);
+    sf_conn *c =
+        sf_connect(sf_sim_stack(sim, b), sf_sim_now(sim), NULL, NOWHERE, 80, 0, NULL, &err);
     CHECK(c != NULL);
     sf_sim_flush(sim, b);
     r = sf_trace_at(t, (long)t->n - 1);
-    CHECK(r->kind == SF_TR_SEG && r->flags == SF_SYN && r->daddr == NOWHERE);
+    CHECK(r->kind == SF_TR_SEG && r->flags == SF_SYN && sf_addr_eq(r->daddr, NOWHERE));
     CHECK(r->fate == SF_FATE_NO_HOST && r->host == b && r->conn_id == sf_conn_id(c));
 
     /* a note lands in the trace with its text */
@@ -628,8 +629,8 @@ static void test_arrival_order(void)
         sf_sim_set_link(sim, &link);
         sf_config cfg;
         sf_config_default(&cfg);
-        int b = sf_sim_add_host(sim, ADDR_B, &cfg);
-        int p = sf_sim_add_host(sim, ADDR_P, NULL);
+        int b = sf_sim_add_host(sim, (sf_addr[]){ADDR_B}, 1, &cfg);
+        int p = sf_sim_add_host(sim, (sf_addr[]){ADDR_P}, 1, NULL);
         int err;
         CHECK(sf_listen(sf_sim_stack(sim, b), 0, 80, 0, NULL, &err) != NULL);
         sf_seg syn = crafted(ADDR_P, ADDR_B, 80, SF_SYN);

@@ -13,9 +13,9 @@
 
 #define SEC     1000000ULL
 #define MS      1000ULL
-#define ADDR_A  0x0a000001u /* 10.0.0.1 */
-#define ADDR_B  0x0a000002u /* 10.0.0.2 */
-#define NO_HOST 0x0a000009u /* nobody */
+#define ADDR_A  sf_addr_v4(0x0a000001u) /* 10.0.0.1 */
+#define ADDR_B  sf_addr_v4(0x0a000002u) /* 10.0.0.2 */
+#define NO_HOST sf_addr_v4(0x0a000009u) /* nobody */
 #define MAX_LOG 4096
 
 /* ---- the test network ----------------------------------------------------------- */
@@ -90,7 +90,7 @@ static void emit_cb(void *ud, sf_conn *conn, const uint8_t *data, size_t len)
         w->seg = seg;
         w->seg.payload = NULL;
     }
-    int to = seg.daddr == ADDR_A ? 0 : seg.daddr == ADDR_B ? 1 : -1;
+    int to = sf_addr_eq(seg.daddr, ADDR_A) ? 0 : sf_addr_eq(seg.daddr, ADDR_B) ? 1 : -1;
     if (to < 0 || to == n->drop_to) return; /* nobody there, or lost on purpose */
     if (n->q_head + n->q_len == n->q_cap) {
         if (n->q_head > 0) {
@@ -144,8 +144,10 @@ static net *net_new(const sf_config *ca, const sf_config *cb)
         cfg[1] = *cb;
     else
         sf_config_default(&cfg[1]);
-    cfg[0].addr = ADDR_A;
-    cfg[1].addr = ADDR_B;
+    cfg[0].addrs[0] = ADDR_A;
+    cfg[0].naddrs = 1;
+    cfg[1].addrs[0] = ADDR_B;
+    cfg[1].naddrs = 1;
     cfg[1].secret[0] ^= 0x34; /* other ISNs */
     for (int i = 0; i < 2; i++) {
         n->ud[i].n = n;
@@ -322,14 +324,14 @@ static void test_connection_life(void)
     CHECK(sf_conn_state(a.listener) == SF_LISTEN);
 
     /* RFC 9293 §3.10.1 OPEN active: <SEQ=ISS><CTL=SYN>, SYN_SENT */
-    a.conn[0] = sf_connect(n->st[0], 0, ADDR_B, 80, 0, NULL, &err);
+    a.conn[0] = sf_connect(n->st[0], 0, NULL, ADDR_B, 80, 0, NULL, &err);
     CHECK(a.conn[0] && err == SF_OK);
     check_deadline(n, 0);
     CHECK(sf_conn_state(a.conn[0]) == SF_SYN_SENT);
     sf_conn_info ia;
     sf_conn_status(a.conn[0], &ia);
     CHECK(ia.lport == 49152); /* the first ephemeral port (RFC 6335 §6) */
-    CHECK(ia.rport == 80 && ia.laddr == ADDR_A && ia.raddr == ADDR_B);
+    CHECK(ia.rport == 80 && sf_addr_eq(ia.laddr, ADDR_A) && sf_addr_eq(ia.raddr, ADDR_B));
     CHECK(n->nwire == 1);
     const sf_seg *syn = &n->wire[0].seg;
     CHECK(syn->flags == SF_SYN && syn->seq == ia.iss && syn->mss == 1460);
@@ -439,7 +441,7 @@ static void test_connection_life(void)
     CHECK(time_entered(n, 0, id0, SF_CLOSED) == tw + 2 * msl);
     CHECK(sf_stack_deadline(n->st[0]) == UINT64_MAX);
     CHECK(sf_stack_conn_count(n->st[0]) == 0);
-    CHECK(sf_stack_lookup(n->st[0], ADDR_B, 49152, 80) == NULL);
+    CHECK(sf_stack_lookup(n->st[0], ADDR_A, ADDR_B, 49152, 80) == NULL);
 
     /* the states each side went through, as the events said */
     sf_state seen[16];
@@ -476,7 +478,7 @@ static void test_connection_life(void)
      * connection is freed at once (ASan sees any later use) */
     CHECK(sf_close(a.listener, n->now) == SF_OK);
     CHECK(sf_conn_state(a.listener) == SF_CLOSED);
-    CHECK(sf_stack_lookup(n->st[1], ADDR_A, 80, 49152) == NULL);
+    CHECK(sf_stack_lookup(n->st[1], ADDR_B, ADDR_A, 80, 49152) == NULL);
     sf_conn_release(a.conn[0]);
     sf_conn_release(a.conn[1]);
     sf_conn_release(a.listener);
@@ -489,7 +491,7 @@ static void test_syn_retransmission(void)
 {
     net *n = net_new(NULL, NULL);
     int err = 1;
-    sf_conn *c = sf_connect(n->st[0], 0, NO_HOST, 80, 0, NULL, &err);
+    sf_conn *c = sf_connect(n->st[0], 0, NULL, NO_HOST, 80, 0, NULL, &err);
     CHECK(c && err == SF_OK);
     uint32_t id = sf_conn_id(c);
     net_run(n, UINT64_MAX, NULL, NULL);
@@ -540,7 +542,7 @@ static void test_syn_retransmission(void)
     n->nwire = 0;
     n->nev = 0;
     uint64_t t0 = n->now;
-    c = sf_connect(n->st[0], t0, NO_HOST, 80, 0, &pol, &err);
+    c = sf_connect(n->st[0], t0, NULL, NO_HOST, 80, 0, &pol, &err);
     CHECK(c && err == SF_OK);
     id = sf_conn_id(c);
     net_run(n, UINT64_MAX, NULL, NULL);
@@ -560,7 +562,7 @@ static void test_data_retransmission(void)
     net *n = net_new(NULL, NULL);
     int err;
     sf_conn *l = sf_listen(n->st[1], 0, 80, 0, NULL, &err);
-    sf_conn *c = sf_connect(n->st[0], 0, ADDR_B, 80, 0, NULL, &err);
+    sf_conn *c = sf_connect(n->st[0], 0, NULL, ADDR_B, 80, 0, NULL, &err);
     CHECK(l && c);
     net_run(n, 100 * MS, NULL, NULL);
     CHECK(sf_conn_state(c) == SF_ESTABLISHED);
@@ -606,9 +608,9 @@ static void test_free_with_live_connections(void)
     net *n = net_new(NULL, NULL);
     int err;
     sf_conn *l = sf_listen(n->st[1], 0, 80, 0, NULL, &err);
-    sf_conn *c1 = sf_connect(n->st[0], 0, ADDR_B, 80, 0, NULL, &err);
-    sf_conn *c2 = sf_connect(n->st[0], 0, ADDR_B, 80, 0, NULL, &err);
-    sf_conn *c3 = sf_connect(n->st[0], 0, NO_HOST, 80, 0, NULL, &err); /* SYN_SENT */
+    sf_conn *c1 = sf_connect(n->st[0], 0, NULL, ADDR_B, 80, 0, NULL, &err);
+    sf_conn *c2 = sf_connect(n->st[0], 0, NULL, ADDR_B, 80, 0, NULL, &err);
+    sf_conn *c3 = sf_connect(n->st[0], 0, NULL, NO_HOST, 80, 0, NULL, &err); /* SYN_SENT */
     CHECK(l && c1 && c2 && c3);
     net_run(n, 100 * MS, NULL, NULL);
     sf_conn *s1 = sf_accept(l); /* c2's peer is left unaccepted */
@@ -672,7 +674,8 @@ static void test_reset_closed_port(void)
     CHECK(feed(n, &in, &r) == 1);
     CHECK(r.flags == (SF_RST | SF_ACK));
     CHECK(r.seq == 0 && r.ack == 1001);
-    CHECK(r.saddr == ADDR_B && r.daddr == ADDR_A && r.sport == 7 && r.dport == 40000);
+    CHECK(sf_addr_eq(r.saddr, ADDR_B) && sf_addr_eq(r.daddr, ADDR_A) && r.sport == 7 &&
+          r.dport == 40000);
     CHECK(!n->wire[n->nwire - 1].conn); /* no connection owns it */
     CHECK(r.len == 0);
 
@@ -734,7 +737,7 @@ static void test_reset_closed_port(void)
 
     /* an active open to a port nobody listens on: refused */
     n->nwire = 0;
-    sf_conn *c = sf_connect(n->st[0], n->now, ADDR_B, 81, 0, NULL, &err);
+    sf_conn *c = sf_connect(n->st[0], n->now, NULL, ADDR_B, 81, 0, NULL, &err);
     CHECK(c && err == SF_OK);
     net_run(n, n->now + 1 * SEC - 1, NULL, NULL);
     CHECK(sf_conn_state(c) == SF_CLOSED);
@@ -772,17 +775,18 @@ static void test_user_errors(void)
 
     /* OPEN: bad arguments; RFC 9293 §3.10.1: the same 4-tuple twice is
      * "connection already exists" */
-    CHECK(sf_connect(n->st[0], 0, 0, 80, 0, NULL, &err) == NULL && err == SF_EINVAL);
-    CHECK(sf_connect(n->st[0], 0, ADDR_B, 0, 0, NULL, &err) == NULL && err == SF_EINVAL);
-    sf_conn *c = sf_connect(n->st[0], 0, ADDR_B, 80, 5000, NULL, &err);
+    CHECK(sf_connect(n->st[0], 0, NULL, sf_addr_v4(0), 80, 0, NULL, &err) == NULL &&
+          err == SF_EINVAL);
+    CHECK(sf_connect(n->st[0], 0, NULL, ADDR_B, 0, 0, NULL, &err) == NULL && err == SF_EINVAL);
+    sf_conn *c = sf_connect(n->st[0], 0, NULL, ADDR_B, 80, 5000, NULL, &err);
     CHECK(c && err == SF_OK);
     err = 1;
-    CHECK(sf_connect(n->st[0], 0, ADDR_B, 80, 5000, NULL, &err) == NULL && err == SF_EEXIST);
+    CHECK(sf_connect(n->st[0], 0, NULL, ADDR_B, 80, 5000, NULL, &err) == NULL && err == SF_EEXIST);
     /* another remote port, same local port: a different 4-tuple, fine */
-    sf_conn *c2 = sf_connect(n->st[0], 0, ADDR_B, 81, 5000, NULL, &err);
+    sf_conn *c2 = sf_connect(n->st[0], 0, NULL, ADDR_B, 81, 5000, NULL, &err);
     CHECK(c2 && err == SF_OK);
     /* a listener's port may be used for an active open */
-    sf_conn *c3 = sf_connect(n->st[1], 0, ADDR_A, 5001, 80, NULL, &err);
+    sf_conn *c3 = sf_connect(n->st[1], 0, NULL, ADDR_A, 5001, 80, NULL, &err);
     CHECK(c3 && err == SF_OK);
     /* SEND before ESTABLISHED is queued (§3.10.2) */
     CHECK(sf_send(c, 0, "abc", 3) == 3);
@@ -815,8 +819,9 @@ static void test_user_errors(void)
     CHECK(sf_close(c, n->now) == SF_ECLOSING);
     CHECK(sf_send(c, n->now, "x", 1) == SF_ECLOSING);
 
-    /* ABORT when synchronized: <SEQ=SND.NXT><CTL=RST> (§3.10.5); the peer
-     * in CLOSE_WAIT is reset (§3.10.7.4: "connection reset") */
+    /* ABORT when synchronized: <SEQ=SND.NXT><CTL=RST> (§3.10.5), with the
+     * ACK of RCV.NXT as Linux sends it (the default active_reset policy);
+     * the peer in CLOSE_WAIT is reset (§3.10.7.4: "connection reset") */
     net_run(n, 300 * MS, NULL, NULL);
     CHECK(s && sf_conn_state(s) == SF_CLOSE_WAIT);
     before = n->nwire;
@@ -824,8 +829,8 @@ static void test_user_errors(void)
     sf_conn_status(s, &si);
     CHECK(sf_abort(s, n->now) == SF_OK);
     CHECK(n->nwire == before + 1);
-    CHECK(n->nwire == before + 1 && n->wire[before].seg.flags == SF_RST &&
-          n->wire[before].seg.seq == si.snd_nxt);
+    CHECK(n->nwire == before + 1 && n->wire[before].seg.flags == (SF_RST | SF_ACK) &&
+          n->wire[before].seg.seq == si.snd_nxt && n->wire[before].seg.ack == si.rcv_nxt);
     CHECK(sf_conn_state(s) == SF_CLOSED);
     net_run(n, 400 * MS, NULL, NULL);
     CHECK(sf_conn_state(c) == SF_CLOSED);
@@ -849,8 +854,8 @@ static void test_simultaneous_open(void)
 {
     net *n = net_new(NULL, NULL);
     int err;
-    sf_conn *a = sf_connect(n->st[0], 0, ADDR_B, 6000, 5000, NULL, &err);
-    sf_conn *b = sf_connect(n->st[1], 0, ADDR_A, 5000, 6000, NULL, &err);
+    sf_conn *a = sf_connect(n->st[0], 0, NULL, ADDR_B, 6000, 5000, NULL, &err);
+    sf_conn *b = sf_connect(n->st[1], 0, NULL, ADDR_A, 5000, 6000, NULL, &err);
     CHECK(a && b);
     CHECK(sf_send(a, 0, "hello", 5) == 5);
     CHECK(sf_send(b, 0, "world!", 6) == 6);
@@ -938,7 +943,7 @@ static void test_many_connections(void)
     CHECK(m->listener && err == SF_OK);
     int connect_errors = 0;
     for (size_t i = 0; i < MANY; i++) {
-        m->active[i] = sf_connect(n->st[0], 0, ADDR_B, 80, 0, NULL, &err);
+        m->active[i] = sf_connect(n->st[0], 0, NULL, ADDR_B, 80, 0, NULL, &err);
         if (!m->active[i] || err != SF_OK) connect_errors++;
         check_deadline(n, 0);
     }
@@ -952,7 +957,8 @@ static void test_many_connections(void)
     CHECK(sf_stack_conn_count(n->st[0]) == MANY);
     size_t found = 0;
     for (size_t i = 0; i < MANY; i++)
-        found += sf_stack_lookup(n->st[0], ADDR_B, (uint16_t)(49152 + i), 80) == m->active[i];
+        found +=
+            sf_stack_lookup(n->st[0], ADDR_A, ADDR_B, (uint16_t)(49152 + i), 80) == m->active[i];
     CHECK(found == MANY);
 
     net_run(n, 1 * SEC - 1, many_pump, m);

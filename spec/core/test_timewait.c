@@ -17,8 +17,8 @@
 #include <string.h>
 
 #define SEC     1000000ULL
-#define SERVER  0xc0000202u /* 192.0.2.2 */
-#define PEER    0xc0000201u /* 192.0.2.1 */
+#define SERVER  sf_addr_v4(0xc0000202u) /* 192.0.2.2 */
+#define PEER    sf_addr_v4(0xc0000201u) /* 192.0.2.1 */
 #define PORT    80
 #define PPORT   40000
 #define PEERISN 5000u
@@ -126,7 +126,8 @@ static void scenario(world *w, int end, bool hold, size_t *records_seen)
     memset(w, 0, sizeof *w);
     sf_config cfg;
     sf_config_default(&cfg);
-    cfg.addr = SERVER;
+    cfg.addrs[0] = SERVER;
+    cfg.naddrs = 1;
     cfg.fixed_isn = 1;
     cfg.isn = 1000;
     if (end == END_SYN_CHALLENGE) cfg.policy.syn_in_time_wait = SF_TW_SYN_CHALLENGE;

@@ -11,8 +11,8 @@ static long seg(sf_trace *t, uint32_t saddr, uint16_t sport, uint32_t daddr, uin
 {
     sf_seg s;
     memset(&s, 0, sizeof s);
-    s.saddr = saddr;
-    s.daddr = daddr;
+    s.saddr = sf_addr_v4(saddr);
+    s.daddr = sf_addr_v4(daddr);
     s.sport = sport;
     s.dport = dport;
     s.flags = flags;
@@ -27,9 +27,9 @@ static void state(sf_trace *t, uint32_t laddr, uint16_t lport, uint32_t raddr, u
 {
     long i = sf_trace_add(t, SF_TR_STATE, 0);
     sf_trace_rec *r = sf_trace_at(t, i);
-    r->saddr = laddr;
+    r->saddr = sf_addr_v4(laddr);
     r->sport = lport;
-    r->daddr = raddr;
+    r->daddr = sf_addr_v4(raddr);
     r->dport = rport;
     r->new_state = (int8_t)new_state;
 }
@@ -56,8 +56,8 @@ static void test_relative_numbers(void)
     CHECK(sf_trace_at(&t, resyn)->rel_seq == (uint32_t)(123 - 5000)); /* not renumbered */
     CHECK(sf_trace_at(&t, syn2)->rel_seq == 0);
     uint32_t isn = 0;
-    CHECK(sf_trace_isn(&t, A, 1000, B, 80, &isn) && isn == 777);
-    CHECK(!sf_trace_isn(&t, A, 1001, B, 80, &isn));
+    CHECK(sf_trace_isn(&t, sf_addr_v4(A), 1000, sf_addr_v4(B), 80, &isn) && isn == 777);
+    CHECK(!sf_trace_isn(&t, sf_addr_v4(A), 1001, sf_addr_v4(B), 80, &isn));
     sf_trace_free(&t);
 }
 

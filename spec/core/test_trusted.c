@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ADDR_B    0x0a000002u /* the host under test */
-#define ADDR_P    0x0a000003u /* the outside world */
+#define ADDR_B    sf_addr_v4(0x0a000002u) /* the host under test */
+#define ADDR_P    sf_addr_v4(0x0a000003u) /* the outside world */
 #define FILE_NAME "test_trusted.pcapng"
 #define ISN_P     1000u
 
@@ -98,8 +98,8 @@ static void test_trusted_and_verified(void)
     sf_sim *sim = sf_sim_new(5);
     sf_config cfg;
     sf_config_default(&cfg);
-    int b = sf_sim_add_host(sim, ADDR_B, &cfg);
-    int p = sf_sim_add_host(sim, ADDR_P, NULL);
+    int b = sf_sim_add_host(sim, (sf_addr[]){ADDR_B}, 1, &cfg);
+    int p = sf_sim_add_host(sim, (sf_addr[]){ADDR_P}, 1, NULL);
     sf_sim_set_port(sim, p, port_send, NULL);
     char err[256] = "";
     CHECK(sf_sim_pcap_open(sim, FILE_NAME, err, sizeof err) == 0);

@@ -8,9 +8,9 @@
 #include <string.h>
 
 #define SEC    1000000ULL
-#define ADDR_A 0x0a000001u
-#define ADDR_B 0x0a000002u
-#define ADDR_P 0x0a000003u /* a bare peer */
+#define ADDR_A sf_addr_v4(0x0a000001u)
+#define ADDR_B sf_addr_v4(0x0a000002u)
+#define ADDR_P sf_addr_v4(0x0a000003u) /* a bare peer */
 
 static void run_until(sf_sim *sim, uint64_t t)
 {
@@ -26,14 +26,14 @@ static sf_sim *two_hosts(int *a, int *b, uint32_t snd_buf)
     sf_config cfg;
     sf_config_default(&cfg);
     cfg.policy.snd_buf = snd_buf;
-    *a = sf_sim_add_host(sim, ADDR_A, &cfg);
+    *a = sf_sim_add_host(sim, (sf_addr[]){ADDR_A}, 1, &cfg);
     cfg.secret[0] ^= 0x5a;
-    *b = sf_sim_add_host(sim, ADDR_B, &cfg);
+    *b = sf_sim_add_host(sim, (sf_addr[]){ADDR_B}, 1, &cfg);
     return sim;
 }
 
 /* A SYN to host B's port 80 from saddr:sport, as a bare peer crafts it. */
-static sf_seg syn_to_b(uint32_t saddr, uint16_t sport)
+static sf_seg syn_to_b(sf_addr saddr, uint16_t sport)
 {
     sf_seg syn;
     memset(&syn, 0, sizeof syn);
@@ -57,7 +57,7 @@ static void test_close_with_all_or_nothing(void)
     sf_sim *sim = two_hosts(&a, &b, 100);
     sf_stack *sa = sf_sim_stack(sim, a), *sb = sf_sim_stack(sim, b);
     sf_conn *l = sf_listen(sb, 0, 80, 0, NULL, &err);
-    sf_conn *c = sf_connect(sa, 0, ADDR_B, 80, 0, NULL, &err);
+    sf_conn *c = sf_connect(sa, 0, NULL, ADDR_B, 80, 0, NULL, &err);
     sf_sim_flush(sim, a);
     run_until(sim, 1 * SEC);
     CHECK(sf_conn_state(c) == SF_ESTABLISHED);
@@ -94,7 +94,7 @@ static void test_forget_listener_takes_children(void)
 {
     int a, b, err;
     sf_sim *sim = two_hosts(&a, &b, 65536);
-    int p = sf_sim_add_host(sim, ADDR_P, NULL);
+    int p = sf_sim_add_host(sim, (sf_addr[]){ADDR_P}, 1, NULL);
     sf_stack *sb = sf_sim_stack(sim, b);
     sf_conn *l = sf_listen(sb, 0, 80, 0, NULL, &err);
     sf_seg syn = syn_to_b(ADDR_P, 5555);
@@ -115,7 +115,7 @@ static void test_land_syn_dropped(void)
 {
     int a, b, err;
     sf_sim *sim = two_hosts(&a, &b, 65536);
-    int p = sf_sim_add_host(sim, ADDR_P, NULL);
+    int p = sf_sim_add_host(sim, (sf_addr[]){ADDR_P}, 1, NULL);
     sf_stack *sb = sf_sim_stack(sim, b);
     sf_conn *l = sf_listen(sb, 0, 80, 0, NULL, &err);
     sf_seg syn = syn_to_b(ADDR_B, 80); /* forged: B's own address and port */

@@ -72,8 +72,8 @@ static sf_seg base_seg(void)
 {
     sf_seg s;
     memset(&s, 0, sizeof s);
-    s.saddr = 0x0a000001; /* 10.0.0.1 */
-    s.daddr = 0xc0a80102; /* 192.168.1.2 */
+    s.saddr = sf_addr_v4(0x0a000001); /* 10.0.0.1 */
+    s.daddr = sf_addr_v4(0xc0a80102); /* 192.168.1.2 */
     s.sport = 49152;
     s.dport = 80;
     s.seq = 0xfffffff0u;
@@ -113,7 +113,7 @@ static void test_round_trip_plain(void)
     CHECK(n == IP_HDR + 20); /* no options, no payload */
     const char *why = NULL;
     CHECK(parse_exact(buf, (size_t)n, &p, &why) == 0);
-    CHECK(p.saddr == s.saddr && p.daddr == s.daddr);
+    CHECK(sf_addr_eq(p.saddr, s.saddr) && sf_addr_eq(p.daddr, s.daddr));
     CHECK(p.sport == s.sport && p.dport == s.dport);
     CHECK(p.seq == s.seq && p.ack == s.ack);
     CHECK(p.flags == s.flags);
@@ -296,7 +296,8 @@ static void test_checksums(void)
     CHECK(sf_wire_parse(buf, (size_t)n, &p, &why) == SF_EBADMSG);
     CHECK(p.bad_csum == 1);
     CHECK(why && strstr(why, "checksum"));
-    CHECK(p.saddr == s.saddr && p.daddr == s.daddr && p.sport == s.sport && p.dport == s.dport);
+    CHECK(sf_addr_eq(p.saddr, s.saddr) && sf_addr_eq(p.daddr, s.daddr) && p.sport == s.sport &&
+          p.dport == s.dport);
     CHECK(p.seq == s.seq && p.ack == s.ack && p.flags == s.flags && p.wnd == s.wnd);
     CHECK(p.mss == 1200 && p.wscale == 3);
     CHECK(p.len == 5 && p.payload && memcmp(p.payload, payload_text, 5) == 0);
@@ -344,9 +345,9 @@ static void test_ip_header_errors(void)
     uint8_t good[256], pkt[256];
     int n = build_full(good, sizeof good);
 
-    /* not IPv4: version 6 */
+    /* neither IPv4 nor IPv6: version 5 */
     memcpy(pkt, good, (size_t)n);
-    pkt[0] = 0x65;
+    pkt[0] = 0x55;
     CHECK(expect_bad(pkt, (size_t)n, "IPv4"));
     /* IHL below 5 words, checksum fixed so that only the IHL is wrong */
     for (int ihl = 0; ihl < 5; ihl++) {
@@ -628,25 +629,43 @@ static void test_flags(void)
 static int count_accepted(const char *const *inputs, size_t n)
 {
     int accepted = 0;
+    static const sf_addr canary = {{0xde, 0xad, 0xbe, 0xef}};
     for (size_t i = 0; i < n; i++) {
-        uint32_t a = 0xdeadbeef;
+        sf_addr a = canary;
         int rc = sf_addr_parse(inputs[i], &a);
-        if (rc == 0 || a != 0xdeadbeef) {
-            fprintf(stderr, "  sf_addr_parse(\"%s\") returned %d, address %08x\n", inputs[i], rc,
-                    a);
+        if (rc == 0 || !sf_addr_eq(a, canary)) {
+            char text[SF_ADDR_STRLEN];
+            sf_addr_str(a, text);
+            fprintf(stderr, "  sf_addr_parse(\"%s\") returned %d, address %s\n", inputs[i], rc,
+                    text);
             accepted++;
         }
     }
     return accepted;
 }
 
+/* text -> address -> text: the canonical form comes back */
+static bool formats_as(const char *in, const char *want)
+{
+    sf_addr a;
+    char out[SF_ADDR_STRLEN];
+    if (sf_addr_parse(in, &a) != 0) {
+        fprintf(stderr, "  \"%s\" not parsed\n", in);
+        return false;
+    }
+    sf_addr_str(a, out);
+    if (strcmp(out, want) != 0) fprintf(stderr, "  \"%s\" -> \"%s\", want \"%s\"\n", in, out, want);
+    return strcmp(out, want) == 0;
+}
+
 static void test_addresses(void)
 {
-    uint32_t a = 0xdeadbeef;
-    CHECK(sf_addr_parse("10.0.0.1", &a) == 0 && a == 0x0a000001);
-    CHECK(sf_addr_parse("192.168.1.254", &a) == 0 && a == 0xc0a801fe);
-    CHECK(sf_addr_parse("0.0.0.0", &a) == 0 && a == 0);
-    CHECK(sf_addr_parse("255.255.255.255", &a) == 0 && a == 0xffffffffu);
+    sf_addr a;
+    CHECK(sf_addr_parse("10.0.0.1", &a) == 0 && sf_addr_eq(a, sf_addr_v4(0x0a000001)));
+    CHECK(sf_addr_is_v4(a) && sf_addr_family(a) == 4 && sf_addr_v4_of(a) == 0x0a000001);
+    CHECK(sf_addr_parse("192.168.1.254", &a) == 0 && sf_addr_v4_of(a) == 0xc0a801fe);
+    CHECK(sf_addr_parse("0.0.0.0", &a) == 0 && sf_addr_is_v4(a) && sf_addr_v4_of(a) == 0);
+    CHECK(sf_addr_parse("255.255.255.255", &a) == 0 && sf_addr_v4_of(a) == 0xffffffffu);
 
     /* bad inputs fail and leave the output alone */
     static const char *const malformed[] = {
@@ -665,21 +684,230 @@ static void test_addresses(void)
                                              "1.2.3.\t4"};
     CHECK(count_accepted(not_strict, sizeof not_strict / sizeof not_strict[0]) == 0);
 
-    char s[16];
-    sf_addr_str(0x0a000001, s);
+    char s[SF_ADDR_STRLEN];
+    sf_addr_str(sf_addr_v4(0x0a000001), s);
     CHECK(strcmp(s, "10.0.0.1") == 0);
-    sf_addr_str(0xffffffffu, s);
+    sf_addr_str(sf_addr_v4(0xffffffffu), s);
     CHECK(strcmp(s, "255.255.255.255") == 0);
-    sf_addr_str(0, s);
+    sf_addr_str(sf_addr_v4(0), s);
     CHECK(strcmp(s, "0.0.0.0") == 0);
     /* string, parse, string: the same */
-    sf_addr_str(0xc0a801fe, s);
-    CHECK(sf_addr_parse(s, &a) == 0 && a == 0xc0a801fe);
+    sf_addr_str(sf_addr_v4(0xc0a801fe), s);
+    CHECK(sf_addr_parse(s, &a) == 0 && sf_addr_v4_of(a) == 0xc0a801fe);
+
+    /* IPv6 (RFC 4291 §2.2), written back as RFC 5952 §4 says */
+    CHECK(sf_addr_parse("2001:db8::1", &a) == 0 && !sf_addr_is_v4(a) && sf_addr_family(a) == 6);
+    CHECK(a.b[0] == 0x20 && a.b[1] == 0x01 && a.b[2] == 0x0d && a.b[3] == 0xb8 && a.b[15] == 1);
+    CHECK(formats_as("2001:0DB8:0000:0000:0000:0000:0000:0001", "2001:db8::1")); /* §4.1, §4.3 */
+    CHECK(formats_as("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"));    /* §4.2.3: the first run */
+    CHECK(formats_as("2001:0:0:1:0:0:0:1", "2001:0:0:1::1"));          /* §4.2.3: the longest */
+    CHECK(formats_as("2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1")); /* §4.2.2: not one 0 */
+    CHECK(formats_as("::", "::") && formats_as("::1", "::1") && formats_as("1::", "1::"));
+    CHECK(formats_as("fe80::1:2", "fe80::1:2") && formats_as("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"));
+    CHECK(formats_as("64:ff9b::192.0.2.33", "64:ff9b::c000:221")); /* a dotted tail */
+    /* the IPv4-mapped form is the IPv4 address itself */
+    CHECK(sf_addr_parse("::ffff:192.0.2.1", &a) == 0 && sf_addr_is_v4(a) &&
+          sf_addr_v4_of(a) == 0xc0000201);
+    CHECK(formats_as("::FFFF:c000:0201", "192.0.2.1"));
+    static const char *const bad6[] = {
+        ":",
+        ":::",
+        "1:2:3:4:5:6:7",
+        "1:2:3:4:5:6:7:8:9",
+        "1::2::3",
+        "12345::",
+        "g::1",
+        "1:2:3:4:5:6:7:8::",
+        "::1.2.3",
+        "1.2.3.4::",
+        "::1:",
+        ":1::",
+        "2001:db8::1%eth0",
+        "2001:db8::/32",
+        "[2001:db8::1]",
+        "::1.2.3.4:5",
+        "1:2:3:4:5:6:7:1.2.3.4",
+    };
+    CHECK(count_accepted(bad6, sizeof bad6 / sizeof bad6[0]) == 0);
+    /* endpoints: IPv6 in brackets (RFC 5952 §6) */
+    char e[SF_ENDPOINT_STRLEN];
+    sf_addr_parse("2001:db8::1", &a);
+    sf_endpoint_str(a, 80, e);
+    CHECK(strcmp(e, "[2001:db8::1]:80") == 0);
+    sf_endpoint_str(sf_addr_v4(0xc0000201), 443, e);
+    CHECK(strcmp(e, "192.0.2.1:443") == 0);
+    /* unicast: not ::, not multicast */
+    CHECK(sf_addr_parse("::", &a) == 0 && !sf_addr_is_unicast(a));
+    CHECK(sf_addr_parse("ff02::1", &a) == 0 && !sf_addr_is_unicast(a));
+    CHECK(sf_addr_parse("2001:db8::2", &a) == 0 && sf_addr_is_unicast(a));
+    CHECK(!sf_addr_is_unicast(sf_addr_v4(0xe0000001)) &&
+          sf_addr_is_unicast(sf_addr_v4(0x0a000001)));
+}
+
+/* ---- IPv6 (RFC 8200) --------------------------------------------------------------------- */
+
+static sf_seg base_seg6(void)
+{
+    sf_seg s = base_seg();
+    sf_addr_parse("2001:db8::1", &s.saddr);
+    sf_addr_parse("2001:db8:0:1::2", &s.daddr);
+    return s;
+}
+
+/* The packet of seg with an extension header (next header nh, hlen bytes,
+ * its own next header TCP) put between the IPv6 header and TCP; returns
+ * the new length. body: the header's bytes after the first two (or NULL). */
+static size_t with_ext(uint8_t *pkt, size_t n, uint8_t nh, size_t hlen, const uint8_t *body)
+{
+    memmove(pkt + 40 + hlen, pkt + 40, n - 40);
+    memset(pkt + 40, 0, hlen);
+    pkt[40] = pkt[6]; /* TCP */
+    pkt[41] = (uint8_t)(hlen / 8 - 1);
+    if (body) memcpy(pkt + 42, body, hlen - 2);
+    pkt[6] = nh;
+    put16(pkt + 4, (uint16_t)(n - 40 + hlen));
+    return n + hlen;
+}
+
+static void test_ipv6(void)
+{
+    sf_seg s = base_seg6(), p;
+    s.tos = 0xb9; /* DSCP 46, ECT(1) */
+    s.ttl = 17;
+    uint8_t pkt[512];
+    int n = sf_wire_build(pkt, sizeof pkt, &s);
+    CHECK(n == 60 + (int)sf_wire_options_len(&s) + (int)s.len);
+    CHECK(pkt[0] >> 4 == 6 && pkt[6] == 6 && pkt[7] == 17 && get16(pkt + 4) == n - 40);
+    CHECK(sf_wire_headers_len(&s) == 60 + sf_wire_options_len(&s));
+    const char *why = NULL;
+    CHECK(parse_exact(pkt, (size_t)n, &p, &why) == 0);
+    CHECK(sf_addr_eq(p.saddr, s.saddr) && sf_addr_eq(p.daddr, s.daddr) && p.tos == 0xb9 &&
+          p.ttl == 17 && p.seq == s.seq && p.len == s.len);
+    CHECK(sf_wire_ecn(pkt, (size_t)n) == 1 && sf_wire_mark_ce(pkt, (size_t)n) == 1 &&
+          sf_wire_ecn(pkt, (size_t)n) == 3);
+    CHECK(parse_exact(pkt, (size_t)n, &p, &why) == 0 && (p.tos & 3) == 3); /* no checksum to fix */
+
+    /* the TCP checksum covers the IPv6 pseudo-header (RFC 8200 §8.1): a
+     * changed address, or upper-layer length, is a bad checksum */
+    n = sf_wire_build(pkt, sizeof pkt, &s);
+    pkt[23] ^= 1; /* the source address's last byte */
+    CHECK(expect_bad(pkt, (size_t)n, "checksum"));
+    n = sf_wire_build(pkt, sizeof pkt, &s);
+    pkt[39] ^= 1; /* the destination's */
+    CHECK(expect_bad(pkt, (size_t)n, "checksum"));
+    /* built with the IPv4 pseudo-header's sum, it would be wrong here */
+    sf_seg four = base_seg();
+    uint8_t pkt4[512];
+    int n4 = sf_wire_build(pkt4, sizeof pkt4, &four);
+    n = sf_wire_build(pkt, sizeof pkt, &s);
+    CHECK(get16(pkt + 40 + 16) != get16(pkt4 + 20 + 16));
+
+    /* two families in one segment: no such packet */
+    sf_seg mixed = s;
+    mixed.daddr = sf_addr_v4(0x0a000001);
+    CHECK(sf_wire_build(pkt, sizeof pkt, &mixed) == SF_EINVAL);
+
+    /* extension headers a host skips (RFC 8200 §4.3, §4.6, §4.4 with
+     * Segments Left 0): the segment parses as without them */
+    static const uint8_t padn[6] = {1, 4, 0, 0, 0, 0};
+    static const uint8_t skip_opt[6] = {0x3e, 4, 1, 2, 3, 4};    /* type 00xxxxxx: skip */
+    static const uint8_t discard_opt[6] = {0x7e, 4, 1, 2, 3, 4}; /* type 01xxxxxx: discard */
+    static const uint8_t routing_sl0[6] = {4, 0, 0, 0, 0, 0};    /* type 4, segments left 0 */
+    static const uint8_t routing_sl1[6] = {4, 1, 0, 0, 0, 0};
+    struct {
+        uint8_t nh;
+        const uint8_t *body;
+        const char *why; /* NULL: parses */
+    } cases[] = {
+        {0, padn, NULL},
+        {0, skip_opt, NULL},
+        {60, padn, NULL},
+        {60, skip_opt, NULL},
+        {43, routing_sl0, NULL},
+        {0, discard_opt, "IPv6 option"},
+        {60, discard_opt, "IPv6 option"},
+        {43, routing_sl1, "Segments Left"},
+        {44, NULL, "Fragment"},
+        {17, NULL, "next header"},
+        {59, NULL, "not TCP"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        n = sf_wire_build(pkt, sizeof pkt, &s);
+        size_t m = with_ext(pkt, (size_t)n, cases[i].nh, 8, cases[i].body);
+        int rc = parse_exact(pkt, m, &p, &why);
+        if (cases[i].why)
+            CHECK(rc == SF_EBADMSG && why && strstr(why, cases[i].why));
+        else
+            CHECK(rc == 0 && p.seq == s.seq && p.len == s.len);
+        if ((rc == 0) != (cases[i].why == NULL))
+            fprintf(stderr, "  case %zu (next header %u): %s\n", i, cases[i].nh,
+                    why ? why : "parsed");
+    }
+    /* two of them: Destination Options then Routing */
+    n = sf_wire_build(pkt, sizeof pkt, &s);
+    size_t m = with_ext(pkt, (size_t)n, 43, 8, routing_sl0);
+    m = with_ext(pkt, m, 60, 16, NULL);
+    pkt[42] = 1; /* PadN over the rest */
+    pkt[43] = 12;
+    CHECK(parse_exact(pkt, m, &p, &why) == 0 && p.len == s.len);
+    /* Hop-by-Hop after another header: refused (§4.3: first only) */
+    n = sf_wire_build(pkt, sizeof pkt, &s);
+    m = with_ext(pkt, (size_t)n, 0, 8, padn);
+    m = with_ext(pkt, m, 60, 8, padn);
+    CHECK(expect_bad(pkt, m, "Hop-by-Hop"));
+    /* an extension header past the payload length */
+    n = sf_wire_build(pkt, sizeof pkt, &s);
+    m = with_ext(pkt, (size_t)n, 60, 8, padn);
+    pkt[41] = 200;
+    CHECK(expect_bad(pkt, m, "IPv6 payload length"));
+    /* the payload length past the packet; short packets */
+    n = sf_wire_build(pkt, sizeof pkt, &s);
+    put16(pkt + 4, (uint16_t)(n - 40 + 1));
+    CHECK(expect_bad(pkt, (size_t)n, "IPv6 payload length"));
+    CHECK(expect_bad(pkt, 39, "shorter than an IPv6 header"));
+    /* an IPv4-mapped address never comes on the wire (RFC 4291 §2.5.5.2) */
+    n = sf_wire_build(pkt, sizeof pkt, &s);
+    memset(pkt + 8, 0, 10);
+    pkt[18] = pkt[19] = 0xff;
+    CHECK(expect_bad(pkt, (size_t)n, "IPv4-mapped"));
+    (void)n4;
+}
+
+/* ICMPv6 (RFC 4443): built and parsed back, its checksum over the
+ * pseudo-header; Packet Too Big's MTU is 32 bits */
+static void test_icmp6(void)
+{
+    sf_icmp m, back;
+    memset(&m, 0, sizeof m);
+    sf_addr_parse("2001:db8::fe", &m.saddr);
+    sf_addr_parse("2001:db8::1", &m.daddr);
+    m.q_saddr = m.daddr;
+    sf_addr_parse("2001:db8::2", &m.q_daddr);
+    m.type = 2;
+    m.mtu = 70000;
+    m.q_sport = 49152;
+    m.q_dport = 80;
+    m.q_seq = 123456;
+    uint8_t pkt[256];
+    int n = sf_icmp_build(pkt, sizeof pkt, &m);
+    CHECK(n == 40 + 8 + 40 + 8 && pkt[6] == 58);
+    CHECK(sf_wire_is_icmp(pkt, (size_t)n));
+    const char *why = NULL;
+    CHECK(sf_icmp_parse(pkt, (size_t)n, &back, &why) == 0);
+    CHECK(back.type == 2 && back.mtu == 70000 && back.q_seq == 123456 && back.q_sport == 49152 &&
+          sf_addr_eq(back.q_daddr, m.q_daddr) && sf_addr_eq(back.saddr, m.saddr));
+    pkt[9] ^= 1; /* the source: the pseudo-header's checksum fails */
+    CHECK(sf_icmp_parse(pkt, (size_t)n, &back, &why) == SF_EBADMSG && strstr(why, "ICMP checksum"));
+    /* an ICMPv6 message quoting IPv4: none */
+    m.q_saddr = sf_addr_v4(0x0a000001);
+    CHECK(sf_icmp_build(pkt, sizeof pkt, &m) == SF_EINVAL);
 }
 
 int main(void)
 {
     test_round_trip_plain();
+    test_ipv6();
+    test_icmp6();
     test_round_trip_options_payload();
     test_round_trip_large_payload();
     test_build_no_room();

@@ -111,6 +111,8 @@ return {
     ref = "policy rcv_after_close = reset: RFC 1122 4.2.2.13, the sockets API's close()" },
   { "SYN_SENT", "CLOSED", "segment ICMP destination unreachable (hard error)", ref = "§3.9.2.2 SHLD-26: an ICMP hard error aborts" },
   { "ESTABLISHED", "CLOSED", "segment ICMP destination unreachable (hard error)", ref = "§3.9.2.2 SHLD-26: an ICMP hard error aborts" },
+  { "SYN_SENT", "CLOSED", "segment ICMPv6 destination unreachable (hard error)", ref = "§3.9.2.2 SHLD-26, RFC 4443 §3.1: port unreachable" },
+  { "ESTABLISHED", "CLOSED", "segment ICMPv6 parameter problem: next header (hard error)", ref = "§3.9.2.2 SHLD-26, RFC 4443 §3.4: IPv4's protocol unreachable" },
   { "SYN_SENT", "CLOSED", "timer user timeout", ref = "§3.10.8 USER TIMEOUT (policy user_timeout): any state" },
   { "ESTABLISHED", "CLOSED", "timer user timeout", ref = "§3.10.8 USER TIMEOUT (policy user_timeout)" },
   { "FIN_WAIT_1", "CLOSED", "timer user timeout", ref = "§3.10.8 USER TIMEOUT (policy user_timeout)" },

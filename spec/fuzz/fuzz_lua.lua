@@ -7,7 +7,7 @@
 -- whose functions run more ops from inside the sim (a step, a close of the
 -- net, a collection that releases connections), injected segments, ICMP,
 -- the trace, and any method with any arguments from a pool of values. A
--- few ops go through the scenario layer (lua/synfin/init.lua: synfin.sim,
+-- few ops go through the scenario layer (lua/synfin: synfin.sim,
 -- net:host, host:listen, host:connect, host:hook, net:step), loaded only
 -- when the input first uses one.
 
@@ -279,7 +279,7 @@ return function(data, core, guards)
       local r = table.pack(pcall(index[pick(names)], obj, table.unpack(args, 1, 4)))
       for i = 2, r.n do keep(r[i]) end
     end,
-    -- the scenario layer (lua/synfin/init.lua)
+    -- the scenario layer (lua/synfin)
     function()
       local net = scenario().sim({ seed = byte(), latency = pick({ 0, 0.005 }), loss = pick({ 0, 0.2 }) })
       add(lnets, net, 2)

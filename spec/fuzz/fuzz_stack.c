@@ -128,12 +128,12 @@ static bool guard(int g)
     return (on >> g) & 1;
 }
 
-#define ADDR_A      0x0a000001u /* 10.0.0.1 */
-#define ADDR_B      0x0a000002u /* 10.0.0.2 */
-#define ADDR_X      0x0a000003u /* a third party with no stack: the fuzzer */
-#define ADDR_ROUTER 0x0a0000feu /* where ICMP errors come from */
-#define SLOTS       8           /* connections a user holds per host */
-#define WIRE_MAX    32          /* packets in flight; the oldest is lost past that */
+#define ADDR_A      sf_addr_v4(0x0a000001u) /* 10.0.0.1 */
+#define ADDR_B      sf_addr_v4(0x0a000002u) /* 10.0.0.2 */
+#define ADDR_X      sf_addr_v4(0x0a000003u) /* a third party with no stack: the fuzzer */
+#define ADDR_ROUTER sf_addr_v4(0x0a0000feu) /* where ICMP errors come from */
+#define SLOTS       8                       /* connections a user holds per host */
+#define WIRE_MAX    32                      /* packets in flight; the oldest is lost past that */
 #define MAX_OPS     1500
 #define MAX_CONNS   4096 /* more on one stack's list is a loop */
 #define MAX_IDS     8192 /* connection ids whose window edge is followed */
@@ -149,7 +149,7 @@ typedef struct {
 
 typedef struct {
     sf_stack *st;
-    uint32_t addr;
+    sf_addr addr;
     slot slots[SLOTS];
     bool batch; /* between sf_stack_batch_begin and _end */
 } host;
@@ -193,9 +193,9 @@ static bool is_pattern(const uint8_t *buf, uint32_t seq, uint32_t n)
     return true;
 }
 
-static int host_of(uint32_t addr)
+static int host_of(sf_addr addr)
 {
-    return addr == ADDR_A ? 0 : addr == ADDR_B ? 1 : -1;
+    return sf_addr_eq(addr, ADDR_A) ? 0 : sf_addr_eq(addr, ADDR_B) ? 1 : -1;
 }
 
 static bool in_all_list(const sf_stack *st, const sf_conn *c)
@@ -235,8 +235,8 @@ static void on_event(void *ud, const sf_event *ev)
 {
     host *h = ud;
     if (W.trace)
-        fprintf(stderr, "    %c conn %u: %s%s%s %s\n", h->addr == ADDR_A ? 'A' : 'B', ev->conn_id,
-                ev->type == SF_EV_STATE ? sf_state_name(ev->old_state) : "",
+        fprintf(stderr, "    %c conn %u: %s%s%s %s\n", sf_addr_eq(h->addr, ADDR_A) ? 'A' : 'B',
+                ev->conn_id, ev->type == SF_EV_STATE ? sf_state_name(ev->old_state) : "",
                 ev->type == SF_EV_STATE ? " -> " : "event ",
                 ev->type == SF_EV_STATE ? sf_state_name(ev->new_state) : "",
                 ev->why ? ev->why : "");
@@ -263,10 +263,11 @@ static void check_emitted(host *h, const sf_conn *c, const uint8_t *pkt, size_t 
         char f[9];
         sf_flags_str(s.flags, f);
         fprintf(stderr, "    %c sends %u>%u %s seq %u ack %u win %u len %u%s\n",
-                h->addr == ADDR_A ? 'A' : 'B', s.sport, s.dport, f, s.seq, s.ack, s.wnd, s.len,
-                s.has_ts ? " ts" : "");
+                sf_addr_eq(h->addr, ADDR_A) ? 'A' : 'B', s.sport, s.dport, f, s.seq, s.ack, s.wnd,
+                s.len, s.has_ts ? " ts" : "");
     }
-    FUZZ_CHECK(s.saddr == h->addr, "emitted from %08x by host %08x", s.saddr, h->addr);
+    FUZZ_CHECK(sf_addr_eq(s.saddr, h->addr), "emitted from %08x by host %08x",
+               sf_addr_v4_of(s.saddr), sf_addr_v4_of(h->addr));
     FUZZ_CHECK(len <= h->st->cfg.mtu, "emitted %zu bytes over an MTU of %u", len, h->st->cfg.mtu);
     if (!c) {
         /* a RST, or a listener's SYN cookie (RFC 4987: a SYN-ACK, no state) */
@@ -278,7 +279,7 @@ static void check_emitted(host *h, const sf_conn *c, const uint8_t *pkt, size_t 
     }
     FUZZ_CHECK(in_all_list(h->st, c), "emitted for a freed connection");
     if (c->is_listener) return; /* none: a listener's RSTs are for no connection */
-    FUZZ_CHECK(s.daddr == c->raddr && s.sport == c->lport && s.dport == c->rport,
+    FUZZ_CHECK(sf_addr_eq(s.daddr, c->raddr) && s.sport == c->lport && s.dport == c->rport,
                "emitted on another 4-tuple than its connection's");
     bool syn = s.flags & SF_SYN;
     /* RFC 7323 §3.2: once agreed, timestamps on every segment but a RST;
@@ -313,8 +314,8 @@ static void on_emit(void *ud, sf_conn *c, const uint8_t *pkt, size_t len)
 {
     host *h = ud;
     check_emitted(h, c, pkt, len);
-    if (host_of((uint32_t)pkt[16] << 24 | (uint32_t)pkt[17] << 16 | (uint32_t)pkt[18] << 8 |
-                pkt[19]) < 0)
+    if (host_of(sf_addr_v4((uint32_t)pkt[16] << 24 | (uint32_t)pkt[17] << 16 |
+                           (uint32_t)pkt[18] << 8 | pkt[19])) < 0)
         return;                /* to the third party: the fuzzer crafts its own */
     if (W.nwire == WIRE_MAX) { /* the oldest is lost */
         free(W.wire[0].data);
@@ -431,15 +432,17 @@ static void check_conn(const sf_stack *st, const sf_conn *c)
     if (fin_acked) FUZZ_CHECK(c->sndbuf.len == 0, "conn %u: FIN acknowledged, data left", id);
 
     /* out-of-order ranges: sorted, apart, past RCV.NXT, inside the buffer */
-    FUZZ_CHECK(c->ooo_count <= SF_OOO_MAX, "conn %u: %u held ranges", id, c->ooo_count);
-    for (int i = 0; i < c->ooo_count; i++) {
-        FUZZ_CHECK(c->ooo[i].off > 0 && c->ooo[i].len > 0, "conn %u: held range %u+%u", id,
-                   c->ooo[i].off, c->ooo[i].len);
-        FUZZ_CHECK((uint64_t)c->rcvbuf.len + c->ooo[i].off + c->ooo[i].len <= c->rcvbuf.cap,
-                   "conn %u: held range %u+%u past a buffer of %u holding %u", id, c->ooo[i].off,
-                   c->ooo[i].len, c->rcvbuf.cap, c->rcvbuf.len);
+    const sf_range *held = c->ooo.r;
+    FUZZ_CHECK(c->ooo.n <= c->ooo.cap && c->ooo.cap <= SF_RANGES_MAX,
+               "conn %u: %u held ranges of %u", id, c->ooo.n, c->ooo.cap);
+    for (int i = 0; i < c->ooo.n; i++) {
+        FUZZ_CHECK(held[i].off > 0 && held[i].len > 0, "conn %u: held range %u+%u", id, held[i].off,
+                   held[i].len);
+        FUZZ_CHECK((uint64_t)c->rcvbuf.len + held[i].off + held[i].len <= c->rcvbuf.cap,
+                   "conn %u: held range %u+%u past a buffer of %u holding %u", id, held[i].off,
+                   held[i].len, c->rcvbuf.cap, c->rcvbuf.len);
         if (i > 0)
-            FUZZ_CHECK(c->ooo[i - 1].off + c->ooo[i - 1].len < c->ooo[i].off,
+            FUZZ_CHECK(held[i - 1].off + held[i - 1].len < held[i].off,
                        "conn %u: held ranges %d and %d overlap or touch", id, i - 1, i);
     }
     /* RFC 9293 §3.8.6.2.2, §3.10.7.4: the right edge of the window
@@ -461,14 +464,15 @@ static void check_conn(const sf_stack *st, const sf_conn *c)
     /* the SACK scoreboard (RFC 6675 §3): sorted, apart, within what was
      * sent. It is pruned to SND.UNA lazily (on the next ACK with blocks),
      * so a range below SND.UNA between ACKs is by design. */
-    FUZZ_CHECK(c->sacked_n <= SF_SACKED_MAX, "conn %u: %u SACKed ranges", id, c->sacked_n);
-    for (int i = 0; i < c->sacked_n; i++) {
-        FUZZ_CHECK(sf_seq_lt(c->sacked[i].left, c->sacked[i].right) &&
-                       sf_seq_le(c->sacked[i].right, c->snd_max),
-                   "conn %u: SACKed %u-%u, SND.MAX %u", id, c->sacked[i].left, c->sacked[i].right,
-                   c->snd_max);
+    const sf_range *sacked = c->sacked.r;
+    FUZZ_CHECK(c->sacked.n <= c->sacked.cap && c->sacked.cap <= SF_RANGES_MAX,
+               "conn %u: %u SACKed ranges of %u", id, c->sacked.n, c->sacked.cap);
+    for (int i = 0; i < c->sacked.n; i++) {
+        uint32_t left = c->sacked_base + sacked[i].off, right = left + sacked[i].len;
+        FUZZ_CHECK(sacked[i].len > 0 && sf_seq_le(right, c->snd_max),
+                   "conn %u: SACKed %u-%u, SND.MAX %u", id, left, right, c->snd_max);
         if (i > 0)
-            FUZZ_CHECK(sf_seq_lt(c->sacked[i - 1].right, c->sacked[i].left),
+            FUZZ_CHECK(sacked[i - 1].off + sacked[i - 1].len < sacked[i].off,
                        "conn %u: SACKed ranges %d and %d overlap or touch", id, i - 1, i);
     }
 }
@@ -507,7 +511,7 @@ static void check_stack(host *h)
         check_conn(st, c);
         if (c->hashed && !c->is_listener) {
             hashed++;
-            FUZZ_CHECK(sf_stack_lookup(st, c->raddr, c->lport, c->rport) == c,
+            FUZZ_CHECK(sf_stack_lookup(st, c->laddr, c->raddr, c->lport, c->rport) == c,
                        "conn %u is hashed but another has its 4-tuple", c->id);
         }
         sf_conn_info info;
@@ -542,8 +546,9 @@ static void check_stack(host *h)
 
 /* ---- configuration: the program's first bytes ----------------------------------------- */
 
-static void configure(fz_in *in, host *h, uint32_t addr)
+static void configure(fz_in *in, host *h, sf_addr address)
 {
+    uint32_t addr = sf_addr_v4_of(address);
     sf_config cfg;
     sf_config_default(&cfg);
     uint8_t a = fz_u8(in), b = fz_u8(in), c = fz_u8(in);
@@ -585,9 +590,10 @@ static void configure(fz_in *in, host *h, uint32_t addr)
     if (c & 64) cfg.quiet_time = 2000000;
     p->msl = (c & 128) ? 1000000 : 30000000;
     p->r1 = 2;
-    cfg.addr = addr;
+    cfg.addrs[0] = address;
+    cfg.naddrs = 1;
     sf_callbacks cb = {on_emit, on_event};
-    h->addr = addr;
+    h->addr = address;
     h->st = sf_stack_new(&cfg, &cb, h);
     if (!h->st) abort();
 }
@@ -679,12 +685,12 @@ static void op_connect(fz_in *in)
     uint8_t b = fz_u8(in);
     slot *s = pick_slot(in, h, true);
     if (!s) return;
-    uint32_t other = h == &W.h[0] ? ADDR_B : ADDR_A;
-    uint32_t raddr = (b & 3) == 0 ? ADDR_X : (b & 3) == 3 ? h->addr : other; /* 3: itself */
+    sf_addr other = h == &W.h[0] ? ADDR_B : ADDR_A;
+    sf_addr raddr = (b & 3) == 0 ? ADDR_X : (b & 3) == 3 ? h->addr : other; /* 3: itself */
     uint16_t rport = ports[(b >> 2) & 3];
     uint16_t lport = (b & 16) ? ports[(b >> 5) & 3] : 0;
     int err;
-    sf_conn *c = sf_connect(h->st, W.now, raddr, rport, lport, NULL, &err);
+    sf_conn *c = sf_connect(h->st, W.now, NULL, raddr, rport, lport, NULL, &err);
     FUZZ_CHECK(c || err < 0, "sf_connect failed without an error");
     if (c) take(s, c);
 }
@@ -721,7 +727,7 @@ static void op_lookup(fz_in *in)
     sf_conn *k = pick_conn(h, fz_u8(in));
     slot *s = pick_slot(in, h, true);
     if (!k || !s) return;
-    sf_conn *c = sf_stack_lookup(h->st, k->raddr, k->lport, k->rport);
+    sf_conn *c = sf_stack_lookup(h->st, k->laddr, k->raddr, k->lport, k->rport);
     if (!c || held_in_slot(h, c)) return;
     sf_conn_hold(c);
     take(s, c);
@@ -848,8 +854,8 @@ static void deliver(int i)
     wire_pkt p = W.wire[i];
     memmove(W.wire + i, W.wire + i + 1, (size_t)(W.nwire - i - 1) * sizeof W.wire[0]);
     W.nwire--;
-    int to = host_of((uint32_t)p.data[16] << 24 | (uint32_t)p.data[17] << 16 |
-                     (uint32_t)p.data[18] << 8 | p.data[19]);
+    int to = host_of(sf_addr_v4((uint32_t)p.data[16] << 24 | (uint32_t)p.data[17] << 16 |
+                                (uint32_t)p.data[18] << 8 | p.data[19]));
     if (to >= 0) sf_stack_input(W.h[to].st, W.now, p.data, p.len);
     free(p.data);
 }
@@ -1062,14 +1068,16 @@ static void op_icmp(fz_in *in)
                                        {4, 0}, {11, 0}, {12, 0}, {3, 0}};
     sf_icmp m;
     memset(&m, 0, sizeof m);
-    m.saddr = (t & 8) ? ADDR_ROUTER : c ? c->raddr : ADDR_X;
+    /* (a listener's raddr is none: all zeros, "::", no IPv4 address) */
+    sf_addr peer = c && !sf_addr_is_zero(c->raddr) ? c->raddr : ADDR_X;
+    m.saddr = (t & 8) ? ADDR_ROUTER : peer;
+    m.q_daddr = peer;
     m.daddr = h->addr;
     m.type = types[t & 7][0];
     m.code = types[t & 7][1];
     m.mtu = fz_u16(in);
     m.q_saddr = h->addr;
     if (c) {
-        m.q_daddr = c->raddr;
         m.q_sport = c->lport;
         m.q_dport = c->rport;
         m.q_seq = (t & 16) ? fz_u32(in) : c->snd_una + fz_u8(in);
@@ -1098,10 +1106,10 @@ static void op_garbage(fz_in *in)
         pkt[7] = 0;
         pkt[9] = 6;
         for (int i = 0; i < 4; i++)
-            pkt[16 + i] = (uint8_t)(h->addr >> (24 - 8 * i));
+            pkt[16 + i] = h->addr.b[12 + i];
         if (how & 2)
             for (int i = 0; i < 4; i++)
-                pkt[12 + i] = (uint8_t)(ADDR_X >> (24 - 8 * i));
+                pkt[12 + i] = ADDR_X.b[12 + i];
         sf_wire_fill_tcp_checksum(pkt, len);
         fix_ip_checksum(pkt);
     }
@@ -1195,7 +1203,7 @@ static bool bare_ack(const wire_pkt *p)
 {
     sf_seg s;
     if (sf_wire_parse(p->data, p->len, &s, NULL) != 0) return false;
-    if (guard(LAND) && s.saddr == s.daddr && s.sport == s.dport) return false;
+    if (guard(LAND) && sf_addr_eq(s.saddr, s.daddr) && s.sport == s.dport) return false;
     return s.len == 0 && (s.flags & (SF_SYN | SF_FIN | SF_RST | SF_ACK)) == SF_ACK;
 }
 

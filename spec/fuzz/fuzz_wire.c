@@ -98,7 +98,7 @@ static void check_tcp(const uint8_t *data, size_t size)
     FUZZ_CHECK(rc2 == rc && b.bad_csum == a.bad_csum,
                "rebuilt packet parses with %d (bad checksum %u), the input with %d (%u)", rc2,
                b.bad_csum, rc, a.bad_csum);
-    FUZZ_CHECK(b.saddr == a.saddr && b.daddr == a.daddr, "addresses changed");
+    FUZZ_CHECK(sf_addr_eq(b.saddr, a.saddr) && sf_addr_eq(b.daddr, a.daddr), "addresses changed");
     FUZZ_CHECK(b.sport == a.sport && b.dport == a.dport, "ports changed");
     FUZZ_CHECK(b.seq == a.seq && b.ack == a.ack, "seq %u ack %u became %u %u", a.seq, a.ack, b.seq,
                b.ack);
@@ -173,11 +173,11 @@ static void check_icmp(const uint8_t *data, size_t size)
     memcpy(copy, built, (size_t)n);
     sf_icmp b;
     FUZZ_CHECK(sf_icmp_parse(copy, (size_t)n, &b, NULL) == 0, "rebuilt ICMP rejected");
-    FUZZ_CHECK(b.saddr == a.saddr && b.daddr == a.daddr && b.type == a.type && b.code == a.code &&
-                   b.mtu == a.mtu,
+    FUZZ_CHECK(sf_addr_eq(b.saddr, a.saddr) && sf_addr_eq(b.daddr, a.daddr) && b.type == a.type &&
+                   b.code == a.code && b.mtu == a.mtu,
                "ICMP header fields changed");
-    FUZZ_CHECK(b.q_saddr == a.q_saddr && b.q_daddr == a.q_daddr && b.q_sport == a.q_sport &&
-                   b.q_dport == a.q_dport && b.q_seq == a.q_seq,
+    FUZZ_CHECK(sf_addr_eq(b.q_saddr, a.q_saddr) && sf_addr_eq(b.q_daddr, a.q_daddr) &&
+                   b.q_sport == a.q_sport && b.q_dport == a.q_dport && b.q_seq == a.q_seq,
                "quoted segment's fields changed");
     free(copy);
 }
@@ -200,20 +200,30 @@ static void check_text(const uint8_t *data, size_t size)
                    sf_flags_parse(s));
     }
 
-    uint32_t addr = 0;
+    /* addresses of both families: what parses formats (RFC 5952) and parses back
+     * to the same 16 bytes; any 16 bytes format and parse back */
+    sf_addr addr;
     if (sf_addr_parse(text, &addr) == 0) {
-        char s[16];
-        uint32_t back = 0;
+        char s[SF_ADDR_STRLEN];
+        sf_addr back;
         sf_addr_str(addr, s);
-        FUZZ_CHECK(sf_addr_parse(s, &back) == 0 && back == addr, "address %08x -> \"%s\"", addr, s);
+        FUZZ_CHECK(sf_addr_parse(s, &back) == 0 && sf_addr_eq(back, addr), "address -> \"%s\"", s);
+    }
+    if (size >= 16) {
+        sf_addr a;
+        memcpy(a.b, data, 16);
+        char s[SF_ADDR_STRLEN];
+        sf_addr back;
+        sf_addr_str(a, s);
+        FUZZ_CHECK(sf_addr_parse(s, &back) == 0 && sf_addr_eq(back, a), "address -> \"%s\"", s);
     }
     if (size >= 4) {
-        uint32_t a =
-            (uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 | (uint32_t)data[2] << 8 | data[3];
-        char s[16];
-        uint32_t back = 0;
+        sf_addr a = sf_addr_v4((uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 |
+                               (uint32_t)data[2] << 8 | data[3]);
+        char s[SF_ADDR_STRLEN];
+        sf_addr back;
         sf_addr_str(a, s);
-        FUZZ_CHECK(sf_addr_parse(s, &back) == 0 && back == a, "address %08x -> \"%s\"", a, s);
+        FUZZ_CHECK(sf_addr_parse(s, &back) == 0 && sf_addr_eq(back, a), "address -> \"%s\"", s);
     }
 }
 

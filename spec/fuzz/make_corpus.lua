@@ -67,6 +67,38 @@ local wire = {
 }
 for name, pkt in pairs(wire) do write("fuzz_wire", name, "\7" .. pkt) end
 
+-- IPv6 (RFC 8200): written whole, checksums right (the first byte 0: no
+-- mending, which knows IPv4's fields only), so that the fuzzer starts inside
+-- the IPv6 parser: its extension headers, fragments, ICMPv6.
+local SRC6 = string.pack(">I4I4I4I4", 0x20010db8, 0, 0, 1)
+local DST6 = string.pack(">I4I4I4I4", 0x20010db8, 0, 0, 2)
+local function sum16(s)
+  if #s % 2 == 1 then s = s .. "\0" end
+  local sum = 0
+  for i = 1, #s, 2 do sum = sum + string.unpack(">I2", s, i) end
+  while sum > 0xffff do sum = (sum & 0xffff) + (sum >> 16) end
+  return sum
+end
+-- upper: the TCP or ICMPv6 bytes, their checksum at offset at (1-based), 0 there
+local function ipv6(proto, upper, at, ext)
+  ext = ext or ""
+  local pseudo = SRC6 .. DST6 .. string.pack(">I4I4", #upper, proto)
+  local c = (~sum16(pseudo .. upper)) & 0xffff
+  upper = upper:sub(1, at - 1) .. string.pack(">I2", c) .. upper:sub(at + 2)
+  local nh = #ext > 0 and ext:byte(-1) or proto -- (ext ends with the next header it replaces)
+  if #ext > 0 then ext = ext:sub(1, -2) end
+  return string.pack(">I4I2BB", 0x60000000, #ext + #upper, nh, 64) .. SRC6 .. DST6 .. ext .. upper
+end
+local wire6 = {
+  syn6 = ipv6(6, tcp(0x02, MSS .. SACKP .. TS .. WS), 17),
+  data6_dest_opts = ipv6(6, tcp(0x18, TS, string.rep("x", 100), 1001, 5001), 17,
+    "\6\0\1\4\0\0\0\0" .. "\60"),
+  syn6_fragment = ipv6(6, tcp(0x02, MSS), 17, "\6\0\0\0\0\0\0\1" .. "\44"),
+  icmp6_too_big = ipv6(58, string.pack(">BBI2I4", 2, 0, 0, 1280)
+    .. ipv6(6, tcp(0x18, nil, nil, 1001, 5001), 17):sub(1, 48), 3),
+}
+for name, pkt in pairs(wire6) do write("fuzz_wire", name, "\0" .. pkt) end
+
 ------------------------------------------------------------------------------
 -- fuzz_stack: six bytes of configuration (three a host), then ops.
 

@@ -2,17 +2,37 @@
 -- and the nets it creates, so that a spec can assert its trace.
 --
 --   local example = require "helpers.example"
---   local run = example.run("examples/handshake.lua")
+--   local run = example.run("examples/handshake.lua" [, seed [, addresses]])
 --   run.net, run.nets, run.output
 local synfin = require "synfin"
 
 local example = {}
 
-function example.run(path)
+-- The net with its hosts' addresses replaced as `addresses` says ({ [old]
+-- = new }): in net:host, net:peer and host:connect, where a scenario names
+-- them, so that one scenario runs over IPv4 and IPv6 alike.
+local function readdress(net, addresses)
+  local function map(a) return addresses[a] or a end
+  local function host_with(h)
+    local connect = h.connect
+    h.connect = function(self, addr, ...) return connect(self, map(addr), ...) end
+    return h
+  end
+  local host, peer = net.host, net.peer
+  net.host = function(self, addr, ...) return host_with(host(self, map(addr), ...)) end
+  net.peer = function(self, addr, ...) return host_with(peer(self, map(addr), ...)) end
+end
+
+--- Runs the example at path with the seed (as the CLI's --seed; optional);
+-- addresses ({ [old] = new }, optional) runs it at other addresses
+-- (helpers.families: over IPv6).
+function example.run(path, seed, addresses)
   local nets, out = {}, {}
-  local original = synfin.sim
+  local original, original_seed = synfin.sim, synfin.defaults.seed
+  synfin.defaults.seed = seed or original_seed -- as the CLI's --seed
   synfin.sim = function(...)
     local net = original(...)
+    if addresses then readdress(net, addresses) end
     nets[#nets + 1] = net
     return net
   end
@@ -25,11 +45,11 @@ function example.run(path)
   }, { __index = _G })
   local chunk, err = loadfile(path, "t", env)
   if not chunk then
-    synfin.sim = original
+    synfin.sim, synfin.defaults.seed = original, original_seed
     error(err, 0)
   end
   local ok, failure = pcall(chunk)
-  synfin.sim = original
+  synfin.sim, synfin.defaults.seed = original, original_seed
   if not ok then error(failure, 0) end
   return { nets = nets, net = nets[1], output = table.concat(out, "\n") }
 end

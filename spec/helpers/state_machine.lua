@@ -89,7 +89,7 @@ end
 -- fixture's), or nil; a listener is not returned.
 function sm.child(t, sport)
   local fixture = require "synfin.fixture"
-  local c = t.net.sim:lookup(t.us.index, fixture.THEM, sport or fixture.SPORT, fixture.PORT)
+  local c = t.net.sim:lookup(t.us.index, t.them.addr, sport or fixture.SPORT, fixture.PORT)
   if c and c:info().rport ~= 0 then return c end
   return nil
 end

@@ -16,12 +16,13 @@ int main(void)
     sf_sim *sim = sf_sim_new(42);
     sf_config cfg;
     sf_config_default(&cfg);
-    int a = sf_sim_add_host(sim, 0xc0000201u, &cfg); /* 192.0.2.1 */
-    int b = sf_sim_add_host(sim, 0xc0000202u, &cfg); /* 192.0.2.2 */
+    int a = sf_sim_add_host(sim, (sf_addr[]){sf_addr_v4(0xc0000201u)}, 1, &cfg); /* 192.0.2.1 */
+    int b = sf_sim_add_host(sim, (sf_addr[]){sf_addr_v4(0xc0000202u)}, 1, &cfg); /* 192.0.2.2 */
     int err = 0;
     sf_conn *l = sf_listen(sf_sim_stack(sim, b), 0, 80, 0, NULL, &err);
     sf_sim_flush(sim, b);
-    sf_conn *c = sf_connect(sf_sim_stack(sim, a), 0, 0xc0000202u, 80, 0, NULL, &err);
+    sf_conn *c =
+        sf_connect(sf_sim_stack(sim, a), 0, NULL, sf_addr_v4(0xc0000202u), 80, 0, NULL, &err);
     sf_sim_flush(sim, a);
     int ok = a >= 0 && b >= 0 && l && c;
     sf_conn *s = NULL;
