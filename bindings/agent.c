@@ -11,11 +11,12 @@
  *   synfin-agent --check-namespace | --version | --help
  *
  * Requests (stdin): "ID NAME ARG...", space-separated. An argument is an
- * integer, a word (an IPv4 address, a name such as SHUT_WR or
+ * integer, a word (an IPv4 or IPv6 address, a name such as SHUT_WR or
  * MSG_PEEK|MSG_DONTWAIT), or data: "x" and its bytes in hex, or "#N" for N
  * bytes of the letters a-z repeated.
  *
- *   socket [TYPE]          TYPE: SOCK_STREAM (default) | SOCK_NONBLOCK ...; AF_INET, TCP
+ *   socket [TYPE [DOMAIN]] TYPE: SOCK_STREAM (default) | SOCK_NONBLOCK ...; DOMAIN:
+ *                          AF_INET (default) or AF_INET6; TCP
  *   bind FD ADDR PORT      listen FD BACKLOG     accept FD     connect FD ADDR PORT
  *   read FD N              write FD DATA         recv FD N FLAGS     send FD DATA FLAGS
  *   shutdown FD HOW        close FD              setsockopt FD NAME VALUE [VALUE2]
@@ -27,9 +28,9 @@
  * it failed, t0 and t1 (CLOCK_MONOTONIC nanoseconds just before and just
  * after the system call), and what the call gives: data (read, recv),
  * value (getsockopt, fcntl F_GETFL), revents (poll), info (tcp_info), sock
- * and peer (the socket's addresses, "10.73.0.1:8080", after the call; for
- * close, before it). A request it cannot parse gets bad = "why" and no
- * system call. The first line, id 0, says hello (its PID) or why it
+ * and peer (the socket's addresses, "10.73.0.1:8080" or "[fd00:73::1]:8080",
+ * after the call; for close, before it). A request it cannot parse gets
+ * bad = "why" and no system call. The first line, id 0, says hello (its PID) or why it
  * refuses to run.
  *
  * It refuses to run in the machine's own network namespace, where its
@@ -355,17 +356,42 @@ static bad arg_flags(const req *r, int i, const named *t, size_t n, int *v)
     return ok ? NULL : "unknown flag name";
 }
 
-static bad arg_addr(const req *r, int i, struct sockaddr_in *sa)
+/* socket's domain: AF_INET (the default) or AF_INET6 */
+static bad arg_domain(const req *r, int i, int *domain)
+{
+    if (i >= r->nargs) return NULL;
+    if (strcmp(r->arg[i], "AF_INET") == 0)
+        *domain = AF_INET;
+    else if (strcmp(r->arg[i], "AF_INET6") == 0)
+        *domain = AF_INET6;
+    else
+        return "AF_INET or AF_INET6 expected";
+    return NULL;
+}
+
+/* An address of either family and a port: a sockaddr_in or sockaddr_in6
+ * in *sa, its length in *len. */
+static bad arg_addr(const req *r, int i, struct sockaddr_storage *sa, socklen_t *len)
 {
     long long port;
     if (i + 1 >= r->nargs) return "an address and a port expected";
-    memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    if (inet_pton(AF_INET, r->arg[i], &sa->sin_addr) != 1) return "an IPv4 address expected";
     bad e = arg_int(r, i + 1, &port);
     if (e) return e;
     if (port < 0 || port > 65535) return "a port (0..65535) expected";
-    sa->sin_port = htons((uint16_t)port);
+    memset(sa, 0, sizeof *sa);
+    struct sockaddr_in *in = (struct sockaddr_in *)sa;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+    if (inet_pton(AF_INET, r->arg[i], &in->sin_addr) == 1) {
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t)port);
+        *len = sizeof *in;
+    } else if (inet_pton(AF_INET6, r->arg[i], &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        *len = sizeof *in6;
+    } else {
+        return "an IPv4 or IPv6 address expected";
+    }
     return NULL;
 }
 
@@ -414,23 +440,30 @@ static bad arg_data(const req *r, int i, char **data, size_t *len)
 
 /* ---- one call ---------------------------------------------------------------- */
 
-static void baddr(buf *b, const char *key, const struct sockaddr_in *sa)
+/* key="10.73.0.1:8080" or key="[fd00:73::1]:8080" (as ss writes them);
+ * nothing for another family. */
+static void baddr(buf *b, const char *key, const struct sockaddr_storage *sa)
 {
-    char ip[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &sa->sin_addr, ip, sizeof ip);
-    bprintf(b, "%s=\"%s:%u\",", key, ip, (unsigned)ntohs(sa->sin_port));
+    char ip[INET6_ADDRSTRLEN];
+    if (sa->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+        bprintf(b, "%s=\"%s:%u\",", key, ip, (unsigned)ntohs(in->sin_port));
+    } else if (sa->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+        bprintf(b, "%s=\"[%s]:%u\",", key, ip, (unsigned)ntohs(in6->sin6_port));
+    }
 }
 
 /* sock= and peer=, the socket's addresses, when it has them. */
 static void bnames(buf *b, int fd)
 {
-    struct sockaddr_in sa;
+    struct sockaddr_storage sa;
     socklen_t len = sizeof sa;
-    if (getsockname(fd, (struct sockaddr *)&sa, &len) == 0 && sa.sin_family == AF_INET)
-        baddr(b, "sock", &sa);
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) == 0) baddr(b, "sock", &sa);
     len = sizeof sa;
-    if (getpeername(fd, (struct sockaddr *)&sa, &len) == 0 && sa.sin_family == AF_INET)
-        baddr(b, "peer", &sa);
+    if (getpeername(fd, (struct sockaddr *)&sa, &len) == 0) baddr(b, "peer", &sa);
 }
 
 static const char *tcp_state_name(unsigned s)
@@ -571,17 +604,19 @@ static void run(req *r)
     } while (0)
 
     if (strcmp(name, "socket") == 0) {
-        int type = SOCK_STREAM;
+        int type = SOCK_STREAM, domain = AF_INET;
         if (r->nargs > 1) CHECK(arg_flags(r, 1, sock_types, COUNT(sock_types), &type));
-        CALL(socket(AF_INET, type, IPPROTO_TCP));
+        CHECK(arg_domain(r, 2, &domain));
+        CALL(socket(domain, type, IPPROTO_TCP));
     } else if (strcmp(name, "bind") == 0 || strcmp(name, "connect") == 0) {
-        struct sockaddr_in sa;
+        struct sockaddr_storage sa;
+        socklen_t sl;
         CHECK(arg_fd(r, 1, &fd));
-        CHECK(arg_addr(r, 2, &sa));
+        CHECK(arg_addr(r, 2, &sa, &sl));
         if (strcmp(name, "bind") == 0)
-            CALL(bind(fd, (struct sockaddr *)&sa, sizeof sa));
+            CALL(bind(fd, (struct sockaddr *)&sa, sl));
         else
-            CALL(connect(fd, (struct sockaddr *)&sa, sizeof sa));
+            CALL(connect(fd, (struct sockaddr *)&sa, sl));
         bnames(&extra, fd);
     } else if (strcmp(name, "listen") == 0) {
         long long backlog;
@@ -703,7 +738,7 @@ static void run(req *r)
         CALL(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &sl));
         if (ret == 0) btcp_info(&extra, &ti, sl);
     } else if (strcmp(name, "getsockname") == 0 || strcmp(name, "getpeername") == 0) {
-        struct sockaddr_in sa;
+        struct sockaddr_storage sa;
         socklen_t sl = sizeof sa;
         memset(&sa, 0, sizeof sa);
         CHECK(arg_fd(r, 1, &fd));

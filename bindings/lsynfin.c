@@ -757,30 +757,35 @@ static int l_sim_timeout(lua_State *L)
     return 1;
 }
 
-/* The IPv4 address at idx: the TUN and raw drivers carry IPv4 only (so far). */
+/* The IPv4 address at idx: the raw driver carries IPv4 only (it speaks ARP,
+ * not Neighbor Discovery). */
 static uint32_t check_addr4(lua_State *L, int idx)
 {
     sf_addr a = check_addr(L, idx);
     if (!sf_addr_is_v4(a))
-        luaL_argerror(L, idx, "an IPv4 address expected: this driver carries IPv4 only");
+        luaL_argerror(L, idx,
+                      "an IPv4 address expected: the raw driver carries IPv4 only (it has no "
+                      "IPv6 Neighbor Discovery)");
     return sf_addr_v4_of(a);
 }
 
 /* sim:tun(name, kernel_addr, prefix, mtu, offload) -> the kernel's host
- * index, the device's name; or nil, the reason. offload: nil (the default,
- * on), true or false (sf_tun_config). The net runs in real time from now. */
+ * index, the device's name; or nil, the reason. kernel_addr IPv4 or IPv6;
+ * prefix by default 24 or 64. offload: nil (the default, on), true or
+ * false (sf_tun_config). The net runs in real time from now. */
 static int l_sim_tun(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
     check_not_busy(L, s, "opening a device");
     if (s->rt) return luaL_error(L, "the net has a device already");
     sf_tun_config cfg = {.name = luaL_optstring(L, 2, NULL),
-                         .kernel_addr = check_addr4(L, 3),
-                         .prefix = (int)luaL_optinteger(L, 4, 24),
+                         .kernel_addr = check_addr(L, 3),
+                         .prefix = (int)luaL_optinteger(L, 4, 0),
                          .mtu = (int)luaL_optinteger(L, 5, 0),
                          .offload = lua_isnoneornil(L, 6) ? 0
                                     : lua_toboolean(L, 6) ? 1
                                                           : -1};
+    if (lua_isnoneornil(L, 4)) cfg.prefix = sf_addr_is_v4(cfg.kernel_addr) ? 24 : 64;
     char err[256] = "";
     s->tun = sf_tun_open(s->sim, NULL, &cfg, err, sizeof err);
     if (!s->tun) {

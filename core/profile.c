@@ -13,13 +13,18 @@ static void linux_profile(sf_policy *p)
 {
     /* Not yet here, though Linux differs (spec/conformance/differential.md,
      * "to fix"): TCP_RTO_MIN, 200 ms (include/net/tcp.h; sysctl
-     * net.ipv4.tcp_rto_min_us since 6.11), by which tcp_set_rto floors the
-     * variance term (an RTO of about the RTT plus 200 ms on a short path,
-     * not RFC 6298's 1 s); and RFC 8985's Tail Loss Probe, on by
-     * net.ipv4.tcp_early_retrans = 3 (tcp_schedule_loss_probe). Both change
-     * the timing that most of synfin's own specs assert: the default keeps
-     * RFC 6298's 1 s and no probe until those specs say which they mean. */
+     * net.ipv4.tcp_rto_min_us since 6.11), which tcp_rtt_estimator puts
+     * under the variance term and __tcp_set_rto adds to SRTT (rto_min =
+     * 0.2, rto_formula = "linux": an RTO of about the RTT plus 200 ms on a
+     * short path, not RFC 6298's max(SRTT + 4*RTTVAR, 1 s)); TCP_RTO_MAX,
+     * 120 s (rto_max); and RFC 8985's Tail Loss Probe, on by
+     * net.ipv4.tcp_early_retrans = 3 (tcp_schedule_loss_probe; synfin's
+     * follows its rules, core/timer.c). The three change the timing that
+     * about 20 of synfin's spec files assert: the default keeps RFC 6298's
+     * until each of those says which it means. */
     p->rto_min = 1000000;
+    p->rto_formula = SF_RTO_RFC6298;
+    p->rto_max = 60000000;
     p->tail_loss_probe = 0;
     /* net.ipv4.tcp_congestion_control = cubic (CONFIG_DEFAULT_TCP_CONG) */
     p->congestion_control = SF_CC_CUBIC;
@@ -55,8 +60,13 @@ static void linux_profile(sf_policy *p)
 /* FreeBSD (14.x, sys/netinet, its default "freebsd" TCP stack). */
 static void freebsd_profile(sf_policy *p)
 {
-    /* net.inet.tcp.rexmit_min = 30 ms (TCPTV_MIN) */
+    /* net.inet.tcp.rexmit_min = 30 ms (TCPTV_MIN) under RFC 6298's SRTT +
+     * 4*RTTVAR (tcp_xmit_timer, TCP_REXMTVAL); TCPTV_REXMTMAX, 64 s, over
+     * it. Not modelled: TCPT_RANGESET adds net.inet.tcp.rexmit_slop (200 ms)
+     * to every RTO it sets, and SYNs back off by tcp_syn_backoff[] */
     p->rto_min = 30000;
+    p->rto_formula = SF_RTO_RFC6298;
+    p->rto_max = 64000000;
     /* net.inet.tcp.cc.algorithm = cubic since 14.0 (cc_cubic(4): "the
      * default for TCP"); newreno before (mod_cc(4)) */
     p->congestion_control = SF_CC_CUBIC;
@@ -92,8 +102,11 @@ static void freebsd_profile(sf_policy *p)
 /* The RFCs read literally: RFC 9293 and the standards it names. */
 static void rfc_profile(sf_policy *p)
 {
-    /* RFC 6298 (2.4): the RTO SHOULD be rounded up to 1 s */
+    /* RFC 6298 (2.3), (2.4): RTO = SRTT + 4*RTTVAR, rounded up to 1 s
+     * (SHOULD); (2.5): a maximum of at least 60 s */
     p->rto_min = 1000000;
+    p->rto_formula = SF_RTO_RFC6298;
+    p->rto_max = 60000000;
     /* RFC 5681 and RFC 6582 (NewReno), which RFC 9293 §3.8.2 names (MUST-19) */
     p->congestion_control = SF_CC_NEWRENO;
     /* RFC 5681 §3.1: min(4*SMSS, max(2*SMSS, 4380 bytes)); RFC 6928's 10

@@ -30,9 +30,10 @@ static const char *const TW_RST[] = {"close", "ignore", NULL};
 static const char *const TW_SYN[] = {"reopen", "challenge", NULL};
 static const char *const COOKIES[] = {"auto", "always", "never", NULL};
 static const char *const PROFILES[] = {"linux", "freebsd", "rfc", NULL};
-_Static_assert(SF_CC_CUBIC == 2 && SF_NAGLE_MINSHALL == 1 && SF_RCV_AFTER_CLOSE_RESET == 1 &&
-                   SF_ECN_ON == 2 && SF_TW_RST_IGNORE == 1 && SF_TW_SYN_CHALLENGE == 1 &&
-                   SF_SYN_COOKIES_NEVER == 2 && SF_PROFILE_RFC == 2,
+static const char *const RTO_FORMULA[] = {"rfc6298", "linux", NULL};
+_Static_assert(SF_RTO_LINUX == 1 && SF_CC_CUBIC == 2 && SF_NAGLE_MINSHALL == 1 &&
+                   SF_RCV_AFTER_CLOSE_RESET == 1 && SF_ECN_ON == 2 && SF_TW_RST_IGNORE == 1 &&
+                   SF_TW_SYN_CHALLENGE == 1 && SF_SYN_COOKIES_NEVER == 2 && SF_PROFILE_RFC == 2,
                "the names above follow the enums' order");
 
 /* RFC 9293 §3.8.6.3 (MUST-40): an ACK is delayed less than 0.5 s. */
@@ -54,9 +55,13 @@ static const sf_setting SETTINGS[] = {
     {"rto", SF_SETTING_TIME, SF_AT_POLICY, POL(rto_initial), 0, RTO_MAX_S, NULL, NULL, "s",
      "the first retransmission timeout (RFC 6298 2.1)"},
     {"rto_min", SF_SETTING_TIME, SF_AT_POLICY, POL(rto_min), 0, RTO_MAX_S, NULL, NULL, "s",
-     "the floor under the RTO (RFC 6298 2.4); above 0, at most `rto_max`"},
+     "the floor under the RTO (RFC 6298 2.4), under its variance term with `rto_formula = "
+     "\"linux\"`; above 0, at most `rto_max`"},
     {"rto_max", SF_SETTING_TIME, SF_AT_POLICY, POL(rto_max), 0, RTO_MAX_S, NULL, NULL, "s",
      "the ceiling over the RTO (RFC 6298 2.5)"},
+    {"rto_formula", SF_SETTING_CHOICE, SF_AT_POLICY, POL(rto_formula), 0, 0, RTO_FORMULA, NULL, "",
+     "the RTO from RTT samples: `rfc6298` (SRTT + 4*RTTVAR, at least `rto_min`) or `linux` "
+     "(`tcp_set_rto`: SRTT + a variance term of at least `rto_min`)"},
     {"retries", SF_SETTING_INT, SF_AT_POLICY, POL(max_retries), 0, U32, NULL, NULL, "",
      "R2: retransmissions of data or a FIN before the connection gives up (MUST-21)"},
     {"syn_retries", SF_SETTING_INT, SF_AT_POLICY, POL(syn_retries), 0, U32, NULL, NULL, "",

@@ -16,7 +16,7 @@ void sf_config_default(sf_config *cfg)
     cfg->policy.msl = 30 * 1000000ULL; /* Linux's TIME_WAIT is 60 s = 2 * 30 s */
     cfg->policy.rto_initial = 1000000; /* RFC 6298 (2.1) */
     cfg->policy.rto_min = 1000000;     /* RFC 6298 (2.4); the profile sets its own */
-    cfg->policy.rto_max = 60000000;    /* RFC 6298 (2.5): a maximum of at least 60 s */
+    cfg->policy.rto_max = 60000000;    /* RFC 6298 (2.5); the profile sets its own */
     cfg->policy.max_retries = 15;      /* Linux tcp_retries2 */
     cfg->policy.syn_retries = 7;       /* MUST-23: 0, 1, 3, ..., 63, 123 s: gives up at 183 s */
     cfg->policy.rcv_buf = 65535;
@@ -90,11 +90,17 @@ const sf_addr *sf_stack_addr(const sf_stack *st, size_t i)
     return i < st->cfg.naddrs ? &st->cfg.addrs[i] : NULL;
 }
 
-int sf_stack_has_addr(const sf_stack *st, sf_addr addr)
+/* (inlined where every segment asks: sf_stack_input) */
+static inline int has_addr(const sf_stack *st, sf_addr addr)
 {
     for (size_t i = 0; i < st->cfg.naddrs; i++)
         if (sf_addr_eq(st->cfg.addrs[i], addr)) return 1;
     return 0;
+}
+
+int sf_stack_has_addr(const sf_stack *st, sf_addr addr)
+{
+    return has_addr(st, addr);
 }
 const sf_config *sf_stack_config(const sf_stack *st)
 {
@@ -160,7 +166,7 @@ static void input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len, bo
         sf_report_drop(st, NULL, sf_reason_of_text(why));
         return;
     }
-    if (!sf_stack_has_addr(st, seg.daddr)) {
+    if (!has_addr(st, seg.daddr)) {
         /* MUST-57: nothing addressed to a broadcast or multicast address */
         sf_report_drop(st, NULL, SF_R_NOT_FOR_US);
         return;

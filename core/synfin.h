@@ -129,7 +129,14 @@ static inline uint32_t sf_addr_v4_of(sf_addr a)
 /* Whether a and b are the same address. */
 static inline int sf_addr_eq(sf_addr a, sf_addr b)
 {
-    return memcmp(a.b, b.b, 16) == 0;
+    /* two 64-bit words each: what memcmp would do, without a spill to the
+     * stack (the 4-tuple lookup compares on every segment) */
+    uint64_t a0, a1, b0, b1;
+    memcpy(&a0, a.b, 8);
+    memcpy(&a1, a.b + 8, 8);
+    memcpy(&b0, b.b, 8);
+    memcpy(&b1, b.b + 8, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
 }
 /* Whether a is all zeros ("::", nothing set). */
 static inline int sf_addr_is_zero(sf_addr a)
@@ -211,16 +218,17 @@ size_t sf_wire_options_len(const sf_seg *seg);
 /* Where sf_wire_build puts seg's payload: the IP header of its family, TCP's
  * and the options. */
 size_t sf_wire_headers_len(const sf_seg *seg);
-/* Computes the TCP checksum of an IPv4 packet of len bytes (its IP total
+/* Computes the TCP checksum of a packet of len bytes (its IP total
  * length) and stores it in place, as a NIC with checksum offload would:
  * for packets whose sender left it undone. 0, or SF_EBADMSG when pkt is
- * not IPv4 carrying a whole TCP header. (IPv4 only: the TUN driver's.) */
+ * neither IPv4 carrying a whole TCP header nor IPv6 with one right behind
+ * its 40-byte header (the TUN driver's: what a kernel sends). */
 int sf_wire_fill_tcp_checksum(uint8_t *pkt, size_t len);
 /* Stores the IPv4 header checksum of pkt (a whole IPv4 header). */
 void sf_wire_fill_ip_checksum(uint8_t *pkt);
 /* Stores in pkt's TCP checksum field what a packet whose checksum is left to
  * the device carries (CHECKSUM_PARTIAL, virtio's NEEDS_CSUM): the sum of the
- * pseudo-header alone, for len bytes of IPv4 packet. 0, or SF_EBADMSG as
+ * pseudo-header alone, for len bytes of packet. 0, or SF_EBADMSG as
  * sf_wire_fill_tcp_checksum. */
 int sf_wire_fill_partial_tcp_checksum(uint8_t *pkt, size_t len);
 /* The ECN field of an IPv4 or IPv6 packet (RFC 3168 §5: 0 Not-ECT, 1 and 2
@@ -263,8 +271,13 @@ int sf_flags_parse(const char *s);
 typedef struct {
     uint64_t msl;         /* maximum segment lifetime; TIME_WAIT lasts 2*MSL */
     uint64_t rto_initial; /* RFC 6298 (2.1): 1 s */
-    uint64_t rto_min;     /* RFC 6298 (2.4): rounded up to 1 s (FreeBSD: 30 ms) */
-    uint64_t rto_max;     /* RFC 6298 (2.5): at least 60 s */
+    /* the floor under the RTO: RFC 6298 (2.4)'s 1 s; Linux's TCP_RTO_MIN,
+     * 200 ms, floors the variance term instead (sf_rto_formula); FreeBSD: 30 ms */
+    uint64_t rto_min;
+    uint64_t rto_max; /* RFC 6298 (2.5): at least 60 s (Linux: 120 s, FreeBSD: 64 s) */
+    /* how RTT samples make the RTO (sf_rto_formula): SF_RTO_RFC6298 (the
+     * rfc and freebsd profiles') or SF_RTO_LINUX (the linux profile's) */
+    uint8_t rto_formula;
     uint32_t max_retries; /* R2: retransmissions of data/FIN before giving up (MUST-21) */
     uint32_t r1;          /* R1: at this many, the application hears of it (SHLD-9, SHLD-10: 3) */
     uint8_t soft_errors;  /* 1 (default): report soft errors; 0: the application turned them off
@@ -322,10 +335,12 @@ typedef struct {
      * profiles'); 0 (the rfc profile's): RFC 5681 §3.1's
      * min(4*SMSS, max(2*SMSS, 4380 bytes)) */
     uint8_t initial_window;
-    /* RFC 8985 §7 Tail Loss Probe (default 0, as RFC 9293 has none): when
-     * ACKs stop coming with data in flight, probe after about two RTTs with
-     * one segment (new data, else the last one sent), so that a lost tail
-     * (or a lost ACK of a whole flight) draws an ACK long before the RTO */
+    /* RFC 8985 §7 Tail Loss Probe (the linux profile's, as Linux's
+     * tcp_early_retrans = 3; off in the rfc profile, as RFC 9293 has none,
+     * and the freebsd one): when ACKs stop coming with data in flight on a
+     * connection with SACK, probe after about two RTTs with one segment (new
+     * data, else the last one sent), so that a lost tail (or a lost ACK of
+     * a whole flight) draws an ACK long before the RTO */
     uint8_t tail_loss_probe;
     /* RFC 2018: offer SACK-permitted (default 1, as Linux does) and, when
      * both SYNs carried it, tell the peer in SACK blocks which data past a
@@ -363,6 +378,13 @@ typedef enum { SF_RCV_AFTER_CLOSE_KEEP, SF_RCV_AFTER_CLOSE_RESET } sf_rcv_after_
 
 /* The RST of an active reset (sf_policy.active_reset). */
 typedef enum { SF_ACTIVE_RESET_RST, SF_ACTIVE_RESET_RST_ACK } sf_active_reset;
+
+/* How the RTO follows the RTT samples (sf_policy.rto_formula), core/timer.c:
+ * SF_RTO_RFC6298 is RFC 6298 (2.2), (2.3): SRTT + 4*RTTVAR, then at least
+ * rto_min; SF_RTO_LINUX is Linux's tcp_rtt_estimator and __tcp_set_rto:
+ * SRTT plus a variance term that is itself at least rto_min, so the RTO is
+ * about the RTT plus rto_min (200 ms) on a short path. */
+typedef enum { SF_RTO_RFC6298, SF_RTO_LINUX } sf_rto_formula;
 
 /* Stack profiles: the policy values where stacks differ, by name
  * (core/profile.c has the table, each value with its source). */

@@ -195,6 +195,14 @@ struct sf_conn {
     /* RFC 6298 retransmission timer state */
     uint32_t rto; /* microseconds */
     uint32_t srtt, rttvar;
+    /* SF_RTO_LINUX's estimator (timer.c), as tcp_rtt_estimator keeps it:
+     * SRTT times 8, the mean deviation times 4 (mdev), its largest in the
+     * current round trip (mdev_max, at least rto_min), the variance term of
+     * the RTO (var, at least rto_min), and SND.NXT when the round began */
+    struct {
+        uint64_t srtt8, mdev, mdev_max, var;
+        uint32_t round_end;
+    } lx;
     uint32_t retries; /* consecutive timeouts of the current segment */
     bool rtt_timing;  /* Karn: timing a segment that was never retransmitted */
     uint32_t rtt_seq;

@@ -54,11 +54,18 @@ void sf_rto_arm(sf_conn *c, uint64_t now)
 
 /* RFC 8985 §7.2: (re)starts the probe timeout after new data went out or
  * an ACK acknowledged new data, unless the policy is off, a probe is out
- * already, fast recovery is on, or nothing is in flight. PTO = 2*SRTT
- * (plus the worst-case delayed ACK, 200 ms, when one segment is in flight:
- * its ACK may be delayed), 1 s before any RTT sample, never past the RTO.
- * At least 10 ms, as Linux bounds it: on a path of microseconds, 2*SRTT
- * would fire between the ACKs of a healthy flight. */
+ * already, fast recovery is on, or nothing is in flight. As Linux schedules
+ * it (net/ipv4/tcp_output.c, tcp_schedule_loss_probe): only when both SYNs
+ * carried SACK-permitted (tcp_is_sack); PTO = 2*SRTT plus 200 ms when one
+ * segment is in flight, for its ACK may be delayed (TCP_RTO_MIN, RFC 8985's
+ * WCDelAckT), else plus 2 ms (TCP_TIMEOUT_MIN_US) lest timer jitter fire it
+ * between the ACKs of a healthy flight; 1 s before any RTT sample
+ * (TCP_TIMEOUT_INIT). When the RTO is due first, the probe goes at the
+ * RTO's time in its place (RFC 8985 §7.2's last step, Linux's "if the RTO
+ * formula yields an earlier time, then use that time"): on_tlp runs before
+ * on_rto and re-arms it. */
+#define PTO_DELAYED_ACK 200000
+#define PTO_SLACK       2000
 void sf_tlp_arm(sf_conn *c, uint64_t now)
 {
     /* off by default: a connection without the policy pays one test per
@@ -67,15 +74,13 @@ void sf_tlp_arm(sf_conn *c, uint64_t now)
     uint64_t at = 0;
     uint32_t flight = c->snd_max - c->snd_una;
     uint64_t rto_at = c->timer_at[SF_TIMER_RTO];
-    if (!c->tlp_out && !c->in_recovery && flight > 0 && c->snd_nxt == c->snd_max && rto_at) {
+    if (c->sack_ok && !c->tlp_out && !c->in_recovery && flight > 0 && c->snd_nxt == c->snd_max &&
+        rto_at) {
         uint64_t pto = 1000000;
-        if (c->srtt) {
-            pto = 2 * (uint64_t)c->srtt;
-            if (flight <= sf_eff_mss(c)) pto += 200000;
-            if (pto < 10000) pto = 10000;
-        }
+        if (c->srtt)
+            pto = 2 * (uint64_t)c->srtt + (flight <= sf_eff_mss(c) ? PTO_DELAYED_ACK : PTO_SLACK);
         at = now + pto;
-        if (at >= rto_at) at = 0; /* the RTO comes first anyway */
+        if (at > rto_at) at = rto_at;
     }
     sf_timer_set(c, SF_TIMER_TLP, at);
 }
@@ -87,14 +92,9 @@ static uint32_t clamp_rto(const sf_conn *c, uint64_t rto)
     return (uint32_t)rto;
 }
 
-/* RFC 6298 (2.2), (2.3): one RTT sample, taken only from a segment that was
- * not retransmitted (Karn's algorithm, RFC 6298 §3). */
-void sf_rtt_sample(sf_conn *c, uint64_t now, uint32_t ack)
+/* RFC 6298 (2.2), (2.3): SRTT and RTTVAR, and the RTO from them. */
+static uint64_t rto_rfc6298(sf_conn *c, uint64_t r)
 {
-    if (!c->rtt_timing || !sf_seq_gt(ack, c->rtt_seq)) return;
-    c->rtt_timing = false;
-    uint64_t r = now - c->rtt_start;
-    if (r == 0) r = 1;
     if (c->srtt == 0) {
         c->srtt = (uint32_t)r;
         c->rttvar = (uint32_t)(r / 2);
@@ -105,7 +105,67 @@ void sf_rtt_sample(sf_conn *c, uint64_t now, uint32_t ack)
     }
     /* RTO = SRTT + max(G, K*RTTVAR), K = 4, G = 1 us here */
     uint64_t k = 4 * (uint64_t)c->rttvar;
-    c->rto = clamp_rto(c, c->srtt + (k ? k : 1));
+    return c->srtt + (k ? k : 1);
+}
+
+/* Linux's estimator (net/ipv4/tcp_input.c, tcp_rtt_estimator), the facts of
+ * it in our words: the same gains as RFC 6298 (1/8 for SRTT, 1/4 for the
+ * deviation), but a sample below SRTT moves the deviation 8 times less
+ * (alpha*beta, "like Eifel"); the deviation's largest value in a round
+ * trip, at least rto_min, becomes the variance term at once when larger,
+ * and when a round ends the term falls a quarter of the way to it. The
+ * first sample R gives SRTT = R and a term of max(2R, rto_min): an RTO of
+ * 3R, or R + rto_min on a short path. __tcp_set_rto: RTO = SRTT + term
+ * (tcp_set_rto then bounds it by TCP_RTO_MAX). The kernel counts the RTO
+ * in jiffies, rounded up: synfin in microseconds. `ack` is the new
+ * SND.UNA, which Linux has set when it takes the sample. */
+static uint64_t rto_linux(sf_conn *c, uint64_t r, uint32_t ack)
+{
+    uint64_t floor = c->pol.rto_min;
+    if (c->lx.srtt8 == 0) {
+        c->lx.srtt8 = r * 8;
+        c->lx.mdev = 2 * r;
+        c->lx.var = c->lx.mdev > floor ? c->lx.mdev : floor;
+        c->lx.mdev_max = c->lx.var;
+        c->lx.round_end = c->snd_nxt;
+    } else {
+        int64_t err = (int64_t)r - (int64_t)(c->lx.srtt8 / 8);
+        c->lx.srtt8 = (uint64_t)((int64_t)c->lx.srtt8 + err); /* SRTT += err/8 */
+        int64_t m;
+        if (err < 0) {
+            m = -err - (int64_t)(c->lx.mdev / 4);
+            if (m > 0) m /= 8; /* a falling RTT grows the deviation slowly */
+        } else {
+            m = err - (int64_t)(c->lx.mdev / 4);
+        }
+        c->lx.mdev = (uint64_t)((int64_t)c->lx.mdev + m); /* mdev += (|err| - mdev)/4 */
+        if (c->lx.mdev > c->lx.mdev_max) {
+            c->lx.mdev_max = c->lx.mdev;
+            if (c->lx.mdev_max > c->lx.var) c->lx.var = c->lx.mdev_max;
+        }
+        if (sf_seq_gt(ack, c->lx.round_end)) {
+            if (c->lx.mdev_max < c->lx.var) c->lx.var -= (c->lx.var - c->lx.mdev_max) / 4;
+            c->lx.round_end = c->snd_nxt;
+            c->lx.mdev_max = floor;
+        }
+    }
+    if (c->lx.srtt8 < 8) c->lx.srtt8 = 8; /* at least 1 us, as max(1U, srtt) */
+    c->srtt = (uint32_t)(c->lx.srtt8 / 8);
+    return c->srtt + c->lx.var;
+}
+
+/* One RTT sample, taken only from a segment that was not retransmitted
+ * (Karn's algorithm, RFC 6298 §3), and the RTO the policy's formula makes
+ * of it, within rto_min and rto_max. */
+void sf_rtt_sample(sf_conn *c, uint64_t now, uint32_t ack)
+{
+    if (!c->rtt_timing || !sf_seq_gt(ack, c->rtt_seq)) return;
+    c->rtt_timing = false;
+    uint64_t r = now - c->rtt_start;
+    if (r == 0) r = 1;
+    if (r > c->pol.rto_max) r = c->pol.rto_max; /* no sum below overflows */
+    uint64_t rto = c->pol.rto_formula == SF_RTO_LINUX ? rto_linux(c, r, ack) : rto_rfc6298(c, r);
+    c->rto = clamp_rto(c, rto);
 }
 
 void sf_fin_wait_2_arm(sf_conn *c, uint64_t now)

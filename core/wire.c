@@ -96,18 +96,21 @@ static uint16_t csum_fold(uint32_t sum)
  * destination address, protocol and TCP length; over IPv6, RFC 8200 §8.1's
  * of both 16-byte addresses, the 32-bit upper-layer length and the next
  * header (ICMPv6's too, RFC 4443 §2.3). */
-static inline uint32_t pseudo_sum(sf_addr saddr, sf_addr daddr, size_t len, uint8_t proto)
+/* The addresses are read where the IP header at `ip` has them (wire order,
+ * one after the other): a packet being built or parsed has them there
+ * already, so neither family copies them again. */
+static inline uint32_t pseudo_sum(const uint8_t *ip, int v4, size_t len, uint8_t proto)
 {
-    if (sf_addr_is_v4(saddr)) /* the IPv4 address is the last 4 bytes, in wire order */
-        return (uint32_t)sf_get16(saddr.b + 12) + sf_get16(saddr.b + 14) + sf_get16(daddr.b + 12) +
-               sf_get16(daddr.b + 14) + proto + (uint32_t)len;
-    uint32_t sum = csum_add(csum_add(0, saddr.b, 16), daddr.b, 16);
-    return sum + (uint32_t)(len >> 16) + (uint32_t)(len & 0xffff) + proto;
+    if (v4) {
+        uint32_t s = sf_get32(ip + 12), d = sf_get32(ip + 16);
+        return (s >> 16) + (s & 0xffff) + (d >> 16) + (d & 0xffff) + proto + (uint32_t)len;
+    }
+    return csum_add(0, ip + 8, 32) + (uint32_t)(len >> 16) + (uint32_t)(len & 0xffff) + proto;
 }
 
-static uint16_t tcp_checksum(sf_addr saddr, sf_addr daddr, const uint8_t *tcp, size_t len)
+static inline uint16_t tcp_checksum(const uint8_t *ip, int v4, const uint8_t *tcp, size_t len)
 {
-    return csum_fold(csum_add(pseudo_sum(saddr, daddr, len, IPPROTO_TCP_NUM), tcp, len));
+    return csum_fold(csum_add(pseudo_sum(ip, v4, len, IPPROTO_TCP_NUM), tcp, len));
 }
 
 /* The address at p in a header: 4 bytes (IPv4, mapped) or 16. */
@@ -128,27 +131,43 @@ void sf_wire_fill_ip_checksum(uint8_t *pkt)
     sf_put16(pkt + 10, csum_fold(csum_add(0, pkt, ihl)));
 }
 
+/* Where the TCP header starts in a packet a kernel handed over (IPv4, or
+ * IPv6 with TCP right behind its 40 bytes: what a kernel's own TCP sends),
+ * and the family; SF_EBADMSG when it is no such packet of len bytes. */
+static int tcp_offset(const uint8_t *pkt, size_t len, size_t *ihl, int *v4)
+{
+    *v4 = len >= 1 && pkt[0] >> 4 == 4;
+    if (!*v4) {
+        *ihl = IP6_HDR;
+        return len >= IP6_HDR + TCP_HDR && pkt[0] >> 4 == 6 && pkt[6] == IPPROTO_TCP_NUM
+                   ? 0
+                   : SF_EBADMSG;
+    }
+    if (len < IP_HDR) return SF_EBADMSG;
+    *ihl = (size_t)(pkt[0] & 15) * 4;
+    return *ihl >= IP_HDR && len >= *ihl + TCP_HDR && pkt[9] == IPPROTO_TCP_NUM ? 0 : SF_EBADMSG;
+}
+
 int sf_wire_fill_partial_tcp_checksum(uint8_t *pkt, size_t len)
 {
-    if (len < IP_HDR) return SF_EBADMSG;
-    size_t ihl = (size_t)(pkt[0] & 15) * 4;
-    if (ihl < IP_HDR || len < ihl + TCP_HDR || pkt[9] != IPPROTO_TCP_NUM) return SF_EBADMSG;
+    size_t ihl;
+    int v4;
+    if (tcp_offset(pkt, len, &ihl, &v4) != 0) return SF_EBADMSG;
     /* the pseudo-header's sum, folded, not complemented: what the device
      * (here the kernel's GSO) starts from to sum the rest */
-    uint16_t folded = (uint16_t)~csum_fold(
-        pseudo_sum(addr_at(pkt + 12, 1), addr_at(pkt + 16, 1), len - ihl, IPPROTO_TCP_NUM));
+    uint16_t folded = (uint16_t)~csum_fold(pseudo_sum(pkt, v4, len - ihl, IPPROTO_TCP_NUM));
     sf_put16(pkt + ihl + 16, folded);
     return 0;
 }
 
 int sf_wire_fill_tcp_checksum(uint8_t *pkt, size_t len)
 {
-    if (len < IP_HDR) return SF_EBADMSG;
-    size_t ihl = (size_t)(pkt[0] & 15) * 4;
-    if (ihl < IP_HDR || len < ihl + TCP_HDR || pkt[9] != IPPROTO_TCP_NUM) return SF_EBADMSG;
+    size_t ihl;
+    int v4;
+    if (tcp_offset(pkt, len, &ihl, &v4) != 0) return SF_EBADMSG;
     uint8_t *tcp = pkt + ihl;
     sf_put16(tcp + 16, 0);
-    sf_put16(tcp + 16, tcp_checksum(addr_at(pkt + 12, 1), addr_at(pkt + 16, 1), tcp, len - ihl));
+    sf_put16(tcp + 16, tcp_checksum(pkt, v4, tcp, len - ihl));
     return 0;
 }
 
@@ -337,17 +356,22 @@ static int parse_ip6(const uint8_t *pkt, size_t len, int quote, size_t *off, siz
 
 /* The IP header of either version, up to the upper layer: its offset, its
  * length and protocol; the addresses; TTL or Hop Limit, TOS or Traffic Class. */
-static int parse_any_ip(const uint8_t *pkt, size_t len, size_t *off, size_t *ulen, uint8_t *proto,
-                        sf_seg *seg, const char **why)
+static int parse_ip6_seg(const uint8_t *pkt, size_t len, size_t *off, size_t *ulen, uint8_t *proto,
+                         sf_seg *seg, const char **why)
 {
-    if (len >= 1 && pkt[0] >> 4 == 6) {
-        if (parse_ip6(pkt, len, 0, off, ulen, proto, why) != 0) return SF_EBADMSG;
-        seg->tos = (uint8_t)(pkt[0] << 4 | pkt[1] >> 4);
-        seg->ttl = pkt[7];
-        seg->saddr = addr_at(pkt + 8, 0);
-        seg->daddr = addr_at(pkt + 24, 0);
-        return 0;
-    }
+    if (parse_ip6(pkt, len, 0, off, ulen, proto, why) != 0) return SF_EBADMSG;
+    seg->tos = (uint8_t)(pkt[0] << 4 | pkt[1] >> 4);
+    seg->ttl = pkt[7];
+    seg->saddr = addr_at(pkt + 8, 0);
+    seg->daddr = addr_at(pkt + 24, 0);
+    return 0;
+}
+
+/* (inline: IPv4's path is the lifecycle's, IPv6's a call) */
+static inline int parse_any_ip(const uint8_t *pkt, size_t len, size_t *off, size_t *ulen,
+                               uint8_t *proto, sf_seg *seg, const char **why)
+{
+    if (len >= 1 && pkt[0] >> 4 == 6) return parse_ip6_seg(pkt, len, off, ulen, proto, seg, why);
     size_t ihl, total;
     if (parse_ip(pkt, len, &ihl, &total, why) != 0) return SF_EBADMSG;
     *off = ihl;
@@ -395,7 +419,7 @@ static int parse_tcp(const uint8_t *pkt, size_t len, sf_seg *seg, const char **w
     seg->len = (uint32_t)(tlen - doff);
     /* checked last, so that a driver can still show what a corrupted
      * segment said (MUST-2, MUST-3: the checksum is verified) */
-    if (verify && tcp_checksum(seg->saddr, seg->daddr, tcp, tlen) != 0) {
+    if (verify && tcp_checksum(pkt, pkt[0] >> 4 == 4, tcp, tlen) != 0) {
         seg->bad_csum = 1;
         *why = sf_reason_text(SF_R_BAD_CHECKSUM);
         return SF_EBADMSG;
@@ -476,10 +500,10 @@ size_t sf_wire_headers_len(const sf_seg *seg)
 
 /* An IP header of the addresses' family for `ulen` bytes of protocol
  * `proto`; returns its length. */
-static inline size_t build_ip(uint8_t *ip, sf_addr saddr, sf_addr daddr, uint8_t tos, uint8_t ttl,
-                              uint8_t proto, size_t ulen)
+static inline size_t build_ip(uint8_t *ip, int v4, const sf_addr *saddr, const sf_addr *daddr,
+                              uint8_t tos, uint8_t ttl, uint8_t proto, size_t ulen)
 {
-    if (sf_addr_is_v4(saddr)) {
+    if (v4) {
         memset(ip, 0, IP_HDR);
         ip[0] = 0x45;
         ip[1] = tos;
@@ -487,8 +511,8 @@ static inline size_t build_ip(uint8_t *ip, sf_addr saddr, sf_addr daddr, uint8_t
         sf_put16(ip + 6, 0x4000); /* DF */
         ip[8] = ttl;
         ip[9] = proto;
-        memcpy(ip + 12, saddr.b + 12, 4); /* (in wire order already) */
-        memcpy(ip + 16, daddr.b + 12, 4);
+        memcpy(ip + 12, saddr->b + 12, 4); /* (in wire order already) */
+        memcpy(ip + 16, daddr->b + 12, 4);
         sf_put16(ip + 10, csum_fold(csum_add(0, ip, IP_HDR)));
         return IP_HDR;
     }
@@ -499,8 +523,8 @@ static inline size_t build_ip(uint8_t *ip, sf_addr saddr, sf_addr daddr, uint8_t
     sf_put16(ip + 4, (uint16_t)ulen);
     ip[6] = proto;
     ip[7] = ttl; /* the Hop Limit */
-    memcpy(ip + 8, saddr.b, 16);
-    memcpy(ip + 24, daddr.b, 16);
+    memcpy(ip + 8, saddr->b, 16);
+    memcpy(ip + 24, daddr->b, 16);
     return IP6_HDR;
 }
 
@@ -515,7 +539,7 @@ int sf_wire_build(uint8_t *buf, size_t cap, const sf_seg *seg)
     size_t total = ihl + tlen;
     if (total > cap || (v4 ? total : tlen) > 65535) return SF_ENOBUFS;
 
-    build_ip(buf, seg->saddr, seg->daddr, seg->tos, seg->ttl ? seg->ttl : 64, IPPROTO_TCP_NUM,
+    build_ip(buf, v4, &seg->saddr, &seg->daddr, seg->tos, seg->ttl ? seg->ttl : 64, IPPROTO_TCP_NUM,
              tlen);
     uint8_t *tcp = buf + ihl;
     sf_put16(tcp, seg->sport);
@@ -532,7 +556,7 @@ int sf_wire_build(uint8_t *buf, size_t cap, const sf_seg *seg)
      * sf_wire_options_len) is not copied onto itself */
     if (seg->len && seg->payload != tcp + TCP_HDR + olen)
         memcpy(tcp + TCP_HDR + olen, seg->payload, seg->len);
-    uint16_t sum = tcp_checksum(seg->saddr, seg->daddr, tcp, tlen);
+    uint16_t sum = tcp_checksum(buf, v4, tcp, tlen);
     if (seg->bad_csum) sum ^= 0x5a5a;
     sf_put16(tcp + 16, sum);
     return (int)total;
@@ -729,7 +753,7 @@ int sf_icmp_parse(const uint8_t *pkt, size_t len, sf_icmp *m, const char **why)
     const uint8_t *icmp = pkt + off;
     if (ilen < ICMP_HDR) return bad(why, SF_R_SHORT_ICMP);
     /* ICMPv6's checksum covers the pseudo-header too (RFC 4443 §2.3) */
-    uint32_t sum0 = v4 ? 0 : pseudo_sum(ip.saddr, ip.daddr, ilen, IPPROTO_ICMPV6_NUM);
+    uint32_t sum0 = v4 ? 0 : pseudo_sum(pkt, 0, ilen, IPPROTO_ICMPV6_NUM);
     if (csum_fold(csum_add(sum0, icmp, ilen)) != 0) return bad(why, SF_R_BAD_ICMP_CHECKSUM);
     m->saddr = ip.saddr;
     m->daddr = ip.daddr;
@@ -774,7 +798,8 @@ int sf_icmp_build(uint8_t *buf, size_t cap, const sf_icmp *m)
     size_t ulen = ICMP_HDR + ihl + 8, total = ihl + ulen;
     if (cap < total) return SF_ENOBUFS;
     memset(buf, 0, total);
-    build_ip(buf, m->saddr, m->daddr, 0, 64, v4 ? IPPROTO_ICMP_NUM : IPPROTO_ICMPV6_NUM, ulen);
+    build_ip(buf, v4, &m->saddr, &m->daddr, 0, 64, v4 ? IPPROTO_ICMP_NUM : IPPROTO_ICMPV6_NUM,
+             ulen);
     uint8_t *icmp = buf + ihl;
     icmp[0] = m->type;
     icmp[1] = m->code;
@@ -784,11 +809,11 @@ int sf_icmp_build(uint8_t *buf, size_t cap, const sf_icmp *m)
         sf_put32(icmp + 4, m->mtu);
     /* the quoted datagram: its IP header and the first 8 bytes of TCP */
     uint8_t *q = icmp + ICMP_HDR;
-    build_ip(q, m->q_saddr, m->q_daddr, 0, 64, IPPROTO_TCP_NUM, TCP_HDR);
+    build_ip(q, v4, &m->q_saddr, &m->q_daddr, 0, 64, IPPROTO_TCP_NUM, TCP_HDR);
     sf_put16(q + ihl, m->q_sport);
     sf_put16(q + ihl + 2, m->q_dport);
     sf_put32(q + ihl + 4, m->q_seq);
-    uint32_t sum0 = v4 ? 0 : pseudo_sum(m->saddr, m->daddr, ulen, IPPROTO_ICMPV6_NUM);
+    uint32_t sum0 = v4 ? 0 : pseudo_sum(buf, 0, ulen, IPPROTO_ICMPV6_NUM);
     sf_put16(icmp + 2, csum_fold(csum_add(sum0, icmp, ulen)));
     return (int)total;
 }

@@ -281,17 +281,19 @@ end)
 describe("tail loss probe (RFC 8985 §7, policy tail_loss_probe, off by default)", function()
   local tlp = rfc5681 { tail_loss_probe = true }
 
-  -- A connection whose RTT was measured (the fixture's peer ACKs 20 ms
-  -- after our segment), and its probe timeout: 2*SRTT, at least 10 ms.
-  local function measured(settings)
-    local t = fixture.at_state("ESTABLISHED", { settings = settings })
+  -- A connection with SACK (Linux probes only then: tcp_is_sack) whose RTT
+  -- was measured (the fixture's peer ACKs 20 ms after our segment), and
+  -- its probe timeout with more than one segment in flight: 2*SRTT + 2 ms
+  -- (tcp_schedule_loss_probe's TCP_TIMEOUT_MIN_US).
+  local function measured(settings, no_sack)
+    local t = fixture.at_state("ESTABLISHED", { settings = settings, peer_sack = not no_sack })
     t.c:send(("p"):rep(MSS))
     t:expect({ flags = "A", seq = 1, len = MSS }, 0.1)
     t:sleep(0.02)
     t:send { flags = "A", ack = 1 + MSS }
     local srtt = t.c:info().srtt
     assert.truthy(srtt > 0)
-    return t, math.max(2 * srtt, 0.01)
+    return t, 2 * srtt + 0.002
   end
 
   it("probes with the last segment after 2*SRTT when the ACK of a whole flight is lost", function()
@@ -340,6 +342,31 @@ describe("tail loss probe (RFC 8985 §7, policy tail_loss_probe, off by default)
     t.c:send(("s"):rep(100))
     t:expect({ flags = "PA", seq = 1 + MSS, len = 100 }, 0.1)
     local probe = t:expect({ flags = "PA", seq = 1 + MSS, len = 100 }, 1)
-    assert.near(math.max(2 * srtt + 0.2, 0.01), probe.time - start, 2e-6)
+    assert.near(2 * srtt + 0.2, probe.time - start, 2e-6)
+  end)
+
+  it("sends no probe on a connection without SACK, as Linux (tcp_schedule_loss_probe): the RTO repairs", function()
+    local t = measured(tlp, true)
+    local start = t.net:now()
+    t.c:send(("q"):rep(3 * MSS))
+    for i = 0, 2 do t:expect({ flags = "A", seq = 1 + (1 + i) * MSS, len = MSS }, 0.1) end
+    local again = t:expect({ flags = "A", len = MSS }, 2)
+    assert.equal(1 + MSS, again.seq) -- the RTO (1 s here), not a probe of the last segment
+    assert.near(1.0, again.time - start, 1e-6)
+  end)
+
+  it("probes at the RTO's time, in its place, when the RTO comes before the PTO (RFC 8985 §7.2)", function()
+    -- rto_min 30 ms (FreeBSD's): the RTO (30 ms here) is due before
+    -- 2*SRTT + 200 ms; the probe goes then, and the RTO is re-armed from
+    -- it, not backed off
+    local t = measured(rfc5681 { tail_loss_probe = true, rto_min = 0.03 })
+    local rto = t.c:info().rto
+    local start = t.net:now()
+    t.c:send(("s"):rep(100))
+    t:expect({ flags = "PA", seq = 1 + MSS, len = 100 }, 0.1)
+    local probe = t:expect({ flags = "PA", seq = 1 + MSS, len = 100 }, 1)
+    assert.near(rto, probe.time - start, 2e-6)
+    local timeout = t:expect({ flags = "PA", seq = 1 + MSS, len = 100 }, 1)
+    assert.near(rto, timeout.time - probe.time, 2e-6)
   end)
 end)

@@ -975,8 +975,17 @@ static int receive(sf_sim *sim, const uint8_t *pkt, size_t len, bool trusted)
         if (sf_icmp_parse(pkt, len, &icmp, NULL) != 0) goto ignore;
         saddr = icmp.saddr, daddr = icmp.daddr;
     } else {
-        int rc = trusted ? sf_wire_parse_trusted(pkt, len, &seg, NULL)
-                         : sf_wire_parse(pkt, len, &seg, NULL);
+        int rc = trusted ? sf_wire_parse_trusted(pkt, len, &seg, NULL) : -1;
+        /* trusted only where the pcap can complete the checksum: the packet
+         * is its IP length exactly, and the TCP header follows the IP one
+         * (sf_wire_fill_tcp_checksum: no IPv6 extension header) */
+        if (rc == 0 && ((size_t)(seg.payload - pkt) + seg.len != len ||
+                        (pkt[0] >> 4 == 6 && pkt[6] != 6 /* TCP */)))
+            rc = -1;
+        if (rc != 0) {
+            trusted = false;
+            rc = sf_wire_parse(pkt, len, &seg, NULL);
+        }
         if (rc != 0 && !seg.bad_csum) goto ignore;
         saddr = seg.saddr, daddr = seg.daddr;
         csum = trusted ? CSUM_PARTIAL : rc == 0 ? CSUM_OK : CSUM_VERIFY;
@@ -1009,10 +1018,7 @@ int sf_sim_receive(sf_sim *sim, const uint8_t *pkt, size_t len)
 
 int sf_sim_receive_trusted(sf_sim *sim, const uint8_t *pkt, size_t len)
 {
-    /* IPv4 TCP only: what completes a partial checksum (the pcap's, a
-     * port's: sf_wire_fill_tcp_checksum) knows IPv4's pseudo-header */
-    bool v4_tcp = len >= 20 && pkt[0] >> 4 == 4 && !sf_wire_is_icmp(pkt, len);
-    return receive(sim, pkt, len, v4_tcp);
+    return receive(sim, pkt, len, true);
 }
 
 uint64_t sf_sim_ignored(const sf_sim *sim)

@@ -25,13 +25,13 @@ typedef struct sf_tun sf_tun;
 
 /* What sf_tun_open makes. */
 typedef struct {
-    const char *name;     /* the device's name; NULL or "": the kernel picks (synfin%d) */
-    uint32_t kernel_addr; /* the kernel's address on the device */
-    int prefix;           /* the subnet's prefix length, 8..30 */
-    int mtu;              /* 0: 1500 */
+    const char *name;    /* the device's name; NULL or "": the kernel picks (synfin%d) */
+    sf_addr kernel_addr; /* the kernel's address on the device, IPv4 or IPv6 */
+    int prefix;          /* the subnet's prefix length: 8..30 (IPv4), 8..126 (IPv6) */
+    int mtu;             /* 0: 1500 */
     /* TUN offloads: 0 the default (on), 1 on, -1 off. On, the device is
-     * opened with IFF_VNET_HDR and TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4 |
-     * TUN_F_TSO6): the kernel hands over GSO super-segments (up to 64 KB,
+     * opened with IFF_VNET_HDR and TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4):
+     * the kernel hands over IPv4 GSO super-segments (up to 64 KB,
      * one read) with partial checksums, and the driver splits each into the
      * segments a wire would carry (gso_size bytes of payload each, headers
      * copied, sequence numbers, IP ids and flags as the kernel's own GSO
@@ -41,9 +41,11 @@ typedef struct {
      * own segments, left partial; DATA_VALID: verified) is computed by
      * nobody (sf_sim_receive_trusted): the pcap completes the field of what
      * it records, so it never shows a partial checksum; a packet with
-     * neither flag is verified, and dropped if corrupt. What synfin writes
-     * is one segment behind a zero virtio_net_hdr, or segments sent back
-     * to back as one super-segment the kernel splits (GSO).
+     * neither flag is verified, and dropped if corrupt. IPv6 is not offered
+     * as TSO (no TUN_F_TSO6): the kernel segments it itself, and its
+     * segments' checksums are trusted as IPv4's. What synfin writes is one
+     * segment behind a zero virtio_net_hdr, or segments sent back to back
+     * as one super-segment the kernel splits (GSO).
      * The flags belong to the device, not the fd, and outlive it: they are
      * set on every open (to none when off) and cleared on close. */
     int offload;

@@ -205,8 +205,7 @@ int main(void)
     }
 
     char err[256];
-    sf_tun_config cfg = {
-        .name = NULL, .kernel_addr = sf_addr_v4_of(kernel), .prefix = 24, .mtu = 0};
+    sf_tun_config cfg = {.name = NULL, .kernel_addr = kernel, .prefix = 24, .mtu = 0};
     x.tun = sf_tun_open(x.sim, x.loop, &cfg, err, sizeof err);
     if (!x.tun) {
         fprintf(stderr,

@@ -256,7 +256,10 @@ end
 -- The net's time, in seconds, of a CLOCK_MONOTONIC time of the agent (ns).
 function Agent:_time(ns) return (ns / 1000 + self.offset_us) / 1e6 end
 
-local function fmt_addr(addr, port) return ("%s:%s"):format(addr, tostring(port)) end
+-- "10.73.0.1:80", "[fd00:73::1]:80"
+local function fmt_addr(addr, port)
+  return ((addr:find(":", 1, true) and "[%s]:%s") or "%s:%s"):format(addr, tostring(port))
+end
 
 local function check_fd(fd, n, fname)
   if math.type(fd) ~= "integer" or fd < 0 then argerror(n, fname, "a file descriptor (an integer) expected") end
@@ -265,6 +268,12 @@ end
 
 local function check_word(v, n, fname, what)
   if type(v) ~= "string" or not v:match("^[%w_|.]+$") then argerror(n, fname, what .. " expected") end
+  return v
+end
+
+-- An address's text, either family (the agent parses it: inet_pton)
+local function check_addr(v, n, fname)
+  if type(v) ~= "string" or not v:match("^[%x.:]+$") then argerror(n, fname, "an IPv4 or IPv6 address expected") end
   return v
 end
 
@@ -294,14 +303,17 @@ end
 -- name -> function(...) returning the request's words and how the call
 -- is shown (packetdrill's way: `connect(3, 10.73.0.2:8080)`).
 local REQUESTS = {
-  socket = function(type_)
-    if type_ == nil then return { "socket" }, "socket()" end
+  socket = function(type_, domain)
+    if type_ == nil and domain == nil then return { "socket" }, "socket()" end
+    type_ = type_ or "SOCK_STREAM"
     check_word(type_, 1, "socket", "a type (\"SOCK_STREAM|SOCK_NONBLOCK\")")
-    return { "socket", type_ }, ("socket(%s)"):format(type_)
+    if domain == nil then return { "socket", type_ }, ("socket(%s)"):format(type_) end
+    if domain ~= "AF_INET" and domain ~= "AF_INET6" then argerror(2, "socket", "\"AF_INET\" or \"AF_INET6\" expected") end
+    return { "socket", type_, domain }, ("socket(%s, %s)"):format(domain, type_)
   end,
   bind = function(fd, addr, port)
     check_fd(fd, 1, "bind")
-    check_word(addr, 2, "bind", "an IPv4 address")
+    check_addr(addr, 2, "bind")
     check_int(port, 3, "bind", "a port")
     return { "bind", fd, addr, port }, ("bind(%d, %s)"):format(fd, fmt_addr(addr, port))
   end,
@@ -317,7 +329,7 @@ local REQUESTS = {
   end,
   connect = function(fd, addr, port)
     check_fd(fd, 1, "connect")
-    check_word(addr, 2, "connect", "an IPv4 address")
+    check_addr(addr, 2, "connect")
     check_int(port, 3, "connect", "a port")
     return { "connect", fd, addr, port }, ("connect(%d, %s)"):format(fd, fmt_addr(addr, port))
   end,
@@ -447,16 +459,17 @@ local function method(name)
   return function(self, ...) return self:start(name, ...):wait() end
 end
 
---- `socket(AF_INET, type, IPPROTO_TCP)`; returns the file descriptor.
+--- `socket(domain, type, IPPROTO_TCP)`; returns the file descriptor.
 -- @function Agent:socket
 -- @tparam[opt] string type "SOCK_STREAM" (the default), "SOCK_STREAM|SOCK_NONBLOCK"
+-- @tparam[opt] string domain "AF_INET" (the default) or "AF_INET6"
 -- @return fd, or nil and the errno's name; then the `Call`
 -- @usage local fd = assert(k:socket())
 Agent.socket = method "socket"
 --- `bind`; returns 0.
 -- @function Agent:bind
 -- @tparam integer fd
--- @tparam string addr an IPv4 address ("0.0.0.0" for any)
+-- @tparam string addr an IPv4 or IPv6 address ("0.0.0.0" or "::" for any)
 -- @tparam integer port
 -- @return 0, or nil and the errno's name; then the `Call`
 Agent.bind = method "bind"
@@ -616,9 +629,14 @@ function Agent:ss(fd)
   check_fd(fd, 1, "ss")
   local names = self.names[fd]
   if not names or not names.sock then return nil end
+  -- (ss writes a socket bound to IPv6's any address and taking IPv4 too
+  -- as "*:port", its peer "*:*"; one that is IPv6 only as "[::]:port")
+  local sock = names.sock
+  local dual = sock:match("^%[::%](:%d+)$")
   for _, row in ipairs(rows) do
-    if row["local"] == names.sock and (row.peer == (names.peer or "0.0.0.0:*") or
-        (not names.peer and row.peer == "*:*")) then
+    local here = row["local"] == sock or (dual and row["local"] == "*" .. dual)
+    if here and (row.peer == (names.peer or "0.0.0.0:*") or
+        (not names.peer and (row.peer == "*:*" or row.peer == "[::]:*"))) then
       return row
     end
   end

@@ -166,10 +166,10 @@ end
 
 -- A real-time net: a sim (opts as synfin.sim's, and tolerance) to which
 -- open(sim) attaches a driver, returning the index of the host that stands
--- for the outside world at peer_addr and what the driver tells (the
--- device's name, the MAC), or nil and why. Returns the net and that, or nil
--- and why (the sim closed).
-local function realtime_net(opts, peer_addr, open)
+-- for the outside world (at the address the driver was given) and what the
+-- driver tells (the device's name, the MAC), or nil and why. Returns the
+-- net and that, or nil and why (the sim closed).
+local function realtime_net(opts, open)
   local net = synfin.sim { seed = opts.seed, timeout = opts.timeout, strict = opts.strict,
     expect_all = opts.expect_all, payloads = opts.payloads, records = opts.records,
     callback_budget = opts.callback_budget, time_limit = opts.time_limit }
@@ -180,21 +180,24 @@ local function realtime_net(opts, peer_addr, open)
   end
   net.realtime = true
   if opts.tolerance ~= nil then net:set_tolerance(opts.tolerance) end
-  local h = setmetatable({ net = net, index = idx, addr = peer_addr, addrs = { peer_addr }, name = "kernel",
+  -- (its address as the records write it: "fd00::1" however it was given)
+  local addr = net.sim:host_addrs(idx)[1]
+  local h = setmetatable({ net = net, index = idx, addr = addr, addrs = { addr }, name = "kernel",
     peer = true }, Host)
-  net.hosts[idx], net.by_addr[peer_addr], net.kernel = h, h, h
+  net.hosts[idx], net.by_addr[addr], net.kernel = h, h, h
   return net, got
 end
 
 --- A net on a TUN device, in real time: the Linux kernel's own TCP is its
 -- peer. The same Net as synfin.sim (hosts, hooks, faults, expectations,
 -- traces), on libuv's clock. The kernel gets `kernel` (default
--- "10.73.0.1") on the device; give the synfin hosts other addresses of its
--- subnet, and the kernel's sockets reach them. It stands in the net as the
+-- "10.73.0.1"; or an IPv6 address, "fd00::1") on the device; give the
+-- synfin hosts other addresses of its subnet, and the kernel's sockets
+-- reach them. It stands in the net as the
 -- host `net.kernel` (a peer: traced, never run by synfin). Needs
 -- `CAP_NET_ADMIN`: run it as root or in a namespace of your own
 -- (`unshare -Urn synfin script.lua`). opts: name (the device's, default
--- "synfin%d": the kernel picks), kernel, prefix (default 24), mtu (default
+-- "synfin%d": the kernel picks), kernel, prefix (default 24, 64 for IPv6), mtu (default
 -- 1500), offload (TUN offloads, default true: the kernel hands over GSO
 -- super-segments, which the driver splits into the segments a wire would
 -- carry before hooks, expectations, the trace and pcap see them; false:
@@ -212,11 +215,11 @@ function synfin.tun(opts)
     callback_budget = true, time_limit = true }, 1, "tun")
   if opts.tolerance ~= nil then check_tolerance(opts.tolerance, 1, "tun") end
   local kernel = opts.kernel or "10.73.0.1"
-  if type(kernel) ~= "string" then argerror(1, "tun", "kernel must be an IPv4 address string") end
+  if type(kernel) ~= "string" then argerror(1, "tun", "kernel must be an IPv4 or IPv6 address string") end
   if opts.prefix ~= nil and math.type(opts.prefix) ~= "integer" then
     argerror(1, "tun", "prefix must be an integer")
   end
-  local net, dev = realtime_net(opts, kernel, function(sim)
+  local net, dev = realtime_net(opts, function(sim)
     return sim:tun(opts.name, kernel, opts.prefix, opts.mtu, opts.offload)
   end)
   if not net then error(("synfin.tun: cannot make the TUN device: %s"):format(dev), 2) end
@@ -259,7 +262,7 @@ function synfin.raw(opts)
     for i, h in ipairs(hex) do hex[i] = string.char(tonumber(h, 16)) end
     mac = table.concat(hex)
   end
-  local net, got = realtime_net(opts, opts.peer, function(sim)
+  local net, got = realtime_net(opts, function(sim)
     return sim:raw(opts.interface, opts.peer, mac, opts.mtu)
   end)
   if not net then error(("synfin.raw: cannot open %s: %s"):format(opts.interface, got), 2) end

@@ -63,7 +63,7 @@ int main(int argc, char **argv)
     char err[256];
     const char *offenv = getenv("SYNFIN_TUN_OFFLOAD"); /* "0": offloads off */
     sf_tun_config tcfg = {.name = argv[2],
-                          .kernel_addr = sf_addr_v4_of(kernel),
+                          .kernel_addr = kernel,
                           .prefix = 24,
                           .mtu = 0,
                           .offload = offenv && !strcmp(offenv, "0") ? -1 : 0};

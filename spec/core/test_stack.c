@@ -487,9 +487,20 @@ static void test_connection_life(void)
 
 /* ---- SYN retransmission and its end -------------------------------------------------- */
 
+/* A host with the rfc profile: RFC 6298's RTO (1 s floor, 60 s ceiling, no
+ * tail loss probe), for the tests whose point is RFC 6298's timing. */
+static sf_config rfc_config(void)
+{
+    sf_config cfg;
+    sf_config_default(&cfg);
+    sf_policy_profile(&cfg.policy, SF_PROFILE_RFC);
+    return cfg;
+}
+
 static void test_syn_retransmission(void)
 {
-    net *n = net_new(NULL, NULL);
+    sf_config rfc = rfc_config(); /* RFC 6298's backoff and 60 s ceiling */
+    net *n = net_new(&rfc, &rfc);
     int err = 1;
     sf_conn *c = sf_connect(n->st[0], 0, NULL, NO_HOST, 80, 0, NULL, &err);
     CHECK(c && err == SF_OK);
@@ -559,7 +570,8 @@ static void test_syn_retransmission(void)
  * (15) times; then the connection fails with ETIMEDOUT. */
 static void test_data_retransmission(void)
 {
-    net *n = net_new(NULL, NULL);
+    sf_config rfc = rfc_config(); /* RFC 6298's 1 s floor, backoff, 60 s ceiling */
+    net *n = net_new(&rfc, &rfc);
     int err;
     sf_conn *l = sf_listen(n->st[1], 0, 80, 0, NULL, &err);
     sf_conn *c = sf_connect(n->st[0], 0, NULL, ADDR_B, 80, 0, NULL, &err);

@@ -11,6 +11,7 @@
 -- f.name ("IPv4", "IPv6"), f.us and f.them (the fixture's pair), f.a and
 -- f.b (a client's and a server's), f.hdrs (IP and TCP headers without
 -- options: 40, 60) and f.mss (what a 1500-byte link carries: 1460, 1440);
+-- f.tun: a TUN device's addresses in the interop specs (kernel, synfin);
 -- f.fixture is synfin.fixture with f's addresses by default; f.example(path)
 -- runs an example (helpers.example) with its IPv4 addresses replaced by f's.
 local fixture = require "synfin.fixture"
@@ -19,9 +20,10 @@ local example = require "helpers.example"
 local families = {}
 
 families.list = {
-  { name = "IPv4", us = fixture.US, them = fixture.THEM, a = "192.0.2.1", b = "192.0.2.2", hdrs = 40, mss = 1460 },
+  { name = "IPv4", us = fixture.US, them = fixture.THEM, a = "192.0.2.1", b = "192.0.2.2", hdrs = 40, mss = 1460,
+    tun = { kernel = "10.73.0.1", synfin = "10.73.0.2" } },
   { name = "IPv6", us = "2001:db8::1", them = "2001:db8::2", a = "2001:db8::1", b = "2001:db8::2", hdrs = 60,
-    mss = 1440 },
+    mss = 1440, tun = { kernel = "fd00:73::1", synfin = "fd00:73::2" } },
 }
 
 -- synfin.fixture, its pair at f's addresses unless opts names others

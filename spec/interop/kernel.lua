@@ -127,8 +127,13 @@ function kernel.ss()
   return list
 end
 
+--- An endpoint as ss writes it: "10.73.0.1:80", "[fd00:73::1]:80".
+function kernel.endpoint(addr, port)
+  return (addr:find(":", 1, true) and "[%s]:%d" or "%s:%d"):format(addr, port)
+end
+
 --- The state of the kernel's socket from `here` to `peer` (both
--- "addr:port"), or nil when there is none.
+-- "addr:port", kernel.endpoint), or nil when there is none.
 function kernel.state_of(here, peer)
   for _, s in ipairs(kernel.ss()) do
     if s["local"] == here and s.peer == peer then return s.state end

@@ -10,6 +10,7 @@ local interop = require "interop.kernel"
 local synfin = require "synfin"
 local kernel = require "synfin.kernel"
 local scenarios = require "interop.socket_scenarios"
+local families = require "helpers.families"
 
 interop.need_namespace "lua5.4 /usr/bin/busted spec/interop/kernel_api_spec.lua"
 
@@ -105,6 +106,68 @@ describe("the kernel's socket calls (synfin.kernel)", function()
       assert.is_false(ok)
       assert.matches("synfin%-agent refused getsockopt%(3, SO_NOSUCH%): unknown socket option", err)
       assert.equal("EBADF", select(2, k:close(99)))
+    end)
+  end)
+end)
+
+-- The agent's sockets of either family (socket(..., "AF_INET6")): a device
+-- with the family's address (a subnet of its own per test, as tun_net's),
+-- the kernel's client and server ends, the addresses as the calls report
+-- them and ss shows them.
+families.describe("the kernel's sockets over TUN", function(f)
+  local v6 = f.name == "IPv6"
+  local function family_setup()
+    subnet = subnet + 1
+    local kaddr = v6 and ("fd00:73:%x::1"):format(subnet) or ("10.73.%d.1"):format(subnet)
+    local net = synfin.tun { kernel = kaddr }
+    scope.on_cleanup(function() net:close() end)
+    local peer = net:host(v6 and ("fd00:73:%x::2"):format(subnet) or ("10.73.%d.2"):format(subnet))
+    local k = kernel.agent(net)
+    scope.on_cleanup(function() k:stop() end)
+    return net, peer, k, v6 and "AF_INET6" or "AF_INET"
+  end
+  local function at(addr, port) return interop.endpoint(addr, port) end
+
+  it("a kernel client: connect, write, read, close; the addresses of the family, the MSS of its headers", function()
+    local net, peer, k, domain = family_setup()
+    net:run(function()
+      local l = peer:listen(9020)
+      local fd = assert(k:socket(nil, domain))
+      local ok, _, call = k:connect(fd, peer.addr, 9020)
+      assert.equal(0, ok)
+      assert.equal(at(peer.addr, 9020), call.peer)
+      assert.equal(net.kernel.addr, call.sock:match("^%[?(.-)%]?:%d+$"))
+      local syn = net:expect({ from = net.kernel, flags = "S" }, 0)
+      assert.equal(f.mss, syn.mss) -- 1500 less the family's 40 or 60 bytes of headers
+      local c = l:accept(1)
+      assert.equal(net.kernel.addr, c:info().raddr)
+      assert.equal(5, k:write(fd, "hello"))
+      assert.equal("hello", c:recv(5, 1))
+      c:send("world")
+      assert.equal("world", k:read(fd, 5))
+      assert.equal("ESTABLISHED", k:ss(fd).state) -- found by the reported addresses
+      assert.equal(0, k:close(fd))
+      c:wait("CLOSE_WAIT", 1)
+    end)
+  end)
+
+  it("a kernel server: bind to the family's any address, listen, accept synfin's connect", function()
+    local net, peer, k, domain = family_setup()
+    -- (a port per family: IPv6's "::" takes IPv4's too, where the IPv4
+    -- run's socket may linger in TIME_WAIT)
+    local port = v6 and 9022 or 9021
+    net:run(function()
+      local fd = assert(k:socket(nil, domain))
+      assert.equal(0, k:bind(fd, v6 and "::" or "0.0.0.0", port))
+      assert.equal(0, k:listen(fd, 4))
+      assert.equal("LISTEN", k:ss(fd).state)
+      local c = peer:connect(net.kernel.addr, port)
+      c:wait("ESTABLISHED", 1)
+      local conn, _, call = k:accept(fd)
+      assert.truthy(conn)
+      assert.equal(at(peer.addr, c:info().lport), call.peer)
+      c:send("ping")
+      assert.equal("ping", k:read(conn, 4))
     end)
   end)
 end)

@@ -176,7 +176,8 @@ def main():
             t.start()
             threads.append(t)
     else:
-        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+        ls = socket.socket(family, socket.SOCK_STREAM)
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         ls.bind((args.host, args.port))
         ls.listen(max(args.conns, 16))
