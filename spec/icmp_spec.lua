@@ -2,6 +2,7 @@
 -- SHLD-26), checked as RFC 5927 advises, and the MSS from the link's MTU
 -- (§3.7.1, MUST-67, and RFC 1191's "fragmentation needed").
 local fixture = require "synfin.fixture"
+local sm = require "helpers.state_machine"
 
 local function notes(t, text)
   local n = 0
@@ -9,14 +10,6 @@ local function notes(t, text)
     if r.kind == "note" and r.host == t.us.index and r.text == text then n = n + 1 end
   end
   return n
-end
-
-local function last_state(t)
-  local last
-  for _, r in ipairs(t.net:records()) do
-    if r.kind == "state" and r.host == t.us.index and r.rport ~= 0 then last = r end
-  end
-  return last
 end
 
 describe("ICMP errors", function()
@@ -28,7 +21,7 @@ describe("ICMP errors", function()
     t.net:sleep(0)
     assert.equal("CLOSED", t:state())
     assert.equal("connection refused", t.c:info().error)
-    assert.equal("ICMP destination unreachable (hard error)", last_state(t).why)
+    assert.equal("ICMP destination unreachable (hard error)", sm.last_state(t).why)
   end)
 
   it("SHLD-26: a protocol unreachable about data in flight aborts an established connection", function()

@@ -9,14 +9,6 @@ local sm = require "helpers.state_machine"
 local v6 = families.list[2]
 local fixture = v6.fixture
 
-local function last_state(t)
-  local last
-  for _, r in ipairs(t.net:records()) do
-    if r.kind == "state" and r.host == t.us.index and r.rport ~= 0 then last = r end
-  end
-  return last
-end
-
 describe("IPv6 on the wire", function()
   it("RFC 8200 §8.1: a segment whose checksum is wrong over the IPv6 pseudo-header is dropped, counted", function()
     local t = fixture.at_state("ESTABLISHED")
@@ -95,7 +87,7 @@ describe("ICMPv6 (RFC 4443) about our segments", function()
     t.net:sleep(0)
     assert.equal("CLOSED", t:state())
     assert.equal("connection refused", t.c:info().error)
-    assert.equal("ICMPv6 destination unreachable (hard error)", last_state(t).why)
+    assert.equal("ICMPv6 destination unreachable (hard error)", sm.last_state(t).why)
   end)
 
   it("MUST-56: no route (type 1 code 0) and time exceeded (type 3) are soft: the connection goes on", function()

@@ -1,14 +1,7 @@
 -- Keep-alives (RFC 9293 §3.8.4: MAY-5, MUST-24 to MUST-29, SHLD-12) and the
 -- user timeout (RFC 9293 §3.10.8, RFC 5482).
 local fixture = require "synfin.fixture"
-
-local function last_state(t)
-  local last
-  for _, r in ipairs(t.net:records()) do
-    if r.kind == "state" and r.host == t.us.index and r.rport ~= 0 then last = r end
-  end
-  return last
-end
+local sm = require "helpers.state_machine"
 
 describe("keep-alives", function()
   it("MUST-25: they are off unless asked for: an idle connection stays silent for days", function()
@@ -46,7 +39,7 @@ describe("keep-alives", function()
     local rst = t:expect({ flags = "=RA", seq = 1, len = 0 }, 2.5)
     assert.near(10 + 2 * 3, rst.time - start, 1e-6)
     assert.equal("CLOSED", t:state())
-    local r = last_state(t)
+    local r = sm.last_state(t)
     assert.equal("keep-alives unanswered", r.why)
     assert.equal("connection timed out", t.c:info().error)
     t:expect_nothing(5)
@@ -85,7 +78,7 @@ describe("the user timeout", function()
     t:expect { flags = "PA", seq = 1 }
     t:sleep(6)
     assert.equal("CLOSED", t:state())
-    local r = last_state(t)
+    local r = sm.last_state(t)
     assert.equal("user timeout", r.why)
     assert.near(5, r.time - start, 1e-6)
     assert.equal("connection timed out", t.c:info().error)
@@ -119,8 +112,8 @@ describe("the user timeout in every state with something outstanding", function(
       if act then act(t) end
       t:sleep(6)
       assert.equal("CLOSED", t:state())
-      assert.equal("user timeout", last_state(t).why)
-      assert.equal(state, last_state(t).old)
+      assert.equal("user timeout", sm.last_state(t).why)
+      assert.equal(state, sm.last_state(t).old)
     end)
   end
 
@@ -130,7 +123,7 @@ describe("the user timeout in every state with something outstanding", function(
     t:expect({ flags = "=A", seq = 0, ack = 2, len = 0 }, 2)
     t:expect({ flags = "=RA", seq = 1 }, 1.5)
     assert.equal("CLOSED", t:state())
-    assert.equal("keep-alives unanswered", last_state(t).why)
+    assert.equal("keep-alives unanswered", sm.last_state(t).why)
   end)
 end)
 
@@ -176,7 +169,7 @@ describe("the user timeout before the connection is up", function()
     t.c = assert(t.us:connect(fixture.THEM, fixture.PORT, { sport = fixture.SPORT }))
     t:sleep(6)
     assert.equal("CLOSED", t:state())
-    assert.equal("user timeout", last_state(t).why)
+    assert.equal("user timeout", sm.last_state(t).why)
     assert.equal("connection timed out", t.c:info().error)
   end)
 end)

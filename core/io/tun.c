@@ -27,13 +27,12 @@ enum {
     SEGMENTS_PER_WAKE = 1024,
     VNET_HDR = sizeof(struct virtio_net_hdr),
     MAX_IP = 65535, /* a GSO super-segment is one IPv4 packet: its total length */
-    MAX_HDR = 120,  /* IPv4 and TCP headers, options and all */
+    MAX_HDR = 120,  /* IP and TCP headers, options and all (IPv6: 40 + 60) */
     TCP_FIN = 0x01,
     TCP_PSH = 0x08,
     TCP_CWR = 0x80,
     IPPROTO_TCP_NUM = 6,
-    /* TSO needs CSUM; IPv6 is not split here (tun.h): no TUN_F_TSO6 */
-    TUN_OFFLOADS = TUN_F_CSUM | TUN_F_TSO4,
+    TUN_OFFLOADS = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, /* TSO needs CSUM */
 };
 
 struct sf_tun {
@@ -74,6 +73,13 @@ static void write_packet(sf_tun *tun, const struct virtio_net_hdr *h, const uint
         tun->stats.tx_dropped++;
 }
 
+/* The IP header's length in a packet synfin built: IPv4's IHL, or IPv6's
+ * 40 bytes (synfin sends no extension header). */
+static size_t ip_hdr_len(const uint8_t *pkt)
+{
+    return pkt[0] >> 4 == 6 ? 40 : (size_t)(pkt[0] & 15) * 4;
+}
+
 /* The held segments: one as it was, several as a super-segment the kernel
  * segments as its own GSO would (tcp_gso_segment): headers copied, the
  * sequence number advanced by gso_size, the IP id counting up, PSH on the
@@ -86,12 +92,18 @@ static void gso_flush(void *ud)
     uint8_t *p = tun->gso.pkt;
     if (tun->gso.segs == 1) write_packet(tun, &none, p, tun->gso.len);
     if (tun->gso.segs > 1) {
-        size_t ihl = (size_t)(p[0] & 15) * 4;
-        sf_put16(p + 2, (uint16_t)tun->gso.len);
-        sf_wire_fill_ip_checksum(p);
+        int v6 = p[0] >> 4 == 6;
+        size_t ihl = ip_hdr_len(p);
+        if (v6) { /* IPv6's payload length; no header checksum */
+            sf_put16(p + 4, (uint16_t)(tun->gso.len - ihl));
+        } else {
+            sf_put16(p + 2, (uint16_t)tun->gso.len);
+            sf_wire_fill_ip_checksum(p);
+        }
         sf_wire_fill_partial_tcp_checksum(p, tun->gso.len);
         struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
-                                   .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+                                   .gso_type =
+                                       v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4,
                                    .hdr_len = (uint16_t)tun->gso.hdr,
                                    .gso_size = (uint16_t)tun->gso.mss,
                                    .csum_start = (uint16_t)ihl,
@@ -108,11 +120,15 @@ static void gso_flush(void *ud)
 static bool gso_continues(const sf_tun *tun, const uint8_t *pkt, size_t hdr, size_t n)
 {
     const uint8_t *q = tun->gso.pkt;
-    size_t ihl = (size_t)(pkt[0] & 15) * 4;
+    size_t ihl = ip_hdr_len(pkt);
     if (!tun->gso.segs || !tun->gso.full || hdr != tun->gso.hdr || n > tun->gso.mss ||
         tun->gso.len + n > MAX_IP || sf_get32(pkt + ihl + 4) != tun->gso.next_seq)
         return false;
-    if (memcmp(pkt, q, 2) || memcmp(pkt + 6, q + 6, 4) || memcmp(pkt + 12, q + 12, ihl - 12))
+    /* the IP header but for its length, and IPv4's id and checksum (the
+     * version is compared either way: no family follows the other) */
+    if (pkt[0] >> 4 == 6
+            ? memcmp(pkt, q, 4) || memcmp(pkt + 6, q + 6, ihl - 6)
+            : memcmp(pkt, q, 2) || memcmp(pkt + 6, q + 6, 4) || memcmp(pkt + 12, q + 12, ihl - 12))
         return false;
     const uint8_t *a = pkt + ihl, *b = q + ihl;
     return !memcmp(a, b, 4) && !memcmp(a + 8, b + 8, 5) &&
@@ -124,12 +140,15 @@ static void port_send(void *ud, const uint8_t *pkt, size_t len)
 {
     sf_tun *tun = ud;
     static const struct virtio_net_hdr none;
-    size_t ihl = len >= 20 ? (size_t)(pkt[0] & 15) * 4 : 0;
+    int v6 = len >= 40 && pkt[0] >> 4 == 6;
+    size_t ihl = v6 || len >= 20 ? ip_hdr_len(pkt) : 0;
     size_t hdr = ihl && len >= ihl + 20 ? ihl + (size_t)(pkt[ihl + 12] >> 4) * 4 : 0;
     /* only plain data segments are held: ACK, maybe PSH, and nothing else
      * (a SYN, FIN, RST, URG or CWR goes as it is, as GSO would keep it) */
-    bool data = tun->vnet && hdr && hdr < len && pkt[0] >> 4 == 4 && pkt[9] == IPPROTO_TCP_NUM &&
-                sf_get16(pkt + 2) == len && (pkt[ihl + 13] & ~TCP_PSH) == 0x10;
+    bool data = tun->vnet && hdr && hdr < len &&
+                (v6 ? pkt[6] == IPPROTO_TCP_NUM && 40 + (size_t)sf_get16(pkt + 4) == len
+                    : pkt[0] >> 4 == 4 && pkt[9] == IPPROTO_TCP_NUM && sf_get16(pkt + 2) == len) &&
+                (pkt[ihl + 13] & ~TCP_PSH) == 0x10;
     if (!data) {
         gso_flush(tun);
         write_packet(tun, &none, pkt, len);
@@ -164,23 +183,33 @@ static int receive(sf_tun *tun, const uint8_t *pkt, size_t n, bool trusted)
                     : sf_sim_receive(tun->sim, pkt, n)) == 0;
 }
 
-/* A GSO super-segment (gso_type TCPV4): the segments the kernel's own
- * segmentation would have put on a wire (tcp_gso_segment): gso_size bytes
- * of payload each (the MSS), the headers copied with the sequence number
- * advanced, the IP id counting up, FIN and PSH on the last segment only,
- * CWR on the first only, the IP checksum computed. The TCP checksum is
- * the kernel's to vouch for (`trusted`: NEEDS_CSUM, the local kernel's
- * GSO, or DATA_VALID); otherwise the super-segment's own is verified once
- * here, and if it fails every wire segment goes to the net unverified, to
- * be dropped as the corrupt data it carries. Each wire segment is built in
- * place, its headers written just before its payload over bytes the net
- * has copied already (the previous segment's): no copy of the payload
- * here. Returns how many the net took. */
-static int split_tcp4(sf_tun *tun, uint8_t *pkt, size_t n, size_t mss, bool trusted)
+/* A GSO super-segment (gso_type TCPV4 or TCPV6): the segments the kernel's
+ * own segmentation would have put on a wire (tcp_gso_segment): gso_size
+ * bytes of payload each (the MSS), the headers copied with the sequence
+ * number advanced, over IPv4 the IP id counting up and the header checksum
+ * computed, FIN and PSH on the last segment only, CWR on the first only
+ * (IPv6's TCP header follows its 40 bytes: the kernel's TCP adds no
+ * extension header). The TCP checksum is the kernel's to vouch for
+ * (`trusted`: NEEDS_CSUM, the local kernel's GSO, or DATA_VALID);
+ * otherwise the super-segment's own is verified once here, and if it fails
+ * every wire segment goes to the net unverified, to be dropped as the
+ * corrupt data it carries. Each wire segment is built in place, its
+ * headers written just before its payload over bytes the net has copied
+ * already (the previous segment's): no copy of the payload here. Returns
+ * how many the net took. */
+static int split_tcp(sf_tun *tun, uint8_t *pkt, size_t n, size_t mss, bool trusted)
 {
-    size_t ihl = (size_t)(pkt[0] & 15) * 4, tot = n >= 4 ? sf_get16(pkt + 2) : 0;
+    int v6 = n >= 1 && pkt[0] >> 4 == 6;
+    size_t ihl, tot;
+    if (v6) {
+        ihl = 40;
+        tot = n >= 6 ? 40 + (size_t)sf_get16(pkt + 4) : 0;
+    } else {
+        ihl = (size_t)(pkt[0] & 15) * 4;
+        tot = n >= 4 ? sf_get16(pkt + 2) : 0;
+    }
     if (tot < n) n = tot;
-    if (mss == 0 || ihl < 20 || n < ihl + 20 || pkt[9] != IPPROTO_TCP_NUM)
+    if (mss == 0 || ihl < 20 || n < ihl + 20 || pkt[v6 ? 6 : 9] != IPPROTO_TCP_NUM)
         return receive(tun, pkt, n, false); /* not ours to split: the net judges */
     size_t hdr = ihl + (size_t)(pkt[ihl + 12] >> 4) * 4;
     if (hdr > n) return receive(tun, pkt, n, false);
@@ -197,9 +226,13 @@ static int split_tcp4(sf_tun *tun, uint8_t *pkt, size_t n, size_t mss, bool trus
         size_t len = payload - off < mss ? payload - off : mss;
         uint8_t *out = pkt + off, *t = out + ihl; /* its payload starts at pkt + hdr + off */
         memcpy(out, head, hdr);
-        sf_put16(out + 2, (uint16_t)(hdr + len));
-        sf_put16(out + 4, (uint16_t)(id + k));
-        sf_wire_fill_ip_checksum(out);
+        if (v6) { /* the payload length: what follows the 40 bytes */
+            sf_put16(out + 4, (uint16_t)(hdr - ihl + len));
+        } else {
+            sf_put16(out + 2, (uint16_t)(hdr + len));
+            sf_put16(out + 4, (uint16_t)(id + k));
+            sf_wire_fill_ip_checksum(out);
+        }
         sf_put32(t + 4, seq + (uint32_t)off);
         if (off + len < payload) t[13] = (uint8_t)(t[13] & ~(TCP_FIN | TCP_PSH));
         if (k > 0) t[13] = (uint8_t)(t[13] & ~TCP_CWR);
@@ -224,8 +257,9 @@ static int vnet_packet(sf_tun *tun, uint8_t *buf, size_t n)
     uint8_t *pkt = buf + VNET_HDR;
     n -= VNET_HDR;
     bool trusted = (h.flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)) != 0;
-    if ((h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) == VIRTIO_NET_HDR_GSO_TCPV4)
-        return split_tcp4(tun, pkt, n, h.gso_size, trusted);
+    int gso = h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+    if (gso == VIRTIO_NET_HDR_GSO_TCPV4 || gso == VIRTIO_NET_HDR_GSO_TCPV6)
+        return split_tcp(tun, pkt, n, h.gso_size, trusted);
     return receive(tun, pkt, n, trusted); /* (the net trusts what it can complete) */
 }
 
@@ -318,7 +352,7 @@ static int configure(const char *name, const sf_tun_config *cfg, char *err, size
         fail(err, errlen, "setting the device's address");
         goto out;
     }
-    set_addr(&ifr, cfg->prefix ? ~0u << (32 - cfg->prefix) : 0);
+    set_addr(&ifr, v4 && cfg->prefix ? ~0u << (32 - cfg->prefix) : 0); /* (IPv6's: configure6) */
     if (v4 && ioctl(s, SIOCSIFNETMASK, &ifr) < 0) {
         fail(err, errlen, "setting the device's netmask");
         goto out;

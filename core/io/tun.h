@@ -30,22 +30,21 @@ typedef struct {
     int prefix;          /* the subnet's prefix length: 8..30 (IPv4), 8..126 (IPv6) */
     int mtu;             /* 0: 1500 */
     /* TUN offloads: 0 the default (on), 1 on, -1 off. On, the device is
-     * opened with IFF_VNET_HDR and TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4):
-     * the kernel hands over IPv4 GSO super-segments (up to 64 KB,
-     * one read) with partial checksums, and the driver splits each into the
+     * opened with IFF_VNET_HDR and TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4 |
+     * TUN_F_TSO6): the kernel hands over GSO super-segments of either
+     * family (up to 64 KB, one read) with partial checksums, and the driver splits each into the
      * segments a wire would carry (gso_size bytes of payload each, headers
      * copied, sequence numbers, IP ids and flags as the kernel's own GSO
-     * would set them, the IP checksum computed) before the net sees them:
-     * hooks, expectations, the trace and pcap see wire segments, never a
-     * super-segment. A TCP checksum the kernel vouches for (NEEDS_CSUM: its
-     * own segments, left partial; DATA_VALID: verified) is computed by
-     * nobody (sf_sim_receive_trusted): the pcap completes the field of what
-     * it records, so it never shows a partial checksum; a packet with
-     * neither flag is verified, and dropped if corrupt. IPv6 is not offered
-     * as TSO (no TUN_F_TSO6): the kernel segments it itself, and its
-     * segments' checksums are trusted as IPv4's. What synfin writes is one
-     * segment behind a zero virtio_net_hdr, or segments sent back to back
-     * as one super-segment the kernel splits (GSO).
+     * would set them, IPv4's header checksum computed) before the net sees
+     * them: hooks, expectations, the trace and pcap see wire segments,
+     * never a super-segment. A TCP checksum the kernel vouches for
+     * (NEEDS_CSUM: its own segments, left partial; DATA_VALID: verified) is
+     * computed by nobody (sf_sim_receive_trusted): the pcap completes the
+     * field of what it records, so it never shows a partial checksum; a
+     * packet with neither flag is verified, and dropped if corrupt. What
+     * synfin writes is one wire segment behind a zero virtio_net_hdr (no
+     * offload asked), or data segments sent back to back as one
+     * super-segment of their family (tun.c's gso_flush).
      * The flags belong to the device, not the fd, and outlive it: they are
      * set on every open (to none when off) and cleared on close. */
     int offload;

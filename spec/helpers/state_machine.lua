@@ -37,6 +37,16 @@ function sm.entered(t, c, state)
   return found
 end
 
+--- The last state-change record of our host's connections (listeners left
+-- out), or nil: how the last one ended, and why.
+function sm.last_state(t)
+  local last
+  for _, r in ipairs(t.net:records()) do
+    if r.kind == "state" and r.host == t.us.index and r.rport ~= 0 then last = r end
+  end
+  return last
+end
+
 --- The texts of the notes (the protocol's explanations of drops) on our
 -- host, from record index `from` (default 1) on.
 function sm.notes(t, from)

@@ -8,7 +8,7 @@ local kernel = require "interop.kernel"
 
 local bulk = {}
 
-local KERNEL, SYNFIN = "10.73.0.1", "10.73.0.2"
+local DEFAULT_KERNEL, DEFAULT_SYNFIN = "10.73.0.1", "10.73.0.2"
 
 -- kernel_peer.py's pattern: bytes 0..255 repeated
 local function pattern(n)
@@ -38,12 +38,15 @@ end
 -- loss and delay (the share of segments dropped / delayed by 10 ms, in
 -- both directions, by hooks on synfin's host), tlp and sack (synfin's
 -- tail_loss_probe and sack settings), port, records and offload (synfin.tun's: nil
--- is its default), largest (a hook notes the largest payload synfin's
+-- is its default), kernel and synfin (the device's and synfin's addresses,
+-- by default 10.73.0.1 and 10.73.0.2), largest (a hook notes the largest payload synfin's
 -- host receives). Returns { seconds, bytes, sent_sha256, received_sha256,
 -- retransmits, dropped, delayed, device (net:device_stats() at the end),
 -- largest }.
 function bulk.run(opts)
-  local net = synfin.tun { payloads = false, timeout = 120, offload = opts.offload, records = opts.records }
+  local KERNEL, SYNFIN = opts.kernel or DEFAULT_KERNEL, opts.synfin or DEFAULT_SYNFIN
+  local net = synfin.tun { payloads = false, timeout = 120, offload = opts.offload, records = opts.records,
+    kernel = KERNEL }
   local host = net:host(SYNFIN, { name = "synfin", rcv_buf = 1 << 20, snd_buf = 1 << 20,
     tail_loss_probe = opts.tlp or nil, sack = opts.sack })
   if os.getenv("SYNFIN_BULK_PCAP") then net:pcap(os.getenv("SYNFIN_BULK_PCAP")) end

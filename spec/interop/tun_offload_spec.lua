@@ -9,6 +9,7 @@
 -- interop/tun_offload_spec).
 local kernel = require "interop.kernel"
 local bulk = require "interop.bulk"
+local families = require "helpers.families"
 
 kernel.need_namespace "lua5.4 /usr/bin/busted spec/interop/tun_offload_spec.lua"
 
@@ -56,6 +57,29 @@ describe(("over TUN with offloads, %d MiB from the kernel"):format(SIZE // MiB),
     assert.truthy(r.device.rx_split > r.device.rx_super,
       ("%d super-segments split into only %d segments"):format(r.device.rx_super, r.device.rx_split))
     assert.truthy(r.largest > 0 and r.largest <= MSS, ("a hook saw %d bytes of payload"):format(r.largest))
+  end)
+
+  it("over IPv6 too: TSO6 super-segments split into wire segments of IPv6's MSS, and arrive whole", function()
+    local v6 = families.list[2]
+    local r = bulk.run { dir = "from_kernel", bytes = SIZE // 4, port = 9214, largest = true,
+      kernel = v6.tun.kernel, synfin = v6.tun.synfin }
+    assert.is_nil(r.error)
+    assert.equal(SIZE // 4, r.received)
+    assert.equal(r.sent_sha256, r.received_sha256)
+    assert.truthy(r.device.rx_super > 0, "no IPv6 super-segment was read")
+    assert.truthy(r.device.rx_split > r.device.rx_super)
+    assert.truthy(r.largest > 0 and r.largest <= v6.mss, ("a hook saw %d bytes of payload"):format(r.largest))
+  end)
+
+  it("over IPv6 to the kernel: segments sent back to back go as TSO6 super-segments, and arrive whole", function()
+    local v6 = families.list[2]
+    local r = bulk.run { dir = "to_kernel", bytes = SIZE // 4, port = 9215, kernel = v6.tun.kernel,
+      synfin = v6.tun.synfin }
+    assert.is_nil(r.error)
+    assert.equal(r.sent_sha256, r.received_sha256)
+    assert.truthy(r.device.tx_super > 0, "no IPv6 super-segment was written")
+    assert.truthy(r.device.tx_packets < (SIZE // 4) // v6.mss, -- fewer writes than segments
+      ("%d writes for %d bytes"):format(r.device.tx_packets, SIZE // 4))
   end)
 
   it("to the kernel too: segments sent back to back go as super-segments, and arrive whole", function()
