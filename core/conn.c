@@ -214,6 +214,7 @@ sf_conn *sf_conn_new(sf_stack *st, const sf_policy *pol)
     sf_cc_init(c);
     c->sndbuf.cap = c->pol.snd_buf;
     c->rcvbuf.cap = c->pol.rcv_buf;
+    c->sndbuf.pool = c->rcvbuf.pool = &c->stack->ring_pool;
     return c;
 }
 

@@ -14,13 +14,32 @@
 
 /* The least storage a ring takes when it needs any. */
 #define SF_RING_MIN_SIZE 512u
+/* The most drained storages a pool keeps for the next ring that needs one. */
+#define SF_RING_POOL_MAX 8
+
+/* Storage drained rings gave back, kept for the rings of the same stack: a
+ * connection whose reader drains it at every wake would otherwise free its
+ * storage and grow a new one from SF_RING_MIN_SIZE each time, and the
+ * allocator hands back fresh pages that fault on first touch (over half of
+ * a TUN receiver's time, perf). At most SF_RING_POOL_MAX storages (the
+ * largest given back), so that a million idle connections still hold none
+ * each; a ring takes the largest its capacity allows. */
+typedef struct {
+    uint8_t *data[SF_RING_POOL_MAX];
+    uint32_t size[SF_RING_POOL_MAX];
+    int n;
+} sf_ring_pool;
+
+/* Frees what the pool keeps. */
+void sf_ring_pool_free(sf_ring_pool *pool);
 
 typedef struct {
     uint8_t *data;
-    uint32_t cap;  /* capacity in bytes: the most it may hold */
-    uint32_t size; /* storage allocated, 0 when none; cap at most */
-    uint32_t head; /* offset of the first byte in the storage */
-    uint32_t len;  /* bytes stored */
+    sf_ring_pool *pool; /* where drained storage goes and comes from; NULL: malloc's */
+    uint32_t cap;       /* capacity in bytes: the most it may hold */
+    uint32_t size;      /* storage allocated, 0 when none; cap at most */
+    uint32_t head;      /* offset of the first byte in the storage */
+    uint32_t len;       /* bytes stored */
 } sf_ring;
 
 /* Appends up to n bytes; returns how many fit (0 if storage cannot be had). */
@@ -39,7 +58,8 @@ static inline uint32_t sf_ring_free(const sf_ring *r)
 {
     return r->cap - r->len;
 }
-/* Frees the storage; the ring is empty afterwards. */
+/* Gives the storage back (to the pool, else to malloc); the ring is empty
+ * afterwards. */
 void sf_ring_drop(sf_ring *r);
 /* Frees the storage if the ring is empty; the caller knows that nothing is
  * held past the stored data (sf_ring_write_at). */

@@ -78,6 +78,7 @@ void sf_stack_free(sf_stack *st)
     while (st->all)
         sf_conn_free(st->all); /* held ones too: handles die with the stack */
     sf_tw_free_all(st);
+    sf_ring_pool_free(&st->ring_pool);
     free(st->table);
     free(st->listeners);
     sf_heap_free(&st->timers);
@@ -149,7 +150,7 @@ void sf_stack_batch_end(sf_stack *st, uint64_t now)
     }
 }
 
-void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
+static void input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len, bool trusted)
 {
     sf_stack_at(st, now);
     if (!st->batch) tidy(st); /* a batch's pending list may still name them */
@@ -159,7 +160,9 @@ void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
     }
     sf_seg seg;
     const char *why = NULL;
-    if (sf_wire_parse(pkt, len, &seg, &why) != 0) {
+    int rc =
+        trusted ? sf_wire_parse_trusted(pkt, len, &seg, &why) : sf_wire_parse(pkt, len, &seg, &why);
+    if (rc != 0) {
         sf_report_drop(st, NULL, sf_reason_of_text(why));
         return;
     }
@@ -201,6 +204,16 @@ void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
         sf_report_drop(st, NULL, SF_R_NO_CONNECTION);
         sf_send_rst_for(st, NULL, &seg);
     }
+}
+
+void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
+{
+    input(st, now, pkt, len, false);
+}
+
+void sf_stack_input_trusted(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len)
+{
+    input(st, now, pkt, len, true);
 }
 
 void sf_stack_poll(sf_stack *st, uint64_t now)

@@ -198,6 +198,12 @@ static inline uint32_t sf_seg_seqlen(const sf_seg *s)
  * text). The segment's payload points into pkt. When only the TCP checksum
  * is wrong, every field is filled and bad_csum is set. */
 int sf_wire_parse(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why);
+/* sf_wire_parse without the TCP checksum's verification (RFC 9293 MUST-2,
+ * MUST-3 are met where the packet came from): for a packet verified once
+ * already, built by a stack, or vouched for by a device's checksum offload
+ * (the local kernel's GSO: its checksum field then holds a partial sum, not
+ * the checksum). Never sets bad_csum. */
+int sf_wire_parse_trusted(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why);
 /* Builds an IPv4 or IPv6 (the addresses' family) + TCP packet into buf;
  * returns its length, SF_ENOBUFS, or SF_EINVAL when the addresses are of
  * two families. The payload may already be in place, at buf +
@@ -613,6 +619,10 @@ int sf_stack_has_addr(const sf_stack *st, sf_addr addr);
 const sf_config *sf_stack_config(const sf_stack *st);
 /* Hands one IPv4 packet to the stack (RFC 9293 §3.10.7 SEGMENT ARRIVES). */
 void sf_stack_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len);
+/* sf_stack_input for a packet whose TCP checksum needs no verification
+ * (sf_wire_parse_trusted says which): a driver that verified it, or whose
+ * device vouched for it, saves the stack a pass over the payload. */
+void sf_stack_input_trusted(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len);
 /* A batch of packets that arrived together (MUST-59: "process them all
  * before sending any ACK segments"): between begin and end, sf_stack_input
  * defers each connection's ACK and output, and end sends one per connection.

@@ -267,6 +267,9 @@ struct sf_stack {
      * idle */
     sf_heap timers;
 
+    /* storage drained rings gave back, for the next ring that needs some */
+    sf_ring_pool ring_pool;
+
     /* connections that reached CLOSED while nobody held them: freed at the
      * start of the next entry point, so that events may name them */
     sf_conn *reap;

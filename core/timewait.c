@@ -353,6 +353,7 @@ static void fill(sf_conn *c, const sf_tw *t)
     c->rto = (uint32_t)c->pol.rto_initial;
     c->sndbuf.cap = c->pol.snd_buf;
     c->rcvbuf.cap = c->pol.rcv_buf;
+    c->sndbuf.pool = c->rcvbuf.pool = &c->stack->ring_pool;
     c->timer_at[SF_TIMER_TIME_WAIT] = t->deadline;
 }
 

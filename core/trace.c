@@ -51,20 +51,28 @@ static void drop_oldest(sf_trace *t)
     t->first = t->chunk0 * SF_TRACE_CHUNK;
     if (t->numbered < t->first) t->numbered = t->first; /* (numbering failed: out of memory) */
     /* texts are stored in the order of their records: the kept ones start
-     * at the first kept record's text */
+     * at the first kept record's text. A record gets its text as it is
+     * added (sf_trace_text on the newest), so the records found without
+     * one stay so, and are not looked at again: a walk over every kept
+     * record at each chunk dropped would make a long run's trace cost
+     * grow with its limit. */
     size_t base = t->arena_len;
-    for (size_t i = t->first; i < t->n; i++) {
+    size_t i = t->arena_len == 0             ? t->n /* nothing stored: none has text */
+               : t->no_text_below > t->first ? t->no_text_below
+                                             : t->first;
+    for (; i < t->n; i++) {
         const sf_trace_rec *r = sf_trace_at(t, (long)i);
         if (r->text_len) {
             base = r->text_off;
             break;
         }
     }
+    t->no_text_below = i;
     if (base == 0) return;
     memmove(t->arena, t->arena + base, t->arena_len - base);
     t->arena_len -= base;
-    for (size_t i = t->first; i < t->n; i++) {
-        sf_trace_rec *r = sf_trace_at(t, (long)i);
+    for (size_t k = t->first; k < t->n; k++) {
+        sf_trace_rec *r = sf_trace_at(t, (long)k);
         if (r->text_len) r->text_off -= (uint32_t)base;
     }
 }

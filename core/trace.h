@@ -104,9 +104,10 @@ typedef struct {
     size_t limit;  /* keep at least the last this many, 0: all */
     uint8_t *arena;
     size_t arena_len, arena_cap;
-    uint32_t segs;     /* segments numbered so far */
-    bool keep_payload; /* store payload bytes (for patterns on payload) */
-    size_t numbered;   /* records sf_trace_number has seen */
+    size_t no_text_below; /* the kept records below this index have no text */
+    uint32_t segs;        /* segments numbered so far */
+    bool keep_payload;    /* store payload bytes (for patterns on payload) */
+    size_t numbered;      /* records sf_trace_number has seen */
     sf_trace_flow *flows;
     size_t nflows, flows_cap; /* an open-addressed table, a power of two */
 } sf_trace;

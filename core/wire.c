@@ -6,6 +6,7 @@
 #include "bytes.h"
 #include "synfin.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -383,7 +384,9 @@ static inline int parse_any_ip(const uint8_t *pkt, size_t len, size_t *off, size
     return 0;
 }
 
-int sf_wire_parse(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why)
+/* The parser of sf_wire_parse and sf_wire_parse_trusted: `verify` says
+ * whether the TCP checksum is checked. */
+static int parse_tcp(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why, bool verify)
 {
     static const char *unused;
     if (!why) why = &unused;
@@ -416,12 +419,22 @@ int sf_wire_parse(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why)
     seg->len = (uint32_t)(tlen - doff);
     /* checked last, so that a driver can still show what a corrupted
      * segment said (MUST-2, MUST-3: the checksum is verified) */
-    if (tcp_checksum(pkt, pkt[0] >> 4 == 4, tcp, tlen) != 0) {
+    if (verify && tcp_checksum(pkt, pkt[0] >> 4 == 4, tcp, tlen) != 0) {
         seg->bad_csum = 1;
         *why = sf_reason_text(SF_R_BAD_CHECKSUM);
         return SF_EBADMSG;
     }
     return 0;
+}
+
+int sf_wire_parse(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why)
+{
+    return parse_tcp(pkt, len, seg, why, true);
+}
+
+int sf_wire_parse_trusted(const uint8_t *pkt, size_t len, sf_seg *seg, const char **why)
+{
+    return parse_tcp(pkt, len, seg, why, false);
 }
 
 /* Writes the options a segment carries, padded to 4 bytes; returns length. */

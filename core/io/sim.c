@@ -6,9 +6,17 @@
 #include "pcap.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* What is known of a packet's TCP checksum: verified on the wire once (or
+ * made by a stack), no host verifies it again; vouched for by the device
+ * it came from (a checksum offload, sf_sim_receive_trusted), the field may
+ * hold a partial sum, completed before anyone sees the bytes (the pcap, a
+ * port). */
+enum pkt_csum { CSUM_VERIFY, CSUM_OK, CSUM_PARTIAL };
 
 /* Who put a packet on the wire, for its comment in the pcap. */
 enum pkt_origin { ORIGIN_STACK, ORIGIN_SCRIPT, ORIGIN_REPLACEMENT, ORIGIN_COPY, ORIGIN_ANSWER };
@@ -25,6 +33,7 @@ typedef struct sim_pkt {
     int skip_hooks;   /* ingress hooks already ran (a delayed arrival) */
     /* what the pcap comment tells beyond the trace record's fate */
     uint8_t origin;      /* enum pkt_origin */
+    uint8_t csum;        /* enum pkt_csum */
     uint32_t made_by;    /* the hook that made it (a replacement, a copy, an answer) */
     uint32_t dup_hook;   /* the egress hook that sent copies behind it */
     uint32_t delay_hook; /* the last hook that delayed it */
@@ -69,6 +78,11 @@ struct sf_sim {
 
     sim_pkt **heap;
     size_t heap_len, heap_cap;
+    /* packets due at the instant they were scheduled for (a zero-latency
+     * link, a real device's arrivals): in (time, order) already, as the
+     * clock never goes back, so kept in a list, not sifted through the
+     * heap; the next packet is the earlier of its head and the heap's top */
+    sim_pkt *now_head, *now_tail;
     sim_pkt *free_pkts;
 };
 
@@ -101,6 +115,7 @@ static sim_pkt *pkt_new(sf_sim *sim, const uint8_t *data, size_t len)
     p->from = p->to = -1;
     p->sent = sim->now;
     p->origin = ORIGIN_STACK;
+    p->csum = CSUM_VERIFY;
     p->made_by = p->dup_hook = p->delay_hook = 0;
     return p;
 }
@@ -118,6 +133,17 @@ static int pkt_before(const sim_pkt *a, const sim_pkt *b)
 
 static void schedule(sf_sim *sim, sim_pkt *p, uint64_t at)
 {
+    if (at == sim->now) {
+        p->time = at;
+        p->order = sim->order++;
+        p->next = NULL;
+        if (sim->now_tail)
+            sim->now_tail->next = p;
+        else
+            sim->now_head = p;
+        sim->now_tail = p;
+        return;
+    }
     if (sim->heap_len == sim->heap_cap) {
         size_t cap = sim->heap_cap ? sim->heap_cap * 2 : 256;
         sim_pkt **heap = realloc(sim->heap, cap * sizeof *heap);
@@ -140,8 +166,24 @@ static void schedule(sf_sim *sim, sim_pkt *p, uint64_t at)
     }
 }
 
+/* The packet due first, NULL if none. */
+static sim_pkt *next_pkt(const sf_sim *sim)
+{
+    sim_pkt *top = sim->heap_len ? sim->heap[0] : NULL, *head = sim->now_head;
+    if (!top) return head;
+    return head && pkt_before(head, top) ? head : top;
+}
+
+/* Takes the packet due first (next_pkt's) off the schedule. */
 static sim_pkt *unschedule(sf_sim *sim)
 {
+    sim_pkt *head = sim->now_head;
+    if (head && (!sim->heap_len || pkt_before(head, sim->heap[0]))) {
+        sim->now_head = head->next;
+        if (!sim->now_head) sim->now_tail = NULL;
+        head->next = NULL;
+        return head;
+    }
     sim_pkt *top = sim->heap[0];
     sim->heap[0] = sim->heap[--sim->heap_len];
     size_t i = 0;
@@ -158,6 +200,33 @@ static sim_pkt *unschedule(sf_sim *sim)
     return top;
 }
 
+/* Parses p's segment, verifying its checksum unless that is done: once it
+ * is, nobody verifies it again. */
+static int parse_pkt(sim_pkt *p, sf_seg *seg, const char **why)
+{
+    if (p->csum != CSUM_VERIFY) return sf_wire_parse_trusted(p->data, p->len, seg, why);
+    int rc = sf_wire_parse(p->data, p->len, seg, why);
+    if (rc == 0) p->csum = CSUM_OK;
+    return rc;
+}
+
+/* Completes a checksum the device left partial: the bytes are shown. */
+static void fill_csum(sim_pkt *p)
+{
+    if (p->csum != CSUM_PARTIAL) return;
+    sf_wire_fill_tcp_checksum(p->data, p->len);
+    p->csum = CSUM_OK;
+}
+
+/* Hands p to host h's stack (the next step of RFC 9293 §3.10.7). */
+static void stack_input(sim_host *h, sim_pkt *p)
+{
+    if (p->csum != CSUM_VERIFY)
+        sf_stack_input_trusted(h->stack, h->sim->now, p->data, p->len);
+    else
+        sf_stack_input(h->stack, h->sim->now, p->data, p->len);
+}
+
 /* ---- the stack's callbacks: queue, never act (synfin.h) ------------------------ */
 
 static void host_emit(void *ud, sf_conn *conn, const uint8_t *pkt, size_t len)
@@ -165,6 +234,7 @@ static void host_emit(void *ud, sf_conn *conn, const uint8_t *pkt, size_t len)
     sim_host *h = ud;
     sim_pkt *p = pkt_new(h->sim, pkt, len);
     if (!p) return;
+    p->csum = CSUM_OK; /* sf_wire_build's */
     if (conn) {
         p->conn_id = sf_conn_id(conn);
         p->state = (int)sf_conn_state(conn);
@@ -239,7 +309,7 @@ static long record_parsed(sf_sim *sim, int from, int to, sim_pkt *p, const sf_se
 static long record_seg(sf_sim *sim, int h, sim_pkt *p, sf_seg *seg, int injected)
 {
     const char *why = NULL;
-    if (sf_wire_parse(p->data, p->len, seg, &why) != 0 && !seg->bad_csum) {
+    if (parse_pkt(p, seg, &why) != 0 && !seg->bad_csum) {
         char note[128];
         snprintf(note, sizeof note, "unsendable packet: %s", why);
         sf_sim_note(sim, h, note);
@@ -341,8 +411,9 @@ static void cap_addr(const sim_pkt *p, int src, char out[SF_ADDR_STRLEN])
  * sim->pcap first, so that a net without one pays a NULL check. The fate
  * of a segment is settled late (an ingress hook may drop it on arrival),
  * so the file is in the order of fates, not of times. */
-static void capture(sf_sim *sim, const sim_pkt *p, cap_fate fate, uint32_t hook)
+static void capture(sf_sim *sim, sim_pkt *p, cap_fate fate, uint32_t hook)
 {
+    fill_csum(p);
     const sf_trace_rec *r = rec_of(sim, p->rec);
     char text[256] = "", from[SF_ADDR_STRLEN], to[SF_ADDR_STRLEN];
     cap_addr(p, 1, from);
@@ -573,6 +644,7 @@ static void deliver(sf_sim *sim, sim_pkt *p)
             rec_of(sim, p->rec)->arrival = sim->now;
         }
         if (sim->pcap) capture(sim, p, CAP_DELIVERED, 0);
+        fill_csum(p);
         h->port(h->port_ud, p->data, p->len);
         pkt_free(sim, p);
         return;
@@ -580,7 +652,7 @@ static void deliver(sf_sim *sim, sim_pkt *p)
     /* (no hook on the host: nothing to parse the segment for) */
     if (!p->skip_hooks && h->hooks.head) {
         sf_seg seg;
-        sf_wire_parse(p->data, p->len, &seg, NULL);
+        parse_pkt(p, &seg, NULL);
         sf_hook_ctx ctx = {.dir = SF_INGRESS,
                            .now = sim->now,
                            .seg = &seg,
@@ -648,7 +720,7 @@ static void deliver(sf_sim *sim, sim_pkt *p)
         }
         if (v.kind == SF_DUP && h->stack) {
             for (uint32_t i = 1; i < v.count; i++) /* the copies arrive too */
-                sf_stack_input(h->stack, sim->now, p->data, p->len);
+                stack_input(h, p);
             r = rec_of(sim, p->rec); /* their events grew the trace: r may have moved */
             if (r) r->hook_id = v.hook_id;
             fate = CAP_DUPLICATED;
@@ -662,7 +734,7 @@ static void deliver(sf_sim *sim, sim_pkt *p)
     if (sim->pcap && fate != CAP_MODIFIED) capture(sim, p, fate, fate_hook);
     if (h->stack) {
         sim->current_seg = rec_of(sim, p->rec) ? rec_of(sim, p->rec)->seg_no : 0;
-        sf_stack_input(h->stack, sim->now, p->data, p->len);
+        stack_input(h, p);
         sim->current_seg = 0;
         sf_sim_flush(sim, h->index);
     }
@@ -673,7 +745,8 @@ static void deliver(sf_sim *sim, sim_pkt *p)
 
 uint64_t sf_sim_next_time(const sf_sim *sim)
 {
-    uint64_t next = sim->heap_len ? sim->heap[0]->time : UINT64_MAX;
+    const sim_pkt *first = next_pkt(sim);
+    uint64_t next = first ? first->time : UINT64_MAX;
     for (int i = 0; i < sim->nhosts; i++) {
         sf_stack *st = sim->hosts[i]->stack;
         if (!st) continue;
@@ -704,7 +777,7 @@ int sf_sim_step(sf_sim *sim, uint64_t limit)
     uint64_t last = sim->order;
     for (int i = 0; i < sim->nhosts; i++)
         if (sim->hosts[i]->stack) sf_stack_batch_begin(sim->hosts[i]->stack);
-    while (sim->heap_len && sim->heap[0]->time <= sim->now && sim->heap[0]->order < last)
+    for (sim_pkt *p; (p = next_pkt(sim)) && p->time <= sim->now && p->order < last;)
         deliver(sim, unschedule(sim));
     for (int i = 0; i < sim->nhosts; i++) {
         if (!sim->hosts[i]->stack) continue;
@@ -744,6 +817,11 @@ void sf_sim_free(sf_sim *sim)
     for (size_t i = 0; i < sim->heap_len; i++) {
         free(sim->heap[i]->data);
         free(sim->heap[i]);
+    }
+    for (sim_pkt *p = sim->now_head, *next; p; p = next) {
+        next = p->next;
+        free(p->data);
+        free(p);
     }
     for (sim_pkt *p = sim->free_pkts, *next; p; p = next) {
         next = p->next;
@@ -883,12 +961,13 @@ void sf_sim_set_port(sf_sim *sim, int host, sf_port_send send, void *ud)
     sim->hosts[host]->port_ud = ud;
 }
 
-int sf_sim_receive(sf_sim *sim, const uint8_t *pkt, size_t len)
+static int receive(sf_sim *sim, const uint8_t *pkt, size_t len, bool trusted)
 {
     /* IPv4 or IPv6 TCP, and ICMP or ICMPv6 quoting TCP, for a host of this
      * net; a real device also carries multicast, Neighbor Discovery, other
      * protocols: not ours */
     int is_icmp = sf_wire_is_icmp(pkt, len);
+    uint8_t csum = CSUM_VERIFY;
     sf_seg seg;
     sf_icmp icmp;
     sf_addr saddr, daddr;
@@ -896,13 +975,26 @@ int sf_sim_receive(sf_sim *sim, const uint8_t *pkt, size_t len)
         if (sf_icmp_parse(pkt, len, &icmp, NULL) != 0) goto ignore;
         saddr = icmp.saddr, daddr = icmp.daddr;
     } else {
-        if (sf_wire_parse(pkt, len, &seg, NULL) != 0 && !seg.bad_csum) goto ignore;
+        int rc = trusted ? sf_wire_parse_trusted(pkt, len, &seg, NULL) : -1;
+        /* trusted only where the pcap can complete the checksum: the packet
+         * is its IP length exactly, and the TCP header follows the IP one
+         * (sf_wire_fill_tcp_checksum: no IPv6 extension header) */
+        if (rc == 0 && ((size_t)(seg.payload - pkt) + seg.len != len ||
+                        (pkt[0] >> 4 == 6 && pkt[6] != 6 /* TCP */)))
+            rc = -1;
+        if (rc != 0) {
+            trusted = false;
+            rc = sf_wire_parse(pkt, len, &seg, NULL);
+        }
+        if (rc != 0 && !seg.bad_csum) goto ignore;
         saddr = seg.saddr, daddr = seg.daddr;
+        csum = trusted ? CSUM_PARTIAL : rc == 0 ? CSUM_OK : CSUM_VERIFY;
     }
     int to = sf_sim_host_of(sim, daddr);
     if (to < 0 || sim->hosts[to]->port) goto ignore;
     sim_pkt *p = pkt_new(sim, pkt, len);
     if (!p) return -1;
+    p->csum = csum;
     int from = sf_sim_host_of(sim, saddr);
     if (is_icmp) {
         p->from = from;
@@ -917,6 +1009,16 @@ int sf_sim_receive(sf_sim *sim, const uint8_t *pkt, size_t len)
 ignore:
     sim->ignored++;
     return -1;
+}
+
+int sf_sim_receive(sf_sim *sim, const uint8_t *pkt, size_t len)
+{
+    return receive(sim, pkt, len, false);
+}
+
+int sf_sim_receive_trusted(sf_sim *sim, const uint8_t *pkt, size_t len)
+{
+    return receive(sim, pkt, len, true);
 }
 
 uint64_t sf_sim_ignored(const sf_sim *sim)
@@ -977,6 +1079,8 @@ int sf_sim_pcap_close(sf_sim *sim, char *err, size_t errlen)
     /* what is still on its way: its fate is never settled */
     for (size_t i = 0; i < sim->heap_len; i++)
         capture(sim, sim->heap[i], CAP_IN_FLIGHT, 0);
+    for (sim_pkt *p = sim->now_head; p; p = p->next)
+        capture(sim, p, CAP_IN_FLIGHT, 0);
     int rc = sf_pcap_close(sim->pcap, err, errlen);
     sim->pcap = NULL;
     return rc;

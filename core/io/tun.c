@@ -12,6 +12,7 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ enum {
     SEGMENTS_PER_WAKE = 1024,
     VNET_HDR = sizeof(struct virtio_net_hdr),
     MAX_IP = 65535, /* a GSO super-segment is one IPv4 packet: its total length */
+    MAX_HDR = 120,  /* IP and TCP headers, options and all (IPv6: 40 + 60) */
     TCP_FIN = 0x01,
     TCP_PSH = 0x08,
     TCP_CWR = 0x80,
@@ -41,7 +43,6 @@ struct sf_tun {
     char name[IFNAMSIZ];
     sf_tun_stats stats;
     uint8_t rbuf[VNET_HDR + MAX_IP]; /* one read */
-    uint8_t seg[MAX_IP];             /* one wire segment split off a super-segment */
     /* segments sent back to back, held to go in one write as a GSO
      * super-segment (the kernel splits it: one write and one trip up its
      * stack instead of one per segment) */
@@ -173,15 +174,30 @@ static void port_send(void *ud, const uint8_t *pkt, size_t len)
     tun->gso.segs = 1;
 }
 
+/* Hands the net one packet read from the device; `trusted`: the device
+ * vouched for its TCP checksum, which nobody then computes (the pcap
+ * completes it if recording). Returns 1 if a host took it. */
+static int receive(sf_tun *tun, const uint8_t *pkt, size_t n, bool trusted)
+{
+    return (trusted ? sf_sim_receive_trusted(tun->sim, pkt, n)
+                    : sf_sim_receive(tun->sim, pkt, n)) == 0;
+}
+
 /* A GSO super-segment (gso_type TCPV4 or TCPV6): the segments the kernel's
  * own segmentation would have put on a wire (tcp_gso_segment): gso_size
  * bytes of payload each (the MSS), the headers copied with the sequence
- * number advanced, over IPv4 the IP id counting up, FIN and PSH on the last
- * segment only, CWR on the first only, the checksums computed (the
- * super-segment's TCP checksum is partial: TUN_F_CSUM; IPv6 has no header
- * checksum, and its TCP header follows its 40 bytes: the kernel's TCP adds
- * no extension header). Returns how many the net took. */
-static int split_tcp(sf_tun *tun, const uint8_t *pkt, size_t n, size_t mss)
+ * number advanced, over IPv4 the IP id counting up and the header checksum
+ * computed, FIN and PSH on the last segment only, CWR on the first only
+ * (IPv6's TCP header follows its 40 bytes: the kernel's TCP adds no
+ * extension header). The TCP checksum is the kernel's to vouch for
+ * (`trusted`: NEEDS_CSUM, the local kernel's GSO, or DATA_VALID);
+ * otherwise the super-segment's own is verified once here, and if it fails
+ * every wire segment goes to the net unverified, to be dropped as the
+ * corrupt data it carries. Each wire segment is built in place, its
+ * headers written just before its payload over bytes the net has copied
+ * already (the previous segment's): no copy of the payload here. Returns
+ * how many the net took. */
+static int split_tcp(sf_tun *tun, uint8_t *pkt, size_t n, size_t mss, bool trusted)
 {
     int v6 = n >= 1 && pkt[0] >> 4 == 6;
     size_t ihl, tot;
@@ -194,20 +210,22 @@ static int split_tcp(sf_tun *tun, const uint8_t *pkt, size_t n, size_t mss)
     }
     if (tot < n) n = tot;
     if (mss == 0 || ihl < 20 || n < ihl + 20 || pkt[v6 ? 6 : 9] != IPPROTO_TCP_NUM)
-        return sf_sim_receive(tun->sim, pkt, n) == 0; /* not ours to split: the net judges */
+        return receive(tun, pkt, n, false); /* not ours to split: the net judges */
     size_t hdr = ihl + (size_t)(pkt[ihl + 12] >> 4) * 4;
-    if (hdr > n) return sf_sim_receive(tun->sim, pkt, n) == 0;
-    const uint8_t *tcp = pkt + ihl;
-    uint32_t seq = sf_get32(tcp + 4);
-    uint16_t id = sf_get16(pkt + 4);
+    if (hdr > n) return receive(tun, pkt, n, false);
+    sf_seg whole;
+    if (!trusted) trusted = sf_wire_parse(pkt, n, &whole, NULL) == 0;
+    uint8_t head[MAX_HDR]; /* the super-segment's headers: the first segment's go */
+    memcpy(head, pkt, hdr);
+    uint32_t seq = sf_get32(head + ihl + 4);
+    uint16_t id = sf_get16(head + 4);
     size_t payload = n - hdr;
     int taken = 0;
     tun->stats.rx_super++;
     for (size_t off = 0, k = 0; off < payload || k == 0; off += mss, k++) {
         size_t len = payload - off < mss ? payload - off : mss;
-        uint8_t *out = tun->seg, *t = out + ihl;
-        memcpy(out, pkt, hdr);
-        memcpy(out + hdr, pkt + hdr + off, len);
+        uint8_t *out = pkt + off, *t = out + ihl; /* its payload starts at pkt + hdr + off */
+        memcpy(out, head, hdr);
         if (v6) { /* the payload length: what follows the 40 bytes */
             sf_put16(out + 4, (uint16_t)(hdr - ihl + len));
         } else {
@@ -218,16 +236,19 @@ static int split_tcp(sf_tun *tun, const uint8_t *pkt, size_t n, size_t mss)
         sf_put32(t + 4, seq + (uint32_t)off);
         if (off + len < payload) t[13] = (uint8_t)(t[13] & ~(TCP_FIN | TCP_PSH));
         if (k > 0) t[13] = (uint8_t)(t[13] & ~TCP_CWR);
-        sf_wire_fill_tcp_checksum(out, hdr + len);
         tun->stats.rx_split++;
-        if (sf_sim_receive(tun->sim, out, hdr + len) == 0) taken++;
+        taken += receive(tun, out, hdr + len, trusted);
     }
     return taken;
 }
 
 /* One packet read with offloads on: its virtio_net_hdr says whether it is a
- * super-segment to split, or one segment whose TCP checksum is partial
- * (NEEDS_CSUM: the kernel left it to the "hardware"), completed here. */
+ * super-segment to split, and whether the kernel vouches for its TCP
+ * checksum: NEEDS_CSUM (it left the checksum to the "hardware": the field
+ * holds the pseudo-header's sum, and the data never left the machine) or
+ * DATA_VALID (it verified it). Either way nobody computes it here; a packet
+ * with neither flag (routed in from a wire without offloads, or crafted by
+ * a raw socket) is verified as ever, and dropped if corrupt. */
 static int vnet_packet(sf_tun *tun, uint8_t *buf, size_t n)
 {
     if (n < VNET_HDR) return 0;
@@ -235,16 +256,11 @@ static int vnet_packet(sf_tun *tun, uint8_t *buf, size_t n)
     memcpy(&h, buf, sizeof h);
     uint8_t *pkt = buf + VNET_HDR;
     n -= VNET_HDR;
+    bool trusted = (h.flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)) != 0;
     int gso = h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
     if (gso == VIRTIO_NET_HDR_GSO_TCPV4 || gso == VIRTIO_NET_HDR_GSO_TCPV6)
-        return split_tcp(tun, pkt, n, h.gso_size);
-    if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && n >= 20) {
-        /* (IPv6's total: the 40-byte header and its payload length) */
-        size_t tot =
-            pkt[0] >> 4 == 6 && n >= 40 ? 40 + (size_t)sf_get16(pkt + 4) : sf_get16(pkt + 2);
-        if (tot <= n) sf_wire_fill_tcp_checksum(pkt, tot);
-    }
-    return sf_sim_receive(tun->sim, pkt, n) == 0;
+        return split_tcp(tun, pkt, n, h.gso_size, trusted);
+    return receive(tun, pkt, n, trusted); /* (the net trusts what it can complete) */
 }
 
 static int tun_read(void *ud)
@@ -258,8 +274,8 @@ static int tun_read(void *ud)
         uint64_t split = tun->stats.rx_split;
         if (tun->vnet)
             taken += vnet_packet(tun, tun->rbuf, (size_t)n);
-        else if (sf_sim_receive(tun->sim, tun->rbuf, (size_t)n) == 0)
-            taken++;
+        else
+            taken += receive(tun, tun->rbuf, (size_t)n, false);
         segs += tun->stats.rx_split > split ? (int)(tun->stats.rx_split - split) : 1;
     }
     return taken;

@@ -35,12 +35,16 @@ typedef struct {
      * family (up to 64 KB, one read) with partial checksums, and the driver splits each into the
      * segments a wire would carry (gso_size bytes of payload each, headers
      * copied, sequence numbers, IP ids and flags as the kernel's own GSO
-     * would set them, both checksums computed) before the net sees them:
-     * hooks, expectations, the trace and pcap see wire segments, never a
-     * super-segment, and never a partial checksum. What synfin writes is
-     * one wire segment behind a zero virtio_net_hdr (no offload asked),
-     * or data segments sent back to back as one super-segment of their
-     * family (tun.c's gso_flush).
+     * would set them, IPv4's header checksum computed) before the net sees
+     * them: hooks, expectations, the trace and pcap see wire segments,
+     * never a super-segment. A TCP checksum the kernel vouches for
+     * (NEEDS_CSUM: its own segments, left partial; DATA_VALID: verified) is
+     * computed by nobody (sf_sim_receive_trusted): the pcap completes the
+     * field of what it records, so it never shows a partial checksum; a
+     * packet with neither flag is verified, and dropped if corrupt. What
+     * synfin writes is one wire segment behind a zero virtio_net_hdr (no
+     * offload asked), or data segments sent back to back as one
+     * super-segment of their family (tun.c's gso_flush).
      * The flags belong to the device, not the fd, and outlive it: they are
      * set on every open (to none when off) and cleared on close. */
     int offload;

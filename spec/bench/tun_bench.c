@@ -15,6 +15,8 @@
  * does (payload bytes are not kept): that is part of what synfin costs.
  *
  * SYNFIN_BENCH_BUF: the host's receive and send buffers, bytes (1 MiB).
+ * SYNFIN_BENCH_KEEP_RECORDS=N: the trace keeps the last N records only
+ * (sf_trace_set_limit; the default, as spec/bench/run runs it: all).
  * SYNFIN_TUN_OFFLOAD=0: the device without offloads (sf_tun_config). */
 #define _GNU_SOURCE /* <uv.h>, through tun.h, needs POSIX types */
 #include "io/tun.h"
@@ -48,6 +50,8 @@ int main(int argc, char **argv)
 
     sf_sim *sim = sf_sim_new(1);
     sf_sim_trace(sim)->keep_payload = false;
+    const char *keep = getenv("SYNFIN_BENCH_KEEP_RECORDS");
+    if (keep && *keep) sf_trace_set_limit(sf_sim_trace(sim), strtoull(keep, NULL, 10));
     sf_addr kernel, me;
     sf_addr_parse(KERNEL, &kernel);
     sf_addr_parse(SYNFIN, &me);

@@ -263,6 +263,55 @@ static void test_growth(void)
     sf_ring_drop(&r);
 }
 
+/* a drained ring gives its storage to its pool, and the next ring that needs
+ * storage takes it back as it was, full size, with no growth from
+ * SF_RING_MIN_SIZE (a reader draining at every wake would otherwise free
+ * and regrow its storage each time); a ring takes the largest its capacity
+ * allows; the pool keeps SF_RING_POOL_MAX at most, the largest */
+static void test_pool(void)
+{
+    sf_ring_pool pool = {0};
+    sf_ring a = {.cap = 1 << 20, .pool = &pool}, b = {.cap = 1 << 20, .pool = &pool};
+    static uint8_t in[100000], out[100000];
+    fill_counting(in, sizeof in, 0);
+    CHECK(sf_ring_write(&a, in, 100000) == 100000);
+    CHECK(a.size == 131072);
+    uint8_t *storage = a.data;
+    CHECK(sf_ring_read(&a, out, 100000) == 100000 && is_counting(out, 100000, 0));
+    sf_ring_trim(&a);
+    CHECK(a.data == NULL);
+    CHECK(pool.n >= 1); /* the 128 KiB, and what it outgrew on its way */
+    /* the next ring to need storage, for one byte, gets the whole storage */
+    CHECK(sf_ring_write(&b, in, 1) == 1);
+    CHECK(b.data == storage && b.size == 131072);
+    CHECK(sf_ring_write(&b, in + 1, 99999) == 99999);
+    CHECK(b.data == storage); /* no growth */
+    CHECK(sf_ring_read(&b, out, 100000) == 100000 && is_counting(out, 100000, 0));
+    sf_ring_drop(&b);
+    /* a ring of a smaller capacity does not take it */
+    sf_ring small = {.cap = 1000, .pool = &pool};
+    CHECK(sf_ring_write(&small, in, 700) == 700);
+    CHECK(small.data != storage && small.size <= 1000);
+    CHECK(sf_ring_read(&small, out, 700) == 700 && is_counting(out, 700, 0));
+    sf_ring_drop(&small);
+    /* bounded, keeping the largest: the 128 KiB stays through a flood of
+     * small ones given back */
+    sf_ring many[SF_RING_POOL_MAX + 2];
+    for (int i = 0; i < SF_RING_POOL_MAX + 2; i++) {
+        many[i] = (sf_ring){.cap = 600, .pool = &pool};
+        CHECK(sf_ring_write(&many[i], in, 600) == 600);
+    }
+    for (int i = 0; i < SF_RING_POOL_MAX + 2; i++)
+        sf_ring_drop(&many[i]);
+    CHECK(pool.n == SF_RING_POOL_MAX);
+    int kept = 0;
+    for (int i = 0; i < pool.n; i++)
+        kept += pool.data[i] == storage;
+    CHECK(kept == 1);
+    sf_ring_pool_free(&pool);
+    CHECK(pool.n == 0);
+}
+
 int main(void)
 {
     test_empty_ring();
@@ -275,5 +324,6 @@ int main(void)
     test_growth();
     test_read_null_dst();
     test_drop();
+    test_pool();
     return check_report("ring");
 }

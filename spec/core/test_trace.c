@@ -93,9 +93,51 @@ static void test_limit(void)
     sf_trace_free(&t);
 }
 
+/* With a limit, records without text (segments) past a note: the note's
+ * text goes with its chunk, the arena is empty after, and a later note's
+ * text is right (a drop with nothing stored looks at no record). */
+static void test_limit_without_texts(void)
+{
+    sf_trace t;
+    sf_trace_init(&t);
+    sf_trace_set_limit(&t, 100);
+    sf_trace_text(&t, sf_trace_add(&t, SF_TR_NOTE, 0), "first", 5);
+    for (int i = 1; i < 10000; i++)
+        CHECK(sf_trace_add(&t, SF_TR_SEG, (uint64_t)i) == i);
+    CHECK(t.arena_len == 0 && sf_trace_at(&t, 0) == NULL);
+    long k = sf_trace_add(&t, SF_TR_NOTE, 10000);
+    sf_trace_text(&t, k, "later", 5);
+    for (int i = 0; i < 300; i++) /* a chunk older than the note's goes */
+        sf_trace_add(&t, SF_TR_SEG, (uint64_t)(10001 + i));
+    const sf_trace_rec *r = sf_trace_at(&t, k);
+    CHECK(r && r->text_len == 5 && memcmp(t.arena + r->text_off, "later", 5) == 0);
+    sf_trace_free(&t);
+
+    /* a note every 150 records among segments, a limit of 300: each kept
+     * note keeps its text */
+    sf_trace_init(&t);
+    sf_trace_set_limit(&t, 300);
+    char text[32];
+    for (int i = 0; i < 20000; i++) {
+        long j = sf_trace_add(&t, i % 150 ? SF_TR_SEG : SF_TR_NOTE, (uint64_t)i);
+        if (i % 150 == 0) sf_trace_text(&t, j, text, (size_t)snprintf(text, sizeof text, "n%d", i));
+    }
+    int notes = 0;
+    for (size_t i = t.first; i < t.n; i++) {
+        const sf_trace_rec *q = sf_trace_at(&t, (long)i);
+        if (q->kind != SF_TR_NOTE) continue;
+        int n = snprintf(text, sizeof text, "n%zu", i);
+        CHECK(q->text_len == (uint32_t)n && memcmp(t.arena + q->text_off, text, (size_t)n) == 0);
+        notes++;
+    }
+    CHECK(notes >= 2);
+    sf_trace_free(&t);
+}
+
 int main(void)
 {
     test_relative_numbers();
     test_limit();
+    test_limit_without_texts();
     return check_report("trace");
 }

@@ -55,6 +55,21 @@ static void check_tcp(const uint8_t *data, size_t size)
     int rc = sf_wire_parse(data, size, &a, &why);
     FUZZ_CHECK(rc == 0 || rc == SF_EBADMSG, "sf_wire_parse returned %d", rc);
     FUZZ_CHECK(rc == 0 || why != NULL, "a rejected packet without a reason");
+    /* sf_wire_parse_trusted is the same parser but for the checksum: it
+     * takes what has only a bad TCP checksum, with the same fields */
+    sf_seg t;
+    const char *twhy = NULL;
+    int trc = sf_wire_parse_trusted(data, size, &t, &twhy);
+    FUZZ_CHECK(trc == (rc == 0 || a.bad_csum ? 0 : SF_EBADMSG), "trusted %d, verified %d", trc, rc);
+    FUZZ_CHECK(trc != 0 || !t.bad_csum, "a trusted parse set bad_csum");
+    if (trc == 0) {
+        sf_seg v;
+        memcpy(&v, &a, sizeof v); /* padding too: both parses zeroed theirs */
+        v.bad_csum = 0;
+        FUZZ_CHECK(!memcmp(&v, &t, sizeof v), "trusted and verified parses differ");
+    } else {
+        FUZZ_CHECK(twhy == why, "rejected for \"%s\", not \"%s\"", twhy, why);
+    }
     if (rc != 0 && !a.bad_csum) return; /* rejected before the checksum: nothing filled */
 
     /* what was parsed lies inside the input */
