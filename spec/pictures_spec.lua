@@ -271,13 +271,14 @@ describe("the ladder's words, as a reader sees them", function()
   it("do not collide in a busy run: dropped, delayed and reordered segments, retransmissions, gaps", function()
     -- the faults example with other seeds: a flight of four segments with
     -- different delays crossing each other, drops near the sender, RTO gaps.
-    -- (With the linux profile's timing, an RTO of the RTT + 200 ms and the
-    -- tail loss probe, seeds 1, 12, 17, 21, 23, 24 and 28 of 1-40 still
-    -- overlap once or twice: a segment's words over a note, a label, another
-    -- segment's words, or an X on the one line where its words fit; with
+    -- Seeds 1-40 but three: 19, 23 and 24 still overlap once each (a
+    -- verdict over a note, the words under an arrow over another's); with
     -- seed 5 the link loses the handshake's last ACK five times and the
-    -- example fails, as it should.)
-    for _, seed in ipairs { 2, 3, 4, 6, 7, 8, 9, 10, 11, 13, 14 } do
+    -- example fails, as it should. Seed 12 (an X in another arrow's words)
+    -- and 17 (a steep arrow across a flight: its options shortened to
+    -- "<…>") overlapped before the X marks were kept free and options
+    -- could shorten.
+    for _, seed in ipairs { 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 17 } do
       local found = collisions_of("examples/faults.lua", seed)
       assert(#found == 0, ("seed %d:\n%s"):format(seed, table.concat(found, "\n")))
     end

@@ -732,6 +732,14 @@ local function render(net, recs, opts, grow)
       end
     end
     for _, t in ipairs(s.texts) do add_to(taken, text_box(t)) end
+    -- its X, where it died or was dropped on arrival: no words over it
+    local cx, cy
+    if g.stub then
+      cx, cy = g.ex, g.ey
+    elseif r.fate == "dropped_ingress" then
+      cx, cy = g.x1 - dir * 8, g.y1 - slope * 8
+    end
+    if cx then add_to(taken, rect(cx - 6, cy - 6, cx + 6, cy + 6)) end
     -- the line as a thin quadrilateral
     local nx, ny = -(ey - g.y0), ex - g.x0
     local n = math.sqrt(nx * nx + ny * ny)
@@ -743,22 +751,29 @@ local function render(net, recs, opts, grow)
   -- Then the words above each arrow: near its tail, else its head, else the
   -- middle, wherever they sit best; then the words under it, near its head,
   -- else its tail, else the middle.
-  local function place(s, dy, words, cands)
+  -- the best of the candidate places for words: { c, box, n }, where n
+  -- counts what they run over (10 for each text or box, 1 for each line)
+  local function best_place(s, dy, words, cands)
     local g = s.g
-    local best, best_n
+    local best
     for _, c in ipairs(cands) do
       local bx = text_box { x = c[1], y = c[2], deg = g.deg, anchor = c[3], dy = c.dy or dy, text = words }
       local n = badness(bx, s) + (c.penalty or 0)
-      if not best_n or n < best_n then best, best_n = { c, bx }, n end
+      if not best or n < best[3] then best = { c, bx, n - (c.penalty or 0), words = words } end
       if n == 0 then break end
     end
-    if best_n - (best[1].penalty or 0) >= 10 then
+    return best
+  end
+  -- takes the place: words that run over other words count as crowded
+  local function take(s, best)
+    if best[3] >= 10 then
       crowded = crowded + 1
       for i = s.dep.band, s.arr and s.arr.band or s.dep.band do crowded_at[i] = true end
     end
     add_to(taken, best[2])
     return best[1]
   end
+  local function place(s, dy, words, cands) return take(s, best_place(s, dy, words, cands)) end
   local function spots(s, len, head_first)
     local g = s.g
     local dir, slope = g.dir, g.slope
@@ -794,9 +809,17 @@ local function render(net, recs, opts, grow)
         cands[#cands + 1] = { c[1], c[2], c[3], dy = 14, penalty = 5 }
       end
     end
-    local c = place(s, -5, s.above, cands)
+    local best = best_place(s, -5, s.above, cands)
+    -- nowhere free for all of them: the options shortened to "<…>" (the
+    -- text ladder and the record have them), if that finds a place
+    local short = s.above:find(" <", 1, true) and s.above:gsub(" <.*>$", " <\u{2026}>")
+    if best[3] >= 10 and short then
+      local other = best_place(s, -5, short, cands)
+      if other[3] < best[3] then best = other end
+    end
+    local c = take(s, best)
     table.insert(s.texts, 1, { class = "seg", x = c[1], y = c[2], deg = s.g.deg, anchor = c[3], dy = c.dy or -5,
-      text = s.above })
+      text = best.words })
   end
   for _, s in ipairs(segs) do
     local r, g = s.r, s.g
