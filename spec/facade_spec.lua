@@ -18,20 +18,54 @@ local DIFFERS = {
   msg_peek = "EOPNOTSUPP",
 }
 
-local function setup(settings)
-  local net = synfin.sim { latency = 0 }
-  local sut = net:host("10.73.0.1", { name = "synfin (sockets)" })
-  settings = settings or {}
-  settings.name = "synfin"
-  local peer = net:host("10.73.0.2", settings)
-  local k = kernel.sim(net, sut)
-  return { net = net, peer = peer, k = k, sut = sut, differs = DIFFERS }
+-- A sim with the facade's host and a synfin peer, at addresses of one
+-- family (the socket calls' domain: AF_INET or AF_INET6).
+local function setup_of(domain)
+  local a, b = "10.73.0.1", "10.73.0.2"
+  if domain == "AF_INET6" then a, b = "fd00:73::1", "fd00:73::2" end
+  return function(settings)
+    local net = synfin.sim { latency = 0 }
+    local sut = net:host(a, { name = "synfin (sockets)" })
+    settings = settings or {}
+    settings.name = "synfin"
+    local peer = net:host(b, settings)
+    local k = kernel.sim(net, sut)
+    return { net = net, peer = peer, k = k, sut = sut, differs = DIFFERS, domain = domain }
+  end
+end
+local setup = setup_of("AF_INET")
+
+for _, domain in ipairs { "AF_INET", "AF_INET6" } do
+  describe(("the kernel's socket calls on a synfin host in the sim (kernel.sim), %s"):format(domain), function()
+    for _, s in ipairs(scenarios.list) do
+      it(s.title, function() s.fn(setup_of(domain)) end)
+    end
+  end)
 end
 
-describe("the kernel's socket calls on a synfin host in the sim (kernel.sim)", function()
-  for _, s in ipairs(scenarios.list) do
-    it(s.title, function() s.fn(setup) end)
-  end
+describe("the facade's sockets of a family", function()
+  it("bind takes the family's any address or one of the host's; the other family's is EAFNOSUPPORT", function()
+    local env = setup_of("AF_INET6")()
+    local k = env.k
+    env.net:run(function()
+      local fd = assert(k:socket(nil, "AF_INET6"))
+      assert.equal("EAFNOSUPPORT", select(2, k:bind(fd, "0.0.0.0", 9100)))
+      assert.equal("EADDRNOTAVAIL", select(2, k:bind(fd, "fd00:73::9", 9100)))
+      assert.equal(0, k:bind(fd, "::", 9100))
+      assert.equal(0, k:listen(fd, 1))
+      local row = k:ss(fd)
+      assert.equal("LISTEN", row.state)
+      assert.equal("[::]:*", row.peer)
+      local c = env.peer:connect("fd00:73::1", 9100)
+      c:wait("ESTABLISHED", 1)
+      local conn, _, call = k:accept(fd)
+      assert.truthy(conn)
+      assert.equal(("[fd00:73::2]:%d"):format(c:info().lport), call.peer)
+      assert.equal("[fd00:73::1]:9100", call.sock)
+      local v4 = assert(k:socket())
+      assert.equal("EAFNOSUPPORT", select(2, k:connect(v4, "fd00:73::2", 9100)))
+    end)
+  end)
 end)
 
 describe("the socket facade's own semantics (Linux's, where RFC 9293 leaves room)", function()

@@ -187,10 +187,18 @@ function facade.install(kernel)
     return fd, fields
   end
 
+  -- "10.73.0.1:80", "[fd00:73::1]:80", as the kernel's getsockname and ss
+  -- write them
+  local function endpoint(addr, port)
+    return ((tostring(addr):find(":", 1, true) and "[%s]:%s") or "%s:%s"):format(addr, tostring(port))
+  end
+  local ANY = { AF_INET = "0.0.0.0", AF_INET6 = "::" }
+  local function family_of(addr) return tostring(addr):find(":", 1, true) and "AF_INET6" or "AF_INET" end
+
   local function addr_of(c, peer)
     local i = c:info()
-    if peer then return ("%s:%d"):format(i.raddr, i.rport) end
-    return ("%s:%d"):format(i.laddr, i.lport)
+    if peer then return endpoint(i.raddr, i.rport) end
+    return endpoint(i.laddr, i.lport)
   end
 
   local function pull_queue(s)
@@ -234,14 +242,18 @@ function facade.install(kernel)
   -- the result ({ ret, value, ... } or { errno }), or nil while it blocks.
   local OPS = {}
 
-  function OPS.socket(self, type_)
+  function OPS.socket(self, type_, domain)
     local w = words(type_ or "SOCK_STREAM")
     for k in pairs(w) do
       if k ~= "SOCK_STREAM" and k ~= "SOCK_NONBLOCK" and k ~= "SOCK_CLOEXEC" then return nil, "unknown type " .. k end
     end
     if not w.SOCK_STREAM then return nil, "only SOCK_STREAM sockets" end
+    domain = domain or "AF_INET"
+    if not ANY[domain] then return nil, "the domain must be AF_INET or AF_INET6" end
     return function()
-      return ok((new_sock(self, { nonblock = w.SOCK_NONBLOCK })))
+      -- a host with no address of the family: as Linux's socket() succeeds,
+      -- and bind/connect fail (EADDRNOTAVAIL, ENETUNREACH)
+      return ok((new_sock(self, { nonblock = w.SOCK_NONBLOCK, domain = domain })))
     end
   end
 
@@ -257,7 +269,12 @@ function facade.install(kernel)
   OPS.bind = on_sock(function(self, s, addr, port)
     return function()
       if s.bound or s.conn or s.listener then return fail("EINVAL") end
-      if addr ~= self.host.addr and addr ~= "0.0.0.0" then return fail("EADDRNOTAVAIL") end
+      -- the family's any address or one of the host's of the family
+      -- (Linux: an AF_INET socket given an IPv6 address says EAFNOSUPPORT)
+      if family_of(addr) ~= s.domain then return fail("EAFNOSUPPORT") end
+      local mine = addr == ANY[s.domain]
+      for _, a in ipairs(self.host.addrs or { self.host.addr }) do mine = mine or a == addr end
+      if not mine then return fail("EADDRNOTAVAIL") end
       for _, r in ipairs(self.host:connections()) do
         if r.lport == port and (r.state == "LISTEN" or not s.opts.SO_REUSEADDR) then return fail("EADDRINUSE") end
       end
@@ -279,7 +296,7 @@ function facade.install(kernel)
       if s.listener then return ok(0) end
       if not s.bound then
         ephemeral = ephemeral + 1
-        s.bound = { addr = "0.0.0.0", port = ephemeral }
+        s.bound = { addr = ANY[s.domain], port = ephemeral }
       end
       local set = settings(s)
       -- Linux's accept queue holds backlog + 1 connections; synfin's backlog
@@ -288,7 +305,7 @@ function facade.install(kernel)
       local okl, l = pcall(self.host.listen, self.host, s.bound.port, set)
       if not okl then return fail("EADDRINUSE") end
       s.listener, s.queue = l, {}
-      self.names[s.fd] = { sock = ("%s:%d"):format(s.bound.addr, s.bound.port) }
+      self.names[s.fd] = { sock = endpoint(s.bound.addr, s.bound.port) }
       return ok(0)
     end
   end)
@@ -342,8 +359,12 @@ function facade.install(kernel)
         end
         return fail("EISCONN")
       end
+      -- an AF_INET socket to an IPv6 address and the other way round:
+      -- EAFNOSUPPORT (Linux: inet_stream_connect / tcp_v6_connect)
+      if family_of(addr) ~= s.domain then return fail("EAFNOSUPPORT") end
       local set = settings(s)
       set.sport = s.bound and s.bound.port or nil
+      if s.bound and s.bound.addr ~= ANY[s.domain] then set.laddr = s.bound.addr end
       local okc, c = pcall(self.host.connect, self.host, addr, port, set)
       if not okc then
         if tostring(c):find("already exists", 1, true) or tostring(c):find("in use", 1, true) then
@@ -682,9 +703,9 @@ function facade.install(kernel)
   function Facade:ss(fd)
     local rows = {}
     for _, r in ipairs(self.host:connections()) do
-      local peer = r.rport == 0 and "0.0.0.0:*" or ("%s:%d"):format(r.raddr, r.rport)
+      local peer = r.rport == 0 and endpoint(ANY[family_of(r.laddr)], "*") or endpoint(r.raddr, r.rport)
       rows[#rows + 1] = { state = r.state, ss_state = r.state == "ESTABLISHED" and "ESTAB" or r.state:gsub("_", "-"),
-        recv_q = r.recv_q, send_q = r.send_q, ["local"] = ("%s:%d"):format(r.laddr, r.lport), peer = peer }
+        recv_q = r.recv_q, send_q = r.send_q, ["local"] = endpoint(r.laddr, r.lport), peer = peer }
     end
     if fd == nil then return rows end
     local names = self.names[fd]
@@ -692,7 +713,9 @@ function facade.install(kernel)
     local port = names.sock:match(":(%d+)$")
     for _, row in ipairs(rows) do
       local lport = row["local"]:match(":(%d+)$")
-      if (row["local"] == names.sock or not names.peer and lport == port) and row.peer == (names.peer or "0.0.0.0:*") then
+      local any_peer = row.peer == "0.0.0.0:*" or row.peer == "[::]:*"
+      if (row["local"] == names.sock or not names.peer and lport == port) and
+          (row.peer == names.peer or not names.peer and any_peer) then
         return row
       end
     end

@@ -20,16 +20,18 @@ local scope = interop.scope(after_each)
 -- the tests before (lingering, closing when their agent stopped) send
 -- nothing into this one, their routes gone with their devices.
 local subnet = 0
-local function tun_net()
+local function tun_net(v6)
   subnet = subnet + 1
-  local net = synfin.tun { kernel = ("10.73.%d.1"):format(subnet) }
+  local a, b = ("10.73.%d.1"):format(subnet), ("10.73.%d.2"):format(subnet)
+  if v6 then a, b = ("fd00:73:%x::1"):format(subnet), ("fd00:73:%x::2"):format(subnet) end
+  local net = synfin.tun { kernel = a }
   scope.on_cleanup(function() net:close() end)
-  return net, ("10.73.%d.2"):format(subnet)
+  return net, b
 end
 
 -- A fresh net and device, a synfin host with settings, and an agent.
-local function setup(settings)
-  local net, addr = tun_net()
+local function setup(settings, v6)
+  local net, addr = tun_net(v6)
   settings = settings or {}
   settings.name = "synfin"
   local peer = net:host(addr, settings)
@@ -47,6 +49,11 @@ local function shared_setup(settings)
   local net, peer, k = setup(settings)
   return { net = net, peer = peer, k = k, sut = net.kernel, differs = {} }
 end
+-- the same over IPv6: the kernel's sockets AF_INET6
+local function shared_setup6(settings)
+  local net, peer, k = setup(settings, true)
+  return { net = net, peer = peer, k = k, sut = net.kernel, differs = {}, domain = "AF_INET6" }
+end
 
 -- A kernel socket connected to a synfin listener at port: its fd and
 -- synfin's end.
@@ -59,6 +66,14 @@ local function connected(net, peer, k, port)
   c:wait("ESTABLISHED", 1)
   return fd, c
 end
+
+describe("the kernel's socket calls (synfin.kernel), IPv6", function()
+  -- the scenarios shared with the sim's facade (spec/facade_spec.lua), the
+  -- kernel's sockets AF_INET6 over an IPv6 device
+  for _, s in ipairs(scenarios.list) do
+    it(s.title, function() s.fn(shared_setup6) end)
+  end
+end)
 
 describe("the kernel's socket calls (synfin.kernel)", function()
   -- the scenarios shared with the sim's facade (spec/facade_spec.lua)

@@ -16,12 +16,15 @@ local assert = require "luassert" -- busted's: this module is required, not run 
 
 local scenarios = {}
 
+-- "10.73.0.2:80", "[fd00:73::2]:80": an address and port as the calls write them
+local function at(addr, port) return ((addr:find(":", 1, true) and "[%s]:%s") or "%s:%s"):format(addr, port) end
+
 -- A socket of the system under test connected to a synfin listener at
 -- port: its fd and synfin's end.
 local function connected(env, port)
   local net, peer, k, sut = env.net, env.peer, env.k, env.sut
   local l = peer:listen(port)
-  local fd = assert(k:socket())
+  local fd = assert(k:socket(nil, env.domain))
   assert.equal(0, k:connect(fd, peer.addr, port))
   net:expect({ from = sut, flags = "=A" }, 1) -- the handshake's last ACK
   local c = l:accept(1)
@@ -41,7 +44,7 @@ scenario("accept_blocks", "a kernel listener accepts a synfin client: accept blo
   local env = setup()
   local net, peer, k, sut = env.net, env.peer, env.k, env.sut
   net:run(function()
-    local lfd = assert(k:socket())
+    local lfd = assert(k:socket(nil, env.domain))
     assert.equal(3, lfd) -- as in packetdrill: the agent's first socket
     assert.equal(0, k:setsockopt(lfd, "SO_REUSEADDR", 1))
     assert.equal(0, k:bind(lfd, sut.addr, 9001))
@@ -58,7 +61,7 @@ scenario("accept_blocks", "a kernel listener accepts a synfin client: accept blo
     acc:returned_at(ack.time) -- the ACK completed it
     assert.is_true(acc.started < syn.time - 0.15) -- it was blocked all along
     assert.equal(4, fd)
-    assert.equal(peer.addr .. ":" .. c:info().lport, acc.peer)
+    assert.equal(at(peer.addr, c:info().lport), acc.peer)
     assert.equal("ESTABLISHED", k:tcp_info(fd).state)
     c:send("ping")
     assert.equal("ping", k:read(fd, 100))
@@ -82,7 +85,7 @@ scenario("connect_refused", "connect to a port nobody listens on: ECONNREFUSED a
   local env = setup()
   local net, peer, k, sut = env.net, env.peer, env.k, env.sut
   net:run(function()
-    local fd = assert(k:socket())
+    local fd = assert(k:socket(nil, env.domain))
     local ok, err, call = k:connect(fd, peer.addr, 9002)
     local syn = net:expect({ from = sut, flags = "=S" }, 1)
     local rst = net:expect({ from = peer, flags = "R" }, 1)
@@ -99,7 +102,7 @@ scenario("connect_refused", "connect to a port nobody listens on: ECONNREFUSED a
   local rst_at, ret_at
   for i, line in ipairs(lines) do
     if line:find("RA seq=0 ack=1", 1, true) then rst_at = i end
-    if line:find("connect(3, " .. peer.addr .. ":9002) = -1 ECONNREFUSED (Connection refused)", 1, true) then
+    if line:find("connect(3, " .. at(peer.addr, 9002) .. ") = -1 ECONNREFUSED (Connection refused)", 1, true) then
       ret_at = i
     end
   end
@@ -114,7 +117,7 @@ scenario("blocking_connect_delayed", "a blocking connect returns when synfin's S
   peer:listen(9003)
   peer:hook("egress", { flags = "SA", count = 1 }, function() return { delay = 0.5 } end)
   net:run(function()
-    local fd = assert(k:socket())
+    local fd = assert(k:socket(nil, env.domain))
     local conn = k:start("connect", fd, peer.addr, 9003)
     local syn = net:expect({ from = sut, flags = "=S" }, 1)
     local sa = net:expect({ from = peer, flags = "=SA" }, 1)
@@ -136,7 +139,7 @@ scenario("nonblocking_connect_poll", "a non-blocking connect: EINPROGRESS at onc
   peer:listen(9004)
   peer:hook("egress", { flags = "SA", count = 1 }, function() return { delay = 0.3 } end)
   net:run(function()
-    local fd = assert(k:socket())
+    local fd = assert(k:socket(nil, env.domain))
     assert.equal(0, k:fcntl(fd, "F_SETFL", "O_RDWR|O_NONBLOCK"))
     assert.equal("O_RDWR|O_NONBLOCK", k:fcntl(fd, "F_GETFL"))
     local ok, err, call = k:connect(fd, peer.addr, 9004)
@@ -157,7 +160,7 @@ scenario("nonblocking_connect_poll", "a non-blocking connect: EINPROGRESS at onc
     assert.equal("EISCONN", select(2, k:connect(fd, peer.addr, 9004)))
 
     -- and where nobody listens, poll reports the error and SO_ERROR names it
-    local fd2 = assert(k:socket("SOCK_STREAM|SOCK_NONBLOCK"))
+    local fd2 = assert(k:socket("SOCK_STREAM|SOCK_NONBLOCK", env.domain))
     assert.equal("EINPROGRESS", select(2, k:connect(fd2, peer.addr, 9005)))
     net:expect({ from = peer, flags = "R" }, 1)
     assert.equal("POLLIN|POLLOUT|POLLERR|POLLHUP", k:poll(fd2, "POLLIN|POLLOUT", 1))
