@@ -24,8 +24,11 @@
 #define MAX_PACKET 65535
 
 /* The IPv4 total length field of a packet of at least 4 bytes. */
+/* The packet's length as its IP header says: IPv4's total length, or
+ * IPv6's 40-byte header plus its payload length. */
 static size_t ip_total(const uint8_t *p)
 {
+    if (p[0] >> 4 == 6) return 40 + ((size_t)p[4] << 8 | p[5]);
     return (size_t)p[2] << 8 | p[3];
 }
 
@@ -145,9 +148,9 @@ static void check_fill_checksum(const uint8_t *data, size_t size)
     memcpy(copy, data, size);
     int frc = sf_wire_fill_tcp_checksum(copy, size);
     FUZZ_CHECK(frc == 0 || frc == SF_EBADMSG, "sf_wire_fill_tcp_checksum returned %d", frc);
-    /* a packet that only failed its TCP checksum, and whose IPv4 total
-     * length is the length given, parses once the checksum is filled */
-    if (frc == 0 && (rc == 0 || a.bad_csum) && size >= 4 && ip_total(data) == size) {
+    /* a packet that only failed its TCP checksum, and whose IP header
+     * gives the length given, parses once the checksum is filled */
+    if (frc == 0 && (rc == 0 || a.bad_csum) && size >= 6 && ip_total(data) == size) {
         sf_seg b;
         int rc2 = sf_wire_parse(copy, size, &b, NULL);
         FUZZ_CHECK(rc2 == 0 && !b.bad_csum, "filled checksum still bad (%d)", rc2);
