@@ -139,6 +139,13 @@ static const char *shown(lua_State *L, int idx)
  * an error naming the value: "synfin: setting 'backlog' must be an integer
  * in 0..65535, got 70000". kind says what the value is ("setting",
  * "segment field", "hook filter", "argument"). */
+/* t[k] = v, t on the top of the stack */
+static void set_int(lua_State *L, const char *k, lua_Integer v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, k);
+}
+
 static lua_Integer check_int_in(lua_State *L, int idx, const char *kind, const char *name,
                                 lua_Integer lo, lua_Integer hi)
 {
@@ -807,23 +814,16 @@ static int l_sim_tun_stats(lua_State *L)
     if (!s->tun) return 0;
     sf_tun_stats st;
     sf_tun_get_stats(s->tun, &st);
-    lua_createtable(L, 0, 7);
-    lua_pushinteger(L, (lua_Integer)st.rx_packets);
-    lua_setfield(L, -2, "rx_packets");
-    lua_pushinteger(L, (lua_Integer)st.tx_packets);
-    lua_setfield(L, -2, "tx_packets");
-    lua_pushinteger(L, (lua_Integer)st.tx_dropped);
-    lua_setfield(L, -2, "tx_dropped");
-    lua_pushinteger(L, (lua_Integer)sf_sim_ignored(s->sim));
-    lua_setfield(L, -2, "ignored");
+    lua_createtable(L, 0, 8);
+    set_int(L, "rx_packets", (lua_Integer)st.rx_packets);
+    set_int(L, "tx_packets", (lua_Integer)st.tx_packets);
+    set_int(L, "tx_dropped", (lua_Integer)st.tx_dropped);
+    set_int(L, "ignored", (lua_Integer)sf_sim_ignored(s->sim));
     lua_pushboolean(L, st.offload);
     lua_setfield(L, -2, "offload");
-    lua_pushinteger(L, (lua_Integer)st.rx_super);
-    lua_setfield(L, -2, "rx_super");
-    lua_pushinteger(L, (lua_Integer)st.rx_split);
-    lua_setfield(L, -2, "rx_split");
-    lua_pushinteger(L, (lua_Integer)st.tx_super);
-    lua_setfield(L, -2, "tx_super");
+    set_int(L, "rx_super", (lua_Integer)st.rx_super);
+    set_int(L, "rx_split", (lua_Integer)st.rx_split);
+    set_int(L, "tx_super", (lua_Integer)st.tx_super);
     return 1;
 }
 
@@ -967,12 +967,6 @@ static int l_sim_trace_first(lua_State *L)
     lsim *s = luaL_checkudata(L, 1, SIM_MT); /* a closed net keeps its records */
     lua_pushinteger(L, (lua_Integer)lsf_trace(s)->first + 1);
     return 1;
-}
-
-static void set_int(lua_State *L, const char *k, lua_Integer v)
-{
-    lua_pushinteger(L, v);
-    lua_setfield(L, -2, k);
 }
 
 static void set_str(lua_State *L, const char *k, const char *v)

@@ -14,22 +14,6 @@ static uint32_t smss(const sf_conn *c)
     return sf_eff_mss(c);
 }
 
-/* Tells the window after a congestion response (a trace note). */
-static void report(sf_conn *c, sf_reason reason)
-{
-    const sf_reason_info *r = sf_reason_get(reason);
-    sf_event ev = {.type = SF_EV_NOTE,
-                   .conn = c,
-                   .conn_id = c->id,
-                   .old_state = c->state,
-                   .new_state = c->state,
-                   .why = r->text,
-                   .reason = reason,
-                   .cwnd = c->cwnd,
-                   .ssthresh = c->ssthresh};
-    c->stack->cb.event(c->stack->ud, &ev);
-}
-
 /* The controller's own rules. */
 static const sf_cc_ops *ops(const sf_conn *c)
 {
@@ -57,7 +41,7 @@ void sf_cc_on_ecn(sf_conn *c)
     if (!c->pol.congestion_control || c->in_recovery) return; /* a loss already cut it */
     c->ssthresh = ops(c)->on_loss(c);
     c->cwnd = c->ssthresh;
-    report(c, SF_R_CC_ECN);
+    sf_report_drop(c->stack, c, SF_R_CC_ECN);
 }
 
 uint32_t sf_cc_window(const sf_conn *c)
@@ -84,7 +68,7 @@ bool sf_cc_on_ack(sf_conn *c, uint32_t ack)
             uint32_t w = flight + smss(c);
             c->cwnd = c->ssthresh < w ? c->ssthresh : w;
             c->in_recovery = false;
-            report(c, SF_R_CC_RECOVERED);
+            sf_report_drop(c->stack, c, SF_R_CC_RECOVERED);
             return false;
         }
         /* RFC 6582 §3.2 (3), partial acknowledgment: retransmit the first
@@ -123,7 +107,7 @@ bool sf_cc_on_dupack(sf_conn *c)
     c->recover_valid = true;
     c->in_recovery = true;
     c->high_rxt = c->snd_una; /* RFC 6675 §5 (1): nothing retransmitted yet */
-    report(c, SF_R_CC_FAST_RETRANSMIT);
+    sf_report_drop(c->stack, c, SF_R_CC_FAST_RETRANSMIT);
     return true;
 }
 
@@ -139,5 +123,5 @@ void sf_cc_on_rto(sf_conn *c)
     /* RFC 2018 §8: after a timeout the SACKed bits are turned off (the
      * receiver may have dropped what it held) */
     sf_sack_clear(c);
-    report(c, SF_R_CC_RTO);
+    sf_report_drop(c->stack, c, SF_R_CC_RTO);
 }

@@ -262,7 +262,11 @@ void sf_report_drop(sf_stack *st, sf_conn *c, sf_reason reason)
                    .conn_id = c ? c->id : 0,
                    .why = r->text,
                    .reason = reason};
-    if (c) ev.old_state = ev.new_state = c->state;
+    if (c) {
+        ev.old_state = ev.new_state = c->state;
+        ev.cwnd = c->cwnd; /* what the SF_R_CC_* notes tell */
+        ev.ssthresh = c->ssthresh;
+    }
     st->cb.event(st->ud, &ev);
 }
 

@@ -592,8 +592,9 @@ typedef struct {
     const char *why; /* static text: "connect", "SYN", "ACK of our FIN", "2MSL" */
     int err;
     sf_reason reason; /* SF_EV_DROP, SF_EV_NOTE: the code of `why` */
-    /* SF_R_CC_* notes: the congestion window and threshold after the
-     * response, in bytes (ssthresh UINT32_MAX: not set yet) */
+    /* SF_EV_DROP, SF_EV_NOTE of a connection: its congestion window and
+     * threshold now, in bytes (ssthresh UINT32_MAX: not set yet); what
+     * the SF_R_CC_* notes, made after a congestion response, tell */
     uint32_t cwnd, ssthresh;
 } sf_event;
 

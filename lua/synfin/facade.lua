@@ -32,6 +32,8 @@
 -- once it is; MSG_PEEK and MSG_MORE with EOPNOTSUPP.
 -- @module synfin.facade
 -- @pragma nostrip
+local util = require "synfin.util"
+
 local facade = {}
 
 local ERRTEXT = {
@@ -187,13 +189,9 @@ function facade.install(kernel)
     return fd, fields
   end
 
-  -- "10.73.0.1:80", "[fd00:73::1]:80", as the kernel's getsockname and ss
-  -- write them
-  local function endpoint(addr, port)
-    return ((tostring(addr):find(":", 1, true) and "[%s]:%s") or "%s:%s"):format(addr, tostring(port))
-  end
+  local endpoint = util.endpoint
   local ANY = { AF_INET = "0.0.0.0", AF_INET6 = "::" }
-  local function family_of(addr) return tostring(addr):find(":", 1, true) and "AF_INET6" or "AF_INET" end
+  local function family_of(addr) return util.family(addr) == 6 and "AF_INET6" or "AF_INET" end
 
   local function addr_of(c, peer)
     local i = c:info()

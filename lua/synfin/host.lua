@@ -135,14 +135,7 @@ function Host:listen(port, opts)
   return l
 end
 
--- "192.0.2.1:80", "[2001:db8::1]:80" (RFC 5952 §6); port nil: the address alone.
-local function endpoint(addr, port)
-  if port == nil then return addr end
-  return (tostring(addr):find(":", 1, true) and "[%s]:%s" or "%s:%s"):format(addr, port)
-end
-
--- 4 or 6: the family of an address's text.
-local function family(addr) return tostring(addr):find(":", 1, true) and 6 or 4 end
+local endpoint, family = util.endpoint, util.family
 
 --- Active OPEN to addr:port. opts: sport (local port), laddr (the local
 -- address, one of this host's of addr's family; by default the first of

@@ -256,10 +256,7 @@ end
 -- The net's time, in seconds, of a CLOCK_MONOTONIC time of the agent (ns).
 function Agent:_time(ns) return (ns / 1000 + self.offset_us) / 1e6 end
 
--- "10.73.0.1:80", "[fd00:73::1]:80"
-local function fmt_addr(addr, port)
-  return ((addr:find(":", 1, true) and "[%s]:%s") or "%s:%s"):format(addr, tostring(port))
-end
+local fmt_addr = require("synfin.util").endpoint -- "10.73.0.1:80", "[fd00:73::1]:80"
 
 local function check_fd(fd, n, fname)
   if math.type(fd) ~= "integer" or fd < 0 then argerror(n, fname, "a file descriptor (an integer) expected") end

@@ -62,6 +62,15 @@ end
 -- the runner.
 local function stop(status, line, message) error({ pkt = true, status = status, line = line, message = message }, 0) end
 
+-- A stop() caught before the run: the result it names, at no time; any
+-- other error goes on up.
+local function stopped_before(err)
+  if type(err) == "table" and err.pkt then
+    return { status = err.status, line = err.line, message = err.message, seconds = 0 }
+  end
+  error(err, 0)
+end
+
 -- System calls: the script's arguments as synfin.kernel's.
 
 local function ident(e) return type(e) == "table" and e.t == "ident" and e.v or nil end
@@ -409,12 +418,7 @@ local function prepare(events, opts)
     end
   end
   local okp, settings, sysctls, notes = pcall(shell_settings, events, opts)
-  if not okp then
-    if type(settings) == "table" and settings.pkt then
-      return nil, { status = settings.status, line = settings.line, message = settings.message, seconds = 0 }
-    end
-    error(settings, 0)
-  end
+  if not okp then return nil, stopped_before(settings) end
   local subnet = opts.subnet or 0
   local env = { kernel = ("10.74.%d.1"):format(subnet), remote = ("10.74.%d.2"):format(subnet),
     settings = settings, sysctls = sysctls, notes = notes }
@@ -430,12 +434,7 @@ local function prepare(events, opts)
     elseif e.kind == "packet" and e.dir == "<" then
       ok, c = pcall(run.inbound_fields, e)
     end
-    if not ok then
-      if type(c) == "table" and c.pkt then
-        return nil, { status = c.status, line = c.line, message = c.message, seconds = 0 }
-      end
-      error(c, 0)
-    end
+    if not ok then return nil, stopped_before(c) end
   end
   return tol, env, calls
 end

@@ -13,6 +13,16 @@ util.TWO32 = 4294967296
 -- Seconds to the clock's microseconds.
 function util.us(t) return math.floor(t * 1e6 + 0.5) end
 
+-- 4 or 6: the family of an address's text.
+function util.family(addr) return tostring(addr):find(":", 1, true) and 6 or 4 end
+
+-- "192.0.2.1:80", "[2001:db8::1]:80" (RFC 5952 §6), as getsockname and ss
+-- write them; port nil: the address alone.
+function util.endpoint(addr, port)
+  if port == nil then return addr end
+  return (util.family(addr) == 6 and "[%s]:%s" or "%s:%s"):format(addr, port)
+end
+
 local STATES = {}
 for _, s in ipairs { "CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1",
   "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT" } do

@@ -128,9 +128,7 @@ function kernel.ss()
 end
 
 --- An endpoint as ss writes it: "10.73.0.1:80", "[fd00:73::1]:80".
-function kernel.endpoint(addr, port)
-  return (addr:find(":", 1, true) and "[%s]:%d" or "%s:%d"):format(addr, port)
-end
+kernel.endpoint = require("synfin.util").endpoint
 
 --- The state of the kernel's socket from `here` to `peer` (both
 -- "addr:port", kernel.endpoint), or nil when there is none.

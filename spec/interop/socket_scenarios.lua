@@ -17,7 +17,7 @@ local assert = require "luassert" -- busted's: this module is required, not run 
 local scenarios = {}
 
 -- "10.73.0.2:80", "[fd00:73::2]:80": an address and port as the calls write them
-local function at(addr, port) return ((addr:find(":", 1, true) and "[%s]:%s") or "%s:%s"):format(addr, port) end
+local at = require("synfin.util").endpoint
 
 -- A socket of the system under test connected to a synfin listener at
 -- port: its fd and synfin's end.
