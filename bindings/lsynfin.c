@@ -2058,6 +2058,262 @@ static int l_conn_gc(lua_State *L)
     return 0;
 }
 
+/* ---- the wait loop ------------------------------------------------------------------------ */
+
+/* What a wait of the Lua scheduler (scheduler.lua) can be woken by, when
+ * the core can tell: its wait table's `wk` (and `wc`, its connection). Each
+ * is true at least whenever the wait's Lua check could answer anything but
+ * "not yet", so that sim:drive steps on without asking Lua while it is false:
+ * - "state": a state record of the connection (c:wait reads those);
+ * - "read": the connection has bytes to read, the peer's FIN, or is closed
+ *   or a listener (c:recv's read would not say "try again");
+ * - "accept": a state record on the listener's host (a connection that
+ *   reaches ESTABLISHED joins the accept queue; a closed listener);
+ * - "change": the connection's state, SND.UNA, SND.NXT or its bytes queued
+ *   to send changed (room to send, everything acknowledged, a reset);
+ * - "never": only the clock (net:after, a sleep) or Lua (a:join) settles it.
+ * A wait without one (an expectation, a general predicate) is asked after
+ * every event. */
+enum { WAKE_STATE, WAKE_READ, WAKE_ACCEPT, WAKE_CHANGE, WAKE_NEVER };
+
+#define DRIVE_WAITS 32 /* more waits at once: asked after every event */
+
+typedef struct {
+    int kind;
+    sf_conn *c;
+    int host;
+    uint32_t id;
+    sf_conn_info was; /* WAKE_CHANGE: the connection when the drive began */
+} wake;
+
+/* Reads wait table idx's wake into w; false when it has none. */
+static bool read_wake(lua_State *L, int idx, wake *w)
+{
+    static const char *const kinds[] = {"state", "read", "accept", "change", "never", NULL};
+    bool ok = false;
+    if (lua_getfield(L, idx, "wk") == LUA_TSTRING) {
+        const char *k = lua_tostring(L, -1);
+        for (int i = 0; kinds[i]; i++)
+            if (strcmp(k, kinds[i]) == 0) {
+                w->kind = i;
+                ok = true;
+            }
+    }
+    lua_pop(L, 1);
+    if (!ok || w->kind == WAKE_NEVER) return ok;
+    lua_getfield(L, idx, "wc");
+    lconn *lc = luaL_testudata(L, -1, CONN_MT);
+    lua_pop(L, 1);
+    if (!lc || !lc->c) return false; /* (released: let Lua's check say so) */
+    w->c = lc->c;
+    w->host = lc->host;
+    w->id = sf_conn_id(lc->c);
+    if (w->kind == WAKE_CHANGE) sf_conn_status(lc->c, &w->was);
+    return true;
+}
+
+/* Whether wake w's wait must be asked now (see above); the state records
+ * [from, to) of the trace are new since it was last asked. */
+static bool wake_due(const wake *w, const sf_trace *t, size_t from, size_t to)
+{
+    sf_conn_info i;
+    switch (w->kind) {
+    case WAKE_NEVER: return false;
+    case WAKE_READ:
+        sf_conn_status(w->c, &i);
+        return i.rcv_queued > 0 || i.peer_closed || i.state == SF_CLOSED || i.state == SF_LISTEN;
+    case WAKE_CHANGE:
+        sf_conn_status(w->c, &i);
+        return i.state != w->was.state || i.snd_una != w->was.snd_una ||
+               i.snd_nxt != w->was.snd_nxt || i.snd_queued != w->was.snd_queued;
+    default: break;
+    }
+    if (from < t->first) return true; /* dropped by a record limit before we saw them */
+    for (size_t k = from; k < to; k++) {
+        const sf_trace_rec *r = sf_trace_at(t, (long)k);
+        if (r->kind != SF_TR_STATE || r->host != w->host) continue;
+        if (w->kind == WAKE_ACCEPT || r->conn_id == w->id) return true;
+    }
+    return false;
+}
+
+/* Steps the clock of s toward until, instant by instant, until a wake of
+ * wakes[0..n) is due, a state record comes and on_state, a hook failed, the
+ * run's time limit passed, the clock reached until, or max_steps were
+ * taken; *steps: the steps taken. Returns whether the last step processed
+ * an instant (0: nothing more happens until `until`, and the clock is
+ * there). */
+static int drive_loop(lua_State *L, lsim *s, uint64_t until, lua_Integer max_steps, bool on_state,
+                      const wake *wakes, int n, lua_Integer *steps)
+{
+    int hooked = 0; /* the callbacks' count hook, as sim:step sets it */
+    if ((s->budget > 0 || s->run_deadline < HUGE_VAL) && !lua_gethook(L)) {
+        lua_sethook(L, frame_hook, LUA_MASKCOUNT, FRAME_CHECK);
+        hooked = 1;
+    }
+    const sf_trace *t = lsf_trace(s);
+    int stepped = 1;
+    *steps = 0;
+    while (*steps < max_steps) {
+        size_t from = t->n;
+        stepped = s->rt ? sf_rt_step(s->rt, until) : sf_sim_step(s->sim, until);
+        ++*steps;
+        if (!stepped || *steps >= max_steps || sf_sim_now(s->sim) >= until) break;
+        if (on_state && t->n > from) {
+            bool state = from < t->first;
+            for (size_t k = from; !state && k < t->n; k++)
+                state = sf_trace_at(t, (long)k)->kind == SF_TR_STATE;
+            if (state) break;
+        }
+        lua_rawgeti(L, LUA_REGISTRYINDEX, s->errors);
+        size_t failed = lua_rawlen(L, -1);
+        lua_pop(L, 1);
+        if (failed > 0 || mono_now() >= s->run_deadline) break;
+        bool due = false;
+        for (int i = 0; i < n && !due; i++)
+            due = wake_due(&wakes[i], t, from, t->n);
+        if (due) break;
+    }
+    if (hooked && lua_gethook(L) == frame_hook) lua_sethook(L, NULL, 0, 0);
+    return stepped;
+}
+
+/* sim:drive(limit_us, max_steps, on_state, waits) -> stepped, steps: what
+ * the scheduler's loop calls where it would call sim:step(limit): steps the
+ * clock (drive_loop) until one of the waits (its wait tables) may be
+ * settled (see "wake"), a state record comes and on_state is true (state
+ * callbacks, observers), or what the loop must see to (a failed hook, the
+ * time limit, the limit) comes; returns whether the last step processed an
+ * instant, and the steps taken. The loop then asks its waits, as it would
+ * after each sim:step: what it sees is the same, only fewer times. A wait
+ * without a wake, or a real-time net, makes it one step. */
+static int l_sim_drive(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    check_not_busy(L, s, "moving the net's clock (a wait, net:step, net:run)");
+    lua_Integer limit = luaL_checkinteger(L, 2);
+    lua_Integer max_steps = luaL_checkinteger(L, 3);
+    bool on_state = lua_toboolean(L, 4);
+    luaL_checktype(L, 5, LUA_TTABLE);
+    wake wakes[DRIVE_WAITS];
+    int n = (int)luaL_len(L, 5);
+    if (n > DRIVE_WAITS || s->rt) max_steps = 1;
+    for (int i = 0; i < n && max_steps > 1; i++) {
+        lua_rawgeti(L, 5, i + 1);
+        if (!read_wake(L, -1, &wakes[i])) max_steps = 1;
+        lua_pop(L, 1);
+    }
+    lua_Integer steps;
+    int stepped = drive_loop(L, s, limit < 0 ? 0 : (uint64_t)limit, max_steps, on_state, wakes,
+                             n < DRIVE_WAITS ? n : DRIVE_WAITS, &steps);
+    lua_pushboolean(L, stepped);
+    lua_pushinteger(L, steps);
+    return 2;
+}
+
+/* Whether the Lua scheduler has work of its own after an event (the net
+ * table's close-policy timers, state callbacks, watchers, observers): then
+ * the actor's wait goes back to its loop. */
+static bool scheduler_busy(lua_State *L, int net)
+{
+    static const char *const lists[] = {"timers", "watchers", "observers"};
+    bool busy = false;
+    for (int i = 0; i < 3 && !busy; i++) {
+        lua_getfield(L, net, lists[i]);
+        busy = lua_istable(L, -1) && lua_rawlen(L, -1) > 0;
+        lua_pop(L, 1);
+    }
+    if (!busy) {
+        lua_getfield(L, net, "listeners");
+        lua_pushnil(L);
+        busy = lua_istable(L, -2) && lua_next(L, -2);
+        lua_pop(L, busy ? 3 : 1);
+    }
+    return busy;
+}
+
+/* sim:wait(w, net, max_steps) -> "ok", results... | "fail", why | "timeout"
+ * | "lua": the wait w (a wait table of the scheduler, with its check, its
+ * deadline and its wake) of the scenario's only actor, run in place of its
+ * loop (scheduler.lua, Net:_drive) while nothing else needs it: asks w's
+ * check, steps the clock in C until the wake says the check may answer or
+ * the deadline comes, and so on. "fail" is the check's own message (the
+ * scheduler adds the line and the trace); "timeout": the deadline came
+ * (with the check asked once more there); "lua": the loop must take over
+ * (a hook failed, the time limit passed, a close policy's timer, a state
+ * callback, a watcher or an observer came, w.steps reached max_steps, or w
+ * has no wake), with w.steps counted. The scenario's callback budget
+ * ("between two waits") stops while it waits, and starts anew after. */
+static int l_sim_wait(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_Integer max_steps = luaL_checkinteger(L, 4);
+    frame *f = busy_frame(s);
+    wake w;
+    if (!f || strcmp(f->kind, "scenario") != 0 || s->rt || !read_wake(L, 2, &w)) {
+        lua_pushliteral(L, "lua");
+        return 1;
+    }
+    lua_getfield(L, 2, "deadline");
+    lua_Integer deadline = lua_tointeger(L, -1);
+    lua_getfield(L, 2, "steps");
+    lua_Integer steps = lua_tointeger(L, -1);
+    lua_getfield(L, 2, "check"); /* at 7 */
+    lua_settop(L, 7);
+    double budget_end = f->budget_end;
+    f->budget_end = HUGE_VAL;
+    int nres = 0;
+    bool idle = false;
+    for (;;) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, s->errors);
+        size_t failed = lua_rawlen(L, -1);
+        lua_pop(L, 1);
+        if (failed > 0 || mono_now() >= s->run_deadline || scheduler_busy(L, 3)) break;
+        lua_pushvalue(L, 7);
+        if (lua_pcall(L, 0, LUA_MULTRET, 0) != LUA_OK) {
+            f->budget_end = budget_end;
+            return lua_error(L);
+        }
+        int got = lua_gettop(L) - 7;
+        if (got == 0 || lua_type(L, 8) == LUA_TNIL) { /* nil, why: failed */
+            lua_settop(L, 9);
+            lua_pushliteral(L, "fail");
+            lua_replace(L, 8);
+            nres = 2;
+            break;
+        }
+        if (got > 0 && lua_toboolean(L, 8)) { /* true, results... */
+            lua_pushliteral(L, "ok");
+            lua_replace(L, 8);
+            nres = got;
+            break;
+        }
+        lua_settop(L, 7);
+        if (idle) {
+            lua_pushliteral(L, "timeout");
+            nres = 1;
+            break;
+        }
+        if (++steps > max_steps) break;
+        lua_Integer taken;
+        int stepped = drive_loop(L, s, deadline < 0 ? 0 : (uint64_t)deadline, max_steps - steps + 1,
+                                 false, &w, 1, &taken);
+        steps += taken - 1;
+        if (!stepped) idle = true; /* the deadline has come, and nothing before it */
+    }
+    f->budget_end = f->budget > 0 ? mono_now() + f->budget : HUGE_VAL;
+    lua_pushinteger(L, steps);
+    lua_setfield(L, 2, "steps");
+    if (nres == 0) {
+        lua_settop(L, 7);
+        lua_pushliteral(L, "lua");
+        nres = 1;
+    }
+    return nres;
+}
+
 /* ---- the module ---------------------------------------------------------------------------- */
 
 /* core.set_seg(Seg, to_verdict): the Lua side's segment methods, for the
@@ -2084,6 +2340,8 @@ static const luaL_Reg sim_methods[] = {{"close", l_sim_close},
                                        {"now", l_sim_now},
                                        {"next_time", l_sim_next_time},
                                        {"step", l_sim_step},
+                                       {"drive", l_sim_drive},
+                                       {"wait", l_sim_wait},
                                        {"fd", l_sim_fd},
                                        {"timeout", l_sim_timeout},
                                        {"tun", l_sim_tun},

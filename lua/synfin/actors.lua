@@ -26,6 +26,7 @@ local function new_actor(net, fn, args, name)
     return fn(...)
   end)
   sc.actors[#sc.actors + 1] = a
+  sc.live = sc.live + 1
   return a
 end
 
@@ -44,7 +45,8 @@ local function begin(net, fn, opts, fname)
   if limit == nil then limit = net.time_limit end
   net.sim:set_time_limit(limit or false)
   net:_sync()
-  net.scenario = { strict = strict, expect_all = expect_all or nil, first = #net.recs + 1, actors = {} }
+  net.scenario = { strict = strict, expect_all = expect_all or nil, first = #net.recs + 1, actors = {},
+    live = 0 } -- (actors not finished)
   new_actor(net, fn, table.pack(net), "the scenario")
 end
 
@@ -80,6 +82,7 @@ function Net:_stopped(a, ok, ...)
   if not ok then return self:_finish(self:_failed(a, (...))) end
   if coroutine.status(a.co) == "dead" then
     a.done, a.wait = true, nil
+    self.scenario.live = self.scenario.live - 1
     a.results = table.pack(...)
     return
   end
@@ -122,6 +125,7 @@ end
 -- pending at it (true); budget false: only the start (net:start).
 function Net:_advance(budget)
   local sc = self.scenario
+  sc.run = budget == nil -- (net:run: an actor alone may run the clock itself, see Net:_block)
   while true do
     for _, a in ipairs(sc.actors) do
       if a.fresh then
@@ -304,7 +308,7 @@ function Actor:joining()
     return function()
       if self.done then return true, table.unpack(self.results, 1, self.results.n) end
       return false
-    end
+    end, nil, nil, "never" -- (it ends only while Lua runs)
   end)
 end
 

@@ -149,7 +149,7 @@ function conn:waiting(state, fname)
           return nil, ("%s reached CLOSED (%s) while waiting for %s"):format(describe(self), why, state)
         end
       end
-    end, function() return "it is " .. self:state() end
+    end, function() return "it is " .. self:state() end, nil, "state", self
   end)
 end
 
@@ -189,7 +189,7 @@ function conn:receiving(n)
           return true, nil, err
         end
       end
-    end, function() return ("%d bytes came"):format(got) end
+    end, function() return ("%d bytes came"):format(got) end, nil, "read", self
   end)
 end
 
@@ -222,7 +222,7 @@ function conn:sending_all(data)
         off = off + n
       end
       return true, off
-    end, function() return ("%d of %d bytes were queued"):format(off, #data) end
+    end, function() return ("%d of %d bytes were queued"):format(off, #data) end, nil, "change", self
   end)
 end
 
@@ -271,7 +271,7 @@ function conn:draining()
     end, function()
       local i = self:info()
       return ("it is %s, %s"):format(i.state, left(i))
-    end
+    end, nil, "change", self
   end)
 end
 
@@ -298,7 +298,7 @@ function conn:accepting()
       end
       if self:state() ~= "LISTEN" then return nil, describe(self) .. " is no longer listening" end
       return false
-    end
+    end, nil, nil, "accept", self
   end)
 end
 

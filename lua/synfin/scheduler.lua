@@ -121,7 +121,7 @@ function Net:_drive(waits, budget)
       local w = waits[i]
       local kind, res = outcome(w.check())
       if kind == "ok" then return w, "ok", table.unpack(res, 1, res.n) end
-      if kind then return w, "fail", where_of(w) .. res .. "\nlast lines of the trace:\n" .. self:_tail() end
+      if kind then return w, "fail", self:_check_failed(w, res) end
       if w.idle then return w, self:_timed_out(w) end
       w.steps = w.steps + 1
       if w.steps > MAX_STEPS then
@@ -146,7 +146,19 @@ function Net:_drive(waits, budget)
     if timer and timer.at < limit then limit = timer.at end
     local paused = budget and budget < limit
     if paused then limit = budget end
-    if not self.sim:step(limit) then
+    -- the clock runs in C while no wait can be settled (sim:drive: the
+    -- waits' wakes); then each wait is asked, as after every event before
+    local room = MAX_STEPS - first.steps
+    for i = 2, #waits do
+      local left = MAX_STEPS - waits[i].steps
+      if left < room then room = left end
+    end
+    local stepped, steps = self.sim:drive(limit, self.watchers and self.watchers[1] and 1 or room + 1,
+      next(self.listeners) ~= nil or self.observers[1] ~= nil, waits)
+    if steps > 1 then
+      for i = 1, #waits do waits[i].steps = waits[i].steps + steps - 1 end
+    end
+    if not stepped then
       if paused then return nil, "pending" end
       if limit < deadline then
         bad = self:_run_timers()
@@ -160,6 +172,11 @@ function Net:_drive(waits, budget)
       end
     end
   end
+end
+
+-- A wait whose check failed (said why): the message, at the script's line.
+function Net:_check_failed(w, why)
+  return where_of(w) .. why .. "\nlast lines of the trace:\n" .. self:_tail()
 end
 
 -- A wait whose deadline has come: a sleep's end, or a timeout's failure.
@@ -239,6 +256,15 @@ local function ended(net, actor, kind, ...)
   return ...
 end
 
+-- The wait w of actor, run in place (sim:wait), has ended so (kind, and
+-- its results or the check's message); "lua": the scenario's loop takes it on.
+local function in_place(net, actor, w, kind, ...)
+  if kind == "lua" then return ended(net, actor, coroutine.yield(w)) end
+  if kind == "fail" then return ended(net, actor, "fail", net:_check_failed(w, (...))) end
+  if kind == "timeout" then return ended(net, actor, net:_timed_out(w)) end
+  return ended(net, actor, kind, ...)
+end
+
 -- Blocks the running actor on a wait: yields inside net:run, drives directly
 -- outside. A wait that is not a sleep gets the net's tolerance on top of its
 -- timeout (net:slack: 0 on a sim); missing says what did not happen
@@ -250,7 +276,7 @@ end
 --
 -- what may be a function that says it (see what_of); the script's line
 -- is found only if a message needs it (where_of).
-function Net:_block(what, timeout, check, instead, sleep, missing, wake)
+function Net:_block(what, timeout, check, instead, sleep, missing, wake, wk, wc)
   local kind, running = self.sim:busy()
   if kind and kind ~= "scenario" then
     -- waiting would move the clock under it, or yield across the C that runs it
@@ -264,9 +290,15 @@ function Net:_block(what, timeout, check, instead, sleep, missing, wake)
   local actor = self:_actor()
   local w = { synfin_wait = true, what = what, timeout = timeout, check = check, instead = instead,
     sleep = sleep, co = actor.co, start = now, slack = slack, missing = missing,
-    deadline = now + us(timeout + slack), wake = wake, steps = 0 }
+    deadline = now + us(timeout + slack), wake = wake, steps = 0, wk = wk, wc = wc }
   actor.matched = false
-  if actor.co then return ended(self, actor, coroutine.yield(w)) end
+  if actor.co then
+    local sc = self.scenario
+    -- the only actor of net:run, on a wait the core can wake: the clock
+    -- runs in C without the loop (sim:wait), until something needs it
+    if wk and sc.live == 1 and sc.run then return in_place(self, actor, w, self.sim:wait(w, self, MAX_STEPS)) end
+    return ended(self, actor, coroutine.yield(w))
+  end
   return ended(self, actor, select(2, self:_drive({ w })))
 end
 
@@ -298,9 +330,9 @@ local function waitable(net, what, start, missing)
 end
 
 function Net:_await(w, t)
-  local check, instead, deadline = w.start()
+  local check, instead, deadline, wk, wc = w.start()
   if deadline then t = math.max(0, (deadline - self.sim:now()) / 1e6) end
-  return self:_block(w.what, t, check, instead, deadline ~= nil, w.missing)
+  return self:_block(w.what, t, check, instead, deadline ~= nil, w.missing, nil, wk, wc)
 end
 
 --- Waits for whichever of several waits is satisfied first, and returns its
@@ -358,7 +390,7 @@ function Net:after(t)
       -- the time has come, and everything due by then has happened
       local next_event = self.sim:next_time()
       return self.sim:now() >= deadline and (next_event == nil or next_event > deadline)
-    end, nil, deadline
+    end, nil, deadline, "never"
   end)
 end
 
