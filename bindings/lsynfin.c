@@ -493,6 +493,7 @@ static void frame_enter(frame *f, lsim *s, lua_State *thread, const char *kind)
     st->top = f;
     f->s = s;
     f->kind = kind;
+    s->calls++;
     f->started = mono_now();
     f->budget = s->budget;
     f->budget_end = s->budget > 0 ? f->started + s->budget : HUGE_VAL;
@@ -2137,14 +2138,59 @@ static bool wake_due(const wake *w, const sf_trace *t, size_t from, size_t to)
     return false;
 }
 
+/* Whether the Lua scheduler has work of its own after an event (the net
+ * table's close-policy timers, state callbacks, watchers): then the actor's
+ * wait goes back to its loop. (Observers need no loop: net:_sync hands them
+ * the state records in order whenever it runs, at the latest when the wait
+ * ends.) */
+static bool scheduler_busy(lua_State *L, int net)
+{
+    static const char *const lists[] = {"timers", "watchers"};
+    bool busy = false;
+    for (int i = 0; i < 2 && !busy; i++) {
+        lua_getfield(L, net, lists[i]);
+        busy = lua_istable(L, -1) && lua_rawlen(L, -1) > 0;
+        lua_pop(L, 1);
+    }
+    if (!busy) {
+        lua_getfield(L, net, "listeners");
+        lua_pushnil(L);
+        busy = lua_istable(L, -2) && lua_next(L, -2);
+        lua_pop(L, busy ? 3 : 1);
+    }
+    return busy;
+}
+
+/* The net table at net: its state callbacks have seen (or, none listening,
+ * passed over) the first `upto` records, as the scheduler's loop leaves it
+ * after an event (Net:_after_step). */
+static void set_dispatched(lua_State *L, int net, size_t upto)
+{
+    lua_pushinteger(L, (lua_Integer)upto);
+    lua_setfield(L, net, "dispatched");
+}
+
+/* Whether the net table at net has state callbacks. */
+static bool has_listeners(lua_State *L, int net)
+{
+    lua_getfield(L, net, "listeners");
+    lua_pushnil(L);
+    bool some = lua_istable(L, -2) && lua_next(L, -2);
+    lua_pop(L, some ? 3 : 1);
+    return some;
+}
+
 /* Steps the clock of s toward until, instant by instant, until a wake of
  * wakes[0..n) is due, a state record comes and on_state, a hook failed, the
- * run's time limit passed, the clock reached until, or max_steps were
- * taken; *steps: the steps taken. Returns whether the last step processed
- * an instant (0: nothing more happens until `until`, and the clock is
- * there). */
+ * run's time limit passed, the clock reached until, max_steps were taken,
+ * or (net: the net table's stack index, 0: none) a callback run in a step
+ * gave the scheduler work of its own (scheduler_busy: a close policy's
+ * timer, a state callback, a watcher; the first state callback's records
+ * begin at that step, as in the loop); *steps: the steps taken. Returns
+ * whether the last step processed an instant (0: nothing more happens until
+ * `until`, and the clock is there). */
 static int drive_loop(lua_State *L, lsim *s, uint64_t until, lua_Integer max_steps, bool on_state,
-                      const wake *wakes, int n, lua_Integer *steps)
+                      const wake *wakes, int n, lua_Integer *steps, int net)
 {
     int hooked = 0; /* the callbacks' count hook, as sim:step sets it */
     if ((s->budget > 0 || s->run_deadline < HUGE_VAL) && !lua_gethook(L)) {
@@ -2156,8 +2202,13 @@ static int drive_loop(lua_State *L, lsim *s, uint64_t until, lua_Integer max_ste
     *steps = 0;
     while (*steps < max_steps) {
         size_t from = t->n;
+        uint64_t calls = s->calls;
         stepped = s->rt ? sf_rt_step(s->rt, until) : sf_sim_step(s->sim, until);
         ++*steps;
+        if (net && s->calls != calls && scheduler_busy(L, net)) {
+            if (!on_state && has_listeners(L, net)) set_dispatched(L, net, from);
+            break;
+        }
         if (!stepped || *steps >= max_steps || sf_sim_now(s->sim) >= until) break;
         if (on_state && t->n > from) {
             bool state = from < t->first;
@@ -2178,11 +2229,11 @@ static int drive_loop(lua_State *L, lsim *s, uint64_t until, lua_Integer max_ste
     return stepped;
 }
 
-/* sim:drive(limit_us, max_steps, on_state, waits) -> stepped, steps: what
+/* sim:drive(limit_us, max_steps, on_state, waits, net) -> stepped, steps: what
  * the scheduler's loop calls where it would call sim:step(limit): steps the
  * clock (drive_loop) until one of the waits (its wait tables) may be
  * settled (see "wake"), a state record comes and on_state is true (state
- * callbacks, observers), or what the loop must see to (a failed hook, the
+ * callbacks), or what the loop must see to (a failed hook, the
  * time limit, the limit) comes; returns whether the last step processed an
  * instant, and the steps taken. The loop then asks its waits, as it would
  * after each sim:step: what it sees is the same, only fewer times. A wait
@@ -2195,6 +2246,7 @@ static int l_sim_drive(lua_State *L)
     lua_Integer max_steps = luaL_checkinteger(L, 3);
     bool on_state = lua_toboolean(L, 4);
     luaL_checktype(L, 5, LUA_TTABLE);
+    luaL_checktype(L, 6, LUA_TTABLE);
     wake wakes[DRIVE_WAITS];
     int n = (int)luaL_len(L, 5);
     if (n > DRIVE_WAITS || s->rt) max_steps = 1;
@@ -2205,31 +2257,21 @@ static int l_sim_drive(lua_State *L)
     }
     lua_Integer steps;
     int stepped = drive_loop(L, s, limit < 0 ? 0 : (uint64_t)limit, max_steps, on_state, wakes,
-                             n < DRIVE_WAITS ? n : DRIVE_WAITS, &steps);
+                             n < DRIVE_WAITS ? n : DRIVE_WAITS, &steps, 6);
     lua_pushboolean(L, stepped);
     lua_pushinteger(L, steps);
     return 2;
 }
 
-/* Whether the Lua scheduler has work of its own after an event (the net
- * table's close-policy timers, state callbacks, watchers, observers): then
- * the actor's wait goes back to its loop. */
-static bool scheduler_busy(lua_State *L, int net)
+/* Whether the scheduler's loop must see to the net now: a hook failed, the
+ * run's time limit passed, or the Lua side has work of its own (the net
+ * table at net: scheduler_busy). */
+static bool loop_needed(lua_State *L, lsim *s, int net)
 {
-    static const char *const lists[] = {"timers", "watchers", "observers"};
-    bool busy = false;
-    for (int i = 0; i < 3 && !busy; i++) {
-        lua_getfield(L, net, lists[i]);
-        busy = lua_istable(L, -1) && lua_rawlen(L, -1) > 0;
-        lua_pop(L, 1);
-    }
-    if (!busy) {
-        lua_getfield(L, net, "listeners");
-        lua_pushnil(L);
-        busy = lua_istable(L, -2) && lua_next(L, -2);
-        lua_pop(L, busy ? 3 : 1);
-    }
-    return busy;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->errors);
+    size_t failed = lua_rawlen(L, -1);
+    lua_pop(L, 1);
+    return failed > 0 || mono_now() >= s->run_deadline || scheduler_busy(L, net);
 }
 
 /* sim:wait(w, net, max_steps) -> "ok", results... | "fail", why | "timeout"
@@ -2241,7 +2283,7 @@ static bool scheduler_busy(lua_State *L, int net)
  * scheduler adds the line and the trace); "timeout": the deadline came
  * (with the check asked once more there); "lua": the loop must take over
  * (a hook failed, the time limit passed, a close policy's timer, a state
- * callback, a watcher or an observer came, w.steps reached max_steps, or w
+ * callback or a watcher came, w.steps reached max_steps, or w
  * has no wake), with w.steps counted. The scenario's callback budget
  * ("between two waits") stops while it waits, and starts anew after. */
 static int l_sim_wait(lua_State *L)
@@ -2267,10 +2309,7 @@ static int l_sim_wait(lua_State *L)
     int nres = 0;
     bool idle = false;
     for (;;) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, s->errors);
-        size_t failed = lua_rawlen(L, -1);
-        lua_pop(L, 1);
-        if (failed > 0 || mono_now() >= s->run_deadline || scheduler_busy(L, 3)) break;
+        if (loop_needed(L, s, 3)) break;
         lua_pushvalue(L, 7);
         if (lua_pcall(L, 0, LUA_MULTRET, 0) != LUA_OK) {
             f->budget_end = budget_end;
@@ -2299,11 +2338,13 @@ static int l_sim_wait(lua_State *L)
         if (++steps > max_steps) break;
         lua_Integer taken;
         int stepped = drive_loop(L, s, deadline < 0 ? 0 : (uint64_t)deadline, max_steps - steps + 1,
-                                 false, &w, 1, &taken);
+                                 false, &w, 1, &taken, 3);
         steps += taken - 1;
         if (!stepped) idle = true; /* the deadline has come, and nothing before it */
     }
     f->budget_end = f->budget > 0 ? mono_now() + f->budget : HUGE_VAL;
+    /* nobody listens: what happened is past for a callback set later */
+    if (!has_listeners(L, 3)) set_dispatched(L, 3, lsf_trace(s)->n);
     lua_pushinteger(L, steps);
     lua_setfield(L, 2, "steps");
     if (nres == 0) {
@@ -2312,6 +2353,159 @@ static int l_sim_wait(lua_State *L)
         nres = 1;
     }
     return nres;
+}
+
+/* What c:recv's check does when its wake is due: reads what there is, up
+ * to n bytes (0: any amount), into *buf (grown as needed, *got bytes so
+ * far), as conn:read does. 1: done (the data, or at the end of the stream
+ * or on an error with nothing read, *err says why: 0 or the error); 0: not
+ * yet (nothing more to read). -1: out of memory. */
+static int read_some(lconn *lc, size_t n, char **buf, size_t *cap, size_t *got, int *err)
+{
+    for (;;) {
+        sf_conn_info info;
+        sf_conn_status(lc->c, &info);
+        size_t max = n ? n - *got : 65536;
+        /* no more room than what is queued (as conn:read) */
+        if (max > info.rcv_queued) max = info.rcv_queued > 0 ? info.rcv_queued : 1;
+        if (*got + max > *cap) {
+            size_t want = *cap ? *cap : 512;
+            while (want < *got + max)
+                want *= 2;
+            char *more = realloc(*buf, want);
+            if (!more) return -1;
+            *buf = more;
+            *cap = want;
+        }
+        int r = sf_recv(lc->c, sf_sim_now(lc->s->sim), *buf + *got, max);
+        sf_sim_flush(lc->s->sim, lc->host);
+        if (r > 0) {
+            *got += (size_t)r;
+            if (!n || *got >= n) return 1;
+            continue;
+        }
+        if (r == SF_EAGAIN) return 0;
+        *err = r;
+        return 1;
+    }
+}
+
+/* sim:wait_on(net, kind, conn, arg, deadline_us, max_steps) -> "ok", results
+ * | "lua", steps, progress: the commonest waits of the scenario's only actor
+ * under net:run, check and all in C (see sim:wait for when it may run in
+ * place, and what stops it): kind "state" (c:wait: conn reaches state arg,
+ * given as synfin spells it; "ok"), "read" (c:recv: arg bytes, nil for any
+ * amount; "ok", data or "ok", nil, why) or "accept" (l:accept; "ok", the
+ * connection). Whatever else happens (the loop is needed, a connection
+ * closed instead, the deadline came, max_steps, an argument out of the
+ * ordinary) is handed back as it is, for the wait's Lua check to go on
+ * from (the Lua path says it as always): "lua", the steps taken, and the
+ * progress: c:wait's next record to look at (1-based), or c:recv's data
+ * read so far (nil: none). */
+static int l_sim_wait_on(lua_State *L)
+{
+    lsim *s = check_sim(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    static const char *const kinds[] = {"state", "read", "accept", NULL};
+    int kind = luaL_checkoption(L, 3, NULL, kinds);
+    lconn *lc = check_conn(L, 4);
+    lua_Integer deadline = luaL_checkinteger(L, 6);
+    lua_Integer max_steps = luaL_checkinteger(L, 7);
+    const sf_trace *t = lsf_trace(s);
+    lua_Integer steps = 0;
+    size_t from = t->n; /* "state": the next record to look at */
+    int target = -1;
+    size_t n = 0;
+    wake w = {.kind = kind == 0   ? WAKE_STATE
+                      : kind == 1 ? WAKE_READ
+                                  : WAKE_ACCEPT,
+              .c = lc->c,
+              .host = lc->host,
+              .id = sf_conn_id(lc->c)};
+    frame *f = busy_frame(s);
+    bool in_place = f && strcmp(f->kind, "scenario") == 0 && !s->rt;
+    if (kind == 0) target = sf_state_from_name(luaL_checkstring(L, 5));
+    if (kind == 1 && !lua_isnil(L, 5)) {
+        lua_Integer want = luaL_checkinteger(L, 5);
+        if (want < 1 || want > (1 << 30)) in_place = false; /* conn:read says why */
+        n = (size_t)(want > 0 ? want : 0);
+    }
+    if (target < 0 && kind == 0) in_place = false;
+    if (!in_place || loop_needed(L, s, 2)) { /* nothing done: no progress */
+        lua_pushliteral(L, "lua");
+        lua_pushinteger(L, 0);
+        return 2;
+    }
+    if (kind == 0 && (int)sf_conn_state(lc->c) == target) {
+        if (!has_listeners(L, 2)) set_dispatched(L, 2, t->n);
+        lua_pushliteral(L, "ok"); /* already there */
+        return 1;
+    }
+    char *buf = NULL;
+    size_t cap = 0, got = 0;
+    int err = 0, done = 0;
+    bool idle = false;
+    f->budget_end = HUGE_VAL; /* waiting is not the scenario's time */
+    for (;;) {
+        if (kind == 0) { /* the connection's state records since */
+            size_t k = from < t->first ? t->first : from;
+            for (; k < t->n && !done; k++) {
+                const sf_trace_rec *r = sf_trace_at(t, (long)k);
+                if (r->kind != SF_TR_STATE || r->host != w.host || r->conn_id != w.id) continue;
+                if (r->new_state == target)
+                    done = 1;
+                else if (r->new_state == SF_CLOSED)
+                    break; /* failed: the Lua check says so from this record */
+            }
+            from = k;
+            if (!done && from < t->n) break;
+        } else if (kind == 1) {
+            done = read_some(lc, n, &buf, &cap, &got, &err);
+            if (done < 0) break;
+        } else {
+            sf_conn *c = sf_accept(lc->c);
+            if (c) {
+                f->budget_end = f->budget > 0 ? mono_now() + f->budget : HUGE_VAL;
+                if (!has_listeners(L, 2)) set_dispatched(L, 2, t->n);
+                lua_pushliteral(L, "ok");
+                push_conn(L, 1, s, lc->host, c);
+                return 2;
+            }
+            if (sf_conn_state(lc->c) != SF_LISTEN) break; /* the Lua check says so */
+        }
+        if (done || idle || ++steps > max_steps || loop_needed(L, s, 2)) break;
+        lua_Integer taken;
+        int stepped = drive_loop(L, s, deadline < 0 ? 0 : (uint64_t)deadline, max_steps - steps + 1,
+                                 false, &w, 1, &taken, 2);
+        steps += taken - 1;
+        if (!stepped) idle = true; /* the deadline has come, and nothing before it */
+    }
+    f->budget_end = f->budget > 0 ? mono_now() + f->budget : HUGE_VAL;
+    /* nobody listens: what happened is past for a callback set later */
+    if (!has_listeners(L, 2)) set_dispatched(L, 2, t->n);
+    if (done > 0) {
+        lua_pushliteral(L, "ok");
+        if (kind == 0) return 1;
+        if (got > 0) {
+            lua_pushlstring(L, buf, got);
+            free(buf);
+            return 2;
+        }
+        free(buf); /* nothing read: the end of the stream (err 0) or an error */
+        lua_pushnil(L);
+        lua_pushstring(L, err ? sf_strerror(err) : "end of stream");
+        return 3;
+    }
+    lua_pushliteral(L, "lua");
+    lua_pushinteger(L, steps);
+    if (kind == 0)
+        lua_pushinteger(L, (lua_Integer)from + 1);
+    else if (got > 0)
+        lua_pushlstring(L, buf, got);
+    else
+        lua_pushnil(L);
+    free(buf);
+    return 3;
 }
 
 /* ---- the module ---------------------------------------------------------------------------- */
@@ -2342,6 +2536,7 @@ static const luaL_Reg sim_methods[] = {{"close", l_sim_close},
                                        {"step", l_sim_step},
                                        {"drive", l_sim_drive},
                                        {"wait", l_sim_wait},
+                                       {"wait_on", l_sim_wait_on},
                                        {"fd", l_sim_fd},
                                        {"timeout", l_sim_timeout},
                                        {"tun", l_sim_tun},

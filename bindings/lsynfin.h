@@ -37,6 +37,7 @@ typedef struct {
     int errors;          /* registry ref of a table of hook failures */
     uint8_t *packet;     /* where a hook's replacement or answer is built */
     int busy;            /* frames of its callbacks running (see "callbacks") */
+    uint64_t calls;      /* callbacks it has run (the wait loop: did Lua run in a step?) */
     double budget;       /* each callback's wall-clock seconds; 0: no limit */
     double time_limit;   /* the scenario's whole run, seconds; 0: none */
     double run_deadline; /* when it ends, on the monotonic clock; HUGE_VAL: none */

@@ -73,6 +73,7 @@ end
 -- Resumes actor a with what its wait gave, until it waits again or ends;
 -- an error in it ends the run, raised.
 function Net:_resume(a, ...)
+  self.scenario.current = a
   return self:_stopped(a, self.sim:resume(a.co, ...))
 end
 

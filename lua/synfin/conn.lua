@@ -117,23 +117,27 @@ conn.describe = describe
 -- @tparam[opt] number t seconds (default: the net's timeout)
 -- @treturn Conn
 function conn:wait(state, t)
-  return self:net():_await(self:waiting(state, "wait"), t)
+  local name = synfin.state(state)
+  if not name then argerror(1, "wait", unknown_state(state)) end
+  nets[self:sim()]:_wait_on("state", self, name, t, function(from) return self:waiting(name, "wait", from) end)
+  return self
 end
 
 --- The wait of c:wait, for net:first.
 -- @function Conn:waiting
 -- @tparam string state
 -- @return a wait
-function conn:waiting(state, fname)
+function conn:waiting(state, fname, since)
   local name = synfin.state(state)
   if not name then argerror(1, fname or "waiting", unknown_state(state)) end
   state = name
   local net = self:net()
   return waitable(net, function() return describe(self) .. " to reach " .. state end, function()
     net:_sync()
-    local already = self:state() == state
+    -- (since: c:wait's wait in place looked at the records until there)
+    local already = not since and self:state() == state
     local sim, host, id = net.sim, self:host(), self:id()
-    local from = sim:trace_len() + 1
+    local from = since or sim:trace_len() + 1
     return function()
       if already then return true, self end
       -- its state records since (read in C: no view of each record)
@@ -162,18 +166,20 @@ end
 -- @treturn[1] string the data
 -- @return[2] nil, message
 function conn:recv(n, t)
-  return self:net():_await(self:receiving(n), t)
+  if n ~= nil and (math.type(n) ~= "integer" or n < 1) then argerror(1, "recv", "positive integer expected") end
+  return nets[self:sim()]:_wait_on("read", self, n, t, function(got) return self:receiving(n, got) end)
 end
 
 --- The wait of c:recv, for net:first.
 -- @function Conn:receiving
 -- @tparam[opt] integer n bytes
 -- @return a wait
-function conn:receiving(n)
+function conn:receiving(n, already)
   if n ~= nil and (math.type(n) ~= "integer" or n < 1) then argerror(1, "recv", "positive integer expected") end
   return waitable(self:net(), function() return ("%s to receive %s bytes"):format(describe(self), n or "some") end,
     function()
-    local got, parts = 0, {}
+    -- (already: what c:recv's wait in place had read)
+    local got, parts = already and #already or 0, { already }
     return function()
       while true do
         local data, err = self:read(n and (n - got) or 65536)
@@ -280,7 +286,11 @@ end
 -- @tparam[opt] number t seconds (default: the net's timeout)
 -- @treturn Conn
 function conn:accept(t)
-  return self:net():_await(self:accepting(), t)
+  local net = nets[self:sim()]
+  local c = net:_wait_on("accept", self, nil, t, function() return self:accepting() end)
+  local policy = next(net.close_policies) and net.close_policies[policy_key(self)]
+  if policy then net.close_policies[policy_key(c)] = policy end -- (as accepting's check does)
+  return c
 end
 
 --- The wait of l:accept, for net:first.

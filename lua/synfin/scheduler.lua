@@ -8,7 +8,8 @@
 local types = require "synfin.types"
 local util = require "synfin.util"
 local where, argerror, us = util.where, util.argerror, util.us
-local check_time, check_time_arg = util.check_time, util.check_time_arg
+local check_time, check_time_arg, TIME_MAX = util.check_time, util.check_time_arg, util.TIME_MAX
+local running = coroutine.running
 local Net = types.Net
 
 local scheduler = {}
@@ -154,7 +155,7 @@ function Net:_drive(waits, budget)
       if left < room then room = left end
     end
     local stepped, steps = self.sim:drive(limit, self.watchers and self.watchers[1] and 1 or room + 1,
-      next(self.listeners) ~= nil or self.observers[1] ~= nil, waits)
+      next(self.listeners) ~= nil, waits, self)
     if steps > 1 then
       for i = 1, #waits do waits[i].steps = waits[i].steps + steps - 1 end
     end
@@ -239,7 +240,9 @@ end
 function Net:_actor()
   local sc = self.scenario
   if sc then
-    local co = coroutine.running()
+    local co = running()
+    local current = sc.current -- (the one resumed last: most often the one asking)
+    if current and current.co == co then return current end
     for _, a in ipairs(sc.actors) do
       if a.co == co then return a end
     end
@@ -276,21 +279,23 @@ end
 --
 -- what may be a function that says it (see what_of); the script's line
 -- is found only if a message needs it (where_of).
-function Net:_block(what, timeout, check, instead, sleep, missing, wake, wk, wc)
-  local kind, running = self.sim:busy()
+-- since and steps: a wait begun in place (Net:_wait_on) goes on here: its
+-- start (the clock's microseconds) and the steps it took.
+function Net:_block(what, timeout, check, instead, sleep, missing, wake, wk, wc, since, steps)
+  local kind, busy = self.sim:busy()
   if kind and kind ~= "scenario" then
     -- waiting would move the clock under it, or yield across the C that runs it
     error(("%ssynfin: waiting for %s inside %s: a callback runs to its end without waiting")
-      :format(where(), what_of { what = what }, running), 0)
+      :format(where(), what_of { what = what }, busy), 0)
   end
   timeout = timeout or self.timeout
   check_time(timeout, "the timeout")
   local slack = sleep and 0 or self:slack(timeout)
-  local now = self.sim:now()
+  local now = since or self.sim:now()
   local actor = self:_actor()
   local w = { synfin_wait = true, what = what, timeout = timeout, check = check, instead = instead,
     sleep = sleep, co = actor.co, start = now, slack = slack, missing = missing,
-    deadline = now + us(timeout + slack), wake = wake, steps = 0, wk = wk, wc = wc }
+    deadline = now + us(timeout + slack), wake = wake, steps = steps or 0, wk = wk, wc = wc }
   actor.matched = false
   if actor.co then
     local sc = self.scenario
@@ -329,10 +334,45 @@ local function waitable(net, what, start, missing)
   return { synfin_waitable = true, net = net, what = what, start = start, missing = missing }
 end
 
-function Net:_await(w, t)
+function Net:_await(w, t, since, steps)
   local check, instead, deadline, wk, wc = w.start()
   if deadline then t = math.max(0, (deadline - self.sim:now()) / 1e6) end
-  return self:_block(w.what, t, check, instead, deadline ~= nil, w.missing, nil, wk, wc)
+  return self:_block(w.what, t, check, instead, deadline ~= nil, w.missing, nil, wk, wc, since, steps)
+end
+
+-- The actor that may run its wait in place of the scenario's loop: the
+-- scenario's only one under net:run, when it is the one asking; else nil.
+local function soloist(net)
+  local sc = net.scenario
+  if not sc or not sc.run or sc.live ~= 1 then return nil end
+  local a = sc.current
+  if a and a.co == running() then return a end
+end
+
+-- A wait in place that sim:wait_on has ended: "ok" and its results, or
+-- handed back ("lua", its steps and its progress) to go on as general(progress),
+-- the wait as every other runs (see Net:_wait_on).
+local function waited_on(net, actor, general, t, since, kind, ...)
+  if kind == "ok" then return ended(net, actor, "ok", ...) end
+  local steps, progress = ...
+  return net:_await(general(progress), t, since, steps)
+end
+
+-- c:wait, c:recv and l:accept: kind, c and arg as sim:wait_on takes them,
+-- t the timeout, general(progress) the wait made as every other (with what
+-- sim:wait_on did of it). The scenario's only actor on a sim without
+-- tolerance waits in C, check and all (sim:wait_on): no wait table, no
+-- closure, no yield; anything out of the ordinary goes the general way.
+function Net:_wait_on(kind, c, arg, t, general)
+  local actor = soloist(self)
+  t = t or self.timeout
+  if actor and not self.tol and not self.realtime and type(t) == "number" and t >= 0 and t <= TIME_MAX then
+    local since = self.sim:now()
+    actor.matched = false
+    return waited_on(self, actor, general, t, since,
+      self.sim:wait_on(self, kind, c, arg, since + us(t), MAX_STEPS))
+  end
+  return self:_await(general(), t)
 end
 
 --- Waits for whichever of several waits is satisfied first, and returns its
