@@ -75,6 +75,7 @@ end
 -- @return[2] nil, message, code
 function conn:close()
   local net = self:net()
+  if not next(net.close_policies) then return close_now(self) end -- (no policy anywhere: no key to make)
   local key = policy_key(self)
   local policy = net.close_policies[key]
   if not policy then return close_now(self) end

@@ -100,6 +100,8 @@ end
 --- Hosts (continued).
 -- @type Host
 
+local NO_OPTS = {} -- (read only)
+
 local function check_host_stack(h, fname)
   if h.peer then raise(("'%s': %s is a bare peer: it has no TCP"):format(fname, h.addr)) end
 end
@@ -152,8 +154,11 @@ function Host:connect(addr, port, opts)
   check_host_stack(self, "connect")
   if type(addr) ~= "string" then argerror(1, "connect", "address string expected, got " .. shown(addr)) end
   if math.type(port) ~= "integer" then argerror(2, "connect", "port number expected, got " .. shown(port)) end
-  opts = check_opts(opts, setmetatable({ sport = true, laddr = true }, { __index = SETTINGS }), 3, "connect")
-  local s, rest = split(opts, { sport = true, laddr = true })
+  local s, rest = NO_OPTS, nil -- (no options: the host's settings, nothing to check or split)
+  if opts ~= nil then
+    opts = check_opts(opts, setmetatable({ sport = true, laddr = true }, { __index = SETTINGS }), 3, "connect")
+    s, rest = split(opts, { sport = true, laddr = true })
+  end
   local c, err, code = self.net.sim:connect(self.index, addr, port, s.sport, rest, s.laddr)
   if c then return c end
   local why = ""
