@@ -2161,6 +2161,21 @@ static bool scheduler_busy(lua_State *L, int net)
     return busy;
 }
 
+/* Whether a hook of s failed since sim:errors() was last asked. */
+static bool hooks_failed(lua_State *L, const lsim *s)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->errors);
+    size_t failed = lua_rawlen(L, -1);
+    lua_pop(L, 1);
+    return failed > 0;
+}
+
+/* Whether the scenario's run has passed its time limit. */
+static bool over_time(const lsim *s)
+{
+    return s->run_deadline < HUGE_VAL && mono_now() >= s->run_deadline;
+}
+
 /* The net table at net: its state callbacks have seen (or, none listening,
  * passed over) the first `upto` records, as the scheduler's loop leaves it
  * after an event (Net:_after_step). */
@@ -2205,7 +2220,8 @@ static int drive_loop(lua_State *L, lsim *s, uint64_t until, lua_Integer max_ste
         uint64_t calls = s->calls;
         stepped = s->rt ? sf_rt_step(s->rt, until) : sf_sim_step(s->sim, until);
         ++*steps;
-        if (net && s->calls != calls && scheduler_busy(L, net)) {
+        bool ran = s->calls != calls; /* Lua ran in this step (only it sets anything up) */
+        if (net && ran && scheduler_busy(L, net)) {
             if (!on_state && has_listeners(L, net)) set_dispatched(L, net, from);
             break;
         }
@@ -2216,10 +2232,7 @@ static int drive_loop(lua_State *L, lsim *s, uint64_t until, lua_Integer max_ste
                 state = sf_trace_at(t, (long)k)->kind == SF_TR_STATE;
             if (state) break;
         }
-        lua_rawgeti(L, LUA_REGISTRYINDEX, s->errors);
-        size_t failed = lua_rawlen(L, -1);
-        lua_pop(L, 1);
-        if (failed > 0 || mono_now() >= s->run_deadline) break;
+        if ((ran && hooks_failed(L, s)) || over_time(s)) break;
         bool due = false;
         for (int i = 0; i < n && !due; i++)
             due = wake_due(&wakes[i], t, from, t->n);
@@ -2268,10 +2281,7 @@ static int l_sim_drive(lua_State *L)
  * table at net: scheduler_busy). */
 static bool loop_needed(lua_State *L, lsim *s, int net)
 {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, s->errors);
-    size_t failed = lua_rawlen(L, -1);
-    lua_pop(L, 1);
-    return failed > 0 || mono_now() >= s->run_deadline || scheduler_busy(L, net);
+    return hooks_failed(L, s) || over_time(s) || scheduler_busy(L, net);
 }
 
 /* sim:wait(w, net, max_steps) -> "ok", results... | "fail", why | "timeout"
@@ -2390,8 +2400,8 @@ static int read_some(lconn *lc, size_t n, char **buf, size_t *cap, size_t *got, 
     }
 }
 
-/* sim:wait_on(net, kind, conn, arg, deadline_us, max_steps) -> "ok", results
- * | "lua", steps, progress: the commonest waits of the scenario's only actor
+/* sim:wait_on(net, kind, conn, arg, seconds, max_steps) -> "ok", results
+ * | "lua", since, steps, progress: the commonest waits of the scenario's only actor
  * under net:run, check and all in C (see sim:wait for when it may run in
  * place, and what stops it): kind "state" (c:wait: conn reaches state arg,
  * given as synfin spells it; "ok"), "read" (c:recv: arg bytes, nil for any
@@ -2399,9 +2409,9 @@ static int read_some(lconn *lc, size_t n, char **buf, size_t *cap, size_t *got, 
  * connection). Whatever else happens (the loop is needed, a connection
  * closed instead, the deadline came, max_steps, an argument out of the
  * ordinary) is handed back as it is, for the wait's Lua check to go on
- * from (the Lua path says it as always): "lua", the steps taken, and the
- * progress: c:wait's next record to look at (1-based), or c:recv's data
- * read so far (nil: none). */
+ * from (the Lua path says it as always): "lua", when the wait began (the
+ * clock's microseconds), the steps taken, and the progress: c:wait's next record to look at
+ * (1-based), or c:recv's data read so far (nil: none). */
 static int l_sim_wait_on(lua_State *L)
 {
     lsim *s = check_sim(L, 1);
@@ -2409,9 +2419,10 @@ static int l_sim_wait_on(lua_State *L)
     static const char *const kinds[] = {"state", "read", "accept", NULL};
     int kind = luaL_checkoption(L, 3, NULL, kinds);
     lconn *lc = check_conn(L, 4);
-    lua_Integer deadline = luaL_checkinteger(L, 6);
+    lua_Number seconds = luaL_checknumber(L, 6);
     lua_Integer max_steps = luaL_checkinteger(L, 7);
     const sf_trace *t = lsf_trace(s);
+    uint64_t since = sf_sim_now(s->sim);
     lua_Integer steps = 0;
     size_t from = t->n; /* "state": the next record to look at */
     int target = -1;
@@ -2431,11 +2442,16 @@ static int l_sim_wait_on(lua_State *L)
         n = (size_t)(want > 0 ? want : 0);
     }
     if (target < 0 && kind == 0) in_place = false;
-    if (!in_place || loop_needed(L, s, 2)) { /* nothing done: no progress */
+    if (!(seconds >= 0 && seconds <= TIME_MAX_S)) in_place = false; /* the Lua side says why */
+    if (!in_place || loop_needed(L, s, 2)) {                        /* nothing done: no progress */
         lua_pushliteral(L, "lua");
+        lua_pushinteger(L, (lua_Integer)since);
         lua_pushinteger(L, 0);
-        return 2;
+        return 3;
     }
+    /* the deadline as the Lua side makes it (util.us) */
+    lua_Integer deadline = (lua_Integer)since + (lua_Integer)floor(seconds * 1e6 + 0.5);
+    uint64_t seen = s->calls; /* the callbacks run when the loop was last looked at */
     if (kind == 0 && (int)sf_conn_state(lc->c) == target) {
         if (!has_listeners(L, 2)) set_dispatched(L, 2, t->n);
         lua_pushliteral(L, "ok"); /* already there */
@@ -2473,7 +2489,8 @@ static int l_sim_wait_on(lua_State *L)
             }
             if (sf_conn_state(lc->c) != SF_LISTEN) break; /* the Lua check says so */
         }
-        if (done || idle || ++steps > max_steps || loop_needed(L, s, 2)) break;
+        if (done || idle || ++steps > max_steps) break;
+        if (s->calls != seen ? (seen = s->calls, loop_needed(L, s, 2)) : over_time(s)) break;
         lua_Integer taken;
         int stepped = drive_loop(L, s, deadline < 0 ? 0 : (uint64_t)deadline, max_steps - steps + 1,
                                  false, &w, 1, &taken, 2);
@@ -2497,6 +2514,7 @@ static int l_sim_wait_on(lua_State *L)
         return 3;
     }
     lua_pushliteral(L, "lua");
+    lua_pushinteger(L, (lua_Integer)since);
     lua_pushinteger(L, steps);
     if (kind == 0)
         lua_pushinteger(L, (lua_Integer)from + 1);
@@ -2505,7 +2523,7 @@ static int l_sim_wait_on(lua_State *L)
     else
         lua_pushnil(L);
     free(buf);
-    return 3;
+    return 4;
 }
 
 /* ---- the module ---------------------------------------------------------------------------- */

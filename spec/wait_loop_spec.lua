@@ -62,6 +62,21 @@ describe("waits run in C", function()
     end)
   end)
 
+  it("a hook that fails during a wait fails the run at that instant", function()
+    local net, a, b, l = pair()
+    b:hook("ingress", { flags = "P", count = 1 }, function() error("hook trouble") end)
+    local ok, err = pcall(net.run, net, function()
+      local c = a:connect(B, 80)
+      local s = l:accept(1)
+      c:send("x") -- reaches the server at t=0.020
+      s:wait("CLOSE_WAIT", 5) -- the client never closes: only the hook's failure ends this
+    end)
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("a hook failed", 1, true), err)
+    assert.truthy(tostring(err):find("hook trouble", 1, true), err)
+    assert.equal(0.020, net:now())
+  end)
+
   it("c:recv reads what comes as it comes: more than the receive buffer holds", function()
     local net, a, _, l = pair()
     local data = string.rep("0123456789abcdef", 16384) -- 256 KiB, four times the buffer

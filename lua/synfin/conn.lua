@@ -116,10 +116,14 @@ conn.describe = describe
 -- @tparam string state
 -- @tparam[opt] number t seconds (default: the net's timeout)
 -- @treturn Conn
+-- c:wait's wait as every other, looking at the records from `from` on
+-- when its wait in place has looked at those before (Net:_wait_on).
+local function waiting_from(c, state, from) return c:waiting(state, "wait", from) end
+
 function conn:wait(state, t)
   local name = synfin.state(state)
   if not name then argerror(1, "wait", unknown_state(state)) end
-  nets[self:sim()]:_wait_on("state", self, name, t, function(from) return self:waiting(name, "wait", from) end)
+  nets[self:sim()]:_wait_on("state", self, name, t, waiting_from)
   return self
 end
 
@@ -165,9 +169,12 @@ end
 -- @tparam[opt] number t seconds (default: the net's timeout)
 -- @treturn[1] string the data
 -- @return[2] nil, message
+-- c:recv's wait as every other, with what its wait in place read (Net:_wait_on).
+local function receiving_after(c, n, got) return c:receiving(n, got) end
+
 function conn:recv(n, t)
   if n ~= nil and (math.type(n) ~= "integer" or n < 1) then argerror(1, "recv", "positive integer expected") end
-  return nets[self:sim()]:_wait_on("read", self, n, t, function(got) return self:receiving(n, got) end)
+  return nets[self:sim()]:_wait_on("read", self, n, t, receiving_after)
 end
 
 --- The wait of c:recv, for net:first.
@@ -287,7 +294,7 @@ end
 -- @treturn Conn
 function conn:accept(t)
   local net = nets[self:sim()]
-  local c = net:_wait_on("accept", self, nil, t, function() return self:accepting() end)
+  local c = net:_wait_on("accept", self, nil, t, conn.accepting)
   local policy = next(net.close_policies) and net.close_policies[policy_key(self)]
   if policy then net.close_policies[policy_key(c)] = policy end -- (as accepting's check does)
   return c

@@ -8,7 +8,7 @@
 local types = require "synfin.types"
 local util = require "synfin.util"
 local where, argerror, us = util.where, util.argerror, util.us
-local check_time, check_time_arg, TIME_MAX = util.check_time, util.check_time_arg, util.TIME_MAX
+local check_time, check_time_arg = util.check_time, util.check_time_arg
 local running = coroutine.running
 local Net = types.Net
 
@@ -350,29 +350,29 @@ local function soloist(net)
 end
 
 -- A wait in place that sim:wait_on has ended: "ok" and its results, or
--- handed back ("lua", its steps and its progress) to go on as general(progress),
--- the wait as every other runs (see Net:_wait_on).
-local function waited_on(net, actor, general, t, since, kind, ...)
+-- handed back ("lua", when it began, its steps and its progress) to go on
+-- as general(c, arg, progress), the wait as every other runs (see
+-- Net:_wait_on).
+local function waited_on(net, actor, general, c, arg, t, kind, ...)
   if kind == "ok" then return ended(net, actor, "ok", ...) end
-  local steps, progress = ...
-  return net:_await(general(progress), t, since, steps)
+  local since, steps, progress = ...
+  return net:_await(general(c, arg, progress), t, since, steps)
 end
 
 -- c:wait, c:recv and l:accept: kind, c and arg as sim:wait_on takes them,
--- t the timeout, general(progress) the wait made as every other (with what
--- sim:wait_on did of it). The scenario's only actor on a sim without
--- tolerance waits in C, check and all (sim:wait_on): no wait table, no
--- closure, no yield; anything out of the ordinary goes the general way.
+-- t the timeout, general(c, arg, progress) the wait made as every other
+-- (with what sim:wait_on did of it). The scenario's only actor on a sim
+-- without tolerance waits in C, check and all (sim:wait_on): no wait
+-- table, no closure, no yield; anything out of the ordinary goes the
+-- general way.
 function Net:_wait_on(kind, c, arg, t, general)
   local actor = soloist(self)
   t = t or self.timeout
-  if actor and not self.tol and not self.realtime and type(t) == "number" and t >= 0 and t <= TIME_MAX then
-    local since = self.sim:now()
+  if actor and not self.tol and not self.realtime and type(t) == "number" then
     actor.matched = false
-    return waited_on(self, actor, general, t, since,
-      self.sim:wait_on(self, kind, c, arg, since + us(t), MAX_STEPS))
+    return waited_on(self, actor, general, c, arg, t, self.sim:wait_on(self, kind, c, arg, t, MAX_STEPS))
   end
-  return self:_await(general(), t)
+  return self:_await(general(c, arg), t)
 end
 
 --- Waits for whichever of several waits is satisfied first, and returns its
