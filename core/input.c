@@ -215,7 +215,11 @@ void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg)
     c->irs = seg->seq;
     c->rcv_nxt = seg->seq + 1;
     c->rcv_adv = c->rcv_nxt;
-    sf_rcv_window(c); /* the window our SYN offered starts at RCV.NXT */
+    /* the window our SYN offered starts at RCV.NXT */
+    if (c->pol.rcv_window == SF_RCV_WINDOW_LINUX)
+        c->rcv_adv += c->rcv_ssthresh;
+    else
+        sf_rcv_window(c);
     c->snd_mss = sf_peer_mss(seg, c);
     agree_wscale(c, seg);
     agree_ts(c, seg);
@@ -694,6 +698,7 @@ static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
         if (take) c->dupacks_owed = 0;   /* the next ACK is new, not a duplicate */
         bool filled_hole = c->ooo.n > 0; /* RFC 5681 §4.2: ACK at once */
         drain_held(c, take);
+        sf_rcv_grow(c, take);
         ack_data(c, now, fin || filled_hole);
         if (take < len) {
             sf_report_drop(c->stack, c, SF_R_DATA_TRIMMED);

@@ -55,6 +55,12 @@ static void linux_profile(sf_policy *p)
      * listener's close, keep-alive's end): RST|ACK, built as any segment
      * (timestamps, the window) */
     p->active_reset = SF_ACTIVE_RESET_RST_ACK;
+    /* the receive window as tcp_select_initial_window and
+     * __tcp_select_window make it (core/output.c), the window scale for
+     * net.ipv4.tcp_rmem's largest buffer: 6 MiB (4096 131072 6291456, its
+     * default), a shift of 7 */
+    p->rcv_window = SF_RCV_WINDOW_LINUX;
+    p->rcv_buf_max = 6291456;
 }
 
 /* FreeBSD (14.x, sys/netinet, its default "freebsd" TCP stack). */
@@ -97,6 +103,10 @@ static void freebsd_profile(sf_policy *p)
     /* tcp_drop: the connection goes to CLOSED and tcp_output sends what
      * tcp_outflags[TCPS_CLOSED] says, RST|ACK, with its options */
     p->active_reset = SF_ACTIVE_RESET_RST_ACK;
+    /* not modelled: FreeBSD's window and its scale (request_r_scale follows
+     * kern.ipc.maxsockbuf); synfin's RFC window over rcv_buf */
+    p->rcv_window = SF_RCV_WINDOW_RFC;
+    p->rcv_buf_max = 0;
 }
 
 /* The RFCs read literally: RFC 9293 and the standards it names. */
@@ -137,6 +147,10 @@ static void rfc_profile(sf_policy *p)
     p->syn_cookies = SF_SYN_COOKIES_NEVER;
     /* RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST> */
     p->active_reset = SF_ACTIVE_RESET_RST;
+    /* RFC 9293 §3.8.6.2.2: offer the buffer's free space, receiver SWS
+     * avoidance (MUST-39); RFC 7323 §2.3: the smallest shift for rcv_buf */
+    p->rcv_window = SF_RCV_WINDOW_RFC;
+    p->rcv_buf_max = 0;
 }
 
 void sf_policy_profile(sf_policy *pol, sf_profile profile)

@@ -285,8 +285,14 @@ typedef struct {
     uint32_t syn_retries; /* retransmissions of SYN or SYN-ACK before giving up */
     uint32_t rcv_buf;     /* receive buffer, bytes: the most we offer (past 65535 with
                              window scaling, RFC 7323 §2) */
-    uint32_t snd_buf;     /* send buffer, bytes */
-    uint16_t mss;         /* MSS we announce */
+    /* the largest the receive buffer may grow to (Linux's tcp_rmem[2]): the
+     * window scale we offer covers it (tcp_select_initial_window); 0: rcv_buf.
+     * synfin's buffer stays rcv_buf: this sets the shift only */
+    uint32_t rcv_buf_max;
+    /* how the offered window moves (sf_rcv_window_policy) */
+    uint8_t rcv_window;
+    uint32_t snd_buf; /* send buffer, bytes */
+    uint16_t mss;     /* MSS we announce */
     /* the smallest send MSS, whatever the peer announces (default 48, Linux's
      * tcp_min_snd_mss); the options every segment carries come out of it
      * (RFC 6691), leaving at least one byte of data */
@@ -348,7 +354,8 @@ typedef struct {
      * keep a scoreboard of the peer's blocks (core/sack.c, RFC 6675 §3) whose
      * holes fast recovery resends */
     uint8_t sack;
-    /* RFC 7323 §2: offer window scaling (default 1); our shift follows rcv_buf */
+    /* RFC 7323 §2: offer window scaling (default 1); our shift follows rcv_buf
+     * or rcv_buf_max, the larger */
     uint8_t window_scaling;
     /* RFC 7323 §3-5: offer timestamps (default 1): PAWS, and the RFC 6191 use
      * of them for a SYN in TIME_WAIT */
@@ -372,6 +379,14 @@ enum { SF_ECN_OFF, SF_ECN_ACCEPT, SF_ECN_ON };
 
 /* Nagle's variants (sf_policy.nagle_variant). */
 typedef enum { SF_NAGLE_RFC, SF_NAGLE_MINSHALL } sf_nagle_variant;
+
+/* How the offered receive window moves (sf_policy.rcv_window), core/output.c:
+ * SF_RCV_WINDOW_RFC offers all free space, its right edge held back by
+ * receiver SWS avoidance (RFC 9293 §3.8.6.2.2); SF_RCV_WINDOW_LINUX is
+ * Linux's (tcp_select_initial_window, __tcp_select_window): the buffer
+ * counts twice what it may offer, the first window is a whole number of
+ * MSS, and the window grows from there (rcv_ssthresh, tcp_grow_window). */
+typedef enum { SF_RCV_WINDOW_RFC, SF_RCV_WINDOW_LINUX } sf_rcv_window_policy;
 
 /* Data after the application's CLOSE (sf_policy.rcv_after_close). */
 typedef enum { SF_RCV_AFTER_CLOSE_KEEP, SF_RCV_AFTER_CLOSE_RESET } sf_rcv_after_close;

@@ -144,6 +144,9 @@ struct sf_conn {
     uint32_t irs;
     uint32_t rcv_nxt;
     uint32_t rcv_adv; /* RCV.NXT + RCV.WND last announced: never moved left */
+    /* rcv_window = linux: the most the window may offer now (Linux's
+     * rcv_ssthresh): the first window, grown by data (tcp_grow_window) */
+    uint32_t rcv_ssthresh;
 
     /* what the user asked for and what has happened */
     bool fin_queued; /* CLOSE called: a FIN follows the queued data */
@@ -554,6 +557,16 @@ static inline uint16_t sf_mss_announced(const sf_conn *c)
 /* The window scale shift we offer: the smallest that fits rcv_buf in 16
  * bits (RFC 7323 §2.3: at most 14); -1 when the policy does not offer it. */
 int sf_wscale_offer(const sf_conn *c);
+/* The receive ring's capacity: rcv_buf, twice that with rcv_window = linux
+ * (output.c). */
+uint32_t sf_rcv_ring_cap(const sf_policy *p);
+/* The window of a SYN or SYN-ACK with nothing received yet, for an MSS
+ * (output.c; syncookie.c's SYN-ACK too). */
+uint32_t sf_rcv_initial_window(const sf_policy *p, uint32_t mss);
+/* In-order data of len bytes came: the window may grow (output.c). */
+void sf_rcv_grow(sf_conn *c, uint32_t len);
+/* The application read: is the opened window worth an ACK now? (output.c) */
+bool sf_rcv_update_due(const sf_conn *c);
 
 /* icmp.c */
 void sf_icmp_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len);

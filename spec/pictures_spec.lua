@@ -145,9 +145,11 @@ describe("the ladder as SVG", function()
   end)
 
   it("labels each segment with its flags, relative seq/ack, window, length and the scenario's label", function()
-    assert.matches("</tspan> S seq=0 win=65535 &lt;mss 1460,sackOK,TS val 251402505 ecr 0,wscale 0&gt;</text>", svg,
+    -- the linux profile's windows: the SYN's 44 * 1460 = 64240, a scale of 7
+    -- for 6 MiB, then 64240 rounded up to 2^7: 502 << 7 (the ladder shows the shift)
+    assert.matches("</tspan> S seq=0 win=64240 &lt;mss 1460,sackOK,TS val 251402505 ecr 0,wscale 7&gt;</text>", svg,
       1, true)
-    assert.matches("</tspan> PA seq=1 ack=1 win=65535 len=18 &lt;TS val ", svg, 1, true)
+    assert.matches("</tspan> PA seq=1 ack=1 win=502&lt;&lt;7 len=18 &lt;TS val ", svg, 1, true)
     assert.matches(">segment 2: SYN+ACK</text>", svg, 1, true)
     assert.matches(">segment 7: ACK of FIN</text>", svg, 1, true)
   end)

@@ -26,9 +26,4 @@ return {
   { "^read_eof seg#%d+ missing$", "the ACK of the peer's FIN: Linux delays it (tcp_fin enters pingpong "
     .. "mode: a delayed ACK, about 40 ms, in the hope of carrying the application's own FIN) and the "
     .. "scenario ends first; synfin ACKs a FIN at once. To fix with the delayed-ACK pattern (issue 16)" },
-  { "seg#%d+ win$", "the receive window. Linux offers 64240 bytes (tcp_select_initial_window: 44 MSS of "
-    .. "tcp_rmem's default) with a window scale of its own and then autotunes (tcp_rcv_space_adjust); "
-    .. "synfin offers rcv_buf (65535) unscaled. To fix: a linux receive-window policy (issue 16)" },
-  { "seg#%d+ opts$", "the SYN's window scale: Linux's shift follows tcp_rmem's maximum (ws=7 to 10), synfin's "
-    .. "its rcv_buf (0 for 65535). To fix with the receive window (issue 16)" },
 }
