@@ -19,7 +19,9 @@ void sf_emit_seg(sf_stack *st, sf_conn *c, const sf_seg *seg)
             c->last_ack_sent = seg->ack; /* RFC 7323 §4.3: Last.ACK.sent */
             c->unacked_in = 0;
             sf_timer_stop(c, SF_TIMER_DELACK); /* the owed ACK rides on this segment */
+            if (sf_quickack_on(c)) sf_quickack_sent(c, seg->ack);
         }
+        if (seg->len && sf_quickack_on(c)) sf_quickack_data_sent(c, st->now);
     }
     st->cb.emit(st->ud, c, st->pkt, (size_t)n);
 }
@@ -100,15 +102,25 @@ static uint32_t align_up(uint32_t v, uint32_t unit)
     return (v + unit - 1) / unit * unit;
 }
 
+/* The most the window may grow to (Linux's window_clamp): the buffer, less
+ * one segment on an active open (tcp_init_buffer_space, tcp_app_win = 31:
+ * "force reservation of one segment"; a passive open's window is seen to
+ * grow past it, spec/conformance/differential.md) */
+static uint32_t window_clamp(const sf_conn *c)
+{
+    uint32_t full = c->pol.rcv_buf, adv = sf_mss_announced(c);
+    if (c->passive || full <= 2 * adv) return full;
+    return full - adv > 2 * adv ? full - adv : 2 * adv;
+}
+
 /* Linux's __tcp_select_window: the free space (half the ring's free bytes,
- * tcp_space), at most rcv_ssthresh; with a window scale rounded up to its
- * unit ("so that it won't get scaled away") unless the ring cannot back
- * that (then down, as Linux does when its buffer cannot grow); without
- * one, a whole number of MSS. When less than half the buffer is free it
- * offers 0 below an MSS or a sixteenth of the buffer. */
+ * tcp_space), at most rcv_ssthresh and the clamp; with a window scale rounded up to
+ * its unit ("so that it won't get scaled away") unless the ring cannot back that (then down, as
+ * Linux does when its buffer cannot grow); without one, a whole number of MSS. When less than half
+ * the buffer is free it offers 0 below an MSS or a sixteenth of the buffer. */
 static uint32_t linux_select(const sf_conn *c, uint32_t promised)
 {
-    uint32_t full = c->pol.rcv_buf, ring = sf_ring_free(&c->rcvbuf);
+    uint32_t full = window_clamp(c), ring = sf_ring_free(&c->rcvbuf);
     uint32_t free_space = ring / 2, unit = 1u << c->rcv_wscale, w;
     uint32_t mss = c->snd_mss < full ? c->snd_mss : full; /* icsk_ack.rcv_mss's guess */
     if (free_space < full / 2) {
@@ -116,6 +128,7 @@ static uint32_t linux_select(const sf_conn *c, uint32_t promised)
         if (free_space < full / 16 || free_space < mss) return 0;
     }
     if (free_space > c->rcv_ssthresh) free_space = c->rcv_ssthresh;
+    if (free_space > full) free_space = full;
     if (c->rcv_wscale) {
         w = align_up(free_space, unit);
         if (w > ring) w = ring - ring % unit;
@@ -154,12 +167,12 @@ void sf_rcv_grow(sf_conn *c, uint32_t len)
 {
     /* tcp_event_data_recv calls tcp_grow_window for a segment of 128 bytes
      * or more: rcv_ssthresh grows by twice the MSS we announced (or twice
-     * the segment), up to the free space. Linux's test of the segment's
-     * memory overhead (truesize) has no counterpart here: every byte costs
-     * two, which passes it */
+     * the segment), up to the clamp and the free space. Linux first checks
+     * the segment's memory (skb truesize) against its data, which depends
+     * on the driver; here every byte costs two, which passes it */
     if (!linux_window(&c->pol) || len < 128) return;
-    uint32_t room = sf_ring_free(&c->rcvbuf) / 2;
-    if (room > c->pol.rcv_buf) room = c->pol.rcv_buf; /* window_clamp */
+    uint32_t room = sf_ring_free(&c->rcvbuf) / 2, clamp = window_clamp(c);
+    if (room > clamp) room = clamp;
     if (room <= c->rcv_ssthresh) return;
     room -= c->rcv_ssthresh;
     uint32_t incr = 2u * sf_mss_announced(c);
@@ -167,13 +180,20 @@ void sf_rcv_grow(sf_conn *c, uint32_t len)
     c->rcv_ssthresh += incr < room ? incr : room;
 }
 
+uint32_t sf_rcv_select(const sf_conn *c)
+{
+    uint32_t promised = sf_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+    return linux_window(&c->pol) ? linux_select(c, promised) : rfc_offer(c, promised);
+}
+
 bool sf_rcv_update_due(const sf_conn *c)
 {
+    if (sf_quickack_on(c) && sf_quickack_read_due(c)) return true; /* a delayed ACK due */
     uint32_t promised = sf_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
     if (!linux_window(&c->pol)) return rfc_offer(c, promised) > promised;
     /* __tcp_cleanup_rbuf: only when the window offered now is at most half
      * the buffer and the read at least doubles it ("raised significantly") */
-    if (2ull * promised > c->pol.rcv_buf) return false;
+    if (2ull * promised > window_clamp(c)) return false;
     uint32_t w = linux_select(c, promised);
     return w && w >= 2ull * promised;
 }

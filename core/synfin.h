@@ -302,8 +302,11 @@ typedef struct {
      * by 60 s, lwIP by 20 s, picotcp#60 had none; a script chooses) */
     uint64_t fin_wait_2_timeout;
     /* RFC 9293 §3.8.6.3: ACK in-order data at most this late (MUST-40: < 0.5 s)
-     * and at least every second full-sized segment (SHLD-19); 0: at once */
+     * and at least every second full-sized segment (SHLD-19); 0: at once.
+     * With delayed_ack_variant = SF_DELACK_LINUX the ATO's floor (40 ms) */
     uint64_t delayed_ack;
+    /* which ACKs wait (sf_delack_variant) */
+    uint8_t delayed_ack_variant;
     /* RFC 9293 §3.10.8 USER TIMEOUT (RFC 5482): data unacknowledged this long
      * without progress aborts the connection; 0: only the retry limit */
     uint64_t user_timeout;
@@ -387,6 +390,12 @@ typedef enum { SF_NAGLE_RFC, SF_NAGLE_MINSHALL } sf_nagle_variant;
  * counts twice what it may offer, the first window is a whole number of
  * MSS, and the window grows from there (rcv_ssthresh, tcp_grow_window). */
 typedef enum { SF_RCV_WINDOW_RFC, SF_RCV_WINDOW_LINUX } sf_rcv_window_policy;
+
+/* Which ACKs of in-order data wait (sf_policy.delayed_ack_variant):
+ * SF_DELACK_RFC delays each up to delayed_ack and ACKs every second
+ * full-sized segment at once (RFC 9293 §3.8.6.3); SF_DELACK_LINUX is
+ * Linux's quick-ACK mode, adaptive ATO and interactive mode (core/quickack.c). */
+typedef enum { SF_DELACK_RFC, SF_DELACK_LINUX } sf_delack_variant;
 
 /* Data after the application's CLOSE (sf_policy.rcv_after_close). */
 typedef enum { SF_RCV_AFTER_CLOSE_KEEP, SF_RCV_AFTER_CLOSE_RESET } sf_rcv_after_close;

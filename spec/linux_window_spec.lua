@@ -51,22 +51,38 @@ describe("the linux receive window", function()
       assert.equal(63, ack10.win) -- 64240 -> 64512 = 63 << 10, as the kernel's "win=63"
     end)
 
-    it("small segments leave the window where it was; one of 128 bytes or more grows it (tcp_grow_window)", function()
+    it("an active open keeps a segment of the buffer out of the window (tcp_init_buffer_space): 502, then 501", function()
       local t = connect(nil, { wscale = 7 })
       t:send { flags = "PA", payload = ("a"):rep(100) }
-      -- 100 bytes held: (131070 - 100) / 2 is free, more than 64240: still 502
+      -- the window may reach 65535 - 1460 = 64075 -> 64128 = 501 << 7; the
+      -- promise of the first ACK (64256 from RCV.NXT 1) is kept: 64156 -> 502
       t:expect { flags = "=A", ack = 101, win = 502 }
       t:send { flags = "PA", seq = 101, payload = ("b"):rep(1000) }
-      -- rcv_ssthresh grows by 2 * 1460, up to the free space: (131070 - 1100) / 2
-      -- = 64985, rounded up to 128: 65024 = 508 << 7
-      t:expect { flags = "=A", ack = 1101, win = 508 }
+      -- past that promise: 501, not grown (the clamp), as the kernel over TUN
+      -- (read_no_window_update: 63 << 10)
+      t:expect { flags = "=A", ack = 1101, win = 501 }
       assert.equal(1100, #t.c:read(2000))
-      -- rcv_ssthresh grew only as far as the free space was then (64985): read,
-      -- the window is that, 65024, as before. No ACK for the read: it does not
-      -- double the window (__tcp_cleanup_rbuf); the next ACK says the same
+      -- no ACK for the read: 64128 is not twice the 63028 promised (__tcp_cleanup_rbuf)
       t:expect_nothing(0.5)
       t:send { flags = "PA", seq = 1101, payload = "c" }
-      t:expect { flags = "=A", ack = 1102, win = 508 }
+      t:expect { flags = "=A", ack = 1102, win = 501 }
+    end)
+
+    it("a passive open's window grows with segments of 128 bytes or more (tcp_grow_window), up to the free space", function()
+      local t = fixture.at_state("LISTEN")
+      t:send { flags = "S", seq = 0, mss = 1460, wscale = 7, ts_val = 5, ts_ecr = 0 }
+      t:expect { flags = "=SA" }
+      t:send { flags = "A", seq = 1, ack = 1, ts_val = 6, ts_ecr = 1 }
+      t.net:sleep(0)
+      local c = assert(t.l:accept(0))
+      t:send { flags = "PA", seq = 1, ack = 1, ts_val = 7, ts_ecr = 1, payload = ("g"):rep(100) }
+      -- under 128 bytes: not grown, 65160 -> 65280 = 510 << 7
+      t:expect { flags = "=A", ack = 101, win = 510 }
+      t:send { flags = "PA", seq = 101, ack = 1, ts_val = 8, ts_ecr = 1, payload = ("h"):rep(200) }
+      -- 200 bytes: grown by 2 * 1460, up to (131070 - 300) / 2 = 65385
+      -- -> 65408 = 511 << 7
+      t:expect { flags = "=A", ack = 301, win = 511 }
+      assert.equal(300, #c:read(400))
     end)
 
     it("without window scaling the window stays a promise, not rounded to MSS while within one of the free space", function()
@@ -75,7 +91,7 @@ describe("the linux receive window", function()
       t:expect { flags = "=A", ack = 6, win = 64235 } -- 64240 less what came
     end)
 
-    it("a read sends a window update only when the window is at most half the buffer and it doubles (__tcp_cleanup_rbuf)", function()
+    it("a read sends a window update only when the window is at most half the clamp and it doubles (__tcp_cleanup_rbuf)", function()
       -- 8760 bytes of buffer (17520 held): the SYN offers 6 * 1460 = 8760, then 8832 (69 << 7)
       local t, _, ack = connect({ rcv_buf = 8760 }, { wscale = 7 })
       assert.equal(69, ack.win)
@@ -100,9 +116,10 @@ describe("the linux receive window", function()
       t:expect_nothing(0.5)
       -- the window's worth: held 12312, 5208 free, half 2604, down to 2560 = 20 << 7
       assert.equal(20, fill(4480).win)
-      -- now a read that more than doubles it: 8760 -> 8832 = 69 << 7, an ACK at once
+      -- now a read that more than doubles it, to the clamp (an active open:
+      -- 8760 less a segment, 7300 -> 7424 = 58 << 7): an ACK at once
       assert.equal(12312, #t.c:read(20000))
-      t:expect { flags = "=A", ack = 13313, win = 69 }
+      t:expect { flags = "=A", ack = 13313, win = 58 }
     end)
   end)
 end)

@@ -329,14 +329,16 @@ fixture.TIMINGS = {
   rfc6298 = { rto_min = 1, rto_max = 60, rto_formula = "rfc6298", tail_loss_probe = false },
 }
 
---- The receive windows a spec can name (fixture.with_window): "linux", the
+--- The receive sides a spec can name (fixture.with_window): "linux", the
 -- default profile's (tcp_select_initial_window's 64240 = 44 * 1460 first,
--- a window scale for 6 MiB, __tcp_select_window after), and "rfc": all of
--- rcv_buf's free space, receiver SWS avoidance (RFC 9293 §3.8.6.2.2), the
--- smallest scale for rcv_buf (RFC 7323 §2.3): 65535 unscaled by default.
+-- a window scale for 6 MiB, __tcp_select_window after; quick-ACK mode, then
+-- delayed ACKs, core/quickack.c), and "rfc": all of rcv_buf's free space,
+-- receiver SWS avoidance (RFC 9293 §3.8.6.2.2), the smallest scale for
+-- rcv_buf (RFC 7323 §2.3): 65535 unscaled by default; ACKs at once, or as
+-- RFC 9293 §3.8.6.3 says when the spec sets delayed_ack.
 fixture.WINDOWS = {
   linux = {},
-  rfc = { rcv_window = "rfc", rcv_buf_max = 0 },
+  rfc = { rcv_window = "rfc", rcv_buf_max = 0, delayed_ack_variant = "rfc", delayed_ack = 0 },
 }
 
 -- This module with settings under every fixture's host (given ones win)
