@@ -20,7 +20,7 @@ local function small(t, n, from)
 end
 
 describe("the linux ACK pattern", function()
-  it("quick-ACK mode: the first 16 segments are ACKed at once (64240 / (2 * 536) = 59, at most 16); the 17th waits the ATO", function()
+  it("SHLD-18, quick-ACK mode: the first 16 segments are ACKed at once (64240 / (2 * 536) = 59, at most 16); the 17th waits the ATO", function()
     local t = fixture.at_state("ESTABLISHED")
     local seq = small(t, 16, 1)
     local start = t.net:now()
