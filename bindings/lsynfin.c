@@ -1987,6 +1987,14 @@ static int l_conn_set(lua_State *L)
     made.policy = before;
     size_t n, count = 0, listed = 0;
     const sf_setting *all = sf_settings(&n);
+    /* a profile named here leaves them as they were made (only those named
+     * themselves are refused) */
+    for (size_t i = 0; i < n; i++) {
+        if ((all[i].where & SF_AT_SET) || !(all[i].where & SF_AT_CONNECT)) continue;
+        if (lua_getfield(L, 2, all[i].name) == LUA_TNIL)
+            sf_setting_set(&all[i], &cfg, sf_setting_get(&all[i], &made));
+        lua_pop(L, 1);
+    }
     int changed = 0;
     for (size_t i = 0; i < n; i++)
         if (!(all[i].where & SF_AT_SET) && (all[i].where & SF_AT_CONNECT)) {

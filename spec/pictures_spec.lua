@@ -145,9 +145,11 @@ describe("the ladder as SVG", function()
   end)
 
   it("labels each segment with its flags, relative seq/ack, window, length and the scenario's label", function()
-    assert.matches("</tspan> S seq=0 win=65535 &lt;mss 1460,sackOK,TS val 251402505 ecr 0,wscale 0&gt;</text>", svg,
+    -- the linux profile's windows: the SYN's 44 * 1460 = 64240, a scale of 7
+    -- for 6 MiB, then 64240 rounded up to 2^7: 502 << 7 (the ladder shows the shift)
+    assert.matches("</tspan> S seq=0 win=64240 &lt;mss 1460,sackOK,TS val 251402505 ecr 0,wscale 7&gt;</text>", svg,
       1, true)
-    assert.matches("</tspan> PA seq=1 ack=1 win=65535 len=18 &lt;TS val ", svg, 1, true)
+    assert.matches("</tspan> PA seq=1 ack=1 win=502&lt;&lt;7 len=18 &lt;TS val ", svg, 1, true)
     assert.matches(">segment 2: SYN+ACK</text>", svg, 1, true)
     assert.matches(">segment 7: ACK of FIN</text>", svg, 1, true)
   end)
@@ -169,13 +171,16 @@ describe("the ladder as SVG", function()
   end)
 
   it("compresses the 60 s of TIME_WAIT into a break mark, and says so in the legend", function()
-    assert.equal(1, select(2, svg:gsub('<g class="break">', "")))
+    -- two: TIME_WAIT's, and the 40 ms the server's delayed ACK of the FIN
+    -- waits (the linux profile: tcp_fin's interactive mode)
+    assert.equal(2, select(2, svg:gsub('<g class="break">', "")))
     assert.matches("59.995 s later: idle gap compressed, not to scale", svg, 1, true)
+    assert.matches("40.0 ms later: idle gap compressed, not to scale", svg, 1, true)
     assert.matches("quiet gaps over 40.0 ms (2*MSL, timeouts) are compressed at a break mark", svg, 1, true)
     local height = tonumber(svg:match('<svg [^>]*height="(%d+)"'))
     assert.is_true(height < 2000, "height " .. height)
     -- the time after the break is the real one
-    assert.matches(">60.040</text>", svg, 1, true)
+    assert.matches(">60.080</text>", svg, 1, true) -- TIME_WAIT from 0.080 s, after the delayed ACK
   end)
 
   it("ends lost and dropped segments in an X with the verdict, dashes delayed ones, and escapes text", function()

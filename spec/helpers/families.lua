@@ -26,7 +26,7 @@ families.list = {
     mss = 1440, tun = { kernel = "fd00:73::1", synfin = "fd00:73::2" } },
 }
 
--- synfin.fixture (or base, one of its with_timing variants), its pair at
+-- synfin.fixture (or base, one of its with_timing/with_window variants), its pair at
 -- f's addresses unless opts names others
 local function fixture_of(f, base)
   base = base or fixture
@@ -39,7 +39,8 @@ local function fixture_of(f, base)
   return setmetatable({
     new = function(opts) return base.new(with(opts)) end,
     at_state = function(state, opts) return base.at_state(state, with(opts)) end,
-    with_timing = function(name) return fixture_of(f, fixture.with_timing(name)) end,
+    with_timing = function(name) return fixture_of(f, base.with_timing(name)) end,
+    with_window = function(name) return fixture_of(f, base.with_window(name)) end,
     US = f.us, THEM = f.them,
   }, { __index = base })
 end
