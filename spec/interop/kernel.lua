@@ -143,7 +143,10 @@ end
 function kernel.wait_listening(net, here, t)
   local deadline = net:now() + t
   while net:now() < deadline do
-    if kernel.state_of(here, "0.0.0.0:*") == "LISTEN" or kernel.state_of(here, "*:*") == "LISTEN" then return end
+    -- ss writes a listener's peer "0.0.0.0:*", "*:*" or, over IPv6, "[::]:*"
+    for _, any in ipairs { "0.0.0.0:*", "*:*", "[::]:*" } do
+      if kernel.state_of(here, any) == "LISTEN" then return end
+    end
     net:sleep(0.02)
   end
   error(("nothing listens at %s after %g s; ss -tan:\n%s"):format(here, t, kernel.ss_text()), 2)
