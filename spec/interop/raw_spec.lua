@@ -321,3 +321,19 @@ describe("Neighbor Discovery on a veth pair (RFC 4861 §7.1.1)", function()
     end)
   end)
 end)
+
+describe("synfin.raw's peer", function()
+  it("is an address of either family, as synfin.tun's kernel is; an IPv6 one needs an MTU of 1280 at least", function()
+    kernel.veth_pair("fd00:74::1")
+    local ok, err = pcall(synfin.raw, { interface = "veth1", peer = "fd00:74::zz" })
+    assert.is_false(ok)
+    assert.matches('an IPv4 or IPv6 address such as "192.0.2.1" or "2001:db8::1" expected', err, 1, true)
+    -- RFC 8200 §5: no IPv6 link is smaller
+    ok, err = pcall(synfin.raw, { interface = "veth1", peer = "fd00:74::1", mtu = 1000 })
+    assert.is_false(ok)
+    assert.matches("synfin.raw: cannot open veth1: mtu must be 1280..", err, 1, true)
+    local net = synfin.raw { interface = "veth1", peer = "FD00:74:0::1", mtu = 1280 }
+    on_cleanup(function() net:close() end)
+    assert.equal("fd00:74::1", net.kernel.addr) -- as the records write it
+  end)
+end)
