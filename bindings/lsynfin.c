@@ -2169,6 +2169,7 @@ int luaopen_synfin_core(lua_State *L)
     lua_setfield(L, -2, "settings");
     lua_pushliteral(L, SF_VERSION);
     lua_setfield(L, -2, "version");
+    lsf_match_open(L, -1);
     /* the conn metatable's method table, for the Lua layer to extend */
     luaL_getmetatable(L, CONN_MT);
     lua_getfield(L, -1, "__index");

@@ -87,7 +87,6 @@ function synfin.sim(opts)
     hosts = {},      -- index -> Host
     by_addr = {},    -- address -> Host
     outside = { cursor = 1 }, -- the script outside a scenario, as an actor: where its expectations look from
-    consumed = {},   -- indices of the segment records an expectation has matched
     timeout = opts.timeout or 10,
     listeners = {},  -- "host:conn" -> { event -> { fn, ... } }
     dispatched = 0,  -- records whose callbacks have run
