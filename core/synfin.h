@@ -224,6 +224,12 @@ size_t sf_wire_headers_len(const sf_seg *seg);
  * neither IPv4 carrying a whole TCP header nor IPv6 with one right behind
  * its 40-byte header (the TUN driver's: what a kernel sends). */
 int sf_wire_fill_tcp_checksum(uint8_t *pkt, size_t len);
+/* The ICMPv6 checksum (RFC 4443 §2.3: over RFC 8200 §8.1's pseudo-header
+ * and the message) of an IPv6 packet of len bytes whose message follows its
+ * 40-byte header, the checksum field read as it stands: 0 when the field
+ * holds the right checksum; with the field zeroed, the value to store there
+ * (the raw driver's Neighbor Discovery). */
+uint16_t sf_wire_icmp6_checksum(const uint8_t *pkt, size_t len);
 /* Stores the IPv4 header checksum of pkt (a whole IPv4 header). */
 void sf_wire_fill_ip_checksum(uint8_t *pkt);
 /* Stores in pkt's TCP checksum field what a packet whose checksum is left to

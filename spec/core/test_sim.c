@@ -604,6 +604,39 @@ static void test_print_trace(void)
     xfer_free(&x);
 }
 
+/* A host with several addresses, of both families: the ladder's header
+ * shows them all over its lane, and the next lane starts after them. */
+static void test_print_trace_addresses(void)
+{
+    sf_sim *sim = sf_sim_new(3);
+    sf_addr a[3], b;
+    CHECK(sf_addr_parse("192.0.2.1", &a[0]) == 0);
+    CHECK(sf_addr_parse("2001:db8::1", &a[1]) == 0);
+    CHECK(sf_addr_parse("2001:db8:0:1234:5678:9abc:def0:1", &a[2]) == 0);
+    CHECK(sf_addr_parse("2001:db8::2", &b) == 0);
+    sf_config cfg;
+    sf_config_default(&cfg);
+    CHECK(sf_sim_add_host(sim, a, 3, &cfg) == 0);
+    CHECK(sf_sim_add_host(sim, &b, 1, &cfg) == 1);
+    FILE *f = tmpfile();
+    CHECK(f != NULL);
+    if (!f) {
+        sf_sim_free(sim);
+        return;
+    }
+    CHECK(sf_sim_print_trace(sim, f) == 0);
+    char got[1024];
+    rewind(f);
+    size_t n = fread(got, 1, sizeof got - 1, f);
+    got[n] = 0;
+    fclose(f);
+    static const char head[] =
+        "  time (s)  192.0.2.1, 2001:db8::1, 2001:db8:0:1234:5678:9abc:def0:1  2001:db8::2\n";
+    CHECK(strncmp(got, head, sizeof head - 1) == 0);
+    if (strncmp(got, head, sizeof head - 1) != 0) fprintf(stderr, "the ladder:\n%s", got);
+    sf_sim_free(sim);
+}
+
 static void test_names(void)
 {
     CHECK(strcmp(sf_fate_name(SF_FATE_FLIGHT), "flight") == 0);
@@ -667,6 +700,7 @@ int main(void)
     test_inject();
     test_arrival_order();
     test_print_trace();
+    test_print_trace_addresses();
     test_names();
     return check_report("sim");
 }
