@@ -73,7 +73,9 @@ local OPTIONS = {
   SO_KEEPALIVE = { default = 0 },
   TCP_SYNCNT = { default = 6, set = function(v) return { syn_retries = v } end },
   TCP_LINGER2 = { default = 60, set = function(v) return { fin_wait_2_timeout = v } end },
-  SO_RCVBUF = { default = 65535, fixed = true, set = function(v) return { rcv_buf = v } end },
+  -- a buffer set locks it (SOCK_RCVBUF_LOCK): Linux's window clamp, and so
+  -- the window scale, follow it, not tcp_rmem[2] (tcp_openreq_init_rwin)
+  SO_RCVBUF = { default = 65535, fixed = true, set = function(v) return { rcv_buf = v, rcv_buf_max = 0 } end },
   SO_SNDBUF = { default = 65536, fixed = true, set = function(v) return { snd_buf = v } end },
   SO_REUSEADDR = { default = 0 },
   SO_LINGER = {},
