@@ -1,8 +1,12 @@
 --- synfin.scheduler: the net's clock and the waits on it. Every blocking
 -- call is a wait (scheduler.waitable) that net:_block runs: inside a
 -- scenario it yields to actors.lua's loop, outside it drives the clock
--- itself (net:_drive). Also the scenario's own timers (close policies), the
--- watchers (synfin.kernel's socket calls), the state callbacks (c:on), and
+-- itself (net:_drive); either steps the clock in C (sim:drive) until
+-- something can settle a wait (its wake). The only actor of net:run runs
+-- its wait in place of the loop (sim:wait; c:wait, c:recv and l:accept
+-- check and all in C, net:_wait_on and sim:wait_on) until the loop is
+-- needed. Also the scenario's own timers (close policies), the watchers
+-- (synfin.kernel's socket calls), the state callbacks (c:on), and
 -- net:first, net:after and net:sleep.
 -- @module synfin
 local types = require "synfin.types"
