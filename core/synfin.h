@@ -675,6 +675,10 @@ int sf_send_urgent(sf_conn *c, uint64_t now, const void *data, size_t len);
 /* RECEIVE: copies up to cap bytes; returns the count, 0 at end of stream
  * (the peer's FIN has been read), SF_EAGAIN when nothing is there yet. */
 int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap);
+/* RECEIVE without consuming (the sockets API's MSG_PEEK): copies up to cap
+ * bytes from the front of what is queued, which stays queued (the window
+ * does not move, nothing is announced); returns as sf_recv does. */
+int sf_recv_peek(sf_conn *c, uint64_t now, void *buf, size_t cap);
 /* CLOSE: "no more data to send" (RFC 9293 §3.10.4). */
 int sf_close(sf_conn *c, uint64_t now);
 /* Whether CLOSE still does something in state s (RFC 9293 §3.10.4): stops

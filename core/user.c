@@ -158,6 +158,29 @@ int sf_send_urgent(sf_conn *c, uint64_t now, const void *data, size_t len)
     return send_data(c, now, data, len, true);
 }
 
+/* RECEIVE's answer when nothing is queued: the end of the stream, the
+ * connection's error, or "try again". */
+static int recv_empty(const sf_conn *c)
+{
+    if (c->fin_received) return 0; /* end of stream */
+    if (c->state == SF_CLOSED) return c->error ? c->error : SF_ENOTCONN;
+    return SF_EAGAIN;
+}
+
+int sf_recv_peek(sf_conn *c, uint64_t now, void *buf, size_t cap)
+{
+    sf_stack_at(c->stack, now);
+    if (c->is_listener) return SF_EINVAL;
+    if (cap > UINT32_MAX) cap = UINT32_MAX;
+    uint32_t n = c->rcvbuf.len < (uint32_t)cap ? c->rcvbuf.len : (uint32_t)cap;
+    if (n == 0) return recv_empty(c);
+    /* a copy only: the buffer keeps the bytes, so the window stays where it
+     * was and nothing is announced (Linux's tcp_recvmsg with MSG_PEEK
+     * neither advances copied_seq nor calls tcp_cleanup_rbuf) */
+    sf_ring_peek(&c->rcvbuf, 0, buf, n);
+    return (int)n;
+}
+
 int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap)
 {
     sf_stack_at(c->stack, now);
@@ -177,9 +200,7 @@ int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap)
         if (c->ooo.n == 0) sf_ring_trim(&c->rcvbuf);
         return (int)n;
     }
-    if (c->fin_received) return 0; /* end of stream */
-    if (c->state == SF_CLOSED) return c->error ? c->error : SF_ENOTCONN;
-    return SF_EAGAIN;
+    return recv_empty(c);
 }
 
 /* A listener's children nobody accepted end with it: reset (close, abort),

@@ -10,13 +10,7 @@ local scenarios = require "interop.socket_scenarios"
 
 -- What synfin does where the kernel does otherwise (the kernel's, in the
 -- scenarios, after `or`).
-local DIFFERS = {
-  -- synfin's RECEIVE takes what it reads: there is no peeking, and the
-  -- facade does not fake one (reading into a buffer of its own would open
-  -- the window as the kernel's MSG_PEEK does not). The kernel: "pe", then
-  -- "peek", the data left in place.
-  msg_peek = "EOPNOTSUPP",
-}
+local DIFFERS = {}
 
 -- A sim with the facade's host and a synfin peer, at addresses of one
 -- family (the socket calls' domain: AF_INET or AF_INET6).

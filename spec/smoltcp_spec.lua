@@ -36,8 +36,9 @@
 --                                        test_syn_sent_sack_option below
 --   test_peek_slice,                     smoltcp's peek API and the wrap-around of its
 --   test_peek_slice_buffer_wrap,         ring buffers, manipulated directly by the test
---   test_buffer_wraparound_tx            (synfin's read/send have no peek and no
---                                        exposed ring); test_buffer_wraparound_rx is
+--   test_buffer_wraparound_tx            (synfin exposes no ring; its peek,
+--                                        spec/peek_spec.lua, goes through RECEIVE);
+--                                        test_buffer_wraparound_rx is
 --                                        re-expressed through the wire
 --   test_timer_retransmit,               unit tests of smoltcp's private Timer and
 --   test_rtt_estimator                   RttEstimator types; synfin's RFC 6298 timing

@@ -32,8 +32,12 @@ local conn = core.conn_methods
 -- @return[2] nil, message, code
 
 --- Reads what has arrived, up to max bytes; never waits (c:recv waits).
+-- With `{ peek = true }` the bytes are copied and stay queued (the sockets
+-- API's MSG_PEEK): the next read returns them again, and the window does
+-- not move.
 -- @function Conn:read
 -- @tparam[opt=65536] integer max
+-- @tparam[opt] table opts peek = true: copy without consuming
 -- @treturn[1] string the data
 -- @return[2] nil, "end of stream", 0 once the peer's FIN has been read
 -- @return[3] nil, "try again", code when nothing is there yet; nil, message,

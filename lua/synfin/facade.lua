@@ -29,7 +29,8 @@
 -- queue does; file descriptors are the lowest free from 3. Options synfin
 -- has no equivalent for fail with ENOPROTOOPT, options it fixes when the
 -- connection is made (SO_RCVBUF, SO_SNDBUF, TCP_MAXSEG) with EOPNOTSUPP
--- once it is; MSG_PEEK and MSG_MORE with EOPNOTSUPP.
+-- once it is; MSG_MORE with EOPNOTSUPP. recv's MSG_PEEK copies without
+-- consuming (c:read's peek) and blocks as a read does.
 -- @module synfin.facade
 -- @pragma nostrip
 local util = require "synfin.util"
@@ -381,8 +382,9 @@ function facade.install(kernel)
   -- error, EAGAIN, or nil while it blocks
   local function reader(_, s, n, flags)
     local f = words(flags or "")
-    if f.MSG_PEEK then return function() return fail("EOPNOTSUPP") end end
     local dontwait = f.MSG_DONTWAIT
+    -- MSG_PEEK: the data stays queued (c:read's peek), and waits as a read does
+    local how = f.MSG_PEEK and { peek = true } or nil
     return function()
       if s.listener or not s.conn then return fail("ENOTCONN") end
       local c = s.conn
@@ -390,7 +392,7 @@ function facade.install(kernel)
       local st = i.state
       local rcv_shut = s.shut_rd or i.peer_closed or st == "CLOSED"
       if i.rcv_queued > 0 and (not f.MSG_WAITALL or i.rcv_queued >= n or rcv_shut) then
-        local data = c:read(math.min(n, i.rcv_queued))
+        local data = c:read(math.min(n, i.rcv_queued), how)
         local r = ok(#data)
         r.value, r.data = data, data
         return r

@@ -9,8 +9,6 @@ return {
     .. "start, delays it (ATO, 40 ms at least: tcp_send_delayed_ack) and the peer's FIN, which comes at once, "
     .. "takes it along; synfin's linux profile ACKs at once (delayed_ack = 0: synfin has no quick-ACK mode). "
     .. "To fix: Linux's quick-ACK/delayed-ACK pattern as a policy (issue 16)" },
-  { "^recv_peek call", "MSG_PEEK: synfin's RECEIVE has no peek and the facade does not fake one "
-    .. "(spec/facade_spec.lua DIFFERS): EOPNOTSUPP, and the scenario reads what is left by read()" },
   { "^user_timeout seg#%d+ missing$", "the retransmission at the user timeout's end: Linux checks "
     .. "TCP_USER_TIMEOUT only when a retransmission timer fires (tcp_retransmit_timer, tcp_write_timeout), "
     .. "the timer clamped to the time left (tcp_clamp_rto_to_user_timeout) and counted in jiffies, and here "

@@ -13,7 +13,7 @@ local scenarios = require "interop.socket_scenarios"
 local M = {}
 
 -- What the facade gives where synfin has no equivalent (spec/facade_spec.lua)
-M.SIM_DIFFERS = { msg_peek = "EOPNOTSUPP" }
+M.SIM_DIFFERS = {}
 
 -- The options of a segment, as text ("mss=1460 sack_perm ts ws=7").
 local function options(r)

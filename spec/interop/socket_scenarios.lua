@@ -295,7 +295,7 @@ scenario("poll", "poll: at once, blocking until data comes, and timing out", fun
   end)
 end)
 
-scenario("recv_peek", "recv with MSG_DONTWAIT and MSG_PEEK", function(setup)
+scenario("recv_peek", "recv with MSG_DONTWAIT and MSG_PEEK: a peek copies and leaves the data, a blocking one waits for it", function(setup)
   local env = setup()
   local net, peer, k = env.net, env.peer, env.k
   net:run(function()
@@ -303,15 +303,18 @@ scenario("recv_peek", "recv with MSG_DONTWAIT and MSG_PEEK", function(setup)
     local _, err, call = k:recv(fd, 10, "MSG_DONTWAIT")
     assert.equal("EAGAIN", err)
     call:blocked_for(0)
+    assert.equal("EAGAIN", select(2, k:recv(fd, 10, "MSG_PEEK|MSG_DONTWAIT")))
+    local pk = k:start("recv", fd, 2, "MSG_PEEK") -- blocks as a read does
+    net:sleep(0.2)
+    assert.is_true(pk:pending())
     c:send("peek")
-    net:expect({ from = peer, len = 4 }, 1)
-    if env.differs.msg_peek then
-      assert.equal(env.differs.msg_peek, select(2, k:recv(fd, 2, "MSG_PEEK")))
-    else
-      assert.equal("pe", k:recv(fd, 2, "MSG_PEEK"))
-      assert.equal("peek", k:recv(fd, 10, "MSG_PEEK|MSG_DONTWAIT"))
-    end
-    assert.equal("peek", k:read(fd, 10)) -- peeking left it there
+    local seg = net:expect({ from = peer, len = 4 }, 1)
+    local data, _, peeked = pk:wait(1)
+    assert.equal("pe", data)
+    peeked:returned_at(seg.time)
+    assert.equal("peek", k:recv(fd, 10, "MSG_PEEK|MSG_DONTWAIT")) -- the first peek left it all
+    assert.equal("peek", k:read(fd, 10)) -- and so did the second
+    assert.equal("EAGAIN", select(2, k:recv(fd, 10, "MSG_DONTWAIT")))
   end)
 end)
 
