@@ -428,6 +428,7 @@ static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
         if (sf_seq_lt(c->snd_nxt, c->snd_una)) c->snd_nxt = c->snd_una;
         if (c->snd_urgent && sf_seq_ge(c->snd_una, c->snd_up)) c->snd_urgent = false;
         c->retries = 0;
+        c->uto_start = 0; /* SF_UTO_LINUX: progress; the next timeout starts it again */
         sf_user_timeout_progress(c, now);
         /* RFC 6298 (5.2), (5.3): only an ACK that advances SND.UNA restarts
          * the timer (smoltcp#62); all acknowledged stops it */
@@ -459,6 +460,7 @@ static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
         /* the window opened: a probe byte not acknowledged goes again as
          * ordinary data, under the retransmission timer */
         c->persist_shift = 0;
+        c->uto_start = 0; /* SF_UTO_LINUX: the probes' time is over */
         c->snd_nxt = c->snd_una;
         sf_timer_stop(c, SF_TIMER_PERSIST);
     }

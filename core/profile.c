@@ -55,6 +55,11 @@ static void linux_profile(sf_policy *p)
      * listener's close, keep-alive's end): RST|ACK, built as any segment
      * (timestamps, the window) */
     p->active_reset = SF_ACTIVE_RESET_RST_ACK;
+    /* TCP_USER_TIMEOUT is checked when the retransmission timer fires
+     * (tcp_retransmit_timer, tcp_write_timeout), from the first
+     * retransmission (retrans_stamp), the timer clamped to the time left
+     * (tcp_clamp_rto_to_user_timeout) */
+    p->user_timeout_timing = SF_UTO_LINUX;
 }
 
 /* FreeBSD (14.x, sys/netinet, its default "freebsd" TCP stack). */
@@ -97,6 +102,8 @@ static void freebsd_profile(sf_policy *p)
     /* tcp_drop: the connection goes to CLOSED and tcp_output sends what
      * tcp_outflags[TCPS_CLOSED] says, RST|ACK, with its options */
     p->active_reset = SF_ACTIVE_RESET_RST_ACK;
+    /* FreeBSD has no TCP_USER_TIMEOUT: synfin's user timeout, the RFC's way */
+    p->user_timeout_timing = SF_UTO_RFC;
 }
 
 /* The RFCs read literally: RFC 9293 and the standards it names. */
@@ -137,6 +144,8 @@ static void rfc_profile(sf_policy *p)
     p->syn_cookies = SF_SYN_COOKIES_NEVER;
     /* RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST> */
     p->active_reset = SF_ACTIVE_RESET_RST;
+    /* RFC 9293 §3.10.8 USER TIMEOUT: the connection ends when it expires */
+    p->user_timeout_timing = SF_UTO_RFC;
 }
 
 void sf_policy_profile(sf_policy *pol, sf_profile profile)

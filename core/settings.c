@@ -31,9 +31,11 @@ static const char *const TW_SYN[] = {"reopen", "challenge", NULL};
 static const char *const COOKIES[] = {"auto", "always", "never", NULL};
 static const char *const PROFILES[] = {"linux", "freebsd", "rfc", NULL};
 static const char *const RTO_FORMULA[] = {"rfc6298", "linux", NULL};
+static const char *const UTO_TIMING[] = {"rfc", "linux", NULL};
 _Static_assert(SF_RTO_LINUX == 1 && SF_CC_CUBIC == 2 && SF_NAGLE_MINSHALL == 1 &&
                    SF_RCV_AFTER_CLOSE_RESET == 1 && SF_ECN_ON == 2 && SF_TW_RST_IGNORE == 1 &&
-                   SF_TW_SYN_CHALLENGE == 1 && SF_SYN_COOKIES_NEVER == 2 && SF_PROFILE_RFC == 2,
+                   SF_TW_SYN_CHALLENGE == 1 && SF_SYN_COOKIES_NEVER == 2 && SF_PROFILE_RFC == 2 &&
+                   SF_UTO_LINUX == 1,
                "the names above follow the enums' order");
 
 /* RFC 9293 §3.8.6.3 (MUST-40): an ACK is delayed less than 0.5 s. */
@@ -70,6 +72,11 @@ static const sf_setting SETTINGS[] = {
      "R1: at this many retransmissions the application hears of it (SHLD-9, SHLD-10)"},
     {"user_timeout", SF_SETTING_TIME, SF_AT_POLICY, POL(user_timeout), 0, TIME_MAX_S, NULL, NULL,
      "s", "data unacknowledged this long without progress aborts (RFC 5482); 0: none"},
+    {"user_timeout_timing", SF_SETTING_CHOICE, SF_AT_POLICY, POL(user_timeout_timing), 0, 0,
+     UTO_TIMING, NULL, "",
+     "when `user_timeout` ends a connection: `rfc` at its end exactly (RFC 9293 §3.10.8), "
+     "`linux` at a retransmission timer, counted from the first retransmission, the timer "
+     "clamped to the time left (`tcp_write_timeout`, `tcp_clamp_rto_to_user_timeout`)"},
     {"fin_wait_2_timeout", SF_SETTING_TIME, SF_AT_POLICY, POL(fin_wait_2_timeout), 0, TIME_MAX_S,
      NULL, NULL, "s", "`FIN_WAIT_2` ends after this long (Linux: 60 s); 0: never, the RFC's way"},
     {"keepalive", SF_SETTING_KEEPALIVE, SF_AT_POLICY, POL(keepalive), 0, TIME_MAX_S, NULL, NULL,

@@ -301,6 +301,11 @@ typedef struct {
     /* RFC 9293 §3.10.8 USER TIMEOUT (RFC 5482): data unacknowledged this long
      * without progress aborts the connection; 0: only the retry limit */
     uint64_t user_timeout;
+    /* when the user timeout ends the connection (sf_user_timeout_timing):
+     * SF_UTO_RFC at its end exactly, by a timer of its own (RFC 9293
+     * §3.10.8); SF_UTO_LINUX (the linux profile's) as Linux's
+     * tcp_write_timeout, at a retransmission timer */
+    uint8_t user_timeout_timing;
     /* RFC 9293 §3.8.4 keep-alives (MAY-5): per connection (MUST-24), off by
      * default (MUST-25), sent only when idle with nothing outstanding
      * (MUST-26) after `keepalive` (MUST-27; two hours with `true` in Lua,
@@ -385,6 +390,19 @@ typedef enum { SF_ACTIVE_RESET_RST, SF_ACTIVE_RESET_RST_ACK } sf_active_reset;
  * SRTT plus a variance term that is itself at least rto_min, so the RTO is
  * about the RTT plus rto_min (200 ms) on a short path. */
 typedef enum { SF_RTO_RFC6298, SF_RTO_LINUX } sf_rto_formula;
+
+/* When the user timeout ends a connection (sf_policy.user_timeout_timing),
+ * core/timer.c. SF_UTO_RFC: RFC 9293 §3.10.8, a timer of its own that
+ * starts when data becomes outstanding, again at each acknowledgment that
+ * makes progress, and ends the connection when it fires. SF_UTO_LINUX:
+ * Linux's tcp_write_timeout and tcp_clamp_rto_to_user_timeout, once the
+ * connection is synchronized: the time counts from the first retransmission
+ * by timer (a tail loss probe is not one), it is checked only when the
+ * retransmission timer fires, and that timer is clamped to the time left;
+ * so the segment goes once more at the timeout's end and the connection
+ * ends at the next timer. It replaces the retry limit (R2), as Linux's does
+ * tcp_retries2. In SYN_SENT and SYN_RCVD both time it as SF_UTO_RFC. */
+typedef enum { SF_UTO_RFC, SF_UTO_LINUX } sf_user_timeout_timing;
 
 /* Stack profiles: the policy values where stacks differ, by name
  * (core/profile.c has the table, each value with its source). */

@@ -204,7 +204,11 @@ struct sf_conn {
         uint32_t round_end;
     } lx;
     uint32_t retries; /* consecutive timeouts of the current segment */
-    bool rtt_timing;  /* Karn: timing a segment that was never retransmitted */
+    /* user_timeout_timing = linux: when the first retransmission by timer
+     * (or the first zero-window probe) since the last progress went out,
+     * the user timeout's start (Linux's retrans_stamp); 0: none yet */
+    uint64_t uto_start;
+    bool rtt_timing; /* Karn: timing a segment that was never retransmitted */
     uint32_t rtt_seq;
     uint64_t rtt_start;
 

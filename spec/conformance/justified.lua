@@ -9,15 +9,6 @@ return {
     .. "start, delays it (ATO, 40 ms at least: tcp_send_delayed_ack) and the peer's FIN, which comes at once, "
     .. "takes it along; synfin's linux profile ACKs at once (delayed_ack = 0: synfin has no quick-ACK mode). "
     .. "To fix: Linux's quick-ACK/delayed-ACK pattern as a policy (issue 16)" },
-  { "^user_timeout seg#%d+ missing$", "the retransmission at the user timeout's end: Linux checks "
-    .. "TCP_USER_TIMEOUT only when a retransmission timer fires (tcp_retransmit_timer, tcp_write_timeout), "
-    .. "the timer clamped to the time left (tcp_clamp_rto_to_user_timeout) and counted in jiffies, and here "
-    .. "it retransmits once more just after 0.8 s; synfin ends the connection at 0.8 s exactly "
-    .. "(RFC 9293 §3.10.8) and sends nothing then. The retransmissions before it agree (the linux "
-    .. "profile's RTO: the RTT + 200 ms, doubled)" },
-  { "^user_timeout call#%d+ blocked$", "the write's ETIMEDOUT: Linux reports it at the retransmission timer "
-    .. "after that last retransmission (tcp_retransmit_timer, tcp_write_timeout), about 1.25 s; synfin "
-    .. "at the user timeout's end, 0.8 s (RFC 9293 §3.10.8)" },
   { "^recv_peek seg#%d+ missing$", "the ACK of the data read: Linux, past its quick-ACK start, may delay it "
     .. "(tcp_send_delayed_ack, 40 ms at least) beyond the scenario's end; synfin ACKs at once. To fix with "
     .. "the delayed-ACK pattern (issue 16)" },
