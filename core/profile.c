@@ -60,6 +60,8 @@ static void linux_profile(sf_policy *p)
      * retransmission (retrans_stamp), the timer clamped to the time left
      * (tcp_clamp_rto_to_user_timeout) */
     p->user_timeout_timing = SF_UTO_LINUX;
+    /* net.ipv4.tcp_dsack = 1: duplicates reported (tcp_dsack_set) */
+    p->dsack = 1;
 }
 
 /* FreeBSD (14.x, sys/netinet, its default "freebsd" TCP stack). */
@@ -104,6 +106,8 @@ static void freebsd_profile(sf_policy *p)
     p->active_reset = SF_ACTIVE_RESET_RST_ACK;
     /* FreeBSD has no TCP_USER_TIMEOUT: synfin's user timeout, the RFC's way */
     p->user_timeout_timing = SF_UTO_RFC;
+    /* tcp_update_dsack_list (sys/netinet/tcp_sack.c) reports duplicates */
+    p->dsack = 1;
 }
 
 /* The RFCs read literally: RFC 9293 and the standards it names. */
@@ -146,6 +150,8 @@ static void rfc_profile(sf_policy *p)
     p->active_reset = SF_ACTIVE_RESET_RST;
     /* RFC 9293 §3.10.8 USER TIMEOUT: the connection ends when it expires */
     p->user_timeout_timing = SF_UTO_RFC;
+    /* RFC 2883 extends RFC 2018; RFC 9293 asks for neither */
+    p->dsack = 0;
 }
 
 void sf_policy_profile(sf_policy *pol, sf_profile profile)

@@ -131,6 +131,9 @@ static const sf_setting SETTINGS[] = {
      "RFC 8985 §7: after about two round trips without an ACK, one probe, long before the RTO"},
     {"sack", SF_SETTING_BOOL, SF_AT_POLICY, POL(sack), 0, 1, NULL, NULL, "",
      "offer SACK-permitted and send SACK blocks (RFC 2018)"},
+    {"dsack", SF_SETTING_BOOL, SF_AT_POLICY, POL(dsack), 0, 1, NULL, NULL, "",
+     "report a duplicate segment in the first SACK block (D-SACK, RFC 2883; Linux's "
+     "`tcp_dsack`)"},
     {"window_scaling", SF_SETTING_BOOL, SF_AT_MADE, POL(window_scaling), 0, 1, NULL, NULL, "",
      "offer window scaling (RFC 7323 §2); the shift follows `rcv_buf`"},
     {"timestamps", SF_SETTING_BOOL, SF_AT_MADE, POL(timestamps), 0, 1, NULL, NULL, "",

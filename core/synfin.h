@@ -353,6 +353,12 @@ typedef struct {
      * keep a scoreboard of the peer's blocks (core/sack.c, RFC 6675 §3) whose
      * holes fast recovery resends */
     uint8_t sack;
+    /* RFC 2883 D-SACK (the linux and freebsd profiles', as Linux's
+     * tcp_dsack = 1): with SACK agreed, a segment that brings data we hold
+     * already (below RCV.NXT, or held out of order) is reported in the first
+     * SACK block of the ACK it draws: the first duplicate range it brought
+     * (Linux's tcp_dsack_set, tcp_dsack_extend), then the usual blocks */
+    uint8_t dsack;
     /* RFC 7323 §2: offer window scaling (default 1); our shift follows rcv_buf */
     uint8_t window_scaling;
     /* RFC 7323 §3-5: offer timestamps (default 1): PAWS, and the RFC 6191 use

@@ -171,6 +171,11 @@ struct sf_conn {
     /* a sequence number of each of the last segments held out of order,
      * the latest first: the order of SACK blocks (RFC 2018 §4) */
     uint32_t sack_recent[4];
+    /* RFC 2883 D-SACK (sf_policy.dsack): a duplicate the peer sent,
+     * [dsack[0], dsack[1]) in sequence numbers, to report first in the
+     * next SACK option, once */
+    bool dsack_pending;
+    uint32_t dsack[2];
     bool fin_held; /* the peer's FIN came after a hole */
     /* RFC 9293 §3.8.5: the urgent pointers, sequence numbers of the octet
      * that follows the urgent data (MUST-62) */
