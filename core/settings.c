@@ -94,8 +94,9 @@ static const sf_setting SETTINGS[] = {
     /* sending and receiving */
     {"rcv_buf", SF_SETTING_INT, SF_AT_MADE, POL(rcv_buf), 1, 1 << 30, NULL, NULL, "bytes",
      "the receive buffer: the most we offer (more than 64 KiB with window scaling)"},
-    {"snd_buf", SF_SETTING_INT, SF_AT_MADE, POL(snd_buf), 1, 1 << 30, NULL, NULL, "bytes",
-     "the send buffer"},
+    {"snd_buf", SF_SETTING_INT, SF_AT_POLICY, POL(snd_buf), 1, 1 << 30, NULL, NULL, "bytes",
+     "the send buffer: SEND queues no more than this, unacknowledged and unsent (`c:set` "
+     "changes it, as `SO_SNDBUF` does Linux's)"},
     {"mss", SF_SETTING_INT, SF_AT_MADE, POL(mss), 64, 1460, NULL, NULL, "bytes",
      "the MSS we announce (at most `mtu` - 40, - 60 over IPv6)"},
     {"min_snd_mss", SF_SETTING_INT, SF_AT_POLICY, POL(min_snd_mss), 1, 1460, NULL, NULL, "bytes",

@@ -121,6 +121,14 @@ sf_conn *sf_accept(sf_conn *l)
     return c;
 }
 
+/* The room SEND has: the send buffer's limit (snd_buf, which c:set may
+ * lower below what is queued) less what it holds. */
+static uint32_t snd_room(const sf_conn *c)
+{
+    uint32_t limit = c->pol.snd_buf < c->sndbuf.cap ? c->pol.snd_buf : c->sndbuf.cap;
+    return limit > c->sndbuf.len ? limit - c->sndbuf.len : 0;
+}
+
 /* SEND (RFC 9293 §3.10.2), urgent or not. */
 static int send_data(sf_conn *c, uint64_t now, const void *data, size_t len, bool urgent)
 {
@@ -135,8 +143,8 @@ static int send_data(sf_conn *c, uint64_t now, const void *data, size_t len, boo
     default: return SF_ECLOSING; /* §3.10.2: "connection closing" */
     }
     if (c->fin_queued) return SF_ECLOSING;
-    if (len > UINT32_MAX) len = UINT32_MAX;
-    uint32_t n = sf_ring_write(&c->sndbuf, data, (uint32_t)len);
+    uint32_t room = snd_room(c);
+    uint32_t n = sf_ring_write(&c->sndbuf, data, len < room ? (uint32_t)len : room);
     if (n == 0 && len > 0) return SF_EAGAIN;
     if (urgent && n > 0) {
         /* MUST-30, MUST-31: the urgent data ends with the last byte queued;
@@ -259,7 +267,7 @@ int sf_close_with(sf_conn *c, uint64_t now, const void *data, size_t len)
     sf_stack_at(c->stack, now);
     if (c->state != SF_ESTABLISHED && c->state != SF_CLOSE_WAIT) return sf_close(c, now);
     /* all or nothing: a caller that tries again must not queue a part twice */
-    if (len > sf_ring_free(&c->sndbuf)) return SF_EAGAIN;
+    if (len > snd_room(c)) return SF_EAGAIN;
     if (sf_ring_write(&c->sndbuf, data, (uint32_t)len) < len) return SF_ENOMEM;
     return sf_close(c, now); /* its output sends the data, the FIN on the last segment */
 }
@@ -343,6 +351,9 @@ sf_policy *sf_conn_policy(sf_conn *c)
 void sf_conn_set_policy(sf_conn *c, uint64_t now, const sf_policy *pol)
 {
     bool keepalive_changed = pol->keepalive != c->pol.keepalive;
+    /* a larger send buffer: the ring may hold that much (a smaller one
+     * keeps its storage; snd_room holds SEND back until it drains) */
+    if (pol->snd_buf > c->sndbuf.cap) c->sndbuf.cap = pol->snd_buf;
     c->pol = *pol;
     if (keepalive_changed) sf_keepalive_heard(c, now);
 }

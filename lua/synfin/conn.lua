@@ -75,7 +75,7 @@ local conn = core.conn_methods
 -- @treturn table
 
 --- Changes the connection's settings from now on (host settings, times in
--- seconds). `rcv_buf`, `snd_buf`, mss, `window_scaling` and timestamps are fixed
+-- seconds). `rcv_buf`, mss, `window_scaling` and timestamps are fixed
 -- when the connection is made: changing them is an error.
 -- @function Conn:set
 -- @tparam table settings
