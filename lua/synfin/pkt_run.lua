@@ -73,6 +73,17 @@ end
 
 -- System calls: the script's arguments as synfin.kernel's.
 
+-- The end of a time range (`0.1~0.2`, `+0~+0.2`) or of a blocking call
+-- (`+0...0.1 read`), the previous event being at `base`: as packetdrill's
+-- adjust_relative_event_times (run.c) makes it, an event with a relative
+-- start has its end moved by the same offset, the time the event is
+-- reached: `+0.1...0.2` ends 0.2 s after the previous event, not 0.2 s
+-- after its start, nor at 0.2 s into the script.
+local function range_end(tm, base)
+  if tm.kind == "rel" then return base + tm.hi end
+  return tm.hi
+end
+
 local function ident(e) return type(e) == "table" and e.t == "ident" and e.v or nil end
 
 -- a flags expression (O_RDWR|O_NONBLOCK, a name, 0) as "A|B", or nil
@@ -654,7 +665,7 @@ function run.events(events, opts)
             sat = base
           else
             sat = tm.kind == "rel" and base + tm.t or tm.t
-            if tm.hi then shi = tm.hi_kind == "rel" and sat + tm.hi or tm.hi end
+            if tm.hi then shi = range_end(tm, base) end
           end
           if sat < base - 1e-9 then fail_here(e.line, ("time goes backwards: t=%g s after t=%g s"):format(sat, base)) end
           base = sat
@@ -1027,7 +1038,7 @@ function run.to_lua(events, opts)
         sat = base
       else
         sat = tm.kind == "rel" and base + tm.t or tm.t
-        if tm.hi then shi = tm.hi_kind == "rel" and sat + tm.hi or tm.hi end
+        if tm.hi then shi = range_end(tm, base) end
       end
       src[#src + 1] = "\n"
       emit(("-- %d: %s"):format(e.line, (text[e.line] or ""):gsub("%s+", " "):gsub("^ ", ""):gsub(" $", "")))
