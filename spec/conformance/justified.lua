@@ -15,6 +15,10 @@ return {
   { "^read_eof seg#%d+ missing$", "the ACK of the peer's FIN: Linux delays it (tcp_fin enters pingpong "
     .. "mode: a delayed ACK, about 40 ms, in the hope of carrying the application's own FIN) and the "
     .. "scenario ends first; synfin ACKs a FIN at once. To fix with the delayed-ACK pattern (issue 16)" },
+  { "^sndbuf_blocking_write seg#5 flags$", "PSH on a segment that does not empty the send buffer: Linux's "
+    .. "tcp_sendmsg marks one (forced_push) once more than half the peer's largest window (4000 bytes here) "
+    .. "has been written since the last PSH; synfin sets PSH only on the segment that empties the send queue "
+    .. "(RFC 9293 §3.9.1.2, MUST-61: the PSH bit in the last buffered segment)" },
   { "seg#%d+ win$", "the receive window. Linux offers 64240 bytes (tcp_select_initial_window: 44 MSS of "
     .. "tcp_rmem's default) with a window scale of its own and then autotunes (tcp_rcv_space_adjust); "
     .. "synfin offers rcv_buf (65535) unscaled. To fix: a linux receive-window policy (issue 16)" },
