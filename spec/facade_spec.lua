@@ -127,6 +127,31 @@ describe("the socket facade's own semantics (Linux's, where RFC 9293 leaves room
     end)
   end)
 
+  it("a blocked write goes on only once the free space is half what is queued (sk_stream_is_writeable), not at the first byte freed", function()
+    -- synfin offers 2000 bytes, opened 1000 at a time as it reads, in segments of 1000
+    local env = setup { rcv_buf = 2000, mss = 1000, timestamps = false }
+    local net, k = env.net, env.k
+    net:run(function()
+      local fd, c = require("interop.socket_scenarios").connected(env, 7005)
+      assert.equal(0, k:setsockopt(fd, "SO_SNDBUF", 5000)) -- 10000 bytes, doubled
+      local function queued()
+        local i = k:tcp_info(fd)
+        return i.unacked_bytes + i.notsent_bytes
+      end
+      local w = k:start("write", fd, 20000)
+      net:sleep(0.1)
+      assert.equal(8000, queued()) -- 10000 taken, 2000 of them acknowledged: 2000 free
+      assert.equal(1000, #c:read(1000)) -- the window opens by 1000, which go and are acknowledged
+      net:sleep(0.1)
+      assert.equal(7000, queued()) -- 3000 free, less than half of 7000: the write still waits
+      assert.equal("", k:poll(fd, "POLLOUT", 0))
+      assert.equal(1000, #c:read(1000))
+      net:sleep(0.1)
+      assert.equal(10000, queued()) -- 4000 free, half of 6000 at least: it took 4000 more
+      assert.is_true(w:pending())
+    end)
+  end)
+
   it("data that comes after close() is answered with a RST (Linux); SO_LINGER with a timeout blocks close until the FIN is acknowledged", function()
     local env = setup()
     local net, peer, k, sut = env.net, env.peer, env.k, env.sut
