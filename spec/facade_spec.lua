@@ -9,8 +9,8 @@ local kernel = require "synfin.kernel"
 local scenarios = require "interop.socket_scenarios"
 
 -- What synfin does where the kernel does otherwise (the kernel's, in the
--- scenarios, after `or`).
-local DIFFERS = {}
+-- scenarios, after `or`): one list, the differential's (empty today).
+local DIFFERS = require("interop.differential").SIM_DIFFERS
 
 -- A sim with the facade's host and a synfin peer, at addresses of one
 -- family (the socket calls' domain: AF_INET or AF_INET6).
