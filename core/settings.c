@@ -75,8 +75,8 @@ static const sf_setting SETTINGS[] = {
     {"user_timeout_timing", SF_SETTING_CHOICE, SF_AT_POLICY, POL(user_timeout_timing), 0, 0,
      UTO_TIMING, NULL, "",
      "when `user_timeout` ends a connection: `rfc` at its end exactly (RFC 9293 §3.10.8), "
-     "`linux` at a retransmission timer, counted from the first retransmission, the timer "
-     "clamped to the time left (`tcp_write_timeout`, `tcp_clamp_rto_to_user_timeout`)"},
+     "`linux` at a retransmission or zero-window probe timer, counted from the first of them, "
+     "that timer clamped to the time left (`tcp_write_timeout`, `tcp_probe_timer`)"},
     {"fin_wait_2_timeout", SF_SETTING_TIME, SF_AT_POLICY, POL(fin_wait_2_timeout), 0, TIME_MAX_S,
      NULL, NULL, "s", "`FIN_WAIT_2` ends after this long (Linux: 60 s); 0: never, the RFC's way"},
     {"keepalive", SF_SETTING_KEEPALIVE, SF_AT_POLICY, POL(keepalive), 0, TIME_MAX_S, NULL, NULL,

@@ -404,10 +404,14 @@ typedef enum { SF_RTO_RFC6298, SF_RTO_LINUX } sf_rto_formula;
  * Linux's tcp_write_timeout and tcp_clamp_rto_to_user_timeout, once the
  * connection is synchronized: the time counts from the first retransmission
  * by timer (a tail loss probe is not one), it is checked only when the
- * retransmission timer fires, and that timer is clamped to the time left;
- * so the segment goes once more at the timeout's end and the connection
- * ends at the next timer. It replaces the retry limit (R2), as Linux's does
- * tcp_retries2. In SYN_SENT and SYN_RCVD both time it as SF_UTO_RFC. */
+ * retransmission timer fires, and that timer is clamped to the time left:
+ * the connection ends at the first RTO plus the user timeout, later than the
+ * RFC's end, with the retransmissions the RTO makes until then (a 0.8 s
+ * timeout and a 0.2 s RTO: ends at 1.2 s, after one at 0.8 s that the RFC's
+ * end would not send). It replaces the retry limit (R2), as Linux's does
+ * tcp_retries2. Against a zero window the same, from the first probe timer
+ * (tcp_probe_timer, tcp_clamp_probe0_to_user_timeout), answered or not.
+ * In SYN_SENT and SYN_RCVD both time it as SF_UTO_RFC. */
 typedef enum { SF_UTO_RFC, SF_UTO_LINUX } sf_user_timeout_timing;
 
 /* Stack profiles: the policy values where stacks differ, by name

@@ -282,6 +282,10 @@ static void persist(sf_conn *c, uint64_t now)
     if (c->persist_shift < 16) c->persist_shift++;
     uint64_t wait = (uint64_t)c->rto << c->persist_shift;
     if (wait > c->pol.rto_max) wait = c->pol.rto_max;
+    /* SF_UTO_LINUX: the next probe timer no later than the user timeout's
+     * end (tcp_clamp_probe0_to_user_timeout) */
+    if (uto_linux(c) && c->uto_start + c->pol.user_timeout < now + wait)
+        wait = c->uto_start + c->pol.user_timeout - now;
     c->persist_probes++;
     sf_timer_set(c, SF_TIMER_PERSIST, now + wait);
 }

@@ -107,3 +107,32 @@ describe("the user timeout timed as Linux's (user_timeout_timing = linux)", func
     assert.equal("user timeout", closed.why)
   end)
 end)
+
+describe("the user timeout timed as Linux's, against a zero window", function()
+  it("counts from the first probe timer, answered or not; the probe timer is clamped to its end", function()
+    local net = synfin.sim { latency = 0 }
+    local a = net:host("10.0.0.1", { user_timeout = 1 })
+    local b = net:host("10.0.0.2", { rcv_buf = 1000 })
+    local l = b:listen(80)
+    local c
+    net:run(function()
+      c = a:connect("10.0.0.2", 80)
+      c:wait("ESTABLISHED", 1)
+      l:accept(1) -- it reads nothing: the window closes after 1000 bytes and stays closed
+      c:send(("x"):rep(2000))
+      net:sleep(3)
+    end)
+    local probes = {}
+    for _, r in ipairs(net:records()) do
+      if r.kind == "seg" and r.from == a.index and r.len == 1 then probes[#probes + 1] = r.time end
+    end
+    -- probes at 0.2 s (the first probe timer: the timeout starts), 0.6 s,
+    -- then 1.2 s clamped from 1.4 s: the end, without a probe; the peer
+    -- answered each (with its closed window)
+    for i, want in ipairs { 0.2, 0.6 } do assert.near(want, probes[i], 1e-4) end
+    assert.equal(2, #probes)
+    local closed = sm.last_state { net = net, us = a }
+    assert.near(1.2, closed.time, 1e-4)
+    assert.equal("user timeout", closed.why)
+  end)
+end)
