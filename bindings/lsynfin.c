@@ -764,18 +764,6 @@ static int l_sim_timeout(lua_State *L)
     return 1;
 }
 
-/* The IPv4 address at idx: the raw driver carries IPv4 only (it speaks ARP,
- * not Neighbor Discovery). */
-static uint32_t check_addr4(lua_State *L, int idx)
-{
-    sf_addr a = check_addr(L, idx);
-    if (!sf_addr_is_v4(a))
-        luaL_argerror(L, idx,
-                      "an IPv4 address expected: the raw driver carries IPv4 only (it has no "
-                      "IPv6 Neighbor Discovery)");
-    return sf_addr_v4_of(a);
-}
-
 /* sim:tun(name, kernel_addr, prefix, mtu, offload) -> the kernel's host
  * index, the device's name; or nil, the reason. kernel_addr IPv4 or IPv6;
  * prefix by default 24 or 64. offload: nil (the default, on), true or
@@ -827,7 +815,7 @@ static int l_sim_tun_stats(lua_State *L)
     return 1;
 }
 
-/* sim:raw(interface, peer_addr, mac, mtu) -> the peer's host index, synfin's
+/* sim:raw(interface, peer_addr (IPv4 or IPv6), mac, mtu) -> the peer's host index, synfin's
  * MAC ("02:73:66:..."); or nil, the reason. mac: a 6-byte string or nil
  * (derived). The net runs in real time from now. */
 static int l_sim_raw(lua_State *L)
@@ -839,7 +827,7 @@ static int l_sim_raw(lua_State *L)
     const char *mac = luaL_optlstring(L, 4, NULL, &maclen);
     luaL_argcheck(L, !mac || maclen == 6, 4, "a MAC is 6 bytes");
     sf_raw_config cfg = {.interface = luaL_checkstring(L, 2),
-                         .peer_addr = check_addr4(L, 3),
+                         .peer_addr = check_addr(L, 3),
                          .mac = (const uint8_t *)mac,
                          .mtu = (int)luaL_optinteger(L, 5, 0)};
     char err[256] = "";
@@ -880,6 +868,11 @@ static int l_sim_raw_stats(lua_State *L)
              {"arp_replies_sent", st.arp_replies_sent},
              {"arp_requests_received", st.arp_requests_received},
              {"arp_replies_received", st.arp_replies_received},
+             {"nd_solicitations_sent", st.nd_solicitations_sent},
+             {"nd_advertisements_sent", st.nd_advertisements_sent},
+             {"nd_solicitations_received", st.nd_solicitations_received},
+             {"nd_advertisements_received", st.nd_advertisements_received},
+             {"nd_invalid", st.nd_invalid},
              {"ignored", sf_sim_ignored(s->sim)}};
     lua_createtable(L, 0, (int)(sizeof f / sizeof f[0]));
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
@@ -1997,6 +1990,14 @@ static int l_conn_set(lua_State *L)
     made.policy = before;
     size_t n, count = 0, listed = 0;
     const sf_setting *all = sf_settings(&n);
+    /* a profile named here leaves them as they were made (only those named
+     * themselves are refused) */
+    for (size_t i = 0; i < n; i++) {
+        if ((all[i].where & SF_AT_SET) || !(all[i].where & SF_AT_CONNECT)) continue;
+        if (lua_getfield(L, 2, all[i].name) == LUA_TNIL)
+            sf_setting_set(&all[i], &cfg, sf_setting_get(&all[i], &made));
+        lua_pop(L, 1);
+    }
     int changed = 0;
     for (size_t i = 0; i < n; i++)
         if (!(all[i].where & SF_AT_SET) && (all[i].where & SF_AT_CONNECT)) {
@@ -2186,6 +2187,7 @@ int luaopen_synfin_core(lua_State *L)
     lua_setfield(L, -2, "settings");
     lua_pushliteral(L, SF_VERSION);
     lua_setfield(L, -2, "version");
+    lsf_match_open(L, -1);
     /* the conn metatable's method table, for the Lua layer to extend */
     luaL_getmetatable(L, CONN_MT);
     lua_getfield(L, -1, "__index");

@@ -95,4 +95,10 @@ int lsf_next_record(lua_State *L);
 /* sim:next_state(from, host, conn): see lview.c */
 int lsf_next_state(lua_State *L);
 
+/* ---- patterns (lmatch.c) ---------------------------------------------------------- */
+
+/* Sets core.pattern in the module's table at core_idx and the net's
+ * methods match, match_back, match_at, consume, consumed. */
+void lsf_match_open(lua_State *L, int core_idx);
+
 #endif

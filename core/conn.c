@@ -213,7 +213,7 @@ sf_conn *sf_conn_new(sf_stack *st, const sf_policy *pol)
     c->snd_mss = 536; /* RFC 9293 §3.7.1 (MUST-15): 536 when no MSS option came */
     sf_cc_init(c);
     c->sndbuf.cap = c->pol.snd_buf;
-    c->rcvbuf.cap = c->pol.rcv_buf;
+    c->rcvbuf.cap = sf_rcv_ring_cap(&c->pol);
     c->sndbuf.pool = c->rcvbuf.pool = &c->stack->ring_pool;
     return c;
 }

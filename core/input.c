@@ -215,7 +215,11 @@ void sf_input_syn_sent(sf_conn *c, uint64_t now, const sf_seg *seg)
     c->irs = seg->seq;
     c->rcv_nxt = seg->seq + 1;
     c->rcv_adv = c->rcv_nxt;
-    sf_rcv_window(c); /* the window our SYN offered starts at RCV.NXT */
+    /* the window our SYN offered starts at RCV.NXT */
+    if (c->pol.rcv_window == SF_RCV_WINDOW_LINUX)
+        c->rcv_adv += c->rcv_ssthresh;
+    else
+        sf_rcv_window(c);
     c->snd_mss = sf_peer_mss(seg, c);
     agree_wscale(c, seg);
     agree_ts(c, seg);
@@ -575,6 +579,10 @@ static step_result check_ack(sf_conn *c, uint64_t now, const sf_seg *seg)
  * MUST-40). A FIN, or data filling a hole, is ACKed at once. */
 static void ack_data(sf_conn *c, uint64_t now, bool at_once)
 {
+    if (sf_quickack_on(c)) {
+        sf_quickack_check(c, now, at_once); /* Linux's pattern (quickack.c) */
+        return;
+    }
     if (!c->pol.delayed_ack || at_once || c->unacked_in >= 2u * c->pol.mss) {
         c->ack_now = true;
         return;
@@ -673,7 +681,17 @@ static void process_fin(sf_conn *c, uint64_t now)
     c->rcv_nxt += 1;
     c->fin_received = true;
     c->fin_held = false;
-    c->ack_now = true;
+    if (sf_quickack_on(c)) {
+        /* tcp_fin: ACKed at once in FIN_WAIT_1/2, else (ESTABLISHED enters
+         * interactive mode) as data is, by a delayed ACK at most */
+        sf_quickack_fin(c);
+        if (c->state == SF_FIN_WAIT_1 || c->state == SF_FIN_WAIT_2)
+            c->ack_now = true;
+        else
+            sf_quickack_check(c, now, false);
+    } else {
+        c->ack_now = true;
+    }
     switch (c->state) {
     case SF_SYN_RCVD:
     case SF_ESTABLISHED: sf_set_state(c, SF_CLOSE_WAIT, SF_CAUSE_SEGMENT, "FIN"); break;
@@ -738,7 +756,11 @@ static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
          * tcp_ofo_queue: tcp_dsack_extend) */
         note_held_duplicate(c, c->rcv_nxt - take, 0, take);
         drain_held(c, take);
-        ack_data(c, now, fin || filled_hole);
+        sf_rcv_grow(c, take);
+        bool linux_acks = sf_quickack_on(c);
+        if (linux_acks && take) sf_quickack_data(c, now, take, seg->flags);
+        /* Linux ACKs a FIN as tcp_fin says (process_fin) */
+        ack_data(c, now, (fin && !linux_acks) || filled_hole);
         if (take < len) {
             sf_report_drop(c->stack, c, SF_R_DATA_TRIMMED);
             return; /* a FIN past the window is not ours yet */

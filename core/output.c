@@ -19,7 +19,9 @@ void sf_emit_seg(sf_stack *st, sf_conn *c, const sf_seg *seg)
             c->last_ack_sent = seg->ack; /* RFC 7323 §4.3: Last.ACK.sent */
             c->unacked_in = 0;
             sf_timer_stop(c, SF_TIMER_DELACK); /* the owed ACK rides on this segment */
+            if (sf_quickack_on(c)) sf_quickack_sent(c, seg->ack);
         }
+        if (seg->len && sf_quickack_on(c)) sf_quickack_data_sent(c, st->now);
     }
     st->cb.emit(st->ud, c, st->pkt, (size_t)n);
 }
@@ -61,15 +63,139 @@ static void conn_seg(const sf_conn *c, uint64_t now, uint32_t seq, uint8_t flags
  * offer now. The right edge RCV.NXT + RCV.WND never moves left (§3.10.7.4,
  * seventh step), and moves right only once the space not yet offered reaches
  * min(RCV.BUFF / 2, Eff.snd.MSS), so that small openings never leak out. */
-uint32_t sf_rcv_offer(const sf_conn *c)
+static uint32_t rfc_offer(const sf_conn *c, uint32_t promised)
 {
     uint32_t space = sf_ring_free(&c->rcvbuf);
     uint32_t most = 65535u << c->rcv_wscale; /* RFC 7323 §2.3 */
     if (space > most) space = most;
-    uint32_t promised = sf_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
     uint32_t step = c->rcvbuf.cap / 2 < c->snd_mss ? c->rcvbuf.cap / 2 : c->snd_mss;
     if (step == 0) step = 1;
     return space > promised && space - promised >= step ? space : promised;
+}
+
+static bool linux_window(const sf_policy *p)
+{
+    return p->rcv_window == SF_RCV_WINDOW_LINUX;
+}
+
+uint32_t sf_rcv_ring_cap(const sf_policy *p)
+{
+    /* Linux counts the memory its buffers take, about twice the data
+     * (tcp_win_from_space at its default ratio); SO_RCVBUF doubles what it
+     * is given for that (sock_setsockopt). rcv_buf is the data, the ring
+     * holds twice it, and half of what is free may be offered */
+    return linux_window(p) ? 2 * p->rcv_buf : p->rcv_buf;
+}
+
+uint32_t sf_rcv_initial_window(const sf_policy *p, uint32_t mss)
+{
+    uint32_t space = p->rcv_buf;
+    /* tcp_select_initial_window: a whole number of MSS (64240 = 44 * 1460
+     * of 64 KiB), the MSS less the timestamps' 12 bytes when both SYNs
+     * carry them (tcp_openreq_init_rwin) */
+    if (linux_window(p) && mss && space > mss) space -= space % mss;
+    return space > 65535 ? 65535 : space; /* a SYN's window is unscaled */
+}
+
+static uint32_t align_up(uint32_t v, uint32_t unit)
+{
+    return (v + unit - 1) / unit * unit;
+}
+
+/* The most the window may grow to (Linux's window_clamp): the buffer, less
+ * one segment on an active open (tcp_init_buffer_space, tcp_app_win = 31:
+ * "force reservation of one segment"; a passive open's window is seen to
+ * grow past it, spec/conformance/differential.md) */
+static uint32_t window_clamp(const sf_conn *c)
+{
+    uint32_t full = c->pol.rcv_buf, adv = sf_mss_announced(c);
+    if (c->passive || full <= 2 * adv) return full;
+    return full - adv > 2 * adv ? full - adv : 2 * adv;
+}
+
+/* Linux's __tcp_select_window: the free space (half the ring's free bytes,
+ * tcp_space), at most rcv_ssthresh and the clamp; with a window scale rounded up to
+ * its unit ("so that it won't get scaled away") unless the ring cannot back that (then down, as
+ * Linux does when its buffer cannot grow); without one, a whole number of MSS. When less than half
+ * the buffer is free it offers 0 below an MSS or a sixteenth of the buffer. */
+static uint32_t linux_select(const sf_conn *c, uint32_t promised)
+{
+    uint32_t full = window_clamp(c), ring = sf_ring_free(&c->rcvbuf);
+    uint32_t free_space = ring / 2, unit = 1u << c->rcv_wscale, w;
+    uint32_t mss = c->snd_mss < full ? c->snd_mss : full; /* icsk_ack.rcv_mss's guess */
+    if (free_space < full / 2) {
+        free_space -= free_space % unit;
+        if (free_space < full / 16 || free_space < mss) return 0;
+    }
+    if (free_space > c->rcv_ssthresh) free_space = c->rcv_ssthresh;
+    if (free_space > full) free_space = full;
+    if (c->rcv_wscale) {
+        w = align_up(free_space, unit);
+        if (w > ring) w = ring - ring % unit;
+    } else {
+        w = promised;
+        if (w + mss <= free_space || w > free_space)
+            w = mss ? free_space - free_space % mss : free_space;
+        else if (mss == full && free_space > w + full / 2)
+            w = free_space;
+    }
+    return w;
+}
+
+/* tcp_select_window: the window never shrinks; the promise kept is rounded
+ * up to the scale's unit when the ring can back it */
+static uint32_t linux_offer(const sf_conn *c, uint32_t promised)
+{
+    /* TIME_WAIT answers with the window it was entered with (tcp_time_wait
+     * keeps tcp_receive_window in the timewait sock, tw_rcv_wnd) */
+    uint32_t w = c->state == SF_TIME_WAIT ? 0 : linux_select(c, promised);
+    if (w < promised) {
+        w = align_up(promised, 1u << c->rcv_wscale);
+        if (w > sf_ring_free(&c->rcvbuf)) w = promised;
+    }
+    uint32_t most = 65535u << c->rcv_wscale; /* RFC 7323 §2.3 */
+    return w > most ? (promised > most ? promised : most) : w;
+}
+
+uint32_t sf_rcv_offer(const sf_conn *c)
+{
+    uint32_t promised = sf_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+    return linux_window(&c->pol) ? linux_offer(c, promised) : rfc_offer(c, promised);
+}
+
+void sf_rcv_grow(sf_conn *c, uint32_t len)
+{
+    /* tcp_event_data_recv calls tcp_grow_window for a segment of 128 bytes
+     * or more: rcv_ssthresh grows by twice the MSS we announced (or twice
+     * the segment), up to the clamp and the free space. Linux first checks
+     * the segment's memory (skb truesize) against its data, which depends
+     * on the driver; here every byte costs two, which passes it */
+    if (!linux_window(&c->pol) || len < 128) return;
+    uint32_t room = sf_ring_free(&c->rcvbuf) / 2, clamp = window_clamp(c);
+    if (room > clamp) room = clamp;
+    if (room <= c->rcv_ssthresh) return;
+    room -= c->rcv_ssthresh;
+    uint32_t incr = 2u * sf_mss_announced(c);
+    if (incr < 2 * len) incr = 2 * len;
+    c->rcv_ssthresh += incr < room ? incr : room;
+}
+
+uint32_t sf_rcv_select(const sf_conn *c)
+{
+    uint32_t promised = sf_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+    return linux_window(&c->pol) ? linux_select(c, promised) : rfc_offer(c, promised);
+}
+
+bool sf_rcv_update_due(const sf_conn *c)
+{
+    if (sf_quickack_on(c) && sf_quickack_read_due(c)) return true; /* a delayed ACK due */
+    uint32_t promised = sf_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+    if (!linux_window(&c->pol)) return rfc_offer(c, promised) > promised;
+    /* __tcp_cleanup_rbuf: only when the window offered now is at most half
+     * the buffer and the read at least doubles it ("raised significantly") */
+    if (2ull * promised > window_clamp(c)) return false;
+    uint32_t w = linux_select(c, promised);
+    return w && w >= 2ull * promised;
 }
 
 /* The window field of a segment: the offer, scaled down (RFC 7323 §2.3),
@@ -89,8 +215,12 @@ uint16_t sf_rcv_window(sf_conn *c)
 int sf_wscale_offer(const sf_conn *c)
 {
     if (!c->pol.window_scaling) return -1;
+    /* the smallest shift that fits the largest buffer in the 16-bit field
+     * (Linux's tcp_select_initial_window: ilog2(tcp_rmem[2]) - 15, the
+     * same number) */
+    uint32_t space = c->pol.rcv_buf > c->pol.rcv_buf_max ? c->pol.rcv_buf : c->pol.rcv_buf_max;
     int shift = 0;
-    while (shift < 14 && (c->pol.rcv_buf >> shift) > 65535)
+    while (shift < 14 && (space >> shift) > 65535)
         shift++;
     return shift;
 }
@@ -117,6 +247,8 @@ static void syn_options(const sf_conn *c, uint64_t now, sf_seg *seg)
     /* RFC 2018 §2: a SYN offers SACK; a SYN-ACK answers a SYN that did */
     seg->sack_perm = bare ? c->pol.sack : c->sack_ok;
     uint32_t w = sf_rcv_offer(c);
+    if (linux_window(&c->pol)) /* nothing received yet: the first window */
+        w = sf_rcv_initial_window(&c->pol, seg->mss - (!bare && c->ts_ok ? 12u : 0u));
     seg->wnd = (uint16_t)(w > 65535 ? 65535 : w);
 }
 
@@ -142,6 +274,7 @@ void sf_send_syn(sf_conn *c, uint64_t now)
     conn_seg(c, now, c->iss, flags, &seg);
     syn_options(c, now, &seg);
     sf_ecn_syn_out(c, &seg);
+    c->rcv_ssthresh = seg.wnd; /* rcv_window = linux: where the window starts */
     /* a SYN's window is unscaled: a SYN-ACK sent again after a larger
      * scaled window went out never takes that promise back (RFC 9293
      * §3.8.6.2.2: the right edge does not move left) */

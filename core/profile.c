@@ -32,10 +32,10 @@ static void linux_profile(sf_policy *p)
     p->initial_window = 10;
     /* Linux starts every connection in quick-ACK mode (tcp_incr_quickack:
      * up to 16 segments ACKed at once) and delays later ACKs by an adaptive
-     * ATO of 40 to 200 ms (TCP_ATO_MIN, TCP_DELACK_MAX). synfin has no
-     * quick-ACK mode: of its two behaviours, ACKing at once is the one the
-     * kernel shows in short exchanges (spec/conformance/differential.md) */
-    p->delayed_ack = 0;
+     * ATO of TCP_ATO_MIN, 40 ms, to TCP_DELACK_MAX, 200 ms; a FIN received
+     * and quick replies make it interactive (core/quickack.c) */
+    p->delayed_ack = 40000;
+    p->delayed_ack_variant = SF_DELACK_LINUX;
     /* net.ipv4.tcp_keepalive_intvl = 75 s, tcp_keepalive_probes = 9 */
     p->keepalive_interval = 75000000;
     p->keepalive_probes = 9;
@@ -62,6 +62,12 @@ static void linux_profile(sf_policy *p)
     p->user_timeout_timing = SF_UTO_LINUX;
     /* net.ipv4.tcp_dsack = 1: duplicates reported (tcp_dsack_set) */
     p->dsack = 1;
+    /* the receive window as tcp_select_initial_window and
+     * __tcp_select_window make it (core/output.c), the window scale for
+     * net.ipv4.tcp_rmem's largest buffer: 6 MiB (4096 131072 6291456, its
+     * default), a shift of 7 */
+    p->rcv_window = SF_RCV_WINDOW_LINUX;
+    p->rcv_buf_max = 6291456;
 }
 
 /* FreeBSD (14.x, sys/netinet, its default "freebsd" TCP stack). */
@@ -85,6 +91,7 @@ static void freebsd_profile(sf_policy *p)
     /* net.inet.tcp.delacktime = 40 ms (100 ms before FreeBSD 12.2, r360010),
      * and at least every other full segment (tuning(7)) */
     p->delayed_ack = 40000;
+    p->delayed_ack_variant = SF_DELACK_RFC;
     /* net.inet.tcp.keepintvl = 75 s; net.inet.tcp.keepcnt = 8 (TCPTV_KEEPCNT) */
     p->keepalive_interval = 75000000;
     p->keepalive_probes = 8;
@@ -108,6 +115,10 @@ static void freebsd_profile(sf_policy *p)
     p->user_timeout_timing = SF_UTO_RFC;
     /* tcp_update_dsack_list (sys/netinet/tcp_sack.c) reports duplicates */
     p->dsack = 1;
+    /* not modelled: FreeBSD's window and its scale (request_r_scale follows
+     * kern.ipc.maxsockbuf); synfin's RFC window over rcv_buf */
+    p->rcv_window = SF_RCV_WINDOW_RFC;
+    p->rcv_buf_max = 0;
 }
 
 /* The RFCs read literally: RFC 9293 and the standards it names. */
@@ -128,6 +139,7 @@ static void rfc_profile(sf_policy *p)
     /* RFC 9293 §3.8.6.3 (SHLD-18, MUST-40): delay ACKs, less than 0.5 s, at
      * least every second full segment; RFC 1122 §4.2.3.2: typically 200 ms */
     p->delayed_ack = 200000;
+    p->delayed_ack_variant = SF_DELACK_RFC;
     /* RFC 9293 §3.8.4 fixes the idle time (two hours, MUST-28) but neither
      * the interval nor the count, only that one lost probe never ends the
      * connection (MUST-29): BSD's and Linux's 75 s and 9 */
@@ -152,6 +164,10 @@ static void rfc_profile(sf_policy *p)
     p->user_timeout_timing = SF_UTO_RFC;
     /* RFC 2883 extends RFC 2018; RFC 9293 asks for neither */
     p->dsack = 0;
+    /* RFC 9293 §3.8.6.2.2: offer the buffer's free space, receiver SWS
+     * avoidance (MUST-39); RFC 7323 §2.3: the smallest shift for rcv_buf */
+    p->rcv_window = SF_RCV_WINDOW_RFC;
+    p->rcv_buf_max = 0;
 }
 
 void sf_policy_profile(sf_policy *pol, sf_profile profile)

@@ -32,10 +32,12 @@ static const char *const COOKIES[] = {"auto", "always", "never", NULL};
 static const char *const PROFILES[] = {"linux", "freebsd", "rfc", NULL};
 static const char *const RTO_FORMULA[] = {"rfc6298", "linux", NULL};
 static const char *const UTO_TIMING[] = {"rfc", "linux", NULL};
+static const char *const RCV_WINDOW[] = {"rfc", "linux", NULL};
+static const char *const DELACK_VARIANT[] = {"rfc", "linux", NULL};
 _Static_assert(SF_RTO_LINUX == 1 && SF_CC_CUBIC == 2 && SF_NAGLE_MINSHALL == 1 &&
                    SF_RCV_AFTER_CLOSE_RESET == 1 && SF_ECN_ON == 2 && SF_TW_RST_IGNORE == 1 &&
                    SF_TW_SYN_CHALLENGE == 1 && SF_SYN_COOKIES_NEVER == 2 && SF_PROFILE_RFC == 2 &&
-                   SF_UTO_LINUX == 1,
+                   SF_RCV_WINDOW_LINUX == 1 && SF_DELACK_LINUX == 1 && SF_UTO_LINUX == 1,
                "the names above follow the enums' order");
 
 /* RFC 9293 §3.8.6.3 (MUST-40): an ACK is delayed less than 0.5 s. */
@@ -90,10 +92,24 @@ static const sf_setting SETTINGS[] = {
     {"delayed_ack", SF_SETTING_TIME, SF_AT_POLICY, POL(delayed_ack), 0, TIME_MAX_S, NULL,
      delayed_ack_rule, "s",
      "ACK in-order data at most this late, below 0.5 s (MUST-40), and every second full "
-     "segment (SHLD-19); 0: at once"},
+     "segment (SHLD-19); 0: at once. With `delayed_ack_variant = \"linux\"` the ATO's floor"},
+    {"delayed_ack_variant", SF_SETTING_CHOICE, SF_AT_POLICY, POL(delayed_ack_variant), 0, 0,
+     DELACK_VARIANT, NULL, "",
+     "which ACKs wait: `rfc` (each up to `delayed_ack`, every second full segment at once, RFC "
+     "9293 §3.8.6.3) or `linux` (quick-ACK mode for up to 16 segments at the start and after "
+     "idle, then an ATO from `delayed_ack` up to 200 ms; a FIN and replies make it interactive)"},
     /* sending and receiving */
     {"rcv_buf", SF_SETTING_INT, SF_AT_MADE, POL(rcv_buf), 1, 1 << 30, NULL, NULL, "bytes",
-     "the receive buffer: the most we offer (more than 64 KiB with window scaling)"},
+     "the receive buffer: the most we offer (more than 64 KiB with window scaling); with "
+     "`rcv_window = \"linux\"` what Linux's `SO_RCVBUF` asks (its memory is twice it)"},
+    {"rcv_buf_max", SF_SETTING_INT, SF_AT_MADE, POL(rcv_buf_max), 0, 1 << 30, NULL, NULL, "bytes",
+     "the largest the receive buffer may grow to (Linux's `tcp_rmem[2]`): the window scale "
+     "offered covers it (6 MiB: 7); 0: `rcv_buf`. synfin's buffer stays `rcv_buf`"},
+    {"rcv_window", SF_SETTING_CHOICE, SF_AT_MADE, POL(rcv_window), 0, 0, RCV_WINDOW, NULL, "",
+     "how the offered window moves: `rfc` (all free space, held back by receiver SWS "
+     "avoidance, RFC 9293 §3.8.6.2.2) or `linux` (`tcp_select_initial_window`: 44 MSS of 64 "
+     "KiB first; `__tcp_select_window`: grown from there by data, rounded up to the scale, "
+     "a window-update ACK only when a read doubles it)"},
     {"snd_buf", SF_SETTING_INT, SF_AT_POLICY, POL(snd_buf), 1, 1 << 30, NULL, NULL, "bytes",
      "the send buffer: SEND queues no more than this, unacknowledged and unsent (`c:set` "
      "changes it, as `SO_SNDBUF` does Linux's)"},
@@ -136,7 +152,7 @@ static const sf_setting SETTINGS[] = {
      "report a duplicate segment in the first SACK block (D-SACK, RFC 2883; Linux's "
      "`tcp_dsack`)"},
     {"window_scaling", SF_SETTING_BOOL, SF_AT_MADE, POL(window_scaling), 0, 1, NULL, NULL, "",
-     "offer window scaling (RFC 7323 §2); the shift follows `rcv_buf`"},
+     "offer window scaling (RFC 7323 §2); the shift follows `rcv_buf` or `rcv_buf_max`"},
     {"timestamps", SF_SETTING_BOOL, SF_AT_MADE, POL(timestamps), 0, 1, NULL, NULL, "",
      "offer timestamps (RFC 7323 §3-5): PAWS"},
     {"ttl", SF_SETTING_INT, SF_AT_POLICY, POL(ttl), 1, 255, NULL, NULL, "",

@@ -91,7 +91,10 @@ void sf_syncookie_send(sf_conn *l, uint64_t now, const sf_seg *syn)
     seg.ttl = l->pol.ttl;
     seg.tos = l->pol.tos;
     seg.mss = sf_mss_announced_to(l, syn->saddr);
-    seg.wnd = (uint16_t)(l->pol.rcv_buf < 65535 ? l->pol.rcv_buf : 65535);
+    /* the window a SYN-ACK of a connection would offer (the MSS less the
+     * timestamps' 12 bytes when they are on, as tcp_openreq_init_rwin) */
+    seg.wnd = (uint16_t)sf_rcv_initial_window(
+        &l->pol, seg.mss - (l->pol.timestamps && syn->has_ts ? 12u : 0u));
     seg.wscale = -1;
     if (l->pol.timestamps && syn->has_ts) {
         bool ws = l->pol.window_scaling && syn->wscale >= 0;
@@ -145,7 +148,6 @@ sf_conn *sf_syncookie_conn(sf_conn *l, const sf_seg *ack, int mss_index)
     /* SYN_RCVD as it was when the cookie SYN-ACK left */
     c->irs = ack->seq - 1;
     c->rcv_nxt = ack->seq;
-    c->rcv_adv = c->rcv_nxt + (c->pol.rcv_buf < 65535 ? c->pol.rcv_buf : 65535);
     c->last_ack_sent = c->rcv_nxt;
     c->iss = ack->ack - 1;
     c->snd_una = c->iss;
@@ -163,6 +165,10 @@ sf_conn *sf_syncookie_conn(sf_conn *l, const sf_seg *ack, int mss_index)
         c->sack_ok = c->pol.sack && (opts & TS_SACK_BIT);
         c->ecn_ok = c->pol.ecn != SF_ECN_OFF && (opts & TS_ECN_BIT);
     }
+    /* the window the cookie SYN-ACK offered (sf_syncookie_send) */
+    c->rcv_ssthresh = sf_rcv_initial_window(
+        &c->pol, sf_mss_announced(c) - (c->pol.timestamps && ack->has_ts ? 12u : 0u));
+    c->rcv_adv = c->rcv_nxt + c->rcv_ssthresh;
     c->state = SF_LISTEN; /* a copy of the listening TCB, as in sf_input_listen */
     sf_set_state(c, SF_SYN_RCVD, SF_CAUSE_SEGMENT, "ACK of a SYN cookie (RFC 4987)");
     sf_conn_hash(c);

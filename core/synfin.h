@@ -224,6 +224,12 @@ size_t sf_wire_headers_len(const sf_seg *seg);
  * neither IPv4 carrying a whole TCP header nor IPv6 with one right behind
  * its 40-byte header (the TUN driver's: what a kernel sends). */
 int sf_wire_fill_tcp_checksum(uint8_t *pkt, size_t len);
+/* The ICMPv6 checksum (RFC 4443 §2.3: over RFC 8200 §8.1's pseudo-header
+ * and the message) of an IPv6 packet of len bytes whose message follows its
+ * 40-byte header, the checksum field read as it stands: 0 when the field
+ * holds the right checksum; with the field zeroed, the value to store there
+ * (the raw driver's Neighbor Discovery). */
+uint16_t sf_wire_icmp6_checksum(const uint8_t *pkt, size_t len);
 /* Stores the IPv4 header checksum of pkt (a whole IPv4 header). */
 void sf_wire_fill_ip_checksum(uint8_t *pkt);
 /* Stores in pkt's TCP checksum field what a packet whose checksum is left to
@@ -285,8 +291,14 @@ typedef struct {
     uint32_t syn_retries; /* retransmissions of SYN or SYN-ACK before giving up */
     uint32_t rcv_buf;     /* receive buffer, bytes: the most we offer (past 65535 with
                              window scaling, RFC 7323 §2) */
-    uint32_t snd_buf;     /* send buffer, bytes */
-    uint16_t mss;         /* MSS we announce */
+    /* the largest the receive buffer may grow to (Linux's tcp_rmem[2]): the
+     * window scale we offer covers it (tcp_select_initial_window); 0: rcv_buf.
+     * synfin's buffer stays rcv_buf: this sets the shift only */
+    uint32_t rcv_buf_max;
+    /* how the offered window moves (sf_rcv_window_policy) */
+    uint8_t rcv_window;
+    uint32_t snd_buf; /* send buffer, bytes */
+    uint16_t mss;     /* MSS we announce */
     /* the smallest send MSS, whatever the peer announces (default 48, Linux's
      * tcp_min_snd_mss); the options every segment carries come out of it
      * (RFC 6691), leaving at least one byte of data */
@@ -296,8 +308,11 @@ typedef struct {
      * by 60 s, lwIP by 20 s, picotcp#60 had none; a script chooses) */
     uint64_t fin_wait_2_timeout;
     /* RFC 9293 §3.8.6.3: ACK in-order data at most this late (MUST-40: < 0.5 s)
-     * and at least every second full-sized segment (SHLD-19); 0: at once */
+     * and at least every second full-sized segment (SHLD-19); 0: at once.
+     * With delayed_ack_variant = SF_DELACK_LINUX the ATO's floor (40 ms) */
     uint64_t delayed_ack;
+    /* which ACKs wait (sf_delack_variant) */
+    uint8_t delayed_ack_variant;
     /* RFC 9293 §3.10.8 USER TIMEOUT (RFC 5482): data unacknowledged this long
      * without progress aborts the connection; 0: only the retry limit */
     uint64_t user_timeout;
@@ -359,7 +374,8 @@ typedef struct {
      * SACK block of the ACK it draws: the first duplicate range it brought
      * (Linux's tcp_dsack_set, tcp_dsack_extend), then the usual blocks */
     uint8_t dsack;
-    /* RFC 7323 §2: offer window scaling (default 1); our shift follows rcv_buf */
+    /* RFC 7323 §2: offer window scaling (default 1); our shift follows rcv_buf
+     * or rcv_buf_max, the larger */
     uint8_t window_scaling;
     /* RFC 7323 §3-5: offer timestamps (default 1): PAWS, and the RFC 6191 use
      * of them for a SYN in TIME_WAIT */
@@ -383,6 +399,20 @@ enum { SF_ECN_OFF, SF_ECN_ACCEPT, SF_ECN_ON };
 
 /* Nagle's variants (sf_policy.nagle_variant). */
 typedef enum { SF_NAGLE_RFC, SF_NAGLE_MINSHALL } sf_nagle_variant;
+
+/* How the offered receive window moves (sf_policy.rcv_window), core/output.c:
+ * SF_RCV_WINDOW_RFC offers all free space, its right edge held back by
+ * receiver SWS avoidance (RFC 9293 §3.8.6.2.2); SF_RCV_WINDOW_LINUX is
+ * Linux's (tcp_select_initial_window, __tcp_select_window): the buffer
+ * counts twice what it may offer, the first window is a whole number of
+ * MSS, and the window grows from there (rcv_ssthresh, tcp_grow_window). */
+typedef enum { SF_RCV_WINDOW_RFC, SF_RCV_WINDOW_LINUX } sf_rcv_window_policy;
+
+/* Which ACKs of in-order data wait (sf_policy.delayed_ack_variant):
+ * SF_DELACK_RFC delays each up to delayed_ack and ACKs every second
+ * full-sized segment at once (RFC 9293 §3.8.6.3); SF_DELACK_LINUX is
+ * Linux's quick-ACK mode, adaptive ATO and interactive mode (core/quickack.c). */
+typedef enum { SF_DELACK_RFC, SF_DELACK_LINUX } sf_delack_variant;
 
 /* Data after the application's CLOSE (sf_policy.rcv_after_close). */
 typedef enum { SF_RCV_AFTER_CLOSE_KEEP, SF_RCV_AFTER_CLOSE_RESET } sf_rcv_after_close;

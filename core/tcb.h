@@ -144,6 +144,9 @@ struct sf_conn {
     uint32_t irs;
     uint32_t rcv_nxt;
     uint32_t rcv_adv; /* RCV.NXT + RCV.WND last announced: never moved left */
+    /* rcv_window = linux: the most the window may offer now (Linux's
+     * rcv_ssthresh): the first window, grown by data (tcp_grow_window) */
+    uint32_t rcv_ssthresh;
 
     /* what the user asked for and what has happened */
     bool fin_queued; /* CLOSE called: a FIN follows the queued data */
@@ -192,7 +195,17 @@ struct sf_conn {
     uint32_t ka_probes;  /* keep-alives sent since the peer last spoke */
     uint64_t oow_ack_at; /* when the last ACK for a bare ACK out of the window went */
     bool oow_ack_sent;
-    uint32_t unacked_in;     /* in-order bytes received since our last ACK */
+    uint32_t unacked_in; /* in-order bytes received since our last ACK */
+    /* delayed_ack_variant = linux (quickack.c), as Linux's icsk_ack keeps it:
+     * quick ACKs left, the ATO, when data last came, interactive mode, an
+     * ACK owed for data, small segments seen, the peer's MSS guessed */
+    struct {
+        uint8_t quick, pending;
+        bool pingpong, scheduled;
+        uint16_t rcv_mss;
+        uint32_t ato, last_seg_size;
+        uint64_t lrcvtime;
+    } ack;
     uint32_t persist_probes; /* probes sent since the peer last answered */
     uint8_t persist_shift;   /* backoff of the probes: doubles until the window opens */
     sf_heap_node timer_node; /* in the stack's timer heap at the earliest timer */
@@ -563,6 +576,31 @@ static inline uint16_t sf_mss_announced(const sf_conn *c)
 /* The window scale shift we offer: the smallest that fits rcv_buf in 16
  * bits (RFC 7323 §2.3: at most 14); -1 when the policy does not offer it. */
 int sf_wscale_offer(const sf_conn *c);
+/* The receive ring's capacity: rcv_buf, twice that with rcv_window = linux
+ * (output.c). */
+uint32_t sf_rcv_ring_cap(const sf_policy *p);
+/* The window of a SYN or SYN-ACK with nothing received yet, for an MSS
+ * (output.c; syncookie.c's SYN-ACK too). */
+uint32_t sf_rcv_initial_window(const sf_policy *p, uint32_t mss);
+/* In-order data of len bytes came: the window may grow (output.c). */
+void sf_rcv_grow(sf_conn *c, uint32_t len);
+/* The application read: is the opened window worth an ACK now? (output.c) */
+bool sf_rcv_update_due(const sf_conn *c);
+/* The window that would be offered now, before the promise kept (output.c). */
+uint32_t sf_rcv_select(const sf_conn *c);
+
+/* Linux's ACK pattern (quickack.c): whether the connection follows it; in-
+ * order data (len bytes, the segment's flags) came; the peer's FIN came; ACK
+ * now or schedule the delayed ACK (at_once: a hole filled); an ACK of ack
+ * went; data went; the delayed ACK fires; a read: is the pending ACK due? */
+bool sf_quickack_on(const sf_conn *c);
+void sf_quickack_data(sf_conn *c, uint64_t now, uint32_t len, uint8_t flags);
+void sf_quickack_fin(sf_conn *c);
+void sf_quickack_check(sf_conn *c, uint64_t now, bool at_once);
+void sf_quickack_sent(sf_conn *c, uint32_t ack);
+void sf_quickack_data_sent(sf_conn *c, uint64_t now);
+void sf_quickack_timer(sf_conn *c);
+bool sf_quickack_read_due(const sf_conn *c);
 
 /* icmp.c */
 void sf_icmp_input(sf_stack *st, uint64_t now, const uint8_t *pkt, size_t len);

@@ -370,6 +370,7 @@ static void on_sws(sf_conn *c, uint64_t now)
 /* RFC 9293 §3.8.6.3: the delayed ACK is due */
 static void on_delack(sf_conn *c, uint64_t now)
 {
+    if (sf_quickack_on(c)) sf_quickack_timer(c); /* Linux's ATO and interactive mode */
     sf_send_ack(c, now);
 }
 

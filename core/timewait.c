@@ -211,7 +211,6 @@ static int tw_profile(sf_stack *st, const sf_conn *c)
 {
     sf_policy p;
     memcpy(&p, &c->pol, sizeof p);
-    p.rcv_buf = c->rcvbuf.cap; /* the window our ACKs offer follows from it */
     p.snd_buf = c->sndbuf.cap;
     for (size_t i = st->tw_nprofiles; i-- > 0;)
         if (memcmp(&st->tw_profiles[i], &p, sizeof p) == 0) return (int)i;
@@ -352,7 +351,7 @@ static void fill(sf_conn *c, const sf_tw *t)
     c->rcv_adv = t->rcv_adv;
     c->rto = (uint32_t)c->pol.rto_initial;
     c->sndbuf.cap = c->pol.snd_buf;
-    c->rcvbuf.cap = c->pol.rcv_buf;
+    c->rcvbuf.cap = sf_rcv_ring_cap(&c->pol);
     c->sndbuf.pool = c->rcvbuf.pool = &c->stack->ring_pool;
     c->timer_at[SF_TIMER_TIME_WAIT] = t->deadline;
 }

@@ -44,6 +44,7 @@ typedef struct {
     uint8_t kind, fate, flags, cause;
     int8_t old_state, new_state;
     uint8_t injected; /* crafted by a script, not sent by a stack */
+    uint8_t consumed; /* an expectation matched it: no other will (core/match.h) */
     uint16_t host;    /* sender (segment) or the host concerned */
     uint16_t to_host; /* receiver, UINT16_MAX when none */
     uint32_t conn_id;

@@ -201,8 +201,7 @@ int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap)
          * window stalls; smoltcp#358: none after the peer's FIN) */
         bool peer_sends =
             c->state == SF_ESTABLISHED || c->state == SF_FIN_WAIT_1 || c->state == SF_FIN_WAIT_2;
-        if (peer_sends && !c->fin_received && sf_seq_gt(c->rcv_nxt + sf_rcv_offer(c), c->rcv_adv))
-            sf_send_ack(c, now);
+        if (peer_sends && !c->fin_received && sf_rcv_update_due(c)) sf_send_ack(c, now);
         /* a drained buffer holding nothing out of order costs nothing until
          * data comes again (and past the peer's FIN, none comes) */
         if (c->ooo.n == 0) sf_ring_trim(&c->rcvbuf);

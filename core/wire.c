@@ -171,6 +171,13 @@ int sf_wire_fill_tcp_checksum(uint8_t *pkt, size_t len)
     return 0;
 }
 
+uint16_t sf_wire_icmp6_checksum(const uint8_t *pkt, size_t len)
+{
+    if (len < IP6_HDR) return 0xffff; /* no such packet: never "right" */
+    size_t ulen = len - IP6_HDR;
+    return csum_fold(csum_add(pseudo_sum(pkt, 0, ulen, IPPROTO_ICMPV6_NUM), pkt + IP6_HDR, ulen));
+}
+
 int sf_wire_ecn(const uint8_t *pkt, size_t len)
 {
     if (len >= IP_HDR && pkt[0] >> 4 == 4) return pkt[1] & 3;

@@ -114,11 +114,12 @@ describe("assert.segment", function()
   it("fails listing every field that differs", function()
     local net, _, b = closed_run()
     local syn = seg_n(net, 1)
+    -- the SYN's window, the linux profile's: 44 * 1460 = 64240 (tcp_select_initial_window)
     local msg = failure(function()
-      assert.segment(syn, { from = b, flags = "=SA", seq = 0, ack = 1, len = 3, win = 65535 })
+      assert.segment(syn, { from = b, flags = "=SA", seq = 0, ack = 1, len = 3, win = 64240 })
     end)
-    assert.matches("Expected segment #1 S seq=0 ack=0 win=65535 len=0 192.0.2.1:40000 > 192.0.2.2:80 "
-      .. "to match { from = 192.0.2.2, flags = \"=SA\", seq = 0, ack = 1, len = 3, win = 65535 }, but:\n"
+    assert.matches("Expected segment #1 S seq=0 ack=0 win=64240 len=0 192.0.2.1:40000 > 192.0.2.2:80 "
+      .. "to match { from = 192.0.2.2, flags = \"=SA\", seq = 0, ack = 1, len = 3, win = 64240 }, but:\n"
       .. "  from: expected 192.0.2.2, got 192.0.2.1\n"
       .. "  flags: expected exactly \"SA\", got \"S\"\n"
       .. "  ack: expected 1, got 0\n"
@@ -131,7 +132,7 @@ describe("assert.segment", function()
     local net = closed_run()
     local syn = seg_n(net, 1)
     local msg = failure(function() assert.is_not.segment(syn, { flags = "S" }) end)
-    assert.matches("Expected segment #1 S seq=0 ack=0 win=65535 len=0 192.0.2.1:40000 > 192.0.2.2:80 not to match "
+    assert.matches("Expected segment #1 S seq=0 ack=0 win=64240 len=0 192.0.2.1:40000 > 192.0.2.2:80 not to match "
       .. "{ flags = \"S\" }, but it does", msg, 1, true)
     msg = failure(function() assert.segment(syn, { flags = "F", payload = "abc" }) end)
     assert.matches("flags: expected \"F\" set, got \"S\"", msg, 1, true)

@@ -1,7 +1,7 @@
 -- CLOSED (no connection on the port) and LISTEN: RFC 9293 §3.10.7.1 and
 -- §3.10.7.2, in the smoltcp style: the peer sends a segment, we expect our
 -- exact reply (or nothing) and the resulting state.
-local fixture = require "synfin.fixture"
+local fixture = require("synfin.fixture").with_window "rfc"
 local sm = require "helpers.state_machine"
 
 describe("CLOSED (no connection, no listener on the port)", function()

@@ -7,12 +7,15 @@ local synfin = require "synfin"
 
 local A, B = "192.0.2.1", "192.0.2.2"
 
--- Two hosts 5 ms apart with 1 MiB receive buffers (window scale 5), b
--- listening; returns the net, the hosts and, established, c (a's) and s (b's).
+-- Two hosts 5 ms apart with 1 MiB receive buffers offered whole (the RFC
+-- window: window scale 5), b listening, or with the settings given (and the
+-- RFC window); returns the net, the hosts and, established, c (a's) and s (b's).
 local function established(settings)
   local net = synfin.sim { latency = 0.005 }
-  local a = net:host(A, settings or { rcv_buf = 1048576 })
-  local b = net:host(B, settings or { rcv_buf = 1048576 })
+  settings = settings or { rcv_buf = 1048576 }
+  settings.rcv_window, settings.rcv_buf_max = "rfc", 0
+  local a = net:host(A, settings)
+  local b = net:host(B, settings)
   local l = assert(b:listen(80))
   local c, s
   net:run(function()

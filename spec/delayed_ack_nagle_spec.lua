@@ -1,12 +1,14 @@
 -- Delayed ACKs (RFC 9293 §3.8.6.3: SHLD-18, SHLD-19, MUST-40) and the Nagle
--- algorithm (RFC 9293 §3.7.4: SHLD-7, MUST-17), both policies, off by default
--- (synfin then ACKs at once, as Linux does in quick-ACK mode, and sends at once).
--- RFC 9293 §3.8.6.3 and §3.7.4 with RFC 6298's retransmission timer (RTO at
--- least 1 s, no tail loss probe): the quiet spans below are shorter than it
-local fixture = require("synfin.fixture").with_timing "rfc6298"
+-- algorithm (RFC 9293 §3.7.4: SHLD-7, MUST-17), both policies, on the RFC's
+-- receive side (fixture.with_window "rfc": delayed_ack 0, ACKs at once,
+-- unless a spec sets it; the linux profile's quick-ACK mode and ATO are
+-- spec/linux_acks_spec.lua's). RFC 9293 §3.8.6.3 and §3.7.4 with RFC 6298's
+-- retransmission timer (RTO at least 1 s, no tail loss probe): the quiet
+-- spans below are shorter than it
+local fixture = require("synfin.fixture").with_timing("rfc6298").with_window "rfc"
 
 describe("delayed ACK", function()
-  it("by default in-order data is ACKed at once", function()
+  it("with delayed_ack = 0 in-order data is ACKed at once", function()
     local t = fixture.at_state("ESTABLISHED")
     local start = t.net:now()
     t:send { seq = 1, payload = "abc" }

@@ -1,15 +1,17 @@
 -- Explicit Congestion Notification (RFC 3168, SHLD-8), as traces: the
 -- handshake that agrees on it, the marks data carries, a CE mark echoed
 -- until CWR, and the sender's window coming down once for it.
+-- The ECN block runs on both families (helpers.families); the bottleneck
+-- block on IPv4, whose packet sizes its timings are written for.
 local synfin = require "synfin"
 local bottleneck = require "helpers.bottleneck"
+local families = require "helpers.families"
 
-local A, B = "192.0.2.1", "192.0.2.2"
-
-local function pair(a_settings, b_settings, opts)
+-- Two hosts at addresses a_addr and b_addr, b listening.
+local function pair_at(a_addr, b_addr, a_settings, b_settings, opts)
   local net = synfin.sim(opts or { latency = 0.005 })
-  local a = net:host(A, a_settings)
-  local b = net:host(B, b_settings)
+  local a = net:host(a_addr, a_settings)
+  local b = net:host(b_addr, b_settings)
   return net, a, b, b:listen(80)
 end
 
@@ -22,7 +24,12 @@ local function segs(net, from)
   return out
 end
 
-describe("ECN (RFC 3168)", function()
+-- The ECN field is IPv4's TOS byte's low bits and IPv6's traffic class's
+-- (RFC 3168 §5; records give both as tos): the same traces on both.
+families.describe("ECN (RFC 3168)", function(f)
+  local B = f.b
+  local function pair(...) return pair_at(f.a, f.b, ...) end
+
   it("SHLD-8: is agreed when the SYN asks (ECE, CWR) and the SYN-ACK answers (ECE): data goes ECT(0)", function()
     local net, a, b, l = pair({ ecn = "on" }, {})
     net:run(function()
@@ -179,6 +186,9 @@ end)
 -- sender's first flight (IW10, ten 1448-byte segments sent at one instant,
 -- 1500-byte packets) is what fills it.
 describe("a sim bottleneck", function()
+  local B = "192.0.2.2" -- (IPv4's packet sizes: 1500 bytes a segment)
+  local function pair(...) return pair_at("192.0.2.1", B, ...) end
+
   -- the first flight's data segments, in order
   local function first_flight(link, ecn)
     local opts = { latency = 0.01, seed = 1 }

@@ -129,7 +129,7 @@ describe("the socket facade's own semantics (Linux's, where RFC 9293 leaves room
 
   it("a blocked write goes on only once the free space is half what is queued (sk_stream_is_writeable), not at the first byte freed", function()
     -- synfin offers 2000 bytes, opened 1000 at a time as it reads, in segments of 1000
-    local env = setup { rcv_buf = 2000, mss = 1000, timestamps = false }
+    local env = setup { rcv_buf = 2000, rcv_buf_max = 0, rcv_window = "rfc", mss = 1000, timestamps = false }
     local net, k = env.net, env.k
     net:run(function()
       local fd, c = require("interop.socket_scenarios").connected(env, 7005)

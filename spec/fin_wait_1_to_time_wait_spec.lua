@@ -1,9 +1,10 @@
 -- Claim C3 (README), FIN_WAIT_1 straight to TIME_WAIT on a FIN that ACKs our FIN:
 -- examples/fin_wait_1_to_time_wait.lua.
 local example = require "helpers.example"
+local families = require "helpers.families"
 
-describe("FIN_WAIT_1 to TIME_WAIT on FIN+ACK (claim C3)", function()
-  local run = example.run("examples/fin_wait_1_to_time_wait.lua")
+families.describe("FIN_WAIT_1 to TIME_WAIT on FIN+ACK (claim C3)", function(f)
+  local run = f.example("examples/fin_wait_1_to_time_wait.lua")
   local net = run.net
   local client, server = net.hosts[1], net.hosts[2]
 
@@ -48,6 +49,6 @@ describe("FIN_WAIT_1 to TIME_WAIT on FIN+ACK (claim C3)", function()
   end)
 
   it("gives the same trace twice for the same seed", function()
-    assert.equal(run.output, example.run("examples/fin_wait_1_to_time_wait.lua").output)
+    assert.equal(run.output, f.example("examples/fin_wait_1_to_time_wait.lua").output)
   end)
 end)

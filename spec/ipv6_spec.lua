@@ -1,5 +1,7 @@
 -- What only IPv6 has (RFC 8200, RFC 4443, RFC 8201), and hosts with several
--- addresses of both families (RFC 9293 §3.9.1.1, MUST-43/44). The wire's
+-- addresses of both families (RFC 9293 §3.9.1.1, MUST-43/44). The ICMP
+-- cases both families share (port unreachable, Packet Too Big, soft errors,
+-- the MSS from the MTU) run on both in icmp_spec.lua. The wire's
 -- extension headers, fragments and pseudo-header are checked byte by byte
 -- in spec/core/test_wire.c; here, what the stack does with them.
 local synfin = require "synfin"
@@ -18,15 +20,6 @@ describe("IPv6 on the wire", function()
     assert.equal(0, t.c:info().rcv_queued)
     t:send { flags = "PA", seq = 1, payload = "abc" } -- the same, right: taken
     assert.equal("abc", t.c:recv(3, 0))
-  end)
-
-  it("RFC 8201 §5.1: the MSS is the MTU less 60; at IPv6's minimum MTU, 1280, it is 1220", function()
-    local t = fixture.new { settings = { mtu = 1280 } }
-    t.c = assert(t.us:connect(t.them.addr, fixture.PORT, { sport = fixture.SPORT }))
-    assert.equal(1220, t:expect({ flags = "=S" }).mss)
-    local t4 = families.list[1].fixture.new { settings = { mtu = 1280 } }
-    t4.c = assert(t4.us:connect(t4.them.addr, fixture.PORT, { sport = fixture.SPORT }))
-    assert.equal(1240, t4:expect({ flags = "=S" }).mss) -- IPv4's header is 20 bytes shorter
   end)
 
   it("RFC 8200 §5: a host with an IPv6 address has an MTU of 1280 at least", function()
@@ -48,17 +41,6 @@ describe("IPv6 on the wire", function()
 end)
 
 describe("ICMPv6 (RFC 4443) about our segments", function()
-  it("RFC 8201: Packet Too Big lowers the MSS and resends at once", function()
-    local t = fixture.at_state("ESTABLISHED")
-    t.c:send(("d"):rep(1440))
-    local first = t:expect { flags = "A", seq = 1 }
-    assert.equal(1440, first.len) -- 1500 - 60
-    t.them:send_icmp { type = 2, mtu = 1400, about = first }
-    t.net:sleep(0)
-    assert.equal(1400 - 60, t:expect({ flags = "A", seq = 1 }).len)
-    assert.equal(100, t:expect({ flags = "A", seq = 1341 }).len)
-  end)
-
   it("RFC 8201 §4: an MTU below 1280 is taken as 1280: the MSS never goes below 1220", function()
     local t = fixture.at_state("ESTABLISHED")
     t.c:send(("d"):rep(1440))
@@ -77,36 +59,6 @@ describe("ICMPv6 (RFC 4443) about our segments", function()
     t.them:send_icmp { type = 2, mtu = 1280, about = data }
     t.net:sleep(0)
     assert.same({ "icmp_not_in_flight" }, sm.codes(t, mark))
-  end)
-
-  it("SHLD-26: destination unreachable, port unreachable (code 4), about our SYN refuses the connect", function()
-    local t = fixture.new {}
-    t.c = assert(t.us:connect(t.them.addr, fixture.PORT, { sport = fixture.SPORT }))
-    local syn = t:expect { flags = "=S" }
-    t.them:send_icmp { code = 4, about = syn } -- type 1 by default over IPv6
-    t.net:sleep(0)
-    assert.equal("CLOSED", t:state())
-    assert.equal("connection refused", t.c:info().error)
-    assert.equal("ICMPv6 destination unreachable (hard error)", sm.last_state(t).why)
-  end)
-
-  it("MUST-56: no route (type 1 code 0) and time exceeded (type 3) are soft: the connection goes on", function()
-    local t = fixture.new {}
-    t.c = assert(t.us:connect(t.them.addr, fixture.PORT, { sport = fixture.SPORT }))
-    local syn = t:expect { flags = "=S" }
-    t.them:send_icmp { type = 1, code = 0, about = syn, src = "2001:db8:ffff::1" }
-    t.them:send_icmp { type = 3, code = 0, about = syn, src = "2001:db8:ffff::1" }
-    t.net:sleep(0)
-    assert.equal("SYN_SENT", t:state())
-  end)
-
-  it("RFC 4443 §3.4: parameter problem, unrecognized next header (code 1), is IPv4's protocol unreachable: hard", function()
-    local t = fixture.at_state("ESTABLISHED")
-    t.c:send("abc")
-    local data = t:expect { flags = "PA" }
-    t.them:send_icmp { type = 4, code = 1, about = data }
-    t.net:sleep(0)
-    assert.equal("CLOSED", t:state())
   end)
 end)
 

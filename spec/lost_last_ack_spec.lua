@@ -1,8 +1,9 @@
 -- Claim C5 (README), why TIME_WAIT lasts 2*MSL: examples/lost_last_ack.lua.
 local example = require "helpers.example"
+local families = require "helpers.families"
 
-describe("a lost last ACK, ACKed again from TIME_WAIT (claim C5)", function()
-  local run = example.run("examples/lost_last_ack.lua")
+families.describe("a lost last ACK, ACKed again from TIME_WAIT (claim C5)", function(f)
+  local run = f.example("examples/lost_last_ack.lua")
   local net = run.net
   local client, server = net.hosts[1], net.hosts[2]
   local MSL = 10
@@ -64,6 +65,6 @@ describe("a lost last ACK, ACKed again from TIME_WAIT (claim C5)", function()
   end)
 
   it("gives the same trace twice for the same seed", function()
-    assert.equal(run.output, example.run("examples/lost_last_ack.lua").output)
+    assert.equal(run.output, f.example("examples/lost_last_ack.lua").output)
   end)
 end)

@@ -7,7 +7,7 @@
 local synfin = require "synfin"
 -- RFC 9293's MUSTs with RFC 6298's retransmission timer (RTO at least 1 s,
 -- at most 60 s, no tail loss probe), the one RFC 9293 §3.8.1 names (MUST-18)
-local fixture = require("synfin.fixture").with_timing "rfc6298"
+local fixture = require("synfin.fixture").with_timing("rfc6298").with_window "rfc"
 local sm = require "helpers.state_machine"
 
 local TWO32 = 4294967296

@@ -3,7 +3,9 @@ local synfin = require "synfin"
 local families = require "helpers.families"
 
 families.describe("TCP options", function(f)
-  local fixture = f.fixture
+  -- RFC 7323's rules over the RFC window: all of rcv_buf, the smallest shift
+  -- for it (the linux profile's: spec/linux_window_spec.lua)
+  local fixture = f.fixture.with_window "rfc"
 
   describe("window scaling (RFC 7323 §2)", function()
     it("a SYN offers the smallest shift that fits the receive buffer in 16 bits", function()

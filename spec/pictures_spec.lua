@@ -145,9 +145,11 @@ describe("the ladder as SVG", function()
   end)
 
   it("labels each segment with its flags, relative seq/ack, window, length and the scenario's label", function()
-    assert.matches("</tspan> S seq=0 win=65535 &lt;mss 1460,sackOK,TS val 251402505 ecr 0,wscale 0&gt;</text>", svg,
+    -- the linux profile's windows: the SYN's 44 * 1460 = 64240, a scale of 7
+    -- for 6 MiB, then 64240 rounded up to 2^7: 502 << 7 (the ladder shows the shift)
+    assert.matches("</tspan> S seq=0 win=64240 &lt;mss 1460,sackOK,TS val 251402505 ecr 0,wscale 7&gt;</text>", svg,
       1, true)
-    assert.matches("</tspan> PA seq=1 ack=1 win=65535 len=18 &lt;TS val ", svg, 1, true)
+    assert.matches("</tspan> PA seq=1 ack=1 win=502&lt;&lt;7 len=18 &lt;TS val ", svg, 1, true)
     assert.matches(">segment 2: SYN+ACK</text>", svg, 1, true)
     assert.matches(">segment 7: ACK of FIN</text>", svg, 1, true)
   end)
@@ -169,13 +171,16 @@ describe("the ladder as SVG", function()
   end)
 
   it("compresses the 60 s of TIME_WAIT into a break mark, and says so in the legend", function()
-    assert.equal(1, select(2, svg:gsub('<g class="break">', "")))
+    -- two: TIME_WAIT's, and the 40 ms the server's delayed ACK of the FIN
+    -- waits (the linux profile: tcp_fin's interactive mode)
+    assert.equal(2, select(2, svg:gsub('<g class="break">', "")))
     assert.matches("59.995 s later: idle gap compressed, not to scale", svg, 1, true)
+    assert.matches("40.0 ms later: idle gap compressed, not to scale", svg, 1, true)
     assert.matches("quiet gaps over 40.0 ms (2*MSL, timeouts) are compressed at a break mark", svg, 1, true)
     local height = tonumber(svg:match('<svg [^>]*height="(%d+)"'))
     assert.is_true(height < 2000, "height " .. height)
     -- the time after the break is the real one
-    assert.matches(">60.040</text>", svg, 1, true)
+    assert.matches(">60.080</text>", svg, 1, true) -- TIME_WAIT from 0.080 s, after the delayed ACK
   end)
 
   it("ends lost and dropped segments in an X with the verdict, dashes delayed ones, and escapes text", function()
@@ -260,6 +265,21 @@ describe("the ladder's words, as a reader sees them", function()
     }, found)
   end)
 
+  it("the checker finds a header's words out of their box, and two headers over each other", function()
+    local svg = [[<rect x="50" y="52" width="120" height="40" rx="4" fill="#fafafa" stroke="#444"/>
+<text class="host" x="110" y="69" text-anchor="middle">a</text>
+<text class="addr" x="110" y="84" text-anchor="middle">192.0.2.1, 2001:db8::1, 2001:db8::99</text>
+<rect x="160" y="52" width="100" height="26" rx="4" fill="#fafafa" stroke="#444"/>
+<text class="host" x="210" y="69" text-anchor="middle">b</text>]]
+    local found = svg_layout.collisions(svg)
+    assert.same({
+      'header "header box" over header "header box"',
+      -- the words run out of their own box, and into the other
+      'header "header box" over addr "192.0.2.1, 2001:db8::1, 2001:db8::99"',
+      'header "header box" over addr "192.0.2.1, 2001:db8::1, 2001:db8::99"',
+    }, found)
+  end)
+
   it("do not collide in the examples' pictures", function()
     for _, name in ipairs { "seed_walkthrough", "handshake", "four_way_close", "simultaneous_close", "half_close",
       "lost_last_ack", "fin_wait_1_to_time_wait", "syn_rcvd_visible", "faults" } do
@@ -282,6 +302,54 @@ describe("the ladder's words, as a reader sees them", function()
       local found = collisions_of("examples/faults.lua", seed)
       assert(#found == 0, ("seed %d:\n%s"):format(seed, table.concat(found, "\n")))
     end
+  end)
+end)
+
+describe("a host with several addresses in the pictures", function()
+  -- a speaks both families, one of its IPv6 addresses long; b has two; the
+  -- header over each lane names them all, in the text and the SVG
+  local function two_family_net()
+    local net = synfin.sim { seed = 4 }
+    local a = net:host { "192.0.2.1", "2001:db8::1", "2001:db8:0:1234:5678:9abc:def0:1", name = "a" }
+    local b = net:host { "192.0.2.2", "2001:db8::2", name = "b" }
+    return net, a, b
+  end
+  local function two_family_run()
+    local net, a, b = two_family_net()
+    b:listen(80)
+    net:run(function()
+      local c6 = a:connect("2001:db8::2", 80)
+      local c4 = a:connect("192.0.2.2", 80)
+      c6:wait("ESTABLISHED", 1)
+      c4:wait("ESTABLISHED", 1)
+    end)
+    return net
+  end
+
+  it("the text ladder's header: every address, after the name, and the next lane after them", function()
+    local head = two_family_run():trace():text():match("^[^\n]*")
+    assert.matches("^  time %(s%)  a 192%.0%.2%.1, 2001:db8::1, 2001:db8:0:1234:5678:9abc:def0:1 +b 192%.0%.2%.2, "
+      .. "2001:db8::2$", head)
+    -- with no segment to widen the lanes, the header does: two spaces after it
+    local net = two_family_net()
+    net:note("nothing sent")
+    assert.equal("  time (s)  a 192.0.2.1, 2001:db8::1, 2001:db8:0:1234:5678:9abc:def0:1  b 192.0.2.2, 2001:db8::2",
+      net:trace():text():match("^[^\n]*"))
+  end)
+
+  it("the SVG's header boxes: the name, the addresses in lines under it, nothing over anything", function()
+    local svg = two_family_run():trace():svg()
+    local words = {}
+    for class, body in svg:gmatch('<text class="(%a+)" x="[%d.-]+" y="[%d.-]+" text%-anchor="middle">(.-)</text>') do
+      if class == "host" or class == "addr" then words[#words + 1] = class .. " " .. body end
+    end
+    assert.same({ "host a", "addr 192.0.2.1, 2001:db8::1,", "addr 2001:db8:0:1234:5678:9abc:def0:1",
+      "host b", "addr 192.0.2.2, 2001:db8::2" }, words)
+    local found, items = svg_layout.collisions(svg)
+    assert(#found == 0, table.concat(found, "\n"))
+    local headers = 0
+    for _, it in ipairs(items) do if it.kind == "header" then headers = headers + 1 end end
+    assert.equal(2, headers)
   end)
 end)
 

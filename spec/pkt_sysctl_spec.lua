@@ -14,7 +14,7 @@ describe("synfin.pkt_sysctl", function()
     assert.same({ setting = "congestion_control", value = "newreno" },
       sysctl.map("net.ipv4.tcp_congestion_control", "reno"))
     -- the largest receive buffer, which sets Linux's window scale
-    assert.same({ setting = "rcv_buf", value = 15728640 }, sysctl.map("net.ipv4.tcp_rmem", "4096 540000 15728640"))
+    assert.same({ setting = "rcv_buf_max", value = 15728640 }, sysctl.map("net.ipv4.tcp_rmem", "4096 540000 15728640"))
   end)
 
   it("refuses a value synfin cannot take, and a sysctl it does not know, saying which", function()

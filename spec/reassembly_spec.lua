@@ -1,7 +1,7 @@
 -- Out-of-order data is held and reassembled in byte offsets (RFC 9293
 -- §3.10.7.4 SHLD-31; smoltcp#1136 mixed offsets and sequence numbers), and a
 -- FIN after a hole waits for it (smoltcp#112).
-local fixture = require "synfin.fixture"
+local fixture = require("synfin.fixture").with_window "rfc" -- reassembly over the RFC window: all the buffer
 
 local function established()
   return fixture.at_state("ESTABLISHED")

@@ -93,14 +93,17 @@ describe("the settings table", function()
         -- another value than the connection's
         local other = name == "mss" and 1000 or 4096
         if s.type == "boolean" then other = false end
+        if s.type == "choice" then other = s.choices[1] end -- rcv_window: "rfc", not the default "linux"
         local ok, err = pcall(c.set, c, { [name] = other })
         assert.is_false(ok, name)
         assert.matches("are set when the connection is made", err, 1, true)
       end
     end
     table.sort(fixed)
-    assert.are.same({ "mss", "rcv_buf", "timestamps", "window_scaling" }, fixed)
+    assert.are.same({ "mss", "rcv_buf", "rcv_buf_max", "rcv_window", "timestamps", "window_scaling" }, fixed)
     assert.has_no.errors(function() c:set { msl = 1, delayed_ack = 0.1, keepalive = true } end)
+    -- a profile named leaves them as they were made
+    assert.has_no.errors(function() c:set { profile = "rfc" } end)
   end)
 
   it("a host's own setting given to listen, connect or c:set is refused, naming where it applies", function()

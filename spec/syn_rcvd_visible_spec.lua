@@ -1,8 +1,9 @@
 -- Claim C3 (README), SYN_RCVD made visible by a withheld ACK: examples/syn_rcvd_visible.lua.
 local example = require "helpers.example"
+local families = require "helpers.families"
 
-describe("SYN_RCVD with the handshake's last ACK withheld (claim C3)", function()
-  local run = example.run("examples/syn_rcvd_visible.lua")
+families.describe("SYN_RCVD with the handshake's last ACK withheld (claim C3)", function(f)
+  local run = f.example("examples/syn_rcvd_visible.lua")
   local net = run.net
   local client, server = net.hosts[1], net.hosts[2]
 
@@ -58,6 +59,6 @@ describe("SYN_RCVD with the handshake's last ACK withheld (claim C3)", function(
   end)
 
   it("gives the same trace twice for the same seed", function()
-    assert.equal(run.output, example.run("examples/syn_rcvd_visible.lua").output)
+    assert.equal(run.output, f.example("examples/syn_rcvd_visible.lua").output)
   end)
 end)

@@ -5,7 +5,7 @@
 -- message (luv style), TCP's answer to the call.
 -- RFC 9293 §3.10's calls with RFC 6298's retransmission timer (RTO at least
 -- 1 s, no tail loss probe): the quiet spans below are shorter than it
-local fixture = require("synfin.fixture").with_timing "rfc6298"
+local fixture = require("synfin.fixture").with_timing("rfc6298").with_window "rfc"
 local sm = require "helpers.state_machine"
 
 local function fails(want, ...)
@@ -306,7 +306,7 @@ describe("c:set", function()
   it("refuses settings that only shape a connection when it is made", function()
     local t = fixture.at_state("ESTABLISHED")
     assert.has_error(function() t.c:set { rcv_buf = 1000 } end,
-      "rcv_buf, mss, window_scaling and timestamps are set when the connection is made (host, listen or connect settings)")
+      "rcv_buf, rcv_buf_max, rcv_window, mss, window_scaling and timestamps are set when the connection is made (host, listen or connect settings)")
     t.c:set { msl = 1, nagle = true } -- these apply from now on
   end)
 

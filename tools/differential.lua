@@ -65,8 +65,10 @@ local function unjustified_in(d)
   end
   return n
 end
+-- the sim's host gets what the kernel's sysctls say (its tcp_rmem: the window scale)
+local kernel_settings = diff.kernel_settings()
 for _, s in ipairs(diff.scenarios.list) do
-  local m = diff.run_sim(s, "linux")
+  local m = diff.run_sim(s, "linux", kernel_settings)
   local k, d, bad
   for try = 1, KERNEL_TRIES do
     local k2 = diff.run_kernel(s)

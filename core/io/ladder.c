@@ -148,6 +148,23 @@ static size_t *conns_per_host(const sf_trace *t, int hosts)
     return count;
 }
 
+/* A host's addresses, every one (a host may have several, of both
+ * families), as the header shows them: "192.0.2.1, 2001:db8::1". */
+enum { HEAD_MAX = SF_STACK_ADDRS * (SF_ADDR_STRLEN + 2) };
+static void host_head(sf_sim *sim, int h, char out[HEAD_MAX])
+{
+    size_t n = 0, len = 0;
+    const sf_addr *a = sf_sim_host_addrs(sim, h, &n);
+    out[0] = '\0';
+    for (size_t i = 0; i < n && len < HEAD_MAX; i++) {
+        char s[SF_ADDR_STRLEN];
+        sf_addr_str(a[i], s);
+        int k = snprintf(out + len, HEAD_MAX - len, "%s%s", i ? ", " : "", s);
+        if (k < 0) break;
+        len += (size_t)k;
+    }
+}
+
 int sf_sim_print_trace(sf_sim *sim, FILE *out)
 {
     sf_trace *t = sf_sim_trace(sim);
@@ -164,10 +181,10 @@ int sf_sim_print_trace(sf_sim *sim, FILE *out)
         size_t len = sf_trace_seg_summary(r, 0, label, sizeof label);
         if (len + 10 > gap) gap = len + 10;
     }
-    for (int h = 0; h < hosts; h++) { /* and for the host's address over its lane */
-        char addr[SF_ADDR_STRLEN];
-        sf_addr_str(sf_sim_host_addr(sim, h), addr);
-        if (strlen(addr) + 2 > gap) gap = strlen(addr) + 2;
+    for (int h = 0; h < hosts; h++) { /* and for the host's addresses over its lane */
+        char addrs[HEAD_MAX];
+        host_head(sim, h, addrs);
+        if (strlen(addrs) + 2 > gap) gap = strlen(addrs) + 2;
     }
     size_t *conns = conns_per_host(t, hosts);
     if (!conns) return -1;
@@ -181,9 +198,9 @@ int sf_sim_print_trace(sf_sim *sim, FILE *out)
     snprintf(text, sizeof text, "%*s", TIME_W, "time (s)");
     put(&head, 0, text);
     for (int h = 0; h < hosts; h++) {
-        char addr[SF_ADDR_STRLEN];
-        sf_addr_str(sf_sim_host_addr(sim, h), addr);
-        put(&head, LANE(h), addr);
+        char addrs[HEAD_MAX];
+        host_head(sim, h, addrs);
+        put(&head, LANE(h), addrs);
     }
     int err = fprintf(out, "%s\n%s\n", head.s, blank.s) < 0;
 

@@ -1,6 +1,6 @@
-/* raw.c - the raw-socket driver (see raw.h): Ethernet and ARP for the
- * synfin hosts of a net, on an AF_PACKET socket; the real-time machinery
- * is the real-time net's (rt.c). */
+/* raw.c - the raw-socket driver (see raw.h): Ethernet, ARP and IPv6
+ * Neighbor Discovery for the synfin hosts of a net, on an AF_PACKET
+ * socket; the real-time machinery is the real-time net's (rt.c). */
 #define _GNU_SOURCE
 #include "../bytes.h"
 #include "raw.h"
@@ -23,11 +23,24 @@ enum {
     ETH_HDR = 14,         /* destination, source, type */
     ETH_MIN_FRAME = 60,   /* without the FCS: shorter frames are padded */
     ARP_LEN = 28,         /* an ARP packet for IPv4 over Ethernet */
-    ARP_TRIES = 3,        /* requests before the peer is called unreachable */
-    ARP_QUEUE = 32,       /* packets that wait for the peer's MAC */
-    FRAME_MAX = 65536,    /* the largest frame read */
+    IP6_HDR = 40,
+    ICMPV6 = 58,
+    ND_NS = 135, /* RFC 4861 §4.3 Neighbor Solicitation */
+    ND_NA = 136, /* §4.4 Neighbor Advertisement */
+    ND_MIN = 24, /* type, code, checksum, flags, target: §7.1.1, §7.1.2 */
+    ND_LEN = 32, /* with one link-layer address option (§4.6.1: 8 bytes) */
+    OPT_SLLA = 1,
+    OPT_TLLA = 2,
+    ND_HOP_LIMIT = 255, /* §7.1: a router forwarding ND would have lowered it */
+    /* the peer's MAC, by ARP or ND alike: requests before the peer is
+     * called unreachable (RFC 4861 §10 MAX_MULTICAST_SOLICIT), packets that
+     * wait for it */
+    RESOLVE_TRIES = 3,
+    RESOLVE_QUEUE = 32,
+    FRAME_MAX = 65536, /* the largest frame read */
 };
-static const uint64_t ARP_INTERVAL = 1000000; /* microseconds between requests */
+static const uint32_t NA_SOLICITED = 1u << 30, NA_OVERRIDE = 1u << 29; /* RFC 4861 §4.4 */
+static const uint64_t RESOLVE_INTERVAL = 1000000; /* microseconds between requests (RetransTimer) */
 static const uint8_t BROADCAST[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
 typedef struct {
@@ -41,15 +54,15 @@ struct sf_raw {
     int fd, ifindex, mtu;
     char name[IFNAMSIZ];
     uint8_t mac[6];
-    uint32_t peer_addr;
+    sf_addr peer_addr; /* its family picks ARP or Neighbor Discovery */
     uint8_t peer_mac[6];
     int peer_known;
     /* resolving the peer's MAC: requests sent so far, when the next one
      * is due, the address they are sent from */
-    int resolving, arp_tries;
-    uint64_t arp_next;
-    uint32_t arp_from;
-    queued queue[ARP_QUEUE];
+    int resolving, tries;
+    uint64_t next;
+    sf_addr from;
+    queued queue[RESOLVE_QUEUE];
     int queued;
     sf_raw_stats stats;
     /* two buffers: an ARP reply read into rx sends queued packets
@@ -77,7 +90,8 @@ static int send_frame(sf_raw *raw, const uint8_t *dst, uint16_t type, size_t pay
 static void send_ip(sf_raw *raw, const uint8_t *pkt, size_t len)
 {
     memcpy(raw->tx + ETH_HDR, pkt, len);
-    if (send_frame(raw, raw->peer_mac, ETH_P_IP, len) == 0)
+    uint16_t type = pkt[0] >> 4 == 6 ? ETH_P_IPV6 : ETH_P_IP;
+    if (send_frame(raw, raw->peer_mac, type, len) == 0)
         raw->stats.tx_packets++;
     else
         raw->stats.tx_dropped++;
@@ -98,14 +112,53 @@ static int send_arp(sf_raw *raw, uint16_t op, const uint8_t *tha, uint32_t spa, 
     return send_frame(raw, op == ARPOP_REQUEST ? BROADCAST : tha, ETH_P_ARP, ARP_LEN);
 }
 
+/* An NS or NA (RFC 4861 §4.3, §4.4) from src to dst about target, with
+ * synfin's MAC in its one option (the source link-layer address of an NS,
+ * the target's of an NA), in an IPv6 packet of hop limit 255, to the
+ * Ethernet address eth. */
+static int send_nd(sf_raw *raw, const uint8_t *eth, uint8_t type, uint32_t flags,
+                   const uint8_t src[16], const uint8_t dst[16], const uint8_t target[16])
+{
+    uint8_t *p = raw->tx + ETH_HDR, *m = p + IP6_HDR;
+    memset(p, 0, IP6_HDR + ND_LEN);
+    p[0] = 0x60;
+    sf_put16(p + 4, ND_LEN);
+    p[6] = ICMPV6;
+    p[7] = ND_HOP_LIMIT;
+    memcpy(p + 8, src, 16);
+    memcpy(p + 24, dst, 16);
+    m[0] = type;
+    sf_put32(m + 4, flags);
+    memcpy(m + 8, target, 16);
+    m[24] = type == ND_NS ? OPT_SLLA : OPT_TLLA;
+    m[25] = 1; /* in units of 8 bytes */
+    memcpy(m + 26, raw->mac, 6);
+    sf_put16(m + 2, sf_wire_icmp6_checksum(p, IP6_HDR + ND_LEN));
+    return send_frame(raw, eth, ETH_P_IPV6, IP6_HDR + ND_LEN);
+}
+
 /* ---- the peer's MAC ------------------------------------------------------------ */
 
-static void arp_request(sf_raw *raw, uint64_t now)
+/* One request for the peer's MAC: an ARP request (broadcast), or a
+ * Neighbor Solicitation to its solicited-node multicast address
+ * (ff02::1:ffXX:XXXX, RFC 4291 §2.7.1; on Ethernet 33:33 and the address's
+ * last 4 bytes, RFC 2464 §7). */
+static void solicit(sf_raw *raw, uint64_t now)
 {
-    if (send_arp(raw, ARPOP_REQUEST, NULL, raw->arp_from, raw->peer_addr) == 0)
-        raw->stats.arp_requests_sent++;
-    raw->arp_tries++;
-    raw->arp_next = now + ARP_INTERVAL;
+    if (sf_addr_is_v4(raw->peer_addr)) {
+        if (send_arp(raw, ARPOP_REQUEST, NULL, sf_addr_v4_of(raw->from),
+                     sf_addr_v4_of(raw->peer_addr)) == 0)
+            raw->stats.arp_requests_sent++;
+    } else {
+        uint8_t group[16] = {0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff};
+        memcpy(group + 13, raw->peer_addr.b + 13, 3);
+        uint8_t eth[6] = {0x33, 0x33};
+        memcpy(eth + 2, group + 12, 4);
+        if (send_nd(raw, eth, ND_NS, 0, raw->from.b, group, raw->peer_addr.b) == 0)
+            raw->stats.nd_solicitations_sent++;
+    }
+    raw->tries++;
+    raw->next = now + RESOLVE_INTERVAL;
 }
 
 static void drop_queue(sf_raw *raw, int sent)
@@ -133,26 +186,26 @@ static void learn_peer(sf_raw *raw, const uint8_t *mac)
 static uint64_t raw_next_time(void *ud)
 {
     sf_raw *raw = ud;
-    return raw->resolving ? raw->arp_next : UINT64_MAX;
+    return raw->resolving ? raw->next : UINT64_MAX;
 }
 
 static void raw_run_timers(void *ud, uint64_t now)
 {
     sf_raw *raw = ud;
-    if (!raw->resolving || now < raw->arp_next) return;
-    if (raw->arp_tries < ARP_TRIES) {
-        arp_request(raw, now);
+    if (!raw->resolving || now < raw->next) return;
+    if (raw->tries < RESOLVE_TRIES) {
+        solicit(raw, now);
         return;
     }
-    /* like a neighbour entry gone FAILED: what waited is lost, and the
-     * next packet starts another round */
+    /* like a neighbour entry gone FAILED (RFC 4861 §7.3.3 INCOMPLETE: "the
+     * address resolution failed"): what waited is lost, and the next packet
+     * starts another round */
     raw->resolving = 0;
     drop_queue(raw, 0);
-    char note[64];
-    struct in_addr in = {htonl(raw->peer_addr)};
-    char addr[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &in, addr, sizeof addr);
-    snprintf(note, sizeof note, "no ARP reply from %s", addr);
+    char note[96], addr[SF_ADDR_STRLEN];
+    sf_addr_str(raw->peer_addr, addr);
+    snprintf(note, sizeof note, "no %s from %s",
+             sf_addr_is_v4(raw->peer_addr) ? "ARP reply" : "Neighbor Advertisement", addr);
     sf_sim_note(raw->sim, sf_rt_peer_host(raw->rt), note);
 }
 
@@ -160,7 +213,9 @@ static void raw_run_timers(void *ud, uint64_t now)
 static void port_send(void *ud, const uint8_t *pkt, size_t len)
 {
     sf_raw *raw = ud;
-    if (len > (size_t)raw->mtu || len < 20) {
+    int v4 = sf_addr_is_v4(raw->peer_addr);
+    if (len > (size_t)raw->mtu || len < (v4 ? 20u : (size_t)IP6_HDR) ||
+        pkt[0] >> 4 != (v4 ? 4 : 6)) {
         raw->stats.tx_dropped++;
         return;
     }
@@ -168,7 +223,7 @@ static void port_send(void *ud, const uint8_t *pkt, size_t len)
         send_ip(raw, pkt, len);
         return;
     }
-    uint8_t *copy = raw->queued < ARP_QUEUE ? malloc(len) : NULL;
+    uint8_t *copy = raw->queued < RESOLVE_QUEUE ? malloc(len) : NULL;
     if (!copy) {
         raw->stats.tx_dropped++;
     } else {
@@ -177,9 +232,14 @@ static void port_send(void *ud, const uint8_t *pkt, size_t len)
     }
     if (!raw->resolving) {
         raw->resolving = 1;
-        raw->arp_tries = 0;
-        raw->arp_from = sf_get32(pkt + 12); /* the sender asks: the peer learns it too */
-        arp_request(raw, sf_sim_now(raw->sim));
+        raw->tries = 0;
+        /* the sender asks: the peer learns it too */
+        if (v4) {
+            raw->from = sf_addr_v4(sf_get32(pkt + 12));
+        } else {
+            memcpy(raw->from.b, pkt + 8, 16);
+        }
+        solicit(raw, sf_sim_now(raw->sim));
     }
 }
 
@@ -216,9 +276,10 @@ static void arp_in(sf_raw *raw, const uint8_t *a, size_t len)
     uint16_t op = sf_get16(a + 6);
     const uint8_t *sha = a + 8;
     uint32_t spa = sf_get32(a + 14), tpa = sf_get32(a + 24);
+    int from_peer = sf_addr_eq(sf_addr_v4(spa), raw->peer_addr);
     if (op == ARPOP_REQUEST) {
         raw->stats.arp_requests_received++;
-        if (spa == raw->peer_addr) learn_peer(raw, sha);
+        if (from_peer) learn_peer(raw, sha);
         /* RFC 826: answer for our own protocol addresses, here every
          * synfin host's (a bare peer stands for someone else) */
         int h = sf_sim_host_of(raw->sim, sf_addr_v4(tpa));
@@ -227,25 +288,111 @@ static void arp_in(sf_raw *raw, const uint8_t *a, size_t len)
             raw->stats.arp_replies_sent++;
     } else if (op == ARPOP_REPLY) {
         raw->stats.arp_replies_received++;
-        if (spa == raw->peer_addr) learn_peer(raw, sha);
+        if (from_peer) learn_peer(raw, sha);
     } else {
         raw->stats.rx_other_type++;
     }
 }
 
-/* One frame: for synfin's MAC or broadcast, IPv4 or ARP. Returns 1 when
- * a host took an IPv4 packet from it. */
+/* An NS or NA in the IPv6 packet p of total bytes, from the Ethernet
+ * address eth_src. RFC 4861 §7.1.1 and §7.1.2: what fails a validity check
+ * is dropped silently (counted), hop limit first: ND from off the link
+ * must not be believed. */
+static void nd_in(sf_raw *raw, const uint8_t *eth_src, const uint8_t *p, size_t total)
+{
+    const uint8_t *m = p + IP6_HDR;
+    size_t mlen = total - IP6_HDR;
+    if (p[7] != ND_HOP_LIMIT || mlen < ND_MIN || m[1] != 0 ||
+        sf_wire_icmp6_checksum(p, total) != 0 || m[8] == 0xff /* a multicast target */)
+        goto invalid;
+    uint8_t type = m[0];
+    const uint8_t *lla = NULL; /* the link-layer address option of this type */
+    for (size_t o = ND_MIN; o < mlen;) {
+        size_t olen = mlen - o >= 2 ? (size_t)m[o + 1] * 8 : 0;
+        if (olen == 0 || olen > mlen - o) goto invalid; /* every option's length > 0 */
+        if (m[o] == (type == ND_NS ? OPT_SLLA : OPT_TLLA) && olen == 8) lla = m + o + 2;
+        o += olen;
+    }
+    sf_addr src, target;
+    memcpy(src.b, p + 8, 16);
+    memcpy(target.b, m + 8, 16);
+    int group = p[24] == 0xff;
+    uint32_t flags = sf_get32(m + 4);
+    if (type == ND_NS) {
+        /* from ::, DAD's probe: to a solicited-node group, with no option */
+        int dad = sf_addr_is_zero(src);
+        static const uint8_t solicited_node[13] = {0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff};
+        if (dad && (lla || memcmp(p + 24, solicited_node, 13) != 0)) goto invalid;
+        raw->stats.nd_solicitations_received++;
+        if (!dad && lla && sf_addr_eq(src, raw->peer_addr)) learn_peer(raw, lla);
+        /* §7.2.4: answer for our own addresses, every synfin host's; a
+         * solicited NA to the asker, at its option's MAC (else the frame's
+         * source: synfin keeps no neighbour cache for another); DAD's
+         * probe gets one to all nodes, unsolicited */
+        int h = sf_sim_host_of(raw->sim, target);
+        if (h < 0 || !sf_sim_stack(raw->sim, h)) return;
+        static const uint8_t all_nodes[16] = {0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+        static const uint8_t all_nodes_eth[6] = {0x33, 0x33, 0, 0, 0, 1};
+        const uint8_t *eth = dad ? all_nodes_eth : lla ? lla : eth_src;
+        if (!dad && (eth[0] & 1)) return;
+        if (send_nd(raw, eth, ND_NA, NA_OVERRIDE | (dad ? 0 : NA_SOLICITED), target.b,
+                    dad ? all_nodes : src.b, target.b) == 0)
+            raw->stats.nd_advertisements_sent++;
+    } else {
+        if (group && (flags & NA_SOLICITED)) goto invalid;
+        raw->stats.nd_advertisements_received++;
+        if (lla && sf_addr_eq(target, raw->peer_addr)) learn_peer(raw, lla);
+    }
+    return;
+invalid:
+    raw->stats.nd_invalid++;
+}
+
+/* An IPv6 packet: Neighbor Discovery for the driver, the rest for the
+ * hosts; of what came to a group address, only ND is synfin's (the rest,
+ * MLD reports, router solicitations, is for the link's other nodes). */
+static int ip6_in(sf_raw *raw, const uint8_t *eth_src, uint8_t *p, size_t len, int partial,
+                  int group)
+{
+    if (len < IP6_HDR || p[0] >> 4 != 6) goto bad;
+    size_t total = IP6_HDR + sf_get16(p + 4);
+    if (total > len) goto bad;
+    if (p[6] == ICMPV6 && total > IP6_HDR && (p[IP6_HDR] == ND_NS || p[IP6_HDR] == ND_NA)) {
+        nd_in(raw, eth_src, p, total);
+        return 0;
+    }
+    if (group) {
+        raw->stats.rx_not_for_us++;
+        return 0;
+    }
+    if (partial && p[6] == 6 && total - IP6_HDR >= 20) sf_wire_fill_tcp_checksum(p, total);
+    raw->stats.rx_packets++;
+    return sf_sim_receive(raw->sim, p, total) == 0;
+bad:
+    raw->stats.rx_malformed++;
+    return 0;
+}
+
+/* One frame: for synfin's MAC, broadcast or an IPv6 group (33:33:...);
+ * IPv4, IPv6 or ARP. Returns 1 when a host took an IP packet from it. */
 static int frame_in(sf_raw *raw, uint8_t *f, size_t len, int partial)
 {
     if (len < ETH_HDR) {
         raw->stats.rx_malformed++;
         return 0;
     }
-    if (memcmp(f, raw->mac, 6) != 0 && memcmp(f, BROADCAST, 6) != 0) {
+    int v6_group = f[0] == 0x33 && f[1] == 0x33;
+    if (memcmp(f, raw->mac, 6) != 0 && memcmp(f, BROADCAST, 6) != 0 && !v6_group) {
         raw->stats.rx_not_for_us++;
         return 0;
     }
     uint16_t type = sf_get16(f + 12);
+    if (type == ETH_P_IPV6)
+        return ip6_in(raw, f + 6, f + ETH_HDR, len - ETH_HDR, partial, v6_group);
+    if (v6_group) { /* an IPv6 group's frame carries IPv6 (RFC 2464 §7) */
+        raw->stats.rx_not_for_us++;
+        return 0;
+    }
     if (type == ETH_P_IP) return ip_in(raw, f + ETH_HDR, len - ETH_HDR, partial);
     if (type == ETH_P_ARP)
         arp_in(raw, f + ETH_HDR, len - ETH_HDR);
@@ -305,13 +452,15 @@ static int fail(char *err, size_t errlen, const char *what, const char *name)
 
 /* A locally administered unicast MAC (02:...), the same for the same
  * interface and peer on every run: FNV-1a of both. */
-static void derive_mac(uint8_t mac[6], const char *name, uint32_t peer)
+static void derive_mac(uint8_t mac[6], const char *name, sf_addr peer)
 {
     uint32_t h = 2166136261u;
     for (const char *c = name; *c; c++)
         h = (h ^ (uint8_t)*c) * 16777619u;
-    for (int i = 0; i < 4; i++)
-        h = (h ^ (uint8_t)(peer >> (8 * i))) * 16777619u;
+    /* the address's bytes from the last: an IPv4 peer's MAC is what it
+     * was before IPv6 */
+    for (int i = 15; i >= (sf_addr_is_v4(peer) ? 12 : 0); i--)
+        h = (h ^ peer.b[i]) * 16777619u;
     mac[0] = 0x02, mac[1] = 's', mac[2] = 'f';
     mac[3] = (uint8_t)(h >> 16), mac[4] = (uint8_t)(h >> 8), mac[5] = (uint8_t)h;
 }
@@ -350,8 +499,10 @@ static int attach(sf_raw *raw, const sf_raw_config *cfg, char *err, size_t errle
     }
     if (ioctl(raw->fd, SIOCGIFMTU, &ifr) < 0) return fail(err, errlen, "reading the MTU of", name);
     raw->mtu = cfg->mtu ? cfg->mtu : ifr.ifr_mtu;
-    if (raw->mtu < 68 || raw->mtu > FRAME_MAX - ETH_HDR) {
-        snprintf(err, errlen, "mtu must be 68..%d, got %d", FRAME_MAX - ETH_HDR, raw->mtu);
+    /* RFC 791: 68; RFC 8200 §5: 1280 */
+    int min_mtu = sf_addr_is_v4(cfg->peer_addr) ? 68 : 1280;
+    if (raw->mtu < min_mtu || raw->mtu > FRAME_MAX - ETH_HDR) {
+        snprintf(err, errlen, "mtu must be %d..%d, got %d", min_mtu, FRAME_MAX - ETH_HDR, raw->mtu);
         return -1;
     }
 
@@ -408,7 +559,7 @@ sf_raw *sf_raw_open(sf_sim *sim, struct uv_loop_s *loop, const sf_raw_config *cf
         return NULL;
     }
     sf_rt_driver drv = {.fd = raw->fd,
-                        .peer_addr = sf_addr_v4(cfg->peer_addr),
+                        .peer_addr = cfg->peer_addr,
                         .read = raw_read,
                         .send = port_send,
                         .next_time = raw_next_time,

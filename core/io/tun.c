@@ -306,10 +306,37 @@ struct tun_in6_ifreq {
     int ifindex;
 };
 
+/* Waits until the kernel lets a socket bind to the address (at most 2 s):
+ * a new IPv6 address is "tentative" until the kernel's address work queue
+ * has run its Duplicate Address Detection step, which a TUN device
+ * (IFF_NOARP) completes at once, but later than the ioctl returns. Until
+ * then a program binding to it gets EADDRNOTAVAIL, and the kernel does not
+ * use it as a source: the interop specs saw both right after a device was
+ * made. 0, or -1 with the reason. */
+static int wait_usable6(const sf_tun_config *cfg, char *err, size_t errlen)
+{
+    struct sockaddr_in6 sa = {.sin6_family = AF_INET6};
+    memcpy(&sa.sin6_addr, cfg->kernel_addr.b, 16);
+    for (int i = 0; i < 400; i++) {
+        int s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (s < 0) return fail(err, errlen, "socket(AF_INET6)");
+        int rc = bind(s, (struct sockaddr *)&sa, sizeof sa);
+        int e = errno;
+        close(s);
+        if (rc == 0) return 0;
+        if (e != EADDRNOTAVAIL) {
+            errno = e;
+            return fail(err, errlen, "binding to the device's IPv6 address");
+        }
+        usleep(5000);
+    }
+    errno = EADDRNOTAVAIL;
+    return fail(err, errlen, "the device's IPv6 address still tentative after 2 s");
+}
+
 /* Gives the device an IPv6 address. A TUN device has IFF_NOARP, so the
- * kernel skips Duplicate Address Detection (addrconf_dad_begin): the
- * address is usable at once, never "tentative" (no Neighbor Discovery on
- * a point-to-point device either). */
+ * kernel skips Duplicate Address Detection's probes (addrconf_dad_begin);
+ * the address is usable once its work queue has said so (wait_usable6). */
 static int configure6(const char *name, const sf_tun_config *cfg, char *err, size_t errlen)
 {
     int s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -325,7 +352,7 @@ static int configure6(const char *name, const sf_tun_config *cfg, char *err, siz
     else if (r.ifindex = ifr.ifr_ifindex, (rc = ioctl(s, SIOCSIFADDR, &r)) < 0)
         fail(err, errlen, "setting the device's IPv6 address");
     close(s);
-    return rc < 0 ? -1 : 0;
+    return rc < 0 ? -1 : wait_usable6(cfg, err, errlen);
 }
 
 static void set_addr(struct ifreq *ifr, uint32_t addr)

@@ -75,8 +75,9 @@ local conn = core.conn_methods
 -- @treturn table
 
 --- Changes the connection's settings from now on (host settings, times in
--- seconds). `rcv_buf`, mss, `window_scaling` and timestamps are fixed
--- when the connection is made: changing them is an error.
+-- seconds). `rcv_buf`, `rcv_buf_max`, `rcv_window`, mss, `window_scaling`
+-- and timestamps are fixed when the connection is made: changing them is an
+-- error (a profile given leaves them as they were).
 -- @function Conn:set
 -- @tparam table settings
 

@@ -54,39 +54,47 @@ function Net:mark()
   return setmetatable({ synfin_mark = true, index = #self.recs + 1, time = self:now() }, pattern.Mark)
 end
 
--- The first segment on the wire that matches pat, from where the actor's
--- expectations look (or pat.since) on, not consumed yet; consumed now (the
--- actor's cursor moves past it), or nil.
-local function next_match(net, pat, actor)
-  for i = pat.since and pat.since.index or actor.cursor, #net.recs do
-    local r = net.recs[i]
-    if not net.consumed[i] and synfin.on_wire(r) and pattern.match(net, r, pat) then
-      net.consumed[i] = true
-      if i + 1 > actor.cursor then actor.cursor = i + 1 end
-      actor.matched = true
-      if pat.label then r.label = pat.label end
-      return r
-    end
-  end
+-- Where the actor's expectations look from: pat.since, or its cursor.
+local function start_of(pat, actor)
+  return pat.since and pat.since.index or actor.cursor
+end
+
+-- The first segment on the wire that matches pat (compiled: cpat), from
+-- where the actor's expectations look (or pat.since) on, and from `scan`
+-- on (what an earlier check of the same wait walked already), not consumed
+-- yet; consumed now (the actor's cursor moves past it). Returns the record,
+-- or nil and where the next check may start.
+local function next_match(net, pat, cpat, actor, scan)
+  local from = start_of(pat, actor)
+  local i, again = pattern.next(net, pat, cpat, scan and scan > from and scan or from)
+  if not i then return nil, again end
+  net.sim:consume(i)
+  if i + 1 > actor.cursor then actor.cursor = i + 1 end
+  actor.matched = true
+  local r = net.recs[i]
+  if pat.label then r.label = pat.label end
+  return r
 end
 
 -- What came instead of a match, for a timeout's message; and the latest
 -- segment the rule left out that would have matched.
-local function unmatched(net, pat, actor)
-  local from = pat.since and pat.since.index or actor.cursor
+local function unmatched(net, pat, cpat, actor)
+  local from = start_of(pat, actor)
   local seen = {}
   for i = from, #net.recs do
     local r = net.recs[i]
     if synfin.on_wire(r) then seen[#seen + 1] = "#" .. r.n end
   end
   local said = #seen > 0 and ("segments " .. table.concat(seen, ", ") .. " did not match") or "no segment"
-  for i = from - 1, 1, -1 do
+  local i = net.sim:match_back(from, cpat)
+  while i do
     local r = net.recs[i]
-    if not net.consumed[i] and synfin.on_wire(r) and pattern.match(net, r, pat) then
+    if pattern.where(net, r, pat) then
       return said .. ("; segment #%d (t=%.3f s) would match, but was sent before this expectation's"
         .. " start (where the scenario last resumed, or the previous expectation's match):"
         .. " take a mark before it and give since = mark to look back"):format(r.n, r.time)
     end
+    i = net.sim:match_back(i, cpat)
   end
   return said
 end
@@ -103,11 +111,14 @@ function Net:_expecting(pat, fname)
   check_pattern(pat, 1, fname)
   return waitable(self, pattern.describe(self, pat), function()
     local actor = self:_actor()
+    local cpat = pattern.compile(self, pat)
+    local scan
     return function()
-      local r = next_match(self, pat, actor)
+      local r, again = next_match(self, pat, cpat, actor, scan)
       if r then return true, r end
+      scan = again
       return false
-    end, function() return unmatched(self, pat, actor) end
+    end, function() return unmatched(self, pat, cpat, actor) end
   end, "nothing came")
 end
 
@@ -133,9 +144,14 @@ function Net:expect_at(pat, at)
   local extra = math.min(self.timeout, math.max(1, at - now))
   local what = pattern.describe(self, pat)
   local window = slack > 0 and ("t=%.3f s (+/- %.3f s tolerance)"):format(at, slack) or ("t=%.6f s"):format(at)
+  local cpat = pattern.compile(self, pat)
+  local scan
   local r = self:_block(what .. " at " .. window, math.max(0, at + slack - now) + extra, function()
-    local r = next_match(self, pat, actor)
-    if not r then return false end
+    local r, again = next_match(self, pat, cpat, actor, scan)
+    if not r then
+      scan = again
+      return false
+    end
     local t = r.time_us or us(r.time)
     if t < lo or t > hi then
       return nil, ("expected %s at %s, but segment #%d came at t=%.3f s, %.3f s %s")
@@ -145,7 +161,7 @@ function Net:expect_at(pat, at)
   end, nil, true) -- a sleep: its end is no failure of itself, the check below says what missed
   if not r then
     error(("%sexpected %s at %s, nothing came by t=%.3f s (%.3f s late and counting); %s\nlast lines of the trace:\n%s")
-      :format(where(), what, window, self:now(), self:now() - at, unmatched(self, pat, actor), self:_tail()), 0)
+      :format(where(), what, window, self:now(), self:now() - at, unmatched(self, pat, cpat, actor), self:_tail()), 0)
   end
   return r
 end
@@ -167,10 +183,13 @@ function Net:expect_nothing(pat, t)
   local slack = math.min(t, self:slack(t))
   local start = self.sim:now()
   local strict_until = start + us(t - slack)
+  local cpat = pattern.compile(self, pat)
   self:_block("nothing like " .. what, t, function()
-    for i = from, #self.recs do
+    local i, again = pattern.next(self, pat, cpat, from, "any")
+    from = again or from
+    while i do
       local r = self.recs[i]
-      if synfin.on_wire(r) and pattern.match(self, r, pat) and (r.time_us or us(r.time)) < strict_until then
+      if r.time_us < strict_until then
         if slack > 0 then
           local after = ((r.time_us or us(r.time)) - start) / 1e6
           return nil, ("expected nothing like %s for %.3f s (-%.3f s tolerance), but segment #%d came at t=%.3f s, after %.3f s: %.3f s early")
@@ -179,6 +198,8 @@ function Net:expect_nothing(pat, t)
         return nil, ("expected nothing like %s for %g s, but segment #%d came at t=%.3f s")
           :format(what, t, r.n, r.time)
       end
+      i, again = pattern.next(self, pat, cpat, i + 1, "any")
+      from = again or from
     end
     return false
   end, nil, true)
@@ -189,13 +210,14 @@ end
 -- that expect_all says must be (a pattern, or true: all).
 function Net:_unexpected(sc)
   local scope = sc.expect_all == true and {} or sc.expect_all
+  local cscope = pattern.compile(self, scope)
   local out = {}
-  for i = sc.first, #self.recs do
+  local i = pattern.next(self, scope, cscope, sc.first)
+  while i do
     local r = self.recs[i]
-    if synfin.on_wire(r) and not self.consumed[i] and pattern.match(self, r, scope) then
-      out[#out + 1] = ("#%d %s from %s at t=%.3f s (seq=%s ack=%s len=%d)"):format(r.n,
-        r.flags ~= "" and r.flags or ".", r.src, r.time, tostring(r.seq), tostring(r.ack), r.len or 0)
-    end
+    out[#out + 1] = ("#%d %s from %s at t=%.3f s (seq=%s ack=%s len=%d)"):format(r.n,
+      r.flags ~= "" and r.flags or ".", r.src, r.time, tostring(r.seq), tostring(r.ack), r.len or 0)
+    i = pattern.next(self, scope, cscope, i + 1)
   end
   return out
 end

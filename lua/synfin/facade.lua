@@ -87,10 +87,12 @@ local OPTIONS = {
   SO_KEEPALIVE = { default = 0 },
   TCP_SYNCNT = { default = 6, set = function(v) return { syn_retries = v } end },
   TCP_LINGER2 = { default = 60, set = function(v) return { fin_wait_2_timeout = v } end },
-  -- the receive window Linux offers from it is about half (tcp_win_from_space
-  -- with its default scaling ratio): rcv_buf, the window synfin offers, is that
+  -- the socket keeps it doubled (value); rcv_buf is what the application
+  -- asked (half of it), of which rcv_window = "linux" makes Linux's window; a
+  -- buffer set locks it (SOCK_RCVBUF_LOCK): Linux's window clamp, and so the
+  -- window scale, follow it, not tcp_rmem[2] (tcp_openreq_init_rwin)
   SO_RCVBUF = { default = 65535, fixed = true, value = doubled(2304),
-    set = function(v) return { rcv_buf = v // 2 } end },
+    set = function(v) return { rcv_buf = v // 2, rcv_buf_max = 0 } end },
   -- sk_sndbuf bounds what is queued, unacknowledged and unsent (in Linux
   -- counted with each skb's overhead, in synfin in bytes of data)
   SO_SNDBUF = { default = 65536, value = doubled(4608), set = function(v) return { snd_buf = v } end },

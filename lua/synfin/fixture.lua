@@ -329,28 +329,62 @@ fixture.TIMINGS = {
   rfc6298 = { rto_min = 1, rto_max = 60, rto_formula = "rfc6298", tail_loss_probe = false },
 }
 
+--- The receive sides a spec can name (fixture.with_window): "linux", the
+-- default profile's (tcp_select_initial_window's 64240 = 44 * 1460 first,
+-- a window scale for 6 MiB, __tcp_select_window after; quick-ACK mode, then
+-- delayed ACKs, core/quickack.c), and "rfc": all of rcv_buf's free space,
+-- receiver SWS avoidance (RFC 9293 §3.8.6.2.2), the smallest scale for
+-- rcv_buf (RFC 7323 §2.3): 65535 unscaled by default; ACKs at once, or as
+-- RFC 9293 §3.8.6.3 says when the spec sets delayed_ack.
+fixture.WINDOWS = {
+  linux = {},
+  rfc = { rcv_window = "rfc", rcv_buf_max = 0, delayed_ack_variant = "rfc", delayed_ack = 0 },
+}
+
+-- This module with settings under every fixture's host (given ones win)
+local function with_settings(base)
+  local m = setmetatable({}, { __index = fixture })
+  function m.new(opts)
+    local o = {}
+    for k, v in pairs(opts or {}) do o[k] = v end
+    o.settings = {}
+    for k, v in pairs(base) do o.settings[k] = v end
+    for k, v in pairs(opts and opts.settings or {}) do o.settings[k] = v end
+    return fixture.new(o)
+  end
+  function m.at_state(state, opts) return at_state(m.new, state, opts) end
+  local function adding(sets, what)
+    return function(name)
+      local add = sets[name]
+      if not add then error(("bad argument #1 to 'with_%s' (unknown %s '%s')"):format(what, what, tostring(name)), 2) end
+      local merged = {}
+      for k, v in pairs(base) do merged[k] = v end
+      for k, v in pairs(add) do merged[k] = v end
+      return with_settings(merged)
+    end
+  end
+  m.with_timing = adding(fixture.TIMINGS, "timing")
+  m.with_window = adding(fixture.WINDOWS, "window")
+  return m
+end
+
 --- This module with every fixture's host on the named timing (one of
 -- fixture.TIMINGS); settings given to new or at_state win over it. A spec
 -- whose point is an RFC rule's timing says so once, at its top:
 --
 --     local fixture = require("synfin.fixture").with_timing "rfc6298"
 -- @tparam string name "rfc6298" or "linux"
+-- @treturn table new, at_state and the constants, as this module's, and
+-- with_window to add a window
+fixture.with_timing = with_settings({}).with_timing
+
+--- This module with every fixture's host on the named receive window (one
+-- of fixture.WINDOWS), as with_timing; the two combine:
+--
+--     local fixture = require("synfin.fixture").with_timing("rfc6298").with_window "rfc"
+-- @tparam string name "rfc" or "linux"
 -- @treturn table new, at_state and the constants, as this module's
-function fixture.with_timing(name)
-  local timing = fixture.TIMINGS[name]
-  if not timing then error(("bad argument #1 to 'with_timing' (unknown timing '%s')"):format(tostring(name)), 2) end
-  local m = setmetatable({}, { __index = fixture })
-  function m.new(opts)
-    local o = {}
-    for k, v in pairs(opts or {}) do o[k] = v end
-    o.settings = {}
-    for k, v in pairs(timing) do o.settings[k] = v end
-    for k, v in pairs(opts and opts.settings or {}) do o.settings[k] = v end
-    return fixture.new(o)
-  end
-  function m.at_state(state, opts) return at_state(m.new, state, opts) end
-  return m
-end
+fixture.with_window = with_settings({}).with_window
 
 fixture.OUR_ISN, fixture.PEER_ISN, fixture.PORT, fixture.SPORT = OUR_ISN, PEER_ISN, PORT, SPORT
 fixture.US, fixture.THEM = US, THEM

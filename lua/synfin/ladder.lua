@@ -62,6 +62,28 @@ local function conn_namer(recs)
   end
 end
 
+-- A host's addresses, every one (a host may have several, of both
+-- families), for the ladder's header: "192.0.2.1, 2001:db8::1".
+local function addrs_text(h) return table.concat(h.addrs or { h.addr }, ", ") end
+
+-- The same in lines of at most ADDR_LINE characters for the SVG's header
+-- box (an address longer than that alone on its line); each line but the
+-- last ends in a comma.
+local ADDR_LINE = 32
+local function addr_lines(h)
+  local lines, cur = {}, nil
+  for _, a in ipairs(h.addrs or { h.addr }) do
+    if cur and #cur + 2 + #a <= ADDR_LINE then
+      cur = cur .. ", " .. a
+    else
+      if cur then lines[#lines + 1] = cur .. "," end
+      cur = a
+    end
+  end
+  lines[#lines + 1] = cur
+  return lines
+end
+
 local function put(line, col, text)
   if #line < col then line = line .. (" "):rep(col - #line) end
   return line:sub(1, col) .. text .. line:sub(col + #text + 1)
@@ -83,6 +105,11 @@ function ladder.lines(net, recs, opts)
   for _, r in ipairs(recs) do
     if r.kind == "seg" then gap = math.max(gap, #seg_label(r, opts) + 10) end
   end
+  local heads = {}
+  for i, h in ipairs(hosts) do -- and for each host's name and addresses over its lane
+    heads[i] = h.name and (h.name .. " " .. addrs_text(h)) or addrs_text(h)
+    gap = math.max(gap, #heads[i] + 2)
+  end
   if nh == 0 then return { "(no hosts)" } end
   local lane = {}
   for i = 1, nh do lane[i] = TIME_W + 2 + (i - 1) * gap end
@@ -91,10 +118,7 @@ function ladder.lines(net, recs, opts)
 
   local out = {}
   local head = ("%" .. TIME_W .. "s"):format("time (s)")
-  for i = 1, nh do
-    local h = hosts[i]
-    head = put(head, lane[i], h.name and (h.name .. " " .. h.addr) or h.addr)
-  end
+  for i = 1, nh do head = put(head, lane[i], heads[i]) end
   out[#out + 1] = head
   out[#out + 1] = blank
 
@@ -170,6 +194,7 @@ local ROW = 26        -- one row per event: a send, an arrival, a state change, 
 local ROW_GROWTH, ROW_TRIES = 1.6, 6
 local function row_tries(n) return n <= 5000 and ROW_TRIES or n <= 50000 and 2 or 1 end
 local CW, CWS = 7.23, 6.63
+local ADDR_LH = 14 -- a header's line of addresses: its height
 local GAP_UNIT = 30   -- one link latency of quiet time between two instants
 local BREAK_AT = 8    -- quiet gaps over this many latencies are compressed...
 local BREAK_H = 56    -- ...to this height, with a break mark
@@ -328,13 +353,20 @@ local function render(net, recs, opts, grow)
   end
   local ext_l, ext_r = {}, {} -- how far each lane's drawing reaches left and right
   for i = 1, nh do ext_l[i], ext_r[i] = 24, 24 end
-  local heads = {}
+  local heads, head_lines = {}, 1 -- (the most lines of addresses a header has)
   for i, h in ipairs(hosts) do
-    local l1 = h.name or h.addr
-    local l2 = h.name and h.addr or nil
-    if h.peer then l2 = (l2 and l2 .. " " or "") .. "(peer)" end
-    local w = math.max(tlen(l1), l2 and tlen(l2) or 0) * CW + 24
-    heads[i] = { l1 = l1, l2 = l2, w = w }
+    -- the name (bold), then the addresses; without a name the first line
+    -- of addresses is the bold one
+    local lines = addr_lines(h)
+    local l1 = h.name or table.remove(lines, 1)
+    if h.peer then
+      if #lines == 0 then lines[1] = "(peer)" else lines[#lines] = lines[#lines] .. " (peer)" end
+    end
+    local widest = tlen(l1)
+    for _, l in ipairs(lines) do widest = math.max(widest, tlen(l)) end
+    local w = widest * CW + 24
+    heads[i] = { l1 = l1, lines = lines, w = w }
+    head_lines = math.max(head_lines, #lines)
     ext_l[i], ext_r[i] = math.max(ext_l[i], w / 2), math.max(ext_r[i], w / 2)
   end
   for _, it in ipairs(states) do
@@ -385,7 +417,7 @@ local function render(net, recs, opts, grow)
   -- vertical layout
   local title = opts.title or ("synfin trace, seed %s"):format(tostring(net.seed or "?"))
   local HEAD_Y = 44
-  local top = HEAD_Y + 48
+  local top = HEAD_Y + 48 + ADDR_LH * (head_lines - 1) -- room for the tallest header
   local y = top + 10
   local breaks = {}
   for i, b in ipairs(bands) do
@@ -541,14 +573,15 @@ local function render(net, recs, opts, grow)
     local hd = heads[i]
     w(('<line x1="%s" y1="%d" x2="%s" y2="%s" stroke="#444" stroke-width="1.5"/>'):format(num(lane[i]),
       top, num(lane[i]), num(bottom)))
-    local bh = hd.l2 and 40 or 26
+    local n = #hd.lines
+    local bh = 26 + ADDR_LH * n
     w(('<rect x="%s" y="%d" width="%s" height="%d" rx="4" fill="#fafafa" stroke="#444"/>'):format(
       num(lane[i] - hd.w / 2), top - bh, num(hd.w), bh))
     w(('<text class="host" x="%s" y="%d" text-anchor="middle">%s</text>'):format(num(lane[i]), top - bh + 17,
       esc(hd.l1)))
-    if hd.l2 then
-      w(('<text class="addr" x="%s" y="%d" text-anchor="middle">%s</text>'):format(num(lane[i]), top - 8,
-        esc(hd.l2)))
+    for k, l in ipairs(hd.lines) do
+      w(('<text class="addr" x="%s" y="%d" text-anchor="middle">%s</text>'):format(num(lane[i]),
+        top - 8 - ADDR_LH * (n - k), esc(l)))
     end
   end
   w("</g>")

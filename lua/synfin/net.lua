@@ -87,7 +87,6 @@ function synfin.sim(opts)
     hosts = {},      -- index -> Host
     by_addr = {},    -- address -> Host
     outside = { cursor = 1 }, -- the script outside a scenario, as an actor: where its expectations look from
-    consumed = {},   -- indices of the segment records an expectation has matched
     timeout = opts.timeout or 10,
     listeners = {},  -- "host:conn" -> { event -> { fn, ... } }
     dispatched = 0,  -- records whose callbacks have run
@@ -235,13 +234,15 @@ end
 -- administered one derived from the interface's name and the peer's
 -- address, never the interface's, so the kernel that owns the interface
 -- drops the frames meant for synfin instead of answering them with RSTs),
--- answers ARP for every synfin host's address and resolves the peer's
--- (3 requests a second apart, then a note "no ARP reply from ..." and
--- the waiting packets are dropped). Give the interface no IPv4 address:
--- the address is the peer's (`ip addr add 10.74.0.1/24 dev veth0`,
--- `ip link set veth1 up`). Needs `CAP_NET_RAW`: root or a namespace of
+-- answers ARP (IPv4) and Neighbor Solicitations (IPv6, RFC 4861) for every
+-- synfin host's address and resolves the peer's, by the peer's family
+-- (3 requests a second apart, then a note "no ARP reply from ..." or "no
+-- Neighbor Advertisement from ..." and the waiting packets are dropped).
+-- Give the interface no IPv4 or global IPv6 address: the address is the
+-- peer's (`ip addr add 10.74.0.1/24 dev veth0`, or `ip addr add
+-- fd00:74::1/64 dev veth0 nodad`; `ip link set veth1 up`). Needs `CAP_NET_RAW`: root or a namespace of
 -- your own. opts: interface (required, e.g. "veth1"; it must be up), peer
--- (the peer's address, required), mac ("02:00:00:00:00:01"), mtu (default:
+-- (the peer's address, IPv4 or IPv6, required), mac ("02:00:00:00:00:01"), mtu (default:
 -- the interface's), seed, timeout, strict, payloads, tolerance (as for
 -- synfin.tun).
 -- @tparam table opts
@@ -253,7 +254,7 @@ function synfin.raw(opts)
     timeout = true, strict = true, expect_all = true, payloads = true, records = true, tolerance = true,
     callback_budget = true, time_limit = true }, 1, "raw")
   if type(opts.interface) ~= "string" then argerror(1, "raw", "interface must be a string") end
-  if type(opts.peer) ~= "string" then argerror(1, "raw", "peer must be an IPv4 address string") end
+  if type(opts.peer) ~= "string" then argerror(1, "raw", "peer must be an IPv4 or IPv6 address string") end
   if opts.tolerance ~= nil then check_tolerance(opts.tolerance, 1, "raw") end
   local mac
   if opts.mac ~= nil then
@@ -276,9 +277,13 @@ end
 -- `rx_super` (GSO super-segments read) and `rx_split` (the wire segments
 -- they were split into).
 -- synfin.raw adds `rx_not_for_us` (frames for another MAC),
--- `rx_other_type` (neither IPv4 nor ARP), `rx_malformed` (short frames, bad
--- IPv4 or ARP headers), `arp_requests_sent`, `arp_replies_sent`,
--- `arp_requests_received` and `arp_replies_received`.
+-- `rx_other_type` (neither IP nor ARP), `rx_malformed` (short frames, bad
+-- IPv4, IPv6 or ARP headers), `arp_requests_sent`, `arp_replies_sent`,
+-- `arp_requests_received`, `arp_replies_received`, and Neighbor Discovery's
+-- `nd_solicitations_sent`, `nd_advertisements_sent`,
+-- `nd_solicitations_received`, `nd_advertisements_received` and `nd_invalid`
+-- (dropped by RFC 4861 §7.1's validity checks: a hop limit not 255, a bad
+-- checksum, ...).
 -- @treturn table|nil
 function Net:device_stats() return self.sim:tun_stats() or self.sim:raw_stats() end
 

@@ -16,6 +16,8 @@
 -- looks, see there).
 -- @module synfin.pattern
 -- @pragma nostrip
+local core = require "synfin.core"
+
 local pattern = {}
 
 local FLAG_ORDER = "SFRPAUEC"
@@ -25,6 +27,9 @@ local known = {
   abs_ack = true, len = true, win = true, sport = true, dport = true, payload = true,
   mss = true, n = true, conn = true, where = true, label = true, injected = true, since = true,
 }
+
+-- The fields compared as integers (the matcher's: core/match.h).
+local NUMBERS = { "seq", "ack", "abs_seq", "abs_ack", "len", "win", "sport", "dport", "mss", "n" }
 
 --- The metatable of the marks net:mark() makes (`since` in a pattern).
 pattern.Mark = {
@@ -58,7 +63,22 @@ function pattern.check(pat)
   if pat.since ~= nil and getmetatable(pat.since) ~= pattern.Mark then
     error(("pattern field 'since' must be a mark from net:mark(), got %s"):format(type(pat.since)), 0)
   end
-  if pat.flags then flag_set((pat.flags:gsub("^=", ""))) end
+  if pat.flags ~= nil then
+    if type(pat.flags) ~= "string" then error(("pattern field 'flags' must be a string, got %s"):format(type(pat.flags)), 0) end
+    flag_set((pat.flags:gsub("^=", "")))
+  end
+  for _, k in ipairs(NUMBERS) do
+    local v = pat[k]
+    if v ~= nil and (type(v) ~= "number" or not math.tointeger(v)) then
+      error(("pattern field '%s' must be an integer, got %s"):format(k, type(v) == "number" and tostring(v) or type(v)), 0)
+    end
+  end
+  if pat.payload ~= nil and type(pat.payload) ~= "string" then
+    error(("pattern field 'payload' must be a string, got %s"):format(type(pat.payload)), 0)
+  end
+  if pat.where ~= nil and type(pat.where) ~= "function" then
+    error(("pattern field 'where' must be a function, got %s"):format(type(pat.where)), 0)
+  end
   return pat
 end
 
@@ -86,32 +106,75 @@ local function host_index(net, h)
   return host and host.index or -1
 end
 
---- Does record rec (a "seg" record with relative fields) match pat?
--- @tparam synfin.Net net the net of the record (for host names and indices)
+--- The pattern compiled for the net's matcher (core/match.c): hosts as
+-- indices, so that each check of a waiting expectation walks the new
+-- records in C. Everything but `where`, which the caller runs on the
+-- candidates (pattern.where).
+-- @tparam synfin.Net net
+-- @tparam table pat a checked pattern
+-- @return the compiled pattern (a userdata)
+function pattern.compile(net, pat)
+  local spec = {}
+  if pat.from ~= nil then spec.from = host_index(net, pat.from) - 1 end
+  if pat.to ~= nil then spec.to = host_index(net, pat.to) - 1 end
+  spec.flags = pat.flags
+  for _, k in ipairs(NUMBERS) do
+    if pat[k] ~= nil then spec[k] = math.tointeger(pat[k]) end
+  end
+  spec.payload = pat.payload
+  spec.injected = pat.injected
+  if pat.conn ~= nil then
+    spec.conn, spec.conn_host = pat.conn:id(), pat.conn:host() - 1
+  end
+  return core.pattern(spec)
+end
+
+--- Whether record rec passes the pattern's `where` function (true if it
+-- has none). The function runs as a callback of the net (its budget).
+-- @tparam synfin.Net net
 -- @tparam table rec
 -- @tparam table pat
 -- @treturn boolean
-function pattern.match(net, rec, pat)
+function pattern.where(net, rec, pat)
+  if not pat.where then return true end
+  local ok, yes = net.sim:call("pattern", "the where function of a pattern", pat.where, rec)
+  if not ok then error(yes, 0) end
+  return yes and true or false
+end
+
+--- Does record rec (of net:records(), or an expectation's) match pat? A
+-- segment an egress hook dropped or replaced never does: it never reached
+-- the wire.
+-- @tparam synfin.Net net the net of the record (for host names and indices)
+-- @tparam table rec
+-- @tparam table pat
+-- @param[opt] compiled pat compiled (pattern.compile), when the caller has it
+-- @treturn boolean
+function pattern.match(net, rec, pat, compiled)
   if rec.kind ~= "seg" then return false end
-  if pat.from ~= nil and rec.from ~= host_index(net, pat.from) then return false end
-  if pat.to ~= nil and rec.to ~= host_index(net, pat.to) then return false end
-  if pat.flags and not pattern.flags_match(rec.flags, pat.flags) then return false end
-  for _, k in ipairs { "seq", "ack", "abs_seq", "abs_ack", "len", "win", "sport", "dport",
-                       "payload", "mss", "n" } do
-    if pat[k] ~= nil and rec[k] ~= pat[k] then return false end
+  if not net.sim:match_at(rec.index, compiled or pattern.compile(net, pat)) then return false end
+  return pattern.where(net, rec, pat)
+end
+
+--- The first segment on the wire at or after index from that matches pat
+-- (compiled: cpat), consumed or not as mode says ("unconsumed", the
+-- default, or "any"): its index, or nil and the index to look from next
+-- time (the records up to there do not match, and never will).
+-- @tparam synfin.Net net
+-- @tparam table pat
+-- @param cpat pat compiled
+-- @tparam integer from
+-- @tparam[opt] string mode
+-- @treturn ?integer
+-- @treturn ?integer
+function pattern.next(net, pat, cpat, from, mode)
+  local sim = net.sim
+  local i, again = sim:match(from, cpat, mode)
+  while i do
+    if pattern.where(net, net.recs[i], pat) then return i end
+    i, again = sim:match(i + 1, cpat, mode)
   end
-  if pat.injected ~= nil and (rec.injected or false) ~= pat.injected then return false end
-  if pat.conn ~= nil then
-    local id, host = pat.conn:id(), pat.conn:host()
-    if rec.conn ~= id or rec.from ~= host then return false end
-  end
-  if pat.where then
-    -- the script's function, run as a callback of the net (its budget)
-    local ok, yes = net.sim:call("pattern", "the where function of a pattern", pat.where, rec)
-    if not ok then error(yes, 0) end
-    if not yes then return false end
-  end
-  return true
+  return nil, again
 end
 
 --- A short description of a pattern, for failure messages.

@@ -79,9 +79,8 @@ M.TABLE = {
     why = "RFC 8985 §7 tail loss probe" },
   -- Linux announces the window scale its largest buffer needs
   -- (tcp_select_initial_window: tcp_rmem[2]) and autotunes toward it;
-  -- synfin's shift and buffer are both rcv_buf: the largest one gives
-  -- Linux's shift
-  ["net.ipv4.tcp_rmem"] = { "rcv_buf", nth(3), why = "tcp_rmem's largest buffer: the window scale" },
+  -- synfin's rcv_buf_max is that buffer, for the shift
+  ["net.ipv4.tcp_rmem"] = { "rcv_buf_max", nth(3), why = "tcp_rmem's largest buffer: the window scale" },
   -- a socket's send buffer starts at tcp_wmem[1]
   ["net.ipv4.tcp_wmem"] = { "snd_buf", nth(2), why = "tcp_wmem's default buffer" },
   ["net.ipv4.tcp_keepalive_intvl"] = { "keepalive_interval", count, why = "seconds between keep-alives" },

@@ -528,7 +528,10 @@ static void test_inject(void)
 /* ---- the ladder in C (core/io/ladder.c) and the names -------------------------------- */
 
 /* A short transfer drawn by sf_sim_print_trace: the picture print(net:trace())
- * draws in Lua for the same records. */
+ * draws in Lua for the same records. The windows are the linux profile's:
+ * SYN 44 * 1460 = 64240, SYN-ACK 45 * 1448 = 65160 (the MSS less the
+ * timestamps), a scale of 7 for 6 MiB, then rounded up to 2^7: 502 << 7,
+ * 510 << 7; 3000 bytes unread make it (131070 - 3000) / 2 rounded up, 501 << 7. */
 static void test_print_trace(void)
 {
     static const char want[] =
@@ -540,42 +543,42 @@ static void test_print_trace(void)
         "                   [listener :80 LISTEN] listen\n"
         "     0.000  [SYN_SENT] connect                                                            "
         "                   |\n"
-        "     0.000  |--#1 S seq=0 win=65535 <mss 1460,sackOK,TS val 2446921345 ecr 0,wscale 0> "
-        "--------------------->|\n"
+        "     0.000  |--#1 S seq=0 win=64240 <mss 1460,sackOK,TS val 2446921345 ecr 0,wscale 7> ---"
+        "------------------>|\n"
         "     0.005  |                                                                             "
         "                   [SYN_RCVD] SYN #1\n"
-        "     0.005  |<----- #2 SA seq=0 ack=1 win=65535 <mss 1460,sackOK,TS val 2914020900 ecr "
-        "2446921345,wscale 0>--|\n"
+        "     0.005  |<----- #2 SA seq=0 ack=1 win=65160 <mss 1460,sackOK,TS val 2914020900 ecr 244"
+        "6921345,wscale 7>--|\n"
         "     0.010  [ESTABLISHED] SYN-ACK #2                                                      "
         "                   |\n"
-        "     0.010  |--#3 A seq=1 ack=1 win=65535 <TS val 2446921355 ecr 2914020900> "
-        "------------------------------->|\n"
-        "     0.010  |--#4 A seq=1 ack=1 win=65535 len=1448 <TS val 2446921355 ecr 2914020900> "
-        "---------------------->|\n"
-        "     0.010  |--#5 PA seq=1449 ack=1 win=65535 len=600 <TS val 2446921355 ecr 2914020900> "
-        "------------------->|\n"
-        "     0.010  |--#6 PA seq=2049 ack=1 win=65535 len=952 <TS val 2446921355 ecr 2914020900> "
-        "------------------->|\n"
+        "     0.010  |--#3 A seq=1 ack=1 win=502<<7 <TS val 2446921355 ecr 2914020900> ------------"
+        "------------------>|\n"
+        "     0.010  |--#4 A seq=1 ack=1 win=502<<7 len=1448 <TS val 2446921355 ecr 2914020900> ---"
+        "------------------>|\n"
+        "     0.010  |--#5 PA seq=1449 ack=1 win=502<<7 len=600 <TS val 2446921355 ecr 2914020900> "
+        "------------------>|\n"
+        "     0.010  |--#6 PA seq=2049 ack=1 win=502<<7 len=952 <TS val 2446921355 ecr 2914020900> "
+        "------------------>|\n"
         "     0.010  [FIN_WAIT_1] close                                                            "
         "                   |\n"
-        "     0.010  |--#7 FA seq=3001 ack=1 win=65535 <TS val 2446921355 ecr 2914020900> "
-        "--------------------------->|\n"
+        "     0.010  |--#7 FA seq=3001 ack=1 win=502<<7 <TS val 2446921355 ecr 2914020900> --------"
+        "------------------>|\n"
         "     0.015  |                                                                             "
         "                   [ESTABLISHED] ACK #3\n"
         "     0.015  |                                                                             "
         "                   [CLOSE_WAIT] FIN #7\n"
-        "     0.015  |<---------------------------- #8 A seq=1 ack=3002 win=62534 <TS val "
-        "2914020910 ecr 2446921355>--|\n"
+        "     0.015  |<--------------------------- #8 A seq=1 ack=3002 win=501<<7 <TS val 291402091"
+        "0 ecr 2446921355>--|\n"
         "     0.015  |                                                                             "
         "                   [LAST_ACK] close\n"
-        "     0.015  |<--------------------------- #9 FA seq=1 ack=3002 win=65535 <TS val "
-        "2914020910 ecr 2446921355>--|\n"
+        "     0.015  |<-------------------------- #9 FA seq=1 ack=3002 win=510<<7 <TS val 291402091"
+        "0 ecr 2446921355>--|\n"
         "     0.020  [FIN_WAIT_2] ACK of our FIN #8                                                "
         "                   |\n"
         "     0.020  [TIME_WAIT] FIN #9                                                            "
         "                   |\n"
-        "     0.020  |--#10 A seq=3002 ack=2 win=65534 <TS val 2446921365 ecr 2914020910> "
-        "--------------------------->|\n"
+        "     0.020  |--#10 A seq=3002 ack=2 win=502<<7 <TS val 2446921365 ecr 2914020910> --------"
+        "------------------>|\n"
         "     0.025  |                                                                             "
         "                   [CLOSED] ACK of our FIN #10\n"
         "    60.020  [CLOSED] 2MSL                                                                 "
@@ -599,6 +602,39 @@ static void test_print_trace(void)
     CHECK(strcmp(got, want) == 0);
     if (strcmp(got, want) != 0) fprintf(stderr, "the ladder:\n%s", got);
     xfer_free(&x);
+}
+
+/* A host with several addresses, of both families: the ladder's header
+ * shows them all over its lane, and the next lane starts after them. */
+static void test_print_trace_addresses(void)
+{
+    sf_sim *sim = sf_sim_new(3);
+    sf_addr a[3], b;
+    CHECK(sf_addr_parse("192.0.2.1", &a[0]) == 0);
+    CHECK(sf_addr_parse("2001:db8::1", &a[1]) == 0);
+    CHECK(sf_addr_parse("2001:db8:0:1234:5678:9abc:def0:1", &a[2]) == 0);
+    CHECK(sf_addr_parse("2001:db8::2", &b) == 0);
+    sf_config cfg;
+    sf_config_default(&cfg);
+    CHECK(sf_sim_add_host(sim, a, 3, &cfg) == 0);
+    CHECK(sf_sim_add_host(sim, &b, 1, &cfg) == 1);
+    FILE *f = tmpfile();
+    CHECK(f != NULL);
+    if (!f) {
+        sf_sim_free(sim);
+        return;
+    }
+    CHECK(sf_sim_print_trace(sim, f) == 0);
+    char got[1024];
+    rewind(f);
+    size_t n = fread(got, 1, sizeof got - 1, f);
+    got[n] = 0;
+    fclose(f);
+    static const char head[] =
+        "  time (s)  192.0.2.1, 2001:db8::1, 2001:db8:0:1234:5678:9abc:def0:1  2001:db8::2\n";
+    CHECK(strncmp(got, head, sizeof head - 1) == 0);
+    if (strncmp(got, head, sizeof head - 1) != 0) fprintf(stderr, "the ladder:\n%s", got);
+    sf_sim_free(sim);
 }
 
 static void test_names(void)
@@ -664,6 +700,7 @@ int main(void)
     test_inject();
     test_arrival_order();
     test_print_trace();
+    test_print_trace_addresses();
     test_names();
     return check_report("sim");
 }

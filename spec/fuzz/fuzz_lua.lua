@@ -223,6 +223,21 @@ return function(data, core, guards)
       keep(n:lookup(byte() % 4, pick(addrs), pick(ports), pick(ports)))
     end,
     function() pick(nets):inject(byte() % 4, pick({ "ingress", "egress", "x" }), segment()) end,
+    function() -- an expectation's pattern (core/match.c), any fields, walked over a trace
+      local n = pick(nets)
+      local spec = { from = pick({ 0, 1, -1, 70000 }), to = coin() and byte() % 3 or nil,
+        flags = coin() and pick(flag_sets) or nil, seq = coin() and number() or nil,
+        ack = coin() and u32() or nil, len = coin() and pick({ 0, 1, 1460, -1 }) or nil,
+        win = coin() and number() or nil, payload = coin() and payload() or nil,
+        injected = coin() and coin() or nil, mss = coin() and u16() or nil }
+      if coin() then spec.conn, spec.conn_host = u16(), byte() % 3 end
+      local p = core.pattern(spec)
+      local mode = pick({ "any", "unconsumed", "x" })
+      local i = n:match(pick({ 1, 0, -5, 100, math.maxinteger, math.mininteger }), p, mode)
+      if i then n:consume(i); n:consumed(i); n:match_at(i, p) end
+      n:match_back(pick({ 1, 0, 2, 100, math.maxinteger, math.mininteger }), p, mode)
+      n:match_at(pick({ 1, 0, -1, math.maxinteger }), p)
+    end,
     function()
       pick(nets):inject_icmp(byte() % 4, { type = pick({ 3, 4, 11, 12, 0 }), code = byte() % 5,
         mtu = u16(), dst = pick(addrs), q_src = pick(addrs), q_dst = pick(addrs),

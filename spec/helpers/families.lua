@@ -12,6 +12,8 @@
 -- f.b (a client's and a server's), f.hdrs (IP and TCP headers without
 -- options: 40, 60) and f.mss (what a 1500-byte link carries: 1460, 1440);
 -- f.tun: a TUN device's addresses in the interop specs (kernel, synfin);
+-- f.veth: a veth pair's in the raw driver's (kernel, synfin, and nobody: an
+-- address of the subnet no one has);
 -- f.fixture is synfin.fixture with f's addresses by default; f.example(path)
 -- runs an example (helpers.example) with its IPv4 addresses replaced by f's.
 local fixture = require "synfin.fixture"
@@ -21,12 +23,14 @@ local families = {}
 
 families.list = {
   { name = "IPv4", us = fixture.US, them = fixture.THEM, a = "192.0.2.1", b = "192.0.2.2", hdrs = 40, mss = 1460,
-    tun = { kernel = "10.73.0.1", synfin = "10.73.0.2" } },
+    tun = { kernel = "10.73.0.1", synfin = "10.73.0.2" },
+    veth = { kernel = "10.74.0.1", synfin = "10.74.0.2", nobody = "10.74.0.9" } },
   { name = "IPv6", us = "2001:db8::1", them = "2001:db8::2", a = "2001:db8::1", b = "2001:db8::2", hdrs = 60,
-    mss = 1440, tun = { kernel = "fd00:73::1", synfin = "fd00:73::2" } },
+    mss = 1440, tun = { kernel = "fd00:73::1", synfin = "fd00:73::2" },
+    veth = { kernel = "fd00:74::1", synfin = "fd00:74::2", nobody = "fd00:74::9" } },
 }
 
--- synfin.fixture (or base, one of its with_timing variants), its pair at
+-- synfin.fixture (or base, one of its with_timing/with_window variants), its pair at
 -- f's addresses unless opts names others
 local function fixture_of(f, base)
   base = base or fixture
@@ -39,7 +43,8 @@ local function fixture_of(f, base)
   return setmetatable({
     new = function(opts) return base.new(with(opts)) end,
     at_state = function(state, opts) return base.at_state(state, with(opts)) end,
-    with_timing = function(name) return fixture_of(f, fixture.with_timing(name)) end,
+    with_timing = function(name) return fixture_of(f, base.with_timing(name)) end,
+    with_window = function(name) return fixture_of(f, base.with_window(name)) end,
     US = f.us, THEM = f.them,
   }, { __index = base })
 end

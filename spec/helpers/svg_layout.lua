@@ -8,7 +8,7 @@ local M = {}
 -- Monospace glyphs are 0.6 em wide (DejaVu Sans Mono: 0.602); a line of
 -- text reaches 0.78 em above its baseline and 0.22 em below.
 local EM_WIDTH, ASCENT, DESCENT = 0.6025, 0.78, 0.22
-local SIZE = { seg = 12, lbl = 12, verdict = 12, note = 11, brk = 11, state = 12 }
+local SIZE = { seg = 12, lbl = 12, verdict = 12, note = 11, brk = 11, state = 12, host = 13, addr = 12 }
 
 local function unescape(s)
   return (s:gsub("<[^>]*>", ""):gsub("&lt;", "<"):gsub("&gt;", ">"):gsub("&quot;", '"'):gsub("&apos;", "'")
@@ -36,7 +36,8 @@ end
 local overlap = require("synfin.ladder").overlap
 
 --- The things drawn: { kind, text, quad } for each text along an arrow
--- (seg, lbl, verdict), state box, note, gap note and drop mark.
+-- (seg, lbl, verdict), state box, note, gap note, drop mark, and each
+-- host's header box and the words in it (host, addr).
 function M.items(svg)
   local items = {}
   local function add(kind, text, q) items[#items + 1] = { kind = kind, text = text, quad = q } end
@@ -61,6 +62,18 @@ function M.items(svg)
       add(class, text, text_quad(text, SIZE[class], tonumber(x), tonumber(y), 0, anchor, 0))
     end
   end
+  -- the hosts' headers: a box over each lane, its name and addresses in it
+  for x, y, w, h in svg:gmatch('<rect x="([%d.-]+)" y="([%d.-]+)" width="([%d.-]+)" height="([%d.-]+)" rx="4" '
+    .. 'fill="#fafafa"') do
+    x, y = tonumber(x), tonumber(y)
+    add("header", "header box", quad(0, 0, 0, x, y, x + tonumber(w), y + tonumber(h)))
+  end
+  for class, x, y, body in svg:gmatch('<text class="(%a+)" x="([%d.-]+)" y="([%d.-]+)" text%-anchor="middle">(.-)</text>') do
+    if class == "host" or class == "addr" then
+      local text = unescape(body)
+      add(class, text, text_quad(text, SIZE[class], tonumber(x), tonumber(y), 0, "middle", 0))
+    end
+  end
   -- the X of a lost or dropped segment
   for cx, cy in svg:gmatch('<path d="M([%d.-]+),([%d.-]+) L[%d.-]+,[%d.-]+ M[%d.-]+,[%d.-]+ L[%d.-]+,[%d.-]+" '
     .. 'stroke="#c62828"') do
@@ -68,6 +81,17 @@ function M.items(svg)
     add("drop mark", "X", quad(0, 0, 0, cx, cy, cx + 10, cy + 10))
   end
   return items
+end
+
+-- Whether a is a header's words wholly within header box b (where they
+-- belong; words reaching out of it overlap it).
+local function inside(a, b)
+  if b.kind ~= "header" or (a.kind ~= "host" and a.kind ~= "addr") then return false end
+  local x0, y0, x1, y1 = b.quad[1][1], b.quad[1][2], b.quad[3][1], b.quad[3][2]
+  for _, p in ipairs(a.quad) do
+    if p[1] < x0 or p[1] > x1 or p[2] < y0 or p[2] > y1 then return false end
+  end
+  return true
 end
 
 --- The pairs of things that overlap by more than a pixel, as lines of text
@@ -78,7 +102,7 @@ function M.collisions(svg, margin)
   for i = 1, #items do
     for j = i + 1, #items do
       local a, b = items[i], items[j]
-      if overlap(a.quad, b.quad, margin or 1) then
+      if overlap(a.quad, b.quad, margin or 1) and not inside(a, b) and not inside(b, a) then
         found[#found + 1] = ("%s %q over %s %q"):format(a.kind, a.text, b.kind, b.text)
       end
     end

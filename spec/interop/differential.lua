@@ -65,12 +65,35 @@ local function run_with(s, make_env, cleanup)
   return obs
 end
 
---- The sim side: a synfin host with `profile` (default "linux") through
--- the socket facade, synfin's peer beside it, no latency.
-function M.run_sim(s, profile)
+--- The settings the kernel's own sysctls give a synfin host (through
+-- synfin.pkt_sysctl), read from /proc/sys where this runs: the sim is
+-- compared with this kernel as it is set, not with a stock one
+-- (net.ipv4.tcp_rmem's largest buffer makes the window scale: a stock
+-- kernel's 6 MiB gives 7, a machine with 32 MiB gives 10).
+-- @treturn table settings, e.g. { rcv_buf_max = 33554432 }
+function M.kernel_settings()
+  local sysctl = require "synfin.pkt_sysctl"
+  local out = {}
+  for _, name in ipairs { "net.ipv4.tcp_rmem" } do
+    local f = io.open("/proc/sys/" .. name:gsub("%.", "/"))
+    if f then
+      local m = sysctl.map(name, f:read("a"))
+      f:close()
+      if m and m.setting then out[m.setting] = m.value end
+    end
+  end
+  return out
+end
+
+--- The sim side: a synfin host with `profile` (default "linux") and the
+-- settings given (M.kernel_settings()) through the socket facade,
+-- synfin's peer beside it, no latency.
+function M.run_sim(s, profile, sut_settings)
   return run_with(s, function(settings)
     local net = synfin.sim { latency = 0 }
-    local sut = net:host("10.73.0.1", { name = "synfin (sockets)", profile = profile or "linux" })
+    local opts = { name = "synfin (sockets)", profile = profile or "linux" }
+    for k, v in pairs(sut_settings or {}) do opts[k] = v end
+    local sut = net:host("10.73.0.1", opts)
     settings = settings or {}
     settings.name = "synfin"
     local peer = net:host("10.73.0.2", settings)

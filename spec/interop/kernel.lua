@@ -143,7 +143,10 @@ end
 function kernel.wait_listening(net, here, t)
   local deadline = net:now() + t
   while net:now() < deadline do
-    if kernel.state_of(here, "0.0.0.0:*") == "LISTEN" or kernel.state_of(here, "*:*") == "LISTEN" then return end
+    -- ss writes a listener's peer "0.0.0.0:*", "*:*" or, over IPv6, "[::]:*"
+    for _, any in ipairs { "0.0.0.0:*", "*:*", "[::]:*" } do
+      if kernel.state_of(here, any) == "LISTEN" then return end
+    end
     net:sleep(0.02)
   end
   error(("nothing listens at %s after %g s; ss -tan:\n%s"):format(here, t, kernel.ss_text()), 2)
@@ -209,13 +212,16 @@ function kernel.scope(after_each)
 end
 
 --- Makes the veth pair the raw specs use: veth0, the kernel's end, with
--- kernel_addr/24, and veth1, synfin's end, with no address (so the kernel
+-- kernel_addr/24 (/64 for IPv6), and veth1, synfin's end, with no address (so the kernel
 -- never answers for synfin there); both up within a second, or an error.
 -- An old pair goes first; kernel.remove_veth_pair() takes it away.
 function kernel.veth_pair(kernel_addr)
   kernel.remove_veth_pair()
   for _, cmd in ipairs { "ip link add veth0 type veth peer name veth1",
-      "ip addr add " .. kernel_addr .. "/24 dev veth0", "ip link set veth0 up",
+      -- nodad: an IPv6 address is usable at once, not after Duplicate
+      -- Address Detection's second (RFC 4862 §5.4)
+      "ip addr add " .. kernel_addr .. (kernel_addr:find(":", 1, true) and "/64 dev veth0 nodad" or "/24 dev veth0"),
+      "ip link set veth0 up",
       "ip link set veth1 up" } do
     assert(os.execute(cmd), "failed: " .. cmd)
   end

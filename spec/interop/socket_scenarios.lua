@@ -246,9 +246,11 @@ scenario("linger_zero", "SO_LINGER with a zero timeout: close sends a RST", func
 end)
 
 scenario("nodelay", "TCP_NODELAY: without it a second small write waits for the ACK of the first (Nagle), with it it goes at once", function(setup)
-  -- synfin delays its ACKs by 0.1 s, so the first byte stays unacknowledged
-  -- (well before the kernel's own timers, 200 ms at least, would resend it)
-  local env = setup({ delayed_ack = 0.1 })
+  -- synfin delays its ACKs by 0.1 s (RFC 9293 §3.8.6.3's delayed ACK: the
+  -- linux variant's quick-ACK start would ACK at once), so the first byte
+  -- stays unacknowledged (well before the kernel's own timers, 200 ms at
+  -- least, would resend it)
+  local env = setup({ delayed_ack = 0.1, delayed_ack_variant = "rfc" })
   local net, peer, k, sut = env.net, env.peer, env.k, env.sut
   net:run(function()
     local fd, c = connected(env, 9010)
@@ -372,7 +374,8 @@ scenario("user_timeout", "TCP_USER_TIMEOUT: unacknowledged data for longer ends 
   end)
 end)
 scenario("sndbuf_blocking_write", "SO_SNDBUF: getsockopt says Linux's doubled value; a blocking write waits while the send buffer is full", function(setup)
-  local env = setup { rcv_buf = 4000 } -- synfin offers a small window and reads nothing
+  -- synfin offers a small window, unscaled, all its free space, and reads nothing
+  local env = setup { rcv_buf = 4000, rcv_buf_max = 0, rcv_window = "rfc" }
   local net, k = env.net, env.k
   net:run(function()
     local fd = connected(env, 9017)
@@ -402,4 +405,57 @@ scenario("rcvbuf_doubled", "SO_RCVBUF before connect: getsockopt says Linux's do
   end)
 end)
 
+-- The receive side's ACKs and window (the linux profile's core/quickack.c
+-- and rcv_window = "linux" follow these)
+
+scenario("quickack", "quick-ACK mode: the first 16 data segments are ACKed at once, the 17th after the delayed ACK's 40 ms", function(setup)
+  local env = setup({ nagle = false })
+  local net, peer, k, sut = env.net, env.peer, env.k, env.sut
+  net:run(function()
+    local fd, c = connected(env, 9020)
+    for i = 1, 17 do
+      c:send(("q"):rep(10))
+      local seg = net:expect({ from = peer, len = 10 }, 1)
+      -- tcp_incr_quickack: the window over two MSS guessed (536), at most 16
+      local ack = net:expect({ from = sut, flags = "=A", ack = 1 + 10 * i }, 1)
+      local wait = i <= 16 and 0 or 0.04 -- then TCP_ATO_MIN (tcp_send_delayed_ack)
+      assert.near(wait, ack.time - seg.time, net:slack(wait))
+    end
+    assert.equal(("q"):rep(170), k:read(fd, 200))
+  end)
+end)
+
+scenario("fin_delayed_ack", "a FIN after data: its ACK waits the delayed ACK's 40 ms (tcp_fin: interactive mode)", function(setup)
+  local env = setup()
+  local net, peer, k, sut = env.net, env.peer, env.k, env.sut
+  net:run(function()
+    local fd, c = connected(env, 9021)
+    c:send("hello")
+    net:expect({ from = sut, flags = "=A", ack = 6 }, 1) -- quick-ACK mode
+    c:close()
+    local fin = net:expect({ from = peer, flags = "F" }, 1)
+    local ack = net:expect({ from = sut, flags = "=A", ack = 7 }, 1)
+    assert.near(0.04, ack.time - fin.time, net:slack(0.04))
+    assert.equal("hello", k:read(fd, 10))
+    assert.equal(0, k:close(fd))
+    net:expect({ from = sut, flags = "F" }, 1)
+    c:wait("TIME_WAIT", 1) -- synfin closed first
+  end)
+end)
+
+scenario("read_no_window_update", "reading 1000 bytes of a 64 KiB window sends no window update (__tcp_cleanup_rbuf: not doubled)", function(setup)
+  local env = setup()
+  local net, peer, k, sut = env.net, env.peer, env.k, env.sut
+  net:run(function()
+    local fd, c = connected(env, 9022)
+    c:send(("w"):rep(1000))
+    net:expect({ from = peer, len = 1000 }, 1)
+    local ack = net:expect({ from = sut, flags = "=A", ack = 1001 }, 1)
+    assert.equal(#("w"):rep(1000), #k:read(fd, 1000))
+    net:expect_nothing({ from = sut }, 0.3)
+    c:send("x") -- the next ACK has the window as it was
+    local ack2 = net:expect({ from = sut, flags = "=A", ack = 1002 }, 1)
+    assert.equal(ack.win, ack2.win)
+  end)
+end)
 return scenarios
