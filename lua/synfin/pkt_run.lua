@@ -1196,9 +1196,16 @@ local function corpus(dir, o)
     return 1
   end
   local exe = o.exe
-  local tmp = os.tmpname()
-  os.remove(tmp)
-  assert(os.execute("mkdir -p " .. shell_quote(tmp)))
+  -- a directory of its own, made at once (mktemp -d): os.tmpname's file,
+  -- removed and made again as a directory by mkdir -p (which takes one that
+  -- exists), left the name free in between, to another run at the same time
+  local mk = io.popen('mktemp -d "${TMPDIR:-/tmp}/synfin-pkt.XXXXXX"')
+  local tmp = mk and mk:read("l")
+  if mk then mk:close() end
+  if not tmp or tmp == "" then
+    io.stderr:write("synfin --pkt: cannot make a temporary directory\n")
+    return 2
+  end
   local known
   if o.known_differences then
     local err
