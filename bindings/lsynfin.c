@@ -1851,12 +1851,20 @@ static int l_conn_send(lua_State *L)
     return 1;
 }
 
-/* conn:read([max]) -> data | nil, "end of stream"|message, code; never waits */
+/* conn:read([max [, {peek = true}]]) -> data | nil, "end of stream"|message,
+ * code; never waits. peek copies without consuming (sf_recv_peek). */
 static int l_conn_read(lua_State *L)
 {
     lconn *lc = check_conn(L, 1);
     lua_Integer max =
         lua_isnoneornil(L, 2) ? 65536 : check_int_in(L, 2, "argument", "max", 1, 1 << 30);
+    bool peek = false;
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        lua_getfield(L, 3, "peek");
+        peek = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
     /* no more room than what is queued: read(2^30) must not cost a GiB
      * (found by fuzz_lua) */
     sf_conn_info info;
@@ -1864,7 +1872,9 @@ static int l_conn_read(lua_State *L)
     if (max > (lua_Integer)info.rcv_queued) max = info.rcv_queued > 0 ? info.rcv_queued : 1;
     luaL_Buffer b;
     char *buf = luaL_buffinitsize(L, &b, (size_t)max);
-    int n = sf_recv(lc->c, sf_sim_now(lc->s->sim), buf, (size_t)max);
+    uint64_t now = sf_sim_now(lc->s->sim);
+    int n =
+        peek ? sf_recv_peek(lc->c, now, buf, (size_t)max) : sf_recv(lc->c, now, buf, (size_t)max);
     sf_sim_flush(lc->s->sim, lc->host);
     if (n > 0) {
         luaL_pushresultsize(&b, (size_t)n);

@@ -262,6 +262,38 @@ static uint32_t rcv_wnd(const sf_conn *c)
     return sf_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
 }
 
+/* RFC 2883 D-SACK: [start, end) came again; as Linux's tcp_dsack_set and
+ * tcp_dsack_extend, the first duplicate range to report is kept, and a
+ * later one extends it when they overlap or touch. TIME_WAIT answers
+ * without SACK (as Linux's timewait sockets do). */
+static void note_duplicate(sf_conn *c, uint32_t start, uint32_t end)
+{
+    if (!c->sack_ok || !c->pol.dsack || c->state == SF_TIME_WAIT || !sf_seq_lt(start, end)) return;
+    if (!c->dsack_pending) {
+        c->dsack_pending = true;
+        c->dsack[0] = start;
+        c->dsack[1] = end;
+    } else if (!sf_seq_gt(start, c->dsack[1]) && !sf_seq_gt(c->dsack[0], end)) {
+        if (sf_seq_lt(start, c->dsack[0])) c->dsack[0] = start;
+        if (sf_seq_gt(end, c->dsack[1])) c->dsack[1] = end;
+    }
+    c->ack_now = true;
+}
+
+/* The first part of [off, off + len) (offsets from `base`, RCV.NXT when the
+ * held ranges were last moved) that a held range has already: a duplicate
+ * of data held out of order. */
+static void note_held_duplicate(sf_conn *c, uint32_t base, uint32_t off, uint32_t len)
+{
+    for (int i = 0; i < c->ooo.n; i++) {
+        uint32_t lo = c->ooo.r[i].off, hi = lo + c->ooo.r[i].len;
+        if (hi <= off) continue;
+        if (lo >= off + len) return;
+        note_duplicate(c, base + (lo > off ? lo : off), base + (hi < off + len ? hi : off + len));
+        return;
+    }
+}
+
 /* First, check the sequence number: Table 6's four acceptability cases. */
 static bool seq_acceptable(const sf_conn *c, const sf_seg *seg)
 {
@@ -308,6 +340,11 @@ static step_result check_sequence(sf_conn *c, uint64_t now, const sf_seg *seg)
         return STEP_DONE;
     } else {
         sf_report_drop(c->stack, c, SF_R_SEQ_UNACCEPTABLE);
+        /* old data (or a FIN) again: its part below RCV.NXT is a duplicate
+         * (RFC 2883 §4.1.1; Linux's tcp_send_dupack) */
+        uint32_t end = seg->seq + sf_seg_seqlen(seg);
+        if (sf_seq_lt(seg->seq, c->rcv_nxt))
+            note_duplicate(c, seg->seq, sf_seq_lt(end, c->rcv_nxt) ? end : c->rcv_nxt);
     }
     /* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, sent with the segment's output */
     c->ack_now = true;
@@ -432,6 +469,7 @@ static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
         if (sf_seq_lt(c->snd_nxt, c->snd_una)) c->snd_nxt = c->snd_una;
         if (c->snd_urgent && sf_seq_ge(c->snd_una, c->snd_up)) c->snd_urgent = false;
         c->retries = 0;
+        c->uto_start = 0; /* SF_UTO_LINUX: progress; the next timeout starts it again */
         sf_user_timeout_progress(c, now);
         /* RFC 6298 (5.2), (5.3): only an ACK that advances SND.UNA restarts
          * the timer (smoltcp#62); all acknowledged stops it */
@@ -463,6 +501,7 @@ static void ack_established(sf_conn *c, uint64_t now, const sf_seg *seg)
         /* the window opened: a probe byte not acknowledged goes again as
          * ordinary data, under the retransmission timer */
         c->persist_shift = 0;
+        c->uto_start = 0; /* SF_UTO_LINUX: the probes' time is over */
         c->snd_nxt = c->snd_una;
         sf_timer_stop(c, SF_TIMER_PERSIST);
     }
@@ -612,6 +651,7 @@ static void hold_out_of_order(sf_conn *c, uint32_t off, const uint8_t *data, uin
     uint32_t free = sf_ring_free(&c->rcvbuf);
     if (room > free) room = free;
     uint32_t take = off >= room ? 0 : (len < room - off ? len : room - off);
+    note_held_duplicate(c, c->rcv_nxt, off, take); /* RFC 2883 §4.1.2, §4.1.3 */
     if (take &&
         (!sf_ring_write_at(&c->rcvbuf, off, data, take) || !sf_ranges_add(&c->ooo, off, take))) {
         sf_report_drop(c->stack, c, SF_R_OOO_NO_ROOM);
@@ -695,6 +735,7 @@ static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
     }
     data += skip;
     len -= skip;
+    if (skip && len) note_duplicate(c, data_seq, c->rcv_nxt); /* its front came before */
 
     if (len) {
         if (!accepts_text(c->state)) {
@@ -711,6 +752,9 @@ static void process_text_and_fin(sf_conn *c, uint64_t now, const sf_seg *seg)
         c->unacked_in += take;
         if (take) c->dupacks_owed = 0;   /* the next ACK is new, not a duplicate */
         bool filled_hole = c->ooo.n > 0; /* RFC 5681 §4.2: ACK at once */
+        /* what it brought that was held out of order already (Linux's
+         * tcp_ofo_queue: tcp_dsack_extend) */
+        note_held_duplicate(c, c->rcv_nxt - take, 0, take);
         drain_held(c, take);
         sf_rcv_grow(c, take);
         bool linux_acks = sf_quickack_on(c);

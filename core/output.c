@@ -313,18 +313,27 @@ static int held_range_of(const sf_conn *c, uint32_t seq)
 /* RFC 2018 §4: the data held past a hole, as SACK blocks: first the block
  * with the segment that arrived last, then the blocks of the segments held
  * before it, latest first (the blocks most recently reported), then any
- * other from the left, as many as fit (3 beside timestamps, else 4). Only
- * pure ACKs carry them: a data segment's room for options is counted
- * without them. */
-static void add_sack_blocks(const sf_conn *c, sf_seg *seg)
+ * other from the left, as many as fit (3 beside timestamps, else 4). A
+ * duplicate to report goes before them all, once (RFC 2883 §4: the first
+ * block; Linux's tcp_established_options puts it first and leaves the
+ * others in their order). Only pure ACKs carry them: a data segment's room
+ * for options is counted without them. */
+static void add_sack_blocks(sf_conn *c, sf_seg *seg)
 {
-    if (!c->sack_ok || c->ooo.n == 0) return;
+    if (!c->sack_ok) return;
     int room = c->ts_ok ? 3 : 4, n = 0;
+    if (c->dsack_pending) {
+        seg->sack[0][0] = c->dsack[0];
+        seg->sack[0][1] = c->dsack[1];
+        c->dsack_pending = false;
+        n = 1;
+    }
+    int first = n;
     int chosen[4];
     for (int j = 0; j < 4 + c->ooo.n && n < room; j++) {
         int i = j < 4 ? held_range_of(c, c->sack_recent[j]) : j - 4;
         bool used = i < 0;
-        for (int m = 0; m < n && !used; m++)
+        for (int m = first; m < n && !used; m++)
             used = chosen[m] == i;
         if (used) continue;
         chosen[n] = i;
@@ -481,6 +490,9 @@ static bool send_one(sf_conn *c, uint64_t now, uint32_t edge, uint32_t cwnd)
     if (n && n == unsent) flags |= SF_PSH;
     sf_seg seg;
     conn_seg(c, now, c->snd_nxt, flags, &seg);
+    /* this segment is the ACK a duplicate drew, and carries no SACK blocks:
+     * the D-SACK is not reported later, out of its context (RFC 2883 §4) */
+    c->dsack_pending = false;
     if (c->snd_urgent && sf_seq_gt(c->snd_up, c->snd_nxt)) {
         /* MUST-62: the pointer names the octet after the urgent data, as an
          * offset from this segment's seq (at most 65535 ahead) */

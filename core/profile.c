@@ -55,6 +55,13 @@ static void linux_profile(sf_policy *p)
      * listener's close, keep-alive's end): RST|ACK, built as any segment
      * (timestamps, the window) */
     p->active_reset = SF_ACTIVE_RESET_RST_ACK;
+    /* TCP_USER_TIMEOUT is checked when the retransmission timer fires
+     * (tcp_retransmit_timer, tcp_write_timeout), from the first
+     * retransmission (retrans_stamp), the timer clamped to the time left
+     * (tcp_clamp_rto_to_user_timeout) */
+    p->user_timeout_timing = SF_UTO_LINUX;
+    /* net.ipv4.tcp_dsack = 1: duplicates reported (tcp_dsack_set) */
+    p->dsack = 1;
     /* the receive window as tcp_select_initial_window and
      * __tcp_select_window make it (core/output.c), the window scale for
      * net.ipv4.tcp_rmem's largest buffer: 6 MiB (4096 131072 6291456, its
@@ -104,6 +111,10 @@ static void freebsd_profile(sf_policy *p)
     /* tcp_drop: the connection goes to CLOSED and tcp_output sends what
      * tcp_outflags[TCPS_CLOSED] says, RST|ACK, with its options */
     p->active_reset = SF_ACTIVE_RESET_RST_ACK;
+    /* FreeBSD has no TCP_USER_TIMEOUT: synfin's user timeout, the RFC's way */
+    p->user_timeout_timing = SF_UTO_RFC;
+    /* tcp_update_dsack_list (sys/netinet/tcp_sack.c) reports duplicates */
+    p->dsack = 1;
     /* not modelled: FreeBSD's window and its scale (request_r_scale follows
      * kern.ipc.maxsockbuf); synfin's RFC window over rcv_buf */
     p->rcv_window = SF_RCV_WINDOW_RFC;
@@ -149,6 +160,10 @@ static void rfc_profile(sf_policy *p)
     p->syn_cookies = SF_SYN_COOKIES_NEVER;
     /* RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST> */
     p->active_reset = SF_ACTIVE_RESET_RST;
+    /* RFC 9293 §3.10.8 USER TIMEOUT: the connection ends when it expires */
+    p->user_timeout_timing = SF_UTO_RFC;
+    /* RFC 2883 extends RFC 2018; RFC 9293 asks for neither */
+    p->dsack = 0;
     /* RFC 9293 §3.8.6.2.2: offer the buffer's free space, receiver SWS
      * avoidance (MUST-39); RFC 7323 §2.3: the smallest shift for rcv_buf */
     p->rcv_window = SF_RCV_WINDOW_RFC;

@@ -31,12 +31,13 @@ static const char *const TW_SYN[] = {"reopen", "challenge", NULL};
 static const char *const COOKIES[] = {"auto", "always", "never", NULL};
 static const char *const PROFILES[] = {"linux", "freebsd", "rfc", NULL};
 static const char *const RTO_FORMULA[] = {"rfc6298", "linux", NULL};
+static const char *const UTO_TIMING[] = {"rfc", "linux", NULL};
 static const char *const RCV_WINDOW[] = {"rfc", "linux", NULL};
 static const char *const DELACK_VARIANT[] = {"rfc", "linux", NULL};
 _Static_assert(SF_RTO_LINUX == 1 && SF_CC_CUBIC == 2 && SF_NAGLE_MINSHALL == 1 &&
                    SF_RCV_AFTER_CLOSE_RESET == 1 && SF_ECN_ON == 2 && SF_TW_RST_IGNORE == 1 &&
                    SF_TW_SYN_CHALLENGE == 1 && SF_SYN_COOKIES_NEVER == 2 && SF_PROFILE_RFC == 2 &&
-                   SF_RCV_WINDOW_LINUX == 1 && SF_DELACK_LINUX == 1,
+                   SF_RCV_WINDOW_LINUX == 1 && SF_DELACK_LINUX == 1 && SF_UTO_LINUX == 1,
                "the names above follow the enums' order");
 
 /* RFC 9293 §3.8.6.3 (MUST-40): an ACK is delayed less than 0.5 s. */
@@ -73,6 +74,11 @@ static const sf_setting SETTINGS[] = {
      "R1: at this many retransmissions the application hears of it (SHLD-9, SHLD-10)"},
     {"user_timeout", SF_SETTING_TIME, SF_AT_POLICY, POL(user_timeout), 0, TIME_MAX_S, NULL, NULL,
      "s", "data unacknowledged this long without progress aborts (RFC 5482); 0: none"},
+    {"user_timeout_timing", SF_SETTING_CHOICE, SF_AT_POLICY, POL(user_timeout_timing), 0, 0,
+     UTO_TIMING, NULL, "",
+     "when `user_timeout` ends a connection: `rfc` at its end exactly (RFC 9293 §3.10.8), "
+     "`linux` at a retransmission or zero-window probe timer, counted from the first of them, "
+     "that timer clamped to the time left (`tcp_write_timeout`, `tcp_probe_timer`)"},
     {"fin_wait_2_timeout", SF_SETTING_TIME, SF_AT_POLICY, POL(fin_wait_2_timeout), 0, TIME_MAX_S,
      NULL, NULL, "s", "`FIN_WAIT_2` ends after this long (Linux: 60 s); 0: never, the RFC's way"},
     {"keepalive", SF_SETTING_KEEPALIVE, SF_AT_POLICY, POL(keepalive), 0, TIME_MAX_S, NULL, NULL,
@@ -104,8 +110,9 @@ static const sf_setting SETTINGS[] = {
      "avoidance, RFC 9293 §3.8.6.2.2) or `linux` (`tcp_select_initial_window`: 44 MSS of 64 "
      "KiB first; `__tcp_select_window`: grown from there by data, rounded up to the scale, "
      "a window-update ACK only when a read doubles it)"},
-    {"snd_buf", SF_SETTING_INT, SF_AT_MADE, POL(snd_buf), 1, 1 << 30, NULL, NULL, "bytes",
-     "the send buffer"},
+    {"snd_buf", SF_SETTING_INT, SF_AT_POLICY, POL(snd_buf), 1, 1 << 30, NULL, NULL, "bytes",
+     "the send buffer: SEND queues no more than this, unacknowledged and unsent (`c:set` "
+     "changes it, as `SO_SNDBUF` does Linux's)"},
     {"mss", SF_SETTING_INT, SF_AT_MADE, POL(mss), 64, 1460, NULL, NULL, "bytes",
      "the MSS we announce (at most `mtu` - 40, - 60 over IPv6)"},
     {"min_snd_mss", SF_SETTING_INT, SF_AT_POLICY, POL(min_snd_mss), 1, 1460, NULL, NULL, "bytes",
@@ -141,6 +148,9 @@ static const sf_setting SETTINGS[] = {
      "RFC 8985 §7: after about two round trips without an ACK, one probe, long before the RTO"},
     {"sack", SF_SETTING_BOOL, SF_AT_POLICY, POL(sack), 0, 1, NULL, NULL, "",
      "offer SACK-permitted and send SACK blocks (RFC 2018)"},
+    {"dsack", SF_SETTING_BOOL, SF_AT_POLICY, POL(dsack), 0, 1, NULL, NULL, "",
+     "report a duplicate segment in the first SACK block (D-SACK, RFC 2883; Linux's "
+     "`tcp_dsack`)"},
     {"window_scaling", SF_SETTING_BOOL, SF_AT_MADE, POL(window_scaling), 0, 1, NULL, NULL, "",
      "offer window scaling (RFC 7323 §2); the shift follows `rcv_buf` or `rcv_buf_max`"},
     {"timestamps", SF_SETTING_BOOL, SF_AT_MADE, POL(timestamps), 0, 1, NULL, NULL, "",

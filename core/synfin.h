@@ -316,6 +316,11 @@ typedef struct {
     /* RFC 9293 §3.10.8 USER TIMEOUT (RFC 5482): data unacknowledged this long
      * without progress aborts the connection; 0: only the retry limit */
     uint64_t user_timeout;
+    /* when the user timeout ends the connection (sf_user_timeout_timing):
+     * SF_UTO_RFC at its end exactly, by a timer of its own (RFC 9293
+     * §3.10.8); SF_UTO_LINUX (the linux profile's) as Linux's
+     * tcp_write_timeout, at a retransmission timer */
+    uint8_t user_timeout_timing;
     /* RFC 9293 §3.8.4 keep-alives (MAY-5): per connection (MUST-24), off by
      * default (MUST-25), sent only when idle with nothing outstanding
      * (MUST-26) after `keepalive` (MUST-27; two hours with `true` in Lua,
@@ -363,6 +368,12 @@ typedef struct {
      * keep a scoreboard of the peer's blocks (core/sack.c, RFC 6675 §3) whose
      * holes fast recovery resends */
     uint8_t sack;
+    /* RFC 2883 D-SACK (the linux and freebsd profiles', as Linux's
+     * tcp_dsack = 1): with SACK agreed, a segment that brings data we hold
+     * already (below RCV.NXT, or held out of order) is reported in the first
+     * SACK block of the ACK it draws: the first duplicate range it brought
+     * (Linux's tcp_dsack_set, tcp_dsack_extend), then the usual blocks */
+    uint8_t dsack;
     /* RFC 7323 §2: offer window scaling (default 1); our shift follows rcv_buf
      * or rcv_buf_max, the larger */
     uint8_t window_scaling;
@@ -415,6 +426,23 @@ typedef enum { SF_ACTIVE_RESET_RST, SF_ACTIVE_RESET_RST_ACK } sf_active_reset;
  * SRTT plus a variance term that is itself at least rto_min, so the RTO is
  * about the RTT plus rto_min (200 ms) on a short path. */
 typedef enum { SF_RTO_RFC6298, SF_RTO_LINUX } sf_rto_formula;
+
+/* When the user timeout ends a connection (sf_policy.user_timeout_timing),
+ * core/timer.c. SF_UTO_RFC: RFC 9293 §3.10.8, a timer of its own that
+ * starts when data becomes outstanding, again at each acknowledgment that
+ * makes progress, and ends the connection when it fires. SF_UTO_LINUX:
+ * Linux's tcp_write_timeout and tcp_clamp_rto_to_user_timeout, once the
+ * connection is synchronized: the time counts from the first retransmission
+ * by timer (a tail loss probe is not one), it is checked only when the
+ * retransmission timer fires, and that timer is clamped to the time left:
+ * the connection ends at the first RTO plus the user timeout, later than the
+ * RFC's end, with the retransmissions the RTO makes until then (a 0.8 s
+ * timeout and a 0.2 s RTO: ends at 1.2 s, after one at 0.8 s that the RFC's
+ * end would not send). It replaces the retry limit (R2), as Linux's does
+ * tcp_retries2. Against a zero window the same, from the first probe timer
+ * (tcp_probe_timer, tcp_clamp_probe0_to_user_timeout), answered or not.
+ * In SYN_SENT and SYN_RCVD both time it as SF_UTO_RFC. */
+typedef enum { SF_UTO_RFC, SF_UTO_LINUX } sf_user_timeout_timing;
 
 /* Stack profiles: the policy values where stacks differ, by name
  * (core/profile.c has the table, each value with its source). */
@@ -705,6 +733,10 @@ int sf_send_urgent(sf_conn *c, uint64_t now, const void *data, size_t len);
 /* RECEIVE: copies up to cap bytes; returns the count, 0 at end of stream
  * (the peer's FIN has been read), SF_EAGAIN when nothing is there yet. */
 int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap);
+/* RECEIVE without consuming (the sockets API's MSG_PEEK): copies up to cap
+ * bytes from the front of what is queued, which stays queued (the window
+ * does not move, nothing is announced); returns as sf_recv does. */
+int sf_recv_peek(sf_conn *c, uint64_t now, void *buf, size_t cap);
 /* CLOSE: "no more data to send" (RFC 9293 §3.10.4). */
 int sf_close(sf_conn *c, uint64_t now);
 /* Whether CLOSE still does something in state s (RFC 9293 §3.10.4): stops

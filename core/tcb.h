@@ -174,6 +174,11 @@ struct sf_conn {
     /* a sequence number of each of the last segments held out of order,
      * the latest first: the order of SACK blocks (RFC 2018 §4) */
     uint32_t sack_recent[4];
+    /* RFC 2883 D-SACK (sf_policy.dsack): a duplicate the peer sent,
+     * [dsack[0], dsack[1]) in sequence numbers, to report first in the
+     * next SACK option, once */
+    bool dsack_pending;
+    uint32_t dsack[2];
     bool fin_held; /* the peer's FIN came after a hole */
     /* RFC 9293 §3.8.5: the urgent pointers, sequence numbers of the octet
      * that follows the urgent data (MUST-62) */
@@ -217,7 +222,11 @@ struct sf_conn {
         uint32_t round_end;
     } lx;
     uint32_t retries; /* consecutive timeouts of the current segment */
-    bool rtt_timing;  /* Karn: timing a segment that was never retransmitted */
+    /* user_timeout_timing = linux: when the first retransmission by timer
+     * (or the first zero-window probe) since the last progress went out,
+     * the user timeout's start (Linux's retrans_stamp); 0: none yet */
+    uint64_t uto_start;
+    bool rtt_timing; /* Karn: timing a segment that was never retransmitted */
     uint32_t rtt_seq;
     uint64_t rtt_start;
 

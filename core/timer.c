@@ -191,6 +191,26 @@ void sf_time_wait_start(sf_conn *c, uint64_t now)
     if (!c->held) sf_tw_schedule(c); /* a small record from the next entry point */
 }
 
+/* Whether the user timeout is timed as Linux's (SF_UTO_LINUX): set, and
+ * the connection synchronized (our SYN acknowledged). */
+static bool uto_linux(const sf_conn *c)
+{
+    return c->pol.user_timeout && c->pol.user_timeout_timing == SF_UTO_LINUX && !sf_syn_unacked(c);
+}
+
+/* SF_UTO_LINUX, when a retransmission or probe timer fires: whether the
+ * user timeout has passed since its start (tcp_write_timeout's
+ * retransmits_timed_out, tcp_probe_timer); the first such timer starts it
+ * (tcp_retransmit_skb's retrans_stamp). */
+static bool uto_linux_expired(sf_conn *c, uint64_t now)
+{
+    if (!c->uto_start) {
+        c->uto_start = now ? now : 1;
+        return false;
+    }
+    return now - c->uto_start >= c->pol.user_timeout;
+}
+
 /* RFC 9293 §3.10.8, RETRANSMISSION TIMEOUT: send the segment at the front of
  * the queue again and back off (RFC 6298 (5.4)-(5.6)). */
 static void retransmit(sf_conn *c, uint64_t now)
@@ -198,7 +218,15 @@ static void retransmit(sf_conn *c, uint64_t now)
     /* SYN_SENT, SYN_RCVD, or FIN_WAIT_1 reached from SYN_RCVD: our SYN first */
     bool syn_phase = sf_syn_unacked(c);
     uint32_t limit = syn_phase ? c->pol.syn_retries : c->pol.max_retries;
-    if (c->retries >= limit) {
+    bool uto = uto_linux(c);
+    if (uto) {
+        /* Linux's tcp_write_timeout: with a user timeout, it and not the
+         * retry limit ends retransmission, checked only now */
+        if (uto_linux_expired(c, now)) {
+            sf_conn_closed(c, SF_CAUSE_TIMER, "user timeout", SF_ETIMEDOUT);
+            return;
+        }
+    } else if (c->retries >= limit) {
         /* picotcp#40: retransmissions end (RFC 9293 §3.8.3, MUST-20) */
         if (c->state == SF_SYN_RCVD && c->passive)
             sf_conn_closed(c, SF_CAUSE_TIMER, "SYN-ACK retries exhausted", 0);
@@ -223,8 +251,14 @@ static void retransmit(sf_conn *c, uint64_t now)
         c->snd_nxt = c->snd_una;
         sf_output(c, now);
     }
-    if (!sf_timer_on(c, SF_TIMER_PERSIST))
-        sf_rto_arm(c, now); /* a zero window: persisting instead */
+    if (sf_timer_on(c, SF_TIMER_PERSIST)) return; /* a zero window: persisting instead */
+    sf_rto_arm(c, now);
+    if (uto) {
+        /* tcp_clamp_rto_to_user_timeout: the next timer comes no later than
+         * the user timeout's end, where the check above ends the connection */
+        uint64_t end = c->uto_start + c->pol.user_timeout;
+        if (end < c->timer_at[SF_TIMER_RTO]) sf_timer_set(c, SF_TIMER_RTO, end);
+    }
 }
 
 /* RFC 9293 §3.8.6.1 (MUST-36): while the peer offers a zero window and we
@@ -234,6 +268,12 @@ static void retransmit(sf_conn *c, uint64_t now)
 static void persist(sf_conn *c, uint64_t now)
 {
     if (c->state == SF_CLOSED || c->snd_wnd != 0 || c->sndbuf.len == 0) return;
+    /* SF_UTO_LINUX: tcp_probe_timer ends the connection once the user
+     * timeout has passed since the first probe, answered or not */
+    if (uto_linux(c) && uto_linux_expired(c, now)) {
+        sf_conn_closed(c, SF_CAUSE_TIMER, "user timeout", SF_ETIMEDOUT);
+        return;
+    }
     if (c->persist_probes >= c->pol.max_retries) {
         sf_conn_closed(c, SF_CAUSE_TIMER, "zero-window probes unanswered", SF_ETIMEDOUT);
         return;
@@ -242,6 +282,10 @@ static void persist(sf_conn *c, uint64_t now)
     if (c->persist_shift < 16) c->persist_shift++;
     uint64_t wait = (uint64_t)c->rto << c->persist_shift;
     if (wait > c->pol.rto_max) wait = c->pol.rto_max;
+    /* SF_UTO_LINUX: the next probe timer no later than the user timeout's
+     * end (tcp_clamp_probe0_to_user_timeout) */
+    if (uto_linux(c) && c->uto_start + c->pol.user_timeout < now + wait)
+        wait = c->uto_start + c->pol.user_timeout - now;
     c->persist_probes++;
     sf_timer_set(c, SF_TIMER_PERSIST, now + wait);
 }
@@ -278,10 +322,15 @@ void sf_keepalive_heard(sf_conn *c, uint64_t now)
 }
 
 /* Data was acknowledged, or began to be outstanding: the user timeout counts
- * from now, and stops when nothing is outstanding. */
+ * from now, and stops when nothing is outstanding. Timed as Linux's, it has
+ * no timer of its own (retransmit, persist). */
 void sf_user_timeout_progress(sf_conn *c, uint64_t now)
 {
     if (!c->pol.user_timeout) return;
+    if (uto_linux(c)) {
+        sf_timer_stop(c, SF_TIMER_USER);
+        return;
+    }
     sf_timer_set(c, SF_TIMER_USER, c->snd_una == c->snd_max ? 0 : now + c->pol.user_timeout);
 }
 
@@ -306,6 +355,7 @@ static void on_fin_wait_2(sf_conn *c, uint64_t now)
 static void on_user_timeout(sf_conn *c, uint64_t now)
 {
     (void)now;
+    if (uto_linux(c)) return; /* the policy changed: retransmit and persist check it */
     sf_conn_closed(c, SF_CAUSE_TIMER, "user timeout", SF_ETIMEDOUT);
 }
 

@@ -121,6 +121,14 @@ sf_conn *sf_accept(sf_conn *l)
     return c;
 }
 
+/* The room SEND has: the send buffer's limit (snd_buf, which c:set may
+ * lower below what is queued) less what it holds. */
+static uint32_t snd_room(const sf_conn *c)
+{
+    uint32_t limit = c->pol.snd_buf < c->sndbuf.cap ? c->pol.snd_buf : c->sndbuf.cap;
+    return limit > c->sndbuf.len ? limit - c->sndbuf.len : 0;
+}
+
 /* SEND (RFC 9293 §3.10.2), urgent or not. */
 static int send_data(sf_conn *c, uint64_t now, const void *data, size_t len, bool urgent)
 {
@@ -135,8 +143,8 @@ static int send_data(sf_conn *c, uint64_t now, const void *data, size_t len, boo
     default: return SF_ECLOSING; /* §3.10.2: "connection closing" */
     }
     if (c->fin_queued) return SF_ECLOSING;
-    if (len > UINT32_MAX) len = UINT32_MAX;
-    uint32_t n = sf_ring_write(&c->sndbuf, data, (uint32_t)len);
+    uint32_t room = snd_room(c);
+    uint32_t n = sf_ring_write(&c->sndbuf, data, len < room ? (uint32_t)len : room);
     if (n == 0 && len > 0) return SF_EAGAIN;
     if (urgent && n > 0) {
         /* MUST-30, MUST-31: the urgent data ends with the last byte queued;
@@ -158,6 +166,29 @@ int sf_send_urgent(sf_conn *c, uint64_t now, const void *data, size_t len)
     return send_data(c, now, data, len, true);
 }
 
+/* RECEIVE's answer when nothing is queued: the end of the stream, the
+ * connection's error, or "try again". */
+static int recv_empty(const sf_conn *c)
+{
+    if (c->fin_received) return 0; /* end of stream */
+    if (c->state == SF_CLOSED) return c->error ? c->error : SF_ENOTCONN;
+    return SF_EAGAIN;
+}
+
+int sf_recv_peek(sf_conn *c, uint64_t now, void *buf, size_t cap)
+{
+    sf_stack_at(c->stack, now);
+    if (c->is_listener) return SF_EINVAL;
+    if (cap > UINT32_MAX) cap = UINT32_MAX;
+    uint32_t n = c->rcvbuf.len < (uint32_t)cap ? c->rcvbuf.len : (uint32_t)cap;
+    if (n == 0) return recv_empty(c);
+    /* a copy only: the buffer keeps the bytes, so the window stays where it
+     * was and nothing is announced (Linux's tcp_recvmsg with MSG_PEEK
+     * neither advances copied_seq nor calls tcp_cleanup_rbuf) */
+    sf_ring_peek(&c->rcvbuf, 0, buf, n);
+    return (int)n;
+}
+
 int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap)
 {
     sf_stack_at(c->stack, now);
@@ -176,9 +207,7 @@ int sf_recv(sf_conn *c, uint64_t now, void *buf, size_t cap)
         if (c->ooo.n == 0) sf_ring_trim(&c->rcvbuf);
         return (int)n;
     }
-    if (c->fin_received) return 0; /* end of stream */
-    if (c->state == SF_CLOSED) return c->error ? c->error : SF_ENOTCONN;
-    return SF_EAGAIN;
+    return recv_empty(c);
 }
 
 /* A listener's children nobody accepted end with it: reset (close, abort),
@@ -237,7 +266,7 @@ int sf_close_with(sf_conn *c, uint64_t now, const void *data, size_t len)
     sf_stack_at(c->stack, now);
     if (c->state != SF_ESTABLISHED && c->state != SF_CLOSE_WAIT) return sf_close(c, now);
     /* all or nothing: a caller that tries again must not queue a part twice */
-    if (len > sf_ring_free(&c->sndbuf)) return SF_EAGAIN;
+    if (len > snd_room(c)) return SF_EAGAIN;
     if (sf_ring_write(&c->sndbuf, data, (uint32_t)len) < len) return SF_ENOMEM;
     return sf_close(c, now); /* its output sends the data, the FIN on the last segment */
 }
@@ -321,6 +350,9 @@ sf_policy *sf_conn_policy(sf_conn *c)
 void sf_conn_set_policy(sf_conn *c, uint64_t now, const sf_policy *pol)
 {
     bool keepalive_changed = pol->keepalive != c->pol.keepalive;
+    /* a larger send buffer: the ring may hold that much (a smaller one
+     * keeps its storage; snd_room holds SEND back until it drains) */
+    if (pol->snd_buf > c->sndbuf.cap) c->sndbuf.cap = pol->snd_buf;
     c->pol = *pol;
     if (keepalive_changed) sf_keepalive_heard(c, now);
 }

@@ -9,14 +9,8 @@ local kernel = require "synfin.kernel"
 local scenarios = require "interop.socket_scenarios"
 
 -- What synfin does where the kernel does otherwise (the kernel's, in the
--- scenarios, after `or`).
-local DIFFERS = {
-  -- synfin's RECEIVE takes what it reads: there is no peeking, and the
-  -- facade does not fake one (reading into a buffer of its own would open
-  -- the window as the kernel's MSG_PEEK does not). The kernel: "pe", then
-  -- "peek", the data left in place.
-  msg_peek = "EOPNOTSUPP",
-}
+-- scenarios, after `or`): one list, the differential's (empty today).
+local DIFFERS = require("interop.differential").SIM_DIFFERS
 
 -- A sim with the facade's host and a synfin peer, at addresses of one
 -- family (the socket calls' domain: AF_INET or AF_INET6).
@@ -130,6 +124,31 @@ describe("the socket facade's own semantics (Linux's, where RFC 9293 leaves room
       assert.equal(800, k:getsockopt(fd, "TCP_USER_TIMEOUT"))
       assert.equal(2, k:write(fd, "ab"))
       assert.equal("ab", c:recv(2, 1))
+    end)
+  end)
+
+  it("a blocked write goes on only once the free space is half what is queued (sk_stream_is_writeable), not at the first byte freed", function()
+    -- synfin offers 2000 bytes, opened 1000 at a time as it reads, in segments of 1000
+    local env = setup { rcv_buf = 2000, rcv_buf_max = 0, rcv_window = "rfc", mss = 1000, timestamps = false }
+    local net, k = env.net, env.k
+    net:run(function()
+      local fd, c = require("interop.socket_scenarios").connected(env, 7005)
+      assert.equal(0, k:setsockopt(fd, "SO_SNDBUF", 5000)) -- 10000 bytes, doubled
+      local function queued()
+        local i = k:tcp_info(fd)
+        return i.unacked_bytes + i.notsent_bytes
+      end
+      local w = k:start("write", fd, 20000)
+      net:sleep(0.1)
+      assert.equal(8000, queued()) -- 10000 taken, 2000 of them acknowledged: 2000 free
+      assert.equal(1000, #c:read(1000)) -- the window opens by 1000, which go and are acknowledged
+      net:sleep(0.1)
+      assert.equal(7000, queued()) -- 3000 free, less than half of 7000: the write still waits
+      assert.equal("", k:poll(fd, "POLLOUT", 0))
+      assert.equal(1000, #c:read(1000))
+      net:sleep(0.1)
+      assert.equal(10000, queued()) -- 4000 free, half of 6000 at least: it took 4000 more
+      assert.is_true(w:pending())
     end)
   end)
 

@@ -2,6 +2,8 @@
 -- user timeout (RFC 9293 §3.10.8, RFC 5482).
 -- RFC 9293 §3.8.4 and §3.10.8 with RFC 6298's retransmission timer (RTO at
 -- least 1 s, at most 60 s, no tail loss probe): the times below count in it
+-- and the user timeout as §3.10.8 times it (user_timeout_timing = "rfc";
+-- the linux profile's timing is spec/user_timeout_linux_spec.lua)
 local fixture = require("synfin.fixture").with_timing "rfc6298"
 local sm = require "helpers.state_machine"
 
@@ -74,7 +76,7 @@ end)
 
 describe("the user timeout", function()
   it("RFC 9293 §3.10.8: data unacknowledged for user_timeout aborts with a timeout", function()
-    local t = fixture.at_state("ESTABLISHED", { settings = { user_timeout = 5 } })
+    local t = fixture.at_state("ESTABLISHED", { settings = { user_timeout = 5, user_timeout_timing = "rfc" } })
     local start = t.net:now()
     t.c:send("x")
     t:expect { flags = "PA", seq = 1 }
@@ -87,7 +89,7 @@ describe("the user timeout", function()
   end)
 
   it("each acknowledgment that makes progress starts it again; all acknowledged stops it", function()
-    local t = fixture.at_state("ESTABLISHED", { settings = { user_timeout = 5 } })
+    local t = fixture.at_state("ESTABLISHED", { settings = { user_timeout = 5, user_timeout_timing = "rfc" } })
     t.c:send("ab")
     t:expect { flags = "PA", seq = 1, len = 2 }
     t:sleep(4)
@@ -110,7 +112,7 @@ describe("the user timeout in every state with something outstanding", function(
   } do
     local state, act = case[1], case[2]
     it("RFC 9293 §3.10.8: " .. state .. " -> CLOSED on the user timeout", function()
-      local t = fixture.at_state(state, { settings = { user_timeout = 5 } })
+      local t = fixture.at_state(state, { settings = { user_timeout = 5, user_timeout_timing = "rfc" } })
       if act then act(t) end
       t:sleep(6)
       assert.equal("CLOSED", t:state())
@@ -167,7 +169,7 @@ end)
 
 describe("the user timeout before the connection is up", function()
   it("RFC 9293 §3.10.8: it holds in SYN_SENT too: an unanswered connect ends after user_timeout", function()
-    local t = fixture.new { settings = { user_timeout = 5 } }
+    local t = fixture.new { settings = { user_timeout = 5, user_timeout_timing = "rfc" } }
     t.c = assert(t.us:connect(fixture.THEM, fixture.PORT, { sport = fixture.SPORT }))
     t:sleep(6)
     assert.equal("CLOSED", t:state())

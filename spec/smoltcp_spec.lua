@@ -36,8 +36,9 @@
 --                                        test_syn_sent_sack_option below
 --   test_peek_slice,                     smoltcp's peek API and the wrap-around of its
 --   test_peek_slice_buffer_wrap,         ring buffers, manipulated directly by the test
---   test_buffer_wraparound_tx            (synfin's read/send have no peek and no
---                                        exposed ring); test_buffer_wraparound_rx is
+--   test_buffer_wraparound_tx            (synfin exposes no ring; its peek,
+--                                        spec/peek_spec.lua, goes through RECEIVE);
+--                                        test_buffer_wraparound_rx is
 --                                        re-expressed through the wire
 --   test_timer_retransmit,               unit tests of smoltcp's private Timer and
 --   test_rtt_estimator                   RttEstimator types; synfin's RFC 6298 timing
@@ -1622,7 +1623,7 @@ end)
 describe("smoltcp: timeouts", function()
   it("smoltcp test_listen_timeout: a listener has nothing outstanding: its user timeout never fires", function()
     local t = fixture.new()
-    t.l = assert(t.us:listen(fixture.PORT, { user_timeout = 0.1 }))
+    t.l = assert(t.us:listen(fixture.PORT, { user_timeout = 0.1, user_timeout_timing = "rfc" }))
     t:expect_nothing(10)
     assert.equal("LISTEN", t.l:state())
   end)
@@ -1644,7 +1645,7 @@ describe("smoltcp: timeouts", function()
   it("smoltcp test_established_timeout: data unacknowledged for user_timeout (2 s) ends the connection, no RST", function()
     -- smoltcp sends a RST when its timeout fires; RFC 9293 §3.10.8 (USER
     -- TIMEOUT) flushes, signals and enters CLOSED, sending nothing
-    local t = fixture.at_state("ESTABLISHED", { settings = { user_timeout = 2 } })
+    local t = fixture.at_state("ESTABLISHED", { settings = { user_timeout = 2, user_timeout_timing = "rfc" } })
     t:expect_nothing(0.25)
     t.c:send("abcdef")
     at(t:expect { flags = "=PA", seq = 1, ack = 1, win = 65535, len = 6 }, 0.25)
@@ -1673,7 +1674,7 @@ describe("smoltcp: timeouts", function()
   end)
 
   it("smoltcp test_fin_wait_1_timeout: our FIN unacknowledged for user_timeout (1 s) -> CLOSED, no RST", function()
-    local t = fixture.at_state("FIN_WAIT_1", { settings = { user_timeout = 1 } })
+    local t = fixture.at_state("FIN_WAIT_1", { settings = { user_timeout = 1, user_timeout_timing = "rfc" } })
     t:expect_nothing(3)
     assert.equal("CLOSED", t.c:state())
     at(sm.entered(t, t.c, "CLOSED"), 1)
@@ -1681,7 +1682,7 @@ describe("smoltcp: timeouts", function()
   end)
 
   it("smoltcp test_last_ack_timeout: our FIN in LAST_ACK unacknowledged for user_timeout (1 s) -> CLOSED, no RST", function()
-    local t = fixture.at_state("LAST_ACK", { settings = { user_timeout = 1 } })
+    local t = fixture.at_state("LAST_ACK", { settings = { user_timeout = 1, user_timeout_timing = "rfc" } })
     t:expect_nothing(3)
     assert.equal("CLOSED", t.c:state())
     at(sm.entered(t, t.c, "CLOSED"), 1)
@@ -1689,7 +1690,7 @@ describe("smoltcp: timeouts", function()
   end)
 
   it("smoltcp test_closed_timeout: an aborted connection sends its one RST, then nothing, whatever its timeout", function()
-    local t = fixture.at_state("ESTABLISHED", { settings = { user_timeout = 0.2 } })
+    local t = fixture.at_state("ESTABLISHED", { settings = { user_timeout = 0.2, user_timeout_timing = "rfc" } })
     t.c:abort()
     t:expect { flags = "=RA", seq = 1, len = 0 }
     t:expect_nothing(10)

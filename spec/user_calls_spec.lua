@@ -306,8 +306,21 @@ describe("c:set", function()
   it("refuses settings that only shape a connection when it is made", function()
     local t = fixture.at_state("ESTABLISHED")
     assert.has_error(function() t.c:set { rcv_buf = 1000 } end,
-      "rcv_buf, rcv_buf_max, rcv_window, snd_buf, mss, window_scaling and timestamps are set when the connection is made (host, listen or connect settings)")
+      "rcv_buf, rcv_buf_max, rcv_window, mss, window_scaling and timestamps are set when the connection is made (host, listen or connect settings)")
     t.c:set { msl = 1, nagle = true } -- these apply from now on
+  end)
+
+  it("changes snd_buf from now on: SEND takes no more than it, lowered below what is queued or raised", function()
+    local t = fixture.at_state("ESTABLISHED", { settings = { snd_buf = 4000 }, peer_win = 1000 })
+    assert.equal(4000, t.c:send(("x"):rep(5000))) -- 1000 of it sent, the peer's window
+    t:expect { flags = "=A", seq = 1, len = 1000 }
+    t.c:set { snd_buf = 2000 } -- below the 4000 queued: nothing more is taken
+    fails("try again", t.c:send("y"))
+    t:send { flags = "A", ack = 1001, win = 0 } -- 3000 queued, still above
+    fails("try again", t.c:send("y"))
+    t.c:set { snd_buf = 8000 } -- raised past the ring's first size
+    assert.equal(5000, t.c:send(("z"):rep(6000)))
+    assert.equal(8000, t.c:info().snd_queued)
   end)
 end)
 

@@ -32,8 +32,12 @@ local conn = core.conn_methods
 -- @return[2] nil, message, code
 
 --- Reads what has arrived, up to max bytes; never waits (c:recv waits).
+-- With `{ peek = true }` the bytes are copied and stay queued (the sockets
+-- API's MSG_PEEK): the next read returns them again, and the window does
+-- not move.
 -- @function Conn:read
 -- @tparam[opt=65536] integer max
+-- @tparam[opt] table opts peek = true: copy without consuming
 -- @treturn[1] string the data
 -- @return[2] nil, "end of stream", 0 once the peer's FIN has been read
 -- @return[3] nil, "try again", code when nothing is there yet; nil, message,
@@ -71,9 +75,9 @@ local conn = core.conn_methods
 -- @treturn table
 
 --- Changes the connection's settings from now on (host settings, times in
--- seconds). `rcv_buf`, `rcv_buf_max`, `rcv_window`, `snd_buf`, mss,
--- `window_scaling` and timestamps are fixed when the connection is made:
--- changing them is an error (a profile given leaves them as they were).
+-- seconds). `rcv_buf`, `rcv_buf_max`, `rcv_window`, mss, `window_scaling`
+-- and timestamps are fixed when the connection is made: changing them is an
+-- error (a profile given leaves them as they were).
 -- @function Conn:set
 -- @tparam table settings
 

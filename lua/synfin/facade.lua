@@ -28,8 +28,11 @@
 -- listen(fd, n) holds n + 1 established connections, as Linux's accept
 -- queue does; file descriptors are the lowest free from 3. Options synfin
 -- has no equivalent for fail with ENOPROTOOPT, options it fixes when the
--- connection is made (SO_RCVBUF, SO_SNDBUF, TCP_MAXSEG) with EOPNOTSUPP
--- once it is; MSG_PEEK and MSG_MORE with EOPNOTSUPP.
+-- connection is made (SO_RCVBUF, TCP_MAXSEG) with EOPNOTSUPP once it is;
+-- SO_SNDBUF and SO_RCVBUF keep (and getsockopt returns) Linux's doubled
+-- value, SO_SNDBUF is synfin's snd_buf at any time; MSG_MORE fails with
+-- EOPNOTSUPP. recv's MSG_PEEK copies without consuming (c:read's peek)
+-- and blocks as a read does.
 -- @module synfin.facade
 -- @pragma nostrip
 local util = require "synfin.util"
@@ -60,9 +63,20 @@ local SYNCHRONIZING = { SYN_SENT = true, SYN_RCVD = true }
 local CAN_SEND = { ESTABLISHED = true, CLOSE_WAIT = true }
 local FIN_UNACKED = { FIN_WAIT_1 = true, CLOSING = true, LAST_ACK = true }
 
+-- The buffer sizes as Linux's sock_setsockopt keeps them (net/core/sock.c,
+-- sk_setsockopt): the value capped by net.core.wmem_max / rmem_max
+-- (212992 by default), doubled "to account for struct sk_buff etc.
+-- overhead", at least SOCK_MIN_SNDBUF (4608) / SOCK_MIN_RCVBUF (2304);
+-- getsockopt returns the doubled value.
+local BUF_MAX = 212992
+local function doubled(min)
+  return function(v) return math.max(2 * math.min(v, BUF_MAX), min) end
+end
+
 -- Socket options: the synfin setting each is (set(value) -> a settings
 -- table; fixed: only before the connection is made), or the facade's own
--- (SO_REUSEADDR, SO_LINGER), and Linux's default.
+-- (SO_REUSEADDR, SO_LINGER), and Linux's default; value(v): what the
+-- socket keeps (and getsockopt returns) for the v given.
 local OPTIONS = {
   TCP_NODELAY = { default = 0, set = function(v) return { nagle = v == 0 } end },
   TCP_MAXSEG = { default = 536, fixed = true, set = function(v) return { mss = v } end },
@@ -73,10 +87,15 @@ local OPTIONS = {
   SO_KEEPALIVE = { default = 0 },
   TCP_SYNCNT = { default = 6, set = function(v) return { syn_retries = v } end },
   TCP_LINGER2 = { default = 60, set = function(v) return { fin_wait_2_timeout = v } end },
-  -- a buffer set locks it (SOCK_RCVBUF_LOCK): Linux's window clamp, and so
-  -- the window scale, follow it, not tcp_rmem[2] (tcp_openreq_init_rwin)
-  SO_RCVBUF = { default = 65535, fixed = true, set = function(v) return { rcv_buf = v, rcv_buf_max = 0 } end },
-  SO_SNDBUF = { default = 65536, fixed = true, set = function(v) return { snd_buf = v } end },
+  -- the socket keeps it doubled (value); rcv_buf is what the application
+  -- asked (half of it), of which rcv_window = "linux" makes Linux's window; a
+  -- buffer set locks it (SOCK_RCVBUF_LOCK): Linux's window clamp, and so the
+  -- window scale, follow it, not tcp_rmem[2] (tcp_openreq_init_rwin)
+  SO_RCVBUF = { default = 65535, fixed = true, value = doubled(2304),
+    set = function(v) return { rcv_buf = v // 2, rcv_buf_max = 0 } end },
+  -- sk_sndbuf bounds what is queued, unacknowledged and unsent (in Linux
+  -- counted with each skb's overhead, in synfin in bytes of data)
+  SO_SNDBUF = { default = 65536, value = doubled(4608), set = function(v) return { snd_buf = v } end },
   SO_REUSEADDR = { default = 0 },
   SO_LINGER = {},
 }
@@ -209,6 +228,14 @@ function facade.install(kernel)
     end
   end
 
+  -- Whether the send buffer has room enough to wake a writer (POLLOUT, a
+  -- blocked write): Linux's sk_stream_is_writeable, the free space at
+  -- least half of what is queued (sk_stream_wspace >= sk_stream_min_wspace)
+  local function writeable(s, i)
+    local limit = s.opts.SO_SNDBUF or OPTIONS.SO_SNDBUF.default
+    return limit - i.snd_queued >= i.snd_queued // 2
+  end
+
   -- tcp_poll's events, for the socket as it is now
   local function poll_mask(s)
     local m = {}
@@ -230,7 +257,7 @@ function facade.install(kernel)
       if i and i.rcv_queued > 0 then m.POLLIN, m.POLLRDNORM = true, true end
       if s.shut_wr or closed then
         m.POLLOUT, m.POLLWRNORM = true, true
-      elseif i and i.snd_queued < (s.opts.SO_SNDBUF or OPTIONS.SO_SNDBUF.default) then
+      elseif i and writeable(s, i) then
         m.POLLOUT, m.POLLWRNORM = true, true
       end
       if i and i.urgent and i.urgent > 0 then m.POLLPRI = true end
@@ -383,8 +410,9 @@ function facade.install(kernel)
   -- error, EAGAIN, or nil while it blocks
   local function reader(_, s, n, flags)
     local f = words(flags or "")
-    if f.MSG_PEEK then return function() return fail("EOPNOTSUPP") end end
     local dontwait = f.MSG_DONTWAIT
+    -- MSG_PEEK: the data stays queued (c:read's peek), and waits as a read does
+    local how = f.MSG_PEEK and { peek = true } or nil
     return function()
       if s.listener or not s.conn then return fail("ENOTCONN") end
       local c = s.conn
@@ -392,7 +420,7 @@ function facade.install(kernel)
       local st = i.state
       local rcv_shut = s.shut_rd or i.peer_closed or st == "CLOSED"
       if i.rcv_queued > 0 and (not f.MSG_WAITALL or i.rcv_queued >= n or rcv_shut) then
-        local data = c:read(math.min(n, i.rcv_queued))
+        local data = c:read(math.min(n, i.rcv_queued), how)
         local r = ok(#data)
         r.value, r.data = data, data
         return r
@@ -417,6 +445,7 @@ function facade.install(kernel)
     data = payload(data)
     local off = 0
     local urgent = f.MSG_OOB and { urgent = true } or nil
+    local waiting = false -- blocked on a full buffer: sk_stream_wait_memory
     return function()
       if s.listener or not s.conn then return fail("EPIPE") end
       local e = take_err(s)
@@ -428,6 +457,10 @@ function facade.install(kernel)
         return nil
       end
       if not CAN_SEND[st] then return fail("EPIPE") end
+      -- a blocked writer goes on when the buffer is writeable again
+      -- (sk_stream_write_space wakes it), not at the first byte freed
+      if waiting and not writeable(s, s.conn:info()) then return nil end
+      waiting = false
       while off < #data do
         local n = s.conn:send(data:sub(off + 1, off + 65536), urgent)
         if not n or n == 0 then break end
@@ -438,6 +471,7 @@ function facade.install(kernel)
         if off > 0 then return ok(off) end
         return fail("EAGAIN")
       end
+      waiting = true
       return nil
     end
   end
@@ -509,6 +543,7 @@ function facade.install(kernel)
     elseif value == false then
       value = 0
     end
+    if OPTIONS[name] and OPTIONS[name].value then value = OPTIONS[name].value(value) end
     return function()
       if NO_EQUIVALENT[name] then return fail("ENOPROTOOPT") end
       local o = OPTIONS[name]

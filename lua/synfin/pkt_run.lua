@@ -73,6 +73,17 @@ end
 
 -- System calls: the script's arguments as synfin.kernel's.
 
+-- The end of a time range (`0.1~0.2`, `+0~+0.2`) or of a blocking call
+-- (`+0...0.1 read`), the previous event being at `base`: as packetdrill's
+-- adjust_relative_event_times (run.c) makes it, an event with a relative
+-- start has its end moved by the same offset, the time the event is
+-- reached: `+0.1...0.2` ends 0.2 s after the previous event, not 0.2 s
+-- after its start, nor at 0.2 s into the script.
+local function range_end(tm, base)
+  if tm.kind == "rel" then return base + tm.hi end
+  return tm.hi
+end
+
 local function ident(e) return type(e) == "table" and e.t == "ident" and e.v or nil end
 
 -- a flags expression (O_RDWR|O_NONBLOCK, a name, 0) as "A|B", or nil
@@ -654,7 +665,7 @@ function run.events(events, opts)
             sat = base
           else
             sat = tm.kind == "rel" and base + tm.t or tm.t
-            if tm.hi then shi = tm.hi_kind == "rel" and sat + tm.hi or tm.hi end
+            if tm.hi then shi = range_end(tm, base) end
           end
           if sat < base - 1e-9 then fail_here(e.line, ("time goes backwards: t=%g s after t=%g s"):format(sat, base)) end
           base = sat
@@ -1027,7 +1038,7 @@ function run.to_lua(events, opts)
         sat = base
       else
         sat = tm.kind == "rel" and base + tm.t or tm.t
-        if tm.hi then shi = tm.hi_kind == "rel" and sat + tm.hi or tm.hi end
+        if tm.hi then shi = range_end(tm, base) end
       end
       src[#src + 1] = "\n"
       emit(("-- %d: %s"):format(e.line, (text[e.line] or ""):gsub("%s+", " "):gsub("^ ", ""):gsub(" $", "")))
@@ -1185,9 +1196,16 @@ local function corpus(dir, o)
     return 1
   end
   local exe = o.exe
-  local tmp = os.tmpname()
-  os.remove(tmp)
-  assert(os.execute("mkdir -p " .. shell_quote(tmp)))
+  -- a directory of its own, made at once (mktemp -d): os.tmpname's file,
+  -- removed and made again as a directory by mkdir -p (which takes one that
+  -- exists), left the name free in between, to another run at the same time
+  local mk = io.popen('mktemp -d "${TMPDIR:-/tmp}/synfin-pkt.XXXXXX"')
+  local tmp = mk and mk:read("l")
+  if mk then mk:close() end
+  if not tmp or tmp == "" then
+    io.stderr:write("synfin --pkt: cannot make a temporary directory\n")
+    return 2
+  end
   local known
   if o.known_differences then
     local err

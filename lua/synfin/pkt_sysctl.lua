@@ -55,6 +55,7 @@ end
 M.TABLE = {
   ["net.ipv4.tcp_timestamps"] = { "timestamps", BOOL, why = "RFC 7323 timestamps on SYNs" },
   ["net.ipv4.tcp_sack"] = { "sack", BOOL, why = "RFC 2018 SACK-permitted on SYNs" },
+  ["net.ipv4.tcp_dsack"] = { "dsack", BOOL, why = "RFC 2883 D-SACK: a duplicate in the first SACK block" },
   ["net.ipv4.tcp_window_scaling"] = { "window_scaling", BOOL, why = "RFC 7323 window scaling" },
   -- synfin has one count for SYN and SYN-ACK retransmissions: both set it
   ["net.ipv4.tcp_syn_retries"] = { "syn_retries", count, why = "SYN retransmissions" },
@@ -103,7 +104,6 @@ M.TABLE = {
   ["net.ipv4.tcp_recovery"] = { unmodelled = "RACK loss detection (RFC 8985): synfin detects loss by RFC 6675",
     unless = { "0" } },
   ["net.ipv4.tcp_frto"] = { unmodelled = "F-RTO (RFC 5682)", unless = { "0" } },
-  ["net.ipv4.tcp_dsack"] = { unmodelled = "D-SACK (RFC 2883): synfin reports no duplicate", unless = { "0" } },
 }
 
 -- Shell commands (other than sysctls) the runner knows, each a pattern

@@ -9,18 +9,11 @@ return {
     .. "start sends it at once (core/quickack.c, tcp_event_data_recv's rule); the kernel does so in some runs "
     .. "and in others lets the peer's FIN, which follows within a millisecond, take it along (both seen in "
     .. "runs of this scenario over TUN; why the kernel delays it then is not established)" },
-  { "^recv_peek call", "MSG_PEEK: synfin's RECEIVE has no peek and the facade does not fake one "
-    .. "(spec/facade_spec.lua DIFFERS): EOPNOTSUPP, and the scenario reads what is left by read()" },
-  { "^user_timeout seg#%d+ missing$", "the retransmission at the user timeout's end: Linux checks "
-    .. "TCP_USER_TIMEOUT only when a retransmission timer fires (tcp_retransmit_timer, tcp_write_timeout), "
-    .. "the timer clamped to the time left (tcp_clamp_rto_to_user_timeout) and counted in jiffies, and here "
-    .. "it retransmits once more just after 0.8 s; synfin ends the connection at 0.8 s exactly "
-    .. "(RFC 9293 §3.10.8) and sends nothing then. The retransmissions before it agree (the linux "
-    .. "profile's RTO: the RTT + 200 ms, doubled)" },
-  { "^user_timeout call#%d+ blocked$", "the write's ETIMEDOUT: Linux reports it at the retransmission timer "
-    .. "after that last retransmission (tcp_retransmit_timer, tcp_write_timeout), about 1.25 s; synfin "
-    .. "at the user timeout's end, 0.8 s (RFC 9293 §3.10.8)" },
   { "^recv_peek seg#%d+ missing$", "the ACK of the data the scenario reads: synfin's quick-ACK start sends "
     .. "it at once, as the kernel does in most runs; in some the kernel's comes after the scenario's end "
     .. "(seen over TUN, not established why)" },
+  { "^sndbuf_blocking_write seg#5 flags$", "PSH on a segment that does not empty the send buffer: Linux's "
+    .. "tcp_sendmsg marks one (forced_push) once more than half the peer's largest window (4000 bytes here) "
+    .. "has been written since the last PSH; synfin sets PSH only on the segment that empties the send queue "
+    .. "(RFC 9293 §3.9.1.2, MUST-61: the PSH bit in the last buffered segment)" },
 }

@@ -297,7 +297,7 @@ scenario("poll", "poll: at once, blocking until data comes, and timing out", fun
   end)
 end)
 
-scenario("recv_peek", "recv with MSG_DONTWAIT and MSG_PEEK", function(setup)
+scenario("recv_peek", "recv with MSG_DONTWAIT and MSG_PEEK: a peek copies and leaves the data, a blocking one waits for it", function(setup)
   local env = setup()
   local net, peer, k = env.net, env.peer, env.k
   net:run(function()
@@ -305,15 +305,18 @@ scenario("recv_peek", "recv with MSG_DONTWAIT and MSG_PEEK", function(setup)
     local _, err, call = k:recv(fd, 10, "MSG_DONTWAIT")
     assert.equal("EAGAIN", err)
     call:blocked_for(0)
+    assert.equal("EAGAIN", select(2, k:recv(fd, 10, "MSG_PEEK|MSG_DONTWAIT")))
+    local pk = k:start("recv", fd, 2, "MSG_PEEK") -- blocks as a read does
+    net:sleep(0.2)
+    assert.is_true(pk:pending())
     c:send("peek")
-    net:expect({ from = peer, len = 4 }, 1)
-    if env.differs.msg_peek then
-      assert.equal(env.differs.msg_peek, select(2, k:recv(fd, 2, "MSG_PEEK")))
-    else
-      assert.equal("pe", k:recv(fd, 2, "MSG_PEEK"))
-      assert.equal("peek", k:recv(fd, 10, "MSG_PEEK|MSG_DONTWAIT"))
-    end
-    assert.equal("peek", k:read(fd, 10)) -- peeking left it there
+    local seg = net:expect({ from = peer, len = 4 }, 1)
+    local data, _, peeked = pk:wait(1)
+    assert.equal("pe", data)
+    peeked:returned_at(seg.time)
+    assert.equal("peek", k:recv(fd, 10, "MSG_PEEK|MSG_DONTWAIT")) -- the first peek left it all
+    assert.equal("peek", k:read(fd, 10)) -- and so did the second
+    assert.equal("EAGAIN", select(2, k:recv(fd, 10, "MSG_DONTWAIT")))
   end)
 end)
 
@@ -370,6 +373,38 @@ scenario("user_timeout", "TCP_USER_TIMEOUT: unacknowledged data for longer ends 
     assert.is_true(call.returned - w.returned < 2)
   end)
 end)
+scenario("sndbuf_blocking_write", "SO_SNDBUF: getsockopt says Linux's doubled value; a blocking write waits while the send buffer is full", function(setup)
+  -- synfin offers a small window, unscaled, all its free space, and reads nothing
+  local env = setup { rcv_buf = 4000, rcv_buf_max = 0, rcv_window = "rfc" }
+  local net, k = env.net, env.k
+  net:run(function()
+    local fd = connected(env, 9017)
+    assert.equal(0, k:setsockopt(fd, "SO_SNDBUF", 21000))
+    assert.equal(42000, k:getsockopt(fd, "SO_SNDBUF")) -- sock_setsockopt doubles it
+    local w = k:start("write", fd, 61000)
+    net:sleep(0.1)
+    -- 4000 bytes in synfin's window, the buffer full behind them: the write
+    -- waits, and poll says the socket is not writable (it is left blocked)
+    assert.is_true(w:pending())
+    assert.equal("", k:poll(fd, "POLLOUT", 0))
+  end)
+end)
+
+scenario("rcvbuf_doubled", "SO_RCVBUF before connect: getsockopt says Linux's doubled value", function(setup)
+  local env = setup()
+  local net, peer, k = env.net, env.peer, env.k
+  net:run(function()
+    local l = peer:listen(9018)
+    local fd = assert(k:socket(nil, env.domain))
+    assert.equal(0, k:setsockopt(fd, "SO_RCVBUF", 20000))
+    assert.equal(40000, k:getsockopt(fd, "SO_RCVBUF"))
+    assert.equal(0, k:setsockopt(fd, "SO_RCVBUF", 1))
+    assert.equal(2304, k:getsockopt(fd, "SO_RCVBUF")) -- SOCK_MIN_RCVBUF
+    assert.equal(0, k:connect(fd, peer.addr, 9018))
+    l:accept(1)
+  end)
+end)
+
 -- The receive side's ACKs and window (the linux profile's core/quickack.c
 -- and rcv_window = "linux" follow these)
 
