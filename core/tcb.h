@@ -547,6 +547,16 @@ static inline uint32_t sf_hdrs_to(sf_addr peer)
  * an IPv6 connection comes from less (RFC 8201 §4). */
 #define SF_IPV6_MIN_MTU 1280u
 
+/* RFC 9293 §3.7.1 (MUST-15): the send MSS assumed when the peer's SYN
+ * carried no MSS option: 536 over IPv4 (576 - 40), 1220 over IPv6 (its
+ * minimum MTU less 60 bytes of headers; Linux's tcp_v6 mss_clamp too). */
+#define SF_IPV4_DEFAULT_MSS 536u
+#define SF_IPV6_DEFAULT_MSS (SF_IPV6_MIN_MTU - SF_IP6_TCP_HDR)
+static inline uint16_t sf_default_snd_mss(sf_addr peer)
+{
+    return (uint16_t)(sf_addr_is_v4(peer) ? SF_IPV4_DEFAULT_MSS : SF_IPV6_DEFAULT_MSS);
+}
+
 /* The MSS we announce: our setting, at most what the link lets us receive
  * (MMS_R = MTU - 40 for IPv4 without options, MTU - 60 for IPv6; RFC 9293
  * §3.7.1, MUST-67). */
