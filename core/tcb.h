@@ -227,7 +227,8 @@ struct sf_conn {
     uint32_t cwnd, ssthresh;
     /* CUBIC's state (cc_cubic.c, RFC 9438 §4), windows in segments */
     struct {
-        double w_max;      /* the window before the last reduction */
+        double w_max;      /* the window before the last reduction (less with fast convergence) */
+        double cwnd_prior; /* the window when the last reduction came (§4.3's cwnd_prior) */
         double k;          /* seconds the cubic takes to grow back to w_max */
         double w_est;      /* the Reno-friendly estimate (§4.3) */
         double cwnd_epoch; /* the window when this congestion avoidance began */
