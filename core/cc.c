@@ -63,9 +63,11 @@ bool sf_cc_on_ack(sf_conn *c, uint32_t ack)
     c->dupacks = 0;
     if (c->in_recovery) {
         if (sf_seq_ge(ack, c->recover)) {
-            /* RFC 6582 §3.2 (3), full acknowledgment: deflate the window */
+            /* RFC 6582 §3.2 (3), full acknowledgment: deflate the window to
+             * min(ssthresh, max(FlightSize, SMSS) + SMSS): two segments at
+             * least when nothing is left in flight */
             uint32_t flight = c->snd_max - ack;
-            uint32_t w = flight + smss(c);
+            uint32_t w = (flight > smss(c) ? flight : smss(c)) + smss(c);
             c->cwnd = c->ssthresh < w ? c->ssthresh : w;
             c->in_recovery = false;
             sf_report_drop(c->stack, c, SF_R_CC_RECOVERED);

@@ -6,8 +6,11 @@
  * RFC writes them, and times in seconds. */
 #include "tcb.h"
 
-#define CUBIC_C    0.4 /* RFC 9438 §5: the scaling constant, segments/s^3 */
-#define CUBIC_BETA 0.7 /* RFC 9438 §4.6: the multiplicative decrease factor */
+#define CUBIC_C 0.4 /* RFC 9438 §5: the scaling constant, segments/s^3 */
+/* RFC 9438 §4.6: the multiplicative decrease factor, 0.7 (in tenths, so that
+ * ssthresh in bytes is exact: 5840 * 0.7 in doubles is 4087.999...) */
+#define CUBIC_BETA_TENTHS 7
+#define CUBIC_BETA        (CUBIC_BETA_TENTHS / 10.0)
 
 static double segments(const sf_conn *c, uint32_t bytes)
 {
@@ -53,9 +56,11 @@ static void avoid(sf_conn *c, uint32_t acked, uint64_t now)
     if (target < cwnd) target = cwnd;
     if (target > 1.5 * cwnd) target = 1.5 * cwnd;
     /* §4.3, (4): the Reno-friendly estimate grows by alpha per window acked,
-     * alpha = 3*(1 - beta)/(1 + beta); 1 once it passes W_max (§4.3) */
+     * alpha = 3*(1 - beta)/(1 + beta); 1 once it reaches cwnd_prior, the
+     * window when ssthresh was last set (§4.3; not W_max, which fast
+     * convergence lowers below it) */
     double alpha =
-        c->cubic.w_est >= c->cubic.w_max ? 1.0 : 3.0 * (1 - CUBIC_BETA) / (1 + CUBIC_BETA);
+        c->cubic.w_est >= c->cubic.cwnd_prior ? 1.0 : 3.0 * (1 - CUBIC_BETA) / (1 + CUBIC_BETA);
     c->cubic.w_est += alpha * segments(c, acked) / cwnd;
     double next;
     if (w_cubic(c, t) < c->cubic.w_est) {
@@ -77,10 +82,11 @@ static void avoid(sf_conn *c, uint32_t acked, uint64_t now)
 static uint32_t on_loss(sf_conn *c)
 {
     double cwnd = segments(c, c->cwnd);
+    c->cubic.cwnd_prior = cwnd;
     c->cubic.w_max = cwnd < c->cubic.w_max ? cwnd * (1 + CUBIC_BETA) / 2 : cwnd;
     c->cubic.t_epoch = 0;
     uint32_t s = sf_eff_mss(c);
-    uint32_t th = (uint32_t)((double)c->cwnd * CUBIC_BETA);
+    uint32_t th = (uint32_t)((uint64_t)c->cwnd * CUBIC_BETA_TENTHS / 10);
     return th > 2 * s ? th : 2 * s;
 }
 

@@ -210,7 +210,9 @@ sf_conn *sf_conn_new(sf_stack *st, const sf_policy *pol)
     c->pol = pol ? *pol : st->cfg.policy;
     c->timer_node.idx = SF_HEAP_OUT;
     c->rto = (uint32_t)c->pol.rto_initial;
-    c->snd_mss = 536; /* RFC 9293 §3.7.1 (MUST-15): 536 when no MSS option came */
+    /* until a SYN from the peer sets it (sf_peer_mss): the smaller of the
+     * families' defaults (RFC 9293 §3.7.1, MUST-15) */
+    c->snd_mss = SF_IPV4_DEFAULT_MSS;
     sf_cc_init(c);
     c->sndbuf.cap = c->pol.snd_buf;
     c->rcvbuf.cap = sf_rcv_ring_cap(&c->pol);

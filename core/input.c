@@ -39,9 +39,9 @@ static void agree_wscale(sf_conn *c, const sf_seg *seg)
 
 uint16_t sf_peer_mss(const sf_seg *seg, const sf_conn *c)
 {
-    /* RFC 9293 §3.7.1: 536 without the option (MUST-15); never more than a
-     * packet of ours can carry */
-    uint16_t mss = seg->mss ? seg->mss : 536;
+    /* RFC 9293 §3.7.1: the family's default without the option (MUST-15);
+     * never more than a packet of ours can carry */
+    uint16_t mss = seg->mss ? seg->mss : sf_default_snd_mss(seg->saddr);
     /* MUST-16: the effective send MSS is also bounded by what our link can
      * send (MMS_S = MTU - 40), and by the mss setting (as Linux's
      * TCP_MAXSEG bounds both directions) */

@@ -236,7 +236,8 @@ struct sf_conn {
     uint32_t cwnd, ssthresh;
     /* CUBIC's state (cc_cubic.c, RFC 9438 §4), windows in segments */
     struct {
-        double w_max;      /* the window before the last reduction */
+        double w_max;      /* the window before the last reduction (less with fast convergence) */
+        double cwnd_prior; /* the window when the last reduction came (§4.3's cwnd_prior) */
         double k;          /* seconds the cubic takes to grow back to w_max */
         double w_est;      /* the Reno-friendly estimate (§4.3) */
         double cwnd_epoch; /* the window when this congestion avoidance began */
@@ -555,6 +556,16 @@ static inline uint32_t sf_hdrs_to(sf_addr peer)
 /* IPv6's minimum link MTU (RFC 8200 §5): no path is smaller, so no MSS of
  * an IPv6 connection comes from less (RFC 8201 §4). */
 #define SF_IPV6_MIN_MTU 1280u
+
+/* RFC 9293 §3.7.1 (MUST-15): the send MSS assumed when the peer's SYN
+ * carried no MSS option: 536 over IPv4 (576 - 40), 1220 over IPv6 (its
+ * minimum MTU less 60 bytes of headers; Linux's tcp_v6 mss_clamp too). */
+#define SF_IPV4_DEFAULT_MSS 536u
+#define SF_IPV6_DEFAULT_MSS (SF_IPV6_MIN_MTU - SF_IP6_TCP_HDR)
+static inline uint16_t sf_default_snd_mss(sf_addr peer)
+{
+    return (uint16_t)(sf_addr_is_v4(peer) ? SF_IPV4_DEFAULT_MSS : SF_IPV6_DEFAULT_MSS);
+}
 
 /* The MSS we announce: our setting, at most what the link lets us receive
  * (MMS_R = MTU - 40 for IPv4 without options, MTU - 60 for IPv6; RFC 9293

@@ -1,8 +1,8 @@
 -- Explicit Congestion Notification (RFC 3168, SHLD-8), as traces: the
 -- handshake that agrees on it, the marks data carries, a CE mark echoed
 -- until CWR, and the sender's window coming down once for it.
--- The ECN block runs on both families (helpers.families); the bottleneck
--- block on IPv4, whose packet sizes its timings are written for.
+-- Both blocks run on both families (helpers.families); the bottleneck's
+-- timings follow from the family's packet sizes.
 local synfin = require "synfin"
 local bottleneck = require "helpers.bottleneck"
 local families = require "helpers.families"
@@ -183,11 +183,15 @@ end)
 
 -- A bottleneck at each host's way out (synfin.sim's rate, queue and
 -- threshold), as a router's queue with step marking (RFC 7567 §4.2.1): the
--- sender's first flight (IW10, ten 1448-byte segments sent at one instant,
--- 1500-byte packets) is what fills it.
-describe("a sim bottleneck", function()
-  local B = "192.0.2.2" -- (IPv4's packet sizes: 1500 bytes a segment)
-  local function pair(...) return pair_at("192.0.2.1", B, ...) end
+-- sender's first flight (IW10, ten full segments sent at one instant) is
+-- what fills it.
+families.describe("a sim bottleneck", function(f)
+  local B = f.b
+  local function pair(...) return pair_at(f.a, B, ...) end
+  -- a full segment: the MSS less the timestamps option (12 bytes), and the
+  -- packet that carries it, headers and option: 1500 bytes on both families
+  local PAYLOAD = f.mss - 12
+  local PACKET = PAYLOAD + 12 + f.hdrs
 
   -- the first flight's data segments, in order
   local function first_flight(link, ecn)
@@ -198,7 +202,7 @@ describe("a sim bottleneck", function()
       local c = a:connect(B, 80)
       c:wait("ESTABLISHED", 5)
       l:accept(5)
-      c:send(("x"):rep(10 * 1448))
+      c:send(("x"):rep(10 * PAYLOAD))
       net:sleep(0.2) -- all ten arrive
     end)
     local out = {}
@@ -211,9 +215,12 @@ describe("a sim bottleneck", function()
   it("lets packets out one after another at its rate: 1500 bytes at 1 Mbit/s are 12 ms apart", function()
     local flight = first_flight({ rate = 1e6 }, "off")
     assert.equal(10, #flight)
+    assert.equal(1500, PACKET)
+    local apart = PACKET * 8 / 1e6
     for i, r in ipairs(flight) do
       assert.equal(r.time, flight[1].time)                       -- sent at one instant
-      assert.near(r.time + 0.01 + i * 0.012, r.arrival, 1e-6)    -- latency + time to leave
+      assert.equal(PAYLOAD, r.len)
+      assert.near(r.time + 0.01 + i * apart, r.arrival, 1e-6)    -- latency + time to leave
     end
   end)
 
@@ -239,8 +246,8 @@ describe("a sim bottleneck", function()
     -- 2 MiB over 10 Mbit/s and 10 ms each way; 64 packets of queue, marks from 16
     local link = { latency = 0.01, rate = 10e6, queue = 64, threshold = 16 }
     for _, cc in ipairs { "newreno", "cubic" } do
-      local with = bottleneck.transfer(2 << 20, link, { ecn = "on", congestion_control = cc }, { ecn = "on" })
-      local without = bottleneck.transfer(2 << 20, link, { ecn = "off", congestion_control = cc }, { ecn = "off" })
+      local with = bottleneck.transfer(2 << 20, link, { ecn = "on", congestion_control = cc }, { ecn = "on" }, f)
+      local without = bottleneck.transfer(2 << 20, link, { ecn = "off", congestion_control = cc }, { ecn = "off" }, f)
       assert.is_true(with.intact and without.intact, cc)
       assert.equal(0, with.lost, cc)
       assert.equal(0, with.retransmits, cc)
@@ -258,6 +265,9 @@ describe("a sim bottleneck", function()
     end
   end)
 
+end)
+
+describe("a sim bottleneck's settings", function()
   it("refuses a queue or threshold without a rate, and rates out of range", function()
     assert.has_error(function() synfin.sim { queue = 10 } end,
       "bad argument #1 to 'sim' (queue and threshold belong to a bottleneck: give its rate too)")

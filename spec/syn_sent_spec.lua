@@ -214,13 +214,4 @@ describe("SYN_SENT", function()
     t:expect_nothing(0.5)
     assert.same({ "SYN_SENT", "ESTABLISHED", "CLOSE_WAIT" }, sm.states(t, t.c))
   end)
-
-  it("RFC 9293 §3.7.1 (MUST-15): without an MSS option on the SYN-ACK, we send at most 536 bytes per segment", function()
-    local t = fixture.at_state("SYN_SENT", { peer_mss = false })
-    t:send { flags = "SA", seq = 0, ack = 1 }
-    t:expect { flags = "=A", seq = 1, ack = 1 }
-    t.c:send(string.rep("x", 1000))
-    t:expect { flags = "=A", seq = 1, len = 536 }
-    t:expect { flags = "=PA", seq = 537, len = 464 }
-  end)
 end)

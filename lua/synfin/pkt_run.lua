@@ -13,7 +13,14 @@
 --     print(r.status, r.line, r.message)  -- "passed", "failed", "unsupported"
 --
 -- Addresses: the kernel is 10.74.N.1, the remote end 10.74.N.2 (N: opts.subnet,
--- default 0); a listener binds port 8080, a connect goes to 8080, the
+-- default 0); with packetdrill's --ip_version=ipv6 (a script's option, or
+-- opts.ip_version) the kernel is fd3d:fa7b:d17d:N::1 (packetdrill's local
+-- prefix) and the remote end fd3d:fa7b:d17d:N::2 (on the device's /64, where
+-- packetdrill routes 2001:db8::1), on a link of MTU 1520 as packetdrill's
+-- IPv6 runs have (MSS 1460, as over IPv4); ipv4-mapped-ipv6 keeps the IPv4
+-- wire and makes AF_INET6 sockets bound and connected to ::ffff:10.74.N.x
+-- (TUN only: the sim's socket facade has no mapped addresses). A listener
+-- binds port 8080, a connect goes to 8080, the
 -- remote port of a passive open is chosen at random. Needs a network
 -- namespace (spec/netns/run, or unshare -Urn): the agent refuses to run
 -- elsewhere.
@@ -118,17 +125,19 @@ local function compile(e, env)
   local c = { line = e.line }
   if name == "socket" then
     local dom = a[1]
-    if not (type(dom) == "table" and (dom.t == "ellipsis" or dom.v == "AF_INET")) then unsup("only AF_INET") end
+    if not (type(dom) == "table" and (dom.t == "ellipsis" or dom.v == env.domain)) then
+      unsup(("only %s (this run's --ip_version is %s)"):format(env.domain, env.ip_version))
+    end
     local ty = flag_words(a[2])
     if not ty or not ty:match("SOCK_STREAM") then unsup("only SOCK_STREAM sockets") end
-    c.args = { "socket", ty }
+    c.args = { "socket", ty, env.domain ~= "AF_INET" and env.domain or nil }
   elseif name == "bind" or name == "connect" then
     for i = 2, #a do
       if not (type(a[i]) == "table" and a[i].t == "ellipsis" or math.type(a[i]) == "integer") then
         unsup("only '...' for the address (the script's default one)")
       end
     end
-    c.args = { name, fd(1), name == "bind" and env.kernel or env.remote, PORT }
+    c.args = { name, fd(1), name == "bind" and env.bind or env.connect, PORT }
   elseif name == "listen" then
     c.args = { "listen", fd(1), int_arg(a[2]) or 1 }
   elseif name == "accept" then
@@ -359,9 +368,23 @@ end
 -- or nil and the result (unsupported) to give. The converter's rule too.
 -- packetdrill's command-line options a script may carry, and why each
 -- is one the runner honours (the rest are unsupported)
+-- fd3d:fa7b:d17d:N::host, as synfin writes it (RFC 5952: no :0: group)
+local function v6(host)
+  return function(n) return n == 0 and ("fd3d:fa7b:d17d::%d"):format(host) or ("fd3d:fa7b:d17d:%x::%d"):format(n, host) end
+end
+local function v4(host) return function(n) return ("10.74.%d.%d"):format(n, host) end end
+
+--- packetdrill's --ip_version values: the wire's family, the sockets'
+-- domain, the addresses (functions of the run's subnet) and the link's MTU.
+run.FAMILIES = {
+  ipv4 = { domain = "AF_INET", kernel = v4(1), remote = v4(2) },
+  ["ipv4-mapped-ipv6"] = { domain = "AF_INET6", kernel = v4(1), remote = v4(2), mapped = true },
+  ipv6 = { domain = "AF_INET6", kernel = v6(1), remote = v6(2), mtu = 1520 },
+}
+
 local SCRIPT_OPTIONS = {
-  -- the IPv4 addresses are the runner's own
-  ip_version = function(v) return v == "ipv4" end,
+  -- the addresses are the runner's own, of the family named (run.FAMILIES)
+  ip_version = function(v) return run.FAMILIES[v] ~= nil end,
   -- the MSS packetdrill splits its own large packets by (as GSO): the
   -- runner sends them whole, as the kernel sees a GSO packet
   mss = function(v) return math.tointeger(tonumber(v)) ~= nil end,
@@ -417,6 +440,14 @@ end
 -- The converter's rule too.
 local function prepare(events, opts)
   local tol = opts.tolerance or run.TOLERANCE
+  local ip_version = opts.ip_version or "ipv4"
+  for _, e in ipairs(events) do
+    -- (the script's own --ip_version wins over the run's: the script was written for it)
+    if e.kind == "option" and e.name == "ip_version" and run.FAMILIES[e.value] then ip_version = e.value end
+  end
+  if not run.FAMILIES[ip_version] then
+    return nil, { status = "unsupported", line = 0, message = "--ip_version=" .. tostring(ip_version), seconds = 0 }
+  end
   for _, e in ipairs(events) do
     if e.kind == "unsupported" then
       return nil, { status = "unsupported", line = e.line, message = e.what, seconds = 0 }
@@ -431,10 +462,18 @@ local function prepare(events, opts)
   local okp, settings, sysctls, notes = pcall(shell_settings, events, opts)
   if not okp then return nil, stopped_before(settings) end
   local subnet = opts.subnet or 0
-  local env = { kernel = ("10.74.%d.1"):format(subnet), remote = ("10.74.%d.2"):format(subnet),
-    settings = settings, sysctls = sysctls, notes = notes }
-  -- the sim's host: the profile, then what the sysctls set
-  env.host = { name = "synfin", profile = opts.profile }
+  local fam = run.FAMILIES[ip_version]
+  if fam.mapped and opts.target == "sim" then
+    return nil, { status = "unsupported", line = 0, seconds = 0,
+      message = "--ip_version=ipv4-mapped-ipv6 on the sim (its socket facade has no IPv4-mapped addresses)" }
+  end
+  local env = { kernel = fam.kernel(subnet), remote = fam.remote(subnet), ip_version = ip_version,
+    domain = fam.domain, mtu = fam.mtu, settings = settings, sysctls = sysctls, notes = notes }
+  -- what bind and connect name: the sockets' family's form of the addresses
+  env.bind = fam.mapped and "::ffff:" .. env.kernel or env.kernel
+  env.connect = fam.mapped and "::ffff:" .. env.remote or env.remote
+  -- the sim's host: the profile, the link's MTU, then what the sysctls set
+  env.host = { name = "synfin", profile = opts.profile, mtu = fam.mtu }
   for k, v in pairs(settings) do env.host[k] = v end
   local calls = {}
   for _, e in ipairs(events) do
@@ -503,7 +542,7 @@ function run.events(events, opts)
     peer = net:peer(env.remote, { name = "remote" })
     k = kernel.sim(net, sut)
   else
-    net = synfin.tun { kernel = env.kernel, tolerance = { abs = tol, pct = 0 } }
+    net = synfin.tun { kernel = env.kernel, mtu = env.mtu, tolerance = { abs = tol, pct = 0 } }
     sut = net.kernel
     peer = net:peer(env.remote, { name = "remote" })
     local ok_agent
@@ -985,8 +1024,8 @@ function run.to_lua(events, opts)
     netsrc = ("local net = synfin.sim { latency = 0 }\nlocal host = net:host(KERNEL, %s)"):format(lua_value(env.host))
     ksrc = "kernel.sim(net, host)"
   else
-    netsrc = "local net = synfin.tun { kernel = KERNEL, tolerance = { abs = TOLERANCE, pct = 0 } }\n"
-      .. "local host = net.kernel"
+    netsrc = ("local net = synfin.tun { kernel = KERNEL,%s tolerance = { abs = TOLERANCE, pct = 0 } }\n"):format(
+      env.mtu and (" mtu = %d,"):format(env.mtu) or "") .. "local host = net.kernel"
     -- the sysctls once the agent has shown the namespace is the test's own
     ksrc = ("kernel.agent(net)\nrequire(\"synfin.pkt_run\").write_sysctls(%s)"):format(lua_value(env.sysctls))
   end
@@ -1084,6 +1123,7 @@ end
 local USAGE = [[
 usage: synfin --pkt SCRIPT.pkt [--target tun|sim] [--profile linux|freebsd|rfc]
                                [--tolerance_usecs N] [--lenient-sysctls]
+                               [--ip_version ipv4|ipv6|ipv4-mapped-ipv6]
        synfin --pkt DIR [-j N] [--junit FILE] [same options as for a script]
                         [--known-differences FILE]
        synfin --pkt SCRIPT.pkt --to-lua [--target sim|tun] [-o OUT.lua]
@@ -1097,7 +1137,9 @@ stack profile; a script's sysctls (`sysctl -q ...` shell lines, its
 defaults.sh) are set over it where synfin has the setting, and make the
 script unsupported where it has none (--lenient-sysctls: run it all the
 same where synfin only lacks the behaviour, naming the sysctls in its
-result). With a directory, every .pkt under it runs, N at
+result). --ip_version is packetdrill's: the family of the wire and the
+sockets, for scripts that do not name theirs (ipv4 by default;
+ipv4-mapped-ipv6 over TUN only). With a directory, every .pkt under it runs, N at
 a time, one line each with the script's own time and the wall time; exit 1
 if any failed. With --known-differences (the sim only: a file of lines
 "NAME.pkt reason"), the scripts listed must fail and the others pass: exit 1
@@ -1248,6 +1290,7 @@ local function corpus(dir, o)
       local cmd = ("timeout %d %s --pkt %s --target %s --subnet %d --result %s"):format(limit, shell_quote(exe),
         shell_quote(files[i]), o.target, i % 250 + 1, shell_quote(base .. ".result"))
       if o.tolerance_usecs then cmd = cmd .. " --tolerance_usecs " .. o.tolerance_usecs end
+      if o.ip_version then cmd = cmd .. " --ip_version " .. o.ip_version end
       if o.profile then cmd = cmd .. " --profile " .. o.profile end
       if o.lenient_sysctls then cmd = cmd .. " --lenient-sysctls" end
       os.execute(("(%s >%s 2>&1; echo $? >%s) &"):format(cmd, shell_quote(base .. ".out"), shell_quote(base .. ".rc")))
@@ -1335,6 +1378,7 @@ local function to_lua_main(o)
     return 1
   end
   local src, r = run.to_lua(events, { target = o.target, name = o.path, text = text, subnet = o.subnet,
+    ip_version = o.ip_version,
     profile = o.profile, lenient_sysctls = o.lenient_sysctls,
     tolerance = o.tolerance_usecs and o.tolerance_usecs / 1e6, tolerance_from_cli = o.tolerance_usecs ~= nil })
   if not src then
@@ -1394,6 +1438,12 @@ function run.main(args)
         return 2
       end
       if a == "-j" then o.jobs = math.max(1, v) elseif a == "--subnet" then o.subnet = v else o.tolerance_usecs = v end
+    elseif a == "--ip_version" or a:match("^%-%-ip_version=") then
+      o.ip_version = a:match("^%-%-ip_version=(.*)$") or value(a)
+      if not run.FAMILIES[o.ip_version or ""] then
+        io.stderr:write("synfin: --ip_version is ipv4, ipv6 or ipv4-mapped-ipv6\n")
+        return 2
+      end
     elseif a == "--to-lua" then
       o.to_lua = true
     elseif a == "--lenient-sysctls" then
@@ -1439,7 +1489,7 @@ function run.main(args)
   local t0 = wall()
   local r = run.file(o.path, { tolerance = o.tolerance_usecs and o.tolerance_usecs / 1e6,
     tolerance_from_cli = o.tolerance_usecs ~= nil, subnet = o.subnet, target = o.target, profile = o.profile,
-    lenient_sysctls = o.lenient_sysctls })
+    lenient_sysctls = o.lenient_sysctls, ip_version = o.ip_version })
   r.wall = wall() - t0
   print(summary_line(o.path, r))
   if r.status == "failed" then

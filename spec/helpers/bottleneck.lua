@@ -4,23 +4,24 @@ local synfin = require "synfin"
 
 local M = {}
 
---- Sends `bytes` from 192.0.2.1 to 192.0.2.2 through a sim net with
+--- Sends `bytes` from 192.0.2.1 to 192.0.2.2 (or addrs.a to addrs.b) through a sim net with
 -- `link` (synfin.sim's options: latency, rate, queue, threshold, ...), the
 -- sender's settings `sender` (ecn, congestion_control, ...) and the
 -- receiver's `receiver`. Returns { seconds (virtual, first byte sent to last
 -- byte read), mbps (goodput), lost (segments the link lost), ce (segments
 -- that arrived marked CE), retransmits, cwnd, ssthresh (the sender's at the
 -- end), intact (every byte arrived, in order) }.
-function M.transfer(bytes, link, sender, receiver)
+function M.transfer(bytes, link, sender, receiver, addrs)
+  addrs = addrs or { a = "192.0.2.1", b = "192.0.2.2" }
   local opts = { payloads = false, seed = 1 }
   for k, v in pairs(link) do opts[k] = v end
   local net = synfin.sim(opts)
-  local a = net:host("192.0.2.1", sender)
-  local b = net:host("192.0.2.2", receiver)
+  local a = net:host(addrs.a, sender)
+  local b = net:host(addrs.b, receiver)
   local l = b:listen(80)
   local out = {}
   net:run(function()
-    local c = a:connect("192.0.2.2", 80)
+    local c = a:connect(addrs.b, 80)
     c:wait("ESTABLISHED", 5)
     local s = l:accept(5)
     local t0 = net:now()

@@ -11,6 +11,9 @@
 -- f.name ("IPv4", "IPv6"), f.us and f.them (the fixture's pair), f.a and
 -- f.b (a client's and a server's), f.hdrs (IP and TCP headers without
 -- options: 40, 60) and f.mss (what a 1500-byte link carries: 1460, 1440);
+-- f.min_mtu (the datagram every host takes: 576, RFC 791; 1280, RFC 8200
+-- §5), so that f.min_mtu - f.hdrs is the send MSS assumed without an MSS
+-- option (RFC 9293 §3.7.1: 536, 1220);
 -- f.tun: a TUN device's addresses in the interop specs (kernel, synfin);
 -- f.veth: a veth pair's in the raw driver's (kernel, synfin, and nobody: an
 -- address of the subnet no one has);
@@ -22,11 +25,11 @@ local example = require "helpers.example"
 local families = {}
 
 families.list = {
-  { name = "IPv4", us = fixture.US, them = fixture.THEM, a = "192.0.2.1", b = "192.0.2.2", hdrs = 40, mss = 1460,
+  { name = "IPv4", us = fixture.US, them = fixture.THEM, a = "192.0.2.1", b = "192.0.2.2", hdrs = 40, mss = 1460, min_mtu = 576,
     tun = { kernel = "10.73.0.1", synfin = "10.73.0.2" },
     veth = { kernel = "10.74.0.1", synfin = "10.74.0.2", nobody = "10.74.0.9" } },
   { name = "IPv6", us = "2001:db8::1", them = "2001:db8::2", a = "2001:db8::1", b = "2001:db8::2", hdrs = 60,
-    mss = 1440, tun = { kernel = "fd00:73::1", synfin = "fd00:73::2" },
+    mss = 1440, min_mtu = 1280, tun = { kernel = "fd00:73::1", synfin = "fd00:73::2" },
     veth = { kernel = "fd00:74::1", synfin = "fd00:74::2", nobody = "fd00:74::9" } },
 }
 

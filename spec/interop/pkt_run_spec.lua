@@ -13,10 +13,28 @@ interop.need_namespace "lua5.4 /usr/bin/busted spec/interop/pkt_run_spec.lua"
 local HANDSHAKE = require "helpers.pkt_handshake"
 
 local subnet = 100
-local function script(text)
+local function script(text, ip_version)
   local events = assert(pkt.parse(HANDSHAKE .. text, "case.pkt"))
   subnet = subnet + 1 -- a subnet each: the sockets of the case before linger
-  return run.events(events, { subnet = subnet })
+  return run.events(events, { subnet = subnet, ip_version = ip_version })
+end
+
+-- packetdrill's --ip_version=ipv6 and ipv4-mapped-ipv6: the kernel's
+-- AF_INET6 sockets, over an IPv6 TUN device (MTU 1520) or the IPv4 one
+for _, v in ipairs { "ipv6", "ipv4-mapped-ipv6" } do
+  describe("synfin.pkt_run: scripts against the kernel, --ip_version=" .. v, function()
+    it("a right script passes", function()
+      local r = script("+0  close(4) = 0\n+0  > F. 1:1(0) ack 1\n", v)
+      assert.equal("passed", r.status, r.message)
+    end)
+
+    it("wrong flags fail at their line, the trace at the family's addresses", function()
+      local r = script("+0  close(4) = 0\n+0  > R. 1:1(0) ack 1\n", v)
+      assert.same({ "failed", 10 }, { r.status, r.line })
+      assert.truthy(r.message:find("actual:   > F. 1:1(0) ack 1", 1, true), r.message)
+      assert.truthy(r.trace:find(v == "ipv6" and "fd3d:fa7b:d17d:" or "10.74.", 1, true), r.trace)
+    end)
+  end)
 end
 
 describe("synfin.pkt_run: scripts against the kernel", function()
