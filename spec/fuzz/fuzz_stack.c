@@ -289,11 +289,18 @@ static void check_emitted(host *h, const sf_conn *c, const uint8_t *pkt, size_t 
                    c->ts_ok);
     FUZZ_CHECK(syn || (s.mss == 0 && s.wscale < 0 && !s.sack_perm),
                "SYN-only options on a segment without SYN");
-    /* RFC 2018: SACK blocks only when agreed, each above the ACK */
+    /* RFC 2018: SACK blocks only when agreed, each above the ACK; RFC 2883
+     * §4: with D-SACK on, the first may report a duplicate instead, at or
+     * below the ACK or within the second block */
     FUZZ_CHECK(s.sack_n == 0 || c->sack_ok, "SACK blocks without SACK-permitted");
-    for (int i = 0; i < s.sack_n; i++)
-        FUZZ_CHECK(sf_seq_gt(s.sack[i][0], s.ack) && sf_seq_lt(s.sack[i][0], s.sack[i][1]),
-                   "SACK block %u-%u with ACK %u", s.sack[i][0], s.sack[i][1], s.ack);
+    for (int i = 0; i < s.sack_n; i++) {
+        uint32_t left = s.sack[i][0], right = s.sack[i][1];
+        bool dsack = i == 0 && c->pol.dsack &&
+                     (sf_seq_le(right, s.ack) || (s.sack_n > 1 && sf_seq_ge(left, s.sack[1][0]) &&
+                                                  sf_seq_le(right, s.sack[1][1])));
+        FUZZ_CHECK(sf_seq_lt(left, right) && (sf_seq_gt(left, s.ack) || dsack),
+                   "SACK block %u-%u with ACK %u", left, right, s.ack);
+    }
     if (s.len) {
         uint32_t data_seq = s.seq + (syn ? 1u : 0u);
         FUZZ_CHECK(is_pattern(s.payload, data_seq, s.len),
