@@ -608,23 +608,27 @@ scenario("syn_retransmit", "SYNs unanswered: retransmitted 1 s apart with the sa
   end)
 end)
 
-scenario("min_mss", "a peer's MSS option of 1: the kernel clamps it to tcp_min_snd_mss, 48 bytes", function(setup)
+scenario("min_mss", "a peer's MSS option of 1, then of 40: the kernel clamps each to tcp_min_snd_mss, 48 bytes", function(setup)
   local env = setup()
   local net, peer, k, sut = env.net, env.peer, env.k, env.sut
   net:run(function()
-    local l = peer:listen(9036)
-    peer:hook("egress", { flags = "=SA", count = 1 }, function(seg) return seg:with { mss = 1 } end)
-    local fd = assert(k:socket(nil, env.domain))
-    assert.equal(0, k:connect(fd, peer.addr, 9036))
-    net:expect({ from = peer, flags = "=SA", mss = 1 }, 1)
-    local c = l:accept(1)
-    assert.equal(0, k:setsockopt(fd, "TCP_NODELAY", 1))
-    local m = net:mark()
-    assert.equal(100, k:write(fd, ("m"):rep(100)))
-    -- 48 bytes less the timestamp option's 12 (tcp_sync_mss)
-    net:expect({ from = sut, flags = "A", len = 36 }, 1)
-    assert.equal(("m"):rep(100), c:recv(100, 2))
-    net:expect({ from = peer, flags = "=A", ack = 101, since = m }, 1) -- all of it came
+    for i, mss in ipairs { 1, 40 } do
+      local port = 9035 + i
+      local l = peer:listen(port)
+      peer:hook("egress", { flags = "=SA", count = 1 }, function(seg) return seg:with { mss = mss } end)
+      local fd = assert(k:socket(nil, env.domain))
+      assert.equal(0, k:connect(fd, peer.addr, port))
+      net:expect({ from = peer, flags = "=SA", mss = mss }, 1)
+      local c = l:accept(1)
+      assert.equal(0, k:setsockopt(fd, "TCP_NODELAY", 1))
+      local m = net:mark()
+      assert.equal(100, k:write(fd, ("m"):rep(100)))
+      -- 48 bytes less the timestamp option's 12 (tcp_sync_mss)
+      net:expect({ from = sut, flags = "A", len = 36 }, 1)
+      assert.equal(("m"):rep(100), c:recv(100, 2))
+      net:expect({ from = peer, flags = "=A", ack = 101, since = m }, 1) -- all of it came
+    end
   end)
 end)
+
 return scenarios
