@@ -359,6 +359,18 @@ static step_result check_sequence(sf_conn *c, uint64_t now, const sf_seg *seg)
 static void challenge_ack(sf_conn *c, uint64_t now, sf_reason why)
 {
     sf_stack *st = c->stack;
+    /* challenge_ack_interval (the linux profile's): one per connection per
+     * interval, on the out-of-window ACKs' clock (Linux's
+     * tcp_send_challenge_ack: __tcp_oow_rate_limited, last_oow_ack_time) */
+    uint32_t every = c->pol.challenge_ack_interval;
+    if (every) {
+        if (c->oow_ack_sent && now - c->oow_ack_at < every) {
+            sf_report_drop(st, c, SF_R_CHALLENGE_LIMITED);
+            return;
+        }
+        c->oow_ack_sent = true;
+        c->oow_ack_at = now;
+    }
     uint32_t limit = st->cfg.challenge_ack_limit;
     if (limit) {
         if (now - st->challenge_start >= 1000000) {

@@ -284,6 +284,7 @@ void sf_send_syn(sf_conn *c, uint64_t now)
     /* RFC 9293 §3.10.8: the user timeout holds in any state, SYN_SENT too */
     if (!sf_timer_on(c, SF_TIMER_USER)) sf_user_timeout_progress(c, now);
     if (c->retries == 0) {
+        c->syn_first_at = now;
         c->rtt_timing = true;
         c->rtt_seq = c->iss;
         c->rtt_start = now;
@@ -585,15 +586,26 @@ void sf_send_keepalive(sf_conn *c, uint64_t now)
     sf_emit_seg(c->stack, c, &seg);
 }
 
-/* A zero-window probe: the first byte not yet acknowledged, at SND.UNA, as
- * new data (never an empty segment nor an old byte: picotcp#126, zephyr#47966
- * and zephyr#48471 had peers that answered neither). */
+/* A zero-window probe. zero_window_probe = data (RFC 9293 §3.8.6.1): the
+ * first byte not yet acknowledged, at SND.UNA, as new data (picotcp#126,
+ * zephyr#47966 and zephyr#48471 had peers that answered neither an empty
+ * probe nor an old byte). = old_seq: Linux's, an empty ACK one below
+ * SND.UNA, which every receiver that follows §3.10.7.4 answers. */
 void sf_send_probe(sf_conn *c, uint64_t now)
 {
-    (void)now;
     sf_stack *st = c->stack;
-    c->snd_nxt = c->snd_una;
     sf_seg seg;
+    if (c->pol.zero_window_probe == SF_ZWP_OLD_SEQ) {
+        /* Linux's tcp_xmit_probe_skb: <SEQ=SND.UNA-1><ACK=RCV.NXT><CTL=ACK>,
+         * no data; an old sequence number, which the peer must ACK with its
+         * window (RFC 9293 §3.10.7.4 first step) */
+        conn_seg(c, now, c->snd_una - 1, SF_ACK, &seg);
+        seg.wnd = sf_rcv_window(c);
+        c->ack_now = false;
+        sf_emit_seg(st, c, &seg);
+        return;
+    }
+    c->snd_nxt = c->snd_una;
     conn_seg(c, now, c->snd_nxt, SF_ACK, &seg);
     sf_ring_peek(&c->sndbuf, 0, st->payload, 1);
     seg.payload = st->payload;

@@ -68,6 +68,22 @@ static void linux_profile(sf_policy *p)
      * default), a shift of 7 */
     p->rcv_window = SF_RCV_WINDOW_LINUX;
     p->rcv_buf_max = 6291456;
+    /* tcp_probe_timer -> tcp_send_probe0 -> tcp_write_wakeup: with nothing
+     * that fits the window, tcp_xmit_probe_skb(sk, 0, ...) sends a bare ACK
+     * with SEQ = SND.UNA - 1 (an old sequence number, which the receiver
+     * ACKs with its window, RFC 9293 §3.10.7.4 first step) */
+    p->zero_window_probe = SF_ZWP_OLD_SEQ;
+    /* net.ipv4.tcp_syn_linear_timeouts = 4 (since 6.5): tcp_retransmit_timer
+     * doubles a SYN_SENT RTO only once icsk_backoff passed it, and
+     * tcp_write_timeout allows syn_retries + 4 retransmissions, or the time
+     * of syn_retries doubling ones from 1 s (retransmits_timed_out,
+     * tcp_model_timeout): SYNs at 0, 1, 2, 3, 4, 5 s, ETIMEDOUT at 7 s with
+     * TCP_SYNCNT 2 */
+    p->syn_linear_timeouts = 4;
+    /* net.ipv4.tcp_invalid_ratelimit = 500 ms: tcp_send_challenge_ack first
+     * asks __tcp_oow_rate_limited, per socket (last_oow_ack_time), then the
+     * per-net tcp_challenge_ack_limit */
+    p->challenge_ack_interval = 500000;
 }
 
 /* FreeBSD (14.x, sys/netinet, its default "freebsd" TCP stack). */
@@ -119,6 +135,14 @@ static void freebsd_profile(sf_policy *p)
      * kern.ipc.maxsockbuf); synfin's RFC window over rcv_buf */
     p->rcv_window = SF_RCV_WINDOW_RFC;
     p->rcv_buf_max = 0;
+    /* tcp_output with t_force set by tcp_setpersist's timer: one byte of
+     * data past the window */
+    p->zero_window_probe = SF_ZWP_DATA;
+    /* not modelled: tcp_syn_backoff[] (1, 1, 1, 1, 1, 2, 4, ...) */
+    p->syn_linear_timeouts = 0;
+    /* not modelled: tcp_send_challenge_ack's net.inet.tcp.ack_war_cnt per
+     * ack_war_timewindow; the stack's challenge_ack_limit */
+    p->challenge_ack_interval = 0;
 }
 
 /* The RFCs read literally: RFC 9293 and the standards it names. */
@@ -168,6 +192,12 @@ static void rfc_profile(sf_policy *p)
      * avoidance (MUST-39); RFC 7323 §2.3: the smallest shift for rcv_buf */
     p->rcv_window = SF_RCV_WINDOW_RFC;
     p->rcv_buf_max = 0;
+    /* RFC 9293 §3.8.6.1: a probe of one byte of new data */
+    p->zero_window_probe = SF_ZWP_DATA;
+    /* RFC 6298 (5.5): the RTO doubles at each retransmission */
+    p->syn_linear_timeouts = 0;
+    /* RFC 5961 §7 leaves the limit to the stack: challenge_ack_limit */
+    p->challenge_ack_interval = 0;
 }
 
 void sf_policy_profile(sf_policy *pol, sf_profile profile)

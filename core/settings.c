@@ -34,6 +34,7 @@ static const char *const RTO_FORMULA[] = {"rfc6298", "linux", NULL};
 static const char *const UTO_TIMING[] = {"rfc", "linux", NULL};
 static const char *const RCV_WINDOW[] = {"rfc", "linux", NULL};
 static const char *const DELACK_VARIANT[] = {"rfc", "linux", NULL};
+static const char *const ZWP_FORM[] = {"data", "old_seq", NULL};
 _Static_assert(SF_RTO_LINUX == 1 && SF_CC_CUBIC == 2 && SF_NAGLE_MINSHALL == 1 &&
                    SF_RCV_AFTER_CLOSE_RESET == 1 && SF_ECN_ON == 2 && SF_TW_RST_IGNORE == 1 &&
                    SF_TW_SYN_CHALLENGE == 1 && SF_SYN_COOKIES_NEVER == 2 && SF_PROFILE_RFC == 2 &&
@@ -70,6 +71,11 @@ static const sf_setting SETTINGS[] = {
      "R2: retransmissions of data or a FIN before the connection gives up (MUST-21)"},
     {"syn_retries", SF_SETTING_INT, SF_AT_POLICY, POL(syn_retries), 0, U32, NULL, NULL, "",
      "retransmissions of a SYN or SYN-ACK before giving up"},
+    {"syn_linear_timeouts", SF_SETTING_INT, SF_AT_POLICY, POL(syn_linear_timeouts), 0, 255, NULL,
+     NULL, "",
+     "`SYN_SENT`: the first this many SYN retransmissions wait the same RTO, not doubled; "
+     "the connection gives up after `syn_retries` + this many, or the time `syn_retries` "
+     "doubling ones take (Linux's `tcp_syn_linear_timeouts`)"},
     {"r1", SF_SETTING_INT, SF_AT_POLICY, POL(r1), 0, U32, NULL, NULL, "",
      "R1: at this many retransmissions the application hears of it (SHLD-9, SHLD-10)"},
     {"user_timeout", SF_SETTING_TIME, SF_AT_POLICY, POL(user_timeout), 0, TIME_MAX_S, NULL, NULL,
@@ -126,6 +132,11 @@ static const sf_setting SETTINGS[] = {
     {"nagle_variant", SF_SETTING_CHOICE, SF_AT_POLICY, POL(nagle_variant), 0, 0, NAGLE, NULL, "",
      "which small segment Nagle holds: `minshall` (Linux's `tcp_nagle_check`) while an "
      "earlier small one is unacknowledged, `rfc` (RFC 896) while any data is"},
+    {"zero_window_probe", SF_SETTING_CHOICE, SF_AT_POLICY, POL(zero_window_probe), 0, 0, ZWP_FORM,
+     NULL, "",
+     "what probes a zero window: `data`, one byte of new data (RFC 9293 §3.8.6.1), or "
+     "`old_seq`, a bare ACK with SEQ = SND.UNA - 1 that draws the peer's ACK (Linux's "
+     "`tcp_xmit_probe_skb`)"},
     {"congestion_control", SF_SETTING_CHOICE, SF_AT_POLICY, POL(congestion_control), 0, 0, CC, NULL,
      "",
      "`cubic` (RFC 9438, Linux's), `newreno` (RFC 5681, 6582, with Limited Transmit, RFC "
@@ -166,6 +177,10 @@ static const sf_setting SETTINGS[] = {
      "", "a SYN in `TIME_WAIT`: `reopen` (RFC 1122 4.2.2.13, Linux) or `challenge` (RFC 5961 §4)"},
     {"challenge_ack_limit", SF_SETTING_INT, SF_AT_HOST, CFG(challenge_ack_limit), 0, U32, NULL,
      NULL, "per second", "challenge ACKs the host sends at most (RFC 5961 §7); 0: no limit"},
+    {"challenge_ack_interval", SF_SETTING_TIME, SF_AT_POLICY, POL(challenge_ack_interval), 0,
+     RTO_MAX_S, NULL, NULL, "s",
+     "a connection sends at most one challenge ACK this often, on the clock of its ACKs to "
+     "out-of-window bare ACKs (Linux's `tcp_invalid_ratelimit`, 0.5 s); 0: no such limit"},
     {"soft_errors", SF_SETTING_BOOL, SF_AT_POLICY, POL(soft_errors), 0, 1, NULL, NULL, "",
      "report soft errors to the application (SHLD-20)"},
     {"syn_cookies", SF_SETTING_CHOICE, SF_AT_POLICY, POL(syn_cookies), 0, 0, COOKIES, NULL, "",

@@ -392,7 +392,28 @@ typedef struct {
      * (default, as Linux's tcp_ecn = 2) agrees when a peer's SYN asks,
      * SF_ECN_ON asks too, SF_ECN_OFF never */
     uint8_t ecn;
+    /* the form of a zero-window probe (sf_zwp_form): SF_ZWP_DATA, one byte
+     * of new data (RFC 9293 §3.8.6.1, the rfc and freebsd profiles'), or
+     * SF_ZWP_OLD_SEQ, a bare ACK with SEQ = SND.UNA - 1 that the receiver
+     * must answer with its window (Linux's tcp_write_wakeup,
+     * tcp_xmit_probe_skb; the linux profile's) */
+    uint8_t zero_window_probe;
+    /* SYN_SENT: the first this many SYN retransmissions wait the same RTO,
+     * not doubled, and the connection gives up after syn_retries + this many
+     * or once the time syn_retries doubling RTOs would take has passed
+     * since the first SYN (Linux's tcp_syn_linear_timeouts, 4, in
+     * tcp_retransmit_timer and tcp_write_timeout); 0: RFC 6298 (5.5)'s
+     * doubling from the first */
+    uint8_t syn_linear_timeouts;
+    /* at most one challenge ACK (RFC 5961 §3-5) per connection this often,
+     * us, on the clock of the ACKs to out-of-window bare ACKs (Linux's
+     * tcp_send_challenge_ack: __tcp_oow_rate_limited, tcp_invalid_ratelimit
+     * 500 ms); 0: none but the stack's challenge_ack_limit */
+    uint32_t challenge_ack_interval;
 } sf_policy;
+
+/* sf_policy.zero_window_probe */
+typedef enum { SF_ZWP_DATA, SF_ZWP_OLD_SEQ } sf_zwp_form;
 
 /* sf_policy.ecn */
 enum { SF_ECN_OFF, SF_ECN_ACCEPT, SF_ECN_ON };

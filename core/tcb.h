@@ -226,7 +226,8 @@ struct sf_conn {
      * (or the first zero-window probe) since the last progress went out,
      * the user timeout's start (Linux's retrans_stamp); 0: none yet */
     uint64_t uto_start;
-    bool rtt_timing; /* Karn: timing a segment that was never retransmitted */
+    uint64_t syn_first_at; /* when our first SYN went out (syn_linear_timeouts' clock) */
+    bool rtt_timing;       /* Karn: timing a segment that was never retransmitted */
     uint32_t rtt_seq;
     uint64_t rtt_start;
 

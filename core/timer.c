@@ -211,6 +211,32 @@ static bool uto_linux_expired(sf_conn *c, uint64_t now)
     return now - c->uto_start >= c->pol.user_timeout;
 }
 
+/* syn_linear_timeouts (Linux's tcp_write_timeout): in SYN_SENT, that many
+ * retransmissions more than syn_retries are allowed... */
+static uint32_t linear_syn_extra(const sf_conn *c)
+{
+    return c->state == SF_SYN_SENT ? c->pol.syn_linear_timeouts : 0;
+}
+
+/* ... but no longer than syn_retries doubling RTOs from the first would
+ * take, counted from the first SYN (retransmits_timed_out with
+ * tcp_model_timeout: doubling up to rto_max, then rto_max each). */
+static bool linear_syn_expired(const sf_conn *c, uint64_t now)
+{
+    if (!linear_syn_extra(c)) return false;
+    uint64_t max = c->pol.rto_max ? c->pol.rto_max : 1;
+    uint64_t rto = c->pol.rto_initial ? c->pol.rto_initial : 1, total = 0;
+    uint32_t n = c->pol.syn_retries, i = 0;
+    for (; i <= n && rto < max; i++) {
+        total += rto;
+        rto = rto * 2 > max ? max : rto * 2;
+    }
+    /* the rest at rto_max each, counted at once (syn_retries may be 2^32 - 1):
+     * at most 2^32 * 3600 s in us, which a uint64 holds */
+    if (i <= n) total += ((uint64_t)n - i + 1) * max;
+    return now - c->syn_first_at >= total;
+}
+
 /* RFC 9293 §3.10.8, RETRANSMISSION TIMEOUT: send the segment at the front of
  * the queue again and back off (RFC 6298 (5.4)-(5.6)). */
 static void retransmit(sf_conn *c, uint64_t now)
@@ -226,7 +252,7 @@ static void retransmit(sf_conn *c, uint64_t now)
             sf_conn_closed(c, SF_CAUSE_TIMER, "user timeout", SF_ETIMEDOUT);
             return;
         }
-    } else if (c->retries >= limit) {
+    } else if (c->retries >= (uint64_t)limit + linear_syn_extra(c) || linear_syn_expired(c, now)) {
         /* picotcp#40: retransmissions end (RFC 9293 §3.8.3, MUST-20) */
         if (c->state == SF_SYN_RCVD && c->passive)
             sf_conn_closed(c, SF_CAUSE_TIMER, "SYN-ACK retries exhausted", 0);
@@ -240,7 +266,9 @@ static void retransmit(sf_conn *c, uint64_t now)
      * between R1 and R2 (SHLD-9), through the asynchronous reports (MUST-47) */
     if (c->retries == c->pol.r1) sf_report_soft_error(c, "soft error: retransmissions reached R1");
     c->rtt_timing = false; /* Karn */
-    c->rto = clamp_rto(c, (uint64_t)c->rto * 2);
+    /* RFC 6298 (5.5): back off, but for syn_linear_timeouts' first ones */
+    if (!(c->state == SF_SYN_SENT && c->retries <= c->pol.syn_linear_timeouts))
+        c->rto = clamp_rto(c, (uint64_t)c->rto * 2);
     if (syn_phase) {
         sf_send_syn(c, now);
     } else {

@@ -10,7 +10,7 @@ families.describe("ESTABLISHED", function(f)
   -- RFC 9293 §3.10.7.4 and RFC 6298 with RFC 6298's retransmission timer
   -- (RTO at least 1 s, no tail loss probe): the retransmission times and
   -- quiet spans below count in it
-  local fixture = f.fixture.with_timing("rfc6298").with_window "rfc"
+  local fixture = f.fixture.with_timing("rfc6298").with_window("rfc").with_rules "rfc"
 
   describe("ESTABLISHED", function()
     describe("receiving", function()

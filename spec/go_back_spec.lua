@@ -7,7 +7,7 @@
 -- ACK with its own.
 -- RFC 9293 §3.10.8's go-back with RFC 6298's retransmission timer: the
 -- times below count in its 1 s RTO, with no tail loss probe
-local fixture = require("synfin.fixture").with_timing("rfc6298").with_window "rfc"
+local fixture = require("synfin.fixture").with_timing("rfc6298").with_window("rfc").with_rules "rfc"
 local sm = require "helpers.state_machine"
 
 -- Our connection with 3000 bytes sent (1460 + 1460 + 80) and none of it

@@ -3,7 +3,7 @@
 -- RFC it names) gives, and that the connection still carries data after it.
 -- RFC 9293's answers with RFC 6298's retransmission timer (RTO at least
 -- 1 s, no tail loss probe): the quiet spans below are shorter than it
-local fixture = require("synfin.fixture").with_timing("rfc6298").with_window "rfc"
+local fixture = require("synfin.fixture").with_timing("rfc6298").with_window("rfc").with_rules "rfc"
 local sm = require "helpers.state_machine"
 
 -- The peer's side of a bulk transfer from us: ACK every segment we send,

@@ -4,7 +4,7 @@
 local synfin = require "synfin"
 -- RFC 9293 §3.8.6.1 with RFC 6298's retransmission timer (RTO at least 1 s,
 -- no tail loss probe): the probe times below count in it
-local fixture = require("synfin.fixture").with_timing("rfc6298").with_window "rfc"
+local fixture = require("synfin.fixture").with_timing("rfc6298").with_window("rfc").with_rules "rfc"
 
 local function time_of(rec) return rec.time_us / 1e6 end
 

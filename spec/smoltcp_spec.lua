@@ -48,7 +48,7 @@
 --                                        (c:set), congestion control is congestion_spec's
 -- smoltcp's tests count in RFC 6298's timer (RTO at least 1 s, no tail
 -- loss probe): its quiet spans and retransmission times are kept
-local fixture = require("synfin.fixture").with_timing("rfc6298").with_window "rfc"
+local fixture = require("synfin.fixture").with_timing("rfc6298").with_window("rfc").with_rules "rfc"
 local sm = require "helpers.state_machine"
 
 local S = 1000000 -- microseconds per second

@@ -2,7 +2,7 @@
 -- Our ISN is relative 0, so our SYN is seq=0 and SND.NXT is 1.
 -- RFC 9293 §3.10.7.3 with RFC 6298's retransmission timer (RTO at least
 -- 1 s, no tail loss probe): the quiet spans below are shorter than it
-local fixture = require("synfin.fixture").with_timing("rfc6298").with_window "rfc"
+local fixture = require("synfin.fixture").with_timing("rfc6298").with_window("rfc").with_rules "rfc"
 local sm = require "helpers.state_machine"
 
 describe("SYN_SENT", function()

@@ -7,7 +7,7 @@
 -- the wire, the state and the state record's cause.
 -- the retransmission timeouts below count in RFC 6298's timer (RTO at
 -- least 1 s, at most 60 s, no tail loss probe)
-local fixture = require("synfin.fixture").with_timing "rfc6298"
+local fixture = require("synfin.fixture").with_timing("rfc6298").with_rules "rfc"
 local sm = require "helpers.state_machine"
 
 local S = 1000000 -- microseconds per second

@@ -2,6 +2,7 @@
 -- Linux kernel, scenario by scenario and segment by segment.
 --
 --   spec/netns/run build/synfin tools/differential.lua [--out FILE] [--check] [--exe build/synfin]
+--                                                      [--only PATTERN]
 --
 -- runs every scenario of spec/interop/socket_scenarios.lua against the
 -- kernel over TUN (synfin-agent's calls) and against a synfin host with the
@@ -11,20 +12,26 @@
 -- spec/conformance/differential.md). Each difference is listed with its
 -- justification from spec/conformance/justified.lua; with --check the exit
 -- code is 1 if a difference has none (ctest's conformance/differential).
+-- --only runs the scenarios whose name matches a Lua pattern, and no .pkt
+-- script (to look at one scenario; give --out elsewhere: the report is partial).
 local here = (arg and arg[0] or "tools/differential.lua"):match("^(.*)/tools/[^/]*$") or "."
 package.path = here .. "/spec/?.lua;" .. here .. "/lua/?.lua;" .. here .. "/lua/?/init.lua;" .. package.path
 
 local diff = require "interop.differential"
 local synfin = require "synfin"
 
-local out, check, exe = here .. "/spec/conformance/differential.md", false, nil
+local out, check, exe, only = here .. "/spec/conformance/differential.md", false, nil, nil
 local i = 1
 while arg[i] do
   local a = arg[i]
   if a == "--out" then out = arg[i + 1]; i = i + 1
   elseif a == "--check" then check = true
   elseif a == "--exe" then exe = arg[i + 1]; i = i + 1
-  else io.stderr:write("usage: tools/differential.lua [--out FILE] [--check] [--exe SYNFIN]\n"); os.exit(2) end
+  elseif a == "--only" then only = arg[i + 1]; i = i + 1
+  else
+    io.stderr:write("usage: tools/differential.lua [--out FILE] [--check] [--exe SYNFIN] [--only PATTERN]\n")
+    os.exit(2)
+  end
   i = i + 1
 end
 exe = exe or os.getenv("SYNFIN_EXE") or (here .. "/build/synfin")
@@ -68,6 +75,7 @@ end
 -- the sim's host gets what the kernel's sysctls say (its tcp_rmem: the window scale)
 local kernel_settings = diff.kernel_settings()
 for _, s in ipairs(diff.scenarios.list) do
+  if only and not s.name:match(only) then goto next end
   local m = diff.run_sim(s, "linux", kernel_settings)
   local k, d, bad
   for try = 1, KERNEL_TRIES do
@@ -89,8 +97,10 @@ for _, s in ipairs(diff.scenarios.list) do
     all[#all + 1] = x
   end
   io.stderr:write(("%-28s %s\n"):format(s.name, #d == 0 and "identical" or (#d .. " differences")))
+  ::next::
 end
-local pk, ps = pkt_suite("tun"), pkt_suite("sim")
+local pk, ps = {}, {}
+if not only then pk, ps = pkt_suite("tun"), pkt_suite("sim") end
 for n, status in pairs(ps) do
   if pk[n] ~= status then -- (the same rule for the .pkt scripts: the kernel's runs again)
     io.stderr:write("the .pkt scripts on the kernel differ from the sim's: run again\n")

@@ -321,12 +321,25 @@ end
 --- The retransmission timings a spec can name (fixture.with_timing):
 -- "linux", the default profile's (Linux's tcp_rtt_estimator and
 -- __tcp_set_rto: RTO = SRTT + a variance term of at least 200 ms, at most
--- 120 s, and RFC 8985's tail loss probe), and "rfc6298", RFC 6298 read
--- literally: RTO = max(SRTT + 4*RTTVAR, 1 s) ((2.3), (2.4)), at most 60 s
--- ((2.5)), and no tail loss probe (RFC 9293 has none).
+-- 120 s, RFC 8985's tail loss probe, SYNs resent 1 s apart 4 times first,
+-- tcp_syn_linear_timeouts), and "rfc6298", RFC 6298 read literally: RTO =
+-- max(SRTT + 4*RTTVAR, 1 s) ((2.3), (2.4)), at most 60 s ((2.5)), doubled
+-- at each timeout, a SYN's too ((5.5)), and no tail loss probe (RFC 9293
+-- has none).
 fixture.TIMINGS = {
   linux = {},
-  rfc6298 = { rto_min = 1, rto_max = 60, rto_formula = "rfc6298", tail_loss_probe = false },
+  rfc6298 = { rto_min = 1, rto_max = 60, rto_formula = "rfc6298", tail_loss_probe = false, syn_linear_timeouts = 0 },
+}
+
+--- The rules a spec can name (fixture.with_rules) where the linux profile
+-- follows Linux and not RFC 9293's text: "linux", the default profile's
+-- (a zero-window probe of no data at SND.UNA - 1, tcp_xmit_probe_skb; one
+-- challenge ACK per connection per 0.5 s, tcp_send_challenge_ack), and
+-- "rfc": a probe of one byte of new data (§3.8.6.1), challenge ACKs
+-- limited by the host's challenge_ack_limit alone (RFC 5961 §7).
+fixture.RULES = {
+  linux = {},
+  rfc = { zero_window_probe = "data", challenge_ack_interval = 0 },
 }
 
 --- The receive sides a spec can name (fixture.with_window): "linux", the
@@ -365,6 +378,7 @@ local function with_settings(base)
   end
   m.with_timing = adding(fixture.TIMINGS, "timing")
   m.with_window = adding(fixture.WINDOWS, "window")
+  m.with_rules = adding(fixture.RULES, "rules")
   return m
 end
 
@@ -385,6 +399,14 @@ fixture.with_timing = with_settings({}).with_timing
 -- @tparam string name "rfc" or "linux"
 -- @treturn table new, at_state and the constants, as this module's
 fixture.with_window = with_settings({}).with_window
+
+--- This module with every fixture's host on the named rules (one of
+-- fixture.RULES), as with_timing; it combines with the others:
+--
+--     local fixture = require("synfin.fixture").with_timing("rfc6298").with_rules "rfc"
+-- @tparam string name "rfc" or "linux"
+-- @treturn table new, at_state and the constants, as this module's
+fixture.with_rules = with_settings({}).with_rules
 
 fixture.OUR_ISN, fixture.PEER_ISN, fixture.PORT, fixture.SPORT = OUR_ISN, PEER_ISN, PORT, SPORT
 fixture.US, fixture.THEM = US, THEM

@@ -12,6 +12,9 @@ return {
   { "^recv_peek seg#%d+ missing$", "the ACK of the data the scenario reads: synfin's quick-ACK start sends "
     .. "it at once, as the kernel does in most runs; in some the kernel's comes after the scenario's end "
     .. "(seen over TUN, not established why)" },
+  { "^zero_window_probe seg#[57] flags$", "PSH on a segment that does not empty the send buffer: "
+    .. "tcp_sendmsg's forced_push, as in sndbuf_blocking_write (here 6000 bytes written against a "
+    .. "4000-byte window)" },
   { "^sndbuf_blocking_write seg#5 flags$", "PSH on a segment that does not empty the send buffer: Linux's "
     .. "tcp_sendmsg marks one (forced_push) once more than half the peer's largest window (4000 bytes here) "
     .. "has been written since the last PSH; synfin sets PSH only on the segment that empties the send queue "

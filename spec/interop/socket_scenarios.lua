@@ -463,4 +463,172 @@ scenario("read_no_window_update", "reading 1000 bytes of a 64 KiB window sends n
     assert.equal(ack.win, ack2.win)
   end)
 end)
+-- The areas of issue 16 where Linux, FreeBSD and RFC 9293 differ, one
+-- scenario each: what the kernel sends, and when, is what the linux
+-- profile must send.
+
+scenario("zero_window_probe", "a zero window: the kernel probes it, the RTO after the window closed, then backing off", function(setup)
+  -- synfin offers 4000 bytes, unscaled, and reads nothing: the window closes
+  local env = setup { rcv_buf = 4000, rcv_buf_max = 0, rcv_window = "rfc" }
+  local net, peer, k, sut = env.net, env.peer, env.k, env.sut
+  net:run(function()
+    local fd, c = connected(env, 9030)
+    k:write(fd, ("z"):rep(6000))
+    local zero = net:expect({ from = peer, flags = "=A", ack = 4001, win = 0 }, 1)
+    -- Linux's probe (tcp_xmit_probe_skb): no data, SEQ = SND.UNA - 1, an old
+    -- sequence number that synfin answers with an ACK and its window (not
+    -- the second, 0.4 s after the first: its out-of-window ACKs are limited
+    -- to one per 0.5 s, as Linux's tcp_oow_rate_limited)
+    local probes = {}
+    for i = 1, 3 do probes[i] = net:expect({ from = sut, flags = "=A", seq = 4000, len = 0 }, 3) end
+    -- the first the RTO after the window closed, then twice as long each
+    -- time (tcp_probe_timer: tcp_probe0_when, the RTO backed off)
+    local g1, g2 = probes[2].time - probes[1].time, probes[3].time - probes[2].time
+    assert.near(2 * g1, g2, 0.05 * g2 + net:slack(g2))
+    assert.is_true(probes[1].time - zero.time >= 0.2 - net:slack(0.2), "the first probe came before TCP_RTO_MIN")
+    local m = net:mark()
+    assert.equal(4000, #c:recv(4000, 1)) -- the window opens: the rest comes
+    net:expect({ from = sut, seq = 4001, since = m }, 1)
+    net:expect({ from = peer, flags = "=A", ack = 6001, since = m }, 1)
+  end)
+end)
+
+scenario("keepalive_gives_up", "keep-alive unanswered: after TCP_KEEPCNT probes the kernel sends a RST and a blocked read gets ETIMEDOUT", function(setup)
+  local env = setup()
+  local net, peer, k, sut = env.net, env.peer, env.k, env.sut
+  net:run(function()
+    local fd = connected(env, 9031)
+    assert.equal(0, k:setsockopt(fd, "TCP_KEEPIDLE", 1))
+    assert.equal(0, k:setsockopt(fd, "TCP_KEEPINTVL", 1))
+    assert.equal(0, k:setsockopt(fd, "TCP_KEEPCNT", 2))
+    peer:hook("ingress", {}, function() return "drop" end) -- synfin hears nothing
+    local _, _, on = k:setsockopt(fd, "SO_KEEPALIVE", true)
+    local rd = k:start("read", fd, 100)
+    local p1 = net:expect({ from = sut, flags = "=A", len = 0 }, 2)
+    local p2 = net:expect({ from = sut, flags = "=A", len = 0 }, 2)
+    assert.near(on.returned + 1, p1.time, net:slack(1))
+    assert.near(1, p2.time - p1.time, net:slack(1))
+    -- the probes ran out: tcp_keepalive_timer gives up a keepalive_intvl later
+    local rst = net:expect({ from = sut, flags = "R" }, 2)
+    assert.near(1, rst.time - p2.time, net:slack(1))
+    local _, err, call = rd:wait(1)
+    assert.equal("ETIMEDOUT", err)
+    call:returned_at(rst.time)
+    assert.is_nil(k:ss(fd))
+  end)
+end)
+
+scenario("syn_data", "a SYN carrying data (no TFO): the kernel ACKs only the SYN and drops the data", function(setup)
+  local env = setup()
+  local net, peer, k, sut = env.net, env.peer, env.k, env.sut
+  net:run(function()
+    local lfd = assert(k:socket(nil, env.domain))
+    assert.equal(0, k:bind(lfd, sut.addr, 9032))
+    assert.equal(0, k:listen(lfd, 1))
+    peer:hook("egress", { flags = "=S", count = 1 }, function(seg) return seg:with { payload = "early" } end)
+    local c = peer:connect(sut.addr, 9032)
+    net:expect({ from = peer, flags = "=S", len = 5 }, 1)
+    net:expect({ from = sut, flags = "=SA", ack = 1 }, 1) -- the SYN's ACK, not the data's
+    net:expect({ from = peer, flags = "=A" }, 1)
+    local fd = assert(k:accept(lfd))
+    assert.equal("EAGAIN", select(2, k:recv(fd, 100, "MSG_DONTWAIT"))) -- "early" is gone
+    c:send("later")
+    net:expect({ from = sut, flags = "=A", ack = 6 }, 1)
+    assert.equal("later", k:read(fd, 100))
+  end)
+end)
+
+scenario("ack_unsent_established", "an ACK of data never sent, in ESTABLISHED: dropped, ACKed once, the next within 500 ms not (RFC 5961 §5)", function(setup)
+  local env = setup()
+  local net, k, sut = env.net, env.k, env.sut
+  net:run(function()
+    local fd, c = connected(env, 9033)
+    c:segment { ack = 1001 } -- the kernel sent nothing: SND.NXT is 1
+    -- RFC 9293 §3.10.7.4, RFC 5961 §5.2: ACK it and drop it
+    net:expect({ from = sut, flags = "=A", ack = 1 }, 1)
+    net:sleep(0.1)
+    -- tcp_send_challenge_ack: one per socket per tcp_invalid_ratelimit (0.5 s)
+    c:segment { ack = 2001 }
+    net:expect_nothing({ from = sut }, 0.3)
+    c:send("still")
+    net:expect({ from = sut, flags = "=A", ack = 6 }, 1)
+    assert.equal("still", k:read(fd, 100))
+  end)
+end)
+
+scenario("ack_unsent_syn_rcvd", "an ACK of data never sent, in SYN_RCVD: a RST with SEQ = SEG.ACK (RFC 9293 §3.10.7.4)", function(setup)
+  local env = setup()
+  local net, peer, k, sut = env.net, env.peer, env.k, env.sut
+  net:run(function()
+    local lfd = assert(k:socket(nil, env.domain))
+    assert.equal(0, k:bind(lfd, sut.addr, 9034))
+    assert.equal(0, k:listen(lfd, 1))
+    -- the handshake's ACK acknowledges 1000 bytes the kernel never sent
+    peer:hook("egress", { flags = "=A", count = 1 }, function(seg) return seg:with { ack = 1001 } end)
+    peer:connect(sut.addr, 9034)
+    net:expect({ from = sut, flags = "=SA" }, 1)
+    net:expect({ from = peer, flags = "=A", ack = 1001 }, 1)
+    local rst = net:expect({ from = sut, flags = "R" }, 1) -- tcp_check_req: the listener's RST
+    assert.equal(1001, rst.seq)
+    -- synfin, ESTABLISHED, finds the RST in its window but not at RCV.NXT:
+    -- a challenge ACK (RFC 5961 §3.2), whose right ACK completes the
+    -- kernel's handshake
+    net:expect({ from = peer, flags = "=A", ack = 1 }, 1)
+    local fd = assert(k:accept(lfd))
+    assert.equal("ESTABLISHED", k:tcp_info(fd).state)
+  end)
+end)
+
+scenario("syn_retransmit", "SYNs unanswered: retransmitted 1 s apart with the same options, then connect fails with ETIMEDOUT at 7 s (TCP_SYNCNT 2)", function(setup)
+  local env = setup()
+  local net, peer, k, sut = env.net, env.peer, env.k, env.sut
+  peer:hook("ingress", { flags = "=S" }, function() return "drop" end)
+  net:run(function()
+    local fd = assert(k:socket(nil, env.domain))
+    assert.equal(0, k:setsockopt(fd, "TCP_SYNCNT", 2))
+    local conn = k:start("connect", fd, peer.addr, 9035)
+    local syns = { net:expect({ from = sut, flags = "=S" }, 1) }
+    -- tcp_syn_linear_timeouts (4): the first 4 retransmissions wait the
+    -- initial RTO, 1 s, and 4 more than TCP_SYNCNT are allowed, within the
+    -- time 2 doubling ones take (1 + 2 + 4 s: tcp_model_timeout); the 5th
+    -- at 5 s, the RTO doubled, the next timer (7 s) gives up
+    for i = 2, 6 do
+      syns[i] = net:expect({ from = sut, flags = "=S" }, 2)
+      assert.near(1, syns[i].time - syns[i - 1].time, net:slack(1))
+    end
+    for i = 2, 6 do
+      assert.equal(syns[1].seq, syns[i].seq)
+      assert.equal(syns[1].mss, syns[i].mss)
+      assert.equal(syns[1].wscale, syns[i].wscale)
+      assert.equal(syns[1].sack_perm, syns[i].sack_perm)
+    end
+    local _, err, call = conn:wait(4)
+    assert.equal("ETIMEDOUT", err)
+    assert.near(7, call.returned - syns[1].time, net:slack(7))
+  end)
+end)
+
+scenario("min_mss", "a peer's MSS option of 1, then of 40: the kernel clamps each to tcp_min_snd_mss, 48 bytes", function(setup)
+  local env = setup()
+  local net, peer, k, sut = env.net, env.peer, env.k, env.sut
+  net:run(function()
+    for i, mss in ipairs { 1, 40 } do
+      local port = 9035 + i
+      local l = peer:listen(port)
+      peer:hook("egress", { flags = "=SA", count = 1 }, function(seg) return seg:with { mss = mss } end)
+      local fd = assert(k:socket(nil, env.domain))
+      assert.equal(0, k:connect(fd, peer.addr, port))
+      net:expect({ from = peer, flags = "=SA", mss = mss }, 1)
+      local c = l:accept(1)
+      assert.equal(0, k:setsockopt(fd, "TCP_NODELAY", 1))
+      local m = net:mark()
+      assert.equal(100, k:write(fd, ("m"):rep(100)))
+      -- 48 bytes less the timestamp option's 12 (tcp_sync_mss)
+      net:expect({ from = sut, flags = "A", len = 36 }, 1)
+      assert.equal(("m"):rep(100), c:recv(100, 2))
+      net:expect({ from = peer, flags = "=A", ack = 101, since = m }, 1) -- all of it came
+    end
+  end)
+end)
+
 return scenarios
