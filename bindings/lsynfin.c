@@ -87,7 +87,7 @@ static int push_fail(lua_State *L, int err)
     return 3;
 }
 
-static lsim *check_sim(lua_State *L, int idx)
+lsim *lsf_check_sim(lua_State *L, int idx)
 {
     lsim *s = luaL_checkudata(L, idx, SIM_MT);
     if (!s->sim) script_error(L, "synfin: the net is closed");
@@ -120,8 +120,6 @@ static sf_addr check_addr(lua_State *L, int idx)
 }
 
 /* ---- values from Lua: every one range-checked where it enters ------------------ */
-
-#define TIME_MAX_S 1e9 /* any time in seconds: about 31 years, microseconds in a uint64 */
 
 /* The value at idx as an error message shows it: 70000, nan, "x", a table. */
 static const char *shown(lua_State *L, int idx)
@@ -427,7 +425,7 @@ static const char *frame_what(frame *f)
 /* The callbacks' clock: budgets and time limits are tenths of seconds and
  * more, and it is read twice per hook call (every segment), so the coarse
  * clock (a tick, a few ms, for a few ns a read) is the right one. */
-static double mono_now(void)
+double lsf_mono_now(void)
 {
     struct timespec ts;
 #ifdef CLOCK_MONOTONIC_COARSE
@@ -446,6 +444,29 @@ static frame *busy_frame(const lsim *s)
     return NULL;
 }
 
+struct frame *lsf_scenario_frame(const lsim *s)
+{
+    frame *f = busy_frame(s);
+    return f && strcmp(f->kind, "scenario") == 0 && !s->rt ? f : NULL;
+}
+
+double lsf_budget_stop(struct frame *f)
+{
+    double end = f->budget_end;
+    f->budget_end = HUGE_VAL;
+    return end;
+}
+
+void lsf_budget_set(struct frame *f, double end)
+{
+    f->budget_end = end;
+}
+
+void lsf_budget_restart(struct frame *f)
+{
+    f->budget_end = f->budget > 0 ? lsf_mono_now() + f->budget : HUGE_VAL;
+}
+
 /* The count hook: past the innermost frame's deadline, an error at every
  * instruction from now on, so that a callback that catches it (pcall in a
  * loop) cannot go on. */
@@ -457,7 +478,7 @@ static void frame_hook(lua_State *L, lua_Debug *ar)
         lua_sethook(L, NULL, 0, 0); /* a coroutine made in a callback, run after it */
         return;
     }
-    double now = mono_now();
+    double now = lsf_mono_now();
     if (now < f->budget_end && now < f->run_end) return;
     lua_sethook(L, frame_hook, LUA_MASKCOUNT, 1);
     char limit[96];
@@ -478,6 +499,20 @@ static void frame_hook(lua_State *L, lua_Debug *ar)
     lua_error(L);
 }
 
+bool lsf_count_hook_on(lua_State *L, const lsim *s)
+{
+    if ((s->budget > 0 || s->run_deadline < HUGE_VAL) && !lua_gethook(L)) {
+        lua_sethook(L, frame_hook, LUA_MASKCOUNT, FRAME_CHECK);
+        return true;
+    }
+    return false;
+}
+
+void lsf_count_hook_off(lua_State *L)
+{
+    if (lua_gethook(L) == frame_hook) lua_sethook(L, NULL, 0, 0);
+}
+
 /* Enters a frame for a callback of the net s that runs on `thread`, named
  * f->what or by f->describe (set by the caller), of a kind that outlives the
  * frame (a literal). Nothing here raises: frame_leave must follow.
@@ -494,7 +529,7 @@ static void frame_enter(frame *f, lsim *s, lua_State *thread, const char *kind)
     f->s = s;
     f->kind = kind;
     s->calls++;
-    f->started = mono_now();
+    f->started = lsf_mono_now();
     f->budget = s->budget;
     f->budget_end = s->budget > 0 ? f->started + s->budget : HUGE_VAL;
     f->time_limit = s->time_limit;
@@ -528,7 +563,7 @@ static void frame_leave(frame *f)
         lua_sethook(f->shared, frame_hook, LUA_MASKCOUNT, FRAME_CHECK);
     f->s->busy--;
     if (f->outer && f->outer->budget_end < HUGE_VAL) /* not the outer's time */
-        f->outer->budget_end += mono_now() - f->started;
+        f->outer->budget_end += lsf_mono_now() - f->started;
     f->s->state->top = f->outer;
 }
 
@@ -563,7 +598,7 @@ static int l_sim_new(lua_State *L)
 
 /* Raises when one of the net's callbacks is running: `doing` (what the
  * script asked for) would pull the net from under it. */
-static void check_not_busy(lua_State *L, lsim *s, const char *doing)
+void lsf_check_not_busy(lua_State *L, lsim *s, const char *doing)
 {
     frame *f = busy_frame(s);
     if (f)
@@ -574,7 +609,7 @@ static void check_not_busy(lua_State *L, lsim *s, const char *doing)
 static int l_sim_close(lua_State *L)
 {
     lsim *s = luaL_checkudata(L, 1, SIM_MT);
-    check_not_busy(L, s, "net:close()");
+    lsf_check_not_busy(L, s, "net:close()");
     s->L = L;             /* hooks release their references through the running thread */
     sf_tun_close(s->tun); /* the device goes before the net it feeds */
     sf_raw_close(s->raw);
@@ -606,7 +641,7 @@ static int l_sim_gc(lua_State *L)
 
 static int l_sim_link(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     sf_link link = {.latency = check_time_in(L, 2, "setting", "latency", TIME_MAX_S)};
     if (!lua_isnoneornil(L, 3)) {
         link.loss = lua_tonumber(L, 3);
@@ -656,7 +691,7 @@ static sf_addr host_addr(lua_State *L, int idx)
  * makes a bare peer. A host may have several addresses, of both families. */
 static int l_sim_add_host(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     sf_addr addrs[SF_STACK_ADDRS];
     size_t n = 0;
     if (lua_istable(L, 2)) {
@@ -696,7 +731,7 @@ static int l_sim_add_host(lua_State *L)
  * ("2001:db8::1"), the first first */
 static int l_sim_host_addrs(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     int host = check_host(L, s, 2);
     size_t n;
     const sf_addr *a = sf_sim_host_addrs(s->sim, host, &n);
@@ -710,14 +745,14 @@ static int l_sim_host_addrs(lua_State *L)
 
 static int l_sim_now(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     lua_pushinteger(L, (lua_Integer)sf_sim_now(s->sim));
     return 1;
 }
 
 static int l_sim_next_time(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     uint64_t t = sf_sim_next_time(s->sim);
     if (t == UINT64_MAX)
         lua_pushnil(L);
@@ -729,8 +764,8 @@ static int l_sim_next_time(lua_State *L)
 /* sim:step(limit_us) -> true if it processed an instant at or before limit */
 static int l_sim_step(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
-    check_not_busy(L, s, "moving the net's clock (a wait, net:step, net:run)");
+    lsim *s = lsf_check_sim(L, 1);
+    lsf_check_not_busy(L, s, "moving the net's clock (a wait, net:step, net:run)");
     lua_Integer limit = luaL_checkinteger(L, 2);
     uint64_t until = limit < 0 ? 0 : (uint64_t)limit;
     /* the count hook that bounds the callbacks (see "callbacks"), set once
@@ -749,7 +784,7 @@ static int l_sim_step(lua_State *L)
 /* sim:fd() -> the real-time net's fd to poll for reading, or nil on a sim */
 static int l_sim_fd(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     if (!s->rt) return 0;
     lua_pushinteger(L, sf_rt_fd(s->rt));
     return 1;
@@ -759,7 +794,7 @@ static int l_sim_fd(lua_State *L)
  * due now, -1: none pending), or nil on a sim */
 static int l_sim_timeout(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     if (!s->rt) return 0;
     lua_pushinteger(L, sf_rt_timeout(s->rt));
     return 1;
@@ -771,8 +806,8 @@ static int l_sim_timeout(lua_State *L)
  * false (sf_tun_config). The net runs in real time from now. */
 static int l_sim_tun(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
-    check_not_busy(L, s, "opening a device");
+    lsim *s = lsf_check_sim(L, 1);
+    lsf_check_not_busy(L, s, "opening a device");
     if (s->rt) return luaL_error(L, "the net has a device already");
     sf_tun_config cfg = {.name = luaL_optstring(L, 2, NULL),
                          .kernel_addr = check_addr(L, 3),
@@ -799,7 +834,7 @@ static int l_sim_tun(lua_State *L)
  * rx_super, rx_split, tx_super } or nil */
 static int l_sim_tun_stats(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     if (!s->tun) return 0;
     sf_tun_stats st;
     sf_tun_get_stats(s->tun, &st);
@@ -821,8 +856,8 @@ static int l_sim_tun_stats(lua_State *L)
  * (derived). The net runs in real time from now. */
 static int l_sim_raw(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
-    check_not_busy(L, s, "opening a device");
+    lsim *s = lsf_check_sim(L, 1);
+    lsf_check_not_busy(L, s, "opening a device");
     if (s->rt) return luaL_error(L, "the net has a device already");
     size_t maclen = 0;
     const char *mac = luaL_optlstring(L, 4, NULL, &maclen);
@@ -852,7 +887,7 @@ static int l_sim_raw(lua_State *L)
  * no host took); or nil on another net */
 static int l_sim_raw_stats(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     if (!s->raw) return 0;
     sf_raw_stats st;
     sf_raw_get_stats(s->raw, &st);
@@ -894,7 +929,7 @@ static int l_sim_pcap(lua_State *L)
         lua_pushboolean(L, 1);
         return 1;
     }
-    check_sim(L, 1);
+    lsf_check_sim(L, 1);
     const char *path = stop ? NULL : luaL_checkstring(L, 2);
     char err[512];
     int rc = stop ? sf_sim_pcap_close(s->sim, err, sizeof err)
@@ -913,7 +948,7 @@ static int l_sim_pcap(lua_State *L)
  * so the common answer makes no table */
 static int l_sim_errors(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->errors);
     if (lua_rawlen(L, -1) == 0) return 0;
     lua_newtable(L);
@@ -923,7 +958,7 @@ static int l_sim_errors(lua_State *L)
 
 static int l_sim_note(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     int host = lua_isnoneornil(L, 2) ? -1 : check_host(L, s, 2);
     sf_sim_note(s->sim, host, luaL_checkstring(L, 3));
     return 0;
@@ -940,7 +975,7 @@ static int l_sim_trace_len(lua_State *L)
  * bulk transfers: records keep their lengths, patterns on payload fail) */
 static int l_sim_keep_payloads(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     sf_sim_trace(s->sim)->keep_payload = lua_toboolean(L, 2);
     return 0;
 }
@@ -950,7 +985,7 @@ static int l_sim_keep_payloads(lua_State *L)
  * the oldest record kept (1-based). */
 static int l_sim_keep_records(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     lua_Integer n = check_int_in(L, 2, "argument", "records", 0, (lua_Integer)1 << 40);
     sf_trace_set_limit(sf_sim_trace(s->sim), (size_t)n);
     return 0;
@@ -1013,7 +1048,7 @@ static void set_wire_fields(lua_State *L, const sf_seg *g)
  * wire so far, or nil */
 static int l_sim_isn(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     uint32_t isn;
     if (!sf_trace_isn(sf_sim_trace(s->sim), check_addr(L, 2), check_port(L, 3, 1), check_addr(L, 4),
                       check_port(L, 5, 1), &isn))
@@ -1159,7 +1194,7 @@ static void read_seg(lua_State *L, int t, sf_seg *seg)
 /* sim:inject(host, "egress"|"ingress", seg) */
 static int l_sim_inject(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     int host = check_host(L, s, 2);
     static const char *const dirs[] = {"ingress", "egress", NULL};
     sf_dir dir = (sf_dir)luaL_checkoption(L, 3, NULL, dirs);
@@ -1182,7 +1217,7 @@ static int l_sim_inject(lua_State *L)
  * q_dport, q_seq }) */
 static int l_sim_inject_icmp(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     int host = check_host(L, s, 2);
     luaL_checktype(L, 3, LUA_TTABLE);
     sf_icmp m;
@@ -1424,7 +1459,7 @@ static void hook_release(void *ud)
  * count, p; when(seg): a predicate asked before fn */
 static int l_sim_hook(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     int host = check_host(L, s, 2);
     static const char *const dirs[] = {"ingress", "egress", NULL};
     sf_dir dir = (sf_dir)luaL_checkoption(L, 3, NULL, dirs);
@@ -1496,7 +1531,7 @@ static sf_hook *check_hook(lua_State *L, lsim *s)
 
 static int l_sim_hook_remove(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     sf_hook *k = check_hook(L, s);
     if (k) sf_hooks_remove(sf_sim_hooks(s->sim, check_host(L, s, 2)), k);
     lua_pushboolean(L, k != NULL);
@@ -1505,7 +1540,7 @@ static int l_sim_hook_remove(lua_State *L)
 
 static int l_sim_hook_stats(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     sf_hook *k = check_hook(L, s);
     if (!k) return 0;
     lua_createtable(L, 0, 4);
@@ -1526,7 +1561,7 @@ static int l_sim_hook_stats(lua_State *L)
  * its name in messages */
 static int l_sim_call(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     const char *kind = luaL_checkstring(L, 2);
     const char *what = luaL_checkstring(L, 3);
     luaL_checktype(L, 4, LUA_TFUNCTION);
@@ -1549,7 +1584,7 @@ static int l_sim_call(lua_State *L)
  * net's scenario (a frame: see "callbacks") until it waits or ends */
 static int l_sim_resume(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     lua_State *co = lua_tothread(L, 2);
     luaL_argcheck(L, co, 2, "coroutine expected");
     int nargs = lua_gettop(L) - 2;
@@ -1600,7 +1635,7 @@ static double check_limit(lua_State *L, int idx, const char *name)
 /* sim:set_budget(seconds | false): each callback's wall-clock budget */
 static int l_sim_set_budget(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     s->budget = check_limit(L, 2, "callback_budget");
     return 0;
 }
@@ -1609,17 +1644,17 @@ static int l_sim_set_budget(lua_State *L)
  * seconds (its callbacks with it); false: no limit */
 static int l_sim_set_time_limit(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     s->time_limit = check_limit(L, 2, "time_limit");
-    s->run_deadline = s->time_limit > 0 ? mono_now() + s->time_limit : HUGE_VAL;
+    s->run_deadline = s->time_limit > 0 ? lsf_mono_now() + s->time_limit : HUGE_VAL;
     return 0;
 }
 
 /* sim:over_time() -> nil, or the time limit (seconds) the run went past */
 static int l_sim_over_time(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
-    if (mono_now() < s->run_deadline) return 0;
+    lsim *s = lsf_check_sim(L, 1);
+    if (lsf_mono_now() < s->run_deadline) return 0;
     lua_pushnumber(L, s->time_limit);
     return 1;
 }
@@ -1629,7 +1664,7 @@ static int l_sim_over_time(lua_State *L)
 /* One userdata per connection: a weak table, the net's user value, maps the
  * C pointer to its userdata, so that a connection met twice (connect, then a
  * lookup) is the same Lua value, and is released once. */
-static void push_conn(lua_State *L, int sim_idx, lsim *s, int host, sf_conn *c)
+void lsf_push_conn(lua_State *L, int sim_idx, lsim *s, int host, sf_conn *c)
 {
     sim_idx = lua_absindex(L, sim_idx);
     lua_getiuservalue(L, sim_idx, 1);
@@ -1673,7 +1708,7 @@ static void push_conn_row(void *ud, const sf_conn *c)
 /* sim:connections(host) -> a list of rows, one per connection (no handles) */
 static int l_sim_connections(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     int host = check_host(L, s, 2);
     lua_newtable(L);
     sf_stack *st = sf_sim_stack(s->sim, host);
@@ -1693,14 +1728,14 @@ static sf_addr opt_laddr(lua_State *L, int idx, lsim *s, int host, sf_addr raddr
  * default the host's first address of raddr's family */
 static int l_sim_lookup(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     int host = check_host(L, s, 2);
     sf_stack *st = check_stack(L, s, host);
     sf_addr raddr = check_addr(L, 3);
     sf_conn *c = sf_stack_lookup(st, opt_laddr(L, 6, s, host, raddr), raddr, check_port(L, 5, 0),
                                  check_port(L, 4, 0));
     if (!c) return 0;
-    push_conn(L, 1, s, host, c);
+    lsf_push_conn(L, 1, s, host, c);
     return 1;
 }
 
@@ -1725,7 +1760,7 @@ static int push_header(lua_State *L, lsim *s, const sf_conn *c, int idx)
  * there is none (a listener is none); the connection is not held */
 static int l_sim_header(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     int host = check_host(L, s, 2);
     sf_stack *st = check_stack(L, s, host);
     sf_addr raddr = check_addr(L, 3);
@@ -1735,7 +1770,7 @@ static int l_sim_header(lua_State *L)
     return push_header(L, s, c, 6);
 }
 
-static lconn *check_conn(lua_State *L, int idx)
+lconn *lsf_check_conn(lua_State *L, int idx)
 {
     lconn *lc = luaL_checkudata(L, idx, CONN_MT);
     if (!lc->s->sim) script_error(L, "synfin: the net of this connection is closed");
@@ -1747,7 +1782,7 @@ static lconn *check_conn(lua_State *L, int idx)
 /* sim:listen(host, port [, backlog [, settings]]) -> listener */
 static int l_sim_listen(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     int host = check_host(L, s, 2);
     sf_stack *st = check_stack(L, s, host);
     uint16_t port = check_port(L, 3, 0);
@@ -1762,7 +1797,7 @@ static int l_sim_listen(lua_State *L)
     int err;
     sf_conn *l = sf_listen(st, sf_sim_now(s->sim), port, backlog, &cfg.policy, &err);
     if (!l) return push_fail(L, err);
-    push_conn(L, 1, s, host, l);
+    lsf_push_conn(L, 1, s, host, l);
     return 1;
 }
 
@@ -1770,7 +1805,7 @@ static int l_sim_listen(lua_State *L)
  * laddr nil: the host's first address of ip's family (MUST-44) */
 static int l_sim_connect(lua_State *L)
 {
-    lsim *s = check_sim(L, 1);
+    lsim *s = lsf_check_sim(L, 1);
     int host = check_host(L, s, 2);
     sf_stack *st = check_stack(L, s, host);
     sf_addr raddr = check_addr(L, 3);
@@ -1788,52 +1823,52 @@ static int l_sim_connect(lua_State *L)
                             &cfg.policy, &err);
     if (!c) return push_fail(L, err);
     sf_sim_flush(s->sim, host);
-    push_conn(L, 1, s, host, c);
+    lsf_push_conn(L, 1, s, host, c);
     return 1;
 }
 
 static int l_conn_accept(lua_State *L)
 {
-    lconn *lc = check_conn(L, 1);
+    lconn *lc = lsf_check_conn(L, 1);
     sf_conn *c = sf_accept(lc->c);
     if (!c) return 0;
     lua_getiuservalue(L, 1, 1);
-    push_conn(L, lua_gettop(L), lc->s, lc->host, c);
+    lsf_push_conn(L, lua_gettop(L), lc->s, lc->host, c);
     return 1;
 }
 
 /* conn:sim() -> the net (sim userdata) this connection belongs to */
 static int l_conn_sim(lua_State *L)
 {
-    check_conn(L, 1);
+    lsf_check_conn(L, 1);
     lua_getiuservalue(L, 1, 1);
     return 1;
 }
 
 static int l_conn_state(lua_State *L)
 {
-    lconn *lc = check_conn(L, 1);
+    lconn *lc = lsf_check_conn(L, 1);
     lua_pushstring(L, sf_state_name(sf_conn_state(lc->c)));
     return 1;
 }
 
 static int l_conn_id(lua_State *L)
 {
-    lconn *lc = check_conn(L, 1);
+    lconn *lc = lsf_check_conn(L, 1);
     lua_pushinteger(L, sf_conn_id(lc->c));
     return 1;
 }
 
 static int l_conn_host(lua_State *L)
 {
-    lconn *lc = check_conn(L, 1);
+    lconn *lc = lsf_check_conn(L, 1);
     lua_pushinteger(L, lc->host + 1);
     return 1;
 }
 
 static int l_conn_send(lua_State *L)
 {
-    lconn *lc = check_conn(L, 1);
+    lconn *lc = lsf_check_conn(L, 1);
     size_t len;
     const char *data = luaL_checklstring(L, 2, &len);
     int urgent = 0;
@@ -1855,7 +1890,7 @@ static int l_conn_send(lua_State *L)
  * code; never waits. peek copies without consuming (sf_recv_peek). */
 static int l_conn_read(lua_State *L)
 {
-    lconn *lc = check_conn(L, 1);
+    lconn *lc = lsf_check_conn(L, 1);
     lua_Integer max =
         lua_isnoneornil(L, 2) ? 65536 : check_int_in(L, 2, "argument", "max", 1, 1 << 30);
     bool peek = false;
@@ -1891,7 +1926,7 @@ static int l_conn_read(lua_State *L)
 
 static int conn_call(lua_State *L, int (*fn)(sf_conn *, uint64_t))
 {
-    lconn *lc = check_conn(L, 1);
+    lconn *lc = lsf_check_conn(L, 1);
     int rc = fn(lc->c, sf_sim_now(lc->s->sim));
     sf_sim_flush(lc->s->sim, lc->host);
     if (rc < 0) return push_fail(L, rc);
@@ -1916,7 +1951,7 @@ static int l_conn_forget(lua_State *L)
 /* conn:close_with(data): the last data and the FIN together */
 static int l_conn_close_with(lua_State *L)
 {
-    lconn *lc = check_conn(L, 1);
+    lconn *lc = lsf_check_conn(L, 1);
     size_t len;
     const char *data = luaL_checklstring(L, 2, &len);
     int rc = sf_close_with(lc->c, sf_sim_now(lc->s->sim), data, len);
@@ -1928,7 +1963,7 @@ static int l_conn_close_with(lua_State *L)
 
 static int l_conn_info(lua_State *L)
 {
-    lconn *lc = check_conn(L, 1);
+    lconn *lc = lsf_check_conn(L, 1);
     sf_conn_info i;
     sf_conn_status(lc->c, &i);
     lua_createtable(L, 0, 24);
@@ -1970,14 +2005,14 @@ static int l_conn_info(lua_State *L)
 /* conn:header([flags]) -> the segment the connection would send now */
 static int l_conn_header(lua_State *L)
 {
-    lconn *lc = check_conn(L, 1);
+    lconn *lc = lsf_check_conn(L, 1);
     return push_header(L, lc->s, lc->c, 2);
 }
 
 /* conn:set(settings): the connection's own policy from now on */
 static int l_conn_set(lua_State *L)
 {
-    lconn *lc = check_conn(L, 1);
+    lconn *lc = lsf_check_conn(L, 1);
     sf_config cfg;
     sf_config_default(&cfg);
     sf_policy before = *sf_conn_policy(lc->c);
@@ -2070,473 +2105,6 @@ static int l_conn_gc(lua_State *L)
     return 0;
 }
 
-/* ---- the wait loop ------------------------------------------------------------------------ */
-
-/* What a wait of the Lua scheduler (scheduler.lua) can be woken by, when
- * the core can tell: its wait table's `wk` (and `wc`, its connection). Each
- * is true at least whenever the wait's Lua check could answer anything but
- * "not yet", so that sim:drive steps on without asking Lua while it is false:
- * - "state": a state record of the connection (c:wait reads those);
- * - "read": the connection has bytes to read, the peer's FIN, or is closed
- *   or a listener (c:recv's read would not say "try again");
- * - "accept": a state record on the listener's host (a connection that
- *   reaches ESTABLISHED joins the accept queue; a closed listener);
- * - "change": the connection's state, SND.UNA, SND.NXT or its bytes queued
- *   to send changed (room to send, everything acknowledged, a reset);
- * - "never": only the clock (net:after, a sleep) or Lua (a:join) settles it.
- * A wait without one (an expectation, a general predicate) is asked after
- * every event. */
-enum { WAKE_STATE, WAKE_READ, WAKE_ACCEPT, WAKE_CHANGE, WAKE_NEVER };
-
-#define DRIVE_WAITS 32 /* more waits at once: asked after every event */
-
-typedef struct {
-    int kind;
-    sf_conn *c;
-    int host;
-    uint32_t id;
-    sf_conn_info was; /* WAKE_CHANGE: the connection when the drive began */
-} wake;
-
-/* Reads wait table idx's wake into w; false when it has none. */
-static bool read_wake(lua_State *L, int idx, wake *w)
-{
-    static const char *const kinds[] = {"state", "read", "accept", "change", "never", NULL};
-    bool ok = false;
-    if (lua_getfield(L, idx, "wk") == LUA_TSTRING) {
-        const char *k = lua_tostring(L, -1);
-        for (int i = 0; kinds[i]; i++)
-            if (strcmp(k, kinds[i]) == 0) {
-                w->kind = i;
-                ok = true;
-            }
-    }
-    lua_pop(L, 1);
-    if (!ok || w->kind == WAKE_NEVER) return ok;
-    lua_getfield(L, idx, "wc");
-    lconn *lc = luaL_testudata(L, -1, CONN_MT);
-    lua_pop(L, 1);
-    if (!lc || !lc->c) return false; /* (released: let Lua's check say so) */
-    w->c = lc->c;
-    w->host = lc->host;
-    w->id = sf_conn_id(lc->c);
-    if (w->kind == WAKE_CHANGE) sf_conn_status(lc->c, &w->was);
-    return true;
-}
-
-/* Whether wake w's wait must be asked now (see above); the state records
- * [from, to) of the trace are new since it was last asked. */
-static bool wake_due(const wake *w, const sf_trace *t, size_t from, size_t to)
-{
-    sf_conn_info i;
-    switch (w->kind) {
-    case WAKE_NEVER: return false;
-    case WAKE_READ:
-        sf_conn_status(w->c, &i);
-        return i.rcv_queued > 0 || i.peer_closed || i.state == SF_CLOSED || i.state == SF_LISTEN;
-    case WAKE_CHANGE:
-        sf_conn_status(w->c, &i);
-        return i.state != w->was.state || i.snd_una != w->was.snd_una ||
-               i.snd_nxt != w->was.snd_nxt || i.snd_queued != w->was.snd_queued;
-    default: break;
-    }
-    if (from < t->first) return true; /* dropped by a record limit before we saw them */
-    for (size_t k = from; k < to; k++) {
-        const sf_trace_rec *r = sf_trace_at(t, (long)k);
-        if (r->kind != SF_TR_STATE || r->host != w->host) continue;
-        if (w->kind == WAKE_ACCEPT || r->conn_id == w->id) return true;
-    }
-    return false;
-}
-
-/* Whether the Lua scheduler has work of its own after an event (the net
- * table's close-policy timers, state callbacks, watchers): then the actor's
- * wait goes back to its loop. (Observers need no loop: net:_sync hands them
- * the state records in order whenever it runs, at the latest when the wait
- * ends.) */
-static bool scheduler_busy(lua_State *L, int net)
-{
-    static const char *const lists[] = {"timers", "watchers"};
-    bool busy = false;
-    for (int i = 0; i < 2 && !busy; i++) {
-        lua_getfield(L, net, lists[i]);
-        busy = lua_istable(L, -1) && lua_rawlen(L, -1) > 0;
-        lua_pop(L, 1);
-    }
-    if (!busy) {
-        lua_getfield(L, net, "listeners");
-        lua_pushnil(L);
-        busy = lua_istable(L, -2) && lua_next(L, -2);
-        lua_pop(L, busy ? 3 : 1);
-    }
-    return busy;
-}
-
-/* Whether a hook of s failed since sim:errors() was last asked. */
-static bool hooks_failed(lua_State *L, const lsim *s)
-{
-    lua_rawgeti(L, LUA_REGISTRYINDEX, s->errors);
-    size_t failed = lua_rawlen(L, -1);
-    lua_pop(L, 1);
-    return failed > 0;
-}
-
-/* Whether the scenario's run has passed its time limit. */
-static bool over_time(const lsim *s)
-{
-    return s->run_deadline < HUGE_VAL && mono_now() >= s->run_deadline;
-}
-
-/* The net table at net: its state callbacks have seen (or, none listening,
- * passed over) the first `upto` records, as the scheduler's loop leaves it
- * after an event (Net:_after_step). */
-static void set_dispatched(lua_State *L, int net, size_t upto)
-{
-    lua_pushinteger(L, (lua_Integer)upto);
-    lua_setfield(L, net, "dispatched");
-}
-
-/* Whether the net table at net has state callbacks. */
-static bool has_listeners(lua_State *L, int net)
-{
-    lua_getfield(L, net, "listeners");
-    lua_pushnil(L);
-    bool some = lua_istable(L, -2) && lua_next(L, -2);
-    lua_pop(L, some ? 3 : 1);
-    return some;
-}
-
-/* Steps the clock of s toward until, instant by instant, until a wake of
- * wakes[0..n) is due, a state record comes and on_state, a hook failed, the
- * run's time limit passed, the clock reached until, max_steps were taken,
- * or (net: the net table's stack index, 0: none) a callback run in a step
- * gave the scheduler work of its own (scheduler_busy: a close policy's
- * timer, a state callback, a watcher; the first state callback's records
- * begin at that step, as in the loop); *steps: the steps taken. Returns
- * whether the last step processed an instant (0: nothing more happens until
- * `until`, and the clock is there). */
-static int drive_loop(lua_State *L, lsim *s, uint64_t until, lua_Integer max_steps, bool on_state,
-                      const wake *wakes, int n, lua_Integer *steps, int net)
-{
-    int hooked = 0; /* the callbacks' count hook, as sim:step sets it */
-    if ((s->budget > 0 || s->run_deadline < HUGE_VAL) && !lua_gethook(L)) {
-        lua_sethook(L, frame_hook, LUA_MASKCOUNT, FRAME_CHECK);
-        hooked = 1;
-    }
-    const sf_trace *t = lsf_trace(s);
-    int stepped = 1;
-    *steps = 0;
-    while (*steps < max_steps) {
-        size_t from = t->n;
-        uint64_t calls = s->calls;
-        stepped = s->rt ? sf_rt_step(s->rt, until) : sf_sim_step(s->sim, until);
-        ++*steps;
-        bool ran = s->calls != calls; /* Lua ran in this step (only it sets anything up) */
-        if (net && ran && scheduler_busy(L, net)) {
-            if (!on_state && has_listeners(L, net)) set_dispatched(L, net, from);
-            break;
-        }
-        if (!stepped || *steps >= max_steps || sf_sim_now(s->sim) >= until) break;
-        if (on_state && t->n > from) {
-            bool state = from < t->first;
-            for (size_t k = from; !state && k < t->n; k++)
-                state = sf_trace_at(t, (long)k)->kind == SF_TR_STATE;
-            if (state) break;
-        }
-        if ((ran && hooks_failed(L, s)) || over_time(s)) break;
-        bool due = false;
-        for (int i = 0; i < n && !due; i++)
-            due = wake_due(&wakes[i], t, from, t->n);
-        if (due) break;
-    }
-    if (hooked && lua_gethook(L) == frame_hook) lua_sethook(L, NULL, 0, 0);
-    return stepped;
-}
-
-/* sim:drive(limit_us, max_steps, on_state, waits, net) -> stepped, steps: what
- * the scheduler's loop calls where it would call sim:step(limit): steps the
- * clock (drive_loop) until one of the waits (its wait tables) may be
- * settled (see "wake"), a state record comes and on_state is true (state
- * callbacks), or what the loop must see to (a failed hook, the
- * time limit, the limit) comes; returns whether the last step processed an
- * instant, and the steps taken. The loop then asks its waits, as it would
- * after each sim:step: what it sees is the same, only fewer times. A wait
- * without a wake, or a real-time net, makes it one step. */
-static int l_sim_drive(lua_State *L)
-{
-    lsim *s = check_sim(L, 1);
-    check_not_busy(L, s, "moving the net's clock (a wait, net:step, net:run)");
-    lua_Integer limit = luaL_checkinteger(L, 2);
-    lua_Integer max_steps = luaL_checkinteger(L, 3);
-    bool on_state = lua_toboolean(L, 4);
-    luaL_checktype(L, 5, LUA_TTABLE);
-    luaL_checktype(L, 6, LUA_TTABLE);
-    wake wakes[DRIVE_WAITS];
-    int n = (int)luaL_len(L, 5);
-    if (n > DRIVE_WAITS || s->rt) max_steps = 1;
-    for (int i = 0; i < n && max_steps > 1; i++) {
-        lua_rawgeti(L, 5, i + 1);
-        if (!read_wake(L, -1, &wakes[i])) max_steps = 1;
-        lua_pop(L, 1);
-    }
-    lua_Integer steps;
-    int stepped = drive_loop(L, s, limit < 0 ? 0 : (uint64_t)limit, max_steps, on_state, wakes,
-                             n < DRIVE_WAITS ? n : DRIVE_WAITS, &steps, 6);
-    lua_pushboolean(L, stepped);
-    lua_pushinteger(L, steps);
-    return 2;
-}
-
-/* Whether the scheduler's loop must see to the net now: a hook failed, the
- * run's time limit passed, or the Lua side has work of its own (the net
- * table at net: scheduler_busy). */
-static bool loop_needed(lua_State *L, lsim *s, int net)
-{
-    return hooks_failed(L, s) || over_time(s) || scheduler_busy(L, net);
-}
-
-/* sim:wait(w, net, max_steps) -> "ok", results... | "fail", why | "timeout"
- * | "lua": the wait w (a wait table of the scheduler, with its check, its
- * deadline and its wake) of the scenario's only actor, run in place of its
- * loop (scheduler.lua, Net:_drive) while nothing else needs it: asks w's
- * check, steps the clock in C until the wake says the check may answer or
- * the deadline comes, and so on. "fail" is the check's own message (the
- * scheduler adds the line and the trace); "timeout": the deadline came
- * (with the check asked once more there); "lua": the loop must take over
- * (a hook failed, the time limit passed, a close policy's timer, a state
- * callback or a watcher came, w.steps reached max_steps, or w
- * has no wake), with w.steps counted. The scenario's callback budget
- * ("between two waits") stops while it waits, and starts anew after. */
-static int l_sim_wait(lua_State *L)
-{
-    lsim *s = check_sim(L, 1);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    luaL_checktype(L, 3, LUA_TTABLE);
-    lua_Integer max_steps = luaL_checkinteger(L, 4);
-    frame *f = busy_frame(s);
-    wake w;
-    if (!f || strcmp(f->kind, "scenario") != 0 || s->rt || !read_wake(L, 2, &w)) {
-        lua_pushliteral(L, "lua");
-        return 1;
-    }
-    lua_getfield(L, 2, "deadline");
-    lua_Integer deadline = lua_tointeger(L, -1);
-    lua_getfield(L, 2, "steps");
-    lua_Integer steps = lua_tointeger(L, -1);
-    lua_getfield(L, 2, "check"); /* at 7 */
-    lua_settop(L, 7);
-    double budget_end = f->budget_end;
-    f->budget_end = HUGE_VAL;
-    int nres = 0;
-    bool idle = false;
-    for (;;) {
-        if (loop_needed(L, s, 3)) break;
-        lua_pushvalue(L, 7);
-        if (lua_pcall(L, 0, LUA_MULTRET, 0) != LUA_OK) {
-            f->budget_end = budget_end;
-            return lua_error(L);
-        }
-        int got = lua_gettop(L) - 7;
-        if (got == 0 || lua_type(L, 8) == LUA_TNIL) { /* nil, why: failed */
-            lua_settop(L, 9);
-            lua_pushliteral(L, "fail");
-            lua_replace(L, 8);
-            nres = 2;
-            break;
-        }
-        if (got > 0 && lua_toboolean(L, 8)) { /* true, results... */
-            lua_pushliteral(L, "ok");
-            lua_replace(L, 8);
-            nres = got;
-            break;
-        }
-        lua_settop(L, 7);
-        if (idle) {
-            lua_pushliteral(L, "timeout");
-            nres = 1;
-            break;
-        }
-        if (++steps > max_steps) break;
-        lua_Integer taken;
-        int stepped = drive_loop(L, s, deadline < 0 ? 0 : (uint64_t)deadline, max_steps - steps + 1,
-                                 false, &w, 1, &taken, 3);
-        steps += taken - 1;
-        if (!stepped) idle = true; /* the deadline has come, and nothing before it */
-    }
-    f->budget_end = f->budget > 0 ? mono_now() + f->budget : HUGE_VAL;
-    /* nobody listens: what happened is past for a callback set later */
-    if (!has_listeners(L, 3)) set_dispatched(L, 3, lsf_trace(s)->n);
-    lua_pushinteger(L, steps);
-    lua_setfield(L, 2, "steps");
-    if (nres == 0) {
-        lua_settop(L, 7);
-        lua_pushliteral(L, "lua");
-        nres = 1;
-    }
-    return nres;
-}
-
-/* What c:recv's check does when its wake is due: reads what there is, up
- * to n bytes (0: any amount), into *buf (grown as needed, *got bytes so
- * far), as conn:read does. 1: done (the data, or at the end of the stream
- * or on an error with nothing read, *err says why: 0 or the error); 0: not
- * yet (nothing more to read). -1: out of memory. */
-static int read_some(lconn *lc, size_t n, char **buf, size_t *cap, size_t *got, int *err)
-{
-    for (;;) {
-        sf_conn_info info;
-        sf_conn_status(lc->c, &info);
-        size_t max = n ? n - *got : 65536;
-        /* no more room than what is queued (as conn:read) */
-        if (max > info.rcv_queued) max = info.rcv_queued > 0 ? info.rcv_queued : 1;
-        if (*got + max > *cap) {
-            size_t want = *cap ? *cap : 512;
-            while (want < *got + max)
-                want *= 2;
-            char *more = realloc(*buf, want);
-            if (!more) return -1;
-            *buf = more;
-            *cap = want;
-        }
-        int r = sf_recv(lc->c, sf_sim_now(lc->s->sim), *buf + *got, max);
-        sf_sim_flush(lc->s->sim, lc->host);
-        if (r > 0) {
-            *got += (size_t)r;
-            if (!n || *got >= n) return 1;
-            continue;
-        }
-        if (r == SF_EAGAIN) return 0;
-        *err = r;
-        return 1;
-    }
-}
-
-/* sim:wait_on(net, kind, conn, arg, seconds, max_steps) -> "ok", results
- * | "lua", since, steps, progress: the commonest waits of the scenario's only actor
- * under net:run, check and all in C (see sim:wait for when it may run in
- * place, and what stops it): kind "state" (c:wait: conn reaches state arg,
- * given as synfin spells it; "ok"), "read" (c:recv: arg bytes, nil for any
- * amount; "ok", data or "ok", nil, why) or "accept" (l:accept; "ok", the
- * connection). Whatever else happens (the loop is needed, a connection
- * closed instead, the deadline came, max_steps, an argument out of the
- * ordinary) is handed back as it is, for the wait's Lua check to go on
- * from (the Lua path says it as always): "lua", when the wait began (the
- * clock's microseconds), the steps taken, and the progress: c:wait's next record to look at
- * (1-based), or c:recv's data read so far (nil: none). */
-static int l_sim_wait_on(lua_State *L)
-{
-    lsim *s = check_sim(L, 1);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    static const char *const kinds[] = {"state", "read", "accept", NULL};
-    int kind = luaL_checkoption(L, 3, NULL, kinds);
-    lconn *lc = check_conn(L, 4);
-    lua_Number seconds = luaL_checknumber(L, 6);
-    lua_Integer max_steps = luaL_checkinteger(L, 7);
-    const sf_trace *t = lsf_trace(s);
-    uint64_t since = sf_sim_now(s->sim);
-    lua_Integer steps = 0;
-    size_t from = t->n; /* "state": the next record to look at */
-    int target = -1;
-    size_t n = 0;
-    wake w = {.kind = kind == 0   ? WAKE_STATE
-                      : kind == 1 ? WAKE_READ
-                                  : WAKE_ACCEPT,
-              .c = lc->c,
-              .host = lc->host,
-              .id = sf_conn_id(lc->c)};
-    frame *f = busy_frame(s);
-    bool in_place = f && strcmp(f->kind, "scenario") == 0 && !s->rt;
-    if (kind == 0) target = sf_state_from_name(luaL_checkstring(L, 5));
-    if (kind == 1 && !lua_isnil(L, 5)) {
-        lua_Integer want = luaL_checkinteger(L, 5);
-        if (want < 1 || want > (1 << 30)) in_place = false; /* conn:read says why */
-        n = (size_t)(want > 0 ? want : 0);
-    }
-    if (target < 0 && kind == 0) in_place = false;
-    if (!(seconds >= 0 && seconds <= TIME_MAX_S)) in_place = false; /* the Lua side says why */
-    if (!in_place || loop_needed(L, s, 2)) {                        /* nothing done: no progress */
-        lua_pushliteral(L, "lua");
-        lua_pushinteger(L, (lua_Integer)since);
-        lua_pushinteger(L, 0);
-        return 3;
-    }
-    /* the deadline as the Lua side makes it (util.us) */
-    lua_Integer deadline = (lua_Integer)since + (lua_Integer)floor(seconds * 1e6 + 0.5);
-    uint64_t seen = s->calls; /* the callbacks run when the loop was last looked at */
-    if (kind == 0 && (int)sf_conn_state(lc->c) == target) {
-        if (!has_listeners(L, 2)) set_dispatched(L, 2, t->n);
-        lua_pushliteral(L, "ok"); /* already there */
-        return 1;
-    }
-    char *buf = NULL;
-    size_t cap = 0, got = 0;
-    int err = 0, done = 0;
-    bool idle = false;
-    f->budget_end = HUGE_VAL; /* waiting is not the scenario's time */
-    for (;;) {
-        if (kind == 0) { /* the connection's state records since */
-            size_t k = from < t->first ? t->first : from;
-            for (; k < t->n && !done; k++) {
-                const sf_trace_rec *r = sf_trace_at(t, (long)k);
-                if (r->kind != SF_TR_STATE || r->host != w.host || r->conn_id != w.id) continue;
-                if (r->new_state == target)
-                    done = 1;
-                else if (r->new_state == SF_CLOSED)
-                    break; /* failed: the Lua check says so from this record */
-            }
-            from = k;
-            if (!done && from < t->n) break;
-        } else if (kind == 1) {
-            done = read_some(lc, n, &buf, &cap, &got, &err);
-            if (done < 0) break;
-        } else {
-            sf_conn *c = sf_accept(lc->c);
-            if (c) {
-                f->budget_end = f->budget > 0 ? mono_now() + f->budget : HUGE_VAL;
-                if (!has_listeners(L, 2)) set_dispatched(L, 2, t->n);
-                lua_pushliteral(L, "ok");
-                push_conn(L, 1, s, lc->host, c);
-                return 2;
-            }
-            if (sf_conn_state(lc->c) != SF_LISTEN) break; /* the Lua check says so */
-        }
-        if (done || idle || ++steps > max_steps) break;
-        if (s->calls != seen ? (seen = s->calls, loop_needed(L, s, 2)) : over_time(s)) break;
-        lua_Integer taken;
-        int stepped = drive_loop(L, s, deadline < 0 ? 0 : (uint64_t)deadline, max_steps - steps + 1,
-                                 false, &w, 1, &taken, 2);
-        steps += taken - 1;
-        if (!stepped) idle = true; /* the deadline has come, and nothing before it */
-    }
-    f->budget_end = f->budget > 0 ? mono_now() + f->budget : HUGE_VAL;
-    /* nobody listens: what happened is past for a callback set later */
-    if (!has_listeners(L, 2)) set_dispatched(L, 2, t->n);
-    if (done > 0) {
-        lua_pushliteral(L, "ok");
-        if (kind == 0) return 1;
-        if (got > 0) {
-            lua_pushlstring(L, buf, got);
-            free(buf);
-            return 2;
-        }
-        free(buf); /* nothing read: the end of the stream (err 0) or an error */
-        lua_pushnil(L);
-        lua_pushstring(L, err ? sf_strerror(err) : "end of stream");
-        return 3;
-    }
-    lua_pushliteral(L, "lua");
-    lua_pushinteger(L, (lua_Integer)since);
-    lua_pushinteger(L, steps);
-    if (kind == 0)
-        lua_pushinteger(L, (lua_Integer)from + 1);
-    else if (got > 0)
-        lua_pushlstring(L, buf, got);
-    else
-        lua_pushnil(L);
-    free(buf);
-    return 4;
-}
-
 /* ---- the module ---------------------------------------------------------------------------- */
 
 /* core.set_seg(Seg, to_verdict): the Lua side's segment methods, for the
@@ -2563,9 +2131,6 @@ static const luaL_Reg sim_methods[] = {{"close", l_sim_close},
                                        {"now", l_sim_now},
                                        {"next_time", l_sim_next_time},
                                        {"step", l_sim_step},
-                                       {"drive", l_sim_drive},
-                                       {"wait", l_sim_wait},
-                                       {"wait_on", l_sim_wait_on},
                                        {"fd", l_sim_fd},
                                        {"timeout", l_sim_timeout},
                                        {"tun", l_sim_tun},
@@ -2659,6 +2224,7 @@ int luaopen_synfin_core(lua_State *L)
     lua_pushliteral(L, SF_VERSION);
     lua_setfield(L, -2, "version");
     lsf_match_open(L, -1);
+    lsf_wait_open(L);
     /* the conn metatable's method table, for the Lua layer to extend */
     luaL_getmetatable(L, CONN_MT);
     lua_getfield(L, -1, "__index");

@@ -96,6 +96,40 @@ int lsf_next_record(lua_State *L);
 /* sim:next_state(from, host, conn): see lview.c */
 int lsf_next_state(lua_State *L);
 
+/* ---- what lsynfin.c lends the other files ---------------------------------------- */
+
+#define TIME_MAX_S 1e9 /* any time in seconds: about 31 years, microseconds in a uint64 */
+
+/* The net at idx, open (raises if closed); the connection at idx, open. */
+lsim *lsf_check_sim(lua_State *L, int idx);
+lconn *lsf_check_conn(lua_State *L, int idx);
+/* Pushes the one userdata of connection c (host: 0-based) of the net at sim_idx. */
+void lsf_push_conn(lua_State *L, int sim_idx, lsim *s, int host, sf_conn *c);
+/* Raises when one of the net's callbacks runs: `doing` would pull the net from under it. */
+void lsf_check_not_busy(lua_State *L, lsim *s, const char *doing);
+/* The callbacks' clock, monotonic seconds (coarse). */
+double lsf_mono_now(void);
+
+/* The frame of the net's scenario when it is the innermost one running (on a
+ * virtual-time net), else NULL: a wait in place pauses its budget
+ * (lsf_budget_stop returns the old end, lsf_budget_set puts it back) and
+ * starts it anew when done (lsf_budget_restart). */
+struct frame;
+struct frame *lsf_scenario_frame(const lsim *s);
+double lsf_budget_stop(struct frame *f);
+void lsf_budget_set(struct frame *f, double end);
+void lsf_budget_restart(struct frame *f);
+/* Sets the callbacks' count hook on L for a drive of the clock, as sim:step
+ * does (when the net has a budget or a time limit and L no hook): whether it
+ * did; lsf_count_hook_off takes it away. */
+bool lsf_count_hook_on(lua_State *L, const lsim *s);
+void lsf_count_hook_off(lua_State *L);
+
+/* ---- the wait loop (lwait.c) ---------------------------------------------------- */
+
+/* Sets the net's methods drive, wait and wait_on. */
+void lsf_wait_open(lua_State *L);
+
 /* ---- patterns (lmatch.c) ---------------------------------------------------------- */
 
 /* Sets core.pattern in the module's table at core_idx and the net's
