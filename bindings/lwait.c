@@ -230,6 +230,28 @@ static bool loop_needed(lua_State *L, lsim *s, int net)
     return hooks_failed(L, s) || over_time(s) || scheduler_busy(L, net);
 }
 
+/* One stretch of an in-place wait: steps the clock toward deadline for its
+ * wake w, with the steps left of max_steps (*steps counts them; the net
+ * table at net, as drive_loop). False when the deadline came with nothing
+ * before it. */
+static bool drive_wait(lua_State *L, lsim *s, lua_Integer deadline, lua_Integer max_steps,
+                       lua_Integer *steps, const wake *w, int net)
+{
+    lua_Integer taken;
+    int stepped = drive_loop(L, s, deadline < 0 ? 0 : (uint64_t)deadline, max_steps - *steps + 1,
+                             false, w, 1, &taken, net);
+    *steps += taken - 1;
+    return stepped;
+}
+
+/* An in-place wait is over: the scenario's budget starts anew, and, nobody
+ * listening, what happened meanwhile is past for a state callback set later. */
+static void wait_over(lua_State *L, lsim *s, struct frame *f, int net)
+{
+    lsf_budget_restart(f);
+    if (!has_listeners(L, net)) set_dispatched(L, net, lsf_trace(s)->n);
+}
+
 /* sim:wait(w, net, max_steps) -> "ok", results... | "fail", why | "timeout"
  * | "lua": the wait w (a wait table of the scheduler, with its check, its
  * deadline and its wake) of the scenario's only actor, run in place of its
@@ -291,15 +313,9 @@ static int l_sim_wait(lua_State *L)
             break;
         }
         if (++steps > max_steps) break;
-        lua_Integer taken;
-        int stepped = drive_loop(L, s, deadline < 0 ? 0 : (uint64_t)deadline, max_steps - steps + 1,
-                                 false, &w, 1, &taken, 3);
-        steps += taken - 1;
-        if (!stepped) idle = true; /* the deadline has come, and nothing before it */
+        idle = !drive_wait(L, s, deadline, max_steps, &steps, &w, 3);
     }
-    lsf_budget_restart(f);
-    /* nobody listens: what happened is past for a callback set later */
-    if (!has_listeners(L, 3)) set_dispatched(L, 3, lsf_trace(s)->n);
+    wait_over(L, s, f, 3);
     lua_pushinteger(L, steps);
     lua_setfield(L, 2, "steps");
     if (nres == 0) {
@@ -426,8 +442,7 @@ static int l_sim_wait_on(lua_State *L)
         } else {
             sf_conn *c = sf_accept(lc->c);
             if (c) {
-                lsf_budget_restart(f);
-                if (!has_listeners(L, 2)) set_dispatched(L, 2, t->n);
+                wait_over(L, s, f, 2);
                 lua_pushliteral(L, "ok");
                 lsf_push_conn(L, 1, s, lc->host, c);
                 return 2;
@@ -436,15 +451,9 @@ static int l_sim_wait_on(lua_State *L)
         }
         if (done || idle || ++steps > max_steps) break;
         if (s->calls != seen ? (seen = s->calls, loop_needed(L, s, 2)) : over_time(s)) break;
-        lua_Integer taken;
-        int stepped = drive_loop(L, s, deadline < 0 ? 0 : (uint64_t)deadline, max_steps - steps + 1,
-                                 false, &w, 1, &taken, 2);
-        steps += taken - 1;
-        if (!stepped) idle = true; /* the deadline has come, and nothing before it */
+        idle = !drive_wait(L, s, deadline, max_steps, &steps, &w, 2);
     }
-    lsf_budget_restart(f);
-    /* nobody listens: what happened is past for a callback set later */
-    if (!has_listeners(L, 2)) set_dispatched(L, 2, t->n);
+    wait_over(L, s, f, 2);
     if (done > 0) {
         lua_pushliteral(L, "ok");
         if (kind == 0) return 1;

@@ -73,6 +73,12 @@ static uint32_t rfc_offer(const sf_conn *c, uint32_t promised)
     return space > promised && space - promised >= step ? space : promised;
 }
 
+/* What the last window announced still promises past RCV.NXT. */
+static uint32_t promised_window(const sf_conn *c)
+{
+    return sf_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+}
+
 static bool linux_window(const sf_policy *p)
 {
     return p->rcv_window == SF_RCV_WINDOW_LINUX;
@@ -159,7 +165,7 @@ static uint32_t linux_offer(const sf_conn *c, uint32_t promised)
 
 uint32_t sf_rcv_offer(const sf_conn *c)
 {
-    uint32_t promised = sf_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+    uint32_t promised = promised_window(c);
     return linux_window(&c->pol) ? linux_offer(c, promised) : rfc_offer(c, promised);
 }
 
@@ -182,14 +188,14 @@ void sf_rcv_grow(sf_conn *c, uint32_t len)
 
 uint32_t sf_rcv_select(const sf_conn *c)
 {
-    uint32_t promised = sf_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+    uint32_t promised = promised_window(c);
     return linux_window(&c->pol) ? linux_select(c, promised) : rfc_offer(c, promised);
 }
 
 bool sf_rcv_update_due(const sf_conn *c)
 {
     if (sf_quickack_on(c) && sf_quickack_read_due(c)) return true; /* a delayed ACK due */
-    uint32_t promised = sf_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+    uint32_t promised = promised_window(c);
     if (!linux_window(&c->pol)) return rfc_offer(c, promised) > promised;
     /* __tcp_cleanup_rbuf: only when the window offered now is at most half
      * the buffer and the read at least doubles it ("raised significantly") */
